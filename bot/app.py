@@ -1,0 +1,142 @@
+"""Building and running the Telegram Application: the one place where settings meet python-telegram-bot."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable
+from typing import Any
+
+from telegram import (
+    BotCommand,
+    BotCommandScopeAllGroupChats,
+    BotCommandScopeAllPrivateChats,
+    LinkPreviewOptions,
+    Update,
+)
+from telegram.constants import ParseMode
+from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, BaseUpdateProcessor, Defaults
+
+from bot.commands import Where, menu_commands
+from bot.config import LANGUAGES, Settings
+from bot.i18n import Locales
+from bot.services import Services
+from storage import Store
+
+logger = logging.getLogger(__name__)
+
+MAX_CONCURRENT_UPDATES = 64
+
+
+class PerChatUpdateProcessor(BaseUpdateProcessor):
+    """Different chats run concurrently; one chat's updates run one at a time, in the order they came.
+
+    A chief who sends a photo and then taps "Finish" must have the photo stored first. PTB's own semaphore is
+    taken before `do_process_update`, so it is set far above the real limit and the real limit is applied here,
+    after the chat's lock: a burst from one chat then waits on its lock without holding slots other chats need.
+    """
+
+    def __init__(self, max_concurrent_updates: int = MAX_CONCURRENT_UPDATES) -> None:
+        super().__init__(max_concurrent_updates * 1024)
+        self._locks: dict[int, asyncio.Lock] = {}
+        self._waiting: dict[int, int] = {}
+        self._slots = asyncio.Semaphore(max_concurrent_updates)
+
+    @staticmethod
+    def _key(update: object) -> int | None:
+        if isinstance(update, Update):
+            if update.effective_chat is not None:
+                return update.effective_chat.id
+            if update.effective_user is not None:
+                return update.effective_user.id
+        return None
+
+    async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+        key = self._key(update)
+        if key is None:
+            async with self._slots:
+                await coroutine
+            return
+        lock = self._locks.setdefault(key, asyncio.Lock())
+        self._waiting[key] = self._waiting.get(key, 0) + 1
+        try:
+            async with lock, self._slots:
+                await coroutine
+        finally:
+            self._waiting[key] -= 1
+            if self._waiting[key] == 0:  # forget idle chats so the dict doesn't grow forever
+                del self._waiting[key]
+                del self._locks[key]
+
+    async def initialize(self) -> None:
+        pass
+
+    async def shutdown(self) -> None:
+        pass
+
+
+def build_application(settings: Settings, *, services: Services | None = None) -> Application:  # type: ignore[type-arg]
+    """The Application, wired but not started. Without `services`, the store is opened at start-up."""
+    defaults = Defaults(
+        parse_mode=ParseMode.HTML,
+        tzinfo=settings.tz,
+        link_preview_options=LinkPreviewOptions(is_disabled=True),
+    )
+    rate_limiter = AIORateLimiter(
+        overall_max_rate=settings.rate_limit_per_second,
+        overall_time_period=1,
+        group_max_rate=settings.rate_limit_group_per_minute,
+        group_time_period=60,
+        max_retries=5,
+    )
+    app = (
+        ApplicationBuilder()
+        .token(settings.token)
+        .base_url(f"{settings.telegram_api_url}/bot")
+        .base_file_url(f"{settings.telegram_api_url}/file/bot")
+        .defaults(defaults)
+        .rate_limiter(rate_limiter)
+        .concurrent_updates(PerChatUpdateProcessor())
+        .connection_pool_size(MAX_CONCURRENT_UPDATES + 8)
+        .post_init(startup)
+        .post_shutdown(shutdown)
+        .build()
+    )
+    app.bot_data["settings"] = settings
+    if services is not None:
+        app.bot_data["services"] = services
+    import handlers
+
+    handlers.register(app)
+    return app
+
+
+async def startup(app: Application) -> None:  # type: ignore[type-arg]
+    """Open the store (unless given), then publish the command menus."""
+    settings: Settings = app.bot_data["settings"]
+    if "services" not in app.bot_data:
+        store = await Store.open(settings.database_path)
+        app.bot_data["services"] = Services.create(settings, store)
+        app.bot_data["owns_store"] = True
+    await publish_commands(app)
+
+
+async def shutdown(app: Application) -> None:  # type: ignore[type-arg]
+    if app.bot_data.pop("owns_store", False):
+        services: Services = app.bot_data["services"]
+        await services.store.close()
+
+
+async def publish_commands(app: Application) -> None:  # type: ignore[type-arg]
+    """The command menu in both languages, for private chats and groups; Telegram picks by the app's language."""
+    services: Services = app.bot_data["services"]
+    locales: Locales = services.locales
+    scopes: list[tuple[Where, BotCommandScopeAllPrivateChats | BotCommandScopeAllGroupChats]] = [
+        ("private", BotCommandScopeAllPrivateChats()),
+        ("group", BotCommandScopeAllGroupChats()),
+    ]
+    for where, scope in scopes:
+        for lang in (None, *LANGUAGES):
+            shown = lang or services.settings.default_language
+            commands = [BotCommand(c.name, locales.plain(shown, f"commands.{c.name}")) for c in menu_commands(where)]
+            await app.bot.set_my_commands(commands, scope=scope, language_code=lang)

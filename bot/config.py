@@ -1,0 +1,161 @@
+"""Settings from the environment and `.env`, checked once at start.
+
+Every problem with a setting becomes a `ConfigError` that names the setting and how to fix it, so that an
+operator sees one clear line instead of a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import uuid
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+Language = Literal["zh", "en"]
+LANGUAGES: tuple[Language, ...] = ("zh", "en")
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+
+# Telegram tokens look like "123456789:AAH…" (bot id, colon, 35 URL-safe characters). A pasted token with a
+# stray space or quote is the usual mistake, so the check is strict.
+TOKEN_RE = re.compile(r"^\d{3,20}:[A-Za-z0-9_-]{30,64}$")
+
+
+class ConfigError(Exception):
+    """A setting is missing or wrong; `key` and `params` select the localized one-line explanation."""
+
+    def __init__(self, key: str, **params: object) -> None:
+        super().__init__(key)
+        self.key = key
+        self.params = params
+
+
+class Settings(BaseSettings):
+    """All settings; names are the environment variables (case-insensitive)."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore", validate_default=True)
+
+    bot_token: SecretStr | None = None
+    telegram_api_url: str = "https://api.telegram.org"
+    data_dir: Path = Path("./data")
+    timezone: str = "Asia/Shanghai"
+    default_language: Language = "zh"
+    admin_ids: Annotated[frozenset[int], NoDecode] = frozenset()
+    log_level: LogLevel = "INFO"
+    # Telegram allows about 30 messages a second overall and 20 a minute into one group; pushes to many chats
+    # must stay under that or messages are refused with 429.
+    rate_limit_per_second: float = Field(default=30.0, gt=0)
+    rate_limit_group_per_minute: float = Field(default=20.0, gt=0)
+
+    @field_validator("bot_token", mode="before")
+    @classmethod
+    def _blank_token_is_none(cls, value: Any) -> Any:
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
+
+    @field_validator("bot_token")
+    @classmethod
+    def _token_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not TOKEN_RE.fullmatch(value.get_secret_value()):
+            raise ValueError("malformed token")
+        return value
+
+    @field_validator("telegram_api_url")
+    @classmethod
+    def _url_shape(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if not re.fullmatch(r"https?://[^\s/]+(/[^\s]*)?", value):
+            raise ValueError("not an http(s) URL")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError("unknown time zone") from exc
+        return value
+
+    @field_validator("default_language", mode="before")
+    @classmethod
+    def _language_alias(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            code = value.strip().lower().replace("_", "-")
+            if code.startswith(("zh", "en")):
+                return code[:2]
+        return value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_level(cls, value: Any) -> Any:
+        return value.strip().upper() if isinstance(value, str) else value
+
+    @field_validator("admin_ids", mode="before")
+    @classmethod
+    def _split_ids(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            parts = [p.strip() for p in re.split(r"[,\s;]+", value) if p.strip()]
+            if not all(re.fullmatch(r"\d{1,20}", p) for p in parts):
+                raise ValueError("not a comma-separated list of numeric user ids")
+            return frozenset(int(p) for p in parts)
+        if isinstance(value, int):
+            return frozenset({value})
+        return value
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def database_path(self) -> Path:
+        return self.data_dir / "riverbot.sqlite3"
+
+    @property
+    def token(self) -> str:
+        """The token for running the bot; without one, the operator is told how to get one."""
+        if self.bot_token is None:
+            raise ConfigError("config.token_missing")
+        return self.bot_token.get_secret_value()
+
+
+def normalize_language(code: str | None) -> Language | None:
+    """Map a Telegram `language_code` (or a setting) to a supported language: zh* → zh, anything else → en."""
+    if not code:
+        return None
+    code = code.strip().lower().replace("_", "-")
+    if not code:
+        return None
+    return "zh" if code.startswith("zh") else "en"
+
+
+def load_settings(env_file: str | os.PathLike[str] | None = ".env", **overrides: Any) -> Settings:
+    """Read and check settings; raise `ConfigError` naming the first bad setting."""
+    try:
+        return Settings(_env_file=env_file, **overrides)  # type: ignore[call-arg]
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        name = str(error["loc"][0]).upper() if error["loc"] else "?"
+        value = error.get("input")
+        if name == "BOT_TOKEN":
+            raise ConfigError("config.token_malformed") from None
+        shown = value if isinstance(value, str | int | float) else ""
+        raise ConfigError(f"config.invalid.{name.lower()}", name=name, value=shown) from None
+
+
+def ensure_data_dir(settings: Settings) -> Path:
+    """Create the data directory and prove it is writable before anything is stored there."""
+    path = settings.data_dir
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / f".write-test-{uuid.uuid4().hex}"
+        probe.write_bytes(b"ok")
+        probe.unlink()
+    except OSError as exc:
+        raise ConfigError("config.data_dir_unwritable", path=str(path), reason=exc.strerror or str(exc)) from None
+    return path

@@ -1,0 +1,30 @@
+"""Everything a handler needs, built once at start and kept in `application.bot_data`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.chats import ChatService
+from bot.config import Settings
+from bot.i18n import Locales
+from bot.people import PeopleService
+from storage import Store
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    settings: Settings
+    store: Store
+    locales: Locales
+    people: PeopleService
+    chats: ChatService
+
+    @classmethod
+    def create(cls, settings: Settings, store: Store, locales: Locales | None = None) -> Services:
+        return cls(
+            settings=settings,
+            store=store,
+            locales=locales or Locales.load(settings.default_language),
+            people=PeopleService(store, settings),
+            chats=ChatService(store, settings),
+        )

@@ -1,0 +1,16 @@
+"""Telegram handlers: thin — parse the update, call the domain in `bot/`, answer from `locales/`."""
+
+from __future__ import annotations
+
+from telegram.ext import Application
+
+from handlers import errors, fallback, members, start
+
+
+def register(app: Application) -> None:  # type: ignore[type-arg]
+    """Wire every feature, in order. Order matters: within a group the first matching handler wins."""
+    members.register(app)  # membership changes and migrations, before anything reads the chat
+    start.register(app)  # /start, /help, /language
+    # Later features register here, before the fallback.
+    fallback.register(app)  # must stay last: unknown commands, stray messages, outdated buttons
+    errors.register(app)

@@ -1,0 +1,64 @@
+"""What every handler needs: the services, the person and their language, and a safe way to answer."""
+
+from __future__ import annotations
+
+from typing import cast
+
+from telegram import Chat, Update, User
+from telegram.ext import ContextTypes
+
+from bot.config import Language
+from bot.people import Person
+from bot.services import Services
+
+Context = ContextTypes.DEFAULT_TYPE
+
+
+def services(context: Context) -> Services:
+    return cast(Services, context.application.bot_data["services"])
+
+
+def display_name(user: User) -> str:
+    return user.full_name.strip() or user.username or str(user.id)
+
+
+async def private_person(update: Update, context: Context) -> Person:
+    """The sender of a private update, recorded as met (they opened the bot, so they can be messaged)."""
+    user = update.effective_user
+    assert user is not None
+    return await services(context).people.met_in_private(
+        user.id, name=display_name(user), username=user.username, language_code=user.language_code
+    )
+
+
+async def language_of(update: Update, context: Context) -> Language:
+    """The language to answer this update in: the group's in groups, the person's otherwise."""
+    svc = services(context)
+    chat = update.effective_chat
+    if chat is not None and chat.type in (Chat.GROUP, Chat.SUPERGROUP):
+        return await svc.chats.language(chat.id)
+    user = update.effective_user
+    if user is None:
+        return svc.settings.default_language
+    person = await svc.people.find(user.id)
+    if person is not None:
+        return person.language
+    return svc.people.language_for(None, user.language_code)
+
+
+def is_group(chat: Chat | None) -> bool:
+    return chat is not None and chat.type in (Chat.GROUP, Chat.SUPERGROUP)
+
+
+async def is_group_admin(update: Update, context: Context) -> bool:
+    """Whether the sender administers this group; an anonymous admin posts as the group itself."""
+    chat, message = update.effective_chat, update.effective_message
+    if chat is None or message is None:
+        return False
+    if message.sender_chat is not None:
+        return message.sender_chat.id == chat.id
+    user = update.effective_user
+    if user is None:
+        return False
+    member = await context.bot.get_chat_member(chat.id, user.id)
+    return member.status in ("creator", "administrator")

@@ -1,0 +1,104 @@
+"""The error handler: log it, keep the update, tell the person, tell the office.
+
+An error must never cost a river chief the report they just sent: the whole update is stored in
+`failed_updates` before anyone is told anything, so it can be looked at and replayed.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import traceback
+
+from telegram import Chat, Update
+from telegram.error import Forbidden, TelegramError
+from telegram.ext import Application
+
+from handlers.common import Context, language_of, services
+
+logger = logging.getLogger(__name__)
+
+# The same error repeating (a bug hit by every chief at once) must not flood the admins.
+ADMIN_NOTICE_INTERVAL_SECONDS = 60.0
+_NOTICES_KEY = "error_notices"
+
+
+async def on_error(update: object, context: Context) -> None:
+    """Log the update and traceback, store the update, apologize to the person, notify the admins."""
+    error = context.error
+    trace = "".join(traceback.format_exception(error)) if error is not None else "unknown error"
+    payload = json.dumps(update.to_dict(), ensure_ascii=False) if isinstance(update, Update) else repr(update)
+    logger.error("Handling update %s failed:\n%s", payload, trace)
+    if not isinstance(update, Update):
+        await _notify_admins(context, "errors.admin_notice_no_update", error=_summary(error))
+        return
+
+    svc = services(context)
+    chat, user = update.effective_chat, update.effective_user
+    failure_id: int | str = "?"
+    try:
+        failure_id = await svc.store.failed_updates.add(
+            update_id=update.update_id,
+            chat_id=chat.id if chat else None,
+            user_id=user.id if user else None,
+            payload=payload,
+            error=trace[-8000:],
+        )
+    except Exception:  # the store itself may be what failed; logging above already kept the update
+        logger.exception("Could not store the failed update %s", update.update_id)
+
+    try:
+        lang = await language_of(update, context)
+    except Exception:
+        lang = svc.settings.default_language
+    text = svc.locales.t(lang, "errors.user")
+    try:
+        if update.callback_query is not None:
+            await update.callback_query.answer(svc.locales.plain(lang, "errors.user")[:200], show_alert=True)
+        elif chat is not None and (chat.type == Chat.PRIVATE or _is_command(update)):
+            await context.bot.send_message(chat.id, text)
+    except TelegramError:
+        logger.warning("Could not tell chat %s about the error", chat.id if chat else None, exc_info=True)
+
+    await _notify_admins(
+        context, "errors.admin_notice", failure_id=failure_id, update_id=update.update_id, error=_summary(error)
+    )
+
+
+def _is_command(update: Update) -> bool:
+    message = update.effective_message
+    return bool(message and message.text and message.text.startswith("/"))
+
+
+def _summary(error: BaseException | None) -> str:
+    if error is None:
+        return "unknown error"
+    return f"{type(error).__name__}: {error}"[:1500]
+
+
+async def _notify_admins(context: Context, key: str, **params: object) -> None:
+    svc = services(context)
+    notices: dict[str, float] = context.application.bot_data.setdefault(_NOTICES_KEY, {})
+    signature = str(params.get("error", ""))[:200]
+    now = time.monotonic()
+    if now - notices.get(signature, -ADMIN_NOTICE_INTERVAL_SECONDS) < ADMIN_NOTICE_INTERVAL_SECONDS:
+        return
+    notices[signature] = now
+    try:
+        admin_ids = await svc.people.admin_chat_ids()
+    except Exception:
+        logger.exception("Could not look up admins to notify")
+        return
+    for chat_id in admin_ids:
+        try:
+            lang = await svc.people.find(chat_id) or None
+            await context.bot.send_message(chat_id, svc.locales.t(lang.language if lang else None, key, **params))
+        except Forbidden:
+            await svc.people.set_blocked(chat_id, True)
+        except TelegramError:
+            logger.warning("Could not notify admin %s", chat_id, exc_info=True)
+
+
+def register(app: Application) -> None:  # type: ignore[type-arg]
+    app.add_error_handler(on_error)

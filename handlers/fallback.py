@@ -1,0 +1,47 @@
+"""What nobody else handled: a short, helpful answer in private, silence in groups.
+
+Registered last, so that every feature module gets its chance first.
+"""
+
+from __future__ import annotations
+
+from telegram import Update
+from telegram.ext import Application, CallbackQueryHandler, MessageHandler, filters
+
+from handlers.common import Context, private_person, services
+
+
+async def unknown_command(update: Update, context: Context) -> None:
+    """Name the command the person tried, so a typo is obvious."""
+    message = update.effective_message
+    assert message is not None and message.text is not None
+    person = await private_person(update, context)
+    command = message.text.split()[0][:64]
+    await message.reply_text(services(context).locales.t(person.language, "fallback.unknown_command", command=command))
+
+
+async def stray_message(update: Update, context: Context) -> None:
+    """A message no flow is waiting for: say so and point at /help."""
+    message = update.effective_message
+    assert message is not None
+    person = await private_person(update, context)
+    key = "fallback.stray_text" if message.text is not None else "fallback.stray_media"
+    await message.reply_text(services(context).locales.t(person.language, key))
+
+
+async def outdated_button(update: Update, context: Context) -> None:
+    """A button from an old message, a previous version or a restart: answer it, or the client spins forever."""
+    query = update.callback_query
+    assert query is not None
+    svc = services(context)
+    person = await svc.people.find(query.from_user.id)
+    lang = person.language if person else svc.people.language_for(None, query.from_user.language_code)
+    await query.answer(svc.locales.plain(lang, "fallback.outdated_button"), show_alert=True)
+
+
+def register(app: Application) -> None:  # type: ignore[type-arg]
+    private_message = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
+    app.add_handler(MessageHandler(private_message & filters.COMMAND, unknown_command))
+    # Service messages (pinned, chat photo changed, …) are not a person talking to the bot.
+    app.add_handler(MessageHandler(private_message & ~filters.StatusUpdate.ALL & ~filters.VIA_BOT, stray_message))
+    app.add_handler(CallbackQueryHandler(outdated_button))

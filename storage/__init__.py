@@ -1,0 +1,6 @@
+"""All SQL lives here: the Store, its repositories and the numbered migrations."""
+
+from storage.migrate import Migration, MigrationError
+from storage.store import Store, from_db_time, to_db_time, utc_now
+
+__all__ = ["Migration", "MigrationError", "Store", "from_db_time", "to_db_time", "utc_now"]

@@ -1,0 +1,134 @@
+"""Versioned SQL migrations: `migrations/NNNN_name.sql`, each applied in one transaction.
+
+A migration that fails is rolled back whole, so the database stays at the previous version and the bot refuses
+to start rather than run on a half-changed schema. A database newer than this code is refused too: running old
+code on it could silently drop what the new columns hold.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib import resources
+
+import aiosqlite
+
+MIGRATION_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
+# A migration that rebuilds a table must run with foreign keys off (SQLite ignores the pragma inside a
+# transaction); it says so on its first line and is checked with foreign_key_check before it commits.
+NO_FOREIGN_KEYS = "-- riverbot: foreign_keys=off"
+
+
+class MigrationError(Exception):
+    """The schema could not be brought to the version this code needs."""
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    sql: str
+
+    @property
+    def needs_foreign_keys_off(self) -> bool:
+        return self.sql.lstrip().startswith(NO_FOREIGN_KEYS)
+
+
+def bundled_migrations() -> list[Migration]:
+    """The migrations shipped in `storage/migrations/`, in order."""
+    found: list[Migration] = []
+    for entry in resources.files("storage.migrations").iterdir():
+        match = MIGRATION_NAME.match(entry.name)
+        if match:
+            found.append(Migration(int(match[1]), match[2], entry.read_text(encoding="utf-8")))
+    return check_sequence(found)
+
+
+def check_sequence(migrations: Iterable[Migration]) -> list[Migration]:
+    ordered = sorted(migrations, key=lambda m: m.version)
+    for expected, migration in enumerate(ordered, start=1):
+        if migration.version != expected:
+            raise MigrationError(f"migration numbers must run 1, 2, 3…; found {migration.version} at {expected}")
+    return ordered
+
+
+def split_statements(sql: str) -> list[str]:
+    """Split a script into statements; `executescript` would commit on its own and break atomicity."""
+    statements: list[str] = []
+    buffer = ""
+    for line in sql.splitlines(keepends=True):
+        buffer += line
+        if sqlite3.complete_statement(buffer):
+            if buffer.strip():
+                statements.append(buffer.strip())
+            buffer = ""
+    if buffer.strip() and not all(ln.strip().startswith("--") or not ln.strip() for ln in buffer.splitlines()):
+        raise MigrationError(f"incomplete SQL statement at the end of a migration: {buffer.strip()[:80]!r}")
+    return statements
+
+
+async def current_version(conn: aiosqlite.Connection) -> int:
+    async with conn.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'"
+    ) as cursor:
+        if await cursor.fetchone() is None:
+            return 0
+    async with conn.execute("SELECT COALESCE(MAX(version), 0) FROM schema_version") as cursor:
+        row = await cursor.fetchone()
+    return int(row[0]) if row else 0
+
+
+async def apply_migrations(conn: aiosqlite.Connection, migrations: Sequence[Migration]) -> list[int]:
+    """Bring the schema up to date; return the versions applied (empty when it already was)."""
+    migrations = check_sequence(migrations)
+    await conn.execute(
+        "CREATE TABLE IF NOT EXISTS schema_version ("
+        " version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
+    )
+    version = await current_version(conn)
+    latest = migrations[-1].version if migrations else 0
+    if version > latest:
+        raise MigrationError(
+            f"the database is at schema version {version}, newer than this riverbot ({latest}); upgrade riverbot"
+        )
+    applied: list[int] = []
+    for migration in migrations:
+        if migration.version <= version:
+            continue
+        await _apply_one(conn, migration)
+        applied.append(migration.version)
+    return applied
+
+
+async def _apply_one(conn: aiosqlite.Connection, migration: Migration) -> None:
+    fk_off = migration.needs_foreign_keys_off
+    if fk_off:
+        await conn.execute("PRAGMA foreign_keys = OFF")
+    try:
+        await conn.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in split_statements(migration.sql):
+                await conn.execute(statement)
+            if fk_off:
+                async with conn.execute("PRAGMA foreign_key_check") as cursor:
+                    broken = list(await cursor.fetchall())
+                if broken:
+                    raise MigrationError(f"migration {migration.version} breaks foreign keys: {broken[:3]}")
+            await conn.execute(
+                "INSERT INTO schema_version (version, name, applied_at) VALUES (?, ?, ?)",
+                (migration.version, migration.name, datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")),
+            )
+            await conn.execute("COMMIT")
+        except BaseException as exc:
+            await conn.execute("ROLLBACK")
+            if isinstance(exc, MigrationError):
+                raise
+            if isinstance(exc, sqlite3.Error):
+                raise MigrationError(f"migration {migration.version:04d}_{migration.name} failed: {exc}") from exc
+            raise
+    finally:
+        if fk_off:
+            await conn.execute("PRAGMA foreign_keys = ON")

@@ -1,0 +1,1 @@
+"""Numbered SQL migrations (`NNNN_name.sql`); never edit one that has shipped, add the next number."""

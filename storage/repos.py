@@ -1,0 +1,209 @@
+"""Repositories: the SQL for people, chats and failed updates."""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import TYPE_CHECKING
+
+from storage.records import ChatRecord, FailedUpdateRecord, PersonRecord
+from storage.store import from_db_time, utc_now
+
+if TYPE_CHECKING:
+    from storage.store import Store
+
+_PERSON_COLUMNS = (
+    "p.id, p.telegram_id, p.name, p.username, p.language, p.language_code, p.phone, p.active, "
+    "p.started_at, p.blocked_at, "
+    "(SELECT group_concat(r.role || ':' || COALESCE(r.level, ''), ',') FROM person_roles r"
+    " WHERE r.person_id = p.id) AS roles"
+)
+
+
+def _person(row: sqlite3.Row) -> PersonRecord:
+    roles: dict[str, str | None] = {}
+    if row["roles"]:
+        for part in str(row["roles"]).split(","):
+            role, _, level = part.partition(":")
+            roles[role] = level or None
+    return PersonRecord(
+        id=row["id"],
+        telegram_id=row["telegram_id"],
+        name=row["name"],
+        username=row["username"],
+        language=row["language"],
+        language_code=row["language_code"],
+        phone=row["phone"],
+        active=bool(row["active"]),
+        started_at=from_db_time(row["started_at"]),
+        blocked_at=from_db_time(row["blocked_at"]),
+        roles=roles,
+    )
+
+
+class People:
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    async def by_telegram_id(self, telegram_id: int) -> PersonRecord | None:
+        row = await self._store.fetchone(
+            f"SELECT {_PERSON_COLUMNS} FROM people p WHERE p.telegram_id = ?", (telegram_id,)
+        )
+        return None if row is None else _person(row)
+
+    async def by_id(self, person_id: int) -> PersonRecord | None:
+        row = await self._store.fetchone(f"SELECT {_PERSON_COLUMNS} FROM people p WHERE p.id = ?", (person_id,))
+        return None if row is None else _person(row)
+
+    async def record_contact(
+        self,
+        telegram_id: int,
+        *,
+        name: str,
+        username: str | None,
+        language_code: str | None,
+        started: bool,
+    ) -> PersonRecord:
+        """Create or refresh the person behind a private message; mark them started (and so reachable)."""
+        now = utc_now()
+        async with self._store.atomic() as conn:
+            await conn.execute(
+                "INSERT INTO people (telegram_id, name, username, language_code, started_at, created_at, updated_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (telegram_id) DO UPDATE SET"
+                "  username = excluded.username,"
+                "  language_code = COALESCE(excluded.language_code, people.language_code),"
+                "  started_at = COALESCE(people.started_at, excluded.started_at),"
+                "  blocked_at = CASE WHEN excluded.started_at IS NOT NULL THEN NULL ELSE people.blocked_at END,"
+                "  updated_at = excluded.updated_at",
+                (telegram_id, name, username, language_code, now if started else None, now, now),
+            )
+            person = await self.by_telegram_id(telegram_id)
+        assert person is not None
+        return person
+
+    async def set_language(self, telegram_id: int, language: str | None) -> None:
+        await self._store.execute(
+            "UPDATE people SET language = ?, updated_at = ? WHERE telegram_id = ?",
+            (language, utc_now(), telegram_id),
+        )
+
+    async def set_blocked(self, telegram_id: int, blocked: bool) -> None:
+        """Telegram told us the person blocked (or unblocked) the bot: don't push to them meanwhile."""
+        await self._store.execute(
+            "UPDATE people SET blocked_at = ?, updated_at = ? WHERE telegram_id = ?",
+            (utc_now() if blocked else None, utc_now(), telegram_id),
+        )
+
+    async def grant_role(
+        self, person_id: int, role: str, *, level: str | None = None, granted_by: int | None = None
+    ) -> None:
+        await self._store.execute(
+            "INSERT INTO person_roles (person_id, role, level, granted_at, granted_by) VALUES (?, ?, ?, ?, ?)"
+            " ON CONFLICT (person_id, role) DO UPDATE SET level = excluded.level",
+            (person_id, role, level, utc_now(), granted_by),
+        )
+
+    async def reachable_admins(self) -> list[int]:
+        """Telegram ids of active admins who opened the bot and have not blocked it."""
+        rows = await self._store.fetchall(
+            "SELECT p.telegram_id FROM people p JOIN person_roles r ON r.person_id = p.id AND r.role = 'admin'"
+            " WHERE p.active = 1 AND p.telegram_id IS NOT NULL AND p.started_at IS NOT NULL"
+            " AND p.blocked_at IS NULL ORDER BY p.id"
+        )
+        return [int(r[0]) for r in rows]
+
+
+def _chat(row: sqlite3.Row) -> ChatRecord:
+    return ChatRecord(
+        id=row["id"],
+        type=row["type"],
+        title=row["title"],
+        language=row["language"],
+        bot_status=row["bot_status"],
+        migrated_to=row["migrated_to"],
+    )
+
+
+class Chats:
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    async def get(self, chat_id: int) -> ChatRecord | None:
+        row = await self._store.fetchone("SELECT * FROM chats WHERE id = ?", (chat_id,))
+        return None if row is None else _chat(row)
+
+    async def upsert(self, chat_id: int, *, type: str, title: str | None, bot_status: str | None = None) -> None:
+        now = utc_now()
+        await self._store.execute(
+            "INSERT INTO chats (id, type, title, bot_status, created_at, updated_at)"
+            " VALUES (?, ?, ?, COALESCE(?, 'member'), ?, ?)"
+            " ON CONFLICT (id) DO UPDATE SET type = excluded.type, title = COALESCE(excluded.title, chats.title),"
+            "  bot_status = COALESCE(?, chats.bot_status), updated_at = excluded.updated_at",
+            (chat_id, type, title, bot_status, now, now, bot_status),
+        )
+
+    async def set_language(self, chat_id: int, language: str | None) -> None:
+        await self._store.execute(
+            "UPDATE chats SET language = ?, updated_at = ? WHERE id = ?", (language, utc_now(), chat_id)
+        )
+
+    async def migrate(self, old_id: int, new_id: int, *, title: str | None) -> None:
+        """A group became a supergroup under a new id: the new chat inherits everything the old one had."""
+        now = utc_now()
+        async with self._store.atomic() as conn:
+            await conn.execute(
+                "INSERT INTO chats (id, type, title, language, bot_status, created_at, updated_at)"
+                " SELECT ?, 'supergroup', COALESCE(?, title), language, 'member', ?, ? FROM chats WHERE id = ?"
+                " ON CONFLICT (id) DO UPDATE SET"
+                "  language = COALESCE(chats.language, excluded.language), updated_at = excluded.updated_at",
+                (new_id, title, now, now, old_id),
+            )
+            await conn.execute(
+                "INSERT INTO chats (id, type, title, bot_status, created_at, updated_at)"
+                " VALUES (?, 'supergroup', ?, 'member', ?, ?) ON CONFLICT (id) DO NOTHING",
+                (new_id, title, now, now),
+            )
+            await conn.execute(
+                "UPDATE chats SET migrated_to = ?, bot_status = 'migrated', updated_at = ? WHERE id = ?",
+                (new_id, now, old_id),
+            )
+
+
+class FailedUpdates:
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    async def add(
+        self, *, update_id: int | None, chat_id: int | None, user_id: int | None, payload: str, error: str
+    ) -> int:
+        return await self._store.insert(
+            "INSERT INTO failed_updates (update_id, chat_id, user_id, payload, error, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (update_id, chat_id, user_id, payload, error, utc_now()),
+        )
+
+    async def open(self, limit: int = 50) -> list[FailedUpdateRecord]:
+        rows = await self._store.fetchall(
+            "SELECT * FROM failed_updates WHERE resolved_at IS NULL ORDER BY id DESC LIMIT ?", (limit,)
+        )
+        return [
+            FailedUpdateRecord(
+                id=r["id"],
+                update_id=r["update_id"],
+                chat_id=r["chat_id"],
+                user_id=r["user_id"],
+                payload=r["payload"],
+                error=r["error"],
+                created_at=from_db_time(r["created_at"]),  # type: ignore[arg-type]
+            )
+            for r in rows
+        ]
+
+    async def resolve(self, failure_id: int) -> bool:
+        return (
+            await self._store.execute(
+                "UPDATE failed_updates SET resolved_at = ? WHERE id = ? AND resolved_at IS NULL",
+                (utc_now(), failure_id),
+            )
+            > 0
+        )

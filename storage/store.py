@@ -1,0 +1,183 @@
+"""The Store: one SQLite file, one writer, separate readers.
+
+SQLite allows one writer at a time. All writes go through one connection guarded by a lock and start with
+`BEGIN IMMEDIATE`, so a transaction never fails half-way with "database is locked" when it tries to upgrade a
+read lock; reads go through their own connection and, thanks to WAL, never wait for a writer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import sqlite3
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal, Self
+
+import aiosqlite
+
+from storage.migrate import Migration, apply_migrations, bundled_migrations, current_version
+
+Synchronous = Literal["FULL", "NORMAL", "EXTRA"]
+Params = Sequence[Any] | dict[str, Any]
+
+# The transaction the current task is in, so that a nested atomic() becomes a SAVEPOINT instead of deadlocking
+# on the writer lock it already holds.
+_current_tx: contextvars.ContextVar[_Transaction | None] = contextvars.ContextVar("riverbot_tx", default=None)
+
+
+def utc_now() -> str:
+    """Now as stored: UTC, ISO 8601, whole seconds."""
+    return to_db_time(datetime.now(UTC))
+
+
+def to_db_time(moment: datetime) -> str:
+    if moment.tzinfo is None:
+        raise ValueError("naive datetime: store only aware times")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def from_db_time(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+
+
+class _Transaction:
+    def __init__(self, conn: aiosqlite.Connection, store: Store) -> None:
+        self.conn = conn
+        self.store = store
+        self.savepoints = 0
+
+
+class Store:
+    """The only way to the database. Repositories (`store.people`, `store.chats`, …) hold the SQL."""
+
+    def __init__(self, path: Path, writer: aiosqlite.Connection, reader: aiosqlite.Connection) -> None:
+        self.path = path
+        self._writer = writer
+        self._reader = reader
+        self._write_lock = asyncio.Lock()
+        self.schema_version = 0
+        from storage.repos import Chats, FailedUpdates, People
+
+        self.people = People(self)
+        self.chats = Chats(self)
+        self.failed_updates = FailedUpdates(self)
+
+    @classmethod
+    async def open(
+        cls,
+        path: str | Path,
+        *,
+        synchronous: Synchronous = "FULL",
+        migrations: Sequence[Migration] | None = None,
+    ) -> Self:
+        """Open (creating if needed) and migrate the database at `path`."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        writer = await _connect(path, synchronous)
+        try:
+            await writer.execute("PRAGMA journal_mode = WAL")
+            await apply_migrations(writer, bundled_migrations() if migrations is None else migrations)
+            version = await current_version(writer)
+            reader = await _connect(path, synchronous)
+        except BaseException:
+            await writer.close()
+            raise
+        store = cls(path, writer, reader)
+        store.schema_version = version
+        return store
+
+    async def close(self) -> None:
+        async with self._write_lock:
+            await self._reader.close()
+            await self._writer.close()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    @asynccontextmanager
+    async def atomic(self) -> AsyncIterator[aiosqlite.Connection]:
+        """A write transaction (or a SAVEPOINT when nested): all of it is stored, or none of it."""
+        tx = _current_tx.get()
+        if tx is not None and tx.store is self:
+            tx.savepoints += 1
+            name = f"sp{tx.savepoints}"
+            await tx.conn.execute(f"SAVEPOINT {name}")
+            try:
+                yield tx.conn
+            except BaseException:
+                await tx.conn.execute(f"ROLLBACK TO {name}")
+                await tx.conn.execute(f"RELEASE {name}")
+                raise
+            else:
+                await tx.conn.execute(f"RELEASE {name}")
+            return
+        async with self._write_lock:
+            conn = self._writer
+            token = _current_tx.set(_Transaction(conn, self))
+            try:
+                await conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield conn
+                except BaseException:
+                    await conn.execute("ROLLBACK")
+                    raise
+                else:
+                    await conn.execute("COMMIT")
+            finally:
+                _current_tx.reset(token)
+
+    def _read_conn(self) -> aiosqlite.Connection:
+        # Inside a transaction, read through it so the task sees its own uncommitted writes.
+        tx = _current_tx.get()
+        return tx.conn if tx is not None and tx.store is self else self._reader
+
+    async def fetchone(self, sql: str, params: Params = ()) -> sqlite3.Row | None:
+        async with self._read_conn().execute(sql, params) as cursor:
+            row: sqlite3.Row | None = await cursor.fetchone()
+            return row
+
+    async def fetchall(self, sql: str, params: Params = ()) -> list[sqlite3.Row]:
+        async with self._read_conn().execute(sql, params) as cursor:
+            return list(await cursor.fetchall())
+
+    async def fetchval(self, sql: str, params: Params = ()) -> Any:
+        row = await self.fetchone(sql, params)
+        return None if row is None else row[0]
+
+    async def execute(self, sql: str, params: Params = ()) -> int:
+        """One write statement in its own transaction (or the caller's); returns the rows changed."""
+        async with self.atomic() as conn, conn.execute(sql, params) as cursor:
+            return cursor.rowcount
+
+    async def insert(self, sql: str, params: Params = ()) -> int:
+        """One INSERT in its own transaction (or the caller's); returns the new row's id."""
+        async with self.atomic() as conn, conn.execute(sql, params) as cursor:
+            if cursor.lastrowid is None:
+                raise RuntimeError("insert() used for a statement that inserted nothing")
+            return cursor.lastrowid
+
+    async def executemany(self, sql: str, rows: Iterable[Params]) -> None:
+        async with self.atomic() as conn:
+            await conn.executemany(sql, rows)
+
+    async def table_names(self) -> list[str]:
+        rows = await self.fetchall("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+        return [r[0] for r in rows]
+
+
+async def _connect(path: Path, synchronous: Synchronous) -> aiosqlite.Connection:
+    # isolation_level=None: the sqlite3 module must not open transactions behind our back; atomic() does.
+    conn = await aiosqlite.connect(path, isolation_level=None, timeout=30.0)
+    conn.row_factory = sqlite3.Row
+    await conn.execute("PRAGMA foreign_keys = ON")
+    await conn.execute("PRAGMA busy_timeout = 30000")
+    await conn.execute(f"PRAGMA synchronous = {synchronous}")
+    return conn

@@ -1,0 +1,177 @@
+"""The store: migrations, pragmas, transactions."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from pathlib import Path
+
+import aiosqlite
+import pytest
+
+from storage import Migration, MigrationError, Store
+from storage.migrate import bundled_migrations, split_statements
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "data" / "riverbot.sqlite3"
+
+
+async def test_empty_database_is_migrated_to_the_latest_version(db_path: Path) -> None:
+    async with await Store.open(db_path) as store:
+        assert store.schema_version == len(bundled_migrations())
+        tables = await store.table_names()
+        assert {"people", "person_roles", "chats", "failed_updates", "schema_version"} <= set(tables)
+        rows = await store.fetchall("SELECT version, name FROM schema_version ORDER BY version")
+        assert [r["version"] for r in rows] == list(range(1, len(bundled_migrations()) + 1))
+
+
+async def test_reopening_is_a_no_op(db_path: Path) -> None:
+    async with await Store.open(db_path) as store:
+        await store.people.record_contact(1, name="张三", username=None, language_code="zh-hans", started=True)
+        applied = await store.fetchall("SELECT applied_at FROM schema_version")
+    async with await Store.open(db_path) as store:
+        assert [r[0] for r in await store.fetchall("SELECT applied_at FROM schema_version")] == [r[0] for r in applied]
+        person = await store.people.by_telegram_id(1)
+        assert person is not None and person.name == "张三"
+
+
+async def test_pragmas(db_path: Path) -> None:
+    async with await Store.open(db_path) as store:
+        assert await store.fetchval("PRAGMA foreign_keys") == 1
+        assert await store.fetchval("PRAGMA journal_mode") == "wal"
+        assert await store.fetchval("PRAGMA synchronous") == 2  # FULL
+        assert await store.fetchval("PRAGMA busy_timeout") == 30000
+
+
+async def test_failing_migration_leaves_the_previous_version(db_path: Path) -> None:
+    good = bundled_migrations()
+    broken = Migration(
+        len(good) + 1,
+        "broken",
+        "CREATE TABLE half_done (id INTEGER PRIMARY KEY);\nINSERT INTO no_such_table VALUES (1);\n",
+    )
+    async with await Store.open(db_path) as store:
+        await store.people.record_contact(7, name="李四", username=None, language_code=None, started=True)
+    with pytest.raises(MigrationError, match="broken"):
+        await Store.open(db_path, migrations=[*good, broken])
+    async with await Store.open(db_path) as store:
+        assert store.schema_version == len(good)
+        assert "half_done" not in await store.table_names()
+        assert await store.people.by_telegram_id(7) is not None
+
+
+async def test_migration_from_the_previous_version(db_path: Path) -> None:
+    """Every shipped migration applies on top of the one before it, with data in place."""
+    all_migrations = bundled_migrations()
+    for upto in range(1, len(all_migrations) + 1):
+        async with await Store.open(db_path, migrations=all_migrations[:upto]) as store:
+            assert store.schema_version == upto
+    async with await Store.open(db_path) as store:
+        assert store.schema_version == len(all_migrations)
+
+
+async def test_newer_database_is_refused(db_path: Path) -> None:
+    async with await Store.open(db_path):
+        pass
+    async with aiosqlite.connect(db_path) as conn:
+        await conn.execute("INSERT INTO schema_version VALUES (999, 'future', '2030-01-01T00:00:00Z')")
+        await conn.commit()
+    with pytest.raises(MigrationError, match="newer"):
+        await Store.open(db_path)
+
+
+async def test_migration_numbers_must_be_contiguous(db_path: Path) -> None:
+    with pytest.raises(MigrationError):
+        await Store.open(db_path, migrations=[Migration(2, "gap", "SELECT 1;")])
+
+
+async def test_foreign_keys_off_migration_is_checked(db_path: Path) -> None:
+    first = Migration(1, "parent", "CREATE TABLE parent (id INTEGER PRIMARY KEY);")
+    second = Migration(
+        2,
+        "child",
+        "-- riverbot: foreign_keys=off\n"
+        "CREATE TABLE child (id INTEGER PRIMARY KEY, parent_id INTEGER REFERENCES parent (id));\n"
+        "INSERT INTO child VALUES (1, 42);\n",
+    )
+    with pytest.raises(MigrationError, match="foreign keys"):
+        await Store.open(db_path, migrations=[first, second])
+    async with await Store.open(db_path, migrations=[first]) as store:
+        assert store.schema_version == 1
+        assert await store.fetchval("PRAGMA foreign_keys") == 1
+
+
+async def test_atomic_rolls_back_everything(db_path: Path) -> None:
+    async with await Store.open(db_path) as store:
+        with pytest.raises(RuntimeError):
+            async with store.atomic() as conn:
+                await conn.execute(
+                    "INSERT INTO chats (id, type, created_at, updated_at) VALUES (-1, 'group', 'x', 'x')"
+                )
+                raise RuntimeError("boom")
+        assert await store.chats.get(-1) is None
+
+
+async def test_nested_atomic_is_a_savepoint(db_path: Path) -> None:
+    async with await Store.open(db_path) as store:
+        async with store.atomic() as conn:
+            await conn.execute("INSERT INTO chats (id, type, created_at, updated_at) VALUES (-1, 'group', 'x', 'x')")
+            with pytest.raises(RuntimeError):
+                async with store.atomic() as inner:
+                    await inner.execute(
+                        "INSERT INTO chats (id, type, created_at, updated_at) VALUES (-2, 'group', 'x', 'x')"
+                    )
+                    raise RuntimeError("inner fails")
+            # reads inside the transaction see its own writes
+            assert await store.chats.get(-1) is not None
+        assert await store.chats.get(-1) is not None
+        assert await store.chats.get(-2) is None
+
+
+async def test_foreign_keys_are_enforced(db_path: Path) -> None:
+    async with await Store.open(db_path) as store:
+        with pytest.raises(sqlite3.IntegrityError):
+            await store.people.grant_role(12345, "admin")
+
+
+async def test_concurrent_writers_are_serialized(db_path: Path) -> None:
+    async with await Store.open(db_path) as store:
+
+        async def add(i: int) -> None:
+            async with store.atomic() as conn:
+                count = await store.fetchval("SELECT COUNT(*) FROM chats")
+                await asyncio.sleep(0)
+                await conn.execute(
+                    "INSERT INTO chats (id, type, title, created_at, updated_at) VALUES (?, 'group', ?, 'x', 'x')",
+                    (-i, str(count)),
+                )
+
+        await asyncio.gather(*(add(i) for i in range(1, 41)))
+        titles = sorted(int(r[0]) for r in await store.fetchall("SELECT title FROM chats"))
+        assert titles == list(range(40))  # each writer saw every earlier commit: no lost update
+
+
+async def test_committed_write_survives_an_abrupt_stop(db_path: Path) -> None:
+    """A commit is on disk before atomic() returns: a second connection sees it without any close."""
+    store = await Store.open(db_path)
+    try:
+        await store.people.record_contact(5, name="王五", username=None, language_code=None, started=True)
+        with sqlite3.connect(db_path) as other:
+            assert other.execute("SELECT name FROM people WHERE telegram_id = 5").fetchone() == ("王五",)
+    finally:
+        await store.close()
+
+
+def test_statement_splitting_keeps_semicolons_in_strings() -> None:
+    sql = "CREATE TABLE a (x TEXT DEFAULT ';');\n-- comment; still a comment\nINSERT INTO a VALUES ('1;2');\n"
+    assert split_statements(sql) == [
+        "CREATE TABLE a (x TEXT DEFAULT ';');",
+        "-- comment; still a comment\nINSERT INTO a VALUES ('1;2');",
+    ]
+
+
+def test_incomplete_statement_is_rejected() -> None:
+    with pytest.raises(MigrationError):
+        split_statements("CREATE TABLE a (x TEXT")
