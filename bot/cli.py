@@ -40,17 +40,16 @@ def configure_logging(level: str) -> None:
 
 
 def cmd_run(settings: Settings, locales: Locales) -> int:
-    from telegram import Update
     from telegram.error import InvalidToken, NetworkError
 
-    from bot.app import build_application
+    from bot.app import build_application, serve
 
     settings.token  # noqa: B018 — fails early, with the how-to, when there is no token
     ensure_data_dir(settings)
     configure_logging(settings.log_level)
     app = build_application(settings)
     try:
-        app.run_polling(allowed_updates=Update.ALL_TYPES, drop_pending_updates=False, poll_interval=0.0)
+        asyncio.run(serve(app))
     except InvalidToken:
         raise ConfigError("config.token_rejected") from None
     except NetworkError as exc:
@@ -146,11 +145,9 @@ COMMANDS: dict[str, Callable[[Settings, Locales], int]] = {
 def build_parser(locales: Locales, lang: Language) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="riverbot", description=locales.plain(lang, "cli.description"))
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("run", help=locales.plain(lang, "cli.help_run"))
-    sub.add_parser("migrate", help=locales.plain(lang, "cli.help_migrate"))
-    sub.add_parser("config", help=locales.plain(lang, "cli.help_config"))
-    sub.add_parser("failures", help=locales.plain(lang, "cli.help_failures"))
-    sub.add_parser("version", help=locales.plain(lang, "cli.help_version"))
+    for name in COMMANDS:
+        text = locales.plain(lang, f"cli.help_{name}")
+        sub.add_parser(name, help=text, description=text)
     return parser
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import cast
 
 from telegram import Chat, Update, User
+from telegram.error import BadRequest
 from telegram.ext import ContextTypes
 
 from bot.config import Language
@@ -62,3 +63,26 @@ async def is_group_admin(update: Update, context: Context) -> bool:
         return False
     member = await context.bot.get_chat_member(chat.id, user.id)
     return member.status in ("creator", "administrator")
+
+
+async def replace_buttons_message(update: Update, context: Context, text: str) -> None:
+    """Turn the message whose button was pressed into `text`; a second press changes nothing and is fine.
+
+    Telegram refuses an edit that changes nothing ("message is not modified"): that is what a double tap
+    produces, not an error worth reporting. An old message Telegram no longer lets us edit gets a new message.
+    """
+    query = update.callback_query
+    chat = update.effective_chat
+    assert query is not None
+    if query.message is not None and query.message.is_accessible:
+        try:
+            await query.edit_message_text(text)
+        except BadRequest as exc:
+            if "not modified" in exc.message.lower():
+                return
+            if "not found" not in exc.message.lower() and "can't be edited" not in exc.message.lower():
+                raise
+        else:
+            return
+    if chat is not None:
+        await context.bot.send_message(chat.id, text)

@@ -8,7 +8,16 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler, filt
 from bot.commands import commands_for
 from bot.config import LANGUAGES, Language
 from bot.i18n import Markup
-from handlers.common import Context, display_name, is_group, is_group_admin, language_of, private_person, services
+from handlers.common import (
+    Context,
+    display_name,
+    is_group,
+    is_group_admin,
+    language_of,
+    private_person,
+    replace_buttons_message,
+    services,
+)
 
 LANGUAGE_CALLBACK = "lang:"
 
@@ -109,10 +118,7 @@ async def language_chosen(update: Update, context: Context) -> None:
         await svc.people.set_language(update.effective_user.id, choice)
         text = svc.locales.t(choice, "language.changed")
     await query.answer()
-    if query.message is not None and query.message.is_accessible:
-        await query.edit_message_text(text)
-    elif chat is not None:
-        await context.bot.send_message(chat.id, text)
+    await replace_buttons_message(update, context, text)
 
 
 def register(app: Application) -> None:  # type: ignore[type-arg]

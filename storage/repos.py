@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import time
 from typing import TYPE_CHECKING
 
 from storage.records import ChatRecord, FailedUpdateRecord, PersonRecord
@@ -41,14 +42,40 @@ def _person(row: sqlite3.Row) -> PersonRecord:
 
 
 class People:
+    """People and roles. Lookups by Telegram id are cached: one runs for every update a person sends.
+
+    Every write here drops what it may have changed from the cache; writes by another process (the command
+    line) are seen within `CACHE_SECONDS`.
+    """
+
+    CACHE_SECONDS = 30.0
+
     def __init__(self, store: Store) -> None:
         self._store = store
+        self._cache: dict[int, tuple[float, PersonRecord]] = {}
+
+    def _forget(self, telegram_id: int | None = None) -> None:
+        if telegram_id is None:
+            self._cache.clear()
+        else:
+            self._cache.pop(telegram_id, None)
 
     async def by_telegram_id(self, telegram_id: int) -> PersonRecord | None:
+        cached = self._cache.get(telegram_id)
+        if cached is not None and time.monotonic() - cached[0] < self.CACHE_SECONDS:
+            return cached[1]
         row = await self._store.fetchone(
             f"SELECT {_PERSON_COLUMNS} FROM people p WHERE p.telegram_id = ?", (telegram_id,)
         )
-        return None if row is None else _person(row)
+        if row is None:
+            return None
+        person = _person(row)
+        # What a transaction read may still be rolled back: only committed state is cached.
+        if not self._store.in_transaction():
+            if len(self._cache) > 50_000:
+                self._cache.clear()
+            self._cache[telegram_id] = (time.monotonic(), person)
+        return person
 
     async def by_id(self, person_id: int) -> PersonRecord | None:
         row = await self._store.fetchone(f"SELECT {_PERSON_COLUMNS} FROM people p WHERE p.id = ?", (person_id,))
@@ -65,6 +92,7 @@ class People:
     ) -> PersonRecord:
         """Create or refresh the person behind a private message; mark them started (and so reachable)."""
         now = utc_now()
+        self._forget(telegram_id)
         async with self._store.atomic() as conn:
             await conn.execute(
                 "INSERT INTO people (telegram_id, name, username, language_code, started_at, created_at, updated_at)"
@@ -82,6 +110,7 @@ class People:
         return person
 
     async def set_language(self, telegram_id: int, language: str | None) -> None:
+        self._forget(telegram_id)
         await self._store.execute(
             "UPDATE people SET language = ?, updated_at = ? WHERE telegram_id = ?",
             (language, utc_now(), telegram_id),
@@ -89,6 +118,7 @@ class People:
 
     async def set_blocked(self, telegram_id: int, blocked: bool) -> None:
         """Telegram told us the person blocked (or unblocked) the bot: don't push to them meanwhile."""
+        self._forget(telegram_id)
         await self._store.execute(
             "UPDATE people SET blocked_at = ?, updated_at = ? WHERE telegram_id = ?",
             (utc_now() if blocked else None, utc_now(), telegram_id),
@@ -97,6 +127,7 @@ class People:
     async def grant_role(
         self, person_id: int, role: str, *, level: str | None = None, granted_by: int | None = None
     ) -> None:
+        self._forget()
         await self._store.execute(
             "INSERT INTO person_roles (person_id, role, level, granted_at, granted_by) VALUES (?, ?, ?, ?, ?)"
             " ON CONFLICT (person_id, role) DO UPDATE SET level = excluded.level",

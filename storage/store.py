@@ -134,19 +134,25 @@ class Store:
             finally:
                 _current_tx.reset(token)
 
+    def in_transaction(self) -> bool:
+        tx = _current_tx.get()
+        return tx is not None and tx.store is self
+
     def _read_conn(self) -> aiosqlite.Connection:
         # Inside a transaction, read through it so the task sees its own uncommitted writes.
         tx = _current_tx.get()
         return tx.conn if tx is not None and tx.store is self else self._reader
 
+    # execute_fetchall is one hop to the connection's thread instead of three (execute, fetch, close): reads
+    # are on every update's path, and the hops dominate a primary-key lookup.
     async def fetchone(self, sql: str, params: Params = ()) -> sqlite3.Row | None:
-        async with self._read_conn().execute(sql, params) as cursor:
-            row: sqlite3.Row | None = await cursor.fetchone()
+        rows = await self._read_conn().execute_fetchall(sql, params)
+        for row in rows:
             return row
+        return None
 
     async def fetchall(self, sql: str, params: Params = ()) -> list[sqlite3.Row]:
-        async with self._read_conn().execute(sql, params) as cursor:
-            return list(await cursor.fetchall())
+        return list(await self._read_conn().execute_fetchall(sql, params))
 
     async def fetchval(self, sql: str, params: Params = ()) -> Any:
         row = await self.fetchone(sql, params)

@@ -1,0 +1,97 @@
+"""Shared fixtures: a Bot API stand-in, and the real riverbot Application polling it over HTTP."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from telegram.ext import Application, BaseHandler
+
+from bot.app import build_application
+from bot.app import start as start_app
+from bot.app import stop as stop_app
+from bot.config import Settings, load_settings
+from bot.services import Services
+from sandbox import BotApiServer, Sandbox
+from storage import Store
+
+ADMIN_ID = 9_000_001
+BOT_USERNAME = "riverbot_test_bot"
+
+
+@dataclass
+class Harness:
+    """The running bot and the world it talks to."""
+
+    server: BotApiServer
+    sandbox: Sandbox
+    app: Application  # type: ignore[type-arg]
+    services: Services
+    settings: Settings
+    caplog: pytest.LogCaptureFixture
+
+    @property
+    def store(self) -> Store:
+        return self.services.store
+
+    def errors(self) -> list[logging.LogRecord]:
+        """Log records at ERROR or above: an end-to-end test expects none unless it provoked one."""
+        return [r for r in self.caplog.records if r.levelno >= logging.ERROR]
+
+
+BotFactory = Callable[..., Awaitable[Harness]]
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[BotApiServer]:
+    async with BotApiServer() as running:
+        yield running
+
+
+@pytest.fixture
+async def bot_factory(
+    server: BotApiServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> AsyncIterator[BotFactory]:
+    """Start riverbot against the stand-in with settings overridden per test; stops it afterwards."""
+    running: list[tuple[Application, Store]] = []  # type: ignore[type-arg]
+    caplog.set_level(logging.INFO)
+
+    async def start(
+        *, extra_handlers: list[tuple[BaseHandler[Any, Any, Any], int]] | None = None, **overrides: Any
+    ) -> Harness:
+        token = server.add_bot(username=BOT_USERNAME, first_name="河长制助手")
+        values: dict[str, Any] = {
+            "bot_token": token,
+            "telegram_api_url": server.url,
+            "data_dir": tmp_path / f"data{len(running)}",
+            "admin_ids": frozenset({ADMIN_ID}),
+            # The stand-in has no flood limits; real ones would only slow the tests down.
+            "rate_limit_per_second": 10_000,
+            "rate_limit_group_per_minute": 100_000,
+        }
+        values.update(overrides)
+        settings = load_settings(env_file=None, **values)
+        store = await Store.open(settings.database_path)
+        services = Services.create(settings, store)
+        app = build_application(settings, services=services)
+        for handler, group in extra_handlers or []:
+            app.add_handler(handler, group)
+        await start_app(app, poll_timeout=1)
+        running.append((app, store))
+        return Harness(server, Sandbox(server, token), app, services, settings, caplog)
+
+    yield start
+
+    for app, store in reversed(running):
+        await stop_app(app)
+        await store.close()
+
+
+@pytest.fixture
+async def bot(bot_factory: BotFactory) -> Harness:
+    """riverbot with default settings and one bootstrap admin (ADMIN_ID)."""
+    return await bot_factory()

@@ -1,0 +1,101 @@
+"""The `riverbot` command as an operator runs it: a real process, the stand-in as Telegram."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from sandbox import BotApiServer, Sandbox
+
+RIVERBOT = [sys.executable, "-m", "bot"]
+
+
+def _env(tmp_path: Path, **settings: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in {"BOT_TOKEN", "TELEGRAM_API_URL", "ADMIN_IDS"}}
+    env.update({"DATA_DIR": str(tmp_path / "data"), "LOG_LEVEL": "INFO", "PYTHONUNBUFFERED": "1"})
+    env.update(settings)
+    return env
+
+
+async def _run(tmp_path: Path, *args: str, **settings: str) -> tuple[int, str, str]:
+    process = await asyncio.create_subprocess_exec(
+        *RIVERBOT,
+        *args,
+        cwd=tmp_path,  # no .env there: only the environment counts
+        env=_env(tmp_path, **settings),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), timeout=30)
+    assert process.returncode is not None
+    return process.returncode, out.decode(), err.decode()
+
+
+async def test_run_without_a_token_explains_how_to_get_one(tmp_path: Path) -> None:
+    code, _, err = await _run(tmp_path, "run", DEFAULT_LANGUAGE="en")
+    assert code == 2
+    assert "BOT_TOKEN is not set" in err and "@BotFather" in err
+    assert "Traceback" not in err
+
+
+async def test_bad_settings_exit_2_with_one_line(tmp_path: Path) -> None:
+    code, _, err = await _run(tmp_path, "run", TIMEZONE="Asia/Shangai", BOT_TOKEN="123456789:" + "A" * 35)
+    assert code == 2 and err.strip().count("\n") == 0 and "TIMEZONE" in err
+    code, _, err = await _run(tmp_path, "run", BOT_TOKEN="123:abc")
+    assert code == 2 and "BOT_TOKEN" in err and "Traceback" not in err
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    code, _, err = await _run(tmp_path, "run", BOT_TOKEN="123456789:" + "A" * 35, DATA_DIR=str(blocker / "data"))
+    assert code == 2 and "DATA_DIR" in err and "Traceback" not in err
+
+
+async def test_token_rejected_by_telegram(tmp_path: Path, server: BotApiServer) -> None:
+    code, _, err = await _run(
+        tmp_path, "run", BOT_TOKEN="123456789:" + "B" * 35, TELEGRAM_API_URL=server.url, DEFAULT_LANGUAGE="en"
+    )
+    assert code == 2 and "rejected BOT_TOKEN" in err and "Traceback" not in err
+
+
+async def test_migrate_and_config(tmp_path: Path) -> None:
+    code, out, _ = await _run(tmp_path, "migrate", DEFAULT_LANGUAGE="en")
+    assert code == 0 and "upgraded to version" in out
+    code, out, _ = await _run(tmp_path, "migrate", DEFAULT_LANGUAGE="en")
+    assert code == 0 and "up to date" in out
+    token = "123456789:" + "C" * 35
+    code, out, _ = await _run(tmp_path, "config", BOT_TOKEN=token, ADMIN_IDS="5,4")
+    assert code == 0 and "BOT_TOKEN=123456789:****" in out and token not in out and "ADMIN_IDS=4,5" in out
+
+
+async def test_run_answers_start_through_the_stand_in(tmp_path: Path, server: BotApiServer) -> None:
+    token = server.add_bot(username="riverbot_cli_bot")
+    sandbox = Sandbox(server, token)
+    process = await asyncio.create_subprocess_exec(
+        *RIVERBOT,
+        "run",
+        cwd=tmp_path,
+        env=_env(tmp_path, BOT_TOKEN=token, TELEGRAM_API_URL=server.url),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        zhang = sandbox.user(first_name="张三", language_code="zh-hans")
+        await zhang.send("/start")
+        greeting = await zhang.next_message(timeout=20)
+        assert "河长制工作助手" in greeting.text
+    finally:
+        process.terminate()
+        _, err = await asyncio.wait_for(process.communicate(), timeout=20)
+    assert process.returncode == 0, err.decode()
+    assert "Traceback" not in err.decode()
+    failures_code, out, _ = await _run(tmp_path, "failures", DEFAULT_LANGUAGE="en")
+    assert failures_code == 0 and "No failed messages" in out
+
+
+@pytest.mark.parametrize("args", [["--help"], ["run", "--help"]])
+async def test_help_is_localized(tmp_path: Path, args: list[str]) -> None:
+    code, out, _ = await _run(tmp_path, *args, DEFAULT_LANGUAGE="zh")
+    assert code == 0 and ("河长制" in out or "长轮询" in out)

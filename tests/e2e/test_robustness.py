@@ -1,0 +1,156 @@
+"""When things go wrong: handler errors, Telegram faults, concurrency, the bot's own membership."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+from telegram import Update
+from telegram.ext import ApplicationHandlerStop, CommandHandler, ContextTypes
+
+from tests.conftest import ADMIN_ID, BotFactory, Harness
+
+
+async def _boom(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    raise RuntimeError("the river overflowed")
+
+
+async def test_an_error_is_kept_apologized_for_and_reported_to_admins(bot_factory: BotFactory) -> None:
+    bot = await bot_factory(extra_handlers=[(CommandHandler("boom", _boom), -1)])
+    admin = bot.sandbox.user(first_name="河长办", language_code="zh-hans", user_id=ADMIN_ID)
+    await admin.send("/start")
+    await admin.next_message()
+    await admin.next_message()
+    chief = bot.sandbox.user(first_name="陈河长", language_code="zh-hans")
+    await chief.send("/boom 丁堡河 有垃圾")
+    apology = await chief.next_message()
+    assert "已经保存，不会丢失" in apology.text
+    notice = await admin.next_message()
+    assert "RuntimeError: the river overflowed" in notice.text
+    failures = await bot.store.failed_updates.open()
+    assert len(failures) == 1
+    assert json.loads(failures[0].payload)["message"]["text"] == "/boom 丁堡河 有垃圾"
+    assert failures[0].user_id == chief.id and "RuntimeError" in failures[0].error
+    assert any("the river overflowed" in (r.exc_text or r.getMessage()) for r in bot.errors())
+
+
+async def test_the_same_error_does_not_flood_admins(bot_factory: BotFactory) -> None:
+    bot = await bot_factory(extra_handlers=[(CommandHandler("boom", _boom), -1)])
+    admin = bot.sandbox.user(first_name="河长办", language_code="en", user_id=ADMIN_ID)
+    await admin.send("/start")
+    await admin.next_message()
+    await admin.next_message()
+    chief = bot.sandbox.user(first_name="陈河长", language_code="zh-hans")
+    for _ in range(3):
+        await chief.send("/boom")
+        await chief.next_message()
+    await bot.sandbox.wait_consumed()
+    await asyncio.sleep(0.3)
+    assert len(admin.messages()) == 3  # greeting, language choice, one notice
+    assert len(await bot.store.failed_updates.open()) == 3
+
+
+async def test_error_in_a_group_command_is_answered_in_the_group(bot_factory: BotFactory) -> None:
+    bot = await bot_factory(extra_handlers=[(CommandHandler("boom", _boom), -1)])
+    chief = bot.sandbox.user(first_name="陈河长", language_code="zh-hans")
+    group = bot.sandbox.group(title="城东片区", members=[chief])
+    await chief.send("/boom", chat=group)
+    assert "不会丢失" in (await chief.next_message(chat=group)).text
+
+
+async def test_telegram_429_is_waited_out_and_the_answer_arrives(bot: Harness) -> None:
+    bot.server.faults.inject("429", count=1, method="sendMessage", retry_after=1)
+    zhang = bot.sandbox.user(first_name="张三", language_code="zh-hans")
+    await zhang.send("/help")
+    assert "/language" in (await zhang.next_message(timeout=6)).text
+    assert bot.errors() == []
+
+
+async def test_telegram_5xx_keeps_the_update_and_the_person_is_told(bot: Harness) -> None:
+    bot.server.faults.inject("5xx", count=1, method="sendMessage", status=502)
+    zhang = bot.sandbox.user(first_name="张三", language_code="zh-hans")
+    await zhang.send("/help")
+    assert "不会丢失" in (await zhang.next_message()).text
+    failures = await bot.store.failed_updates.open()
+    assert [json.loads(f.payload)["message"]["text"] for f in failures] == ["/help"]
+
+
+async def test_slow_telegram_does_not_lose_answers(bot: Harness) -> None:
+    bot.server.faults.inject("slow", count=2, method="sendMessage", delay=0.5)
+    zhang = bot.sandbox.user(first_name="张三", language_code="zh-hans")
+    await zhang.send("/start")
+    await zhang.next_message(timeout=5)
+    await zhang.next_message(timeout=5)
+    assert bot.errors() == []
+
+
+async def test_chats_run_concurrently_and_each_chat_in_order(bot_factory: BotFactory) -> None:
+    order: list[str] = []
+
+    async def slow(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        assert update.effective_message is not None
+        order.append("slow-start")
+        await asyncio.sleep(0.6)
+        order.append("slow-end")
+        await update.effective_message.reply_text("slow done")
+        raise ApplicationHandlerStop
+
+    async def mark(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        assert update.effective_user is not None
+        order.append(f"help-{update.effective_user.first_name}")
+
+    bot = await bot_factory(extra_handlers=[(CommandHandler("slow", slow), -2), (CommandHandler("help", mark), -1)])
+    a = bot.sandbox.user(first_name="A", language_code="en")
+    b = bot.sandbox.user(first_name="B", language_code="en")
+    await a.send("/slow")
+    await a.send("/help")
+    await asyncio.sleep(0.05)
+    await b.send("/help")
+    assert "What you can do" in (await b.next_message(timeout=3)).text
+    assert order[:2] == ["slow-start", "help-B"]  # B did not wait for A's slow command
+    assert (await a.next_message(timeout=3)).text == "slow done"
+    assert "What you can do" in (await a.next_message(timeout=3)).text
+    assert order.index("help-A") > order.index("slow-end")  # A's own updates kept their order
+
+
+async def test_blocking_and_unblocking_the_bot_is_remembered(bot: Harness) -> None:
+    zhang = bot.sandbox.user(first_name="张三", language_code="zh-hans")
+    await zhang.send("/start")
+    await zhang.next_message()
+    await zhang.block_bot()
+    await bot.sandbox.wait_consumed()
+    await asyncio.sleep(0.1)
+    person = await bot.store.people.by_telegram_id(zhang.id)
+    assert person is not None and person.blocked_at is not None
+    await zhang.unblock_bot()
+    await zhang.send("/start")
+    await zhang.next_message()
+    person = await bot.store.people.by_telegram_id(zhang.id)
+    assert person is not None and person.blocked_at is None
+
+
+async def test_group_membership_and_migration_follow_the_chat(bot: Harness) -> None:
+    chief = bot.sandbox.user(first_name="孙河长", language_code="zh-hans")
+    group = bot.sandbox.group(title="城东片区", supergroup=False, members=[chief], admins=[chief])
+    await group.add_bot(by=chief)
+    await bot.sandbox.wait_consumed()
+    await asyncio.sleep(0.1)
+    old_id = group.id
+    record = await bot.store.chats.get(old_id)
+    assert record is not None and record.bot_status in ("member", "administrator")
+    await chief.send("/language", chat=group)
+    choice = await chief.next_message(chat=group)
+    await chief.press(choice, text="English")
+    await bot.sandbox.wait_consumed()
+    await group.migrate_to_supergroup()
+    await bot.sandbox.wait_consumed()
+    await asyncio.sleep(0.1)
+    assert group.id != old_id
+    assert await bot.services.chats.language(group.id) == "en"
+    old = await bot.store.chats.get(old_id)
+    assert old is not None and old.migrated_to == group.id
+    await group.remove_bot(by=chief)
+    await bot.sandbox.wait_consumed()
+    await asyncio.sleep(0.1)
+    record = await bot.store.chats.get(group.id)
+    assert record is not None and record.bot_status in ("left", "kicked")

@@ -1,0 +1,48 @@
+"""Real image bytes for tests: a river-ish JPEG, optionally with EXIF time and GPS like a phone camera writes."""
+
+from __future__ import annotations
+
+import io
+from datetime import datetime
+
+from PIL import Image, ImageDraw
+
+
+def _rational(value: float) -> tuple[float, float, float]:
+    degrees = int(value)
+    minutes_float = (value - degrees) * 60
+    minutes = int(minutes_float)
+    seconds = round((minutes_float - minutes) * 60, 4)
+    return (float(degrees), float(minutes), seconds)
+
+
+def make_jpeg(
+    width: int = 640,
+    height: int = 480,
+    *,
+    seed: int = 0,
+    taken_at: datetime | None = None,
+    gps: tuple[float, float] | None = None,
+    quality: int = 85,
+) -> bytes:
+    """A JPEG with a distinct picture per `seed` (so perceptual hashes differ) and optional EXIF."""
+    image = Image.new("RGB", (width, height), (40 + seed * 37 % 180, 110, 160))
+    draw = ImageDraw.Draw(image)
+    for i in range(6):
+        y = (seed * 53 + i * height // 6) % height
+        draw.rectangle((0, y, width, y + height // 14), fill=((seed * 71 + i * 40) % 255, 150, 90))
+    draw.ellipse((width // 4, height // 4, width // 2 + seed % 50, height // 2), fill=(230, 220, 200))
+    exif = Image.Exif()
+    if taken_at is not None:
+        exif_ifd = exif.get_ifd(0x8769)
+        exif_ifd[0x9003] = taken_at.strftime("%Y:%m:%d %H:%M:%S")  # DateTimeOriginal
+    if gps is not None:
+        lat, lon = gps
+        gps_ifd = exif.get_ifd(0x8825)
+        gps_ifd[1] = "N" if lat >= 0 else "S"
+        gps_ifd[2] = _rational(abs(lat))
+        gps_ifd[3] = "E" if lon >= 0 else "W"
+        gps_ifd[4] = _rational(abs(lon))
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=quality, exif=exif.tobytes())
+    return out.getvalue()
