@@ -175,3 +175,14 @@ def test_statement_splitting_keeps_semicolons_in_strings() -> None:
 def test_incomplete_statement_is_rejected() -> None:
     with pytest.raises(MigrationError):
         split_statements("CREATE TABLE a (x TEXT")
+
+
+async def test_people_at_version_1_survive_the_registry_migration(db_path: Path) -> None:
+    v1 = bundled_migrations()[:1]
+    async with await Store.open(db_path, migrations=v1) as store:
+        await store.people.record_contact(8, name="周八", username="zhou", language_code="zh-hans", started=True)
+    async with await Store.open(db_path) as store:
+        person = await store.people.by_telegram_id(8)
+        assert person is not None and person.name == "周八" and person.username == "zhou"
+        assert await store.fetchval("SELECT home_area_id FROM people WHERE telegram_id = 8") is None
+        assert {"areas", "reaches", "assignments", "invites", "chat_bindings"} <= set(await store.table_names())
