@@ -167,3 +167,14 @@ def test_bad_json_is_reported_with_its_line() -> None:
 def test_every_error_has_a_message(lang: str) -> None:
     keys = [k for k in LOCALES.catalogs[lang] if k.startswith(("registry.error.", "registry.file."))]
     assert len(keys) >= 18
+
+
+def test_the_shipped_sample_registry_reads_clean() -> None:
+    sample = Path(__file__).resolve().parents[2] / "examples" / "registry"
+    counts = {}
+    for name in ("areas.csv", "reaches.geojson", "chiefs.csv"):
+        parsed = parse_file(sample / name, (sample / name).read_bytes())
+        find_duplicates(parsed)
+        assert parsed.errors == [], parsed.errors[:3]
+        counts[parsed.kind] = len(parsed.rows)
+    assert counts["areas"] >= 4 and counts["reaches"] >= 28 and counts["chiefs"] >= 20
