@@ -1,3 +1,3 @@
-"""riverbot: a Telegram bot for the river chief system (河长制)."""
+"""riverbot: a Telegram bot for the river chief system (hezhang zhi)."""
 
 __version__ = "0.1.0"

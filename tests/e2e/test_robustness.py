@@ -8,6 +8,7 @@ import json
 from telegram import Update
 from telegram.ext import ApplicationHandlerStop, CommandHandler, ContextTypes
 
+from sandbox import FakeUser
 from tests.conftest import ADMIN_ID, BotFactory, Harness
 
 
@@ -15,12 +16,18 @@ async def _boom(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     raise RuntimeError("the river overflowed")
 
 
-async def test_an_error_is_kept_apologized_for_and_reported_to_admins(bot_factory: BotFactory) -> None:
-    bot = await bot_factory(extra_handlers=[(CommandHandler("boom", _boom), -1)])
-    admin = bot.sandbox.user(first_name="河长办", language_code="zh-hans", user_id=ADMIN_ID)
+async def _started_admin(bot: Harness, language_code: str) -> FakeUser:
+    """The bootstrap admin, after /start (greeting and language choice read)."""
+    admin = bot.sandbox.user(first_name="河长办", language_code=language_code, user_id=ADMIN_ID)
     await admin.send("/start")
     await admin.next_message()
     await admin.next_message()
+    return admin
+
+
+async def test_an_error_is_kept_apologized_for_and_reported_to_admins(bot_factory: BotFactory) -> None:
+    bot = await bot_factory(extra_handlers=[(CommandHandler("boom", _boom), -1)])
+    admin = await _started_admin(bot, "zh-hans")
     chief = bot.sandbox.user(first_name="陈河长", language_code="zh-hans")
     await chief.send("/boom 丁堡河 有垃圾")
     apology = await chief.next_message()
@@ -36,10 +43,7 @@ async def test_an_error_is_kept_apologized_for_and_reported_to_admins(bot_factor
 
 async def test_the_same_error_does_not_flood_admins(bot_factory: BotFactory) -> None:
     bot = await bot_factory(extra_handlers=[(CommandHandler("boom", _boom), -1)])
-    admin = bot.sandbox.user(first_name="河长办", language_code="en", user_id=ADMIN_ID)
-    await admin.send("/start")
-    await admin.next_message()
-    await admin.next_message()
+    admin = await _started_admin(bot, "en")
     chief = bot.sandbox.user(first_name="陈河长", language_code="zh-hans")
     for _ in range(3):
         await chief.send("/boom")
