@@ -122,7 +122,9 @@ async def language_chosen(update: Update, context: Context) -> None:
 
 
 def register(app: Application) -> None:  # type: ignore[type-arg]
-    app.add_handler(CommandHandler("start", start, filters.ChatType.PRIVATE))
-    app.add_handler(CommandHandler("help", help_command))
-    app.add_handler(CommandHandler("language", language_command))
+    # Only new messages: editing an old "/help" is not asking again.
+    new_message = filters.UpdateType.MESSAGE
+    app.add_handler(CommandHandler("start", start, filters.ChatType.PRIVATE & new_message))
+    app.add_handler(CommandHandler("help", help_command, new_message))
+    app.add_handler(CommandHandler("language", language_command, new_message))
     app.add_handler(CallbackQueryHandler(language_chosen, pattern=rf"^{LANGUAGE_CALLBACK}(zh|en)$"))

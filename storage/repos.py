@@ -53,25 +53,30 @@ class People:
     def __init__(self, store: Store) -> None:
         self._store = store
         self._cache: dict[int, tuple[float, PersonRecord]] = {}
+        # Bumped by every write: a read that overlapped a write may have seen the old row, and is not cached.
+        self._generation = 0
 
     def _forget(self, telegram_id: int | None = None) -> None:
+        self._generation += 1
         if telegram_id is None:
             self._cache.clear()
         else:
             self._cache.pop(telegram_id, None)
 
     async def by_telegram_id(self, telegram_id: int) -> PersonRecord | None:
-        cached = self._cache.get(telegram_id)
+        # Inside a transaction, read through it (its own writes count) and cache nothing: it may roll back.
+        in_transaction = self._store.in_transaction()
+        cached = None if in_transaction else self._cache.get(telegram_id)
         if cached is not None and time.monotonic() - cached[0] < self.CACHE_SECONDS:
             return cached[1]
+        generation = self._generation
         row = await self._store.fetchone(
             f"SELECT {_PERSON_COLUMNS} FROM people p WHERE p.telegram_id = ?", (telegram_id,)
         )
         if row is None:
             return None
         person = _person(row)
-        # What a transaction read may still be rolled back: only committed state is cached.
-        if not self._store.in_transaction():
+        if not in_transaction and generation == self._generation:
             if len(self._cache) > 50_000:
                 self._cache.clear()
             self._cache[telegram_id] = (time.monotonic(), person)
@@ -106,6 +111,7 @@ class People:
                 (telegram_id, name, username, language_code, now if started else None, now, now),
             )
             person = await self.by_telegram_id(telegram_id)
+        self._forget(telegram_id)
         assert person is not None
         return person
 
@@ -115,6 +121,7 @@ class People:
             "UPDATE people SET language = ?, updated_at = ? WHERE telegram_id = ?",
             (language, utc_now(), telegram_id),
         )
+        self._forget(telegram_id)
 
     async def set_blocked(self, telegram_id: int, blocked: bool) -> None:
         """Telegram told us the person blocked (or unblocked) the bot: don't push to them meanwhile."""
@@ -123,6 +130,7 @@ class People:
             "UPDATE people SET blocked_at = ?, updated_at = ? WHERE telegram_id = ?",
             (utc_now() if blocked else None, utc_now(), telegram_id),
         )
+        self._forget(telegram_id)
 
     async def grant_role(
         self, person_id: int, role: str, *, level: str | None = None, granted_by: int | None = None
@@ -133,6 +141,7 @@ class People:
             " ON CONFLICT (person_id, role) DO UPDATE SET level = excluded.level",
             (person_id, role, level, utc_now(), granted_by),
         )
+        self._forget()
 
     async def reachable_admins(self) -> list[int]:
         """Telegram ids of active admins who opened the bot and have not blocked it."""

@@ -123,16 +123,15 @@ class Store:
             conn = self._writer
             token = _current_tx.set(_Transaction(conn, self))
             try:
+                # BEGIN inside the try: a task cancelled while BEGIN waits for another process's lock must not
+                # leave the shared writer connection inside a transaction for every later write to trip on.
                 await conn.execute("BEGIN IMMEDIATE")
-                try:
-                    yield conn
-                except BaseException:
-                    await conn.execute("ROLLBACK")
-                    raise
-                else:
-                    await conn.execute("COMMIT")
+                yield conn
+                await conn.execute("COMMIT")
             finally:
                 _current_tx.reset(token)
+                if conn.in_transaction:
+                    await asyncio.shield(conn.execute("ROLLBACK"))
 
     def in_transaction(self) -> bool:
         tx = _current_tx.get()
