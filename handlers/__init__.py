@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from telegram.ext import Application
 
-from handlers import errors, fallback, members, start
+from handlers import errors, fallback, groups, members, start
 
 
 def register(app: Application) -> None:  # type: ignore[type-arg]
@@ -12,5 +12,6 @@ def register(app: Application) -> None:  # type: ignore[type-arg]
     members.register(app)  # membership changes and migrations, before anything reads the chat
     start.register(app)  # /start, /help, /language
     # Later features register here, before the fallback.
+    groups.register(app)  # /bind, /unbind: a group chat linked to an area
     fallback.register(app)  # must stay last: unknown commands, stray messages, outdated buttons
     errors.register(app)

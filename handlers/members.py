@@ -19,7 +19,8 @@ async def my_chat_member(update: Update, context: Context) -> None:
         await svc.people.set_blocked(chat.id, status in (ChatMember.BANNED, ChatMember.LEFT))
         return
     if chat.type in (Chat.GROUP, Chat.SUPERGROUP):
-        await svc.chats.seen(chat.id, type=chat.type, title=chat.title, bot_status=status)
+        # Removed from a group, the bot also drops its binding (ChatService logs it): a summary has nowhere to go.
+        await svc.chats.bot_status_changed(chat.id, type=chat.type, title=chat.title, bot_status=status)
 
 
 async def migrated(update: Update, context: Context) -> None:

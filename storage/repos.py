@@ -207,6 +207,10 @@ class Chats:
                 "UPDATE chats SET migrated_to = ?, bot_status = 'migrated', updated_at = ? WHERE id = ?",
                 (new_id, now, old_id),
             )
+            # The new id is a new chats row, so chat_bindings' ON UPDATE CASCADE never fires: move the binding by
+            # hand. One the new id already has (bound after the upgrade) is the newer choice and is kept.
+            await conn.execute("UPDATE OR IGNORE chat_bindings SET chat_id = ? WHERE chat_id = ?", (new_id, old_id))
+            await conn.execute("DELETE FROM chat_bindings WHERE chat_id = ?", (old_id,))
 
 
 class FailedUpdates:

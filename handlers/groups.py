@@ -1,0 +1,155 @@
+"""/bind and /unbind: link a group chat to an area (片区), whose weekly summary then goes there.
+
+Office admins do it in the group itself, in the group's language. Everyone else gets the short refusal of
+`guard()`; the bot says nothing else in groups.
+"""
+
+from __future__ import annotations
+
+import re
+
+from telegram import InlineKeyboardMarkup, Update
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler, filters
+
+from bot.chats import BindResult
+from bot.config import Language
+from bot.i18n import Locales
+from handlers.access import guard
+from handlers.common import Context, replace_buttons_message, safe_answer, services
+from handlers.ui import paged, show
+from storage.records import AreaRecord
+
+# Callback data. `seen` is the id of the area the group was bound to when the buttons were drawn (0: unbound),
+# so that a press on an old message cannot silently undo a newer decision.
+CHOOSE = re.compile(r"^bind:a:(\d{1,18}):(\d{1,18})$")  # bind:a:<area id>:<seen>
+PAGE = re.compile(r"^bind:p:(\d{1,6})$")  # bind:p:<page>, pages of ui.PAGE_SIZE areas
+CANCEL = "bind:x"
+
+
+def area_label(locales: Locales, lang: Language, area: AreaRecord) -> str:
+    """An area as the group reads it: its name in the group's language, and its code."""
+    return locales.plain(lang, "groups.area", name=area.name(lang), code=area.code)
+
+
+def choice(
+    locales: Locales, lang: Language, areas: list[AreaRecord], current: AreaRecord | None, page: int
+) -> tuple[str, InlineKeyboardMarkup]:
+    """The message offering the areas: one button each (the current one marked), a page at a time, a way out."""
+    seen = current.id if current is not None else 0
+    choices: list[tuple[str, str]] = []
+    for area in areas:
+        label = area_label(locales, lang, area)
+        if current is not None and area.id == current.id:
+            label = locales.plain(lang, "groups.current_button", area=label)
+        choices.append((label, f"bind:a:{area.id}:{seen}"))
+    cancel = [[(locales.plain(lang, "groups.cancel_button"), CANCEL)]]
+    keyboard = paged(choices, page=page, page_data="bind:p:", extra=cancel)
+    if current is None:
+        return locales.t(lang, "groups.choose"), keyboard
+    return locales.t(lang, "groups.already_bound", area=area_label(locales, lang, current)), keyboard
+
+
+async def bind_command(update: Update, context: Context) -> None:
+    """Offer the registry's areas as buttons (or say what the group is bound to, and offer to change it)."""
+    actor = await guard(update, context, "bind")
+    if actor is None:
+        return
+    message, chat = update.effective_message, update.effective_chat
+    assert message is not None and chat is not None
+    svc = services(context)
+    lang = actor.language
+    areas = await svc.chats.areas()
+    current = await svc.chats.bound_area(chat.id)
+    if not areas:
+        await message.reply_text(svc.locales.t(lang, "groups.no_areas"))
+        return
+    text, keyboard = choice(svc.locales, lang, areas, current, page=0)
+    await message.reply_text(text, reply_markup=keyboard)
+
+
+async def area_chosen(update: Update, context: Context) -> None:
+    """Bind the group to the pressed area and turn the buttons into the confirmation."""
+    query, chat = update.callback_query, update.effective_chat
+    assert query is not None and query.data is not None
+    # The button belongs to /bind: the one who presses must be allowed to bind, not only the one who asked.
+    actor = await guard(update, context, "bind")
+    if actor is None:
+        return
+    assert chat is not None
+    match = CHOOSE.match(query.data)
+    assert match is not None
+    area_id, seen = int(match[1]), int(match[2])
+    svc = services(context)
+    lang = actor.language
+    outcome = await svc.chats.bind(
+        chat.id, area_id, type=chat.type, title=chat.title, expected=seen or None, by=actor.known.id
+    )
+    if outcome.result is BindResult.NO_AREA:
+        await safe_answer(query, svc.locales.plain(lang, "groups.area_gone"), show_alert=True)
+        return
+    if outcome.result is BindResult.CONFLICT:
+        if outcome.area is None:
+            text = svc.locales.t(lang, "groups.unbound_meanwhile")
+        else:
+            text = svc.locales.t(lang, "groups.changed_meanwhile", area=area_label(svc.locales, lang, outcome.area))
+    else:
+        assert outcome.area is not None
+        text = svc.locales.t(lang, "groups.bound", area=area_label(svc.locales, lang, outcome.area))
+    await replace_buttons_message(update, context, text)
+    await safe_answer(query)
+
+
+async def page_turned(update: Update, context: Context) -> None:
+    """Show another page of areas, redrawn from the registry and the binding as they are now."""
+    query, chat = update.callback_query, update.effective_chat
+    assert query is not None and query.data is not None
+    actor = await guard(update, context, "bind")
+    if actor is None:
+        return
+    assert chat is not None
+    match = PAGE.match(query.data)
+    assert match is not None
+    svc = services(context)
+    areas = await svc.chats.areas()
+    if areas:
+        current = await svc.chats.bound_area(chat.id)
+        # A double tap (or the page-number button) asks for the page already shown: show() lets that be.
+        await show(update, context, *choice(svc.locales, actor.language, areas, current, page=int(match[1])))
+    await safe_answer(query)
+
+
+async def choice_cancelled(update: Update, context: Context) -> None:
+    """Close the offer without changing anything."""
+    query = update.callback_query
+    assert query is not None
+    actor = await guard(update, context, "bind")
+    if actor is None:
+        return
+    await replace_buttons_message(update, context, services(context).locales.t(actor.language, "groups.cancelled"))
+    await safe_answer(query)
+
+
+async def unbind_command(update: Update, context: Context) -> None:
+    """Unlink the group from its area: no more weekly summaries here."""
+    actor = await guard(update, context, "unbind")
+    if actor is None:
+        return
+    message, chat = update.effective_message, update.effective_chat
+    assert message is not None and chat is not None
+    svc = services(context)
+    area = await svc.chats.unbind(chat.id, by=actor.known.id)
+    if area is None:
+        await message.reply_text(svc.locales.t(actor.language, "groups.not_bound"))
+        return
+    label = area_label(svc.locales, actor.language, area)
+    await message.reply_text(svc.locales.t(actor.language, "groups.unbound", area=label))
+
+
+def register(app: Application) -> None:  # type: ignore[type-arg]
+    # Any chat: in private, guard() explains that these work in a group. Only new messages, as everywhere.
+    new_message = filters.UpdateType.MESSAGE
+    app.add_handler(CommandHandler("bind", bind_command, new_message))
+    app.add_handler(CommandHandler("unbind", unbind_command, new_message))
+    app.add_handler(CallbackQueryHandler(area_chosen, pattern=CHOOSE))
+    app.add_handler(CallbackQueryHandler(page_turned, pattern=PAGE))
+    app.add_handler(CallbackQueryHandler(choice_cancelled, pattern=f"^{CANCEL}$"))
