@@ -10,8 +10,13 @@ import argparse
 import asyncio
 import logging
 import os
+import re
 import sys
+import time
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TextIO
 
 from bot import __version__
 from bot.config import ConfigError, Language, Settings, ensure_data_dir, load_settings, normalize_language
@@ -19,6 +24,8 @@ from bot.i18n import Locales
 from storage import MigrationError, Store
 
 EXIT_CONFIG = 2
+# Input the operator must fix (a bad registry row, an unreadable file): nothing was written.
+EXIT_BAD_INPUT = 1
 
 
 def _cli_language(settings: Settings | None) -> Language:
@@ -133,12 +140,289 @@ def cmd_version(settings: Settings, locales: Locales) -> int:
     return 0
 
 
+class _ProgressBar:
+    """Rows written so far, redrawn in place on a terminal. Elsewhere (a log file, a pipe) nothing is drawn; a long
+    import ends with one line instead."""
+
+    WIDTH = 30
+    LONG = 300  # rows: below this an import is quick, and the summary says it all
+
+    def __init__(self, stream: TextIO, label: str, done_text: Callable[[int, float], str]) -> None:
+        self._stream = stream
+        self._label = label
+        self._done_text = done_text
+        self._tty = stream.isatty()
+        self._started = time.monotonic()
+        self._drawn_at = 0.0
+        self._total = 0
+        self._done = 0
+
+    def __call__(self, done: int, total: int) -> None:
+        self._done, self._total = done, total
+        now = time.monotonic()
+        if not self._tty or (done < total and now - self._drawn_at < 0.1):
+            return
+        self._drawn_at = now
+        filled = self.WIDTH * done // max(total, 1)
+        bar = "#" * filled + "-" * (self.WIDTH - filled)
+        self._stream.write(f"\r{self._label} [{bar}] {done}/{total}")
+        self._stream.flush()
+
+    def close(self) -> None:
+        if self._tty and self._drawn_at:
+            self._stream.write("\r\033[K")  # clear the bar: the summary follows
+            self._stream.flush()
+        elif not self._tty and self._total >= self.LONG:
+            print(self._done_text(self._done, time.monotonic() - self._started), file=self._stream)
+
+
+def _registry_arguments(parser: argparse.ArgumentParser, locales: Locales, lang: Language) -> None:
+    sub = parser.add_subparsers(dest="registry_command", required=True)
+    text = locales.plain(lang, "cli.registry.help_import")
+    importing = sub.add_parser("import", help=text, description=text)
+    importing.add_argument(
+        "files", nargs="+", type=Path, metavar="FILE", help=locales.plain(lang, "cli.registry.arg_files")
+    )
+    importing.add_argument(
+        "--kind", choices=("areas", "reaches", "chiefs"), help=locales.plain(lang, "cli.registry.arg_kind")
+    )
+    importing.add_argument("--skip-bad", action="store_true", help=locales.plain(lang, "cli.registry.arg_skip_bad"))
+    importing.add_argument("--dry-run", action="store_true", help=locales.plain(lang, "cli.registry.arg_dry_run"))
+    text = locales.plain(lang, "cli.registry.help_export")
+    exporting = sub.add_parser("export", help=text, description=text)
+    exporting.add_argument("directory", type=Path, metavar="DIR", help=locales.plain(lang, "cli.registry.arg_dir"))
+
+
+def cmd_registry(settings: Settings, locales: Locales, args: argparse.Namespace) -> int:
+    if args.registry_command == "export":
+        return _registry_export(settings, locales, args.directory)
+    return _registry_import(settings, locales, args)
+
+
+def _registry_import(settings: Settings, locales: Locales, args: argparse.Namespace) -> int:
+    from bot.registry_import import Batch, ImportReport, read_files, run_import
+
+    lang = settings.default_language
+
+    def say(key: str, **params: object) -> str:
+        return locales.plain(lang, key, **params)
+
+    def where(batch: Batch, path: str, line: int) -> str:
+        if line == 0:
+            return path
+        if path in batch.geojson:
+            return f"{path}: {say('registry.import.feature', number=line)}"
+        return f"{path}:{line}"
+
+    batch = read_files(args.files, args.kind)
+    for path in batch.skipped:
+        print(f"{path}: {say('registry.check.not_registry_file')}", file=sys.stderr)
+    for error in batch.file_errors:
+        print(f"{where(batch, error.file, error.line)}: {say(error.key, **error.params)}", file=sys.stderr)
+    if batch.file_errors:
+        print(say("registry.import.bad_files", count=len(batch.file_errors)), file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if not batch.files:
+        print(say("registry.import.no_files"), file=sys.stderr)
+        return EXIT_BAD_INPUT
+    ensure_data_dir(settings)
+    progress = _ProgressBar(
+        sys.stderr,
+        say("registry.import.progress"),
+        lambda rows, seconds: say(
+            "registry.import.checked" if args.dry_run else "registry.import.written",
+            rows=rows,
+            seconds=f"{seconds:.1f}",
+        ),
+    )
+
+    async def load() -> ImportReport:
+        async with await Store.open(settings.database_path) as store:
+            return await run_import(
+                store,
+                settings,
+                batch,
+                today=datetime.now(settings.tz).date(),
+                skip_bad=args.skip_bad,
+                dry_run=args.dry_run,
+                progress=progress,
+            )
+
+    try:
+        report = asyncio.run(load())
+    finally:
+        progress.close()
+    errors = batch.row_errors
+    for error in errors:
+        print(f"{where(batch, error.file, error.line)}: {say(error.key, **error.params)}", file=sys.stderr)
+    bad_rows = len({(e.file, e.line) for e in errors})
+    if errors and not args.skip_bad:
+        print(say("registry.import.bad_rows", count=bad_rows), file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if args.dry_run:
+        print(say("registry.import.dry_run"))
+        if not report.changes:
+            print(say("registry.import.no_changes"))
+        for change in report.changes:
+            params = dict(change.params)
+            if "level" in params:
+                params["level"] = say(f"cli.level.{params['level']}")
+            print(f"  {where(batch, change.file, change.line)}: {say(change.key, **params)}")
+    for kind in ("areas", "reaches", "chiefs"):
+        tally = getattr(report, kind)
+        print(
+            say(
+                f"registry.import.summary_{kind}",
+                created=tally.created,
+                updated=tally.updated,
+                unchanged=tally.unchanged,
+            )
+        )
+    print(
+        say(
+            "registry.import.summary_more",
+            started=report.assignments_started,
+            ended=report.assignments_ended,
+            invites=report.invites_created,
+            linked=report.telegram_linked,
+            merged=report.merged,
+        )
+    )
+    if errors:
+        skipped = "registry.import.skipped_rows_dry" if args.dry_run else "registry.import.skipped_rows"
+        print(say(skipped, count=bad_rows), file=sys.stderr)
+    if report.invites_created and not args.dry_run:
+        print(say("registry.import.see_invites"))
+    return 0
+
+
+def _registry_export(settings: Settings, locales: Locales, directory: Path) -> int:
+    from bot.registry_export import AREAS_FILE, CHIEFS_FILE, REACHES_FILE, ExportResult, render, write
+
+    ensure_data_dir(settings)
+
+    async def rendered() -> tuple[dict[str, bytes], ExportResult]:
+        async with await Store.open(settings.database_path) as store:
+            return await render(store)
+
+    files, result = asyncio.run(rendered())
+    lang = settings.default_language
+    try:
+        paths = write(directory, files)
+    except OSError as exc:
+        print(
+            locales.plain(lang, "registry.export.unwritable", path=str(directory), reason=exc.strerror or str(exc)),
+            file=sys.stderr,
+        )
+        return EXIT_BAD_INPUT
+    for name in result.without_area:
+        print(locales.plain(lang, "registry.export.without_area", name=name), file=sys.stderr)
+    print(
+        locales.plain(
+            lang,
+            "registry.export.done",
+            areas=result.counts[AREAS_FILE],
+            areas_path=str(paths[AREAS_FILE]),
+            reaches=result.counts[REACHES_FILE],
+            reaches_path=str(paths[REACHES_FILE]),
+            chiefs=result.counts[CHIEFS_FILE],
+            chiefs_path=str(paths[CHIEFS_FILE]),
+        )
+    )
+    return 0
+
+
+# Telegram usernames: 5–32 characters, letters, digits and underscores, starting with a letter.
+_USERNAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9_]{4,31}")
+
+
+def _invites_arguments(parser: argparse.ArgumentParser, locales: Locales, lang: Language) -> None:
+    parser.add_argument("--renew", action="store_true", help=locales.plain(lang, "cli.invites.arg_renew"))
+    parser.add_argument("--bot-username", metavar="NAME", help=locales.plain(lang, "cli.invites.arg_bot_username"))
+
+
+def cmd_invites(settings: Settings, locales: Locales, args: argparse.Namespace) -> int:
+    from bot.invites import BOT_USERNAME_KEY, deep_link, ensure_pending
+
+    ensure_data_dir(settings)
+    lang = settings.default_language
+
+    async def listing() -> tuple[list[str], int | None]:
+        async with await Store.open(settings.database_path) as store:
+            username = (args.bot_username or await store.meta.get(BOT_USERNAME_KEY) or "").strip().lstrip("@")
+            if not username:
+                raise ConfigError("cli.invites.no_username")
+            if not _USERNAME_RE.fullmatch(username):
+                raise ConfigError("cli.invites.bad_username", value=username)
+            renewed: int | None = None
+            if args.renew:
+                # Registered people who have not joined and hold no valid invite: each gets a fresh one.
+                candidates: dict[int, str] = {}
+                for old in await store.invites.pending(now=datetime.now(UTC), include_expired=True):
+                    if old.person_telegram_id is None:
+                        candidates.setdefault(old.person_id, old.role)  # newest first
+                for chief in await store.people.chiefs():
+                    if chief.telegram_id is None:
+                        candidates.setdefault(chief.id, "chief")
+                renewed = 0
+                for person_id, role in candidates.items():
+                    _, new = await ensure_pending(store, settings, person_id, "admin" if role == "admin" else "chief")
+                    renewed += new
+            areas = {a.id: a for a in await store.areas.all()}
+            lines: list[str] = []
+            shown: set[int] = set()
+            for invite in await store.invites.pending(now=datetime.now(UTC)):
+                # People who joined meanwhile (another way) need no link; one link per person, the newest.
+                if invite.person_telegram_id is not None or invite.person_id in shown:
+                    continue
+                shown.add(invite.person_id)
+                person = await store.people.by_id(invite.person_id)
+                level = person.roles.get("chief") if person is not None else None
+                if invite.role == "chief" and level:
+                    role = locales.plain(lang, f"cli.level.{level}")
+                else:
+                    role = locales.plain(lang, f"cli.invites.role_{invite.role}")
+                area = areas.get(person.home_area_id) if person and person.home_area_id is not None else None
+                lines.append(
+                    locales.plain(
+                        lang,
+                        "cli.invites.line",
+                        name=invite.person_name,
+                        role=role,
+                        area=f"{area.code} {area.name(lang)}" if area else "—",
+                        expires=invite.expires_at.astimezone(settings.tz).strftime("%Y-%m-%d %H:%M"),
+                        link=deep_link(username, invite.code),
+                    )
+                )
+            return lines, renewed
+
+    lines, renewed = asyncio.run(listing())
+    if renewed is not None:
+        print(locales.plain(lang, "cli.invites.renewed", count=renewed))
+    if lines:
+        print(locales.plain(lang, "cli.invites.header", count=len(lines)))
+        print("\n".join(lines))
+    else:
+        print(locales.plain(lang, "cli.invites.none"))
+    return 0
+
+
 COMMANDS: dict[str, Callable[[Settings, Locales], int]] = {
     "run": cmd_run,
     "migrate": cmd_migrate,
     "config": cmd_config,
     "failures": cmd_failures,
     "version": cmd_version,
+}
+
+# Commands that take arguments: name → (add the arguments to its parser, run it with the parsed arguments).
+ArgumentsCommand = tuple[
+    Callable[[argparse.ArgumentParser, Locales, Language], None],
+    Callable[[Settings, Locales, argparse.Namespace], int],
+]
+COMMANDS_WITH_ARGUMENTS: dict[str, ArgumentsCommand] = {
+    "registry": (_registry_arguments, cmd_registry),
+    "invites": (_invites_arguments, cmd_invites),
 }
 
 
@@ -148,6 +432,9 @@ def build_parser(locales: Locales, lang: Language) -> argparse.ArgumentParser:
     for name in COMMANDS:
         text = locales.plain(lang, f"cli.help_{name}")
         sub.add_parser(name, help=text, description=text)
+    for name, (arguments, _) in COMMANDS_WITH_ARGUMENTS.items():
+        text = locales.plain(lang, f"cli.{name}.help")
+        arguments(sub.add_parser(name, help=text, description=text), locales, lang)
     return parser
 
 
@@ -166,7 +453,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if error is not None:
             raise error
         assert settings is not None
-        return COMMANDS[args.command](settings, locales)
+        if args.command in COMMANDS:
+            return COMMANDS[args.command](settings, locales)
+        return COMMANDS_WITH_ARGUMENTS[args.command][1](settings, locales, args)
     except ConfigError as exc:
         print(_explain(locales, lang, exc), file=sys.stderr)
         return EXIT_CONFIG
