@@ -102,6 +102,8 @@ async def main(argv: Sequence[str] = ()) -> bool:
                 .token(bare_token)
                 .base_url(f"{server.url}/bot")
                 .base_file_url(f"{server.url}/file/bot")
+                # riverbot processes up to 16 updates at once (one at a time per chat): the same for the baseline.
+                .concurrent_updates(16)
                 .build()
             )
             bare.add_handler(CommandHandler("help", _bare_help))

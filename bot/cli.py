@@ -11,6 +11,7 @@ import asyncio
 import logging
 import os
 import re
+import sqlite3
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -458,6 +459,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return COMMANDS_WITH_ARGUMENTS[args.command][1](settings, locales, args)
     except ConfigError as exc:
         print(_explain(locales, lang, exc), file=sys.stderr)
+        return EXIT_CONFIG
+    except (sqlite3.DatabaseError, MigrationError) as exc:
+        # A corrupt or foreign file in DATA_DIR is the operator's to fix, whichever command found it.
+        print(_explain(locales, lang, ConfigError("config.database", reason=str(exc))), file=sys.stderr)
         return EXIT_CONFIG
     except KeyboardInterrupt:
         return 130

@@ -138,6 +138,9 @@ def load_settings(env_file: str | os.PathLike[str] | None = ".env", **overrides:
     """Read and check settings; raise `ConfigError` naming the first bad setting."""
     try:
         return Settings(_env_file=env_file, **overrides)  # type: ignore[call-arg]
+    except UnicodeDecodeError:
+        # Editors on Chinese Windows often save as GB18030; guessing the encoding could misread the token.
+        raise ConfigError("config.env_encoding", path=str(env_file)) from None
     except ValidationError as exc:
         error = exc.errors()[0]
         name = str(error["loc"][0]).upper() if error["loc"] else "?"

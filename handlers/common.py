@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import cast
 
-from telegram import Chat, Update, User
+from telegram import CallbackQuery, Chat, Update, User
 from telegram.error import BadRequest
 from telegram.ext import ContextTypes
 
@@ -53,16 +53,41 @@ def is_group(chat: Chat | None) -> bool:
 
 async def is_group_admin(update: Update, context: Context) -> bool:
     """Whether the sender administers this group; an anonymous admin posts as the group itself."""
-    chat, message = update.effective_chat, update.effective_message
-    if chat is None or message is None:
+    chat = update.effective_chat
+    if chat is None:
         return False
-    if message.sender_chat is not None:
-        return message.sender_chat.id == chat.id
-    user = update.effective_user
+    query = update.callback_query
+    if query is not None:
+        # A button press always names who pressed it, even on an anonymous admin's or an inaccessible message.
+        user: User | None = query.from_user
+    else:
+        message = update.effective_message
+        if message is None:
+            return False
+        if message.sender_chat is not None:
+            return message.sender_chat.id == chat.id
+        user = update.effective_user
     if user is None:
         return False
     member = await context.bot.get_chat_member(chat.id, user.id)
     return member.status in ("creator", "administrator")
+
+
+def is_stale_query(error: BadRequest) -> bool:
+    """Telegram forgets a callback query after about 15 seconds, and across a restart of the bot."""
+    message = error.message.lower()
+    return "query is too old" in message or "query id is invalid" in message
+
+
+async def safe_answer(query: CallbackQuery, text: str | None = None, show_alert: bool = False) -> bool:
+    """Answer a button press; False when Telegram no longer knows the query (nobody is waiting for it)."""
+    try:
+        await query.answer(text, show_alert=show_alert)
+    except BadRequest as exc:
+        if not is_stale_query(exc):
+            raise
+        return False
+    return True
 
 
 async def replace_buttons_message(update: Update, context: Context, text: str) -> None:

@@ -15,12 +15,13 @@ from telegram import Chat, Update
 from telegram.error import Forbidden, TelegramError
 from telegram.ext import Application
 
-from handlers.common import Context, language_of, services
+from handlers.common import Context, language_of, safe_answer, services
 
 logger = logging.getLogger(__name__)
 
 # The same error repeating (a bug hit by every chief at once) must not flood the admins.
 ADMIN_NOTICE_INTERVAL_SECONDS = 60.0
+MAX_NOTICES = 1000
 _NOTICES_KEY = "error_notices"
 
 
@@ -53,13 +54,19 @@ async def on_error(update: object, context: Context) -> None:
     except Exception:
         lang = svc.settings.default_language
     text = svc.locales.t(lang, "errors.user")
-    try:
-        if update.callback_query is not None:
-            await update.callback_query.answer(svc.locales.plain(lang, "errors.user")[:200], show_alert=True)
-        elif chat is not None and (chat.type == Chat.PRIVATE or _is_command(update)):
+    query = update.callback_query
+    answered = False
+    if query is not None:
+        try:
+            answered = await safe_answer(query, svc.locales.plain(lang, "errors.user")[:200], show_alert=True)
+        except TelegramError:
+            logger.warning("Could not answer callback query %s about the error", query.id, exc_info=True)
+    # A button whose query can't be answered any more (too old, after a restart) is told in its chat instead.
+    if not answered and chat is not None and (query is not None or chat.type == Chat.PRIVATE or _is_command(update)):
+        try:
             await context.bot.send_message(chat.id, text)
-    except TelegramError:
-        logger.warning("Could not tell chat %s about the error", chat.id if chat else None, exc_info=True)
+        except TelegramError:
+            logger.warning("Could not tell chat %s about the error", chat.id, exc_info=True)
 
     await _notify_admins(
         context, "errors.admin_notice", failure_id=failure_id, update_id=update.update_id, error=_summary(error)
@@ -84,19 +91,26 @@ async def _notify_admins(context: Context, key: str, **params: object) -> None:
     now = time.monotonic()
     if now - notices.get(signature, -ADMIN_NOTICE_INTERVAL_SECONDS) < ADMIN_NOTICE_INTERVAL_SECONDS:
         return
+    if len(notices) > MAX_NOTICES:
+        # Errors carrying ids or texts differ every time: without a cap this would grow for the bot's lifetime.
+        notices.clear()
     notices[signature] = now
     try:
         admin_ids = await svc.people.admin_chat_ids()
     except Exception:
         logger.exception("Could not look up admins to notify")
         return
+    # Each admin on their own: one who can't be told (blocked the bot, a store error) must not silence the rest.
     for chat_id in admin_ids:
         try:
-            lang = await svc.people.find(chat_id) or None
-            await context.bot.send_message(chat_id, svc.locales.t(lang.language if lang else None, key, **params))
+            admin = await svc.people.find(chat_id)
+            await context.bot.send_message(chat_id, svc.locales.t(admin.language if admin else None, key, **params))
         except Forbidden:
-            await svc.people.set_blocked(chat_id, True)
-        except TelegramError:
+            try:
+                await svc.people.set_blocked(chat_id, True)
+            except Exception:
+                logger.exception("Could not record that admin %s blocked the bot", chat_id)
+        except Exception:
             logger.warning("Could not notify admin %s", chat_id, exc_info=True)
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from telegram import Update
 from telegram.ext import Application, CallbackQueryHandler, MessageHandler, filters
 
-from handlers.common import Context, private_person, services
+from handlers.common import Context, private_person, safe_answer, services
 
 
 async def unknown_command(update: Update, context: Context) -> None:
@@ -47,7 +47,7 @@ async def outdated_button(update: Update, context: Context) -> None:
     svc = services(context)
     person = await svc.people.find(query.from_user.id)
     lang = person.language if person else svc.people.language_for(None, query.from_user.language_code)
-    await query.answer(svc.locales.plain(lang, "fallback.outdated_button"), show_alert=True)
+    await safe_answer(query, svc.locales.plain(lang, "fallback.outdated_button"), show_alert=True)
 
 
 def register(app: Application) -> None:  # type: ignore[type-arg]

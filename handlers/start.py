@@ -16,6 +16,7 @@ from handlers.common import (
     language_of,
     private_person,
     replace_buttons_message,
+    safe_answer,
     services,
 )
 
@@ -108,7 +109,7 @@ async def language_chosen(update: Update, context: Context) -> None:
         assert chat is not None
         if not await is_group_admin(update, context):
             lang = await svc.chats.language(chat.id)
-            await query.answer(svc.locales.plain(lang, "language.group_admins_only"), show_alert=True)
+            await safe_answer(query, svc.locales.plain(lang, "language.group_admins_only"), show_alert=True)
             return
         await svc.chats.set_language(chat.id, type=chat.type, title=chat.title, language=choice)
         text = svc.locales.t(choice, "language.group_changed")
@@ -117,8 +118,9 @@ async def language_chosen(update: Update, context: Context) -> None:
         assert update.effective_user is not None
         await svc.people.set_language(update.effective_user.id, choice)
         text = svc.locales.t(choice, "language.changed")
-    await query.answer()
+    # The edit first: it is what the person sees; the answer only stops the spinner, and a stale query can't have one.
     await replace_buttons_message(update, context, text)
+    await safe_answer(query)
 
 
 def register(app: Application) -> None:  # type: ignore[type-arg]

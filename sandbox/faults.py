@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-FaultKind = Literal["429", "5xx", "slow"]
+FaultKind = Literal["429", "5xx", "slow", "400"]
 _STATUS_TEXT = {
     500: "Internal Server Error",
     502: "Bad Gateway",
@@ -24,6 +24,8 @@ class Fault:
     retry_after: int = 1
     delay: float = 1.0
     status: int = 502
+    #: the "400" kind's error text, e.g. Telegram's for a callback query it has forgotten after a restart
+    description: str = "Bad Request"
 
     def matches(self, method: str) -> bool:
         # Polling is excluded unless named: a fault meant for sendMessage must not stall getUpdates.
@@ -53,13 +55,14 @@ class FaultInjector:
         retry_after: int = 1,
         delay: float = 1.0,
         status: int = 502,
+        description: str = "Bad Request",
     ) -> Fault:
         """Affect the next ``count`` calls of ``method`` (any method except getUpdates when ``None``)."""
-        if kind not in ("429", "5xx", "slow"):
-            raise ValueError(f"unknown fault kind {kind!r}; use '429', '5xx' or 'slow'")
+        if kind not in ("429", "5xx", "slow", "400"):
+            raise ValueError(f"unknown fault kind {kind!r}; use '429', '5xx', 'slow' or '400'")
         if count < 1:
             raise ValueError("count must be >= 1")
-        fault = Fault(kind, count, method, retry_after, delay, status)
+        fault = Fault(kind, count, method, retry_after, delay, status, description)
         self.active.append(fault)
         return fault
 

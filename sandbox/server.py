@@ -194,6 +194,8 @@ class BotApiServer:
                 429, f"Too Many Requests: retry after {fault.retry_after}", {"retry_after": fault.retry_after}
             )
             return self._answer(token, canonical, params.values, error.body())
+        elif fault is not None and fault.kind == "400":
+            return self._answer(token, canonical, params.values, ApiError(400, fault.description).body())
         elif fault is not None:
             error = ApiError(fault.status, fault.status_text)
             return self._answer(token, canonical, params.values, error.body())

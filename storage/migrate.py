@@ -98,18 +98,23 @@ async def apply_migrations(conn: aiosqlite.Connection, migrations: Sequence[Migr
     for migration in migrations:
         if migration.version <= version:
             continue
-        await _apply_one(conn, migration)
-        applied.append(migration.version)
+        if await _apply_one(conn, migration):
+            applied.append(migration.version)
     return applied
 
 
-async def _apply_one(conn: aiosqlite.Connection, migration: Migration) -> None:
+async def _apply_one(conn: aiosqlite.Connection, migration: Migration) -> bool:
+    """Apply one migration; False when another process applied it while this one waited for the lock."""
     fk_off = migration.needs_foreign_keys_off
     if fk_off:
         await conn.execute("PRAGMA foreign_keys = OFF")
     try:
         await conn.execute("BEGIN IMMEDIATE")
         try:
+            # Two processes starting at once both read the old version; only the lock holder's reading counts.
+            if await current_version(conn) >= migration.version:
+                await conn.execute("ROLLBACK")
+                return False
             for statement in split_statements(migration.sql):
                 await conn.execute(statement)
             if fk_off:
@@ -122,6 +127,7 @@ async def _apply_one(conn: aiosqlite.Connection, migration: Migration) -> None:
                 (migration.version, migration.name, datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")),
             )
             await conn.execute("COMMIT")
+            return True
         except BaseException as exc:
             await conn.execute("ROLLBACK")
             if isinstance(exc, MigrationError):

@@ -50,6 +50,9 @@ class _Transaction:
         self.conn = conn
         self.store = store
         self.savepoints = 0
+        # A task created inside atomic() inherits the context variable but not the transaction: it runs on its
+        # own, possibly after the COMMIT, so it must take the writer lock like anyone else.
+        self.task = asyncio.current_task()
 
 
 class Store:
@@ -105,8 +108,8 @@ class Store:
     @asynccontextmanager
     async def atomic(self) -> AsyncIterator[aiosqlite.Connection]:
         """A write transaction (or a SAVEPOINT when nested): all of it is stored, or none of it."""
-        tx = _current_tx.get()
-        if tx is not None and tx.store is self:
+        tx = self._own_tx()
+        if tx is not None:
             tx.savepoints += 1
             name = f"sp{tx.savepoints}"
             await tx.conn.execute(f"SAVEPOINT {name}")
@@ -133,14 +136,20 @@ class Store:
                 if conn.in_transaction:
                     await asyncio.shield(conn.execute("ROLLBACK"))
 
-    def in_transaction(self) -> bool:
+    def _own_tx(self) -> _Transaction | None:
+        """This store's transaction, if the current task is the one that opened it."""
         tx = _current_tx.get()
-        return tx is not None and tx.store is self
+        if tx is None or tx.store is not self or tx.task is not asyncio.current_task():
+            return None
+        return tx
+
+    def in_transaction(self) -> bool:
+        return self._own_tx() is not None
 
     def _read_conn(self) -> aiosqlite.Connection:
         # Inside a transaction, read through it so the task sees its own uncommitted writes.
-        tx = _current_tx.get()
-        return tx.conn if tx is not None and tx.store is self else self._reader
+        tx = self._own_tx()
+        return tx.conn if tx is not None else self._reader
 
     # execute_fetchall is one hop to the connection's thread instead of three (execute, fetch, close): reads
     # are on every update's path, and the hops dominate a primary-key lookup.
@@ -181,8 +190,14 @@ class Store:
 async def _connect(path: Path, synchronous: Synchronous) -> aiosqlite.Connection:
     # isolation_level=None: the sqlite3 module must not open transactions behind our back; atomic() does.
     conn = await aiosqlite.connect(path, isolation_level=None, timeout=30.0)
-    conn.row_factory = sqlite3.Row
-    await conn.execute("PRAGMA foreign_keys = ON")
-    await conn.execute("PRAGMA busy_timeout = 30000")
-    await conn.execute(f"PRAGMA synchronous = {synchronous}")
+    try:
+        conn.row_factory = sqlite3.Row
+        await conn.execute("PRAGMA foreign_keys = ON")
+        await conn.execute("PRAGMA busy_timeout = 30000")
+        # The first PRAGMA that reads the file: on a file that is not a database, this is what fails.
+        await conn.execute(f"PRAGMA synchronous = {synchronous}")
+    except BaseException:
+        # The connection's worker is a non-daemon thread: left open, it keeps the process from exiting.
+        await conn.close()
+        raise
     return conn

@@ -30,7 +30,12 @@ async def _run(tmp_path: Path, *args: str, **settings: str) -> tuple[int, str, s
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
-    out, err = await asyncio.wait_for(process.communicate(), timeout=30)
+    try:
+        out, err = await asyncio.wait_for(process.communicate(), timeout=30)
+    except TimeoutError:
+        process.kill()  # a hung riverbot must fail the test, not outlive it
+        await process.wait()
+        raise
     assert process.returncode is not None
     return process.returncode, out.decode(), err.decode()
 
@@ -99,3 +104,15 @@ async def test_run_answers_start_through_the_stand_in(tmp_path: Path, server: Bo
 async def test_help_is_localized(tmp_path: Path, args: list[str]) -> None:
     code, out, _ = await _run(tmp_path, *args, DEFAULT_LANGUAGE="zh")
     assert code == 0 and ("河长制" in out or "长轮询" in out)
+
+
+@pytest.mark.parametrize("command", ["migrate", "failures"])
+async def test_corrupt_database_is_one_line_not_a_hang(tmp_path: Path, command: str) -> None:
+    database = tmp_path / "data" / "riverbot.sqlite3"
+    database.parent.mkdir()
+    database.write_bytes(b"not a database, just bytes\x00\xff" * 300)
+    started = asyncio.get_running_loop().time()
+    code, _, err = await _run(tmp_path, command, DEFAULT_LANGUAGE="en")
+    assert code == 2 and "Traceback" not in err and err.strip().count("\n") == 0
+    assert "The database could not be opened" in err and "not a database" in err
+    assert asyncio.get_running_loop().time() - started < 20  # an open connection's thread would keep it alive

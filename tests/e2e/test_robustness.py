@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
 
+import pytest
 from telegram import Update
-from telegram.ext import ApplicationHandlerStop, CommandHandler, ContextTypes
+from telegram.ext import ApplicationHandlerStop, CallbackQueryHandler, CommandHandler, ContextTypes
 
+from bot.people import Person
 from sandbox import FakeUser
 from tests.conftest import ADMIN_ID, BotFactory, Harness
+
+SECOND_ADMIN_ID = ADMIN_ID + 1
 
 
 async def _boom(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -158,3 +163,121 @@ async def test_group_membership_and_migration_follow_the_chat(bot: Harness) -> N
     await asyncio.sleep(0.1)
     record = await bot.store.chats.get(group.id)
     assert record is not None and record.bot_status in ("left", "kicked")
+
+
+# What Telegram says to an answerCallbackQuery for a query it has forgotten (older than ~15 s, or from before
+# a restart of the bot).
+QUERY_TOO_OLD = "Bad Request: query is too old and response timeout expired or query ID is invalid"
+
+
+async def test_outdated_button_whose_query_is_too_old_is_not_an_error(bot: Harness) -> None:
+    bot.server.faults.inject("400", method="answerCallbackQuery", description=QUERY_TOO_OLD)
+    qian = bot.sandbox.user(first_name="钱七", language_code="zh-hans")
+    await qian.press_raw(qian.id, 99999, "no-such-action:1")
+    await bot.sandbox.wait_consumed()
+    await qian.expect_silence(0.2)
+    assert bot.server.faults.fired == [("400", "answerCallbackQuery")]
+    assert bot.errors() == []
+    assert await bot.store.failed_updates.open() == []
+
+
+async def test_language_choice_after_a_restart_still_takes_effect(bot: Harness) -> None:
+    li = bot.sandbox.user(first_name="李四", language_code="zh-hans")
+    await li.send("/language")
+    choice = await li.next_message()
+    bot.server.faults.inject("400", method="answerCallbackQuery", description=QUERY_TOO_OLD)
+    await li.press(choice, text="English")
+    await bot.sandbox.wait_consumed()
+    await asyncio.sleep(0.1)
+    assert li.messages()[-1].text.startswith("Language set to English")
+    assert li.messages()[-1].buttons == []
+    assert bot.server.faults.fired == [("400", "answerCallbackQuery")]
+    assert bot.errors() == []
+
+
+async def test_error_on_a_button_whose_query_is_too_old_is_told_in_the_chat(bot_factory: BotFactory) -> None:
+    bot = await bot_factory(extra_handlers=[(CallbackQueryHandler(_boom), -1)])
+    bot.server.faults.inject("400", method="answerCallbackQuery", description=QUERY_TOO_OLD)
+    li = bot.sandbox.user(first_name="李四", language_code="zh-hans")
+    await li.send("/language")
+    choice = await li.next_message()
+    await li.press(choice, text="English")
+    assert "不会丢失" in (await li.next_message()).text
+    assert bot.server.faults.fired == [("400", "answerCallbackQuery")]
+    assert len(await bot.store.failed_updates.open()) == 1
+
+
+async def test_group_admin_pressing_a_button_on_an_inaccessible_message(bot: Harness) -> None:
+    """Telegram sends an InaccessibleMessage for old messages: the presser is still known, and may be an admin."""
+    chief = bot.sandbox.user(first_name="孙河长", language_code="zh-hans")
+    group = bot.sandbox.group(title="城东片区", members=[chief], admins=[chief])
+    await chief.press_raw(group, 99999, "lang:en")
+    assert "now reads English" in (await chief.next_message(chat=group)).text
+    assert await bot.services.chats.language(group.id) == "en"
+    assert bot.errors() == []
+
+
+async def test_a_button_on_an_anonymous_admins_message_does_not_make_the_presser_an_admin(bot: Harness) -> None:
+    """The message a button sits on may come from an anonymous admin (inline mode); the press is still a person's."""
+    chief = bot.sandbox.user(first_name="孙河长", language_code="zh-hans")
+    member = bot.sandbox.user(first_name="周", language_code="zh-hans")
+    group = bot.sandbox.group(title="城东片区", members=[chief, member], admins=[chief])
+    bot.sandbox.push_raw(
+        {
+            "message": {
+                "message_id": 1,
+                "from": {"id": 1087968824, "is_bot": True, "first_name": "Group", "username": "GroupAnonymousBot"},
+                "sender_chat": {"id": group.id, "title": "城东片区", "type": "supergroup"},
+                "chat": {"id": group.id, "title": "城东片区", "type": "supergroup"},
+                "date": 1732867200,
+                "text": "English / 中文",
+                "via_bot": bot.sandbox.bot_user,
+                "reply_markup": {"inline_keyboard": [[{"text": "English", "callback_data": "lang:en"}]]},
+            }
+        }
+    )
+    await member.press_raw(group, 1, "lang:en")
+    await bot.sandbox.wait_consumed()
+    await asyncio.sleep(0.1)
+    assert bot.sandbox.answers[-1]["show_alert"] is True
+    assert await bot.services.chats.language(group.id) == "zh"
+
+
+async def test_one_admin_who_cannot_be_told_does_not_silence_the_others(
+    bot_factory: BotFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bot = await bot_factory(
+        admin_ids=frozenset({ADMIN_ID, SECOND_ADMIN_ID}), extra_handlers=[(CommandHandler("boom", _boom), -1)]
+    )
+    first = await _started_admin(bot, "zh-hans")
+    second = bot.sandbox.user(first_name="副主任", language_code="en", user_id=SECOND_ADMIN_ID)
+    await second.send("/start")
+    await second.next_message()
+    await second.next_message()
+    find = bot.services.people.find
+
+    async def find_failing_for_the_first(telegram_id: int) -> Person | None:
+        if telegram_id == first.id:
+            raise sqlite3.OperationalError("database is locked")
+        return await find(telegram_id)
+
+    monkeypatch.setattr(bot.services.people, "find", find_failing_for_the_first)
+    chief = bot.sandbox.user(first_name="陈河长", language_code="zh-hans")
+    await chief.send("/boom")
+    await chief.next_message()
+    assert "RuntimeError: the river overflowed" in (await second.next_message()).text
+    assert len(first.messages()) == 2  # greeting and language choice only
+
+
+async def test_remembered_error_notices_are_capped(bot: Harness) -> None:
+    notices: dict[str, float] = bot.app.bot_data.setdefault("error_notices", {})
+    notices.update({f"KeyError: {i}": 0.0 for i in range(1001)})
+    bot.app.add_handler(CommandHandler("boom", _boom), -1)
+    zhang = bot.sandbox.user(first_name="张三", language_code="zh-hans")
+    await zhang.send("/boom")
+    await zhang.next_message()
+    for _ in range(100):  # the admins are notified after the apology
+        if "RuntimeError: the river overflowed" in notices:
+            break
+        await asyncio.sleep(0.02)
+    assert list(notices) == ["RuntimeError: the river overflowed"]

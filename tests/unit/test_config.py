@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from bot.config import ConfigError, ensure_data_dir, load_settings, normalize_language
+from bot.i18n import Locales
 
 TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsawQ"
 
@@ -47,6 +48,16 @@ def test_env_file_and_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert settings.telegram_api_url == "http://127.0.0.1:8081"
     assert settings.default_language == "en"
     assert settings.log_level == "DEBUG"
+
+
+def test_env_file_not_in_utf8_is_explained(tmp_path: Path) -> None:
+    env = tmp_path / ".env"
+    env.write_bytes(f"# 河长办的配置\nBOT_TOKEN={TOKEN}\nTIMEZONE=Asia/Shanghai\n".encode("gb18030"))
+    with pytest.raises(ConfigError) as caught:
+        load_settings(env_file=env)
+    assert caught.value.key == "config.env_encoding" and caught.value.params == {"path": str(env)}
+    zh = Locales.load().plain("zh", caught.value.key, **caught.value.params)
+    assert str(env) in zh and "UTF-8" in zh
 
 
 def test_token_is_secret_in_repr() -> None:

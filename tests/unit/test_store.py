@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
 from pathlib import Path
+from typing import Any
 
 import aiosqlite
 import pytest
 
-from storage import Migration, MigrationError, Store
+from storage import Migration, MigrationError, Store, migrate
 from storage.migrate import bundled_migrations, split_statements
 
 
@@ -186,3 +188,88 @@ async def test_people_at_version_1_survive_the_registry_migration(db_path: Path)
         assert person is not None and person.name == "周八" and person.username == "zhou"
         assert await store.fetchval("SELECT home_area_id FROM people WHERE telegram_id = 8") is None
         assert {"areas", "reaches", "assignments", "invites", "chat_bindings"} <= set(await store.table_names())
+
+
+@pytest.fixture
+def garbage_db(db_path: Path) -> Path:
+    db_path.parent.mkdir(parents=True)
+    db_path.write_bytes(b"not a database\x00\xff" * 500)
+    return db_path
+
+
+async def test_a_file_that_is_no_database_leaves_no_connection_thread(
+    garbage_db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A connection left open keeps a non-daemon thread alive, and the process never exits."""
+    opened: list[aiosqlite.Connection] = []  # kept referenced, as a traceback would keep them
+    real_connect = aiosqlite.connect
+
+    def connect(*args: Any, **kwargs: Any) -> aiosqlite.Connection:
+        conn = real_connect(*args, **kwargs)
+        opened.append(conn)
+        return conn
+
+    monkeypatch.setattr(aiosqlite, "connect", connect)
+    before = set(threading.enumerate())
+    with pytest.raises(sqlite3.DatabaseError, match="not a database"):
+        await Store.open(garbage_db)
+    assert opened
+    for thread in set(threading.enumerate()) - before:
+        thread.join(timeout=2)
+        assert not thread.is_alive()
+
+
+async def test_two_processes_migrating_at_once(db_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The second process read the old version just before the first one applied every migration."""
+    real_version = migrate.current_version
+    raced = False
+
+    async def version_then_race(conn: aiosqlite.Connection) -> int:
+        nonlocal raced
+        version = await real_version(conn)
+        if not raced:
+            raced = True
+            await (await Store.open(db_path)).close()  # the other process, between our check and our apply
+        return version
+
+    monkeypatch.setattr(migrate, "current_version", version_then_race)
+    async with await Store.open(db_path) as store:
+        assert raced
+        assert store.schema_version == len(bundled_migrations())
+        rows = await store.fetchall("SELECT version FROM schema_version ORDER BY version")
+        assert [r[0] for r in rows] == list(range(1, len(bundled_migrations()) + 1))
+
+
+async def test_stores_upgrading_the_same_file_at_once(db_path: Path) -> None:
+    await (await Store.open(db_path, migrations=bundled_migrations()[:1])).close()
+    opened = await asyncio.gather(*(Store.open(db_path) for _ in range(3)), return_exceptions=True)
+    stores = [s for s in opened if isinstance(s, Store)]
+    for store in stores:
+        await store.close()
+    assert [s.schema_version for s in stores] == [len(bundled_migrations())] * 3, opened
+
+
+async def test_a_task_started_inside_atomic_is_not_in_the_transaction(db_path: Path) -> None:
+    """It inherits the context variable, but runs on its own: it must not write into (or read) our transaction."""
+    async with await Store.open(db_path) as store:
+        seen: list[object] = []
+
+        async def child() -> None:
+            seen.append(store.in_transaction())
+            seen.append(await store.chats.get(-1))  # not committed yet: invisible from outside
+            async with store.atomic() as conn:  # waits for the writer lock, then is a transaction of its own
+                seen.append(store.in_transaction())
+                seen.append(await store.chats.get(-1) is not None)
+                await conn.execute(
+                    "INSERT INTO chats (id, type, created_at, updated_at) VALUES (-2, 'group', 'x', 'x')"
+                )
+
+        async with store.atomic() as conn:
+            await conn.execute("INSERT INTO chats (id, type, created_at, updated_at) VALUES (-1, 'group', 'x', 'x')")
+            task = asyncio.create_task(child())
+            await asyncio.sleep(0.1)
+            assert store.in_transaction()
+            assert not task.done()  # its write waits for our COMMIT
+        await task
+        assert seen == [False, None, True, True]  # then it saw our committed row, in its own transaction
+        assert await store.chats.get(-2) is not None
