@@ -25,6 +25,7 @@ from bot import __version__
 from bot.commands import Where, menu_commands
 from bot.config import LANGUAGES, Settings
 from bot.i18n import Locales
+from bot.invites import BOT_USERNAME_KEY
 from bot.services import Services
 from storage import Store
 
@@ -192,6 +193,9 @@ async def startup(app: Application) -> None:  # type: ignore[type-arg]
         store = await Store.open(settings.database_path)
         app.bot_data["services"] = Services.create(settings, store)
         app.bot_data["owns_store"] = True
+    services: Services = app.bot_data["services"]
+    # The command line builds invite links offline: it needs to know who the bot is.
+    await services.store.meta.set(BOT_USERNAME_KEY, app.bot.username)
     await publish_commands(app)
 
 
@@ -212,5 +216,5 @@ async def publish_commands(app: Application) -> None:  # type: ignore[type-arg]
     for where, scope in scopes:
         for lang in (None, *LANGUAGES):
             shown = lang or services.settings.default_language
-            commands = [BotCommand(c.name, locales.plain(shown, f"commands.{c.name}")) for c in menu_commands(where)]
+            commands = [BotCommand(c, locales.plain(shown, f"commands.{c}")) for c in menu_commands(where)]
             await app.bot.set_my_commands(commands, scope=scope, language_code=lang)

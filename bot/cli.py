@@ -107,6 +107,8 @@ def cmd_config(settings: Settings, locales: Locales) -> int:
             shown = f"{secret.split(':')[0]}:****" if secret else ""
         elif name == "admin_ids":
             shown = ",".join(str(i) for i in sorted(value))
+        elif name == "patrol_rules":
+            shown = ",".join(f"{level}={rule}" for level, rule in settings.patrol_rules.items())
         print(f"{name.upper()}={shown}")
     return 0
 

@@ -1,49 +1,53 @@
-"""The bot's commands: who may use each, and where.
+"""The bot's commands, in menu order.
 
-One list feeds both the command menu Telegram shows (setMyCommands, per language) and `/help`, so the two can
-never disagree. Descriptions live in the locales under `commands.<name>`.
+One list feeds the command menu Telegram shows (setMyCommands, per language and, for people with roles, per
+chat) and `/help`, and who sees what comes from `bot.permissions`, so the menu, /help and what the handlers
+allow can never disagree. Descriptions live in the locales under `commands.<name>`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Literal
 
-from bot.people import ADMIN, CHIEF, VOLUNTEER, Person
+from bot.people import Person
+from bot.permissions import EVERYONE, RULES, ChatKind, decide
 
-Audience = Literal["everyone", "admin", "chief", "volunteer", "member"]
 Where = Literal["private", "group"]
 
-
-@dataclass(frozen=True, slots=True)
-class Command:
-    name: str
-    audience: Audience = "everyone"
-    where: frozenset[Where] = frozenset({"private"})
-
-    def allowed_for(self, person: Person | None) -> bool:
-        if self.audience == "everyone":
-            return True
-        if person is None or not person.active:
-            return False
-        if self.audience == "member":  # anyone registered in a role
-            return bool(person.roles)
-        role = {"admin": ADMIN, "chief": CHIEF, "volunteer": VOLUNTEER}[self.audience]
-        return role in person.roles or person.is_admin
-
-
-COMMANDS: tuple[Command, ...] = (
-    Command("start"),
-    Command("help", where=frozenset({"private", "group"})),
-    Command("language", where=frozenset({"private", "group"})),
+COMMANDS: tuple[str, ...] = (
+    "start",
+    "help",
+    "register",
+    "patrol",
+    "mypatrols",
+    "reaches",
+    "invite",
+    "people",
+    "pending",
+    "assign",
+    "unassign",
+    "bind",
+    "unbind",
+    "language",
+    "cancel",
 )
 
 
-def commands_for(person: Person | None, where: Where) -> list[Command]:
+def _kind(where: Where) -> ChatKind:
+    return ChatKind.PRIVATE if where == "private" else ChatKind.GROUP_UNBOUND
+
+
+def commands_for(person: Person | None, where: Where) -> list[str]:
     """What this person can use here, in menu order."""
-    return [c for c in COMMANDS if where in c.where and c.allowed_for(person)]
+    return [c for c in COMMANDS if decide(person, c, _kind(where), group_admin=True).allowed]
 
 
-def menu_commands(where: Where) -> list[Command]:
-    """The public menu: commands for everyone (role menus are set per chat when roles exist)."""
-    return [c for c in COMMANDS if where in c.where and c.audience == "everyone"]
+def is_for_everyone(command: str) -> bool:
+    return RULES[command].who == EVERYONE
+
+
+def menu_commands(where: Where) -> list[str]:
+    """The public menu: what anyone may use (people with roles get their own menu, set per chat)."""
+    if where == "group":
+        return [c for c in COMMANDS if _kind(where) in RULES[c].where]
+    return [c for c in COMMANDS if _kind(where) in RULES[c].where and is_for_everyone(c)]

@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 import re
 import uuid
+from dataclasses import dataclass
+from datetime import time as time_of_day
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -23,6 +25,52 @@ LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 # Telegram tokens look like "123456789:AAH…" (bot id, colon, 35 URL-safe characters). A pasted token with a
 # stray space or quote is the usual mistake, so the check is strict.
 TOKEN_RE = re.compile(r"^\d{3,20}:[A-Za-z0-9_-]{30,64}$")
+
+
+LEVELS = ("city", "county", "town", "village")
+PERIODS = ("week", "xun", "month", "quarter")
+
+
+@dataclass(frozen=True, slots=True)
+class PatrolRule:
+    """Patrols required per calendar period; 旬 (xun) is the 1–10, 11–20 and 21–end thirds of a month."""
+
+    count: int
+    period: str
+
+    def __str__(self) -> str:
+        return f"{self.count}/{self.period}"
+
+
+DEFAULT_PATROL_RULES: dict[str, PatrolRule] = {
+    "city": PatrolRule(1, "month"),
+    "county": PatrolRule(1, "month"),
+    "town": PatrolRule(1, "xun"),
+    "village": PatrolRule(1, "week"),
+}
+
+
+def parse_patrol_rule(text: str) -> PatrolRule:
+    """"2/week" → PatrolRule(2, "week"); raises ValueError on anything else."""
+    count, _, period = text.strip().partition("/")
+    period = period.strip().lower()
+    if not count.strip().isdigit() or int(count) < 1 or int(count) > 100 or period not in PERIODS:
+        raise ValueError(f"bad patrol rule {text!r}")
+    return PatrolRule(int(count), period)
+
+
+def parse_patrol_rules(text: str) -> dict[str, PatrolRule]:
+    """"town=1/xun, village=2/week": the levels named override the defaults, the others keep theirs."""
+    rules = dict(DEFAULT_PATROL_RULES)
+    for part in re.split(r"[,;\s]+", text.strip()):
+        if not part:
+            continue
+        level, sep, rule = part.partition("=")
+        level = level.strip().lower()
+        if not sep or level not in LEVELS:
+            raise ValueError(f"bad patrol rule {part!r}")
+        rules[level] = parse_patrol_rule(rule)
+    return rules
 
 
 class ConfigError(Exception):
@@ -50,6 +98,27 @@ class Settings(BaseSettings):
     # must stay under that or messages are refused with 429.
     rate_limit_per_second: float = Field(default=30.0, gt=0)
     rate_limit_group_per_minute: float = Field(default=20.0, gt=0)
+    # Required patrols per level: "level=count/period", period one of week, xun (旬), month, quarter.
+    patrol_rules: Annotated[dict[str, PatrolRule], NoDecode] = Field(
+        default_factory=lambda: dict(DEFAULT_PATROL_RULES)
+    )
+    # Volunteers join at once (auto) or after an admin approves them (admin).
+    volunteer_approval: Literal["auto", "admin"] = "auto"
+    # How long an invite link stays valid.
+    invite_days: int = Field(default=30, gt=0, le=365)
+    # Patrols end on their own after a stopped live location and this much silence, or after this long.
+    patrol_idle_minutes: int = Field(default=30, ge=5, le=24 * 60)
+    patrol_max_hours: float = Field(default=8.0, gt=0, le=48)
+    # Chiefs still short of their period's patrols are reminded this many days before it ends, at this time.
+    patrol_reminder_days: int = Field(default=2, ge=1, le=30)
+    patrol_reminder_time: time_of_day = time_of_day(9, 0)
+    # What makes a patrol count (valid). Guangzhou requires 10 min and 1 km; a county in Anhui 5 min and 300 m.
+    patrol_min_minutes: float = Field(default=10.0, ge=0)
+    patrol_min_distance_m: float = Field(default=500.0, ge=0)
+    patrol_max_distance_from_reach_m: float = Field(default=1000.0, gt=0)
+    patrol_max_speed_kmh: float = Field(default=120.0, gt=0)
+    # A photo sent as a file must have been taken at most this long before the patrol started.
+    patrol_photo_max_age_minutes: float = Field(default=60.0, ge=0)
 
     @field_validator("bot_token", mode="before")
     @classmethod
@@ -95,6 +164,18 @@ class Settings(BaseSettings):
     @classmethod
     def _upper_level(cls, value: Any) -> Any:
         return value.strip().upper() if isinstance(value, str) else value
+
+    @field_validator("patrol_rules", mode="before")
+    @classmethod
+    def _parse_rules(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return parse_patrol_rules(value)
+        return value
+
+    @field_validator("volunteer_approval", mode="before")
+    @classmethod
+    def _lower_approval(cls, value: Any) -> Any:
+        return value.strip().lower() if isinstance(value, str) else value
 
     @field_validator("admin_ids", mode="before")
     @classmethod

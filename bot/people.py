@@ -22,6 +22,10 @@ class Person:
     roles: frozenset[str]
     chief_level: str | None
     active: bool
+    phone: str | None = None
+    home_area_id: int | None = None
+    # Asked to join as a volunteer; an admin has not decided yet.
+    pending: bool = False
 
     @property
     def is_admin(self) -> bool:
@@ -61,6 +65,9 @@ class PeopleService:
             roles=frozenset(roles),
             chief_level=record.roles.get(CHIEF),
             active=record.active,
+            phone=record.phone,
+            home_area_id=record.home_area_id,
+            pending=record.pending,
         )
 
     async def find(self, telegram_id: int) -> Person | None:
@@ -86,6 +93,16 @@ class PeopleService:
                 telegram_id, name=name, username=username, language_code=language_code, started=True
             )
         if telegram_id in self._settings.admin_ids and ADMIN not in record.roles:
+            await self._store.people.grant_role(record.id, ADMIN)
+            record = await self._store.people.by_telegram_id(telegram_id) or record
+        return self._person(record)
+
+    async def bootstrap_admin(self, telegram_id: int, *, name: str, username: str | None) -> Person:
+        """An ADMIN_IDS person first seen in a group: recorded (not as started: we can't message them yet)."""
+        record = await self._store.people.record_contact(
+            telegram_id, name=name, username=username, language_code=None, started=False
+        )
+        if ADMIN not in record.roles:
             await self._store.people.grant_role(record.id, ADMIN)
             record = await self._store.people.by_telegram_id(telegram_id) or record
         return self._person(record)

@@ -130,7 +130,8 @@ def parse_file(path: Path, data: bytes, kind: Kind | None = None) -> ParsedFile:
         _parse_geojson(parsed, text)
         return parsed
     header = _header(text)
-    missing = [c for c in COLUMNS[kind] if c not in header and not (kind == "reaches" and c == "tags")]
+    optional = {"reaches": {"tags", "length_km"}, "chiefs": {"telegram_id", "phone"}, "areas": set()}[kind]
+    missing = [c for c in COLUMNS[kind] if c not in header and c not in optional]
     if missing:
         raise RegistryFileError("registry.file.missing_columns", columns=",".join(missing))
     reader = csv.DictReader(io.StringIO(text), fieldnames=header)
@@ -159,8 +160,17 @@ def _parse_geojson(parsed: ParsedFile, text: str) -> None:
         if not isinstance(properties, dict):
             parsed.errors.append(RowError(parsed.path, number, "registry.error.no_properties"))
             continue
-        values = {k: "" if properties.get(k) is None else str(properties.get(k)).strip() for k in REACH_COLUMNS}
+        values = {k: _property_text(properties.get(k)) for k in REACH_COLUMNS}
         _parse_row(parsed, number, values, feature.get("geometry"))
+
+
+def _property_text(value: Any) -> str:
+    """GeoJSON properties may be numbers or lists (tags as ["a", "b"]): read them as the CSV would."""
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        return ";".join(str(v).strip() for v in value if v is not None)
+    return str(value).strip()
 
 
 def _parse_row(parsed: ParsedFile, line: int, values: dict[str, str], geometry: Any) -> None:
@@ -255,7 +265,9 @@ def check_geometry(geometry: Any, error: Callable[..., None]) -> dict[str, Any] 
             if (
                 not isinstance(point, list)
                 or len(point) < 2
-                or not all(isinstance(v, int | float) and math.isfinite(v) for v in point[:2])
+                or not all(
+                    isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in point[:2]
+                )
             ):
                 error("registry.error.geometry_points")
                 return None

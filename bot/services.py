@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from bot.chats import ChatService
 from bot.config import Settings
 from bot.i18n import Locales
+from bot.joining import Joining, Roster
+from bot.patrols import PatrolService
 from bot.people import PeopleService
 from storage import Store
 
@@ -18,6 +20,9 @@ class Services:
     locales: Locales
     people: PeopleService
     chats: ChatService
+    joining: Joining
+    roster: Roster
+    patrols: PatrolService
 
     @classmethod
     def create(cls, settings: Settings, store: Store, locales: Locales | None = None) -> Services:
@@ -27,4 +32,7 @@ class Services:
             locales=locales or Locales.load(settings.default_language),
             people=PeopleService(store, settings),
             chats=ChatService(store, settings),
+            joining=Joining(store, settings),
+            roster=Roster(store, settings),
+            patrols=PatrolService(store, settings),
         )

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from telegram.ext import Application
 
-from handlers import errors, fallback, groups, members, start
+from handlers import admin, dialogs, errors, fallback, groups, join, members, patrol, start
 
 
 def register(app: Application) -> None:  # type: ignore[type-arg]
     """Wire every feature, in order. Order matters: within a group the first matching handler wins."""
     members.register(app)  # membership changes and migrations, before anything reads the chat
+    dialogs.register(app)  # half-finished dialogs get typed input first; /cancel
     start.register(app)  # /start, /help, /language
+    join.register(app)  # invites, volunteer registration, /pending
+    admin.register(app)  # /invite, /people, /reaches, /assign, /unassign
+    patrol.register(app)  # /patrol, the track and evidence, /mypatrols, auto-finish and reminders
     # Later features register here, before the fallback.
     groups.register(app)  # /bind, /unbind: a group chat linked to an area
     fallback.register(app)  # must stay last: unknown commands, stray messages, outdated buttons

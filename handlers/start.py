@@ -5,9 +5,10 @@ from __future__ import annotations
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, filters
 
-from bot.commands import commands_for
+from bot.commands import commands_for, is_for_everyone, menu_commands
 from bot.config import LANGUAGES, Language
 from bot.i18n import Markup
+from handlers.access import guard, refresh_menu
 from handlers.common import (
     Context,
     display_name,
@@ -19,6 +20,7 @@ from handlers.common import (
     safe_answer,
     services,
 )
+from handlers.join import open_invite, stranger_markup
 
 LANGUAGE_CALLBACK = "lang:"
 
@@ -36,14 +38,24 @@ def language_keyboard(context: Context) -> InlineKeyboardMarkup:
 
 
 async def start(update: Update, context: Context) -> None:
-    """Greet the person in their language and offer the other one."""
+    """Greet the person in their language and offer the other one; `/start <code>` opens an invite."""
+    actor = await guard(update, context, "start")
     message = update.effective_message
     user = update.effective_user
-    assert message is not None and user is not None
-    person = await private_person(update, context)
+    if actor is None or message is None or user is None:
+        return
+    person = actor.known
+    if context.args:
+        await open_invite(update, context, actor, context.args[0])
+        return
     locales = services(context).locales
-    await message.reply_text(locales.t(person.language, "start.greeting", name=display_name(user)))
+    await message.reply_text(
+        locales.t(person.language, "start.greeting", name=display_name(user)),
+        reply_markup=stranger_markup(context, person),
+    )
     await message.reply_text(locales.t(person.language, "language.prompt"), reply_markup=language_keyboard(context))
+    if person.roles:
+        await refresh_menu(context, person)
 
 
 async def help_command(update: Update, context: Context) -> None:
@@ -52,31 +64,28 @@ async def help_command(update: Update, context: Context) -> None:
     chat = update.effective_chat
     assert message is not None and chat is not None
     svc = services(context)
+
+    def line(lang: Language, command: str) -> str:
+        description = svc.locales.plain(lang, f"commands.{command}")
+        return svc.locales.t(lang, "help.line", command=command, description=description)
+
     if is_group(chat):
         lang = await language_of(update, context)
         link = Markup(f'<a href="https://t.me/{context.bot.username}">@{context.bot.username}</a>')
         lines = [svc.locales.t(lang, "help.group", link=link)]
-        lines += [
-            svc.locales.t(lang, "help.line", command=c.name, description=svc.locales.plain(lang, f"commands.{c.name}"))
-            for c in commands_for(None, "group")
-        ]
+        lines += [line(lang, c) for c in menu_commands("group")]
         await message.reply_text("\n".join(lines))
         return
     person = await private_person(update, context)
     lang = person.language
-    everyone = [c for c in commands_for(person, "private") if c.audience == "everyone"]
-    special = [c for c in commands_for(person, "private") if c.audience != "everyone"]
+    mine = commands_for(person, "private")
+    everyday = [c for c in mine if is_for_everyone(c)]
+    special = [c for c in mine if not is_for_everyone(c)]
     lines = [svc.locales.t(lang, "help.header"), "", svc.locales.t(lang, "help.section_everyone")]
-    lines += [
-        svc.locales.t(lang, "help.line", command=c.name, description=svc.locales.plain(lang, f"commands.{c.name}"))
-        for c in everyone
-    ]
+    lines += [line(lang, c) for c in everyday]
     if special:
         lines += ["", svc.locales.t(lang, "help.section_admin")]
-        lines += [
-            svc.locales.t(lang, "help.line", command=c.name, description=svc.locales.plain(lang, f"commands.{c.name}"))
-            for c in special
-        ]
+        lines += [line(lang, c) for c in special]
     if person.is_admin:
         lines += ["", svc.locales.t(lang, "help.admin_note")]
     await message.reply_text("\n".join(lines))

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
+from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,6 +21,9 @@ class PersonRecord:
     blocked_at: datetime | None
     # role → level (the level is set for chiefs only)
     roles: dict[str, str | None] = field(default_factory=dict)
+    home_area_id: int | None = None
+    # A volunteer request of theirs waits for an admin.
+    pending: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,3 +45,92 @@ class FailedUpdateRecord:
     payload: str
     error: str
     created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class AreaRecord:
+    id: int
+    code: str
+    name_zh: str
+    name_en: str
+
+    def name(self, language: str) -> str:
+        return self.name_zh if language == "zh" else self.name_en
+
+
+@dataclass(frozen=True, slots=True)
+class ReachRecord:
+    id: int
+    code: str
+    name_zh: str
+    name_en: str
+    area_id: int
+    area_code: str
+    level: str
+    length_km: float | None
+    tags: tuple[str, ...]
+    # GeoJSON geometry as stored (text), and its bounding box (min_lat, min_lon, max_lat, max_lon).
+    geometry: str | None
+    bbox: tuple[float, float, float, float] | None
+
+    def name(self, language: str) -> str:
+        return self.name_zh if language == "zh" else self.name_en
+
+
+@dataclass(frozen=True, slots=True)
+class AssignmentRecord:
+    id: int
+    person_id: int
+    person_name: str
+    reach_id: int
+    reach_code: str
+    level: str
+    starts_on: date
+    ends_on: date | None
+    patrol_count: int | None
+    patrol_period: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class InviteRecord:
+    id: int
+    code: str
+    person_id: int
+    person_name: str
+    person_telegram_id: int | None
+    role: str
+    created_by: int | None
+    created_at: datetime
+    expires_at: datetime
+    used_at: datetime | None
+    used_by: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class BindingRecord:
+    chat_id: int
+    area_id: int
+    area_code: str
+    bound_by: int | None
+    bound_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class RegistrationRecord:
+    id: int
+    person_id: int
+    telegram_id: int | None
+    name: str
+    home_area_id: int | None
+    phone: str | None
+    status: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class DialogRecord:
+    telegram_id: int
+    flow: str
+    step: str
+    data: dict[str, Any]
+    updated_at: datetime

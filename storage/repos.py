@@ -14,9 +14,10 @@ if TYPE_CHECKING:
 
 _PERSON_COLUMNS = (
     "p.id, p.telegram_id, p.name, p.username, p.language, p.language_code, p.phone, p.active, "
-    "p.started_at, p.blocked_at, "
+    "p.started_at, p.blocked_at, p.home_area_id, "
     "(SELECT group_concat(r.role || ':' || COALESCE(r.level, ''), ',') FROM person_roles r"
-    " WHERE r.person_id = p.id) AS roles"
+    " WHERE r.person_id = p.id) AS roles,"
+    " EXISTS (SELECT 1 FROM registrations g WHERE g.person_id = p.id AND g.status = 'pending') AS pending"
 )
 
 
@@ -38,6 +39,8 @@ def _person(row: sqlite3.Row) -> PersonRecord:
         started_at=from_db_time(row["started_at"]),
         blocked_at=from_db_time(row["blocked_at"]),
         roles=roles,
+        home_area_id=row["home_area_id"],
+        pending=bool(row["pending"]),
     )
 
 
@@ -142,6 +145,189 @@ class People:
             (person_id, role, level, utc_now(), granted_by),
         )
         self._forget()
+
+    async def by_phone(self, phone: str) -> PersonRecord | None:
+        row = await self._store.fetchone(f"SELECT {_PERSON_COLUMNS} FROM people p WHERE p.phone = ?", (phone,))
+        return None if row is None else _person(row)
+
+    async def registered_without_phone(self, name: str, home_area_id: int) -> PersonRecord | None:
+        """A chief the office registered without a phone is known by name within their area."""
+        row = await self._store.fetchone(
+            f"SELECT {_PERSON_COLUMNS} FROM people p WHERE p.name = ? AND p.home_area_id = ? AND p.phone IS NULL"
+            " AND EXISTS (SELECT 1 FROM person_roles r WHERE r.person_id = p.id AND r.role = 'chief')"
+            " ORDER BY p.id LIMIT 1",
+            (name, home_area_id),
+        )
+        return None if row is None else _person(row)
+
+    async def create(
+        self, *, name: str, phone: str | None = None, home_area_id: int | None = None, telegram_id: int | None = None
+    ) -> int:
+        """A person the office registers before they have opened the bot (a chief, an invited admin)."""
+        now = utc_now()
+        self._forget()
+        person_id = await self._store.insert(
+            "INSERT INTO people (telegram_id, name, phone, home_area_id, created_at, updated_at)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (telegram_id, name, phone, home_area_id, now, now),
+        )
+        self._forget()
+        return person_id
+
+    async def update_registry(
+        self, person_id: int, *, name: str, phone: str | None, home_area_id: int | None
+    ) -> bool:
+        """Set what the office's registry says; returns whether anything changed."""
+        self._forget()
+        changed = (
+            await self._store.execute(
+                "UPDATE people SET name = ?, phone = ?, home_area_id = ?, updated_at = ? WHERE id = ?"
+                " AND (name IS NOT ? OR phone IS NOT ? OR home_area_id IS NOT ?)",
+                (name, phone, home_area_id, utc_now(), person_id, name, phone, home_area_id),
+            )
+            > 0
+        )
+        self._forget()
+        return changed
+
+    async def set_profile(
+        self, person_id: int, *, name: str | None = None, phone: str | None = None, home_area_id: int | None = None
+    ) -> None:
+        """Fill in what a person told the bot about themselves; None leaves a field as it is."""
+        self._forget()
+        await self._store.execute(
+            "UPDATE people SET name = COALESCE(?, name), phone = COALESCE(?, phone),"
+            " home_area_id = COALESCE(?, home_area_id), updated_at = ? WHERE id = ?",
+            (name, phone, home_area_id, utc_now(), person_id),
+        )
+        self._forget()
+
+    async def set_telegram_id(self, person_id: int, telegram_id: int) -> None:
+        self._forget()
+        await self._store.execute(
+            "UPDATE people SET telegram_id = ?, updated_at = ? WHERE id = ?", (telegram_id, utc_now(), person_id)
+        )
+        self._forget()
+
+    async def adopt(self, placeholder_id: int, telegram_id: int) -> int:
+        """The person behind `telegram_id` is the one the office registered as `placeholder_id`: make them one.
+
+        The Telegram row survives (its id is what later records of the person use); it takes the registry's
+        name, phone and home area, and every reference to the placeholder (roles, assignments, invites, …) is
+        moved onto it. Found generically from the schema's foreign keys, so tables added later follow too.
+        """
+        self._forget()
+        async with self._store.atomic() as conn:
+            own = await self._store.fetchval("SELECT id FROM people WHERE telegram_id = ?", (telegram_id,))
+            placeholder = await self._store.fetchone(
+                "SELECT telegram_id, name, phone, home_area_id FROM people WHERE id = ?", (placeholder_id,)
+            )
+            if placeholder is None:
+                raise LookupError(f"no person {placeholder_id}")
+            if own is None or own == placeholder_id:
+                if placeholder["telegram_id"] is None:
+                    await conn.execute(
+                        "UPDATE people SET telegram_id = ?, updated_at = ? WHERE id = ?",
+                        (telegram_id, utc_now(), placeholder_id),
+                    )
+                self._forget()
+                return placeholder_id
+            own_id = int(own)
+            now = utc_now()
+            await conn.execute(
+                "INSERT INTO person_roles (person_id, role, level, granted_at, granted_by)"
+                " SELECT ?, role, level, granted_at, granted_by FROM person_roles WHERE person_id = ?"
+                " ON CONFLICT (person_id, role) DO UPDATE SET level = excluded.level",
+                (own_id, placeholder_id),
+            )
+            await conn.execute("DELETE FROM person_roles WHERE person_id = ?", (placeholder_id,))
+            # The same reach held twice at once would break the one-active-assignment rule: keep the older one.
+            await conn.execute(
+                "DELETE FROM assignments WHERE person_id = ? AND ends_on IS NULL AND reach_id IN"
+                " (SELECT reach_id FROM assignments WHERE person_id = ? AND ends_on IS NULL)",
+                (placeholder_id, own_id),
+            )
+            await conn.execute(
+                "DELETE FROM registrations WHERE person_id = ? AND status = 'pending'", (placeholder_id,)
+            )
+            for table, column in await self._references():
+                await conn.execute(
+                    f'UPDATE "{table}" SET "{column}" = ? WHERE "{column}" = ?', (own_id, placeholder_id)
+                )
+            await conn.execute("UPDATE people SET phone = NULL WHERE id = ?", (placeholder_id,))
+            await conn.execute(
+                "UPDATE people SET name = ?, phone = COALESCE(?, phone), home_area_id = COALESCE(?, home_area_id),"
+                " active = 1, updated_at = ? WHERE id = ?",
+                (placeholder["name"], placeholder["phone"], placeholder["home_area_id"], now, own_id),
+            )
+            await conn.execute("DELETE FROM people WHERE id = ?", (placeholder_id,))
+        self._forget()
+        return own_id
+
+    async def _references(self) -> list[tuple[str, str]]:
+        """Every (table, column) with a foreign key to people.id."""
+        tables = await self._store.fetchall("SELECT name FROM sqlite_master WHERE type = 'table'")
+        found: list[tuple[str, str]] = []
+        for (table,) in tables:
+            for fk in await self._store.fetchall("SELECT * FROM pragma_foreign_key_list(?)", (table,)):
+                if fk["table"] == "people" and (fk["to"] in (None, "id")):
+                    found.append((str(table), str(fk["from"])))
+        return found
+
+    async def revoke_role(self, person_id: int, role: str) -> bool:
+        self._forget()
+        removed = (
+            await self._store.execute("DELETE FROM person_roles WHERE person_id = ? AND role = ?", (person_id, role))
+            > 0
+        )
+        self._forget()
+        return removed
+
+    async def set_active(self, person_id: int, active: bool, *, by: int | None) -> bool:
+        """Deactivate or reactivate; returns whether it changed (a second press does nothing)."""
+        self._forget()
+        changed = (
+            await self._store.execute(
+                "UPDATE people SET active = ?, deactivated_at = ?, deactivated_by = ?, updated_at = ?"
+                " WHERE id = ? AND active = ?",
+                (1 if active else 0, None if active else utc_now(), None if active else by, utc_now(), person_id,
+                 0 if active else 1),
+            )
+            > 0
+        )
+        self._forget()
+        return changed
+
+    async def search(self, text: str, *, limit: int, offset: int = 0) -> tuple[list[PersonRecord], int]:
+        """People whose name, phone or username contains `text` (all when empty), and how many match in all."""
+        pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        where = (
+            "WHERE (p.name LIKE ? ESCAPE '\\' OR p.phone LIKE ? ESCAPE '\\'"
+            " OR p.username LIKE ? ESCAPE '\\')"
+        )
+        params = (pattern, pattern, pattern)
+        total = await self._store.fetchval(f"SELECT count(*) FROM people p {where}", params)
+        rows = await self._store.fetchall(
+            f"SELECT {_PERSON_COLUMNS} FROM people p {where} ORDER BY p.active DESC, p.name, p.id LIMIT ? OFFSET ?",
+            (*params, limit, offset),
+        )
+        return [_person(r) for r in rows], int(total)
+
+    async def chiefs(self) -> list[PersonRecord]:
+        """Active chiefs, for the registry export."""
+        rows = await self._store.fetchall(
+            f"SELECT {_PERSON_COLUMNS} FROM people p WHERE p.active = 1 AND EXISTS"
+            " (SELECT 1 FROM person_roles r WHERE r.person_id = p.id AND r.role = 'chief') ORDER BY p.id"
+        )
+        return [_person(r) for r in rows]
+
+    async def with_role(self, role: str) -> list[PersonRecord]:
+        rows = await self._store.fetchall(
+            f"SELECT {_PERSON_COLUMNS} FROM people p WHERE p.active = 1 AND EXISTS"
+            " (SELECT 1 FROM person_roles r WHERE r.person_id = p.id AND r.role = ?) ORDER BY p.name, p.id",
+            (role,),
+        )
+        return [_person(r) for r in rows]
 
     async def reachable_admins(self) -> list[int]:
         """Telegram ids of active admins who opened the bot and have not blocked it."""

@@ -64,11 +64,24 @@ class Store:
         self._reader = reader
         self._write_lock = asyncio.Lock()
         self.schema_version = 0
+        from storage.registry import Areas, Assignments, Bindings, Dialogs, Invites, Meta, Reaches, Registrations
         from storage.repos import Chats, FailedUpdates, People
 
         self.people = People(self)
         self.chats = Chats(self)
         self.failed_updates = FailedUpdates(self)
+        self.areas = Areas(self)
+        self.reaches = Reaches(self)
+        self.assignments = Assignments(self)
+        self.invites = Invites(self)
+        self.bindings = Bindings(self)
+        self.registrations = Registrations(self)
+        self.dialogs = Dialogs(self)
+        self.meta = Meta(self)
+        from storage.patrols import Patrols, Photos
+
+        self.photos = Photos(self)
+        self.patrols = Patrols(self)
 
     @classmethod
     async def open(
@@ -95,6 +108,7 @@ class Store:
         return store
 
     async def close(self) -> None:
+        await self.patrols.drain()  # track points still being written are kept, not dropped
         async with self._write_lock:
             await self._reader.close()
             await self._writer.close()

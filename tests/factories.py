@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import random
 from datetime import datetime
 
 from PIL import Image, ImageDraw
@@ -32,6 +33,13 @@ def make_jpeg(
         y = (seed * 53 + i * height // 6) % height
         draw.rectangle((0, y, width, y + height // 14), fill=((seed * 71 + i * 40) % 255, 150, 90))
     draw.ellipse((width // 4, height // 4, width // 2 + seed % 50, height // 2), fill=(230, 220, 200))
+    # Shapes placed by the seed, so that two seeds are two different scenes to a perceptual hash.
+    rng = random.Random(seed)
+    for _ in range(12):
+        x, y = rng.randrange(width), rng.randrange(height)
+        w, h = rng.randrange(width // 8, width // 2), rng.randrange(height // 8, height // 2)
+        shade = rng.randrange(256)
+        draw.rectangle((x, y, x + w, y + h), fill=(shade, 255 - shade, rng.randrange(256)))
     exif = Image.Exif()
     if taken_at is not None:
         exif_ifd = exif.get_ifd(0x8769)

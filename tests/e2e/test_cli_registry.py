@@ -160,8 +160,8 @@ GEOJSON_POINT = {
         ("areas.csv", "id,title\n1,2\n", "areas.csv:1: Cannot tell what this file holds"),
         (
             "chiefs.csv",
-            "name,level,area_code,reach_codes\n张三,town,QT,\n",
-            "chiefs.csv:1: The header lacks the columns: phone,telegram_id",
+            "name,phone,level,reach_codes,telegram_id\n张三,,town,,\n",
+            "chiefs.csv:1: Cannot tell what this file holds (header: name,phone,level,reach_codes,telegram_id)",
         ),
         ("reaches.csv", REACHES + "XM-01,新民河,Xinmin,ZZ,village,,\n", 'reaches.csv:3: Area code "ZZ" is neither'),
         ("areas2.csv", AREAS + "QT,曲塘,Qutang\n", 'areas2.csv:4: "QT" appears twice in this file (first on line 2)'),

@@ -85,12 +85,12 @@ async def test_command_menu_is_published_in_both_languages(bot: Harness) -> None
     zh = bot.sandbox.commands(scope_type="all_private_chats", language_code="zh")
     en = bot.sandbox.commands(scope_type="all_private_chats", language_code="en")
     default = bot.sandbox.commands(scope_type="all_private_chats", language_code=None)
-    assert [c["command"] for c in zh] == ["start", "help", "language"]
+    assert [c["command"] for c in zh] == ["start", "help", "register", "language", "cancel"]
     assert zh[1]["description"] == "查看可用功能"
     assert en[1]["description"] == "What I can do"
     assert default == zh  # DEFAULT_LANGUAGE is zh
     group = bot.sandbox.commands(scope_type="all_group_chats", language_code="en")
-    assert [c["command"] for c in group] == ["help", "language"]
+    assert [c["command"] for c in group] == ["help", "bind", "unbind", "language"]
 
 
 async def test_unknown_command_in_private_gets_a_pointer_to_help(bot: Harness) -> None:

@@ -155,19 +155,21 @@ async def test_people_who_are_not_office_admins_get_a_short_no(bot: Harness) -> 
             }
         }
     )
-    # Posting as the group hides who it is; the bot can't tell an office admin, so it says no.
-    assert (await chief.next_message(chat=group)).text == REFUSAL_ZH
+    # Posting as the group hides who it is; the bot can't tell an office admin, says no, and says why.
+    assert "关闭“匿名发言”" in (await chief.next_message(chat=group)).text
     await nothing_more(bot, group)
     assert await bound_area_code(bot, group) is None
     assert bot.errors() == []
 
 
-async def test_an_admin_in_the_config_who_never_opened_the_bot_is_not_known_yet(bot: Harness) -> None:
+async def test_an_admin_in_the_config_who_never_opened_the_bot_is_an_admin_in_groups_too(bot: Harness) -> None:
     admin = bot.sandbox.user(first_name="河长办", language_code="zh-hans", user_id=ADMIN_ID, started=False)
     await two_areas(bot)
     group = bot.sandbox.group(title="曲塘镇河长工作群", members=[admin])
     await admin.send("/bind", chat=group)
-    assert (await admin.next_message(chat=group)).text == REFUSAL_ZH
+    assert (await admin.next_message(chat=group)).text.startswith("请选择本群对应的片区")
+    record = await bot.store.people.by_telegram_id(ADMIN_ID)
+    assert record is not None and "admin" in record.roles and record.started_at is None
 
 
 async def test_only_an_office_admin_may_press_the_area_buttons(bot: Harness) -> None:

@@ -54,7 +54,7 @@ def test_templates_are_telegram_html(lang: str) -> None:
 def test_every_command_has_a_description_of_valid_length() -> None:
     for command in COMMANDS:
         for lang in ("zh", "en"):
-            description = LOCALES.plain(lang, f"commands.{command.name}")
+            description = LOCALES.plain(lang, f"commands.{command}")
             assert 3 <= len(description) <= 256
 
 

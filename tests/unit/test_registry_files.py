@@ -178,3 +178,35 @@ def test_the_shipped_sample_registry_reads_clean() -> None:
         assert parsed.errors == [], parsed.errors[:3]
         counts[parsed.kind] = len(parsed.rows)
     assert counts["areas"] >= 4 and counts["reaches"] >= 28 and counts["chiefs"] >= 20
+
+
+def test_optional_columns_may_be_left_out() -> None:
+    chiefs = parse_file(Path("chiefs.csv"), "name,level,area_code,reach_codes\n张三,town,CD,DBH-01\n".encode())
+    assert not chiefs.errors and len(chiefs.rows) == 1
+    reaches = parse_file(Path("r.csv"), "code,name_zh,name_en,area_code,level\nX-1,某河,Some River,CD,town\n".encode())
+    assert not reaches.errors and len(reaches.rows) == 1
+
+
+def test_geojson_tags_may_be_a_list_and_booleans_are_no_coordinates() -> None:
+    properties: dict[str, Any] = {
+        "code": "X-1",
+        "name_zh": "某河",
+        "name_en": "Some River",
+        "area_code": "CD",
+        "level": "town",
+        "tags": ["black_odorous", "happy_river_demo"],
+    }
+    feature: dict[str, Any] = {
+        "type": "Feature",
+        "properties": properties,
+        "geometry": {"type": "LineString", "coordinates": [[120.4, 32.5], [120.41, 32.51]]},
+    }
+    bad = {
+        **feature,
+        "properties": {**properties, "code": "X-2"},
+        "geometry": {"type": "LineString", "coordinates": [[True, 32.5], [120.41, 32.51]]},
+    }
+    data = json.dumps({"type": "FeatureCollection", "features": [feature, bad]}).encode()
+    parsed = parse_file(Path("r.geojson"), data)
+    assert [r.tags for r in parsed.rows] == [("black_odorous", "happy_river_demo")]  # type: ignore[union-attr]
+    assert [e.key for e in parsed.errors] == ["registry.error.geometry_points"]

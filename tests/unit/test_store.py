@@ -182,7 +182,12 @@ def test_incomplete_statement_is_rejected() -> None:
 async def test_people_at_version_1_survive_the_registry_migration(db_path: Path) -> None:
     v1 = bundled_migrations()[:1]
     async with await Store.open(db_path, migrations=v1) as store:
-        await store.people.record_contact(8, name="周八", username="zhou", language_code="zh-hans", started=True)
+        # Raw SQL: today's repositories speak today's schema.
+        await store.execute(
+            "INSERT INTO people (telegram_id, name, username, language_code, started_at, created_at, updated_at)"
+            " VALUES (8, '周八', 'zhou', 'zh-hans', '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z',"
+            " '2026-01-01T00:00:00Z')"
+        )
     async with await Store.open(db_path) as store:
         person = await store.people.by_telegram_id(8)
         assert person is not None and person.name == "周八" and person.username == "zhou"

@@ -1,0 +1,91 @@
+"""Distances on the ground: along a walked track, and from a point to a river's line.
+
+Rivers in one county span a few tens of kilometres, where treating the earth as flat around each point errs by
+far less than a phone's GPS does; great-circle distance is used between track points, and a local
+equirectangular projection for point-to-segment distances.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+EARTH_RADIUS_M = 6_371_008.8
+
+Point = tuple[float, float]  # (latitude, longitude), degrees WGS84
+
+
+def haversine_m(a: Point, b: Point) -> float:
+    lat1, lon1 = math.radians(a[0]), math.radians(a[1])
+    lat2, lon2 = math.radians(b[0]), math.radians(b[1])
+    h = math.sin((lat2 - lat1) / 2) ** 2 + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
+    return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(h)))
+
+
+def track_length_m(points: Sequence[Point]) -> float:
+    return sum(haversine_m(points[i - 1], points[i]) for i in range(1, len(points)))
+
+
+def lines_of(geometry: dict[str, Any] | str | None) -> list[list[Point]]:
+    """A GeoJSON LineString / MultiLineString ([lon, lat]) as lists of (lat, lon) points."""
+    if geometry is None:
+        return []
+    if isinstance(geometry, str):
+        geometry = json.loads(geometry)
+    assert isinstance(geometry, dict)
+    coordinates = geometry.get("coordinates") or []
+    lines = [coordinates] if geometry.get("type") == "LineString" else coordinates
+    return [[(float(p[1]), float(p[0])) for p in line] for line in lines if len(line) >= 2]
+
+
+def _segment_distance_m(p: Point, a: Point, b: Point) -> float:
+    # Project onto a plane tangent at p: x east, y north, metres.
+    k = math.cos(math.radians(p[0]))
+    scale = math.radians(1) * EARTH_RADIUS_M
+    ax, ay = (a[1] - p[1]) * k * scale, (a[0] - p[0]) * scale
+    bx, by = (b[1] - p[1]) * k * scale, (b[0] - p[0]) * scale
+    dx, dy = bx - ax, by - ay
+    length2 = dx * dx + dy * dy
+    t = 0.0 if length2 == 0 else max(0.0, min(1.0, -(ax * dx + ay * dy) / length2))
+    return math.hypot(ax + t * dx, ay + t * dy)
+
+
+def distance_to_lines_m(p: Point, lines: Iterable[Sequence[Point]]) -> float:
+    """Shortest distance from `p` to any segment of the lines; infinity when there are none."""
+    best = math.inf
+    for line in lines:
+        for i in range(1, len(line)):
+            best = min(best, _segment_distance_m(p, line[i - 1], line[i]))
+    return best
+
+
+@dataclass(frozen=True, slots=True)
+class BoundingBox:
+    min_lat: float
+    min_lon: float
+    max_lat: float
+    max_lon: float
+
+    def distance_m(self, p: Point) -> float:
+        """A lower bound of the distance from `p` to anything inside the box (0 inside it)."""
+        lat = min(max(p[0], self.min_lat), self.max_lat)
+        lon = min(max(p[1], self.min_lon), self.max_lon)
+        return haversine_m(p, (lat, lon))
+
+
+def max_speed_kmh(points: Sequence[tuple[Point, float]]) -> tuple[float, int | None]:
+    """The fastest hop between consecutive (point, unix time) samples, in km/h, and the index it ends at.
+
+    Two samples in the same second (Telegram's dates are whole seconds) count over one second.
+    """
+    fastest, where = 0.0, None
+    for i in range(1, len(points)):
+        (a, ta), (b, tb) = points[i - 1], points[i]
+        seconds = max(1.0, tb - ta)
+        speed = haversine_m(a, b) / seconds * 3.6
+        if speed > fastest:
+            fastest, where = speed, i
+    return fastest, where

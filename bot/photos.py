@@ -1,0 +1,199 @@
+"""Photos as evidence: checked, measured and kept, without decoding 12 megapixels when 400 × 300 will do.
+
+A phone photo is 12 MP or more; a full decode costs most of the time. JPEG can decode at 1/2, 1/4 or 1/8
+scale straight from the compressed data (Pillow's draft mode), which is all a thumbnail and a perceptual hash
+need, and still reads every byte — a truncated or corrupt file fails just the same. Draft mode must be chosen
+before anything loads the pixels, so it comes before `exif_transpose`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import warnings
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+# The Bot API lets bots download files up to 20 MB.
+MAX_FILE_BYTES = 20 * 1024 * 1024
+# Formats phones and cameras produce that Pillow reads; MPO is the JPEG variant some phones write.
+FORMATS = frozenset({"JPEG", "MPO", "PNG", "WEBP"})
+THUMB_SIZE = 320
+# The side the hash is computed from: draft mode decodes to at least this, then it is shrunk to 9 × 8.
+HASH_SOURCE = 64
+# Photos whose 64-bit difference hashes differ in at most this many bits are the same picture, re-encoded.
+SAME_PICTURE_BITS = 6
+
+_EXIF_IFD, _GPS_IFD = 0x8769, 0x8825
+_DATETIME_ORIGINAL, _OFFSET_ORIGINAL, _DATETIME = 0x9003, 0x9011, 0x0132
+
+
+class PhotoError(Exception):
+    """The file can't be evidence; `key` picks the localized explanation (locales: photo.*)."""
+
+    def __init__(self, key: str, **params: object) -> None:
+        super().__init__(key)
+        self.key = key
+        self.params = params
+
+
+@dataclass(frozen=True, slots=True)
+class PhotoInfo:
+    sha256: str
+    size_bytes: int
+    format: str
+    width: int  # as shown, after EXIF orientation
+    height: int
+    # When the camera took it: aware when the EXIF names its offset, else naive local camera time.
+    taken_at: datetime | None
+    gps: tuple[float, float] | None  # (lat, lon)
+    phash: int  # 64-bit difference hash
+    thumbnail: bytes  # JPEG, at most THUMB_SIZE on its longer side
+
+    @property
+    def extension(self) -> str:
+        return {"JPEG": "jpg", "MPO": "jpg", "PNG": "png", "WEBP": "webp"}[self.format]
+
+
+def analyze(data: bytes, *, max_pixels: int | None = None) -> PhotoInfo:
+    """Check that `data` is a photo and measure it. CPU-bound: run it in a thread."""
+    if len(data) > MAX_FILE_BYTES:
+        raise PhotoError("photo.too_large_file", mb=MAX_FILE_BYTES // (1024 * 1024))
+    limit = max_pixels or Image.MAX_IMAGE_PIXELS or 89_478_485
+    try:
+        with warnings.catch_warnings():
+            # Pillow only warns between its limit and twice it; anything past the limit is refused here.
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))
+    except (UnidentifiedImageError, Image.DecompressionBombWarning, Image.DecompressionBombError) as exc:
+        if isinstance(exc, Image.DecompressionBombWarning | Image.DecompressionBombError):
+            raise PhotoError("photo.too_many_pixels", megapixels=limit // 1_000_000) from None
+        raise PhotoError("photo.not_image") from None
+    except OSError:
+        raise PhotoError("photo.corrupt") from None
+    with image:
+        if image.format not in FORMATS:
+            raise PhotoError("photo.unsupported_format", format=image.format or "?")
+        width, height = image.size
+        if width * height > limit:
+            raise PhotoError("photo.too_many_pixels", megapixels=limit // 1_000_000)
+        if width < 1 or height < 1:
+            raise PhotoError("photo.corrupt")
+        try:
+            exif = image.getexif()
+            taken_at = _taken_at(exif)
+            gps = _gps(exif)
+            sideways = exif.get(0x0112) in (5, 6, 7, 8)
+        except Exception:  # a broken EXIF block is common and harmless: the picture still counts
+            taken_at, gps, sideways = None, None, False
+        try:
+            if image.format in ("JPEG", "MPO"):
+                # Decode at the smallest DCT scale that still gives a full-size thumbnail.
+                image.draft("RGB", (THUMB_SIZE, THUMB_SIZE))
+            upright = ImageOps.exif_transpose(image)
+            upright.load()
+        except (OSError, SyntaxError, ValueError):
+            raise PhotoError("photo.corrupt") from None
+    rgb = upright.convert("RGB")
+    thumb = rgb.copy()
+    thumb.thumbnail((THUMB_SIZE, THUMB_SIZE), Image.Resampling.BILINEAR)
+    out = io.BytesIO()
+    thumb.save(out, "JPEG", quality=80)
+    shown_w, shown_h = (height, width) if sideways else (width, height)
+    return PhotoInfo(
+        sha256=hashlib.sha256(data).hexdigest(),
+        size_bytes=len(data),
+        format=str(image.format),
+        width=shown_w,
+        height=shown_h,
+        taken_at=taken_at,
+        gps=gps,
+        phash=difference_hash(rgb),
+        thumbnail=out.getvalue(),
+    )
+
+
+def difference_hash(image: Image.Image) -> int:
+    """64 bits: is each pixel of a 9 × 8 greyscale version brighter than its right neighbour.
+
+    It survives re-compression and resizing (Telegram recompresses every photo) but not a different scene.
+    """
+    small = image.convert("L").resize((9, 8), Image.Resampling.BILINEAR)
+    pixels = list(small.getdata())
+    bits = 0
+    for row in range(8):
+        for col in range(8):
+            left, right = pixels[row * 9 + col], pixels[row * 9 + col + 1]
+            bits = (bits << 1) | (1 if left > right else 0)
+    return bits
+
+
+def hash_distance(a: int, b: int) -> int:
+    return (a ^ b).bit_count()
+
+
+def hash_bands(phash: int) -> tuple[int, int, int, int]:
+    """The hash's four 16-bit quarters: two hashes within 3 bits share at least one, so the store can index
+    them and find near-duplicates without comparing against every photo ever taken."""
+    return ((phash >> 48) & 0xFFFF, (phash >> 32) & 0xFFFF, (phash >> 16) & 0xFFFF, phash & 0xFFFF)
+
+
+def _taken_at(exif: Image.Exif) -> datetime | None:
+    ifd = exif.get_ifd(_EXIF_IFD)
+    raw = ifd.get(_DATETIME_ORIGINAL) or exif.get(_DATETIME)
+    if not isinstance(raw, str):
+        return None
+    try:
+        moment = datetime.strptime(raw.strip("\x00 ").strip(), "%Y:%m:%d %H:%M:%S")
+    except ValueError:
+        return None
+    offset = ifd.get(_OFFSET_ORIGINAL)
+    if isinstance(offset, str) and len(offset.strip("\x00 ")) == 6:
+        text = offset.strip("\x00 ")
+        try:
+            sign = -1 if text[0] == "-" else 1
+            hours, minutes = int(text[1:3]), int(text[4:6])
+            return moment.replace(tzinfo=timezone(sign * timedelta(hours=hours, minutes=minutes)))
+        except ValueError:
+            return moment
+    return moment
+
+
+def _gps(exif: Image.Exif) -> tuple[float, float] | None:
+    gps = exif.get_ifd(_GPS_IFD)
+    if not gps or 2 not in gps or 4 not in gps:
+        return None
+
+    def degrees(value: object) -> float:
+        d, m, s = (float(v) for v in value)  # type: ignore[attr-defined]
+        return d + m / 60 + s / 3600
+
+    lat, lon = degrees(gps[2]), degrees(gps[4])
+    if str(gps.get(1, "N")).upper().startswith("S"):
+        lat = -lat
+    if str(gps.get(3, "E")).upper().startswith("W"):
+        lon = -lon
+    if not (-90 <= lat <= 90 and -180 <= lon <= 180) or (lat == 0 and lon == 0):
+        return None
+    return round(lat, 7), round(lon, 7)
+
+
+def store_original(data_dir: Path, info: PhotoInfo, data: bytes) -> Path:
+    """Keep the original bytes by content hash (written once, atomically) and the thumbnail beside it."""
+    folder = data_dir / "photos" / info.sha256[:2]
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{info.sha256}.{info.extension}"
+    for target, content in ((path, data), (folder / f"{info.sha256}.thumb.jpg", info.thumbnail)):
+        if target.exists():
+            continue
+        temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+        with temporary.open("wb") as handle:
+            handle.write(content)
+            handle.flush()
+            os.fsync(handle.fileno())
+        temporary.replace(target)
+    return path

@@ -1,0 +1,115 @@
+"""Whether a patrol counts toward the patrol rate, and every reason it does not.
+
+River-chief apps refuse fake patrols: too short, too little walked, nowhere near the river, a car-speed jump,
+a photo that was used before or taken long before. A patrol that fails is kept and shown with its reasons,
+never dropped: the office may still want to see it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from bot.config import Settings
+from bot.geo import Point, distance_to_lines_m, haversine_m, track_length_m
+
+# GPS jitter moves a phone tens of metres between two fixes a second apart; only hops longer than this are
+# judged for speed, so jitter is not mistaken for a car.
+SPEED_CHECK_MIN_HOP_M = 100.0
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    point: Point
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class PhotoEvidence:
+    reused: bool
+    as_document: bool
+    taken_at: datetime | None  # aware, or naive camera-local time
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    valid: bool
+    distance_m: float
+    duration_s: int
+    # [{"code": "too_short", "minutes": 7.5, "min": 10}, …]: codes pick the localized reason (patrol.reason.*).
+    reasons: list[dict[str, Any]] = field(default_factory=list)
+
+
+def judge(
+    settings: Settings,
+    *,
+    started_at: datetime,
+    ended_at: datetime,
+    samples: Sequence[Sample],
+    reach_lines: Sequence[Sequence[Point]],
+    photos: Sequence[PhotoEvidence],
+) -> Verdict:
+    samples = sorted(samples, key=lambda s: s.at)
+    points = [s.point for s in samples]
+    duration_s = max(0, int((ended_at - started_at).total_seconds()))
+    distance_m = track_length_m(points)
+    reasons: list[dict[str, Any]] = []
+
+    minutes = duration_s / 60
+    if minutes < settings.patrol_min_minutes:
+        reasons.append({"code": "too_short", "minutes": round(minutes, 1), "min": settings.patrol_min_minutes})
+    if distance_m < settings.patrol_min_distance_m:
+        reasons.append(
+            {"code": "too_little_distance", "meters": round(distance_m), "min": settings.patrol_min_distance_m}
+        )
+    if reach_lines:
+        if not points:
+            reasons.append({"code": "no_location"})
+        else:
+            nearest = min(distance_to_lines_m(p, reach_lines) for p in points)
+            if nearest > settings.patrol_max_distance_from_reach_m:
+                reasons.append(
+                    {
+                        "code": "far_from_reach",
+                        "meters": round(nearest),
+                        "max": settings.patrol_max_distance_from_reach_m,
+                    }
+                )
+    fastest = _fastest_hop_kmh(samples)
+    if fastest > settings.patrol_max_speed_kmh:
+        reasons.append({"code": "too_fast", "kmh": round(fastest), "max": settings.patrol_max_speed_kmh})
+    reused = sum(1 for p in photos if p.reused)
+    if reused:
+        reasons.append({"code": "photo_reused", "count": reused})
+    earliest = started_at - timedelta(minutes=settings.patrol_photo_max_age_minutes)
+    old = [p for p in photos if p.as_document and p.taken_at is not None and _aware(p.taken_at, settings.tz) < earliest]
+    if old:
+        taken = min(_aware(p.taken_at, settings.tz) for p in old if p.taken_at is not None)
+        reasons.append(
+            {
+                "code": "photo_too_old",
+                "count": len(old),
+                "taken_at": taken.astimezone(settings.tz).strftime("%Y-%m-%d %H:%M"),
+            }
+        )
+    return Verdict(not reasons, distance_m, duration_s, reasons)
+
+
+def _aware(moment: datetime, tz: ZoneInfo) -> datetime:
+    """EXIF without an offset is the camera's local time: read it in the bot's time zone."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=tz)
+
+
+def _fastest_hop_kmh(samples: Sequence[Sample]) -> float:
+    fastest = 0.0
+    for i in range(1, len(samples)):
+        a, b = samples[i - 1], samples[i]
+        meters = haversine_m(a.point, b.point)
+        if meters < SPEED_CHECK_MIN_HOP_M:
+            continue
+        seconds = max(1.0, (b.at - a.at).total_seconds())
+        fastest = max(fastest, meters / seconds * 3.6)
+    return fastest

@@ -1,0 +1,107 @@
+"""The gate every command and button passes: who is asking, where, and may they (`bot.permissions.decide`)."""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+
+from telegram import BotCommand, BotCommandScopeChat, Chat, Update
+from telegram.error import TelegramError
+
+from bot.commands import commands_for
+from bot.config import Language
+from bot.people import Person
+from bot.permissions import ChatKind, decide
+from handlers.common import Context, display_name, is_group_admin, private_person, services
+from handlers.ui import alert
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """The person behind an update that was let through, and the language to answer in."""
+
+    person: Person | None
+    language: Language
+    chat: ChatKind
+
+    @property
+    def known(self) -> Person:
+        """The person, for actions only registered people can reach (the rules guarantee one)."""
+        assert self.person is not None
+        return self.person
+
+
+async def chat_kind(update: Update, context: Context) -> ChatKind | None:
+    chat = update.effective_chat
+    if chat is None:
+        return None
+    if chat.type == Chat.PRIVATE:
+        return ChatKind.PRIVATE
+    if chat.type in (Chat.GROUP, Chat.SUPERGROUP):
+        bound = await services(context).store.bindings.for_chat(chat.id)
+        return ChatKind.GROUP_BOUND if bound is not None else ChatKind.GROUP_UNBOUND
+    return None
+
+
+async def guard(update: Update, context: Context, action: str) -> Actor | None:
+    """Let the update through as `action`, or answer with the reason it may not (None: refused, answered).
+
+    In a group, a refusal is one short line, and actions that have no business there get silence.
+    """
+    svc = services(context)
+    kind = await chat_kind(update, context)
+    if kind is None:
+        return None
+    user = update.effective_user
+    person: Person | None
+    if kind is ChatKind.PRIVATE:
+        person = await private_person(update, context)
+        language = person.language
+    else:
+        assert update.effective_chat is not None
+        person = await svc.people.find(user.id) if user is not None else None
+        if person is None and user is not None and user.id in svc.settings.admin_ids:
+            # A bootstrap admin who has not opened the bot in private yet is an admin all the same.
+            person = await svc.people.bootstrap_admin(user.id, name=display_name(user), username=user.username)
+        language = await svc.chats.language(update.effective_chat.id)
+    group_admin = False
+    if kind is not ChatKind.PRIVATE:
+        decision = decide(person, action, kind, group_admin=False)
+        if not decision.allowed and decision.reason == "perm.group_admins_only":
+            group_admin = await is_group_admin(update, context)
+    decision = decide(person, action, kind, group_admin=group_admin)
+    if decision.allowed:
+        return Actor(person, language, kind)
+    if decision.reason is not None:
+        message = update.effective_message
+        anonymous = (
+            update.callback_query is None
+            and message is not None
+            and message.sender_chat is not None
+            and message.sender_chat.id == message.chat.id
+        )
+        # An anonymous admin posts as the group: we can't tell who they are, and should say so.
+        await refuse(update, context, language, "perm.anonymous" if anonymous else decision.reason)
+    return None
+
+
+async def refuse(update: Update, context: Context, language: Language, key: str, **params: object) -> None:
+    """Say no: an alert for a button (so the chat stays clean), a reply for a message."""
+    svc = services(context)
+    if update.callback_query is not None:
+        await alert(update, svc.locales.plain(language, key, **params))
+        return
+    message = update.effective_message
+    if message is not None:
+        await message.reply_text(svc.locales.t(language, key, **params))
+
+
+async def refresh_menu(context: Context, person: Person) -> None:
+    """Give a person with roles their own command menu in their private chat (the public one lists fewer)."""
+    if person.telegram_id is None:
+        return
+    svc = services(context)
+    names = commands_for(person, "private")
+    commands = [BotCommand(c, svc.locales.plain(person.language, f"commands.{c}")) for c in names]
+    with contextlib.suppress(TelegramError):  # a menu is a convenience: never fail a join over it
+        await context.bot.set_my_commands(commands, scope=BotCommandScopeChat(person.telegram_id))

@@ -1,0 +1,719 @@
+"""Patrols in private chat: /patrol, the reach, the live track, photos and notes, finish, /mypatrols.
+
+An open patrol is the state (in the store): while it is open, locations, photos and text go to it. The reply
+keyboard carries Finish and Report because a typed message has Telegram's own date, and a button press does
+not: after an outage the finish must still be when the person pressed it.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+
+from telegram import InlineKeyboardMarkup, KeyboardButton, Message, ReplyKeyboardMarkup, ReplyKeyboardRemove, Update
+from telegram.error import BadRequest, Forbidden, TelegramError
+from telegram.ext import (
+    Application,
+    ApplicationHandlerStop,
+    CallbackQueryHandler,
+    CommandHandler,
+    MessageHandler,
+    filters,
+)
+
+from bot import photos as photo_module
+from bot.config import Language
+from bot.geo import Point
+from bot.i18n import Locales
+from bot.patrols import FAR_AWAY_M, Summary
+from bot.people import Person
+from bot.periods import reminder_due
+from bot.permissions import ChatKind, decide
+from handlers.access import Actor, guard, refuse
+from handlers.common import Context, services
+from handlers.dialogs import flow
+from handlers.ui import button, buttons, int_part, paged, show
+from storage.records import DialogRecord
+
+logger = logging.getLogger(__name__)
+
+CHOOSE = "patrol"  # the dialog while a reach is being chosen
+PROBLEM = "patrol_problem"  # the dialog while a problem is being described during a patrol
+# Handler group for patrol evidence: after dialogs (-1), before the features and the fallback (0).
+PATROL_GROUP = -2
+MENU_KEYS = ("menu.patrol", "menu.mypatrols")
+CONTROL_KEYS = ("patrol.finish_button", "patrol.problem_button")
+
+
+def _labels(locales: Locales, key: str) -> set[str]:
+    return {locales.plain("zh", key), locales.plain("en", key)}
+
+
+def main_menu(locales: Locales, lang: Language) -> ReplyKeyboardMarkup:
+    """One tap to the everyday things: the keyboard members keep under the message box."""
+    return ReplyKeyboardMarkup(
+        [[KeyboardButton(locales.plain(lang, "menu.patrol")), KeyboardButton(locales.plain(lang, "menu.mypatrols"))]],
+        resize_keyboard=True,
+        is_persistent=True,
+    )
+
+
+def patrol_keyboard(locales: Locales, lang: Language) -> ReplyKeyboardMarkup:
+    return ReplyKeyboardMarkup(
+        [
+            [KeyboardButton(locales.plain(lang, "patrol.location_button"), request_location=True)],
+            [
+                KeyboardButton(locales.plain(lang, "patrol.problem_button")),
+                KeyboardButton(locales.plain(lang, "patrol.finish_button")),
+            ],
+        ],
+        resize_keyboard=True,
+        is_persistent=True,
+    )
+
+
+def _when(message: Message) -> datetime:
+    """Telegram's clock: when the person sent it (or moved their live location), not when it arrived."""
+    moment = message.edit_date or message.date
+    return moment.astimezone(UTC)
+
+
+# -- starting ----------------------------------------------------------------------------------------------
+
+
+async def patrol_command(update: Update, context: Context) -> None:
+    actor = await guard(update, context, "patrol")
+    message = update.effective_message
+    if actor is None or message is None:
+        return
+    await offer_reaches(update, context, actor, started_at=_when(message))
+
+
+async def offer_reaches(update: Update, context: Context, actor: Actor, *, started_at: datetime) -> None:
+    """The open patrol if there is one; else the person's own reaches, and 'nearest to me' by location."""
+    svc = services(context)
+    person = actor.known
+    lang = actor.language
+    chat = update.effective_chat
+    assert chat is not None and person.telegram_id is not None
+    open_patrol = await svc.patrols.open_patrol(person.id)
+    if open_patrol is not None:
+        summary = await svc.patrols.summary(open_patrol)
+        await context.bot.send_message(
+            chat.id,
+            svc.locales.t(lang, "patrol.already_open")
+            + "\n\n"
+            + patrol_card(svc.locales, lang, summary, svc.settings.tz),
+            reply_markup=patrol_buttons(svc.locales, lang, open_patrol.id),
+        )
+        await context.bot.send_message(
+            chat.id, svc.locales.t(lang, "patrol.how_live"), reply_markup=patrol_keyboard(svc.locales, lang)
+        )
+        return
+    await svc.store.dialogs.put(person.telegram_id, CHOOSE, "reach", {"at": started_at.isoformat()})
+    mine = await svc.store.assignments.active_for_person(person.id)
+    choices: list[tuple[str, str]] = []
+    for assignment in mine:
+        reach = await svc.store.reaches.by_id(assignment.reach_id)
+        if reach is not None:
+            choices.append((f"🏞 {reach.name(lang)}", f"pt:r:{reach.id}"))
+    extra = [
+        [(svc.locales.plain(lang, "patrol.by_area"), "pt:areas:0")],
+        [(svc.locales.plain(lang, "common.cancel"), "pt:x")],
+    ]
+    text = svc.locales.t(lang, "patrol.choose_mine" if choices else "patrol.choose_nearest")
+    await context.bot.send_message(
+        chat.id, text, reply_markup=paged(choices, page=0, page_data="pt:mine:", extra=extra, page_size=10)
+    )
+    location = ReplyKeyboardMarkup(
+        [[KeyboardButton(svc.locales.plain(lang, "patrol.nearest_button"), request_location=True)]],
+        resize_keyboard=True,
+        one_time_keyboard=True,
+    )
+    await context.bot.send_message(chat.id, svc.locales.t(lang, "patrol.nearest_hint"), reply_markup=location)
+
+
+@flow(CHOOSE)
+async def choosing_input(update: Update, context: Context, dialog: DialogRecord) -> None:
+    """While choosing a reach, a shared location lists the nearest ones; text gets a pointer to the buttons."""
+    actor = await guard(update, context, "patrol")
+    message = update.effective_message
+    if actor is None or message is None:
+        await services(context).store.dialogs.clear(dialog.telegram_id, CHOOSE)
+        return
+    svc = services(context)
+    lang = actor.language
+    if message.location is None:
+        if message.text is not None and message.text.strip() in _labels(svc.locales, "menu.patrol"):
+            await offer_reaches(update, context, actor, started_at=_when(message))
+            return
+        await message.reply_text(svc.locales.t(lang, "patrol.choose_use_buttons"))
+        return
+    point = (message.location.latitude, message.location.longitude)
+    nearby = await svc.patrols.nearest_reaches(point, home_area_id=actor.known.home_area_id)
+    if not nearby:
+        await message.reply_text(svc.locales.t(lang, "registry.empty"), reply_markup=ReplyKeyboardRemove())
+        return
+    choices = []
+    for near in nearby:
+        distance = (
+            _distance_text(svc.locales, lang, near.distance_m)
+            if near.distance_m is not None
+            else svc.locales.plain(lang, "patrol.no_geometry")
+        )
+        choices.append((f"{near.reach.name(lang)} · {distance}", f"pt:r:{near.reach.id}"))
+    text = svc.locales.t(lang, "patrol.nearest_found")
+    if nearby[0].distance_m is not None and nearby[0].distance_m > FAR_AWAY_M:
+        text += "\n" + svc.locales.t(
+            lang, "patrol.far_everywhere", distance=_distance_text(svc.locales, lang, nearby[0].distance_m)
+        )
+    await message.reply_text(svc.locales.t(lang, "patrol.location_noted"), reply_markup=ReplyKeyboardRemove())
+    await message.reply_text(
+        text, reply_markup=buttons(*[[c] for c in choices], [(svc.locales.plain(lang, "common.cancel"), "pt:x")])
+    )
+
+
+def _distance_text(locales: Locales, lang: Language, meters: float) -> str:
+    if meters < 1000:
+        return locales.plain(lang, "units.m", value=round(meters))
+    return locales.plain(lang, "units.km", value=f"{meters / 1000:.1f}")
+
+
+@button
+async def patrol_button(update: Update, context: Context) -> None:
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    actor = await guard(update, context, "patrol")
+    if actor is None:
+        return
+    svc = services(context)
+    lang = actor.language
+    person = actor.known
+    parts = query.data.split(":")
+    action = parts[1]
+    number = int_part(query.data, 2)
+    if action == "x":
+        await svc.store.dialogs.clear(query.from_user.id, CHOOSE)
+        await show(update, context, svc.locales.t(lang, "dialog.cancelled"))
+        await context.bot.send_message(
+            query.from_user.id, svc.locales.t(lang, "menu.back"), reply_markup=main_menu(svc.locales, lang)
+        )
+        return
+    if action == "go":  # from a reminder: start on that reach now (a button has no date of its own)
+        if number is None:
+            await refuse(update, context, lang, "fallback.outdated_button")
+            return
+        await svc.store.dialogs.put(query.from_user.id, CHOOSE, "reach", {"at": datetime.now(UTC).isoformat()})
+        await _start_on(update, context, actor, number)
+        return
+    if action == "areas":
+        areas = await svc.store.areas.all()
+        choices = [(a.name(lang), f"pt:a:{a.id}:0") for a in areas]
+        await show(
+            update,
+            context,
+            svc.locales.t(lang, "reaches.choose_area"),
+            paged(choices, page=number or 0, page_data="pt:areas:", columns=2, page_size=12),
+        )
+        return
+    if action == "a":
+        if number is None:
+            return
+        area = await svc.store.areas.by_id(number)
+        if area is None:
+            await refuse(update, context, lang, "fallback.outdated_button")
+            return
+        reaches = await svc.store.reaches.in_area(area.id)
+        choices = [(r.name(lang), f"pt:r:{r.id}") for r in reaches]
+        back = [[(svc.locales.plain(lang, "common.back"), "pt:areas:0")]]
+        await show(
+            update,
+            context,
+            svc.locales.t(lang, "patrol.choose_in_area", area=area.name(lang)),
+            paged(choices, page=int_part(query.data, 3) or 0, page_data=f"pt:a:{area.id}:", extra=back),
+        )
+        return
+    if action == "r":
+        if number is None:
+            await refuse(update, context, lang, "fallback.outdated_button")
+            return
+        await _start_on(update, context, actor, number)
+        return
+    if action == "f":
+        if number is None:
+            await refuse(update, context, lang, "fallback.outdated_button")
+            return
+        await finish_patrol(update, context, person, lang, patrol_id=number, at=datetime.now(UTC))
+        return
+    if action == "p":
+        await begin_problem_note(update, context, actor)
+        return
+    if action == "mine":
+        await offer_reaches(update, context, actor, started_at=datetime.now(UTC))
+        return
+    await refuse(update, context, lang, "fallback.outdated_button")
+
+
+async def _start_on(update: Update, context: Context, actor: Actor, reach_id: int) -> None:
+    svc = services(context)
+    lang = actor.language
+    person = actor.known
+    assert person.telegram_id is not None
+    reach = await svc.store.reaches.by_id(reach_id)
+    dialog = await svc.store.dialogs.get(person.telegram_id)
+    if reach is None:
+        await refuse(update, context, lang, "fallback.outdated_button")
+        return
+    if dialog is None or dialog.flow != CHOOSE:
+        # A reach button from an earlier choice: an open patrol is shown, nothing new is started.
+        open_patrol = await svc.patrols.open_patrol(person.id)
+        if open_patrol is not None:
+            await refuse(update, context, lang, "patrol.already_open_short")
+            return
+        dialog_at = datetime.now(UTC)
+    else:
+        dialog_at = datetime.fromisoformat(str(dialog.data.get("at")))
+    patrol, new = await svc.patrols.start(person.id, reach.id, dialog_at)
+    await svc.store.dialogs.clear(person.telegram_id, CHOOSE)
+    if not new:
+        await refuse(update, context, lang, "patrol.already_open_short")
+        return
+    started = patrol.started_at.astimezone(svc.settings.tz).strftime("%H:%M")
+    await show(
+        update,
+        context,
+        svc.locales.t(lang, "patrol.started", reach=reach.name(lang), time=started),
+        patrol_buttons(svc.locales, lang, patrol.id),
+    )
+    await context.bot.send_message(
+        person.telegram_id, svc.locales.t(lang, "patrol.how_live"), reply_markup=patrol_keyboard(svc.locales, lang)
+    )
+
+
+def patrol_buttons(locales: Locales, lang: Language, patrol_id: int) -> InlineKeyboardMarkup:
+    return buttons(
+        [(locales.plain(lang, "patrol.problem_button"), f"pt:p:{patrol_id}")],
+        [(locales.plain(lang, "patrol.finish_button"), f"pt:f:{patrol_id}")],
+    )
+
+
+# -- while open -----------------------------------------------------------------------------------------
+
+
+async def evidence(update: Update, context: Context) -> None:
+    """Anything a patrolling person sends in private goes to their open patrol; without one, it passes on."""
+    message = update.effective_message
+    user = update.effective_user
+    if message is None or user is None:
+        return
+    svc = services(context)
+    person = await svc.people.find(user.id)
+    if person is None or not person.active or not decide(person, "patrol", ChatKind.PRIVATE).allowed:
+        return
+    patrol = await svc.patrols.open_patrol(person.id)
+    edited = update.edited_message is not None
+    if patrol is None:
+        if edited:  # a live location still running after its patrol ended: nothing to do, nothing to say
+            raise ApplicationHandlerStop
+        if message.location is not None and await svc.store.dialogs.get(user.id) is None:
+            await message.reply_text(svc.locales.t(person.language, "patrol.location_without_patrol"))
+            raise ApplicationHandlerStop
+        return
+    lang = person.language
+    at = _when(message)
+    text = (message.text or "").strip()
+    if message.text is not None and not edited and await svc.store.dialogs.get(user.id) is not None:
+        return  # typed text for an open dialog (describing a problem, an admin's invite): the dialog takes it
+    if message.location is not None:
+        point: Point = (message.location.latitude, message.location.longitude)
+        live = message.location.live_period is not None
+        if edited and not live:
+            await svc.patrols.live_stopped(patrol, at)
+            await message.reply_text(
+                svc.locales.t(lang, "patrol.live_stopped", minutes=svc.settings.patrol_idle_minutes)
+            )
+            raise ApplicationHandlerStop
+        await svc.patrols.add_point(
+            patrol, point, at, accuracy_m=message.location.horizontal_accuracy, live=live or edited
+        )
+        if edited:
+            raise ApplicationHandlerStop  # live edits are the track: recorded silently
+        reach = await svc.store.reaches.by_id(patrol.reach_id)
+        distance = await svc.patrols.distance_to_reach(reach, point) if reach is not None else None
+        if live:
+            period = message.location.live_period
+            seconds = int(period.total_seconds()) if isinstance(period, timedelta) else period
+            await svc.patrols.live_started(patrol, message.message_id, at, seconds)
+            key = "patrol.live_started"
+        else:
+            key = "patrol.point_added"
+        reply = svc.locales.t(lang, key)
+        if distance is not None and distance > svc.settings.patrol_max_distance_from_reach_m:
+            reply += "\n" + svc.locales.t(
+                lang,
+                "patrol.far_from_reach",
+                distance=_distance_text(svc.locales, lang, distance),
+                reach=reach.name(lang) if reach else "",
+            )
+        await message.reply_text(reply)
+        raise ApplicationHandlerStop
+    if edited:
+        return
+    if message.photo or message.document is not None:
+        await _add_photo(update, context, person, lang, patrol_id=patrol.id, message=message, at=at)
+        raise ApplicationHandlerStop
+    if text in _labels(svc.locales, "patrol.finish_button"):
+        await finish_patrol(update, context, person, lang, patrol_id=patrol.id, at=at)
+        raise ApplicationHandlerStop
+    if text in _labels(svc.locales, "patrol.problem_button"):
+        await begin_problem_note(update, context, Actor(person, lang, ChatKind.PRIVATE))
+        raise ApplicationHandlerStop
+    if text in _labels(svc.locales, "menu.patrol"):
+        await offer_reaches(update, context, Actor(person, lang, ChatKind.PRIVATE), started_at=at)
+        raise ApplicationHandlerStop
+    if message.text is not None and not message.text.startswith("/"):
+        await svc.patrols.add_note(patrol, message.text[:2000], at)
+        await message.reply_text(svc.locales.t(lang, "patrol.note_added"))
+        raise ApplicationHandlerStop
+
+
+async def _add_photo(
+    update: Update, context: Context, person: Person, lang: Language, *, patrol_id: int, message: Message, at: datetime
+) -> None:
+    svc = services(context)
+    document = message.document
+    if document is not None:
+        size = document.file_size or 0
+        file_id = document.file_id
+        if document.mime_type is not None and not document.mime_type.startswith("image/"):
+            await message.reply_text(svc.locales.t(lang, "photo.not_image"))
+            return
+    else:
+        largest = message.photo[-1]
+        size = largest.file_size or 0
+        file_id = largest.file_id
+    if size > photo_module.MAX_FILE_BYTES:
+        await message.reply_text(
+            svc.locales.t(lang, "photo.too_large_file", mb=photo_module.MAX_FILE_BYTES // (1024 * 1024))
+        )
+        return
+    try:
+        telegram_file = await context.bot.get_file(file_id)
+        data = bytes(await telegram_file.download_as_bytearray())
+    except BadRequest as exc:
+        if "too big" in exc.message.lower():
+            await message.reply_text(
+                svc.locales.t(lang, "photo.too_large_file", mb=photo_module.MAX_FILE_BYTES // (1024 * 1024))
+            )
+            return
+        raise
+    try:
+        stored = await svc.patrols.store_photo(data, person_id=person.id)
+    except photo_module.PhotoError as exc:
+        await message.reply_text(svc.locales.t(lang, exc.key, **exc.params))
+        return
+    patrol = await svc.store.patrols.by_id(patrol_id)
+    if patrol is None or not patrol.is_open:
+        return
+    await svc.patrols.add_photo(
+        patrol, stored, file_id=file_id, as_document=document is not None, at=at, caption=message.caption
+    )
+    count = len(await svc.store.patrols.photos(patrol.id))
+    lines = [svc.locales.t(lang, "patrol.photo_added", count=count)]
+    if document is None and count == 1:
+        lines.append(svc.locales.t(lang, "patrol.compressed_hint"))
+    if message.media_group_id is not None and context.chat_data is not None:
+        # An album: one answer for the album, not one per photo.
+        seen: set[str] = context.chat_data.setdefault("patrol_albums", set())
+        if message.media_group_id in seen:
+            return
+        seen.add(message.media_group_id)
+    await message.reply_text("\n".join(lines))
+
+
+async def begin_problem_note(update: Update, context: Context, actor: Actor) -> None:
+    """The problem report flow comes with the next issue; until then a problem is described in a note."""
+    svc = services(context)
+    person = actor.known
+    assert person.telegram_id is not None
+    patrol = await svc.patrols.open_patrol(person.id)
+    if patrol is None:
+        await refuse(update, context, actor.language, "patrol.none_open")
+        return
+    await svc.store.dialogs.put(person.telegram_id, PROBLEM, "describe", {"patrol_id": patrol.id})
+    await context.bot.send_message(person.telegram_id, svc.locales.t(actor.language, "patrol.describe_problem"))
+
+
+@flow(PROBLEM)
+async def problem_input(update: Update, context: Context, dialog: DialogRecord) -> None:
+    svc = services(context)
+    message = update.effective_message
+    actor = await guard(update, context, "patrol")
+    await svc.store.dialogs.clear(dialog.telegram_id, PROBLEM)
+    if actor is None or message is None:
+        return
+    patrol = await svc.store.patrols.by_id(int(dialog.data.get("patrol_id", 0)))
+    if patrol is None or not patrol.is_open or not message.text:
+        await message.reply_text(svc.locales.t(actor.language, "patrol.none_open"))
+        return
+    if message.text.strip() in _labels(svc.locales, "patrol.finish_button"):
+        await finish_patrol(update, context, actor.known, actor.language, patrol_id=patrol.id, at=_when(message))
+        return
+    await svc.patrols.add_note(patrol, message.text[:2000], _when(message), problem=True)
+    await message.reply_text(svc.locales.t(actor.language, "patrol.problem_noted"))
+
+
+async def live_in_group(update: Update, context: Context) -> None:
+    """A patrolling chief sharing their live location in a group by mistake: tell them where it belongs, once."""
+    message = update.effective_message
+    user = update.effective_user
+    if message is None or user is None or message.location is None or message.location.live_period is None:
+        return
+    svc = services(context)
+    person = await svc.people.find(user.id)
+    if person is None or await svc.patrols.open_patrol(person.id) is None:
+        return
+    lang = await svc.chats.language(message.chat.id)
+    link = f"https://t.me/{context.bot.username}"
+    await message.reply_text(svc.locales.t(lang, "patrol.live_in_group", link=link))
+
+
+# -- finishing ------------------------------------------------------------------------------------------
+
+
+async def finish_patrol(
+    update: Update, context: Context, person: Person, lang: Language, *, patrol_id: int, at: datetime
+) -> None:
+    svc = services(context)
+    patrol = await svc.store.patrols.by_id(patrol_id)
+    if patrol is None or patrol.person_id != person.id:
+        await refuse(update, context, lang, "fallback.outdated_button")
+        return
+    result = await svc.patrols.finish(patrol_id, at=at, reason="finished")
+    assert result is not None
+    summary, ended = result
+    card = patrol_card(svc.locales, lang, summary, svc.settings.tz)
+    chat_id = person.telegram_id
+    assert chat_id is not None
+    if not ended:
+        if update.callback_query is not None:
+            await refuse(update, context, lang, "patrol.already_finished")
+            return
+        await context.bot.send_message(
+            chat_id,
+            svc.locales.t(lang, "patrol.already_finished") + "\n\n" + card,
+            reply_markup=main_menu(svc.locales, lang),
+        )
+        return
+    if update.callback_query is not None:
+        await show(update, context, card)
+    else:
+        await context.bot.send_message(chat_id, card)
+    await context.bot.send_message(
+        chat_id, svc.locales.t(lang, "patrol.thanks"), reply_markup=main_menu(svc.locales, lang)
+    )
+
+
+def patrol_card(locales: Locales, lang: Language, summary: Summary, tz: object) -> str:
+    """The patrol at a glance: where, when, how long, how far, evidence, outcome, and the verdict with reasons."""
+    patrol = summary.patrol
+    verdict = summary.verdict
+    start = patrol.started_at.astimezone(tz)  # type: ignore[arg-type]
+    end = patrol.ended_at.astimezone(tz) if patrol.ended_at else None  # type: ignore[arg-type]
+    lines = [
+        locales.t(
+            lang,
+            "patrol.card",
+            reach=summary.reach.name(lang) if summary.reach else "?",
+            start=start.strftime("%Y-%m-%d %H:%M"),
+            end=end.strftime("%H:%M") if end else locales.plain(lang, "patrol.ongoing"),
+            minutes=verdict.duration_s // 60,
+            distance=_distance_text(locales, lang, verdict.distance_m),
+            points=summary.point_count,
+            photos=summary.photo_count,
+            outcome=locales.plain(
+                lang, "patrol.outcome_problems" if summary.problems else "patrol.outcome_none", count=summary.problems
+            ),
+        )
+    ]
+    if patrol.end_reason in ("idle", "max_hours"):
+        lines.append(locales.t(lang, f"patrol.ended_{patrol.end_reason}"))
+    if not patrol.is_open:
+        if verdict.valid:
+            lines.append(locales.t(lang, "patrol.valid"))
+        else:
+            lines.append(locales.t(lang, "patrol.invalid"))
+            for reason in verdict.reasons:
+                params = {k: v for k, v in reason.items() if k != "code"}
+                lines.append("· " + locales.t(lang, f"patrol.reason.{reason['code']}", **params))
+    return "\n".join(lines)
+
+
+# -- /mypatrols -----------------------------------------------------------------------------------------
+
+
+async def mypatrols_command(update: Update, context: Context) -> None:
+    actor = await guard(update, context, "mypatrols")
+    message = update.effective_message
+    if actor is None or message is None:
+        return
+    await _mypatrols(update, context, actor, message)
+
+
+async def _mypatrols(update: Update, context: Context, actor: Actor, message: Message) -> None:
+    svc = services(context)
+    lang = actor.language
+    tz = svc.settings.tz
+    lines: list[str] = []
+    today = datetime.now(tz).date()
+    for progress in await svc.patrols.progress(actor.known.id, today):
+        lines.append(
+            svc.locales.t(
+                lang,
+                "mypatrols.progress",
+                reach=progress.reach.name(lang) if progress.reach else progress.assignment.reach_code,
+                period=svc.locales.plain(lang, f"period.this_{progress.period.kind}"),
+                done=progress.done,
+                required=progress.required,
+                days=progress.days_left,
+                mark="✅" if not progress.short else "⏳",
+            )
+        )
+    if lines:
+        lines.insert(0, svc.locales.t(lang, "mypatrols.progress_header"))
+        lines.append("")
+    recent = await svc.store.patrols.recent_for_person(actor.known.id, 10)
+    if recent:
+        lines.append(svc.locales.t(lang, "mypatrols.recent_header"))
+        for patrol in recent:
+            reach = await svc.store.reaches.by_id(patrol.reach_id)
+            mark = "🚶" if patrol.is_open else "✅" if patrol.valid else "❌"
+            lines.append(
+                svc.locales.t(
+                    lang,
+                    "mypatrols.line",
+                    mark=mark,
+                    when=patrol.started_at.astimezone(tz).strftime("%m-%d %H:%M"),
+                    reach=reach.name(lang) if reach else "?",
+                    minutes=(patrol.duration_s or 0) // 60,
+                    distance=_distance_text(svc.locales, lang, patrol.distance_m or 0.0),
+                )
+            )
+    if not lines:
+        lines.append(svc.locales.t(lang, "mypatrols.none"))
+    await message.reply_text("\n".join(lines), reply_markup=main_menu(svc.locales, lang))
+
+
+async def menu_text(update: Update, context: Context) -> None:
+    """The main menu's buttons arrive as text in the person's language (or the other one, if they switched)."""
+    message = update.effective_message
+    if message is None or message.text is None:
+        return
+    svc = services(context)
+    text = message.text.strip()
+    if text in _labels(svc.locales, "menu.patrol"):
+        await patrol_command(update, context)
+        raise ApplicationHandlerStop
+    if text in _labels(svc.locales, "menu.mypatrols"):
+        await mypatrols_command(update, context)
+        raise ApplicationHandlerStop
+
+
+# -- jobs -------------------------------------------------------------------------------------------------
+
+
+async def end_idle_patrols(context: Context) -> None:
+    """Every minute: patrols whose live location stopped and went quiet, or that ran too long, end on their own."""
+    svc = services(context)
+    for patrol, reason, ended_at in await svc.patrols.due_to_end(datetime.now(UTC)):
+        result = await svc.patrols.finish(patrol.id, at=ended_at, reason=reason)
+        if result is None or not result[1]:
+            continue
+        person = await svc.store.people.by_id(patrol.person_id)
+        if person is None or person.telegram_id is None:
+            continue
+        lang = svc.people.language_for(person.language, person.language_code)
+        text = svc.locales.t(
+            lang,
+            f"patrol.auto_{reason}",
+            minutes=svc.settings.patrol_idle_minutes,
+            hours=f"{svc.settings.patrol_max_hours:g}",
+        )
+        text += "\n\n" + patrol_card(svc.locales, lang, result[0], svc.settings.tz)
+        try:
+            await context.bot.send_message(person.telegram_id, text, reply_markup=main_menu(svc.locales, lang))
+        except Forbidden:
+            await svc.people.set_blocked(person.telegram_id, True)
+        except TelegramError:
+            logger.warning("Could not tell %s their patrol %s ended", person.telegram_id, patrol.id, exc_info=True)
+
+
+async def remind_chiefs(context: Context) -> None:
+    """Daily: chiefs whose current period still lacks patrols, PATROL_REMINDER_DAYS before it ends."""
+    svc = services(context)
+    today = datetime.now(svc.settings.tz).date()
+    for chief in await svc.store.people.with_role("chief"):
+        if chief.telegram_id is None or chief.blocked_at is not None or chief.started_at is None:
+            continue
+        short = [
+            p
+            for p in await svc.patrols.progress(chief.id, today)
+            if p.short and reminder_due(p.period, today, svc.settings.patrol_reminder_days)
+        ]
+        if not short:
+            continue
+        key = ",".join(sorted({f"{p.period.kind}:{p.period.start.isoformat()}" for p in short}))
+        if not await svc.store.patrols.reminded(chief.id, "patrol", key):
+            continue
+        lang = svc.people.language_for(chief.language, chief.language_code)
+        lines = [svc.locales.t(lang, "reminder.header", name=chief.name)]
+        rows = []
+        for progress in short:
+            reach_name = progress.reach.name(lang) if progress.reach else progress.assignment.reach_code
+            lines.append(
+                svc.locales.t(
+                    lang,
+                    "reminder.line",
+                    reach=reach_name,
+                    period=svc.locales.plain(lang, f"period.this_{progress.period.kind}"),
+                    done=progress.done,
+                    required=progress.required,
+                    days=progress.days_left,
+                )
+            )
+            rows.append(
+                [(svc.locales.plain(lang, "reminder.start", reach=reach_name), f"pt:go:{progress.assignment.reach_id}")]
+            )
+        try:
+            await context.bot.send_message(chief.telegram_id, "\n".join(lines), reply_markup=buttons(*rows))
+        except Forbidden:
+            await svc.people.set_blocked(chief.telegram_id, True)
+        except TelegramError:
+            logger.warning("Could not remind chief %s", chief.telegram_id, exc_info=True)
+
+
+def register(app: Application) -> None:  # type: ignore[type-arg]
+    private = filters.ChatType.PRIVATE
+    new_message = private & filters.UpdateType.MESSAGE
+    app.add_handler(CommandHandler("patrol", patrol_command, new_message))
+    app.add_handler(CommandHandler("mypatrols", mypatrols_command, new_message))
+    app.add_handler(CallbackQueryHandler(patrol_button, pattern=r"^pt:"))
+    # Evidence runs before dialogs, so an open patrol takes locations and photos first; typed text during a
+    # problem description is for the dialog, though, so text is left to it when one is open (see evidence()).
+    gathered = private & (filters.LOCATION | filters.PHOTO | filters.Document.ALL | (filters.TEXT & ~filters.COMMAND))
+    app.add_handler(
+        MessageHandler(gathered & (filters.UpdateType.MESSAGE | filters.UpdateType.EDITED_MESSAGE), evidence),
+        group=PATROL_GROUP,
+    )
+    groups = filters.ChatType.GROUPS & filters.UpdateType.MESSAGE & filters.LOCATION
+    app.add_handler(MessageHandler(groups, live_in_group))
+    locales = Locales.load()
+    labels = sorted({label for key in MENU_KEYS for label in _labels(locales, key)})
+    app.add_handler(MessageHandler(new_message & filters.Text(labels), menu_text))
+    jobs = app.job_queue
+    if jobs is not None:
+        settings = app.bot_data["settings"]
+        jobs.run_repeating(end_idle_patrols, interval=60, first=5, name="end_idle_patrols")
+        jobs.run_daily(
+            remind_chiefs, time=settings.patrol_reminder_time.replace(tzinfo=settings.tz), name="patrol_reminders"
+        )

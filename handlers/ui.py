@@ -1,0 +1,121 @@
+"""Inline keyboards the flows share: pages of choices with ◀ ▶, and a way to update the message they sit on."""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import functools
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.error import BadRequest, TelegramError
+
+from handlers.common import Context
+
+PAGE_SIZE = 8
+
+# Whether the button press being handled (this task's) has been answered already: Telegram accepts one answer.
+_answered: contextvars.ContextVar[bool] = contextvars.ContextVar("riverbot_answered", default=False)
+
+ButtonHandler = Callable[[Update, Context], Coroutine[Any, Any, None]]
+
+
+def button(handler: ButtonHandler) -> ButtonHandler:
+    """Answer the press after the handler has updated the message, unless it answered (an alert) itself.
+
+    Answering last means the client's spinner stops when the new text is there, and a test (or a person)
+    who waits for the answer sees the result.
+    """
+
+    @functools.wraps(handler)
+    async def wrapped(update: Update, context: Context) -> None:
+        token = _answered.set(False)
+        try:
+            await handler(update, context)
+            if not _answered.get() and update.callback_query is not None:
+                # A press from long ago can no longer be answered: the edit above is what matters.
+                with contextlib.suppress(TelegramError):
+                    await update.callback_query.answer()
+        finally:
+            _answered.reset(token)
+
+    return wrapped
+
+
+async def alert(update: Update, text: str) -> None:
+    """Answer the press with an alert (shown once, nothing added to the chat)."""
+    query = update.callback_query
+    if query is None:
+        return
+    _answered.set(True)
+    with contextlib.suppress(TelegramError):
+        await query.answer(text[:200], show_alert=True)
+
+
+def paged(
+    choices: Sequence[tuple[str, str]],
+    *,
+    page: int,
+    page_data: str,
+    extra: Sequence[Sequence[tuple[str, str]]] = (),
+    columns: int = 1,
+    page_size: int = PAGE_SIZE,
+) -> InlineKeyboardMarkup:
+    """`choices` as (label, callback data), one page of them, ◀ ▶ to move (`page_data` + page number), then `extra`."""
+    pages = max(1, -(-len(choices) // page_size))
+    page = min(max(page, 0), pages - 1)
+    shown = choices[page * page_size : (page + 1) * page_size]
+    rows = [
+        [InlineKeyboardButton(label, callback_data=data) for label, data in shown[i : i + columns]]
+        for i in range(0, len(shown), columns)
+    ]
+    if pages > 1:
+        nav = []
+        if page > 0:
+            nav.append(InlineKeyboardButton("◀", callback_data=f"{page_data}{page - 1}"))
+        nav.append(InlineKeyboardButton(f"{page + 1}/{pages}", callback_data=f"{page_data}{page}"))
+        if page < pages - 1:
+            nav.append(InlineKeyboardButton("▶", callback_data=f"{page_data}{page + 1}"))
+        rows.append(nav)
+    rows += [[InlineKeyboardButton(label, callback_data=data) for label, data in row] for row in extra]
+    return InlineKeyboardMarkup(rows)
+
+
+def buttons(*rows: Sequence[tuple[str, str]]) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup([[InlineKeyboardButton(t, callback_data=d) for t, d in row] for row in rows])
+
+
+async def show(update: Update, context: Context, text: str, markup: InlineKeyboardMarkup | None = None) -> None:
+    """Put `text` (and buttons) on the pressed message, or send it when this is a command, not a button.
+
+    A double tap asks Telegram to make a change already made ("message is not modified"): that is fine.
+    A message too old to edit gets a new one instead.
+    """
+    query = update.callback_query
+    if query is not None and query.message is not None and query.message.is_accessible:
+        try:
+            await query.edit_message_text(text, reply_markup=markup)
+            return
+        except BadRequest as exc:
+            reason = exc.message.lower()
+            if "not modified" in reason:
+                return
+            if "not found" not in reason and "can't be edited" not in reason:
+                raise
+    chat = update.effective_chat
+    assert chat is not None
+    await context.bot.send_message(chat.id, text, reply_markup=markup)
+
+
+def int_part(data: str | None, index: int) -> int | None:
+    """The `index`-th ':'-separated part of callback data as an int; None for forged or old data."""
+    if data is None:
+        return None
+    parts = data.split(":")
+    if index >= len(parts):
+        return None
+    try:
+        return int(parts[index])
+    except ValueError:
+        return None
