@@ -84,10 +84,19 @@ async def current_version(conn: aiosqlite.Connection) -> int:
 async def apply_migrations(conn: aiosqlite.Connection, migrations: Sequence[Migration]) -> list[int]:
     """Bring the schema up to date; return the versions applied (empty when it already was)."""
     migrations = check_sequence(migrations)
-    await conn.execute(
-        "CREATE TABLE IF NOT EXISTS schema_version ("
-        " version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
-    )
+    # In its own write transaction: a bare statement that reads, then writes, gets "database is locked" at once
+    # (no busy wait) when another process wrote in between, as two processes creating one file at once do.
+    await conn.execute("BEGIN IMMEDIATE")
+    try:
+        await conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_version ("
+            " version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
+        )
+        await conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            await conn.execute("ROLLBACK")
+        raise
     version = await current_version(conn)
     latest = migrations[-1].version if migrations else 0
     if version > latest:

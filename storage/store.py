@@ -96,8 +96,9 @@ class Store:
         path.parent.mkdir(parents=True, exist_ok=True)
         writer = await _connect(path, synchronous)
         try:
-            await writer.execute("PRAGMA journal_mode = WAL")
-            await apply_migrations(writer, bundled_migrations() if migrations is None else migrations)
+            async with _startup_lock(path):
+                await writer.execute("PRAGMA journal_mode = WAL")
+                await apply_migrations(writer, bundled_migrations() if migrations is None else migrations)
             version = await current_version(writer)
             reader = await _connect(path, synchronous)
         except BaseException:
@@ -215,3 +216,27 @@ async def _connect(path: Path, synchronous: Synchronous) -> aiosqlite.Connection
         await conn.close()
         raise
     return conn
+
+
+
+
+@asynccontextmanager
+async def _startup_lock(path: Path) -> AsyncIterator[None]:
+    """One opener at a time switches the file to WAL and migrates it, across processes (`flock` on a lock
+    file beside the database). Two processes creating one new file at once otherwise race on the switch to
+    WAL, where SQLite's busy timeout does not apply. The wait runs in a thread, so that openers in this same
+    process (which flock also excludes) keep running and can finish."""
+    try:
+        import fcntl
+    except ImportError:  # not on a POSIX system: no cross-process guard
+        yield
+        return
+    handle = await asyncio.to_thread(open, path.with_name(path.name + ".lock"), "a+b")
+    try:
+        await asyncio.to_thread(fcntl.flock, handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+    finally:
+        handle.close()

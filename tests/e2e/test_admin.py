@@ -148,3 +148,28 @@ async def test_empty_registry_says_what_to_do(bot: Harness) -> None:
     assert "riverbot registry import" in (await admin.next_message()).text
     await admin.send("/reaches")
     assert "riverbot registry import" in (await admin.next_message()).text
+
+
+async def test_the_office_commands_read_english_for_an_english_admin(bot: Harness) -> None:
+    ids = await seed_registry(bot.store)
+    admin = await started_admin(bot, "en")
+    chief_id = await bot.store.people.create(name="Zhou Jiu", phone="+8613900000009")
+    await bot.store.people.grant_role(chief_id, "chief", level="village")
+    await admin.send("/assign")
+    areas = await admin.next_message()
+    reaches = await tap(bot, admin, areas, text="Chengdong · CD")
+    assert "Chengdong: choose the reach" in reaches.text
+    chiefs = await tap(bot, admin, reaches, text="Ligong River · LGH-01 · 👤0")
+    done = await tap(bot, admin, chiefs, text="Zhou Jiu · village-level chief")
+    assert "Zhou Jiu (village-level chief) is responsible for Ligong River from today." in done.text
+    await admin.send("/reaches")
+    top = await admin.next_message()
+    listing = await tap(bot, admin, top, text="Chengdong · CD")
+    card = await tap(bot, admin, listing, text="Ligong River · LGH-01 · village-level chief")
+    assert "Ligong River (立公河)" in card.text and "Tags: black-odorous water" in card.text
+    assert "· Zhou Jiu (village-level chief, since" in card.text
+    await admin.send("/people zhou")
+    found = await admin.next_message()
+    person_card = await tap(bot, admin, found, text="Zhou Jiu · village-level chief")
+    assert "Status: invited, not joined yet" in person_card.text and "Reaches: Ligong River" in person_card.text
+    assert ids and bot.errors() == []

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +14,7 @@ import aiosqlite
 import pytest
 
 from storage import Migration, MigrationError, Store, migrate
+from storage import store as store_module
 from storage.migrate import bundled_migrations, split_statements
 
 
@@ -237,7 +240,12 @@ async def test_two_processes_migrating_at_once(db_path: Path, monkeypatch: pytes
             await (await Store.open(db_path)).close()  # the other process, between our check and our apply
         return version
 
+    @asynccontextmanager
+    async def no_lock(path: Path) -> AsyncIterator[None]:
+        yield  # as on a system without flock: the migrations' own re-check must carry it
+
     monkeypatch.setattr(migrate, "current_version", version_then_race)
+    monkeypatch.setattr(store_module, "_startup_lock", no_lock)
     async with await Store.open(db_path) as store:
         assert raced
         assert store.schema_version == len(bundled_migrations())
@@ -278,3 +286,13 @@ async def test_a_task_started_inside_atomic_is_not_in_the_transaction(db_path: P
         await task
         assert seen == [False, None, True, True]  # then it saw our committed row, in its own transaction
         assert await store.chats.get(-2) is not None
+
+
+async def test_stores_created_at_once_on_a_new_file(db_path: Path) -> None:
+    """Two processes starting together on an empty data directory: both open, neither fails."""
+    stores = await asyncio.gather(*(Store.open(db_path) for _ in range(3)))
+    try:
+        assert {s.schema_version for s in stores} == {len(bundled_migrations())}
+    finally:
+        for store in stores:
+            await store.close()
