@@ -123,7 +123,7 @@ def difference_hash(image: Image.Image) -> int:
     It survives re-compression and resizing (Telegram recompresses every photo) but not a different scene.
     """
     small = image.convert("L").resize((9, 8), Image.Resampling.BILINEAR)
-    pixels = list(small.getdata())
+    pixels = small.tobytes()  # mode L: one byte per pixel, row by row
     bits = 0
     for row in range(8):
         for col in range(8):

@@ -498,6 +498,20 @@ async def reach_card(context: Context, lang: Language, reach: ReachRecord) -> st
         for a in chiefs
     ]
     tags = [_p(context, lang, f"tags.{t}") if svc.locales.has(f"tags.{t}") else t for t in reach.tags]
+    last = await svc.store.patrols.last_for_reach(reach.id)
+    last_line = []
+    if last is not None and last.ended_at is not None:
+        walker = await svc.store.people.by_id(last.person_id)
+        last_line.append(
+            _t(
+                context,
+                lang,
+                "reaches.last_patrol",
+                when=last.ended_at.astimezone(svc.settings.tz).strftime("%Y-%m-%d %H:%M"),
+                name=walker.name if walker else "?",
+                verdict=_p(context, lang, "reaches.patrol_valid" if last.valid else "reaches.patrol_invalid"),
+            )
+        )
     return "\n".join(
         [
             _t(
@@ -513,6 +527,7 @@ async def reach_card(context: Context, lang: Language, reach: ReachRecord) -> st
                 tags=_p(context, lang, "common.list_sep").join(tags) or none,
                 geometry=_p(context, lang, "reaches.has_geometry" if reach.geometry else "reaches.no_geometry"),
             ),
+            *last_line,
             _t(context, lang, "reaches.chiefs_header"),
             *(chief_lines or [_t(context, lang, "reaches.no_chief")]),
         ]

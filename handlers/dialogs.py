@@ -24,7 +24,7 @@ DIALOG_GROUP = -1
 
 
 def flow(name: str) -> Callable[[Step], Step]:
-    """Register the function that takes a flow's typed input (text, a shared contact)."""
+    """Register the function that takes a flow's typed input (text, a shared contact or location)."""
 
     def register(step: Step) -> Step:
         _FLOWS[name] = step
@@ -63,6 +63,6 @@ async def cancel(update: Update, context: Context) -> None:
 
 def register(app: Application) -> None:  # type: ignore[type-arg]
     private = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
-    typed = private & ((filters.TEXT & ~filters.COMMAND) | filters.CONTACT)
+    typed = private & ((filters.TEXT & ~filters.COMMAND) | filters.CONTACT | filters.LOCATION)
     app.add_handler(MessageHandler(typed, route), group=DIALOG_GROUP)
     app.add_handler(CommandHandler("cancel", cancel, private))

@@ -14,6 +14,7 @@ from bot.people import Person
 from handlers.access import Actor, guard, refresh_menu, refuse
 from handlers.common import Context, display_name, services
 from handlers.dialogs import flow
+from handlers.patrol import main_menu
 from handlers.ui import button, buttons, int_part, paged, show
 from storage.records import DialogRecord, InviteRecord, RegistrationRecord
 
@@ -94,6 +95,12 @@ async def invite_answer(update: Update, context: Context) -> None:
     assert person is not None
     key = "invite.welcome_admin" if person.is_admin and not person.is_chief else "invite.welcome_chief"
     await show(update, context, svc.locales.t(person.language, key, name=person.name))
+    if check.status == "ok":
+        await context.bot.send_message(
+            query.from_user.id,
+            svc.locales.t(person.language, "menu.ready"),
+            reply_markup=main_menu(svc.locales, person.language),
+        )
     if check.status == "ok":
         await refresh_menu(context, person)
         logger.info("Invite %s used by %s (person %s)", code[:4] + "…", query.from_user.id, person.id)
@@ -281,7 +288,8 @@ async def finish_registration(
     await svc.store.dialogs.clear(dialog.telegram_id, REGISTER)
     key = {"approved": "register.welcome", "pending": "register.pending", "already": "register.already_member"}
     text = "\n".join([svc.locales.t(lang, key[outcome], name=str(dialog.data["name"])), *notes])
-    await message.reply_text(text, reply_markup=ReplyKeyboardRemove())
+    after = main_menu(svc.locales, lang) if outcome == "approved" else ReplyKeyboardRemove()
+    await message.reply_text(text, reply_markup=after)
     refreshed = await svc.people.find(dialog.telegram_id)
     if outcome == "approved" and refreshed is not None:
         await refresh_menu(context, refreshed)
@@ -383,7 +391,9 @@ async def decision(update: Update, context: Context) -> None:
         return
     try:
         await context.bot.send_message(
-            decided.telegram_id, svc.locales.t(volunteer.language, f"register.{outcome}", name=decided.name)
+            decided.telegram_id,
+            svc.locales.t(volunteer.language, f"register.{outcome}", name=decided.name),
+            reply_markup=main_menu(svc.locales, volunteer.language) if approved else None,
         )
     except Forbidden:
         await svc.people.set_blocked(decided.telegram_id, True)

@@ -21,6 +21,7 @@ from handlers.common import (
     services,
 )
 from handlers.join import open_invite, stranger_markup
+from handlers.patrol import main_menu
 
 LANGUAGE_CALLBACK = "lang:"
 
@@ -49,10 +50,8 @@ async def start(update: Update, context: Context) -> None:
         await open_invite(update, context, actor, context.args[0])
         return
     locales = services(context).locales
-    await message.reply_text(
-        locales.t(person.language, "start.greeting", name=display_name(user)),
-        reply_markup=stranger_markup(context, person),
-    )
+    markup = stranger_markup(context, person) or (main_menu(locales, person.language) if person.roles else None)
+    await message.reply_text(locales.t(person.language, "start.greeting", name=display_name(user)), reply_markup=markup)
     await message.reply_text(locales.t(person.language, "language.prompt"), reply_markup=language_keyboard(context))
     if person.roles:
         await refresh_menu(context, person)
