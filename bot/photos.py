@@ -3,7 +3,7 @@
 A phone photo is 12 MP or more; a full decode costs most of the time. JPEG can decode at 1/2, 1/4 or 1/8
 scale straight from the compressed data (Pillow's draft mode), which is all a thumbnail and a perceptual hash
 need, and still reads every byte — a truncated or corrupt file fails just the same. Draft mode must be chosen
-before anything loads the pixels, so it comes before `exif_transpose`.
+before anything loads the pixels, so it comes before the picture is turned upright.
 """
 
 from __future__ import annotations
@@ -11,12 +11,13 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import threading
 import warnings
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
 
 # The Bot API lets bots download files up to 20 MB.
 MAX_FILE_BYTES = 20 * 1024 * 1024
@@ -29,6 +30,16 @@ HASH_SOURCE = 64
 SAME_PICTURE_BITS = 6
 
 _EXIF_IFD, _GPS_IFD = 0x8769, 0x8825
+# EXIF Orientation → the turn that shows the picture upright (as ImageOps.exif_transpose does).
+_UPRIGHT = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
 _DATETIME_ORIGINAL, _OFFSET_ORIGINAL, _DATETIME = 0x9003, 0x9011, 0x0132
 
 
@@ -87,15 +98,19 @@ def analyze(data: bytes, *, max_pixels: int | None = None) -> PhotoInfo:
             exif = image.getexif()
             taken_at = _taken_at(exif)
             gps = _gps(exif)
-            sideways = exif.get(0x0112) in (5, 6, 7, 8)
+            orientation = exif.get(0x0112)
         except Exception:  # a broken EXIF block is common and harmless: the picture still counts
-            taken_at, gps, sideways = None, None, False
+            taken_at, gps, orientation = None, None, None
+        turn = _UPRIGHT.get(orientation) if isinstance(orientation, int) else None
+        sideways = turn is not None and orientation in (5, 6, 7, 8)
         try:
             if image.format in ("JPEG", "MPO"):
                 # Decode at the smallest DCT scale that still gives a full-size thumbnail.
                 image.draft("RGB", (THUMB_SIZE, THUMB_SIZE))
-            upright = ImageOps.exif_transpose(image)
-            upright.load()
+            image.load()
+            # Turned here rather than by ImageOps.exif_transpose, which also rewrites the EXIF block and raises
+            # TypeError on a broken one that could still be read.
+            upright = image.transpose(turn) if turn is not None else image.copy()
         except (OSError, SyntaxError, ValueError):
             raise PhotoError("photo.corrupt") from None
     rgb = upright.convert("RGB")
@@ -190,7 +205,9 @@ def store_original(data_dir: Path, info: PhotoInfo, data: bytes) -> Path:
     for target, content in ((path, data), (folder / f"{info.sha256}.thumb.jpg", info.thumbnail)):
         if target.exists():
             continue
-        temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+        # Unique per thread too: two chats sending the same picture at once store it from two threads of one
+        # process, and a shared temporary file would be truncated under the other's writes, then renamed away.
+        temporary = target.with_name(f".{target.name}.{os.getpid()}.{threading.get_ident()}.tmp")
         with temporary.open("wb") as handle:
             handle.write(content)
             handle.flush()

@@ -7,6 +7,7 @@ never dropped: the office may still want to see it.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -60,10 +61,15 @@ def judge(
 
     minutes = duration_s / 60
     if minutes < settings.patrol_min_minutes:
-        reasons.append({"code": "too_short", "minutes": round(minutes, 1), "min": settings.patrol_min_minutes})
+        tenths = _shown(minutes * 10, settings.patrol_min_minutes * 10, over=False)
+        reasons.append({"code": "too_short", "minutes": tenths / 10, "min": settings.patrol_min_minutes})
     if distance_m < settings.patrol_min_distance_m:
         reasons.append(
-            {"code": "too_little_distance", "meters": round(distance_m), "min": settings.patrol_min_distance_m}
+            {
+                "code": "too_little_distance",
+                "meters": _shown(distance_m, settings.patrol_min_distance_m, over=False),
+                "min": settings.patrol_min_distance_m,
+            }
         )
     if reach_lines:
         if not points:
@@ -74,13 +80,14 @@ def judge(
                 reasons.append(
                     {
                         "code": "far_from_reach",
-                        "meters": round(nearest),
+                        "meters": _shown(nearest, settings.patrol_max_distance_from_reach_m, over=True),
                         "max": settings.patrol_max_distance_from_reach_m,
                     }
                 )
     fastest = _fastest_hop_kmh(samples)
     if fastest > settings.patrol_max_speed_kmh:
-        reasons.append({"code": "too_fast", "kmh": round(fastest), "max": settings.patrol_max_speed_kmh})
+        kmh = _shown(fastest, settings.patrol_max_speed_kmh, over=True)
+        reasons.append({"code": "too_fast", "kmh": kmh, "max": settings.patrol_max_speed_kmh})
     reused = sum(1 for p in photos if p.reused)
     if reused:
         reasons.append({"code": "photo_reused", "count": reused})
@@ -96,6 +103,13 @@ def judge(
             }
         )
     return Verdict(not reasons, distance_m, duration_s, reasons)
+
+
+def _shown(value: float, limit: float, *, over: bool) -> int:
+    """Rounded for the reason's text, but never onto the passing side of the limit: 9 min 59 s rounded is
+    "10.0 min, less than 10 min", a 1000.4 m gap "1000 m, should be within 1000 m"."""
+    shown = round(value)
+    return max(shown, math.floor(limit) + 1) if over else min(shown, math.ceil(limit) - 1)
 
 
 def _aware(moment: datetime, tz: ZoneInfo) -> datetime:
