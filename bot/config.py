@@ -119,6 +119,8 @@ class Settings(BaseSettings):
     patrol_max_speed_kmh: float = Field(default=120.0, gt=0)
     # A photo sent as a file must have been taken at most this long before the patrol started.
     patrol_photo_max_age_minutes: float = Field(default=60.0, ge=0)
+    # A font file that draws Chinese, for pictures (evidence copies, charts); empty: search the system.
+    font_path: Path | None = None
 
     @field_validator("bot_token", mode="before")
     @classmethod

@@ -1,0 +1,180 @@
+"""Evidence copies: a photo with a band across the bottom that says what it shows, where and when.
+
+Photos passed on — to the chief who must rectify a problem, into the office's exports — carry the problem's
+number, category and reach, the coordinates, and when the photo was taken and reported, so that a copy
+forwarded out of context still says what it is evidence of. The band is drawn on a new, smaller image
+(at most `max_side` pixels on its longer side, upright by EXIF); the original bytes are never touched and
+stay what the store keeps.
+
+Decoding uses JPEG draft mode, like `bot.photos`: a 12-megapixel photo is decoded at 1/2 scale straight from
+the compressed data when 1600 pixels will do. Pure and CPU-bound: call it through `asyncio.to_thread`.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import warnings
+from datetime import datetime, tzinfo
+
+from PIL import Image, ImageDraw, ImageFont, UnidentifiedImageError
+
+from bot import fonts
+from bot.config import Language
+from bot.i18n import Locales
+from bot.photos import PhotoError
+
+MAX_SIDE = 1600
+QUALITY = 85
+# The text's size as a share of the picture's shorter side; the band grows with it.
+TEXT_SHARE = 0.03
+MIN_TEXT_PX = 12
+# How much of the photo shows through the band: 0 black, 1 untouched.
+BAND_SHOW_THROUGH = 0.35
+TEXT_COLOUR = (255, 255, 255)
+SEPARATOR = " · "
+# EXIF orientation → the turn that shows the picture upright.
+_UPRIGHT = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+
+
+def stamp(original: bytes, lines: list[str], *, max_side: int = MAX_SIDE, quality: int = QUALITY) -> bytes:
+    """A JPEG copy of `original`, upright and at most `max_side` on its longer side, with `lines` in a band.
+
+    Raises `PhotoError` when `original` can't be decoded (it is meant for photos `bot.photos.analyze`
+    accepted). Without lines, the copy has no band.
+    """
+    image = _decode(original, max_side)
+    lines = [line for line in (" ".join(line.split()) for line in lines) if line]
+    if lines:
+        _draw_band(image, lines)
+    out = io.BytesIO()
+    # No EXIF: the copy is already upright, and what matters of the metadata is written on it.
+    image.save(out, "JPEG", quality=quality)
+    return out.getvalue()
+
+
+def format_coordinates(lat: float, lon: float) -> str:
+    """Like "32.50123 N, 120.41234 E": five decimals are about a metre."""
+    return f"{abs(lat):.5f} {'S' if lat < 0 else 'N'}, {abs(lon):.5f} {'W' if lon < 0 else 'E'}"
+
+
+def evidence_lines(
+    locales: Locales,
+    lang: Language,
+    *,
+    number: int,
+    category: str,
+    reach: str,
+    gps: tuple[float, float] | None,
+    taken_at: datetime | None,
+    reported_at: datetime,
+    tz: tzinfo | None = None,
+) -> list[str]:
+    """The band's three lines: problem, category and reach; coordinates; when taken and reported.
+
+    `category` and `reach` are already in `lang`. Aware times are shown in `tz` (the office's time zone); a
+    naive EXIF time is the camera's own clock and is shown as it is.
+    """
+    parts = (locales.plain(lang, "stamp.problem", number=number), category, reach)
+    first = SEPARATOR.join(part for part in parts if part)
+    where = format_coordinates(*gps) if gps is not None else locales.plain(lang, "stamp.no_location")
+    when = [locales.plain(lang, "stamp.reported", time=_minute(reported_at, tz))]
+    if taken_at is not None:
+        when.insert(0, locales.plain(lang, "stamp.taken", time=_minute(taken_at, tz)))
+    return [first, where, SEPARATOR.join(when)]
+
+
+def _minute(moment: datetime, tz: tzinfo | None) -> str:
+    if moment.tzinfo is not None and tz is not None:
+        moment = moment.astimezone(tz)
+    return moment.strftime("%Y-%m-%d %H:%M")
+
+
+def _decode(data: bytes, max_side: int) -> Image.Image:
+    """Upright RGB, at most `max_side` on the longer side; JPEG decoded at the smallest scale that suffices."""
+    if max_side < 1:
+        raise ValueError("max_side must be positive")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            opened = Image.open(io.BytesIO(data))
+        with opened:
+            turn = _upright_turn(opened)
+            width, height = opened.size
+            longer = max(width, height)
+            if opened.format in ("JPEG", "MPO") and longer > max_side:
+                # Draft mode picks the largest 1/2, 1/4, 1/8 reduction that still covers the size asked for;
+                # asking in the photo's own proportions lets it reduce by the longer side.
+                scale = max_side / longer
+                opened.draft("RGB", (math.ceil(width * scale), math.ceil(height * scale)))
+            opened.load()
+            upright = opened.transpose(turn) if turn is not None else opened
+            image = upright.convert("RGB")  # a new image (a copy when already RGB), free of the file
+    except (UnidentifiedImageError, Image.DecompressionBombWarning, Image.DecompressionBombError):
+        raise PhotoError("photo.not_image") from None
+    except (OSError, SyntaxError, ValueError):
+        raise PhotoError("photo.corrupt") from None
+    if max(image.size) > max_side:
+        image.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+    return image
+
+
+def _upright_turn(image: Image.Image) -> Image.Transpose | None:
+    """The turn that shows the picture upright, by its EXIF orientation.
+
+    Not `ImageOps.exif_transpose`: it also rewrites the EXIF block, and raises TypeError on a damaged one that
+    still reads (and that `bot.photos.analyze` accepts). A block that can't be read at all: as stored.
+    """
+    try:
+        orientation = image.getexif().get(0x0112)
+    except Exception:
+        return None
+    return _UPRIGHT.get(orientation) if isinstance(orientation, int) else None
+
+
+def _draw_band(image: Image.Image, lines: list[str]) -> None:
+    width, height = image.size
+    size = max(MIN_TEXT_PX, round(min(width, height) * TEXT_SHARE))
+    margin = max(4, round(size * 0.6))
+    available = max(1, width - 2 * margin)
+    font = fonts.load(size)
+    widest = max(_text_width(font, line) for line in lines)
+    if widest > available and size > MIN_TEXT_PX:
+        # Long reach names on a narrow (portrait) photo: smaller text rather than cut text, down to a limit.
+        size = max(MIN_TEXT_PX, math.floor(size * available / widest))
+        font = fonts.load(size)
+    lines = [_fit(font, line, available) for line in lines]
+    ascent, descent = font.getmetrics() if isinstance(font, ImageFont.FreeTypeFont) else (size, size // 4)
+    line_height = ascent + descent
+    gap = round(size * 0.35)
+    band = min(height, 2 * margin + len(lines) * line_height + (len(lines) - 1) * gap)
+    top = height - band
+    region = image.crop((0, top, width, height))
+    image.paste(Image.blend(Image.new("RGB", region.size), region, BAND_SHOW_THROUGH), (0, top))
+    draw = ImageDraw.Draw(image)
+    y = top + margin
+    for line in lines:
+        draw.text((margin, y), line, fill=TEXT_COLOUR, font=font)
+        y += line_height + gap
+
+
+def _text_width(font: fonts.Font, text: str) -> float:
+    left, _, right, _ = font.getbbox(text)
+    return float(right - left)
+
+
+def _fit(font: fonts.Font, text: str, available: int) -> str:
+    """`text`, cut short with an ellipsis when even the smallest text is wider than the picture."""
+    if _text_width(font, text) <= available:
+        return text
+    while text and _text_width(font, text + "…") > available:
+        text = text[:-1]
+    return text.rstrip() + "…"
