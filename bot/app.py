@@ -21,7 +21,7 @@ from telegram.constants import ParseMode
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, BaseUpdateProcessor, Defaults
 from telegram.request import HTTPXRequest
 
-from bot import __version__
+from bot import __version__, fonts
 from bot.commands import Where, menu_commands
 from bot.config import LANGUAGES, Settings
 from bot.i18n import Locales
@@ -194,6 +194,8 @@ async def startup(app: Application) -> None:  # type: ignore[type-arg]
         app.bot_data["services"] = Services.create(settings, store)
         app.bot_data["owns_store"] = True
     services: Services = app.bot_data["services"]
+    # Evidence copies and charts write Chinese: find the font now, so a wrong FONT_PATH stops the start.
+    fonts.configure(settings.font_path)
     # The command line builds invite links offline: it needs to know who the bot is.
     await services.store.meta.set(BOT_USERNAME_KEY, app.bot.username)
     await publish_commands(app)

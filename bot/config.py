@@ -28,6 +28,19 @@ TOKEN_RE = re.compile(r"^\d{3,20}:[A-Za-z0-9_-]{30,64}$")
 
 
 LEVELS = ("city", "county", "town", "village")
+# Problem categories: the four disorders (四乱) first, then the rest the office tracks.
+CATEGORIES = (
+    "occupation",
+    "extraction",
+    "dumping",
+    "building",
+    "black_odorous",
+    "garbage",
+    "outfall",
+    "bank_collapse",
+    "fishing",
+    "other",
+)
 PERIODS = ("week", "xun", "month", "quarter")
 
 
@@ -41,6 +54,9 @@ class PatrolRule:
     def __str__(self) -> str:
         return f"{self.count}/{self.period}"
 
+
+# Black-odorous water and sewage outfalls are urgent: three days instead of the default seven.
+DEFAULT_DEADLINE_OVERRIDES: dict[str, int] = {"black_odorous": 3, "outfall": 3}
 
 DEFAULT_PATROL_RULES: dict[str, PatrolRule] = {
     "city": PatrolRule(1, "month"),
@@ -119,6 +135,19 @@ class Settings(BaseSettings):
     patrol_max_speed_kmh: float = Field(default=120.0, gt=0)
     # A photo sent as a file must have been taken at most this long before the patrol started.
     patrol_photo_max_age_minutes: float = Field(default=60.0, ge=0)
+    # Problems: an open one of the same category this close is offered as "the same problem?".
+    problem_duplicate_radius_m: float = Field(default=50.0, ge=0)
+    # Which chief level a new problem goes to first (the first level that has a chief on the reach).
+    problem_route_levels: Annotated[tuple[str, ...], NoDecode] = ("village", "town", "county", "city")
+    # Days to rectify, by default and per category.
+    problem_deadline_days: int = Field(default=7, ge=1, le=365)
+    problem_deadline_overrides: Annotated[dict[str, int], NoDecode] = Field(
+        default_factory=lambda: dict(DEFAULT_DEADLINE_OVERRIDES)
+    )
+    # Overdue this many days: the area's admins are told (escalation).
+    escalate_after_days: int = Field(default=3, ge=0, le=365)
+    # A reporter may reopen a closed problem ("not fixed") within this many days.
+    problem_reopen_days: int = Field(default=30, ge=0, le=365)
     # A font file that draws Chinese, for pictures (evidence copies, charts); empty: search the system.
     font_path: Path | None = None
 
@@ -172,6 +201,31 @@ class Settings(BaseSettings):
     def _parse_rules(cls, value: Any) -> Any:
         if isinstance(value, str):
             return parse_patrol_rules(value)
+        return value
+
+    @field_validator("problem_route_levels", mode="before")
+    @classmethod
+    def _parse_levels(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            levels = tuple(p.strip().lower() for p in re.split(r"[,;\s]+", value) if p.strip())
+            if not levels or any(level not in LEVELS for level in levels) or len(set(levels)) != len(levels):
+                raise ValueError("use levels city, county, town, village, each once")
+            return levels
+        return value
+
+    @field_validator("problem_deadline_overrides", mode="before")
+    @classmethod
+    def _parse_deadlines(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            found: dict[str, int] = dict(DEFAULT_DEADLINE_OVERRIDES)  # the categories named override these
+            for part in re.split(r"[,;\s]+", value.strip()):
+                if not part:
+                    continue
+                category, sep, days = part.partition("=")
+                if not sep or category.strip() not in CATEGORIES or not days.strip().isdigit() or int(days) < 1:
+                    raise ValueError("use category=days pairs")
+                found[category.strip()] = int(days)
+            return found
         return value
 
     @field_validator("volunteer_approval", mode="before")

@@ -54,6 +54,11 @@ RULES: dict[str, Rule] = {
     "cancel": Rule(EVERYONE, PRIVATE),
     "patrol": Rule(MEMBERS, PRIVATE),
     "mypatrols": Rule(MEMBERS, PRIVATE),
+    "report": Rule(MEMBERS, PRIVATE),
+    "myreports": Rule(MEMBERS, PRIVATE),
+    # One problem: who may see it and act on it depends on the problem too (bot.problems.ProblemService).
+    "problem": Rule(MEMBERS, PRIVATE),
+    "problems": Rule(STAFF, PRIVATE),
     "reaches": Rule(STAFF, PRIVATE),
     "invite": Rule(ADMINS, PRIVATE),
     "people": Rule(ADMINS, PRIVATE),

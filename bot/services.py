@@ -10,6 +10,7 @@ from bot.i18n import Locales
 from bot.joining import Joining, Roster
 from bot.patrols import PatrolService
 from bot.people import PeopleService
+from bot.problems import ProblemService
 from storage import Store
 
 
@@ -23,6 +24,7 @@ class Services:
     joining: Joining
     roster: Roster
     patrols: PatrolService
+    problems: ProblemService
 
     @classmethod
     def create(cls, settings: Settings, store: Store, locales: Locales | None = None) -> Services:
@@ -35,4 +37,5 @@ class Services:
             joining=Joining(store, settings),
             roster=Roster(store, settings),
             patrols=PatrolService(store, settings),
+            problems=ProblemService(store, settings),
         )

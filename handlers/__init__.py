@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from telegram.ext import Application
 
-from handlers import admin, dialogs, errors, fallback, groups, join, members, patrol, start
+from handlers import admin, dialogs, errors, fallback, groups, join, members, patrol, problems, report, start
 
 
 def register(app: Application) -> None:  # type: ignore[type-arg]
@@ -15,6 +15,8 @@ def register(app: Application) -> None:  # type: ignore[type-arg]
     join.register(app)  # invites, volunteer registration, /pending
     admin.register(app)  # /invite, /people, /reaches, /assign, /unassign
     patrol.register(app)  # /patrol, the track and evidence, /mypatrols, auto-finish and reminders
+    report.register(app)  # /report and a photo sent with nothing open: the report draft
+    problems.register(app)  # /problem N, /problems, /myreports, the lifecycle buttons, deadlines
     # Later features register here, before the fallback.
     groups.register(app)  # /bind, /unbind: a group chat linked to an area
     fallback.register(app)  # must stay last: unknown commands, stray messages, outdated buttons

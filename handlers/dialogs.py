@@ -63,6 +63,8 @@ async def cancel(update: Update, context: Context) -> None:
 
 def register(app: Application) -> None:  # type: ignore[type-arg]
     private = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
-    typed = private & ((filters.TEXT & ~filters.COMMAND) | filters.CONTACT | filters.LOCATION)
+    typed = private & (
+        (filters.TEXT & ~filters.COMMAND) | filters.CONTACT | filters.LOCATION | filters.PHOTO | filters.Document.ALL
+    )
     app.add_handler(MessageHandler(typed, route), group=DIALOG_GROUP)
     app.add_handler(CommandHandler("cancel", cancel, private))

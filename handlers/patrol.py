@@ -38,7 +38,6 @@ from storage.records import DialogRecord
 logger = logging.getLogger(__name__)
 
 CHOOSE = "patrol"  # the dialog while a reach is being chosen
-PROBLEM = "patrol_problem"  # the dialog while a problem is being described during a patrol
 # Handler group for patrol evidence: after dialogs (-1), before the features and the fallback (0).
 PATROL_GROUP = -2
 MENU_KEYS = ("menu.patrol", "menu.mypatrols")
@@ -322,8 +321,8 @@ async def evidence(update: Update, context: Context) -> None:
     lang = person.language
     at = _when(message)
     text = (message.text or "").strip()
-    if message.text is not None and not edited and await svc.store.dialogs.get(user.id) is not None:
-        return  # typed text for an open dialog (describing a problem, an admin's invite): the dialog takes it
+    if not edited and await svc.store.dialogs.get(user.id) is not None:
+        return  # an open dialog (a problem being reported, an admin's invite) takes what is sent to it
     if message.location is not None:
         point: Point = (message.location.latitude, message.location.longitude)
         live = message.location.live_period is not None
@@ -432,35 +431,15 @@ async def _add_photo(
 
 
 async def begin_problem_note(update: Update, context: Context, actor: Actor) -> None:
-    """The problem report flow comes with the next issue; until then a problem is described in a note."""
+    """"Report a problem" during a patrol: a problem report linked to the patrol."""
+    from handlers.report import begin
+
     svc = services(context)
-    person = actor.known
-    assert person.telegram_id is not None
-    patrol = await svc.patrols.open_patrol(person.id)
+    patrol = await svc.patrols.open_patrol(actor.known.id)
     if patrol is None:
         await refuse(update, context, actor.language, "patrol.none_open")
         return
-    await svc.store.dialogs.put(person.telegram_id, PROBLEM, "describe", {"patrol_id": patrol.id})
-    await context.bot.send_message(person.telegram_id, svc.locales.t(actor.language, "patrol.describe_problem"))
-
-
-@flow(PROBLEM)
-async def problem_input(update: Update, context: Context, dialog: DialogRecord) -> None:
-    svc = services(context)
-    message = update.effective_message
-    actor = await guard(update, context, "patrol")
-    await svc.store.dialogs.clear(dialog.telegram_id, PROBLEM)
-    if actor is None or message is None:
-        return
-    patrol = await svc.store.patrols.by_id(int(dialog.data.get("patrol_id", 0)))
-    if patrol is None or not patrol.is_open or not message.text:
-        await message.reply_text(svc.locales.t(actor.language, "patrol.none_open"))
-        return
-    if message.text.strip() in _labels(svc.locales, "patrol.finish_button"):
-        await finish_patrol(update, context, actor.known, actor.language, patrol_id=patrol.id, at=_when(message))
-        return
-    await svc.patrols.add_note(patrol, message.text[:2000], _when(message), problem=True)
-    await message.reply_text(svc.locales.t(actor.language, "patrol.problem_noted"))
+    await begin(update, context, actor, started_at=datetime.now(UTC), patrol_id=patrol.id)
 
 
 async def live_in_group(update: Update, context: Context) -> None:

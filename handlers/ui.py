@@ -8,12 +8,13 @@ import functools
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.error import BadRequest, TelegramError
 
 from handlers.common import Context
 
 PAGE_SIZE = 8
+CAPTION_LIMIT = 1024
 
 # Whether the button press being handled (this task's) has been answered already: Telegram accepts one answer.
 _answered: contextvars.ContextVar[bool] = contextvars.ContextVar("riverbot_answered", default=False)
@@ -94,8 +95,16 @@ async def show(update: Update, context: Context, text: str, markup: InlineKeyboa
     """
     query = update.callback_query
     if query is not None and query.message is not None and query.message.is_accessible:
+        pressed = query.message
         try:
-            await query.edit_message_text(text, reply_markup=markup)
+            if isinstance(pressed, Message) and pressed.text is None and len(text) <= CAPTION_LIMIT:
+                # A photo's buttons: its caption is what can change.
+                await query.edit_message_caption(text, reply_markup=markup)
+            elif isinstance(pressed, Message) and pressed.text is None:
+                await query.edit_message_reply_markup(None)
+                raise BadRequest("message can't be edited")
+            else:
+                await query.edit_message_text(text, reply_markup=markup)
             return
         except BadRequest as exc:
             reason = exc.message.lower()

@@ -82,6 +82,9 @@ class Store:
 
         self.photos = Photos(self)
         self.patrols = Patrols(self)
+        from storage.problems import Problems
+
+        self.problems = Problems(self)
 
     @classmethod
     async def open(

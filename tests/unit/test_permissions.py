@@ -38,7 +38,14 @@ TABLE: dict[str, dict[str, tuple[str, str, str]]] = {
             "chief": (OK, SILENT, SILENT),
             "admin": (OK, SILENT, SILENT),
         }
-        for command in ("patrol", "mypatrols")
+        for command in ("patrol", "mypatrols", "report", "myreports", "problem")
+    },
+    "problems": {
+        "stranger": ("staff_only", SILENT, SILENT),
+        "pending": ("pending", SILENT, SILENT),
+        "volunteer": ("staff_only", SILENT, SILENT),
+        "chief": (OK, SILENT, SILENT),
+        "admin": (OK, SILENT, SILENT),
     },
     "reaches": {
         "stranger": ("staff_only", SILENT, SILENT),

@@ -1,0 +1,354 @@
+"""Problems (问题) and the closed loop (闭环): report → assign → rectify → verify → close (销号).
+
+Every change is one transaction: a conditional status update (of two people acting at once, one wins) and an
+event in the append-only log, which tells each problem's full story. Who may do what to a problem depends on
+the problem (its assignee, its reporter), so those rules live here, beside the lifecycle they guard; the
+command-level rules are in `bot.permissions`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, Literal
+
+from bot.config import CATEGORIES, Settings
+from bot.geo import haversine_m
+from bot.people import ADMIN, CHIEF
+from storage import Store
+from storage.problems import NewProblem, ProblemRecord
+from storage.records import PersonRecord
+
+MAX_PHOTOS = 5
+Action = Literal["assign", "rectify", "close", "reject", "dismiss", "reopen"]
+Outcome = Literal["ok", "not_allowed", "too_late", "inactive_assignee", "not_a_chief", "same_assignee"]
+
+
+@dataclass(frozen=True, slots=True)
+class DraftPhoto:
+    photo_id: int
+    file_id: str
+    as_document: bool
+    gps: tuple[float, float] | None
+
+
+@dataclass
+class Draft:
+    """A report being written; kept as JSON in the person's dialog so a restart or a pause loses nothing."""
+
+    photos: list[DraftPhoto] = field(default_factory=list)
+    lat: float | None = None
+    lon: float | None = None
+    location_source: str | None = None
+    reach_id: int | None = None
+    category: str | None = None
+    description: str | None = None
+    patrol_id: int | None = None
+    duplicate_checked: bool = False
+    started_at: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "photos": [[p.photo_id, p.file_id, p.as_document, list(p.gps) if p.gps else None] for p in self.photos],
+            "lat": self.lat,
+            "lon": self.lon,
+            "location_source": self.location_source,
+            "reach_id": self.reach_id,
+            "category": self.category,
+            "description": self.description,
+            "patrol_id": self.patrol_id,
+            "duplicate_checked": self.duplicate_checked,
+            "started_at": self.started_at,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Draft:
+        photos = [
+            DraftPhoto(int(p[0]), str(p[1]), bool(p[2]), (float(p[3][0]), float(p[3][1])) if p[3] else None)
+            for p in data.get("photos", [])
+        ]
+        return cls(
+            photos=photos,
+            lat=data.get("lat"),
+            lon=data.get("lon"),
+            location_source=data.get("location_source"),
+            reach_id=data.get("reach_id"),
+            category=data.get("category"),
+            description=data.get("description"),
+            patrol_id=data.get("patrol_id"),
+            duplicate_checked=bool(data.get("duplicate_checked")),
+            started_at=data.get("started_at"),
+        )
+
+    @property
+    def exif_location(self) -> tuple[float, float] | None:
+        """The first photo-as-file that carried GPS: the place the camera recorded."""
+        return next((p.gps for p in self.photos if p.gps is not None), None)
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """What an action did, and who should hear of it."""
+
+    outcome: Outcome
+    problem: ProblemRecord | None = None
+    # Telegram-less person ids to tell: the reporter and followers, the (new) assignee, verifiers.
+    tell_reporters: tuple[int, ...] = ()
+    tell_assignee: int | None = None
+    tell_verifiers: tuple[int, ...] = ()
+
+
+class ProblemService:
+    def __init__(self, store: Store, settings: Settings) -> None:
+        self._store = store
+        self._settings = settings
+
+    def today(self) -> date:
+        return datetime.now(self._settings.tz).date()
+
+    def deadline_for(self, category: str, day: date) -> date:
+        days = self._settings.problem_deadline_overrides.get(category, self._settings.problem_deadline_days)
+        return day + timedelta(days=days)
+
+    async def possible_duplicates(self, category: str, lat: float, lon: float) -> list[tuple[ProblemRecord, float]]:
+        radius = self._settings.problem_duplicate_radius_m
+        near = []
+        for problem in await self._store.problems.open_near(category, lat, lon, radius):
+            distance = haversine_m((lat, lon), (problem.lat, problem.lon))
+            if distance <= radius:
+                near.append((problem, distance))
+        return sorted(near, key=lambda pair: pair[1])
+
+    async def responsible(self, reach_id: int) -> int | None:
+        """The chief a new problem goes to: the first level in PROBLEM_ROUTE_LEVELS with an active chief."""
+        holders = []
+        for assignment in await self._store.assignments.active_for_reach(reach_id):
+            person = await self._store.people.by_id(assignment.person_id)
+            if person is not None and person.active and CHIEF in person.roles:
+                holders.append(assignment)
+        for level in self._settings.problem_route_levels:
+            at_level = sorted((a for a in holders if a.level == level), key=lambda a: (a.starts_on, a.id))
+            if at_level:
+                return at_level[0].person_id
+        return None
+
+    async def submit(self, reporter: PersonRecord, draft: Draft, *, at: datetime) -> ProblemRecord:
+        """File the report: the problem, its photos, the event, and routing to the responsible chief."""
+        assert draft.reach_id is not None and draft.category in CATEGORIES
+        assert draft.lat is not None and draft.lon is not None
+        reach = await self._store.reaches.by_id(draft.reach_id)
+        assert reach is not None
+        async with self._store.atomic():
+            problem_id = await self._store.problems.insert(
+                NewProblem(
+                    reporter_id=reporter.id,
+                    patrol_id=draft.patrol_id,
+                    reach_id=reach.id,
+                    area_id=reach.area_id,
+                    category=draft.category,
+                    description=draft.description,
+                    lat=draft.lat,
+                    lon=draft.lon,
+                    location_source=draft.location_source or "shared",
+                ),
+                reported_at=at,
+            )
+            for photo in draft.photos:
+                await self._store.problems.add_photo(
+                    problem_id, photo_id=photo.photo_id, file_id=photo.file_id, kind="before", added_by=reporter.id
+                )
+            await self._store.problems.add_event(
+                problem_id, actor_id=reporter.id, action="report", from_status=None, to_status="reported", at=at
+            )
+            assignee = await self.responsible(reach.id)
+            if assignee is not None:
+                deadline = self.deadline_for(draft.category, at.astimezone(self._settings.tz).date())
+                await self._store.problems.transition(
+                    problem_id, expect=("reported",), status="assigned", assignee_id=assignee, deadline=deadline
+                )
+                await self._store.problems.add_event(
+                    problem_id,
+                    actor_id=None,
+                    action="assign",
+                    from_status="reported",
+                    to_status="assigned",
+                    data={"assignee": assignee, "deadline": deadline.isoformat(), "routed": True},
+                )
+            if draft.patrol_id is not None:
+                patrol = await self._store.patrols.by_id(draft.patrol_id)
+                if patrol is not None and patrol.is_open:
+                    await self._store.patrols.add_note(patrol.id, at=at, text=f"#{problem_id}", kind="problem")
+            problem = await self._store.problems.by_id(problem_id)
+        assert problem is not None
+        return problem
+
+    async def join_existing(self, problem_id: int, reporter: PersonRecord, draft: Draft) -> ProblemRecord | None:
+        """The report was the same problem: its photos become more evidence, the reporter follows it."""
+        async with self._store.atomic():
+            problem = await self._store.problems.by_id(problem_id)
+            if problem is None or not problem.is_open:
+                return None
+            for photo in draft.photos:
+                await self._store.problems.add_photo(
+                    problem_id, photo_id=photo.photo_id, file_id=photo.file_id, kind="before", added_by=reporter.id
+                )
+            if reporter.id != problem.reporter_id:
+                await self._store.problems.add_follower(problem_id, reporter.id)
+            await self._store.problems.add_event(
+                problem_id,
+                actor_id=reporter.id,
+                action="same_report",
+                from_status=problem.status,
+                to_status=problem.status,
+                note=draft.description,
+                data={"photos": len(draft.photos)},
+            )
+        return problem
+
+    # -- who may do what ---------------------------------------------------------------------------------
+
+    def allowed(self, problem: ProblemRecord, person: PersonRecord, *, bootstrap_admin: bool = False) -> set[Action]:
+        if not person.active:
+            return set()
+        admin = ADMIN in person.roles or bootstrap_admin
+        actions: set[Action] = set()
+        if problem.is_open and admin:
+            actions |= {"assign", "dismiss"}
+        if problem.status == "assigned" and problem.assignee_id == person.id:
+            actions.add("rectify")
+        reporter_chief = problem.reporter_id == person.id and CHIEF in person.roles
+        if problem.status == "rectified" and (admin or reporter_chief):
+            actions |= {"close", "reject"}
+        window = timedelta(days=self._settings.problem_reopen_days)
+        closed_at = problem.closed_at
+        reporter_recently_closed = (
+            problem.status == "closed"
+            and problem.reporter_id == person.id
+            and closed_at is not None
+            and datetime.now(UTC) - closed_at <= window
+        )
+        if reporter_recently_closed:
+            actions.add("reopen")
+        return actions
+
+    async def may_view(self, problem: ProblemRecord, person: PersonRecord, *, bootstrap_admin: bool = False) -> bool:
+        if ADMIN in person.roles or bootstrap_admin:
+            return True
+        if person.id in (problem.reporter_id, problem.assignee_id):
+            return True
+        if person.id in await self._store.problems.followers(problem.id):
+            return True
+        held = await self._store.assignments.active_for_person(person.id)
+        return any(a.reach_id == problem.reach_id for a in held)
+
+    async def _audience(self, problem: ProblemRecord) -> tuple[int, ...]:
+        return (problem.reporter_id, *await self._store.problems.followers(problem.id))
+
+    async def _verifiers(self, problem: ProblemRecord) -> tuple[int, ...]:
+        admins = [p.id for p in await self._store.people.with_role(ADMIN)]
+        reporter = await self._store.people.by_id(problem.reporter_id)
+        if reporter is not None and CHIEF in reporter.roles:
+            admins.append(reporter.id)
+        return tuple(dict.fromkeys(admins))
+
+    # -- the lifecycle -----------------------------------------------------------------------------------
+
+    async def act(
+        self,
+        problem_id: int,
+        actor: PersonRecord,
+        action: Action,
+        *,
+        note: str | None = None,
+        assignee_id: int | None = None,
+        photos: list[DraftPhoto] | None = None,
+        bootstrap_admin: bool = False,
+    ) -> Change:
+        """Do `action` if this person may, and the problem is still where they saw it."""
+        async with self._store.atomic():
+            problem = await self._store.problems.by_id(problem_id)
+            if problem is None:
+                return Change("too_late")
+            if action not in self.allowed(problem, actor, bootstrap_admin=bootstrap_admin):
+                # Not theirs to do, or someone else changed the problem a moment ago: the handler tells which.
+                return Change("not_allowed", problem)
+            before = problem.status
+            if action == "assign":
+                assert assignee_id is not None
+                target = await self._store.people.by_id(assignee_id)
+                if target is None or CHIEF not in target.roles:
+                    return Change("not_a_chief", problem)
+                if not target.active:
+                    return Change("inactive_assignee", problem)
+                if problem.assignee_id == target.id and problem.status == "assigned":
+                    return Change("same_assignee", problem)
+                deadline = problem.deadline or self.deadline_for(problem.category, self.today())
+                ok = await self._store.problems.transition(
+                    problem.id, expect=(before,), status="assigned", assignee_id=target.id, deadline=deadline
+                )
+                event_data = {"assignee": target.id, "deadline": deadline.isoformat()}
+                if problem.assignee_id is not None:
+                    event_data["previous"] = problem.assignee_id
+                action_name = "reassign" if problem.assignee_id is not None else "assign"
+                to_status = "assigned"
+            elif action == "rectify":
+                ok = await self._store.problems.transition(problem.id, expect=("assigned",), status="rectified")
+                for photo in photos or []:
+                    await self._store.problems.add_photo(
+                        problem.id, photo_id=photo.photo_id, file_id=photo.file_id, kind="after", added_by=actor.id
+                    )
+                event_data = {"photos": len(photos or [])}
+                action_name, to_status = "rectify", "rectified"
+            elif action == "close":
+                ok = await self._store.problems.transition(
+                    problem.id, expect=("rectified",), status="closed", closed_at=datetime.now(UTC)
+                )
+                event_data, action_name, to_status = {}, "close", "closed"
+            elif action == "reject":
+                ok = await self._store.problems.transition(problem.id, expect=("rectified",), status="assigned")
+                event_data, action_name, to_status = {}, "reject", "assigned"
+            elif action == "dismiss":
+                ok = await self._store.problems.transition(
+                    problem.id, expect=(before,), status="dismissed", closed_at=datetime.now(UTC)
+                )
+                event_data, action_name, to_status = {}, "dismiss", "dismissed"
+            else:  # reopen: back to whoever had it, with a fresh deadline
+                status = "assigned" if problem.assignee_id is not None else "reported"
+                deadline = self.deadline_for(problem.category, self.today())
+                ok = await self._store.problems.transition(
+                    problem.id, expect=("closed",), status=status, closed_at=None, deadline=deadline
+                )
+                event_data, action_name, to_status = {"deadline": deadline.isoformat()}, "reopen", status
+            if not ok:
+                return Change("not_allowed", problem)
+            await self._store.problems.add_event(
+                problem.id,
+                actor_id=actor.id,
+                action=action_name,
+                from_status=before,
+                to_status=to_status,
+                note=note,
+                data=event_data,
+            )
+            changed = await self._store.problems.by_id(problem.id)
+            assert changed is not None
+            audience = await self._audience(changed)
+            verifiers = await self._verifiers(changed) if action == "rectify" else ()
+        tell_assignee = changed.assignee_id if action in ("assign", "reject", "reopen", "dismiss") else None
+        return Change(
+            "ok",
+            changed,
+            tell_reporters=tuple(p for p in audience if p != actor.id),
+            tell_assignee=tell_assignee if tell_assignee != actor.id else None,
+            tell_verifiers=tuple(p for p in verifiers if p != actor.id),
+        )
+
+    async def escalate(self, problem: ProblemRecord, days_overdue: int) -> None:
+        await self._store.problems.add_event(
+            problem.id,
+            actor_id=None,
+            action="escalate",
+            from_status=problem.status,
+            to_status=problem.status,
+            data={"days_overdue": days_overdue},
+        )

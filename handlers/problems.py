@@ -1,0 +1,674 @@
+"""Following a problem to the end: notices with photos and a map location, /problem N with its timeline and the
+actions this person may take, /problems (overdue first), /myreports, and the daily deadline job."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime, timedelta
+
+from telegram import InputMediaPhoto, Update
+from telegram.error import Forbidden, TelegramError
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler, filters
+
+from bot.config import CATEGORIES, Language
+from bot.people import ADMIN, CHIEF
+from bot.photos import PhotoError
+from bot.problems import MAX_PHOTOS, Action, DraftPhoto
+from bot.services import Services
+from bot.stamp import evidence_lines, stamp
+from handlers.access import Actor, guard, refuse
+from handlers.common import Context, services
+from handlers.dialogs import flow
+from handlers.report import category_name, fetch_photo
+from handlers.ui import button, buttons, int_part, paged, show
+from storage.problems import ProblemFilter, ProblemPhoto, ProblemRecord
+from storage.records import DialogRecord, PersonRecord
+
+logger = logging.getLogger(__name__)
+
+NOTE = "problem_note"  # the dialog while an assignee sends after-photos, or someone types a reason
+PAGE = 8
+
+
+def _t(svc: Services, lang: Language, key: str, **params: object) -> str:
+    return svc.locales.t(lang, key, **params)
+
+
+def _p(svc: Services, lang: Language, key: str, **params: object) -> str:
+    return svc.locales.plain(lang, key, **params)
+
+
+def _lang(svc: Services, person: PersonRecord) -> Language:
+    return svc.people.language_for(person.language, person.language_code)
+
+
+def _is_admin(svc: Services, person: PersonRecord) -> bool:
+    return ADMIN in person.roles or (person.telegram_id is not None and person.telegram_id in svc.settings.admin_ids)
+
+
+async def problem_text(svc: Services, lang: Language, problem: ProblemRecord, *, timeline: bool) -> str:
+    reach = await svc.store.reaches.by_id(problem.reach_id)
+    area = await svc.store.areas.by_id(problem.area_id)
+    assignee = await svc.store.people.by_id(problem.assignee_id) if problem.assignee_id else None
+    reporter = await svc.store.people.by_id(problem.reporter_id)
+    tz = svc.settings.tz
+    today = datetime.now(tz).date()
+    overdue = problem.overdue_days(today)
+    none = _p(svc, lang, "common.none")
+    lines = [
+        _t(
+            svc,
+            lang,
+            "problem.card",
+            number=problem.id,
+            category=category_name(svc.locales, lang, problem.category),
+            status=_p(svc, lang, f"problem.status.{problem.status}"),
+            reach=reach.name(lang) if reach else "?",
+            area=area.name(lang) if area else "?",
+            lat=f"{problem.lat:.5f}",
+            lon=f"{problem.lon:.5f}",
+            reporter=reporter.name if reporter else "?",
+            reported=problem.reported_at.astimezone(tz).strftime("%Y-%m-%d %H:%M"),
+            assignee=assignee.name if assignee else none,
+            deadline=problem.deadline.isoformat() if problem.deadline else none,
+            description=problem.description or none,
+        )
+    ]
+    if overdue:
+        lines.append(_t(svc, lang, "problem.overdue", days=overdue))
+    if timeline:
+        lines.append("")
+        lines.append(_t(svc, lang, "problem.timeline"))
+        for event in await svc.store.problems.events(problem.id):
+            who = event.actor_name or _p(svc, lang, "problem.system")
+            line = _t(
+                svc,
+                lang,
+                "problem.event_line",
+                when=event.at.astimezone(tz).strftime("%m-%d %H:%M"),
+                who=who,
+                what=_p(svc, lang, f"problem.event.{event.action}"),
+            )
+            if event.action in ("assign", "reassign") and "assignee" in event.data:
+                target = await svc.store.people.by_id(int(event.data["assignee"]))
+                line += _t(
+                    svc,
+                    lang,
+                    "problem.event_to",
+                    name=target.name if target else "?",
+                    deadline=event.data.get("deadline", ""),
+                )
+            if event.note:
+                line += _t(svc, lang, "problem.event_note", note=event.note)
+            lines.append(line)
+    return "\n".join(lines)
+
+
+def action_buttons(
+    svc: Services, lang: Language, problem: ProblemRecord, actions: set[Action]
+) -> list[list[tuple[str, str]]]:
+    order: list[tuple[Action, str]] = [
+        ("rectify", "pb:rect"),
+        ("close", "pb:close"),
+        ("reject", "pb:rej"),
+        ("assign", "pb:as"),
+        ("dismiss", "pb:dis"),
+        ("reopen", "pb:reopen"),
+    ]
+    return [[(_p(svc, lang, f"problem.do.{a}"), f"{data}:{problem.id}")] for a, data in order if a in actions]
+
+
+async def send_problem(
+    context: Context,
+    chat_id: int,
+    viewer: PersonRecord,
+    problem: ProblemRecord,
+    *,
+    intro: str | None = None,
+    timeline: bool = False,
+) -> None:
+    """Photos (an album), the map location, then the card with what this person may do."""
+    svc = services(context)
+    lang = _lang(svc, viewer)
+    photos = await svc.store.problems.photos(problem.id)
+    reach = await svc.store.reaches.by_id(problem.reach_id)
+    if photos:
+        copies = await evidence_copies(svc, lang, problem, photos[: 2 * MAX_PHOTOS], reach.name(lang) if reach else "")
+        try:
+            if len(copies) == 1:
+                await context.bot.send_photo(chat_id, copies[0])
+            elif copies:
+                await context.bot.send_media_group(chat_id, [InputMediaPhoto(c) for c in copies])
+        except TelegramError:
+            logger.warning("Could not send the photos of problem %s to %s", problem.id, chat_id, exc_info=True)
+    await context.bot.send_venue(
+        chat_id,
+        latitude=problem.lat,
+        longitude=problem.lon,
+        title=_p(
+            svc,
+            lang,
+            "problem.venue_title",
+            number=problem.id,
+            category=category_name(svc.locales, lang, problem.category),
+        ),
+        address=reach.name(lang) if reach else "",
+    )
+    text = await problem_text(svc, lang, problem, timeline=timeline)
+    if intro:
+        text = intro + "\n\n" + text
+    actions = svc.problems.allowed(problem, viewer, bootstrap_admin=_is_admin(svc, viewer))
+    rows = action_buttons(svc, lang, problem, actions)
+    if not timeline:
+        rows.append([(_p(svc, lang, "problem.details"), f"pb:v:{problem.id}")])
+    await context.bot.send_message(chat_id, text, reply_markup=buttons(*rows) if rows else None)
+
+
+async def evidence_copies(
+    svc: Services, lang: Language, problem: ProblemRecord, photos: list[ProblemPhoto], reach: str
+) -> list[bytes]:
+    """Copies with a stamped band (number, kind, reach, place, times); the originals on disk stay untouched."""
+    copies = []
+    for photo in photos:
+        taken = datetime.fromisoformat(photo.taken_at) if photo.taken_at else None
+        lines = evidence_lines(
+            svc.locales,
+            lang,
+            number=problem.id,
+            category=category_name(svc.locales, lang, problem.category),
+            reach=reach,
+            gps=(problem.lat, problem.lon),
+            taken_at=taken,
+            reported_at=photo.added_at if photo.kind == "after" else problem.reported_at,
+            tz=svc.settings.tz,
+        )
+        try:
+            original = await asyncio.to_thread((svc.settings.data_dir / photo.path).read_bytes)
+            copies.append(await asyncio.to_thread(stamp, original, lines))
+        except (OSError, PhotoError):
+            logger.warning("Photo %s of problem %s is missing or unreadable", photo.photo_id, problem.id, exc_info=True)
+    return copies
+
+
+async def _tell(
+    context: Context, person_id: int, key: str, problem: ProblemRecord, *, full: bool = False, **params: object
+) -> None:
+    """Tell one person about a change in their language; a blocked bot or a missing chat is noted, not fatal."""
+    svc = services(context)
+    person = await svc.store.people.by_id(person_id)
+    if person is None or person.telegram_id is None or person.started_at is None or not person.active:
+        return
+    lang = _lang(svc, person)
+    intro = _t(svc, lang, key, number=problem.id, category=category_name(svc.locales, lang, problem.category), **params)
+    try:
+        if full:
+            await send_problem(context, person.telegram_id, person, problem, intro=intro)
+        else:
+            await context.bot.send_message(
+                person.telegram_id,
+                intro,
+                reply_markup=buttons([(_p(svc, lang, "problem.details"), f"pb:v:{problem.id}")]),
+            )
+    except Forbidden:
+        await svc.people.set_blocked(person.telegram_id, True)
+    except TelegramError:
+        logger.warning("Could not tell %s about problem %s", person.telegram_id, problem.id, exc_info=True)
+
+
+async def announce_new(context: Context, problem: ProblemRecord) -> None:
+    """A new problem goes to its assignee with photos, map location and buttons; with nobody, to the admins."""
+    svc = services(context)
+    if problem.assignee_id is not None:
+        await _tell(context, problem.assignee_id, "problem.new_assigned", problem, full=True)
+        return
+    for admin in await svc.store.people.with_role(ADMIN):
+        await _tell(context, admin.id, "problem.new_unassigned", problem, full=True)
+
+
+# -- views ------------------------------------------------------------------------------------------------
+
+
+async def problem_command(update: Update, context: Context) -> None:
+    actor = await guard(update, context, "problem")
+    message = update.effective_message
+    if actor is None or message is None:
+        return
+    svc = services(context)
+    number = (context.args or [""])[0].lstrip("#")
+    if not number.isdigit():
+        await message.reply_text(_t(svc, actor.language, "problem.usage"))
+        return
+    await _view(update, context, actor, int(number))
+
+
+async def _view(update: Update, context: Context, actor: Actor, number: int) -> None:
+    svc = services(context)
+    record = await svc.store.people.by_id(actor.known.id)
+    problem = await svc.store.problems.by_id(number)
+    assert record is not None and actor.known.telegram_id is not None
+    if problem is None or not await svc.problems.may_view(problem, record, bootstrap_admin=_is_admin(svc, record)):
+        await refuse(update, context, actor.language, "problem.not_found", number=number)
+        return
+    await send_problem(context, actor.known.telegram_id, record, problem, timeline=True)
+
+
+async def problems_command(update: Update, context: Context) -> None:
+    actor = await guard(update, context, "problems")
+    if actor is None:
+        return
+    await _list(update, context, actor, page=0, area_id=0, category="", overdue_only=False)
+
+
+async def _scope(svc: Services, actor: Actor, area_id: int, category: str) -> ProblemFilter:
+    person = actor.known
+    if person.is_admin:
+        return ProblemFilter(area_id=area_id or None, category=category or None)
+    reaches = tuple(a.reach_id for a in await svc.store.assignments.active_for_person(person.id))
+    return ProblemFilter(area_id=area_id or None, category=category or None, assignee_id=person.id, reach_ids=reaches)
+
+
+async def _list(
+    update: Update, context: Context, actor: Actor, *, page: int, area_id: int, category: str, overdue_only: bool
+) -> None:
+    svc = services(context)
+    lang = actor.language
+    scope = await _scope(svc, actor, area_id, category)
+    today = datetime.now(svc.settings.tz).date()
+    found, total = await svc.store.problems.page(scope, limit=PAGE, offset=page * PAGE)
+    if overdue_only:
+        found = [p for p in found if p.overdue_days(today)]
+    state = f"{area_id}:{category}"
+    choices = []
+    for problem in found:
+        reach = await svc.store.reaches.by_id(problem.reach_id)
+        overdue = problem.overdue_days(today)
+        flag = (
+            _p(svc, lang, "problems.overdue_flag", days=overdue)
+            if overdue
+            else _p(svc, lang, f"problem.status.{problem.status}")
+        )
+        choices.append(
+            (
+                _line(svc, lang, problem, flag, reach.name(lang) if reach else "?"),
+                f"pb:v:{problem.id}",
+            )
+        )
+    pages = max(1, -(-total // PAGE))
+    nav: list[tuple[str, str]] = []
+    if page > 0:
+        nav.append(("◀", f"pl:{page - 1}:{state}"))
+    if pages > 1:
+        nav.append((f"{page + 1}/{pages}", f"pl:{page}:{state}"))
+    if page < pages - 1:
+        nav.append(("▶", f"pl:{page + 1}:{state}"))
+    filters_row = [
+        (_p(svc, lang, "problems.by_area"), f"pf:a:{category}"),
+        (_p(svc, lang, "problems.by_category"), f"pf:c:{area_id}"),
+    ]
+    extra = [r for r in (nav, filters_row) if r]
+    if area_id or category:
+        extra.append([(_p(svc, lang, "problems.clear_filters"), "pl:0:0:")])
+    header = _t(svc, lang, "problems.header" if total else "problems.none", count=total)
+    await show(update, context, header, paged(choices, page=0, page_data="pl:x:", extra=extra, page_size=PAGE))
+
+
+def _line(svc: Services, lang: Language, problem: ProblemRecord, flag: str, reach: str) -> str:
+    return f"#{problem.id} {flag} · {category_name(svc.locales, lang, problem.category)} · {reach}"
+
+
+async def myreports_command(update: Update, context: Context) -> None:
+    actor = await guard(update, context, "myreports")
+    message = update.effective_message
+    if actor is None or message is None:
+        return
+    svc = services(context)
+    lang = actor.language
+    found = await svc.store.problems.for_reporter(actor.known.id)
+    if not found:
+        await message.reply_text(_t(svc, lang, "myreports.none"))
+        return
+    choices = []
+    for problem in found:
+        reach = await svc.store.reaches.by_id(problem.reach_id)
+        choices.append(
+            (
+                _line(
+                    svc,
+                    lang,
+                    problem,
+                    _p(svc, lang, f"problem.status.{problem.status}"),
+                    reach.name(lang) if reach else "?",
+                ),
+                f"pb:v:{problem.id}",
+            )
+        )
+    await message.reply_text(
+        _t(svc, lang, "myreports.header", count=len(found)),
+        reply_markup=paged(choices, page=0, page_data="pl:x:", page_size=20),
+    )
+
+
+@button
+async def list_button(update: Update, context: Context) -> None:
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    actor = await guard(update, context, "problems")
+    if actor is None:
+        return
+    svc = services(context)
+    lang = actor.language
+    parts = query.data.split(":")
+    if parts[0] == "pl":
+        if len(parts) < 4 or not parts[1].isdigit() or not parts[2].isdigit():
+            return  # the page-number button itself
+        await _list(
+            update,
+            context,
+            actor,
+            page=int(parts[1]),
+            area_id=int(parts[2]),
+            category=parts[3] if parts[3] in CATEGORIES else "",
+            overdue_only=False,
+        )
+        return
+    # pf:a:<category> → choose an area; pf:c:<area> → choose a category
+    if parts[1] == "a":
+        category = parts[2] if len(parts) > 2 and parts[2] in CATEGORIES else ""
+        areas = await svc.store.areas.all()
+        rows = [[(a.name(lang), f"pl:0:{a.id}:{category}")] for a in areas]
+        await show(update, context, _t(svc, lang, "reaches.choose_area"), buttons(*rows))
+    else:
+        area_id = int(parts[2]) if len(parts) > 2 and parts[2].isdigit() else 0
+        rows = [[(category_name(svc.locales, lang, c), f"pl:0:{area_id}:{c}")] for c in CATEGORIES]
+        await show(update, context, _t(svc, lang, "problems.choose_category"), buttons(*rows))
+
+
+# -- actions ----------------------------------------------------------------------------------------------
+
+
+@button
+async def problem_button(update: Update, context: Context) -> None:
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    actor = await guard(update, context, "problem")
+    if actor is None:
+        return
+    svc = services(context)
+    lang = actor.language
+    parts = query.data.split(":")
+    action = parts[1]
+    number = int_part(query.data, 2)
+    if number is None:
+        await refuse(update, context, lang, "fallback.outdated_button")
+        return
+    if action == "v":
+        await _view(update, context, actor, number)
+        return
+    record = await svc.store.people.by_id(actor.known.id)
+    problem = await svc.store.problems.by_id(number)
+    assert record is not None
+    if problem is None:
+        await refuse(update, context, lang, "fallback.outdated_button")
+        return
+    allowed = svc.problems.allowed(problem, record, bootstrap_admin=_is_admin(svc, record))
+    wanted: dict[str, Action] = {
+        "rect": "rectify",
+        "close": "close",
+        "rej": "reject",
+        "as": "assign",
+        "asp": "assign",
+        "dis": "dismiss",
+        "reopen": "reopen",
+    }
+    if action not in wanted:
+        await refuse(update, context, lang, "fallback.outdated_button")
+        return
+    if wanted[action] not in allowed:
+        await refuse(update, context, lang, "problem.cannot", status=_p(svc, lang, f"problem.status.{problem.status}"))
+        return
+    telegram_id = actor.known.telegram_id
+    assert telegram_id is not None
+    if action == "close":
+        await _apply(update, context, record, problem.id, "close")
+    elif action == "as":
+        await _choose_assignee(update, context, lang, problem)
+    elif action == "asp":
+        target = int_part(query.data, 3)
+        if target is None:
+            return
+        await _apply(update, context, record, problem.id, "assign", assignee_id=target)
+    elif action == "rect":
+        await svc.store.dialogs.put(telegram_id, NOTE, "rectify", {"problem": problem.id, "photos": [], "note": None})
+        await context.bot.send_message(
+            telegram_id,
+            _t(svc, lang, "problem.ask_after_photos", number=problem.id, max=MAX_PHOTOS),
+            reply_markup=buttons([(_p(svc, lang, "common.cancel"), "pn:x")]),
+        )
+    else:  # reject, dismiss, reopen: a reason first
+        await svc.store.dialogs.put(telegram_id, NOTE, wanted[action], {"problem": problem.id})
+        await context.bot.send_message(
+            telegram_id,
+            _t(svc, lang, f"problem.ask_reason_{wanted[action]}", number=problem.id),
+            reply_markup=buttons([(_p(svc, lang, "common.cancel"), "pn:x")]),
+        )
+
+
+async def _choose_assignee(update: Update, context: Context, lang: Language, problem: ProblemRecord) -> None:
+    svc = services(context)
+    chiefs = await svc.store.people.with_role(CHIEF)
+    holders = {a.person_id for a in await svc.store.assignments.active_for_reach(problem.reach_id)}
+    area_id = problem.area_id
+    chiefs.sort(key=lambda p: (p.id not in holders, p.home_area_id != area_id, p.name))
+    choices = [
+        (
+            ("⭐ " if p.id in holders else "") + f"{p.name} · {_p(svc, lang, f'level.{p.roles.get(CHIEF)}')}",
+            f"pb:asp:{problem.id}:{p.id}",
+        )
+        for p in chiefs
+    ]
+    await show(
+        update,
+        context,
+        _t(svc, lang, "problem.choose_assignee", number=problem.id),
+        paged(choices, page=0, page_data="pb:x:", page_size=90),
+    )
+
+
+async def _apply(
+    update: Update,
+    context: Context,
+    actor: PersonRecord,
+    problem_id: int,
+    action: Action,
+    *,
+    note: str | None = None,
+    assignee_id: int | None = None,
+    photos: list[DraftPhoto] | None = None,
+) -> None:
+    svc = services(context)
+    lang = _lang(svc, actor)
+    change = await svc.problems.act(
+        problem_id,
+        actor,
+        action,
+        note=note,
+        assignee_id=assignee_id,
+        photos=photos,
+        bootstrap_admin=_is_admin(svc, actor),
+    )
+    if change.outcome != "ok":
+        status = change.problem.status if change.problem else "closed"
+        key = {
+            "not_allowed": "problem.cannot",
+            "too_late": "problem.cannot",
+            "inactive_assignee": "problem.inactive_assignee",
+            "not_a_chief": "problem.inactive_assignee",
+            "same_assignee": "problem.same_assignee",
+        }[change.outcome]
+        if update.callback_query is not None:
+            await refuse(update, context, lang, key, status=_p(svc, lang, f"problem.status.{status}"))
+        elif actor.telegram_id is not None:
+            await context.bot.send_message(
+                actor.telegram_id, _t(svc, lang, key, status=_p(svc, lang, f"problem.status.{status}"))
+            )
+        return
+    problem = change.problem
+    assert problem is not None
+    done = _t(svc, lang, f"problem.done.{action}", number=problem.id)
+    if update.callback_query is not None:
+        await show(update, context, done)
+    elif actor.telegram_id is not None:
+        await context.bot.send_message(actor.telegram_id, done)
+    reporter_key = f"problem.tell.{action}"
+    for person_id in change.tell_reporters:
+        person = await svc.store.people.by_id(person_id)
+        thanks = person is not None and "volunteer" in person.roles and action == "close"
+        await _tell(
+            context, person_id, "problem.tell.close_volunteer" if thanks else reporter_key, problem, note=note or ""
+        )
+    if change.tell_assignee is not None:
+        await _tell(
+            context,
+            change.tell_assignee,
+            f"problem.to_assignee.{action}",
+            problem,
+            full=action in ("assign", "reopen", "reject"),
+            note=note or "",
+        )
+    for person_id in change.tell_verifiers:
+        await _tell(context, person_id, "problem.to_verifier", problem, full=True, note=note or "")
+
+
+@flow(NOTE)
+async def note_input(update: Update, context: Context, dialog: DialogRecord) -> None:
+    """After-photos and a note for a rectification; or the reason for a reject, dismissal or reopening."""
+    actor = await guard(update, context, "problem")
+    message = update.effective_message
+    svc = services(context)
+    if actor is None or message is None:
+        await svc.store.dialogs.clear(dialog.telegram_id, NOTE)
+        return
+    lang = actor.language
+    record = await svc.store.people.by_id(actor.known.id)
+    assert record is not None
+    problem_id = int(dialog.data.get("problem", 0))
+    if dialog.step == "rectify":
+        if message.photo or message.document is not None:
+            photos = list(dialog.data.get("photos", []))
+            if len(photos) >= MAX_PHOTOS:
+                await message.reply_text(_t(svc, lang, "report.too_many_photos", max=MAX_PHOTOS))
+                return
+            fetched = await fetch_photo(context, record.id, lang, message)
+            if fetched is None:
+                return
+            photos.append([fetched.photo_id, fetched.file_id, fetched.as_document, None])
+            await svc.store.dialogs.put(dialog.telegram_id, NOTE, "rectify", {**dialog.data, "photos": photos})
+            await message.reply_text(
+                _t(svc, lang, "problem.after_photo_added", count=len(photos), max=MAX_PHOTOS),
+                reply_markup=buttons(
+                    [(_p(svc, lang, "problem.send_rectified"), "pn:send")], [(_p(svc, lang, "common.cancel"), "pn:x")]
+                ),
+            )
+            return
+        if message.text:
+            await svc.store.dialogs.put(
+                dialog.telegram_id, NOTE, "rectify", {**dialog.data, "note": message.text[:1000]}
+            )
+            await message.reply_text(
+                _t(svc, lang, "problem.rectify_note_noted"),
+                reply_markup=buttons(
+                    [(_p(svc, lang, "problem.send_rectified"), "pn:send")], [(_p(svc, lang, "common.cancel"), "pn:x")]
+                ),
+            )
+            return
+        await message.reply_text(_t(svc, lang, "problem.ask_after_photos", number=problem_id, max=MAX_PHOTOS))
+        return
+    if not message.text:
+        await message.reply_text(_t(svc, lang, f"problem.ask_reason_{dialog.step}", number=problem_id))
+        return
+    await svc.store.dialogs.clear(dialog.telegram_id, NOTE)
+    await _apply(update, context, record, problem_id, dialog.step, note=message.text[:1000])  # type: ignore[arg-type]
+
+
+@button
+async def note_button(update: Update, context: Context) -> None:
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    actor = await guard(update, context, "problem")
+    if actor is None:
+        return
+    svc = services(context)
+    lang = actor.language
+    telegram_id = actor.known.telegram_id
+    assert telegram_id is not None
+    dialog = await svc.store.dialogs.get(telegram_id)
+    if dialog is None or dialog.flow != NOTE:
+        await refuse(update, context, lang, "fallback.outdated_button")
+        return
+    if query.data == "pn:x":
+        await svc.store.dialogs.clear(telegram_id, NOTE)
+        await show(update, context, _t(svc, lang, "dialog.cancelled"))
+        return
+    if dialog.step != "rectify":
+        await refuse(update, context, lang, "fallback.outdated_button")
+        return
+    photos = [DraftPhoto(int(p[0]), str(p[1]), bool(p[2]), None) for p in dialog.data.get("photos", [])]
+    if not photos:
+        await refuse(update, context, lang, "problem.need_after_photo")
+        return
+    record = await svc.store.people.by_id(actor.known.id)
+    assert record is not None
+    await svc.store.dialogs.clear(telegram_id, NOTE)
+    await _apply(
+        update, context, record, int(dialog.data["problem"]), "rectify", note=dialog.data.get("note"), photos=photos
+    )
+
+
+# -- deadlines --------------------------------------------------------------------------------------------
+
+
+async def chase_deadlines(context: Context) -> None:
+    """Daily: due within a day → a reminder; overdue → a reminder letter (提醒函); long overdue → the admins."""
+    svc = services(context)
+    today = datetime.now(svc.settings.tz).date()
+    admins = await svc.store.people.with_role(ADMIN)
+    for problem in await svc.store.problems.open_with_deadline_before(today + timedelta(days=1)):
+        overdue = problem.overdue_days(today)
+        if problem.assignee_id is not None and problem.status == "assigned":
+            key = "problem.overdue_letter" if overdue else "problem.due_soon"
+            if await svc.store.patrols.reminded(problem.assignee_id, f"problem:{problem.id}", today.isoformat()):
+                await _tell(
+                    context,
+                    problem.assignee_id,
+                    key,
+                    problem,
+                    days=overdue,
+                    deadline=problem.deadline.isoformat() if problem.deadline else "",
+                )
+        if overdue >= svc.settings.escalate_after_days and overdue > 0:
+            first = True
+            for admin in admins:
+                if await svc.store.patrols.reminded(admin.id, f"escalate:{problem.id}", "once"):
+                    await _tell(context, admin.id, "problem.escalated", problem, full=True, days=overdue)
+                else:
+                    first = False
+            if first and admins:
+                await svc.problems.escalate(problem, overdue)
+        await asyncio.sleep(0)
+
+
+def register(app: Application) -> None:  # type: ignore[type-arg]
+    private = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
+    app.add_handler(CommandHandler("problem", problem_command, private))
+    app.add_handler(CommandHandler("problems", problems_command, private))
+    app.add_handler(CommandHandler("myreports", myreports_command, private))
+    app.add_handler(CallbackQueryHandler(problem_button, pattern=r"^pb:"))
+    app.add_handler(CallbackQueryHandler(list_button, pattern=r"^(pl|pf):"))
+    app.add_handler(CallbackQueryHandler(note_button, pattern=r"^pn:"))
+    jobs = app.job_queue
+    if jobs is not None:
+        settings = app.bot_data["settings"]
+        jobs.run_daily(
+            chase_deadlines, time=settings.patrol_reminder_time.replace(tzinfo=settings.tz), name="problem_deadlines"
+        )
