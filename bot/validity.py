@@ -15,11 +15,14 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.config import Settings
-from bot.geo import Point, distance_to_lines_m, haversine_m, track_length_m
+from bot.geo import Point, distance_to_lines_m, haversine_m
 
 # GPS jitter moves a phone tens of metres between two fixes a second apart; only hops longer than this are
 # judged for speed, so jitter is not mistaken for a car.
 SPEED_CHECK_MIN_HOP_M = 100.0
+SPEED_CHECK_MIN_SPAN_S = 60.0
+# Moves shorter than this from the last counted point are GPS noise, not walking.
+JITTER_M = 20.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +59,7 @@ def judge(
     samples = sorted(samples, key=lambda s: s.at)
     points = [s.point for s in samples]
     duration_s = max(0, int((ended_at - started_at).total_seconds()))
-    distance_m = track_length_m(points)
+    distance_m = walked_m(points)
     reasons: list[dict[str, Any]] = []
 
     minutes = duration_s / 60
@@ -117,13 +120,42 @@ def _aware(moment: datetime, tz: ZoneInfo) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=tz)
 
 
+def walked_m(points: Sequence[Point]) -> float:
+    """Track length counting only moves of JITTER_M or more from the last counted point.
+
+    A phone lying still reports fixes scattered tens of metres around it; summed naively, ten minutes of that
+    "walks" a kilometre. Moves below the jitter radius are not counted until they add up to a real move.
+    """
+    if not points:
+        return 0.0
+    total, anchor = 0.0, points[0]
+    for point in points[1:]:
+        step = haversine_m(anchor, point)
+        if step >= JITTER_M:
+            total += step
+            anchor = point
+    return total
+
+
 def _fastest_hop_kmh(samples: Sequence[Sample]) -> float:
+    """The fastest move: over single hops of 100 m or more, and over spans of a minute or more.
+
+    Short hops are GPS jitter (60 m in a second is not a car); but a car whose phone reports every two seconds
+    never makes a 100 m hop, so spans of at least a minute, where jitter is small against the distance, are
+    judged too.
+    """
     fastest = 0.0
+    j = 0
     for i in range(1, len(samples)):
         a, b = samples[i - 1], samples[i]
         meters = haversine_m(a.point, b.point)
-        if meters < SPEED_CHECK_MIN_HOP_M:
-            continue
-        seconds = max(1.0, (b.at - a.at).total_seconds())
-        fastest = max(fastest, meters / seconds * 3.6)
+        if meters >= SPEED_CHECK_MIN_HOP_M:
+            seconds = max(1.0, (b.at - a.at).total_seconds())
+            fastest = max(fastest, meters / seconds * 3.6)
+        # The latest start j at least SPEED_CHECK_MIN_SPAN_S before this point.
+        while j + 1 < i and (b.at - samples[j + 1].at).total_seconds() >= SPEED_CHECK_MIN_SPAN_S:
+            j += 1
+        span = (b.at - samples[j].at).total_seconds()
+        if span >= SPEED_CHECK_MIN_SPAN_S:
+            fastest = max(fastest, haversine_m(samples[j].point, b.point) / span * 3.6)
     return fastest

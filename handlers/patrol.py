@@ -321,8 +321,11 @@ async def evidence(update: Update, context: Context) -> None:
     lang = person.language
     at = _when(message)
     text = (message.text or "").strip()
-    if not edited and await svc.store.dialogs.get(user.id) is not None:
-        return  # an open dialog (a problem being reported, an admin's invite) takes what is sent to it
+    starts_live = message.location is not None and message.location.live_period is not None
+    if not edited and not starts_live and await svc.store.dialogs.get(user.id) is not None:
+        # An open dialog (a problem being reported, an admin's invite) takes what is sent to it; a live location
+        # is always the patrol's track.
+        return
     if message.location is not None:
         point: Point = (message.location.latitude, message.location.longitude)
         live = message.location.live_period is not None

@@ -339,3 +339,47 @@ def test_the_rules_follow_the_settings() -> None:
     samples = [Sample(north(0), at(0)), Sample(north(300), at(300))]
     assert verdict(duration_s=300, samples=samples, config=anhui).valid
     assert codes(verdict(duration_s=300, samples=samples)) == ["too_short", "too_little_distance"]
+
+
+def test_a_car_reporting_every_two_seconds_is_caught_over_a_minute() -> None:
+    """150 km/h is 41.7 m/s: 83 m every 2 s, never a 100 m hop; over 60 s it is 2.5 km, i.e. 150 km/h."""
+    from datetime import UTC, datetime, timedelta
+
+    from bot.config import load_settings
+    from bot.validity import Sample, judge
+
+    settings = load_settings(env_file=None)
+    start = datetime(2026, 11, 29, 0, 0, tzinfo=UTC)
+    step = 83.33 / 111_195.08  # degrees of latitude per 2 s at 150 km/h
+    samples = [Sample((30.0 + i * step, 120.0), start + timedelta(seconds=2 * i)) for i in range(400)]
+    verdict = judge(
+        settings, started_at=start, ended_at=start + timedelta(seconds=800), samples=samples, reach_lines=[], photos=[]
+    )
+    too_fast = [r for r in verdict.reasons if r["code"] == "too_fast"]
+    assert too_fast and 145 <= too_fast[0]["kmh"] <= 155
+
+
+def test_a_phone_lying_still_does_not_walk() -> None:
+    """Fixes scattered up to 15 m around one spot every 5 s for 12 minutes: a naive sum would be about 1.5 km."""
+    import random
+    from datetime import UTC, datetime, timedelta
+
+    from bot.config import load_settings
+    from bot.validity import Sample, judge
+
+    settings = load_settings(env_file=None)
+    rng = random.Random(7)
+    start = datetime(2026, 11, 29, 0, 0, tzinfo=UTC)
+    metre = 1 / 111_195.08
+    samples = [
+        Sample(
+            (30.0 + rng.uniform(-7, 7) * metre, 120.0 + rng.uniform(-7, 7) * metre * 1.155),
+            start + timedelta(seconds=5 * i),
+        )
+        for i in range(144)
+    ]
+    verdict = judge(
+        settings, started_at=start, ended_at=start + timedelta(minutes=12), samples=samples, reach_lines=[], photos=[]
+    )
+    assert verdict.distance_m < 100
+    assert any(r["code"] == "too_little_distance" for r in verdict.reasons)
