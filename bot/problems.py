@@ -96,6 +96,8 @@ class Change:
     tell_reporters: tuple[int, ...] = ()
     tell_assignee: int | None = None
     tell_verifiers: tuple[int, ...] = ()
+    # A reassignment took the problem from this person: they should stop working on it.
+    tell_previous: int | None = None
 
 
 class ProblemService:
@@ -273,6 +275,7 @@ class ProblemService:
                 # Not theirs to do, or someone else changed the problem a moment ago: the handler tells which.
                 return Change("not_allowed", problem)
             before = problem.status
+            previous: int | None = None
             if action == "assign":
                 assert assignee_id is not None
                 target = await self._store.people.by_id(assignee_id)
@@ -289,6 +292,7 @@ class ProblemService:
                 event_data = {"assignee": target.id, "deadline": deadline.isoformat()}
                 if problem.assignee_id is not None:
                     event_data["previous"] = problem.assignee_id
+                    previous = problem.assignee_id
                 action_name = "reassign" if problem.assignee_id is not None else "assign"
                 to_status = "assigned"
             elif action == "rectify":
@@ -341,6 +345,7 @@ class ProblemService:
             tell_reporters=tuple(p for p in audience if p != actor.id),
             tell_assignee=tell_assignee if tell_assignee != actor.id else None,
             tell_verifiers=tuple(p for p in verifiers if p != actor.id),
+            tell_previous=previous if previous not in (actor.id, changed.assignee_id) else None,
         )
 
     async def escalate(self, problem: ProblemRecord, days_overdue: int) -> None:

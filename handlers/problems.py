@@ -29,6 +29,7 @@ logger = logging.getLogger(__name__)
 
 NOTE = "problem_note"  # the dialog while an assignee sends after-photos, or someone types a reason
 PAGE = 8
+LARGEST = 10**9  # no page, area or person id comes near; forged button data may carry any number (SQLite overflows)
 
 
 def _t(svc: Services, lang: Language, key: str, **params: object) -> str:
@@ -236,7 +237,7 @@ async def problem_command(update: Update, context: Context) -> None:
         return
     svc = services(context)
     number = (context.args or [""])[0].lstrip("#")
-    if not number.isdigit():
+    if not (number.isascii() and number.isdigit()):  # "²" and "١" are digits to str.isdigit, not to int()
         await message.reply_text(_t(svc, actor.language, "problem.usage"))
         return
     await _view(update, context, actor, int(number))
@@ -362,12 +363,16 @@ async def list_button(update: Update, context: Context) -> None:
     if parts[0] == "pl":
         if len(parts) < 4 or not parts[1].isdigit() or not parts[2].isdigit():
             return  # the page-number button itself
+        page, area_id = int_part(query.data, 1), int_part(query.data, 2)
+        if page is None or area_id is None or page >= LARGEST or area_id >= LARGEST:
+            await refuse(update, context, lang, "fallback.outdated_button")
+            return
         await _list(
             update,
             context,
             actor,
-            page=int(parts[1]),
-            area_id=int(parts[2]),
+            page=page,
+            area_id=area_id,
             category=parts[3] if parts[3] in CATEGORIES else "",
             overdue_only=False,
         )
@@ -435,7 +440,8 @@ async def problem_button(update: Update, context: Context) -> None:
         await _choose_assignee(update, context, lang, problem)
     elif action == "asp":
         target = int_part(query.data, 3)
-        if target is None:
+        if target is None or not 0 < target < LARGEST:
+            await refuse(update, context, lang, "fallback.outdated_button")
             return
         await _apply(update, context, record, problem.id, "assign", assignee_id=target)
     elif action == "rect":
@@ -538,6 +544,15 @@ async def _apply(
         )
     for person_id in change.tell_verifiers:
         await _tell(context, person_id, "problem.to_verifier", problem, full=True, note=note or "")
+    if change.tell_previous is not None:
+        assignee = await svc.store.people.by_id(problem.assignee_id) if problem.assignee_id else None
+        await _tell(
+            context,
+            change.tell_previous,
+            "problem.to_assignee.reassigned",
+            problem,
+            name=assignee.name if assignee else "?",
+        )
 
 
 @flow(NOTE)
@@ -646,10 +661,13 @@ async def chase_deadlines(context: Context) -> None:
                     days=overdue,
                     deadline=problem.deadline.isoformat() if problem.deadline else "",
                 )
-        if overdue >= svc.settings.escalate_after_days and overdue > 0:
+        # Once per deadline (a reopened problem has a new one); a rectified problem waits for its verifiers,
+        # and "still not rectified" would be untrue.
+        if overdue >= svc.settings.escalate_after_days and overdue > 0 and problem.status != "rectified":
             first = True
+            deadline = problem.deadline.isoformat() if problem.deadline else "once"
             for admin in admins:
-                if await svc.store.patrols.reminded(admin.id, f"escalate:{problem.id}", "once"):
+                if await svc.store.patrols.reminded(admin.id, f"escalate:{problem.id}", deadline):
                     await _tell(context, admin.id, "problem.escalated", problem, full=True, days=overdue)
                 else:
                     first = False

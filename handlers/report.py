@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from telegram import InlineKeyboardMarkup, KeyboardButton, Message, ReplyKeyboardMarkup, ReplyKeyboardRemove, Update
+from telegram import InlineKeyboardMarkup, KeyboardButton, Message, ReplyKeyboardMarkup, Update
 from telegram.error import BadRequest
 from telegram.ext import (
     Application,
@@ -133,7 +133,9 @@ async def report_input(update: Update, context: Context, dialog: DialogRecord) -
             await message.reply_text(_t(context, lang, f"report.use_step_{step}"))
             return
         draft.lat, draft.lon, draft.location_source = message.location.latitude, message.location.longitude, "shared"
-        await message.reply_text(_t(context, lang, "report.location_noted"), reply_markup=ReplyKeyboardRemove())
+        await message.reply_text(
+            _t(context, lang, "report.location_noted"), reply_markup=await _keyboard_back(context, actor)
+        )
         await ask_reach(update, context, actor, draft)
         return
     text = (message.text or "").strip()
@@ -224,6 +226,16 @@ async def fetch_photo(context: Context, person_id: int, lang: Language, message:
 
 
 # -- the steps --------------------------------------------------------------------------------------------
+
+
+async def _keyboard_back(context: Context, actor: Actor) -> ReplyKeyboardMarkup:
+    """The location keyboard replaced the patrol's (or the main menu): once the location is in, put it back."""
+    from handlers.patrol import main_menu, patrol_keyboard
+
+    svc = services(context)
+    if await svc.patrols.open_patrol(actor.known.id) is not None:
+        return patrol_keyboard(svc.locales, actor.language)
+    return main_menu(svc.locales, actor.language)
 
 
 async def ask_location(update: Update, context: Context, actor: Actor, draft: Draft) -> None:
@@ -375,7 +387,9 @@ async def report_button(update: Update, context: Context) -> None:
         draft.location_source = "exif"
         await show(update, context, _t(context, lang, "report.exif_used"))
         await context.bot.send_message(
-            person.telegram_id, _t(context, lang, "report.location_noted"), reply_markup=ReplyKeyboardRemove()
+            person.telegram_id,
+            _t(context, lang, "report.location_noted"),
+            reply_markup=await _keyboard_back(context, actor),
         )
         await ask_reach(update, context, actor, draft)
         return

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from storage.store import Store
 
 OPEN_STATUSES = ("reported", "assigned", "rectified")
+MAX_ID = 2**63 - 1  # SQLite's largest INTEGER
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +125,8 @@ class Problems:
         self._store = store
 
     async def by_id(self, problem_id: int) -> ProblemRecord | None:
+        if not 0 < problem_id <= MAX_ID:
+            return None  # "/problem 99999999999999999999" names no problem; SQLite would overflow on it
         row = await self._store.fetchone("SELECT * FROM problems WHERE id = ?", (problem_id,))
         return None if row is None else _problem(row)
 
