@@ -410,6 +410,57 @@ def cmd_invites(settings: Settings, locales: Locales, args: argparse.Namespace) 
     return 0
 
 
+def _stats_arguments(parser: argparse.ArgumentParser, locales: Locales, lang: Language) -> None:
+    parser.add_argument(
+        "--from", dest="first", required=True, metavar="YYYY-MM-DD", help=locales.plain(lang, "cli.stats.arg_from")
+    )
+    parser.add_argument(
+        "--to", dest="last", required=True, metavar="YYYY-MM-DD", help=locales.plain(lang, "cli.stats.arg_to")
+    )
+    parser.add_argument("--area", metavar="CODE", help=locales.plain(lang, "cli.stats.arg_area"))
+    parser.add_argument(
+        "--format", choices=("table", "json", "csv"), default="table", help=locales.plain(lang, "cli.stats.arg_format")
+    )
+
+
+def cmd_stats(settings: Settings, locales: Locales, args: argparse.Namespace) -> int:
+    from bot.tallies import Stats, StatsReport, TallyService, parse_day
+
+    first, last = parse_day(args.first), parse_day(args.last)
+    if first is None:
+        raise ConfigError("cli.stats.bad_date", value=args.first)
+    if last is None:
+        raise ConfigError("cli.stats.bad_date", value=args.last)
+    if first > last:
+        raise ConfigError("cli.stats.reversed", first=first.isoformat(), last=last.isoformat())
+    ensure_data_dir(settings)
+
+    async def gather() -> Stats:
+        async with await Store.open(settings.database_path) as store:
+            area_id = None
+            if args.area is not None:
+                area = await store.areas.by_code(args.area.strip())
+                if area is None:
+                    raise ConfigError("cli.stats.unknown_area", code=args.area)
+                area_id = area.id
+            return await TallyService(store, settings).stats(first, last, area_id=area_id)
+
+    report = StatsReport(asyncio.run(gather()), locales, settings.default_language)
+    if args.format == "csv":
+        # Bytes as they are (UTF-8 with a BOM, CRLF), whatever the terminal's encoding: the file is for Excel.
+        data = report.as_csv()
+        sys.stdout.flush()
+        buffer = getattr(sys.stdout, "buffer", None)
+        if buffer is None:
+            sys.stdout.write(data.decode("utf-8"))
+        else:
+            buffer.write(data)
+            buffer.flush()
+    else:
+        sys.stdout.write(report.as_json() if args.format == "json" else report.table())
+    return 0
+
+
 COMMANDS: dict[str, Callable[[Settings, Locales], int]] = {
     "run": cmd_run,
     "migrate": cmd_migrate,
@@ -426,6 +477,7 @@ ArgumentsCommand = tuple[
 COMMANDS_WITH_ARGUMENTS: dict[str, ArgumentsCommand] = {
     "registry": (_registry_arguments, cmd_registry),
     "invites": (_invites_arguments, cmd_invites),
+    "stats": (_stats_arguments, cmd_stats),
 }
 
 

@@ -85,6 +85,9 @@ class Store:
         from storage.problems import Problems
 
         self.problems = Problems(self)
+        from storage.tallies import Tallies
+
+        self.tallies = Tallies(self)
 
     @classmethod
     async def open(

@@ -1,0 +1,340 @@
+"""The SQL behind the tallies: patrol-rate counts per assignment, problem figures, volunteer activity.
+
+Every query aggregates inside SQLite and hands back one row per assignment, per (area, category) or per
+volunteer, never one per patrol or problem: on a city-scale store (20,000 chiefs, 2,000,000 patrols) the
+rows crossing into Python stay in the tens of thousands. What counts as a period, when it starts and ends in
+local time, and which rule applies is decided by the caller (`bot.tallies`); this module only counts.
+Migration 0006 adds the indexes these queries seek in.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any
+
+from storage.store import to_db_time
+
+if TYPE_CHECKING:
+    from storage.store import Store
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """One required period of one kind: patrols started in [start, end) count for it, and an assignment answers
+    for it when it is active on `active_on` (the period's last day for the rate; today for current progress)."""
+
+    kind: str
+    active_on: date
+    start: datetime  # aware, inclusive
+    end: datetime  # aware, exclusive
+
+
+@dataclass(frozen=True, slots=True)
+class AssignmentCount:
+    """One assignment's patrol figures over the windows it answers for."""
+
+    assignment_id: int
+    person_id: int
+    person_name: str
+    level: str
+    reach_id: int
+    reach_code: str
+    reach_name_zh: str
+    reach_name_en: str
+    area_id: int
+    area_code: str
+    area_name_zh: str
+    area_name_en: str
+    starts_on: date
+    ends_on: date | None
+    kind: str  # the period of the rule in force
+    count: int  # patrols required per period
+    periods: int  # windows it answers for
+    done: int  # Σ min(valid patrols in the window, count)
+    required: int  # Σ count
+    patrols: int  # Σ valid patrols in those windows, not capped
+
+
+@dataclass(frozen=True, slots=True)
+class ProblemGroup:
+    """Problem figures of one category in one area (definitions in `bot.tallies.ProblemFigures`)."""
+
+    area_id: int
+    category: str
+    new: int = 0
+    closed: int = 0
+    dismissed: int = 0
+    open: int = 0
+    overdue: int = 0
+    due: int = 0
+    closed_on_time: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class VolunteerCount:
+    person_id: int
+    name: str
+    patrols: int  # finished patrols started in the range
+    valid_patrols: int
+    reports: int  # problems reported in the range
+
+
+# One correlated count per (assignment, required period), each a seek in the index patrols_valid. The windows
+# are MATERIALIZED so their JSON is read once, not once per use, and so are the counts, which are used twice
+# (capped and uncapped): on a city-scale store a year takes under a second instead of more than two.
+_ASSIGNMENT_SQL = """
+WITH
+rules(level, n, kind) AS (
+    SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]')
+    FROM json_each(:rules)
+),
+windows(kind, active_on, s, e) AS MATERIALIZED (
+    SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'),
+           json_extract(value, '$[3]')
+    FROM json_each(:windows)
+),
+scope AS (
+    SELECT s.id, s.person_id, s.reach_id, s.level, s.starts_on, s.ends_on,
+           COALESCE(s.patrol_period, r.kind) AS kind, COALESCE(s.patrol_count, r.n) AS n
+    FROM assignments s LEFT JOIN rules r ON r.level = s.level
+    WHERE s.starts_on <= :last_active AND (s.ends_on IS NULL OR s.ends_on >= :first_active) {where}
+),
+counted AS MATERIALIZED (
+    SELECT a.id, a.n,
+           (SELECT count(*) FROM patrols p
+            WHERE p.person_id = a.person_id AND p.reach_id = a.reach_id AND p.status = 'finished' AND p.valid = 1
+              AND p.started_at >= w.s AND p.started_at < w.e) AS k
+    FROM scope a JOIN windows w
+      ON w.kind = a.kind AND w.active_on >= a.starts_on AND (a.ends_on IS NULL OR w.active_on <= a.ends_on)
+),
+per AS (
+    SELECT id, count(*) AS periods, sum(min(k, n)) AS done, sum(n) AS required, sum(k) AS patrols
+    FROM counted GROUP BY id
+)
+SELECT a.id, a.person_id, pe.name AS person_name, a.level, a.reach_id, rc.code AS reach_code,
+       rc.name_zh AS reach_name_zh, rc.name_en AS reach_name_en, ar.id AS area_id, ar.code AS area_code,
+       ar.name_zh AS area_name_zh, ar.name_en AS area_name_en, a.starts_on, a.ends_on, a.kind, a.n,
+       COALESCE(per.periods, 0) AS periods, COALESCE(per.done, 0) AS done,
+       COALESCE(per.required, 0) AS required, COALESCE(per.patrols, 0) AS patrols
+FROM scope a
+JOIN people pe ON pe.id = a.person_id
+JOIN reaches rc ON rc.id = a.reach_id
+JOIN areas ar ON ar.id = rc.area_id
+LEFT JOIN per ON per.id = a.id
+ORDER BY ar.code, rc.code, a.id
+"""
+
+
+class Tallies:
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    async def assignment_counts(
+        self,
+        windows: Sequence[Window],
+        rules: Mapping[str, tuple[int, str]],
+        *,
+        active_from: date,
+        active_to: date,
+        area_id: int | None = None,
+        person_id: int | None = None,
+    ) -> list[AssignmentCount]:
+        """Every assignment active on some day of [active_from, active_to] (in the area, of the person), with its
+        figures over the windows of its rule's kind on whose `active_on` day it is active (none: zeros).
+
+        `rules` maps a level to (count, period kind); an assignment's own rule, when it has one, wins.
+        """
+        where = ""
+        params: dict[str, Any] = {
+            "rules": json.dumps([[level, count, kind] for level, (count, kind) in rules.items()]),
+            "windows": json.dumps(
+                [[w.kind, w.active_on.isoformat(), to_db_time(w.start), to_db_time(w.end)] for w in windows]
+            ),
+            "first_active": active_from.isoformat(),
+            "last_active": active_to.isoformat(),
+        }
+        if area_id is not None:
+            where += " AND s.reach_id IN (SELECT id FROM reaches WHERE area_id = :area)"
+            params["area"] = area_id
+        if person_id is not None:
+            where += " AND s.person_id = :person"
+            params["person"] = person_id
+        rows = await self._store.fetchall(_ASSIGNMENT_SQL.format(where=where), params)
+        return [
+            AssignmentCount(
+                assignment_id=r["id"],
+                person_id=r["person_id"],
+                person_name=r["person_name"],
+                level=r["level"],
+                reach_id=r["reach_id"],
+                reach_code=r["reach_code"],
+                reach_name_zh=r["reach_name_zh"],
+                reach_name_en=r["reach_name_en"],
+                area_id=r["area_id"],
+                area_code=r["area_code"],
+                area_name_zh=r["area_name_zh"],
+                area_name_en=r["area_name_en"],
+                starts_on=date.fromisoformat(r["starts_on"]),
+                ends_on=date.fromisoformat(r["ends_on"]) if r["ends_on"] else None,
+                kind=r["kind"],
+                count=int(r["n"]),
+                periods=int(r["periods"]),
+                done=int(r["done"]),
+                required=int(r["required"]),
+                patrols=int(r["patrols"]),
+            )
+            for r in rows
+        ]
+
+    async def problem_groups(
+        self,
+        *,
+        start: datetime,
+        end: datetime,
+        first: date,
+        last: date,
+        day_ends: Sequence[tuple[date, datetime]],
+        area_id: int | None = None,
+    ) -> list[ProblemGroup]:
+        """Problem figures per (area, category) for the local dates [first, last], which are the instants
+        [start, end); `day_ends` gives, for each day in [first, last], the instant its local day ends.
+
+        - new: reported in [start, end), whatever became of it;
+        - closed / dismissed: status now closed / dismissed, closed_at in [start, end);
+        - open: reported before `end`, and at `end` not closed or dismissed by the event log (the status of the
+          last event before `end`; a problem with no events at all counts by its row);
+        - overdue: open at `end` with a deadline before `last` (the deadline in force then: the last event
+          before `end` that set one, else the row's);
+        - due: deadline in [first, last] and not dismissed now; closed_on_time: of those, closed now and closed
+          before its deadline day ended.
+        """
+        s, e = to_db_time(start), to_db_time(end)
+        area = "" if area_id is None else " AND p.area_id = :area"
+        params: dict[str, Any] = {"s": s, "e": e, "first": first.isoformat(), "last": last.isoformat()}
+        if area_id is not None:
+            params["area"] = area_id
+        groups: dict[tuple[int, str], dict[str, int]] = {}
+
+        def add(rows: Sequence[Any], *names: str) -> None:
+            for row in rows:
+                figures = groups.setdefault((int(row[0]), str(row[1])), {})
+                for index, name in enumerate(names, start=2):
+                    figures[name] = figures.get(name, 0) + int(row[index] or 0)
+
+        add(
+            await self._store.fetchall(
+                "SELECT p.area_id, p.category, count(*) FROM problems p"
+                f" WHERE p.reported_at >= :s AND p.reported_at < :e{area} GROUP BY 1, 2",
+                params,
+            ),
+            "new",
+        )
+        add(
+            await self._store.fetchall(
+                "SELECT p.area_id, p.category, sum(p.status = 'closed'), sum(p.status = 'dismissed') FROM problems p"
+                f" WHERE p.closed_at >= :s AND p.closed_at < :e AND p.status IN ('closed', 'dismissed'){area}"
+                " GROUP BY 1, 2",
+                params,
+            ),
+            "closed",
+            "dismissed",
+        )
+        # Open at the end of the range. Only problems open now, or closed/dismissed after the end, can be: one
+        # closed before the end and still closed stayed closed (a reopen clears closed_at). For those few the
+        # event log tells the status at the end, which also catches one closed in time and reopened later.
+        add(
+            await self._store.fetchall(
+                "WITH found AS ("
+                # Two index ranges (problems_open, problems_closed) instead of an OR over the whole table.
+                " SELECT p.id FROM problems p WHERE p.status NOT IN ('closed', 'dismissed')"
+                " UNION ALL"
+                " SELECT p.id FROM problems p WHERE p.closed_at >= :e AND p.status IN ('closed', 'dismissed')),"
+                " candidates AS ("
+                " SELECT p.area_id, p.category,"
+                "  (SELECT v.to_status FROM problem_events v WHERE v.problem_id = p.id AND v.at < :e"
+                "   AND v.to_status IS NOT NULL ORDER BY v.id DESC LIMIT 1) AS status_then,"
+                "  COALESCE((SELECT json_extract(v.data, '$.deadline') FROM problem_events v"
+                "   WHERE v.problem_id = p.id AND v.at < :e AND json_extract(v.data, '$.deadline') IS NOT NULL"
+                "   ORDER BY v.id DESC LIMIT 1), p.deadline) AS deadline_then"
+                f" FROM found JOIN problems p ON p.id = found.id WHERE p.reported_at < :e{area})"
+                # NULL < :last is NULL, which sum() skips: no deadline, not overdue.
+                " SELECT area_id, category, count(*), sum(deadline_then < :last)"
+                " FROM candidates"
+                # No event before the end (data loaded from elsewhere keeps no log): it was reported, so open.
+                " WHERE COALESCE(status_then, 'reported') IN ('reported', 'assigned', 'rectified')"
+                " GROUP BY 1, 2",
+                params,
+            ),
+            "open",
+            "overdue",
+        )
+        if day_ends:
+            day_params = dict(params)
+            day_params["days"] = json.dumps([[day.isoformat(), to_db_time(moment)] for day, moment in day_ends])
+            add(
+                await self._store.fetchall(
+                    "WITH days(day, ends) AS ("
+                    " SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(:days))"
+                    " SELECT p.area_id, p.category, count(*),"
+                    "  sum(p.status = 'closed' AND p.closed_at < d.ends)"
+                    " FROM problems p JOIN days d ON d.day = p.deadline"
+                    f" WHERE p.deadline >= :first AND p.deadline <= :last AND p.status != 'dismissed'{area}"
+                    " GROUP BY 1, 2",
+                    day_params,
+                ),
+                "due",
+                "closed_on_time",
+            )
+        return [
+            ProblemGroup(area_id=area_key, category=category, **figures)
+            for (area_key, category), figures in sorted(groups.items())
+        ]
+
+    async def median_days_to_close(self, *, start: datetime, end: datetime, area_id: int | None = None) -> float | None:
+        """Median of (closed_at − reported_at) in days over problems closed (status closed) in [start, end)."""
+        params: dict[str, Any] = {"s": to_db_time(start), "e": to_db_time(end)}
+        area = ""
+        if area_id is not None:
+            area = " AND area_id = :area"
+            params["area"] = area_id
+        value = await self._store.fetchval(
+            "WITH d AS (SELECT julianday(closed_at) - julianday(reported_at) AS days FROM problems"
+            f" WHERE status = 'closed' AND closed_at >= :s AND closed_at < :e{area}),"
+            " n AS (SELECT count(*) AS n FROM d)"
+            " SELECT avg(days) FROM (SELECT days FROM d ORDER BY days"
+            "  LIMIT 2 - (SELECT n FROM n) % 2 OFFSET max(0, ((SELECT n FROM n) - 1) / 2))",
+            params,
+        )
+        return None if value is None else float(value)
+
+    async def volunteers(self, *, start: datetime, end: datetime, area_id: int | None = None) -> list[VolunteerCount]:
+        """People with the volunteer role who patrolled or reported in [start, end) (in the area), most active
+        first."""
+        params: dict[str, Any] = {"s": to_db_time(start), "e": to_db_time(end)}
+        on_reach = on_area = ""
+        if area_id is not None:
+            on_reach = " AND t.reach_id IN (SELECT id FROM reaches WHERE area_id = :area)"
+            on_area = " AND q.area_id = :area"
+            params["area"] = area_id
+        rows = await self._store.fetchall(
+            "WITH vol AS (SELECT person_id FROM person_roles WHERE role = 'volunteer'),"
+            # CROSS JOIN keeps the volunteers outside: a seek per volunteer, not a scan of every patrol.
+            " pat AS (SELECT t.person_id, count(*) AS n, sum(t.valid = 1) AS ok FROM vol"
+            "  CROSS JOIN patrols t ON t.person_id = vol.person_id"
+            f"  WHERE t.status = 'finished' AND t.started_at >= :s AND t.started_at < :e{on_reach}"
+            "  GROUP BY t.person_id),"
+            " rep AS (SELECT q.reporter_id AS person_id, count(*) AS n FROM vol"
+            "  CROSS JOIN problems q ON q.reporter_id = vol.person_id"
+            f"  WHERE q.reported_at >= :s AND q.reported_at < :e{on_area} GROUP BY q.reporter_id)"
+            " SELECT p.id, p.name, COALESCE(pat.n, 0) AS patrols, COALESCE(pat.ok, 0) AS ok,"
+            "  COALESCE(rep.n, 0) AS reports"
+            " FROM vol JOIN people p ON p.id = vol.person_id"
+            " LEFT JOIN pat ON pat.person_id = p.id LEFT JOIN rep ON rep.person_id = p.id"
+            " WHERE pat.n IS NOT NULL OR rep.n IS NOT NULL"
+            " ORDER BY COALESCE(pat.n, 0) + COALESCE(rep.n, 0) DESC, p.name, p.id",
+            params,
+        )
+        return [VolunteerCount(int(r[0]), str(r[1]), int(r[2]), int(r[3]), int(r[4])) for r in rows]
