@@ -25,6 +25,7 @@ COMMANDS: tuple[str, ...] = (
     "problems",
     "problem",
     "reaches",
+    "summary",
     "invite",
     "people",
     "pending",

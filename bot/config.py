@@ -89,6 +89,31 @@ def parse_patrol_rules(text: str) -> dict[str, PatrolRule]:
     return rules
 
 
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+@dataclass(frozen=True, slots=True)
+class SummaryTime:
+    """When the weekly summary goes out: a weekday (0 = Monday) and a local time of day."""
+
+    weekday: int
+    at: time_of_day
+
+    def __str__(self) -> str:
+        return f"{WEEKDAYS[self.weekday]} {self.at.strftime('%H:%M')}"
+
+
+def parse_summary_time(text: str) -> SummaryTime:
+    """"mon 09:00" (a weekday's first three letters, then HH:MM) → SummaryTime; raises ValueError otherwise."""
+    match = re.fullmatch(r"\s*([A-Za-z]{3})[a-z]*\s+(\d{1,2}):(\d{2})\s*", text)
+    if match is None or match[1].lower() not in WEEKDAYS:
+        raise ValueError(f"bad summary time {text!r}")
+    hour, minute = int(match[2]), int(match[3])
+    if hour > 23 or minute > 59:
+        raise ValueError(f"bad summary time {text!r}")
+    return SummaryTime(WEEKDAYS.index(match[1].lower()), time_of_day(hour, minute))
+
+
 class ConfigError(Exception):
     """A setting is missing or wrong; `key` and `params` select the localized one-line explanation."""
 
@@ -150,6 +175,8 @@ class Settings(BaseSettings):
     problem_reopen_days: int = Field(default=30, ge=0, le=365)
     # A font file that draws Chinese, for pictures (evidence copies, charts); empty: search the system.
     font_path: Path | None = None
+    # When the weekly area summaries (周报) go out: weekday and local time, e.g. "mon 09:00".
+    summary_time: Annotated[SummaryTime, NoDecode] = SummaryTime(0, time_of_day(9, 0))
 
     @field_validator("bot_token", mode="before")
     @classmethod
@@ -232,6 +259,13 @@ class Settings(BaseSettings):
     @classmethod
     def _lower_approval(cls, value: Any) -> Any:
         return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("summary_time", mode="before")
+    @classmethod
+    def _parse_summary_time(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return parse_summary_time(value)
+        return value
 
     @field_validator("admin_ids", mode="before")
     @classmethod

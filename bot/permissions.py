@@ -43,6 +43,8 @@ class Rule:
     where: frozenset[ChatKind]
     # In groups, also let the group's own Telegram admins do it (e.g. choose the group's language).
     group_admins: bool = False
+    # In the groups of `where`, anyone may do it, whatever `who` says (e.g. read the group's own area summary).
+    anyone_in_groups: bool = False
 
 
 # Actions are command names; a button belongs to the command that showed it and is checked as that command.
@@ -65,6 +67,9 @@ RULES: dict[str, Rule] = {
     "assign": Rule(ADMINS, PRIVATE),
     "unassign": Rule(ADMINS, PRIVATE),
     "pending": Rule(ADMINS, PRIVATE),
+    # Everyone in a bound group reads that area's summary; in private, admins any area, chiefs their own areas
+    # (which areas: handlers.summaries).
+    "summary": Rule(STAFF, PRIVATE | {ChatKind.GROUP_BOUND}, anyone_in_groups=True),
     "bind": Rule(ADMINS, GROUPS),
     "unbind": Rule(ADMINS, GROUPS),
 }
@@ -108,6 +113,8 @@ def decide(person: Person | None, action: str, chat: ChatKind, *, group_admin: b
         return Decision(False, "perm.group_only" if chat is ChatKind.PRIVATE else None)
     if person is not None and not person.active:
         return Decision(False, "perm.deactivated")
+    if chat in GROUPS and rule.anyone_in_groups:
+        return ALLOW
     roles = roles_of(person)
     if roles & rule.who:
         if chat in GROUPS and rule.group_admins and rule.who == EVERYONE:

@@ -4,7 +4,20 @@ from __future__ import annotations
 
 from telegram.ext import Application
 
-from handlers import admin, dialogs, errors, fallback, groups, join, members, patrol, problems, report, start
+from handlers import (
+    admin,
+    dialogs,
+    errors,
+    fallback,
+    groups,
+    join,
+    members,
+    patrol,
+    problems,
+    report,
+    start,
+    summaries,
+)
 
 
 def register(app: Application) -> None:  # type: ignore[type-arg]
@@ -17,6 +30,7 @@ def register(app: Application) -> None:  # type: ignore[type-arg]
     patrol.register(app)  # /patrol, the track and evidence, /mypatrols, auto-finish and reminders
     report.register(app)  # /report and a photo sent with nothing open: the report draft
     problems.register(app)  # /problem N, /problems, /myreports, the lifecycle buttons, deadlines
+    summaries.register(app)  # /summary, the weekly area summaries and chiefs' digests
     # Later features register here, before the fallback.
     groups.register(app)  # /bind, /unbind: a group chat linked to an area
     fallback.register(app)  # must stay last: unknown commands, stray messages, outdated buttons

@@ -88,6 +88,9 @@ class Store:
         from storage.tallies import Tallies
 
         self.tallies = Tallies(self)
+        from storage.summaries import Summaries
+
+        self.summaries = Summaries(self)
 
     @classmethod
     async def open(

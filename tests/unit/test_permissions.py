@@ -64,6 +64,13 @@ TABLE: dict[str, dict[str, tuple[str, str, str]]] = {
         }
         for command in ("invite", "people", "pending", "assign", "unassign")
     },
+    "summary": {
+        "stranger": ("staff_only", OK, SILENT),
+        "pending": ("pending", OK, SILENT),
+        "volunteer": ("staff_only", OK, SILENT),
+        "chief": (OK, OK, SILENT),
+        "admin": (OK, OK, SILENT),
+    },
     **{
         command: {
             "stranger": ("group_only", "admins_only", "admins_only"),

@@ -1,0 +1,333 @@
+"""The weekly summary of an area (周报) and a chief's private weekly digest: figures and text, no Telegram.
+
+Every figure comes from `bot.tallies.TallyService` (the same numbers as `riverbot stats`); this module only
+picks them for one area and one ISO week (Monday–Sunday, local dates), compares with the week before, and
+writes the text from the locales (values HTML-escaped by `Locales.t`). A text longer than Telegram allows is
+split on line boundaries (`split_messages`).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from bot.config import Language, Settings
+from bot.i18n import Locales
+from bot.tallies import (
+    NO_RATE,
+    PatrolTally,
+    ProblemTally,
+    Progress,
+    Rate,
+    TallyService,
+    percent,
+)
+from storage import Store
+from storage.records import AreaRecord
+from storage.summaries import OverdueProblem
+from storage.tallies import VolunteerCount
+
+MESSAGE_LIMIT = 4096
+CAPTION_LIMIT = 1024
+OVERDUE_LISTED = 5
+BEHIND_LISTED = 30
+VOLUNTEERS_LISTED = 10
+ASSIGNED_LISTED = 10
+_WEEK_RE = re.compile(r"^(\d{4})-?W(\d{2})$", re.IGNORECASE)
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Week:
+    """An ISO week: Monday `first` to Sunday `last`, local dates."""
+
+    year: int
+    number: int
+
+    @property
+    def first(self) -> date:
+        return date.fromisocalendar(self.year, self.number, 1)
+
+    @property
+    def last(self) -> date:
+        return self.first + timedelta(days=6)
+
+    @property
+    def code(self) -> str:
+        return f"{self.year}-W{self.number:02d}"
+
+    def previous(self) -> Week:
+        return week_of(self.first - timedelta(days=7))
+
+    def __str__(self) -> str:
+        return self.code
+
+
+def week_of(day: date) -> Week:
+    year, number, _ = day.isocalendar()
+    return Week(year, number)
+
+
+def parse_week(text: str) -> Week | None:
+    """ "2026-W47" (or "2026W47"); None when it is not an ISO week that exists."""
+    match = _WEEK_RE.match(text.strip())
+    if match is None:
+        return None
+    try:
+        week = Week(int(match[1]), int(match[2]))
+        week.first  # noqa: B018 - raises ValueError for week 53 of a 52-week year
+    except ValueError:
+        return None
+    return week
+
+
+def last_week(today: date) -> Week:
+    """The Monday–Sunday before the week holding `today`: what the weekly summary reports on."""
+    return week_of(today - timedelta(days=7))
+
+
+def change_points(now: Rate, before: Rate) -> float | None:
+    """The change in percentage points, None when either week required nothing."""
+    a, b = now.value, before.value
+    if a is None or b is None:
+        return None
+    return round(float(a - b) * 100, 1)
+
+
+def format_points(points: float | None) -> str:
+    if points is None:
+        return NO_RATE
+    return f"{points:+.1f}" if points else "±0.0"
+
+
+@dataclass(frozen=True, slots=True)
+class AreaSummary:
+    area: AreaRecord
+    week: Week
+    patrols: PatrolTally
+    previous: Rate  # the week before's patrol rate, for the change
+    problems: ProblemTally
+    overdue: list[OverdueProblem]  # the oldest first, at most OVERDUE_LISTED
+    overdue_total: int
+    volunteers: list[VolunteerCount]
+
+    @property
+    def change(self) -> float | None:
+        return change_points(self.patrols.overall, self.previous)
+
+
+@dataclass(frozen=True, slots=True)
+class ChiefDigest:
+    person_id: int
+    name: str
+    week: Week
+    rate: Rate  # last week's
+    progress: list[Progress]  # this period, per assignment
+    assigned: list[OverdueProblem]  # open problems assigned to them (deadline date.max: none)
+
+
+class SummaryService:
+    def __init__(self, store: Store, settings: Settings) -> None:
+        self._store = store
+        self._settings = settings
+        self._tallies = TallyService(store, settings)
+
+    async def area_summary(self, area: AreaRecord, week: Week) -> AreaSummary:
+        first, last = week.first, week.last
+        patrols = await self._tallies.patrol_rate(first, last, area_id=area.id)
+        before = week.previous()
+        previous = await self._tallies.patrol_rate(before.first, before.last, area_id=area.id)
+        problems = await self._tallies.problems(first, last, area_id=area.id)
+        overdue, total = await self._store.summaries.overdue(area.id, last, limit=OVERDUE_LISTED)
+        volunteers = [v for v in await self._tallies.volunteers(first, last, area_id=area.id) if v.patrols or v.reports]
+        volunteers.sort(key=lambda v: (-(v.valid_patrols + v.reports), v.name, v.person_id))
+        return AreaSummary(area, week, patrols, previous.overall, problems, overdue, total, volunteers)
+
+    async def chief_digest(self, person_id: int, name: str, week: Week, today: date) -> ChiefDigest:
+        rate = await self._tallies.patrol_rate(week.first, week.last, person_id=person_id)
+        progress = await self._tallies.progress(today, person_id=person_id)
+        assigned = await self._store.summaries.assigned_open(person_id, limit=ASSIGNED_LISTED)
+        return ChiefDigest(person_id, name, week, rate.overall, progress, assigned)
+
+
+# -- text -----------------------------------------------------------------------------------------------------
+
+
+def _name(language: Language, zh: str, en: str) -> str:
+    return zh if language == "zh" else en
+
+
+def summary_text(summary: AreaSummary, locales: Locales, language: Language) -> str:
+    """The whole summary as HTML (split it with `split_messages`)."""
+
+    def t(key: str, **params: object) -> str:
+        return locales.t(language, f"summary.{key}", **params)
+
+    s, p, q = summary, summary.patrols, summary.problems.overall
+    lines = [
+        t(
+            "title",
+            area=s.area.name(language),
+            code=s.area.code,
+            week=s.week.code,
+            first=s.week.first.isoformat(),
+            last=s.week.last.isoformat(),
+        ),
+        "",
+        t(
+            "rate",
+            rate=percent(p.overall),
+            done=p.overall.done,
+            required=p.overall.required,
+            change=format_points(s.change),
+        ),
+        t(
+            "problems",
+            new=q.new,
+            closed=q.closed,
+            overdue=q.overdue,
+            rectification=percent(q.rectification),
+            on_time=q.closed_on_time,
+            due=q.due,
+        ),
+    ]
+    behind = p.behind
+    lines += ["", t("behind_header", count=len(behind))]
+    if not behind:
+        lines.append(t("behind_none") if p.overall.required else t("no_requirement"))
+    reach_names = {r.code: _name(language, r.name_zh, r.name_en) for r in p.reaches}
+    for chief in behind[:BEHIND_LISTED]:
+        reaches = "、".join(reach_names.get(code, code) for code in chief.reach_codes)
+        lines.append(
+            t("behind_line", name=chief.name, reaches=reaches, done=chief.rate.done, required=chief.rate.required)
+        )
+    if len(behind) > BEHIND_LISTED:
+        lines.append(t("more", count=len(behind) - BEHIND_LISTED))
+    lines += ["", t("overdue_header", count=s.overdue_total)]
+    if not s.overdue:
+        lines.append(t("overdue_none"))
+    for problem in s.overdue:
+        lines.append(
+            t(
+                "overdue_line",
+                number=problem.id,
+                category=locales.plain(language, f"category.{problem.category}"),
+                reach=_name(language, problem.reach_name_zh, problem.reach_name_en),
+                assignee=problem.assignee or locales.plain(language, "common.none"),
+                days=(s.week.last - problem.deadline).days,
+            )
+        )
+    if s.overdue_total > len(s.overdue):
+        lines.append(t("more", count=s.overdue_total - len(s.overdue)))
+    if s.volunteers:
+        lines += ["", t("thanks_header")]
+        for volunteer in s.volunteers[:VOLUNTEERS_LISTED]:
+            lines.append(
+                t("thanks_line", name=volunteer.name, patrols=volunteer.valid_patrols, reports=volunteer.reports)
+            )
+        if len(s.volunteers) > VOLUNTEERS_LISTED:
+            lines.append(t("more", count=len(s.volunteers) - VOLUNTEERS_LISTED))
+    return "\n".join(lines)
+
+
+def chart_caption(summary: AreaSummary, locales: Locales, language: Language) -> str:
+    text = locales.t(
+        language,
+        "summary.caption",
+        area=summary.area.name(language),
+        week=summary.week.code,
+        rate=percent(summary.patrols.overall),
+    )
+    return text[:CAPTION_LIMIT]
+
+
+def digest_text(digest: ChiefDigest, locales: Locales, language: Language) -> str:
+    def t(key: str, **params: object) -> str:
+        return locales.t(language, f"summary.digest.{key}", **params)
+
+    lines = [
+        t("title", name=digest.name, week=digest.week.code),
+        t("rate", rate=percent(digest.rate), done=digest.rate.done, required=digest.rate.required),
+        "",
+        t("progress_header"),
+    ]
+    if not digest.progress:
+        lines.append(t("progress_none"))
+    for item in digest.progress:
+        lines.append(
+            t(
+                "progress_line",
+                reach=_name(language, item.reach_name_zh, item.reach_name_en),
+                period=locales.plain(language, f"summary.period.{item.period.kind}"),
+                done=item.done,
+                required=item.required,
+                days=item.days_left,
+            )
+        )
+    lines += ["", t("assigned_header", count=len(digest.assigned))]
+    if not digest.assigned:
+        lines.append(t("assigned_none"))
+    for problem in digest.assigned:
+        lines.append(
+            t(
+                "assigned_line",
+                number=problem.id,
+                category=locales.plain(language, f"category.{problem.category}"),
+                reach=_name(language, problem.reach_name_zh, problem.reach_name_en),
+                deadline=NO_RATE if problem.deadline == date.max else problem.deadline.isoformat(),
+            )
+        )
+    return "\n".join(lines)
+
+
+def split_messages(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
+    """The text in pieces of at most `limit` characters, cut at line ends (a line longer than the limit, which
+    the summary never writes, is cut where it must be). Blank pieces are dropped."""
+    pieces: list[str] = []
+    current = ""
+    for whole in text.split("\n"):
+        line = whole
+        while len(line) > limit:
+            if current:
+                pieces.append(current)
+                current = ""
+            pieces.append(line[:limit])
+            line = line[limit:]
+        candidate = line if not current else f"{current}\n{line}"
+        if len(candidate) > limit:
+            pieces.append(current)
+            current = line
+        else:
+            current = candidate
+    if current:
+        pieces.append(current)
+    return [p for p in (piece.strip("\n") for piece in pieces) if p.strip()]
+
+
+def chart_png(summary: AreaSummary, locales: Locales, language: Language) -> bytes:
+    """The chart for the summary: the patrol rate per reach, problems by category (CPU-bound: use a thread)."""
+    from bot.charts import CategoryBar, ChartText, RateBar, render_chart
+
+    def p(key: str, **params: object) -> str:
+        return locales.plain(language, f"summary.chart.{key}", **params)
+
+    reaches = summary.patrols.reaches
+    text = ChartText(
+        title=p("title", area=summary.area.name(language), week=summary.week.code),
+        rate_heading=p("rate_heading"),
+        problems_heading=p("problems_heading"),
+        legend_new=p("new"),
+        legend_closed=p("closed"),
+        legend_overdue=p("overdue"),
+        empty=p("empty"),
+        more=p("more", count=max(0, len(reaches) - 25)),
+    )
+    rates = [
+        RateBar(f"{_name(language, r.name_zh, r.name_en)}", r.rate.done, r.rate.required, percent(r.rate))
+        for r in reaches
+    ]
+    categories = [
+        CategoryBar(locales.plain(language, f"category.{name}"), f.new, f.closed, f.overdue)
+        for name, f in summary.problems.categories.items()
+    ]
+    return render_chart(text, rates, categories)

@@ -1,0 +1,342 @@
+"""Weekly area summaries (周报): /summary on demand, and the job that delivers each bound group its area's
+summary — and each chief a private digest — exactly once per week.
+
+Delivery records (storage.summaries) make it exactly once: a (area, week, chat) or (chief, week) that is sent,
+given up or skipped is never sent again, so the job may run any number of times (hourly, and at start) and a
+restart past SUMMARY_TIME sends the missed week once. A summary in several messages records each one sent, so
+a retry resumes after the last. A failed send is retried later (RETRY_DELAYS); after MAX_ATTEMPTS the admins
+are told, once. 429s never reach here: PTB's rate limiter waits and retries them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC, date, datetime, timedelta
+
+from telegram import Update
+from telegram.error import TelegramError
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler, filters
+
+from bot.chats import GONE
+from bot.config import Language, Settings
+from bot.services import Services
+from bot.summaries import (
+    AreaSummary,
+    SummaryService,
+    Week,
+    chart_caption,
+    chart_png,
+    digest_text,
+    last_week,
+    split_messages,
+    summary_text,
+    week_of,
+)
+from handlers.access import guard, refuse
+from handlers.common import Context, services
+from handlers.ui import alert, button, buttons, show
+from storage.records import AreaRecord
+from storage.summaries import AREA, CHIEF
+
+logger = logging.getLogger(__name__)
+
+# Seconds to wait before the 2nd, 3rd, … attempt; after MAX_ATTEMPTS failures the admins are told.
+RETRY_DELAYS: tuple[int, ...] = (60, 300, 900, 3600)
+MAX_ATTEMPTS = 5
+_LOCK = "summaries_lock"
+WEEKS_BACK = (0, 1, 2)  # this week, last week, two weeks ago
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def due_week(settings: Settings, now: datetime) -> Week | None:
+    """The week whose summary is due at `now`: last week, once this week's SUMMARY_TIME has passed; else None."""
+    local = now.astimezone(settings.tz)
+    monday = local.date() - timedelta(days=local.weekday())
+    at = datetime.combine(monday + timedelta(days=settings.summary_time.weekday), settings.summary_time.at, settings.tz)
+    return last_week(local.date()) if local >= at else None
+
+
+async def _send_pieces(
+    context: Context,
+    chat_id: int,
+    *,
+    texts: list[str],
+    chart: bytes | None,
+    caption: str,
+    done: list[int],
+    record: _Recorder,
+) -> list[int]:
+    """Send what is not sent yet (`done`: message ids of the pieces already sent), recording each one."""
+    ids = list(done)
+    pieces: list[str | None] = [*texts, None] if chart is not None else list(texts)
+    for index, piece in enumerate(pieces):
+        if index < len(ids):
+            continue
+        if piece is None:
+            assert chart is not None
+            message = await context.bot.send_photo(chat_id, chart, caption=caption)
+        else:
+            message = await context.bot.send_message(chat_id, piece)
+        ids.append(message.message_id)
+        await record(ids)
+    return ids
+
+
+class _Recorder:
+    def __init__(self, svc: Services, kind: str, area_id: int, week: str, target: int) -> None:
+        self.svc, self.kind, self.area_id, self.week, self.target = svc, kind, area_id, week, target
+
+    async def __call__(self, ids: list[int]) -> None:
+        await self.svc.store.summaries.progress(self.kind, self.area_id, self.week, self.target, ids, now=_now())
+
+
+async def _compose(svc: Services, area: AreaRecord, week: Week, lang: Language) -> tuple[list[str], bytes, str]:
+    summary: AreaSummary = await SummaryService(svc.store, svc.settings).area_summary(area, week)
+    texts = split_messages(summary_text(summary, svc.locales, lang))
+    chart = await asyncio.to_thread(chart_png, summary, svc.locales, lang)
+    return texts, chart, chart_caption(summary, svc.locales, lang)
+
+
+async def _failed(
+    context: Context, kind: str, area_id: int, week: Week, target: int, *, error: Exception, label: str
+) -> None:
+    svc = services(context)
+    now = _now()
+    existing = await svc.store.summaries.get(kind, area_id, week.code, target)
+    attempts = (existing.attempts if existing else 0) + 1
+    delay = RETRY_DELAYS[min(attempts - 1, len(RETRY_DELAYS) - 1)] if attempts < MAX_ATTEMPTS else None
+    record = await svc.store.summaries.failed(
+        kind,
+        area_id,
+        week.code,
+        target,
+        error=f"{type(error).__name__}: {error}",
+        next_attempt_at=None if delay is None else now + timedelta(seconds=delay),
+        now=now,
+    )
+    logger.warning("summary %s %s %s to %s: attempt %d failed: %s", kind, area_id, week, target, attempts, error)
+    if (
+        record.status == "failed"
+        and kind == AREA
+        and await svc.store.summaries.mark_reported(kind, area_id, week.code, target, now=now)
+    ):
+        for admin_chat in await svc.people.admin_chat_ids():
+            admin = await svc.people.find(admin_chat)
+            try:
+                await context.bot.send_message(
+                    admin_chat,
+                    svc.locales.t(
+                        admin.language if admin else None,
+                        "summary.failed_admin",
+                        area=label,
+                        week=week.code,
+                        chat=target,
+                        attempts=record.attempts,
+                        error=record.last_error or "",
+                    ),
+                )
+            except TelegramError:
+                logger.warning("could not tell admin %s that a summary failed", admin_chat, exc_info=True)
+
+
+def _may_try(status: str | None, next_attempt_at: datetime | None, now: datetime) -> bool:
+    if status is None:
+        return True
+    if status != "pending":
+        return False  # sent, given up, or skipped: never again
+    return next_attempt_at is None or next_attempt_at <= now
+
+
+async def deliver_week(context: Context, week: Week) -> None:
+    """Every bound group its area's summary of `week`, every chief their digest: each at most once."""
+    svc = services(context)
+    lock: asyncio.Lock = context.application.bot_data.setdefault(_LOCK, asyncio.Lock())
+    async with lock:
+        for area in await svc.store.areas.all():
+            bindings = await svc.store.bindings.for_area(area.id)
+            composed: dict[Language, tuple[list[str], bytes, str]] = {}
+            for binding in bindings:
+                chat_id = binding.chat_id
+                existing = await svc.store.summaries.get(AREA, area.id, week.code, chat_id)
+                now = _now()
+                if not _may_try(
+                    existing.status if existing else None, existing.next_attempt_at if existing else None, now
+                ):
+                    continue
+                chat = await svc.store.chats.get(chat_id)
+                if chat is not None and chat.bot_status in GONE:
+                    await svc.store.summaries.skipped(
+                        AREA, area.id, week.code, chat_id, reason="bot not in chat", now=now
+                    )
+                    continue
+                lang = await svc.chats.language(chat_id)
+                try:
+                    if lang not in composed:
+                        composed[lang] = await _compose(svc, area, week, lang)
+                    texts, chart, caption = composed[lang]
+                    ids = await _send_pieces(
+                        context,
+                        chat_id,
+                        texts=texts,
+                        chart=chart,
+                        caption=caption,
+                        done=existing.message_ids if existing else [],
+                        record=_Recorder(svc, AREA, area.id, week.code, chat_id),
+                    )
+                except TelegramError as exc:
+                    await _failed(
+                        context, AREA, area.id, week, chat_id, error=exc, label=f"{area.name_zh}（{area.code}）"
+                    )
+                    continue
+                await svc.store.summaries.sent(AREA, area.id, week.code, chat_id, ids, now=_now())
+                logger.info("summary of %s for %s sent to chat %s", area.code, week, chat_id)
+        await _deliver_digests(context, week)
+
+
+async def _deliver_digests(context: Context, week: Week) -> None:
+    svc = services(context)
+    today = _now().astimezone(svc.settings.tz).date()
+    summaries = SummaryService(svc.store, svc.settings)
+    for chief in await svc.store.people.chiefs():
+        if chief.telegram_id is None or not chief.active or chief.blocked_at is not None or chief.started_at is None:
+            continue
+        existing = await svc.store.summaries.get(CHIEF, 0, week.code, chief.id)
+        now = _now()
+        if not _may_try(existing.status if existing else None, existing.next_attempt_at if existing else None, now):
+            continue
+        lang = svc.people.language_for(chief.language, chief.language_code)
+        try:
+            digest = await summaries.chief_digest(chief.id, chief.name, week, today)
+            if not digest.progress and not digest.assigned and not digest.rate.required:
+                await svc.store.summaries.skipped(CHIEF, 0, week.code, chief.id, reason="nothing to report", now=now)
+                continue
+            ids = await _send_pieces(
+                context,
+                chief.telegram_id,
+                texts=split_messages(digest_text(digest, svc.locales, lang)),
+                chart=None,
+                caption="",
+                done=existing.message_ids if existing else [],
+                record=_Recorder(svc, CHIEF, 0, week.code, chief.id),
+            )
+        except TelegramError as exc:
+            await _failed(context, CHIEF, 0, week, chief.id, error=exc, label=chief.name)
+            continue
+        await svc.store.summaries.sent(CHIEF, 0, week.code, chief.id, ids, now=_now())
+
+
+async def weekly_summaries(context: Context) -> None:
+    """The job (hourly, and soon after start): deliver the due week's summaries that are not delivered yet."""
+    svc = services(context)
+    week = due_week(svc.settings, _now())
+    if week is not None:
+        await deliver_week(context, week)
+
+
+# -- /summary ---------------------------------------------------------------------------------------------------
+
+
+async def _areas_for(svc: Services, person_id: int, admin: bool) -> list[AreaRecord]:
+    areas = await svc.store.areas.all()
+    if admin:
+        return areas
+    held = {
+        reach.area_id
+        for a in await svc.store.assignments.active_for_person(person_id)
+        if (reach := await svc.store.reaches.by_id(a.reach_id)) is not None
+    }
+    return [a for a in areas if a.id in held]
+
+
+async def _send_summary(context: Context, chat_id: int, area: AreaRecord, week: Week, lang: Language) -> None:
+    svc = services(context)
+    texts, chart, caption = await _compose(svc, area, week, lang)
+    for text in texts:
+        await context.bot.send_message(chat_id, text)
+    await context.bot.send_photo(chat_id, chart, caption=caption)
+
+
+def _today(svc: Services) -> date:
+    return _now().astimezone(svc.settings.tz).date()
+
+
+async def summary_command(update: Update, context: Context) -> None:
+    actor = await guard(update, context, "summary")
+    if actor is None:
+        return
+    svc = services(context)
+    chat = update.effective_chat
+    assert chat is not None
+    if chat.type != "private":
+        area = await svc.chats.bound_area(chat.id)
+        if area is None:
+            return
+        await _send_summary(context, chat.id, area, last_week(_today(svc)), actor.language)
+        return
+    person = actor.known
+    areas = await _areas_for(svc, person.id, person.is_admin)
+    if not areas:
+        await refuse(update, context, actor.language, "summary.no_areas")
+        return
+    choices = [
+        (
+            f"{a.name(actor.language)}（{a.code}）"
+            if actor.language == "zh"
+            else f"{a.name(actor.language)} ({a.code})",
+            f"sm:a:{a.id}",
+        )
+        for a in areas
+    ]
+    await show(
+        update,
+        context,
+        svc.locales.t(actor.language, "summary.choose_area"),
+        buttons(*[[c] for c in choices[:50]]),
+    )
+
+
+@button
+async def summary_button(update: Update, context: Context) -> None:
+    actor = await guard(update, context, "summary")
+    if actor is None:
+        return
+    svc = services(context)
+    query = update.callback_query
+    assert query is not None
+    parts = (query.data or "").split(":")
+    lang = actor.language
+    try:
+        area_id = int(parts[2])
+        back = int(parts[3]) if len(parts) > 3 else None
+    except (IndexError, ValueError):
+        await alert(update, svc.locales.plain(lang, "summary.outdated"))
+        return
+    person = actor.known
+    allowed = {a.id: a for a in await _areas_for(svc, person.id, person.is_admin)}
+    area = allowed.get(area_id)
+    if area is None or (back is not None and back not in WEEKS_BACK):
+        await alert(update, svc.locales.plain(lang, "summary.not_yours"))
+        return
+    if back is None:
+        choices = [(svc.locales.plain(lang, f"summary.weeks_back.{n}"), f"sm:w:{area.id}:{n}") for n in WEEKS_BACK]
+        await show(update, context, svc.locales.t(lang, "summary.choose_week", area=area.name(lang)), buttons(choices))
+        return
+    week = week_of(_today(svc) - timedelta(days=7 * back))
+    await show(update, context, svc.locales.t(lang, "summary.coming", area=area.name(lang), week=week.code))
+    chat = update.effective_chat
+    assert chat is not None
+    await _send_summary(context, chat.id, area, week, lang)
+
+
+def register(app: Application) -> None:  # type: ignore[type-arg]
+    anywhere = filters.UpdateType.MESSAGE & (filters.ChatType.PRIVATE | filters.ChatType.GROUPS)
+    app.add_handler(CommandHandler("summary", summary_command, anywhere))
+    app.add_handler(CallbackQueryHandler(summary_button, pattern=r"^sm:"))
+    jobs = app.job_queue
+    if jobs is not None:
+        # Hourly, and a few seconds after start: a bot that was down at SUMMARY_TIME catches up once.
+        jobs.run_repeating(weekly_summaries, interval=3600, first=30, name="weekly_summaries")
