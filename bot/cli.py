@@ -17,12 +17,15 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from bot import __version__
 from bot.config import ConfigError, Language, Settings, ensure_data_dir, load_settings, normalize_language
 from bot.i18n import Locales
 from storage import MigrationError, Store
+
+if TYPE_CHECKING:
+    from bot.exports import ExportResult as DataExport
 
 EXIT_CONFIG = 2
 # Input the operator must fix (a bad registry row, an unreadable file): nothing was written.
@@ -461,6 +464,95 @@ def cmd_stats(settings: Settings, locales: Locales, args: argparse.Namespace) ->
     return 0
 
 
+def _export_arguments(parser: argparse.ArgumentParser, locales: Locales, lang: Language) -> None:
+    parser.add_argument(
+        "--from", dest="first", required=True, metavar="YYYY-MM-DD", help=locales.plain(lang, "cli.export.arg_from")
+    )
+    parser.add_argument(
+        "--to", dest="last", required=True, metavar="YYYY-MM-DD", help=locales.plain(lang, "cli.export.arg_to")
+    )
+    parser.add_argument(
+        "--format", required=True, choices=("xlsx", "csv", "geojson"), help=locales.plain(lang, "cli.export.arg_format")
+    )
+    parser.add_argument(
+        "--out", required=True, type=Path, metavar="PATH", help=locales.plain(lang, "cli.export.arg_out")
+    )
+    parser.add_argument("--lang", choices=("zh", "en"), help=locales.plain(lang, "cli.export.arg_lang"))
+
+
+class _ExportProgress:
+    """Rows written so far, on stderr: redrawn in place on a terminal, a line every few seconds elsewhere. Quick
+    exports show nothing."""
+
+    def __init__(self, stream: TextIO, text: Callable[[int], str]) -> None:
+        self._stream = stream
+        self._text = text
+        self._tty = stream.isatty()
+        self._started = self._shown = time.monotonic()
+        self._drawn = False
+
+    def __call__(self, rows: int) -> None:
+        now = time.monotonic()
+        if now - self._started < 1 or now - self._shown < (0.2 if self._tty else 5):
+            return
+        self._shown, self._drawn = now, True
+        self._stream.write(("\r" if self._tty else "") + self._text(rows) + ("" if self._tty else "\n"))
+        self._stream.flush()
+
+    def close(self) -> None:
+        if self._tty and self._drawn:
+            self._stream.write("\r\033[K")
+            self._stream.flush()
+
+
+def cmd_export(settings: Settings, locales: Locales, args: argparse.Namespace) -> int:
+    from bot.exports import export
+    from bot.tallies import parse_day
+
+    first, last = parse_day(args.first), parse_day(args.last)
+    if first is None:
+        raise ConfigError("cli.stats.bad_date", value=args.first)
+    if last is None:
+        raise ConfigError("cli.stats.bad_date", value=args.last)
+    if first > last:
+        raise ConfigError("cli.stats.reversed", first=first.isoformat(), last=last.isoformat())
+    ensure_data_dir(settings)
+    lang: Language = args.lang or settings.default_language
+    out: Path = args.out
+    say = settings.default_language
+    progress = _ExportProgress(sys.stderr, lambda rows: locales.plain(say, "cli.export.progress", rows=rows))
+
+    async def run() -> DataExport:
+        async with await Store.open(settings.database_path) as store:
+            return await export(
+                store, settings, locales, language=lang, fmt=args.format, first=first, last=last, out=out,
+                progress=progress,
+            )  # fmt: skip
+
+    try:
+        result = asyncio.run(run())
+    except OSError as exc:
+        print(
+            locales.plain(say, "cli.export.unwritable", path=str(out), reason=exc.strerror or str(exc)),
+            file=sys.stderr,
+        )
+        return EXIT_BAD_INPUT
+    finally:
+        progress.close()
+    print(
+        locales.plain(
+            say,
+            "cli.export.done",
+            path=str(out),
+            patrols=result.patrols,
+            problems=result.problems,
+            rate=result.rate_rows,
+            size=max(1, round(result.size / 1024)),
+        )
+    )
+    return 0
+
+
 COMMANDS: dict[str, Callable[[Settings, Locales], int]] = {
     "run": cmd_run,
     "migrate": cmd_migrate,
@@ -478,6 +570,7 @@ COMMANDS_WITH_ARGUMENTS: dict[str, ArgumentsCommand] = {
     "registry": (_registry_arguments, cmd_registry),
     "invites": (_invites_arguments, cmd_invites),
     "stats": (_stats_arguments, cmd_stats),
+    "export": (_export_arguments, cmd_export),
 }
 
 

@@ -31,6 +31,7 @@ COMMANDS: tuple[str, ...] = (
     "pending",
     "assign",
     "unassign",
+    "export",
     "bind",
     "unbind",
     "language",

@@ -8,6 +8,7 @@ from handlers import (
     admin,
     dialogs,
     errors,
+    exports,
     fallback,
     groups,
     join,
@@ -31,6 +32,7 @@ def register(app: Application) -> None:  # type: ignore[type-arg]
     report.register(app)  # /report and a photo sent with nothing open: the report draft
     problems.register(app)  # /problem N, /problems, /myreports, the lifecycle buttons, deadlines
     summaries.register(app)  # /summary, the weekly area summaries and chiefs' digests
+    exports.register(app)  # /export: the office's data as xlsx, csv or geojson
     # Later features register here, before the fallback.
     groups.register(app)  # /bind, /unbind: a group chat linked to an area
     fallback.register(app)  # must stay last: unknown commands, stray messages, outdated buttons

@@ -62,7 +62,7 @@ TABLE: dict[str, dict[str, tuple[str, str, str]]] = {
             "chief": ("admins_only", SILENT, SILENT),
             "admin": (OK, SILENT, SILENT),
         }
-        for command in ("invite", "people", "pending", "assign", "unassign")
+        for command in ("invite", "people", "pending", "assign", "unassign", "export")
     },
     "summary": {
         "stranger": ("staff_only", OK, SILENT),

@@ -1,0 +1,112 @@
+"""/export for admins: choose a format and a period, and the file arrives as a document.
+
+The rows are written in a worker thread (`bot.exports.export`), so the bot keeps answering meanwhile; a
+"正在生成…" message says it is under way and is edited when the file is sent (or too big to send: Telegram
+takes at most 50 MB from a bot).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import tempfile
+from datetime import datetime
+from pathlib import Path
+
+from telegram import Update
+from telegram.error import TelegramError
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler, filters
+
+from bot.exports import FORMATS, RANGES, TELEGRAM_UPLOAD_LIMIT, Format, export, file_name, range_of
+from handlers.access import guard
+from handlers.common import Context, services
+from handlers.ui import button, buttons, show
+
+logger = logging.getLogger(__name__)
+
+
+async def export_command(update: Update, context: Context) -> None:
+    actor = await guard(update, context, "export")
+    if actor is None:
+        return
+    svc = services(context)
+    lang = actor.language
+    markup = buttons(*[[(svc.locales.plain(lang, f"export.format.{f}"), f"ex:f:{f}")] for f in FORMATS])
+    await show(update, context, svc.locales.t(lang, "export.choose_format"), markup)
+
+
+@button
+async def format_button(update: Update, context: Context) -> None:
+    actor = await guard(update, context, "export")
+    if actor is None:
+        return
+    svc = services(context)
+    lang = actor.language
+    fmt = (update.callback_query.data or "").split(":")[-1] if update.callback_query else ""
+    if fmt not in FORMATS:
+        return
+    markup = buttons([(svc.locales.plain(lang, f"export.range.{r}"), f"ex:r:{fmt}:{r}") for r in RANGES])
+    text = svc.locales.t(lang, "export.choose_range", format=svc.locales.plain(lang, f"export.format.{fmt}"))
+    await show(update, context, text, markup)
+
+
+async def range_button(update: Update, context: Context) -> None:
+    query = update.callback_query
+    assert query is not None
+    actor = await guard(update, context, "export")
+    if actor is None:
+        return
+    parts = (query.data or "").split(":")
+    if len(parts) != 4 or parts[2] not in FORMATS or parts[3] not in RANGES:
+        with contextlib.suppress(TelegramError):
+            await query.answer()
+        return
+    fmt: Format = parts[2]
+    svc = services(context)
+    lang = actor.language
+    first, last = range_of(parts[3], datetime.now(svc.settings.tz).date())
+    params = {
+        "format": svc.locales.plain(lang, f"export.format.{fmt}"),
+        "first": first.isoformat(),
+        "last": last.isoformat(),
+    }
+    with contextlib.suppress(TelegramError):
+        await query.answer()
+    await show(update, context, svc.locales.t(lang, "export.working", **params))
+    chat = update.effective_chat
+    assert chat is not None
+    with tempfile.TemporaryDirectory(prefix="riverbot-export-") as folder:
+        path = Path(folder) / file_name(fmt, first, last)
+        try:
+            result = await export(
+                svc.store, svc.settings, svc.locales, language=lang, fmt=fmt, first=first, last=last, out=path
+            )
+        except Exception:
+            logger.exception("export %s %s..%s failed", fmt, first, last)
+            await show(update, context, svc.locales.t(lang, "export.failed"))
+            return
+        size = result.size
+        if size > TELEGRAM_UPLOAD_LIMIT:
+            await show(update, context, svc.locales.t(lang, "export.too_big", size=f"{size / 1024 / 1024:.1f}"))
+            return
+        with path.open("rb") as data:
+            await context.bot.send_document(
+                chat.id,
+                data,
+                filename=path.name,
+                caption=svc.locales.plain(lang, "export.caption", first=params["first"], last=params["last"]),
+                read_timeout=120,
+                write_timeout=120,
+            )
+    done = svc.locales.t(
+        lang, "export.done", patrols=result.patrols, problems=result.problems, rate=result.rate_rows, **params
+    )
+    await show(update, context, done)
+
+
+def register(app: Application) -> None:  # type: ignore[type-arg]
+    private = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
+    app.add_handler(CommandHandler("export", export_command, private))
+    app.add_handler(CallbackQueryHandler(format_button, pattern=r"^ex:f:"))
+    # Not blocking: a year of a city takes a while, and the admin's chat stays answered meanwhile.
+    app.add_handler(CallbackQueryHandler(range_button, pattern=r"^ex:r:", block=False))

@@ -1,0 +1,211 @@
+"""Rows for the office's exports (`bot.exports`), read in chunks so that a year of a city fits in little memory.
+
+Exports are written in a worker thread (an XLSX of a year takes seconds of CPU), so this reader has its own
+read-only `sqlite3` connection instead of the store's aiosqlite ones: the bot's event loop never waits for it,
+and WAL lets it read while the bot writes. Every query walks its table by primary key in chunks of `CHUNK`
+rows (keyset pagination), and track points are read one chunk of patrols at a time.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from storage.store import from_db_time, to_db_time
+
+CHUNK = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class PatrolRow:
+    id: int
+    person_name: str
+    reach_code: str
+    reach_name_zh: str
+    reach_name_en: str
+    area_code: str
+    started_at: datetime
+    ended_at: datetime | None
+    duration_s: int | None
+    distance_m: float | None
+    point_count: int | None
+    photo_count: int | None
+    valid: bool | None
+    reasons: list[dict[str, Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class EventRow:
+    at: datetime
+    actor_name: str | None
+    action: str
+    note: str | None
+    data: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class ProblemRow:
+    id: int
+    category: str
+    status: str
+    description: str | None
+    lat: float
+    lon: float
+    reach_code: str
+    reach_name_zh: str
+    reach_name_en: str
+    area_code: str
+    reporter_name: str
+    assignee_name: str | None
+    deadline: str | None
+    reported_at: datetime
+    closed_at: datetime | None
+    events: list[EventRow]
+
+
+_PATROLS = (
+    "SELECT pa.id, pe.name AS person_name, r.code AS reach_code, r.name_zh, r.name_en, a.code AS area_code,"
+    " pa.started_at, pa.ended_at, pa.duration_s, pa.distance_m, pa.point_count, pa.photo_count, pa.valid,"
+    " pa.reasons"
+    " FROM patrols pa JOIN people pe ON pe.id = pa.person_id JOIN reaches r ON r.id = pa.reach_id"
+    " JOIN areas a ON a.id = r.area_id"
+    " WHERE pa.id > ? AND pa.status = 'finished' AND pa.started_at >= ? AND pa.started_at < ?"
+    " ORDER BY pa.id LIMIT ?"
+)
+
+# Problems that concern the range: reported in it, or reported before its end and either still unsettled at
+# its start (open, or closed/dismissed only later) or touched by an event inside it.
+_PROBLEMS = (
+    "SELECT p.id, p.category, p.status, p.description, p.lat, p.lon, r.code AS reach_code, r.name_zh, r.name_en,"
+    " a.code AS area_code, rep.name AS reporter_name, asg.name AS assignee_name, p.deadline, p.reported_at,"
+    " p.closed_at"
+    " FROM problems p JOIN reaches r ON r.id = p.reach_id JOIN areas a ON a.id = p.area_id"
+    " JOIN people rep ON rep.id = p.reporter_id LEFT JOIN people asg ON asg.id = p.assignee_id"
+    " WHERE p.id > ? AND p.reported_at < ? AND (p.reported_at >= ? OR p.closed_at IS NULL OR p.closed_at >= ?"
+    "  OR EXISTS (SELECT 1 FROM problem_events e WHERE e.problem_id = p.id AND e.at >= ? AND e.at < ?))"
+    " ORDER BY p.id LIMIT ?"
+)
+
+
+class ExportReader:
+    """Read-only access to one store file for an export; use as a context manager, in one thread."""
+
+    def __init__(self, path: Path) -> None:
+        self._conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False)
+        self._conn.row_factory = sqlite3.Row
+        self._conn.execute("PRAGMA busy_timeout = 30000")
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def __enter__(self) -> ExportReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def patrols(self, start: datetime, end: datetime, *, chunk: int = CHUNK) -> Iterator[list[PatrolRow]]:
+        """Finished patrols started in [start, end), by id, `chunk` at a time."""
+        after = 0
+        bounds = (to_db_time(start), to_db_time(end))
+        while True:
+            rows = self._conn.execute(_PATROLS, (after, *bounds, chunk)).fetchall()
+            if not rows:
+                return
+            after = rows[-1]["id"]
+            yield [
+                PatrolRow(
+                    id=r["id"],
+                    person_name=r["person_name"],
+                    reach_code=r["reach_code"],
+                    reach_name_zh=r["name_zh"],
+                    reach_name_en=r["name_en"],
+                    area_code=r["area_code"],
+                    started_at=from_db_time(r["started_at"]),  # type: ignore[arg-type]
+                    ended_at=from_db_time(r["ended_at"]),
+                    duration_s=r["duration_s"],
+                    distance_m=r["distance_m"],
+                    point_count=r["point_count"],
+                    photo_count=r["photo_count"],
+                    valid=None if r["valid"] is None else bool(r["valid"]),
+                    reasons=json.loads(r["reasons"] or "[]"),
+                )
+                for r in rows
+            ]
+
+    def tracks(self, patrol_ids: list[int]) -> Iterator[tuple[int, list[tuple[float, float]]]]:
+        """(patrol id, [(lon, lat), …] in time order) for each of these patrols that has points, one at a time."""
+        if not patrol_ids:
+            return
+        marks = ",".join("?" * len(patrol_ids))
+        cursor = self._conn.execute(
+            f"SELECT patrol_id, lon, lat FROM patrol_points WHERE patrol_id IN ({marks}) ORDER BY patrol_id, at, id",
+            patrol_ids,
+        )
+        current: int | None = None
+        line: list[tuple[float, float]] = []
+        for patrol_id, lon, lat in cursor:
+            if patrol_id != current:
+                if current is not None:
+                    yield current, line
+                current, line = patrol_id, []
+            line.append((lon, lat))
+        if current is not None:
+            yield current, line
+
+    def problems(self, start: datetime, end: datetime, *, chunk: int = CHUNK) -> Iterator[list[ProblemRow]]:
+        """Problems that concern [start, end) (see `_PROBLEMS`), by number, each with its whole event log."""
+        after = 0
+        s, e = to_db_time(start), to_db_time(end)
+        while True:
+            rows = self._conn.execute(_PROBLEMS, (after, e, s, s, s, e, chunk)).fetchall()
+            if not rows:
+                return
+            after = rows[-1]["id"]
+            ids = [r["id"] for r in rows]
+            events: dict[int, list[EventRow]] = {i: [] for i in ids}
+            marks = ",".join("?" * len(ids))
+            for ev in self._conn.execute(
+                "SELECT e.problem_id, e.at, pe.name, e.action, e.note, e.data FROM problem_events e"
+                f" LEFT JOIN people pe ON pe.id = e.actor_id WHERE e.problem_id IN ({marks})"
+                " ORDER BY e.problem_id, e.id",
+                ids,
+            ):
+                events[ev[0]].append(
+                    EventRow(from_db_time(ev[1]), ev[2], ev[3], ev[4], json.loads(ev[5] or "{}"))  # type: ignore[arg-type]
+                )
+            yield [
+                ProblemRow(
+                    id=r["id"],
+                    category=r["category"],
+                    status=r["status"],
+                    description=r["description"],
+                    lat=r["lat"],
+                    lon=r["lon"],
+                    reach_code=r["reach_code"],
+                    reach_name_zh=r["name_zh"],
+                    reach_name_en=r["name_en"],
+                    area_code=r["area_code"],
+                    reporter_name=r["reporter_name"],
+                    assignee_name=r["assignee_name"],
+                    deadline=r["deadline"],
+                    reported_at=from_db_time(r["reported_at"]),  # type: ignore[arg-type]
+                    closed_at=from_db_time(r["closed_at"]),
+                    events=events[r["id"]],
+                )
+                for r in rows
+            ]
+
+    def people_names(self, ids: list[int]) -> dict[int, str]:
+        """Names of these people (assignees named in events)."""
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        return {
+            int(r[0]): str(r[1]) for r in self._conn.execute(f"SELECT id, name FROM people WHERE id IN ({marks})", ids)
+        }

@@ -1,0 +1,108 @@
+"""Exports as the office gets them: `riverbot export` on the command line, and /export through the stand-in."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import zipfile
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from openpyxl import load_workbook
+
+from bot.exports import range_of
+from storage import Store
+from storage.patrols import Finish
+from tests.conftest import Harness
+from tests.e2e import test_cli_stats
+from tests.e2e.test_cli_stats import Cli
+from tests.e2e.test_joining import started_admin, tap
+from tests.e2e.test_patrols import chief, seed
+
+# The command line and the known March of `riverbot stats`'s tests.
+cli = test_cli_stats.cli
+filled = test_cli_stats.filled
+
+MARCH = ("export", "--from", "2025-03-01", "--to", "2025-03-31")
+
+
+def test_cli_writes_each_format(cli: Cli, filled: Path, tmp_path: Path) -> None:
+    code, out, err = cli(*MARCH, "--format", "xlsx", "--out", tmp_path / "m.xlsx", "--lang", "zh")
+    assert code == 0, err
+    assert "m.xlsx" in out
+    book = load_workbook(tmp_path / "m.xlsx")
+    assert book.sheetnames == ["巡河记录", "问题", "巡河率"]
+    assert book["巡河记录"].max_row == 1 + 7  # every March patrol, the header first
+
+    code, out, err = cli(*MARCH, "--format", "geojson", "--out", tmp_path / "m.geojson")
+    assert code == 0, err
+    data = json.loads((tmp_path / "m.geojson").read_text(encoding="utf-8"))
+    kinds = sorted(f["properties"]["kind"] for f in data["features"])
+    assert kinds == ["patrol"] * 7 + ["problem"] * 2
+    assert "Xinmin River" in {f["properties"]["reach"] for f in data["features"]}  # DEFAULT_LANGUAGE=en
+
+    code, _, err = cli(*MARCH, "--format", "csv", "--out", tmp_path / "m.zip")
+    assert code == 0, err
+    with zipfile.ZipFile(tmp_path / "m.zip") as archive:
+        assert archive.read("patrols.csv").startswith(b"\xef\xbb\xbf")
+
+
+def test_cli_bad_dates_exit_2(cli: Cli, tmp_path: Path) -> None:
+    out = tmp_path / "x.xlsx"
+    code, _, err = cli("export", "--from", "2025-3-1", "--to", "2025-03-31", "--format", "xlsx", "--out", out)
+    assert code == 2 and "2025-3-1" in err
+    code, _, err = cli("export", "--from", "2025-04-01", "--to", "2025-03-31", "--format", "xlsx", "--out", out)
+    assert code == 2 and "2025-04-01" in err
+    assert not out.exists()
+
+
+def test_cli_unwritable_path(cli: Cli, filled: Path, tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    code, _, err = cli(*MARCH, "--format", "xlsx", "--out", blocker / "m.xlsx")
+    assert code == 1 and "m.xlsx" in err
+
+
+async def _patrol_last_week(store: Store, person_id: int, reach_id: int, tz_now: datetime) -> None:
+    first, _ = range_of("week", tz_now.date())
+    started = datetime.combine(first, datetime.min.time(), tz_now.tzinfo) + timedelta(days=2, hours=9)
+    patrol, _ = await store.patrols.start(person_id, reach_id, started)
+    ended = started + timedelta(minutes=40)
+    assert await store.patrols.finish(patrol.id, Finish(ended, "finished", 1500.0, 2400, 30, 1, True, []))
+
+
+async def test_export_in_the_bot_arrives_as_a_document(bot: Harness) -> None:
+    ids = await seed(bot.store)
+    admin = await started_admin(bot)
+    wang = bot.sandbox.user(first_name="王五", language_code="zh-hans")
+    wang_id = await chief(bot, wang, "王五", [ids["DBH-01"]])
+    await _patrol_last_week(bot.store, wang_id, ids["DBH-01"], datetime.now(bot.settings.tz))
+
+    await admin.send("/export")
+    formats = await admin.next_message()
+    assert "导出数据" in formats.text and "Excel（xlsx）" in formats.button_texts
+    ranges = await tap(bot, admin, formats, text="Excel（xlsx）")
+    assert ranges.button_texts == ["上周", "上月", "今年"]
+    await tap(bot, admin, ranges, text="上周")
+    document = await admin.next_message(timeout=15)
+    assert document.document is not None and (document.document_name or "").endswith(".xlsx")
+    book = load_workbook(io.BytesIO(document.document))
+    patrols = book["巡河记录"]
+    assert [c.value for c in patrols[2]][1] == "王五" and patrols["L2"].value == "是"
+    for _ in range(50):
+        if "已生成" in ranges.text:
+            break
+        await asyncio.sleep(0.05)
+    assert "已生成" in ranges.text and "巡河记录 1 条" in ranges.text
+    assert bot.errors() == []
+
+
+async def test_export_is_for_admins_only(bot: Harness) -> None:
+    ids = await seed(bot.store)
+    wang = bot.sandbox.user(first_name="王五", language_code="zh-hans")
+    await chief(bot, wang, "王五", [ids["DBH-01"]])
+    await wang.send("/export")
+    refusal = await wang.next_message()
+    assert "仅河长办管理员可以进行此操作" in refusal.text
+    assert refusal.document is None
