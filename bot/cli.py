@@ -553,6 +553,109 @@ def cmd_export(settings: Settings, locales: Locales, args: argparse.Namespace) -
     return 0
 
 
+def _summary_arguments(parser: argparse.ArgumentParser, locales: Locales, lang: Language) -> None:
+    parser.add_argument("--area", required=True, metavar="CODE", help=locales.plain(lang, "cli.summary.arg_area"))
+    parser.add_argument("--week", metavar="YYYY-Www", help=locales.plain(lang, "cli.summary.arg_week"))
+    parser.add_argument("--send", action="store_true", help=locales.plain(lang, "cli.summary.arg_send"))
+    parser.add_argument("--chart", type=Path, metavar="PATH", help=locales.plain(lang, "cli.summary.arg_chart"))
+
+
+def _terminal_text(html_text: str) -> str:
+    """A message's HTML as a terminal shows it: tags dropped, entities read."""
+    import html
+
+    return html.unescape(re.sub(r"<[^>]+>", "", html_text))
+
+
+def cmd_summary(settings: Settings, locales: Locales, args: argparse.Namespace) -> int:
+    """An area's weekly summary: printed, its chart saved; with --send also delivered to the area's bound groups,
+    recorded as the weekly job records it (so the job will not send that week to those groups again)."""
+    from telegram import LinkPreviewOptions
+    from telegram.constants import ParseMode
+    from telegram.error import InvalidToken, NetworkError
+    from telegram.ext import AIORateLimiter, Defaults, ExtBot
+
+    from bot.services import Services
+    from bot.summaries import SummaryService, Week, chart_png, last_week, parse_week, summary_text
+    from handlers.summaries import deliver_area
+    from storage.records import AreaRecord
+
+    lang = settings.default_language
+    if args.week is None:
+        week = last_week(datetime.now(settings.tz).date())
+    else:
+        parsed = parse_week(args.week)
+        if parsed is None:
+            raise ConfigError("cli.summary.bad_week", value=args.week)
+        week = parsed
+    if args.send:
+        settings.token  # noqa: B018 — fails early, with the how-to, when there is no token
+    ensure_data_dir(settings)
+
+    async def deliver(svc: Services, area: AreaRecord, week: Week) -> tuple[list[int], list[int]]:
+        """Through the Bot API as the bot sends: HTML, the same rate limits, the same delivery records."""
+        bot = ExtBot(
+            settings.token,
+            base_url=f"{settings.telegram_api_url}/bot",
+            base_file_url=f"{settings.telegram_api_url}/file/bot",
+            defaults=Defaults(
+                parse_mode=ParseMode.HTML, tzinfo=settings.tz, link_preview_options=LinkPreviewOptions(is_disabled=True)
+            ),
+            rate_limiter=AIORateLimiter(
+                overall_max_rate=settings.rate_limit_per_second,
+                overall_time_period=1,
+                group_max_rate=settings.rate_limit_group_per_minute,
+                group_time_period=60,
+                max_retries=5,
+            ),
+        )
+        try:
+            async with bot:
+                return await deliver_area(bot, svc, area, week)
+        except InvalidToken:
+            raise ConfigError("config.token_rejected") from None
+        except NetworkError as exc:
+            raise ConfigError("config.api_unreachable", url=settings.telegram_api_url, reason=str(exc)) from None
+
+    async def run() -> tuple[str, bytes, tuple[list[int], list[int]] | None]:
+
+        async with await Store.open(settings.database_path) as store:
+            area = await store.areas.by_code(args.area.strip())
+            if area is None:
+                raise ConfigError("cli.summary.unknown_area", code=args.area)
+            if args.send and not await store.bindings.for_area(area.id):
+                return "", b"", None
+            summary = await SummaryService(store, settings).area_summary(area, week)
+            text = summary_text(summary, locales, lang)
+            chart = await asyncio.to_thread(chart_png, summary, locales, lang)
+            outcome: tuple[list[int], list[int]] = ([], [])
+            if args.send:
+                outcome = await deliver(Services.create(settings, store, locales), area, week)
+            return text, chart, outcome
+
+    text, chart, outcome = asyncio.run(run())
+    if outcome is None:
+        print(locales.plain(lang, "cli.summary.no_groups", code=args.area.strip()), file=sys.stderr)
+        return EXIT_BAD_INPUT
+    print(_terminal_text(text))
+    chart_path: Path = args.chart or Path(f"summary-{args.area.strip()}-{week.code}.png")
+    try:
+        chart_path.write_bytes(chart)
+    except OSError as exc:
+        print(
+            locales.plain(lang, "registry.export.unwritable", path=str(chart_path), reason=exc.strerror or str(exc)),
+            file=sys.stderr,
+        )
+        return EXIT_BAD_INPUT
+    print(locales.plain(lang, "cli.summary.chart_saved", path=str(chart_path.resolve())))
+    if args.send:
+        sent, failed = outcome
+        print(locales.plain(lang, "cli.summary.sent", count=len(sent)))
+        if failed:
+            return EXIT_BAD_INPUT
+    return 0
+
+
 COMMANDS: dict[str, Callable[[Settings, Locales], int]] = {
     "run": cmd_run,
     "migrate": cmd_migrate,
@@ -570,6 +673,7 @@ COMMANDS_WITH_ARGUMENTS: dict[str, ArgumentsCommand] = {
     "registry": (_registry_arguments, cmd_registry),
     "invites": (_invites_arguments, cmd_invites),
     "stats": (_stats_arguments, cmd_stats),
+    "summary": (_summary_arguments, cmd_summary),
     "export": (_export_arguments, cmd_export),
 }
 

@@ -14,7 +14,7 @@ import asyncio
 import logging
 from datetime import UTC, date, datetime, timedelta
 
-from telegram import Update
+from telegram import Bot, Update
 from telegram.error import TelegramError
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, filters
 
@@ -61,7 +61,7 @@ def due_week(settings: Settings, now: datetime) -> Week | None:
 
 
 async def _send_pieces(
-    context: Context,
+    bot: Bot,
     chat_id: int,
     *,
     texts: list[str],
@@ -78,9 +78,9 @@ async def _send_pieces(
             continue
         if piece is None:
             assert chart is not None
-            message = await context.bot.send_photo(chat_id, chart, caption=caption)
+            message = await bot.send_photo(chat_id, chart, caption=caption)
         else:
-            message = await context.bot.send_message(chat_id, piece)
+            message = await bot.send_message(chat_id, piece)
         ids.append(message.message_id)
         await record(ids)
     return ids
@@ -102,9 +102,8 @@ async def _compose(svc: Services, area: AreaRecord, week: Week, lang: Language) 
 
 
 async def _failed(
-    context: Context, kind: str, area_id: int, week: Week, target: int, *, error: Exception, label: str
+    svc: Services, kind: str, area_id: int, week: Week, target: int, *, bot: Bot, error: Exception, label: str
 ) -> None:
-    svc = services(context)
     now = _now()
     existing = await svc.store.summaries.get(kind, area_id, week.code, target)
     attempts = (existing.attempts if existing else 0) + 1
@@ -127,7 +126,7 @@ async def _failed(
         for admin_chat in await svc.people.admin_chat_ids():
             admin = await svc.people.find(admin_chat)
             try:
-                await context.bot.send_message(
+                await bot.send_message(
                     admin_chat,
                     svc.locales.t(
                         admin.language if admin else None,
@@ -157,48 +156,53 @@ async def deliver_week(context: Context, week: Week) -> None:
     lock: asyncio.Lock = context.application.bot_data.setdefault(_LOCK, asyncio.Lock())
     async with lock:
         for area in await svc.store.areas.all():
-            bindings = await svc.store.bindings.for_area(area.id)
-            composed: dict[Language, tuple[list[str], bytes, str]] = {}
-            for binding in bindings:
-                chat_id = binding.chat_id
-                existing = await svc.store.summaries.get(AREA, area.id, week.code, chat_id)
-                now = _now()
-                if not _may_try(
-                    existing.status if existing else None, existing.next_attempt_at if existing else None, now
-                ):
-                    continue
-                chat = await svc.store.chats.get(chat_id)
-                if chat is not None and chat.bot_status in GONE:
-                    await svc.store.summaries.skipped(
-                        AREA, area.id, week.code, chat_id, reason="bot not in chat", now=now
-                    )
-                    continue
-                lang = await svc.chats.language(chat_id)
-                try:
-                    if lang not in composed:
-                        composed[lang] = await _compose(svc, area, week, lang)
-                    texts, chart, caption = composed[lang]
-                    ids = await _send_pieces(
-                        context,
-                        chat_id,
-                        texts=texts,
-                        chart=chart,
-                        caption=caption,
-                        done=existing.message_ids if existing else [],
-                        record=_Recorder(svc, AREA, area.id, week.code, chat_id),
-                    )
-                except TelegramError as exc:
-                    await _failed(
-                        context, AREA, area.id, week, chat_id, error=exc, label=f"{area.name_zh}（{area.code}）"
-                    )
-                    continue
-                await svc.store.summaries.sent(AREA, area.id, week.code, chat_id, ids, now=_now())
-                logger.info("summary of %s for %s sent to chat %s", area.code, week, chat_id)
-        await _deliver_digests(context, week)
+            await deliver_area(context.bot, svc, area, week)
+        await _deliver_digests(context.bot, svc, week)
 
 
-async def _deliver_digests(context: Context, week: Week) -> None:
-    svc = services(context)
+async def deliver_area(bot: Bot, svc: Services, area: AreaRecord, week: Week) -> tuple[list[int], list[int]]:
+    """The area's summary of `week` to each of its bound groups not yet delivered (or due for a retry), recording
+    each delivery as the job does; returns (chats sent to now, chats whose send failed). Also `riverbot summary
+    --send`."""
+    sent: list[int] = []
+    failed: list[int] = []
+    bindings = await svc.store.bindings.for_area(area.id)
+    composed: dict[Language, tuple[list[str], bytes, str]] = {}
+    for binding in bindings:
+        chat_id = binding.chat_id
+        existing = await svc.store.summaries.get(AREA, area.id, week.code, chat_id)
+        now = _now()
+        if not _may_try(existing.status if existing else None, existing.next_attempt_at if existing else None, now):
+            continue
+        chat = await svc.store.chats.get(chat_id)
+        if chat is not None and chat.bot_status in GONE:
+            await svc.store.summaries.skipped(AREA, area.id, week.code, chat_id, reason="bot not in chat", now=now)
+            continue
+        lang = await svc.chats.language(chat_id)
+        try:
+            if lang not in composed:
+                composed[lang] = await _compose(svc, area, week, lang)
+            texts, chart, caption = composed[lang]
+            ids = await _send_pieces(
+                bot,
+                chat_id,
+                texts=texts,
+                chart=chart,
+                caption=caption,
+                done=existing.message_ids if existing else [],
+                record=_Recorder(svc, AREA, area.id, week.code, chat_id),
+            )
+        except TelegramError as exc:
+            await _failed(svc, AREA, area.id, week, chat_id, bot=bot, error=exc, label=f"{area.name_zh}（{area.code}）")
+            failed.append(chat_id)
+            continue
+        await svc.store.summaries.sent(AREA, area.id, week.code, chat_id, ids, now=_now())
+        sent.append(chat_id)
+        logger.info("summary of %s for %s sent to chat %s", area.code, week, chat_id)
+    return sent, failed
+
+
+async def _deliver_digests(bot: Bot, svc: Services, week: Week) -> None:
     today = _now().astimezone(svc.settings.tz).date()
     summaries = SummaryService(svc.store, svc.settings)
     for chief in await svc.store.people.chiefs():
@@ -215,7 +219,7 @@ async def _deliver_digests(context: Context, week: Week) -> None:
                 await svc.store.summaries.skipped(CHIEF, 0, week.code, chief.id, reason="nothing to report", now=now)
                 continue
             ids = await _send_pieces(
-                context,
+                bot,
                 chief.telegram_id,
                 texts=split_messages(digest_text(digest, svc.locales, lang)),
                 chart=None,
@@ -224,7 +228,7 @@ async def _deliver_digests(context: Context, week: Week) -> None:
                 record=_Recorder(svc, CHIEF, 0, week.code, chief.id),
             )
         except TelegramError as exc:
-            await _failed(context, CHIEF, 0, week, chief.id, error=exc, label=chief.name)
+            await _failed(svc, CHIEF, 0, week, chief.id, bot=bot, error=exc, label=chief.name)
             continue
         await svc.store.summaries.sent(CHIEF, 0, week.code, chief.id, ids, now=_now())
 
