@@ -156,7 +156,10 @@ async def deliver_week(context: Context, week: Week) -> None:
     lock: asyncio.Lock = context.application.bot_data.setdefault(_LOCK, asyncio.Lock())
     async with lock:
         for area in await svc.store.areas.all():
-            await deliver_area(context.bot, svc, area, week)
+            try:
+                await deliver_area(context.bot, svc, area, week)
+            except Exception:  # one area's trouble must not cost every later area its summary
+                logger.exception("summary of area %s for %s failed", area.code, week)
         await _deliver_digests(context.bot, svc, week)
 
 
@@ -229,6 +232,9 @@ async def _deliver_digests(bot: Bot, svc: Services, week: Week) -> None:
             )
         except TelegramError as exc:
             await _failed(svc, CHIEF, 0, week, chief.id, bot=bot, error=exc, label=chief.name)
+            continue
+        except Exception:  # one chief's trouble must not cost the others their digest; retried next run
+            logger.exception("digest for chief %s for %s failed", chief.id, week)
             continue
         await svc.store.summaries.sent(CHIEF, 0, week.code, chief.id, ids, now=_now())
 
