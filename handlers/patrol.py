@@ -330,6 +330,8 @@ async def evidence(update: Update, context: Context) -> None:
         point: Point = (message.location.latitude, message.location.longitude)
         live = message.location.live_period is not None
         if edited and not live:
+            # Sharing stopped: the last position still counts as part of the track.
+            await svc.patrols.add_point(patrol, point, at, accuracy_m=message.location.horizontal_accuracy, live=True)
             await svc.patrols.live_stopped(patrol, at)
             await message.reply_text(
                 svc.locales.t(lang, "patrol.live_stopped", minutes=svc.settings.patrol_idle_minutes)

@@ -200,9 +200,10 @@ async def test_stopped_live_location_then_silence_ends_the_patrol(bot: Harness) 
     assert bot.app.job_queue is not None
     bot.app.job_queue.run_once(end_idle_patrols, 0)
     ended = await li.next_message()
-    assert "本次巡河已自动结束" in ended.text and "（31 分钟）" in ended.text  # ends at the last sign of life
+    # It ends at the last sign of life: the stop itself, whose position is the track's last point.
+    assert "本次巡河已自动结束" in ended.text and "（32 分钟）" in ended.text and "32 个位置点" in ended.text
     patrol = (await bot.store.patrols.recent_for_person(person_id))[0]
-    assert patrol.end_reason == "idle" and patrol.ended_at == datetime.fromtimestamp(t0 + 31 * 60, UTC)
+    assert patrol.end_reason == "idle" and patrol.ended_at == datetime.fromtimestamp(t0 + 32 * 60, UTC)
 
 
 async def test_a_patrol_running_too_long_ends_at_the_limit(bot_factory: BotFactory) -> None:

@@ -1,0 +1,70 @@
+"""The patrol store's write-behind track points and its open-patrol cache."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from storage import Store
+from storage.registry import ReachValues
+
+START = datetime(2026, 11, 29, 0, 0, tzinfo=UTC)
+
+
+async def _patrol(store: Store) -> tuple[int, int]:
+    area_id, _ = await store.areas.upsert("CD", "城东片区", "Chengdong")
+    reach_id, _ = await store.reaches.upsert(
+        ReachValues("DBH-01", "丁堡河", "Dingbao River", area_id, "town", None, (), None, None)
+    )
+    person_id = await store.people.create(name="王五", telegram_id=42)
+    patrol, _ = await store.patrols.start(person_id, reach_id, START)
+    return person_id, patrol.id
+
+
+async def test_live_points_written_behind_are_all_kept_on_a_clean_close(tmp_path: Path) -> None:
+    path = tmp_path / "riverbot.sqlite3"
+    store = await Store.open(path)
+    _, patrol_id = await _patrol(store)
+    await asyncio.gather(
+        *(
+            store.patrols.add_point(
+                patrol_id,
+                at=START + timedelta(seconds=i),
+                lat=32.5,
+                lon=120.4 + i * 1e-5,
+                accuracy_m=None,
+                source="live",
+            )
+            for i in range(1500)
+        )
+    )
+    await store.close()  # without waiting for the writer: close drains it
+    async with await Store.open(path) as reopened:
+        assert await reopened.patrols.point_count(patrol_id) == 1500
+        patrol = await reopened.patrols.by_id(patrol_id)
+        assert patrol is not None and patrol.last_activity_at == START + timedelta(seconds=1499)
+
+
+async def test_readers_see_points_still_queued(tmp_path: Path) -> None:
+    async with await Store.open(tmp_path / "riverbot.sqlite3") as store:
+        person_id, patrol_id = await _patrol(store)
+        for i in range(50):
+            await store.patrols.add_point(
+                patrol_id, at=START + timedelta(minutes=i), lat=32.5, lon=120.4, accuracy_m=None, source="live"
+            )
+        [open_patrol] = await store.patrols.open_patrols()
+        assert open_patrol.last_activity_at == START + timedelta(minutes=49)
+        cached = await store.patrols.open_for(person_id)
+        assert cached is not None and cached.last_activity_at == START + timedelta(minutes=49)
+
+
+async def test_the_open_patrol_cache_follows_a_note_written_inside_a_transaction(tmp_path: Path) -> None:
+    async with await Store.open(tmp_path / "riverbot.sqlite3") as store:
+        person_id, patrol_id = await _patrol(store)
+        before = await store.patrols.open_for(person_id)
+        assert before is not None and before.problem_count == 0
+        async with store.atomic():
+            await store.patrols.add_note(patrol_id, at=START + timedelta(minutes=5), text="#1", kind="problem")
+        after = await store.patrols.open_for(person_id)
+        assert after is not None and after.problem_count == 1
