@@ -123,15 +123,19 @@ async def _failed(
         and kind == AREA
         and await svc.store.summaries.mark_reported(kind, area_id, week.code, target, now=now)
     ):
+        area = await svc.store.areas.by_id(area_id)
         for admin_chat in await svc.people.admin_chat_ids():
             admin = await svc.people.find(admin_chat)
+            lang = admin.language if admin else svc.settings.default_language
+            shown = area.name(lang) if area is not None else label
             try:
                 await bot.send_message(
                     admin_chat,
                     svc.locales.t(
-                        admin.language if admin else None,
+                        lang,
                         "summary.failed_admin",
-                        area=label,
+                        area=shown,
+                        code=area.code if area is not None else label,
                         week=week.code,
                         chat=target,
                         attempts=record.attempts,
@@ -196,7 +200,7 @@ async def deliver_area(bot: Bot, svc: Services, area: AreaRecord, week: Week) ->
                 record=_Recorder(svc, AREA, area.id, week.code, chat_id),
             )
         except TelegramError as exc:
-            await _failed(svc, AREA, area.id, week, chat_id, bot=bot, error=exc, label=f"{area.name_zh}（{area.code}）")
+            await _failed(svc, AREA, area.id, week, chat_id, bot=bot, error=exc, label=area.code)
             failed.append(chat_id)
             continue
         await svc.store.summaries.sent(AREA, area.id, week.code, chat_id, ids, now=_now())

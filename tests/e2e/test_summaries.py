@@ -101,7 +101,7 @@ async def test_a_group_that_keeps_failing_is_reported_to_the_admins_once(bot_fac
         await settle(bot)
     bot.server.faults.clear()
     told = await admin.next_message()
-    assert "城东片区（CD） 的周报" in told.text and "5 次未能发送" in told.text
+    assert "城东片区（CD）2026-W" in told.text and "5 次未能发送" in told.text
     await settle(bot)
     await settle(bot)
     await admin.expect_silence(0.3)
