@@ -656,6 +656,77 @@ def cmd_summary(settings: Settings, locales: Locales, args: argparse.Namespace) 
     return 0
 
 
+def _demo_arguments(parser: argparse.ArgumentParser, locales: Locales, lang: Language) -> None:
+    parser.add_argument(
+        "--scale", required=True, choices=("small", "city"), help=locales.plain(lang, "cli.demo-data.arg_scale")
+    )
+    parser.add_argument("--seed", type=int, default=1, metavar="N", help=locales.plain(lang, "cli.demo-data.arg_seed"))
+    parser.add_argument("--years", default="4", metavar="N", help=locales.plain(lang, "cli.demo-data.arg_years"))
+
+
+def cmd_demo_data(settings: Settings, locales: Locales, args: argparse.Namespace) -> int:
+    """A synthetic history in a fresh store: progress on stderr, one summary line on stdout."""
+    from bot.demo import DemoError, DemoReport, generate
+
+    lang = settings.default_language
+    years = args.years.strip()
+    if not years.isdigit() or not 1 <= int(years) <= 10:
+        raise ConfigError("cli.demo-data.bad_years", value=args.years)
+    ensure_data_dir(settings)
+    tty = sys.stderr.isatty()
+    shown = [0.0, False]
+
+    def progress(phase: str, done: int, total: int) -> None:
+        now = time.monotonic()
+        if done < total and now - float(shown[0]) < (0.2 if tty else 5):
+            return
+        shown[0], shown[1] = now, True
+        text = locales.plain(
+            lang,
+            "cli.demo-data.progress",
+            phase=locales.plain(lang, f"cli.demo-data.phase_{phase}"),
+            done=done,
+            total=total,
+        )
+        sys.stderr.write(("\r\033[K" + text) if tty else text + "\n")
+        sys.stderr.flush()
+
+    async def run() -> DemoReport:
+        async with await Store.open(settings.database_path) as store:
+            return await generate(
+                store, settings, scale=args.scale, seed=args.seed, years=int(years), progress=progress
+            )
+
+    try:
+        report = asyncio.run(run())
+    except DemoError as exc:
+        print(locales.plain(lang, exc.key, **exc.params), file=sys.stderr)
+        return EXIT_CONFIG
+    finally:
+        if tty and shown[1]:
+            sys.stderr.write("\r\033[K")
+            sys.stderr.flush()
+    print(
+        locales.plain(
+            lang,
+            "cli.demo-data.done",
+            first=report.first.isoformat(),
+            last=report.last.isoformat(),
+            areas=report.areas,
+            reaches=report.reaches,
+            chiefs=report.chiefs,
+            assignments=report.assignments,
+            patrols=report.patrols,
+            invalid=report.invalid,
+            points=report.points,
+            problems=report.problems,
+            events=report.events,
+            seconds=f"{report.seconds:.1f}",
+        )
+    )
+    return 0
+
+
 COMMANDS: dict[str, Callable[[Settings, Locales], int]] = {
     "run": cmd_run,
     "migrate": cmd_migrate,
@@ -675,6 +746,7 @@ COMMANDS_WITH_ARGUMENTS: dict[str, ArgumentsCommand] = {
     "stats": (_stats_arguments, cmd_stats),
     "summary": (_summary_arguments, cmd_summary),
     "export": (_export_arguments, cmd_export),
+    "demo-data": (_demo_arguments, cmd_demo_data),
 }
 
 

@@ -1,0 +1,686 @@
+"""Demo data: a synthetic, realistic history for screenshots, benchmarks and a sandbox (`riverbot demo-data`).
+
+Small scale builds on the sample county (examples/registry: its areas and reaches, or the store's own registry
+when it has one); city scale is of the order of Guangzhou's published totals (about 20,000 chiefs, 2,000,000
+patrols and 150,000 problems over four years), with 165 areas and 16,000 reaches made up around 23.1 N 113.3 E;
+a quarter of the reaches changed chief half-way.
+
+The same seed gives the same history for the same `today`. Every chief has a diligence: the share of required
+periods in which they patrol enough, so that area rates spread between about 45 and 100 %. About one patrol in
+ten fails a rule and carries its reasons, as the bot would record them. Some valid patrols report a problem,
+which then goes through the lifecycle (report → assign with a deadline → rectify → close; some are rejected once,
+dismissed, or left open past their deadline) as far as the time until now allows. Track points are kept only for
+the last three weeks' patrols, as a real store would after pruning.
+
+Rows are plain tuples handed to storage/demo.py in big batches: no per-row objects, so city scale stays fast.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from bot.config import CATEGORIES, Settings
+from bot.geo import haversine_m, lines_of
+from bot.periods import period_of
+from storage import Store
+from storage import demo as bulk
+
+Scale = Literal["small", "city"]
+SCALES: tuple[Scale, ...] = ("small", "city")
+# phase ("registry", "people", "patrols", "problems"), done, total
+Progress = Callable[[str, int, int], None]
+
+SAMPLE_REGISTRY = Path(__file__).resolve().parent.parent / "examples" / "registry"
+TRACK_DAYS = 21
+CITY_CENTER = (23.13, 113.30)
+
+_EPOCH = date(1970, 1, 1).toordinal()
+_DAY = 86_400
+
+
+class DemoError(Exception):
+    """The store is not fresh, or the base registry cannot be read: a localized key and its parameters."""
+
+    def __init__(self, key: str, **params: object) -> None:
+        super().__init__(key)
+        self.key = key
+        self.params = params
+
+
+@dataclass(slots=True)
+class DemoReport:
+    scale: Scale
+    first: date
+    last: date
+    areas: int = 0
+    reaches: int = 0
+    chiefs: int = 0
+    admins: int = 0
+    assignments: int = 0
+    patrols: int = 0
+    invalid: int = 0
+    points: int = 0
+    problems: int = 0
+    events: int = 0
+    statuses: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+# -- names -------------------------------------------------------------------------------------------------
+
+_SURNAMES = (
+    "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦"
+    "付方白邹孟熊秦邱江尹薛闫段雷侯龙史黎贺顾毛郝龚邵万钱覃武戴孔汤庞樊兰殷施陶洪翟安颜倪严牛温芦季俞章鲁葛伍申尤毕聂焦向柳邢骆岳齐"
+)
+_GIVEN = (
+    "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超兰霞平刚桂华建国志红玲文斌辉鹏飞海燕立新永宏伟俊峰晓东春梅雪琴玉凤德福荣庆生金成林"
+    "振宇浩然嘉欣子涵思远卫民小龙秋云宝珠家豪健康锦荣耀祖惠珍丽萍少华汉文beautiful"
+)
+_GIVEN = "".join(c for c in _GIVEN if not c.isascii())
+# Syllables for place names, with their pinyin for the English names.
+_SYLLABLES = (
+    ("石", "Shi"), ("龙", "Long"), ("新", "Xin"), ("塘", "Tang"), ("沙", "Sha"), ("江", "Jiang"), ("南", "Nan"),
+    ("北", "Bei"), ("东", "Dong"), ("西", "Xi"), ("岗", "Gang"), ("头", "Tou"), ("涌", "Chong"), ("滘", "Jiao"),
+    ("洲", "Zhou"), ("坑", "Keng"), ("田", "Tian"), ("竹", "Zhu"), ("莲", "Lian"), ("花", "Hua"), ("山", "Shan"),
+    ("水", "Shui"), ("潭", "Tan"), ("湾", "Wan"), ("大", "Da"), ("小", "Xiao"), ("元", "Yuan"), ("岭", "Ling"),
+    ("平", "Ping"), ("凤", "Feng"), ("鹤", "He"), ("桥", "Qiao"), ("横", "Heng"), ("长", "Chang"), ("黄", "Huang"),
+    ("白", "Bai"), ("金", "Jin"), ("太", "Tai"), ("和", "He"), ("安", "An"), ("永", "Yong"), ("兴", "Xing"),
+    ("良", "Liang"), ("钟", "Zhong"), ("罗", "Luo"), ("蓼", "Liao"), ("槎", "Cha"), ("芳", "Fang"), ("官", "Guan"),
+    ("梅", "Mei"), ("荔", "Li"), ("榄", "Lan"), ("渡", "Du"), ("埔", "Pu"), ("陂", "Bei"), ("镇", "Zhen"),
+)  # fmt: skip
+_DISTRICTS = (
+    ("YX", "越秀", "Yuexiu"), ("HZ", "海珠", "Haizhu"), ("LW", "荔湾", "Liwan"), ("TH", "天河", "Tianhe"),
+    ("BY", "白云", "Baiyun"), ("HP", "黄埔", "Huangpu"), ("PY", "番禺", "Panyu"), ("HD", "花都", "Huadu"),
+    ("NS", "南沙", "Nansha"), ("CH", "从化", "Conghua"), ("ZC", "增城", "Zengcheng"),
+)  # fmt: skip
+_DESCRIPTIONS: dict[str, tuple[str, ...]] = {
+    "occupation": ("岸边堆放建材占用河道管理范围", "河滩被围垦种菜", "沿河违规设置临时摊档"),
+    "extraction": ("发现疑似非法采砂船只", "河床有新开挖痕迹，疑似盗采河沙"),
+    "dumping": ("河岸倾倒建筑垃圾约十余方", "夜间有车辆往河边倾倒渣土", "堤脚堆放废弃家具"),
+    "building": ("河道管理范围内新建铁皮棚", "临河违章搭建二层砖房", "堤顶私自加建围墙"),
+    "black_odorous": ("水体发黑发臭，有气泡冒出", "局部水面出现油膜，气味明显"),
+    "garbage": ("水面漂浮生活垃圾和泡沫", "河岸有大量塑料袋和杂物", "桥下水葫芦堆积"),
+    "outfall": ("排污口晴天有污水直排", "新发现一处未登记排水口", "雨污混接，管口流出浑浊污水"),
+    "bank_collapse": ("护岸局部坍塌约五米", "堤身出现裂缝，有渗水"),
+    "fishing": ("有人在禁渔区电鱼", "河中设置地笼网具"),
+    "other": ("河道警示牌损坏", "巡河步道护栏松动", "公示牌信息已过期需更新"),
+}
+_CATEGORY_WEIGHTS = (8, 3, 12, 7, 8, 30, 10, 5, 7, 10)  # in CATEGORIES order
+_LEVEL_WEIGHTS = {"city": 6, "county": 24, "town": 42, "village": 28}
+_INVALID_KINDS = ("too_short", "too_little_distance", "far_from_reach", "photo_reused", "too_fast")
+_INVALID_WEIGHTS = (40, 25, 15, 10, 10)
+
+
+def _person_name(rng: random.Random) -> str:
+    given = rng.choice(_GIVEN) + (rng.choice(_GIVEN) if rng.random() < 0.75 else "")
+    return rng.choice(_SURNAMES) + given
+
+
+def _place(rng: random.Random) -> tuple[str, str]:
+    a, b = rng.sample(_SYLLABLES, 2)
+    return a[0] + b[0], a[1] + b[1].lower()
+
+
+# -- time --------------------------------------------------------------------------------------------------
+
+
+class _Clock:
+    """UTC seconds since the epoch → stored text, with the day part cached: strftime per row is too slow."""
+
+    def __init__(self, first: date, last: date, offset_s: int) -> None:
+        self.offset_s = offset_s
+        self._d0 = first.toordinal() - _EPOCH - 2
+        count = last.toordinal() - first.toordinal() + 5
+        self._days = [date.fromordinal(self._d0 + _EPOCH + i).isoformat() for i in range(count)]
+
+    def local_seconds(self, day: int, seconds_of_day: int) -> int:
+        """A local day's ordinal and a local time of day → UTC seconds."""
+        return (day - _EPOCH) * _DAY + seconds_of_day - self.offset_s
+
+    def text(self, t: int) -> str:
+        d, r = divmod(t, _DAY)
+        h, r = divmod(r, 3600)
+        m, s = divmod(r, 60)
+        return f"{self._days[d - self._d0]}T{h:02d}:{m:02d}:{s:02d}Z"
+
+    def local_day(self, t: int) -> int:
+        return (t + self.offset_s) // _DAY + _EPOCH
+
+
+# -- the generator -----------------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Reach:
+    id: int
+    area_id: int
+    level: str
+    line: list[tuple[float, float]]  # (lat, lon)
+    length_m: float
+
+
+async def generate(
+    store: Store,
+    settings: Settings,
+    *,
+    scale: Scale,
+    seed: int = 1,
+    years: int = 4,
+    now: datetime | None = None,
+    progress: Progress | None = None,
+) -> DemoReport:
+    """Fill a fresh store. Raises DemoError (nothing written) when it already holds patrols or problems."""
+    started = time.monotonic()
+    if await bulk.has_history(store):
+        raise DemoError("cli.demo-data.not_fresh", path=str(store.path))
+    now = (now or datetime.now(UTC)).astimezone(UTC)
+    today = now.astimezone(settings.tz).date()
+    first = _months_back(today, 12 * years)
+    offset = settings.tz.utcoffset(datetime(today.year, today.month, today.day))
+    clock = _Clock(first, today, int(offset.total_seconds()) if offset else 0)
+    report = DemoReport(scale, first, today)
+    rng = random.Random(seed)
+    say = progress or (lambda phase, done, total: None)
+
+    conn = bulk.writer_connection(store)
+    writer = bulk.BulkWriter(conn)
+    stamp0 = clock.text(clock.local_seconds(first.toordinal(), 8 * 3600))
+    if scale == "small":
+        if not await bulk.has_registry(store):
+            await _import_sample(store, settings, today)
+        reaches = [_reach(row) for row in await bulk.reaches(store)]
+        if not reaches:
+            raise DemoError("cli.demo-data.no_reaches")
+        await writer.begin()
+    else:
+        if await bulk.has_registry(store):
+            raise DemoError("cli.demo-data.has_registry", path=str(store.path))
+        await writer.begin()
+        reaches = await _city_registry(writer, rng, stamp0, report)
+    say("registry", 1, 1)
+    try:
+        await _history(
+            store, settings, writer, rng, clock=clock, reaches=reaches, report=report, now=now, first=first,
+            today=today, stamp0=stamp0, say=say,
+        )  # fmt: skip
+        await writer.finish()
+    except BaseException:
+        await writer.abort()
+        raise
+    report.areas = int(await store.fetchval("SELECT count(*) FROM areas"))
+    report.reaches = len(reaches)
+    report.points = writer.written["patrol_points"]
+    report.events = writer.written["problem_events"]
+    report.seconds = time.monotonic() - started
+    return report
+
+
+def _months_back(day: date, months: int) -> date:
+    index = day.year * 12 + day.month - 1 - months
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def _reach(row: tuple[Any, ...]) -> _Reach:
+    reach_id, area_id, level, geometry, length_km = row
+    lines = lines_of(geometry) if geometry else []
+    line = max(lines, key=len) if lines else [(CITY_CENTER[0], CITY_CENTER[1]), (CITY_CENTER[0] + 0.01, CITY_CENTER[1])]
+    length_m = float(length_km) * 1000 if length_km else _length(line)
+    return _Reach(int(reach_id), int(area_id), str(level), line, length_m)
+
+
+def _length(line: list[tuple[float, float]]) -> float:
+    return sum(haversine_m(line[i - 1], line[i]) for i in range(1, len(line)))
+
+
+async def _import_sample(store: Store, settings: Settings, today: date) -> None:
+    from bot.registry_import import read_files, run_import
+
+    batch = read_files([SAMPLE_REGISTRY / "areas.csv", SAMPLE_REGISTRY / "reaches.geojson"])
+    if batch.file_errors or not batch.files:
+        raise DemoError("cli.demo-data.no_sample", path=str(SAMPLE_REGISTRY))
+    report = await run_import(store, settings, batch, today=today)
+    if not report.written:
+        raise DemoError("cli.demo-data.no_sample", path=str(SAMPLE_REGISTRY))
+
+
+async def _city_registry(writer: bulk.BulkWriter, rng: random.Random, stamp: str, report: DemoReport) -> list[_Reach]:
+    """About 165 towns and subdistricts (片区) in Guangzhou's eleven districts, 16,000 reaches among them."""
+    areas_per_district = 15
+    reaches_total = 16_000
+    levels = list(_LEVEL_WEIGHTS)
+    level_weights = list(_LEVEL_WEIGHTS.values())
+    area_rows: list[bulk.Row] = []
+    centers: list[tuple[int, str, float, float]] = []
+    area_id = 0
+    for code, district_zh, district_en in _DISTRICTS:
+        for k in range(1, areas_per_district + 1):
+            area_id += 1
+            zh, en = _place(rng)
+            town = rng.random() < 0.55
+            area_rows.append(
+                (
+                    area_id,
+                    f"{code}{k:02d}",
+                    f"{district_zh}区{zh}{'镇' if town else '街道'}",
+                    f"{en} {'Town' if town else 'Subdistrict'}, {district_en}",
+                    stamp,
+                    stamp,
+                )
+            )
+            lat = CITY_CENTER[0] + rng.uniform(-0.45, 0.5)
+            lon = CITY_CENTER[1] + rng.uniform(-0.35, 0.55)
+            centers.append((area_id, f"{code}{k:02d}", lat, lon))
+    await writer.add("areas", area_rows)
+    reaches: list[_Reach] = []
+    reach_rows: list[bulk.Row] = []
+    for i in range(reaches_total):
+        area_id, area_code, lat0, lon0 = centers[i % len(centers)]
+        number = i // len(centers) + 1
+        level = rng.choices(levels, level_weights)[0]
+        zh, en = _place(rng)
+        kind = rng.random()
+        if kind < 0.15:
+            name_zh, name_en = f"第{number}号河", f"River No. {number}"
+        elif kind < 0.6:
+            name_zh, name_en = f"{zh}涌", f"{en} Creek"
+        else:
+            name_zh, name_en = f"{zh}河", f"{en} River"
+        if level in ("town", "village") and rng.random() < 0.3:
+            town_zh = area_rows[area_id - 1][2].removeprefix(area_rows[area_id - 1][2][:3])
+            name_zh = f"{town_zh}{name_zh}"
+        line = _meander(rng, lat0 + rng.uniform(-0.04, 0.04), lon0 + rng.uniform(-0.04, 0.04))
+        length_m = _length(line)
+        lats = [p[0] for p in line]
+        lons = [p[1] for p in line]
+        geometry = json.dumps(
+            {"type": "LineString", "coordinates": [[round(p[1], 6), round(p[0], 6)] for p in line]},
+            separators=(",", ":"),
+        )
+        reach_id = i + 1
+        reach_rows.append(
+            (
+                reach_id,
+                f"{area_code}-{number:03d}",
+                name_zh,
+                name_en,
+                area_id,
+                level,
+                round(length_m / 1000, 2),
+                "black_odorous" if rng.random() < 0.04 else "",
+                geometry,
+                min(lats),
+                min(lons),
+                max(lats),
+                max(lons),
+                stamp,
+                stamp,
+            )
+        )
+        reaches.append(_Reach(reach_id, area_id, level, line, length_m))
+    await writer.add("reaches", reach_rows)
+    await writer.flush()
+    report.areas = len(area_rows)
+    return reaches
+
+
+def _meander(rng: random.Random, lat: float, lon: float) -> list[tuple[float, float]]:
+    heading = rng.uniform(0, 2 * math.pi)
+    points = [(lat, lon)]
+    for _ in range(rng.randint(7, 15)):
+        heading += rng.uniform(-0.45, 0.45)
+        step = rng.uniform(0.0025, 0.006)
+        lat += step * math.sin(heading)
+        lon += step * math.cos(heading) / math.cos(math.radians(lat))
+        points.append((lat, lon))
+    return points
+
+
+def _periods(kind: str, first: date, last: date) -> dict[int, list[tuple[int, int]]]:
+    """Required periods from `first` to `last` as (first day, last day) ordinals, by the month index they start
+    in (clipped to `first`)."""
+    found: dict[int, list[tuple[int, int]]] = {}
+    period = period_of(kind, first)
+    while period.start <= last:
+        start = max(period.start, first)
+        found.setdefault(start.year * 12 + start.month - 1, []).append((start.toordinal(), period.end.toordinal()))
+        period = period.next()
+    return found
+
+
+async def _history(
+    store: Store,
+    settings: Settings,
+    writer: bulk.BulkWriter,
+    rng: random.Random,
+    *,
+    clock: _Clock,
+    reaches: list[_Reach],
+    report: DemoReport,
+    now: datetime,
+    first: date,
+    today: date,
+    stamp0: str,
+    say: Progress,
+) -> None:
+    rnd = rng.random
+    randint = rng.randint
+    uniform = rng.uniform
+    first_ord, today_ord = first.toordinal(), today.toordinal()
+    now_s = int(now.timestamp())
+    track_from = clock.local_seconds(today_ord - TRACK_DAYS, 0)
+    reach_by_id = {r.id: r for r in reaches}
+    areas = sorted({r.area_id for r in reaches})
+
+    # People: one chief per reach, a second one for about one reach in four (the first left half-way), and an
+    # office admin for every ten areas.
+    person_id = await bulk.next_id(store, "people")
+    assignment_id = await bulk.next_id(store, "assignments")
+    people: list[bulk.Row] = []
+    roles: list[bulk.Row] = []
+    assignment_rows: list[bulk.Row] = []
+    # (assignment id, person, reach id, rule index, first day, last day, diligence)
+    assignments: list[tuple[int, int, int, int, int, int, float]] = []
+    rules = {level: settings.patrol_rules[level] for level in settings.patrol_rules}
+    rule_keys = sorted({(rule.count, rule.period) for rule in rules.values()})
+    area_mood = {a: uniform(0.78, 1.04) for a in areas}
+    admins: dict[int, int] = {}
+    prefixes = ("38", "39", "50", "58", "86", "87", "37", "35")
+
+    def person(name: str, area_id: int) -> int:
+        nonlocal person_id
+        pid = person_id
+        person_id += 1
+        phone = f"1{prefixes[pid % len(prefixes)]}{(pid * 7_368_787 + 1_000_003) % 100_000_000:08d}"
+        people.append((pid, name, phone, area_id, 1, stamp0, stamp0))
+        return pid
+
+    for index, area in enumerate(areas):
+        if index % 10 == 0:
+            admin = person(_person_name(rng), area)
+            roles.append((admin, "admin", None, stamp0))
+            report.admins += 1
+        admins[area] = admin
+    for reach in reaches:
+        rule = rules[reach.level]
+        key = rule_keys.index((rule.count, rule.period))
+        spans = [(first_ord, today_ord)]
+        if rnd() < 0.25:
+            switch = randint(first_ord + 120, today_ord - 60)
+            spans = [(first_ord, switch - 1), (switch, today_ord)]
+        for start, end in spans:
+            chief = person(_person_name(rng), reach.area_id)
+            roles.append((chief, "chief", reach.level, stamp0))
+            report.chiefs += 1
+            ends_on = None if end == today_ord else date.fromordinal(end).isoformat()
+            created = clock.text(clock.local_seconds(start, 8 * 3600))
+            assignment_rows.append(
+                (assignment_id, chief, reach.id, reach.level, date.fromordinal(start).isoformat(), ends_on,
+                 created, created)
+            )  # fmt: skip
+            diligence = min(1.0, area_mood[reach.area_id] * uniform(0.55, 1.0))
+            assignments.append((assignment_id, chief, reach.id, key, start, end, diligence))
+            assignment_id += 1
+    await writer.add("people", people)
+    await writer.add("person_roles", roles)
+    await writer.add("assignments", assignment_rows)
+    await writer.flush()
+    report.assignments = len(assignments)
+    say("people", 1, 1)
+    chiefs_of_area: dict[int, list[int]] = {}
+    for a in assignments:
+        chiefs_of_area.setdefault(reach_by_id[a[2]].area_id, []).append(a[1])
+
+    periods = [_periods(period, first, today) for _, period in rule_keys]
+    counts = [count for count, _ in rule_keys]
+    month0 = first.year * 12 + first.month - 1
+    months = today.year * 12 + today.month - 1 - month0 + 1
+    patrol_id = await bulk.next_id(store, "patrols")
+    problem_id = await bulk.next_id(store, "problems")
+    deadline_days = {c: settings.problem_deadline_overrides.get(c, settings.problem_deadline_days) for c in CATEGORIES}
+    categories = list(CATEGORIES)
+    statuses: dict[str, int] = {}
+    problem_rate = 0.088
+    yesterday = today_ord - 1
+
+    for m in range(months):
+        raw: list[tuple[int, int, int, int, int, int, str, int, int]] = []
+        for _, chief, reach_id, key, a_start, a_end, diligence in assignments:
+            for p_start, p_end in periods[key].get(month0 + m, ()):
+                lo = max(p_start, a_start)
+                hi = min(p_end, a_end, yesterday)
+                if lo > hi:
+                    continue
+                need = counts[key]
+                valid_n = need if rnd() < diligence else randint(0, need - 1)
+                if rnd() < 0.07:
+                    valid_n += 1
+                invalid_n = 1 if rnd() < 0.12 else 0
+                for n in range(valid_n + invalid_n):
+                    valid = int(n < valid_n)
+                    day = randint(lo, hi)
+                    start_s = clock.local_seconds(day, randint(7 * 3600, 18 * 3600 + 1800))
+                    if valid:
+                        duration = randint(15 * 60, 100 * 60)
+                        distance = int(duration * uniform(0.7, 1.5))
+                        reasons = "[]"
+                    else:
+                        duration, distance, reasons = _invalid(rng, settings)
+                    raw.append((start_s, chief, reach_id, duration, distance, valid, reasons, randint(1, 4), 0))
+        raw.sort()
+        patrols: list[bulk.Row] = []
+        points: list[bulk.Row] = []
+        problems: list[bulk.Row] = []
+        events: list[bulk.Row] = []
+        followers: list[bulk.Row] = []
+        for start_s, chief, reach_id, duration, walked, ok, reasons, photos, _ in raw:
+            valid = bool(ok)
+            distance = walked
+            end_s = start_s + duration
+            if end_s >= now_s:
+                continue
+            reach = reach_by_id[reach_id]
+            point_count = max(2, duration // 30)
+            if start_s >= track_from:
+                track = _track(rng, reach, start_s, duration, reasons)
+                point_count = len(track)
+                distance = round(sum(haversine_m(track[i - 1][1:], track[i][1:]) for i in range(1, len(track))))
+                for at, lat, lon in track:
+                    points.append((patrol_id, clock.text(at), lat, lon, float(randint(5, 30))))
+            reported = valid and rnd() < problem_rate
+            end_reason = "finished" if rnd() < 0.93 else "idle"
+            started_text, ended_text = clock.text(start_s), clock.text(end_s)
+            patrols.append(
+                (patrol_id, chief, reach_id, started_text, ended_text, end_reason, ended_text, float(distance),
+                 duration, point_count, photos, int(reported), int(valid), reasons, started_text, ended_text)
+            )  # fmt: skip
+            if not valid:
+                report.invalid += 1
+            if reported:
+                at = start_s + randint(60, max(61, duration - 60))
+                category = rng.choices(categories, _CATEGORY_WEIGHTS)[0]
+                lat, lon = _near(rng, reach)
+                others = chiefs_of_area[reach.area_id]
+                status = _lifecycle(
+                    rng, clock, problem_id=problem_id, reporter=chief, admin=admins[reach.area_id], at=at,
+                    now_s=now_s, days=deadline_days[category], events=events, others=others,
+                )  # fmt: skip
+                statuses[status[0]] = statuses.get(status[0], 0) + 1
+                state, assignee, deadline, closed_at, updated = status
+                problems.append(
+                    (problem_id, chief, patrol_id, reach_id, reach.area_id, category,
+                     rng.choice(_DESCRIPTIONS[category]), lat, lon, state, assignee, deadline, clock.text(at),
+                     closed_at, updated)
+                )  # fmt: skip
+                if rnd() < 0.03 and len(others) > 1:
+                    follower = rng.choice(others)
+                    if follower != chief:
+                        since = clock.text(min(now_s - 1, at + randint(3600, 3 * _DAY)))
+                        followers.append((problem_id, follower, since))
+                problem_id += 1
+            patrol_id += 1
+            if len(points) >= 20_000:  # the last weeks' tracks: hand them over as they come, with their patrols
+                await writer.add("patrols", patrols)
+                await writer.add("patrol_points", points)
+                report.patrols += len(patrols)
+                patrols, points = [], []
+        await writer.add("patrols", patrols)
+        await writer.add("patrol_points", points)
+        await writer.add("problems", problems)
+        await writer.add("problem_events", events)
+        await writer.add("problem_followers", followers)
+        report.patrols += len(patrols)
+        report.problems += len(problems)
+        if m % 12 == 11:
+            await writer.commit()
+        say("patrols", m + 1, months)
+    report.statuses = dict(sorted(statuses.items()))
+
+
+def _invalid(rng: random.Random, settings: Settings) -> tuple[int, int, str]:
+    """A failed patrol's duration, distance and reasons, as bot/validity.py writes them."""
+    kind = rng.choices(_INVALID_KINDS, _INVALID_WEIGHTS)[0]
+    min_minutes = settings.patrol_min_minutes
+    min_distance = settings.patrol_min_distance_m
+    reasons: list[dict[str, Any]] = []
+    if kind == "too_short":
+        duration = rng.randint(60, max(61, int(min_minutes * 60) - 30))
+        distance = int(duration * rng.uniform(0.6, 1.3))
+        reasons.append({"code": "too_short", "minutes": math.floor(duration / 6) / 10, "min": min_minutes})
+    elif kind == "too_little_distance":
+        duration = rng.randint(int(min_minutes * 60) + 60, int(min_minutes * 60) + 40 * 60)
+        distance = rng.randint(20, max(21, int(min_distance) - 20))
+    else:
+        duration = rng.randint(20 * 60, 90 * 60)
+        distance = int(duration * rng.uniform(0.8, 1.4))
+    if distance < min_distance:
+        reasons.append({"code": "too_little_distance", "meters": math.floor(distance), "min": min_distance})
+    if kind == "far_from_reach":
+        reasons.append(
+            {
+                "code": "far_from_reach",
+                "meters": rng.randint(int(settings.patrol_max_distance_from_reach_m) + 200, 9000),
+                "max": settings.patrol_max_distance_from_reach_m,
+            }
+        )
+    elif kind == "photo_reused":
+        reasons.append({"code": "photo_reused", "count": 1})
+    elif kind == "too_fast":
+        reasons.append(
+            {
+                "code": "too_fast",
+                "kmh": rng.randint(int(settings.patrol_max_speed_kmh) + 10, 400),
+                "max": settings.patrol_max_speed_kmh,
+            }
+        )
+    return duration, distance, json.dumps(reasons, ensure_ascii=False)
+
+
+def _along(line: list[tuple[float, float]], t: float) -> tuple[float, float]:
+    i = min(int(t), len(line) - 2)
+    f = t - i
+    a, b = line[i], line[i + 1]
+    return a[0] + (b[0] - a[0]) * f, a[1] + (b[1] - a[1]) * f
+
+
+def _near(rng: random.Random, reach: _Reach) -> tuple[float, float]:
+    lat, lon = _along(reach.line, rng.uniform(0, len(reach.line) - 1))
+    return round(lat + rng.uniform(-0.0003, 0.0003), 6), round(lon + rng.uniform(-0.0003, 0.0003), 6)
+
+
+def _track(
+    rng: random.Random, reach: _Reach, start_s: int, duration: int, reasons: str
+) -> list[tuple[int, float, float]]:
+    """A live-location track along the reach: a point every minute and a half, GPS jitter, walking along."""
+    span = len(reach.line) - 1
+    walked = min(span, span * max(0.05, duration / 3600 * 4000 / max(reach.length_m, 1.0)))
+    if "too_little_distance" in reasons:
+        walked = span * 0.02
+    t0 = rng.uniform(0, span - walked)
+    shift = 0.02 if "far_from_reach" in reasons else 0.0
+    n = max(2, min(80, duration // 90 + 1))
+    track = []
+    for k in range(n):
+        lat, lon = _along(reach.line, t0 + walked * k / (n - 1))
+        track.append(
+            (
+                start_s + duration * k // (n - 1),
+                round(lat + shift + rng.uniform(-0.00004, 0.00004), 6),
+                round(lon + shift + rng.uniform(-0.00004, 0.00004), 6),
+            )
+        )
+    return track
+
+
+def _lifecycle(
+    rng: random.Random,
+    clock: _Clock,
+    *,
+    problem_id: int,
+    reporter: int,
+    admin: int,
+    at: int,
+    now_s: int,
+    days: int,
+    events: list[bulk.Row],
+    others: list[int],
+) -> tuple[str, int | None, str | None, str | None, str]:
+    """A problem's events, as far as now allows: (status, assignee, deadline, closed_at, updated_at)."""
+    text = clock.text
+    events.append((problem_id, text(at), reporter, "report", None, "reported", None, "{}"))
+    status, assignee, deadline, closed_at, last = "reported", None, None, None, at
+
+    def event(t: int, actor: int | None, action: str, to: str, *, note: str | None = None, data: str = "{}") -> bool:
+        nonlocal status, last
+        if t >= now_s:
+            return False
+        events.append((problem_id, text(t), actor, action, status, to, note, data))
+        status, last = to, t
+        return True
+
+    if rng.random() < 0.05:  # not routed: waits for the office, which dismisses about half of them
+        if rng.random() < 0.5 and event(
+            at + rng.randint(3600, 4 * _DAY), admin, "dismiss", "dismissed", note="非本辖区问题，已转交"
+        ):
+            closed_at = text(last)
+        return status, assignee, deadline, closed_at, text(last)
+    responsible = others[rng.randrange(len(others))] if rng.random() < 0.3 else reporter
+    report_day = clock.local_day(at)
+    deadline = date.fromordinal(report_day + days).isoformat()
+    if not event(at + rng.randint(2, 30), None, "assign", "assigned",
+                 data=json.dumps({"assignee": responsible, "deadline": deadline, "routed": True})):  # fmt: skip
+        return status, None, None, None, text(last)
+    assignee = responsible
+    if rng.random() < 0.04:
+        if event(at + rng.randint(3600, 3 * _DAY), admin, "dismiss", "dismissed", note="经核实不属于河湖问题"):
+            closed_at = text(last)
+        return status, assignee, deadline, closed_at, text(last)
+    if rng.random() < 0.02:  # a hard one: still open, long past its deadline
+        return status, assignee, deadline, closed_at, text(last)
+    deadline_end = clock.local_seconds(report_day + days + 1, 0)
+    late = rng.random() < 0.15
+    fix = (
+        deadline_end + rng.randint(3600, 20 * _DAY)
+        if late
+        else rng.randint(at + 4 * 3600, max(at + 4 * 3600, deadline_end - _DAY))
+    )
+    if not event(fix, assignee, "rectify", "rectified", data=json.dumps({"photos": rng.randint(1, 3)})):
+        return status, assignee, deadline, closed_at, text(last)
+    if rng.random() < 0.015:  # rectified, still waiting for the office to check it
+        return status, assignee, deadline, closed_at, text(last)
+    if rng.random() < 0.06:
+        if not event(last + rng.randint(3600, 2 * _DAY), admin, "reject", "assigned", note="整改不到位，请重新处理"):
+            return status, assignee, deadline, closed_at, text(last)
+        if not event(last + rng.randint(_DAY, 5 * _DAY), assignee, "rectify", "rectified",
+                     data=json.dumps({"photos": rng.randint(1, 3)})):  # fmt: skip
+            return status, assignee, deadline, closed_at, text(last)
+    if event(last + rng.randint(1800, _DAY), admin, "close", "closed"):
+        closed_at = text(last)
+    return status, assignee, deadline, closed_at, text(last)

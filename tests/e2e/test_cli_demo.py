@@ -1,0 +1,75 @@
+"""`riverbot demo-data` as the office runs it, in process, at small scale."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Protocol
+
+import pytest
+
+from bot.cli import main
+
+
+class Cli(Protocol):
+    def __call__(self, *args: str | Path, **env: str) -> tuple[int, str, str]: ...
+
+
+@pytest.fixture
+def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Cli:
+    monkeypatch.chdir(tmp_path)  # no .env there: only the environment counts
+    for variable in ("BOT_TOKEN", "TELEGRAM_API_URL", "ADMIN_IDS", "TIMEZONE", "PATROL_RULES"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("DEFAULT_LANGUAGE", "en")
+
+    def run(*args: str | Path, **env: str) -> tuple[int, str, str]:
+        with monkeypatch.context() as patch:
+            for name, value in env.items():
+                patch.setenv(name, value)
+            code = main([str(a) for a in args])
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run
+
+
+def test_small_scale_fills_a_fresh_store_and_says_what_it_made(cli: Cli, tmp_path: Path) -> None:
+    code, out, err = cli("demo-data", "--scale", "small", "--seed", "5", "--years", "2")
+    assert code == 0, err
+    assert out.startswith("Demo data created (") and out.count("\n") == 1
+    assert "5 areas" in out and " s." in out
+    assert "Generating demo data: patrols and problems (by month)" in err
+    with sqlite3.connect(tmp_path / "data" / "riverbot.sqlite3") as conn:
+        patrols = conn.execute("SELECT count(*) FROM patrols").fetchone()[0]
+        problems = conn.execute("SELECT count(*) FROM problems").fetchone()[0]
+        first = conn.execute("SELECT min(started_at) FROM patrols").fetchone()[0]
+        assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
+    assert f"{patrols} patrols" in out and f"{problems} problems" in out
+    assert patrols > 500 and problems > 20
+
+    # The stats command reads it.
+    code, out, err = cli("stats", "--from", first[:10], "--to", "2099-01-01", "--format", "json")
+    assert code == 0, err
+
+
+def test_refuses_a_store_that_has_history_in_chinese(cli: Cli, tmp_path: Path) -> None:
+    assert cli("demo-data", "--scale", "small")[0] == 0
+    with sqlite3.connect(tmp_path / "data" / "riverbot.sqlite3") as conn:
+        before = conn.execute("SELECT count(*) FROM patrols").fetchone()[0]
+    code, out, err = cli("demo-data", "--scale", "small", DEFAULT_LANGUAGE="zh")
+    assert code == 2
+    assert out == ""
+    assert "已有巡河记录或问题" in err and "DATA_DIR" in err
+    code, _, err = cli("demo-data", "--scale", "city", DEFAULT_LANGUAGE="zh")
+    assert code == 2 and "全新的数据库" in err
+    with sqlite3.connect(tmp_path / "data" / "riverbot.sqlite3") as conn:
+        assert conn.execute("SELECT count(*) FROM patrols").fetchone()[0] == before
+
+
+def test_bad_years_and_scale(cli: Cli) -> None:
+    code, _, err = cli("demo-data", "--scale", "small", "--years", "0")
+    assert code == 2 and "1 to 10" in err
+    with pytest.raises(SystemExit) as exited:
+        cli("demo-data", "--scale", "huge")
+    assert exited.value.code == 2

@@ -1,0 +1,162 @@
+"""Demo data at small scale: counts, referential integrity and distributions that look like a real county."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+
+from bot.config import Settings, load_settings
+from bot.demo import DemoError, DemoReport, generate
+from bot.tallies import TallyService
+from storage import Store
+
+NOW = datetime(2026, 11, 20, 4, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return load_settings(env_file=None, data_dir=tmp_path / "data")
+
+
+@pytest.fixture
+async def store(settings: Settings) -> AsyncIterator[Store]:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    async with await Store.open(settings.database_path) as opened:
+        yield opened
+
+
+@pytest.fixture
+async def demo(store: Store, settings: Settings) -> DemoReport:
+    return await generate(store, settings, scale="small", seed=7, now=NOW)
+
+
+async def count(store: Store, sql: str) -> int:
+    return int(await store.fetchval(sql))
+
+
+async def test_counts_match_the_report_and_the_sample_county(store: Store, demo: DemoReport) -> None:
+    assert demo.first == date(2022, 11, 1) and demo.last == date(2026, 11, 20)
+    assert demo.areas == await count(store, "SELECT count(*) FROM areas") == 5
+    assert demo.reaches == await count(store, "SELECT count(*) FROM reaches") >= 20
+    assert demo.patrols == await count(store, "SELECT count(*) FROM patrols") > 2000
+    assert demo.problems == await count(store, "SELECT count(*) FROM problems") > 100
+    assert demo.events == await count(store, "SELECT count(*) FROM problem_events")
+    assert demo.points == await count(store, "SELECT count(*) FROM patrol_points") > 0
+    assert demo.chiefs == await count(store, "SELECT count(*) FROM person_roles WHERE role = 'chief'")
+    assert demo.assignments == await count(store, "SELECT count(*) FROM assignments") == demo.chiefs
+    # Every reach has exactly one chief now; a few changed chiefs half-way.
+    assert await count(store, "SELECT count(DISTINCT reach_id) FROM assignments WHERE ends_on IS NULL") == demo.reaches
+    assert await count(store, "SELECT count(*) FROM assignments WHERE ends_on IS NULL") == demo.reaches
+
+
+async def test_referential_integrity(store: Store, demo: DemoReport) -> None:
+    assert await store.fetchall("PRAGMA foreign_key_check") == []
+    assert await store.fetchval("PRAGMA integrity_check") == "ok"
+    # Problems sit in their reach's area, and their patrol's reach, reporter and time.
+    assert not await store.fetchall(
+        "SELECT p.id FROM problems p JOIN reaches r ON r.id = p.reach_id JOIN patrols t ON t.id = p.patrol_id"
+        " WHERE p.area_id != r.area_id OR t.reach_id != p.reach_id OR t.person_id != p.reporter_id"
+        " OR p.reported_at < t.started_at OR p.reported_at > t.ended_at OR t.problem_count != 1"
+    )
+    # Patrols are by the reach's chief of the day.
+    assert not await store.fetchall(
+        "SELECT t.id FROM patrols t WHERE NOT EXISTS (SELECT 1 FROM assignments a WHERE a.person_id = t.person_id"
+        " AND a.reach_id = t.reach_id AND a.starts_on <= date(t.started_at, '+8 hours')"
+        " AND (a.ends_on IS NULL OR date(t.started_at, '+8 hours') <= a.ends_on))"
+    )
+
+
+async def test_patrols_mostly_valid_the_rest_with_reasons(store: Store, demo: DemoReport) -> None:
+    total = demo.patrols
+    invalid = await store.fetchall("SELECT reasons, duration_s, distance_m FROM patrols WHERE valid = 0")
+    assert len(invalid) == demo.invalid
+    assert 0.04 < len(invalid) / total < 0.2
+    codes: set[str] = set()
+    for reasons, duration_s, distance_m in invalid:
+        parsed = json.loads(reasons)
+        assert parsed, "an invalid patrol says why"
+        codes |= {r["code"] for r in parsed}
+        if any(r["code"] == "too_short" for r in parsed):
+            assert duration_s < 600
+        if any(r["code"] == "too_little_distance" for r in parsed):
+            assert distance_m < 500
+    assert {"too_short", "too_little_distance", "far_from_reach"} <= codes
+    assert await count(store, "SELECT count(*) FROM patrols WHERE valid = 1 AND reasons != '[]'") == 0
+    assert await count(store, "SELECT count(*) FROM patrols WHERE status != 'finished' OR ended_at <= started_at") == 0
+    assert await count(store, f"SELECT count(*) FROM patrols WHERE ended_at > '{NOW:%Y-%m-%dT%H:%M:%SZ}'") == 0
+
+
+async def test_track_points_only_for_the_last_three_weeks(store: Store, demo: DemoReport) -> None:
+    tracked = await store.fetchall(
+        "SELECT t.id, t.point_count, min(p.at), max(p.at), count(*), t.started_at, t.ended_at"
+        " FROM patrols t JOIN patrol_points p ON p.patrol_id = t.id GROUP BY t.id"
+    )
+    assert 5 <= len(tracked) < 200
+    for _, point_count, first_at, last_at, points, started_at, ended_at in tracked:
+        assert point_count == points
+        assert started_at == first_at and last_at == ended_at
+        assert started_at >= "2026-10-30"
+
+
+async def test_problems_in_every_status_with_a_consistent_story(store: Store, demo: DemoReport) -> None:
+    statuses = {row[0] for row in await store.fetchall("SELECT DISTINCT status FROM problems")}
+    assert statuses == {"reported", "assigned", "rectified", "closed", "dismissed"}
+    assert demo.statuses["closed"] > demo.problems * 0.7
+    events: dict[int, list[tuple[str, str | None, str, str, dict[str, object]]]] = {}
+    for problem_id, at, action, from_status, to_status, data in await store.fetchall(
+        "SELECT problem_id, at, action, from_status, to_status, data FROM problem_events ORDER BY problem_id, id"
+    ):
+        events.setdefault(problem_id, []).append((action, from_status, to_status, at, json.loads(data)))
+    problems = await store.fetchall("SELECT id, status, deadline, reported_at, closed_at, updated_at FROM problems")
+    for problem_id, status, deadline, reported_at, closed_at, updated_at in problems:
+        story = events[problem_id]
+        assert story[0][0] == "report" and story[0][3] == reported_at
+        assert story[-1][2] == status and story[-1][3] == updated_at
+        times = [e[3] for e in story]
+        assert times == sorted(times)
+        previous = None
+        for _, from_status, to_status, _, _ in story:
+            assert from_status == previous
+            previous = to_status
+        actions = [e[0] for e in story]
+        if status == "closed":
+            assert actions[-2:] == ["rectify", "close"] and closed_at == updated_at
+        if status in ("assigned", "rectified", "closed"):
+            assign = story[1]
+            assert assign[0] == "assign" and assign[4]["deadline"] == deadline
+        if status in ("reported", "assigned", "rectified"):
+            assert closed_at is None
+
+
+async def test_patrol_rates_and_tallies(store: Store, settings: Settings, demo: DemoReport) -> None:
+    stats = await TallyService(store, settings).stats(date(2025, 11, 1), date(2026, 10, 31))
+    assert stats.patrols.areas
+    for area in stats.patrols.areas:
+        value = area.rate.value
+        assert value is not None and 0.4 <= value <= 1, (area.code, value)
+    figures = stats.problems.overall
+    assert figures.new > 20 and figures.closed > 0 and figures.due > 0
+    assert 0 < figures.closed_on_time <= figures.due
+
+
+async def test_same_seed_same_history(tmp_path: Path, store: Store, settings: Settings, demo: DemoReport) -> None:
+    other = load_settings(env_file=None, data_dir=tmp_path / "other")
+    other.data_dir.mkdir(parents=True)
+    async with await Store.open(other.database_path) as second:
+        again = await generate(second, other, scale="small", seed=7, now=NOW)
+        assert (again.patrols, again.problems, again.events) == (demo.patrols, demo.problems, demo.events)
+        sql = "SELECT person_id, reach_id, started_at, valid, reasons FROM patrols ORDER BY id"
+        assert [tuple(r) for r in await second.fetchall(sql)] == [tuple(r) for r in await store.fetchall(sql)]
+
+
+async def test_refuses_a_store_with_history(store: Store, settings: Settings, demo: DemoReport) -> None:
+    with pytest.raises(DemoError) as raised:
+        await generate(store, settings, scale="small", seed=1, now=NOW)
+    assert raised.value.key == "cli.demo-data.not_fresh"
+    with pytest.raises(DemoError):
+        await generate(store, settings, scale="city", seed=1, now=NOW)
+    assert await count(store, "SELECT count(*) FROM patrols") == demo.patrols
