@@ -1,0 +1,152 @@
+"""Stats, the weekly summary and the exports agree on the same data (issue 6, "Done when").
+
+One small demo history (the sample county, fixed seed and `now`) is generated once for the module; each test
+opens it. The weekly summary of every area for a few weeks must give the same figures as `riverbot stats` does
+for the whole city; the export's patrol-rate table must be the stats' table row for row; the patrols exported
+for a range must be exactly the finished patrols started in it, counted straight from the store; and every
+problem stats counts as new in a range must be in that range's export.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+from collections.abc import AsyncIterator
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.config import Settings, load_settings
+from bot.demo import generate
+from bot.exports import export
+from bot.i18n import Locales
+from bot.summaries import SummaryService, Week, summary_text, week_of
+from bot.tallies import Stats, TallyService, day_start
+from storage import Store
+from storage.store import to_db_time
+
+LOCALES = Locales.load()
+NOW = datetime(2026, 11, 20, 4, 0, tzinfo=UTC)
+# The last complete week before NOW, one a month earlier, and one whose problems have long settled.
+WEEKS = (week_of(date(2026, 11, 12)), week_of(date(2026, 10, 14)), week_of(date(2025, 6, 18)))
+# Export ranges: a week, a month, and a quarter.
+RANGES = (
+    (WEEKS[0].first, WEEKS[0].last),
+    (date(2026, 10, 1), date(2026, 10, 31)),
+    (date(2025, 4, 1), date(2025, 6, 30)),
+)
+
+
+@pytest.fixture(scope="module")
+def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    data_dir = tmp_path_factory.mktemp("agreement") / "data"
+    data_dir.mkdir(parents=True)
+    settings = load_settings(env_file=None, data_dir=data_dir)
+
+    async def fill() -> None:
+        async with await Store.open(settings.database_path) as store:
+            await generate(store, settings, scale="small", seed=11, now=NOW)
+
+    asyncio.run(fill())
+    return settings
+
+
+@pytest.fixture
+async def store(settings: Settings) -> AsyncIterator[Store]:
+    async with await Store.open(settings.database_path) as opened:
+        yield opened
+
+
+def _bounds(settings: Settings, first: date, last: date) -> tuple[str, str]:
+    return to_db_time(day_start(first, settings.tz)), to_db_time(day_start(last + timedelta(days=1), settings.tz))
+
+
+@pytest.mark.parametrize("week", WEEKS, ids=str)
+async def test_weekly_summary_agrees_with_stats(store: Store, settings: Settings, week: Week) -> None:
+    stats = await TallyService(store, settings).stats(week.first, week.last)  # the whole city, as `riverbot stats`
+    patrols = {a.area_id: a.rate for a in stats.patrols.areas}
+    problems = {a.area_id: a.figures for a in stats.problems.areas}
+    service = SummaryService(store, settings)
+    areas = await store.areas.all()
+    assert len(areas) == 5
+    seen_required = seen_new = 0
+    for area in areas:
+        summary = await service.area_summary(area, week)
+        rate, figures = summary.patrols.overall, summary.problems.overall
+        assert (rate.done, rate.required) == (patrols[area.id].done, patrols[area.id].required), area.code
+        assert (figures.new, figures.closed, figures.overdue) == (
+            problems[area.id].new,
+            problems[area.id].closed,
+            problems[area.id].overdue,
+        ), area.code
+        # The reaches and chiefs of the summary are the stats' own for this area.
+        reach_codes = {r.code for r in stats.patrols.reaches if r.area_code == area.code}
+        assert {r.code for r in summary.patrols.reaches} == reach_codes
+        # And the text says those numbers.
+        text = summary_text(summary, LOCALES, "zh")
+        assert f"实巡 {rate.done} / 应巡 {rate.required}" in text
+        assert f"新增问题 {figures.new} 个，已销号 {figures.closed} 个，逾期 {figures.overdue} 个" in text
+        seen_required += rate.required
+        seen_new += figures.new
+    # The areas' figures add up to the city's (every reach is in one area), and the week is not empty.
+    assert seen_required == stats.patrols.overall.required > 0
+    assert seen_new == stats.problems.overall.new
+
+
+async def _csv_export(
+    store: Store, settings: Settings, first: date, last: date, out: Path
+) -> dict[str, list[list[str]]]:
+    await export(store, settings, LOCALES, language="en", fmt="csv", first=first, last=last, out=out)
+    tables = {}
+    for name in ("patrols", "problems", "patrol_rate"):
+        text = (out / f"{name}.csv").read_text(encoding="utf-8-sig")
+        tables[name] = list(csv.reader(io.StringIO(text)))[1:]  # without the header
+    return tables
+
+
+def _rate_rows(stats: Stats) -> list[list[str]]:
+    """(code, area, done, required) per row of the stats' patrol-rate table, areas, reaches, then chiefs."""
+    p = stats.patrols
+    return (
+        [[a.code, a.code, str(a.rate.done), str(a.rate.required)] for a in p.areas]
+        + [[r.code, r.area_code, str(r.rate.done), str(r.rate.required)] for r in p.reaches]
+        + [[",".join(c.reach_codes), ",".join(c.area_codes), str(c.rate.done), str(c.rate.required)] for c in p.chiefs]
+    )
+
+
+@pytest.mark.parametrize("first,last", RANGES, ids=lambda d: d.isoformat())
+async def test_export_agrees_with_stats_and_the_store(
+    store: Store, settings: Settings, tmp_path: Path, first: date, last: date
+) -> None:
+    stats = await TallyService(store, settings).stats(first, last)
+    tables = await _csv_export(store, settings, first, last, tmp_path / "out")
+
+    # The patrol-rate table: the same rows, same order, same done and required.
+    exported = [[row[1], row[3], row[4], row[5]] for row in tables["patrol_rate"]]
+    assert exported == _rate_rows(stats)
+    assert len(stats.patrols.chiefs) > 0 and stats.patrols.overall.required > 0
+    chief_names = [row[2] for row in tables["patrol_rate"][-len(stats.patrols.chiefs) :]]
+    assert chief_names == [c.name for c in stats.patrols.chiefs]
+
+    # Patrols: exactly the finished patrols started in the range (local days), counted in the store.
+    start, end = _bounds(settings, first, last)
+    finished = await store.fetchall(
+        "SELECT id FROM patrols WHERE status = 'finished' AND started_at >= ? AND started_at < ? ORDER BY id",
+        (start, end),
+    )
+    assert [int(row[0]) for row in tables["patrols"]] == [int(row[0]) for row in finished]
+    assert len(finished) > 0
+
+    # Problems: every one stats counts as new is exported, and stats counts every one reported in the range.
+    new = {
+        int(row[0])
+        for row in await store.fetchall(
+            "SELECT id FROM problems WHERE reported_at >= ? AND reported_at < ?", (start, end)
+        )
+    }
+    assert len(new) == stats.problems.overall.new
+    exported_problems = {int(row[0]) for row in tables["problems"]}
+    assert new <= exported_problems
+    assert len(exported_problems) == len(tables["problems"])  # each once
