@@ -128,5 +128,7 @@ def render_chart(text: ChartText, rates: Sequence[RateBar], categories: Sequence
         draw.text((bar_left + bar_width + 10, y + 2), f"{row.new} / {row.closed} / {row.overdue}", fill=INK, font=font)
         y += ROW
     out = io.BytesIO()
-    image.save(out, "PNG", optimize=False)
+    # Fastest zlib level: the chart is flat colours, so the file stays small, and encoding was a third of
+    # composing a summary (benchmarks/city.py).
+    image.save(out, "PNG", optimize=False, compress_level=1)
     return out.getvalue()
