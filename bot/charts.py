@@ -1,8 +1,9 @@
 """The weekly summary's chart: the patrol rate per reach as horizontal bars, and problems by category.
 
 Pure Pillow, no Telegram, no store: the caller passes the labels (already in the reader's language) and the
-figures, and gets PNG bytes. Chinese is drawn with `bot.fonts.load` (a CJK font found on the system or
-`FONT_PATH`). CPU-bound: call it through `asyncio.to_thread`.
+figures, and gets JPEG bytes: Telegram re-encodes every photo as JPEG anyway, and JPEG takes a third of the
+time PNG did, which was most of composing a summary. Chinese is drawn with `bot.fonts.load` (a CJK font found
+on the system or `FONT_PATH`). CPU-bound: call it through `asyncio.to_thread`.
 """
 
 from __future__ import annotations
@@ -69,7 +70,7 @@ def _fit(draw: ImageDraw.ImageDraw, text: str, font: fonts.Font, width: int) -> 
 
 
 def render_chart(text: ChartText, rates: Sequence[RateBar], categories: Sequence[CategoryBar]) -> bytes:
-    """PNG bytes of the chart."""
+    """JPEG bytes of the chart."""
     rates = list(rates)
     cut = max(0, len(rates) - MAX_ROWS)
     rates = rates[:MAX_ROWS]
@@ -128,7 +129,6 @@ def render_chart(text: ChartText, rates: Sequence[RateBar], categories: Sequence
         draw.text((bar_left + bar_width + 10, y + 2), f"{row.new} / {row.closed} / {row.overdue}", fill=INK, font=font)
         y += ROW
     out = io.BytesIO()
-    # Fastest zlib level: the chart is flat colours, so the file stays small, and encoding was a third of
-    # composing a summary (benchmarks/city.py).
-    image.save(out, "PNG", optimize=False, compress_level=1)
+    # High quality without chroma subsampling: coloured bars and small text keep clean edges.
+    image.save(out, "JPEG", quality=92, subsampling=0)
     return out.getvalue()

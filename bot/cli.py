@@ -638,7 +638,7 @@ def cmd_summary(settings: Settings, locales: Locales, args: argparse.Namespace) 
         print(locales.plain(lang, "cli.summary.no_groups", code=args.area.strip()), file=sys.stderr)
         return EXIT_BAD_INPUT
     print(_terminal_text(text))
-    chart_path: Path = args.chart or Path(f"summary-{args.area.strip()}-{week.code}.png")
+    chart_path: Path = args.chart or Path(f"summary-{args.area.strip()}-{week.code}.jpg")
     try:
         chart_path.write_bytes(chart)
     except OSError as exc:

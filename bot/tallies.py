@@ -312,6 +312,37 @@ class TallyService:
             area_id=area_id,
             person_id=person_id,
         )
+        return self._patrol_tally(first, last, counts, await self._areas(area_id), person_id=person_id)
+
+    async def patrol_rates_by_area(self, first: date, last: date) -> dict[int, PatrolTally]:
+        """`patrol_rate(first, last, area_id=…)` for every area at once, from one query (the weekly job)."""
+        if first > last:
+            raise ValueError(f"range ends before it begins: {first} > {last}")
+        counts = await self._store.tallies.assignment_counts(
+            required_windows(first, last, self._settings.tz),
+            _rules(self._settings),
+            active_from=first,
+            active_to=last,
+            area_id=None,
+            person_id=None,
+        )
+        by_area: dict[int, list[AssignmentCount]] = {}
+        for count in counts:
+            by_area.setdefault(count.area_id, []).append(count)
+        return {
+            area.id: self._patrol_tally(first, last, by_area.get(area.id, []), [area], person_id=None)
+            for area in await self._store.areas.all()
+        }
+
+    def _patrol_tally(
+        self,
+        first: date,
+        last: date,
+        counts: list[AssignmentCount],
+        area_records: list[AreaRecord],
+        *,
+        person_id: int | None,
+    ) -> PatrolTally:
         # Sums as [done, required, periods]: tens of thousands of assignments, so no object per addition.
         by_area: dict[int, list[int]] = {}
         by_reach: dict[int, tuple[AssignmentCount, list[int]]] = {}
@@ -332,7 +363,7 @@ class TallyService:
         overall = Rate(*total)
         areas = [
             AreaRate(a.id, a.code, a.name_zh, a.name_en, Rate(*by_area.get(a.id, (0, 0, 0))))
-            for a in await self._areas(area_id)
+            for a in area_records
             if person_id is None or a.id in by_area
         ]
         areas = [
@@ -373,6 +404,44 @@ class TallyService:
             day_ends=[(day, day_start(day + timedelta(days=1), tz)) for day in days],
             area_id=area_id,
         )
+        median = await self._store.tallies.median_days_to_close(start=start, end=end, area_id=area_id)
+        return self._problem_tally(first, last, groups, await self._areas(area_id), median)
+
+    async def problems_by_area(self, first: date, last: date) -> dict[int, ProblemTally]:
+        """`problems(first, last, area_id=…)` for every area, the figures from one query (the weekly job)."""
+        if first > last:
+            raise ValueError(f"range ends before it begins: {first} > {last}")
+        tz = self._settings.tz
+        start, end = day_start(first, tz), day_start(last + timedelta(days=1), tz)
+        days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
+        groups = await self._store.tallies.problem_groups(
+            start=start,
+            end=end,
+            first=first,
+            last=last,
+            day_ends=[(day, day_start(day + timedelta(days=1), tz)) for day in days],
+            area_id=None,
+        )
+        by_area: dict[int, list[ProblemGroup]] = {}
+        for group in groups:
+            by_area.setdefault(group.area_id, []).append(group)
+        result = {}
+        for area in await self._store.areas.all():
+            mine = by_area.get(area.id, [])
+            median = (
+                await self._store.tallies.median_days_to_close(start=start, end=end, area_id=area.id) if mine else None
+            )
+            result[area.id] = self._problem_tally(first, last, mine, [area], median)
+        return result
+
+    def _problem_tally(
+        self,
+        first: date,
+        last: date,
+        groups: list[ProblemGroup],
+        area_records: list[AreaRecord],
+        median: float | None,
+    ) -> ProblemTally:
         overall = ProblemFigures()
         by_area: dict[int, ProblemFigures] = {}
         by_category = {category: ProblemFigures() for category in CATEGORIES}
@@ -383,13 +452,12 @@ class TallyService:
             by_category[group.category] = by_category.get(group.category, ProblemFigures()) + figures
         rows = [
             AreaProblems(a.id, a.code, a.name_zh, a.name_en, by_area.get(a.id, ProblemFigures()))
-            for a in await self._areas(area_id)
+            for a in area_records
         ]
         rows = [
             AreaProblems(r.area_id, r.code, r.name_zh, r.name_en, r.figures, rank)
             for r, rank in zip(rows, ranks([r.figures.rectification for r in rows]), strict=True)
         ]
-        median = await self._store.tallies.median_days_to_close(start=start, end=end, area_id=area_id)
         return ProblemTally(first, last, overall, rows, by_category, median)
 
     async def volunteers(self, first: date, last: date, *, area_id: int | None = None) -> list[VolunteerCount]:

@@ -94,8 +94,11 @@ class _Recorder:
         await self.svc.store.summaries.progress(self.kind, self.area_id, self.week, self.target, ids, now=_now())
 
 
-async def _compose(svc: Services, area: AreaRecord, week: Week, lang: Language) -> tuple[list[str], bytes, str]:
-    summary: AreaSummary = await SummaryService(svc.store, svc.settings).area_summary(area, week)
+async def _compose(
+    svc: Services, area: AreaRecord, week: Week, lang: Language, summary: AreaSummary | None = None
+) -> tuple[list[str], bytes, str]:
+    if summary is None:
+        summary = await SummaryService(svc.store, svc.settings).area_summary(area, week)
     texts = split_messages(summary_text(summary, svc.locales, lang))
     chart = await asyncio.to_thread(chart_png, summary, svc.locales, lang)
     return texts, chart, chart_caption(summary, svc.locales, lang)
@@ -159,15 +162,31 @@ async def deliver_week(context: Context, week: Week) -> None:
     svc = services(context)
     lock: asyncio.Lock = context.application.bot_data.setdefault(_LOCK, asyncio.Lock())
     async with lock:
-        for area in await svc.store.areas.all():
+        areas = await svc.store.areas.all()
+        waiting = [area for area in areas if await _has_waiting(svc, area, week)]
+        # Many areas at once (the weekly run): their figures from one query each, not one per area.
+        composed = await SummaryService(svc.store, svc.settings).week_summaries(week) if len(waiting) > 2 else {}
+        for area in waiting:
             try:
-                await deliver_area(context.bot, svc, area, week)
+                await deliver_area(context.bot, svc, area, week, summary=composed.get(area.id))
             except Exception:  # one area's trouble must not cost every later area its summary
                 logger.exception("summary of area %s for %s failed", area.code, week)
         await _deliver_digests(context.bot, svc, week)
 
 
-async def deliver_area(bot: Bot, svc: Services, area: AreaRecord, week: Week) -> tuple[list[int], list[int]]:
+async def _has_waiting(svc: Services, area: AreaRecord, week: Week) -> bool:
+    """Whether a bound group of the area still waits for (or is due to retry) this week's summary."""
+    now = _now()
+    for binding in await svc.store.bindings.for_area(area.id):
+        existing = await svc.store.summaries.get(AREA, area.id, week.code, binding.chat_id)
+        if _may_try(existing.status if existing else None, existing.next_attempt_at if existing else None, now):
+            return True
+    return False
+
+
+async def deliver_area(
+    bot: Bot, svc: Services, area: AreaRecord, week: Week, *, summary: AreaSummary | None = None
+) -> tuple[list[int], list[int]]:
     """The area's summary of `week` to each of its bound groups not yet delivered (or due for a retry), recording
     each delivery as the job does; returns (chats sent to now, chats whose send failed). Also `riverbot summary
     --send`."""
@@ -188,7 +207,7 @@ async def deliver_area(bot: Bot, svc: Services, area: AreaRecord, week: Week) ->
         lang = await svc.chats.language(chat_id)
         try:
             if lang not in composed:
-                composed[lang] = await _compose(svc, area, week, lang)
+                composed[lang] = await _compose(svc, area, week, lang, summary)
             texts, chart, caption = composed[lang]
             ids = await _send_pieces(
                 bot,

@@ -60,14 +60,14 @@ def filled(tmp_path: Path) -> Path:
 
 
 def test_prints_the_text_and_saves_the_chart(cli: Cli, filled: Path, tmp_path: Path) -> None:  # noqa: F811
-    chart = tmp_path / "w47.png"
+    chart = tmp_path / "w47.jpg"
     code, out, err = cli("summary", "--area", "CD", "--week", "2026-W47", "--chart", chart)
     assert code == 0, err
     assert out.startswith("📋 Chengdong Subdistrict (CD): weekly river chief summary\n2026-W47: 2026-11-16 to")
     assert "<b>" not in out and "&lt;" not in out
     assert "• 李<四>: Dingbao River, 0 of 1" in out
     assert f"Chart saved: {chart}" in out
-    assert chart.read_bytes().startswith(b"\x89PNG")
+    assert chart.read_bytes().startswith(b"\xff\xd8")
 
 
 def test_the_default_week_and_chart_file(cli: Cli, filled: Path, tmp_path: Path) -> None:  # noqa: F811
@@ -75,8 +75,8 @@ def test_the_default_week_and_chart_file(cli: Cli, filled: Path, tmp_path: Path)
     assert code == 0, err
     week = last_week(datetime.now(ZoneInfo("Asia/Shanghai")).date())
     assert "城东街道（CD）河长制工作周报" in out and week.code in out
-    default = tmp_path / f"summary-CD-{week.code}.png"
-    assert f"图表已保存：{default}" in out and default.read_bytes().startswith(b"\x89PNG")
+    default = tmp_path / f"summary-CD-{week.code}.jpg"
+    assert f"图表已保存：{default}" in out and default.read_bytes().startswith(b"\xff\xd8")
 
 
 def test_unknown_area_and_bad_week_are_one_line_and_exit_2(cli: Cli, filled: Path) -> None:  # noqa: F811
@@ -115,7 +115,7 @@ async def test_send_delivers_once_and_records_it(
         await store.chats.upsert(group.id, type="supergroup", title=group.title, bot_status="member")
         await store.bindings.bind(group.id, area.id, bound_by=None)
     env = {"BOT_TOKEN": token, "TELEGRAM_API_URL": server.url, "DEFAULT_LANGUAGE": "en"}
-    args = ("summary", "--area", "CD", "--week", "2026-W47", "--send", "--chart", tmp_path / "c.png")
+    args = ("summary", "--area", "CD", "--week", "2026-W47", "--send", "--chart", tmp_path / "c.jpg")
     code, out, err = await asyncio.to_thread(cli, *args, **env)
     assert code == 0, err
     assert out.endswith("Sent to 1 groups.\n")

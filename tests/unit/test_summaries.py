@@ -45,4 +45,4 @@ def test_chart_is_a_png() -> None:
     png = render_chart(
         text, [RateBar("丁堡河", 1, 2, "50.0%"), RateBar("立公河", 0, 0, "—")], [CategoryBar("乱堆", 2, 1, 1)]
     )
-    assert png.startswith(b"\x89PNG")
+    assert png.startswith(b"\xff\xd8")  # JPEG
