@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from telegram import ReplyKeyboardRemove, Update
+from telegram import ReplyKeyboardMarkup, ReplyKeyboardRemove, Update
 from telegram.ext import Application, ApplicationHandlerStop, CommandHandler, MessageHandler, filters
 
 from handlers.access import guard
@@ -58,7 +58,13 @@ async def cancel(update: Update, context: Context) -> None:
     svc = services(context)
     dropped = await svc.store.dialogs.clear(update.effective_user.id)
     key = "dialog.cancelled" if dropped else "dialog.nothing_to_cancel"
-    await message.reply_text(svc.locales.t(actor.language, key), reply_markup=ReplyKeyboardRemove())
+    markup: ReplyKeyboardMarkup | ReplyKeyboardRemove = ReplyKeyboardRemove()
+    if actor.person is not None and actor.person.roles:
+        # Members get their usual keyboard back (the patrol's, while one is open), not an empty one.
+        from handlers.report import resting_keyboard
+
+        markup = await resting_keyboard(context, actor)
+    await message.reply_text(svc.locales.t(actor.language, key), reply_markup=markup)
 
 
 def register(app: Application) -> None:  # type: ignore[type-arg]

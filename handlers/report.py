@@ -134,7 +134,7 @@ async def report_input(update: Update, context: Context, dialog: DialogRecord) -
             return
         draft.lat, draft.lon, draft.location_source = message.location.latitude, message.location.longitude, "shared"
         await message.reply_text(
-            _t(context, lang, "report.location_noted"), reply_markup=await _keyboard_back(context, actor)
+            _t(context, lang, "report.location_noted"), reply_markup=await resting_keyboard(context, actor)
         )
         await ask_reach(update, context, actor, draft)
         return
@@ -228,7 +228,7 @@ async def fetch_photo(context: Context, person_id: int, lang: Language, message:
 # -- the steps --------------------------------------------------------------------------------------------
 
 
-async def _keyboard_back(context: Context, actor: Actor) -> ReplyKeyboardMarkup:
+async def resting_keyboard(context: Context, actor: Actor) -> ReplyKeyboardMarkup:
     """The location keyboard replaced the patrol's (or the main menu): once the location is in, put it back."""
     from handlers.patrol import main_menu, patrol_keyboard
 
@@ -374,6 +374,10 @@ async def report_button(update: Update, context: Context) -> None:
     if action == "x":
         await svc.store.dialogs.clear(person.telegram_id, REPORT)
         await show(update, context, _t(context, lang, "report.cancelled"))
+        if step == "location":  # the location keyboard is still up: put the usual one back
+            await context.bot.send_message(
+                person.telegram_id, _t(context, lang, "menu.back"), reply_markup=await resting_keyboard(context, actor)
+            )
         return
     if action == "next" and step == "photos":
         if not draft.photos:
@@ -389,7 +393,7 @@ async def report_button(update: Update, context: Context) -> None:
         await context.bot.send_message(
             person.telegram_id,
             _t(context, lang, "report.location_noted"),
-            reply_markup=await _keyboard_back(context, actor),
+            reply_markup=await resting_keyboard(context, actor),
         )
         await ask_reach(update, context, actor, draft)
         return

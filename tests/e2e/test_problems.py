@@ -269,3 +269,21 @@ async def test_two_verifiers_at_once_one_wins(bot: Harness) -> None:
     answer = await bot.sandbox.answer(await volunteer_user.press_raw(volunteer_user.id, 1, "pb:close:1"))
     assert answer["show_alert"] and "此操作已无法进行" in answer["text"]
     assert time.time() and bot.errors() == []
+
+
+async def test_cancelling_at_the_location_step_gives_the_menu_back(bot: Harness) -> None:
+    await seed(bot.store)
+    qin = bot.sandbox.user(first_name="秦", language_code="zh-hans")
+    await volunteer(bot, qin, "秦十一")
+    await qin.send("/report")
+    await qin.next_message()
+    await qin.send_photo(make_jpeg(800, 600, seed=21))
+    added = await qin.next_message()
+    await tap(bot, qin, added, text="➡️ 照片已发完，下一步")
+    asked = await qin.next_message()
+    assert asked.keyboard_buttons[0][0].get("request_location") is True
+    # The cancel button of an earlier step's message (or /cancel) drops the draft at the location step.
+    await bot.sandbox.answer(await qin.press_raw(added.chat_id, added.message_id, "rp:x"))
+    back = await qin.next_message()
+    assert back.keyboard == [["🚶 巡河", "📋 我的巡河"]]
+    assert await bot.store.dialogs.get(qin.id) is None
