@@ -1,4 +1,4 @@
-"""Group chats the bot is in: the language each one reads, and the area (片区) each one is bound to.
+"""Group chats the bot is in: the language each one reads, and the area each one is bound to.
 
 A bound group gets its area's weekly summary. A group serves one area; an area may have several groups.
 """

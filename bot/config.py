@@ -28,7 +28,7 @@ TOKEN_RE = re.compile(r"^\d{3,20}:[A-Za-z0-9_-]{30,64}$")
 
 
 LEVELS = ("city", "county", "town", "village")
-# Problem categories: the four disorders (四乱) first, then the rest the office tracks.
+# Problem categories: the "four disorders" (si luan) first, then the rest the office tracks.
 CATEGORIES = (
     "occupation",
     "extraction",
@@ -46,7 +46,7 @@ PERIODS = ("week", "xun", "month", "quarter")
 
 @dataclass(frozen=True, slots=True)
 class PatrolRule:
-    """Patrols required per calendar period; 旬 (xun) is the 1–10, 11–20 and 21–end thirds of a month."""
+    """Patrols required per calendar period; a xun is the 1–10, 11–20 and 21–end thirds of a month."""
 
     count: int
     period: str
@@ -139,7 +139,7 @@ class Settings(BaseSettings):
     # must stay under that or messages are refused with 429.
     rate_limit_per_second: float = Field(default=30.0, gt=0)
     rate_limit_group_per_minute: float = Field(default=20.0, gt=0)
-    # Required patrols per level: "level=count/period", period one of week, xun (旬), month, quarter.
+    # Required patrols per level: "level=count/period", period one of week, xun (a third of a month), month, quarter.
     patrol_rules: Annotated[dict[str, PatrolRule], NoDecode] = Field(
         default_factory=lambda: dict(DEFAULT_PATROL_RULES)
     )
@@ -175,7 +175,7 @@ class Settings(BaseSettings):
     problem_reopen_days: int = Field(default=30, ge=0, le=365)
     # A font file that draws Chinese, for pictures (evidence copies, charts); empty: search the system.
     font_path: Path | None = None
-    # When the weekly area summaries (周报) go out: weekday and local time, e.g. "mon 09:00".
+    # When the weekly area summaries go out: weekday and local time, e.g. "mon 09:00".
     summary_time: Annotated[SummaryTime, NoDecode] = SummaryTime(0, time_of_day(9, 0))
 
     @field_validator("bot_token", mode="before")

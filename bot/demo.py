@@ -21,9 +21,11 @@ import json
 import math
 import random
 import time
+import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
@@ -76,43 +78,18 @@ class DemoReport:
 
 # -- names -------------------------------------------------------------------------------------------------
 
-_SURNAMES = (
-    "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦"
-    "付方白邹孟熊秦邱江尹薛闫段雷侯龙史黎贺顾毛郝龚邵万钱覃武戴孔汤庞樊兰殷施陶洪翟安颜倪严牛温芦季俞章鲁葛伍申尤毕聂焦向柳邢骆岳齐"
+# Chinese names, places and report texts: data kept with the locales (every Chinese word lives there).
+_CONTENT: dict[str, Any] = tomllib.loads(
+    resources.files("locales").joinpath("demo_content.toml").read_text(encoding="utf-8")
 )
-_GIVEN = (
-    "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超兰霞平刚桂华建国志红玲文斌辉鹏飞海燕立新永宏伟俊峰晓东春梅雪琴玉凤德福荣庆生金成林"
-    "振宇浩然嘉欣子涵思远卫民小龙秋云宝珠家豪健康锦荣耀祖惠珍丽萍少华汉文beautiful"
-)
-_GIVEN = "".join(c for c in _GIVEN if not c.isascii())
+_SURNAMES: str = _CONTENT["surnames"]
+_GIVEN: str = _CONTENT["given"]
 # Syllables for place names, with their pinyin for the English names.
-_SYLLABLES = (
-    ("石", "Shi"), ("龙", "Long"), ("新", "Xin"), ("塘", "Tang"), ("沙", "Sha"), ("江", "Jiang"), ("南", "Nan"),
-    ("北", "Bei"), ("东", "Dong"), ("西", "Xi"), ("岗", "Gang"), ("头", "Tou"), ("涌", "Chong"), ("滘", "Jiao"),
-    ("洲", "Zhou"), ("坑", "Keng"), ("田", "Tian"), ("竹", "Zhu"), ("莲", "Lian"), ("花", "Hua"), ("山", "Shan"),
-    ("水", "Shui"), ("潭", "Tan"), ("湾", "Wan"), ("大", "Da"), ("小", "Xiao"), ("元", "Yuan"), ("岭", "Ling"),
-    ("平", "Ping"), ("凤", "Feng"), ("鹤", "He"), ("桥", "Qiao"), ("横", "Heng"), ("长", "Chang"), ("黄", "Huang"),
-    ("白", "Bai"), ("金", "Jin"), ("太", "Tai"), ("和", "He"), ("安", "An"), ("永", "Yong"), ("兴", "Xing"),
-    ("良", "Liang"), ("钟", "Zhong"), ("罗", "Luo"), ("蓼", "Liao"), ("槎", "Cha"), ("芳", "Fang"), ("官", "Guan"),
-    ("梅", "Mei"), ("荔", "Li"), ("榄", "Lan"), ("渡", "Du"), ("埔", "Pu"), ("陂", "Bei"), ("镇", "Zhen"),
-)  # fmt: skip
-_DISTRICTS = (
-    ("YX", "越秀", "Yuexiu"), ("HZ", "海珠", "Haizhu"), ("LW", "荔湾", "Liwan"), ("TH", "天河", "Tianhe"),
-    ("BY", "白云", "Baiyun"), ("HP", "黄埔", "Huangpu"), ("PY", "番禺", "Panyu"), ("HD", "花都", "Huadu"),
-    ("NS", "南沙", "Nansha"), ("CH", "从化", "Conghua"), ("ZC", "增城", "Zengcheng"),
-)  # fmt: skip
-_DESCRIPTIONS: dict[str, tuple[str, ...]] = {
-    "occupation": ("岸边堆放建材占用河道管理范围", "河滩被围垦种菜", "沿河违规设置临时摊档"),
-    "extraction": ("发现疑似非法采砂船只", "河床有新开挖痕迹，疑似盗采河沙"),
-    "dumping": ("河岸倾倒建筑垃圾约十余方", "夜间有车辆往河边倾倒渣土", "堤脚堆放废弃家具"),
-    "building": ("河道管理范围内新建铁皮棚", "临河违章搭建二层砖房", "堤顶私自加建围墙"),
-    "black_odorous": ("水体发黑发臭，有气泡冒出", "局部水面出现油膜，气味明显"),
-    "garbage": ("水面漂浮生活垃圾和泡沫", "河岸有大量塑料袋和杂物", "桥下水葫芦堆积"),
-    "outfall": ("排污口晴天有污水直排", "新发现一处未登记排水口", "雨污混接，管口流出浑浊污水"),
-    "bank_collapse": ("护岸局部坍塌约五米", "堤身出现裂缝，有渗水"),
-    "fishing": ("有人在禁渔区电鱼", "河中设置地笼网具"),
-    "other": ("河道警示牌损坏", "巡河步道护栏松动", "公示牌信息已过期需更新"),
-}
+_SYLLABLES: list[tuple[str, str]] = [(zh, en) for zh, en in _CONTENT["syllables"]]
+_DISTRICTS: list[tuple[str, str, str]] = [(code, zh, en) for code, zh, en in _CONTENT["districts"]]
+_DESCRIPTIONS: dict[str, list[str]] = _CONTENT["descriptions"]
+_NAMES: dict[str, str] = _CONTENT["names"]
+_NOTES: dict[str, str] = _CONTENT["notes"]
 _CATEGORY_WEIGHTS = (8, 3, 12, 7, 8, 30, 10, 5, 7, 10)  # in CATEGORIES order
 _LEVEL_WEIGHTS = {"city": 6, "county": 24, "town": 42, "village": 28}
 _INVALID_KINDS = ("too_short", "too_little_distance", "far_from_reach", "photo_reused", "too_fast")
@@ -252,7 +229,7 @@ async def _import_sample(store: Store, settings: Settings, today: date) -> None:
 
 
 async def _city_registry(writer: bulk.BulkWriter, rng: random.Random, stamp: str, report: DemoReport) -> list[_Reach]:
-    """About 165 towns and subdistricts (片区) in Guangzhou's eleven districts, 16,000 reaches among them."""
+    """About 165 towns and subdistricts (areas) in Guangzhou's eleven districts, 16,000 reaches among them."""
     areas_per_district = 15
     reaches_total = 16_000
     levels = list(_LEVEL_WEIGHTS)
@@ -269,7 +246,9 @@ async def _city_registry(writer: bulk.BulkWriter, rng: random.Random, stamp: str
                 (
                     area_id,
                     f"{code}{k:02d}",
-                    f"{district_zh}区{zh}{'镇' if town else '街道'}",
+                    _NAMES["area"].format(
+                        district=district_zh, place=zh, kind=_NAMES["town"] if town else _NAMES["subdistrict"]
+                    ),
                     f"{en} {'Town' if town else 'Subdistrict'}, {district_en}",
                     stamp,
                     stamp,
@@ -288,11 +267,11 @@ async def _city_registry(writer: bulk.BulkWriter, rng: random.Random, stamp: str
         zh, en = _place(rng)
         kind = rng.random()
         if kind < 0.15:
-            name_zh, name_en = f"第{number}号河", f"River No. {number}"
+            name_zh, name_en = _NAMES["numbered_river"].format(number=number), f"River No. {number}"
         elif kind < 0.6:
-            name_zh, name_en = f"{zh}涌", f"{en} Creek"
+            name_zh, name_en = _NAMES["creek"].format(place=zh), f"{en} Creek"
         else:
-            name_zh, name_en = f"{zh}河", f"{en} River"
+            name_zh, name_en = _NAMES["river"].format(place=zh), f"{en} River"
         if level in ("town", "village") and rng.random() < 0.3:
             town_zh = area_rows[area_id - 1][2].removeprefix(area_rows[area_id - 1][2][:3])
             name_zh = f"{town_zh}{name_zh}"
@@ -647,7 +626,7 @@ def _lifecycle(
 
     if rng.random() < 0.05:  # not routed: waits for the office, which dismisses about half of them
         if rng.random() < 0.5 and event(
-            at + rng.randint(3600, 4 * _DAY), admin, "dismiss", "dismissed", note="非本辖区问题，已转交"
+            at + rng.randint(3600, 4 * _DAY), admin, "dismiss", "dismissed", note=_NOTES["dismiss_elsewhere"]
         ):
             closed_at = text(last)
         return status, assignee, deadline, closed_at, text(last)
@@ -659,7 +638,7 @@ def _lifecycle(
         return status, None, None, None, text(last)
     assignee = responsible
     if rng.random() < 0.04:
-        if event(at + rng.randint(3600, 3 * _DAY), admin, "dismiss", "dismissed", note="经核实不属于河湖问题"):
+        if event(at + rng.randint(3600, 3 * _DAY), admin, "dismiss", "dismissed", note=_NOTES["dismiss_invalid"]):
             closed_at = text(last)
         return status, assignee, deadline, closed_at, text(last)
     if rng.random() < 0.02:  # a hard one: still open, long past its deadline
@@ -676,7 +655,7 @@ def _lifecycle(
     if rng.random() < 0.015:  # rectified, still waiting for the office to check it
         return status, assignee, deadline, closed_at, text(last)
     if rng.random() < 0.06:
-        if not event(last + rng.randint(3600, 2 * _DAY), admin, "reject", "assigned", note="整改不到位，请重新处理"):
+        if not event(last + rng.randint(3600, 2 * _DAY), admin, "reject", "assigned", note=_NOTES["reject"]):
             return status, assignee, deadline, closed_at, text(last)
         if not event(last + rng.randint(_DAY, 5 * _DAY), assignee, "rectify", "rectified",
                      data=json.dumps({"photos": rng.randint(1, 3)})):  # fmt: skip

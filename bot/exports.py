@@ -2,7 +2,7 @@
 
 Formats:
 
-- **xlsx**: one workbook, sheets 巡河记录 / 问题 / 巡河率 (Patrols / Problems / Patrol rate in English), header row
+- **xlsx**: one workbook, sheets Patrols / Problems / Patrol rate, named in the export's language, header row
   bold and frozen, column widths set, times as real Excel date-times (local, `TIMEZONE`), rates as percentages.
   Written with openpyxl's write-only mode, so rows stream to disk.
 - **csv**: three files, patrols.csv, problems.csv and patrol_rate.csv, UTF-8 with a BOM (Excel opens it right),

@@ -40,13 +40,13 @@ log = logging.getLogger(__name__)
 Font = ImageFont.FreeTypeFont | ImageFont.ImageFont
 
 # Characters every Chinese font has; each must draw as its own glyph.
-SAMPLE = "河长制水"
+SAMPLE = "\u6cb3\u957f\u5236\u6c34"  # he zhang zhi shui: four common glyphs of the domain
 # A code point no font draws (the last private-use one): what the font shows for a character it lacks.
 MISSING = "\U0010fffd"
 _PROBE_SIZE = 32
 
 _WINDOWS_FONTS = Path(os.environ.get("WINDIR", "C:/Windows")) / "Fonts"
-# Checked in this order; the first that draws Chinese wins. Sans-serif (黑体) faces first: they read best
+# Checked in this order; the first that draws Chinese wins. Sans-serif (heiti) faces first: they read best
 # small and on a photo.
 CANDIDATES: tuple[Path, ...] = (
     # Debian / Ubuntu

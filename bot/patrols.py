@@ -1,4 +1,4 @@
-"""Patrols (巡河): start on a reach, gather a track, photos and notes, finish with a verdict.
+"""Patrols (xunhe): start on a reach, gather a track, photos and notes, finish with a verdict.
 
 Times come from Telegram (a message's `date`, a live location's `edit_date`), never from when the bot got the
 update: after an outage updates arrive late, and a patrol walked from 08:00 to 08:40 must count 40 minutes.
@@ -50,7 +50,7 @@ class NearbyReach:
 
 @dataclass(frozen=True, slots=True)
 class Progress:
-    """One assignment's current required period: "本旬已巡 0/1，剩余 3 天"."""
+    """One assignment's current required period: done 0 of 1 this xun, 3 days left."""
 
     assignment: AssignmentRecord
     reach: ReachRecord | None

@@ -1,4 +1,4 @@
-"""Calendar periods patrols are required in: week (Mon–Sun), 旬 (xun: 1–10, 11–20, 21–end), month, quarter.
+"""Calendar periods patrols are required in: week (Mon–Sun), xun (1–10, 11–20, 21–end), month, quarter.
 
 All in local dates: a patrol at 23:50 on a Sunday in Shanghai belongs to that Sunday's week, whatever UTC says.
 """

@@ -1,4 +1,4 @@
-"""Problems (问题) and the closed loop (闭环): report → assign → rectify → verify → close (销号).
+"""Problems and the closed loop: report → assign → rectify → verify → close (sign off).
 
 Every change is one transaction: a conditional status update (of two people acting at once, one wins) and an
 event in the append-only log, which tells each problem's full story. Who may do what to a problem depends on

@@ -1,4 +1,4 @@
-"""The weekly summary of an area (周报) and a chief's private weekly digest: figures and text, no Telegram.
+"""The weekly summary of an area and a chief's private weekly digest: figures and text, no Telegram.
 
 Every figure comes from `bot.tallies.TallyService` (the same numbers as `riverbot stats`); this module only
 picks them for one area and one ISO week (Monday–Sunday, local dates), compares with the week before, and

@@ -1,4 +1,4 @@
-"""Tallies: the patrol rate (巡河率), problem figures with the rectification rate (整改率), volunteer activity.
+"""Tallies: the patrol rate, problem figures with the rectification rate, volunteer activity.
 
 These are the numbers chiefs and the office are assessed on, so every one is defined here exactly, and the unit
 tests hold each definition at its edges. All dates are local dates in `TIMEZONE`, ranges include both ends.
@@ -17,12 +17,12 @@ an area's the assignments on its reaches.
 **Problems** over [first, last] (the instants from `first` 00:00 to the end of `last`, local):
 
 - new: reported in the range, whatever became of them since (dismissed ones too);
-- closed (销号): closed in the range and still closed now (a problem reopened afterwards was not put right);
+- closed (signed off): closed in the range and still closed now (a problem reopened afterwards was not put right);
   dismissed: dismissed in the range;
 - open: reported by the end of the range and, at that moment, neither closed nor dismissed — read from the
   event log, so a problem closed in time and reopened later still counts as it stood;
 - overdue: open at the end of the range with a deadline (the one in force then) before `last`;
-- due (应整改): not dismissed, with a deadline (as it stands now) in [first, last]; closed on time: of those, the
+- due: not dismissed, with a deadline (as it stands now) in [first, last]; closed on time: of those, the
   ones closed now whose closing came before their deadline day ended (closing on the deadline day counts).
   **Rectification rate** = closed on time ÷ due; like the patrol rate it is additive over adjacent ranges, and
   None when nothing fell due. A problem closed late is never counted on time; a reopened problem is due again by
@@ -224,7 +224,7 @@ class ProblemFigures:
 
     @property
     def rectification(self) -> Rate:
-        """整改率: closed on time ÷ due (each due problem is one sample for ranking)."""
+        """Rectification rate: closed on time ÷ due (each due problem is one sample for ranking)."""
         return Rate(self.closed_on_time, self.due, self.due)
 
     @property
@@ -257,7 +257,7 @@ class ProblemTally:
 
 @dataclass(frozen=True, slots=True)
 class Progress:
-    """One active assignment's current period: "本旬已巡 0/1，剩余 3 天"."""
+    """One active assignment's current period: done 0 of 1 this xun, 3 days left."""
 
     assignment_id: int
     person_id: int
@@ -302,9 +302,15 @@ class TallyService:
     ) -> PatrolTally:
         """The patrol rate over [first, last] overall, per area (every area, or the one asked for), per reach and
         per chief (those with an assignment active on some day of the range)."""
+        counts = await self._counts(first, last, area_id=area_id, person_id=person_id)
+        return self._patrol_tally(first, last, counts, await self._areas(area_id), person_id=person_id)
+
+    async def _counts(
+        self, first: date, last: date, *, area_id: int | None, person_id: int | None
+    ) -> list[AssignmentCount]:
         if first > last:
             raise ValueError(f"range ends before it begins: {first} > {last}")
-        counts = await self._store.tallies.assignment_counts(
+        return await self._store.tallies.assignment_counts(
             required_windows(first, last, self._settings.tz),
             _rules(self._settings),
             active_from=first,
@@ -312,20 +318,10 @@ class TallyService:
             area_id=area_id,
             person_id=person_id,
         )
-        return self._patrol_tally(first, last, counts, await self._areas(area_id), person_id=person_id)
 
     async def patrol_rates_by_area(self, first: date, last: date) -> dict[int, PatrolTally]:
         """`patrol_rate(first, last, area_id=…)` for every area at once, from one query (the weekly job)."""
-        if first > last:
-            raise ValueError(f"range ends before it begins: {first} > {last}")
-        counts = await self._store.tallies.assignment_counts(
-            required_windows(first, last, self._settings.tz),
-            _rules(self._settings),
-            active_from=first,
-            active_to=last,
-            area_id=None,
-            person_id=None,
-        )
+        counts = await self._counts(first, last, area_id=None, person_id=None)
         by_area: dict[int, list[AssignmentCount]] = {}
         for count in counts:
             by_area.setdefault(count.area_id, []).append(count)
@@ -391,6 +387,14 @@ class TallyService:
 
     async def problems(self, first: date, last: date, *, area_id: int | None = None) -> ProblemTally:
         """Problem figures over [first, last] as the module docstring defines them."""
+        groups, start, end = await self._groups(first, last, area_id=area_id)
+        median = await self._store.tallies.median_days_to_close(start=start, end=end, area_id=area_id)
+        return self._problem_tally(first, last, groups, await self._areas(area_id), median)
+
+    async def _groups(
+        self, first: date, last: date, *, area_id: int | None
+    ) -> tuple[list[ProblemGroup], datetime, datetime]:
+        """The problem groups over [first, last], and the range as instants."""
         if first > last:
             raise ValueError(f"range ends before it begins: {first} > {last}")
         tz = self._settings.tz
@@ -404,24 +408,11 @@ class TallyService:
             day_ends=[(day, day_start(day + timedelta(days=1), tz)) for day in days],
             area_id=area_id,
         )
-        median = await self._store.tallies.median_days_to_close(start=start, end=end, area_id=area_id)
-        return self._problem_tally(first, last, groups, await self._areas(area_id), median)
+        return groups, start, end
 
     async def problems_by_area(self, first: date, last: date) -> dict[int, ProblemTally]:
         """`problems(first, last, area_id=…)` for every area, the figures from one query (the weekly job)."""
-        if first > last:
-            raise ValueError(f"range ends before it begins: {first} > {last}")
-        tz = self._settings.tz
-        start, end = day_start(first, tz), day_start(last + timedelta(days=1), tz)
-        days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
-        groups = await self._store.tallies.problem_groups(
-            start=start,
-            end=end,
-            first=first,
-            last=last,
-            day_ends=[(day, day_start(day + timedelta(days=1), tz)) for day in days],
-            area_id=None,
-        )
+        groups, start, end = await self._groups(first, last, area_id=None)
         by_area: dict[int, list[ProblemGroup]] = {}
         for group in groups:
             by_area.setdefault(group.area_id, []).append(group)
@@ -451,8 +442,7 @@ class TallyService:
             by_area[group.area_id] = by_area.get(group.area_id, ProblemFigures()) + figures
             by_category[group.category] = by_category.get(group.category, ProblemFigures()) + figures
         rows = [
-            AreaProblems(a.id, a.code, a.name_zh, a.name_en, by_area.get(a.id, ProblemFigures()))
-            for a in area_records
+            AreaProblems(a.id, a.code, a.name_zh, a.name_en, by_area.get(a.id, ProblemFigures())) for a in area_records
         ]
         rows = [
             AreaProblems(r.area_id, r.code, r.name_zh, r.name_en, r.figures, rank)

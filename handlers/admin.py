@@ -481,7 +481,7 @@ async def reaches_button(update: Update, context: Context) -> None:
 
 
 async def reach_card(context: Context, lang: Language, reach: ReachRecord) -> str:
-    """One river, one file (一河一档): who answers for it, its level, tags and shape."""
+    """One river, one file: who answers for it, its level, tags and shape."""
     svc = services(context)
     area = await svc.store.areas.by_id(reach.area_id)
     none = _p(context, lang, "common.none")

@@ -1,7 +1,7 @@
 """/export for admins: choose a format and a period, and the file arrives as a document.
 
 The rows are written in a worker thread (`bot.exports.export`), so the bot keeps answering meanwhile; a
-"正在生成…" message says it is under way and is edited when the file is sent (or too big to send: Telegram
+"being generated" message says it is under way and is edited when the file is sent (or too big to send: Telegram
 takes at most 50 MB from a bot).
 """
 

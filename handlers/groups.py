@@ -1,4 +1,4 @@
-"""/bind and /unbind: link a group chat to an area (片区), whose weekly summary then goes there.
+"""/bind and /unbind: link a group chat to an area, whose weekly summary then goes there.
 
 Office admins do it in the group itself, in the group's language. Everyone else gets the short refusal of
 `guard()`; the bot says nothing else in groups.

@@ -644,7 +644,7 @@ async def note_button(update: Update, context: Context) -> None:
 
 
 async def chase_deadlines(context: Context) -> None:
-    """Daily: due within a day → a reminder; overdue → a reminder letter (提醒函); long overdue → the admins."""
+    """Daily: due within a day → a reminder; overdue → a reminder letter; long overdue → the admins."""
     svc = services(context)
     today = datetime.now(svc.settings.tz).date()
     admins = await svc.store.people.with_role(ADMIN)

@@ -1,4 +1,4 @@
-"""Weekly area summaries (周报): /summary on demand, and the job that delivers each bound group its area's
+"""Weekly area summaries: /summary on demand, and the job that delivers each bound group its area's
 summary — and each chief a private digest — exactly once per week.
 
 Delivery records (storage.summaries) make it exactly once: a (area, week, chat) or (chief, week) that is sent,
