@@ -6,7 +6,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import pytest
 from telegram.ext import Application, BaseHandler
@@ -95,3 +95,30 @@ async def bot_factory(
 async def bot(bot_factory: BotFactory) -> Harness:
     """riverbot with default settings and one bootstrap admin (ADMIN_ID)."""
     return await bot_factory()
+
+
+class Cli(Protocol):
+    def __call__(self, *args: str | Path, **env: str) -> tuple[int, str, str]: ...
+
+
+@pytest.fixture
+def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Cli:
+    """`riverbot` run in-process with settings from the environment only; returns (exit code, stdout, stderr)."""
+    from bot.cli import main
+
+    monkeypatch.chdir(tmp_path)  # no .env there: only the environment counts
+    for variable in ("BOT_TOKEN", "TELEGRAM_API_URL", "ADMIN_IDS", "TIMEZONE", "INVITE_DAYS", "PATROL_RULES"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("DEFAULT_LANGUAGE", "en")
+
+    def run(*args: str | Path, **env: str) -> tuple[int, str, str]:
+        """One command; `env` holds for this command only."""
+        with monkeypatch.context() as patch:
+            for name, value in env.items():
+                patch.setenv(name, value)
+            code = main([str(a) for a in args])
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run

@@ -4,34 +4,10 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
-from typing import Protocol
 
 import pytest
 
-from bot.cli import main
-
-
-class Cli(Protocol):
-    def __call__(self, *args: str | Path, **env: str) -> tuple[int, str, str]: ...
-
-
-@pytest.fixture
-def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Cli:
-    monkeypatch.chdir(tmp_path)  # no .env there: only the environment counts
-    for variable in ("BOT_TOKEN", "TELEGRAM_API_URL", "ADMIN_IDS", "TIMEZONE", "PATROL_RULES"):
-        monkeypatch.delenv(variable, raising=False)
-    monkeypatch.setenv("DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("DEFAULT_LANGUAGE", "en")
-
-    def run(*args: str | Path, **env: str) -> tuple[int, str, str]:
-        with monkeypatch.context() as patch:
-            for name, value in env.items():
-                patch.setenv(name, value)
-            code = main([str(a) for a in args])
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return run
+from tests.conftest import Cli
 
 
 def test_small_scale_fills_a_fresh_store_and_says_what_it_made(cli: Cli, tmp_path: Path) -> None:

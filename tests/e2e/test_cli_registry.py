@@ -8,43 +8,20 @@ import json
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 import pytest
 
-from bot.cli import _ProgressBar, main
+from bot.cli import _ProgressBar
 from bot.invites import BOT_USERNAME_KEY
 from storage import Store
+from tests.conftest import Cli
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "registry"
 T = TypeVar("T")
 AREAS = "code,name_zh,name_en\nQT,曲塘镇,Qutang Town\nCD,城东街道,Chengdong Subdistrict\n"
 REACHES = "code,name_zh,name_en,area_code,level,length_km,tags\nDBH-01,丁堡河,Dingbao River,QT,town,2.5,\n"
 CHIEFS = "name,phone,level,area_code,reach_codes,telegram_id\n"
-
-
-class Cli(Protocol):
-    def __call__(self, *args: str | Path, **env: str) -> tuple[int, str, str]: ...
-
-
-@pytest.fixture
-def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Cli:
-    monkeypatch.chdir(tmp_path)  # no .env there: only the environment counts
-    for variable in ("BOT_TOKEN", "TELEGRAM_API_URL", "ADMIN_IDS", "TIMEZONE", "INVITE_DAYS"):
-        monkeypatch.delenv(variable, raising=False)
-    monkeypatch.setenv("DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("DEFAULT_LANGUAGE", "en")
-
-    def run(*args: str | Path, **env: str) -> tuple[int, str, str]:
-        """One command; `env` holds for this command only."""
-        with monkeypatch.context() as patch:
-            for name, value in env.items():
-                patch.setenv(name, value)
-            code = main([str(a) for a in args])
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return run
 
 
 def _db(tmp_path: Path, query: Callable[[Store], Awaitable[T]], data: str = "data") -> T:

@@ -7,37 +7,13 @@ import csv
 import io
 import json
 from pathlib import Path
-from typing import Protocol
 
 import pytest
 
-from bot.cli import main
 from bot.tallies import display_width
 from storage import Store
+from tests.conftest import Cli
 from tests.unit.test_tallies import World
-
-
-class Cli(Protocol):
-    def __call__(self, *args: str | Path, **env: str) -> tuple[int, str, str]: ...
-
-
-@pytest.fixture
-def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Cli:
-    monkeypatch.chdir(tmp_path)  # no .env there: only the environment counts
-    for variable in ("BOT_TOKEN", "TELEGRAM_API_URL", "ADMIN_IDS", "TIMEZONE", "PATROL_RULES"):
-        monkeypatch.delenv(variable, raising=False)
-    monkeypatch.setenv("DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("DEFAULT_LANGUAGE", "en")
-
-    def run(*args: str | Path, **env: str) -> tuple[int, str, str]:
-        with monkeypatch.context() as patch:
-            for name, value in env.items():
-                patch.setenv(name, value)
-            code = main([str(a) for a in args])
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return run
 
 
 async def _fill(path: Path) -> None:

@@ -14,14 +14,12 @@ from openpyxl import load_workbook
 from bot.exports import range_of
 from storage import Store
 from storage.patrols import Finish
-from tests.conftest import Harness
+from tests.conftest import Cli, Harness
 from tests.e2e import test_cli_stats
-from tests.e2e.test_cli_stats import Cli
 from tests.e2e.test_joining import started_admin, tap
 from tests.e2e.test_patrols import chief, seed
 
-# The command line and the known March of `riverbot stats`'s tests.
-cli = test_cli_stats.cli
+# The known March of `riverbot stats`'s tests.
 filled = test_cli_stats.filled
 
 MARCH = ("export", "--from", "2025-03-01", "--to", "2025-03-31")

@@ -21,8 +21,7 @@ from sandbox import BotApiServer, Sandbox
 from sandbox.driver import FakeUser
 from storage import Store
 from storage.summaries import AREA, CHIEF
-from tests.conftest import BotFactory, Harness
-from tests.e2e.test_cli_stats import Cli, cli  # noqa: F401 - the fixture
+from tests.conftest import BotFactory, Cli, Harness
 from tests.e2e.test_groups import current, started_admin
 from tests.e2e.test_patrols import chief
 from tests.e2e.test_summaries import bound_group, settle
@@ -59,7 +58,7 @@ def filled(tmp_path: Path) -> Path:
     return path
 
 
-def test_prints_the_text_and_saves_the_chart(cli: Cli, filled: Path, tmp_path: Path) -> None:  # noqa: F811
+def test_prints_the_text_and_saves_the_chart(cli: Cli, filled: Path, tmp_path: Path) -> None:
     chart = tmp_path / "w47.jpg"
     code, out, err = cli("summary", "--area", "CD", "--week", "2026-W47", "--chart", chart)
     assert code == 0, err
@@ -70,7 +69,7 @@ def test_prints_the_text_and_saves_the_chart(cli: Cli, filled: Path, tmp_path: P
     assert chart.read_bytes().startswith(b"\xff\xd8")
 
 
-def test_the_default_week_and_chart_file(cli: Cli, filled: Path, tmp_path: Path) -> None:  # noqa: F811
+def test_the_default_week_and_chart_file(cli: Cli, filled: Path, tmp_path: Path) -> None:
     code, out, err = cli("summary", "--area", "CD", DEFAULT_LANGUAGE="zh")
     assert code == 0, err
     week = last_week(datetime.now(ZoneInfo("Asia/Shanghai")).date())
@@ -79,7 +78,7 @@ def test_the_default_week_and_chart_file(cli: Cli, filled: Path, tmp_path: Path)
     assert f"图表已保存：{default}" in out and default.read_bytes().startswith(b"\xff\xd8")
 
 
-def test_unknown_area_and_bad_week_are_one_line_and_exit_2(cli: Cli, filled: Path) -> None:  # noqa: F811
+def test_unknown_area_and_bad_week_are_one_line_and_exit_2(cli: Cli, filled: Path) -> None:
     code, out, err = cli("summary", "--area", "XX", "--week", "2026-W47")
     assert (code, out, err) == (2, "", 'There is no area with the code "XX".\n')
     for week in ("2026-47", "2025-W53", "next"):
@@ -87,7 +86,7 @@ def test_unknown_area_and_bad_week_are_one_line_and_exit_2(cli: Cli, filled: Pat
         assert (code, out) == (2, "") and err == f'"{week}" is not a week: write it like 2026-W47.\n'
 
 
-def test_send_without_a_bound_group_exits_1(cli: Cli, filled: Path) -> None:  # noqa: F811
+def test_send_without_a_bound_group_exits_1(cli: Cli, filled: Path) -> None:
     code, out, err = cli(
         "summary",
         "--area",
@@ -101,7 +100,7 @@ def test_send_without_a_bound_group_exits_1(cli: Cli, filled: Path) -> None:  # 
 
 
 async def test_send_delivers_once_and_records_it(
-    cli: Cli,  # noqa: F811
+    cli: Cli,
     filled: Path,
     server: BotApiServer,
     tmp_path: Path,
