@@ -14,10 +14,12 @@ Typical use::
 from .driver import FakeGroup, FakeUser, Sandbox
 from .errors import ApiError
 from .faults import Fault, FaultInjector
+from .flood import TELEGRAM_LIMITS, FloodControl, FloodLimits, Refusal
 from .server import ApiCall, BotApiServer
 from .state import SentMessage
 
 __all__ = [
+    "TELEGRAM_LIMITS",
     "ApiCall",
     "ApiError",
     "BotApiServer",
@@ -25,6 +27,9 @@ __all__ = [
     "FakeUser",
     "Fault",
     "FaultInjector",
+    "FloodControl",
+    "FloodLimits",
+    "Refusal",
     "Sandbox",
     "SentMessage",
 ]

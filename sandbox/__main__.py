@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import sys
 
+from .flood import TELEGRAM_LIMITS
 from .server import BotApiServer
 
 
@@ -40,7 +41,7 @@ async def _console(server: BotApiServer, token: str) -> None:
 
 
 async def _main(args: argparse.Namespace) -> None:
-    server = BotApiServer()
+    server = BotApiServer(flood_limits=TELEGRAM_LIMITS if args.flood else None)
     url = await server.start(args.host, args.port)
     token = server.add_bot(args.username, "Riverbot", token=args.token)
     print(f"Fake Telegram Bot API at {url}")
@@ -57,6 +58,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8081)
     parser.add_argument("--token", default=None, help="use this bot token instead of a generated one")
     parser.add_argument("--username", default="riverbot_test_bot")
+    parser.add_argument("--flood", action="store_true", help="answer 429 past Telegram's limits (30/s, 20/min a group)")
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_main(parser.parse_args()))
 

@@ -7,6 +7,7 @@ real HTTP (``base_url=f"{server.url}/bot"``, ``base_file_url=f"{server.url}/file
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import logging
 import re
@@ -22,6 +23,7 @@ from aiohttp import web
 
 from .errors import ApiError
 from .faults import FaultInjector
+from .flood import FloodControl, FloodLimits
 from .methods import METHODS, Context, Handler
 from .params import Params, Upload
 from .state import JSON, BotState, FileStore, UserRecord, random_id
@@ -50,13 +52,21 @@ class ApiCall:
 class BotApiServer:
     """A local Telegram Bot API server hosting any number of bots."""
 
-    def __init__(self, *, clock: Callable[[], float] = time.time, strict_html_entities: bool = True) -> None:
-        """``clock`` dates bot messages; ``strict_html_entities`` rejects a bare ``&`` in HTML."""
+    def __init__(
+        self,
+        *,
+        clock: Callable[[], float] = time.time,
+        strict_html_entities: bool = True,
+        flood_limits: FloodLimits | None = None,
+    ) -> None:
+        """``clock`` dates bot messages; ``strict_html_entities`` rejects a bare ``&`` in HTML; ``flood_limits``
+        turns on Telegram's flood control (off by default; also ``server.flood.enable()``)."""
         self.clock = clock
         self.strict_html_entities = strict_html_entities
         self.bots: dict[str, BotState] = {}
         self.files = FileStore()
         self.faults = FaultInjector()
+        self.flood = FloodControl(flood_limits)
         self.calls: list[ApiCall] = []
         #: unexpected exceptions inside method implementations (sandbox bugs), answered with 500
         self.errors: list[str] = []
@@ -184,21 +194,21 @@ class BotApiServer:
     async def _serve(
         self, request: web.Request, state: BotState, canonical: str, handler: Handler, params: Params
     ) -> web.Response:
-        """Apply faults, run the method, record the call."""
+        """Apply faults and flood control, run the method, record the call."""
         token = state.token
         fault = self.faults.take(canonical)
         if fault is not None and fault.kind == "slow":
             await asyncio.sleep(fault.delay)
         elif fault is not None and fault.kind == "429":
-            error = ApiError(
-                429, f"Too Many Requests: retry after {fault.retry_after}", {"retry_after": fault.retry_after}
-            )
-            return self._answer(token, canonical, params.values, error.body())
+            return self._answer(token, canonical, params.values, _too_many(fault.retry_after).body())
         elif fault is not None and fault.kind == "400":
             return self._answer(token, canonical, params.values, ApiError(400, fault.description).body())
         elif fault is not None:
             error = ApiError(fault.status, fault.status_text)
             return self._answer(token, canonical, params.values, error.body())
+        retry_after = self._flood_check(state, canonical, params)
+        if retry_after is not None:
+            return self._answer(token, canonical, params.values, _too_many(retry_after).body())
         transport = request.transport
         ctx = Context(
             state=state,
@@ -220,6 +230,23 @@ class BotApiServer:
             body = ApiError(499, "Client Closed Request").body()
         return self._answer(token, canonical, params.values, body)
 
+    def _flood_check(self, state: BotState, method: str, params: Params) -> int | None:
+        """Seconds to wait when the call would break a flood limit, else None (and the call is counted)."""
+        if self.flood.limits is None:
+            return None
+        chat_id: int | str | None = params.values.get("chat_id")
+        if isinstance(chat_id, str):
+            with contextlib.suppress(ValueError):
+                chat_id = int(chat_id)
+        if chat_id is None:
+            return None
+        # An unknown numeric chat is judged by its sign, as Telegram's ids are; "@name" is a channel or group.
+        chat = state.chats.get(chat_id) if isinstance(chat_id, int) else None
+        group = chat.is_group if chat is not None else not isinstance(chat_id, int) or chat_id < 0
+        media = params.values.get("media") if method == "sendMediaGroup" else None
+        count = len(media) if isinstance(media, list) and media else 1
+        return self.flood.check(state.token, method, chat_id, group=group, count=count)
+
     def _answer(self, token: str, method: str, params: dict[str, Any], body: JSON) -> web.Response:
         status = 200 if body.get("ok") else int(body["error_code"])
         self.calls.append(ApiCall(token, method, params, self.clock(), status, body))
@@ -233,6 +260,10 @@ class BotApiServer:
         if stored is None:
             return not_found
         return web.Response(body=stored.data, content_type=stored.mime_type or "application/octet-stream")
+
+
+def _too_many(retry_after: int) -> ApiError:
+    return ApiError(429, f"Too Many Requests: retry after {retry_after}", {"retry_after": retry_after})
 
 
 async def _read_params(request: web.Request) -> Params:
