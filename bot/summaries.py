@@ -126,6 +126,13 @@ class ChiefDigest:
     assigned: list[OverdueProblem]  # open problems assigned to them (deadline date.max: none)
 
 
+def _thanked(volunteers: list[VolunteerCount]) -> list[VolunteerCount]:
+    """The volunteers a summary thanks: those who did something, the most valid work first."""
+    active = [v for v in volunteers if v.patrols or v.reports]
+    active.sort(key=lambda v: (-(v.valid_patrols + v.reports), v.name, v.person_id))
+    return active
+
+
 class SummaryService:
     def __init__(self, store: Store, settings: Settings) -> None:
         self._store = store
@@ -139,8 +146,7 @@ class SummaryService:
         previous = await self._tallies.patrol_rate(before.first, before.last, area_id=area.id)
         problems = await self._tallies.problems(first, last, area_id=area.id)
         overdue, total = await self._store.summaries.overdue(area.id, last, limit=OVERDUE_LISTED)
-        volunteers = [v for v in await self._tallies.volunteers(first, last, area_id=area.id) if v.patrols or v.reports]
-        volunteers.sort(key=lambda v: (-(v.valid_patrols + v.reports), v.name, v.person_id))
+        volunteers = _thanked(await self._tallies.volunteers(first, last, area_id=area.id))
         return AreaSummary(area, week, patrols, previous.overall, problems, overdue, total, volunteers)
 
     async def week_summaries(self, week: Week) -> dict[int, AreaSummary]:
@@ -149,17 +155,22 @@ class SummaryService:
         first, last = week.first, week.last
         before = week.previous()
         patrols = await self._tallies.patrol_rates_by_area(first, last)
-        previous = await self._tallies.patrol_rates_by_area(before.first, before.last)
+        previous = await self._tallies.overall_rates_by_area(before.first, before.last)
         problems = await self._tallies.problems_by_area(first, last)
+        overdue = await self._store.summaries.overdue_by_area(last, limit=OVERDUE_LISTED)
+        volunteers = await self._tallies.volunteers_by_area(first, last)
         result = {}
         for area in await self._store.areas.all():
-            overdue, total = await self._store.summaries.overdue(area.id, last, limit=OVERDUE_LISTED)
-            volunteers = [
-                v for v in await self._tallies.volunteers(first, last, area_id=area.id) if v.patrols or v.reports
-            ]
-            volunteers.sort(key=lambda v: (-(v.valid_patrols + v.reports), v.name, v.person_id))
+            listed, total = overdue.get(area.id, ([], 0))
             result[area.id] = AreaSummary(
-                area, week, patrols[area.id], previous[area.id].overall, problems[area.id], overdue, total, volunteers
+                area,
+                week,
+                patrols[area.id],
+                previous[area.id],
+                problems[area.id],
+                listed,
+                total,
+                _thanked(volunteers.get(area.id, [])),
             )
         return result
 

@@ -330,6 +330,17 @@ class TallyService:
             for area in await self._store.areas.all()
         }
 
+    async def overall_rates_by_area(self, first: date, last: date) -> dict[int, Rate]:
+        """Each area's overall patrol rate over [first, last] (every area; zeros where nothing was required):
+        `patrol_rates_by_area` without the per-reach and per-chief rows, for the week before's comparison."""
+        sums = {area.id: [0, 0, 0] for area in await self._store.areas.all()}
+        for count in await self._counts(first, last, area_id=None, person_id=None):
+            figures = sums.setdefault(count.area_id, [0, 0, 0])
+            figures[0] += count.done
+            figures[1] += count.required
+            figures[2] += count.periods
+        return {area_id: Rate(*figures) for area_id, figures in sums.items()}
+
     def _patrol_tally(
         self,
         first: date,
@@ -416,14 +427,11 @@ class TallyService:
         by_area: dict[int, list[ProblemGroup]] = {}
         for group in groups:
             by_area.setdefault(group.area_id, []).append(group)
-        result = {}
-        for area in await self._store.areas.all():
-            mine = by_area.get(area.id, [])
-            median = (
-                await self._store.tallies.median_days_to_close(start=start, end=end, area_id=area.id) if mine else None
-            )
-            result[area.id] = self._problem_tally(first, last, mine, [area], median)
-        return result
+        medians = await self._store.tallies.median_days_to_close_by_area(start=start, end=end)
+        return {
+            area.id: self._problem_tally(first, last, by_area.get(area.id, []), [area], medians.get(area.id))
+            for area in await self._store.areas.all()
+        }
 
     def _problem_tally(
         self,
@@ -454,6 +462,13 @@ class TallyService:
         tz = self._settings.tz
         return await self._store.tallies.volunteers(
             start=day_start(first, tz), end=day_start(last + timedelta(days=1), tz), area_id=area_id
+        )
+
+    async def volunteers_by_area(self, first: date, last: date) -> dict[int, list[VolunteerCount]]:
+        """`volunteers(first, last, area_id=…)` for every area with any, from one query."""
+        tz = self._settings.tz
+        return await self._store.tallies.volunteers_by_area(
+            start=day_start(first, tz), end=day_start(last + timedelta(days=1), tz)
         )
 
     async def progress(

@@ -310,6 +310,52 @@ class Tallies:
         )
         return None if value is None else float(value)
 
+    async def median_days_to_close_by_area(self, *, start: datetime, end: datetime) -> dict[int, float]:
+        """`median_days_to_close` of every area with a problem closed in [start, end), from one query: a week closes
+        hundreds of problems, not a query's worth per area. Same arithmetic as the SQL (the mean of the two middle
+        values), so the figures are identical."""
+        rows = await self._store.fetchall(
+            "SELECT area_id, julianday(closed_at) - julianday(reported_at) FROM problems"
+            " WHERE status = 'closed' AND closed_at >= :s AND closed_at < :e",
+            {"s": to_db_time(start), "e": to_db_time(end)},
+        )
+        by_area: dict[int, list[float]] = {}
+        for area_id, days in rows:
+            by_area.setdefault(int(area_id), []).append(float(days))
+        medians = {}
+        for area_id, values in by_area.items():
+            values.sort()
+            middle = values[(len(values) - 1) // 2 : len(values) // 2 + 1]
+            medians[area_id] = sum(middle) / len(middle)
+        return medians
+
+    async def volunteers_by_area(self, *, start: datetime, end: datetime) -> dict[int, list[VolunteerCount]]:
+        """`volunteers(area_id=…)` for every area at once: a volunteer counts in each area whose reaches they
+        patrolled or where they reported."""
+        rows = await self._store.fetchall(
+            "WITH vol AS (SELECT person_id FROM person_roles WHERE role = 'volunteer'),"
+            " pat AS (SELECT r.area_id, t.person_id, count(*) AS n, sum(t.valid = 1) AS ok FROM vol"
+            "  CROSS JOIN patrols t ON t.person_id = vol.person_id JOIN reaches r ON r.id = t.reach_id"
+            "  WHERE t.status = 'finished' AND t.started_at >= :s AND t.started_at < :e GROUP BY 1, 2),"
+            " rep AS (SELECT q.area_id, q.reporter_id AS person_id, count(*) AS n FROM vol"
+            "  CROSS JOIN problems q ON q.reporter_id = vol.person_id"
+            "  WHERE q.reported_at >= :s AND q.reported_at < :e GROUP BY 1, 2),"
+            " pairs AS (SELECT area_id, person_id FROM pat UNION SELECT area_id, person_id FROM rep)"
+            " SELECT k.area_id, p.id, p.name, COALESCE(pat.n, 0) AS patrols, COALESCE(pat.ok, 0) AS ok,"
+            "  COALESCE(rep.n, 0) AS reports"
+            " FROM pairs k JOIN people p ON p.id = k.person_id"
+            " LEFT JOIN pat ON pat.area_id = k.area_id AND pat.person_id = k.person_id"
+            " LEFT JOIN rep ON rep.area_id = k.area_id AND rep.person_id = k.person_id"
+            " ORDER BY k.area_id, COALESCE(pat.n, 0) + COALESCE(rep.n, 0) DESC, p.name, p.id",
+            {"s": to_db_time(start), "e": to_db_time(end)},
+        )
+        result: dict[int, list[VolunteerCount]] = {}
+        for r in rows:
+            result.setdefault(int(r[0]), []).append(
+                VolunteerCount(int(r[1]), str(r[2]), int(r[3]), int(r[4]), int(r[5]))
+            )
+        return result
+
     async def volunteers(self, *, start: datetime, end: datetime, area_id: int | None = None) -> list[VolunteerCount]:
         """People with the volunteer role who patrolled or reported in [start, end) (in the area), most active
         first."""

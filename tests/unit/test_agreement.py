@@ -168,3 +168,23 @@ async def test_all_areas_at_once_equal_each_area_alone(store: Store, settings: S
         assert together[area.id].problems.median_days_to_close == alone.problems.median_days_to_close
         assert together[area.id].patrols.chiefs == alone.patrols.chiefs
         assert together[area.id].patrols.reaches == alone.patrols.reaches
+        assert together[area.id].volunteers == alone.volunteers
+        assert (together[area.id].overdue, together[area.id].overdue_total) == (alone.overdue, alone.overdue_total)
+        assert together[area.id].previous == alone.previous
+
+
+async def test_the_weeks_exercise_every_batched_figure(store: Store, settings: Settings) -> None:
+    """The comparison above can only fail where the data has something to compare."""
+    service = SummaryService(store, settings)
+    weeks = [await service.week_summaries(week) for week in WEEKS]
+    summaries = [s for week in weeks for s in week.values()]
+    # VOLUNTEERS-ASSERT
+    assert any(s.overdue for s in summaries)
+    assert any(s.problems.median_days_to_close is not None for s in summaries)
+    assert any(s.previous.required for s in summaries)
+    # Cut short per area, the batched list keeps each area's oldest.
+    for week in WEEKS:
+        cut = await store.summaries.overdue_by_area(week.last, limit=1)
+        for area in await store.areas.all():
+            assert cut.get(area.id, ([], 0)) == await store.summaries.overdue(area.id, week.last, limit=1)
+    assert any(total > 1 for _, total in cut.values())
