@@ -67,6 +67,9 @@ class BotApiServer:
         self.files = FileStore()
         self.faults = FaultInjector()
         self.flood = FloodControl(flood_limits)
+        #: seconds added to every call but getUpdates: the network's round trip (0.1–0.2 s from the mainland),
+        #: which decides how fast a bot that waits for each answer can go
+        self.latency = 0.0
         self.calls: list[ApiCall] = []
         #: unexpected exceptions inside method implementations (sandbox bugs), answered with 500
         self.errors: list[str] = []
@@ -196,7 +199,9 @@ class BotApiServer:
     ) -> web.Response:
         """Apply faults and flood control, run the method, record the call."""
         token = state.token
-        fault = self.faults.take(canonical)
+        if self.latency > 0 and canonical != "getUpdates":
+            await asyncio.sleep(self.latency)
+        fault = self.faults.take(canonical, params.values.get("chat_id"))
         if fault is not None and fault.kind == "slow":
             await asyncio.sleep(fault.delay)
         elif fault is not None and fault.kind == "429":

@@ -4,6 +4,7 @@ way Telegram does, with the whole seconds until the window frees, and count what
 from __future__ import annotations
 
 import asyncio
+import time
 
 import httpx
 import pytest
@@ -143,3 +144,23 @@ async def test_off_by_default_over_http() -> None:
             )
         assert {a.status_code for a in answers} == {200}
         assert server.flood.answered == 0 and server.flood.limits is None
+
+
+async def test_a_429_storm_can_hit_one_chat_only(world: World) -> None:
+    alice, bob = world.sb.user("Alice"), world.sb.user("Bob")
+    world.server.faults.inject("429", count=2, method="sendMessage", chat_id=bob.id, retry_after=5)
+    await world.ok("sendMessage", chat_id=alice.id, text="x")
+    assert (await world.call("sendMessage", chat_id=str(bob.id), text="x")).json()["parameters"] == {"retry_after": 5}
+    assert (await world.call("sendMessage", chat_id=bob.id, text="x")).status_code == 429
+    await world.ok("sendMessage", chat_id=bob.id, text="x")
+    assert world.server.faults.fired == [("429", "sendMessage")] * 2
+
+
+async def test_latency_delays_calls_but_not_polling(world: World) -> None:
+    alice = world.sb.user("Alice")
+    world.server.latency = 0.2
+    started = time.monotonic()
+    await world.ok("getUpdates", timeout=0)
+    assert time.monotonic() - started < 0.15
+    await world.ok("sendMessage", chat_id=alice.id, text="x")
+    assert time.monotonic() - started >= 0.2
