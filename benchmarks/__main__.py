@@ -10,13 +10,14 @@ import sys
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
-from benchmarks import city, help_roundtrip, live_locations, photo_ingest
+from benchmarks import city, delivery, help_roundtrip, live_locations, photo_ingest
 
 BENCHMARKS: dict[str, Callable[[Sequence[str]], Coroutine[Any, Any, bool]]] = {
     "help": help_roundtrip.main,  # /help round trips (issue 2)
     "live": live_locations.main,  # live-location edits stored as patrol tracks (issue 4)
     "city": city.main,  # city-scale demo data: generation, weekly summaries, stats, peak memory (issue 6)
     "photo": photo_ingest.main,  # 12-megapixel photo ingest: draft-mode decode against a full decode (issue 5)
+    "delivery": delivery.main,  # weekly summaries to 500 groups under Telegram's flood limits (issue 6)
 }
 
 

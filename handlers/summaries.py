@@ -5,7 +5,9 @@ Delivery records (storage.summaries) make it exactly once: a (area, week, chat) 
 given up or skipped is never sent again, so the job may run any number of times (hourly, and at start) and a
 restart past SUMMARY_TIME sends the missed week once. A summary in several messages records each one sent, so
 a retry resumes after the last. A failed send is retried later (RETRY_DELAYS); after MAX_ATTEMPTS the admins
-are told, once. 429s never reach here: PTB's rate limiter waits and retries them.
+are told, once. 429s seldom reach here: PTB's rate limiter waits and retries them; one that outlasts its retries
+is a failed send like any other, retried from the next piece. The weekly run delivers AREAS_IN_FLIGHT areas at
+once, so that it is bound by Telegram's rate limit rather than by the round trip.
 """
 
 from __future__ import annotations
@@ -45,6 +47,13 @@ logger = logging.getLogger(__name__)
 RETRY_DELAYS: tuple[int, ...] = (60, 300, 900, 3600)
 MAX_ATTEMPTS = 5
 _LOCK = "summaries_lock"
+# Areas delivered at once by the weekly run. One area's pieces go out one after another (text, then chart, in
+# order), so one area at a time is bound by the round trip (0.15 s from the mainland; a chart upload twice that):
+# 3 to 7 messages a second, against Telegram's 30. Keeping the rate limiter busy at 30 a second takes
+# 30 × 0.3 s ≈ 9 sends in flight; 12 leaves room for slower uploads and for composing a chart (a thread each).
+# More would only queue inside the rate limiter, and would take connections from the pool (16, bot.app) that
+# people's updates need while the run goes on.
+AREAS_IN_FLIGHT = 12
 WEEKS_BACK = (0, 1, 2)  # this week, last week, two weeks ago
 
 
@@ -166,11 +175,16 @@ async def deliver_week(context: Context, week: Week) -> None:
         waiting = [area for area in areas if await _has_waiting(svc, area, week)]
         # Many areas at once (the weekly run): their figures from one query each, not one per area.
         composed = await SummaryService(svc.store, svc.settings).week_summaries(week) if len(waiting) > 2 else {}
-        for area in waiting:
-            try:
-                await deliver_area(context.bot, svc, area, week, summary=composed.get(area.id))
-            except Exception:  # one area's trouble must not cost every later area its summary
-                logger.exception("summary of area %s for %s failed", area.code, week)
+        queue = iter(waiting)  # shared by the workers: each area is taken by exactly one
+
+        async def worker() -> None:
+            for area in queue:
+                try:
+                    await deliver_area(context.bot, svc, area, week, summary=composed.get(area.id))
+                except Exception:  # one area's trouble must not cost every later area its summary
+                    logger.exception("summary of area %s for %s failed", area.code, week)
+
+        await asyncio.gather(*(worker() for _ in range(min(AREAS_IN_FLIGHT, len(waiting)))))
         await _deliver_digests(context.bot, svc, week)
 
 
