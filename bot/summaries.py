@@ -336,29 +336,80 @@ def split_messages(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
 
 
 def chart_png(summary: AreaSummary, locales: Locales, language: Language) -> bytes:
-    """The chart for the summary: the patrol rate per reach, problems by category (CPU-bound: use a thread)."""
-    from bot.charts import CategoryBar, ChartText, RateBar, render_chart
+    """The chart for the summary as JPEG: the week's figures, the patrol rate per reach (shortfalls first) and
+    problems by category (CPU-bound: use a thread)."""
+    from bot.charts import CategoryBar, ChartText, RateBar, Tile, Tone, pick_rows, render_chart
 
     def p(key: str, **params: object) -> str:
         return locales.plain(language, f"summary.chart.{key}", **params)
 
-    reaches = summary.patrols.reaches
+    s, week, rate, q = summary, summary.week, summary.patrols.overall, summary.problems.overall
+    first, last = week.first, week.last
+    rates, hidden = pick_rows(
+        [
+            RateBar(_name(language, r.name_zh, r.name_en), r.rate.done, r.rate.required, percent(r.rate))
+            for r in s.patrols.reaches
+        ]
+    )
+    more = ""
+    if hidden:
+        fine = all(r.done >= r.required for r in hidden)
+        more = p("more_fine" if fine else "more", count=len(hidden))
     text = ChartText(
-        title=p("title", area=summary.area.name(language), week=summary.week.code),
+        title=p("title", area=s.area.name(language)),
+        # Month abbreviations come from strftime, which is English in the C locale the bot runs in.
+        subtitle=p(
+            "subtitle" if first.year == last.year else "subtitle_years", number=week.number, first=first, last=last
+        ),
         rate_heading=p("rate_heading"),
         problems_heading=p("problems_heading"),
+        legend_met=p("met"),
+        legend_short=p("short"),
+        legend_none=p("not_required"),
         legend_new=p("new"),
         legend_closed=p("closed"),
         legend_overdue=p("overdue"),
         empty=p("empty"),
-        more=p("more", count=max(0, len(reaches) - 25)),
+        more=more,
+        footnote=p("footnote"),
     )
-    rates = [
-        RateBar(f"{_name(language, r.name_zh, r.name_en)}", r.rate.done, r.rate.required, percent(r.rate))
-        for r in reaches
+    change = s.change
+    rate_tone: Tone
+    if not rate.required:
+        rate_note, rate_tone = p("tile.rate_none"), "muted"
+    elif change is None:
+        rate_note, rate_tone = p("tile.rate_no_before"), "muted"
+    elif change == 0:
+        rate_note, rate_tone = p("tile.rate_same"), "muted"
+    else:
+        key = "tile.rate_up" if change > 0 else "tile.rate_down"
+        rate_note, rate_tone = p(key, points=f"{abs(change):.1f}"), "good" if change > 0 else "bad"
+    oldest = (last - s.overdue[0].deadline).days if s.overdue else None
+    tiles = [
+        Tile(
+            p("tile.rate"),
+            percent(rate),
+            rate_note,
+            note_tone=rate_tone,
+            aside=f"{rate.done}/{rate.required}" if rate.required else "",
+        ),
+        Tile(p("tile.new"), str(q.new), p("tile.open", count=q.open)),
+        Tile(p("tile.closed"), str(q.closed), p("tile.rectification", rate=percent(q.rectification))),
+        Tile(
+            p("tile.overdue"),
+            str(q.overdue),
+            p("tile.oldest", days=oldest) if oldest is not None and q.overdue else "",
+            value_tone="bad" if q.overdue else "plain",
+            note_tone="bad",
+        ),
     ]
     categories = [
-        CategoryBar(locales.plain(language, f"category.{name}"), f.new, f.closed, f.overdue)
-        for name, f in summary.problems.categories.items()
+        CategoryBar(_capitalised(locales.plain(language, f"category.{name}")), f.new, f.closed, f.overdue)
+        for name, f in s.problems.categories.items()
     ]
-    return render_chart(text, rates, categories)
+    return render_chart(text, tiles, rates, categories)
+
+
+def _capitalised(label: str) -> str:
+    """A category as a chart row's heading: "illegal dumping" reads mid-sentence, "Illegal dumping" on its own."""
+    return label[:1].upper() + label[1:]
