@@ -188,6 +188,14 @@ def _name(language: Language, zh: str, en: str) -> str:
     return zh if language == "zh" else en
 
 
+def week_dates(week: Week, locales: Locales, language: Language) -> str:
+    """How a reader names a week ("16 Nov – 22 Nov 2026", with its number), rather than "2026-W47"."""
+    first, last = week.first, week.last
+    key = "summary.chart.subtitle" if first.year == last.year else "summary.chart.subtitle_years"
+    # Month abbreviations come from strftime, which is English in the C locale the bot runs in.
+    return locales.plain(language, key, number=week.number, first=first, last=last)
+
+
 def summary_text(summary: AreaSummary, locales: Locales, language: Language) -> str:
     """The whole summary as HTML (split it with `split_messages`)."""
 
@@ -200,9 +208,7 @@ def summary_text(summary: AreaSummary, locales: Locales, language: Language) -> 
             "title",
             area=s.area.name(language),
             code=s.area.code,
-            week=s.week.code,
-            first=s.week.first.isoformat(),
-            last=s.week.last.isoformat(),
+            period=week_dates(s.week, locales, language),
         ),
         "",
         t(
@@ -266,7 +272,7 @@ def chart_caption(summary: AreaSummary, locales: Locales, language: Language) ->
         language,
         "summary.caption",
         area=summary.area.name(language),
-        week=summary.week.code,
+        period=week_dates(summary.week, locales, language),
         rate=percent(summary.patrols.overall),
     )
     return text[:CAPTION_LIMIT]
@@ -344,7 +350,7 @@ def chart_png(summary: AreaSummary, locales: Locales, language: Language) -> byt
         return locales.plain(language, f"summary.chart.{key}", **params)
 
     s, week, rate, q = summary, summary.week, summary.patrols.overall, summary.problems.overall
-    first, last = week.first, week.last
+    last = week.last
     rates, hidden = pick_rows(
         [
             RateBar(_name(language, r.name_zh, r.name_en), r.rate.done, r.rate.required, percent(r.rate))
@@ -357,10 +363,7 @@ def chart_png(summary: AreaSummary, locales: Locales, language: Language) -> byt
         more = p("more_fine" if fine else "more", count=len(hidden))
     text = ChartText(
         title=p("title", area=s.area.name(language)),
-        # Month abbreviations come from strftime, which is English in the C locale the bot runs in.
-        subtitle=p(
-            "subtitle" if first.year == last.year else "subtitle_years", number=week.number, first=first, last=last
-        ),
+        subtitle=week_dates(week, locales, language),
         rate_heading=p("rate_heading"),
         problems_heading=p("problems_heading"),
         legend_met=p("met"),

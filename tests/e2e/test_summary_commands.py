@@ -14,7 +14,8 @@ from telegram.ext import CallbackContext
 from bot.app import build_application
 from bot.app import start as start_app
 from bot.app import stop as stop_app
-from bot.summaries import MESSAGE_LIMIT, last_week
+from bot.i18n import Locales
+from bot.summaries import MESSAGE_LIMIT, last_week, week_dates
 from handlers import summaries
 from handlers.summaries import deliver_week
 from sandbox import BotApiServer, Sandbox
@@ -62,7 +63,7 @@ def test_prints_the_text_and_saves_the_chart(cli: Cli, filled: Path, tmp_path: P
     chart = tmp_path / "w47.jpg"
     code, out, err = cli("summary", "--area", "CD", "--week", "2026-W47", "--chart", chart)
     assert code == 0, err
-    assert out.startswith("📋 Chengdong Subdistrict (CD): weekly river chief summary\n2026-W47: 2026-11-16 to")
+    assert out.startswith("📋 Chengdong Subdistrict (CD): weekly river chief summary\nWeek 47: 16 Nov – 22 Nov 2026\n")
     assert "<b>" not in out and "&lt;" not in out
     assert "• 李<四>: Dingbao River, 0 of 1" in out
     assert f"Chart saved: {chart}" in out
@@ -121,9 +122,9 @@ async def test_send_delivers_once_and_records_it(
     sent = sandbox.state.sent_in_chat(group.id)
     assert [m.kind for m in sent] == ["text", "photo"]
     # In the group's language (here the default, en), the HTML rendered by the Bot API.
-    assert sent[0].text.startswith("📋 Chengdong Subdistrict (CD): weekly river chief summary\n2026-W47")
+    assert sent[0].text.startswith("📋 Chengdong Subdistrict (CD): weekly river chief summary\nWeek 47: 16 Nov")
     assert "李<四>" in sent[0].text and sent[0].parse_mode == "HTML"
-    assert "2026-W47" in sent[1].text
+    assert "Week 47: 16 Nov – 22 Nov 2026" in sent[1].text
     async with await Store.open(filled) as store:
         record = await store.summaries.get(AREA, area.id, "2026-W47", group.id)
         assert record is not None and record.status == "sent"
@@ -144,9 +145,10 @@ async def test_summary_in_a_bound_group_for_any_member(bot: Harness) -> None:
     await member.send("/summary", chat=group_id)
     text = await member.next_message(chat=group_id)
     week = last_week(datetime.now(bot.settings.tz).date())
-    assert text.text.startswith(f"📋 城东片区（CD）河长制工作周报\n{week.code}") and "巡河率" in text.text
+    period = week_dates(week, Locales.load(), "zh")
+    assert text.text.startswith(f"📋 城东片区（CD）河长制工作周报\n{period}") and "巡河率" in text.text
     photo = await member.next_message(chat=group_id)
-    assert photo.kind == "photo" and week.code in photo.text
+    assert photo.kind == "photo" and period in photo.text
     await member.expect_silence(0.2, chat=group_id)
 
 
@@ -176,7 +178,7 @@ async def test_an_admin_picks_area_and_week_in_private(bot: Harness) -> None:
     two_ago = last_week(datetime.now(bot.settings.tz).date()).previous()
     sent = admin.messages()
     assert f"正在生成 城东片区 {two_ago.code} 的周报" in sent[-3].text
-    assert sent[-2].text.startswith(f"📋 城东片区（CD）河长制工作周报\n{two_ago.code}")
+    assert sent[-2].text.startswith(f"📋 城东片区（CD）河长制工作周报\n{week_dates(two_ago, Locales.load(), 'zh')}")
     assert sent[-1].kind == "photo"
 
 
