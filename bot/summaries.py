@@ -283,7 +283,7 @@ def digest_text(digest: ChiefDigest, locales: Locales, language: Language) -> st
         return locales.t(language, f"summary.digest.{key}", **params)
 
     lines = [
-        t("title", name=digest.name, week=digest.week.code),
+        t("title", name=digest.name, period=week_dates(digest.week, locales, language)),
         t("rate", rate=percent(digest.rate), done=digest.rate.done, required=digest.rate.required),
         "",
         t("progress_header"),
