@@ -12,6 +12,11 @@ same texts and photos (taken from what riverbot sent) to the same chats, every c
 order — the way PTB's documentation has a bot push to many chats and lets the limiter pace it. It runs second,
 as another bot on the same stand-in, so the two share no flood window.
 Target (issue 6): every group gets its summary exactly once, none lost to a 429, near the floor set by 30/s.
+
+What keeps both above the floor is mostly the 429s: AIORateLimiter is a leaky bucket that lets a full second's
+worth through at once and then 30 a second, so early on it sends up to twice the limit within one second, and
+every 429 holds its send back 1.1 s (for riverbot, one of its areas in flight with it). `--in-flight 1` shows
+the one-area-at-a-time delivery this replaced.
 """
 
 from __future__ import annotations
