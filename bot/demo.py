@@ -12,6 +12,14 @@ which then goes through the lifecycle (report → assign with a deadline → rec
 dismissed, or left open past their deadline) as far as the time until now allows. Track points are kept only for
 the last three weeks' patrols, as a real store would after pruning.
 
+Volunteers (a handful per area at small scale, about 3,000 at city scale) registered through the bot over the
+years, each with a home area and one to three usual reaches there. Most patrol rarely (a few times a year, many
+stop after a while), some every month or so, and one in each area and a few more go out nearly every week on
+their usual day. They have no assignments; they patrol their home area's reaches (now and then a neighbouring
+area's), their patrols are valid or not like chiefs', and they report problems two to three times as often per
+patrol as chiefs do; those go to the reach's chief of the day and through the same lifecycle. Volunteers draw from
+a random generator of their own, so adding them left the chiefs' history as it was for a given seed.
+
 Rows are plain tuples handed to storage/demo.py in big batches: no per-row objects, so city scale stays fast.
 """
 
@@ -43,6 +51,8 @@ Progress = Callable[[str, int, int], None]
 SAMPLE_REGISTRY = Path(__file__).resolve().parent.parent / "examples" / "registry"
 TRACK_DAYS = 21
 CITY_CENTER = (23.13, 113.30)
+# Volunteers per area (inclusive range), by scale.
+VOLUNTEERS_PER_AREA: dict[Scale, tuple[int, int]] = {"small": (4, 7), "city": (10, 26)}
 
 _EPOCH = date(1970, 1, 1).toordinal()
 _DAY = 86_400
@@ -66,11 +76,14 @@ class DemoReport:
     reaches: int = 0
     chiefs: int = 0
     admins: int = 0
+    volunteers: int = 0
     assignments: int = 0
     patrols: int = 0
     invalid: int = 0
     points: int = 0
+    volunteer_patrols: int = 0
     problems: int = 0
+    volunteer_reports: int = 0
     events: int = 0
     statuses: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
@@ -94,6 +107,7 @@ _CATEGORY_WEIGHTS = (8, 3, 12, 7, 8, 30, 10, 5, 7, 10)  # in CATEGORIES order
 _LEVEL_WEIGHTS = {"city": 6, "county": 24, "town": 42, "village": 28}
 _INVALID_KINDS = ("too_short", "too_little_distance", "far_from_reach", "photo_reused", "too_fast")
 _INVALID_WEIGHTS = (40, 25, 15, 10, 10)
+_PHONE_PREFIXES = ("38", "39", "50", "58", "86", "87", "37", "35")
 
 
 def _person_name(rng: random.Random) -> str:
@@ -144,6 +158,20 @@ class _Reach:
     length_m: float
 
 
+@dataclass(slots=True)
+class _Volunteer:
+    id: int
+    usual: list[_Reach]  # one to three reaches near home
+    home: list[_Reach]  # every reach of the home area (shared)
+    near: list[_Reach]  # the neighbouring areas' reaches (shared)
+    weekly: bool
+    rate: float  # weekly: the chance of going out in a given week; otherwise patrols a day
+    weekday: int  # weekly: their usual day (0 = Monday)
+    hour: int  # weekly: their usual hour
+    joined: int  # the first day they may patrol (ordinal)
+    until: int  # the last day they patrol (ordinal): many stop after a while
+
+
 async def generate(
     store: Store,
     settings: Settings,
@@ -186,7 +214,8 @@ async def generate(
     try:
         await _history(
             store, settings, writer, rng, clock=clock, reaches=reaches, report=report, now=now, first=first,
-            today=today, stamp0=stamp0, say=say,
+            today=today, stamp0=stamp0, say=say, vrng=random.Random(f"{seed}:volunteers"),
+            volunteers_per_area=VOLUNTEERS_PER_AREA[scale],
         )  # fmt: skip
         await writer.finish()
     except BaseException:
@@ -334,6 +363,165 @@ def _periods(kind: str, first: date, last: date) -> dict[int, list[tuple[int, in
     return found
 
 
+def _volunteers(
+    rng: random.Random,
+    settings: Settings,
+    clock: _Clock,
+    *,
+    reaches: list[_Reach],
+    admins: dict[int, int],
+    first_ord: int,
+    today_ord: int,
+    person_id: int,
+    registration_id: int,
+    per_area: tuple[int, int],
+    people: list[bulk.Row],
+    roles: list[bulk.Row],
+    registrations: list[bulk.Row],
+) -> list[_Volunteer]:
+    """Volunteers of every area, registered through the bot as it would have recorded it: the person, an approved
+    registration (decided by the area's admin when VOLUNTEER_APPROVAL=admin) and the volunteer role. Rows are
+    appended to `people`, `roles` and `registrations`; ids start at `person_id` and `registration_id`."""
+    by_area: dict[int, list[_Reach]] = {}
+    for reach in reaches:
+        by_area.setdefault(reach.area_id, []).append(reach)
+    centres = {
+        area: (
+            sum(r.line[len(r.line) // 2][0] for r in rs) / len(rs),
+            sum(r.line[len(r.line) // 2][1] for r in rs) / len(rs),
+        )
+        for area, rs in by_area.items()
+    }
+    near: dict[int, list[_Reach]] = {}
+    for area, (lat, lon) in centres.items():
+        scale = math.cos(math.radians(lat)) ** 2
+        closest = sorted(
+            (b for b in centres if b != area),
+            key=lambda b: (centres[b][0] - lat) ** 2 + (centres[b][1] - lon) ** 2 * scale,
+        )
+        near[area] = [r for b in closest[:2] for r in by_area[b]]
+    auto = settings.volunteer_approval == "auto"
+    found: list[_Volunteer] = []
+    for area in sorted(by_area):
+        home = by_area[area]
+        for k in range(rng.randint(*per_area)):
+            name = _person_name(rng)
+            if k == 0:  # every area has one stalwart, there from the first months and still going
+                weekly, occasional = True, False
+                day = first_ord + rng.randint(0, 120)
+                until = today_ord
+            else:
+                kind = rng.random()
+                weekly, occasional = kind < 0.06, 0.06 <= kind < 0.3
+                day = first_ord + rng.randint(0, 30) if rng.random() < 0.2 else rng.randint(first_ord, today_ord - 7)
+                stops = 0.25 if weekly else 0.4 if occasional else 0.6
+                until = rng.randint(min(day + 60, today_ord), today_ord) if rng.random() < stops else today_ord
+            if weekly:
+                rate = rng.uniform(0.65, 0.9)
+            elif occasional:
+                rate = 1 / rng.uniform(14, 45)
+            else:
+                rate = 1 / rng.uniform(60, 240)
+            anchor = rng.choice(home)
+            a_lat, a_lon = anchor.line[len(anchor.line) // 2]
+            usual = sorted(
+                home,
+                key=lambda r: (r.line[len(r.line) // 2][0] - a_lat) ** 2 + (r.line[len(r.line) // 2][1] - a_lon) ** 2,
+            )[: rng.randint(1, 3)]
+            weekday = rng.choices(range(7), (1, 1, 1, 1, 1, 3, 4))[0]
+            hour = rng.choice((7, 8, 9, 16, 17))
+            registered = clock.local_seconds(day, rng.randint(8 * 3600, 22 * 3600))
+            opened = clock.text(registered - rng.randint(60, 900))  # /start, then name, area and phone
+            pid = person_id + len(found)
+            phone = (
+                f"+861{_PHONE_PREFIXES[pid % len(_PHONE_PREFIXES)]}{(pid * 5_237_111 + 3_000_017) % 100_000_000:08d}"
+                if rng.random() < 0.65
+                else None
+            )  # shared as a Telegram contact, or skipped
+            registered_text = clock.text(registered)
+            people.append((pid, name, phone, area, 1, opened, registered_text))
+            if auto:
+                registrations.append(
+                    (registration_id + len(found), pid, name, area, phone, "approved", None, None, registered_text)
+                )
+                roles.append((pid, "volunteer", None, registered_text, None))
+                approved = registered
+            else:
+                approved = registered + rng.randint(1800, 2 * _DAY)
+                decided = clock.text(approved)
+                registrations.append(
+                    (registration_id + len(found), pid, name, area, phone, "approved", admins[area], decided,
+                     registered_text)
+                )  # fmt: skip
+                roles.append((pid, "volunteer", None, decided, admins[area]))
+            joined = clock.local_day(approved) + 1
+            found.append(
+                _Volunteer(pid, usual, home, near[area], weekly, rate, weekday, hour, joined, max(until, joined))
+            )
+    return found
+
+
+def _volunteer_patrols(
+    rng: random.Random,
+    settings: Settings,
+    clock: _Clock,
+    volunteer: _Volunteer,
+    *,
+    lo: int,
+    hi: int,
+    raw: list[tuple[int, int, int, int, int, int, str, int, int]],
+) -> None:
+    """A volunteer's patrols from day `lo` to `hi` (ordinals), appended to `raw` marked as a volunteer's: 1 on a
+    weekly round, 2 otherwise."""
+    kind = 1 if volunteer.weekly else 2
+    outings: list[int] = []  # start, UTC seconds
+    if volunteer.weekly:
+        day = lo + (volunteer.weekday - (lo - 1) % 7) % 7  # ordinal 1 was a Monday
+        while day <= hi:
+            if rng.random() < volunteer.rate:
+                on = day if rng.random() < 0.8 else min(hi, max(lo, day + rng.randint(-3, 3)))
+                at = volunteer.hour * 3600 + rng.randint(-1800, 2700)
+                outings.append(clock.local_seconds(on, at))
+            day += 7
+    else:
+        # Poisson by inversion: a handful a month at most.
+        expected = volunteer.rate * (hi - lo + 1)
+        n, p, u = 0, math.exp(-expected), rng.random()
+        total = p
+        while u > total:
+            n += 1
+            p *= expected / n
+            total += p
+        for _ in range(n):
+            on = rng.randint(lo, hi)
+            if (on - 1) % 7 < 5 and rng.random() < 0.5:  # more often at the weekend
+                on = rng.randint(lo, hi)
+            if (on - 1) % 7 >= 5:
+                at = rng.randint(7 * 3600, 17 * 3600 + 1800)
+            elif rng.random() < 0.5:
+                at = rng.randint(6 * 3600 + 1800, 8 * 3600 + 1800)
+            else:
+                at = rng.randint(17 * 3600, 19 * 3600 + 1800)
+            outings.append(clock.local_seconds(on, at))
+    for start_s in outings:
+        pick = rng.random()
+        if pick < 0.75:
+            reach = rng.choice(volunteer.usual)
+        elif pick < 0.9 or not volunteer.near:
+            reach = rng.choice(volunteer.home)
+        else:
+            reach = rng.choice(volunteer.near)
+        if rng.random() < 0.1:
+            duration, distance, reasons = _invalid(rng, settings)
+            valid = 0
+        else:
+            duration = rng.randint(20 * 60, 90 * 60)
+            distance = int(duration * rng.uniform(0.6, 1.3))
+            reasons, valid = "[]", 1
+        photos = rng.randint(1, 3)
+        raw.append((start_s, volunteer.id, reach.id, duration, distance, valid, reasons, photos, kind))
+
+
 async def _history(
     store: Store,
     settings: Settings,
@@ -348,6 +536,8 @@ async def _history(
     today: date,
     stamp0: str,
     say: Progress,
+    vrng: random.Random,
+    volunteers_per_area: tuple[int, int],
 ) -> None:
     rnd = rng.random
     randint = rng.randint
@@ -365,13 +555,14 @@ async def _history(
     people: list[bulk.Row] = []
     roles: list[bulk.Row] = []
     assignment_rows: list[bulk.Row] = []
+    registration_rows: list[bulk.Row] = []
     # (assignment id, person, reach id, rule index, first day, last day, diligence)
     assignments: list[tuple[int, int, int, int, int, int, float]] = []
     rules = {level: settings.patrol_rules[level] for level in settings.patrol_rules}
     rule_keys = sorted({(rule.count, rule.period) for rule in rules.values()})
     area_mood = {a: uniform(0.78, 1.04) for a in areas}
     admins: dict[int, int] = {}
-    prefixes = ("38", "39", "50", "58", "86", "87", "37", "35")
+    prefixes = _PHONE_PREFIXES
 
     def person(name: str, area_id: int) -> int:
         nonlocal person_id
@@ -384,9 +575,10 @@ async def _history(
     for index, area in enumerate(areas):
         if index % 10 == 0:
             admin = person(_person_name(rng), area)
-            roles.append((admin, "admin", None, stamp0))
+            roles.append((admin, "admin", None, stamp0, None))
             report.admins += 1
         admins[area] = admin
+    chief_spans: dict[int, list[tuple[int, int, int]]] = {}  # reach id → (first day, last day, chief)
     for reach in reaches:
         rule = rules[reach.level]
         key = rule_keys.index((rule.count, rule.period))
@@ -396,7 +588,7 @@ async def _history(
             spans = [(first_ord, switch - 1), (switch, today_ord)]
         for start, end in spans:
             chief = person(_person_name(rng), reach.area_id)
-            roles.append((chief, "chief", reach.level, stamp0))
+            roles.append((chief, "chief", reach.level, stamp0, None))
             report.chiefs += 1
             ends_on = None if end == today_ord else date.fromordinal(end).isoformat()
             created = clock.text(clock.local_seconds(start, 8 * 3600))
@@ -406,9 +598,18 @@ async def _history(
             )  # fmt: skip
             diligence = min(1.0, area_mood[reach.area_id] * uniform(0.55, 1.0))
             assignments.append((assignment_id, chief, reach.id, key, start, end, diligence))
+            chief_spans.setdefault(reach.id, []).append((start, end, chief))
             assignment_id += 1
+    volunteers = _volunteers(
+        vrng, settings, clock, reaches=reaches, admins=admins, first_ord=first_ord, today_ord=today_ord,
+        person_id=person_id, registration_id=await bulk.next_id(store, "registrations"), per_area=volunteers_per_area,
+        people=people, roles=roles, registrations=registration_rows,
+    )  # fmt: skip
+    person_id += len(volunteers)
+    report.volunteers = len(volunteers)
     await writer.add("people", people)
     await writer.add("person_roles", roles)
+    await writer.add("registrations", registration_rows)
     await writer.add("assignments", assignment_rows)
     await writer.flush()
     report.assignments = len(assignments)
@@ -426,8 +627,18 @@ async def _history(
     deadline_days = {c: settings.problem_deadline_overrides.get(c, settings.problem_deadline_days) for c in CATEGORIES}
     categories = list(CATEGORIES)
     statuses: dict[str, int] = {}
-    problem_rate = 0.088
+    # Reports per valid patrol: chiefs, volunteers on their weekly round (the same river, week after week), other
+    # volunteers (out to look for problems, and readier to report them).
+    problem_rates = (0.088, 0.16, 0.3)
     yesterday = today_ord - 1
+
+    def chief_on(reach_id: int, day: int) -> int:
+        """The reach's chief of the day, to whom a volunteer's report is routed."""
+        spans = chief_spans[reach_id]
+        for start, end, holder in spans:
+            if start <= day <= end:
+                return holder
+        return spans[-1][2]
 
     for m in range(months):
         raw: list[tuple[int, int, int, int, int, int, str, int, int]] = []
@@ -453,13 +664,22 @@ async def _history(
                     else:
                         duration, distance, reasons = _invalid(rng, settings)
                     raw.append((start_s, chief, reach_id, duration, distance, valid, reasons, randint(1, 4), 0))
+        y, mo = divmod(month0 + m, 12)
+        month_first = date(y, mo + 1, 1).toordinal()
+        month_last = date(y + (mo + 1) // 12, (mo + 1) % 12 + 1, 1).toordinal() - 1
+        for volunteer in volunteers:
+            lo = max(month_first, volunteer.joined)
+            hi = min(month_last, volunteer.until, yesterday)
+            if lo <= hi:
+                _volunteer_patrols(vrng, settings, clock, volunteer, lo=lo, hi=hi, raw=raw)
         raw.sort()
         patrols: list[bulk.Row] = []
         points: list[bulk.Row] = []
         problems: list[bulk.Row] = []
         events: list[bulk.Row] = []
         followers: list[bulk.Row] = []
-        for start_s, chief, reach_id, duration, walked, ok, reasons, photos, _ in raw:
+        for start_s, who, reach_id, duration, walked, ok, reasons, photos, by_volunteer in raw:
+            g = vrng if by_volunteer else rng  # volunteers draw from their own generator
             valid = bool(ok)
             distance = walked
             end_s = start_s + duration
@@ -468,39 +688,44 @@ async def _history(
             reach = reach_by_id[reach_id]
             point_count = max(2, duration // 30)
             if start_s >= track_from:
-                track = _track(rng, reach, start_s, duration, reasons)
+                track = _track(g, reach, start_s, duration, reasons)
                 point_count = len(track)
                 distance = round(sum(haversine_m(track[i - 1][1:], track[i][1:]) for i in range(1, len(track))))
                 for at, lat, lon in track:
-                    points.append((patrol_id, clock.text(at), lat, lon, float(randint(5, 30))))
-            reported = valid and rnd() < problem_rate
-            end_reason = "finished" if rnd() < 0.93 else "idle"
+                    points.append((patrol_id, clock.text(at), lat, lon, float(g.randint(5, 30))))
+            reported = valid and g.random() < problem_rates[by_volunteer]
+            end_reason = "finished" if g.random() < 0.93 else "idle"
             started_text, ended_text = clock.text(start_s), clock.text(end_s)
             patrols.append(
-                (patrol_id, chief, reach_id, started_text, ended_text, end_reason, ended_text, float(distance),
+                (patrol_id, who, reach_id, started_text, ended_text, end_reason, ended_text, float(distance),
                  duration, point_count, photos, int(reported), int(valid), reasons, started_text, ended_text)
             )  # fmt: skip
             if not valid:
                 report.invalid += 1
+            if by_volunteer:
+                report.volunteer_patrols += 1
             if reported:
-                at = start_s + randint(60, max(61, duration - 60))
-                category = rng.choices(categories, _CATEGORY_WEIGHTS)[0]
-                lat, lon = _near(rng, reach)
+                at = start_s + g.randint(60, max(61, duration - 60))
+                category = g.choices(categories, _CATEGORY_WEIGHTS)[0]
+                lat, lon = _near(g, reach)
                 others = chiefs_of_area[reach.area_id]
+                routed = chief_on(reach_id, clock.local_day(at)) if by_volunteer else None
                 status = _lifecycle(
-                    rng, clock, problem_id=problem_id, reporter=chief, admin=admins[reach.area_id], at=at,
-                    now_s=now_s, days=deadline_days[category], events=events, others=others,
+                    g, clock, problem_id=problem_id, reporter=who, admin=admins[reach.area_id], at=at,
+                    now_s=now_s, days=deadline_days[category], events=events, others=others, chief=routed,
                 )  # fmt: skip
                 statuses[status[0]] = statuses.get(status[0], 0) + 1
                 state, assignee, deadline, closed_at, updated = status
                 problems.append(
-                    (problem_id, chief, patrol_id, reach_id, reach.area_id, category,
-                     rng.choice(_DESCRIPTIONS[category]), lat, lon, state, assignee, deadline, clock.text(at),
+                    (problem_id, who, patrol_id, reach_id, reach.area_id, category,
+                     g.choice(_DESCRIPTIONS[category]), lat, lon, state, assignee, deadline, clock.text(at),
                      closed_at, updated)
                 )  # fmt: skip
-                if rnd() < 0.03 and len(others) > 1:
+                if by_volunteer:
+                    report.volunteer_reports += 1
+                elif rnd() < 0.03 and len(others) > 1:
                     follower = rng.choice(others)
-                    if follower != chief:
+                    if follower != who:
                         since = clock.text(min(now_s - 1, at + randint(3600, 3 * _DAY)))
                         followers.append((problem_id, follower, since))
                 problem_id += 1
@@ -610,8 +835,12 @@ def _lifecycle(
     days: int,
     events: list[bulk.Row],
     others: list[int],
+    chief: int | None = None,
 ) -> tuple[str, int | None, str | None, str | None, str]:
-    """A problem's events, as far as now allows: (status, assignee, deadline, closed_at, updated_at)."""
+    """A problem's events, as far as now allows: (status, assignee, deadline, closed_at, updated_at).
+
+    A chief's report goes to them (now and then to another chief of the area); a volunteer's to `chief`, the
+    reach's chief of the day."""
     text = clock.text
     events.append((problem_id, text(at), reporter, "report", None, "reported", None, "{}"))
     status, assignee, deadline, closed_at, last = "reported", None, None, None, at
@@ -630,7 +859,9 @@ def _lifecycle(
         ):
             closed_at = text(last)
         return status, assignee, deadline, closed_at, text(last)
-    responsible = others[rng.randrange(len(others))] if rng.random() < 0.3 else reporter
+    responsible = chief
+    if responsible is None:
+        responsible = others[rng.randrange(len(others))] if rng.random() < 0.3 else reporter
     report_day = clock.local_day(at)
     deadline = date.fromordinal(report_day + days).isoformat()
     if not event(at + rng.randint(2, 30), None, "assign", "assigned",

@@ -23,7 +23,11 @@ REACH_SQL = (
 PERSON_SQL = (
     "INSERT INTO people (id, name, phone, home_area_id, active, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
 )
-ROLE_SQL = "INSERT INTO person_roles (person_id, role, level, granted_at) VALUES (?, ?, ?, ?)"
+ROLE_SQL = "INSERT INTO person_roles (person_id, role, level, granted_at, granted_by) VALUES (?, ?, ?, ?, ?)"
+REGISTRATION_SQL = (
+    "INSERT INTO registrations (id, person_id, name, home_area_id, phone, status, decided_by, decided_at, created_at)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
 ASSIGNMENT_SQL = (
     "INSERT INTO assignments (id, person_id, reach_id, level, starts_on, ends_on, created_at, updated_at)"
     " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
@@ -50,6 +54,7 @@ TABLES = {
     "reaches": REACH_SQL,
     "people": PERSON_SQL,
     "person_roles": ROLE_SQL,
+    "registrations": REGISTRATION_SQL,
     "assignments": ASSIGNMENT_SQL,
     "patrols": PATROL_SQL,
     "patrol_points": POINT_SQL,

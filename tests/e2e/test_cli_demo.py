@@ -21,8 +21,16 @@ def test_small_scale_fills_a_fresh_store_and_says_what_it_made(cli: Cli, tmp_pat
         problems = conn.execute("SELECT count(*) FROM problems").fetchone()[0]
         first = conn.execute("SELECT min(started_at) FROM patrols").fetchone()[0]
         assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
+        volunteers, by_volunteers, reported = conn.execute(
+            "WITH volunteer AS (SELECT person_id FROM person_roles WHERE role = 'volunteer')"
+            " SELECT (SELECT count(*) FROM volunteer),"
+            " (SELECT count(*) FROM patrols WHERE person_id IN volunteer),"
+            " (SELECT count(*) FROM problems WHERE reporter_id IN volunteer)"
+        ).fetchone()
     assert f"{patrols} patrols" in out and f"{problems} problems" in out
     assert patrols > 500 and problems > 20
+    assert f"{volunteers} volunteers" in out and f"{by_volunteers} by volunteers" in out
+    assert f"({reported} reported by volunteers)" in out and volunteers >= 20 and by_volunteers > 100
 
     # The stats command reads it.
     code, out, err = cli("stats", "--from", first[:10], "--to", "2099-01-01", "--format", "json")

@@ -11,6 +11,7 @@ import pytest
 
 from bot.config import Settings, load_settings
 from bot.demo import DemoError, DemoReport, generate
+from bot.summaries import SummaryService, week_of
 from bot.tallies import TallyService
 from storage import Store
 
@@ -48,6 +49,12 @@ async def test_counts_match_the_report_and_the_sample_county(store: Store, demo:
     assert demo.points == await count(store, "SELECT count(*) FROM patrol_points") > 0
     assert demo.chiefs == await count(store, "SELECT count(*) FROM person_roles WHERE role = 'chief'")
     assert demo.assignments == await count(store, "SELECT count(*) FROM assignments") == demo.chiefs
+    assert demo.volunteers == await count(store, "SELECT count(*) FROM person_roles WHERE role = 'volunteer'")
+    assert 4 * demo.areas <= demo.volunteers <= 7 * demo.areas
+    volunteer_patrols = "SELECT count(*) FROM patrols t JOIN person_roles r ON r.person_id = t.person_id"
+    assert demo.volunteer_patrols == await count(store, f"{volunteer_patrols} AND r.role = 'volunteer'") > 200
+    volunteer_reports = "SELECT count(*) FROM problems q JOIN person_roles r ON r.person_id = q.reporter_id"
+    assert demo.volunteer_reports == await count(store, f"{volunteer_reports} AND r.role = 'volunteer'") > 30
     # Every reach has exactly one chief now; a few changed chiefs half-way.
     assert await count(store, "SELECT count(DISTINCT reach_id) FROM assignments WHERE ends_on IS NULL") == demo.reaches
     assert await count(store, "SELECT count(*) FROM assignments WHERE ends_on IS NULL") == demo.reaches
@@ -62,12 +69,116 @@ async def test_referential_integrity(store: Store, demo: DemoReport) -> None:
         " WHERE p.area_id != r.area_id OR t.reach_id != p.reach_id OR t.person_id != p.reporter_id"
         " OR p.reported_at < t.started_at OR p.reported_at > t.ended_at OR t.problem_count != 1"
     )
-    # Patrols are by the reach's chief of the day.
+    # Patrols are by the reach's chief of the day, or by a volunteer.
     assert not await store.fetchall(
         "SELECT t.id FROM patrols t WHERE NOT EXISTS (SELECT 1 FROM assignments a WHERE a.person_id = t.person_id"
         " AND a.reach_id = t.reach_id AND a.starts_on <= date(t.started_at, '+8 hours')"
         " AND (a.ends_on IS NULL OR date(t.started_at, '+8 hours') <= a.ends_on))"
+        " AND NOT EXISTS (SELECT 1 FROM person_roles r WHERE r.person_id = t.person_id AND r.role = 'volunteer')"
     )
+
+
+async def test_volunteers_registered_as_the_bot_does_it(store: Store, settings: Settings, demo: DemoReport) -> None:
+    assert settings.volunteer_approval == "auto"
+    rows = await store.fetchall(
+        "SELECT p.id, p.name, p.phone, p.home_area_id, p.created_at, r.level, r.granted_at, r.granted_by,"
+        " g.name, g.home_area_id, g.phone, g.status, g.decided_by, g.created_at"
+        " FROM people p JOIN person_roles r ON r.person_id = p.id AND r.role = 'volunteer'"
+        " JOIN registrations g ON g.person_id = p.id"
+    )
+    assert len(rows) == demo.volunteers == await count(store, "SELECT count(*) FROM registrations")
+    areas = {row[0] for row in await store.fetchall("SELECT id FROM areas")}
+    homes: dict[int, int] = {}
+    for _, name, phone, home, created, level, granted, granted_by, *registration in rows:
+        assert (name, home, phone, "approved", None) == tuple(registration[:5])
+        assert home in areas and level is None and granted_by is None
+        assert created < granted == registration[5], "they opened the bot, then registered: approved at once"
+        assert phone is None or phone.startswith("+861")
+        homes[home] = homes.get(home, 0) + 1
+    assert set(homes) == areas and min(homes.values()) >= 4, "a handful in every area"
+    # Volunteers have no roles but that one and no assignments: no patrol requirement.
+    assert not await store.fetchall(
+        "SELECT r.person_id FROM person_roles r JOIN person_roles v ON v.person_id = r.person_id"
+        " AND v.role = 'volunteer' WHERE r.role != 'volunteer'"
+    )
+    assert not await store.fetchall(
+        "SELECT a.id FROM assignments a JOIN person_roles v ON v.person_id = a.person_id AND v.role = 'volunteer'"
+    )
+    # Nobody patrols before registering.
+    assert not await store.fetchall(
+        "SELECT t.id FROM patrols t JOIN person_roles v ON v.person_id = t.person_id AND v.role = 'volunteer'"
+        " WHERE t.started_at < v.granted_at"
+    )
+
+
+async def test_volunteers_approved_by_their_areas_admin_when_approval_is_required(tmp_path: Path) -> None:
+    settings = load_settings(env_file=None, data_dir=tmp_path / "admin", volunteer_approval="admin")
+    settings.data_dir.mkdir(parents=True)
+    async with await Store.open(settings.database_path) as store:
+        report = await generate(store, settings, scale="small", seed=3, years=1, now=NOW)
+        rows = await store.fetchall(
+            "SELECT g.status, g.decided_by, g.decided_at, g.created_at, r.granted_by, r.granted_at, a.role"
+            " FROM registrations g JOIN person_roles r ON r.person_id = g.person_id AND r.role = 'volunteer'"
+            " LEFT JOIN person_roles a ON a.person_id = g.decided_by"
+        )
+        assert len(rows) == report.volunteers > 0
+        for status, decided_by, decided_at, created_at, granted_by, granted_at, role in rows:
+            assert status == "approved" and role == "admin" and granted_by == decided_by
+            assert created_at < decided_at == granted_at
+
+
+async def test_volunteers_patrol_and_report_mostly_at_home_a_few_of_them_weekly(store: Store, demo: DemoReport) -> None:
+    patrols = await store.fetchall(
+        "SELECT t.person_id, p.home_area_id, r.area_id, t.valid, t.reasons, t.problem_count FROM patrols t"
+        " JOIN person_roles v ON v.person_id = t.person_id AND v.role = 'volunteer'"
+        " JOIN people p ON p.id = t.person_id JOIN reaches r ON r.id = t.reach_id"
+    )
+    at_home = sum(home == area for _, home, area, _, _, _ in patrols)
+    assert 0.8 < at_home / len(patrols) < 1, "mostly their home area's reaches, now and then a neighbour's"
+    invalid = [json.loads(reasons) for _, _, _, valid, reasons, _ in patrols if not valid]
+    assert 0.04 < len(invalid) / len(patrols) < 0.2 and all(invalid)
+    # Skewed: a few go out nearly every week, most a few times at most.
+    per_person: dict[int, int] = {}
+    for person_id, *_ in patrols:
+        per_person[person_id] = per_person.get(person_id, 0) + 1
+    counts = sorted([per_person.get(pid, 0) for (pid,) in await store.fetchall(
+        "SELECT person_id FROM person_roles WHERE role = 'volunteer'"
+    )])  # fmt: skip
+    assert counts[-1] > 100 and counts[len(counts) // 2] < 15
+    assert sum(c > 100 for c in counts) >= demo.areas, "one stalwart in every area at least"
+    # Their reports: more per valid patrol than chiefs', routed to the reach's chief of the day.
+    valid = sum(1 for row in patrols if row[3])
+    reports = sum(row[5] for row in patrols)
+    assert reports == demo.volunteer_reports
+    chief_valid = await count(store, "SELECT count(*) FROM patrols WHERE valid = 1") - valid
+    chief_reports = demo.problems - demo.volunteer_reports
+    assert reports / valid > 1.5 * chief_reports / chief_valid
+    routed = await store.fetchall(
+        "SELECT q.id, json_extract(e.data, '$.assignee'), e.at FROM problems q"
+        " JOIN person_roles v ON v.person_id = q.reporter_id AND v.role = 'volunteer'"
+        " JOIN problem_events e ON e.problem_id = q.id AND e.action = 'assign'"
+        " WHERE NOT EXISTS (SELECT 1 FROM assignments a WHERE a.reach_id = q.reach_id"
+        "  AND a.person_id = json_extract(e.data, '$.assignee') AND a.starts_on <= date(q.reported_at, '+8 hours')"
+        "  AND (a.ends_on IS NULL OR date(q.reported_at, '+8 hours') <= a.ends_on))"
+    )
+    assert routed == []
+    assert (
+        await count(
+            store,
+            "SELECT count(*) FROM problems q JOIN person_roles v ON v.person_id = q.reporter_id"
+            " AND v.role = 'volunteer' WHERE q.status = 'closed'",
+        )
+        > 0.7 * demo.volunteer_reports
+    )
+
+
+@pytest.mark.parametrize("day", [date(2026, 11, 12), date(2026, 10, 14), date(2025, 6, 18)])
+async def test_weekly_summaries_thank_volunteers(store: Store, settings: Settings, demo: DemoReport, day: date) -> None:
+    summaries = await SummaryService(store, settings).week_summaries(week_of(day))
+    thanked = [v for s in summaries.values() for v in s.volunteers]
+    assert thanked and all(v.patrols or v.reports for v in thanked)
+    volunteers = {r[0] for r in await store.fetchall("SELECT person_id FROM person_roles WHERE role = 'volunteer'")}
+    assert {v.person_id for v in thanked} <= volunteers
 
 
 async def test_patrols_mostly_valid_the_rest_with_reasons(store: Store, demo: DemoReport) -> None:
@@ -149,7 +260,12 @@ async def test_same_seed_same_history(tmp_path: Path, store: Store, settings: Se
     async with await Store.open(other.database_path) as second:
         again = await generate(second, other, scale="small", seed=7, now=NOW)
         assert (again.patrols, again.problems, again.events) == (demo.patrols, demo.problems, demo.events)
+        assert (again.volunteers, again.volunteer_patrols, again.volunteer_reports) == (
+            demo.volunteers, demo.volunteer_patrols, demo.volunteer_reports
+        )  # fmt: skip
         sql = "SELECT person_id, reach_id, started_at, valid, reasons FROM patrols ORDER BY id"
+        assert [tuple(r) for r in await second.fetchall(sql)] == [tuple(r) for r in await store.fetchall(sql)]
+        sql = "SELECT id, name, phone, home_area_id, created_at FROM people ORDER BY id"
         assert [tuple(r) for r in await second.fetchall(sql)] == [tuple(r) for r in await store.fetchall(sql)]
 
 
