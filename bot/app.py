@@ -98,9 +98,11 @@ def build_application(settings: Settings, *, services: Services | None = None) -
         tzinfo=settings.tz,
         link_preview_options=LinkPreviewOptions(is_disabled=True),
     )
+    # The overall limit as one send every 1/rate seconds, not `rate` per second: PTB's limiter lets a whole
+    # second's worth through at once, which Telegram answers with 429s (500 areas' summaries: 75 429s -> 1).
     rate_limiter = AIORateLimiter(
-        overall_max_rate=settings.rate_limit_per_second,
-        overall_time_period=1,
+        overall_max_rate=1,
+        overall_time_period=1 / settings.rate_limit_per_second,
         group_max_rate=settings.rate_limit_group_per_minute,
         group_time_period=60,
         max_retries=5,
