@@ -38,7 +38,7 @@ from bot.summaries import (
 from handlers.access import guard, refuse
 from handlers.common import Context, services
 from handlers.ui import alert, button, buttons, show
-from storage.records import AreaRecord
+from storage.records import AreaRecord, PersonRecord
 from storage.summaries import AREA, CHIEF
 
 logger = logging.getLogger(__name__)
@@ -243,37 +243,54 @@ async def deliver_area(
 
 
 async def _deliver_digests(bot: Bot, svc: Services, week: Week) -> None:
+    """Each started chief their digest, AREAS_IN_FLIGHT at once: a city has some 20,000 chiefs, and one after
+    another at a round trip each would take most of an hour where the rate limit allows about eleven minutes."""
     today = _now().astimezone(svc.settings.tz).date()
     summaries = SummaryService(svc.store, svc.settings)
-    for chief in await svc.store.people.chiefs():
-        if chief.telegram_id is None or not chief.active or chief.blocked_at is not None or chief.started_at is None:
-            continue
-        existing = await svc.store.summaries.get(CHIEF, 0, week.code, chief.id)
-        now = _now()
-        if not _may_try(existing.status if existing else None, existing.next_attempt_at if existing else None, now):
-            continue
-        lang = svc.people.language_for(chief.language, chief.language_code)
-        try:
-            digest = await summaries.chief_digest(chief.id, chief.name, week, today)
-            if not digest.progress and not digest.assigned and not digest.rate.required:
-                await svc.store.summaries.skipped(CHIEF, 0, week.code, chief.id, reason="nothing to report", now=now)
-                continue
-            ids = await _send_pieces(
-                bot,
-                chief.telegram_id,
-                texts=split_messages(digest_text(digest, svc.locales, lang)),
-                chart=None,
-                caption="",
-                done=existing.message_ids if existing else [],
-                record=_Recorder(svc, CHIEF, 0, week.code, chief.id),
-            )
-        except TelegramError as exc:
-            await _failed(svc, CHIEF, 0, week, chief.id, bot=bot, error=exc, label=chief.name)
-            continue
-        except Exception:  # one chief's trouble must not cost the others their digest; retried next run
-            logger.exception("digest for chief %s for %s failed", chief.id, week)
-            continue
-        await svc.store.summaries.sent(CHIEF, 0, week.code, chief.id, ids, now=_now())
+    chiefs = [
+        chief
+        for chief in await svc.store.people.chiefs()
+        if chief.telegram_id is not None and chief.active and chief.blocked_at is None and chief.started_at is not None
+    ]
+    queue = iter(chiefs)  # shared by the workers: each chief is taken by exactly one
+
+    async def worker() -> None:
+        for chief in queue:
+            await _deliver_digest(bot, svc, summaries, chief, week=week, today=today)
+
+    await asyncio.gather(*(worker() for _ in range(min(AREAS_IN_FLIGHT, len(chiefs)))))
+
+
+async def _deliver_digest(
+    bot: Bot, svc: Services, summaries: SummaryService, chief: PersonRecord, *, week: Week, today: date
+) -> None:
+    assert chief.telegram_id is not None
+    existing = await svc.store.summaries.get(CHIEF, 0, week.code, chief.id)
+    now = _now()
+    if not _may_try(existing.status if existing else None, existing.next_attempt_at if existing else None, now):
+        return
+    lang = svc.people.language_for(chief.language, chief.language_code)
+    try:
+        digest = await summaries.chief_digest(chief.id, chief.name, week, today)
+        if not digest.progress and not digest.assigned and not digest.rate.required:
+            await svc.store.summaries.skipped(CHIEF, 0, week.code, chief.id, reason="nothing to report", now=now)
+            return
+        ids = await _send_pieces(
+            bot,
+            chief.telegram_id,
+            texts=split_messages(digest_text(digest, svc.locales, lang)),
+            chart=None,
+            caption="",
+            done=existing.message_ids if existing else [],
+            record=_Recorder(svc, CHIEF, 0, week.code, chief.id),
+        )
+    except TelegramError as exc:
+        await _failed(svc, CHIEF, 0, week, chief.id, bot=bot, error=exc, label=chief.name)
+        return
+    except Exception:  # one chief's trouble must not cost the others their digest; retried next run
+        logger.exception("digest for chief %s for %s failed", chief.id, week)
+        return
+    await svc.store.summaries.sent(CHIEF, 0, week.code, chief.id, ids, now=_now())
 
 
 async def weekly_summaries(context: Context) -> None:
