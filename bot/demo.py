@@ -853,44 +853,48 @@ def _lifecycle(
         status, last = to, t
         return True
 
-    if rng.random() < 0.05:  # not routed: waits for the office, which dismisses about half of them
-        if rng.random() < 0.5 and event(
-            at + rng.randint(3600, 4 * _DAY), admin, "dismiss", "dismissed", note=_NOTES["dismiss_elsewhere"]
-        ):
-            closed_at = text(last)
-        return status, assignee, deadline, closed_at, text(last)
     responsible = chief
     if responsible is None:
         responsible = others[rng.randrange(len(others))] if rng.random() < 0.3 else reporter
+    routed = rng.random() >= 0.05
+    if not routed:  # no chief to route to: the office dismisses about half within days and assigns the rest
+        if rng.random() < 0.5:
+            if event(at + rng.randint(3600, 4 * _DAY), admin, "dismiss", "dismissed", note=_NOTES["dismiss_elsewhere"]):
+                closed_at = text(last)
+            return status, assignee, deadline, closed_at, text(last)
+        at += rng.randint(3600, 45 * _DAY)  # working out whose it is can take weeks
     report_day = clock.local_day(at)
     deadline = date.fromordinal(report_day + days).isoformat()
-    if not event(at + rng.randint(2, 30), None, "assign", "assigned",
-                 data=json.dumps({"assignee": responsible, "deadline": deadline, "routed": True})):  # fmt: skip
+    # As the bot writes them: routed at once by the bot (no actor), or assigned by an admin.
+    assigned = {"assignee": responsible, "deadline": deadline} | ({"routed": True} if routed else {})
+    if not event(at + rng.randint(2, 30), None if routed else admin, "assign", "assigned",
+                 data=json.dumps(assigned)):  # fmt: skip
         return status, None, None, None, text(last)
     assignee = responsible
     if rng.random() < 0.04:
         if event(at + rng.randint(3600, 3 * _DAY), admin, "dismiss", "dismissed", note=_NOTES["dismiss_invalid"]):
             closed_at = text(last)
         return status, assignee, deadline, closed_at, text(last)
-    if rng.random() < 0.02:  # a hard one: still open, long past its deadline
-        return status, assignee, deadline, closed_at, text(last)
     deadline_end = clock.local_seconds(report_day + days + 1, 0)
-    late = rng.random() < 0.15
+    hard = rng.random() < 0.02  # a hard one (a building, a big outfall): months past its deadline
+    late = hard or rng.random() < 0.15
     fix = (
-        deadline_end + rng.randint(3600, 20 * _DAY)
+        deadline_end + rng.randint(30 * _DAY, 300 * _DAY)
+        if hard
+        else deadline_end + rng.randint(3600, 20 * _DAY)
         if late
         else rng.randint(at + 4 * 3600, max(at + 4 * 3600, deadline_end - _DAY))
     )
     if not event(fix, assignee, "rectify", "rectified", data=json.dumps({"photos": rng.randint(1, 3)})):
         return status, assignee, deadline, closed_at, text(last)
-    if rng.random() < 0.015:  # rectified, still waiting for the office to check it
-        return status, assignee, deadline, closed_at, text(last)
+    # The office checks the work on site: within days, now and then weeks.
+    check = rng.randint(3 * _DAY, 40 * _DAY) if rng.random() < 0.04 else rng.randint(2 * 3600, 2 * _DAY)
     if rng.random() < 0.06:
         if not event(last + rng.randint(3600, 2 * _DAY), admin, "reject", "assigned", note=_NOTES["reject"]):
             return status, assignee, deadline, closed_at, text(last)
         if not event(last + rng.randint(_DAY, 5 * _DAY), assignee, "rectify", "rectified",
                      data=json.dumps({"photos": rng.randint(1, 3)})):  # fmt: skip
             return status, assignee, deadline, closed_at, text(last)
-    if event(last + rng.randint(1800, _DAY), admin, "close", "closed"):
+    if event(last + check, admin, "close", "closed"):
         closed_at = text(last)
     return status, assignee, deadline, closed_at, text(last)

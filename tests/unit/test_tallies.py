@@ -636,3 +636,19 @@ async def test_report_formats(world: World, tallies: TallyService) -> None:
     assert data.startswith(b"\xef\xbb\xbf")
     header = data.decode("utf-8-sig").splitlines()[0]
     assert header.startswith("统计范围,编码,名称")
+
+
+async def test_overdue_lists_of_every_area_at_once_are_each_areas_oldest(world: World) -> None:
+    ids = await _march_problems(world)
+    summaries = world.store.summaries
+    lists = await summaries.overdue_by_area(d("2025-04-30"), limit=2)
+    # Open now with a deadline before Apr 30. QT: p5 (Mar 31), p4 (Apr 1), p8 (reopened, Apr 10): 3, the two oldest
+    # listed. CD: p3 (Mar 17); p7 is closed now. p9 and p10 have no deadline, so are never overdue.
+    qt, cd = await _area_id(world, "QT"), await _area_id(world, "CD")
+    assert {area: ([p.id for p in listed], total) for area, (listed, total) in lists.items()} == {
+        qt: ([ids["p5"], ids["p4"]], 3),
+        cd: ([ids["p3"]], 1),
+    }
+    for area in (qt, cd):
+        assert lists[area] == await summaries.overdue(area, d("2025-04-30"), limit=2)
+    assert await summaries.overdue_by_area(d("2025-03-17"), limit=2) == {}  # p3's deadline is not before itself
