@@ -35,7 +35,7 @@ from typing import Any
 from bot.config import Settings, load_settings
 from bot.demo import generate
 from bot.i18n import Locales
-from bot.summaries import SummaryService, chart_png, last_week, summary_text
+from bot.summaries import SummaryService, chart_jpeg, last_week, summary_text
 from bot.tallies import StatsReport, TallyService
 from storage import Store
 from storage import demo as bulk
@@ -92,13 +92,13 @@ async def measure(data_dir: Path) -> dict[str, Any]:
         started = time.perf_counter()
         for summary in (await service.week_summaries(week)).values():
             summary_text(summary, locales, language)
-            chart_bytes += len(chart_png(summary, locales, language))
+            chart_bytes += len(chart_jpeg(summary, locales, language))
         all_s = time.perf_counter() - started
         for area in areas:
             t0 = time.perf_counter()
             summary = await service.area_summary(area, week)
             summary_text(summary, locales, language)
-            chart_png(summary, locales, language)
+            chart_jpeg(summary, locales, language)
             times.append(time.perf_counter() - t0)
         first = today - timedelta(days=365)
         t0 = time.perf_counter()

@@ -576,7 +576,7 @@ def cmd_summary(settings: Settings, locales: Locales, args: argparse.Namespace) 
     from telegram.ext import AIORateLimiter, Defaults, ExtBot
 
     from bot.services import Services
-    from bot.summaries import SummaryService, Week, chart_png, last_week, parse_week, summary_text
+    from bot.summaries import SummaryService, Week, chart_jpeg, last_week, parse_week, summary_text
     from handlers.summaries import deliver_area
     from storage.records import AreaRecord
 
@@ -627,7 +627,7 @@ def cmd_summary(settings: Settings, locales: Locales, args: argparse.Namespace) 
                 return "", b"", None
             summary = await SummaryService(store, settings).area_summary(area, week)
             text = summary_text(summary, locales, lang)
-            chart = await asyncio.to_thread(chart_png, summary, locales, lang)
+            chart = await asyncio.to_thread(chart_jpeg, summary, locales, lang)
             outcome: tuple[list[int], list[int]] = ([], [])
             if args.send:
                 outcome = await deliver(Services.create(settings, store, locales), area, week)

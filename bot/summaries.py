@@ -341,7 +341,7 @@ def split_messages(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
     return [p for p in (piece.strip("\n") for piece in pieces) if p.strip()]
 
 
-def chart_png(summary: AreaSummary, locales: Locales, language: Language) -> bytes:
+def chart_jpeg(summary: AreaSummary, locales: Locales, language: Language) -> bytes:
     """The chart for the summary as JPEG: the week's figures, the patrol rate per reach (shortfalls first) and
     problems by category (CPU-bound: use a thread)."""
     from bot.charts import CategoryBar, ChartText, RateBar, Tile, Tone, pick_rows, render_chart

@@ -28,7 +28,7 @@ from bot.summaries import (
     SummaryService,
     Week,
     chart_caption,
-    chart_png,
+    chart_jpeg,
     digest_text,
     last_week,
     split_messages,
@@ -109,7 +109,7 @@ async def _compose(
     if summary is None:
         summary = await SummaryService(svc.store, svc.settings).area_summary(area, week)
     texts = split_messages(summary_text(summary, svc.locales, lang))
-    chart = await asyncio.to_thread(chart_png, summary, svc.locales, lang)
+    chart = await asyncio.to_thread(chart_jpeg, summary, svc.locales, lang)
     return texts, chart, chart_caption(summary, svc.locales, lang)
 
 

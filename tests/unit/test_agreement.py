@@ -155,7 +155,7 @@ async def test_export_agrees_with_stats_and_the_store(
 @pytest.mark.parametrize("week", WEEKS, ids=str)
 async def test_all_areas_at_once_equal_each_area_alone(store: Store, settings: Settings, week: Week) -> None:
     """The weekly job composes every area from one query per figure; people must read exactly the same."""
-    from bot.summaries import chart_png
+    from bot.summaries import chart_jpeg
 
     service = SummaryService(store, settings)
     locales = Locales.load()
@@ -164,7 +164,7 @@ async def test_all_areas_at_once_equal_each_area_alone(store: Store, settings: S
         alone = await service.area_summary(area, week)
         for language in ("zh", "en"):
             assert summary_text(together[area.id], locales, language) == summary_text(alone, locales, language)
-        assert chart_png(together[area.id], locales, "zh") == chart_png(alone, locales, "zh")
+        assert chart_jpeg(together[area.id], locales, "zh") == chart_jpeg(alone, locales, "zh")
         assert together[area.id].problems.median_days_to_close == alone.problems.median_days_to_close
         assert together[area.id].patrols.chiefs == alone.patrols.chiefs
         assert together[area.id].patrols.reaches == alone.patrols.reaches
