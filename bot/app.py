@@ -91,6 +91,22 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
         pass
 
 
+def rate_limiter(settings: Settings) -> AIORateLimiter:
+    """Telegram's limits on what the bot sends, with retries of the 429s that get through anyway (the bot and
+    `riverbot summary --send`).
+
+    The overall limit is one send every 1/rate seconds, not `rate` per second: PTB's limiter would let a whole
+    second's worth through at once, which Telegram answers with 429s (500 areas' summaries: 288 429s -> 2).
+    """
+    return AIORateLimiter(
+        overall_max_rate=1,
+        overall_time_period=1 / settings.rate_limit_per_second,
+        group_max_rate=settings.rate_limit_group_per_minute,
+        group_time_period=60,
+        max_retries=5,
+    )
+
+
 def build_application(settings: Settings, *, services: Services | None = None) -> Application:  # type: ignore[type-arg]
     """The Application, wired but not started. Without `services`, the store is opened at start-up."""
     defaults = Defaults(
@@ -98,22 +114,14 @@ def build_application(settings: Settings, *, services: Services | None = None) -
         tzinfo=settings.tz,
         link_preview_options=LinkPreviewOptions(is_disabled=True),
     )
-    # The overall limit as one send every 1/rate seconds, not `rate` per second: PTB's limiter lets a whole
-    # second's worth through at once, which Telegram answers with 429s (500 areas' summaries: 75 429s -> 1).
-    rate_limiter = AIORateLimiter(
-        overall_max_rate=1,
-        overall_time_period=1 / settings.rate_limit_per_second,
-        group_max_rate=settings.rate_limit_group_per_minute,
-        group_time_period=60,
-        max_retries=5,
-    )
+    limiter = rate_limiter(settings)
     app = (
         ApplicationBuilder()
         .token(settings.token)
         .base_url(f"{settings.telegram_api_url}/bot")
         .base_file_url(f"{settings.telegram_api_url}/file/bot")
         .defaults(defaults)
-        .rate_limiter(rate_limiter)
+        .rate_limiter(limiter)
         .concurrent_updates(PerChatUpdateProcessor())
         .request(
             HTTPXRequest(

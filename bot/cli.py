@@ -573,8 +573,9 @@ def cmd_summary(settings: Settings, locales: Locales, args: argparse.Namespace) 
     from telegram import LinkPreviewOptions
     from telegram.constants import ParseMode
     from telegram.error import InvalidToken, NetworkError
-    from telegram.ext import AIORateLimiter, Defaults, ExtBot
+    from telegram.ext import Defaults, ExtBot
 
+    from bot.app import rate_limiter
     from bot.services import Services
     from bot.summaries import SummaryService, Week, chart_jpeg, last_week, parse_week, summary_text
     from handlers.summaries import deliver_area
@@ -601,13 +602,7 @@ def cmd_summary(settings: Settings, locales: Locales, args: argparse.Namespace) 
             defaults=Defaults(
                 parse_mode=ParseMode.HTML, tzinfo=settings.tz, link_preview_options=LinkPreviewOptions(is_disabled=True)
             ),
-            rate_limiter=AIORateLimiter(
-                overall_max_rate=settings.rate_limit_per_second,
-                overall_time_period=1,
-                group_max_rate=settings.rate_limit_group_per_minute,
-                group_time_period=60,
-                max_retries=5,
-            ),
+            rate_limiter=rate_limiter(settings),
         )
         try:
             async with bot:

@@ -401,7 +401,9 @@ def chart_jpeg(summary: AreaSummary, locales: Locales, language: Language) -> by
         Tile(
             p("tile.overdue"),
             str(q.overdue),
-            p("tile.oldest", days=oldest) if oldest is not None and q.overdue else "",
+            # The oldest is of problems open now: shown when that is the same set the count describes (the weekly
+            # run), not for an earlier week since put right.
+            p("tile.oldest", days=oldest) if oldest is not None and q.overdue == s.overdue_total else "",
             value_tone="bad" if q.overdue else "plain",
             note_tone="bad",
         ),

@@ -256,7 +256,11 @@ async def _deliver_digests(bot: Bot, svc: Services, week: Week) -> None:
 
     async def worker() -> None:
         for chief in queue:
-            await _deliver_digest(bot, svc, summaries, chief, week=week, today=today)
+            try:
+                await _deliver_digest(bot, svc, summaries, chief, week=week, today=today)
+            except Exception:  # e.g. the store failing to record it: the other chiefs still get theirs, and no
+                # worker outlives the lock (gather would not cancel the rest); retried on the next run
+                logger.exception("digest for chief %s for %s failed", chief.id, week)
 
     await asyncio.gather(*(worker() for _ in range(min(AREAS_IN_FLIGHT, len(chiefs)))))
 

@@ -161,6 +161,8 @@ class Summaries:
     async def _overdue(
         self, last: date, *, limit: int, area_id: int | None
     ) -> dict[int, tuple[list[OverdueProblem], int]]:
+        if limit < 1:
+            raise ValueError("list at least one: the count travels with the listed rows")
         # NOT IN, not IN (...): only that form lets SQLite use the partial index problems_open. The oldest are
         # numbered per area first, so names are looked up for the few listed, not for every overdue problem.
         area = "" if area_id is None else " AND p.area_id = :area"

@@ -4,6 +4,7 @@ job), /summary in groups and in private, the chiefs' private digest once, and a 
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -265,3 +266,41 @@ async def test_a_long_summary_arrives_in_several_messages_in_order(bot_factory: 
     week = last_week(datetime.now(bot.settings.tz).date())
     record = await bot.store.summaries.get(AREA, area_id, week.code, group_id)
     assert record is not None and record.message_ids == [m.message_id for m in sent]
+
+
+async def test_a_digest_the_store_fails_to_record_costs_no_other_chief_theirs_and_is_not_sent_twice(
+    bot_factory: BotFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bot = await bot_factory(summary_time="mon 00:00")
+    await bound_group(bot)
+    reach = await bot.store.reaches.by_code("DBH-01")
+    assert reach is not None
+    sun = bot.sandbox.user(first_name="孙", language_code="zh-hans")
+    sun_id = await chief(bot, sun, "孙八", [reach.id], level="village")
+    chiefs = {c.name: c for c in await bot.store.people.chiefs()}
+    for name, person in chiefs.items():
+        assert person.telegram_id is not None
+        await bot.services.people.met_in_private(person.telegram_id, name=name, username=None, language_code="zh-hans")
+    store_sent = bot.store.summaries.sent
+    failures: list[int] = []
+
+    async def failing(kind: str, area_id: int, week: str, target: int, ids: list[int], *, now: datetime) -> None:
+        if kind == CHIEF and target == sun_id and not failures:
+            failures.append(target)
+            raise sqlite3.OperationalError("database is locked")
+        await store_sent(kind, area_id, week, target, ids, now=now)
+
+    monkeypatch.setattr(bot.store.summaries, "sent", failing)
+    await settle(bot)
+    assert failures == [sun_id]
+    assert len(bot.sandbox.state.sent_in_chat(sun.id)) == 1
+    zhao_id = chiefs["赵六"].telegram_id
+    assert zhao_id is not None and len(bot.sandbox.state.sent_in_chat(zhao_id)) == 1  # not cost by sun's trouble
+    week = last_week(datetime.now(bot.settings.tz).date())
+    record = await bot.store.summaries.get(CHIEF, 0, week.code, sun_id)
+    assert record is not None and record.status == "pending" and len(record.message_ids) == 1
+    await settle(bot)  # the next run finds the digest's one message sent: records it, sends nothing again
+    assert len(bot.sandbox.state.sent_in_chat(sun.id)) == 1
+    record = await bot.store.summaries.get(CHIEF, 0, week.code, sun_id)
+    assert record is not None and record.status == "sent"
+    assert any("digest for chief" in r.getMessage() for r in bot.errors())

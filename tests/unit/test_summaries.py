@@ -6,6 +6,7 @@ import dataclasses
 import io
 from datetime import UTC, date, datetime
 
+import pytest
 from PIL import Image
 
 from bot.charts import (
@@ -149,3 +150,21 @@ def test_chart_subtitle_names_the_dates_in_each_language() -> None:
     assert en == "Week 53: 28 Dec 2026 – 3 Jan 2027"
     zh = locales.plain("zh", "summary.chart.subtitle", number=47, first=date(2026, 11, 16), last=date(2026, 11, 22))
     assert zh.startswith("2026\u5e7411\u670816\u65e5")  # 2026 nian 11 yue 16 ri
+
+
+def test_kept_text_masks_draw_exactly_what_drawing_afresh_does(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The chart from a warm mask cache equals the chart from an empty one, and equals text drawn by Pillow itself
+    (the same string at two sizes is two masks)."""
+    from bot import charts
+
+    def chart() -> bytes:
+        tiles = [Tile("rate", "50.0%", "up"), Tile("50.0%", "50.0%")]
+        return render_chart(_chart_text(), tiles, [RateBar("A", 1, 2, "50.0%")], [CategoryBar("B", 1, 0, 0)])
+
+    monkeypatch.setattr(charts, "_stencils", charts._Stencils())
+    cold = chart()
+    assert chart() == cold
+    monkeypatch.setattr(
+        charts._Canvas, "text", lambda self, x, y, text, font, fill=charts.INK: self.draw.text((x, y), text, fill, font)
+    )
+    assert Image.open(io.BytesIO(chart())).tobytes() == Image.open(io.BytesIO(cold)).tobytes()
