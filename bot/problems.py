@@ -98,6 +98,8 @@ class Change:
     tell_verifiers: tuple[int, ...] = ()
     # A reassignment took the problem from this person: they should stop working on it.
     tell_previous: int | None = None
+    # Reopened with nobody to take it (its chief has left, the reach has none now): the admins assign it.
+    tell_admins: bool = False
 
 
 class ProblemService:
@@ -316,13 +318,25 @@ class ProblemService:
                     problem.id, expect=(before,), status="dismissed", closed_at=datetime.now(UTC)
                 )
                 event_data, action_name, to_status = {}, "dismiss", "dismissed"
-            else:  # reopen: back to whoever had it, with a fresh deadline
-                status = "assigned" if problem.assignee_id is not None else "reported"
+            else:  # reopen: back to whoever had it, with a fresh deadline; if they have left, to the reach's chief now
+                assignee = problem.assignee_id
+                holder = await self._store.people.by_id(assignee) if assignee is not None else None
+                if holder is None or not holder.active or CHIEF not in holder.roles:
+                    assignee = await self.responsible(problem.reach_id)
+                status = "assigned" if assignee is not None else "reported"
                 deadline = self.deadline_for(problem.category, self.today())
                 ok = await self._store.problems.transition(
-                    problem.id, expect=("closed",), status=status, closed_at=None, deadline=deadline
+                    problem.id,
+                    expect=("closed",),
+                    status=status,
+                    assignee_id=assignee,
+                    closed_at=None,
+                    deadline=deadline,
                 )
-                event_data, action_name, to_status = {"deadline": deadline.isoformat()}, "reopen", status
+                event_data = {"deadline": deadline.isoformat()}
+                if assignee != problem.assignee_id:
+                    event_data |= {"assignee": assignee, "previous": problem.assignee_id}
+                action_name, to_status = "reopen", status
             if not ok:
                 return Change("not_allowed", problem)
             await self._store.problems.add_event(
@@ -346,6 +360,7 @@ class ProblemService:
             tell_assignee=tell_assignee if tell_assignee != actor.id else None,
             tell_verifiers=tuple(p for p in verifiers if p != actor.id),
             tell_previous=previous if previous not in (actor.id, changed.assignee_id) else None,
+            tell_admins=action == "reopen" and changed.assignee_id is None,
         )
 
     async def escalate(self, problem: ProblemRecord, days_overdue: int) -> None:

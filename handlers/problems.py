@@ -544,6 +544,10 @@ async def _apply(
         )
     for person_id in change.tell_verifiers:
         await _tell(context, person_id, "problem.to_verifier", problem, full=True, note=note or "")
+    if change.tell_admins:
+        for admin in await svc.store.people.with_role(ADMIN):
+            if admin.id != actor.id:
+                await _tell(context, admin.id, "problem.reopened_unassigned", problem, full=True, note=note or "")
     if change.tell_previous is not None:
         assignee = await svc.store.people.by_id(problem.assignee_id) if problem.assignee_id else None
         await _tell(

@@ -301,6 +301,55 @@ async def test_the_reporter_reopens_within_the_window_and_only_then(bot: Harness
     assert bot.errors() == []
 
 
+async def test_reopened_after_its_chief_left_goes_to_the_reachs_chief_now_or_to_the_admins(bot: Harness) -> None:
+    ids = await seed(bot.store)
+    admin = await started_admin(bot)
+    li = bot.sandbox.user(first_name="Li", language_code="en")
+    li_id = await chief(bot, li, "Li Ming", [ids["DBH-01"]], level="village")
+    await started(li)
+    xiao = bot.sandbox.user(first_name="小李", language_code="zh-hans")
+    await volunteer(bot, xiao, "李小义")
+    admin_record = await bot.store.people.by_telegram_id(ADMIN_ID)
+    li_record = await bot.store.people.by_id(li_id)
+    assert admin_record is not None and li_record is not None
+    for number in (1, 2):
+        await report(bot, xiao, photo_seed=number)
+        await notice(li, "New problem for you")
+        assert (await bot.services.problems.act(number, li_record, "rectify", note="done")).outcome == "ok"
+        assert (await bot.services.problems.act(number, admin_record, "close", bootstrap_admin=True)).outcome == "ok"
+    # Li leaves: deactivated by the office.
+    await bot.store.people.set_active(li_id, False, by=admin_record.id)
+    xiao_record = await bot.store.people.by_telegram_id(xiao.id)
+    assert xiao_record is not None
+
+    # Nobody holds the reach now: the problem waits for the admins, who hear of it.
+    await admin.expect_silence(0.1)
+    await xiao.send("/problem 1")
+    card = await notice(xiao, "办理过程")
+    await tap(bot, xiao, card, text="🔁 问题仍在，重新打开")
+    await xiao.next_message()
+    await xiao.send("又堆上了")
+    assert "已重新打开问题 #1" in (await xiao.next_message()).text
+    told = await notice(admin, "问题重新打开，待指派")
+    assert "原责任人已不在岗：又堆上了" in told.text
+    problem = await bot.store.problems.by_id(1)
+    assert problem is not None and (problem.status, problem.assignee_id) == ("reported", None)
+    assert (await bot.store.problems.events(1))[-1].data["previous"] == li_id
+
+    # A new chief holds the reach: the next reopened one goes to them.
+    wang = bot.sandbox.user(first_name="王", language_code="zh-hans")
+    wang_id = await chief(bot, wang, "王五", [ids["DBH-01"]], level="village")
+    await started(wang)
+    assert (await bot.services.problems.act(2, xiao_record, "reopen", note="还有")).outcome == "ok"
+    problem = await bot.store.problems.by_id(2)
+    assert problem is not None and (problem.status, problem.assignee_id) == ("assigned", wang_id)
+    assert (await bot.store.problems.events(2))[-1].data == {
+        "deadline": problem.deadline.isoformat() if problem.deadline else None,
+        "assignee": wang_id,
+        "previous": li_id,
+    }
+
+
 # -- 4. reassigned to another chief ------------------------------------------------------------------------
 
 
