@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
+from typing import TypeVar
 
 from telegram import Bot, Update
 from telegram.error import TelegramError
@@ -42,6 +44,7 @@ from storage.records import AreaRecord, PersonRecord
 from storage.summaries import AREA, CHIEF
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # Seconds to wait before the 2nd, 3rd, … attempt; after MAX_ATTEMPTS failures the admins are told.
 RETRY_DELAYS: tuple[int, ...] = (60, 300, 900, 3600)
@@ -175,17 +178,27 @@ async def deliver_week(context: Context, week: Week) -> None:
         waiting = [area for area in areas if await _has_waiting(svc, area, week)]
         # Many areas at once (the weekly run): their figures from one query each, not one per area.
         composed = await SummaryService(svc.store, svc.settings).week_summaries(week) if len(waiting) > 2 else {}
-        queue = iter(waiting)  # shared by the workers: each area is taken by exactly one
 
-        async def worker() -> None:
-            for area in queue:
-                try:
-                    await deliver_area(context.bot, svc, area, week, summary=composed.get(area.id))
-                except Exception:  # one area's trouble must not cost every later area its summary
-                    logger.exception("summary of area %s for %s failed", area.code, week)
+        async def one_area(area: AreaRecord) -> None:
+            try:
+                await deliver_area(context.bot, svc, area, week, summary=composed.get(area.id))
+            except Exception:  # one area's trouble must not cost every later area its summary
+                logger.exception("summary of area %s for %s failed", area.code, week)
 
-        await asyncio.gather(*(worker() for _ in range(min(AREAS_IN_FLIGHT, len(waiting)))))
+        await _in_flight(waiting, one_area)
         await _deliver_digests(context.bot, svc, week)
+
+
+async def _in_flight(items: list[T], deliver: Callable[[T], Awaitable[None]]) -> None:
+    """`deliver` each item, AREAS_IN_FLIGHT at a time. `deliver` must not raise: gather would not cancel the
+    other workers, which would go on sending after the caller has let go of the lock."""
+    queue = iter(items)  # shared by the workers: each item is taken by exactly one
+
+    async def worker() -> None:
+        for item in queue:
+            await deliver(item)
+
+    await asyncio.gather(*(worker() for _ in range(min(AREAS_IN_FLIGHT, len(items)))))
 
 
 async def _has_waiting(svc: Services, area: AreaRecord, week: Week) -> bool:
@@ -252,17 +265,14 @@ async def _deliver_digests(bot: Bot, svc: Services, week: Week) -> None:
         for chief in await svc.store.people.chiefs()
         if chief.telegram_id is not None and chief.active and chief.blocked_at is None and chief.started_at is not None
     ]
-    queue = iter(chiefs)  # shared by the workers: each chief is taken by exactly one
 
-    async def worker() -> None:
-        for chief in queue:
-            try:
-                await _deliver_digest(bot, svc, summaries, chief, week=week, today=today)
-            except Exception:  # e.g. the store failing to record it: the other chiefs still get theirs, and no
-                # worker outlives the lock (gather would not cancel the rest); retried on the next run
-                logger.exception("digest for chief %s for %s failed", chief.id, week)
+    async def one_chief(chief: PersonRecord) -> None:
+        try:
+            await _deliver_digest(bot, svc, summaries, chief, week=week, today=today)
+        except Exception:  # e.g. the store failing to record it: the other chiefs still get theirs; retried next run
+            logger.exception("digest for chief %s for %s failed", chief.id, week)
 
-    await asyncio.gather(*(worker() for _ in range(min(AREAS_IN_FLIGHT, len(chiefs)))))
+    await _in_flight(chiefs, one_chief)
 
 
 async def _deliver_digest(
