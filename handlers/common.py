@@ -1,18 +1,30 @@
-"""What every handler needs: the services, the person and their language, and a safe way to answer."""
+"""What every handler needs: the services, the person and their language.
+
+How to answer a press and edit the pressed message lives in handlers/ui.py; the old names are aliased below.
+"""
 
 from __future__ import annotations
 
 from typing import cast
 
-from telegram import CallbackQuery, Chat, Update, User
-from telegram.error import BadRequest
-from telegram.ext import ContextTypes
+from telegram import Chat, Update, User
 
 from bot.config import Language
 from bot.people import Person
 from bot.services import Services
+from handlers.ui import Context, answer, show
 
-Context = ContextTypes.DEFAULT_TYPE
+__all__ = [
+    "Context",
+    "display_name",
+    "is_group",
+    "is_group_admin",
+    "language_of",
+    "private_person",
+    "replace_buttons_message",
+    "safe_answer",
+    "services",
+]
 
 
 def services(context: Context) -> Services:
@@ -73,41 +85,6 @@ async def is_group_admin(update: Update, context: Context) -> bool:
     return member.status in ("creator", "administrator")
 
 
-def is_stale_query(error: BadRequest) -> bool:
-    """Telegram forgets a callback query after about 15 seconds, and across a restart of the bot."""
-    message = error.message.lower()
-    return "query is too old" in message or "query id is invalid" in message
-
-
-async def safe_answer(query: CallbackQuery, text: str | None = None, show_alert: bool = False) -> bool:
-    """Answer a button press; False when Telegram no longer knows the query (nobody is waiting for it)."""
-    try:
-        await query.answer(text, show_alert=show_alert)
-    except BadRequest as exc:
-        if not is_stale_query(exc):
-            raise
-        return False
-    return True
-
-
-async def replace_buttons_message(update: Update, context: Context, text: str) -> None:
-    """Turn the message whose button was pressed into `text`; a second press changes nothing and is fine.
-
-    Telegram refuses an edit that changes nothing ("message is not modified"): that is what a double tap
-    produces, not an error worth reporting. An old message Telegram no longer lets us edit gets a new message.
-    """
-    query = update.callback_query
-    chat = update.effective_chat
-    assert query is not None
-    if query.message is not None and query.message.is_accessible:
-        try:
-            await query.edit_message_text(text)
-        except BadRequest as exc:
-            if "not modified" in exc.message.lower():
-                return
-            if "not found" not in exc.message.lower() and "can't be edited" not in exc.message.lower():
-                raise
-        else:
-            return
-    if chat is not None:
-        await context.bot.send_message(chat.id, text)
+# The old names of handlers/ui.py's toolkit for the pressed message, for callers not converted yet.
+safe_answer = answer
+replace_buttons_message = show

@@ -6,24 +6,17 @@ Office admins do it in the group itself, in the group's language. Everyone else 
 
 from __future__ import annotations
 
-import re
-
 from telegram import InlineKeyboardMarkup, Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, filters
 
 from bot.chats import BindResult
 from bot.config import Language
 from bot.i18n import Locales
-from handlers.access import guard
-from handlers.common import Context, replace_buttons_message, safe_answer, services
-from handlers.ui import paged, show
+from handlers.access import Actor, guard
+from handlers.callbacks import BindArea, BindCancel, BindPage, pressed
+from handlers.common import Context, services
+from handlers.ui import alert, paged, show
 from storage.records import AreaRecord
-
-# Callback data. `seen` is the id of the area the group was bound to when the buttons were drawn (0: unbound),
-# so that a press on an old message cannot silently undo a newer decision.
-CHOOSE = re.compile(r"^bind:a:(\d{1,18}):(\d{1,18})$")  # bind:a:<area id>:<seen>
-PAGE = re.compile(r"^bind:p:(\d{1,6})$")  # bind:p:<page>, pages of ui.PAGE_SIZE areas
-CANCEL = "bind:x"
 
 
 def area_label(locales: Locales, lang: Language, area: AreaRecord) -> str:
@@ -41,9 +34,10 @@ def choice(
         label = area_label(locales, lang, area)
         if current is not None and area.id == current.id:
             label = locales.plain(lang, "groups.current_button", area=label)
-        choices.append((label, f"bind:a:{area.id}:{seen}"))
-    cancel = [[(locales.plain(lang, "groups.cancel_button"), CANCEL)]]
-    keyboard = paged(choices, page=page, page_data="bind:p:", extra=cancel)
+        # `seen`: a press on an old offer cannot silently undo a newer decision.
+        choices.append((label, BindArea(area=area.id, seen=seen).pack()))
+    cancel = [[(locales.plain(lang, "groups.cancel_button"), BindCancel().pack())]]
+    keyboard = paged(choices, page=page, page_data=lambda number: BindPage(page=number).pack(), extra=cancel)
     if current is None:
         return locales.t(lang, "groups.choose"), keyboard
     return locales.t(lang, "groups.already_bound", area=area_label(locales, lang, current)), keyboard
@@ -67,25 +61,21 @@ async def bind_command(update: Update, context: Context) -> None:
     await message.reply_text(text, reply_markup=keyboard)
 
 
-async def area_chosen(update: Update, context: Context) -> None:
+# The buttons belong to /bind: the one who presses must be allowed to bind, not only the one who asked.
+
+
+@pressed(BindArea, action="bind")
+async def area_chosen(update: Update, context: Context, actor: Actor, data: BindArea) -> None:
     """Bind the group to the pressed area and turn the buttons into the confirmation."""
-    query, chat = update.callback_query, update.effective_chat
-    assert query is not None and query.data is not None
-    # The button belongs to /bind: the one who presses must be allowed to bind, not only the one who asked.
-    actor = await guard(update, context, "bind")
-    if actor is None:
-        return
+    chat = update.effective_chat
     assert chat is not None
-    match = CHOOSE.match(query.data)
-    assert match is not None
-    area_id, seen = int(match[1]), int(match[2])
     svc = services(context)
     lang = actor.language
     outcome = await svc.chats.bind(
-        chat.id, area_id, type=chat.type, title=chat.title, expected=seen or None, by=actor.known.id
+        chat.id, data.area, type=chat.type, title=chat.title, expected=data.seen or None, by=actor.known.id
     )
     if outcome.result is BindResult.NO_AREA:
-        await safe_answer(query, svc.locales.plain(lang, "groups.area_gone"), show_alert=True)
+        await alert(update, svc.locales.plain(lang, "groups.area_gone"))
         return
     if outcome.result is BindResult.CONFLICT:
         if outcome.area is None:
@@ -95,38 +85,26 @@ async def area_chosen(update: Update, context: Context) -> None:
     else:
         assert outcome.area is not None
         text = svc.locales.t(lang, "groups.bound", area=area_label(svc.locales, lang, outcome.area))
-    await replace_buttons_message(update, context, text)
-    await safe_answer(query)
+    await show(update, context, text)
 
 
-async def page_turned(update: Update, context: Context) -> None:
+@pressed(BindPage, action="bind")
+async def page_turned(update: Update, context: Context, actor: Actor, data: BindPage) -> None:
     """Show another page of areas, redrawn from the registry and the binding as they are now."""
-    query, chat = update.callback_query, update.effective_chat
-    assert query is not None and query.data is not None
-    actor = await guard(update, context, "bind")
-    if actor is None:
-        return
+    chat = update.effective_chat
     assert chat is not None
-    match = PAGE.match(query.data)
-    assert match is not None
     svc = services(context)
     areas = await svc.chats.areas()
     if areas:
         current = await svc.chats.bound_area(chat.id)
         # A double tap (or the page-number button) asks for the page already shown: show() lets that be.
-        await show(update, context, *choice(svc.locales, actor.language, areas, current, page=int(match[1])))
-    await safe_answer(query)
+        await show(update, context, *choice(svc.locales, actor.language, areas, current, page=data.page))
 
 
-async def choice_cancelled(update: Update, context: Context) -> None:
+@pressed(BindCancel, action="bind")
+async def choice_cancelled(update: Update, context: Context, actor: Actor, data: BindCancel) -> None:
     """Close the offer without changing anything."""
-    query = update.callback_query
-    assert query is not None
-    actor = await guard(update, context, "bind")
-    if actor is None:
-        return
-    await replace_buttons_message(update, context, services(context).locales.t(actor.language, "groups.cancelled"))
-    await safe_answer(query)
+    await show(update, context, services(context).locales.t(actor.language, "groups.cancelled"))
 
 
 async def unbind_command(update: Update, context: Context) -> None:
@@ -150,6 +128,6 @@ def register(app: Application) -> None:  # type: ignore[type-arg]
     new_message = filters.UpdateType.MESSAGE
     app.add_handler(CommandHandler("bind", bind_command, new_message))
     app.add_handler(CommandHandler("unbind", unbind_command, new_message))
-    app.add_handler(CallbackQueryHandler(area_chosen, pattern=CHOOSE))
-    app.add_handler(CallbackQueryHandler(page_turned, pattern=PAGE))
-    app.add_handler(CallbackQueryHandler(choice_cancelled, pattern=f"^{CANCEL}$"))
+    app.add_handler(CallbackQueryHandler(area_chosen, pattern=BindArea.pattern))
+    app.add_handler(CallbackQueryHandler(page_turned, pattern=BindPage.pattern))
+    app.add_handler(CallbackQueryHandler(choice_cancelled, pattern=BindCancel.pattern))

@@ -1,4 +1,9 @@
-"""Inline keyboards the flows share: pages of choices with ◀ ▶, and a way to update the message they sit on."""
+"""Inline keyboards the flows share: pages of choices with ◀ ▶, and the one toolkit for a pressed button.
+
+`button` answers a press after its handler ran, `answer` / `alert` answer it early, `show` puts the new text on
+the pressed message. handlers/common.py's `safe_answer` and `replace_buttons_message` are old names for
+`answer` and `show`. This module imports no other handler module, so every one of them may import it.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +13,11 @@ import functools
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.error import BadRequest, TelegramError
+from telegram.ext import ContextTypes
 
-from handlers.common import Context
+Context = ContextTypes.DEFAULT_TYPE
 
 PAGE_SIZE = 8
 CAPTION_LIMIT = 1024
@@ -37,11 +43,32 @@ def button(handler: ButtonHandler) -> ButtonHandler:
             if not _answered.get() and update.callback_query is not None:
                 # A press from long ago can no longer be answered: the edit above is what matters.
                 with contextlib.suppress(TelegramError):
-                    await update.callback_query.answer()
+                    await answer(update.callback_query)
         finally:
             _answered.reset(token)
 
     return wrapped
+
+
+def is_stale_query(error: BadRequest) -> bool:
+    """Telegram forgets a callback query after about 15 seconds, and across a restart of the bot."""
+    message = error.message.lower()
+    return "query is too old" in message or "query id is invalid" in message
+
+
+async def answer(query: CallbackQuery, text: str | None = None, show_alert: bool = False) -> bool:
+    """Answer a button press now; False when Telegram no longer knows the query (nobody is waiting for it).
+
+    Telegram accepts one answer per press, so `button` will not answer it again.
+    """
+    _answered.set(True)
+    try:
+        await query.answer(text, show_alert=show_alert)
+    except BadRequest as exc:
+        if not is_stale_query(exc):
+            raise
+        return False
+    return True
 
 
 async def alert(update: Update, text: str) -> None:
@@ -49,21 +76,25 @@ async def alert(update: Update, text: str) -> None:
     query = update.callback_query
     if query is None:
         return
-    _answered.set(True)
     with contextlib.suppress(TelegramError):
-        await query.answer(text[:200], show_alert=True)
+        await answer(query, text[:200], show_alert=True)
 
 
 def paged(
     choices: Sequence[tuple[str, str]],
     *,
     page: int,
-    page_data: str,
+    page_data: str | Callable[[int], str],
     extra: Sequence[Sequence[tuple[str, str]]] = (),
     columns: int = 1,
     page_size: int = PAGE_SIZE,
 ) -> InlineKeyboardMarkup:
-    """`choices` as (label, callback data), one page of them, ◀ ▶ to move (`page_data` + page number), then `extra`."""
+    """`choices` as (label, callback data), one page of them, ◀ ▶ to move, then `extra`.
+
+    `page_data` makes a page's callback data: a page codec's packer, or (older callers) a prefix for the number.
+    """
+    prefix = page_data if isinstance(page_data, str) else ""
+    page_button = page_data if callable(page_data) else lambda number: f"{prefix}{number}"
     pages = max(1, -(-len(choices) // page_size))
     page = min(max(page, 0), pages - 1)
     shown = choices[page * page_size : (page + 1) * page_size]
@@ -74,21 +105,24 @@ def paged(
     if pages > 1:
         nav = []
         if page > 0:
-            nav.append(InlineKeyboardButton("◀", callback_data=f"{page_data}{page - 1}"))
-        nav.append(InlineKeyboardButton(f"{page + 1}/{pages}", callback_data=f"{page_data}{page}"))
+            nav.append(InlineKeyboardButton("◀", callback_data=page_button(page - 1)))
+        nav.append(InlineKeyboardButton(f"{page + 1}/{pages}", callback_data=page_button(page)))
         if page < pages - 1:
-            nav.append(InlineKeyboardButton("▶", callback_data=f"{page_data}{page + 1}"))
+            nav.append(InlineKeyboardButton("▶", callback_data=page_button(page + 1)))
         rows.append(nav)
     rows += [[InlineKeyboardButton(label, callback_data=data) for label, data in row] for row in extra]
     return InlineKeyboardMarkup(rows)
 
 
 def buttons(*rows: Sequence[tuple[str, str]]) -> InlineKeyboardMarkup:
+    """Rows of (label, callback data) buttons."""
     return InlineKeyboardMarkup([[InlineKeyboardButton(t, callback_data=d) for t, d in row] for row in rows])
 
 
 async def show(update: Update, context: Context, text: str, markup: InlineKeyboardMarkup | None = None) -> None:
     """Put `text` (and buttons) on the pressed message, or send it when this is a command, not a button.
+
+    Without `markup` the pressed message loses its buttons: what a finished choice should look like.
 
     A double tap asks Telegram to make a change already made ("message is not modified"): that is fine.
     A message too old to edit gets a new one instead.
@@ -118,7 +152,10 @@ async def show(update: Update, context: Context, text: str, markup: InlineKeyboa
 
 
 def int_part(data: str | None, index: int) -> int | None:
-    """The `index`-th ':'-separated part of callback data as an int; None for forged or old data."""
+    """The `index`-th ':'-separated part of callback data as an int; None for forged or old data.
+
+    Superseded by the codecs of handlers/callbacks.py, which also bound the number; kept for unconverted callers.
+    """
     if data is None:
         return None
     parts = data.split(":")
