@@ -16,7 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from storage.store import from_db_time, to_db_time
+from storage.dbtime import from_db_time, to_db_time
 
 CHUNK = 1000
 

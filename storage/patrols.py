@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from storage.store import from_db_time, to_db_time, utc_now
+from storage.dbtime import from_db_time, to_db_time, utc_now
 
 if TYPE_CHECKING:
     from storage.store import Store

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
-from storage.store import from_db_time, to_db_time, utc_now
+from storage.dbtime import from_db_time, to_db_time, utc_now
 
 if TYPE_CHECKING:
     from storage.store import Store

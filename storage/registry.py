@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
+from storage.dbtime import from_db_time, to_db_time, utc_now
 from storage.records import (
     AreaRecord,
     AssignmentRecord,
@@ -18,7 +19,6 @@ from storage.records import (
     ReachRecord,
     RegistrationRecord,
 )
-from storage.store import from_db_time, to_db_time, utc_now
 
 if TYPE_CHECKING:
     from storage.store import Store

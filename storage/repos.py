@@ -6,8 +6,8 @@ import sqlite3
 import time
 from typing import TYPE_CHECKING
 
+from storage.dbtime import from_db_time, utc_now
 from storage.records import ChatRecord, FailedUpdateRecord, PersonRecord
-from storage.store import from_db_time, utc_now
 
 if TYPE_CHECKING:
     from storage.store import Store

@@ -12,13 +12,22 @@ import contextvars
 import sqlite3
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, Self
 
 import aiosqlite
 
+from storage.dbtime import from_db_time, to_db_time, utc_now
 from storage.migrate import Migration, apply_migrations, bundled_migrations, current_version
+from storage.patrols import Patrols, Photos
+from storage.problems import Problems
+from storage.registry import Areas, Assignments, Bindings, Dialogs, Invites, Meta, Reaches, Registrations
+from storage.repos import Chats, FailedUpdates, People
+from storage.summaries import Summaries
+from storage.tallies import Tallies
+
+# The time helpers used to live here; storage/__init__.py and older callers still import them from here.
+__all__ = ["Params", "Store", "Synchronous", "from_db_time", "to_db_time", "utc_now"]
 
 Synchronous = Literal["FULL", "NORMAL", "EXTRA"]
 Params = Sequence[Any] | dict[str, Any]
@@ -26,23 +35,6 @@ Params = Sequence[Any] | dict[str, Any]
 # The transaction the current task is in, so that a nested atomic() becomes a SAVEPOINT instead of deadlocking
 # on the writer lock it already holds.
 _current_tx: contextvars.ContextVar[_Transaction | None] = contextvars.ContextVar("riverbot_tx", default=None)
-
-
-def utc_now() -> str:
-    """Now as stored: UTC, ISO 8601, whole seconds."""
-    return to_db_time(datetime.now(UTC))
-
-
-def to_db_time(moment: datetime) -> str:
-    if moment.tzinfo is None:
-        raise ValueError("naive datetime: store only aware times")
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def from_db_time(value: str | None) -> datetime | None:
-    if value is None:
-        return None
-    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
 
 
 class _Transaction:
@@ -64,9 +56,6 @@ class Store:
         self._reader = reader
         self._write_lock = asyncio.Lock()
         self.schema_version = 0
-        from storage.registry import Areas, Assignments, Bindings, Dialogs, Invites, Meta, Reaches, Registrations
-        from storage.repos import Chats, FailedUpdates, People
-
         self.people = People(self)
         self.chats = Chats(self)
         self.failed_updates = FailedUpdates(self)
@@ -78,18 +67,10 @@ class Store:
         self.registrations = Registrations(self)
         self.dialogs = Dialogs(self)
         self.meta = Meta(self)
-        from storage.patrols import Patrols, Photos
-
         self.photos = Photos(self)
         self.patrols = Patrols(self)
-        from storage.problems import Problems
-
         self.problems = Problems(self)
-        from storage.tallies import Tallies
-
         self.tallies = Tallies(self)
-        from storage.summaries import Summaries
-
         self.summaries = Summaries(self)
 
     @classmethod

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING
 
-from storage.store import from_db_time, to_db_time
+from storage.dbtime import from_db_time, to_db_time
 
 if TYPE_CHECKING:
     from storage.store import Store

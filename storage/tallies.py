@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
-from storage.store import to_db_time
+from storage.dbtime import to_db_time
 
 if TYPE_CHECKING:
     from storage.store import Store

@@ -1,0 +1,25 @@
+"""Time as the database stores it: UTC, ISO 8601, whole seconds.
+
+A module of its own so that the repositories can use it without importing storage.store, which imports them.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+
+def utc_now() -> str:
+    """Now as stored: UTC, ISO 8601, whole seconds."""
+    return to_db_time(datetime.now(UTC))
+
+
+def to_db_time(moment: datetime) -> str:
+    if moment.tzinfo is None:
+        raise ValueError("naive datetime: store only aware times")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def from_db_time(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
