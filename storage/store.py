@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import sqlite3
+import sys
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -25,6 +26,9 @@ from storage.registry import Areas, Assignments, Bindings, Dialogs, Invites, Met
 from storage.repos import Chats, FailedUpdates, People
 from storage.summaries import Summaries
 from storage.tallies import Tallies
+
+if sys.platform != "win32":  # flock: the startup lock across processes is POSIX only
+    import fcntl
 
 # The time helpers used to live here; storage/__init__.py and older callers still import them from here.
 __all__ = ["Params", "Store", "Synchronous", "from_db_time", "to_db_time", "utc_now"]
@@ -208,17 +212,13 @@ async def _connect(path: Path, synchronous: Synchronous) -> aiosqlite.Connection
     return conn
 
 
-
-
 @asynccontextmanager
 async def _startup_lock(path: Path) -> AsyncIterator[None]:
     """One opener at a time switches the file to WAL and migrates it, across processes (`flock` on a lock
     file beside the database). Two processes creating one new file at once otherwise race on the switch to
     WAL, where SQLite's busy timeout does not apply. The wait runs in a thread, so that openers in this same
     process (which flock also excludes) keep running and can finish."""
-    try:
-        import fcntl
-    except ImportError:  # not on a POSIX system: no cross-process guard
+    if sys.platform == "win32":  # not a POSIX system: no cross-process guard
         yield
         return
     handle = await asyncio.to_thread(open, path.with_name(path.name + ".lock"), "a+b")
