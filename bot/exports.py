@@ -319,6 +319,7 @@ def _write_csv(job: _Job) -> tuple[int, int, int]:
 
 def _write_xlsx(job: _Job) -> tuple[int, int, int]:
     out, rows, reader, tally, start, end, count = job
+    # openpyxl loads only for an xlsx export: the bot and the CLI start without it.
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Alignment, Font
