@@ -19,6 +19,22 @@ from storage import Store
 from storage.problems import NewProblem, ProblemEvent, ProblemFilter, ProblemPhoto, ProblemRecord
 from storage.records import AreaRecord, DialogRecord, PersonRecord, ReachRecord
 
+__all__ = [  # ProblemRecord and ProblemPhoto too: handlers show them, and import no storage module
+    "MAX_PHOTOS",
+    "NOTE_FLOW",
+    "Action",
+    "Card",
+    "Change",
+    "Draft",
+    "DraftPhoto",
+    "Listed",
+    "Outcome",
+    "ProblemPhoto",
+    "ProblemRecord",
+    "ProblemService",
+    "TimelineEntry",
+]
+
 MAX_PHOTOS = 5
 NOTE_FLOW = "problem_note"  # the dialog while an assignee sends after-photos, or someone types a reason
 Action = Literal["assign", "rectify", "close", "reject", "dismiss", "reopen"]

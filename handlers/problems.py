@@ -15,7 +15,7 @@ from bot.config import CATEGORIES, Language
 from bot.deadlines import Notice
 from bot.people import CHIEF
 from bot.photos import PhotoError
-from bot.problems import MAX_PHOTOS, NOTE_FLOW, Action, Card, DraftPhoto, Listed
+from bot.problems import MAX_PHOTOS, NOTE_FLOW, Action, Card, DraftPhoto, Listed, ProblemPhoto, ProblemRecord
 from bot.services import Services
 from bot.stamp import evidence_lines, stamp
 from handlers.access import Actor, guard, refuse
@@ -23,7 +23,6 @@ from handlers.common import Context, services
 from handlers.dialogs import flow
 from handlers.report import category_name, fetch_photo
 from handlers.ui import button, buttons, int_part, paged, show
-from storage.problems import ProblemPhoto, ProblemRecord
 from storage.records import DialogRecord, PersonRecord, ReachRecord
 
 logger = logging.getLogger(__name__)
