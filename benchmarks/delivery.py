@@ -34,6 +34,7 @@ from pathlib import Path
 from telegram.constants import ParseMode
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, CallbackContext, Defaults
 
+from bot import delivery
 from bot.app import build_application
 from bot.app import start as start_app
 from bot.app import stop as stop_app
@@ -212,12 +213,12 @@ async def main(argv: Sequence[str] = ()) -> bool:
     parser.add_argument(
         "--in-flight",
         type=int,
-        default=summaries.AREAS_IN_FLIGHT,
-        help=f"areas riverbot delivers at once (shipped: {summaries.AREAS_IN_FLIGHT}; 1 is one after another)",
+        default=delivery.AREAS_IN_FLIGHT,
+        help=f"areas riverbot delivers at once (shipped: {delivery.AREAS_IN_FLIGHT}; 1 is one after another)",
     )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
-    summaries.AREAS_IN_FLIGHT = args.in_flight
+    delivery.AREAS_IN_FLIGHT = args.in_flight
 
     print(
         f"weekly summaries to {args.areas} area groups, stand-in at Telegram's limits"

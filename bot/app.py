@@ -6,7 +6,8 @@ import asyncio
 import logging
 import os
 import signal
-from collections.abc import Awaitable
+from collections.abc import AsyncIterator, Awaitable
+from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
@@ -18,15 +19,18 @@ from telegram import (
     Update,
 )
 from telegram.constants import ParseMode
-from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, BaseUpdateProcessor, Defaults
+from telegram.error import InvalidToken, NetworkError
+from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, BaseUpdateProcessor, Defaults, ExtBot
 from telegram.request import HTTPXRequest
 
 from bot import __version__, fonts
 from bot.commands import Where, menu_commands
-from bot.config import LANGUAGES, Settings
+from bot.config import LANGUAGES, ConfigError, Settings
+from bot.delivery import Sender
 from bot.i18n import Locales
 from bot.invites import BOT_USERNAME_KEY
 from bot.services import Services
+from handlers.sending import BotSender
 from storage import Store
 
 logger = logging.getLogger(__name__)
@@ -105,6 +109,28 @@ def rate_limiter(settings: Settings) -> AIORateLimiter:
         group_time_period=60,
         max_retries=5,
     )
+
+
+@asynccontextmanager
+async def standalone_sender(settings: Settings) -> AsyncIterator[Sender]:
+    """A bot outside the running Application (`riverbot summary --send`) that sends as the bot does: HTML, the
+    same rate limits. A rejected token or an unreachable API is a ConfigError with the how-to."""
+    bot = ExtBot(
+        settings.token,
+        base_url=f"{settings.telegram_api_url}/bot",
+        base_file_url=f"{settings.telegram_api_url}/file/bot",
+        defaults=Defaults(
+            parse_mode=ParseMode.HTML, tzinfo=settings.tz, link_preview_options=LinkPreviewOptions(is_disabled=True)
+        ),
+        rate_limiter=rate_limiter(settings),
+    )
+    try:
+        async with bot:
+            yield BotSender(bot)
+    except InvalidToken:
+        raise ConfigError("config.token_rejected") from None
+    except NetworkError as exc:
+        raise ConfigError("config.api_unreachable", url=settings.telegram_api_url, reason=str(exc)) from None
 
 
 def build_application(settings: Settings, *, services: Services | None = None) -> Application:  # type: ignore[type-arg]

@@ -570,16 +570,9 @@ def _terminal_text(html_text: str) -> str:
 def cmd_summary(settings: Settings, locales: Locales, args: argparse.Namespace) -> int:
     """An area's weekly summary: printed, its chart saved; with --send also delivered to the area's bound groups,
     recorded as the weekly job records it (so the job will not send that week to those groups again)."""
-    from telegram import LinkPreviewOptions
-    from telegram.constants import ParseMode
-    from telegram.error import InvalidToken, NetworkError
-    from telegram.ext import Defaults, ExtBot
-
-    from bot.app import rate_limiter
+    from bot.app import standalone_sender  # PTB loads only for the commands that talk to Telegram
     from bot.services import Services
-    from bot.summaries import SummaryService, Week, chart_jpeg, last_week, parse_week, summary_text
-    from handlers.summaries import deliver_area
-    from storage.records import AreaRecord
+    from bot.summaries import chart_jpeg, last_week, parse_week, summary_text
 
     lang = settings.default_language
     if args.week is None:
@@ -593,39 +586,23 @@ def cmd_summary(settings: Settings, locales: Locales, args: argparse.Namespace) 
         settings.token  # noqa: B018 — fails early, with the how-to, when there is no token
     ensure_data_dir(settings)
 
-    async def deliver(svc: Services, area: AreaRecord, week: Week) -> tuple[list[int], list[int]]:
-        """Through the Bot API as the bot sends: HTML, the same rate limits, the same delivery records."""
-        bot = ExtBot(
-            settings.token,
-            base_url=f"{settings.telegram_api_url}/bot",
-            base_file_url=f"{settings.telegram_api_url}/file/bot",
-            defaults=Defaults(
-                parse_mode=ParseMode.HTML, tzinfo=settings.tz, link_preview_options=LinkPreviewOptions(is_disabled=True)
-            ),
-            rate_limiter=rate_limiter(settings),
-        )
-        try:
-            async with bot:
-                return await deliver_area(bot, svc, area, week)
-        except InvalidToken:
-            raise ConfigError("config.token_rejected") from None
-        except NetworkError as exc:
-            raise ConfigError("config.api_unreachable", url=settings.telegram_api_url, reason=str(exc)) from None
-
     async def run() -> tuple[str, bytes, tuple[list[int], list[int]] | None]:
 
         async with await Store.open(settings.database_path) as store:
-            area = await store.areas.by_code(args.area.strip())
+            svc = Services.create(settings, store, locales)
+            area = await svc.delivery.area_by_code(args.area.strip())
             if area is None:
                 raise ConfigError("cli.summary.unknown_area", code=args.area)
-            if args.send and not await store.bindings.for_area(area.id):
+            if args.send and not await svc.delivery.has_groups(area):
                 return "", b"", None
-            summary = await SummaryService(store, settings).area_summary(area, week)
+            summary = await svc.summaries.area_summary(area, week)
             text = summary_text(summary, locales, lang)
             chart = await asyncio.to_thread(chart_jpeg, summary, locales, lang)
             outcome: tuple[list[int], list[int]] = ([], [])
             if args.send:
-                outcome = await deliver(Services.create(settings, store, locales), area, week)
+                # Through the Bot API as the bot sends, recorded as the weekly job records it.
+                async with standalone_sender(settings) as sender:
+                    outcome = await svc.delivery.deliver_area(sender, area, week)
             return text, chart, outcome
 
     text, chart, outcome = asyncio.run(run())

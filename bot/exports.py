@@ -319,6 +319,7 @@ def _write_csv(job: _Job) -> tuple[int, int, int]:
 
 def _write_xlsx(job: _Job) -> tuple[int, int, int]:
     out, rows, reader, tally, start, end, count = job
+    # openpyxl loads only for an xlsx export: the bot and the CLI start without it.
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Alignment, Font
@@ -537,3 +538,17 @@ def range_of(name: str, today: date) -> tuple[date, date]:
     if name == "year":
         return today.replace(month=1, day=1), today
     raise ValueError(f"no such range: {name!r}")
+
+
+class Exports:
+    """`export()` bound to the bot's store, settings and locales: what /export calls."""
+
+    def __init__(self, store: Store, settings: Settings, locales: Locales) -> None:
+        self._store = store
+        self._settings = settings
+        self._locales = locales
+
+    async def export(self, *, language: str, fmt: Format, first: date, last: date, out: Path) -> ExportResult:
+        return await export(
+            self._store, self._settings, self._locales, language=language, fmt=fmt, first=first, last=last, out=out
+        )

@@ -14,12 +14,29 @@ from typing import Any, Literal
 
 from bot.config import CATEGORIES, Settings
 from bot.geo import haversine_m
-from bot.people import ADMIN, CHIEF
+from bot.people import ADMIN, CHIEF, Person
 from storage import Store
-from storage.problems import NewProblem, ProblemRecord
-from storage.records import PersonRecord
+from storage.problems import NewProblem, ProblemEvent, ProblemFilter, ProblemPhoto, ProblemRecord
+from storage.records import AreaRecord, DialogRecord, PersonRecord, ReachRecord
+
+__all__ = [  # ProblemRecord and ProblemPhoto too: handlers show them, and import no storage module
+    "MAX_PHOTOS",
+    "NOTE_FLOW",
+    "Action",
+    "Card",
+    "Change",
+    "Draft",
+    "DraftPhoto",
+    "Listed",
+    "Outcome",
+    "ProblemPhoto",
+    "ProblemRecord",
+    "ProblemService",
+    "TimelineEntry",
+]
 
 MAX_PHOTOS = 5
+NOTE_FLOW = "problem_note"  # the dialog while an assignee sends after-photos, or someone types a reason
 Action = Literal["assign", "rectify", "close", "reject", "dismiss", "reopen"]
 Outcome = Literal["ok", "not_allowed", "too_late", "inactive_assignee", "not_a_chief", "same_assignee"]
 
@@ -100,6 +117,33 @@ class Change:
     tell_previous: int | None = None
     # Reopened with nobody to take it (its chief has left, the reach has none now): the admins assign it.
     tell_admins: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class TimelineEntry:
+    event: ProblemEvent
+    target: PersonRecord | None  # whom an assign or reassign gave the problem to
+
+
+@dataclass(frozen=True, slots=True)
+class Card:
+    """Everything a problem's card shows: the problem, the names around it, its photos, and its story."""
+
+    problem: ProblemRecord
+    reach: ReachRecord | None
+    area: AreaRecord | None
+    reporter: PersonRecord | None
+    assignee: PersonRecord | None
+    photos: list[ProblemPhoto]
+    timeline: list[TimelineEntry]
+
+
+@dataclass(frozen=True, slots=True)
+class Listed:
+    """A problem in a list, with its reach's name to show."""
+
+    problem: ProblemRecord
+    reach: ReachRecord | None
 
 
 class ProblemService:
@@ -208,6 +252,94 @@ class ProblemService:
                 data={"photos": len(draft.photos)},
             )
         return problem
+
+    # -- what the handlers show ---------------------------------------------------------------------------
+
+    def is_admin(self, person: PersonRecord) -> bool:
+        """An admin by role, or by ADMIN_IDS (the bootstrap admins, who may not hold the role yet)."""
+        return ADMIN in person.roles or (
+            person.telegram_id is not None and person.telegram_id in self._settings.admin_ids
+        )
+
+    async def get(self, problem_id: int) -> ProblemRecord | None:
+        return await self._store.problems.by_id(problem_id)
+
+    async def person(self, person_id: int) -> PersonRecord | None:
+        return await self._store.people.by_id(person_id)
+
+    async def recipient(self, person_id: int) -> PersonRecord | None:
+        """The person, if the bot can write to them: known to Telegram, started the bot, still active."""
+        person = await self._store.people.by_id(person_id)
+        if person is None or person.telegram_id is None or person.started_at is None or not person.active:
+            return None
+        return person
+
+    async def admins(self) -> list[PersonRecord]:
+        return await self._store.people.with_role(ADMIN)
+
+    async def areas(self) -> list[AreaRecord]:
+        return await self._store.areas.all()
+
+    async def card(self, problem: ProblemRecord, *, timeline: bool) -> Card:
+        people = self._store.people
+        entries = []
+        if timeline:
+            for event in await self._store.problems.events(problem.id):
+                target = None
+                if event.action in ("assign", "reassign") and "assignee" in event.data:
+                    target = await people.by_id(int(event.data["assignee"]))
+                entries.append(TimelineEntry(event, target))
+        return Card(
+            problem=problem,
+            reach=await self._store.reaches.by_id(problem.reach_id),
+            area=await self._store.areas.by_id(problem.area_id),
+            reporter=await people.by_id(problem.reporter_id),
+            assignee=await people.by_id(problem.assignee_id) if problem.assignee_id else None,
+            photos=await self._store.problems.photos(problem.id),
+            timeline=entries,
+        )
+
+    async def _listed(self, problems: list[ProblemRecord]) -> list[Listed]:
+        return [Listed(p, await self._store.reaches.by_id(p.reach_id)) for p in problems]
+
+    async def page(
+        self, person: Person, *, area_id: int, category: str, page: int, page_size: int
+    ) -> tuple[list[Listed], int]:
+        """A page of the open problems this person sees (admins: all; a chief: theirs and their reaches'),
+        optionally of one area or category (0 or "": any); and how many there are in all."""
+        if person.is_admin:
+            scope = ProblemFilter(area_id=area_id or None, category=category or None)
+        else:
+            reaches = tuple(a.reach_id for a in await self._store.assignments.active_for_person(person.id))
+            scope = ProblemFilter(
+                area_id=area_id or None, category=category or None, assignee_id=person.id, reach_ids=reaches
+            )
+        found, total = await self._store.problems.page(scope, limit=page_size, offset=page * page_size)
+        return await self._listed(found), total
+
+    async def reported_by(self, person_id: int) -> list[Listed]:
+        return await self._listed(await self._store.problems.for_reporter(person_id))
+
+    async def assignee_choices(self, problem: ProblemRecord) -> list[tuple[PersonRecord, bool]]:
+        """The chiefs to assign to, each with whether they hold the problem's reach: those first, then those
+        of its area, by name."""
+        chiefs = await self._store.people.with_role(CHIEF)
+        holders = {a.person_id for a in await self._store.assignments.active_for_reach(problem.reach_id)}
+        chiefs.sort(key=lambda p: (p.id not in holders, p.home_area_id != problem.area_id, p.name))
+        return [(p, p.id in holders) for p in chiefs]
+
+    # -- the note dialog (after-photos, or a reason) --------------------------------------------------------
+
+    async def note(self, telegram_id: int) -> DialogRecord | None:
+        """The person's open note dialog, if that is what they have open."""
+        dialog = await self._store.dialogs.get(telegram_id)
+        return dialog if dialog is not None and dialog.flow == NOTE_FLOW else None
+
+    async def put_note(self, telegram_id: int, step: str, data: dict[str, Any]) -> None:
+        await self._store.dialogs.put(telegram_id, NOTE_FLOW, step, data)
+
+    async def end_note(self, telegram_id: int) -> None:
+        await self._store.dialogs.clear(telegram_id, NOTE_FLOW)
 
     # -- who may do what ---------------------------------------------------------------------------------
 

@@ -6,11 +6,15 @@ from dataclasses import dataclass
 
 from bot.chats import ChatService
 from bot.config import Settings
+from bot.deadlines import Deadlines
+from bot.delivery import Delivery
+from bot.exports import Exports
 from bot.i18n import Locales
 from bot.joining import Joining, Roster
 from bot.patrols import PatrolService
 from bot.people import PeopleService
 from bot.problems import ProblemService
+from bot.summaries import SummaryService
 from storage import Store
 
 
@@ -25,17 +29,30 @@ class Services:
     roster: Roster
     patrols: PatrolService
     problems: ProblemService
+    deadlines: Deadlines
+    summaries: SummaryService
+    delivery: Delivery
+    exports: Exports
 
     @classmethod
     def create(cls, settings: Settings, store: Store, locales: Locales | None = None) -> Services:
+        locales = locales or Locales.load(settings.default_language)
+        people = PeopleService(store, settings)
+        chats = ChatService(store, settings)
+        summaries = SummaryService(store, settings)
+        problems = ProblemService(store, settings)
         return cls(
             settings=settings,
             store=store,
-            locales=locales or Locales.load(settings.default_language),
-            people=PeopleService(store, settings),
-            chats=ChatService(store, settings),
+            locales=locales,
+            people=people,
+            chats=chats,
             joining=Joining(store, settings),
             roster=Roster(store, settings),
             patrols=PatrolService(store, settings),
-            problems=ProblemService(store, settings),
+            problems=problems,
+            deadlines=Deadlines(store, settings, problems),
+            summaries=summaries,
+            delivery=Delivery(store, settings, locales=locales, people=people, chats=chats, summaries=summaries),
+            exports=Exports(store, settings, locales),
         )

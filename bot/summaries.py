@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from bot.charts import CategoryBar, ChartText, RateBar, Tile, Tone, pick_rows, render_chart
 from bot.config import Language, Settings
 from bot.i18n import Locales
 from bot.tallies import (
@@ -344,8 +345,6 @@ def split_messages(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
 def chart_jpeg(summary: AreaSummary, locales: Locales, language: Language) -> bytes:
     """The chart for the summary as JPEG: the week's figures, the patrol rate per reach (shortfalls first) and
     problems by category (CPU-bound: use a thread)."""
-    from bot.charts import CategoryBar, ChartText, RateBar, Tile, Tone, pick_rows, render_chart
-
     def p(key: str, **params: object) -> str:
         return locales.plain(language, f"summary.chart.{key}", **params)
 

@@ -17,7 +17,7 @@ from telegram import Update
 from telegram.error import TelegramError
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, filters
 
-from bot.exports import FORMATS, RANGES, TELEGRAM_UPLOAD_LIMIT, Format, export, file_name, range_of
+from bot.exports import FORMATS, RANGES, TELEGRAM_UPLOAD_LIMIT, Format, file_name, range_of
 from handlers.access import guard
 from handlers.common import Context, services
 from handlers.ui import button, buttons, show
@@ -26,6 +26,7 @@ logger = logging.getLogger(__name__)
 
 
 async def export_command(update: Update, context: Context) -> None:
+    """/export: choose a format."""
     actor = await guard(update, context, "export")
     if actor is None:
         return
@@ -37,6 +38,7 @@ async def export_command(update: Update, context: Context) -> None:
 
 @button
 async def format_button(update: Update, context: Context) -> None:
+    """A format chosen: choose a period."""
     actor = await guard(update, context, "export")
     if actor is None:
         return
@@ -51,6 +53,7 @@ async def format_button(update: Update, context: Context) -> None:
 
 
 async def range_button(update: Update, context: Context) -> None:
+    """A period chosen: write the export in a thread and send it as a document."""
     query = update.callback_query
     assert query is not None
     actor = await guard(update, context, "export")
@@ -78,9 +81,7 @@ async def range_button(update: Update, context: Context) -> None:
     with tempfile.TemporaryDirectory(prefix="riverbot-export-") as folder:
         path = Path(folder) / file_name(fmt, first, last)
         try:
-            result = await export(
-                svc.store, svc.settings, svc.locales, language=lang, fmt=fmt, first=first, last=last, out=path
-            )
+            result = await svc.exports.export(language=lang, fmt=fmt, first=first, last=last, out=path)
         except Exception:
             logger.exception("export %s %s..%s failed", fmt, first, last)
             await show(update, context, svc.locales.t(lang, "export.failed"))

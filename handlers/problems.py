@@ -5,16 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from telegram import InputMediaPhoto, Update
 from telegram.error import Forbidden, TelegramError
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, filters
 
 from bot.config import CATEGORIES, Language
-from bot.people import ADMIN, CHIEF
+from bot.deadlines import Notice
+from bot.people import CHIEF
 from bot.photos import PhotoError
-from bot.problems import MAX_PHOTOS, Action, DraftPhoto
+from bot.problems import MAX_PHOTOS, NOTE_FLOW, Action, Card, DraftPhoto, Listed, ProblemPhoto, ProblemRecord
 from bot.services import Services
 from bot.stamp import evidence_lines, stamp
 from handlers.access import Actor, guard, refuse
@@ -22,12 +23,11 @@ from handlers.common import Context, services
 from handlers.dialogs import flow
 from handlers.report import category_name, fetch_photo
 from handlers.ui import button, buttons, int_part, paged, show
-from storage.problems import ProblemFilter, ProblemPhoto, ProblemRecord
-from storage.records import DialogRecord, PersonRecord
+from storage.records import DialogRecord, PersonRecord, ReachRecord
 
 logger = logging.getLogger(__name__)
 
-NOTE = "problem_note"  # the dialog while an assignee sends after-photos, or someone types a reason
+NOTE = NOTE_FLOW
 PAGE = 8
 LARGEST = 10**9  # no page, area or person id comes near; forged button data may carry any number (SQLite overflows)
 
@@ -45,14 +45,11 @@ def _lang(svc: Services, person: PersonRecord) -> Language:
 
 
 def _is_admin(svc: Services, person: PersonRecord) -> bool:
-    return ADMIN in person.roles or (person.telegram_id is not None and person.telegram_id in svc.settings.admin_ids)
+    return svc.problems.is_admin(person)
 
 
-async def problem_text(svc: Services, lang: Language, problem: ProblemRecord, *, timeline: bool) -> str:
-    reach = await svc.store.reaches.by_id(problem.reach_id)
-    area = await svc.store.areas.by_id(problem.area_id)
-    assignee = await svc.store.people.by_id(problem.assignee_id) if problem.assignee_id else None
-    reporter = await svc.store.people.by_id(problem.reporter_id)
+def problem_text(svc: Services, lang: Language, card: Card, *, timeline: bool) -> str:
+    problem, reach, area, assignee, reporter = card.problem, card.reach, card.area, card.assignee, card.reporter
     tz = svc.settings.tz
     today = datetime.now(tz).date()
     overdue = problem.overdue_days(today)
@@ -81,7 +78,8 @@ async def problem_text(svc: Services, lang: Language, problem: ProblemRecord, *,
     if timeline:
         lines.append("")
         lines.append(_t(svc, lang, "problem.timeline"))
-        for event in await svc.store.problems.events(problem.id):
+        for entry in card.timeline:
+            event = entry.event
             who = event.actor_name or _p(svc, lang, "problem.system")
             line = _t(
                 svc,
@@ -92,7 +90,7 @@ async def problem_text(svc: Services, lang: Language, problem: ProblemRecord, *,
                 what=_p(svc, lang, f"problem.event.{event.action}"),
             )
             if event.action in ("assign", "reassign") and "assignee" in event.data:
-                target = await svc.store.people.by_id(int(event.data["assignee"]))
+                target = entry.target
                 line += _t(
                     svc,
                     lang,
@@ -132,8 +130,8 @@ async def send_problem(
     """Photos (an album), the map location, then the card with what this person may do."""
     svc = services(context)
     lang = _lang(svc, viewer)
-    photos = await svc.store.problems.photos(problem.id)
-    reach = await svc.store.reaches.by_id(problem.reach_id)
+    card = await svc.problems.card(problem, timeline=timeline)
+    photos, reach = card.photos, card.reach
     if photos:
         copies = await evidence_copies(svc, lang, problem, photos[: 2 * MAX_PHOTOS], reach.name(lang) if reach else "")
         try:
@@ -156,7 +154,7 @@ async def send_problem(
         ),
         address=reach.name(lang) if reach else "",
     )
-    text = await problem_text(svc, lang, problem, timeline=timeline)
+    text = problem_text(svc, lang, card, timeline=timeline)
     if intro:
         text = intro + "\n\n" + text
     actions = svc.problems.allowed(problem, viewer, bootstrap_admin=_is_admin(svc, viewer))
@@ -197,8 +195,8 @@ async def _tell(
 ) -> None:
     """Tell one person about a change in their language; a blocked bot or a missing chat is noted, not fatal."""
     svc = services(context)
-    person = await svc.store.people.by_id(person_id)
-    if person is None or person.telegram_id is None or person.started_at is None or not person.active:
+    person = await svc.problems.recipient(person_id)
+    if person is None or person.telegram_id is None:
         return
     lang = _lang(svc, person)
     intro = _t(svc, lang, key, number=problem.id, category=category_name(svc.locales, lang, problem.category), **params)
@@ -223,7 +221,7 @@ async def announce_new(context: Context, problem: ProblemRecord) -> None:
     if problem.assignee_id is not None:
         await _tell(context, problem.assignee_id, "problem.new_assigned", problem, full=True)
         return
-    for admin in await svc.store.people.with_role(ADMIN):
+    for admin in await svc.problems.admins():
         await _tell(context, admin.id, "problem.new_unassigned", problem, full=True)
 
 
@@ -231,6 +229,7 @@ async def announce_new(context: Context, problem: ProblemRecord) -> None:
 
 
 async def problem_command(update: Update, context: Context) -> None:
+    """/problem N: the problem's card with its timeline, if this person may see it."""
     actor = await guard(update, context, "problem")
     message = update.effective_message
     if actor is None or message is None:
@@ -245,8 +244,8 @@ async def problem_command(update: Update, context: Context) -> None:
 
 async def _view(update: Update, context: Context, actor: Actor, number: int) -> None:
     svc = services(context)
-    record = await svc.store.people.by_id(actor.known.id)
-    problem = await svc.store.problems.by_id(number)
+    record = await svc.problems.person(actor.known.id)
+    problem = await svc.problems.get(number)
     assert record is not None and actor.known.telegram_id is not None
     if problem is None or not await svc.problems.may_view(problem, record, bootstrap_admin=_is_admin(svc, record)):
         await refuse(update, context, actor.language, "problem.not_found", number=number)
@@ -255,18 +254,11 @@ async def _view(update: Update, context: Context, actor: Actor, number: int) -> 
 
 
 async def problems_command(update: Update, context: Context) -> None:
+    """/problems: the open problems this person sees, a page at a time."""
     actor = await guard(update, context, "problems")
     if actor is None:
         return
     await _list(update, context, actor, page=0, area_id=0, category="", overdue_only=False)
-
-
-async def _scope(svc: Services, actor: Actor, area_id: int, category: str) -> ProblemFilter:
-    person = actor.known
-    if person.is_admin:
-        return ProblemFilter(area_id=area_id or None, category=category or None)
-    reaches = tuple(a.reach_id for a in await svc.store.assignments.active_for_person(person.id))
-    return ProblemFilter(area_id=area_id or None, category=category or None, assignee_id=person.id, reach_ids=reaches)
 
 
 async def _list(
@@ -274,15 +266,13 @@ async def _list(
 ) -> None:
     svc = services(context)
     lang = actor.language
-    scope = await _scope(svc, actor, area_id, category)
     today = datetime.now(svc.settings.tz).date()
-    found, total = await svc.store.problems.page(scope, limit=PAGE, offset=page * PAGE)
+    found, total = await svc.problems.page(actor.known, area_id=area_id, category=category, page=page, page_size=PAGE)
     if overdue_only:
-        found = [p for p in found if p.overdue_days(today)]
+        found = [item for item in found if item.problem.overdue_days(today)]
     state = f"{area_id}:{category}"
     choices = []
-    for problem in found:
-        reach = await svc.store.reaches.by_id(problem.reach_id)
+    for problem, reach in _pairs(found):
         overdue = problem.overdue_days(today)
         flag = (
             _p(svc, lang, "problems.overdue_flag", days=overdue)
@@ -314,24 +304,28 @@ async def _list(
     await show(update, context, header, paged(choices, page=0, page_data="pl:x:", extra=extra, page_size=PAGE))
 
 
+def _pairs(found: list[Listed]) -> list[tuple[ProblemRecord, ReachRecord | None]]:
+    return [(item.problem, item.reach) for item in found]
+
+
 def _line(svc: Services, lang: Language, problem: ProblemRecord, flag: str, reach: str) -> str:
     return f"#{problem.id} {flag} · {category_name(svc.locales, lang, problem.category)} · {reach}"
 
 
 async def myreports_command(update: Update, context: Context) -> None:
+    """/myreports: the problems this person reported, newest first."""
     actor = await guard(update, context, "myreports")
     message = update.effective_message
     if actor is None or message is None:
         return
     svc = services(context)
     lang = actor.language
-    found = await svc.store.problems.for_reporter(actor.known.id)
+    found = await svc.problems.reported_by(actor.known.id)
     if not found:
         await message.reply_text(_t(svc, lang, "myreports.none"))
         return
     choices = []
-    for problem in found:
-        reach = await svc.store.reaches.by_id(problem.reach_id)
+    for problem, reach in _pairs(found):
         choices.append(
             (
                 _line(
@@ -352,6 +346,7 @@ async def myreports_command(update: Update, context: Context) -> None:
 
 @button
 async def list_button(update: Update, context: Context) -> None:
+    """A page of /problems, or its area and category filters."""
     query = update.callback_query
     assert query is not None and query.data is not None
     actor = await guard(update, context, "problems")
@@ -380,7 +375,7 @@ async def list_button(update: Update, context: Context) -> None:
     # pf:a:<category> → choose an area; pf:c:<area> → choose a category
     if parts[1] == "a":
         category = parts[2] if len(parts) > 2 and parts[2] in CATEGORIES else ""
-        areas = await svc.store.areas.all()
+        areas = await svc.problems.areas()
         rows = [[(a.name(lang), f"pl:0:{a.id}:{category}")] for a in areas]
         await show(update, context, _t(svc, lang, "reaches.choose_area"), buttons(*rows))
     else:
@@ -394,6 +389,7 @@ async def list_button(update: Update, context: Context) -> None:
 
 @button
 async def problem_button(update: Update, context: Context) -> None:
+    """A problem's buttons: details, or an action (some ask for an assignee, after-photos or a reason first)."""
     query = update.callback_query
     assert query is not None and query.data is not None
     actor = await guard(update, context, "problem")
@@ -410,8 +406,8 @@ async def problem_button(update: Update, context: Context) -> None:
     if action == "v":
         await _view(update, context, actor, number)
         return
-    record = await svc.store.people.by_id(actor.known.id)
-    problem = await svc.store.problems.by_id(number)
+    record = await svc.problems.person(actor.known.id)
+    problem = await svc.problems.get(number)
     assert record is not None
     if problem is None:
         await refuse(update, context, lang, "fallback.outdated_button")
@@ -445,14 +441,14 @@ async def problem_button(update: Update, context: Context) -> None:
             return
         await _apply(update, context, record, problem.id, "assign", assignee_id=target)
     elif action == "rect":
-        await svc.store.dialogs.put(telegram_id, NOTE, "rectify", {"problem": problem.id, "photos": [], "note": None})
+        await svc.problems.put_note(telegram_id, "rectify", {"problem": problem.id, "photos": [], "note": None})
         await context.bot.send_message(
             telegram_id,
             _t(svc, lang, "problem.ask_after_photos", number=problem.id, max=MAX_PHOTOS),
             reply_markup=buttons([(_p(svc, lang, "common.cancel"), "pn:x")]),
         )
     else:  # reject, dismiss, reopen: a reason first
-        await svc.store.dialogs.put(telegram_id, NOTE, wanted[action], {"problem": problem.id})
+        await svc.problems.put_note(telegram_id, wanted[action], {"problem": problem.id})
         await context.bot.send_message(
             telegram_id,
             _t(svc, lang, f"problem.ask_reason_{wanted[action]}", number=problem.id),
@@ -462,16 +458,12 @@ async def problem_button(update: Update, context: Context) -> None:
 
 async def _choose_assignee(update: Update, context: Context, lang: Language, problem: ProblemRecord) -> None:
     svc = services(context)
-    chiefs = await svc.store.people.with_role(CHIEF)
-    holders = {a.person_id for a in await svc.store.assignments.active_for_reach(problem.reach_id)}
-    area_id = problem.area_id
-    chiefs.sort(key=lambda p: (p.id not in holders, p.home_area_id != area_id, p.name))
     choices = [
         (
-            ("⭐ " if p.id in holders else "") + f"{p.name} · {_p(svc, lang, f'level.{p.roles.get(CHIEF)}')}",
+            ("⭐ " if holder else "") + f"{p.name} · {_p(svc, lang, f'level.{p.roles.get(CHIEF)}')}",
             f"pb:asp:{problem.id}:{p.id}",
         )
-        for p in chiefs
+        for p, holder in await svc.problems.assignee_choices(problem)
     ]
     await show(
         update,
@@ -528,7 +520,7 @@ async def _apply(
         await context.bot.send_message(actor.telegram_id, done)
     reporter_key = f"problem.tell.{action}"
     for person_id in change.tell_reporters:
-        person = await svc.store.people.by_id(person_id)
+        person = await svc.problems.person(person_id)
         thanks = person is not None and "volunteer" in person.roles and action == "close"
         await _tell(
             context, person_id, "problem.tell.close_volunteer" if thanks else reporter_key, problem, note=note or ""
@@ -545,11 +537,11 @@ async def _apply(
     for person_id in change.tell_verifiers:
         await _tell(context, person_id, "problem.to_verifier", problem, full=True, note=note or "")
     if change.tell_admins:
-        for admin in await svc.store.people.with_role(ADMIN):
+        for admin in await svc.problems.admins():
             if admin.id != actor.id:
                 await _tell(context, admin.id, "problem.reopened_unassigned", problem, full=True, note=note or "")
     if change.tell_previous is not None:
-        assignee = await svc.store.people.by_id(problem.assignee_id) if problem.assignee_id else None
+        assignee = await svc.problems.person(problem.assignee_id) if problem.assignee_id else None
         await _tell(
             context,
             change.tell_previous,
@@ -566,10 +558,10 @@ async def note_input(update: Update, context: Context, dialog: DialogRecord) -> 
     message = update.effective_message
     svc = services(context)
     if actor is None or message is None:
-        await svc.store.dialogs.clear(dialog.telegram_id, NOTE)
+        await svc.problems.end_note(dialog.telegram_id)
         return
     lang = actor.language
-    record = await svc.store.people.by_id(actor.known.id)
+    record = await svc.problems.person(actor.known.id)
     assert record is not None
     problem_id = int(dialog.data.get("problem", 0))
     if dialog.step == "rectify":
@@ -582,7 +574,7 @@ async def note_input(update: Update, context: Context, dialog: DialogRecord) -> 
             if fetched is None:
                 return
             photos.append([fetched.photo_id, fetched.file_id, fetched.as_document, None])
-            await svc.store.dialogs.put(dialog.telegram_id, NOTE, "rectify", {**dialog.data, "photos": photos})
+            await svc.problems.put_note(dialog.telegram_id, "rectify", {**dialog.data, "photos": photos})
             await message.reply_text(
                 _t(svc, lang, "problem.after_photo_added", count=len(photos), max=MAX_PHOTOS),
                 reply_markup=buttons(
@@ -591,9 +583,7 @@ async def note_input(update: Update, context: Context, dialog: DialogRecord) -> 
             )
             return
         if message.text:
-            await svc.store.dialogs.put(
-                dialog.telegram_id, NOTE, "rectify", {**dialog.data, "note": message.text[:1000]}
-            )
+            await svc.problems.put_note(dialog.telegram_id, "rectify", {**dialog.data, "note": message.text[:1000]})
             await message.reply_text(
                 _t(svc, lang, "problem.rectify_note_noted"),
                 reply_markup=buttons(
@@ -606,12 +596,13 @@ async def note_input(update: Update, context: Context, dialog: DialogRecord) -> 
     if not message.text:
         await message.reply_text(_t(svc, lang, f"problem.ask_reason_{dialog.step}", number=problem_id))
         return
-    await svc.store.dialogs.clear(dialog.telegram_id, NOTE)
+    await svc.problems.end_note(dialog.telegram_id)
     await _apply(update, context, record, problem_id, dialog.step, note=message.text[:1000])  # type: ignore[arg-type]
 
 
 @button
 async def note_button(update: Update, context: Context) -> None:
+    """The note dialog's buttons: cancel, or send the rectification with its after-photos."""
     query = update.callback_query
     assert query is not None and query.data is not None
     actor = await guard(update, context, "problem")
@@ -621,12 +612,12 @@ async def note_button(update: Update, context: Context) -> None:
     lang = actor.language
     telegram_id = actor.known.telegram_id
     assert telegram_id is not None
-    dialog = await svc.store.dialogs.get(telegram_id)
-    if dialog is None or dialog.flow != NOTE:
+    dialog = await svc.problems.note(telegram_id)
+    if dialog is None:
         await refuse(update, context, lang, "fallback.outdated_button")
         return
     if query.data == "pn:x":
-        await svc.store.dialogs.clear(telegram_id, NOTE)
+        await svc.problems.end_note(telegram_id)
         await show(update, context, _t(svc, lang, "dialog.cancelled"))
         return
     if dialog.step != "rectify":
@@ -636,9 +627,9 @@ async def note_button(update: Update, context: Context) -> None:
     if not photos:
         await refuse(update, context, lang, "problem.need_after_photo")
         return
-    record = await svc.store.people.by_id(actor.known.id)
+    record = await svc.problems.person(actor.known.id)
     assert record is not None
-    await svc.store.dialogs.clear(telegram_id, NOTE)
+    await svc.problems.end_note(telegram_id)
     await _apply(
         update, context, record, int(dialog.data["problem"]), "rectify", note=dialog.data.get("note"), photos=photos
     )
@@ -647,37 +638,25 @@ async def note_button(update: Update, context: Context) -> None:
 # -- deadlines --------------------------------------------------------------------------------------------
 
 
+NOTICE_KEYS = {"reminder": "problem.due_soon", "overdue": "problem.overdue_letter", "escalation": "problem.escalated"}
+
+
 async def chase_deadlines(context: Context) -> None:
-    """Daily: due within a day → a reminder; overdue → a reminder letter; long overdue → the admins."""
+    """Daily: send the deadline notices `bot.deadlines` decides on (reminders, overdue letters, escalations)."""
     svc = services(context)
     today = datetime.now(svc.settings.tz).date()
-    admins = await svc.store.people.with_role(ADMIN)
-    for problem in await svc.store.problems.open_with_deadline_before(today + timedelta(days=1)):
-        overdue = problem.overdue_days(today)
-        if problem.assignee_id is not None and problem.status == "assigned":
-            key = "problem.overdue_letter" if overdue else "problem.due_soon"
-            if await svc.store.patrols.reminded(problem.assignee_id, f"problem:{problem.id}", today.isoformat()):
-                await _tell(
-                    context,
-                    problem.assignee_id,
-                    key,
-                    problem,
-                    days=overdue,
-                    deadline=problem.deadline.isoformat() if problem.deadline else "",
-                )
-        # Once per deadline (a reopened problem has a new one); a rectified problem waits for its verifiers,
-        # and "still not rectified" would be untrue.
-        if overdue >= svc.settings.escalate_after_days and overdue > 0 and problem.status != "rectified":
-            first = True
-            deadline = problem.deadline.isoformat() if problem.deadline else "once"
-            for admin in admins:
-                if await svc.store.patrols.reminded(admin.id, f"escalate:{problem.id}", deadline):
-                    await _tell(context, admin.id, "problem.escalated", problem, full=True, days=overdue)
-                else:
-                    first = False
-            if first and admins:
-                await svc.problems.escalate(problem, overdue)
-        await asyncio.sleep(0)
+    for notice in await svc.deadlines.chase(today):
+        await _notify(context, notice)
+
+
+async def _notify(context: Context, notice: Notice) -> None:
+    problem = notice.problem
+    key = NOTICE_KEYS[notice.kind]
+    if notice.kind == "escalation":
+        await _tell(context, notice.person_id, key, problem, full=True, days=notice.days_overdue)
+        return
+    deadline = problem.deadline.isoformat() if problem.deadline else ""
+    await _tell(context, notice.person_id, key, problem, days=notice.days_overdue, deadline=deadline)
 
 
 def register(app: Application) -> None:  # type: ignore[type-arg]

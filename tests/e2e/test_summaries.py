@@ -9,11 +9,11 @@ from datetime import datetime
 import pytest
 from telegram.ext import CallbackContext
 
+from bot import delivery as summaries
 from bot.app import build_application
 from bot.app import start as start_app
 from bot.app import stop as stop_app
 from bot.summaries import last_week
-from handlers import summaries
 from handlers.summaries import weekly_summaries
 from storage.summaries import AREA
 from tests.conftest import BotFactory, Harness

@@ -12,12 +12,12 @@ from zoneinfo import ZoneInfo
 import pytest
 from telegram.ext import CallbackContext
 
+from bot import delivery as summaries
 from bot.app import build_application
 from bot.app import start as start_app
 from bot.app import stop as stop_app
 from bot.i18n import Locales
 from bot.summaries import MESSAGE_LIMIT, last_week, week_dates
-from handlers import summaries
 from handlers.summaries import deliver_week
 from sandbox import BotApiServer, Sandbox
 from sandbox.driver import FakeUser

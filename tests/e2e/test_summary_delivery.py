@@ -11,8 +11,8 @@ import pytest
 from telegram.ext import CallbackContext
 
 from benchmarks.delivery import BoundArea, bound_areas, check_group
+from bot import delivery as summaries
 from bot.summaries import last_week
-from handlers import summaries
 from handlers.summaries import weekly_summaries
 from sandbox import FloodLimits
 from storage.summaries import AREA

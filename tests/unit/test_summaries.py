@@ -25,9 +25,9 @@ from bot.charts import (
     render_chart,
 )
 from bot.config import load_settings
+from bot.delivery import due_week
 from bot.summaries import change_points, format_points, last_week, parse_week, split_messages
 from bot.tallies import Rate
-from handlers.summaries import due_week
 
 
 def test_weeks() -> None:

@@ -1,0 +1,88 @@
+"""Deadlines: who hears about a problem whose deadline is near or past, and when the office is told.
+
+Daily: a problem due within a day reminds its assignee; an overdue one gets them a reminder letter each day;
+one overdue ESCALATE_AFTER_DAYS or more goes to the admins, once per deadline (a reopened problem has a new
+one). A rectified problem waits for its verifiers, so it is not escalated ("still not rectified" would be
+untrue). What was sent is recorded before it is sent (storage's reminders_sent), so a restart or a second run
+the same day sends nothing twice. `Deadlines.chase` returns the notices; the job renders and sends them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Literal
+
+from bot.config import Settings
+from bot.people import ADMIN
+from bot.problems import ProblemService
+from storage import Store
+from storage.problems import ProblemRecord
+
+NoticeKind = Literal["reminder", "overdue", "escalation"]
+
+
+@dataclass(frozen=True, slots=True)
+class Due:
+    """What one problem's deadline calls for today."""
+
+    assignee: Literal["reminder", "overdue"] | None  # what its assignee hears, if anything
+    escalate: bool  # whether the admins are told
+    days_overdue: int
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """Tell `person_id` about `problem`: a reminder (due soon), an overdue letter, or an escalation."""
+
+    person_id: int
+    problem: ProblemRecord
+    kind: NoticeKind
+    days_overdue: int
+
+
+NOTHING = Due(None, False, 0)
+
+
+def due(problem: ProblemRecord, today: date, *, escalate_after_days: int) -> Due:
+    """The policy for one problem on `today` (local date), before any dedupe."""
+    if not problem.is_open or problem.deadline is None or problem.deadline > today + timedelta(days=1):
+        return NOTHING
+    overdue = problem.overdue_days(today)
+    assignee: Literal["reminder", "overdue"] | None = None
+    if problem.assignee_id is not None and problem.status == "assigned":
+        assignee = "overdue" if overdue else "reminder"
+    escalate = overdue >= escalate_after_days and overdue > 0 and problem.status != "rectified"
+    return Due(assignee, escalate, overdue)
+
+
+class Deadlines:
+    def __init__(self, store: Store, settings: Settings, problems: ProblemService) -> None:
+        self._store = store
+        self._settings = settings
+        self._problems = problems
+
+    async def chase(self, today: date) -> list[Notice]:
+        """Today's notices, each recorded as sent (one per person, problem and day; escalations once per
+        deadline), and an `escalate` event on a problem the first time all admins are told of it."""
+        admins = await self._store.people.with_role(ADMIN)
+        notices: list[Notice] = []
+        for problem in await self._store.problems.open_with_deadline_before(today + timedelta(days=1)):
+            wanted = due(problem, today, escalate_after_days=self._settings.escalate_after_days)
+            if wanted.assignee is not None:
+                assert problem.assignee_id is not None
+                if await self._store.patrols.reminded(problem.assignee_id, f"problem:{problem.id}", today.isoformat()):
+                    notices.append(Notice(problem.assignee_id, problem, wanted.assignee, wanted.days_overdue))
+            if wanted.escalate:
+                first = True
+                deadline = problem.deadline.isoformat() if problem.deadline else "once"
+                for admin in admins:
+                    if await self._store.patrols.reminded(admin.id, f"escalate:{problem.id}", deadline):
+                        notices.append(Notice(admin.id, problem, "escalation", wanted.days_overdue))
+                    else:
+                        first = False
+                if first and admins:
+                    await self._problems.escalate(problem, wanted.days_overdue)
+            await asyncio.sleep(0)  # a city's worth of problems: let people's updates through meanwhile
+        return notices

@@ -1,0 +1,383 @@
+"""Weekly delivery, exactly once: each bound group its area's summary, each chief a private digest.
+
+Delivery records (storage.summaries) make it exactly once: a (area, week, chat) or (chief, week) that is sent,
+given up or skipped is never sent again, so the job may run any number of times (hourly, and at start) and a
+restart past SUMMARY_TIME sends the missed week once. A summary in several messages records each one sent, so
+a retry resumes after the last. A failed send is retried later (RETRY_DELAYS); after MAX_ATTEMPTS the admins
+are told, once. 429s seldom reach here: PTB's rate limiter waits and retries them; one that outlasts its retries
+is a failed send like any other, retried from the next piece. The weekly run delivers AREAS_IN_FLIGHT areas at
+once, so that it is bound by Telegram's rate limit rather than by the round trip.
+
+The engine sends through a `Sender` (the weekly job, /summary and `riverbot summary --send` each hand it one
+that wraps PTB's Bot: handlers.sending), so nothing here knows Telegram.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Literal, Protocol, TypeVar
+
+from bot.chats import GONE, ChatService
+from bot.config import Language, Settings
+from bot.i18n import Locales
+from bot.people import PeopleService
+from bot.summaries import (
+    AreaSummary,
+    SummaryService,
+    Week,
+    chart_caption,
+    chart_jpeg,
+    digest_text,
+    last_week,
+    split_messages,
+    summary_text,
+)
+from storage import Store
+from storage.records import AreaRecord, PersonRecord
+from storage.summaries import AREA, CHIEF
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+
+# Seconds to wait before the 2nd, 3rd, … attempt; after MAX_ATTEMPTS failures the admins are told.
+RETRY_DELAYS: tuple[int, ...] = (60, 300, 900, 3600)
+MAX_ATTEMPTS = 5
+# Areas delivered at once by the weekly run. One area's pieces go out one after another (text, then chart, in
+# order), so one area at a time is bound by the round trip (0.15 s from the mainland; a chart upload twice that):
+# 3 to 7 messages a second, against Telegram's 30. Keeping the rate limiter busy at 30 a second takes
+# 30 × 0.3 s ≈ 9 sends in flight; 12 leaves room for slower uploads and for composing a chart (a thread each).
+# More would only queue inside the rate limiter, and would take connections from the pool (16, bot.app) that
+# people's updates need while the run goes on.
+AREAS_IN_FLIGHT = 12
+
+Failure = Literal["flood", "forbidden", "other"]
+
+
+class Sender(Protocol):
+    """What delivery needs of a bot: send, get the message id back, and say which errors are failed sends."""
+
+    async def send_message(self, chat_id: int, text: str) -> int: ...
+
+    async def send_photo(self, chat_id: int, photo: bytes, *, caption: str) -> int: ...
+
+    def failure(self, error: Exception) -> Failure | None:
+        """The kind of failed send `error` is (flood 429, forbidden 403, other); None when it is no failed send
+        at all (a bug, the store failing), which delivery lets through."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Composed:
+    """An area's summary as it is sent: the texts, in order, then the chart with its caption."""
+
+    texts: list[str]
+    chart: bytes
+    caption: str
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def due_week(settings: Settings, now: datetime) -> Week | None:
+    """The week whose summary is due at `now`: last week, once this week's SUMMARY_TIME has passed; else None."""
+    local = now.astimezone(settings.tz)
+    monday = local.date() - timedelta(days=local.weekday())
+    at = datetime.combine(monday + timedelta(days=settings.summary_time.weekday), settings.summary_time.at, settings.tz)
+    return last_week(local.date()) if local >= at else None
+
+
+def may_try(status: str | None, next_attempt_at: datetime | None, now: datetime) -> bool:
+    """Whether a delivery may be attempted now: never tried, or pending and its retry is due."""
+    if status is None:
+        return True
+    if status != "pending":
+        return False  # sent, given up, or skipped: never again
+    return next_attempt_at is None or next_attempt_at <= now
+
+
+def retry_delay(attempts: int) -> int | None:
+    """Seconds until the next attempt after `attempts` failures; None: give up (and tell the admins)."""
+    if attempts >= MAX_ATTEMPTS:
+        return None
+    return RETRY_DELAYS[min(attempts - 1, len(RETRY_DELAYS) - 1)]
+
+
+async def in_flight(items: list[T], deliver: Callable[[T], Awaitable[None]]) -> None:
+    """`deliver` each item, AREAS_IN_FLIGHT at a time. `deliver` must not raise: gather would not cancel the
+    other workers, which would go on sending after the caller has let go of the lock."""
+    queue = iter(items)  # shared by the workers: each item is taken by exactly one
+
+    async def worker() -> None:
+        for item in queue:
+            await deliver(item)
+
+    await asyncio.gather(*(worker() for _ in range(min(AREAS_IN_FLIGHT, len(items)))))
+
+
+class _Recorder:
+    def __init__(self, store: Store, kind: str, area_id: int, week: str, target: int) -> None:
+        self.store, self.kind, self.area_id, self.week, self.target = store, kind, area_id, week, target
+
+    async def __call__(self, ids: list[int]) -> None:
+        await self.store.summaries.progress(self.kind, self.area_id, self.week, self.target, ids, now=_now())
+
+
+async def _send_pieces(
+    sender: Sender,
+    chat_id: int,
+    *,
+    texts: list[str],
+    chart: bytes | None,
+    caption: str,
+    done: list[int],
+    record: _Recorder,
+) -> list[int]:
+    """Send what is not sent yet (`done`: message ids of the pieces already sent), recording each one."""
+    ids = list(done)
+    pieces: list[str | None] = [*texts, None] if chart is not None else list(texts)
+    for index, piece in enumerate(pieces):
+        if index < len(ids):
+            continue
+        if piece is None:
+            assert chart is not None
+            ids.append(await sender.send_photo(chat_id, chart, caption=caption))
+        else:
+            ids.append(await sender.send_message(chat_id, piece))
+        await record(ids)
+    return ids
+
+
+class Delivery:
+    """The weekly run, one area's delivery (also `riverbot summary --send`), and /summary's unrecorded send."""
+
+    def __init__(
+        self,
+        store: Store,
+        settings: Settings,
+        *,
+        locales: Locales,
+        people: PeopleService,
+        chats: ChatService,
+        summaries: SummaryService,
+    ) -> None:
+        self._store = store
+        self._settings = settings
+        self._locales = locales
+        self._people = people
+        self._chats = chats
+        self._summaries = summaries
+        # One weekly run at a time: the hourly job and a catch-up at start must not send the same week twice.
+        self._lock = asyncio.Lock()
+
+    def due_week(self, now: datetime | None = None) -> Week | None:
+        return due_week(self._settings, now or _now())
+
+    async def compose(
+        self, area: AreaRecord, week: Week, lang: Language, summary: AreaSummary | None = None
+    ) -> Composed:
+        if summary is None:
+            summary = await self._summaries.area_summary(area, week)
+        texts = split_messages(summary_text(summary, self._locales, lang))
+        chart = await asyncio.to_thread(chart_jpeg, summary, self._locales, lang)
+        return Composed(texts, chart, chart_caption(summary, self._locales, lang))
+
+    async def send_summary(self, sender: Sender, chat_id: int, area: AreaRecord, week: Week, lang: Language) -> None:
+        """/summary on demand: the texts and the chart, not recorded (the weekly delivery still goes out)."""
+        composed = await self.compose(area, week, lang)
+        for text in composed.texts:
+            await sender.send_message(chat_id, text)
+        await sender.send_photo(chat_id, composed.chart, caption=composed.caption)
+
+    async def deliver_week(self, sender: Sender, week: Week) -> None:
+        """Every bound group its area's summary of `week`, every chief their digest: each at most once."""
+        async with self._lock:
+            areas = await self._store.areas.all()
+            waiting = [area for area in areas if await self._has_waiting(area, week)]
+            # Many areas at once (the weekly run): their figures from one query each, not one per area.
+            composed = await self._summaries.week_summaries(week) if len(waiting) > 2 else {}
+
+            async def one_area(area: AreaRecord) -> None:
+                try:
+                    await self.deliver_area(sender, area, week, summary=composed.get(area.id))
+                except Exception:  # one area's trouble must not cost every later area its summary
+                    logger.exception("summary of area %s for %s failed", area.code, week)
+
+            await in_flight(waiting, one_area)
+            await self._deliver_digests(sender, week)
+
+    async def _has_waiting(self, area: AreaRecord, week: Week) -> bool:
+        """Whether a bound group of the area still waits for (or is due to retry) this week's summary."""
+        now = _now()
+        for binding in await self._store.bindings.for_area(area.id):
+            existing = await self._store.summaries.get(AREA, area.id, week.code, binding.chat_id)
+            if may_try(existing.status if existing else None, existing.next_attempt_at if existing else None, now):
+                return True
+        return False
+
+    async def deliver_area(
+        self, sender: Sender, area: AreaRecord, week: Week, *, summary: AreaSummary | None = None
+    ) -> tuple[list[int], list[int]]:
+        """The area's summary of `week` to each of its bound groups not yet delivered (or due for a retry),
+        recording each delivery; returns (chats sent to now, chats whose send failed)."""
+        sent: list[int] = []
+        failed: list[int] = []
+        bindings = await self._store.bindings.for_area(area.id)
+        composed: dict[Language, Composed] = {}
+        for binding in bindings:
+            chat_id = binding.chat_id
+            existing = await self._store.summaries.get(AREA, area.id, week.code, chat_id)
+            now = _now()
+            if not may_try(existing.status if existing else None, existing.next_attempt_at if existing else None, now):
+                continue
+            chat = await self._store.chats.get(chat_id)
+            if chat is not None and chat.bot_status in GONE:
+                await self._store.summaries.skipped(
+                    AREA, area.id, week.code, chat_id, reason="bot not in chat", now=now
+                )
+                continue
+            lang = await self._chats.language(chat_id)
+            try:
+                if lang not in composed:
+                    composed[lang] = await self.compose(area, week, lang, summary)
+                pieces = composed[lang]
+                ids = await _send_pieces(
+                    sender,
+                    chat_id,
+                    texts=pieces.texts,
+                    chart=pieces.chart,
+                    caption=pieces.caption,
+                    done=existing.message_ids if existing else [],
+                    record=_Recorder(self._store, AREA, area.id, week.code, chat_id),
+                )
+            except Exception as exc:
+                if sender.failure(exc) is None:
+                    raise
+                await self._failed(sender, AREA, area.id, week, chat_id, error=exc, label=area.code)
+                failed.append(chat_id)
+                continue
+            await self._store.summaries.sent(AREA, area.id, week.code, chat_id, ids, now=_now())
+            sent.append(chat_id)
+            logger.info("summary of %s for %s sent to chat %s", area.code, week, chat_id)
+        return sent, failed
+
+    async def _deliver_digests(self, sender: Sender, week: Week) -> None:
+        """Each started chief their digest, AREAS_IN_FLIGHT at once: a city has some 20,000 chiefs, and one after
+        another at a round trip each would take most of an hour where the rate limit allows about eleven
+        minutes."""
+        today = _now().astimezone(self._settings.tz).date()
+        chiefs = [
+            chief
+            for chief in await self._store.people.chiefs()
+            if chief.telegram_id is not None
+            and chief.active
+            and chief.blocked_at is None
+            and chief.started_at is not None
+        ]
+
+        async def one_chief(chief: PersonRecord) -> None:
+            try:
+                await self._deliver_digest(sender, chief, week=week, today=today)
+            except Exception:  # e.g. the store failing to record it: the other chiefs still get theirs; next run
+                logger.exception("digest for chief %s for %s failed", chief.id, week)
+
+        await in_flight(chiefs, one_chief)
+
+    async def _deliver_digest(self, sender: Sender, chief: PersonRecord, *, week: Week, today: date) -> None:
+        assert chief.telegram_id is not None
+        existing = await self._store.summaries.get(CHIEF, 0, week.code, chief.id)
+        now = _now()
+        if not may_try(existing.status if existing else None, existing.next_attempt_at if existing else None, now):
+            return
+        lang = self._people.language_for(chief.language, chief.language_code)
+        try:
+            digest = await self._summaries.chief_digest(chief.id, chief.name, week, today)
+            if not digest.progress and not digest.assigned and not digest.rate.required:
+                await self._store.summaries.skipped(CHIEF, 0, week.code, chief.id, reason="nothing to report", now=now)
+                return
+            ids = await _send_pieces(
+                sender,
+                chief.telegram_id,
+                texts=split_messages(digest_text(digest, self._locales, lang)),
+                chart=None,
+                caption="",
+                done=existing.message_ids if existing else [],
+                record=_Recorder(self._store, CHIEF, 0, week.code, chief.id),
+            )
+        except Exception as exc:
+            if sender.failure(exc) is not None:
+                await self._failed(sender, CHIEF, 0, week, chief.id, error=exc, label=chief.name)
+            else:  # one chief's trouble must not cost the others their digest; retried next run
+                logger.exception("digest for chief %s for %s failed", chief.id, week)
+            return
+        await self._store.summaries.sent(CHIEF, 0, week.code, chief.id, ids, now=_now())
+
+    async def _failed(
+        self, sender: Sender, kind: str, area_id: int, week: Week, target: int, *, error: Exception, label: str
+    ) -> None:
+        now = _now()
+        existing = await self._store.summaries.get(kind, area_id, week.code, target)
+        attempts = (existing.attempts if existing else 0) + 1
+        delay = retry_delay(attempts)
+        record = await self._store.summaries.failed(
+            kind,
+            area_id,
+            week.code,
+            target,
+            error=f"{type(error).__name__}: {error}",
+            next_attempt_at=None if delay is None else now + timedelta(seconds=delay),
+            now=now,
+        )
+        logger.warning("summary %s %s %s to %s: attempt %d failed: %s", kind, area_id, week, target, attempts, error)
+        if (
+            record.status == "failed"
+            and kind == AREA
+            and await self._store.summaries.mark_reported(kind, area_id, week.code, target, now=now)
+        ):
+            area = await self._store.areas.by_id(area_id)
+            for admin_chat in await self._people.admin_chat_ids():
+                admin = await self._people.find(admin_chat)
+                lang = admin.language if admin else self._settings.default_language
+                shown = area.name(lang) if area is not None else label
+                try:
+                    await sender.send_message(
+                        admin_chat,
+                        self._locales.t(
+                            lang,
+                            "summary.failed_admin",
+                            area=shown,
+                            code=area.code if area is not None else label,
+                            week=week.code,
+                            chat=target,
+                            attempts=record.attempts,
+                            error=record.last_error or "",
+                        ),
+                    )
+                except Exception as exc:
+                    if sender.failure(exc) is None:
+                        raise
+                    logger.warning("could not tell admin %s that a summary failed", admin_chat, exc_info=True)
+
+    # -- /summary's choices ------------------------------------------------------------------------------------
+
+    async def areas_for(self, person_id: int, *, admin: bool) -> list[AreaRecord]:
+        """The areas whose summary this person may ask for: all for admins, else the areas of their reaches."""
+        areas = await self._store.areas.all()
+        if admin:
+            return areas
+        held = {
+            reach.area_id
+            for a in await self._store.assignments.active_for_person(person_id)
+            if (reach := await self._store.reaches.by_id(a.reach_id)) is not None
+        }
+        return [a for a in areas if a.id in held]
+
+    async def area_by_code(self, code: str) -> AreaRecord | None:
+        return await self._store.areas.by_code(code)
+
+    async def has_groups(self, area: AreaRecord) -> bool:
+        return bool(await self._store.bindings.for_area(area.id))
