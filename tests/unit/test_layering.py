@@ -85,24 +85,16 @@ EXCEPTIONS = {
 }
 
 # Shrinks to empty with issue 11.
-BOT_IMPORTS_HANDLERS = {
-    ("bot.cli", "handlers.summaries"),  # the weekly delivery engine still lives in handlers/summaries.py
-}
-HANDLERS_IMPORT_REPOSITORIES = {
-    ("handlers.problems", "storage.problems"),  # ProblemFilter, ProblemPhoto, ProblemRecord
-    ("handlers.summaries", "storage.summaries"),  # the AREA and CHIEF delivery kinds
-}
+BOT_IMPORTS_HANDLERS: set[tuple[str, str]] = set()
+HANDLERS_IMPORT_REPOSITORIES: set[tuple[str, str]] = set()
 HANDLERS_USING_THE_STORE = {
     "handlers.access",
     "handlers.admin",
     "handlers.dialogs",
     "handlers.errors",
-    "handlers.exports",
     "handlers.join",
     "handlers.patrol",
-    "handlers.problems",
     "handlers.report",
-    "handlers.summaries",
 }
 CYCLES_THROUGH_LAZY_IMPORTS = [
     {"handlers.dialogs", "handlers.patrol", "handlers.problems", "handlers.report"},
