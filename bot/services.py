@@ -6,8 +6,11 @@ from dataclasses import dataclass
 
 from bot.chats import ChatService
 from bot.config import Settings
+from bot.dialogs import Dialogs
+from bot.failures import FailedUpdates
 from bot.i18n import Locales
 from bot.joining import Joining, Roster
+from bot.office import Office
 from bot.patrols import PatrolService
 from bot.people import PeopleService
 from bot.problems import ProblemService
@@ -25,17 +28,26 @@ class Services:
     roster: Roster
     patrols: PatrolService
     problems: ProblemService
+    dialogs: Dialogs
+    office: Office
+    failures: FailedUpdates
 
     @classmethod
     def create(cls, settings: Settings, store: Store, locales: Locales | None = None) -> Services:
+        dialogs = Dialogs(store)
+        joining = Joining(store, settings)
+        roster = Roster(store, settings)
         return cls(
             settings=settings,
             store=store,
             locales=locales or Locales.load(settings.default_language),
             people=PeopleService(store, settings),
             chats=ChatService(store, settings),
-            joining=Joining(store, settings),
-            roster=Roster(store, settings),
+            joining=joining,
+            roster=roster,
             patrols=PatrolService(store, settings),
             problems=ProblemService(store, settings),
+            dialogs=dialogs,
+            office=Office(store, settings, dialogs, joining, roster),
+            failures=FailedUpdates(store),
         )
