@@ -85,6 +85,10 @@ class ChatService:
         """The areas a group can be bound to, by code."""
         return await self._store.areas.all()
 
+    async def is_bound(self, chat_id: int) -> bool:
+        """Whether the group is linked to an area (it then gets that area's weekly summary)."""
+        return await self._store.bindings.for_chat(chat_id) is not None
+
     async def bound_area(self, chat_id: int) -> AreaRecord | None:
         binding = await self._store.bindings.for_chat(chat_id)
         return None if binding is None else await self._store.areas.by_id(binding.area_id)

@@ -15,11 +15,11 @@ import sqlite3
 import sys
 import time
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from bot import __version__
+from bot import __version__, invites
 from bot.config import ConfigError, Language, Settings, ensure_data_dir, load_settings, normalize_language
 from bot.i18n import Locales
 from storage import MigrationError, Store
@@ -348,47 +348,25 @@ def _invites_arguments(parser: argparse.ArgumentParser, locales: Locales, lang: 
 
 
 def cmd_invites(settings: Settings, locales: Locales, args: argparse.Namespace) -> int:
-    from bot.invites import BOT_USERNAME_KEY, deep_link, ensure_pending
-
     ensure_data_dir(settings)
     lang = settings.default_language
 
     async def listing() -> tuple[list[str], int | None]:
         async with await Store.open(settings.database_path) as store:
-            username = (args.bot_username or await store.meta.get(BOT_USERNAME_KEY) or "").strip().lstrip("@")
+            username = (args.bot_username or await store.meta.get(invites.BOT_USERNAME_KEY) or "").strip().lstrip("@")
             if not username:
                 raise ConfigError("cli.invites.no_username")
             if not _USERNAME_RE.fullmatch(username):
                 raise ConfigError("cli.invites.bad_username", value=username)
-            renewed: int | None = None
-            if args.renew:
-                # Registered people who have not joined and hold no valid invite: each gets a fresh one.
-                candidates: dict[int, str] = {}
-                for old in await store.invites.pending(now=datetime.now(UTC), include_expired=True):
-                    if old.person_telegram_id is None:
-                        candidates.setdefault(old.person_id, old.role)  # newest first
-                for chief in await store.people.chiefs():
-                    if chief.telegram_id is None:
-                        candidates.setdefault(chief.id, "chief")
-                renewed = 0
-                for person_id, role in candidates.items():
-                    _, new = await ensure_pending(store, settings, person_id, "admin" if role == "admin" else "chief")
-                    renewed += new
-            areas = {a.id: a for a in await store.areas.all()}
+            renewed = await invites.renew(store, settings) if args.renew else None
             lines: list[str] = []
-            shown: set[int] = set()
-            for invite in await store.invites.pending(now=datetime.now(UTC)):
-                # People who joined meanwhile (another way) need no link; one link per person, the newest.
-                if invite.person_telegram_id is not None or invite.person_id in shown:
-                    continue
-                shown.add(invite.person_id)
-                person = await store.people.by_id(invite.person_id)
-                level = person.roles.get("chief") if person is not None else None
-                if invite.role == "chief" and level:
-                    role = locales.plain(lang, f"cli.level.{level}")
+            for waiting in await invites.outstanding(store):
+                invite = waiting.invite
+                if waiting.level:
+                    role = locales.plain(lang, f"cli.level.{waiting.level}")
                 else:
                     role = locales.plain(lang, f"cli.invites.role_{invite.role}")
-                area = areas.get(person.home_area_id) if person and person.home_area_id is not None else None
+                area = waiting.area
                 lines.append(
                     locales.plain(
                         lang,
@@ -397,7 +375,7 @@ def cmd_invites(settings: Settings, locales: Locales, args: argparse.Namespace) 
                         role=role,
                         area=f"{area.code} {area.name(lang)}" if area else "—",
                         expires=invite.expires_at.astimezone(settings.tz).strftime("%Y-%m-%d %H:%M"),
-                        link=deep_link(username, invite.code),
+                        link=invites.deep_link(username, invite.code),
                     )
                 )
             return lines, renewed

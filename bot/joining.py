@@ -12,9 +12,9 @@ from typing import Literal
 
 from bot import invites
 from bot.config import Settings
-from bot.people import ADMIN, CHIEF, VOLUNTEER
+from bot.people import ADMIN, CHIEF, VOLUNTEER, Person, person_from
 from storage import Store
-from storage.records import InviteRecord, RegistrationRecord
+from storage.records import AreaRecord, AssignmentRecord, InviteRecord, ReachRecord, RegistrationRecord
 
 InviteStatus = Literal["ok", "unknown", "used", "used_by_you", "expired", "deactivated", "taken"]
 NAME_MAX = 40
@@ -46,6 +46,32 @@ class InviteCheck:
     invite: InviteRecord | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class HeldReach:
+    """An assignment and its reach (None: the reach left the registry; the code the assignment kept names it)."""
+
+    assignment: AssignmentRecord
+    reach: ReachRecord | None
+
+    def name(self, language: str) -> str:
+        return self.reach.name(language) if self.reach is not None else self.assignment.reach_code
+
+
+@dataclass(frozen=True, slots=True)
+class InviteCard:
+    """What an invited person is shown before they confirm it is them: as the office registered them."""
+
+    invite: InviteRecord
+    person: Person
+    area: AreaRecord | None
+    reaches: list[HeldReach]
+
+    @property
+    def level(self) -> str | None:
+        """The chief level the invite brings (None: an admin invite, or a chief invite without a level)."""
+        return self.person.chief_level if self.invite.role == CHIEF else None
+
+
 class Joining:
     def __init__(self, store: Store, settings: Settings) -> None:
         self._store = store
@@ -66,6 +92,20 @@ class Joining:
         if person is None or not person.active:
             return InviteCheck("deactivated", invite)
         return InviteCheck("ok", invite)
+
+    async def invite_card(self, invite: InviteRecord) -> InviteCard | None:
+        record = await self._store.people.by_id(invite.person_id)
+        if record is None:
+            return None
+        area = await self._store.areas.by_id(record.home_area_id) if record.home_area_id is not None else None
+        return InviteCard(invite, person_from(self._settings, record), area, await self.held_reaches(record.id))
+
+    async def held_reaches(self, person_id: int) -> list[HeldReach]:
+        """The reaches a person answers for now."""
+        held = []
+        for assignment in await self._store.assignments.active_for_person(person_id):
+            held.append(HeldReach(assignment, await self._store.reaches.by_id(assignment.reach_id)))
+        return held
 
     async def accept_invite(self, code: str, telegram_id: int) -> InviteCheck:
         """Use the invite: the Telegram account becomes the registered person, with the invite's role."""
@@ -142,6 +182,17 @@ class Joining:
             if approved:
                 await self._store.people.grant_role(registration.person_id, VOLUNTEER, granted_by=decided_by)
             return registration
+
+    async def waiting(self) -> list[RegistrationRecord]:
+        """Volunteer requests waiting for an admin, oldest first."""
+        return await self._store.registrations.pending()
+
+    async def registration(self, registration_id: int) -> RegistrationRecord | None:
+        return await self._store.registrations.by_id(registration_id)
+
+    async def waiting_for(self, person_id: int) -> RegistrationRecord | None:
+        """The person's own request, if it still waits."""
+        return await self._store.registrations.pending_for_person(person_id)
 
     async def phone_taken(self, phone: str, person_id: int) -> bool:
         other = await self._store.people.by_phone(phone)

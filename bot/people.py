@@ -1,4 +1,8 @@
-"""People as the bot sees them: who they are, which language they read, what they may do."""
+"""People as the bot sees them: who they are, which language they read, what they may do.
+
+`Person` is the one type handlers and decisions take: its roles already include the bootstrap-admin rule
+(`ADMIN_IDS`), which lives here and nowhere else. `storage.records.PersonRecord` stays the store's row type.
+"""
 
 from __future__ import annotations
 
@@ -26,6 +30,9 @@ class Person:
     home_area_id: int | None = None
     # Asked to join as a volunteer; an admin has not decided yet.
     pending: bool = False
+    username: str | None = None
+    # Blocked the bot: nothing can be pushed to them until they write again.
+    blocked: bool = False
 
     @property
     def is_admin(self) -> bool:
@@ -40,6 +47,39 @@ class Person:
         return VOLUNTEER in self.roles
 
 
+def is_bootstrap_admin(settings: Settings, telegram_id: int | None) -> bool:
+    """ADMIN_IDS are admins whatever the store says: the office needs a way in before anyone is registered."""
+    return telegram_id is not None and telegram_id in settings.admin_ids
+
+
+def language_for(settings: Settings, chosen: str | None, language_code: str | None) -> Language:
+    """Their own choice first, then Telegram's app language, then the configured default."""
+    if chosen in ("zh", "en"):
+        return chosen  # type: ignore[return-value]
+    return normalize_language(language_code) or settings.default_language
+
+
+def person_from(settings: Settings, record: PersonRecord) -> Person:
+    """The domain person for a stored row, with the bootstrap-admin role merged in."""
+    roles = set(record.roles)
+    if is_bootstrap_admin(settings, record.telegram_id):
+        roles.add(ADMIN)
+    return Person(
+        id=record.id,
+        telegram_id=record.telegram_id,
+        name=record.name,
+        language=language_for(settings, record.language, record.language_code),
+        roles=frozenset(roles),
+        chief_level=record.roles.get(CHIEF),
+        active=record.active,
+        phone=record.phone,
+        home_area_id=record.home_area_id,
+        pending=record.pending,
+        username=record.username,
+        blocked=record.blocked_at is not None,
+    )
+
+
 class PeopleService:
     """Identifies the person behind an update, keeping the store in step with Telegram's profile."""
 
@@ -49,30 +89,34 @@ class PeopleService:
 
     def language_for(self, chosen: str | None, language_code: str | None) -> Language:
         """Their own choice first, then Telegram's app language, then the configured default."""
-        if chosen in ("zh", "en"):
-            return chosen  # type: ignore[return-value]
-        return normalize_language(language_code) or self._settings.default_language
+        return language_for(self._settings, chosen, language_code)
+
+    def is_bootstrap_admin(self, telegram_id: int | None) -> bool:
+        return is_bootstrap_admin(self._settings, telegram_id)
 
     def _person(self, record: PersonRecord) -> Person:
-        roles = set(record.roles)
-        if record.telegram_id is not None and record.telegram_id in self._settings.admin_ids:
-            roles.add(ADMIN)
-        return Person(
-            id=record.id,
-            telegram_id=record.telegram_id,
-            name=record.name,
-            language=self.language_for(record.language, record.language_code),
-            roles=frozenset(roles),
-            chief_level=record.roles.get(CHIEF),
-            active=record.active,
-            phone=record.phone,
-            home_area_id=record.home_area_id,
-            pending=record.pending,
-        )
+        return person_from(self._settings, record)
 
     async def find(self, telegram_id: int) -> Person | None:
         record = await self._store.people.by_telegram_id(telegram_id)
         return None if record is None else self._person(record)
+
+    async def by_id(self, person_id: int) -> Person | None:
+        record = await self._store.people.by_id(person_id)
+        return None if record is None else self._person(record)
+
+    async def with_role(self, role: str) -> list[Person]:
+        """Active people holding `role` in the store, by name."""
+        return [self._person(r) for r in await self._store.people.with_role(role)]
+
+    async def chiefs(self) -> list[Person]:
+        """Active chiefs, by id."""
+        return [self._person(r) for r in await self._store.people.chiefs()]
+
+    async def search(self, text: str, *, limit: int, offset: int = 0) -> tuple[list[Person], int]:
+        """People whose name, phone or username contains `text` (all when empty), and how many match in all."""
+        found, total = await self._store.people.search(text, limit=limit, offset=offset)
+        return [self._person(r) for r in found], total
 
     async def met_in_private(
         self, telegram_id: int, *, name: str, username: str | None, language_code: str | None
@@ -92,10 +136,18 @@ class PeopleService:
             record = await self._store.people.record_contact(
                 telegram_id, name=name, username=username, language_code=language_code, started=True
             )
-        if telegram_id in self._settings.admin_ids and ADMIN not in record.roles:
+        if self.is_bootstrap_admin(telegram_id) and ADMIN not in record.roles:
             await self._store.people.grant_role(record.id, ADMIN)
             record = await self._store.people.by_telegram_id(telegram_id) or record
         return self._person(record)
+
+    async def met_in_group(self, telegram_id: int, *, name: str, username: str | None) -> Person | None:
+        """The person behind a group update; a bootstrap admin not seen before is recorded as one."""
+        person = await self.find(telegram_id)
+        if person is None and self.is_bootstrap_admin(telegram_id):
+            # A bootstrap admin who has not opened the bot in private yet is an admin all the same.
+            person = await self.bootstrap_admin(telegram_id, name=name, username=username)
+        return person
 
     async def bootstrap_admin(self, telegram_id: int, *, name: str, username: str | None) -> Person:
         """An ADMIN_IDS person first seen in a group: recorded (not as started: we can't message them yet)."""

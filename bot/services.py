@@ -8,9 +8,12 @@ from bot.chats import ChatService
 from bot.config import Settings
 from bot.deadlines import Deadlines
 from bot.delivery import Delivery
+from bot.dialogs import Dialogs
 from bot.exports import Exports
+from bot.failures import FailedUpdates
 from bot.i18n import Locales
 from bot.joining import Joining, Roster
+from bot.office import Office
 from bot.patrols import PatrolService
 from bot.people import PeopleService
 from bot.problems import ProblemService
@@ -33,6 +36,9 @@ class Services:
     summaries: SummaryService
     delivery: Delivery
     exports: Exports
+    dialogs: Dialogs
+    office: Office
+    failures: FailedUpdates
 
     @classmethod
     def create(cls, settings: Settings, store: Store, locales: Locales | None = None) -> Services:
@@ -41,18 +47,24 @@ class Services:
         chats = ChatService(store, settings)
         summaries = SummaryService(store, settings)
         problems = ProblemService(store, settings)
+        dialogs = Dialogs(store)
+        joining = Joining(store, settings)
+        roster = Roster(store, settings)
         return cls(
             settings=settings,
             store=store,
             locales=locales,
             people=people,
             chats=chats,
-            joining=Joining(store, settings),
-            roster=Roster(store, settings),
+            joining=joining,
+            roster=roster,
             patrols=PatrolService(store, settings),
             problems=problems,
             deadlines=Deadlines(store, settings, problems),
             summaries=summaries,
             delivery=Delivery(store, settings, locales=locales, people=people, chats=chats, summaries=summaries),
             exports=Exports(store, settings, locales),
+            dialogs=dialogs,
+            office=Office(store, settings, dialogs, joining, roster),
+            failures=FailedUpdates(store),
         )

@@ -5,7 +5,6 @@ from __future__ import annotations
 from telegram.ext import Application
 
 from handlers import (
-    admin,
     dialogs,
     errors,
     exports,
@@ -13,6 +12,7 @@ from handlers import (
     groups,
     join,
     members,
+    office,
     patrol,
     problems,
     report,
@@ -27,7 +27,7 @@ def register(app: Application) -> None:  # type: ignore[type-arg]
     dialogs.register(app)  # half-finished dialogs get typed input first; /cancel
     start.register(app)  # /start, /help, /language
     join.register(app)  # invites, volunteer registration, /pending
-    admin.register(app)  # /invite, /people, /reaches, /assign, /unassign
+    office.register(app)  # /invite, /people, /reaches, /assign, /unassign: one module per command family
     patrol.register(app)  # /patrol, the track and evidence, /mypatrols, auto-finish and reminders
     report.register(app)  # /report and a photo sent with nothing open: the report draft
     problems.register(app)  # /problem N, /problems, /myreports, the lifecycle buttons, deadlines

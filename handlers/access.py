@@ -32,14 +32,15 @@ class Actor:
 
 
 async def chat_kind(update: Update, context: Context) -> ChatKind | None:
+    """Private, a bound group or an unbound one: what the permission table tells apart."""
     chat = update.effective_chat
     if chat is None:
         return None
     if chat.type == Chat.PRIVATE:
         return ChatKind.PRIVATE
     if chat.type in (Chat.GROUP, Chat.SUPERGROUP):
-        bound = await services(context).store.bindings.for_chat(chat.id)
-        return ChatKind.GROUP_BOUND if bound is not None else ChatKind.GROUP_UNBOUND
+        bound = await services(context).chats.is_bound(chat.id)
+        return ChatKind.GROUP_BOUND if bound else ChatKind.GROUP_UNBOUND
     return None
 
 
@@ -59,10 +60,11 @@ async def guard(update: Update, context: Context, action: str) -> Actor | None:
         language = person.language
     else:
         assert update.effective_chat is not None
-        person = await svc.people.find(user.id) if user is not None else None
-        if person is None and user is not None and user.id in svc.settings.admin_ids:
-            # A bootstrap admin who has not opened the bot in private yet is an admin all the same.
-            person = await svc.people.bootstrap_admin(user.id, name=display_name(user), username=user.username)
+        person = (
+            await svc.people.met_in_group(user.id, name=display_name(user), username=user.username)
+            if user is not None
+            else None
+        )
         language = await svc.chats.language(update.effective_chat.id)
     group_admin = False
     if kind is not ChatKind.PRIVATE:

@@ -25,12 +25,12 @@ Every button the bot draws today, by family (the first part), with the module wh
 | inv    | inv:<ok|no>:<code> (InviteAnswer)                                               | join           |
 | reg    | reg:start, reg:area:<area>, reg:apg:<page>                                      | join           |
 | pend   | pend:<ok|no>:<registration> (PendingDecision)                                   | join           |
-| ni     | ni:x, ni:role:<role>, ni:lvl:<level>, ni:apg:<page>, ni:area:<area>:<page>,     | admin          |
+| ni     | ni:x, ni:role:<role>, ni:lvl:<level>, ni:apg:<page>, ni:area:<area>:<page>,     | office.invite  |
 |        | ni:r:<reach>, ni:rpg:<page>, ni:done                                            |                |
-| pp     | pp:pg:<page>, pp:p:<person>, pp:off:<person>, pp:off!:<person>, pp:on:<person>  | admin          |
-| rc     | rc:top:<page>, rc:mine:<page>, rc:a:<area>:<page>, rc:r:<reach>                 | admin          |
-| as     | as:top:<page>, as:a:<area>:<page>, as:r:<reach>:<page>, as:p:<reach>:<person>   | admin          |
-| ua     | ua:top:<page>, ua:a:<area>:<page>, ua:r:<reach>:<page>, ua:e:<assignment>       | admin          |
+| pp     | pp:pg:<page>, pp:p:<person>, pp:off:<person>, pp:off!:<person>, pp:on:<person>  | office.people  |
+| rc     | rc:top:<page>, rc:mine:<page>, rc:a:<area>:<page>, rc:r:<reach>                 | office.reaches |
+| as     | as:top:<page>, as:a:<area>:<page>, as:r:<reach>:<page>, as:p:<reach>:<person>   | office.assign  |
+| ua     | ua:top:<page>, ua:a:<area>:<page>, ua:r:<reach>:<page>, ua:e:<assignment>       | office.assign  |
 | pb     | pb:v:<problem>, pb:<rect|close|rej|as|dis|reopen>:<problem>,                    | problems       |
 |        | pb:asp:<problem>:<person>, pb:x:<page>                                          |                |
 | pl     | pl:<page>:<area or 0>:<category or empty>, pl:x:<page>                          | problems       |

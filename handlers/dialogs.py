@@ -1,7 +1,7 @@
 """Half-finished private dialogs (a registration, an invite being made): the next message goes to them.
 
-The dialog itself lives in the store (`store.dialogs`), so a restart in the middle loses nothing: the person
-just carries on. This router runs before every other handler; when the sender has no open dialog it lets the
+The dialog itself lives in the store (through `bot.dialogs.Dialogs`), so a restart in the middle loses nothing:
+the person just carries on. This router runs before every other handler; when the sender has no open dialog it lets the
 message through untouched.
 """
 
@@ -34,16 +34,17 @@ def flow(name: str) -> Callable[[Step], Step]:
 
 
 async def route(update: Update, context: Context) -> None:
+    """Hand typed input to the sender's open dialog, and stop there; without one, let it through."""
     user = update.effective_user
     if user is None:
         return
-    store = services(context).store
-    dialog = await store.dialogs.get(user.id)
+    dialogs = services(context).dialogs
+    dialog = await dialogs.get(user.id)
     if dialog is None:
         return
     step = _FLOWS.get(dialog.flow)
     if step is None:  # a flow from an older version: forget it rather than trap the person in it
-        await store.dialogs.clear(user.id)
+        await dialogs.clear(user.id)
         return
     await step(update, context, dialog)
     raise ApplicationHandlerStop
@@ -56,7 +57,7 @@ async def cancel(update: Update, context: Context) -> None:
     if actor is None or message is None or update.effective_user is None:
         return
     svc = services(context)
-    dropped = await svc.store.dialogs.clear(update.effective_user.id)
+    dropped = await svc.dialogs.clear(update.effective_user.id)
     key = "dialog.cancelled" if dropped else "dialog.nothing_to_cancel"
     markup: ReplyKeyboardMarkup | ReplyKeyboardRemove = ReplyKeyboardRemove()
     if actor.person is not None and actor.person.roles:

@@ -39,12 +39,12 @@ async def on_error(update: object, context: Context) -> None:
     chat, user = update.effective_chat, update.effective_user
     failure_id: int | str = "?"
     try:
-        failure_id = await svc.store.failed_updates.add(
+        failure_id = await svc.failures.keep(
             update_id=update.update_id,
             chat_id=chat.id if chat else None,
             user_id=user.id if user else None,
             payload=payload,
-            error=trace[-8000:],
+            error=trace,
         )
     except Exception:  # the store itself may be what failed; logging above already kept the update
         logger.exception("Could not store the failed update %s", update.update_id)

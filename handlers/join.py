@@ -49,25 +49,17 @@ async def open_invite(update: Update, context: Context, actor: Actor, code: str)
 
 
 async def invite_card(context: Context, lang: Language, invite: InviteRecord) -> str:
+    """Who the office registered: name, role, home area and reaches, then the question whether it is them."""
     svc = services(context)
-    store = svc.store
-    person = await store.people.by_id(invite.person_id)
-    assert person is not None
-    level = person.roles.get("chief")
-    role = svc.locales.plain(lang, f"level.{level}") if invite.role == "chief" and level else None
+    card = await svc.joining.invite_card(invite)
+    assert card is not None
+    role = svc.locales.plain(lang, f"level.{card.level}") if card.level else None
     role = role or svc.locales.plain(lang, f"role.{invite.role}")
     lines = [svc.locales.t(lang, "invite.card", name=invite.person_name, role=role)]
-    if person.home_area_id is not None:
-        area = await store.areas.by_id(person.home_area_id)
-        if area is not None:
-            lines.append(svc.locales.t(lang, "invite.card_area", area=area.name(lang)))
-    assignments = await store.assignments.active_for_person(invite.person_id)
-    if assignments:
-        names = []
-        for assignment in assignments:
-            reach = await store.reaches.by_id(assignment.reach_id)
-            names.append(reach.name(lang) if reach else assignment.reach_code)
-        joined = svc.locales.plain(lang, "common.list_sep").join(names)
+    if card.area is not None:
+        lines.append(svc.locales.t(lang, "invite.card_area", area=card.area.name(lang)))
+    if card.reaches:
+        joined = svc.locales.plain(lang, "common.list_sep").join(held.name(lang) for held in card.reaches)
         lines.append(svc.locales.t(lang, "invite.card_reaches", reaches=joined))
     lines.append(svc.locales.t(lang, "invite.card_confirm"))
     return "\n".join(lines)
@@ -111,10 +103,10 @@ async def invite_answer(update: Update, context: Context) -> None:
 async def tell_inviter(context: Context, inviter_id: int | None, joined: Person) -> None:
     """The admin who made the invite hears that it worked: one less person to chase."""
     svc = services(context)
-    inviter = await svc.store.people.by_id(inviter_id) if inviter_id is not None else None
+    inviter = await svc.people.by_id(inviter_id) if inviter_id is not None else None
     if inviter is None or inviter.telegram_id is None or inviter.telegram_id == joined.telegram_id:
         return
-    lang = svc.people.language_for(inviter.language, inviter.language_code)
+    lang = inviter.language
     role = svc.locales.plain(lang, f"level.{joined.chief_level}") if joined.chief_level else None
     role = role or svc.locales.plain(lang, "role.admin" if joined.is_admin else "role.chief")
     try:
@@ -131,6 +123,7 @@ async def tell_inviter(context: Context, inviter_id: int | None, joined: Person)
 
 
 async def register_command(update: Update, context: Context) -> None:
+    """/register: ask to join as a volunteer."""
     actor = await guard(update, context, "register")
     if actor is None:
         return
@@ -139,6 +132,7 @@ async def register_command(update: Update, context: Context) -> None:
 
 @button
 async def register_button(update: Update, context: Context) -> None:
+    """The "join as a volunteer" button under the greeting: the same as /register."""
     query = update.callback_query
     assert query is not None
     actor = await guard(update, context, "register")
@@ -161,7 +155,7 @@ async def begin_registration(update: Update, context: Context, actor: Actor) -> 
     if person.pending:
         await context.bot.send_message(chat.id, svc.locales.t(lang, "perm.pending"))
         return
-    await svc.store.dialogs.put(user.id, REGISTER, "name", {})
+    await svc.dialogs.set(user.id, REGISTER, "name", {})
     suggestion = ReplyKeyboardMarkup(
         [[display_name(user)[:40]]], resize_keyboard=True, one_time_keyboard=True, input_field_placeholder=None
     )
@@ -170,6 +164,7 @@ async def begin_registration(update: Update, context: Context, actor: Actor) -> 
 
 @flow(REGISTER)
 async def registration_input(update: Update, context: Context, dialog: DialogRecord) -> None:
+    """What the volunteer typed or shared at their registration step: a name, or a phone (or skipping it)."""
     actor = await guard(update, context, "register")
     message = update.effective_message
     if actor is None or message is None:
@@ -185,11 +180,11 @@ async def registration_input(update: Update, context: Context, dialog: DialogRec
             await message.reply_text(svc.locales.t(lang, "register.bad_name"))
             return
         data = {**dialog.data, "name": name}
-        areas = await svc.store.areas.all()
+        areas = await svc.office.areas()
         if not areas:
             await ask_phone(update, context, lang, data)
             return
-        await svc.store.dialogs.put(dialog.telegram_id, REGISTER, "area", data)
+        await svc.dialogs.set(dialog.telegram_id, REGISTER, "area", data)
         noted = svc.locales.t(lang, "register.name_noted", name=name)
         await message.reply_text(noted, reply_markup=ReplyKeyboardRemove())
         keyboard = await area_keyboard(context, lang, 0)
@@ -217,7 +212,7 @@ def skip_labels(context: Context) -> set[str]:
 
 
 async def area_keyboard(context: Context, lang: Language, page: int) -> InlineKeyboardMarkup:
-    areas = await services(context).store.areas.all()
+    areas = await services(context).office.areas()
     return paged(
         [(area.name(lang), f"reg:area:{area.id}") for area in areas], page=page, page_data="reg:apg:", columns=2
     )
@@ -228,7 +223,7 @@ async def ask_phone(update: Update, context: Context, lang: Language, data: dict
     user = update.effective_user
     chat = update.effective_chat
     assert user is not None and chat is not None
-    await svc.store.dialogs.put(user.id, REGISTER, "phone", data)
+    await svc.dialogs.set(user.id, REGISTER, "phone", data)
     keyboard = ReplyKeyboardMarkup(
         [
             [KeyboardButton(svc.locales.plain(lang, "register.share_phone"), request_contact=True)],
@@ -242,6 +237,7 @@ async def ask_phone(update: Update, context: Context, lang: Language, data: dict
 
 @button
 async def area_chosen(update: Update, context: Context) -> None:
+    """The volunteer picks their home area (or turns the page of areas)."""
     query = update.callback_query
     assert query is not None
     actor = await guard(update, context, "register")
@@ -249,8 +245,8 @@ async def area_chosen(update: Update, context: Context) -> None:
         return
     svc = services(context)
     lang = actor.language
-    dialog = await svc.store.dialogs.get(query.from_user.id)
-    if dialog is None or dialog.flow != REGISTER or dialog.step != "area":
+    dialog = await svc.dialogs.at(query.from_user.id, REGISTER, "area")
+    if dialog is None:
         await refuse(update, context, lang, "fallback.outdated_button")
         return
     if query.data and query.data.startswith("reg:apg:"):
@@ -258,7 +254,7 @@ async def area_chosen(update: Update, context: Context) -> None:
         await show(update, context, svc.locales.t(lang, "register.ask_area"), await area_keyboard(context, lang, page))
         return
     area_id = int_part(query.data, 2)
-    area = await svc.store.areas.by_id(area_id) if area_id is not None else None
+    area = await svc.office.area(area_id) if area_id is not None else None
     if area is None:
         await refuse(update, context, lang, "fallback.outdated_button")
         return
@@ -285,7 +281,7 @@ async def finish_registration(
         home_area_id=int(area_id) if isinstance(area_id, int) else None,
         phone=phone,
     )
-    await svc.store.dialogs.clear(dialog.telegram_id, REGISTER)
+    await svc.dialogs.clear(dialog.telegram_id, REGISTER)
     key = {"approved": "register.welcome", "pending": "register.pending", "already": "register.already_member"}
     text = "\n".join([svc.locales.t(lang, key[outcome], name=str(dialog.data["name"])), *notes])
     after = main_menu(svc.locales, lang) if outcome == "approved" else ReplyKeyboardRemove()
@@ -294,7 +290,7 @@ async def finish_registration(
     if outcome == "approved" and refreshed is not None:
         await refresh_menu(context, refreshed)
     if outcome == "pending":
-        registration = await svc.store.registrations.pending_for_person(person.id)
+        registration = await svc.joining.waiting_for(person.id)
         if registration is not None:
             await tell_admins(context, registration)
 
@@ -306,7 +302,7 @@ async def registration_card(
     context: Context, lang: Language, registration: RegistrationRecord
 ) -> tuple[str, InlineKeyboardMarkup]:
     svc = services(context)
-    area = await svc.store.areas.by_id(registration.home_area_id) if registration.home_area_id else None
+    area = await svc.office.area(registration.home_area_id) if registration.home_area_id else None
     text = svc.locales.t(
         lang,
         "pending.card",
@@ -342,13 +338,14 @@ async def tell_admins(context: Context, registration: RegistrationRecord) -> Non
 
 
 async def pending_command(update: Update, context: Context) -> None:
+    """/pending: the volunteer requests waiting for an admin, each with approve / reject."""
     actor = await guard(update, context, "pending")
     message = update.effective_message
     if actor is None or message is None:
         return
     svc = services(context)
     lang = actor.language
-    waiting = await svc.store.registrations.pending()
+    waiting = await svc.joining.waiting()
     if not waiting:
         await message.reply_text(svc.locales.t(lang, "pending.none"))
         return
@@ -372,13 +369,13 @@ async def decision(update: Update, context: Context) -> None:
     lang = actor.language
     registration_id = int_part(query.data, 2)
     approved = bool(query.data and query.data.startswith("pend:ok:"))
-    existing = await svc.store.registrations.by_id(registration_id) if registration_id is not None else None
+    existing = await svc.joining.registration(registration_id) if registration_id is not None else None
     if existing is None:
         await refuse(update, context, lang, "fallback.outdated_button")
         return
     decided = await svc.joining.decide(existing.id, approved=approved, decided_by=actor.known.id)
     if decided is None:
-        current = await svc.store.registrations.by_id(existing.id)
+        current = await svc.joining.registration(existing.id)
         status = current.status if current else "rejected"
         shown = svc.locales.plain(lang, f"pending.status_{status}")
         await refuse(update, context, lang, "pending.already_decided", status=shown)

@@ -88,11 +88,6 @@ EXCEPTIONS = {
 BOT_IMPORTS_HANDLERS: set[tuple[str, str]] = set()
 HANDLERS_IMPORT_REPOSITORIES: set[tuple[str, str]] = set()
 HANDLERS_USING_THE_STORE = {
-    "handlers.access",
-    "handlers.admin",
-    "handlers.dialogs",
-    "handlers.errors",
-    "handlers.join",
     "handlers.patrol",
     "handlers.report",
 }

@@ -1,0 +1,241 @@
+"""The office's commands in private chat, as rules: /invite, /people, /reaches, /assign, /unassign.
+
+Each read returns what the screen shows as plain data (which people, which reaches, who holds what); the
+handlers only render it. Changes go through `bot.joining.Joining` and `Roster`, which keep them atomic.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from bot.config import Settings
+from bot.dialogs import Dialogs
+from bot.invites import InviteRole
+from bot.joining import HeldReach, Joining, Roster
+from bot.people import CHIEF, Person, person_from
+from storage import Store
+from storage.records import AreaRecord, AssignmentRecord, ReachRecord
+
+INVITE = "invite"
+INVITE_ROLES: tuple[InviteRole, ...] = ("chief", "admin")
+# /people lists this many a page; a search shows the first SEARCH_SHOWN matches on one page.
+PEOPLE_PAGE = 8
+SEARCH_SHOWN = 20
+SEARCH_MAX = 40
+
+Status = Literal["inactive", "invited", "blocked", "active"]
+
+
+def status_of(person: Person) -> Status:
+    """How the office sees a person's account: deactivated first, then never joined, then blocked the bot."""
+    if not person.active:
+        return "inactive"
+    if person.telegram_id is None:
+        return "invited"
+    if person.blocked:
+        return "blocked"
+    return "active"
+
+
+def may_change_status(actor: Person, target: Person) -> bool:
+    """An admin may (de)activate anyone but themselves: locking yourself out needs a second admin."""
+    return actor.id != target.id
+
+
+def toggled(chosen: list[int], reach_id: int) -> list[int]:
+    """A reach tapped in the /invite choice: in if it was out, out if it was in (order of taps kept)."""
+    return [r for r in chosen if r != reach_id] if reach_id in chosen else [*chosen, reach_id]
+
+
+def chiefs_for(reach: ReachRecord, chiefs: list[Person]) -> list[Person]:
+    """Chiefs to offer for a reach: those of the reach's own area first (the likely choice), then by name."""
+    return sorted(chiefs, key=lambda p: (p.home_area_id != reach.area_id, p.name))
+
+
+@dataclass(frozen=True, slots=True)
+class PeoplePage:
+    people: list[Person]
+    # How many match in all (more than shown when searching).
+    total: int
+    page: int
+    pages: int
+    query: str
+
+
+@dataclass(frozen=True, slots=True)
+class PersonCard:
+    person: Person
+    status: Status
+    area: AreaRecord | None
+    reaches: list[HeldReach]
+
+
+@dataclass(frozen=True, slots=True)
+class StatusChange:
+    """A (de)activation: whether it changed anything, how many assignments ended, and the card after it."""
+
+    changed: bool
+    ended: int
+    card: PersonCard
+
+
+@dataclass(frozen=True, slots=True)
+class LastPatrol:
+    ended_at: datetime
+    walker: str | None
+    valid: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ReachFile:
+    """One river, one file: who answers for it and when it was last walked."""
+
+    reach: ReachRecord
+    area: AreaRecord | None
+    chiefs: list[AssignmentRecord]
+    last_patrol: LastPatrol | None
+
+
+@dataclass(frozen=True, slots=True)
+class ReachChoice:
+    reach: ReachRecord
+    # Chiefs answering for it now.
+    held_by: int
+
+
+@dataclass(frozen=True, slots=True)
+class ChiefChoice:
+    person: Person
+    holds: bool
+
+
+@dataclass(frozen=True, slots=True)
+class CreatedInvite:
+    code: str
+    name: str
+    role: InviteRole
+    level: str | None
+    reaches: list[ReachRecord] = field(default_factory=list)
+
+
+class Office:
+    def __init__(self, store: Store, settings: Settings, dialogs: Dialogs, joining: Joining, roster: Roster) -> None:
+        self._store = store
+        self._settings = settings
+        self._dialogs = dialogs
+        self._joining = joining
+        self._roster = roster
+
+    # -- the registry ------------------------------------------------------------------------------------
+
+    async def areas(self) -> list[AreaRecord]:
+        """Every area, by code."""
+        return await self._store.areas.all()
+
+    async def area(self, area_id: int) -> AreaRecord | None:
+        return await self._store.areas.by_id(area_id)
+
+    async def reach(self, reach_id: int) -> ReachRecord | None:
+        return await self._store.reaches.by_id(reach_id)
+
+    async def reaches_in(self, area_id: int) -> list[ReachRecord]:
+        return await self._store.reaches.in_area(area_id)
+
+    async def held_reaches(self, person_id: int) -> list[HeldReach]:
+        """The reaches a person answers for now."""
+        return await self._joining.held_reaches(person_id)
+
+    async def my_reaches(self, person: Person) -> list[HeldReach]:
+        """What /reaches offers under "mine": a chief's own reaches; nothing for anyone else."""
+        return await self.held_reaches(person.id) if person.is_chief else []
+
+    # -- /invite -----------------------------------------------------------------------------------------
+
+    async def begin_invite(self, telegram_id: int) -> None:
+        await self._dialogs.set(telegram_id, INVITE, "role", {})
+
+    async def create_invite(self, by: Person, data: dict[str, Any]) -> CreatedInvite:
+        """Register the person the /invite dialog collected, issue their invite, and close the dialog."""
+        role: InviteRole = "admin" if data.get("role") == "admin" else "chief"
+        reach_ids = tuple(int(r) for r in data.get("reaches", []))
+        level = data.get("level") if role == "chief" else None
+        code = await self._joining.create_invite(
+            created_by=by.id,
+            role=role,
+            name=str(data["name"]),
+            level=level,
+            area_id=data.get("area_id"),
+            reach_ids=reach_ids,
+        )
+        await self._dialogs.clear(by.telegram_id or 0, INVITE)
+        reaches = [r for r in [await self._store.reaches.by_id(i) for i in reach_ids] if r is not None]
+        return CreatedInvite(code, str(data["name"]), role, data.get("level"), reaches)
+
+    # -- /people -----------------------------------------------------------------------------------------
+
+    async def people_page(self, query: str, page: int) -> PeoplePage:
+        """A search shows the first SEARCH_SHOWN matches; no search lists everyone, PEOPLE_PAGE at a time."""
+        query = query[:SEARCH_MAX]
+        if query:
+            found, total = await self._store.people.search(query, limit=SEARCH_SHOWN, offset=0)
+            page, pages = 0, 1
+        else:
+            found, total = await self._store.people.search("", limit=PEOPLE_PAGE, offset=page * PEOPLE_PAGE)
+            pages = max(1, -(-total // PEOPLE_PAGE))
+        people = [person_from(self._settings, r) for r in found]
+        return PeoplePage(people, total, page, pages, query)
+
+    async def person_card(self, person_id: int) -> PersonCard | None:
+        record = await self._store.people.by_id(person_id)
+        if record is None:
+            return None
+        person = person_from(self._settings, record)
+        area = await self._store.areas.by_id(person.home_area_id) if person.home_area_id else None
+        return PersonCard(person, status_of(person), area, await self.held_reaches(person.id))
+
+    async def deactivate(self, person_id: int, *, by: Person) -> StatusChange | None:
+        """Stop the person using the bot (see `Roster.deactivate`); None: no such person."""
+        ended = await self._roster.deactivate(person_id, by=by.id)
+        card = await self.person_card(person_id)
+        return None if card is None else StatusChange(ended is not None, ended or 0, card)
+
+    async def reactivate(self, person_id: int, *, by: Person) -> StatusChange | None:
+        changed = await self._roster.reactivate(person_id, by=by.id)
+        card = await self.person_card(person_id)
+        return None if card is None else StatusChange(changed, 0, card)
+
+    # -- /reaches ----------------------------------------------------------------------------------------
+
+    async def reach_file(self, reach: ReachRecord) -> ReachFile:
+        area = await self._store.areas.by_id(reach.area_id)
+        chiefs = await self._store.assignments.active_for_reach(reach.id)
+        last = await self._store.patrols.last_for_reach(reach.id)
+        last_patrol = None
+        if last is not None and last.ended_at is not None:
+            walker = await self._store.people.by_id(last.person_id)
+            last_patrol = LastPatrol(last.ended_at, walker.name if walker else None, bool(last.valid))
+        return ReachFile(reach, area, chiefs, last_patrol)
+
+    # -- /assign and /unassign ---------------------------------------------------------------------------
+
+    async def reach_choices(self, area_id: int) -> list[ReachChoice]:
+        """The area's reaches, each with how many chiefs answer for it now."""
+        choices = []
+        for reach in await self._store.reaches.in_area(area_id):
+            choices.append(ReachChoice(reach, len(await self._store.assignments.active_for_reach(reach.id))))
+        return choices
+
+    async def chief_choices(self, reach: ReachRecord) -> list[ChiefChoice]:
+        """Every active chief, own area first, marked when they already answer for the reach."""
+        chiefs = [person_from(self._settings, r) for r in await self._store.people.with_role(CHIEF)]
+        held = {a.person_id for a in await self._store.assignments.active_for_reach(reach.id)}
+        return [ChiefChoice(p, p.id in held) for p in chiefs_for(reach, chiefs)]
+
+    async def holders(self, reach_id: int) -> list[AssignmentRecord]:
+        """Who answers for the reach now, as assignments (what /unassign ends)."""
+        return await self._store.assignments.active_for_reach(reach_id)
+
+    async def assignment(self, assignment_id: int) -> AssignmentRecord | None:
+        return await self._store.assignments.by_id(assignment_id)

@@ -1,0 +1,36 @@
+"""What the office's command modules share: text helpers and the area choice they all start from."""
+
+from __future__ import annotations
+
+from telegram import Update
+
+from bot.config import LEVELS, Language
+from handlers.common import Context, services
+from handlers.ui import show
+from storage.records import ReachRecord
+
+
+def t(context: Context, lang: Language, key: str, **params: object) -> str:
+    return services(context).locales.t(lang, key, **params)
+
+
+def p(context: Context, lang: Language, key: str, **params: object) -> str:
+    return services(context).locales.plain(lang, key, **params)
+
+
+def level_name(context: Context, lang: Language, level: str | None) -> str:
+    return p(context, lang, f"level.{level}") if level in LEVELS else p(context, lang, "common.none")
+
+
+def reach_label(lang: Language, reach: ReachRecord) -> str:
+    return f"{reach.name(lang)} · {reach.code}"
+
+
+async def area_buttons(context: Context, lang: Language, prefix: str) -> list[tuple[str, str]]:
+    """Every area as a button whose data is `prefix` + its id + `:0` (the first page of what it opens)."""
+    areas = await services(context).office.areas()
+    return [(f"{a.name(lang)} · {a.code}", f"{prefix}{a.id}:0") for a in areas]
+
+
+async def no_registry(update: Update, context: Context, lang: Language) -> None:
+    await show(update, context, t(context, lang, "registry.empty"))

@@ -1,0 +1,166 @@
+"""The office's rules: how a person's account reads, who may be (de)activated, which chiefs come first, and
+what the office's reads return from a real store."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from bot.config import Settings, load_settings
+from bot.dialogs import Dialogs
+from bot.joining import Joining, Roster
+from bot.office import INVITE, SEARCH_SHOWN, Office, Status, chiefs_for, may_change_status, status_of, toggled
+from bot.people import Person
+from storage import Store
+from storage.records import ReachRecord
+
+
+def person(
+    id: int = 1,
+    *,
+    telegram_id: int | None = 100,
+    active: bool = True,
+    blocked: bool = False,
+    name: str = "张三",
+    home_area_id: int | None = None,
+) -> Person:
+    return Person(
+        id=id,
+        telegram_id=telegram_id,
+        name=name,
+        language="zh",
+        roles=frozenset({"chief"}),
+        chief_level="village",
+        active=active,
+        home_area_id=home_area_id,
+        blocked=blocked,
+    )
+
+
+@pytest.mark.parametrize(
+    ("active", "telegram_id", "blocked", "expected"),
+    [
+        (True, 100, False, "active"),
+        (True, 100, True, "blocked"),
+        (True, None, False, "invited"),
+        (True, None, True, "invited"),  # never joined: blocking is not the news
+        (False, 100, False, "inactive"),
+        (False, None, False, "inactive"),  # deactivated says it all
+        (False, 100, True, "inactive"),
+    ],
+)
+def test_status_of_a_persons_account(active: bool, telegram_id: int | None, blocked: bool, expected: Status) -> None:
+    assert status_of(person(active=active, telegram_id=telegram_id, blocked=blocked)) == expected
+
+
+@pytest.mark.parametrize(("actor_id", "target_id", "allowed"), [(1, 2, True), (1, 1, False)])
+def test_an_admin_may_not_change_their_own_status(actor_id: int, target_id: int, allowed: bool) -> None:
+    assert may_change_status(person(actor_id), person(target_id)) is allowed
+
+
+@pytest.mark.parametrize(
+    ("chosen", "tapped", "after"),
+    [
+        ([], 5, [5]),
+        ([5], 5, []),
+        ([3, 5, 7], 5, [3, 7]),
+        ([3, 7], 5, [3, 7, 5]),
+    ],
+)
+def test_tapping_a_reach_toggles_it(chosen: list[int], tapped: int, after: list[int]) -> None:
+    before = list(chosen)
+    assert toggled(chosen, tapped) == after
+    assert chosen == before  # the dialog's own list is left as it was
+
+
+def test_chiefs_of_the_reachs_own_area_come_first_then_by_name() -> None:
+    reach = ReachRecord(
+        id=1,
+        code="R1",
+        name_zh="一河",
+        name_en="River 1",
+        area_id=10,
+        area_code="A10",
+        level="village",
+        length_km=None,
+        tags=(),
+        geometry=None,
+        bbox=None,
+    )
+    chiefs = [
+        person(1, name="Zhou", home_area_id=10),
+        person(2, name="An", home_area_id=20),
+        person(3, name="Bai", home_area_id=10),
+        person(4, name="Chen", home_area_id=None),
+    ]
+    assert [p.name for p in chiefs_for(reach, chiefs)] == ["Bai", "Zhou", "An", "Chen"]
+
+
+# -- against a store -------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return load_settings(env_file=None, data_dir=tmp_path, admin_ids=frozenset({900}))
+
+
+@pytest.fixture
+async def store(settings: Settings) -> AsyncIterator[Store]:
+    async with await Store.open(settings.database_path) as opened:
+        yield opened
+
+
+@pytest.fixture
+def office(store: Store, settings: Settings) -> Office:
+    return Office(store, settings, Dialogs(store), Joining(store, settings), Roster(store, settings))
+
+
+async def test_people_pages_and_search(store: Store, office: Office) -> None:
+    for i in range(SEARCH_SHOWN + 3):
+        await store.people.create(name=f"李{i:02d}")
+    await store.people.create(name="王五")
+    first = await office.people_page("", 0)
+    assert (first.total, first.page, first.pages, len(first.people)) == (SEARCH_SHOWN + 4, 0, 3, 8)
+    last = await office.people_page("", 2)
+    assert (last.page, len(last.people)) == (2, SEARCH_SHOWN + 4 - 16)
+    searched = await office.people_page("李", 5)
+    assert (searched.total, searched.page, searched.pages, len(searched.people)) == (SEARCH_SHOWN + 3, 0, 1, 20)
+    assert [p.name for p in (await office.people_page("王", 0)).people] == ["王五"]
+
+
+async def test_a_bootstrap_admin_is_an_admin_on_their_card(store: Store, office: Office) -> None:
+    record = await store.people.record_contact(900, name="Boss", username="boss", language_code="en", started=True)
+    card = await office.person_card(record.id)
+    assert card is not None
+    assert card.person.is_admin and card.person.username == "boss" and card.status == "active"
+    assert await office.person_card(record.id + 1000) is None
+
+
+async def test_deactivating_ends_assignments_once(store: Store, office: Office, settings: Settings) -> None:
+    area_id, _ = await store.areas.upsert("A1", "一区", "Area 1")
+    admin = person(await store.people.create(name="Admin"))
+    joining = Joining(store, settings)
+    code = await joining.create_invite(created_by=admin.id, role="chief", name="赵六", level="town", area_id=area_id)
+    invite = await store.invites.by_code(code)
+    assert invite is not None
+    card = await joining.invite_card(invite)
+    assert card is not None and card.level == "town" and card.area is not None and card.area.code == "A1"
+
+    first = await office.deactivate(invite.person_id, by=admin)
+    assert first is not None and first.changed and first.card.status == "inactive"
+    again = await office.deactivate(invite.person_id, by=admin)
+    assert again is not None and not again.changed and again.ended == 0
+    back = await office.reactivate(invite.person_id, by=admin)
+    assert back is not None and back.changed and back.card.status == "invited"
+
+
+async def test_creating_an_invite_closes_the_dialog(store: Store, office: Office) -> None:
+    admin_id = await store.people.create(name="Admin", telegram_id=555)
+    admin = person(admin_id, telegram_id=555)
+    await office.begin_invite(555)
+    assert (await Dialogs(store).at(555, INVITE, "role")) is not None
+    created = await office.create_invite(admin, {"role": "admin", "name": "钱七"})
+    assert created.role == "admin" and created.level is None and created.reaches == []
+    assert await Dialogs(store).get(555) is None
