@@ -185,6 +185,7 @@ CategoryOrAny = Annotated[str, OneOf(("", *CATEGORIES))]  # "": no filter
 Level = Annotated[str, OneOf(LEVELS)]
 Range = Annotated[str, OneOf(RANGES)]
 Answer = Literal["ok", "no"]
+WeeksBack = Literal[0, 1, 2]  # this week, last week, two weeks ago
 ProblemButton = Literal["rect", "close", "rej", "as", "dis", "reopen"]  # a lifecycle button's word
 
 
@@ -673,7 +674,7 @@ class SummaryArea(CallbackData, prefix="sm:a"):
 
 class SummaryWeek(CallbackData, prefix="sm:w"):
     area: Id
-    weeks_back: Literal[0, 1, 2]
+    weeks_back: WeeksBack
 
 
 class ExportFormat(CallbackData, prefix="ex:f"):
