@@ -52,20 +52,17 @@ async def format_chosen(update: Update, context: Context, actor: Actor, data: Ex
 @pressed(ExportRange, action="export")
 async def range_chosen(update: Update, context: Context, actor: Actor, data: ExportRange) -> None:
     """Write the export of the chosen period in a worker thread and send it as a document."""
-    query = update.callback_query
-    assert query is not None
-    svc = services(context)
-    lang = actor.language
-    fmt = data.fmt
+    svc, lang, fmt = services(context), actor.language, data.fmt
     first, last = range_of(data.period, datetime.now(svc.settings.tz).date())
     params = {
         "format": svc.locales.plain(lang, f"export.format.{fmt}"),
         "first": first.isoformat(),
         "last": last.isoformat(),
     }
-    # Answered now, not after the export: the spinner stops while the file is written.
-    with contextlib.suppress(TelegramError):
-        await answer(query)
+    if update.callback_query is not None:
+        # Answered now, not after the export: the spinner stops while the file is written.
+        with contextlib.suppress(TelegramError):
+            await answer(update.callback_query)
     await show(update, context, svc.locales.t(lang, "export.working", **params))
     chat = update.effective_chat
     assert chat is not None

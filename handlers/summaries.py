@@ -97,29 +97,26 @@ async def _own_area(update: Update, context: Context, actor: Actor, area_id: int
 async def area_chosen(update: Update, context: Context, actor: Actor, data: SummaryArea) -> None:
     """Offer the weeks to choose from for the chosen area."""
     area = await _own_area(update, context, actor, data.area)
-    if area is None:
-        return
-    svc = services(context)
-    lang = actor.language
-    choices = [
-        (svc.locales.plain(lang, f"summary.weeks_back.{n}"), SummaryWeek(area=area.id, weeks_back=n).pack())
-        for n in WEEKS_BACK
-    ]
-    await show(update, context, svc.locales.t(lang, "summary.choose_week", area=area.name(lang)), buttons(choices))
+    if area is not None:
+        locales, lang = services(context).locales, actor.language
+        choices = [
+            (locales.plain(lang, f"summary.weeks_back.{n}"), SummaryWeek(area=area.id, weeks_back=n).pack())
+            for n in WEEKS_BACK
+        ]
+        await show(update, context, locales.t(lang, "summary.choose_week", area=area.name(lang)), buttons(choices))
 
 
 @pressed(SummaryWeek, action="summary")
 async def week_chosen(update: Update, context: Context, actor: Actor, data: SummaryWeek) -> None:
     """Send the chosen week's summary of the area here."""
-    area = await _own_area(update, context, actor, data.area)
-    if area is None:
-        return
     svc = services(context)
-    lang = actor.language
     week = week_of(_today(svc) - timedelta(days=7 * data.weeks_back))
-    await show(update, context, svc.locales.t(lang, "summary.coming", area=area.name(lang), week=week.code))
+    area = await _own_area(update, context, actor, data.area)
     chat = update.effective_chat
-    assert chat is not None
+    if area is None or chat is None:
+        return
+    lang = actor.language
+    await show(update, context, svc.locales.t(lang, "summary.coming", area=area.name(lang), week=week.code))
     await svc.delivery.send_summary(BotSender(context.bot), chat.id, area, week, lang)
 
 
