@@ -8,10 +8,12 @@ A codec is a small frozen class with a prefix and typed fields, in the manner of
 
 `BindArea(area=3, seen=0).pack()` is `"bind:a:3:0"`; `BindArea.parse(data)` gives the instance back, or None for
 forged or old data (a number out of bounds, a word not in the fixed set, a wrong shape); `BindArea.pattern` is
-the anchored regex its CallbackQueryHandler is registered with. Ids are 1..2**31-1 (SQLite would overflow on
-more), pages 0..999999, and the longest data a codec can pack is checked against Telegram's 64 bytes when the
-class is defined. Defining two codecs with one prefix, or two whose patterns could match the same data, fails
-at import: no press can be claimed by two handlers.
+the anchored regex its CallbackQueryHandler is registered with. The pattern takes any digits where a number
+goes, so a forged number (too big, leading zeros) still reaches the handler of its button kind, whose `pressed`
+answers it (see its `forged`); a wrong word or shape is left to the fallback's outdated answer. Ids are
+1..2**31-1 (SQLite would overflow on more), pages 0..999999, and the longest data a codec can pack is checked
+against Telegram's 64 bytes when the class is defined. Defining two codecs with one prefix, or two whose data
+could be alike, fails at import: no press can be claimed by two handlers.
 
 This module is here, not in bot/, because callback data is the Telegram wire format of the buttons; bot/
 decides, it does not draw buttons. The codecs themselves import nothing from telegram.
@@ -105,6 +107,11 @@ class Number:
         return rf"0|[1-9]\d{{0,{len(str(self.high)) - 1}}}"
 
     @property
+    def shape(self) -> str:
+        """What the pattern takes: any digits, so a number out of bounds is this button's to answer."""
+        return r"\d+"
+
+    @property
     def longest(self) -> int:
         return len(str(self.high))
 
@@ -134,6 +141,10 @@ class OneOf:
     def longest(self) -> int:
         return max(len(str(c)) for c in self.choices)
 
+    @property
+    def shape(self) -> str:
+        return self.regex
+
     def parse(self, text: str) -> str | int | None:
         return next((c for c in self.choices if str(c) == text), None)
 
@@ -151,6 +162,10 @@ class Token:
     def regex(self) -> str:
         return rf"[A-Za-z0-9_-]{{1,{self.longest}}}"
 
+    @property
+    def shape(self) -> str:
+        return self.regex
+
     def parse(self, text: str) -> str | None:
         return text if re.fullmatch(self.regex, text) else None
 
@@ -160,7 +175,8 @@ class Token:
 
 Part = Number | OneOf | Token
 
-Id = Annotated[int, Number(1, ID_MAX)]
+ID = Number(1, ID_MAX)  # a row id; `ID.parse(text)` reads one from a forged press's texts
+Id = Annotated[int, ID]
 IdOrNone = Annotated[int, Number(0, ID_MAX)]  # 0: none (no filter, not bound)
 Page = Annotated[int, Number(0, PAGE_MAX)]
 InviteCode = Annotated[str, Token(48)]  # bot.invites issues 12 letters; room to spare, still under 64 bytes
@@ -169,6 +185,8 @@ CategoryOrAny = Annotated[str, OneOf(("", *CATEGORIES))]  # "": no filter
 Level = Annotated[str, OneOf(LEVELS)]
 Range = Annotated[str, OneOf(RANGES)]
 Answer = Literal["ok", "no"]
+WeeksBack = Literal[0, 1, 2]  # this week, last week, two weeks ago
+ProblemButton = Literal["rect", "close", "rej", "as", "dis", "reopen"]  # a lifecycle button's word
 
 
 def _part_of(owner: str, name: str, hint: object) -> Part:
@@ -203,7 +221,7 @@ class CallbackData:
         cls.prefix = prefix
         names = [field.name for field in dataclasses.fields(cast(Any, cls))]
         cls.parts = tuple((name, _part_of(cls.__name__, name, hints[name])) for name in names)
-        cls.pattern = re.compile("^" + re.escape(prefix) + "".join(f":({p.regex})" for _, p in cls.parts) + "$")
+        cls.pattern = re.compile("^" + re.escape(prefix) + "".join(f":({p.shape})" for _, p in cls.parts) + "$")
         longest = len(prefix) + sum(1 + p.longest for _, p in cls.parts)
         if longest > MAX_BYTES:
             raise CodecError(f"{cls.__name__}: data may reach {longest} bytes; Telegram takes {MAX_BYTES}")
@@ -222,16 +240,24 @@ class CallbackData:
     @classmethod
     def parse(cls, data: str | None) -> Self | None:
         """The pressed button's values; None for data this codec did not pack (forged, old, out of bounds)."""
-        match = cls.pattern.fullmatch(data) if data is not None else None
-        if match is None:
+        texts = cls.texts(data)
+        if texts is None:
             return None
         values: dict[str, object] = {}
-        for (name, part), text in zip(cls.parts, match.groups(), strict=True):
-            value = part.parse(text)
+        for name, part in cls.parts:
+            value = part.parse(texts[name])
             if value is None:
                 return None
             values[name] = value
         return cls(**values)
+
+    @classmethod
+    def texts(cls, data: str | None) -> dict[str, str] | None:
+        """Each field's text as sent, unchecked; None when the data does not have this codec's shape."""
+        match = cls.pattern.fullmatch(data) if data is not None else None
+        if match is None:
+            return None
+        return {name: text for (name, _), text in zip(cls.parts, match.groups(), strict=True)}
 
 
 def _shape(codec: type[CallbackData]) -> list[str | Part]:
@@ -278,6 +304,8 @@ def unregister(codecs: Iterable[type[CallbackData]]) -> None:
 
 C = TypeVar("C", bound=CallbackData)
 PressHandler = Callable[[Update, Context, Actor, C], Coroutine[Any, Any, None]]
+# A forged press of the right shape, with its fields' texts as sent (see `pressed`).
+ForgedHandler = Callable[[Update, Context, Actor, Mapping[str, str]], Coroutine[Any, Any, None]]
 
 
 async def answer_outdated(update: Update, context: Context) -> None:
@@ -290,26 +318,37 @@ async def answer_outdated(update: Update, context: Context) -> None:
     await alert(update, svc.locales.plain(lang, "fallback.outdated_button"))
 
 
-def pressed(codec: type[C], *, action: str) -> Callable[[PressHandler[C]], ButtonHandler]:
+def pressed(
+    codec: type[C], *, action: str, forged: ForgedHandler | None = None
+) -> Callable[[PressHandler[C]], ButtonHandler]:
     """Turn `handler(update, context, actor, data)` into a button callback for `codec`'s buttons.
 
     The data is parsed first (forged or old: the outdated answer), then the presser must be allowed `action`
     (`guard` answers a refusal), and the press is answered after the handler, unless it alerted.
     Register the result with `CallbackQueryHandler(callback, pattern=codec.pattern)`.
+
+    `forged`, when given, answers data of the codec's shape that does not parse (an id out of bounds) instead of
+    the outdated answer, after `guard`, from the fields' texts: for a button whose answer to a forged press
+    depends on what can still be read of it (a problem number no problem can have is "not found").
     """
 
     def decorate(handler: PressHandler[C]) -> ButtonHandler:
         @functools.wraps(handler)
         async def wrapped(update: Update, context: Context) -> None:
             query = update.callback_query
-            data = codec.parse(query.data if query is not None else None)
-            if data is None:
+            raw = query.data if query is not None else None
+            data = codec.parse(raw)
+            texts = codec.texts(raw) if data is None and forged is not None else None
+            if data is None and texts is None:
                 await answer_outdated(update, context)
                 return
             actor = await guard(update, context, action)
             if actor is None:
                 return
-            await handler(update, context, actor, data)
+            if data is not None:
+                await handler(update, context, actor, data)
+            elif forged is not None and texts is not None:
+                await forged(update, context, actor, texts)
 
         return button(wrapped)
 
@@ -485,7 +524,7 @@ class ProblemView(CallbackData, prefix="pb:v"):
 class ProblemAction(CallbackData, prefix="pb"):
     """A lifecycle button on a problem card."""
 
-    action: Literal["rect", "close", "rej", "as", "dis", "reopen"]
+    action: ProblemButton
     problem: Id
 
 
@@ -635,7 +674,7 @@ class SummaryArea(CallbackData, prefix="sm:a"):
 
 class SummaryWeek(CallbackData, prefix="sm:w"):
     area: Id
-    weeks_back: Literal[0, 1, 2]
+    weeks_back: WeeksBack
 
 
 class ExportFormat(CallbackData, prefix="ex:f"):

@@ -17,10 +17,11 @@ from telegram import Update
 from telegram.error import TelegramError
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, filters
 
-from bot.exports import FORMATS, RANGES, TELEGRAM_UPLOAD_LIMIT, Format, file_name, range_of
-from handlers.access import guard
+from bot.exports import FORMATS, RANGES, TELEGRAM_UPLOAD_LIMIT, file_name, range_of
+from handlers.access import Actor, guard
+from handlers.callbacks import ExportFormat, ExportRange, pressed
 from handlers.common import Context, services
-from handlers.ui import button, buttons, show
+from handlers.ui import answer, buttons, show
 
 logger = logging.getLogger(__name__)
 
@@ -32,49 +33,36 @@ async def export_command(update: Update, context: Context) -> None:
         return
     svc = services(context)
     lang = actor.language
-    markup = buttons(*[[(svc.locales.plain(lang, f"export.format.{f}"), f"ex:f:{f}")] for f in FORMATS])
+    markup = buttons(*[[(svc.locales.plain(lang, f"export.format.{f}"), ExportFormat(fmt=f).pack())] for f in FORMATS])
     await show(update, context, svc.locales.t(lang, "export.choose_format"), markup)
 
 
-@button
-async def format_button(update: Update, context: Context) -> None:
-    """A format chosen: choose a period."""
-    actor = await guard(update, context, "export")
-    if actor is None:
-        return
+@pressed(ExportFormat, action="export")
+async def format_chosen(update: Update, context: Context, actor: Actor, data: ExportFormat) -> None:
+    """Offer the periods to export in the chosen format."""
     svc = services(context)
     lang = actor.language
-    fmt = (update.callback_query.data or "").split(":")[-1] if update.callback_query else ""
-    if fmt not in FORMATS:
-        return
-    markup = buttons([(svc.locales.plain(lang, f"export.range.{r}"), f"ex:r:{fmt}:{r}") for r in RANGES])
-    text = svc.locales.t(lang, "export.choose_range", format=svc.locales.plain(lang, f"export.format.{fmt}"))
+    markup = buttons(
+        [(svc.locales.plain(lang, f"export.range.{r}"), ExportRange(fmt=data.fmt, period=r).pack()) for r in RANGES]
+    )
+    text = svc.locales.t(lang, "export.choose_range", format=svc.locales.plain(lang, f"export.format.{data.fmt}"))
     await show(update, context, text, markup)
 
 
-async def range_button(update: Update, context: Context) -> None:
-    """A period chosen: write the export in a thread and send it as a document."""
-    query = update.callback_query
-    assert query is not None
-    actor = await guard(update, context, "export")
-    if actor is None:
-        return
-    parts = (query.data or "").split(":")
-    if len(parts) != 4 or parts[2] not in FORMATS or parts[3] not in RANGES:
-        with contextlib.suppress(TelegramError):
-            await query.answer()
-        return
-    fmt: Format = parts[2]
-    svc = services(context)
-    lang = actor.language
-    first, last = range_of(parts[3], datetime.now(svc.settings.tz).date())
+@pressed(ExportRange, action="export")
+async def range_chosen(update: Update, context: Context, actor: Actor, data: ExportRange) -> None:
+    """Write the export of the chosen period in a worker thread and send it as a document."""
+    svc, lang, fmt = services(context), actor.language, data.fmt
+    first, last = range_of(data.period, datetime.now(svc.settings.tz).date())
     params = {
         "format": svc.locales.plain(lang, f"export.format.{fmt}"),
         "first": first.isoformat(),
         "last": last.isoformat(),
     }
-    with contextlib.suppress(TelegramError):
-        await query.answer()
+    if update.callback_query is not None:
+        # Answered now, not after the export: the spinner stops while the file is written.
+        with contextlib.suppress(TelegramError):
+            await answer(update.callback_query)
     await show(update, context, svc.locales.t(lang, "export.working", **params))
     chat = update.effective_chat
     assert chat is not None
@@ -90,10 +78,10 @@ async def range_button(update: Update, context: Context) -> None:
         if size > TELEGRAM_UPLOAD_LIMIT:
             await show(update, context, svc.locales.t(lang, "export.too_big", size=f"{size / 1024 / 1024:.1f}"))
             return
-        with path.open("rb") as data:
+        with path.open("rb") as document:
             await context.bot.send_document(
                 chat.id,
-                data,
+                document,
                 filename=path.name,
                 caption=svc.locales.plain(lang, "export.caption", first=params["first"], last=params["last"]),
                 read_timeout=120,
@@ -108,6 +96,6 @@ async def range_button(update: Update, context: Context) -> None:
 def register(app: Application) -> None:  # type: ignore[type-arg]
     private = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
     app.add_handler(CommandHandler("export", export_command, private))
-    app.add_handler(CallbackQueryHandler(format_button, pattern=r"^ex:f:"))
+    app.add_handler(CallbackQueryHandler(format_chosen, pattern=ExportFormat.pattern))
     # Not blocking: a year of a city takes a while, and the admin's chat stays answered meanwhile.
-    app.add_handler(CallbackQueryHandler(range_button, pattern=r"^ex:r:", block=False))
+    app.add_handler(CallbackQueryHandler(range_chosen, pattern=ExportRange.pattern, block=False))

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Mapping
 from datetime import datetime
 
-from telegram import InputMediaPhoto, Update
+from telegram import InlineKeyboardMarkup, InputMediaPhoto, Update
 from telegram.error import Forbidden, TelegramError
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, filters
 
@@ -19,17 +20,31 @@ from bot.problems import MAX_PHOTOS, NOTE_FLOW, Action, Card, DraftPhoto, Listed
 from bot.services import Services
 from bot.stamp import evidence_lines, stamp
 from handlers.access import Actor, guard, refuse
+from handlers.callbacks import (
+    ID,
+    NoteCancel,
+    NoteSend,
+    ProblemAction,
+    ProblemAssigneePage,
+    ProblemAssignTo,
+    ProblemButton,
+    ProblemFilterArea,
+    ProblemFilterCategory,
+    ProblemList,
+    ProblemListPage,
+    ProblemView,
+    pressed,
+)
 from handlers.common import Context, services
 from handlers.dialogs import flow
 from handlers.report import category_name, fetch_photo
-from handlers.ui import button, buttons, int_part, paged, show
+from handlers.ui import buttons, paged, show
 from storage.records import DialogRecord, PersonRecord, ReachRecord
 
 logger = logging.getLogger(__name__)
 
 NOTE = NOTE_FLOW
 PAGE = 8
-LARGEST = 10**9  # no page, area or person id comes near; forged button data may carry any number (SQLite overflows)
 
 
 def _t(svc: Services, lang: Language, key: str, **params: object) -> str:
@@ -104,18 +119,30 @@ def problem_text(svc: Services, lang: Language, card: Card, *, timeline: bool) -
     return "\n".join(lines)
 
 
+# The lifecycle buttons of a card, in the order drawn, with the word each one's data carries.
+BUTTON_ACTIONS: dict[ProblemButton, Action] = {
+    "rect": "rectify",
+    "close": "close",
+    "rej": "reject",
+    "as": "assign",
+    "dis": "dismiss",
+    "reopen": "reopen",
+}
+
+
 def action_buttons(
     svc: Services, lang: Language, problem: ProblemRecord, actions: set[Action]
 ) -> list[list[tuple[str, str]]]:
-    order: list[tuple[Action, str]] = [
-        ("rectify", "pb:rect"),
-        ("close", "pb:close"),
-        ("reject", "pb:rej"),
-        ("assign", "pb:as"),
-        ("dismiss", "pb:dis"),
-        ("reopen", "pb:reopen"),
+    return [
+        [(_p(svc, lang, f"problem.do.{action}"), ProblemAction(action=word, problem=problem.id).pack())]
+        for word, action in BUTTON_ACTIONS.items()
+        if action in actions
     ]
-    return [[(_p(svc, lang, f"problem.do.{a}"), f"{data}:{problem.id}")] for a, data in order if a in actions]
+
+
+def details_button(svc: Services, lang: Language, problem: ProblemRecord) -> list[tuple[str, str]]:
+    """The row that opens the card with its timeline."""
+    return [(_p(svc, lang, "problem.details"), ProblemView(problem=problem.id).pack())]
 
 
 async def send_problem(
@@ -160,7 +187,7 @@ async def send_problem(
     actions = svc.problems.allowed(problem, viewer, bootstrap_admin=_is_admin(svc, viewer))
     rows = action_buttons(svc, lang, problem, actions)
     if not timeline:
-        rows.append([(_p(svc, lang, "problem.details"), f"pb:v:{problem.id}")])
+        rows.append(details_button(svc, lang, problem))
     await context.bot.send_message(chat_id, text, reply_markup=buttons(*rows) if rows else None)
 
 
@@ -207,7 +234,7 @@ async def _tell(
             await context.bot.send_message(
                 person.telegram_id,
                 intro,
-                reply_markup=buttons([(_p(svc, lang, "problem.details"), f"pb:v:{problem.id}")]),
+                reply_markup=buttons(details_button(svc, lang, problem)),
             )
     except Forbidden:
         await svc.people.set_blocked(person.telegram_id, True)
@@ -270,7 +297,6 @@ async def _list(
     found, total = await svc.problems.page(actor.known, area_id=area_id, category=category, page=page, page_size=PAGE)
     if overdue_only:
         found = [item for item in found if item.problem.overdue_days(today)]
-    state = f"{area_id}:{category}"
     choices = []
     for problem, reach in _pairs(found):
         overdue = problem.overdue_days(today)
@@ -282,26 +308,34 @@ async def _list(
         choices.append(
             (
                 _line(svc, lang, problem, flag, reach.name(lang) if reach else "?"),
-                f"pb:v:{problem.id}",
+                ProblemView(problem=problem.id).pack(),
             )
         )
     pages = max(1, -(-total // PAGE))
+
+    def at(number: int) -> str:
+        return ProblemList(page=number, area=area_id, category=category).pack()
+
     nav: list[tuple[str, str]] = []
     if page > 0:
-        nav.append(("◀", f"pl:{page - 1}:{state}"))
+        nav.append(("◀", at(page - 1)))
     if pages > 1:
-        nav.append((f"{page + 1}/{pages}", f"pl:{page}:{state}"))
+        nav.append((f"{page + 1}/{pages}", at(page)))
     if page < pages - 1:
-        nav.append(("▶", f"pl:{page + 1}:{state}"))
+        nav.append(("▶", at(page + 1)))
     filters_row = [
-        (_p(svc, lang, "problems.by_area"), f"pf:a:{category}"),
-        (_p(svc, lang, "problems.by_category"), f"pf:c:{area_id}"),
+        (_p(svc, lang, "problems.by_area"), ProblemFilterArea(category=category).pack()),
+        (_p(svc, lang, "problems.by_category"), ProblemFilterCategory(area=area_id).pack()),
     ]
     extra = [r for r in (nav, filters_row) if r]
     if area_id or category:
-        extra.append([(_p(svc, lang, "problems.clear_filters"), "pl:0:0:")])
+        extra.append([(_p(svc, lang, "problems.clear_filters"), ProblemList(page=0, area=0, category="").pack())])
     header = _t(svc, lang, "problems.header" if total else "problems.none", count=total)
-    await show(update, context, header, paged(choices, page=0, page_data="pl:x:", extra=extra, page_size=PAGE))
+    await show(update, context, header, paged(choices, page=0, page_data=_list_page, extra=extra, page_size=PAGE))
+
+
+def _list_page(number: int) -> str:
+    return ProblemListPage(page=number).pack()
 
 
 def _pairs(found: list[Listed]) -> list[tuple[ProblemRecord, ReachRecord | None]]:
@@ -335,125 +369,126 @@ async def myreports_command(update: Update, context: Context) -> None:
                     _p(svc, lang, f"problem.status.{problem.status}"),
                     reach.name(lang) if reach else "?",
                 ),
-                f"pb:v:{problem.id}",
+                ProblemView(problem=problem.id).pack(),
             )
         )
     await message.reply_text(
         _t(svc, lang, "myreports.header", count=len(found)),
-        reply_markup=paged(choices, page=0, page_data="pl:x:", page_size=20),
+        reply_markup=paged(choices, page=0, page_data=_list_page, page_size=20),
     )
 
 
-@button
-async def list_button(update: Update, context: Context) -> None:
-    """A page of /problems, or its area and category filters."""
-    query = update.callback_query
-    assert query is not None and query.data is not None
-    actor = await guard(update, context, "problems")
-    if actor is None:
-        return
+@pressed(ProblemList, action="problems")
+async def list_shown(update: Update, context: Context, actor: Actor, data: ProblemList) -> None:
+    """A page of /problems as filtered: ◀ ▶, a filter chosen, or the filters cleared."""
+    await _list(update, context, actor, page=data.page, area_id=data.area, category=data.category, overdue_only=False)
+
+
+@pressed(ProblemListPage, action="problems")
+async def list_page_number(update: Update, context: Context, actor: Actor, data: ProblemListPage) -> None:
+    """The page number between ◀ and ▶, and /myreports' pages (which do not turn): nothing to do."""
+
+
+@pressed(ProblemFilterArea, action="problems")
+async def area_filter(update: Update, context: Context, actor: Actor, data: ProblemFilterArea) -> None:
+    """Offer the areas to filter /problems by, keeping the category filter."""
     svc = services(context)
     lang = actor.language
-    parts = query.data.split(":")
-    if parts[0] == "pl":
-        if len(parts) < 4 or not parts[1].isdigit() or not parts[2].isdigit():
-            return  # the page-number button itself
-        page, area_id = int_part(query.data, 1), int_part(query.data, 2)
-        if page is None or area_id is None or page >= LARGEST or area_id >= LARGEST:
-            await refuse(update, context, lang, "fallback.outdated_button")
-            return
-        await _list(
-            update,
-            context,
-            actor,
-            page=page,
-            area_id=area_id,
-            category=parts[3] if parts[3] in CATEGORIES else "",
-            overdue_only=False,
-        )
-        return
-    # pf:a:<category> → choose an area; pf:c:<area> → choose a category
-    if parts[1] == "a":
-        category = parts[2] if len(parts) > 2 and parts[2] in CATEGORIES else ""
-        areas = await svc.problems.areas()
-        rows = [[(a.name(lang), f"pl:0:{a.id}:{category}")] for a in areas]
-        await show(update, context, _t(svc, lang, "reaches.choose_area"), buttons(*rows))
-    else:
-        area_id = int(parts[2]) if len(parts) > 2 and parts[2].isdigit() else 0
-        rows = [[(category_name(svc.locales, lang, c), f"pl:0:{area_id}:{c}")] for c in CATEGORIES]
-        await show(update, context, _t(svc, lang, "problems.choose_category"), buttons(*rows))
+    areas = await svc.problems.areas()
+    rows = [[(a.name(lang), ProblemList(page=0, area=a.id, category=data.category).pack())] for a in areas]
+    await show(update, context, _t(svc, lang, "reaches.choose_area"), buttons(*rows))
+
+
+@pressed(ProblemFilterCategory, action="problems")
+async def category_filter(update: Update, context: Context, actor: Actor, data: ProblemFilterCategory) -> None:
+    """Offer the categories to filter /problems by, keeping the area filter."""
+    svc = services(context)
+    lang = actor.language
+    rows = [
+        [(category_name(svc.locales, lang, c), ProblemList(page=0, area=data.area, category=c).pack())]
+        for c in CATEGORIES
+    ]
+    await show(update, context, _t(svc, lang, "problems.choose_category"), buttons(*rows))
 
 
 # -- actions ----------------------------------------------------------------------------------------------
 
 
-@button
-async def problem_button(update: Update, context: Context) -> None:
-    """A problem's buttons: details, or an action (some ask for an assignee, after-photos or a reason first)."""
-    query = update.callback_query
-    assert query is not None and query.data is not None
-    actor = await guard(update, context, "problem")
-    if actor is None:
-        return
+async def _no_such_problem(update: Update, context: Context, actor: Actor, texts: Mapping[str, str]) -> None:
+    """A number no problem can have (forged data): not found, as /problem N says it."""
+    await refuse(update, context, actor.language, "problem.not_found", number=texts["problem"])
+
+
+@pressed(ProblemView, action="problem", forged=_no_such_problem)
+async def problem_viewed(update: Update, context: Context, actor: Actor, data: ProblemView) -> None:
+    """Send the problem's card with its timeline, as /problem N does."""
+    await _view(update, context, actor, data.problem)
+
+
+async def _actionable(
+    update: Update, context: Context, actor: Actor, number: int, action: Action
+) -> tuple[PersonRecord, ProblemRecord] | None:
+    """The presser and the problem, when they may take `action` on it now; otherwise None, the refusal answered."""
     svc = services(context)
-    lang = actor.language
-    parts = query.data.split(":")
-    action = parts[1]
-    number = int_part(query.data, 2)
-    if number is None:
-        await refuse(update, context, lang, "fallback.outdated_button")
-        return
-    if action == "v":
-        await _view(update, context, actor, number)
-        return
     record = await svc.problems.person(actor.known.id)
     problem = await svc.problems.get(number)
     assert record is not None
     if problem is None:
-        await refuse(update, context, lang, "fallback.outdated_button")
+        await refuse(update, context, actor.language, "fallback.outdated_button")
+        return None
+    if action not in svc.problems.allowed(problem, record, bootstrap_admin=_is_admin(svc, record)):
+        status = _p(svc, actor.language, f"problem.status.{problem.status}")
+        await refuse(update, context, actor.language, "problem.cannot", status=status)
+        return None
+    return record, problem
+
+
+@pressed(ProblemAction, action="problem")
+async def action_pressed(update: Update, context: Context, actor: Actor, data: ProblemAction) -> None:
+    """A lifecycle button: close at once, choose an assignee, or ask for after-photos or a reason first."""
+    action = BUTTON_ACTIONS[data.action]
+    found = await _actionable(update, context, actor, data.problem, action)
+    if found is None:
         return
-    allowed = svc.problems.allowed(problem, record, bootstrap_admin=_is_admin(svc, record))
-    wanted: dict[str, Action] = {
-        "rect": "rectify",
-        "close": "close",
-        "rej": "reject",
-        "as": "assign",
-        "asp": "assign",
-        "dis": "dismiss",
-        "reopen": "reopen",
-    }
-    if action not in wanted:
-        await refuse(update, context, lang, "fallback.outdated_button")
-        return
-    if wanted[action] not in allowed:
-        await refuse(update, context, lang, "problem.cannot", status=_p(svc, lang, f"problem.status.{problem.status}"))
-        return
+    record, problem = found
+    svc = services(context)
+    lang = actor.language
     telegram_id = actor.known.telegram_id
     assert telegram_id is not None
     if action == "close":
         await _apply(update, context, record, problem.id, "close")
-    elif action == "as":
+        return
+    if action == "assign":
         await _choose_assignee(update, context, lang, problem)
-    elif action == "asp":
-        target = int_part(query.data, 3)
-        if target is None or not 0 < target < LARGEST:
-            await refuse(update, context, lang, "fallback.outdated_button")
-            return
-        await _apply(update, context, record, problem.id, "assign", assignee_id=target)
-    elif action == "rect":
+        return
+    if action == "rectify":
         await svc.problems.put_note(telegram_id, "rectify", {"problem": problem.id, "photos": [], "note": None})
-        await context.bot.send_message(
-            telegram_id,
-            _t(svc, lang, "problem.ask_after_photos", number=problem.id, max=MAX_PHOTOS),
-            reply_markup=buttons([(_p(svc, lang, "common.cancel"), "pn:x")]),
-        )
+        ask = _t(svc, lang, "problem.ask_after_photos", number=problem.id, max=MAX_PHOTOS)
     else:  # reject, dismiss, reopen: a reason first
-        await svc.problems.put_note(telegram_id, wanted[action], {"problem": problem.id})
-        await context.bot.send_message(
-            telegram_id,
-            _t(svc, lang, f"problem.ask_reason_{wanted[action]}", number=problem.id),
-            reply_markup=buttons([(_p(svc, lang, "common.cancel"), "pn:x")]),
-        )
+        await svc.problems.put_note(telegram_id, action, {"problem": problem.id})
+        ask = _t(svc, lang, f"problem.ask_reason_{action}", number=problem.id)
+    await context.bot.send_message(telegram_id, ask, reply_markup=_note_buttons(svc, lang))
+
+
+async def _assignee_forged(update: Update, context: Context, actor: Actor, texts: Mapping[str, str]) -> None:
+    """A forged assignee: one who may not assign the problem hears that first, as from any assign button."""
+    number = ID.parse(texts["problem"])
+    if number is not None and await _actionable(update, context, actor, number, "assign") is None:
+        return
+    await refuse(update, context, actor.language, "fallback.outdated_button")
+
+
+@pressed(ProblemAssignTo, action="problem", forged=_assignee_forged)
+async def assignee_chosen(update: Update, context: Context, actor: Actor, data: ProblemAssignTo) -> None:
+    """Assign the problem to the chief chosen from the list."""
+    found = await _actionable(update, context, actor, data.problem, "assign")
+    if found is not None:
+        await _apply(update, context, found[0], data.problem, "assign", assignee_id=data.person)
+
+
+@pressed(ProblemAssigneePage, action="problem")
+async def assignee_page_number(update: Update, context: Context, actor: Actor, data: ProblemAssigneePage) -> None:
+    """The page number of the assignee list (which fits one page): nothing to do."""
 
 
 async def _choose_assignee(update: Update, context: Context, lang: Language, problem: ProblemRecord) -> None:
@@ -461,7 +496,7 @@ async def _choose_assignee(update: Update, context: Context, lang: Language, pro
     choices = [
         (
             ("⭐ " if holder else "") + f"{p.name} · {_p(svc, lang, f'level.{p.roles.get(CHIEF)}')}",
-            f"pb:asp:{problem.id}:{p.id}",
+            ProblemAssignTo(problem=problem.id, person=p.id).pack(),
         )
         for p, holder in await svc.problems.assignee_choices(problem)
     ]
@@ -469,7 +504,7 @@ async def _choose_assignee(update: Update, context: Context, lang: Language, pro
         update,
         context,
         _t(svc, lang, "problem.choose_assignee", number=problem.id),
-        paged(choices, page=0, page_data="pb:x:", page_size=90),
+        paged(choices, page=0, page_data=lambda number: ProblemAssigneePage(page=number).pack(), page_size=90),
     )
 
 
@@ -577,18 +612,14 @@ async def note_input(update: Update, context: Context, dialog: DialogRecord) -> 
             await svc.problems.put_note(dialog.telegram_id, "rectify", {**dialog.data, "photos": photos})
             await message.reply_text(
                 _t(svc, lang, "problem.after_photo_added", count=len(photos), max=MAX_PHOTOS),
-                reply_markup=buttons(
-                    [(_p(svc, lang, "problem.send_rectified"), "pn:send")], [(_p(svc, lang, "common.cancel"), "pn:x")]
-                ),
+                reply_markup=_note_buttons(svc, lang, send=True),
             )
             return
         if message.text:
             await svc.problems.put_note(dialog.telegram_id, "rectify", {**dialog.data, "note": message.text[:1000]})
             await message.reply_text(
                 _t(svc, lang, "problem.rectify_note_noted"),
-                reply_markup=buttons(
-                    [(_p(svc, lang, "problem.send_rectified"), "pn:send")], [(_p(svc, lang, "common.cancel"), "pn:x")]
-                ),
+                reply_markup=_note_buttons(svc, lang, send=True),
             )
             return
         await message.reply_text(_t(svc, lang, "problem.ask_after_photos", number=problem_id, max=MAX_PHOTOS))
@@ -600,36 +631,51 @@ async def note_input(update: Update, context: Context, dialog: DialogRecord) -> 
     await _apply(update, context, record, problem_id, dialog.step, note=message.text[:1000])  # type: ignore[arg-type]
 
 
-@button
-async def note_button(update: Update, context: Context) -> None:
-    """The note dialog's buttons: cancel, or send the rectification with its after-photos."""
-    query = update.callback_query
-    assert query is not None and query.data is not None
-    actor = await guard(update, context, "problem")
-    if actor is None:
-        return
-    svc = services(context)
-    lang = actor.language
+def _note_buttons(svc: Services, lang: Language, *, send: bool = False) -> InlineKeyboardMarkup:
+    """Cancel; and, once there is an after-photo or a note, send the rectification."""
+    cancel = [(_p(svc, lang, "common.cancel"), NoteCancel().pack())]
+    if send:
+        return buttons([(_p(svc, lang, "problem.send_rectified"), NoteSend().pack())], cancel)
+    return buttons(cancel)
+
+
+async def _open_note(update: Update, context: Context, actor: Actor) -> DialogRecord | None:
+    """The presser's note dialog; None (answered as outdated) when it ended meanwhile."""
     telegram_id = actor.known.telegram_id
     assert telegram_id is not None
-    dialog = await svc.problems.note(telegram_id)
+    dialog = await services(context).problems.note(telegram_id)
     if dialog is None:
-        await refuse(update, context, lang, "fallback.outdated_button")
+        await refuse(update, context, actor.language, "fallback.outdated_button")
+    return dialog
+
+
+@pressed(NoteCancel, action="problem")
+async def note_cancelled(update: Update, context: Context, actor: Actor, data: NoteCancel) -> None:
+    """Drop the after-photos or the reason being written; the problem stays as it was."""
+    dialog = await _open_note(update, context, actor)
+    if dialog is not None:
+        svc = services(context)
+        await svc.problems.end_note(dialog.telegram_id)
+        await show(update, context, _t(svc, actor.language, "dialog.cancelled"))
+
+
+@pressed(NoteSend, action="problem")
+async def rectification_sent(update: Update, context: Context, actor: Actor, data: NoteSend) -> None:
+    """Send the rectification with its after-photos (and note, if any)."""
+    dialog = await _open_note(update, context, actor)
+    if dialog is None:
         return
-    if query.data == "pn:x":
-        await svc.problems.end_note(telegram_id)
-        await show(update, context, _t(svc, lang, "dialog.cancelled"))
-        return
+    svc = services(context)
     if dialog.step != "rectify":
-        await refuse(update, context, lang, "fallback.outdated_button")
+        await refuse(update, context, actor.language, "fallback.outdated_button")
         return
     photos = [DraftPhoto(int(p[0]), str(p[1]), bool(p[2]), None) for p in dialog.data.get("photos", [])]
     if not photos:
-        await refuse(update, context, lang, "problem.need_after_photo")
+        await refuse(update, context, actor.language, "problem.need_after_photo")
         return
     record = await svc.problems.person(actor.known.id)
     assert record is not None
-    await svc.problems.end_note(telegram_id)
+    await svc.problems.end_note(dialog.telegram_id)
     await _apply(
         update, context, record, int(dialog.data["problem"]), "rectify", note=dialog.data.get("note"), photos=photos
     )
@@ -664,9 +710,19 @@ def register(app: Application) -> None:  # type: ignore[type-arg]
     app.add_handler(CommandHandler("problem", problem_command, private))
     app.add_handler(CommandHandler("problems", problems_command, private))
     app.add_handler(CommandHandler("myreports", myreports_command, private))
-    app.add_handler(CallbackQueryHandler(problem_button, pattern=r"^pb:"))
-    app.add_handler(CallbackQueryHandler(list_button, pattern=r"^(pl|pf):"))
-    app.add_handler(CallbackQueryHandler(note_button, pattern=r"^pn:"))
+    for callback, codec in (
+        (problem_viewed, ProblemView),
+        (action_pressed, ProblemAction),
+        (assignee_chosen, ProblemAssignTo),
+        (assignee_page_number, ProblemAssigneePage),
+        (list_shown, ProblemList),
+        (list_page_number, ProblemListPage),
+        (area_filter, ProblemFilterArea),
+        (category_filter, ProblemFilterCategory),
+        (note_cancelled, NoteCancel),
+        (rectification_sent, NoteSend),
+    ):
+        app.add_handler(CallbackQueryHandler(callback, pattern=codec.pattern))
     jobs = app.job_queue
     if jobs is not None:
         settings = app.bot_data["settings"]

@@ -12,14 +12,16 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler, filt
 
 from bot.services import Services
 from bot.summaries import Week, last_week, week_of
-from handlers.access import guard, refuse
+from handlers.access import Actor, guard, refuse
+from handlers.callbacks import SummaryArea, SummaryWeek, WeeksBack, pressed
 from handlers.common import Context, services
 from handlers.sending import BotSender
-from handlers.ui import alert, button, buttons, show
+from handlers.ui import alert, buttons, show
+from storage.records import AreaRecord
 
 logger = logging.getLogger(__name__)
 
-WEEKS_BACK = (0, 1, 2)  # this week, last week, two weeks ago
+WEEKS_BACK: tuple[WeeksBack, ...] = (0, 1, 2)  # this week, last week, two weeks ago
 
 
 def _now() -> datetime:
@@ -69,7 +71,7 @@ async def summary_command(update: Update, context: Context) -> None:
             f"{a.name(actor.language)}（{a.code}）"
             if actor.language == "zh"
             else f"{a.name(actor.language)} ({a.code})",
-            f"sm:a:{a.id}",
+            SummaryArea(area=a.id).pack(),
         )
         for a in areas
     ]
@@ -81,44 +83,48 @@ async def summary_command(update: Update, context: Context) -> None:
     )
 
 
-@button
-async def summary_button(update: Update, context: Context) -> None:
-    """An area chosen: choose the week; a week chosen: send that summary here."""
-    actor = await guard(update, context, "summary")
-    if actor is None:
-        return
+async def _own_area(update: Update, context: Context, actor: Actor, area_id: int) -> AreaRecord | None:
+    """The pressed area if it is one of the presser's; None (answered) if not, or no longer."""
     svc = services(context)
-    query = update.callback_query
-    assert query is not None
-    parts = (query.data or "").split(":")
-    lang = actor.language
-    try:
-        area_id = int(parts[2])
-        back = int(parts[3]) if len(parts) > 3 else None
-    except (IndexError, ValueError):
-        await alert(update, svc.locales.plain(lang, "summary.outdated"))
-        return
     person = actor.known
-    allowed = {a.id: a for a in await svc.delivery.areas_for(person.id, admin=person.is_admin)}
-    area = allowed.get(area_id)
-    if area is None or (back is not None and back not in WEEKS_BACK):
-        await alert(update, svc.locales.plain(lang, "summary.not_yours"))
-        return
-    if back is None:
-        choices = [(svc.locales.plain(lang, f"summary.weeks_back.{n}"), f"sm:w:{area.id}:{n}") for n in WEEKS_BACK]
-        await show(update, context, svc.locales.t(lang, "summary.choose_week", area=area.name(lang)), buttons(choices))
-        return
-    week = week_of(_today(svc) - timedelta(days=7 * back))
-    await show(update, context, svc.locales.t(lang, "summary.coming", area=area.name(lang), week=week.code))
+    area = next((a for a in await svc.delivery.areas_for(person.id, admin=person.is_admin) if a.id == area_id), None)
+    if area is None:
+        await alert(update, svc.locales.plain(actor.language, "summary.not_yours"))
+    return area
+
+
+@pressed(SummaryArea, action="summary")
+async def area_chosen(update: Update, context: Context, actor: Actor, data: SummaryArea) -> None:
+    """Offer the weeks to choose from for the chosen area."""
+    area = await _own_area(update, context, actor, data.area)
+    if area is not None:
+        locales, lang = services(context).locales, actor.language
+        choices = [
+            (locales.plain(lang, f"summary.weeks_back.{n}"), SummaryWeek(area=area.id, weeks_back=n).pack())
+            for n in WEEKS_BACK
+        ]
+        await show(update, context, locales.t(lang, "summary.choose_week", area=area.name(lang)), buttons(choices))
+
+
+@pressed(SummaryWeek, action="summary")
+async def week_chosen(update: Update, context: Context, actor: Actor, data: SummaryWeek) -> None:
+    """Send the chosen week's summary of the area here."""
+    svc = services(context)
+    week = week_of(_today(svc) - timedelta(days=7 * data.weeks_back))
+    area = await _own_area(update, context, actor, data.area)
     chat = update.effective_chat
-    assert chat is not None
+    if area is None or chat is None:
+        return
+    lang = actor.language
+    await show(update, context, svc.locales.t(lang, "summary.coming", area=area.name(lang), week=week.code))
     await svc.delivery.send_summary(BotSender(context.bot), chat.id, area, week, lang)
 
 
 def register(app: Application) -> None:  # type: ignore[type-arg]
     anywhere = filters.UpdateType.MESSAGE & (filters.ChatType.PRIVATE | filters.ChatType.GROUPS)
     app.add_handler(CommandHandler("summary", summary_command, anywhere))
-    app.add_handler(CallbackQueryHandler(summary_button, pattern=r"^sm:"))
+    app.add_handler(CallbackQueryHandler(area_chosen, pattern=SummaryArea.pattern))
+    app.add_handler(CallbackQueryHandler(week_chosen, pattern=SummaryWeek.pattern))
     jobs = app.job_queue
     if jobs is not None:
         # Hourly, and a few seconds after start: a bot that was down at SUMMARY_TIME catches up once.

@@ -140,7 +140,6 @@ def _handler_modules() -> dict[str, str | None]:
     return found
 
 
-
 @pytest.mark.parametrize(("data", "codec", "module"), INVENTORY)
 def test_the_handler_registered_today_takes_it(data: str, codec: type[CallbackData], module: str) -> None:
     assert _handler_modules()[data] == f"handlers.{module}"
@@ -258,3 +257,16 @@ def test_a_fresh_codec_registers_and_can_be_forgotten() -> None:
     finally:
         cb.unregister([Fresh])
     assert "zz:fresh" not in cb.registry()
+
+
+def test_a_forged_number_reaches_its_handler_and_still_does_not_parse() -> None:
+    # The pattern routes by shape, so pressed() can answer the press in the button's own terms (see `forged`).
+    huge = "9" * 23
+    for data in (f"pb:v:{huge}", "pb:v:0", "pb:v:007", f"pb:asp:1:{huge}", f"pl:{huge}:0:"):
+        codec = next(c for c in cb.registry().values() if c.pattern.match(data))
+        assert codec.parse(data) is None, data
+    assert cb.ProblemAssignTo.texts(f"pb:asp:1:{huge}") == {"problem": "1", "person": huge}
+    assert cb.ID.parse("1") == 1 and cb.ID.parse(huge) is None
+    # A word out of its set, or another shape, is not this codec's: the fallback answers it.
+    for data in ("sm:w:2:3", "pb:v:x", "pb:v:1:2", "ex:f:pdf"):
+        assert cb.SummaryWeek.texts(data) is None and not any(c.pattern.match(data) for c in cb.registry().values())
