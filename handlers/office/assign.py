@@ -2,19 +2,52 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from telegram import Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, filters
 
 from bot.config import Language
-from handlers.access import guard, refuse
+from handlers.access import Actor, guard, refuse
+from handlers.callbacks import (
+    AssignArea,
+    AssignChief,
+    AssignReach,
+    AssignTop,
+    UnassignArea,
+    UnassignEnd,
+    UnassignReach,
+    UnassignTop,
+    pressed,
+)
 from handlers.common import Context, services
 from handlers.office.common import area_buttons, level_name, no_registry, p, reach_label, t
-from handlers.ui import button, buttons, int_part, paged, show
+from handlers.ui import buttons, paged, show
 
-# The callback-data prefix of each command: "as" for /assign, "ua" for /unassign.
-Prefix = Literal["as", "ua"]
+
+@dataclass(frozen=True)
+class _Way:
+    """What /assign and /unassign draw differently on their common way from an area to a reach."""
+
+    texts: str  # the locale section: "assign" or "unassign"
+    top: Callable[[int], str]  # a page of the areas
+    area: Callable[[int, int], str]  # an area's reaches: area id, page
+    reach: Callable[[int, int], str]  # what a reach opens: reach id, page
+
+
+ASSIGN = _Way(
+    "assign",
+    top=lambda page: AssignTop(page=page).pack(),
+    area=lambda area, page: AssignArea(area=area, page=page).pack(),
+    reach=lambda reach, page: AssignReach(reach=reach, page=page).pack(),
+)
+UNASSIGN = _Way(
+    "unassign",
+    top=lambda page: UnassignTop(page=page).pack(),
+    area=lambda area, page: UnassignArea(area=area, page=page).pack(),
+    reach=lambda reach, page: UnassignReach(reach=reach, page=page).pack(),
+)
 
 
 async def assign_command(update: Update, context: Context) -> None:
@@ -22,7 +55,7 @@ async def assign_command(update: Update, context: Context) -> None:
     actor = await guard(update, context, "assign")
     if actor is None:
         return
-    await _choose_area(update, context, actor.language, "as")
+    await _choose_area(update, context, actor.language, ASSIGN)
 
 
 async def unassign_command(update: Update, context: Context) -> None:
@@ -30,171 +63,184 @@ async def unassign_command(update: Update, context: Context) -> None:
     actor = await guard(update, context, "unassign")
     if actor is None:
         return
-    await _choose_area(update, context, actor.language, "ua")
+    await _choose_area(update, context, actor.language, UNASSIGN)
 
 
-async def _choose_area(update: Update, context: Context, lang: Language, prefix: Prefix) -> None:
-    areas = await area_buttons(context, lang, f"{prefix}:a:")
+async def _choose_area(update: Update, context: Context, lang: Language, way: _Way) -> None:
+    areas = await area_buttons(context, lang, lambda area: way.area(area, 0))
     if not areas:
         await no_registry(update, context, lang)
         return
-    key = "assign.choose_area" if prefix == "as" else "unassign.choose_area"
     await show(
         update,
         context,
-        t(context, lang, key),
-        paged(areas, page=0, page_data=f"{prefix}:top:", columns=2, page_size=12),
+        t(context, lang, f"{way.texts}.choose_area"),
+        paged(areas, page=0, page_data=way.top, columns=2, page_size=12),
     )
 
 
 async def _choose_reach(
-    update: Update, context: Context, lang: Language, prefix: Prefix, *, area_id: int, page: int
+    update: Update, context: Context, lang: Language, way: _Way, *, area_id: int, page: int
 ) -> None:
     svc = services(context)
     area = await svc.office.area(area_id)
     if area is None:
-        await _choose_area(update, context, lang, prefix)
+        await _choose_area(update, context, lang, way)
         return
     choices = [
-        (f"{reach_label(lang, c.reach)} · 👤{c.held_by}", f"{prefix}:r:{c.reach.id}:0")
+        (f"{reach_label(lang, c.reach)} · 👤{c.held_by}", way.reach(c.reach.id, 0))
         for c in await svc.office.reach_choices(area.id)
     ]
-    key = "assign.choose_reach" if prefix == "as" else "unassign.choose_reach"
-    back = [[(p(context, lang, "common.back"), f"{prefix}:top:0")]]
+    back = [[(p(context, lang, "common.back"), way.top(0))]]
     await show(
         update,
         context,
-        t(context, lang, key, area=area.name(lang)),
-        paged(choices, page=page, page_data=f"{prefix}:a:{area.id}:", extra=back),
+        t(context, lang, f"{way.texts}.choose_reach", area=area.name(lang)),
+        paged(choices, page=page, page_data=lambda number: way.area(area.id, number), extra=back),
     )
 
 
-@button
-async def assign_button(update: Update, context: Context) -> None:
-    """/assign's buttons: back to the areas, an area's reaches, a reach's chiefs, the chosen chief."""
-    query = update.callback_query
-    assert query is not None and query.data is not None
-    actor = await guard(update, context, "assign")
-    if actor is None:
-        return
-    svc = services(context)
-    lang = actor.language
-    parts = query.data.split(":")
-    action = parts[1]
-    first, second = int_part(query.data, 2), int_part(query.data, 3)
-    if first is None:
-        await refuse(update, context, lang, "fallback.outdated_button")
-        return
-    if action == "top":
-        await _choose_area(update, context, lang, "as")
-    elif action == "a":
-        await _choose_reach(update, context, lang, "as", area_id=first, page=second or 0)
-    elif action == "r":
-        reach = await svc.office.reach(first)
-        if reach is None:
-            await refuse(update, context, lang, "fallback.outdated_button")
-            return
-        choices = [
-            (
-                ("✅ " if c.holds else "") + f"{c.person.name} · {level_name(context, lang, c.person.chief_level)}",
-                f"as:p:{reach.id}:{c.person.id}",
-            )
-            for c in await svc.office.chief_choices(reach)
-        ]
-        if not choices:
-            await show(update, context, t(context, lang, "assign.no_chiefs"))
-            return
-        back = [[(p(context, lang, "common.back"), f"as:a:{reach.area_id}:0")]]
-        await show(
-            update,
-            context,
-            t(context, lang, "assign.choose_chief", reach=reach.name(lang)),
-            paged(choices, page=second or 0, page_data=f"as:r:{reach.id}:", extra=back),
-        )
-    elif action == "p":
-        reach = await svc.office.reach(first)
-        person = await svc.people.by_id(second) if second is not None else None
-        if reach is None or person is None:
-            await refuse(update, context, lang, "fallback.outdated_button")
-            return
-        result = await svc.roster.assign(person.id, reach.id)
-        if result is None:
-            await refuse(update, context, lang, "assign.not_a_chief", name=person.name)
-            return
-        _, new = result
-        key = "assign.done" if new else "assign.already"
-        level = level_name(context, lang, person.chief_level)
-        text = t(context, lang, key, name=person.name, reach=reach.name(lang), level=level)
-        await show(update, context, text, buttons([(p(context, lang, "assign.another"), f"as:a:{reach.area_id}:0")]))
-    else:
-        await refuse(update, context, lang, "fallback.outdated_button")
+# -- /assign's buttons ----------------------------------------------------------------------------------
 
 
-@button
-async def unassign_button(update: Update, context: Context) -> None:
-    """/unassign's buttons: back to the areas, an area's reaches, a reach's chiefs, the assignment to end."""
-    query = update.callback_query
-    assert query is not None and query.data is not None
-    actor = await guard(update, context, "unassign")
-    if actor is None:
-        return
+@pressed(AssignTop, action="assign")
+async def assign_areas(update: Update, context: Context, actor: Actor, data: AssignTop) -> None:
+    """Back to the areas (the first page)."""
+    await _choose_area(update, context, actor.language, ASSIGN)
+
+
+@pressed(AssignArea, action="assign")
+async def assign_area(update: Update, context: Context, actor: Actor, data: AssignArea) -> None:
+    """An area's reaches, each with how many chiefs answer for it."""
+    await _choose_reach(update, context, actor.language, ASSIGN, area_id=data.area, page=data.page)
+
+
+@pressed(AssignReach, action="assign")
+async def assign_reach(update: Update, context: Context, actor: Actor, data: AssignReach) -> None:
+    """The chiefs who may answer for the reach, those who already do marked."""
     svc = services(context)
     lang = actor.language
-    action = query.data.split(":")[1]
-    first, second = int_part(query.data, 2), int_part(query.data, 3)
-    if first is None:
+    reach = await svc.office.reach(data.reach)
+    if reach is None:
         await refuse(update, context, lang, "fallback.outdated_button")
         return
-    if action == "top":
-        await _choose_area(update, context, lang, "ua")
-    elif action == "a":
-        await _choose_reach(update, context, lang, "ua", area_id=first, page=second or 0)
-    elif action == "r":
-        reach = await svc.office.reach(first)
-        if reach is None:
-            await refuse(update, context, lang, "fallback.outdated_button")
-            return
-        held = await svc.office.holders(reach.id)
-        back = [[(p(context, lang, "common.back"), f"ua:a:{reach.area_id}:0")]]
-        if not held:
-            await show(update, context, t(context, lang, "unassign.none", reach=reach.name(lang)), buttons(*back))
-            return
-        choices = [
-            (f"{a.person_name} · {level_name(context, lang, a.level)} · {a.starts_on.isoformat()}", f"ua:e:{a.id}")
-            for a in held
-        ]
-        await show(
-            update,
-            context,
-            t(context, lang, "unassign.choose", reach=reach.name(lang)),
-            paged(choices, page=0, page_data=f"ua:r:{reach.id}:", extra=back),
+    choices = [
+        (
+            ("✅ " if c.holds else "") + f"{c.person.name} · {level_name(context, lang, c.person.chief_level)}",
+            AssignChief(reach=reach.id, person=c.person.id).pack(),
         )
-    elif action == "e":
-        assignment = await svc.office.assignment(first)
-        if assignment is None:
-            await refuse(update, context, lang, "unassign.already")
-            return
-        ended = await svc.roster.unassign(assignment.id)
-        if not ended:
-            await refuse(update, context, lang, "unassign.already")
-            return
-        reach = await svc.office.reach(assignment.reach_id)
-        text = t(
-            context,
-            lang,
-            "unassign.done",
-            name=assignment.person_name,
-            reach=reach.name(lang) if reach else assignment.reach_code,
-        )
-        again = (p(context, lang, "common.back"), f"ua:r:{assignment.reach_id}:0")
-        await show(update, context, text, buttons([again]))
-    else:
+        for c in await svc.office.chief_choices(reach)
+    ]
+    if not choices:
+        await show(update, context, t(context, lang, "assign.no_chiefs"))
+        return
+    back = [[(p(context, lang, "common.back"), ASSIGN.area(reach.area_id, 0))]]
+    await show(
+        update,
+        context,
+        t(context, lang, "assign.choose_chief", reach=reach.name(lang)),
+        paged(choices, page=data.page, page_data=lambda number: ASSIGN.reach(reach.id, number), extra=back),
+    )
+
+
+@pressed(AssignChief, action="assign")
+async def chief_assigned(update: Update, context: Context, actor: Actor, data: AssignChief) -> None:
+    """Make the chosen chief answer for the reach (already so: said, not doubled)."""
+    svc = services(context)
+    lang = actor.language
+    reach = await svc.office.reach(data.reach)
+    person = await svc.people.by_id(data.person)
+    if reach is None or person is None:
         await refuse(update, context, lang, "fallback.outdated_button")
+        return
+    result = await svc.roster.assign(person.id, reach.id)
+    if result is None:
+        await refuse(update, context, lang, "assign.not_a_chief", name=person.name)
+        return
+    _, new = result
+    key = "assign.done" if new else "assign.already"
+    level = level_name(context, lang, person.chief_level)
+    text = t(context, lang, key, name=person.name, reach=reach.name(lang), level=level)
+    await show(update, context, text, buttons([(p(context, lang, "assign.another"), ASSIGN.area(reach.area_id, 0))]))
+
+
+# -- /unassign's buttons --------------------------------------------------------------------------------
+
+
+@pressed(UnassignTop, action="unassign")
+async def unassign_areas(update: Update, context: Context, actor: Actor, data: UnassignTop) -> None:
+    """Back to the areas (the first page)."""
+    await _choose_area(update, context, actor.language, UNASSIGN)
+
+
+@pressed(UnassignArea, action="unassign")
+async def unassign_area(update: Update, context: Context, actor: Actor, data: UnassignArea) -> None:
+    """An area's reaches, each with how many chiefs answer for it."""
+    await _choose_reach(update, context, actor.language, UNASSIGN, area_id=data.area, page=data.page)
+
+
+@pressed(UnassignReach, action="unassign")
+async def unassign_reach(update: Update, context: Context, actor: Actor, data: UnassignReach) -> None:
+    """The reach's current assignments, one of which to end (the first page: they are few)."""
+    svc = services(context)
+    lang = actor.language
+    reach = await svc.office.reach(data.reach)
+    if reach is None:
+        await refuse(update, context, lang, "fallback.outdated_button")
+        return
+    held = await svc.office.holders(reach.id)
+    back = [[(p(context, lang, "common.back"), UNASSIGN.area(reach.area_id, 0))]]
+    if not held:
+        await show(update, context, t(context, lang, "unassign.none", reach=reach.name(lang)), buttons(*back))
+        return
+    choices = [
+        (
+            f"{a.person_name} · {level_name(context, lang, a.level)} · {a.starts_on.isoformat()}",
+            UnassignEnd(assignment=a.id).pack(),
+        )
+        for a in held
+    ]
+    await show(
+        update,
+        context,
+        t(context, lang, "unassign.choose", reach=reach.name(lang)),
+        paged(choices, page=0, page_data=lambda number: UNASSIGN.reach(reach.id, number), extra=back),
+    )
+
+
+@pressed(UnassignEnd, action="unassign")
+async def assignment_ended(update: Update, context: Context, actor: Actor, data: UnassignEnd) -> None:
+    """End the assignment from today (ended already: said so)."""
+    svc = services(context)
+    lang = actor.language
+    assignment = await svc.office.assignment(data.assignment)
+    if assignment is None or not await svc.roster.unassign(assignment.id):
+        await refuse(update, context, lang, "unassign.already")
+        return
+    reach = await svc.office.reach(assignment.reach_id)
+    text = t(
+        context,
+        lang,
+        "unassign.done",
+        name=assignment.person_name,
+        reach=reach.name(lang) if reach else assignment.reach_code,
+    )
+    again = (p(context, lang, "common.back"), UNASSIGN.reach(assignment.reach_id, 0))
+    await show(update, context, text, buttons([again]))
 
 
 def register(app: Application) -> None:  # type: ignore[type-arg]
     new_message = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
     app.add_handler(CommandHandler("assign", assign_command, new_message))
     app.add_handler(CommandHandler("unassign", unassign_command, new_message))
-    app.add_handler(CallbackQueryHandler(assign_button, pattern=r"^as:"))
-    app.add_handler(CallbackQueryHandler(unassign_button, pattern=r"^ua:"))
+    for callback, codec in (
+        (assign_areas, AssignTop),
+        (assign_area, AssignArea),
+        (assign_reach, AssignReach),
+        (chief_assigned, AssignChief),
+        (unassign_areas, UnassignTop),
+        (unassign_area, UnassignArea),
+        (unassign_reach, UnassignReach),
+        (assignment_ended, UnassignEnd),
+    ):
+        app.add_handler(CallbackQueryHandler(callback, pattern=codec.pattern))

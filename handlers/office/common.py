@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from telegram import Update
 
 from bot.config import LEVELS, Language
@@ -26,10 +28,10 @@ def reach_label(lang: Language, reach: ReachRecord) -> str:
     return f"{reach.name(lang)} · {reach.code}"
 
 
-async def area_buttons(context: Context, lang: Language, prefix: str) -> list[tuple[str, str]]:
-    """Every area as a button whose data is `prefix` + its id + `:0` (the first page of what it opens)."""
+async def area_buttons(context: Context, lang: Language, opens: Callable[[int], str]) -> list[tuple[str, str]]:
+    """Every area as a button whose data is `opens(area id)`: the first page of what choosing it opens."""
     areas = await services(context).office.areas()
-    return [(f"{a.name(lang)} · {a.code}", f"{prefix}{a.id}:0") for a in areas]
+    return [(f"{a.name(lang)} · {a.code}", opens(a.id)) for a in areas]
 
 
 async def no_registry(update: Update, context: Context, lang: Language) -> None:

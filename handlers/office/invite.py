@@ -18,10 +18,21 @@ from bot.dialogs import Dialog
 from bot.joining import clean_name
 from bot.office import INVITE, INVITE_ROLES, toggled
 from handlers.access import Actor, guard, refuse
+from handlers.callbacks import (
+    NewInviteArea,
+    NewInviteAreaPage,
+    NewInviteCancel,
+    NewInviteDone,
+    NewInviteLevel,
+    NewInviteReach,
+    NewInviteReachPage,
+    NewInviteRole,
+    pressed,
+)
 from handlers.common import Context, services
 from handlers.dialogs import flow
 from handlers.office.common import area_buttons, level_name, no_registry, p, reach_label, t
-from handlers.ui import button, buttons, int_part, paged, show
+from handlers.ui import buttons, paged, show
 from storage.records import AreaRecord
 
 
@@ -37,8 +48,8 @@ async def invite_command(update: Update, context: Context) -> None:
         context,
         t(context, lang, "invite_new.ask_role"),
         buttons(
-            [(p(context, lang, "role.chief"), "ni:role:chief"), (p(context, lang, "role.admin"), "ni:role:admin")],
-            [(p(context, lang, "common.cancel"), "ni:x")],
+            [(p(context, lang, f"role.{role}"), NewInviteRole(role=role).pack()) for role in INVITE_ROLES],
+            [(p(context, lang, "common.cancel"), NewInviteCancel().pack())],
         ),
     )
 
@@ -51,86 +62,122 @@ async def _invite_dialog(update: Update, context: Context, actor: Actor, step: s
     return dialog
 
 
-@button
-async def invite_button(update: Update, context: Context) -> None:
-    """A step of /invite by button: role, level, area (and its pages), reaches (and their pages), done, cancel."""
-    query = update.callback_query
-    assert query is not None and query.data is not None
-    actor = await guard(update, context, "invite")
-    if actor is None:
+def _presser(update: Update) -> int:
+    """Whose /invite dialog a press moves on."""
+    assert update.effective_user is not None
+    return update.effective_user.id
+
+
+def _area_page(number: int) -> str:
+    return NewInviteAreaPage(page=number).pack()
+
+
+def _opens_area(area_id: int) -> str:
+    return NewInviteArea(area=area_id, page=0).pack()
+
+
+@pressed(NewInviteCancel, action="invite")
+async def invite_cancelled(update: Update, context: Context, actor: Actor, data: NewInviteCancel) -> None:
+    """Drop the /invite under way, at whatever step."""
+    await services(context).dialogs.clear(_presser(update), INVITE)
+    await show(update, context, t(context, actor.language, "dialog.cancelled"))
+
+
+@pressed(NewInviteRole, action="invite")
+async def role_chosen(update: Update, context: Context, actor: Actor, data: NewInviteRole) -> None:
+    """A chief or an admin: then ask for their name (typed)."""
+    if await _invite_dialog(update, context, actor, "role") is None:
+        return
+    lang = actor.language
+    await services(context).dialogs.set(_presser(update), INVITE, "name", {"role": data.role})
+    await show(update, context, t(context, lang, "invite_new.ask_name", role=p(context, lang, f"role.{data.role}")))
+
+
+@pressed(NewInviteLevel, action="invite")
+async def level_chosen(update: Update, context: Context, actor: Actor, data: NewInviteLevel) -> None:
+    """The chief's level: then offer the areas."""
+    dialog = await _invite_dialog(update, context, actor, "level")
+    if dialog is None:
         return
     svc = services(context)
     lang = actor.language
-    user_id = query.from_user.id
-    parts = query.data.split(":")
-    action = parts[1]
-    if action == "x":
-        await svc.dialogs.clear(user_id, INVITE)
-        await show(update, context, t(context, lang, "dialog.cancelled"))
+    areas = await area_buttons(context, lang, _opens_area)
+    if not areas:
+        await svc.dialogs.clear(_presser(update), INVITE)
+        await no_registry(update, context, lang)
         return
-    if action == "role":
-        dialog = await _invite_dialog(update, context, actor, "role")
-        if dialog is None or parts[2] not in INVITE_ROLES:
-            return
-        await svc.dialogs.set(user_id, INVITE, "name", {"role": parts[2]})
-        await show(update, context, t(context, lang, "invite_new.ask_name", role=p(context, lang, f"role.{parts[2]}")))
+    await svc.dialogs.set(_presser(update), INVITE, "area", {**dialog.data, "level": data.level})
+    await show(update, context, t(context, lang, "invite_new.ask_area"), paged(areas, page=0, page_data=_area_page))
+
+
+@pressed(NewInviteAreaPage, action="invite")
+async def area_page_turned(update: Update, context: Context, actor: Actor, data: NewInviteAreaPage) -> None:
+    """Another page of the areas."""
+    if await _invite_dialog(update, context, actor, "area") is None:
         return
-    if action == "lvl":
-        dialog = await _invite_dialog(update, context, actor, "level")
-        if dialog is None or parts[2] not in LEVELS:
-            return
-        areas = await area_buttons(context, lang, "ni:area:")
-        if not areas:
-            await svc.dialogs.clear(user_id, INVITE)
-            await no_registry(update, context, lang)
-            return
-        await svc.dialogs.set(user_id, INVITE, "area", {**dialog.data, "level": parts[2]})
-        await show(update, context, t(context, lang, "invite_new.ask_area"), paged(areas, page=0, page_data="ni:apg:"))
+    lang = actor.language
+    areas = await area_buttons(context, lang, _opens_area)
+    markup = paged(areas, page=data.page, page_data=_area_page)
+    await show(update, context, t(context, lang, "invite_new.ask_area"), markup)
+
+
+@pressed(NewInviteArea, action="invite")
+async def area_chosen(update: Update, context: Context, actor: Actor, data: NewInviteArea) -> None:
+    """The chief's area: then offer its reaches, none chosen yet."""
+    svc = services(context)
+    dialog = await _invite_dialog(update, context, actor, "area")
+    area = await svc.office.area(data.area)
+    if dialog is None or area is None:
         return
-    if action == "apg":
-        dialog = await _invite_dialog(update, context, actor, "area")
-        if dialog is None:
-            return
-        areas = await area_buttons(context, lang, "ni:area:")
-        page = int_part(query.data, 2) or 0
-        await show(
-            update, context, t(context, lang, "invite_new.ask_area"), paged(areas, page=page, page_data="ni:apg:")
-        )
-        return
-    if action == "area":
-        dialog = await _invite_dialog(update, context, actor, "area")
-        area_id = int_part(query.data, 2)
-        area = await svc.office.area(area_id) if area_id is not None else None
-        if dialog is None or area is None:
-            return
-        data = {**dialog.data, "area_id": area.id, "reaches": []}
-        await svc.dialogs.set(user_id, INVITE, "reaches", data)
-        await _show_reach_choice(update, context, lang, area, data=data, page=0)
-        return
-    if action in ("r", "rpg", "done"):
-        dialog = await _invite_dialog(update, context, actor, "reaches")
-        if dialog is None:
-            return
-        area = await svc.office.area(int(dialog.data["area_id"]))
-        if area is None:
-            await refuse(update, context, lang, "fallback.outdated_button")
-            return
-        data = dict(dialog.data)
-        page = int(data.get("page", 0))
-        if action == "r":
-            reach_id = int_part(query.data, 2)
-            chosen: list[int] = list(data.get("reaches", []))
-            data["reaches"] = chosen if reach_id is None else toggled(chosen, reach_id)
-        elif action == "rpg":
-            page = int_part(query.data, 2) or 0
-            data["page"] = page
-        if action != "done":
-            await svc.dialogs.set(user_id, INVITE, "reaches", data)
-            await _show_reach_choice(update, context, lang, area, data=data, page=page)
-            return
-        await _create_invite(update, context, actor, data)
-        return
-    await refuse(update, context, lang, "fallback.outdated_button")
+    chosen = {**dialog.data, "area_id": area.id, "reaches": []}
+    await svc.dialogs.set(_presser(update), INVITE, "reaches", chosen)
+    await _show_reach_choice(update, context, actor.language, area, data=chosen, page=0)
+
+
+async def _reach_step(update: Update, context: Context, actor: Actor) -> tuple[AreaRecord, dict[str, Any]] | None:
+    """The area and the choice so far of an /invite at its reaches step; None (answered) for an older button."""
+    dialog = await _invite_dialog(update, context, actor, "reaches")
+    if dialog is None:
+        return None
+    area = await services(context).office.area(int(dialog.data["area_id"]))
+    if area is None:
+        await refuse(update, context, actor.language, "fallback.outdated_button")
+        return None
+    return area, dict(dialog.data)
+
+
+async def _reach_choice_changed(
+    update: Update, context: Context, actor: Actor, area: AreaRecord, chosen: dict[str, Any]
+) -> None:
+    await services(context).dialogs.set(_presser(update), INVITE, "reaches", chosen)
+    await _show_reach_choice(update, context, actor.language, area, data=chosen, page=int(chosen.get("page", 0)))
+
+
+@pressed(NewInviteReach, action="invite")
+async def reach_toggled(update: Update, context: Context, actor: Actor, data: NewInviteReach) -> None:
+    """Add the reach to the chief's choice, or take it out."""
+    step = await _reach_step(update, context, actor)
+    if step is not None:
+        area, chosen = step
+        chosen["reaches"] = toggled(list(chosen.get("reaches", [])), data.reach)
+        await _reach_choice_changed(update, context, actor, area, chosen)
+
+
+@pressed(NewInviteReachPage, action="invite")
+async def reach_page_turned(update: Update, context: Context, actor: Actor, data: NewInviteReachPage) -> None:
+    """Another page of the area's reaches (remembered, so a toggle stays on it)."""
+    step = await _reach_step(update, context, actor)
+    if step is not None:
+        area, chosen = step
+        await _reach_choice_changed(update, context, actor, area, {**chosen, "page": data.page})
+
+
+@pressed(NewInviteDone, action="invite")
+async def reaches_done(update: Update, context: Context, actor: Actor, data: NewInviteDone) -> None:
+    """The reaches are chosen: make the invite."""
+    step = await _reach_step(update, context, actor)
+    if step is not None:
+        await _create_invite(update, context, actor, step[1])
 
 
 async def _show_reach_choice(
@@ -138,14 +185,16 @@ async def _show_reach_choice(
 ) -> None:
     reaches = await services(context).office.reaches_in(area.id)
     chosen = set(data.get("reaches", []))
-    choices = [(("✅ " if r.id in chosen else "▫️ ") + reach_label(lang, r), f"ni:r:{r.id}") for r in reaches]
+    choices = [
+        (("✅ " if r.id in chosen else "▫️ ") + reach_label(lang, r), NewInviteReach(reach=r.id).pack()) for r in reaches
+    ]
     markup = paged(
         choices,
         page=page,
-        page_data="ni:rpg:",
+        page_data=lambda number: NewInviteReachPage(page=number).pack(),
         extra=[
-            [(p(context, lang, "invite_new.done", count=len(chosen)), "ni:done")],
-            [(p(context, lang, "common.cancel"), "ni:x")],
+            [(p(context, lang, "invite_new.done", count=len(chosen)), NewInviteDone().pack())],
+            [(p(context, lang, "common.cancel"), NewInviteCancel().pack())],
         ],
     )
     await show(update, context, t(context, lang, "invite_new.ask_reaches", area=area.name(lang)), markup)
@@ -176,9 +225,9 @@ async def invite_input(update: Update, context: Context, dialog: Dialog) -> None
     await message.reply_text(
         t(context, lang, "invite_new.ask_level", name=name),
         reply_markup=buttons(
-            [(level_name(context, lang, level), f"ni:lvl:{level}") for level in LEVELS[:2]],
-            [(level_name(context, lang, level), f"ni:lvl:{level}") for level in LEVELS[2:]],
-            [(p(context, lang, "common.cancel"), "ni:x")],
+            [(level_name(context, lang, level), NewInviteLevel(level=level).pack()) for level in LEVELS[:2]],
+            [(level_name(context, lang, level), NewInviteLevel(level=level).pack()) for level in LEVELS[2:]],
+            [(p(context, lang, "common.cancel"), NewInviteCancel().pack())],
         ),
     )
 
@@ -206,4 +255,14 @@ async def _create_invite(update: Update, context: Context, actor: Actor, data: d
 def register(app: Application) -> None:  # type: ignore[type-arg]
     new_message = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
     app.add_handler(CommandHandler("invite", invite_command, new_message))
-    app.add_handler(CallbackQueryHandler(invite_button, pattern=r"^ni:"))
+    for callback, codec in (
+        (invite_cancelled, NewInviteCancel),
+        (role_chosen, NewInviteRole),
+        (level_chosen, NewInviteLevel),
+        (area_page_turned, NewInviteAreaPage),
+        (area_chosen, NewInviteArea),
+        (reach_toggled, NewInviteReach),
+        (reach_page_turned, NewInviteReachPage),
+        (reaches_done, NewInviteDone),
+    ):
+        app.add_handler(CallbackQueryHandler(callback, pattern=codec.pattern))

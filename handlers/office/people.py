@@ -6,12 +6,21 @@ from telegram import InlineKeyboardMarkup, Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, filters
 
 from bot.config import Language
-from bot.office import PEOPLE_PAGE, SEARCH_SHOWN, PersonCard, StatusChange, may_change_status
+from bot.office import PEOPLE_PAGE, SEARCH_SHOWN, StatusChange, may_change_status
+from bot.office import PersonCard as Card
 from bot.people import ADMIN, CHIEF, VOLUNTEER, Person
-from handlers.access import guard, refuse
+from handlers.access import Actor, guard, refuse
+from handlers.callbacks import (
+    PeoplePage,
+    PersonCard,
+    PersonDeactivate,
+    PersonDeactivateConfirmed,
+    PersonReactivate,
+    pressed,
+)
 from handlers.common import Context, services
 from handlers.office.common import level_name, p, t
-from handlers.ui import button, buttons, int_part, paged, show
+from handlers.ui import buttons, paged, show
 
 
 def _roles_text(context: Context, lang: Language, person: Person) -> str:
@@ -35,6 +44,10 @@ async def people_command(update: Update, context: Context) -> None:
     await _people_page(update, context, actor.language, query_text, 0)
 
 
+def _page(number: int) -> str:
+    return PeoplePage(page=number).pack()
+
+
 async def _people_page(update: Update, context: Context, lang: Language, text: str, page: int) -> None:
     found = await services(context).office.people_page(text, page)
     if found.total == 0:
@@ -43,7 +56,7 @@ async def _people_page(update: Update, context: Context, lang: Language, text: s
     choices = [
         (
             ("" if person.active else "⛔ ") + f"{person.name} · {_roles_text(context, lang, person)}",
-            f"pp:p:{person.id}",
+            PersonCard(person=person.id).pack(),
         )
         for person in found.people
     ]
@@ -51,21 +64,21 @@ async def _people_page(update: Update, context: Context, lang: Language, text: s
         header = t(context, lang, "people.found", query=text, count=found.total)
         if found.total > SEARCH_SHOWN:
             header += "\n" + t(context, lang, "people.refine", shown=SEARCH_SHOWN)
-        markup = paged(choices, page=0, page_data="pp:pg:", page_size=SEARCH_SHOWN)
+        markup = paged(choices, page=0, page_data=_page, page_size=SEARCH_SHOWN)
     else:
         header = t(context, lang, "people.all", count=found.total)
         nav: list[tuple[str, str]] = []
         if found.page > 0:
-            nav.append(("◀", f"pp:pg:{found.page - 1}"))
-        nav.append((f"{found.page + 1}/{found.pages}", f"pp:pg:{found.page}"))
+            nav.append(("◀", _page(found.page - 1)))
+        nav.append((f"{found.page + 1}/{found.pages}", _page(found.page)))
         if found.page < found.pages - 1:
-            nav.append(("▶", f"pp:pg:{found.page + 1}"))
+            nav.append(("▶", _page(found.page + 1)))
         extra = [nav] if found.pages > 1 else []
-        markup = paged(choices, page=0, page_data="pp:pg:", extra=extra, page_size=PEOPLE_PAGE)
+        markup = paged(choices, page=0, page_data=_page, extra=extra, page_size=PEOPLE_PAGE)
     await show(update, context, header, markup)
 
 
-def _person_card(context: Context, lang: Language, card: PersonCard) -> tuple[str, InlineKeyboardMarkup]:
+def _person_card(context: Context, lang: Language, card: Card) -> tuple[str, InlineKeyboardMarkup]:
     person = card.person
     none = p(context, lang, "common.none")
     text = t(
@@ -81,11 +94,11 @@ def _person_card(context: Context, lang: Language, card: PersonCard) -> tuple[st
         reaches=p(context, lang, "common.list_sep").join(held.name(lang) for held in card.reaches) or none,
     )
     toggle = (
-        (p(context, lang, "people.deactivate"), f"pp:off:{person.id}")
+        (p(context, lang, "people.deactivate"), PersonDeactivate(person=person.id).pack())
         if person.active
-        else (p(context, lang, "people.reactivate"), f"pp:on:{person.id}")
+        else (p(context, lang, "people.reactivate"), PersonReactivate(person=person.id).pack())
     )
-    return text, buttons([toggle], [(p(context, lang, "common.back"), "pp:pg:0")])
+    return text, buttons([toggle], [(p(context, lang, "common.back"), _page(0))])
 
 
 def _changed(context: Context, lang: Language, change: StatusChange, note: str) -> tuple[str, InlineKeyboardMarkup]:
@@ -94,62 +107,83 @@ def _changed(context: Context, lang: Language, change: StatusChange, note: str) 
     return t(context, lang, note, name=change.card.person.name, count=change.ended) + "\n\n" + text, markup
 
 
-@button
-async def people_button(update: Update, context: Context) -> None:
-    """/people's buttons: a page, a person's card, deactivate (asked first, then confirmed), reactivate."""
-    query = update.callback_query
-    assert query is not None and query.data is not None
-    actor = await guard(update, context, "people")
-    if actor is None:
-        return
-    svc = services(context)
-    lang = actor.language
-    action = query.data.split(":")[1]
-    number = int_part(query.data, 2)
-    if number is None:
-        await refuse(update, context, lang, "fallback.outdated_button")
-        return
-    if action == "pg":
-        await _people_page(update, context, lang, "", number)
-        return
-    card = await svc.office.person_card(number)
+@pressed(PeoplePage, action="people")
+async def page_shown(update: Update, context: Context, actor: Actor, data: PeoplePage) -> None:
+    """A page of everyone (also the way back from a card)."""
+    await _people_page(update, context, actor.language, "", data.page)
+
+
+async def _card(update: Update, context: Context, actor: Actor, person_id: int, *, to_change: bool) -> Card | None:
+    """The person's card; None (answered) when they are gone, or `to_change` them is not this admin's to do."""
+    card = await services(context).office.person_card(person_id)
     if card is None:
-        await refuse(update, context, lang, "fallback.outdated_button")
+        await refuse(update, context, actor.language, "fallback.outdated_button")
+        return None
+    if to_change and not may_change_status(actor.known, card.person):
+        await refuse(update, context, actor.language, "people.not_yourself")
+        return None
+    return card
+
+
+@pressed(PersonCard, action="people")
+async def card_shown(update: Update, context: Context, actor: Actor, data: PersonCard) -> None:
+    """One person's card, with deactivate or reactivate."""
+    card = await _card(update, context, actor, data.person, to_change=False)
+    if card is not None:
+        await show(update, context, *_person_card(context, actor.language, card))
+
+
+@pressed(PersonDeactivate, action="people")
+async def deactivation_asked(update: Update, context: Context, actor: Actor, data: PersonDeactivate) -> None:
+    """Ask before deactivating: it ends the person's reach assignments."""
+    card = await _card(update, context, actor, data.person, to_change=True)
+    if card is None:
         return
+    lang = actor.language
     person = card.person
-    if action == "p":
-        await show(update, context, *_person_card(context, lang, card))
+    await show(
+        update,
+        context,
+        t(context, lang, "people.confirm_deactivate", name=person.name, count=len(card.reaches)),
+        buttons(
+            [(p(context, lang, "people.deactivate_yes"), PersonDeactivateConfirmed(person=person.id).pack())],
+            [(p(context, lang, "common.cancel"), PersonCard(person=person.id).pack())],
+        ),
+    )
+
+
+@pressed(PersonDeactivateConfirmed, action="people")
+async def deactivated(update: Update, context: Context, actor: Actor, data: PersonDeactivateConfirmed) -> None:
+    """Deactivate the person (a second press hears they already are)."""
+    card = await _card(update, context, actor, data.person, to_change=True)
+    if card is None:
         return
-    if action in ("off", "on", "off!") and not may_change_status(actor.known, person):
-        await refuse(update, context, lang, "people.not_yourself")
+    change = await services(context).office.deactivate(card.person.id, by=actor.known)
+    assert change is not None
+    note = "people.deactivated" if change.changed else "people.already_inactive"
+    await show(update, context, *_changed(context, actor.language, change, note))
+
+
+@pressed(PersonReactivate, action="people")
+async def reactivated(update: Update, context: Context, actor: Actor, data: PersonReactivate) -> None:
+    """Reactivate the person (a second press hears they already are)."""
+    card = await _card(update, context, actor, data.person, to_change=True)
+    if card is None:
         return
-    if action == "off":
-        await show(
-            update,
-            context,
-            t(context, lang, "people.confirm_deactivate", name=person.name, count=len(card.reaches)),
-            buttons(
-                [(p(context, lang, "people.deactivate_yes"), f"pp:off!:{person.id}")],
-                [(p(context, lang, "common.cancel"), f"pp:p:{person.id}")],
-            ),
-        )
-        return
-    if action == "off!":
-        change = await svc.office.deactivate(person.id, by=actor.known)
-        assert change is not None
-        note = "people.deactivated" if change.changed else "people.already_inactive"
-        await show(update, context, *_changed(context, lang, change, note))
-        return
-    if action == "on":
-        change = await svc.office.reactivate(person.id, by=actor.known)
-        assert change is not None
-        note = "people.reactivated" if change.changed else "people.already_active"
-        await show(update, context, *_changed(context, lang, change, note))
-        return
-    await refuse(update, context, lang, "fallback.outdated_button")
+    change = await services(context).office.reactivate(card.person.id, by=actor.known)
+    assert change is not None
+    note = "people.reactivated" if change.changed else "people.already_active"
+    await show(update, context, *_changed(context, actor.language, change, note))
 
 
 def register(app: Application) -> None:  # type: ignore[type-arg]
     new_message = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
     app.add_handler(CommandHandler("people", people_command, new_message))
-    app.add_handler(CallbackQueryHandler(people_button, pattern=r"^pp:"))
+    for callback, codec in (
+        (page_shown, PeoplePage),
+        (card_shown, PersonCard),
+        (deactivation_asked, PersonDeactivate),
+        (deactivated, PersonDeactivateConfirmed),
+        (reactivated, PersonReactivate),
+    ):
+        app.add_handler(CallbackQueryHandler(callback, pattern=codec.pattern))

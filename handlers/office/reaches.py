@@ -6,10 +6,11 @@ from telegram import Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, filters
 
 from bot.config import Language
-from handlers.access import Actor, guard, refuse
+from handlers.access import Actor, guard
+from handlers.callbacks import ReachCard, ReachesArea, ReachesMine, ReachesTop, pressed
 from handlers.common import Context, services
 from handlers.office.common import area_buttons, level_name, no_registry, p, reach_label, t
-from handlers.ui import button, buttons, int_part, paged, show
+from handlers.ui import buttons, paged, show
 from storage.records import ReachRecord
 
 
@@ -23,71 +24,91 @@ async def reaches_command(update: Update, context: Context) -> None:
 
 async def _reaches_top(update: Update, context: Context, actor: Actor) -> None:
     lang = actor.language
-    areas = await area_buttons(context, lang, "rc:a:")
+    areas = await area_buttons(context, lang, lambda area: ReachesArea(area=area, page=0).pack())
     if not areas:
         await no_registry(update, context, lang)
         return
     extra: list[list[tuple[str, str]]] = []
     if await services(context).office.my_reaches(actor.known):
-        extra.append([(p(context, lang, "reaches.mine"), "rc:mine:0")])
+        extra.append([(p(context, lang, "reaches.mine"), ReachesMine(page=0).pack())])
     await show(
         update,
         context,
         t(context, lang, "reaches.choose_area"),
-        paged(areas, page=0, page_data="rc:top:", extra=extra, columns=2, page_size=12),
+        paged(
+            areas, page=0, page_data=lambda number: ReachesTop(page=number).pack(), extra=extra, columns=2, page_size=12
+        ),
     )
 
 
-@button
-async def reaches_button(update: Update, context: Context) -> None:
-    """/reaches' buttons: back to the areas, my reaches, an area's reaches (paged), a reach's file."""
-    query = update.callback_query
-    assert query is not None and query.data is not None
-    actor = await guard(update, context, "reaches")
-    if actor is None:
-        return
+def _back(context: Context, lang: Language) -> list[list[tuple[str, str]]]:
+    return [[(p(context, lang, "common.back"), ReachesTop(page=0).pack())]]
+
+
+@pressed(ReachesTop, action="reaches")
+async def top_shown(update: Update, context: Context, actor: Actor, data: ReachesTop) -> None:
+    """Back to the areas (the page pressed is not kept: the first page is shown)."""
+    await _reaches_top(update, context, actor)
+
+
+@pressed(ReachesMine, action="reaches")
+async def mine_shown(update: Update, context: Context, actor: Actor, data: ReachesMine) -> None:
+    """The reaches the presser answers for (one page of 20)."""
+    lang = actor.language
+    held = await services(context).office.held_reaches(actor.known.id)
+    choices = [(reach_label(lang, h.reach), ReachCard(reach=h.reach.id).pack()) for h in held if h.reach is not None]
+    await show(
+        update,
+        context,
+        t(context, lang, "reaches.mine_header"),
+        paged(
+            choices,
+            page=0,
+            page_data=lambda number: ReachesMine(page=number).pack(),
+            extra=_back(context, lang),
+            page_size=20,
+        ),
+    )
+
+
+@pressed(ReachesArea, action="reaches")
+async def area_shown(update: Update, context: Context, actor: Actor, data: ReachesArea) -> None:
+    """An area's reaches with their levels, a page at a time (a vanished area: back to the areas)."""
     svc = services(context)
     lang = actor.language
-    parts = query.data.split(":")
-    action = parts[1]
-    number = int_part(query.data, 2)
-    if number is None:
-        await refuse(update, context, lang, "fallback.outdated_button")
-        return
-    if action == "top":
+    area = await svc.office.area(data.area)
+    if area is None:
         await _reaches_top(update, context, actor)
-    elif action == "mine":
-        held = await svc.office.held_reaches(actor.known.id)
-        choices = [(reach_label(lang, h.reach), f"rc:r:{h.reach.id}") for h in held if h.reach is not None]
-        back = [[(p(context, lang, "common.back"), "rc:top:0")]]
-        await show(
-            update,
-            context,
-            t(context, lang, "reaches.mine_header"),
-            paged(choices, page=0, page_data="rc:mine:", extra=back, page_size=20),
-        )
-    elif action == "a":
-        area = await svc.office.area(number)
-        if area is None:
-            await _reaches_top(update, context, actor)
-            return
-        page = int_part(query.data, 3) or 0
-        reaches = await svc.office.reaches_in(area.id)
-        choices = [(f"{reach_label(lang, r)} · {level_name(context, lang, r.level)}", f"rc:r:{r.id}") for r in reaches]
-        back = [[(p(context, lang, "common.back"), "rc:top:0")]]
-        header = t(context, lang, "reaches.in_area", area=area.name(lang), count=len(reaches))
-        await show(update, context, header, paged(choices, page=page, page_data=f"rc:a:{area.id}:", extra=back))
-    elif action == "r":
-        reach = await svc.office.reach(number)
-        if reach is None:
-            await _reaches_top(update, context, actor)
-            return
-        await show(
-            update,
-            context,
-            await reach_card(context, lang, reach),
-            buttons([(p(context, lang, "common.back"), f"rc:a:{reach.area_id}:0")]),
-        )
+        return
+    reaches = await svc.office.reaches_in(area.id)
+    choices = [
+        (f"{reach_label(lang, r)} · {level_name(context, lang, r.level)}", ReachCard(reach=r.id).pack())
+        for r in reaches
+    ]
+    header = t(context, lang, "reaches.in_area", area=area.name(lang), count=len(reaches))
+    markup = paged(
+        choices,
+        page=data.page,
+        page_data=lambda number: ReachesArea(area=area.id, page=number).pack(),
+        extra=_back(context, lang),
+    )
+    await show(update, context, header, markup)
+
+
+@pressed(ReachCard, action="reaches")
+async def card_shown(update: Update, context: Context, actor: Actor, data: ReachCard) -> None:
+    """A reach's file (a vanished reach: back to the areas)."""
+    lang = actor.language
+    reach = await services(context).office.reach(data.reach)
+    if reach is None:
+        await _reaches_top(update, context, actor)
+        return
+    await show(
+        update,
+        context,
+        await reach_card(context, lang, reach),
+        buttons([(p(context, lang, "common.back"), ReachesArea(area=reach.area_id, page=0).pack())]),
+    )
 
 
 async def reach_card(context: Context, lang: Language, reach: ReachRecord) -> str:
@@ -145,4 +166,10 @@ async def reach_card(context: Context, lang: Language, reach: ReachRecord) -> st
 def register(app: Application) -> None:  # type: ignore[type-arg]
     new_message = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
     app.add_handler(CommandHandler("reaches", reaches_command, new_message))
-    app.add_handler(CallbackQueryHandler(reaches_button, pattern=r"^rc:"))
+    for callback, codec in (
+        (top_shown, ReachesTop),
+        (mine_shown, ReachesMine),
+        (area_shown, ReachesArea),
+        (card_shown, ReachCard),
+    ):
+        app.add_handler(CallbackQueryHandler(callback, pattern=codec.pattern))
