@@ -304,6 +304,7 @@ def unregister(codecs: Iterable[type[CallbackData]]) -> None:
 
 C = TypeVar("C", bound=CallbackData)
 PressHandler = Callable[[Update, Context, Actor, C], Coroutine[Any, Any, None]]
+OpenPressHandler = Callable[[Update, Context, C], Coroutine[Any, Any, None]]
 # A forged press of the right shape, with its fields' texts as sent (see `pressed`).
 ForgedHandler = Callable[[Update, Context, Actor, Mapping[str, str]], Coroutine[Any, Any, None]]
 
@@ -349,6 +350,27 @@ def pressed(
                 await handler(update, context, actor, data)
             elif forged is not None and texts is not None:
                 await forged(update, context, actor, texts)
+
+        return button(wrapped)
+
+    return decorate
+
+
+def parsed(codec: type[C]) -> Callable[[OpenPressHandler[C]], ButtonHandler]:
+    """Like `pressed`, without `guard`: `handler(update, context, data)` decides itself who may press.
+
+    For the language choice only: in a group the group's own Telegram admins decide, and in private anyone,
+    even a deactivated person, may read the bot in their language, which no action of the permission table says.
+    """
+
+    def decorate(handler: OpenPressHandler[C]) -> ButtonHandler:
+        @functools.wraps(handler)
+        async def wrapped(update: Update, context: Context) -> None:
+            data = codec.parse(update.callback_query.data if update.callback_query is not None else None)
+            if data is None:
+                await answer_outdated(update, context)
+                return
+            await handler(update, context, data)
 
         return button(wrapped)
 

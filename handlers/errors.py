@@ -15,7 +15,8 @@ from telegram import Chat, Update
 from telegram.error import Forbidden, TelegramError
 from telegram.ext import Application
 
-from handlers.common import Context, language_of, safe_answer, services
+from handlers.common import Context, language_of, services
+from handlers.ui import answer
 
 logger = logging.getLogger(__name__)
 
@@ -58,7 +59,7 @@ async def on_error(update: object, context: Context) -> None:
     answered = False
     if query is not None:
         try:
-            answered = await safe_answer(query, svc.locales.plain(lang, "errors.user")[:200], show_alert=True)
+            answered = await answer(query, svc.locales.plain(lang, "errors.user")[:200], show_alert=True)
         except TelegramError:
             logger.warning("Could not answer callback query %s about the error", query.id, exc_info=True)
     # A button whose query can't be answered any more (too old, after a restart) is told in its chat instead.

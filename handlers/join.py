@@ -12,10 +12,11 @@ from bot.config import Language
 from bot.joining import clean_name, clean_phone
 from bot.people import Person
 from handlers.access import Actor, guard, refresh_menu, refuse
+from handlers.callbacks import InviteAnswer, PendingDecision, RegisterArea, RegisterAreaPage, RegisterStart, pressed
 from handlers.common import Context, display_name, services
 from handlers.dialogs import flow
 from handlers.patrol import main_menu
-from handlers.ui import button, buttons, int_part, paged, show
+from handlers.ui import buttons, paged, show
 from storage.records import DialogRecord, InviteRecord, RegistrationRecord
 
 logger = logging.getLogger(__name__)
@@ -39,11 +40,12 @@ async def open_invite(update: Update, context: Context, actor: Actor, code: str)
         await message.reply_text(svc.locales.t(lang, f"invite.{check.status}"))
         return
     assert check.invite is not None
+    confirm = svc.locales.plain(lang, "invite.confirm", name=check.invite.person_name)
     await message.reply_text(
         await invite_card(context, lang, check.invite),
         reply_markup=buttons(
-            [(svc.locales.plain(lang, "invite.confirm", name=check.invite.person_name), f"inv:ok:{code}")],
-            [(svc.locales.plain(lang, "invite.not_me"), f"inv:no:{code}")],
+            [(confirm, InviteAnswer(answer="ok", code=check.invite.code).pack())],
+            [(svc.locales.plain(lang, "invite.not_me"), InviteAnswer(answer="no", code=check.invite.code).pack())],
         ),
     )
 
@@ -65,18 +67,15 @@ async def invite_card(context: Context, lang: Language, invite: InviteRecord) ->
     return "\n".join(lines)
 
 
-@button
-async def invite_answer(update: Update, context: Context) -> None:
+@pressed(InviteAnswer, action="start")
+async def invite_answer(update: Update, context: Context, actor: Actor, data: InviteAnswer) -> None:
     """The invited person confirms (or denies) it is them; a double tap or a second person is told plainly."""
     query = update.callback_query
-    assert query is not None and query.data is not None
-    actor = await guard(update, context, "start")
-    if actor is None:
-        return
+    assert query is not None
     svc = services(context)
     lang = actor.language
-    _, answer, code = query.data.split(":", 2)
-    if answer == "no":
+    code = data.code
+    if data.answer == "no":
         await show(update, context, svc.locales.t(lang, "invite.declined"))
         return
     check = await svc.joining.accept_invite(code, query.from_user.id)
@@ -130,14 +129,9 @@ async def register_command(update: Update, context: Context) -> None:
     await begin_registration(update, context, actor)
 
 
-@button
-async def register_button(update: Update, context: Context) -> None:
+@pressed(RegisterStart, action="register")
+async def register_button(update: Update, context: Context, actor: Actor, data: RegisterStart) -> None:
     """The "join as a volunteer" button under the greeting: the same as /register."""
-    query = update.callback_query
-    assert query is not None
-    actor = await guard(update, context, "register")
-    if actor is None:
-        return
     await begin_registration(update, context, actor)
 
 
@@ -214,7 +208,10 @@ def skip_labels(context: Context) -> set[str]:
 async def area_keyboard(context: Context, lang: Language, page: int) -> InlineKeyboardMarkup:
     areas = await services(context).office.areas()
     return paged(
-        [(area.name(lang), f"reg:area:{area.id}") for area in areas], page=page, page_data="reg:apg:", columns=2
+        [(area.name(lang), RegisterArea(area=area.id).pack()) for area in areas],
+        page=page,
+        page_data=lambda number: RegisterAreaPage(page=number).pack(),
+        columns=2,
     )
 
 
@@ -235,26 +232,34 @@ async def ask_phone(update: Update, context: Context, lang: Language, data: dict
     await context.bot.send_message(chat.id, svc.locales.t(lang, "register.ask_phone"), reply_markup=keyboard)
 
 
-@button
-async def area_chosen(update: Update, context: Context) -> None:
-    """The volunteer picks their home area (or turns the page of areas)."""
-    query = update.callback_query
-    assert query is not None
-    actor = await guard(update, context, "register")
-    if actor is None:
+async def _area_step(update: Update, context: Context, actor: Actor) -> DialogRecord | None:
+    """The presser's registration at its area step; None (answered) for a button from an older one."""
+    assert update.effective_user is not None
+    dialog = await services(context).dialogs.at(update.effective_user.id, REGISTER, "area")
+    if dialog is None:
+        await refuse(update, context, actor.language, "fallback.outdated_button")
+    return dialog
+
+
+@pressed(RegisterAreaPage, action="register")
+async def area_page_turned(update: Update, context: Context, actor: Actor, data: RegisterAreaPage) -> None:
+    """Another page of the areas to choose a home area from."""
+    if await _area_step(update, context, actor) is None:
+        return
+    lang = actor.language
+    keyboard = await area_keyboard(context, lang, data.page)
+    await show(update, context, services(context).locales.t(lang, "register.ask_area"), keyboard)
+
+
+@pressed(RegisterArea, action="register")
+async def area_chosen(update: Update, context: Context, actor: Actor, data: RegisterArea) -> None:
+    """The volunteer picks their home area: then the phone."""
+    dialog = await _area_step(update, context, actor)
+    if dialog is None:
         return
     svc = services(context)
     lang = actor.language
-    dialog = await svc.dialogs.at(query.from_user.id, REGISTER, "area")
-    if dialog is None:
-        await refuse(update, context, lang, "fallback.outdated_button")
-        return
-    if query.data and query.data.startswith("reg:apg:"):
-        page = int_part(query.data, 2) or 0
-        await show(update, context, svc.locales.t(lang, "register.ask_area"), await area_keyboard(context, lang, page))
-        return
-    area_id = int_part(query.data, 2)
-    area = await svc.office.area(area_id) if area_id is not None else None
+    area = await svc.office.area(data.area)
     if area is None:
         await refuse(update, context, lang, "fallback.outdated_button")
         return
@@ -313,8 +318,14 @@ async def registration_card(
     )
     markup = buttons(
         [
-            (svc.locales.plain(lang, "pending.approve"), f"pend:ok:{registration.id}"),
-            (svc.locales.plain(lang, "pending.reject"), f"pend:no:{registration.id}"),
+            (
+                svc.locales.plain(lang, "pending.approve"),
+                PendingDecision(answer="ok", registration=registration.id).pack(),
+            ),
+            (
+                svc.locales.plain(lang, "pending.reject"),
+                PendingDecision(answer="no", registration=registration.id).pack(),
+            ),
         ]
     )
     return text, markup
@@ -357,19 +368,13 @@ async def pending_command(update: Update, context: Context) -> None:
         await message.reply_text(svc.locales.t(lang, "pending.more", count=len(waiting) - PENDING_SHOWN))
 
 
-@button
-async def decision(update: Update, context: Context) -> None:
+@pressed(PendingDecision, action="pending")
+async def decision(update: Update, context: Context, actor: Actor, data: PendingDecision) -> None:
     """Approve or reject; the first admin's decision stands, a second one is told who was first."""
-    query = update.callback_query
-    assert query is not None
-    actor = await guard(update, context, "pending")
-    if actor is None:
-        return
     svc = services(context)
     lang = actor.language
-    registration_id = int_part(query.data, 2)
-    approved = bool(query.data and query.data.startswith("pend:ok:"))
-    existing = await svc.joining.registration(registration_id) if registration_id is not None else None
+    approved = data.answer == "ok"
+    existing = await svc.joining.registration(data.registration)
     if existing is None:
         await refuse(update, context, lang, "fallback.outdated_button")
         return
@@ -402,14 +407,18 @@ def stranger_markup(context: Context, person: Person) -> InlineKeyboardMarkup | 
     """A person who is nobody yet gets a one-tap way to join as a volunteer under the greeting."""
     if person.roles or person.pending or not person.active:
         return None
-    return buttons([(services(context).locales.plain(person.language, "register.button"), "reg:start")])
+    return buttons([(services(context).locales.plain(person.language, "register.button"), RegisterStart().pack())])
 
 
 def register(app: Application) -> None:  # type: ignore[type-arg]
     new_message = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
     app.add_handler(CommandHandler("register", register_command, new_message))
     app.add_handler(CommandHandler("pending", pending_command, new_message))
-    app.add_handler(CallbackQueryHandler(invite_answer, pattern=r"^inv:(ok|no):[A-Za-z0-9_-]{1,64}$"))
-    app.add_handler(CallbackQueryHandler(register_button, pattern=r"^reg:start$"))
-    app.add_handler(CallbackQueryHandler(area_chosen, pattern=r"^reg:(area|apg):\d+$"))
-    app.add_handler(CallbackQueryHandler(decision, pattern=r"^pend:(ok|no):\d+$"))
+    for callback, codec in (
+        (invite_answer, InviteAnswer),
+        (register_button, RegisterStart),
+        (area_page_turned, RegisterAreaPage),
+        (area_chosen, RegisterArea),
+        (decision, PendingDecision),
+    ):
+        app.add_handler(CallbackQueryHandler(callback, pattern=codec.pattern))

@@ -2,40 +2,23 @@
 
 from __future__ import annotations
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import InlineKeyboardMarkup, Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, filters
 
 from bot.commands import commands_for, is_for_everyone, menu_commands
 from bot.config import LANGUAGES, Language
 from bot.i18n import Markup
 from handlers.access import guard, refresh_menu
-from handlers.common import (
-    Context,
-    display_name,
-    is_group,
-    is_group_admin,
-    language_of,
-    private_person,
-    replace_buttons_message,
-    safe_answer,
-    services,
-)
+from handlers.callbacks import LanguageChoice, parsed
+from handlers.common import Context, display_name, is_group, is_group_admin, language_of, private_person, services
 from handlers.join import open_invite, stranger_markup
 from handlers.patrol import main_menu
-
-LANGUAGE_CALLBACK = "lang:"
+from handlers.ui import alert, buttons, show
 
 
 def language_keyboard(context: Context) -> InlineKeyboardMarkup:
     locales = services(context).locales
-    return InlineKeyboardMarkup(
-        [
-            [
-                InlineKeyboardButton(locales.plain(lang, "language.name"), callback_data=f"{LANGUAGE_CALLBACK}{lang}")
-                for lang in LANGUAGES
-            ]
-        ]
-    )
+    return buttons([(locales.plain(lang, "language.name"), LanguageChoice(language=lang).pack()) for lang in LANGUAGES])
 
 
 async def start(update: Update, context: Context) -> None:
@@ -106,18 +89,17 @@ async def language_command(update: Update, context: Context) -> None:
     await message.reply_text(svc.locales.t(lang, "language.prompt"), reply_markup=language_keyboard(context))
 
 
-async def language_chosen(update: Update, context: Context) -> None:
+@parsed(LanguageChoice)
+async def language_chosen(update: Update, context: Context, data: LanguageChoice) -> None:
     """Store the choice and confirm in the chosen language, replacing the buttons so they can't be pressed twice."""
-    query = update.callback_query
     chat = update.effective_chat
-    assert query is not None and query.data is not None
     svc = services(context)
-    choice: Language = "en" if query.data.endswith("en") else "zh"
+    choice = data.language
     if is_group(chat):
         assert chat is not None
         if not await is_group_admin(update, context):
             lang = await svc.chats.language(chat.id)
-            await safe_answer(query, svc.locales.plain(lang, "language.group_admins_only"), show_alert=True)
+            await alert(update, svc.locales.plain(lang, "language.group_admins_only"))
             return
         await svc.chats.set_language(chat.id, type=chat.type, title=chat.title, language=choice)
         text = svc.locales.t(choice, "language.group_changed")
@@ -126,9 +108,8 @@ async def language_chosen(update: Update, context: Context) -> None:
         assert update.effective_user is not None
         await svc.people.set_language(update.effective_user.id, choice)
         text = svc.locales.t(choice, "language.changed")
-    # The edit first: it is what the person sees; the answer only stops the spinner, and a stale query can't have one.
-    await replace_buttons_message(update, context, text)
-    await safe_answer(query)
+    # The edit is what the person sees; `parsed` answers after it (a stale query can't have an answer).
+    await show(update, context, text)
 
 
 def register(app: Application) -> None:  # type: ignore[type-arg]
@@ -137,4 +118,4 @@ def register(app: Application) -> None:  # type: ignore[type-arg]
     app.add_handler(CommandHandler("start", start, filters.ChatType.PRIVATE & new_message))
     app.add_handler(CommandHandler("help", help_command, new_message))
     app.add_handler(CommandHandler("language", language_command, new_message))
-    app.add_handler(CallbackQueryHandler(language_chosen, pattern=rf"^{LANGUAGE_CALLBACK}(zh|en)$"))
+    app.add_handler(CallbackQueryHandler(language_chosen, pattern=LanguageChoice.pattern))
