@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import functools
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
+from typing import Any
 
-from telegram import BotCommand, BotCommandScopeChat, Chat, Update
+from telegram import BotCommand, BotCommandScopeChat, Chat, Message, Update
 from telegram.error import TelegramError
 
 from bot.commands import commands_for
@@ -85,6 +88,29 @@ async def guard(update: Update, context: Context, action: str) -> Actor | None:
         # An anonymous admin posts as the group: we can't tell who they are, and should say so.
         await refuse(update, context, language, "perm.anonymous" if anonymous else decision.reason)
     return None
+
+
+CommandCallback = Callable[[Update, Context], Coroutine[Any, Any, None]]
+ActorCommand = Callable[[Update, Context, Actor, Message], Coroutine[Any, Any, None]]
+
+
+def command(action: str) -> Callable[[ActorCommand], CommandCallback]:
+    """Turn `handler(update, context, actor, message)` into a command callback allowed as `action`.
+
+    `guard` answers a refusal; the handler gets the person let through and the command's message to reply to.
+    """
+
+    def decorate(handler: ActorCommand) -> CommandCallback:
+        @functools.wraps(handler)
+        async def wrapped(update: Update, context: Context) -> None:
+            actor = await guard(update, context, action)
+            message = update.effective_message
+            if actor is not None and message is not None:
+                await handler(update, context, actor, message)
+
+        return wrapped
+
+    return decorate
 
 
 async def refuse(update: Update, context: Context, language: Language, key: str, **params: object) -> None:

@@ -13,12 +13,12 @@ import tempfile
 from datetime import datetime
 from pathlib import Path
 
-from telegram import Update
+from telegram import Message, Update
 from telegram.error import TelegramError
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, filters
 
 from bot.exports import FORMATS, RANGES, TELEGRAM_UPLOAD_LIMIT, file_name, range_of
-from handlers.access import Actor, guard
+from handlers.access import Actor, command
 from handlers.callbacks import ExportFormat, ExportRange, pressed
 from handlers.common import Context, services
 from handlers.ui import answer, buttons, show
@@ -26,11 +26,9 @@ from handlers.ui import answer, buttons, show
 logger = logging.getLogger(__name__)
 
 
-async def export_command(update: Update, context: Context) -> None:
+@command("export")
+async def export_command(update: Update, context: Context, actor: Actor, message: Message) -> None:
     """/export: choose a format."""
-    actor = await guard(update, context, "export")
-    if actor is None:
-        return
     svc = services(context)
     lang = actor.language
     markup = buttons(*[[(svc.locales.plain(lang, f"export.format.{f}"), ExportFormat(fmt=f).pack())] for f in FORMATS])

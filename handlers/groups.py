@@ -6,13 +6,13 @@ Office admins do it in the group itself, in the group's language. Everyone else 
 
 from __future__ import annotations
 
-from telegram import InlineKeyboardMarkup, Update
+from telegram import InlineKeyboardMarkup, Message, Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, filters
 
 from bot.chats import BindResult
 from bot.config import Language
 from bot.i18n import Locales
-from handlers.access import Actor, guard
+from handlers.access import Actor, command
 from handlers.callbacks import BindArea, BindCancel, BindPage, pressed
 from handlers.common import Context, services
 from handlers.ui import alert, paged, show
@@ -43,13 +43,11 @@ def choice(
     return locales.t(lang, "groups.already_bound", area=area_label(locales, lang, current)), keyboard
 
 
-async def bind_command(update: Update, context: Context) -> None:
+@command("bind")
+async def bind_command(update: Update, context: Context, actor: Actor, message: Message) -> None:
     """Offer the registry's areas as buttons (or say what the group is bound to, and offer to change it)."""
-    actor = await guard(update, context, "bind")
-    if actor is None:
-        return
-    message, chat = update.effective_message, update.effective_chat
-    assert message is not None and chat is not None
+    chat = update.effective_chat
+    assert chat is not None
     svc = services(context)
     lang = actor.language
     areas = await svc.chats.areas()
@@ -107,13 +105,11 @@ async def choice_cancelled(update: Update, context: Context, actor: Actor, data:
     await show(update, context, services(context).locales.t(actor.language, "groups.cancelled"))
 
 
-async def unbind_command(update: Update, context: Context) -> None:
+@command("unbind")
+async def unbind_command(update: Update, context: Context, actor: Actor, message: Message) -> None:
     """Unlink the group from its area: no more weekly summaries here."""
-    actor = await guard(update, context, "unbind")
-    if actor is None:
-        return
-    message, chat = update.effective_message, update.effective_chat
-    assert message is not None and chat is not None
+    chat = update.effective_chat
+    assert chat is not None
     svc = services(context)
     area = await svc.chats.unbind(chat.id, by=actor.known.id)
     if area is None:

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import logging
 
-from telegram import InlineKeyboardMarkup, KeyboardButton, ReplyKeyboardMarkup, ReplyKeyboardRemove, Update
+from telegram import InlineKeyboardMarkup, KeyboardButton, Message, ReplyKeyboardMarkup, ReplyKeyboardRemove, Update
 from telegram.error import Forbidden, TelegramError
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, filters
 
 from bot.config import Language
 from bot.joining import clean_name, clean_phone
 from bot.people import Person
-from handlers.access import Actor, guard, refresh_menu, refuse
+from handlers.access import Actor, command, guard, refresh_menu, refuse
 from handlers.callbacks import InviteAnswer, PendingDecision, RegisterArea, RegisterAreaPage, RegisterStart, pressed
 from handlers.common import Context, display_name, services
 from handlers.dialogs import flow
@@ -121,11 +121,9 @@ async def tell_inviter(context: Context, inviter_id: int | None, joined: Person)
 # -- volunteer registration --------------------------------------------------------------------------------
 
 
-async def register_command(update: Update, context: Context) -> None:
+@command("register")
+async def register_command(update: Update, context: Context, actor: Actor, message: Message) -> None:
     """/register: ask to join as a volunteer."""
-    actor = await guard(update, context, "register")
-    if actor is None:
-        return
     await begin_registration(update, context, actor)
 
 
@@ -348,12 +346,9 @@ async def tell_admins(context: Context, registration: RegistrationRecord) -> Non
             logger.warning("Could not tell admin %s about registration %s", chat_id, registration.id, exc_info=True)
 
 
-async def pending_command(update: Update, context: Context) -> None:
+@command("pending")
+async def pending_command(update: Update, context: Context, actor: Actor, message: Message) -> None:
     """/pending: the volunteer requests waiting for an admin, each with approve / reject."""
-    actor = await guard(update, context, "pending")
-    message = update.effective_message
-    if actor is None or message is None:
-        return
     svc = services(context)
     lang = actor.language
     waiting = await svc.joining.waiting()

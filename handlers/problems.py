@@ -8,7 +8,7 @@ import logging
 from collections.abc import Mapping
 from datetime import datetime
 
-from telegram import InlineKeyboardMarkup, InputMediaPhoto, Update
+from telegram import InlineKeyboardMarkup, InputMediaPhoto, Message, Update
 from telegram.error import Forbidden, TelegramError
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, filters
 
@@ -19,7 +19,7 @@ from bot.photos import PhotoError
 from bot.problems import MAX_PHOTOS, NOTE_FLOW, Action, Card, DraftPhoto, Listed, ProblemPhoto, ProblemRecord
 from bot.services import Services
 from bot.stamp import evidence_lines, stamp
-from handlers.access import Actor, guard, refuse
+from handlers.access import Actor, command, guard, refuse
 from handlers.callbacks import (
     ID,
     NoteCancel,
@@ -255,12 +255,9 @@ async def announce_new(context: Context, problem: ProblemRecord) -> None:
 # -- views ------------------------------------------------------------------------------------------------
 
 
-async def problem_command(update: Update, context: Context) -> None:
+@command("problem")
+async def problem_command(update: Update, context: Context, actor: Actor, message: Message) -> None:
     """/problem N: the problem's card with its timeline, if this person may see it."""
-    actor = await guard(update, context, "problem")
-    message = update.effective_message
-    if actor is None or message is None:
-        return
     svc = services(context)
     number = (context.args or [""])[0].lstrip("#")
     if not (number.isascii() and number.isdigit()):  # "²" and "١" are digits to str.isdigit, not to int()
@@ -280,11 +277,9 @@ async def _view(update: Update, context: Context, actor: Actor, number: int) -> 
     await send_problem(context, actor.known.telegram_id, record, problem, timeline=True)
 
 
-async def problems_command(update: Update, context: Context) -> None:
+@command("problems")
+async def problems_command(update: Update, context: Context, actor: Actor, message: Message) -> None:
     """/problems: the open problems this person sees, a page at a time."""
-    actor = await guard(update, context, "problems")
-    if actor is None:
-        return
     await _list(update, context, actor, page=0, area_id=0, category="", overdue_only=False)
 
 
@@ -346,12 +341,9 @@ def _line(svc: Services, lang: Language, problem: ProblemRecord, flag: str, reac
     return f"#{problem.id} {flag} · {category_name(svc.locales, lang, problem.category)} · {reach}"
 
 
-async def myreports_command(update: Update, context: Context) -> None:
+@command("myreports")
+async def myreports_command(update: Update, context: Context, actor: Actor, message: Message) -> None:
     """/myreports: the problems this person reported, newest first."""
-    actor = await guard(update, context, "myreports")
-    message = update.effective_message
-    if actor is None or message is None:
-        return
     svc = services(context)
     lang = actor.language
     found = await svc.problems.reported_by(actor.known.id)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from telegram import InlineKeyboardMarkup, Update
+from telegram import InlineKeyboardMarkup, Message, Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, filters
 
 from bot.commands import commands_for, is_for_everyone, menu_commands
 from bot.config import LANGUAGES, Language
 from bot.i18n import Markup
-from handlers.access import guard, refresh_menu
+from handlers.access import Actor, command, refresh_menu
 from handlers.callbacks import LanguageChoice, parsed
 from handlers.common import Context, display_name, is_group, is_group_admin, language_of, private_person, services
 from handlers.join import open_invite, stranger_markup
@@ -21,13 +21,11 @@ def language_keyboard(context: Context) -> InlineKeyboardMarkup:
     return buttons([(locales.plain(lang, "language.name"), LanguageChoice(language=lang).pack()) for lang in LANGUAGES])
 
 
-async def start(update: Update, context: Context) -> None:
+@command("start")
+async def start(update: Update, context: Context, actor: Actor, message: Message) -> None:
     """Greet the person in their language and offer the other one; `/start <code>` opens an invite."""
-    actor = await guard(update, context, "start")
-    message = update.effective_message
     user = update.effective_user
-    if actor is None or message is None or user is None:
-        return
+    assert user is not None
     person = actor.known
     if context.args:
         await open_invite(update, context, actor, context.args[0])

@@ -7,12 +7,12 @@ from __future__ import annotations
 import logging
 from datetime import UTC, date, datetime, timedelta
 
-from telegram import Update
+from telegram import Message, Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, filters
 
 from bot.services import Services
 from bot.summaries import Week, last_week, week_of
-from handlers.access import Actor, guard, refuse
+from handlers.access import Actor, command, refuse
 from handlers.callbacks import SummaryArea, SummaryWeek, WeeksBack, pressed
 from handlers.common import Context, services
 from handlers.sending import BotSender
@@ -47,11 +47,9 @@ def _today(svc: Services) -> date:
     return _now().astimezone(svc.settings.tz).date()
 
 
-async def summary_command(update: Update, context: Context) -> None:
+@command("summary")
+async def summary_command(update: Update, context: Context, actor: Actor, message: Message) -> None:
     """/summary: in a bound group, its area's last week; in private, choose one of the person's areas."""
-    actor = await guard(update, context, "summary")
-    if actor is None:
-        return
     svc = services(context)
     chat = update.effective_chat
     assert chat is not None

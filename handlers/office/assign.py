@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from telegram import Update
+from telegram import Message, Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, filters
 
 from bot.config import Language
-from handlers.access import Actor, guard, refuse
+from handlers.access import Actor, command, refuse
 from handlers.callbacks import (
     AssignArea,
     AssignChief,
@@ -24,6 +24,7 @@ from handlers.callbacks import (
 from handlers.common import Context, services
 from handlers.office.common import area_buttons, level_name, no_registry, p, reach_label, t
 from handlers.ui import buttons, paged, show
+from storage.records import ReachRecord
 
 
 @dataclass(frozen=True)
@@ -50,19 +51,15 @@ UNASSIGN = _Way(
 )
 
 
-async def assign_command(update: Update, context: Context) -> None:
+@command("assign")
+async def assign_command(update: Update, context: Context, actor: Actor, message: Message) -> None:
     """/assign: choose an area, a reach, then the chief who will answer for it."""
-    actor = await guard(update, context, "assign")
-    if actor is None:
-        return
     await _choose_area(update, context, actor.language, ASSIGN)
 
 
-async def unassign_command(update: Update, context: Context) -> None:
+@command("unassign")
+async def unassign_command(update: Update, context: Context, actor: Actor, message: Message) -> None:
     """/unassign: choose an area, a reach, then the assignment to end."""
-    actor = await guard(update, context, "unassign")
-    if actor is None:
-        return
     await _choose_area(update, context, actor.language, UNASSIGN)
 
 
@@ -100,6 +97,14 @@ async def _choose_reach(
     )
 
 
+async def _reach(update: Update, context: Context, actor: Actor, reach_id: int) -> ReachRecord | None:
+    """The reach a button names; None (answered) when it is no longer in the registry."""
+    reach = await services(context).office.reach(reach_id)
+    if reach is None:
+        await refuse(update, context, actor.language, "fallback.outdated_button")
+    return reach
+
+
 # -- /assign's buttons ----------------------------------------------------------------------------------
 
 
@@ -120,9 +125,8 @@ async def assign_reach(update: Update, context: Context, actor: Actor, data: Ass
     """The chiefs who may answer for the reach, those who already do marked."""
     svc = services(context)
     lang = actor.language
-    reach = await svc.office.reach(data.reach)
+    reach = await _reach(update, context, actor, data.reach)
     if reach is None:
-        await refuse(update, context, lang, "fallback.outdated_button")
         return
     choices = [
         (
@@ -184,9 +188,8 @@ async def unassign_reach(update: Update, context: Context, actor: Actor, data: U
     """The reach's current assignments, one of which to end (the first page: they are few)."""
     svc = services(context)
     lang = actor.language
-    reach = await svc.office.reach(data.reach)
+    reach = await _reach(update, context, actor, data.reach)
     if reach is None:
-        await refuse(update, context, lang, "fallback.outdated_button")
         return
     held = await svc.office.holders(reach.id)
     back = [[(p(context, lang, "common.back"), UNASSIGN.area(reach.area_id, 0))]]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from telegram import Update
+from telegram import Message, Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, filters
 
 from bot import invites
@@ -17,7 +17,7 @@ from bot.config import LEVELS, Language
 from bot.dialogs import Dialog
 from bot.joining import clean_name
 from bot.office import INVITE, INVITE_ROLES, toggled
-from handlers.access import Actor, guard, refuse
+from handlers.access import Actor, command, guard, refuse
 from handlers.callbacks import (
     NewInviteArea,
     NewInviteAreaPage,
@@ -36,13 +36,11 @@ from handlers.ui import buttons, paged, show
 from storage.records import AreaRecord
 
 
-async def invite_command(update: Update, context: Context) -> None:
+@command("invite")
+async def invite_command(update: Update, context: Context, actor: Actor, message: Message) -> None:
     """/invite: ask whom to invite, a chief or an admin."""
-    actor = await guard(update, context, "invite")
-    if actor is None or update.effective_user is None:
-        return
     lang = actor.language
-    await services(context).office.begin_invite(update.effective_user.id)
+    await services(context).office.begin_invite(_presser(update))
     await show(
         update,
         context,

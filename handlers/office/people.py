@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from telegram import InlineKeyboardMarkup, Update
+from telegram import InlineKeyboardMarkup, Message, Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, filters
 
 from bot.config import Language
 from bot.office import PEOPLE_PAGE, SEARCH_SHOWN, StatusChange, may_change_status
 from bot.office import PersonCard as Card
 from bot.people import ADMIN, CHIEF, VOLUNTEER, Person
-from handlers.access import Actor, guard, refuse
+from handlers.access import Actor, command, refuse
 from handlers.callbacks import (
     PeoplePage,
     PersonCard,
@@ -35,11 +35,9 @@ def _roles_text(context: Context, lang: Language, person: Person) -> str:
     return p(context, lang, "common.list_sep").join(parts)
 
 
-async def people_command(update: Update, context: Context) -> None:
+@command("people")
+async def people_command(update: Update, context: Context, actor: Actor, message: Message) -> None:
     """/people [text]: everyone, a page at a time, or those whose name, phone or username holds the text."""
-    actor = await guard(update, context, "people")
-    if actor is None:
-        return
     query_text = " ".join(context.args or []).strip()
     await _people_page(update, context, actor.language, query_text, 0)
 
@@ -155,25 +153,31 @@ async def deactivation_asked(update: Update, context: Context, actor: Actor, dat
 @pressed(PersonDeactivateConfirmed, action="people")
 async def deactivated(update: Update, context: Context, actor: Actor, data: PersonDeactivateConfirmed) -> None:
     """Deactivate the person (a second press hears they already are)."""
-    card = await _card(update, context, actor, data.person, to_change=True)
-    if card is None:
-        return
-    change = await services(context).office.deactivate(card.person.id, by=actor.known)
-    assert change is not None
-    note = "people.deactivated" if change.changed else "people.already_inactive"
-    await show(update, context, *_changed(context, actor.language, change, note))
+    await _set_active(update, context, actor, data.person, active=False)
 
 
 @pressed(PersonReactivate, action="people")
 async def reactivated(update: Update, context: Context, actor: Actor, data: PersonReactivate) -> None:
     """Reactivate the person (a second press hears they already are)."""
-    card = await _card(update, context, actor, data.person, to_change=True)
+    await _set_active(update, context, actor, data.person, active=True)
+
+
+# What the card says after a (de)activation: (it changed, it already was so), by the state asked for.
+_NOTES = {
+    False: ("people.deactivated", "people.already_inactive"),
+    True: ("people.reactivated", "people.already_active"),
+}
+
+
+async def _set_active(update: Update, context: Context, actor: Actor, person_id: int, *, active: bool) -> None:
+    card = await _card(update, context, actor, person_id, to_change=True)
     if card is None:
         return
-    change = await services(context).office.reactivate(card.person.id, by=actor.known)
+    office = services(context).office
+    change = await (office.reactivate if active else office.deactivate)(card.person.id, by=actor.known)
     assert change is not None
-    note = "people.reactivated" if change.changed else "people.already_active"
-    await show(update, context, *_changed(context, actor.language, change, note))
+    changed, already = _NOTES[active]
+    await show(update, context, *_changed(context, actor.language, change, changed if change.changed else already))
 
 
 def register(app: Application) -> None:  # type: ignore[type-arg]

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from telegram import Update
+from telegram import Message, Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, filters
 
 from bot.config import Language
-from handlers.access import Actor, guard
+from handlers.access import Actor, command
 from handlers.callbacks import ReachCard, ReachesArea, ReachesMine, ReachesTop, pressed
 from handlers.common import Context, services
 from handlers.office.common import area_buttons, level_name, no_registry, p, reach_label, t
@@ -14,11 +14,9 @@ from handlers.ui import buttons, paged, show
 from storage.records import ReachRecord
 
 
-async def reaches_command(update: Update, context: Context) -> None:
+@command("reaches")
+async def reaches_command(update: Update, context: Context, actor: Actor, message: Message) -> None:
     """/reaches: choose an area (or, for a chief, their own reaches)."""
-    actor = await guard(update, context, "reaches")
-    if actor is None:
-        return
     await _reaches_top(update, context, actor)
 
 
