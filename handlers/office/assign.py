@@ -105,19 +105,27 @@ async def _reach(update: Update, context: Context, actor: Actor, reach_id: int) 
     return reach
 
 
-# -- /assign's buttons ----------------------------------------------------------------------------------
+# -- the buttons on the way to a reach, alike for both --------------------------------------------------
 
 
-@pressed(AssignTop, action="assign")
-async def assign_areas(update: Update, context: Context, actor: Actor, data: AssignTop) -> None:
+async def _areas_shown(update: Update, context: Context, actor: Actor, data: AssignTop | UnassignTop) -> None:
     """Back to the areas (the first page)."""
-    await _choose_area(update, context, actor.language, ASSIGN)
+    await _choose_area(update, context, actor.language, ASSIGN if isinstance(data, AssignTop) else UNASSIGN)
 
 
-@pressed(AssignArea, action="assign")
-async def assign_area(update: Update, context: Context, actor: Actor, data: AssignArea) -> None:
+async def _area_shown(update: Update, context: Context, actor: Actor, data: AssignArea | UnassignArea) -> None:
     """An area's reaches, each with how many chiefs answer for it."""
-    await _choose_reach(update, context, actor.language, ASSIGN, area_id=data.area, page=data.page)
+    way = ASSIGN if isinstance(data, AssignArea) else UNASSIGN
+    await _choose_reach(update, context, actor.language, way, area_id=data.area, page=data.page)
+
+
+assign_areas = pressed(AssignTop, action="assign")(_areas_shown)
+unassign_areas = pressed(UnassignTop, action="unassign")(_areas_shown)
+assign_area = pressed(AssignArea, action="assign")(_area_shown)
+unassign_area = pressed(UnassignArea, action="unassign")(_area_shown)
+
+
+# -- /assign's buttons ----------------------------------------------------------------------------------
 
 
 @pressed(AssignReach, action="assign")
@@ -169,18 +177,6 @@ async def chief_assigned(update: Update, context: Context, actor: Actor, data: A
 
 
 # -- /unassign's buttons --------------------------------------------------------------------------------
-
-
-@pressed(UnassignTop, action="unassign")
-async def unassign_areas(update: Update, context: Context, actor: Actor, data: UnassignTop) -> None:
-    """Back to the areas (the first page)."""
-    await _choose_area(update, context, actor.language, UNASSIGN)
-
-
-@pressed(UnassignArea, action="unassign")
-async def unassign_area(update: Update, context: Context, actor: Actor, data: UnassignArea) -> None:
-    """An area's reaches, each with how many chiefs answer for it."""
-    await _choose_reach(update, context, actor.language, UNASSIGN, area_id=data.area, page=data.page)
 
 
 @pressed(UnassignReach, action="unassign")
