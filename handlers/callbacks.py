@@ -15,6 +15,9 @@ answers it (see its `forged`); a wrong word or shape is left to the fallback's o
 against Telegram's 64 bytes when the class is defined. Defining two codecs with one prefix, or two whose data
 could be alike, fails at import: no press can be claimed by two handlers.
 
+A callback is `@pressed(Codec, action=...)`; only the language choice, whose permission is not an action of
+the table, is `@parsed(LanguageChoice)`. Commands have the like of `pressed` in handlers.access.command.
+
 This module is here, not in bot/, because callback data is the Telegram wire format of the buttons; bot/
 decides, it does not draw buttons. The codecs themselves import nothing from telegram.
 
