@@ -11,6 +11,7 @@ from bot.joining import Joining, Roster
 from bot.patrols import PatrolService
 from bot.people import PeopleService
 from bot.problems import ProblemService
+from bot.reports import ReportService
 from storage import Store
 
 
@@ -25,9 +26,12 @@ class Services:
     roster: Roster
     patrols: PatrolService
     problems: ProblemService
+    reports: ReportService
 
     @classmethod
     def create(cls, settings: Settings, store: Store, locales: Locales | None = None) -> Services:
+        patrols = PatrolService(store, settings)
+        problems = ProblemService(store, settings)
         return cls(
             settings=settings,
             store=store,
@@ -36,6 +40,7 @@ class Services:
             chats=ChatService(store, settings),
             joining=Joining(store, settings),
             roster=Roster(store, settings),
-            patrols=PatrolService(store, settings),
-            problems=ProblemService(store, settings),
+            patrols=patrols,
+            problems=problems,
+            reports=ReportService(store, settings, patrols, problems),
         )

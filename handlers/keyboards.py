@@ -1,0 +1,68 @@
+"""What patrols and reports both show: the everyday reply keyboards, and the reaches nearest a location."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from telegram import KeyboardButton, ReplyKeyboardMarkup
+
+from bot import units
+from bot.config import Language
+from bot.i18n import Locales
+from bot.patrols import FAR_AWAY_M, NearbyReach
+from handlers.access import Actor
+from handlers.common import Context, services
+
+
+def labels(locales: Locales, key: str) -> set[str]:
+    """A reply-keyboard button arrives as its text, in whichever language the person had when it was made."""
+    return {locales.plain("zh", key), locales.plain("en", key)}
+
+
+def main_menu(locales: Locales, lang: Language) -> ReplyKeyboardMarkup:
+    """One tap to the everyday things: the keyboard members keep under the message box."""
+    return ReplyKeyboardMarkup(
+        [[KeyboardButton(locales.plain(lang, "menu.patrol")), KeyboardButton(locales.plain(lang, "menu.mypatrols"))]],
+        resize_keyboard=True,
+        is_persistent=True,
+    )
+
+
+def patrol_keyboard(locales: Locales, lang: Language) -> ReplyKeyboardMarkup:
+    """While patrolling: share a location, report a problem, finish."""
+    return ReplyKeyboardMarkup(
+        [
+            [KeyboardButton(locales.plain(lang, "patrol.location_button"), request_location=True)],
+            [
+                KeyboardButton(locales.plain(lang, "patrol.problem_button")),
+                KeyboardButton(locales.plain(lang, "patrol.finish_button")),
+            ],
+        ],
+        resize_keyboard=True,
+        is_persistent=True,
+    )
+
+
+async def resting_keyboard(context: Context, actor: Actor) -> ReplyKeyboardMarkup:
+    """The location keyboard replaced the patrol's (or the main menu): once the location is in, put it back."""
+    svc = services(context)
+    if await svc.patrols.open_patrol(actor.known.id) is not None:
+        return patrol_keyboard(svc.locales, actor.language)
+    return main_menu(svc.locales, actor.language)
+
+
+def nearby_label(locales: Locales, lang: Language, near: NearbyReach) -> str:
+    """"丁堡河 · 120 米": the reach and how far it is (or that it has no line on the map)."""
+    if near.distance_m is None:
+        distance = locales.plain(lang, "patrol.no_geometry")
+    else:
+        distance = units.distance(locales, lang, near.distance_m)
+    return f"{near.reach.name(lang)} · {distance}"
+
+
+def far_note(locales: Locales, lang: Language, nearby: Sequence[NearbyReach]) -> str:
+    """A line to add when even the nearest reach is far (a wrong GPS fix, most likely); else nothing."""
+    nearest = nearby[0].distance_m if nearby else None
+    if nearest is None or nearest <= FAR_AWAY_M:
+        return ""
+    return "\n" + locales.t(lang, "patrol.far_everywhere", distance=units.distance(locales, lang, nearest))
