@@ -26,13 +26,13 @@ from bot.config import Language
 from bot.i18n import Locales
 from bot.patrols import CHOOSE, Fix, Recorded, Recording, Summary, dialog_first, sharing
 from bot.people import Person
-from bot.permissions import ChatKind, decide
+from bot.permissions import ChatKind
 from handlers.access import Actor, guard, refuse
 from handlers.common import Context, services
 from handlers.dialogs import flow
-from handlers.keyboards import far_note, labels, nearby_label
-from handlers.keyboards import main_menu as main_menu  # noqa: PLC0414 (start and join import it from here)
-from handlers.keyboards import patrol_keyboard as patrol_keyboard  # noqa: PLC0414 (as main_menu)
+from handlers.fieldwork import far_note, labels, nearby_label, sender_allowed, sent_at
+from handlers.fieldwork import main_menu as main_menu  # noqa: PLC0414 (start and join import it from here)
+from handlers.fieldwork import patrol_keyboard as patrol_keyboard  # noqa: PLC0414 (as main_menu)
 from handlers.media import download_photo
 from handlers.report import begin
 from handlers.ui import button, buttons, int_part, paged, show
@@ -47,12 +47,6 @@ MENU_KEYS = ("menu.patrol", "menu.mypatrols")
 CONTROL_KEYS = ("patrol.finish_button", "patrol.problem_button")
 
 
-def _when(message: Message) -> datetime:
-    """Telegram's clock: when the person sent it (or moved their live location), not when it arrived."""
-    moment = message.edit_date or message.date
-    return moment.astimezone(UTC)
-
-
 # -- starting ----------------------------------------------------------------------------------------------
 
 
@@ -62,7 +56,7 @@ async def patrol_command(update: Update, context: Context) -> None:
     message = update.effective_message
     if actor is None or message is None:
         return
-    await offer_reaches(update, context, actor, started_at=_when(message))
+    await offer_reaches(update, context, actor, started_at=sent_at(message))
 
 
 async def offer_reaches(update: Update, context: Context, actor: Actor, *, started_at: datetime) -> None:
@@ -116,7 +110,7 @@ async def choosing_input(update: Update, context: Context, dialog: DialogRecord)
     lang = actor.language
     if message.location is None:
         if message.text is not None and message.text.strip() in labels(svc.locales, "menu.patrol"):
-            await offer_reaches(update, context, actor, started_at=_when(message))
+            await offer_reaches(update, context, actor, started_at=sent_at(message))
             return
         await message.reply_text(svc.locales.t(lang, "patrol.choose_use_buttons"))
         return
@@ -257,24 +251,20 @@ def patrol_buttons(locales: Locales, lang: Language, patrol_id: int) -> InlineKe
 
 async def evidence(update: Update, context: Context) -> None:
     """Anything a patrolling person sends in private goes to their open patrol; without one, it passes on."""
-    message = update.effective_message
-    user = update.effective_user
-    if message is None or user is None:
+    message, person, allowed = await sender_allowed(update, context, "patrol")
+    if person is None or not allowed or person.telegram_id is None:
         return
     svc = services(context)
-    person = await svc.people.find(user.id)
-    if person is None or not person.active or not decide(person, "patrol", ChatKind.PRIVATE).allowed:
-        return
     patrol = await svc.patrols.open_patrol(person.id)
     edited = update.edited_message is not None
     location = message.location
     lang = person.language
-    at = _when(message)
+    at = sent_at(message)
     # Who takes the message: an open dialog (a problem being reported, an admin's invite) gets what is sent to
     # it first, but a live location is always the patrol's track (bot.patrols.dialog_first).
     if location is not None:
         kind = sharing(edited=edited, live=location.live_period is not None)
-        if dialog_first(kind, patrol_open=patrol is not None) and await svc.patrols.in_dialog(user.id):
+        if dialog_first(kind, patrol_open=patrol is not None) and await svc.patrols.in_dialog(person.telegram_id):
             return
         period = location.live_period
         fix = Fix(
@@ -291,7 +281,7 @@ async def evidence(update: Update, context: Context) -> None:
         if edited:  # a message edited after its patrol ended: nothing to do, nothing to say
             raise ApplicationHandlerStop
         return
-    if edited or await svc.patrols.in_dialog(user.id):
+    if edited or await svc.patrols.in_dialog(person.telegram_id):
         return
     text = (message.text or "").strip()
     if message.photo or message.document is not None:

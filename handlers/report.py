@@ -25,15 +25,14 @@ from bot import drafts
 from bot.config import CATEGORIES, Language
 from bot.drafts import Next, Refusal, State, Step, Transition
 from bot.i18n import Locales
-from bot.permissions import ChatKind, decide
 from bot.problems import MAX_PHOTOS, DraftPhoto
 from bot.reports import Duplicate
 from handlers.access import Actor, guard, refuse
 from handlers.common import Context, services
 from handlers.dialogs import flow
 from handlers.fallback import stray_message
-from handlers.keyboards import far_note, nearby_label
-from handlers.keyboards import resting_keyboard as resting_keyboard  # noqa: PLC0414 (dialogs imports it from here)
+from handlers.fieldwork import far_note, nearby_label, sender_allowed, sent_at
+from handlers.fieldwork import resting_keyboard as resting_keyboard  # noqa: PLC0414 (dialogs imports it from here)
 from handlers.media import download_photo
 from handlers.media import fetch_photo as fetch_photo  # noqa: PLC0414 (problems imports it from here)
 from handlers.ui import button, buttons, paged, show
@@ -54,10 +53,6 @@ def category_name(locales: Locales, lang: Language, category: str) -> str:
     return locales.plain(lang, f"category.{category}")
 
 
-def _when(message: Message) -> datetime:
-    return (message.edit_date or message.date).astimezone(UTC)
-
-
 # -- starting ---------------------------------------------------------------------------------------------
 
 
@@ -67,7 +62,7 @@ async def report_command(update: Update, context: Context) -> None:
     message = update.effective_message
     if actor is None or message is None:
         return
-    await begin(update, context, actor, started_at=_when(message))
+    await begin(update, context, actor, started_at=sent_at(message))
 
 
 async def begin(
@@ -87,21 +82,17 @@ async def begin(
 
 async def photo_without_dialog(update: Update, context: Context) -> None:
     """A photo sent when nothing is waiting for one starts a report with it."""
-    message = update.effective_message
-    user = update.effective_user
-    if message is None or user is None:
-        return
-    svc = services(context)
-    person = await svc.people.find(user.id)
-    if person is None or not decide(person, "report", ChatKind.PRIVATE).allowed:
+    message, _, allowed = await sender_allowed(update, context, "report")
+    if not allowed:
         # Not someone who reports: the usual short answer (one per album), as for any stray message.
         await stray_message(update, context)
         return
     actor = await guard(update, context, "report")
     if actor is None:
         raise ApplicationHandlerStop
-    await begin(update, context, actor, started_at=_when(message))
-    state = await svc.reports.current(user.id)
+    await begin(update, context, actor, started_at=sent_at(message))
+    assert actor.known.telegram_id is not None
+    state = await services(context).reports.current(actor.known.telegram_id)
     if state is not None:
         await _add_photo(context, actor, state, message)
     raise ApplicationHandlerStop
