@@ -108,14 +108,15 @@ def plan_location(kind: Sharing, patrol: PatrolRecord | None, at: datetime) -> L
         if kind in (Sharing.LIVE_EDIT, Sharing.LIVE_STOP):
             return LocationPlan(Recorded.AFTER_FINISH, None)
         return LocationPlan(Recorded.NO_PATROL, None)
-    late = at < patrol.last_activity_at
-    outcome = {
-        Sharing.SINGLE: Recorded.POINT_ADDED,
-        Sharing.LIVE_START: Recorded.LIVE_STARTED,
-        Sharing.LIVE_EDIT: Recorded.TRACKED,
-        Sharing.LIVE_STOP: Recorded.LIVE_STOPPED,
-    }[kind]
-    return LocationPlan(outcome, "single" if kind is Sharing.SINGLE else "live", late)
+    return LocationPlan(_RECORDED[kind], "single" if kind is Sharing.SINGLE else "live", at < patrol.last_activity_at)
+
+
+_RECORDED = {
+    Sharing.SINGLE: Recorded.POINT_ADDED,
+    Sharing.LIVE_START: Recorded.LIVE_STARTED,
+    Sharing.LIVE_EDIT: Recorded.TRACKED,
+    Sharing.LIVE_STOP: Recorded.LIVE_STOPPED,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +138,10 @@ class Recording:
     late: bool = False
     reach: ReachRecord | None = None
     far_m: float | None = None  # an answered point this far from its reach, beyond the allowed distance
+
+
+_TRACKED = Recording(Recorded.TRACKED)
+_TRACKED_LATE = Recording(Recorded.TRACKED, late=True)
 
 
 def reminder_key(short: Iterable[Progress]) -> str:
@@ -269,8 +274,8 @@ class PatrolService:
         await self._store.patrols.add_point(
             patrol.id, at=fix.at, lat=fix.point[0], lon=fix.point[1], accuracy_m=fix.accuracy_m, source=plan.source
         )
-        if plan.outcome is Recorded.TRACKED:
-            return Recording(plan.outcome, plan.late)
+        if plan.outcome is Recorded.TRACKED:  # the hot path (every live edit): no new object per point
+            return _TRACKED_LATE if plan.late else _TRACKED
         if plan.outcome is Recorded.LIVE_STOPPED:
             await self.live_stopped(patrol, fix.at)
             return Recording(plan.outcome, plan.late)
