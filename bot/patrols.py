@@ -8,17 +8,23 @@ All state is in the store, so a restart mid-patrol loses nothing.
 from __future__ import annotations
 
 import asyncio
+from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
+from enum import StrEnum
 
 from bot import photos as photo_module
 from bot.config import Settings
 from bot.geo import BoundingBox, Point, distance_to_lines_m, lines_of
-from bot.periods import Period, period_of, rule_for
+from bot.periods import reminder_due
+from bot.tallies import Progress, TallyService
 from bot.validity import PhotoEvidence, Sample, Verdict, judge
 from storage import Store
 from storage.patrols import Finish, NewPhoto, PatrolRecord
-from storage.records import AssignmentRecord, ReachRecord
+from storage.records import AreaRecord, PersonRecord, ReachRecord
+
+CHOOSE = "patrol"  # the dialog's flow while a reach is being chosen
 
 # A location this far from every reach is probably a wrong GPS fix (or a test): it is kept, and questioned.
 FAR_AWAY_M = 50_000.0
@@ -48,20 +54,117 @@ class NearbyReach:
     distance_m: float | None  # None: no geometry, listed because it is in the person's area
 
 
+class Sharing(StrEnum):
+    """The shapes a location takes in Telegram."""
+
+    SINGLE = "single"  # sent once
+    LIVE_START = "live_start"  # the message that starts a live location
+    LIVE_EDIT = "live_edit"  # the live location moved: an edit of that message
+    LIVE_STOP = "live_stop"  # an edit without live_period: the person stopped sharing, or its time ran out
+
+
+def sharing(*, edited: bool, live: bool) -> Sharing:
+    """Which shape a location message has: `edited` from the update, `live` whether it has a live_period."""
+    if edited:
+        return Sharing.LIVE_EDIT if live else Sharing.LIVE_STOP
+    return Sharing.LIVE_START if live else Sharing.SINGLE
+
+
+def dialog_first(kind: Sharing, *, patrol_open: bool) -> bool:
+    """Whether a dialog open at the same time (a problem being reported, an admin's invite) takes this location
+    rather than the patrol: a live location is always the track, a new one with no patrol open never is."""
+    if kind in (Sharing.LIVE_EDIT, Sharing.LIVE_STOP):
+        return False
+    return kind is Sharing.SINGLE or not patrol_open
+
+
+class Recorded(StrEnum):
+    """What a location did to the person's patrol."""
+
+    POINT_ADDED = "point_added"  # a single location: a point, answered
+    LIVE_STARTED = "live_started"  # a live location begins: a point, its message and end noted, answered
+    TRACKED = "tracked"  # a live edit: a point, silently (the track)
+    LIVE_STOPPED = "live_stopped"  # sharing stopped: its last position is a point; the patrol may go idle now
+    AFTER_FINISH = "after_finish"  # an edit with no patrol open: the live location outlived its patrol; ignored
+    NO_PATROL = "no_patrol"  # a new location with no patrol open: not kept (tell them how to start one)
+
+
 @dataclass(frozen=True, slots=True)
-class Progress:
-    """One assignment's current required period: done 0 of 1 this xun, 3 days left."""
+class LocationPlan:
+    outcome: Recorded
+    source: str | None  # how the point is stored ("live", "single"); None: no point
+    late: bool = False  # older than the patrol's last sign of life
 
-    assignment: AssignmentRecord
-    reach: ReachRecord | None
-    period: Period
-    required: int
-    done: int
-    days_left: int
 
-    @property
-    def short(self) -> bool:
-        return self.done < self.required
+def plan_location(kind: Sharing, patrol: PatrolRecord | None, at: datetime) -> LocationPlan:
+    """What a location means for the patrol open now (None: none is).
+
+    A late point (older than the patrol's latest, as after an outage, or from before it started) is kept all
+    the same: the track is ordered by Telegram's time, and the verdict counts only the points between the start
+    and the end. A point arriving after the patrol finished finds no patrol open: an edit is dropped silently,
+    a new location gets a pointer to /patrol. Edits of an earlier live location go to the patrol open now.
+    """
+    if patrol is None:
+        if kind in (Sharing.LIVE_EDIT, Sharing.LIVE_STOP):
+            return LocationPlan(Recorded.AFTER_FINISH, None)
+        return LocationPlan(Recorded.NO_PATROL, None)
+    return LocationPlan(_RECORDED[kind], "single" if kind is Sharing.SINGLE else "live", at < patrol.last_activity_at)
+
+
+_RECORDED = {
+    Sharing.SINGLE: Recorded.POINT_ADDED,
+    Sharing.LIVE_START: Recorded.LIVE_STARTED,
+    Sharing.LIVE_EDIT: Recorded.TRACKED,
+    Sharing.LIVE_STOP: Recorded.LIVE_STOPPED,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Fix:
+    """A location as Telegram gave it."""
+
+    point: Point
+    at: datetime  # Telegram's: the message's date, or the live location's edit_date
+    accuracy_m: float | None
+    message_id: int
+    live_period_s: int | None = None  # a live location's period (0x7FFFFFFF: until stopped)
+
+
+@dataclass(frozen=True, slots=True)
+class Recording:
+    """What recording a location did, and what to answer with."""
+
+    outcome: Recorded
+    late: bool = False
+    reach: ReachRecord | None = None
+    far_m: float | None = None  # an answered point this far from its reach, beyond the allowed distance
+
+
+_TRACKED = Recording(Recorded.TRACKED)
+_TRACKED_LATE = Recording(Recorded.TRACKED, late=True)
+
+
+def reminder_key(short: Iterable[Progress]) -> str:
+    """One reminder per chief for the same set of unfinished periods: a restart or a second run the same day
+    sends nothing new, and a new period (or another kind falling short) does."""
+    return ",".join(sorted({f"{p.period.kind}:{p.period.start.isoformat()}" for p in short}))
+
+
+@dataclass(frozen=True, slots=True)
+class Reminder:
+    """A chief to remind, and the periods they are short in (by reach code)."""
+
+    chief: PersonRecord
+    short: list[Progress]
+
+
+@dataclass(frozen=True, slots=True)
+class AutoEnd:
+    """A patrol that ended on its own (`reason`: idle, max_hours), and its patrolling person."""
+
+    summary: Summary
+    reason: str
+    person: PersonRecord | None
 
 
 class PatrolService:
@@ -69,6 +172,7 @@ class PatrolService:
         self._store = store
         self._settings = settings
         self._geometry_cache: dict[int, tuple[str | None, list[list[Point]]]] = {}
+        self._tallies = TallyService(store, settings)
 
     # -- choosing a reach -----------------------------------------------------------------------------
 
@@ -103,6 +207,50 @@ class PatrolService:
         lines = self.reach_lines(reach)
         return distance_to_lines_m(point, lines) if lines else None
 
+    # -- the registry, as a patrol (or a report) sees it ---------------------------------------------------
+
+    async def areas(self) -> list[AreaRecord]:
+        return await self._store.areas.all()
+
+    async def area(self, area_id: int) -> AreaRecord | None:
+        return await self._store.areas.by_id(area_id)
+
+    async def reaches_in(self, area_id: int) -> list[ReachRecord]:
+        return await self._store.reaches.in_area(area_id)
+
+    async def reach(self, reach_id: int) -> ReachRecord | None:
+        return await self._store.reaches.by_id(reach_id)
+
+    async def my_reaches(self, person_id: int) -> list[ReachRecord]:
+        """The reaches the person is assigned to now, by reach code."""
+        reaches = []
+        for assignment in await self._store.assignments.active_for_person(person_id):
+            reach = await self._store.reaches.by_id(assignment.reach_id)
+            if reach is not None:
+                reaches.append(reach)
+        return reaches
+
+    # -- choosing the reach: a dialog, so the start is when /patrol was sent -------------------------------
+
+    async def begin_choice(self, telegram_id: int, at: datetime) -> None:
+        """The person is choosing a reach; the patrol will start at `at` (Telegram's time of /patrol)."""
+        await self._store.dialogs.put(telegram_id, CHOOSE, "reach", {"at": at.isoformat()})
+
+    async def choice_started_at(self, telegram_id: int) -> datetime | None:
+        """When the choice the person is making began; None when they are not choosing a reach."""
+        dialog = await self._store.dialogs.get(telegram_id)
+        if dialog is None or dialog.flow != CHOOSE:
+            return None
+        return datetime.fromisoformat(str(dialog.data.get("at")))
+
+    async def drop_choice(self, telegram_id: int) -> None:
+        await self._store.dialogs.clear(telegram_id, CHOOSE)
+
+    async def in_dialog(self, telegram_id: int) -> bool:
+        """Whether the person is in the middle of any dialog (it takes what they send first).
+        Until a Dialogs service exists in bot/, this reads the dialog row here."""
+        return await self._store.dialogs.get(telegram_id) is not None
+
     # -- the patrol itself ----------------------------------------------------------------------------
 
     async def start(self, person_id: int, reach_id: int, at: datetime) -> tuple[PatrolRecord, bool]:
@@ -117,6 +265,26 @@ class PatrolService:
         await self._store.patrols.add_point(
             patrol.id, at=at, lat=point[0], lon=point[1], accuracy_m=accuracy_m, source="live" if live else "single"
         )
+
+    async def record_location(self, patrol: PatrolRecord | None, kind: Sharing, fix: Fix) -> Recording:
+        """Record a location for the patrol open now (see `plan_location`), and say what it did."""
+        plan = plan_location(kind, patrol, fix.at)
+        if patrol is None or plan.source is None:
+            return Recording(plan.outcome)
+        await self._store.patrols.add_point(
+            patrol.id, at=fix.at, lat=fix.point[0], lon=fix.point[1], accuracy_m=fix.accuracy_m, source=plan.source
+        )
+        if plan.outcome is Recorded.TRACKED:  # the hot path (every live edit): no new object per point
+            return _TRACKED_LATE if plan.late else _TRACKED
+        if plan.outcome is Recorded.LIVE_STOPPED:
+            await self.live_stopped(patrol, fix.at)
+            return Recording(plan.outcome, plan.late)
+        reach = await self._store.reaches.by_id(patrol.reach_id)
+        distance = await self.distance_to_reach(reach, fix.point) if reach is not None else None
+        if plan.outcome is Recorded.LIVE_STARTED:
+            await self.live_started(patrol, fix.message_id, fix.at, fix.live_period_s)
+        far = distance if distance is not None and distance > self._settings.patrol_max_distance_from_reach_m else None
+        return Recording(plan.outcome, plan.late, reach, far)
 
     async def live_started(self, patrol: PatrolRecord, message_id: int, at: datetime, period_s: int | None) -> None:
         until = at + timedelta(seconds=period_s) if period_s and period_s < 0x7FFFFFFF else None
@@ -163,6 +331,16 @@ class PatrolService:
             patrol.id, photo_id=stored.photo_id, file_id=file_id, as_document=as_document, sent_at=at, caption=caption
         )
 
+    async def add_photo_to(
+        self, patrol_id: int, stored: StoredPhoto, *, file_id: str, as_document: bool, at: datetime, caption: str | None
+    ) -> int | None:
+        """Add a kept photo to the patrol; how many it has now. None: it ended while the photo was downloading."""
+        patrol = await self._store.patrols.by_id(patrol_id)
+        if patrol is None or not patrol.is_open:
+            return None
+        await self.add_photo(patrol, stored, file_id=file_id, as_document=as_document, at=at, caption=caption)
+        return len(await self._store.patrols.photos(patrol.id))
+
     async def add_note(self, patrol: PatrolRecord, text: str, at: datetime, *, problem: bool = False) -> None:
         await self._store.patrols.add_note(patrol.id, at=at, text=text, kind="problem" if problem else "note")
 
@@ -194,6 +372,13 @@ class PatrolService:
         finished = await self._store.patrols.by_id(patrol.id)
         assert finished is not None
         return await self.summary(finished), ended
+
+    async def finish_own(self, person_id: int, patrol_id: int, *, at: datetime) -> tuple[Summary, bool] | None:
+        """The person's Finish: as `finish`; None when the patrol is not theirs (or gone)."""
+        patrol = await self._store.patrols.by_id(patrol_id)
+        if patrol is None or patrol.person_id != person_id:
+            return None
+        return await self.finish(patrol_id, at=at, reason="finished")
 
     async def judge(self, patrol: PatrolRecord, ended_at: datetime) -> Verdict:
         reach = await self._store.reaches.by_id(patrol.reach_id)
@@ -269,18 +454,43 @@ class PatrolService:
                 due.append((patrol, "idle", patrol.last_activity_at))
         return due
 
+    async def end_due(self, now: datetime) -> list[AutoEnd]:
+        """End the patrols due to end on their own (see `due_to_end`); the ones this call ended, with whom to tell."""
+        ended = []
+        for patrol, reason, ended_at in await self.due_to_end(now):
+            result = await self.finish(patrol.id, at=ended_at, reason=reason)
+            if result is None or not result[1]:
+                continue
+            ended.append(AutoEnd(result[0], reason, await self._store.people.by_id(patrol.person_id)))
+        return ended
+
+    async def recent(self, person_id: int, limit: int = 10) -> list[tuple[PatrolRecord, ReachRecord | None]]:
+        """The person's latest patrols, newest first, with their reaches."""
+        return [
+            (patrol, await self._store.reaches.by_id(patrol.reach_id))
+            for patrol in await self._store.patrols.recent_for_person(person_id, limit)
+        ]
+
     # -- requirements -----------------------------------------------------------------------------------
 
     async def progress(self, person_id: int, today: date) -> list[Progress]:
-        """Each active assignment's current period: required, done (valid patrols), days left."""
-        tz = self._settings.tz
-        result: list[Progress] = []
-        for assignment in await self._store.assignments.active_for_person(person_id):
-            rule = rule_for(self._settings, assignment.level, assignment.patrol_count, assignment.patrol_period)
-            period = period_of(rule.period, today)
-            start = datetime.combine(period.start, datetime.min.time(), tz).astimezone(UTC)
-            end = datetime.combine(period.end + timedelta(days=1), datetime.min.time(), tz).astimezone(UTC)
-            done = await self._store.patrols.valid_count(person_id, assignment.reach_id, start, end)
-            reach = await self._store.reaches.by_id(assignment.reach_id)
-            result.append(Progress(assignment, reach, period, rule.count, done, period.days_left(today)))
-        return result
+        """Each active assignment's current period: required, done (valid patrols), days left; by reach code.
+        The one SQL progress (`TallyService.progress`), which the digests read too."""
+        return sorted(await self._tallies.progress(today, person_id=person_id), key=lambda p: p.reach_code)
+
+    async def claim_reminders(self, today: date) -> list[Reminder]:
+        """Chiefs whose current periods still lack patrols, PATROL_REMINDER_DAYS before those end, each recorded
+        as reminded (so each is claimed once, whoever asks again): the job then tells them."""
+        by_person: dict[int, list[Progress]] = defaultdict(list)
+        for progress in await self._tallies.progress(today):
+            by_person[progress.person_id].append(progress)
+        days = self._settings.patrol_reminder_days
+        due: list[Reminder] = []
+        for chief in await self._store.people.with_role("chief"):
+            if chief.telegram_id is None or chief.blocked_at is not None or chief.started_at is None:
+                continue
+            mine = sorted(by_person.get(chief.id, []), key=lambda p: p.reach_code)
+            short = [p for p in mine if p.short and reminder_due(p.period, today, days)]
+            if short and await self._store.patrols.reminded(chief.id, "patrol", reminder_key(short)):
+                due.append(Reminder(chief, short))
+        return due

@@ -17,6 +17,7 @@ from bot.office import Office
 from bot.patrols import PatrolService
 from bot.people import PeopleService
 from bot.problems import ProblemService
+from bot.reports import ReportService
 from bot.summaries import SummaryService
 from storage import Store
 
@@ -39,6 +40,7 @@ class Services:
     dialogs: Dialogs
     office: Office
     failures: FailedUpdates
+    reports: ReportService
 
     @classmethod
     def create(cls, settings: Settings, store: Store, locales: Locales | None = None) -> Services:
@@ -47,6 +49,7 @@ class Services:
         chats = ChatService(store, settings)
         summaries = SummaryService(store, settings)
         problems = ProblemService(store, settings)
+        patrols = PatrolService(store, settings)
         dialogs = Dialogs(store)
         joining = Joining(store, settings)
         roster = Roster(store, settings)
@@ -58,7 +61,7 @@ class Services:
             chats=chats,
             joining=joining,
             roster=roster,
-            patrols=PatrolService(store, settings),
+            patrols=patrols,
             problems=problems,
             deadlines=Deadlines(store, settings, problems),
             summaries=summaries,
@@ -67,4 +70,5 @@ class Services:
             dialogs=dialogs,
             office=Office(store, settings, dialogs, joining, roster),
             failures=FailedUpdates(store),
+            reports=ReportService(store, settings, patrols, problems),
         )

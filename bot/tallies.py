@@ -275,6 +275,9 @@ class Progress:
     def short(self) -> bool:
         return self.done < self.required
 
+    def reach_name(self, language: str) -> str:
+        return self.reach_name_zh if language == "zh" else self.reach_name_en
+
 
 @dataclass(frozen=True, slots=True)
 class Stats:
@@ -475,7 +478,7 @@ class TallyService:
         self, today: date, *, area_id: int | None = None, person_id: int | None = None
     ) -> list[Progress]:
         """Each assignment active today: its current period, the patrols required and done so far, days left.
-        The same figures as `bot.patrols.PatrolService.progress`, for many chiefs in one query."""
+        The one place current progress is counted: /mypatrols, the reminders and the digests all read it."""
         counts = await self._store.tallies.assignment_counts(
             current_windows(today, self._settings.tz),
             _rules(self._settings),

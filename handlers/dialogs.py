@@ -14,6 +14,7 @@ from telegram.ext import Application, ApplicationHandlerStop, CommandHandler, Me
 
 from handlers.access import guard
 from handlers.common import Context, services
+from handlers.fieldwork import resting_keyboard
 from storage.records import DialogRecord
 
 Step = Callable[[Update, Context, DialogRecord], Awaitable[None]]
@@ -62,8 +63,6 @@ async def cancel(update: Update, context: Context) -> None:
     markup: ReplyKeyboardMarkup | ReplyKeyboardRemove = ReplyKeyboardRemove()
     if actor.person is not None and actor.person.roles:
         # Members get their usual keyboard back (the patrol's, while one is open), not an empty one.
-        from handlers.report import resting_keyboard
-
         markup = await resting_keyboard(context, actor)
     await message.reply_text(svc.locales.t(actor.language, key), reply_markup=markup)
 

@@ -15,7 +15,7 @@ from handlers.access import Actor, command, guard, refresh_menu, refuse
 from handlers.callbacks import InviteAnswer, PendingDecision, RegisterArea, RegisterAreaPage, RegisterStart, pressed
 from handlers.common import Context, display_name, services
 from handlers.dialogs import flow
-from handlers.patrol import main_menu
+from handlers.fieldwork import main_menu
 from handlers.ui import buttons, paged, show
 from storage.records import DialogRecord, InviteRecord, RegistrationRecord
 

@@ -11,7 +11,7 @@ import logging
 from datetime import UTC, datetime, timedelta
 
 from telegram import InlineKeyboardMarkup, KeyboardButton, Message, ReplyKeyboardMarkup, ReplyKeyboardRemove, Update
-from telegram.error import BadRequest, Forbidden, TelegramError
+from telegram.error import Forbidden, TelegramError
 from telegram.ext import (
     Application,
     ApplicationHandlerStop,
@@ -21,71 +21,40 @@ from telegram.ext import (
     filters,
 )
 
-from bot import photos as photo_module
+from bot import units
 from bot.config import Language
-from bot.geo import Point
 from bot.i18n import Locales
-from bot.patrols import FAR_AWAY_M, Summary
+from bot.patrols import CHOOSE, Fix, Recorded, Recording, Summary, dialog_first, sharing
 from bot.people import Person
-from bot.periods import reminder_due
-from bot.permissions import ChatKind, decide
+from bot.permissions import ChatKind
 from handlers.access import Actor, guard, refuse
 from handlers.common import Context, services
 from handlers.dialogs import flow
+from handlers.fieldwork import far_note, labels, main_menu, nearby_label, patrol_keyboard, sender_allowed, sent_at
+from handlers.media import download_photo
+from handlers.report import begin
 from handlers.ui import button, buttons, int_part, paged, show
 from storage.records import DialogRecord
 
 logger = logging.getLogger(__name__)
 
-CHOOSE = "patrol"  # the dialog while a reach is being chosen
+
 # Handler group for patrol evidence: after dialogs (-1), before the features and the fallback (0).
 PATROL_GROUP = -2
 MENU_KEYS = ("menu.patrol", "menu.mypatrols")
 CONTROL_KEYS = ("patrol.finish_button", "patrol.problem_button")
 
 
-def _labels(locales: Locales, key: str) -> set[str]:
-    return {locales.plain("zh", key), locales.plain("en", key)}
-
-
-def main_menu(locales: Locales, lang: Language) -> ReplyKeyboardMarkup:
-    """One tap to the everyday things: the keyboard members keep under the message box."""
-    return ReplyKeyboardMarkup(
-        [[KeyboardButton(locales.plain(lang, "menu.patrol")), KeyboardButton(locales.plain(lang, "menu.mypatrols"))]],
-        resize_keyboard=True,
-        is_persistent=True,
-    )
-
-
-def patrol_keyboard(locales: Locales, lang: Language) -> ReplyKeyboardMarkup:
-    return ReplyKeyboardMarkup(
-        [
-            [KeyboardButton(locales.plain(lang, "patrol.location_button"), request_location=True)],
-            [
-                KeyboardButton(locales.plain(lang, "patrol.problem_button")),
-                KeyboardButton(locales.plain(lang, "patrol.finish_button")),
-            ],
-        ],
-        resize_keyboard=True,
-        is_persistent=True,
-    )
-
-
-def _when(message: Message) -> datetime:
-    """Telegram's clock: when the person sent it (or moved their live location), not when it arrived."""
-    moment = message.edit_date or message.date
-    return moment.astimezone(UTC)
-
-
 # -- starting ----------------------------------------------------------------------------------------------
 
 
 async def patrol_command(update: Update, context: Context) -> None:
+    """/patrol: start one (choose the reach), or see the one that is open."""
     actor = await guard(update, context, "patrol")
     message = update.effective_message
     if actor is None or message is None:
         return
-    await offer_reaches(update, context, actor, started_at=_when(message))
+    await offer_reaches(update, context, actor, started_at=sent_at(message))
 
 
 async def offer_reaches(update: Update, context: Context, actor: Actor, *, started_at: datetime) -> None:
@@ -109,13 +78,8 @@ async def offer_reaches(update: Update, context: Context, actor: Actor, *, start
             chat.id, svc.locales.t(lang, "patrol.how_live"), reply_markup=patrol_keyboard(svc.locales, lang)
         )
         return
-    await svc.store.dialogs.put(person.telegram_id, CHOOSE, "reach", {"at": started_at.isoformat()})
-    mine = await svc.store.assignments.active_for_person(person.id)
-    choices: list[tuple[str, str]] = []
-    for assignment in mine:
-        reach = await svc.store.reaches.by_id(assignment.reach_id)
-        if reach is not None:
-            choices.append((f"🏞 {reach.name(lang)}", f"pt:r:{reach.id}"))
+    await svc.patrols.begin_choice(person.telegram_id, started_at)
+    choices = [(f"🏞 {reach.name(lang)}", f"pt:r:{reach.id}") for reach in await svc.patrols.my_reaches(person.id)]
     extra = [
         [(svc.locales.plain(lang, "patrol.by_area"), "pt:areas:0")],
         [(svc.locales.plain(lang, "common.cancel"), "pt:x")],
@@ -138,13 +102,13 @@ async def choosing_input(update: Update, context: Context, dialog: DialogRecord)
     actor = await guard(update, context, "patrol")
     message = update.effective_message
     if actor is None or message is None:
-        await services(context).store.dialogs.clear(dialog.telegram_id, CHOOSE)
+        await services(context).patrols.drop_choice(dialog.telegram_id)
         return
     svc = services(context)
     lang = actor.language
     if message.location is None:
-        if message.text is not None and message.text.strip() in _labels(svc.locales, "menu.patrol"):
-            await offer_reaches(update, context, actor, started_at=_when(message))
+        if message.text is not None and message.text.strip() in labels(svc.locales, "menu.patrol"):
+            await offer_reaches(update, context, actor, started_at=sent_at(message))
             return
         await message.reply_text(svc.locales.t(lang, "patrol.choose_use_buttons"))
         return
@@ -153,33 +117,17 @@ async def choosing_input(update: Update, context: Context, dialog: DialogRecord)
     if not nearby:
         await message.reply_text(svc.locales.t(lang, "registry.empty"), reply_markup=ReplyKeyboardRemove())
         return
-    choices = []
-    for near in nearby:
-        distance = (
-            _distance_text(svc.locales, lang, near.distance_m)
-            if near.distance_m is not None
-            else svc.locales.plain(lang, "patrol.no_geometry")
-        )
-        choices.append((f"{near.reach.name(lang)} · {distance}", f"pt:r:{near.reach.id}"))
-    text = svc.locales.t(lang, "patrol.nearest_found")
-    if nearby[0].distance_m is not None and nearby[0].distance_m > FAR_AWAY_M:
-        text += "\n" + svc.locales.t(
-            lang, "patrol.far_everywhere", distance=_distance_text(svc.locales, lang, nearby[0].distance_m)
-        )
+    choices = [(nearby_label(svc.locales, lang, near), f"pt:r:{near.reach.id}") for near in nearby]
+    text = svc.locales.t(lang, "patrol.nearest_found") + far_note(svc.locales, lang, nearby)
     await message.reply_text(svc.locales.t(lang, "patrol.location_noted"), reply_markup=ReplyKeyboardRemove())
     await message.reply_text(
         text, reply_markup=buttons(*[[c] for c in choices], [(svc.locales.plain(lang, "common.cancel"), "pt:x")])
     )
 
 
-def _distance_text(locales: Locales, lang: Language, meters: float) -> str:
-    if meters < 1000:
-        return locales.plain(lang, "units.m", value=round(meters))
-    return locales.plain(lang, "units.km", value=f"{meters / 1000:.1f}")
-
-
 @button
 async def patrol_button(update: Update, context: Context) -> None:
+    """The patrol's inline buttons (pt:…): choose a reach or area, start from a reminder, finish, report, cancel."""
     query = update.callback_query
     assert query is not None and query.data is not None
     actor = await guard(update, context, "patrol")
@@ -192,7 +140,7 @@ async def patrol_button(update: Update, context: Context) -> None:
     action = parts[1]
     number = int_part(query.data, 2)
     if action == "x":
-        await svc.store.dialogs.clear(query.from_user.id, CHOOSE)
+        await svc.patrols.drop_choice(query.from_user.id)
         await show(update, context, svc.locales.t(lang, "dialog.cancelled"))
         await context.bot.send_message(
             query.from_user.id, svc.locales.t(lang, "menu.back"), reply_markup=main_menu(svc.locales, lang)
@@ -202,11 +150,11 @@ async def patrol_button(update: Update, context: Context) -> None:
         if number is None:
             await refuse(update, context, lang, "fallback.outdated_button")
             return
-        await svc.store.dialogs.put(query.from_user.id, CHOOSE, "reach", {"at": datetime.now(UTC).isoformat()})
+        await svc.patrols.begin_choice(query.from_user.id, datetime.now(UTC))
         await _start_on(update, context, actor, number)
         return
     if action == "areas":
-        areas = await svc.store.areas.all()
+        areas = await svc.patrols.areas()
         choices = [(a.name(lang), f"pt:a:{a.id}:0") for a in areas]
         await show(
             update,
@@ -218,11 +166,11 @@ async def patrol_button(update: Update, context: Context) -> None:
     if action == "a":
         if number is None:
             return
-        area = await svc.store.areas.by_id(number)
+        area = await svc.patrols.area(number)
         if area is None:
             await refuse(update, context, lang, "fallback.outdated_button")
             return
-        reaches = await svc.store.reaches.in_area(area.id)
+        reaches = await svc.patrols.reaches_in(area.id)
         choices = [(r.name(lang), f"pt:r:{r.id}") for r in reaches]
         back = [[(svc.locales.plain(lang, "common.back"), "pt:areas:0")]]
         await show(
@@ -254,26 +202,25 @@ async def patrol_button(update: Update, context: Context) -> None:
 
 
 async def _start_on(update: Update, context: Context, actor: Actor, reach_id: int) -> None:
+    """Start on the reach chosen, at the time the choice began (when /patrol was sent)."""
     svc = services(context)
     lang = actor.language
     person = actor.known
     assert person.telegram_id is not None
-    reach = await svc.store.reaches.by_id(reach_id)
-    dialog = await svc.store.dialogs.get(person.telegram_id)
+    reach = await svc.patrols.reach(reach_id)
+    chosen_at = await svc.patrols.choice_started_at(person.telegram_id)
     if reach is None:
         await refuse(update, context, lang, "fallback.outdated_button")
         return
-    if dialog is None or dialog.flow != CHOOSE:
+    if chosen_at is None:
         # A reach button from an earlier choice: an open patrol is shown, nothing new is started.
         open_patrol = await svc.patrols.open_patrol(person.id)
         if open_patrol is not None:
             await refuse(update, context, lang, "patrol.already_open_short")
             return
-        dialog_at = datetime.now(UTC)
-    else:
-        dialog_at = datetime.fromisoformat(str(dialog.data.get("at")))
-    patrol, new = await svc.patrols.start(person.id, reach.id, dialog_at)
-    await svc.store.dialogs.clear(person.telegram_id, CHOOSE)
+        chosen_at = datetime.now(UTC)
+    patrol, new = await svc.patrols.start(person.id, reach.id, chosen_at)
+    await svc.patrols.drop_choice(person.telegram_id)
     if not new:
         await refuse(update, context, lang, "patrol.already_open_short")
         return
@@ -290,6 +237,7 @@ async def _start_on(update: Update, context: Context, actor: Actor, reach_id: in
 
 
 def patrol_buttons(locales: Locales, lang: Language, patrol_id: int) -> InlineKeyboardMarkup:
+    """Under the patrol card: report a problem, finish."""
     return buttons(
         [(locales.plain(lang, "patrol.problem_button"), f"pt:p:{patrol_id}")],
         [(locales.plain(lang, "patrol.finish_button"), f"pt:f:{patrol_id}")],
@@ -301,78 +249,49 @@ def patrol_buttons(locales: Locales, lang: Language, patrol_id: int) -> InlineKe
 
 async def evidence(update: Update, context: Context) -> None:
     """Anything a patrolling person sends in private goes to their open patrol; without one, it passes on."""
-    message = update.effective_message
-    user = update.effective_user
-    if message is None or user is None:
+    message, person, allowed = await sender_allowed(update, context, "patrol")
+    if person is None or not allowed or person.telegram_id is None:
         return
     svc = services(context)
-    person = await svc.people.find(user.id)
-    if person is None or not person.active or not decide(person, "patrol", ChatKind.PRIVATE).allowed:
-        return
     patrol = await svc.patrols.open_patrol(person.id)
     edited = update.edited_message is not None
-    if patrol is None:
-        if edited:  # a live location still running after its patrol ended: nothing to do, nothing to say
-            raise ApplicationHandlerStop
-        if message.location is not None and await svc.store.dialogs.get(user.id) is None:
-            await message.reply_text(svc.locales.t(person.language, "patrol.location_without_patrol"))
-            raise ApplicationHandlerStop
-        return
+    location = message.location
     lang = person.language
-    at = _when(message)
-    text = (message.text or "").strip()
-    starts_live = message.location is not None and message.location.live_period is not None
-    if not edited and not starts_live and await svc.store.dialogs.get(user.id) is not None:
-        # An open dialog (a problem being reported, an admin's invite) takes what is sent to it; a live location
-        # is always the patrol's track.
-        return
-    if message.location is not None:
-        point: Point = (message.location.latitude, message.location.longitude)
-        live = message.location.live_period is not None
-        if edited and not live:
-            # Sharing stopped: the last position still counts as part of the track.
-            await svc.patrols.add_point(patrol, point, at, accuracy_m=message.location.horizontal_accuracy, live=True)
-            await svc.patrols.live_stopped(patrol, at)
-            await message.reply_text(
-                svc.locales.t(lang, "patrol.live_stopped", minutes=svc.settings.patrol_idle_minutes)
-            )
-            raise ApplicationHandlerStop
-        await svc.patrols.add_point(
-            patrol, point, at, accuracy_m=message.location.horizontal_accuracy, live=live or edited
+    at = sent_at(message)
+    # Who takes the message: an open dialog (a problem being reported, an admin's invite) gets what is sent to
+    # it first, but a live location is always the patrol's track (bot.patrols.dialog_first).
+    if location is not None:
+        kind = sharing(edited=edited, live=location.live_period is not None)
+        if dialog_first(kind, patrol_open=patrol is not None) and await svc.patrols.in_dialog(person.telegram_id):
+            return
+        period = location.live_period
+        fix = Fix(
+            (location.latitude, location.longitude),
+            at,
+            location.horizontal_accuracy,
+            message.message_id,
+            int(period.total_seconds()) if isinstance(period, timedelta) else period,
         )
-        if edited:
-            raise ApplicationHandlerStop  # live edits are the track: recorded silently
-        reach = await svc.store.reaches.by_id(patrol.reach_id)
-        distance = await svc.patrols.distance_to_reach(reach, point) if reach is not None else None
-        if live:
-            period = message.location.live_period
-            seconds = int(period.total_seconds()) if isinstance(period, timedelta) else period
-            await svc.patrols.live_started(patrol, message.message_id, at, seconds)
-            key = "patrol.live_started"
-        else:
-            key = "patrol.point_added"
-        reply = svc.locales.t(lang, key)
-        if distance is not None and distance > svc.settings.patrol_max_distance_from_reach_m:
-            reply += "\n" + svc.locales.t(
-                lang,
-                "patrol.far_from_reach",
-                distance=_distance_text(svc.locales, lang, distance),
-                reach=reach.name(lang) if reach else "",
-            )
-        await message.reply_text(reply)
+        recording = await svc.patrols.record_location(patrol, kind, fix)
+        await _answer_location(message, svc.locales, lang, recording, idle_minutes=svc.settings.patrol_idle_minutes)
         raise ApplicationHandlerStop
-    if edited:
+    if patrol is None:
+        if edited:  # a message edited after its patrol ended: nothing to do, nothing to say
+            raise ApplicationHandlerStop
         return
+    if edited or await svc.patrols.in_dialog(person.telegram_id):
+        return
+    text = (message.text or "").strip()
     if message.photo or message.document is not None:
-        await _add_photo(update, context, person, lang, patrol_id=patrol.id, message=message, at=at)
+        await _add_photo(context, person, lang, patrol_id=patrol.id, message=message, at=at)
         raise ApplicationHandlerStop
-    if text in _labels(svc.locales, "patrol.finish_button"):
+    if text in labels(svc.locales, "patrol.finish_button"):
         await finish_patrol(update, context, person, lang, patrol_id=patrol.id, at=at)
         raise ApplicationHandlerStop
-    if text in _labels(svc.locales, "patrol.problem_button"):
+    if text in labels(svc.locales, "patrol.problem_button"):
         await begin_problem_note(update, context, Actor(person, lang, ChatKind.PRIVATE))
         raise ApplicationHandlerStop
-    if text in _labels(svc.locales, "menu.patrol"):
+    if text in labels(svc.locales, "menu.patrol"):
         await offer_reaches(update, context, Actor(person, lang, ChatKind.PRIVATE), started_at=at)
         raise ApplicationHandlerStop
     if message.text is not None and not message.text.startswith("/"):
@@ -381,50 +300,47 @@ async def evidence(update: Update, context: Context) -> None:
         raise ApplicationHandlerStop
 
 
-async def _add_photo(
-    update: Update, context: Context, person: Person, lang: Language, *, patrol_id: int, message: Message, at: datetime
+async def _answer_location(
+    message: Message, locales: Locales, lang: Language, recording: Recording, *, idle_minutes: int
 ) -> None:
-    svc = services(context)
-    document = message.document
-    if document is not None:
-        size = document.file_size or 0
-        file_id = document.file_id
-        if document.mime_type is not None and not document.mime_type.startswith("image/"):
-            await message.reply_text(svc.locales.t(lang, "photo.not_image"))
-            return
-    else:
-        largest = message.photo[-1]
-        size = largest.file_size or 0
-        file_id = largest.file_id
-    if size > photo_module.MAX_FILE_BYTES:
-        await message.reply_text(
-            svc.locales.t(lang, "photo.too_large_file", mb=photo_module.MAX_FILE_BYTES // (1024 * 1024))
-        )
-        return
-    try:
-        telegram_file = await context.bot.get_file(file_id)
-        data = bytes(await telegram_file.download_as_bytearray())
-    except BadRequest as exc:
-        if "too big" in exc.message.lower():
-            await message.reply_text(
-                svc.locales.t(lang, "photo.too_large_file", mb=photo_module.MAX_FILE_BYTES // (1024 * 1024))
+    """Live edits are the track, recorded silently, and so is what comes after the patrol; the rest is answered."""
+    outcome = recording.outcome
+    if outcome is Recorded.NO_PATROL:
+        await message.reply_text(locales.t(lang, "patrol.location_without_patrol"))
+    elif outcome is Recorded.LIVE_STOPPED:
+        await message.reply_text(locales.t(lang, "patrol.live_stopped", minutes=idle_minutes))
+    elif outcome in (Recorded.POINT_ADDED, Recorded.LIVE_STARTED):
+        reply = locales.t(lang, "patrol.live_started" if outcome is Recorded.LIVE_STARTED else "patrol.point_added")
+        if recording.far_m is not None:
+            reply += "\n" + locales.t(
+                lang,
+                "patrol.far_from_reach",
+                distance=units.distance(locales, lang, recording.far_m),
+                reach=recording.reach.name(lang) if recording.reach else "",
             )
-            return
-        raise
-    try:
-        stored = await svc.patrols.store_photo(data, person_id=person.id)
-    except photo_module.PhotoError as exc:
-        await message.reply_text(svc.locales.t(lang, exc.key, **exc.params))
+        await message.reply_text(reply)
+
+
+async def _add_photo(
+    context: Context, person: Person, lang: Language, *, patrol_id: int, message: Message, at: datetime
+) -> None:
+    """A photo as patrol evidence; an album gets one answer."""
+    svc = services(context)
+    fetched = await download_photo(context, message, person_id=person.id, lang=lang)
+    if fetched is None:
         return
-    patrol = await svc.store.patrols.by_id(patrol_id)
-    if patrol is None or not patrol.is_open:
-        return
-    await svc.patrols.add_photo(
-        patrol, stored, file_id=file_id, as_document=document is not None, at=at, caption=message.caption
+    count = await svc.patrols.add_photo_to(
+        patrol_id,
+        fetched.stored,
+        file_id=fetched.file_id,
+        as_document=fetched.as_document,
+        at=at,
+        caption=message.caption,
     )
-    count = len(await svc.store.patrols.photos(patrol.id))
+    if count is None:
+        return
     lines = [svc.locales.t(lang, "patrol.photo_added", count=count)]
-    if document is None and count == 1:
+    if not fetched.as_document and count == 1:
         lines.append(svc.locales.t(lang, "patrol.compressed_hint"))
     if message.media_group_id is not None and context.chat_data is not None:
         # An album: one answer for the album, not one per photo.
@@ -437,8 +353,6 @@ async def _add_photo(
 
 async def begin_problem_note(update: Update, context: Context, actor: Actor) -> None:
     """"Report a problem" during a patrol: a problem report linked to the patrol."""
-    from handlers.report import begin
-
     svc = services(context)
     patrol = await svc.patrols.open_patrol(actor.known.id)
     if patrol is None:
@@ -468,13 +382,12 @@ async def live_in_group(update: Update, context: Context) -> None:
 async def finish_patrol(
     update: Update, context: Context, person: Person, lang: Language, *, patrol_id: int, at: datetime
 ) -> None:
+    """Finish (the button or the keyboard's text): the card with the verdict, or that it was finished already."""
     svc = services(context)
-    patrol = await svc.store.patrols.by_id(patrol_id)
-    if patrol is None or patrol.person_id != person.id:
+    result = await svc.patrols.finish_own(person.id, patrol_id, at=at)
+    if result is None:
         await refuse(update, context, lang, "fallback.outdated_button")
         return
-    result = await svc.patrols.finish(patrol_id, at=at, reason="finished")
-    assert result is not None
     summary, ended = result
     card = patrol_card(svc.locales, lang, summary, svc.settings.tz)
     chat_id = person.telegram_id
@@ -512,7 +425,7 @@ def patrol_card(locales: Locales, lang: Language, summary: Summary, tz: object) 
             start=start.strftime("%Y-%m-%d %H:%M"),
             end=end.strftime("%H:%M") if end else locales.plain(lang, "patrol.ongoing"),
             minutes=verdict.duration_s // 60,
-            distance=_distance_text(locales, lang, verdict.distance_m),
+            distance=units.distance(locales, lang, verdict.distance_m),
             points=summary.point_count,
             photos=summary.photo_count,
             outcome=locales.plain(
@@ -537,6 +450,7 @@ def patrol_card(locales: Locales, lang: Language, summary: Summary, tz: object) 
 
 
 async def mypatrols_command(update: Update, context: Context) -> None:
+    """/mypatrols: this period's progress on each reach, and the latest patrols."""
     actor = await guard(update, context, "mypatrols")
     message = update.effective_message
     if actor is None or message is None:
@@ -545,6 +459,7 @@ async def mypatrols_command(update: Update, context: Context) -> None:
 
 
 async def _mypatrols(update: Update, context: Context, actor: Actor, message: Message) -> None:
+    """The /mypatrols answer, with the main menu under it."""
     svc = services(context)
     lang = actor.language
     tz = svc.settings.tz
@@ -555,7 +470,7 @@ async def _mypatrols(update: Update, context: Context, actor: Actor, message: Me
             svc.locales.t(
                 lang,
                 "mypatrols.progress",
-                reach=progress.reach.name(lang) if progress.reach else progress.assignment.reach_code,
+                reach=progress.reach_name(lang),
                 period=svc.locales.plain(lang, f"period.this_{progress.period.kind}"),
                 done=progress.done,
                 required=progress.required,
@@ -566,11 +481,10 @@ async def _mypatrols(update: Update, context: Context, actor: Actor, message: Me
     if lines:
         lines.insert(0, svc.locales.t(lang, "mypatrols.progress_header"))
         lines.append("")
-    recent = await svc.store.patrols.recent_for_person(actor.known.id, 10)
+    recent = await svc.patrols.recent(actor.known.id, 10)
     if recent:
         lines.append(svc.locales.t(lang, "mypatrols.recent_header"))
-        for patrol in recent:
-            reach = await svc.store.reaches.by_id(patrol.reach_id)
+        for patrol, reach in recent:
             mark = "🚶" if patrol.is_open else "✅" if patrol.valid else "❌"
             lines.append(
                 svc.locales.t(
@@ -580,7 +494,7 @@ async def _mypatrols(update: Update, context: Context, actor: Actor, message: Me
                     when=patrol.started_at.astimezone(tz).strftime("%m-%d %H:%M"),
                     reach=reach.name(lang) if reach else "?",
                     minutes=(patrol.duration_s or 0) // 60,
-                    distance=_distance_text(svc.locales, lang, patrol.distance_m or 0.0),
+                    distance=units.distance(svc.locales, lang, patrol.distance_m or 0.0),
                 )
             )
     if not lines:
@@ -595,10 +509,10 @@ async def menu_text(update: Update, context: Context) -> None:
         return
     svc = services(context)
     text = message.text.strip()
-    if text in _labels(svc.locales, "menu.patrol"):
+    if text in labels(svc.locales, "menu.patrol"):
         await patrol_command(update, context)
         raise ApplicationHandlerStop
-    if text in _labels(svc.locales, "menu.mypatrols"):
+    if text in labels(svc.locales, "menu.mypatrols"):
         await mypatrols_command(update, context)
         raise ApplicationHandlerStop
 
@@ -609,51 +523,40 @@ async def menu_text(update: Update, context: Context) -> None:
 async def end_idle_patrols(context: Context) -> None:
     """Every minute: patrols whose live location stopped and went quiet, or that ran too long, end on their own."""
     svc = services(context)
-    for patrol, reason, ended_at in await svc.patrols.due_to_end(datetime.now(UTC)):
-        result = await svc.patrols.finish(patrol.id, at=ended_at, reason=reason)
-        if result is None or not result[1]:
-            continue
-        person = await svc.store.people.by_id(patrol.person_id)
+    for ended in await svc.patrols.end_due(datetime.now(UTC)):
+        person = ended.person
         if person is None or person.telegram_id is None:
             continue
         lang = svc.people.language_for(person.language, person.language_code)
         text = svc.locales.t(
             lang,
-            f"patrol.auto_{reason}",
+            f"patrol.auto_{ended.reason}",
             minutes=svc.settings.patrol_idle_minutes,
             hours=f"{svc.settings.patrol_max_hours:g}",
         )
-        text += "\n\n" + patrol_card(svc.locales, lang, result[0], svc.settings.tz)
+        text += "\n\n" + patrol_card(svc.locales, lang, ended.summary, svc.settings.tz)
         try:
             await context.bot.send_message(person.telegram_id, text, reply_markup=main_menu(svc.locales, lang))
         except Forbidden:
             await svc.people.set_blocked(person.telegram_id, True)
         except TelegramError:
-            logger.warning("Could not tell %s their patrol %s ended", person.telegram_id, patrol.id, exc_info=True)
+            logger.warning(
+                "Could not tell %s their patrol %s ended", person.telegram_id, ended.summary.patrol.id, exc_info=True
+            )
 
 
 async def remind_chiefs(context: Context) -> None:
     """Daily: chiefs whose current period still lacks patrols, PATROL_REMINDER_DAYS before it ends."""
     svc = services(context)
     today = datetime.now(svc.settings.tz).date()
-    for chief in await svc.store.people.with_role("chief"):
-        if chief.telegram_id is None or chief.blocked_at is not None or chief.started_at is None:
-            continue
-        short = [
-            p
-            for p in await svc.patrols.progress(chief.id, today)
-            if p.short and reminder_due(p.period, today, svc.settings.patrol_reminder_days)
-        ]
-        if not short:
-            continue
-        key = ",".join(sorted({f"{p.period.kind}:{p.period.start.isoformat()}" for p in short}))
-        if not await svc.store.patrols.reminded(chief.id, "patrol", key):
-            continue
+    for reminder in await svc.patrols.claim_reminders(today):
+        chief = reminder.chief
+        assert chief.telegram_id is not None
         lang = svc.people.language_for(chief.language, chief.language_code)
         lines = [svc.locales.t(lang, "reminder.header", name=chief.name)]
         rows = []
-        for progress in short:
-            reach_name = progress.reach.name(lang) if progress.reach else progress.assignment.reach_code
+        for progress in reminder.short:
+            reach_name = progress.reach_name(lang)
             lines.append(
                 svc.locales.t(
                     lang,
@@ -665,9 +568,7 @@ async def remind_chiefs(context: Context) -> None:
                     days=progress.days_left,
                 )
             )
-            rows.append(
-                [(svc.locales.plain(lang, "reminder.start", reach=reach_name), f"pt:go:{progress.assignment.reach_id}")]
-            )
+            rows.append([(svc.locales.plain(lang, "reminder.start", reach=reach_name), f"pt:go:{progress.reach_id}")])
         try:
             await context.bot.send_message(chief.telegram_id, "\n".join(lines), reply_markup=buttons(*rows))
         except Forbidden:
@@ -692,8 +593,8 @@ def register(app: Application) -> None:  # type: ignore[type-arg]
     groups = filters.ChatType.GROUPS & filters.UpdateType.MESSAGE & filters.LOCATION
     app.add_handler(MessageHandler(groups, live_in_group))
     locales = Locales.load()
-    labels = sorted({label for key in MENU_KEYS for label in _labels(locales, key)})
-    app.add_handler(MessageHandler(new_message & filters.Text(labels), menu_text))
+    menu_labels = sorted({label for key in MENU_KEYS for label in labels(locales, key)})
+    app.add_handler(MessageHandler(new_message & filters.Text(menu_labels), menu_text))
     jobs = app.job_queue
     if jobs is not None:
         settings = app.bot_data["settings"]

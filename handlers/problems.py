@@ -37,7 +37,8 @@ from handlers.callbacks import (
 )
 from handlers.common import Context, services
 from handlers.dialogs import flow
-from handlers.report import category_name, fetch_photo
+from handlers.fieldwork import category_name
+from handlers.media import fetch_photo
 from handlers.ui import buttons, paged, show
 from storage.records import DialogRecord, PersonRecord, ReachRecord
 

@@ -1,8 +1,9 @@
 """Reporting a problem in private chat: photos → location → reach → category → (same problem?) → note → send.
 
-The draft is the person's dialog in the store: a restart or an hour's pause loses nothing, /cancel drops it.
-A report starts from /report, the menu, a patrol's "Report a problem", or simply a photo sent when nothing
-else is open.
+The steps and what each input does are `bot.drafts` (a state machine); `bot.reports` keeps the draft in the
+person's dialog, so a restart or an hour's pause loses nothing, and /cancel drops it. This module turns
+messages and buttons into inputs and renders what comes back. A report starts from /report, the menu, a
+patrol's "Report a problem", or simply a photo sent when nothing else is open.
 """
 
 from __future__ import annotations
@@ -20,19 +21,22 @@ from telegram.ext import (
     filters,
 )
 
-from bot import photos as photo_module
+from bot import drafts
 from bot.config import CATEGORIES, Language
-from bot.i18n import Locales
-from bot.patrols import FAR_AWAY_M
-from bot.permissions import ChatKind, decide
-from bot.problems import MAX_PHOTOS, Draft, DraftPhoto
+from bot.drafts import Next, Refusal, State, Step, Transition
+from bot.problems import MAX_PHOTOS, DraftPhoto
+from bot.reports import Duplicate
 from handlers.access import Actor, guard, refuse
 from handlers.common import Context, services
 from handlers.dialogs import flow
+from handlers.fallback import stray_message
+from handlers.fieldwork import category_name, far_note, nearby_label, resting_keyboard, sender_allowed, sent_at
+from handlers.media import download_photo
+from handlers.problems import announce_new
 from handlers.ui import button, buttons, paged, show
 from storage.records import DialogRecord
 
-REPORT = "report"
+REPORT = drafts.FLOW
 
 
 def _t(context: Context, lang: Language, key: str, **params: object) -> str:
@@ -43,27 +47,16 @@ def _p(context: Context, lang: Language, key: str, **params: object) -> str:
     return services(context).locales.plain(lang, key, **params)
 
 
-def category_name(locales: Locales, lang: Language, category: str) -> str:
-    return locales.plain(lang, f"category.{category}")
-
-
-def _when(message: Message) -> datetime:
-    return (message.edit_date or message.date).astimezone(UTC)
-
-
-async def _save(context: Context, telegram_id: int, step: str, draft: Draft) -> None:
-    await services(context).store.dialogs.put(telegram_id, REPORT, step, draft.to_json())
-
-
 # -- starting ---------------------------------------------------------------------------------------------
 
 
 async def report_command(update: Update, context: Context) -> None:
+    """/report: begin a problem report."""
     actor = await guard(update, context, "report")
     message = update.effective_message
     if actor is None or message is None:
         return
-    await begin(update, context, actor, started_at=_when(message))
+    await begin(update, context, actor, started_at=sent_at(message))
 
 
 async def begin(
@@ -73,11 +66,7 @@ async def begin(
     svc = services(context)
     person = actor.known
     assert person.telegram_id is not None
-    if patrol_id is None:
-        patrol = await svc.patrols.open_patrol(person.id)
-        patrol_id = patrol.id if patrol else None
-    draft = Draft(patrol_id=patrol_id, started_at=started_at.isoformat())
-    await _save(context, person.telegram_id, "photos", draft)
+    await svc.reports.begin(person.telegram_id, person.id, started_at=started_at, patrol_id=patrol_id)
     await context.bot.send_message(
         person.telegram_id,
         _t(context, actor.language, "report.ask_photos", max=MAX_PHOTOS),
@@ -87,25 +76,19 @@ async def begin(
 
 async def photo_without_dialog(update: Update, context: Context) -> None:
     """A photo sent when nothing is waiting for one starts a report with it."""
-    message = update.effective_message
-    user = update.effective_user
-    if message is None or user is None:
-        return
-    svc = services(context)
-    person = await svc.people.find(user.id)
-    if person is None or not decide(person, "report", ChatKind.PRIVATE).allowed:
+    message, _, allowed = await sender_allowed(update, context, "report")
+    if not allowed:
         # Not someone who reports: the usual short answer (one per album), as for any stray message.
-        from handlers.fallback import stray_message
-
         await stray_message(update, context)
         return
     actor = await guard(update, context, "report")
     if actor is None:
         raise ApplicationHandlerStop
-    await begin(update, context, actor, started_at=_when(message))
-    dialog = await svc.store.dialogs.get(user.id)
-    if dialog is not None:
-        await report_input(update, context, dialog)
+    await begin(update, context, actor, started_at=sent_at(message))
+    assert actor.known.telegram_id is not None
+    state = await services(context).reports.current(actor.known.telegram_id)
+    if state is not None:
+        await _add_photo(context, actor, state, message)
     raise ApplicationHandlerStop
 
 
@@ -114,65 +97,55 @@ async def photo_without_dialog(update: Update, context: Context) -> None:
 
 @flow(REPORT)
 async def report_input(update: Update, context: Context, dialog: DialogRecord) -> None:
+    """What the person sends while writing a report: photos, the location, the description."""
+    svc = services(context)
     actor = await guard(update, context, "report")
     message = update.effective_message
-    if actor is None or message is None:
-        await services(context).store.dialogs.clear(dialog.telegram_id, REPORT)
+    state = drafts.load(dialog.flow, dialog.step, dialog.data)
+    if actor is None or message is None or state is None:
+        await svc.reports.drop(dialog.telegram_id)
         return
-    lang = actor.language
-    draft = Draft.from_json(dialog.data)
-    step = dialog.step
     if message.photo or message.document is not None:
-        if step != "photos":
-            await message.reply_text(_t(context, lang, "report.photos_done_already"))
-            return
-        await _add_photo(update, context, actor, draft, message)
+        await _add_photo(context, actor, state, message)
         return
     if message.location is not None:
-        if step != "location":
-            await message.reply_text(_t(context, lang, f"report.use_step_{step}"))
-            return
-        draft.lat, draft.lon, draft.location_source = message.location.latitude, message.location.longitude, "shared"
-        await message.reply_text(
-            _t(context, lang, "report.location_noted"), reply_markup=await resting_keyboard(context, actor)
-        )
-        await ask_reach(update, context, actor, draft)
+        location = message.location
+        await _go(update, context, actor, drafts.share_location(state, location.latitude, location.longitude))
         return
-    text = (message.text or "").strip()
-    if step == "description" and text:
-        draft.description = text[:1000]
-        await ask_confirm(update, context, actor, draft)
-        return
-    await message.reply_text(_t(context, lang, f"report.use_step_{step}"))
+    await _go(update, context, actor, drafts.describe(state, message.text or ""))
 
 
-async def _add_photo(update: Update, context: Context, actor: Actor, draft: Draft, message: Message) -> None:
+async def _add_photo(context: Context, actor: Actor, state: State, message: Message) -> None:
+    """A photo for the draft: downloaded and kept, then added; the photos of an album share one answer."""
     svc = services(context)
     lang = actor.language
     person = actor.known
     assert person.telegram_id is not None
     album_key = f"report_album:{message.media_group_id}" if message.media_group_id else None
-    if len(draft.photos) >= MAX_PHOTOS:
+    # Refused before the download when it cannot be added anyway (the photos are settled, or there are enough).
+    refusal = drafts.photo_refusal(state)
+    if refusal is Refusal.PHOTOS_DONE:
+        await message.reply_text(_t(context, lang, "report.photos_done_already"))
+        return
+    if refusal is Refusal.TOO_MANY_PHOTOS:
         if album_key is None or context.chat_data is None or not context.chat_data.get(album_key + ":full"):
             if album_key is not None and context.chat_data is not None:
                 context.chat_data[album_key + ":full"] = True
             await message.reply_text(_t(context, lang, "report.too_many_photos", max=MAX_PHOTOS))
         return
-    fetched = await fetch_photo(context, person.id, lang, message)
+    fetched = await download_photo(context, message, person_id=person.id, lang=lang)
     if fetched is None:
         return
-    # Re-read: the photos of an album arrive one by one and each adds to the same draft.
-    dialog = await svc.store.dialogs.get(person.telegram_id)
-    if dialog is None or dialog.flow != REPORT:
+    photo = DraftPhoto(fetched.stored.photo_id, fetched.file_id, fetched.as_document, fetched.stored.info.gps)
+    transition = await svc.reports.add_photo(person.telegram_id, photo)
+    if transition is None:
         return
-    draft = Draft.from_json(dialog.data)
-    if len(draft.photos) >= MAX_PHOTOS:
-        await message.reply_text(_t(context, lang, "report.too_many_photos", max=MAX_PHOTOS))
+    if transition.refused is not None:
+        await message.reply_text(_t(context, lang, f"report.{transition.refused}", max=MAX_PHOTOS))
         return
-    draft.photos.append(fetched)
-    await _save(context, person.telegram_id, "photos", draft)
+    draft = transition.draft
     lines = [_t(context, lang, "report.photo_added", count=len(draft.photos), max=MAX_PHOTOS)]
-    if not fetched.as_document and draft.exif_location is None and len(draft.photos) == 1:
+    if not photo.as_document and draft.exif_location is None and len(draft.photos) == 1:
         lines.append(_t(context, lang, "report.compressed_no_location"))
     markup = buttons(
         [(_p(context, lang, "report.photos_done"), "rp:next")], [(_p(context, lang, "common.cancel"), "rp:x")]
@@ -195,60 +168,68 @@ async def _add_photo(update: Update, context: Context, actor: Actor, draft: Draf
         albums[message.media_group_id] = sent.message_id
 
 
-async def fetch_photo(context: Context, person_id: int, lang: Language, message: Message) -> DraftPhoto | None:
-    """Download, check and keep the photo (or image file) of a message; answers what is wrong with it."""
-    svc = services(context)
-    document = message.document
-    if document is not None:
-        if document.mime_type is not None and not document.mime_type.startswith("image/"):
-            await message.reply_text(_t(context, lang, "photo.not_image"))
-            return None
-        file_id, size = document.file_id, document.file_size or 0
-    else:
-        file_id, size = message.photo[-1].file_id, message.photo[-1].file_size or 0
-    limit_mb = photo_module.MAX_FILE_BYTES // (1024 * 1024)
-    if size > photo_module.MAX_FILE_BYTES:
-        await message.reply_text(_t(context, lang, "photo.too_large_file", mb=limit_mb))
-        return None
-    try:
-        data = bytes(await (await context.bot.get_file(file_id)).download_as_bytearray())
-    except BadRequest as exc:
-        if "too big" not in exc.message.lower():
-            raise
-        await message.reply_text(_t(context, lang, "photo.too_large_file", mb=limit_mb))
-        return None
-    try:
-        stored = await svc.patrols.store_photo(data, person_id=person_id)
-    except photo_module.PhotoError as exc:
-        await message.reply_text(_t(context, lang, exc.key, **exc.params))
-        return None
-    return DraftPhoto(stored.photo_id, file_id, document is not None, stored.info.gps)
-
-
 # -- the steps --------------------------------------------------------------------------------------------
 
 
-async def resting_keyboard(context: Context, actor: Actor) -> ReplyKeyboardMarkup:
-    """The location keyboard replaced the patrol's (or the main menu): once the location is in, put it back."""
-    from handlers.patrol import main_menu, patrol_keyboard
-
+async def _go(update: Update, context: Context, actor: Actor, transition: Transition) -> None:
+    """Keep the transition's draft and ask for what comes next; a refused input gets what this step wants."""
     svc = services(context)
-    if await svc.patrols.open_patrol(actor.known.id) is not None:
-        return patrol_keyboard(svc.locales, actor.language)
-    return main_menu(svc.locales, actor.language)
-
-
-async def ask_location(update: Update, context: Context, actor: Actor, draft: Draft) -> None:
     person = actor.known
     lang = actor.language
     assert person.telegram_id is not None
-    await _save(context, person.telegram_id, "location", draft)
+    transition = await svc.reports.apply(person.telegram_id, transition)
+    if transition.refused is not None:
+        await _refused(update, context, lang, transition)
+        return
+    state = State(transition.step, transition.draft) if transition.step is not None else None
+    if transition.next is Next.ASK_LOCATION and state is not None:
+        await show(update, context, _t(context, lang, "report.photos_noted", count=len(transition.draft.photos)))
+        await _ask_location(context, actor, state)
+    elif transition.next is Next.ASK_REACH and state is not None:
+        noted = _t(context, lang, "report.location_noted")
+        if update.callback_query is not None:  # the photo's location, chosen with a button
+            await show(update, context, _t(context, lang, "report.exif_used"))
+            await context.bot.send_message(
+                person.telegram_id, noted, reply_markup=await resting_keyboard(context, actor)
+            )
+        elif update.effective_message is not None:
+            await update.effective_message.reply_text(noted, reply_markup=await resting_keyboard(context, actor))
+        await _ask_reach(context, actor, state)
+    elif transition.next is Next.ASK_DESCRIPTION:
+        await show(
+            update,
+            context,
+            _t(context, lang, "report.ask_description"),
+            buttons([(_p(context, lang, "report.skip_description"), "rp:skip")]),
+        )
+    elif transition.next is Next.ASK_CONFIRM and state is not None:
+        await _ask_confirm(update, context, actor, state)
+
+
+async def _refused(update: Update, context: Context, lang: Language, transition: Transition) -> None:
+    """A button that no longer fits the step is outdated; typed input is told what this step takes."""
+    reason = transition.refused
+    if reason is Refusal.WRONG_STEP:
+        if update.callback_query is not None:
+            await refuse(update, context, lang, "fallback.outdated_button")
+            return
+        assert transition.step is not None
+        key = f"report.use_step_{transition.step.value}"
+    else:
+        key = f"report.{reason}"
+    await refuse(update, context, lang, key, max=MAX_PHOTOS)
+
+
+async def _ask_location(context: Context, actor: Actor, state: State) -> None:
+    person = actor.known
+    lang = actor.language
+    assert person.telegram_id is not None
     keyboard = ReplyKeyboardMarkup(
         [[KeyboardButton(_p(context, lang, "report.share_location"), request_location=True)]],
         resize_keyboard=True,
         one_time_keyboard=True,
     )
-    exif = draft.exif_location
+    exif = state.draft.exif_location
     if exif is not None:
         await context.bot.send_message(
             person.telegram_id,
@@ -260,40 +241,24 @@ async def ask_location(update: Update, context: Context, actor: Actor, draft: Dr
     await context.bot.send_message(person.telegram_id, _t(context, lang, "report.ask_location"), reply_markup=keyboard)
 
 
-async def ask_reach(update: Update, context: Context, actor: Actor, draft: Draft) -> None:
+async def _ask_reach(context: Context, actor: Actor, state: State) -> None:
     svc = services(context)
     person = actor.known
     lang = actor.language
-    assert person.telegram_id is not None and draft.lat is not None and draft.lon is not None
-    await _save(context, person.telegram_id, "reach", draft)
-    nearby = await svc.patrols.nearest_reaches((draft.lat, draft.lon), home_area_id=person.home_area_id, limit=5)
+    assert person.telegram_id is not None
+    nearby = await svc.reports.nearest_reaches(state, home_area_id=person.home_area_id)
     if not nearby:
-        await svc.store.dialogs.clear(person.telegram_id, REPORT)
+        await svc.reports.drop(person.telegram_id)
         await context.bot.send_message(person.telegram_id, _t(context, lang, "registry.empty"))
         return
     rows: list[list[tuple[str, str]]] = []
     for index, near in enumerate(nearby):
-        distance = (
-            _distance(svc.locales, lang, near.distance_m)
-            if near.distance_m is not None
-            else _p(context, lang, "patrol.no_geometry")
-        )
         mark = "✅ " if index == 0 else ""
-        rows.append([(f"{mark}{near.reach.name(lang)} · {distance}", f"rp:r:{near.reach.id}")])
+        rows.append([(f"{mark}{nearby_label(svc.locales, lang, near)}", f"rp:r:{near.reach.id}")])
     rows.append([(_p(context, lang, "patrol.by_area"), "rp:areas")])
     rows.append([(_p(context, lang, "common.cancel"), "rp:x")])
-    text = _t(context, lang, "report.ask_reach", reach=nearby[0].reach.name(lang))
-    if nearby[0].distance_m is not None and nearby[0].distance_m > FAR_AWAY_M:
-        text += "\n" + _t(
-            context, lang, "patrol.far_everywhere", distance=_distance(svc.locales, lang, nearby[0].distance_m)
-        )
+    text = _t(context, lang, "report.ask_reach", reach=nearby[0].reach.name(lang)) + far_note(svc.locales, lang, nearby)
     await context.bot.send_message(person.telegram_id, text, reply_markup=buttons(*rows))
-
-
-def _distance(locales: Locales, lang: Language, meters: float) -> str:
-    if meters < 1000:
-        return locales.plain(lang, "units.m", value=round(meters))
-    return locales.plain(lang, "units.km", value=f"{meters / 1000:.1f}")
 
 
 def category_keyboard(context: Context, lang: Language) -> InlineKeyboardMarkup:
@@ -309,32 +274,20 @@ def category_keyboard(context: Context, lang: Language) -> InlineKeyboardMarkup:
     )
 
 
-async def ask_description(update: Update, context: Context, actor: Actor, draft: Draft) -> None:
-    person = actor.known
-    assert person.telegram_id is not None
-    await _save(context, person.telegram_id, "description", draft)
-    await show(
-        update,
-        context,
-        _t(context, actor.language, "report.ask_description"),
-        buttons([(_p(context, actor.language, "report.skip_description"), "rp:skip")]),
-    )
-
-
-async def ask_confirm(update: Update, context: Context, actor: Actor, draft: Draft) -> None:
+async def _ask_confirm(update: Update, context: Context, actor: Actor, state: State) -> None:
     svc = services(context)
     person = actor.known
     lang = actor.language
-    assert person.telegram_id is not None and draft.reach_id is not None and draft.category is not None
-    await _save(context, person.telegram_id, "confirm", draft)
-    reach = await svc.store.reaches.by_id(draft.reach_id)
+    assert person.telegram_id is not None and state.draft.category is not None
+    confirmation = await svc.reports.confirmation(state)
+    draft = confirmation.draft
     text = _t(
         context,
         lang,
         "report.confirm",
         photos=len(draft.photos),
-        reach=reach.name(lang) if reach else "?",
-        category=category_name(svc.locales, lang, draft.category),
+        reach=confirmation.reach.name(lang) if confirmation.reach else "?",
+        category=category_name(svc.locales, lang, state.draft.category),
         lat=f"{draft.lat:.5f}",
         lon=f"{draft.lon:.5f}",
         description=draft.description or _p(context, lang, "common.none"),
@@ -351,6 +304,7 @@ async def ask_confirm(update: Update, context: Context, actor: Actor, draft: Dra
 
 @button
 async def report_button(update: Update, context: Context) -> None:
+    """The report's inline buttons (rp:…): next, the photo's location, reach, category, same problem, send, cancel."""
     query = update.callback_query
     assert query is not None and query.data is not None
     actor = await guard(update, context, "report")
@@ -362,43 +316,30 @@ async def report_button(update: Update, context: Context) -> None:
     assert person.telegram_id is not None
     parts = query.data.split(":")
     action = parts[1]
+    number = int(parts[2]) if len(parts) > 2 and parts[2].isdigit() else None
     if action == "start":
         await begin(update, context, actor, started_at=datetime.now(UTC))
         return
-    dialog = await svc.store.dialogs.get(person.telegram_id)
-    if dialog is None or dialog.flow != REPORT:
+    state = await svc.reports.current(person.telegram_id)
+    if state is None:
         await refuse(update, context, lang, "report.no_draft")
         return
-    draft = Draft.from_json(dialog.data)
-    step = dialog.step
     if action == "x":
-        await svc.store.dialogs.clear(person.telegram_id, REPORT)
+        await svc.reports.apply(person.telegram_id, drafts.cancel(state))
         await show(update, context, _t(context, lang, "report.cancelled"))
-        if step == "location":  # the location keyboard is still up: put the usual one back
+        if state.step is Step.LOCATION:  # the location keyboard is still up: put the usual one back
             await context.bot.send_message(
                 person.telegram_id, _t(context, lang, "menu.back"), reply_markup=await resting_keyboard(context, actor)
             )
         return
-    if action == "next" and step == "photos":
-        if not draft.photos:
-            await refuse(update, context, lang, "report.need_a_photo")
-            return
-        await show(update, context, _t(context, lang, "report.photos_noted", count=len(draft.photos)))
-        await ask_location(update, context, actor, draft)
+    if action == "next":
+        await _go(update, context, actor, drafts.photos_done(state))
         return
-    if action == "exif" and step == "location" and draft.exif_location is not None:
-        draft.lat, draft.lon = draft.exif_location
-        draft.location_source = "exif"
-        await show(update, context, _t(context, lang, "report.exif_used"))
-        await context.bot.send_message(
-            person.telegram_id,
-            _t(context, lang, "report.location_noted"),
-            reply_markup=await resting_keyboard(context, actor),
-        )
-        await ask_reach(update, context, actor, draft)
+    if action == "exif":
+        await _go(update, context, actor, drafts.use_exif(state))
         return
-    if action == "areas" and step == "reach":
-        areas = await svc.store.areas.all()
+    if action == "areas" and state.step is Step.REACH:
+        areas = await svc.patrols.areas()
         await show(
             update,
             context,
@@ -406,8 +347,8 @@ async def report_button(update: Update, context: Context) -> None:
             buttons(*[[(a.name(lang), f"rp:a:{a.id}")] for a in areas]),
         )
         return
-    if action == "a" and step == "reach" and len(parts) > 2 and parts[2].isdigit():
-        reaches = await svc.store.reaches.in_area(int(parts[2]))
+    if action == "a" and state.step is Step.REACH and number is not None:
+        reaches = await svc.patrols.reaches_in(number)
         await show(
             update,
             context,
@@ -415,13 +356,12 @@ async def report_button(update: Update, context: Context) -> None:
             paged([(r.name(lang), f"rp:r:{r.id}") for r in reaches], page=0, page_data="rp:rp:", page_size=50),
         )
         return
-    if action == "r" and step == "reach" and len(parts) > 2 and parts[2].isdigit():
-        reach = await svc.store.reaches.by_id(int(parts[2]))
+    if action == "r" and state.step is Step.REACH and number is not None:
+        reach = await svc.patrols.reach(number)
         if reach is None:
             await refuse(update, context, lang, "fallback.outdated_button")
             return
-        draft.reach_id = reach.id
-        await _save(context, person.telegram_id, "category", draft)
+        await svc.reports.apply(person.telegram_id, drafts.choose_reach(state, reach.id))
         await show(
             update,
             context,
@@ -429,87 +369,68 @@ async def report_button(update: Update, context: Context) -> None:
             category_keyboard(context, lang),
         )
         return
-    if action == "c" and step == "category" and len(parts) > 2 and parts[2] in CATEGORIES:
-        draft.category = parts[2]
-        assert draft.lat is not None and draft.lon is not None
-        duplicates = await svc.problems.possible_duplicates(draft.category, draft.lat, draft.lon)
-        if duplicates:
-            problem, distance = duplicates[0]
-            await _save(context, person.telegram_id, "duplicate", draft)
-            await show(
-                update,
-                context,
-                _t(context, lang, "report.category_noted", category=category_name(svc.locales, lang, draft.category)),
-            )
-            await _offer_duplicate(context, lang, person.telegram_id, problem.id, distance)
+    if action == "c" and len(parts) > 2:
+        transition, duplicate = await svc.reports.choose_category(person.telegram_id, state, parts[2])
+        if duplicate is not None and transition.next is Next.OFFER_DUPLICATE:
+            category = category_name(svc.locales, lang, parts[2])
+            await show(update, context, _t(context, lang, "report.category_noted", category=category))
+            await _offer_duplicate(context, lang, person.telegram_id, duplicate)
             return
-        await ask_description(update, context, actor, draft)
+        await _go(update, context, actor, transition)
         return
-    if action == "same" and step == "duplicate" and len(parts) > 2 and parts[2].isdigit():
-        record = await svc.store.people.by_id(person.id)
-        assert record is not None
-        joined = await svc.problems.join_existing(int(parts[2]), record, Draft.from_json(dialog.data))
-        await svc.store.dialogs.clear(person.telegram_id, REPORT)
+    if action == "same" and state.step is Step.DUPLICATE and number is not None:
+        joined = await svc.reports.join(person.telegram_id, person.id, state, number)
         if joined is None:
             await show(update, context, _t(context, lang, "report.duplicate_gone"))
             return
         await show(update, context, _t(context, lang, "report.joined", number=joined.id))
         return
-    if action == "new" and step == "duplicate":
-        draft.duplicate_checked = True
-        await ask_description(update, context, actor, draft)
+    if action == "new":
+        await _go(update, context, actor, drafts.answer_duplicate(state, same=False))
         return
-    if action == "skip" and step == "description":
-        draft.description = None
-        await ask_confirm(update, context, actor, draft)
+    if action == "skip":
+        await _go(update, context, actor, drafts.describe(state, None))
         return
-    if action == "send" and step == "confirm":
-        await _submit(update, context, actor, draft)
+    if action == "send" and state.step is Step.CONFIRM:
+        await _submit(update, context, actor, state)
         return
     await refuse(update, context, lang, "fallback.outdated_button")
 
 
-async def _offer_duplicate(context: Context, lang: Language, chat_id: int, problem_id: int, distance: float) -> None:
+async def _offer_duplicate(context: Context, lang: Language, chat_id: int, duplicate: Duplicate) -> None:
+    """Show the open problem the report may be, with "the same" and "a new one"."""
     svc = services(context)
-    problem = await svc.store.problems.by_id(problem_id)
-    if problem is None:
-        return
-    reach = await svc.store.reaches.by_id(problem.reach_id)
+    problem = duplicate.problem
     caption = _t(
         context,
         lang,
         "report.maybe_same",
         number=problem.id,
         category=category_name(svc.locales, lang, problem.category),
-        reach=reach.name(lang) if reach else "?",
-        distance=round(distance),
+        reach=duplicate.reach.name(lang) if duplicate.reach else "?",
+        distance=round(duplicate.distance_m),
         when=problem.reported_at.astimezone(svc.settings.tz).strftime("%Y-%m-%d"),
     )
     markup = buttons(
         [(_p(context, lang, "report.same_yes", number=problem.id), f"rp:same:{problem.id}")],
         [(_p(context, lang, "report.same_no"), "rp:new")],
     )
-    photos = await svc.store.problems.photos(problem.id, "before")
-    if photos:
-        await context.bot.send_photo(chat_id, photos[0].file_id, caption=caption, reply_markup=markup)
+    if duplicate.photo_file_id is not None:
+        await context.bot.send_photo(chat_id, duplicate.photo_file_id, caption=caption, reply_markup=markup)
     else:
         await context.bot.send_message(chat_id, caption, reply_markup=markup)
 
 
-async def _submit(update: Update, context: Context, actor: Actor, draft: Draft) -> None:
+async def _submit(update: Update, context: Context, actor: Actor, state: State) -> None:
+    """File the problem, thank the reporter, and tell whoever it concerns."""
     svc = services(context)
     person = actor.known
     lang = actor.language
     assert person.telegram_id is not None
-    record = await svc.store.people.by_id(person.id)
-    assert record is not None
-    at = datetime.fromisoformat(draft.started_at) if draft.started_at else datetime.now(UTC)
-    problem = await svc.problems.submit(record, draft, at=at)
-    await svc.store.dialogs.clear(person.telegram_id, REPORT)
+    problem = await svc.reports.submit(person.telegram_id, person.id, state)
+    assert problem is not None  # the step was checked by the caller
     key = "report.filed_volunteer" if person.is_volunteer and not person.is_chief else "report.filed"
     await show(update, context, _t(context, lang, key, number=problem.id))
-    from handlers.problems import announce_new
-
     await announce_new(context, problem)
 
 

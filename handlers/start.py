@@ -11,8 +11,8 @@ from bot.i18n import Markup
 from handlers.access import Actor, command, refresh_menu
 from handlers.callbacks import LanguageChoice, parsed
 from handlers.common import Context, display_name, is_group, is_group_admin, language_of, private_person, services
+from handlers.fieldwork import main_menu
 from handlers.join import open_invite, stranger_markup
-from handlers.patrol import main_menu
 from handlers.ui import alert, buttons, show
 
 

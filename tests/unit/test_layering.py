@@ -87,13 +87,8 @@ EXCEPTIONS = {
 # Shrinks to empty with issue 11.
 BOT_IMPORTS_HANDLERS: set[tuple[str, str]] = set()
 HANDLERS_IMPORT_REPOSITORIES: set[tuple[str, str]] = set()
-HANDLERS_USING_THE_STORE = {
-    "handlers.patrol",
-    "handlers.report",
-}
-CYCLES_THROUGH_LAZY_IMPORTS = [
-    {"handlers.dialogs", "handlers.patrol", "handlers.problems", "handlers.report"},
-]
+HANDLERS_USING_THE_STORE: set[str] = set()
+CYCLES_THROUGH_LAZY_IMPORTS: list[set[str]] = []
 
 
 def test_bot_and_storage_import_neither_telegram_nor_handlers() -> None:

@@ -1,0 +1,201 @@
+"""The problem report being written, as a state machine: photos → location → reach → category → (same
+problem?) → description → confirm.
+
+Each input the person gives (a photo, a location, a button, typed text) is one pure function from the draft
+and its step to a `Transition`: the new draft and step, and what to ask next, or why the input was refused
+(the draft unchanged). Nothing here reads the store or talks to Telegram: `bot.reports` loads and saves the
+draft (it lives in the person's dialog row, so a restart or an hour's pause loses nothing) and does the
+look-ups a step needs (the nearest reaches, a possible duplicate), and the handler renders what comes back.
+
+The stored form is the one the bot has always written: flow "report", the step's name, `Draft.to_json()`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from enum import StrEnum
+from typing import Any
+
+from bot.config import CATEGORIES
+from bot.problems import MAX_PHOTOS, Draft, DraftPhoto
+
+FLOW = "report"  # the dialog's flow name in the store
+DESCRIPTION_LIMIT = 1000
+
+
+class Step(StrEnum):
+    """Where a draft stands: the value is the step's name in the stored dialog."""
+
+    PHOTOS = "photos"
+    LOCATION = "location"
+    REACH = "reach"
+    CATEGORY = "category"
+    DUPLICATE = "duplicate"
+    DESCRIPTION = "description"
+    CONFIRM = "confirm"
+
+
+class Next(StrEnum):
+    """What the bot does after a transition."""
+
+    MORE_PHOTOS = "more_photos"  # a photo was added: say so, offer "Next"
+    ASK_LOCATION = "ask_location"
+    ASK_REACH = "ask_reach"  # list the reaches nearest the location
+    ASK_CATEGORY = "ask_category"
+    OFFER_DUPLICATE = "offer_duplicate"  # show the problem it may be, ask "same?"
+    ASK_DESCRIPTION = "ask_description"
+    ASK_CONFIRM = "ask_confirm"
+    SUBMIT = "submit"  # file the problem; the draft is over
+    JOIN = "join"  # add the person to the existing problem; the draft is over
+    CANCELLED = "cancelled"  # the draft is dropped
+
+
+class Refusal(StrEnum):
+    """Why an input changed nothing."""
+
+    WRONG_STEP = "wrong_step"  # not what this step takes (typed: say what it wants; a button: outdated)
+    PHOTOS_DONE = "photos_done_already"
+    TOO_MANY_PHOTOS = "too_many_photos"
+    NEED_A_PHOTO = "need_a_photo"
+
+
+@dataclass(frozen=True, slots=True)
+class State:
+    step: Step
+    draft: Draft
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    """The outcome of one input. `step` None: the draft is over (submitted, joined, cancelled)."""
+
+    step: Step | None
+    draft: Draft
+    next: Next | None = None
+    refused: Refusal | None = None
+
+    @property
+    def over(self) -> bool:
+        return self.step is None and self.refused is None
+
+
+def _to(step: Step | None, draft: Draft, what: Next) -> Transition:
+    return Transition(step, draft, what)
+
+
+def _refuse(state: State, why: Refusal) -> Transition:
+    return Transition(state.step, state.draft, refused=why)
+
+
+# -- starting, and the stored form --------------------------------------------------------------------------
+
+
+def begin(*, started_at: str, patrol_id: int | None) -> State:
+    """A fresh draft, waiting for photos; linked to the patrol it was started from, if any."""
+    return State(Step.PHOTOS, Draft(patrol_id=patrol_id, started_at=started_at))
+
+
+def stored(state: State) -> tuple[str, str, dict[str, Any]]:
+    """(flow, step, data) as the dialog row holds them."""
+    return FLOW, state.step.value, state.draft.to_json()
+
+
+def load(flow: str, step: str, data: dict[str, Any]) -> State | None:
+    """The draft in a dialog row; None when the row is another flow's, or a step this version doesn't know."""
+    if flow != FLOW or step not in Step.__members__.values():
+        return None
+    return State(Step(step), Draft.from_json(data))
+
+
+# -- the inputs ---------------------------------------------------------------------------------------------
+
+
+def photo_refusal(state: State) -> Refusal | None:
+    """Why a photo would not be taken now (asked before downloading one); None: it would."""
+    if state.step is not Step.PHOTOS:
+        return Refusal.PHOTOS_DONE
+    if len(state.draft.photos) >= MAX_PHOTOS:
+        return Refusal.TOO_MANY_PHOTOS
+    return None
+
+
+def add_photo(state: State, photo: DraftPhoto) -> Transition:
+    """A photo (or image file) for the report: only while photos are asked for, and at most MAX_PHOTOS."""
+    refusal = photo_refusal(state)
+    if refusal is not None:
+        return _refuse(state, refusal)
+    draft = replace(state.draft, photos=[*state.draft.photos, photo])
+    return _to(Step.PHOTOS, draft, Next.MORE_PHOTOS)
+
+
+def photos_done(state: State) -> Transition:
+    """"Next" under the photos: on to the location, once there is at least one."""
+    if state.step is not Step.PHOTOS:
+        return _refuse(state, Refusal.WRONG_STEP)
+    if not state.draft.photos:
+        return _refuse(state, Refusal.NEED_A_PHOTO)
+    return _to(Step.LOCATION, state.draft, Next.ASK_LOCATION)
+
+
+def share_location(state: State, lat: float, lon: float) -> Transition:
+    """A location shared from the phone: where the problem is."""
+    if state.step is not Step.LOCATION:
+        return _refuse(state, Refusal.WRONG_STEP)
+    return _to(Step.REACH, replace(state.draft, lat=lat, lon=lon, location_source="shared"), Next.ASK_REACH)
+
+
+def use_exif(state: State) -> Transition:
+    """"Use the photo's location": the GPS a photo sent as a file carried."""
+    exif = state.draft.exif_location
+    if state.step is not Step.LOCATION or exif is None:
+        return _refuse(state, Refusal.WRONG_STEP)
+    return _to(Step.REACH, replace(state.draft, lat=exif[0], lon=exif[1], location_source="exif"), Next.ASK_REACH)
+
+
+def choose_reach(state: State, reach_id: int) -> Transition:
+    if state.step is not Step.REACH:
+        return _refuse(state, Refusal.WRONG_STEP)
+    return _to(Step.CATEGORY, replace(state.draft, reach_id=reach_id), Next.ASK_CATEGORY)
+
+
+def choose_category(state: State, category: str, *, possible_duplicate: bool) -> Transition:
+    """The kind of problem; when one like it is open nearby (the caller looked), ask whether it is that one."""
+    if state.step is not Step.CATEGORY or category not in CATEGORIES:
+        return _refuse(state, Refusal.WRONG_STEP)
+    draft = replace(state.draft, category=category)
+    if possible_duplicate:
+        return _to(Step.DUPLICATE, draft, Next.OFFER_DUPLICATE)
+    return _to(Step.DESCRIPTION, draft, Next.ASK_DESCRIPTION)
+
+
+def answer_duplicate(state: State, *, same: bool) -> Transition:
+    """"The same problem": join it, the draft is over. "A new one": carry on to the description."""
+    if state.step is not Step.DUPLICATE:
+        return _refuse(state, Refusal.WRONG_STEP)
+    if same:
+        return _to(None, state.draft, Next.JOIN)
+    return _to(Step.DESCRIPTION, replace(state.draft, duplicate_checked=True), Next.ASK_DESCRIPTION)
+
+
+def describe(state: State, text: str | None) -> Transition:
+    """Typed text is the description (cut at DESCRIPTION_LIMIT); None is "Skip"."""
+    if state.step is not Step.DESCRIPTION:
+        return _refuse(state, Refusal.WRONG_STEP)
+    if text is not None:
+        text = text.strip()
+        if not text:
+            return _refuse(state, Refusal.WRONG_STEP)
+        text = text[:DESCRIPTION_LIMIT]
+    return _to(Step.CONFIRM, replace(state.draft, description=text), Next.ASK_CONFIRM)
+
+
+def confirm(state: State) -> Transition:
+    """"Send": the draft becomes a problem."""
+    if state.step is not Step.CONFIRM:
+        return _refuse(state, Refusal.WRONG_STEP)
+    return _to(None, state.draft, Next.SUBMIT)
+
+
+def cancel(state: State) -> Transition:
+    """Cancel works at every step."""
+    return _to(None, state.draft, Next.CANCELLED)

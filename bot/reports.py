@@ -1,0 +1,147 @@
+"""Reporting a problem: keeps the draft (`bot.drafts`) in the person's dialog row and does what its steps need.
+
+Each method loads the draft, applies one transition of `bot.drafts`, saves the result (or drops the draft when
+it is over) and returns the transition with whatever the handler shows next. A draft is keyed by the person's
+Telegram id because the dialog row is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from bot import drafts
+from bot.config import CATEGORIES, Settings
+from bot.drafts import State, Transition
+from bot.patrols import NearbyReach, PatrolService
+from bot.problems import Draft, DraftPhoto, ProblemService
+from storage import Store
+from storage.problems import ProblemRecord
+from storage.records import ReachRecord
+
+NEAREST = 5  # reaches offered for a problem's location
+
+
+@dataclass(frozen=True, slots=True)
+class Duplicate:
+    """An open problem of the same kind close by, as the person is shown it."""
+
+    problem: ProblemRecord
+    reach: ReachRecord | None
+    distance_m: float
+    photo_file_id: str | None  # its first "before" photo
+
+
+@dataclass(frozen=True, slots=True)
+class Confirmation:
+    """What the person checks before sending."""
+
+    draft: Draft
+    reach: ReachRecord | None
+
+
+class ReportService:
+    def __init__(self, store: Store, settings: Settings, patrols: PatrolService, problems: ProblemService) -> None:
+        self._store = store
+        self._settings = settings
+        self._patrols = patrols
+        self._problems = problems
+
+    # -- the draft in the store ----------------------------------------------------------------------------
+
+    async def current(self, telegram_id: int) -> State | None:
+        """The person's draft; None when they are writing none (or are in another dialog)."""
+        dialog = await self._store.dialogs.get(telegram_id)
+        return None if dialog is None else drafts.load(dialog.flow, dialog.step, dialog.data)
+
+    async def apply(self, telegram_id: int, transition: Transition) -> Transition:
+        """Keep what a transition of `bot.drafts` made of the draft: saved, dropped when over, unchanged if refused."""
+        if transition.refused is not None:
+            return transition
+        if transition.step is None:
+            await self.drop(telegram_id)
+        else:
+            await self._store.dialogs.put(telegram_id, *drafts.stored(State(transition.step, transition.draft)))
+        return transition
+
+    async def drop(self, telegram_id: int) -> bool:
+        """Forget the person's draft (a dialog of another flow stays)."""
+        return await self._store.dialogs.clear(telegram_id, drafts.FLOW)
+
+    # -- the steps -----------------------------------------------------------------------------------------
+
+    async def begin(
+        self, telegram_id: int, person_id: int, *, started_at: datetime, patrol_id: int | None = None
+    ) -> State:
+        """A new draft, linked to the patrol given or else to the person's open patrol."""
+        if patrol_id is None:
+            patrol = await self._patrols.open_patrol(person_id)
+            patrol_id = patrol.id if patrol else None
+        state = drafts.begin(started_at=started_at.isoformat(), patrol_id=patrol_id)
+        await self._store.dialogs.put(telegram_id, *drafts.stored(state))
+        return state
+
+    async def add_photo(self, telegram_id: int, photo: DraftPhoto) -> Transition | None:
+        """Add a downloaded photo to the draft as it is now (the photos of an album arrive one by one, each
+        added to the same draft). None: the draft is gone meanwhile."""
+        state = await self.current(telegram_id)
+        if state is None:
+            return None
+        return await self.apply(telegram_id, drafts.add_photo(state, photo))
+
+    async def nearest_reaches(self, state: State, *, home_area_id: int | None) -> list[NearbyReach]:
+        """The reaches to offer for the draft's location; with none at all the draft cannot go on, and is dropped
+        (the caller says the registry is empty)."""
+        draft = state.draft
+        assert draft.lat is not None and draft.lon is not None
+        return await self._patrols.nearest_reaches((draft.lat, draft.lon), home_area_id=home_area_id, limit=NEAREST)
+
+    async def choose_category(
+        self, telegram_id: int, state: State, category: str
+    ) -> tuple[Transition, Duplicate | None]:
+        """The kind of problem, and the nearest open problem of that kind it may be."""
+        duplicate = None
+        draft = state.draft
+        asking = state.step is drafts.Step.CATEGORY and category in CATEGORIES
+        if asking and draft.lat is not None and draft.lon is not None:
+            near = await self._problems.possible_duplicates(category, draft.lat, draft.lon)
+            if near:
+                duplicate = await self._duplicate(*near[0])
+        transition = await self.apply(
+            telegram_id, drafts.choose_category(state, category, possible_duplicate=duplicate is not None)
+        )
+        return transition, duplicate if transition.refused is None else None
+
+    async def _duplicate(self, problem: ProblemRecord, distance_m: float) -> Duplicate:
+        reach = await self._store.reaches.by_id(problem.reach_id)
+        photos = await self._store.problems.photos(problem.id, "before")
+        return Duplicate(problem, reach, distance_m, photos[0].file_id if photos else None)
+
+    async def confirmation(self, state: State) -> Confirmation:
+        assert state.draft.reach_id is not None
+        return Confirmation(state.draft, await self._store.reaches.by_id(state.draft.reach_id))
+
+    async def join(self, telegram_id: int, person_id: int, state: State, problem_id: int) -> ProblemRecord | None:
+        """It was the same problem: the draft's photos go to it and the person follows it. None: it is closed
+        (or gone) by now. The draft is over either way."""
+        transition = drafts.answer_duplicate(state, same=True)
+        if transition.refused is not None:
+            return None
+        reporter = await self._store.people.by_id(person_id)
+        assert reporter is not None
+        joined = await self._problems.join_existing(problem_id, reporter, state.draft)
+        await self.apply(telegram_id, transition)
+        return joined
+
+    async def submit(self, telegram_id: int, person_id: int, state: State) -> ProblemRecord | None:
+        """File the problem, dated when the report was begun. None: the draft is not ready to send."""
+        transition = drafts.confirm(state)
+        if transition.refused is not None:
+            return None
+        reporter = await self._store.people.by_id(person_id)
+        assert reporter is not None
+        draft = state.draft
+        at = datetime.fromisoformat(draft.started_at) if draft.started_at else datetime.now(UTC)
+        problem = await self._problems.submit(reporter, draft, at=at)
+        await self.apply(telegram_id, transition)
+        return problem

@@ -1,0 +1,150 @@
+"""The report draft's state machine, as a table: from each step, each input, what comes next (or why not)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+import pytest
+
+from bot import drafts
+from bot.drafts import Next, Refusal, State, Step, Transition
+from bot.problems import MAX_PHOTOS, Draft, DraftPhoto
+
+PHOTO = DraftPhoto(7, "file-7", False, None)
+FILE_WITH_GPS = DraftPhoto(8, "file-8", True, (32.5, 120.4))
+
+# One draft filled as far as each step has it.
+AT_STEP = {
+    Step.PHOTOS: Draft(started_at="2025-03-12T01:00:00+00:00"),
+    Step.LOCATION: Draft(photos=[FILE_WITH_GPS]),
+    Step.REACH: Draft(photos=[PHOTO], lat=32.5, lon=120.4, location_source="shared"),
+    Step.CATEGORY: Draft(photos=[PHOTO], lat=32.5, lon=120.4, location_source="shared", reach_id=3),
+    Step.DUPLICATE: Draft(photos=[PHOTO], lat=32.5, lon=120.4, reach_id=3, category="garbage"),
+    Step.DESCRIPTION: Draft(photos=[PHOTO], lat=32.5, lon=120.4, reach_id=3, category="garbage"),
+    Step.CONFIRM: Draft(photos=[PHOTO], lat=32.5, lon=120.4, reach_id=3, category="garbage", description="漂浮物"),
+}
+
+Input = Callable[[State], Transition]
+
+INPUTS: dict[str, Input] = {
+    "photo": lambda s: drafts.add_photo(s, PHOTO),
+    "next": drafts.photos_done,
+    "location": lambda s: drafts.share_location(s, 32.51, 120.41),
+    "exif": drafts.use_exif,
+    "reach": lambda s: drafts.choose_reach(s, 5),
+    "category": lambda s: drafts.choose_category(s, "garbage", possible_duplicate=False),
+    "category, one like it nearby": lambda s: drafts.choose_category(s, "garbage", possible_duplicate=True),
+    "same problem": lambda s: drafts.answer_duplicate(s, same=True),
+    "a new problem": lambda s: drafts.answer_duplicate(s, same=False),
+    "text": lambda s: drafts.describe(s, "  河面漂浮物  "),
+    "skip": lambda s: drafts.describe(s, None),
+    "send": drafts.confirm,
+}
+
+# (step, input) -> (step after, what next); every pair not listed is refused as the wrong step, except photos.
+MOVES: dict[tuple[Step, str], tuple[Step | None, Next]] = {
+    (Step.PHOTOS, "photo"): (Step.PHOTOS, Next.MORE_PHOTOS),
+    (Step.LOCATION, "location"): (Step.REACH, Next.ASK_REACH),
+    (Step.LOCATION, "exif"): (Step.REACH, Next.ASK_REACH),
+    (Step.REACH, "reach"): (Step.CATEGORY, Next.ASK_CATEGORY),
+    (Step.CATEGORY, "category"): (Step.DESCRIPTION, Next.ASK_DESCRIPTION),
+    (Step.CATEGORY, "category, one like it nearby"): (Step.DUPLICATE, Next.OFFER_DUPLICATE),
+    (Step.DUPLICATE, "same problem"): (None, Next.JOIN),
+    (Step.DUPLICATE, "a new problem"): (Step.DESCRIPTION, Next.ASK_DESCRIPTION),
+    (Step.DESCRIPTION, "text"): (Step.CONFIRM, Next.ASK_CONFIRM),
+    (Step.DESCRIPTION, "skip"): (Step.CONFIRM, Next.ASK_CONFIRM),
+    (Step.CONFIRM, "send"): (None, Next.SUBMIT),
+}
+# "next" needs a photo: the PHOTOS draft above has none.
+REFUSED = {(Step.PHOTOS, "next"): Refusal.NEED_A_PHOTO}
+
+
+@pytest.mark.parametrize("step", list(Step))
+@pytest.mark.parametrize("name", list(INPUTS))
+def test_each_step_takes_its_own_inputs_and_refuses_the_rest(step: Step, name: str) -> None:
+    state = State(step, AT_STEP[step])
+    before = state.draft.to_json()
+    transition = INPUTS[name](state)
+    assert state.draft.to_json() == before  # pure: the draft given is never changed
+    expected = MOVES.get((step, name))
+    if expected is not None:
+        assert (transition.step, transition.next, transition.refused) == (*expected, None)
+        return
+    if (step, name) in REFUSED:
+        why = REFUSED[(step, name)]
+    elif name == "photo":
+        why = Refusal.PHOTOS_DONE
+    else:
+        why = Refusal.WRONG_STEP
+    assert (transition.step, transition.draft, transition.next, transition.refused) == (step, state.draft, None, why)
+    assert not transition.over
+
+
+@pytest.mark.parametrize("step", list(Step))
+def test_cancel_works_at_every_step(step: Step) -> None:
+    transition = drafts.cancel(State(step, AT_STEP[step]))
+    assert (transition.step, transition.next, transition.over) == (None, Next.CANCELLED, True)
+
+
+def test_what_each_input_writes_into_the_draft() -> None:
+    photos = drafts.add_photo(State(Step.PHOTOS, AT_STEP[Step.PHOTOS]), PHOTO).draft
+    assert photos.photos == [PHOTO]
+    shared = drafts.share_location(State(Step.LOCATION, AT_STEP[Step.LOCATION]), 32.51, 120.41).draft
+    assert (shared.lat, shared.lon, shared.location_source) == (32.51, 120.41, "shared")
+    exif = drafts.use_exif(State(Step.LOCATION, AT_STEP[Step.LOCATION])).draft
+    assert (exif.lat, exif.lon, exif.location_source) == (32.5, 120.4, "exif")
+    assert drafts.choose_reach(State(Step.REACH, AT_STEP[Step.REACH]), 5).draft.reach_id == 5
+    chosen = drafts.choose_category(State(Step.CATEGORY, AT_STEP[Step.CATEGORY]), "garbage", possible_duplicate=False)
+    assert chosen.draft.category == "garbage" and not chosen.draft.duplicate_checked
+    new = drafts.answer_duplicate(State(Step.DUPLICATE, AT_STEP[Step.DUPLICATE]), same=False)
+    assert new.draft.duplicate_checked
+    described = drafts.describe(State(Step.DESCRIPTION, AT_STEP[Step.DESCRIPTION]), "  河面漂浮物  ")
+    assert described.draft.description == "河面漂浮物"
+    long = drafts.describe(State(Step.DESCRIPTION, AT_STEP[Step.DESCRIPTION]), "水" * 1500)
+    assert long.draft.description == "水" * drafts.DESCRIPTION_LIMIT
+    skipped = drafts.describe(State(Step.DESCRIPTION, AT_STEP[Step.CONFIRM]), None)
+    assert skipped.draft.description is None
+
+
+def test_the_edges_refuse_with_their_reason() -> None:
+    full = State(Step.PHOTOS, replace(AT_STEP[Step.PHOTOS], photos=[PHOTO] * MAX_PHOTOS))
+    assert drafts.add_photo(full, PHOTO).refused is Refusal.TOO_MANY_PHOTOS
+    assert drafts.photo_refusal(full) is Refusal.TOO_MANY_PHOTOS
+    assert drafts.photo_refusal(State(Step.PHOTOS, AT_STEP[Step.PHOTOS])) is None
+    no_gps = State(Step.LOCATION, Draft(photos=[PHOTO]))
+    assert drafts.use_exif(no_gps).refused is Refusal.WRONG_STEP
+    category = State(Step.CATEGORY, AT_STEP[Step.CATEGORY])
+    assert drafts.choose_category(category, "no-such-kind", possible_duplicate=False).refused is Refusal.WRONG_STEP
+    assert drafts.describe(State(Step.DESCRIPTION, AT_STEP[Step.DESCRIPTION]), "   ").refused is Refusal.WRONG_STEP
+
+
+def test_a_draft_stored_before_the_state_machine_still_loads() -> None:
+    # A dialog row as the bot wrote it before bot/drafts.py existed: flow, step and Draft.to_json().
+    row: dict[str, Any] = {
+        "photos": [[11, "AgACAgUAAx", True, [32.50012, 120.40034]], [12, "AgACAgUAAy", False, None]],
+        "lat": None,
+        "lon": None,
+        "location_source": None,
+        "reach_id": None,
+        "category": None,
+        "description": None,
+        "patrol_id": 4,
+        "duplicate_checked": False,
+        "started_at": "2025-03-12T01:00:00+00:00",
+    }
+    state = drafts.load("report", "location", row)
+    assert state is not None and state.step is Step.LOCATION
+    assert state.draft.photos[0] == DraftPhoto(11, "AgACAgUAAx", True, (32.50012, 120.40034))
+    assert state.draft.patrol_id == 4 and state.draft.exif_location == (32.50012, 120.40034)
+    assert drafts.stored(state) == ("report", "location", row)
+    # And it carries on where it stood.
+    assert drafts.use_exif(state).step is Step.REACH
+
+
+def test_other_flows_and_unknown_steps_are_not_drafts() -> None:
+    assert drafts.load("patrol", "reach", {"at": "2025-03-12T01:00:00+00:00"}) is None
+    assert drafts.load("report", "map", {}) is None
+    begun = drafts.begin(started_at="2025-03-12T01:00:00+00:00", patrol_id=None)
+    assert drafts.load(*drafts.stored(begun)) == begun
