@@ -50,8 +50,9 @@ Every button the bot draws today, by family (the first part), with the module wh
 | ex     | ex:f:<format>, ex:r:<format>:<range>                                            | exports        |
 
 tests/unit/test_callbacks.py holds the same table as data and checks it against the handlers registered today.
-Some are drawn but read by no handler of their own (the page-number button of a list that fits one page,
-`rp:start` from older messages): their codecs exist so that the registry knows every prefix in use.
+Every codec has a handler of its own, registered with its pattern; the one callback without a pattern is the
+fallback's `answer_outdated`, for data no codec takes. Some buttons are kept only to be answered (the page
+number of a list that fits one page, `rp:start` from older messages): the registry knows every prefix in use.
 """
 
 from __future__ import annotations
@@ -660,7 +661,7 @@ class ReportReach(CallbackData, prefix="rp:r"):
 
 
 class ReportReachPage(CallbackData, prefix="rp:rp"):
-    """Drawn when an area has more than 50 reaches; no handler reads it today (the outdated answer)."""
+    """Drawn when an area has more than 50 reaches; its handler answers it as outdated (the list has one page)."""
 
     page: Page
 
@@ -670,7 +671,7 @@ class ReportCategory(CallbackData, prefix="rp:c"):
 
 
 class ReportCategoryPage(CallbackData, prefix="rp:cp"):
-    """The categories fit one page, so this is never drawn; kept so the prefix stays reserved."""
+    """The categories fit one page, so this is never drawn; kept so the prefix stays reserved (and answered)."""
 
     page: Page
 

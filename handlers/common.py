@@ -1,6 +1,6 @@
 """What every handler needs: the services, the person and their language.
 
-How to answer a press and edit the pressed message lives in handlers/ui.py; the old names are aliased below.
+How to answer a press and edit the pressed message lives in handlers/ui.py.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from telegram import Chat, Update, User
 from bot.config import Language
 from bot.people import Person
 from bot.services import Services
-from handlers.ui import Context, answer, show
+from handlers.ui import Context
 
 __all__ = [
     "Context",
@@ -21,8 +21,6 @@ __all__ = [
     "is_group_admin",
     "language_of",
     "private_person",
-    "replace_buttons_message",
-    "safe_answer",
     "services",
 ]
 
@@ -83,8 +81,3 @@ async def is_group_admin(update: Update, context: Context) -> bool:
         return False
     member = await context.bot.get_chat_member(chat.id, user.id)
     return member.status in ("creator", "administrator")
-
-
-# The old names of handlers/ui.py's toolkit for the pressed message, for callers not converted yet.
-safe_answer = answer
-replace_buttons_message = show

@@ -8,7 +8,8 @@ from __future__ import annotations
 from telegram import Update
 from telegram.ext import Application, CallbackQueryHandler, MessageHandler, filters
 
-from handlers.common import Context, private_person, safe_answer, services
+from handlers.callbacks import answer_outdated
+from handlers.common import Context, private_person, services
 
 
 async def unknown_command(update: Update, context: Context) -> None:
@@ -40,19 +41,10 @@ async def stray_message(update: Update, context: Context) -> None:
     await message.reply_text(services(context).locales.t(person.language, key))
 
 
-async def outdated_button(update: Update, context: Context) -> None:
-    """A button from an old message, a previous version or a restart: answer it, or the client spins forever."""
-    query = update.callback_query
-    assert query is not None
-    svc = services(context)
-    person = await svc.people.find(query.from_user.id)
-    lang = person.language if person else svc.people.language_for(None, query.from_user.language_code)
-    await safe_answer(query, svc.locales.plain(lang, "fallback.outdated_button"), show_alert=True)
-
-
 def register(app: Application) -> None:  # type: ignore[type-arg]
     private_message = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
     app.add_handler(MessageHandler(private_message & filters.COMMAND, unknown_command))
     # Service messages (pinned, chat photo changed, …) are not a person talking to the bot.
     app.add_handler(MessageHandler(private_message & ~filters.StatusUpdate.ALL & ~filters.VIA_BOT, stray_message))
-    app.add_handler(CallbackQueryHandler(outdated_button))
+    # A button from an old message, a previous version or a restart: answered, or the client spins forever.
+    app.add_handler(CallbackQueryHandler(answer_outdated))

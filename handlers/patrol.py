@@ -27,13 +27,24 @@ from bot.i18n import Locales
 from bot.patrols import CHOOSE, Fix, Recorded, Recording, Summary, dialog_first, sharing
 from bot.people import Person
 from bot.permissions import ChatKind
-from handlers.access import Actor, guard, refuse
+from handlers.access import Actor, command, guard, refuse
+from handlers.callbacks import (
+    PatrolArea,
+    PatrolAreas,
+    PatrolCancel,
+    PatrolFinish,
+    PatrolGo,
+    PatrolMine,
+    PatrolProblem,
+    PatrolReach,
+    pressed,
+)
 from handlers.common import Context, services
 from handlers.dialogs import flow
 from handlers.fieldwork import far_note, labels, main_menu, nearby_label, patrol_keyboard, sender_allowed, sent_at
 from handlers.media import download_photo
 from handlers.report import begin
-from handlers.ui import button, buttons, int_part, paged, show
+from handlers.ui import buttons, paged, show
 from storage.records import DialogRecord
 
 logger = logging.getLogger(__name__)
@@ -48,12 +59,9 @@ CONTROL_KEYS = ("patrol.finish_button", "patrol.problem_button")
 # -- starting ----------------------------------------------------------------------------------------------
 
 
-async def patrol_command(update: Update, context: Context) -> None:
+@command("patrol")
+async def patrol_command(update: Update, context: Context, actor: Actor, message: Message) -> None:
     """/patrol: start one (choose the reach), or see the one that is open."""
-    actor = await guard(update, context, "patrol")
-    message = update.effective_message
-    if actor is None or message is None:
-        return
     await offer_reaches(update, context, actor, started_at=sent_at(message))
 
 
@@ -79,15 +87,15 @@ async def offer_reaches(update: Update, context: Context, actor: Actor, *, start
         )
         return
     await svc.patrols.begin_choice(person.telegram_id, started_at)
-    choices = [(f"🏞 {reach.name(lang)}", f"pt:r:{reach.id}") for reach in await svc.patrols.my_reaches(person.id)]
+    mine = await svc.patrols.my_reaches(person.id)
+    choices = [(f"🏞 {reach.name(lang)}", PatrolReach(reach=reach.id).pack()) for reach in mine]
     extra = [
-        [(svc.locales.plain(lang, "patrol.by_area"), "pt:areas:0")],
-        [(svc.locales.plain(lang, "common.cancel"), "pt:x")],
+        [(svc.locales.plain(lang, "patrol.by_area"), PatrolAreas(page=0).pack())],
+        [(svc.locales.plain(lang, "common.cancel"), PatrolCancel().pack())],
     ]
     text = svc.locales.t(lang, "patrol.choose_mine" if choices else "patrol.choose_nearest")
-    await context.bot.send_message(
-        chat.id, text, reply_markup=paged(choices, page=0, page_data="pt:mine:", extra=extra, page_size=10)
-    )
+    markup = paged(choices, page=0, page_data=lambda n: PatrolMine(page=n).pack(), extra=extra, page_size=10)
+    await context.bot.send_message(chat.id, text, reply_markup=markup)
     location = ReplyKeyboardMarkup(
         [[KeyboardButton(svc.locales.plain(lang, "patrol.nearest_button"), request_location=True)]],
         resize_keyboard=True,
@@ -117,88 +125,89 @@ async def choosing_input(update: Update, context: Context, dialog: DialogRecord)
     if not nearby:
         await message.reply_text(svc.locales.t(lang, "registry.empty"), reply_markup=ReplyKeyboardRemove())
         return
-    choices = [(nearby_label(svc.locales, lang, near), f"pt:r:{near.reach.id}") for near in nearby]
+    choices = [(nearby_label(svc.locales, lang, near), PatrolReach(reach=near.reach.id).pack()) for near in nearby]
     text = svc.locales.t(lang, "patrol.nearest_found") + far_note(svc.locales, lang, nearby)
     await message.reply_text(svc.locales.t(lang, "patrol.location_noted"), reply_markup=ReplyKeyboardRemove())
-    await message.reply_text(
-        text, reply_markup=buttons(*[[c] for c in choices], [(svc.locales.plain(lang, "common.cancel"), "pt:x")])
+    cancel = [(svc.locales.plain(lang, "common.cancel"), PatrolCancel().pack())]
+    await message.reply_text(text, reply_markup=buttons(*[[c] for c in choices], cancel))
+
+
+@pressed(PatrolCancel, action="patrol")
+async def choice_cancelled(update: Update, context: Context, actor: Actor, data: PatrolCancel) -> None:
+    """Cancel choosing a reach: the choice is dropped and the main menu comes back."""
+    svc = services(context)
+    lang = actor.language
+    assert actor.known.telegram_id is not None
+    await svc.patrols.drop_choice(actor.known.telegram_id)
+    await show(update, context, svc.locales.t(lang, "dialog.cancelled"))
+    await context.bot.send_message(
+        actor.known.telegram_id, svc.locales.t(lang, "menu.back"), reply_markup=main_menu(svc.locales, lang)
     )
 
 
-@button
-async def patrol_button(update: Update, context: Context) -> None:
-    """The patrol's inline buttons (pt:…): choose a reach or area, start from a reminder, finish, report, cancel."""
-    query = update.callback_query
-    assert query is not None and query.data is not None
-    actor = await guard(update, context, "patrol")
-    if actor is None:
-        return
+@pressed(PatrolGo, action="patrol")
+async def reminder_started(update: Update, context: Context, actor: Actor, data: PatrolGo) -> None:
+    """From a patrol reminder: start on that reach now (a button has no date of its own)."""
+    assert actor.known.telegram_id is not None
+    await services(context).patrols.begin_choice(actor.known.telegram_id, datetime.now(UTC))
+    await _start_on(update, context, actor, data.reach)
+
+
+@pressed(PatrolAreas, action="patrol")
+async def areas_shown(update: Update, context: Context, actor: Actor, data: PatrolAreas) -> None:
+    """The areas, a page at a time, to patrol a reach that is not one's own."""
     svc = services(context)
     lang = actor.language
-    person = actor.known
-    parts = query.data.split(":")
-    action = parts[1]
-    number = int_part(query.data, 2)
-    if action == "x":
-        await svc.patrols.drop_choice(query.from_user.id)
-        await show(update, context, svc.locales.t(lang, "dialog.cancelled"))
-        await context.bot.send_message(
-            query.from_user.id, svc.locales.t(lang, "menu.back"), reply_markup=main_menu(svc.locales, lang)
-        )
+    choices = [(a.name(lang), PatrolArea(area=a.id, page=0).pack()) for a in await svc.patrols.areas()]
+    await show(
+        update,
+        context,
+        svc.locales.t(lang, "reaches.choose_area"),
+        paged(choices, page=data.page, page_data=lambda n: PatrolAreas(page=n).pack(), columns=2, page_size=12),
+    )
+
+
+@pressed(PatrolArea, action="patrol")
+async def area_shown(update: Update, context: Context, actor: Actor, data: PatrolArea) -> None:
+    """An area's reaches to choose from, a page at a time (a vanished area: outdated)."""
+    svc = services(context)
+    area = await svc.patrols.area(data.area)
+    if area is None:
+        await refuse(update, context, actor.language, "fallback.outdated_button")
         return
-    if action == "go":  # from a reminder: start on that reach now (a button has no date of its own)
-        if number is None:
-            await refuse(update, context, lang, "fallback.outdated_button")
-            return
-        await svc.patrols.begin_choice(query.from_user.id, datetime.now(UTC))
-        await _start_on(update, context, actor, number)
-        return
-    if action == "areas":
-        areas = await svc.patrols.areas()
-        choices = [(a.name(lang), f"pt:a:{a.id}:0") for a in areas]
-        await show(
-            update,
-            context,
-            svc.locales.t(lang, "reaches.choose_area"),
-            paged(choices, page=number or 0, page_data="pt:areas:", columns=2, page_size=12),
-        )
-        return
-    if action == "a":
-        if number is None:
-            return
-        area = await svc.patrols.area(number)
-        if area is None:
-            await refuse(update, context, lang, "fallback.outdated_button")
-            return
-        reaches = await svc.patrols.reaches_in(area.id)
-        choices = [(r.name(lang), f"pt:r:{r.id}") for r in reaches]
-        back = [[(svc.locales.plain(lang, "common.back"), "pt:areas:0")]]
-        await show(
-            update,
-            context,
-            svc.locales.t(lang, "patrol.choose_in_area", area=area.name(lang)),
-            paged(choices, page=int_part(query.data, 3) or 0, page_data=f"pt:a:{area.id}:", extra=back),
-        )
-        return
-    if action == "r":
-        if number is None:
-            await refuse(update, context, lang, "fallback.outdated_button")
-            return
-        await _start_on(update, context, actor, number)
-        return
-    if action == "f":
-        if number is None:
-            await refuse(update, context, lang, "fallback.outdated_button")
-            return
-        await finish_patrol(update, context, person, lang, patrol_id=number, at=datetime.now(UTC))
-        return
-    if action == "p":
-        await begin_problem_note(update, context, actor)
-        return
-    if action == "mine":
-        await offer_reaches(update, context, actor, started_at=datetime.now(UTC))
-        return
-    await refuse(update, context, lang, "fallback.outdated_button")
+    lang = actor.language
+    choices = [(r.name(lang), PatrolReach(reach=r.id).pack()) for r in await svc.patrols.reaches_in(area.id)]
+    back = [[(svc.locales.plain(lang, "common.back"), PatrolAreas(page=0).pack())]]
+    await show(
+        update,
+        context,
+        svc.locales.t(lang, "patrol.choose_in_area", area=area.name(lang)),
+        paged(choices, page=data.page, page_data=lambda n: PatrolArea(area=area.id, page=n).pack(), extra=back),
+    )
+
+
+@pressed(PatrolReach, action="patrol")
+async def reach_chosen(update: Update, context: Context, actor: Actor, data: PatrolReach) -> None:
+    """Start on the reach chosen."""
+    await _start_on(update, context, actor, data.reach)
+
+
+@pressed(PatrolFinish, action="patrol")
+async def finish_pressed(update: Update, context: Context, actor: Actor, data: PatrolFinish) -> None:
+    """Finish under the patrol card: now, as a button has no date of its own."""
+    await finish_patrol(update, context, actor.known, actor.language, patrol_id=data.patrol, at=datetime.now(UTC))
+
+
+@pressed(PatrolProblem, action="patrol")
+async def problem_pressed(update: Update, context: Context, actor: Actor, data: PatrolProblem) -> None:
+    """The patrol card's "Report a problem": a report linked to the open patrol."""
+    await begin_problem_note(update, context, actor)
+
+
+@pressed(PatrolMine, action="patrol")
+async def mine_paged(update: Update, context: Context, actor: Actor, data: PatrolMine) -> None:
+    """A page button of one's own reaches: the choice is offered again, from its first page."""
+    await offer_reaches(update, context, actor, started_at=datetime.now(UTC))
 
 
 async def _start_on(update: Update, context: Context, actor: Actor, reach_id: int) -> None:
@@ -239,8 +248,8 @@ async def _start_on(update: Update, context: Context, actor: Actor, reach_id: in
 def patrol_buttons(locales: Locales, lang: Language, patrol_id: int) -> InlineKeyboardMarkup:
     """Under the patrol card: report a problem, finish."""
     return buttons(
-        [(locales.plain(lang, "patrol.problem_button"), f"pt:p:{patrol_id}")],
-        [(locales.plain(lang, "patrol.finish_button"), f"pt:f:{patrol_id}")],
+        [(locales.plain(lang, "patrol.problem_button"), PatrolProblem(patrol=patrol_id).pack())],
+        [(locales.plain(lang, "patrol.finish_button"), PatrolFinish(patrol=patrol_id).pack())],
     )
 
 
@@ -449,17 +458,9 @@ def patrol_card(locales: Locales, lang: Language, summary: Summary, tz: object) 
 # -- /mypatrols -----------------------------------------------------------------------------------------
 
 
-async def mypatrols_command(update: Update, context: Context) -> None:
-    """/mypatrols: this period's progress on each reach, and the latest patrols."""
-    actor = await guard(update, context, "mypatrols")
-    message = update.effective_message
-    if actor is None or message is None:
-        return
-    await _mypatrols(update, context, actor, message)
-
-
-async def _mypatrols(update: Update, context: Context, actor: Actor, message: Message) -> None:
-    """The /mypatrols answer, with the main menu under it."""
+@command("mypatrols")
+async def mypatrols_command(update: Update, context: Context, actor: Actor, message: Message) -> None:
+    """/mypatrols: this period's progress on each reach, and the latest patrols, with the main menu under them."""
     svc = services(context)
     lang = actor.language
     tz = svc.settings.tz
@@ -568,7 +569,8 @@ async def remind_chiefs(context: Context) -> None:
                     days=progress.days_left,
                 )
             )
-            rows.append([(svc.locales.plain(lang, "reminder.start", reach=reach_name), f"pt:go:{progress.reach_id}")])
+            start = svc.locales.plain(lang, "reminder.start", reach=reach_name)
+            rows.append([(start, PatrolGo(reach=progress.reach_id).pack())])
         try:
             await context.bot.send_message(chief.telegram_id, "\n".join(lines), reply_markup=buttons(*rows))
         except Forbidden:
@@ -582,7 +584,17 @@ def register(app: Application) -> None:  # type: ignore[type-arg]
     new_message = private & filters.UpdateType.MESSAGE
     app.add_handler(CommandHandler("patrol", patrol_command, new_message))
     app.add_handler(CommandHandler("mypatrols", mypatrols_command, new_message))
-    app.add_handler(CallbackQueryHandler(patrol_button, pattern=r"^pt:"))
+    for callback, codec in (
+        (choice_cancelled, PatrolCancel),
+        (reminder_started, PatrolGo),
+        (areas_shown, PatrolAreas),
+        (area_shown, PatrolArea),
+        (reach_chosen, PatrolReach),
+        (finish_pressed, PatrolFinish),
+        (problem_pressed, PatrolProblem),
+        (mine_paged, PatrolMine),
+    ):
+        app.add_handler(CallbackQueryHandler(callback, pattern=codec.pattern))
     # Evidence runs before dialogs, so an open patrol takes locations and photos first; typed text during a
     # problem description is for the dialog, though, so text is left to it when one is open (see evidence()).
     gathered = private & (filters.LOCATION | filters.PHOTO | filters.Document.ALL | (filters.TEXT & ~filters.COMMAND))

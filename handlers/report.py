@@ -8,7 +8,10 @@ patrol's "Report a problem", or simply a photo sent when nothing else is open.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
+from typing import Any
 
 from telegram import InlineKeyboardMarkup, KeyboardButton, Message, ReplyKeyboardMarkup, Update
 from telegram.error import BadRequest
@@ -26,14 +29,33 @@ from bot.config import CATEGORIES, Language
 from bot.drafts import Next, Refusal, State, Step, Transition
 from bot.problems import MAX_PHOTOS, DraftPhoto
 from bot.reports import Duplicate
-from handlers.access import Actor, guard, refuse
+from handlers.access import Actor, command, guard, refuse
+from handlers.callbacks import (
+    C,
+    CallbackData,
+    ReportArea,
+    ReportAreas,
+    ReportCancel,
+    ReportCategory,
+    ReportCategoryPage,
+    ReportNew,
+    ReportPhotosDone,
+    ReportReach,
+    ReportReachPage,
+    ReportSame,
+    ReportSend,
+    ReportSkip,
+    ReportStart,
+    ReportUseExif,
+    pressed,
+)
 from handlers.common import Context, services
 from handlers.dialogs import flow
 from handlers.fallback import stray_message
 from handlers.fieldwork import category_name, far_note, nearby_label, resting_keyboard, sender_allowed, sent_at
 from handlers.media import download_photo
 from handlers.problems import announce_new
-from handlers.ui import button, buttons, paged, show
+from handlers.ui import ButtonHandler, buttons, paged, show
 from storage.records import DialogRecord
 
 REPORT = drafts.FLOW
@@ -50,12 +72,9 @@ def _p(context: Context, lang: Language, key: str, **params: object) -> str:
 # -- starting ---------------------------------------------------------------------------------------------
 
 
-async def report_command(update: Update, context: Context) -> None:
+@command("report")
+async def report_command(update: Update, context: Context, actor: Actor, message: Message) -> None:
     """/report: begin a problem report."""
-    actor = await guard(update, context, "report")
-    message = update.effective_message
-    if actor is None or message is None:
-        return
     await begin(update, context, actor, started_at=sent_at(message))
 
 
@@ -70,7 +89,7 @@ async def begin(
     await context.bot.send_message(
         person.telegram_id,
         _t(context, actor.language, "report.ask_photos", max=MAX_PHOTOS),
-        reply_markup=buttons([(_p(context, actor.language, "common.cancel"), "rp:x")]),
+        reply_markup=buttons([(_p(context, actor.language, "common.cancel"), ReportCancel().pack())]),
     )
 
 
@@ -148,7 +167,8 @@ async def _add_photo(context: Context, actor: Actor, state: State, message: Mess
     if not photo.as_document and draft.exif_location is None and len(draft.photos) == 1:
         lines.append(_t(context, lang, "report.compressed_no_location"))
     markup = buttons(
-        [(_p(context, lang, "report.photos_done"), "rp:next")], [(_p(context, lang, "common.cancel"), "rp:x")]
+        [(_p(context, lang, "report.photos_done"), ReportPhotosDone().pack())],
+        [(_p(context, lang, "common.cancel"), ReportCancel().pack())],
     )
     albums: dict[str, int] = context.chat_data.setdefault("report_albums", {}) if context.chat_data is not None else {}
     shown = albums.get(message.media_group_id) if message.media_group_id else None
@@ -200,7 +220,7 @@ async def _go(update: Update, context: Context, actor: Actor, transition: Transi
             update,
             context,
             _t(context, lang, "report.ask_description"),
-            buttons([(_p(context, lang, "report.skip_description"), "rp:skip")]),
+            buttons([(_p(context, lang, "report.skip_description"), ReportSkip().pack())]),
         )
     elif transition.next is Next.ASK_CONFIRM and state is not None:
         await _ask_confirm(update, context, actor, state)
@@ -234,7 +254,7 @@ async def _ask_location(context: Context, actor: Actor, state: State) -> None:
         await context.bot.send_message(
             person.telegram_id,
             _t(context, lang, "report.ask_location_exif", lat=f"{exif[0]:.5f}", lon=f"{exif[1]:.5f}"),
-            reply_markup=buttons([(_p(context, lang, "report.use_exif"), "rp:exif")]),
+            reply_markup=buttons([(_p(context, lang, "report.use_exif"), ReportUseExif().pack())]),
         )
         await context.bot.send_message(person.telegram_id, _t(context, lang, "report.or_share"), reply_markup=keyboard)
         return
@@ -254,23 +274,23 @@ async def _ask_reach(context: Context, actor: Actor, state: State) -> None:
     rows: list[list[tuple[str, str]]] = []
     for index, near in enumerate(nearby):
         mark = "✅ " if index == 0 else ""
-        rows.append([(f"{mark}{nearby_label(svc.locales, lang, near)}", f"rp:r:{near.reach.id}")])
-    rows.append([(_p(context, lang, "patrol.by_area"), "rp:areas")])
-    rows.append([(_p(context, lang, "common.cancel"), "rp:x")])
+        rows.append([(f"{mark}{nearby_label(svc.locales, lang, near)}", ReportReach(reach=near.reach.id).pack())])
+    rows.append([(_p(context, lang, "patrol.by_area"), ReportAreas().pack())])
+    rows.append([(_p(context, lang, "common.cancel"), ReportCancel().pack())])
     text = _t(context, lang, "report.ask_reach", reach=nearby[0].reach.name(lang)) + far_note(svc.locales, lang, nearby)
     await context.bot.send_message(person.telegram_id, text, reply_markup=buttons(*rows))
 
 
 def category_keyboard(context: Context, lang: Language) -> InlineKeyboardMarkup:
     locales = services(context).locales
-    choices = [(category_name(locales, lang, c), f"rp:c:{c}") for c in CATEGORIES]
+    choices = [(category_name(locales, lang, c), ReportCategory(category=c).pack()) for c in CATEGORIES]
     return paged(
         choices,
         page=0,
-        page_data="rp:cp:",
+        page_data=lambda n: ReportCategoryPage(page=n).pack(),
         columns=2,
         page_size=len(choices),
-        extra=[[(locales.plain(lang, "common.cancel"), "rp:x")]],
+        extra=[[(locales.plain(lang, "common.cancel"), ReportCancel().pack())]],
     )
 
 
@@ -292,7 +312,10 @@ async def _ask_confirm(update: Update, context: Context, actor: Actor, state: St
         lon=f"{draft.lon:.5f}",
         description=draft.description or _p(context, lang, "common.none"),
     )
-    markup = buttons([(_p(context, lang, "report.send"), "rp:send")], [(_p(context, lang, "common.cancel"), "rp:x")])
+    markup = buttons(
+        [(_p(context, lang, "report.send"), ReportSend().pack())],
+        [(_p(context, lang, "common.cancel"), ReportCancel().pack())],
+    )
     if update.callback_query is not None:
         await show(update, context, text, markup)
     else:
@@ -302,99 +325,164 @@ async def _ask_confirm(update: Update, context: Context, actor: Actor, state: St
 # -- buttons ----------------------------------------------------------------------------------------------
 
 
-@button
-async def report_button(update: Update, context: Context) -> None:
-    """The report's inline buttons (rp:…): next, the photo's location, reach, category, same problem, send, cancel."""
-    query = update.callback_query
-    assert query is not None and query.data is not None
-    actor = await guard(update, context, "report")
-    if actor is None:
-        return
+DraftPressHandler = Callable[[Update, Context, Actor, C, State], Coroutine[Any, Any, None]]
+
+
+def drafted(codec: type[C], *, step: Step | None = None) -> Callable[[DraftPressHandler[C]], ButtonHandler]:
+    """`pressed(codec, action="report")` for a button of the draft: `handler(update, context, actor, data, state)`.
+
+    Without a draft the press is told there is none; with `step`, a press from any other step (an older
+    message of the same draft) is outdated. Other buttons leave the step check to `bot.drafts`.
+    """
+
+    def decorate(handler: DraftPressHandler[C]) -> ButtonHandler:
+        @functools.wraps(handler)
+        async def with_draft(update: Update, context: Context, actor: Actor, data: C) -> None:
+            assert actor.known.telegram_id is not None
+            state = await services(context).reports.current(actor.known.telegram_id)
+            if state is None:
+                await refuse(update, context, actor.language, "report.no_draft")
+            elif step is not None and state.step is not step:
+                await refuse(update, context, actor.language, "fallback.outdated_button")
+            else:
+                await handler(update, context, actor, data, state)
+
+        return pressed(codec, action="report")(with_draft)
+
+    return decorate
+
+
+@pressed(ReportStart, action="report")
+async def start_pressed(update: Update, context: Context, actor: Actor, data: ReportStart) -> None:
+    """The "Report a problem" of messages from an earlier version: a new draft, dated now."""
+    await begin(update, context, actor, started_at=datetime.now(UTC))
+
+
+@drafted(ReportCancel)
+async def cancel_pressed(update: Update, context: Context, actor: Actor, data: ReportCancel, state: State) -> None:
+    """Cancel at any step; from the location step the usual keyboard comes back in place of the location one."""
+    person = actor.known
+    lang = actor.language
+    assert person.telegram_id is not None
+    await services(context).reports.apply(person.telegram_id, drafts.cancel(state))
+    await show(update, context, _t(context, lang, "report.cancelled"))
+    if state.step is Step.LOCATION:
+        await context.bot.send_message(
+            person.telegram_id, _t(context, lang, "menu.back"), reply_markup=await resting_keyboard(context, actor)
+        )
+
+
+@drafted(ReportPhotosDone)
+async def photos_done(update: Update, context: Context, actor: Actor, data: ReportPhotosDone, state: State) -> None:
+    """The photos are all there ("Next"): on to the location."""
+    await _go(update, context, actor, drafts.photos_done(state))
+
+
+@drafted(ReportUseExif)
+async def exif_used(update: Update, context: Context, actor: Actor, data: ReportUseExif, state: State) -> None:
+    """The location the photo sent as a file carries, instead of sharing one."""
+    await _go(update, context, actor, drafts.use_exif(state))
+
+
+@drafted(ReportAreas, step=Step.REACH)
+async def areas_shown(update: Update, context: Context, actor: Actor, data: ReportAreas, state: State) -> None:
+    """None of the nearest reaches: choose an area, then a reach in it."""
+    lang = actor.language
+    areas = await services(context).patrols.areas()
+    await show(
+        update,
+        context,
+        _t(context, lang, "reaches.choose_area"),
+        buttons(*[[(a.name(lang), ReportArea(area=a.id).pack())] for a in areas]),
+    )
+
+
+@drafted(ReportArea, step=Step.REACH)
+async def area_shown(update: Update, context: Context, actor: Actor, data: ReportArea, state: State) -> None:
+    """An area's reaches to choose from."""
+    lang = actor.language
+    reaches = await services(context).patrols.reaches_in(data.area)
+    choices = [(r.name(lang), ReportReach(reach=r.id).pack()) for r in reaches]
+    await show(
+        update,
+        context,
+        _t(context, lang, "report.choose_reach"),
+        paged(choices, page=0, page_data=lambda n: ReportReachPage(page=n).pack(), page_size=50),
+    )
+
+
+@drafted(ReportReach, step=Step.REACH)
+async def reach_chosen(update: Update, context: Context, actor: Actor, data: ReportReach, state: State) -> None:
+    """The reach the problem is on (a vanished reach: outdated); then the category."""
     svc = services(context)
     lang = actor.language
+    assert actor.known.telegram_id is not None
+    reach = await svc.patrols.reach(data.reach)
+    if reach is None:
+        await refuse(update, context, lang, "fallback.outdated_button")
+        return
+    await svc.reports.apply(actor.known.telegram_id, drafts.choose_reach(state, reach.id))
+    await show(
+        update,
+        context,
+        _t(context, lang, "report.ask_category", reach=reach.name(lang)),
+        category_keyboard(context, lang),
+    )
+
+
+@drafted(ReportCategory)
+async def category_chosen(update: Update, context: Context, actor: Actor, data: ReportCategory, state: State) -> None:
+    """The kind of problem; a like one open nearby is offered as maybe the same."""
+    svc = services(context)
+    lang = actor.language
+    assert actor.known.telegram_id is not None
+    transition, duplicate = await svc.reports.choose_category(actor.known.telegram_id, state, data.category)
+    if duplicate is not None and transition.next is Next.OFFER_DUPLICATE:
+        category = category_name(svc.locales, lang, data.category)
+        await show(update, context, _t(context, lang, "report.category_noted", category=category))
+        await _offer_duplicate(context, lang, actor.known.telegram_id, duplicate)
+        return
+    await _go(update, context, actor, transition)
+
+
+@drafted(ReportSame, step=Step.DUPLICATE)
+async def same_pressed(update: Update, context: Context, actor: Actor, data: ReportSame, state: State) -> None:
+    """It is the problem offered: the report joins it (closed meanwhile: say so); the draft is over."""
     person = actor.known
+    lang = actor.language
     assert person.telegram_id is not None
-    parts = query.data.split(":")
-    action = parts[1]
-    number = int(parts[2]) if len(parts) > 2 and parts[2].isdigit() else None
-    if action == "start":
-        await begin(update, context, actor, started_at=datetime.now(UTC))
+    joined = await services(context).reports.join(person.telegram_id, person.id, state, data.problem)
+    if joined is None:
+        await show(update, context, _t(context, lang, "report.duplicate_gone"))
         return
-    state = await svc.reports.current(person.telegram_id)
-    if state is None:
-        await refuse(update, context, lang, "report.no_draft")
-        return
-    if action == "x":
-        await svc.reports.apply(person.telegram_id, drafts.cancel(state))
-        await show(update, context, _t(context, lang, "report.cancelled"))
-        if state.step is Step.LOCATION:  # the location keyboard is still up: put the usual one back
-            await context.bot.send_message(
-                person.telegram_id, _t(context, lang, "menu.back"), reply_markup=await resting_keyboard(context, actor)
-            )
-        return
-    if action == "next":
-        await _go(update, context, actor, drafts.photos_done(state))
-        return
-    if action == "exif":
-        await _go(update, context, actor, drafts.use_exif(state))
-        return
-    if action == "areas" and state.step is Step.REACH:
-        areas = await svc.patrols.areas()
-        await show(
-            update,
-            context,
-            _t(context, lang, "reaches.choose_area"),
-            buttons(*[[(a.name(lang), f"rp:a:{a.id}")] for a in areas]),
-        )
-        return
-    if action == "a" and state.step is Step.REACH and number is not None:
-        reaches = await svc.patrols.reaches_in(number)
-        await show(
-            update,
-            context,
-            _t(context, lang, "report.choose_reach"),
-            paged([(r.name(lang), f"rp:r:{r.id}") for r in reaches], page=0, page_data="rp:rp:", page_size=50),
-        )
-        return
-    if action == "r" and state.step is Step.REACH and number is not None:
-        reach = await svc.patrols.reach(number)
-        if reach is None:
-            await refuse(update, context, lang, "fallback.outdated_button")
-            return
-        await svc.reports.apply(person.telegram_id, drafts.choose_reach(state, reach.id))
-        await show(
-            update,
-            context,
-            _t(context, lang, "report.ask_category", reach=reach.name(lang)),
-            category_keyboard(context, lang),
-        )
-        return
-    if action == "c" and len(parts) > 2:
-        transition, duplicate = await svc.reports.choose_category(person.telegram_id, state, parts[2])
-        if duplicate is not None and transition.next is Next.OFFER_DUPLICATE:
-            category = category_name(svc.locales, lang, parts[2])
-            await show(update, context, _t(context, lang, "report.category_noted", category=category))
-            await _offer_duplicate(context, lang, person.telegram_id, duplicate)
-            return
-        await _go(update, context, actor, transition)
-        return
-    if action == "same" and state.step is Step.DUPLICATE and number is not None:
-        joined = await svc.reports.join(person.telegram_id, person.id, state, number)
-        if joined is None:
-            await show(update, context, _t(context, lang, "report.duplicate_gone"))
-            return
-        await show(update, context, _t(context, lang, "report.joined", number=joined.id))
-        return
-    if action == "new":
-        await _go(update, context, actor, drafts.answer_duplicate(state, same=False))
-        return
-    if action == "skip":
-        await _go(update, context, actor, drafts.describe(state, None))
-        return
-    if action == "send" and state.step is Step.CONFIRM:
-        await _submit(update, context, actor, state)
-        return
-    await refuse(update, context, lang, "fallback.outdated_button")
+    await show(update, context, _t(context, lang, "report.joined", number=joined.id))
+
+
+@drafted(ReportNew)
+async def new_pressed(update: Update, context: Context, actor: Actor, data: ReportNew, state: State) -> None:
+    """It is not the problem offered: on to the description."""
+    await _go(update, context, actor, drafts.answer_duplicate(state, same=False))
+
+
+@drafted(ReportSkip)
+async def skip_pressed(update: Update, context: Context, actor: Actor, data: ReportSkip, state: State) -> None:
+    """No description: on to the confirmation."""
+    await _go(update, context, actor, drafts.describe(state, None))
+
+
+@drafted(ReportSend, step=Step.CONFIRM)
+async def send_pressed(update: Update, context: Context, actor: Actor, data: ReportSend, state: State) -> None:
+    """Send: file the problem."""
+    await _submit(update, context, actor, state)
+
+
+async def _no_page(update: Update, context: Context, actor: Actor, data: CallbackData, state: State) -> None:
+    """A page button of the reach or category list: both lists fit one page, so there is no other to show."""
+    await refuse(update, context, actor.language, "fallback.outdated_button")
+
+
+reach_paged = drafted(ReportReachPage)(_no_page)
+category_paged = drafted(ReportCategoryPage)(_no_page)
 
 
 async def _offer_duplicate(context: Context, lang: Language, chat_id: int, duplicate: Duplicate) -> None:
@@ -412,8 +500,8 @@ async def _offer_duplicate(context: Context, lang: Language, chat_id: int, dupli
         when=problem.reported_at.astimezone(svc.settings.tz).strftime("%Y-%m-%d"),
     )
     markup = buttons(
-        [(_p(context, lang, "report.same_yes", number=problem.id), f"rp:same:{problem.id}")],
-        [(_p(context, lang, "report.same_no"), "rp:new")],
+        [(_p(context, lang, "report.same_yes", number=problem.id), ReportSame(problem=problem.id).pack())],
+        [(_p(context, lang, "report.same_no"), ReportNew().pack())],
     )
     if duplicate.photo_file_id is not None:
         await context.bot.send_photo(chat_id, duplicate.photo_file_id, caption=caption, reply_markup=markup)
@@ -437,5 +525,21 @@ async def _submit(update: Update, context: Context, actor: Actor, state: State) 
 def register(app: Application) -> None:  # type: ignore[type-arg]
     private = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
     app.add_handler(CommandHandler("report", report_command, private))
-    app.add_handler(CallbackQueryHandler(report_button, pattern=r"^rp:"))
+    for callback, codec in (
+        (start_pressed, ReportStart),
+        (cancel_pressed, ReportCancel),
+        (photos_done, ReportPhotosDone),
+        (exif_used, ReportUseExif),
+        (areas_shown, ReportAreas),
+        (area_shown, ReportArea),
+        (reach_chosen, ReportReach),
+        (reach_paged, ReportReachPage),
+        (category_chosen, ReportCategory),
+        (category_paged, ReportCategoryPage),
+        (same_pressed, ReportSame),
+        (new_pressed, ReportNew),
+        (skip_pressed, ReportSkip),
+        (send_pressed, ReportSend),
+    ):
+        app.add_handler(CallbackQueryHandler(callback, pattern=codec.pattern))
     app.add_handler(MessageHandler(private & (filters.PHOTO | filters.Document.IMAGE), photo_without_dialog))

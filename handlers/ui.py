@@ -1,8 +1,7 @@
 """Inline keyboards the flows share: pages of choices with ◀ ▶, and the one toolkit for a pressed button.
 
 `button` answers a press after its handler ran, `answer` / `alert` answer it early, `show` puts the new text on
-the pressed message. handlers/common.py's `safe_answer` and `replace_buttons_message` are old names for
-`answer` and `show`. This module imports no other handler module, so every one of them may import it.
+the pressed message. This module imports no other handler module, so every one of them may import it.
 """
 
 from __future__ import annotations
@@ -84,17 +83,15 @@ def paged(
     choices: Sequence[tuple[str, str]],
     *,
     page: int,
-    page_data: str | Callable[[int], str],
+    page_data: Callable[[int], str],
     extra: Sequence[Sequence[tuple[str, str]]] = (),
     columns: int = 1,
     page_size: int = PAGE_SIZE,
 ) -> InlineKeyboardMarkup:
     """`choices` as (label, callback data), one page of them, ◀ ▶ to move, then `extra`.
 
-    `page_data` makes a page's callback data: a page codec's packer, or (older callers) a prefix for the number.
+    `page_data` makes a page's callback data: a page codec's packer, such as `lambda n: Page(page=n).pack()`.
     """
-    prefix = page_data if isinstance(page_data, str) else ""
-    page_button = page_data if callable(page_data) else lambda number: f"{prefix}{number}"
     pages = max(1, -(-len(choices) // page_size))
     page = min(max(page, 0), pages - 1)
     shown = choices[page * page_size : (page + 1) * page_size]
@@ -105,10 +102,10 @@ def paged(
     if pages > 1:
         nav = []
         if page > 0:
-            nav.append(InlineKeyboardButton("◀", callback_data=page_button(page - 1)))
-        nav.append(InlineKeyboardButton(f"{page + 1}/{pages}", callback_data=page_button(page)))
+            nav.append(InlineKeyboardButton("◀", callback_data=page_data(page - 1)))
+        nav.append(InlineKeyboardButton(f"{page + 1}/{pages}", callback_data=page_data(page)))
         if page < pages - 1:
-            nav.append(InlineKeyboardButton("▶", callback_data=page_button(page + 1)))
+            nav.append(InlineKeyboardButton("▶", callback_data=page_data(page + 1)))
         rows.append(nav)
     rows += [[InlineKeyboardButton(label, callback_data=data) for label, data in row] for row in extra]
     return InlineKeyboardMarkup(rows)
@@ -149,19 +146,3 @@ async def show(update: Update, context: Context, text: str, markup: InlineKeyboa
     chat = update.effective_chat
     assert chat is not None
     await context.bot.send_message(chat.id, text, reply_markup=markup)
-
-
-def int_part(data: str | None, index: int) -> int | None:
-    """The `index`-th ':'-separated part of callback data as an int; None for forged or old data.
-
-    Superseded by the codecs of handlers/callbacks.py, which also bound the number; kept for unconverted callers.
-    """
-    if data is None:
-        return None
-    parts = data.split(":")
-    if index >= len(parts):
-        return None
-    try:
-        return int(parts[index])
-    except ValueError:
-        return None

@@ -145,22 +145,18 @@ def test_the_handler_registered_today_takes_it(data: str, codec: type[CallbackDa
     assert _handler_modules()[data] == f"handlers.{module}"
 
 
-# Still dispatching by prefix by hand (being converted); the fallback takes every press no one else took.
-NOT_ON_CODECS = {"handlers.patrol", "handlers.report", "handlers.fallback"}
-
-
-def test_every_other_button_handler_is_registered_with_a_codec_pattern() -> None:
+def test_every_button_handler_is_registered_with_a_codec_pattern_but_the_fallback() -> None:
+    # The fallback is the one handler without a pattern, registered last: it answers every press no codec took.
     app = build_application(load_settings(env_file=None, bot_token="123456:" + "A" * 35))
     patterns = {codec.pattern for codec in cb.registry().values()}
-    loose = [
-        handler.callback.__module__
-        for handlers in app.handlers.values()
-        for handler in handlers
+    *coded, last = [
+        handler
+        for group in sorted(app.handlers)
+        for handler in app.handlers[group]
         if isinstance(handler, CallbackQueryHandler)
-        and handler.callback.__module__ not in NOT_ON_CODECS
-        and handler.pattern not in patterns
     ]
-    assert loose == []
+    assert [handler.callback.__module__ for handler in coded if handler.pattern not in patterns] == []
+    assert last.pattern is None and last.callback is cb.answer_outdated
 
 
 @pytest.mark.parametrize(
