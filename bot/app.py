@@ -23,6 +23,7 @@ from telegram.error import InvalidToken, NetworkError
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, BaseUpdateProcessor, Defaults, ExtBot
 from telegram.request import HTTPXRequest
 
+import handlers
 from bot import __version__, fonts
 from bot.commands import Where, menu_commands
 from bot.config import LANGUAGES, ConfigError, Settings
@@ -164,8 +165,6 @@ def build_application(settings: Settings, *, services: Services | None = None) -
     app.bot_data["settings"] = settings
     if services is not None:
         app.bot_data["services"] = services
-    import handlers
-
     handlers.register(app)
     return app
 

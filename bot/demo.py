@@ -40,6 +40,7 @@ from typing import Any, Literal
 from bot.config import CATEGORIES, Settings
 from bot.geo import haversine_m, lines_of
 from bot.periods import period_of
+from bot.registry_import import read_files, run_import
 from storage import Store
 from storage import demo as bulk
 
@@ -247,8 +248,6 @@ def _length(line: list[tuple[float, float]]) -> float:
 
 
 async def _import_sample(store: Store, settings: Settings, today: date) -> None:
-    from bot.registry_import import read_files, run_import
-
     batch = read_files([SAMPLE_REGISTRY / "areas.csv", SAMPLE_REGISTRY / "reaches.geojson"])
     if batch.file_errors or not batch.files:
         raise DemoError("cli.demo-data.no_sample", path=str(SAMPLE_REGISTRY))

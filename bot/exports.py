@@ -320,10 +320,10 @@ def _write_csv(job: _Job) -> tuple[int, int, int]:
 def _write_xlsx(job: _Job) -> tuple[int, int, int]:
     out, rows, reader, tally, start, end, count = job
     # openpyxl loads only for an xlsx export: the bot and the CLI start without it.
-    from openpyxl import Workbook
-    from openpyxl.cell import WriteOnlyCell
-    from openpyxl.styles import Alignment, Font
-    from openpyxl.utils import get_column_letter
+    from openpyxl import Workbook  # noqa: PLC0415
+    from openpyxl.cell import WriteOnlyCell  # noqa: PLC0415
+    from openpyxl.styles import Alignment, Font  # noqa: PLC0415
+    from openpyxl.utils import get_column_letter  # noqa: PLC0415
 
     workbook = Workbook(write_only=True)
     bold = Font(bold=True)
