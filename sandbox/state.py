@@ -516,6 +516,7 @@ class BotState:
             return
         if dropped:
             self._mark_consumed(max(int(u["update_id"]) for u in dropped))
+            self.activity.fire()  # all_confirmed may hold now
         if offset > 0:
             self._mark_consumed(offset - 1)
 
@@ -544,7 +545,15 @@ class BotState:
 
     @property
     def all_consumed(self) -> bool:
+        """Every pushed update fetched: delivered in a getUpdates answer, or dropped as not allowed."""
         return self.consumed_upto >= self.last_pushed_id
+
+    @property
+    def all_confirmed(self) -> bool:
+        """Every pushed update confirmed by the offset of a later getUpdates, or dropped. A bot asks again only
+        once it has taken in what it fetched (PTB: put it in its update queue), so from here the bot's own idle
+        signal covers every update."""
+        return not self.pending
 
     def call_started(self, at: float) -> None:
         self.in_flight += 1

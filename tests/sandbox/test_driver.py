@@ -139,8 +139,8 @@ async def test_next_message_expect_silence_and_listing(world: World) -> None:
     await world.ok("sendMessage", chat_id=alice.id, text="two", reply_markup={"keyboard": [["发送位置"]]})
     message = await later
     assert message.text == "two" and message.keyboard == [["发送位置"]]
-    await alice.expect_silence(0.05)
-    silence = asyncio.create_task(alice.expect_silence(0.2))
+    await alice.expect_silence(within=0.05)
+    silence = asyncio.create_task(alice.expect_silence(within=0.2))
     await asyncio.sleep(0.02)
     await world.ok("sendMessage", chat_id=alice.id, text="unexpected")
     with pytest.raises(AssertionError, match="unexpected"):
