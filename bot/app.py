@@ -97,7 +97,8 @@ class WorkTracker:
     handlers, `application.create_task`). Idle when there is none.
 
     Why: a test (or anything driving the bot) can then wait until the bot has done everything it was asked,
-    instead of waiting for a quiet period and hoping. It costs a counter and a done-callback per task.
+    instead of waiting for a quiet period and hoping. It costs a counter and a done-callback per task. Work started
+    with a bare `asyncio.create_task`, and jobs, are not counted: start update work through the Application.
     """
 
     def __init__(self) -> None:

@@ -40,6 +40,7 @@ async def restart(bot: Harness) -> RiverbotApplication:
     restarted = build_application(bot.settings, services=bot.services)
     await start_app(restarted, poll_timeout=1)
     bot.sandbox.watch(restarted.work)
+    bot.app = restarted
     return restarted
 
 

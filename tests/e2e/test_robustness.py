@@ -266,3 +266,25 @@ async def test_remembered_error_notices_are_capped(bot: Harness) -> None:
     await zhang.next_message()
     await bot.sandbox.wait_consumed()  # the admins are notified after the apology
     assert list(notices) == ["RuntimeError: the river overflowed"]
+
+
+async def test_the_driver_waits_for_a_task_a_handler_left_running(bot_factory: BotFactory) -> None:
+    """wait_consumed() covers what a `block=False` handler still does after the update itself is done."""
+    started, release = asyncio.Event(), asyncio.Event()
+
+    async def background(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Answers once the test lets it, long after its update has gone through the other handlers."""
+        assert update.effective_message is not None
+        started.set()
+        await release.wait()
+        await update.effective_message.reply_text("done in the background")
+
+    bot = await bot_factory(extra_handlers=[(CommandHandler("later", background, block=False), -1)])
+    a = bot.sandbox.user(first_name="A", language_code="en")
+    await a.send("/later")
+    await asyncio.wait_for(started.wait(), 5)
+    assert not bot.app.work.idle
+    release.set()
+    await bot.sandbox.wait_consumed()
+    assert "done in the background" in [m.text for m in a.messages()]
+    assert bot.app.work.idle
