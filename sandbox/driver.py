@@ -195,7 +195,8 @@ class Sandbox:
             raise AssertionError(
                 f"bot did not {waiting_for} updates up to #{state.last_pushed_id} within {timeout}s "
                 f"(fetched up to #{state.consumed_upto}, {len(state.pending)} unconfirmed, "
-                f"idle: {probe.idle if probe else 'no probe'}); is it polling?{self._failures()}"
+                f"{state.in_flight} API calls in flight, idle: {probe.idle if probe else 'no probe'}); "
+                f"is it polling?{self._failures()}"
             )
 
     async def wait_until(self, predicate: Callable[[], bool], timeout: float = 5.0) -> None:  # noqa: ASYNC109

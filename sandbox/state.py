@@ -13,7 +13,6 @@ import itertools
 import mimetypes
 import secrets
 import string
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -460,11 +459,8 @@ class BotState:
         self.consumed_upto = 100000
         self.allowed_updates: list[str] = []
         self.poll_generation = 0
-        #: API calls (other than getUpdates) being served right now, and when the last one started or ended
+        #: API calls (other than getUpdates) being served right now
         self.in_flight = 0
-        self.last_call_at = 0.0
-        #: time.monotonic() of the last fetch that consumed updates (the quiet window starts no earlier)
-        self.consumed_at = 0.0
         self.closed = False
         self.updates_signal = Signal()
         self.activity = Signal()
@@ -540,7 +536,6 @@ class BotState:
     def _mark_consumed(self, update_id: int) -> None:
         if update_id > self.consumed_upto:
             self.consumed_upto = update_id
-            self.consumed_at = time.monotonic()
             self.activity.fire()
 
     @property
@@ -557,11 +552,9 @@ class BotState:
 
     def call_started(self, at: float) -> None:
         self.in_flight += 1
-        self.last_call_at = at
 
     def call_finished(self, at: float) -> None:
         self.in_flight -= 1
-        self.last_call_at = at
         self.activity.fire()
 
     # -- messages ---------------------------------------------------------------------------------
