@@ -6,9 +6,9 @@ import asyncio
 import logging
 import os
 import signal
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 from telegram import (
@@ -35,6 +35,7 @@ from handlers.sending import BotSender
 from storage import Store
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # Opt in to PTB 23 behaviour now (durations as timedelta), so no deprecation warning fires at a 429.
 os.environ.setdefault("PTB_TIMEDELTA", "1")
@@ -96,6 +97,74 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
         pass
 
 
+class WorkTracker:
+    """The bot's unfinished work: updates taken in but not yet handled, and tasks started for them (`block=False`
+    handlers, `application.create_task`). Idle when there is none.
+
+    Why: a test (or anything driving the bot) can then wait until the bot has done everything it was asked,
+    instead of waiting for a quiet period and hoping. It costs a counter and a done-callback per task. Work started
+    with a bare `asyncio.create_task`, and jobs, are not counted: start update work through the Application.
+    """
+
+    def __init__(self) -> None:
+        self.busy = 0
+        self._listeners: list[Callable[[], None]] = []
+
+    @property
+    def idle(self) -> bool:
+        return self.busy == 0
+
+    def subscribe(self, listener: Callable[[], None]) -> None:
+        """Call `listener` each time the bot becomes idle."""
+        self._listeners.append(listener)
+
+    def begin(self) -> None:
+        self.busy += 1
+
+    def end(self, _: object = None) -> None:
+        self.busy -= 1
+        if self.busy == 0:
+            for listener in self._listeners:
+                listener()
+
+
+class TrackedQueue(asyncio.Queue[object]):
+    """PTB's update queue, counting each update from `put` (by the updater) to `task_done` (after its handlers)."""
+
+    def __init__(self, work: WorkTracker) -> None:
+        super().__init__()
+        self.work = work
+
+    def put_nowait(self, item: object) -> None:  # `put` ends in `put_nowait` too
+        super().put_nowait(item)
+        self.work.begin()
+
+    def task_done(self) -> None:
+        super().task_done()
+        self.work.end()
+
+
+class RiverbotApplication(Application):  # type: ignore[type-arg]
+    """PTB's Application whose tasks (each update's, `block=False` handlers', `create_task`'s) count as work."""
+
+    def __init__(self, *, work: WorkTracker, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.work = work
+
+    def create_task(
+        self,
+        coroutine: Generator[asyncio.Future[object], None, T] | Awaitable[T],
+        update: object | None = None,
+        *,
+        name: str | None = None,
+    ) -> asyncio.Task[T]:
+        """PTB's create_task, the task counted as work until it ends."""
+        task = super().create_task(coroutine, update, name=name)
+        self.work.begin()
+        task.add_done_callback(self.work.end)
+        return task
+
+
 def rate_limiter(settings: Settings) -> AIORateLimiter:
     """Telegram's limits on what the bot sends, with retries of the 429s that get through anyway (the bot and
     `riverbot summary --send`).
@@ -134,7 +203,7 @@ async def standalone_sender(settings: Settings) -> AsyncIterator[Sender]:
         raise ConfigError("config.api_unreachable", url=settings.telegram_api_url, reason=str(exc)) from None
 
 
-def build_application(settings: Settings, *, services: Services | None = None) -> Application:  # type: ignore[type-arg]
+def build_application(settings: Settings, *, services: Services | None = None) -> RiverbotApplication:
     """The Application, wired but not started. Without `services`, the store is opened at start-up."""
     defaults = Defaults(
         parse_mode=ParseMode.HTML,
@@ -142,8 +211,11 @@ def build_application(settings: Settings, *, services: Services | None = None) -
         link_preview_options=LinkPreviewOptions(is_disabled=True),
     )
     limiter = rate_limiter(settings)
+    work = WorkTracker()
     app = (
         ApplicationBuilder()
+        .application_class(RiverbotApplication, {"work": work})
+        .update_queue(TrackedQueue(work))
         .token(settings.token)
         .base_url(f"{settings.telegram_api_url}/bot")
         .base_file_url(f"{settings.telegram_api_url}/file/bot")
@@ -162,6 +234,7 @@ def build_application(settings: Settings, *, services: Services | None = None) -
         )
         .build()
     )
+    assert isinstance(app, RiverbotApplication)
     app.bot_data["settings"] = settings
     if services is not None:
         app.bot_data["services"] = services

@@ -49,7 +49,9 @@ SCALES: tuple[Scale, ...] = ("small", "city")
 # phase ("registry", "people", "patrols", "problems"), done, total
 Progress = Callable[[str, int, int], None]
 
-SAMPLE_REGISTRY = Path(__file__).resolve().parent.parent / "examples" / "registry"
+# The sample county: package data of `examples` (examples/registry/ in a checkout, inside the wheel when installed).
+# Wheels install unpacked, so the resource is a plain directory.
+SAMPLE_REGISTRY = Path(str(resources.files("examples") / "registry"))
 TRACK_DAYS = 21
 CITY_CENTER = (23.13, 113.30)
 # Volunteers per area (inclusive range), by scale.

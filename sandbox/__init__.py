@@ -9,20 +9,42 @@ Typical use::
         ...  # run the bot with base_url=f"{server.url}/bot", base_file_url=f"{server.url}/file/bot"
         await alice.send("/start")
         reply = await alice.next_message()
+
+The server runs on aiohttp, which comes with the `sandbox` extra (``pip install 'riverbot[sandbox]'``): it is
+loaded when first asked for, so that without it ``python -m sandbox`` can say so instead of failing on import.
 """
 
-from .driver import FakeGroup, FakeUser, Sandbox
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from .driver import BotProbe, FakeGroup, FakeUser, Sandbox
 from .errors import ApiError
 from .faults import Fault, FaultInjector
 from .flood import TELEGRAM_LIMITS, FloodControl, FloodLimits, Refusal
-from .server import ApiCall, BotApiServer
 from .state import SentMessage
 
+if TYPE_CHECKING:
+    from .server import ApiCall, BotApiServer
+
+#: what to install when aiohttp is missing
+INSTALL_HINT = "pip install 'riverbot[sandbox]'"
+
+
+def __getattr__(name: str) -> Any:
+    """`BotApiServer` and `ApiCall`, imported on first use (they need aiohttp)."""
+    if name in ("ApiCall", "BotApiServer"):
+        return getattr(importlib.import_module(".server", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 __all__ = [
+    "INSTALL_HINT",
     "TELEGRAM_LIMITS",
     "ApiCall",
     "ApiError",
     "BotApiServer",
+    "BotProbe",
     "FakeGroup",
     "FakeUser",
     "Fault",

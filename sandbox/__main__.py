@@ -7,8 +7,16 @@ import asyncio
 import contextlib
 import sys
 
+from . import INSTALL_HINT
 from .flood import TELEGRAM_LIMITS
-from .server import BotApiServer
+
+try:
+    from .server import BotApiServer
+except ModuleNotFoundError as missing:  # aiohttp is the `sandbox` extra: one line saying so, not a traceback
+    if missing.name != "aiohttp":
+        raise
+    print(f"python -m sandbox needs aiohttp, which the sandbox extra brings: {INSTALL_HINT}", file=sys.stderr)
+    raise SystemExit(2) from None
 
 
 async def _console(server: BotApiServer, token: str) -> None:

@@ -11,8 +11,8 @@ import copy
 import datetime as dtm
 import mimetypes
 import secrets
-import time
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .markup import detect_entities
 from .media import compress_photo, make_thumbnail
@@ -25,18 +25,45 @@ if TYPE_CHECKING:
 DateLike = int | float | dtm.datetime | None
 INDEFINITE_LIVE_PERIOD = 0x7FFFFFFF
 
-__all__ = ["FakeGroup", "FakeUser", "Sandbox", "SentMessage"]
+__all__ = ["BotProbe", "FakeGroup", "FakeUser", "Sandbox", "SentMessage"]
+#: how long expect_silence() watches a bot that gives no probe
+SILENCE_WITHOUT_PROBE = 0.3
+
+
+class BotProbe(Protocol):
+    """What the bot under test says about its own work (riverbot: `bot.app.WorkTracker`).
+
+    The Bot API sees only what a bot fetches and calls, not when its handlers are done; with a probe the driver
+    waits until the bot is done instead of waiting for a quiet period.
+    """
+
+    @property
+    def idle(self) -> bool:
+        """No update taken in but unhandled, and no task started for one still running."""
+        ...
+
+    def subscribe(self, listener: Callable[[], None]) -> None:
+        """Call `listener` each time the bot becomes idle."""
+        ...
 
 
 class Sandbox:
     """The world of one bot: create people and groups, push updates, read what the bot did."""
 
-    def __init__(self, server: BotApiServer, token: str) -> None:
+    def __init__(self, server: BotApiServer, token: str, probe: BotProbe | None = None) -> None:
         self.server = server
         self.token = token
         self.state: BotState = server.bot(token)
         #: per chat: how many bot messages next_message() has handed out (shared by everyone in the chat)
         self.read_upto: dict[int, int] = {}
+        self.probe: BotProbe | None = None
+        if probe is not None:
+            self.watch(probe)
+
+    def watch(self, probe: BotProbe) -> None:
+        """Wait on this probe from now on (e.g. the Application that replaced a stopped one)."""
+        self.probe = probe
+        probe.subscribe(self.state.activity.fire)
 
     # -- world -----------------------------------------------------------------------------------
 
@@ -153,35 +180,29 @@ class Sandbox:
         chat.note_message_id(int(message["message_id"]))
         state.store_message(copy.deepcopy(message))
 
-    async def wait_consumed(
-        self,
-        timeout: float = 5.0,  # noqa: ASYNC109 - the documented test API
-        settle: float = 0.05,
-    ) -> None:
-        """Wait until the bot has fetched every pushed update and then gone quiet.
+    async def wait_consumed(self, timeout: float = 5.0) -> None:  # noqa: ASYNC109 - the documented test API
+        """Wait until the bot has taken in every pushed update and, with a probe, is idle: every handler it ran
+        for them, and every task they started, has ended.
 
-        Fetching is all the Bot API can observe; a handler runs after that. So, once every update is
-        fetched, this also waits until no API call is in flight and none started or ended for
-        ``settle`` seconds: by then the handlers have normally done what they do (``settle=0`` skips it).
+        Without a probe only fetching can be seen (the Bot API's view): the handlers may still be running.
         """
-        deadline = time.monotonic() + timeout
-        state = self.state
-        if not await state.activity.wait_until(lambda: state.all_consumed, timeout):
+        state, probe = self.state, self.probe
+        if probe is None:
+            done, waiting_for = (lambda: state.all_consumed), "fetch"
+        else:
+            done, waiting_for = (lambda: state.all_confirmed and probe.idle), "finish"
+        if not await state.activity.wait_until(done, timeout):
             raise AssertionError(
-                f"bot did not fetch updates up to #{state.last_pushed_id} within {timeout}s "
-                f"(fetched up to #{state.consumed_upto}); is it polling?{self._failures()}"
+                f"bot did not {waiting_for} updates up to #{state.last_pushed_id} within {timeout}s "
+                f"(fetched up to #{state.consumed_upto}, {len(state.pending)} unconfirmed, "
+                f"{state.in_flight} API calls in flight, idle: {probe.idle if probe else 'no probe'}); "
+                f"is it polling?{self._failures()}"
             )
-        while settle > 0:
-            quiet_for = time.monotonic() - max(state.last_call_at, state.consumed_at)
-            if state.in_flight == 0 and quiet_for >= settle:
-                return
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise AssertionError(f"bot kept calling the API for {timeout}s after fetching its updates")
-            if state.in_flight:
-                await state.activity.wait(remaining)
-            else:
-                await asyncio.sleep(min(settle - quiet_for, remaining))
+
+    async def wait_until(self, predicate: Callable[[], bool], timeout: float = 5.0) -> None:  # noqa: ASYNC109
+        """Wait until `predicate()` holds, checking it after every API call, fetch and idle moment of the bot."""
+        if not await self.state.activity.wait_until(predicate, timeout):
+            raise AssertionError(f"condition not met within {timeout}s{self._failures()}")
 
     # -- what the bot did --------------------------------------------------------------------------
 
@@ -614,11 +635,15 @@ class FakeUser:
         self.sandbox.read_upto[chat_id] = all_sent.index(last) + 1
         return message
 
-    async def expect_silence(self, seconds: float = 0.3, chat: FakeGroup | int | None = None) -> None:
-        """Fail if the bot sends anything to the chat within the next ``seconds``."""
+    async def expect_silence(self, chat: FakeGroup | int | None = None, *, within: float | None = None) -> None:
+        """Fail if the bot sends anything to the chat from now until it has handled every update pushed so far
+        (Sandbox.wait_consumed). With `within`, or for a bot without a probe, watch for that many seconds instead."""
         chat_id = self.sandbox.chat_record(chat, self).id
         before = len(self.state.sent_in_chat(chat_id))
-        await asyncio.sleep(seconds)
+        if within is None and self.sandbox.probe is not None:
+            await self.sandbox.wait_consumed()
+        else:
+            await asyncio.sleep(SILENCE_WITHOUT_PROBE if within is None else within)
         new = [m for m in self.state.sent_in_chat(chat_id)[before:] if not m.album or m.album[0] is m]
         if new:
             listing = "\n".join(f"  {m.describe()}" for m in new)

@@ -13,7 +13,6 @@ import itertools
 import mimetypes
 import secrets
 import string
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -460,11 +459,8 @@ class BotState:
         self.consumed_upto = 100000
         self.allowed_updates: list[str] = []
         self.poll_generation = 0
-        #: API calls (other than getUpdates) being served right now, and when the last one started or ended
+        #: API calls (other than getUpdates) being served right now
         self.in_flight = 0
-        self.last_call_at = 0.0
-        #: time.monotonic() of the last fetch that consumed updates (the quiet window starts no earlier)
-        self.consumed_at = 0.0
         self.closed = False
         self.updates_signal = Signal()
         self.activity = Signal()
@@ -516,6 +512,7 @@ class BotState:
             return
         if dropped:
             self._mark_consumed(max(int(u["update_id"]) for u in dropped))
+            self.activity.fire()  # all_confirmed may hold now
         if offset > 0:
             self._mark_consumed(offset - 1)
 
@@ -539,20 +536,25 @@ class BotState:
     def _mark_consumed(self, update_id: int) -> None:
         if update_id > self.consumed_upto:
             self.consumed_upto = update_id
-            self.consumed_at = time.monotonic()
             self.activity.fire()
 
     @property
     def all_consumed(self) -> bool:
+        """Every pushed update fetched: delivered in a getUpdates answer, or dropped as not allowed."""
         return self.consumed_upto >= self.last_pushed_id
+
+    @property
+    def all_confirmed(self) -> bool:
+        """Every pushed update confirmed by the offset of a later getUpdates, or dropped. A bot asks again only
+        once it has taken in what it fetched (PTB: put it in its update queue), so from here the bot's own idle
+        signal covers every update."""
+        return not self.pending
 
     def call_started(self, at: float) -> None:
         self.in_flight += 1
-        self.last_call_at = at
 
     def call_finished(self, at: float) -> None:
         self.in_flight -= 1
-        self.last_call_at = at
         self.activity.fire()
 
     # -- messages ---------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from typing import Any, Protocol
 import pytest
 from telegram.ext import Application, BaseHandler
 
-from bot.app import build_application
+from bot.app import RiverbotApplication, build_application
 from bot.app import start as start_app
 from bot.app import stop as stop_app
 from bot.config import Settings, load_settings
@@ -29,7 +29,7 @@ class Harness:
 
     server: BotApiServer
     sandbox: Sandbox
-    app: Application  # type: ignore[type-arg]
+    app: RiverbotApplication
     services: Services
     settings: Settings
     caplog: pytest.LogCaptureFixture
@@ -82,7 +82,8 @@ async def bot_factory(
             app.add_handler(handler, group)
         await start_app(app, poll_timeout=1)
         running.append((app, store))
-        return Harness(server, Sandbox(server, token), app, services, settings, caplog)
+        # The driver waits on the bot's own idle signal, not on a quiet period.
+        return Harness(server, Sandbox(server, token, app.work), app, services, settings, caplog)
 
     yield start
 

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 from sandbox import FakeUser
 from tests.conftest import Harness
-from tests.e2e.test_joining import make_chief_invite, seed_registry, started_admin, tap
+from tests.support import make_chief_invite, seed_registry, started_admin, tap
 
 
 async def joined_chief(bot: Harness, admin: FakeUser, name: str = "王五") -> FakeUser:

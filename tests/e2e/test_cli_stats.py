@@ -13,7 +13,7 @@ import pytest
 from bot.tallies import display_width
 from storage import Store
 from tests.conftest import Cli
-from tests.unit.test_tallies import World
+from tests.support import World
 
 
 async def _fill(path: Path) -> None:

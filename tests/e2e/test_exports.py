@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import io
 import json
 import zipfile
@@ -16,8 +15,7 @@ from storage import Store
 from storage.patrols import Finish
 from tests.conftest import Cli, Harness
 from tests.e2e import test_cli_stats
-from tests.e2e.test_joining import started_admin, tap
-from tests.e2e.test_patrols import chief, seed
+from tests.support import chief, seed, started_admin, tap
 
 # The known March of `riverbot stats`'s tests.
 filled = test_cli_stats.filled
@@ -88,10 +86,7 @@ async def test_export_in_the_bot_arrives_as_a_document(bot: Harness) -> None:
     book = load_workbook(io.BytesIO(document.document))
     patrols = book["巡河记录"]
     assert [c.value for c in patrols[2]][1] == "王五" and patrols["L2"].value == "是"
-    for _ in range(50):
-        if "已生成" in ranges.text:
-            break
-        await asyncio.sleep(0.05)
+    await bot.sandbox.wait_consumed()
     assert "已生成" in ranges.text and "巡河记录 1 条" in ranges.text
     assert bot.errors() == []
 

@@ -7,20 +7,12 @@ import logging
 
 import pytest
 
-from sandbox import FakeGroup, FakeUser, SentMessage
+from sandbox import FakeGroup
 from tests.conftest import ADMIN_ID, BOT_USERNAME, Harness
+from tests.support import current, started_admin
 
 REFUSAL_ZH = "仅河长办管理员可以进行此操作。"
 ANONYMOUS_ADMIN = {"id": 1087968824, "is_bot": True, "first_name": "Group", "username": "GroupAnonymousBot"}
-
-
-async def started_admin(bot: Harness, language_code: str = "zh-hans") -> FakeUser:
-    """The bootstrap admin (ADMIN_IDS), after /start in private: only then does the bot know them as an admin."""
-    admin = bot.sandbox.user(first_name="河长办", language_code=language_code, user_id=ADMIN_ID)
-    await admin.send("/start")
-    await admin.next_message()
-    await admin.next_message()
-    return admin
 
 
 async def two_areas(bot: Harness) -> tuple[int, int]:
@@ -42,11 +34,6 @@ async def nothing_more(bot: Harness, chat: FakeGroup) -> None:
     await bot.sandbox.wait_consumed()
     unread = bot.sandbox.state.sent_in_chat(chat.id)[bot.sandbox.read_upto.get(chat.id, 0) :]
     assert [m.text for m in unread] == []
-
-
-def current(bot: Harness, message: SentMessage) -> SentMessage:
-    """The bot's message as it is now (edits applied)."""
-    return bot.sandbox.state.sent_by_key[(message.chat_id, message.message_id)]
 
 
 async def test_an_office_admin_binds_the_group_to_an_area_with_a_button(bot: Harness) -> None:

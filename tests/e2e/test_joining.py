@@ -2,76 +2,17 @@
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime, timedelta
 
-from bot.app import build_application
-from bot.app import start as start_app
 from bot.app import stop as stop_app
 from sandbox import FakeUser, SentMessage
-from storage import Store
-from storage.registry import ReachValues
 from tests.conftest import ADMIN_ID, BotFactory, Harness
-
-
-async def seed_registry(store: Store) -> dict[str, int]:
-    """Two areas and three reaches; returns reach ids by code."""
-    cd, _ = await store.areas.upsert("CD", "城东片区", "Chengdong")
-    await store.areas.upsert("CN", "城南片区", "Chengnan")
-    ids = {}
-    for code, zh, en, level in (
-        ("DBH-01", "丁堡河（城东段）", "Dingbao River (east)", "town"),
-        ("JHH-01", "江海河（城东段）", "Jianghai River (east)", "town"),
-        ("LGH-01", "立公河", "Ligong River", "village"),
-    ):
-        ids[code], _ = await store.reaches.upsert(
-            ReachValues(code, zh, en, cd, level, 3.5, ("black_odorous",) if code == "LGH-01" else (), None, None)
-        )
-    return ids
-
-
-async def started_admin(bot: Harness, language_code: str = "zh-hans") -> FakeUser:
-    admin = bot.sandbox.user(first_name="河长办", last_name="管理员", language_code=language_code, user_id=ADMIN_ID)
-    await admin.send("/start")
-    await admin.next_message()
-    await admin.next_message()
-    return admin
-
-
-async def tap(
-    bot: Harness, user: FakeUser, message: SentMessage, text: str | None = None, data: str | None = None
-) -> SentMessage:
-    """Press a button, wait until the bot has answered the press, and return that message as it is now."""
-    query_id = await user.press(message, text=text, data=data)
-    await bot.sandbox.answer(query_id)
-    return next(m for m in user.messages() if m.message_id == message.message_id)
+from tests.support import invite_code, make_chief_invite, restart, seed_registry, started_admin, tap
 
 
 async def last_message(bot: Harness, user: FakeUser) -> SentMessage:
     await bot.sandbox.wait_consumed()
     return user.messages()[-1]
-
-
-def invite_code(text: str) -> str:
-    found = re.search(r"https://t\.me/riverbot_test_bot\?start=([A-Za-z0-9_-]+)", text)
-    assert found is not None, text
-    return found.group(1)
-
-
-async def make_chief_invite(bot: Harness, admin: FakeUser, name: str = "王五") -> str:
-    await admin.send("/invite")
-    ask = await admin.next_message()
-    assert "请输入被邀请人（河长）的姓名" in (await tap(bot, admin, ask, text="河长")).text
-    await admin.send(name)
-    level = await admin.next_message()
-    areas = await tap(bot, admin, level, text="镇级河长")
-    reaches = await tap(bot, admin, areas, text="城东片区 · CD")
-    reaches = await tap(bot, admin, reaches, data=next(d for t, d in reaches.buttons[0] if d))
-    assert reaches.button_texts[0].startswith("✅")
-    reaches = await tap(bot, admin, reaches, text="▫️ 江海河（城东段） · JHH-01")
-    created = await tap(bot, admin, reaches, text="完成（已选 2 条）")
-    assert f"已为 {name}（镇级河长）生成邀请链接" in created.text
-    return invite_code(created.text)
 
 
 async def test_chief_joins_by_invite_after_confirming_their_name(bot: Harness) -> None:
@@ -240,9 +181,7 @@ async def test_registration_survives_a_restart(bot: Harness) -> None:
     await qian.next_message()
     areas = await qian.next_message()
 
-    await stop_app(bot.app)
-    restarted = build_application(bot.settings, services=bot.services)
-    await start_app(restarted, poll_timeout=1)
+    restarted = await restart(bot)
     try:
         await tap(bot, qian, areas, text="城东片区")
         await qian.next_message()

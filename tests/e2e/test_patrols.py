@@ -2,69 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import time
 from datetime import UTC, datetime, timedelta
 
-from bot.app import build_application
-from bot.app import start as start_app
 from bot.app import stop as stop_app
 from handlers.patrol import end_idle_patrols, remind_chiefs
-from sandbox import FakeUser
-from storage import Store
-from storage.registry import ReachValues
 from tests.conftest import BotFactory, Harness
-from tests.e2e.test_joining import tap
 from tests.factories import make_jpeg
-
-# 丁堡河（城东段）runs east–west along 32.5 N from 120.40 E to 120.43 E (about 2.8 km).
-LAT = 32.5
-WEST = 120.40
-# 0.0003 degrees of longitude at 32.5 N: 6371008.8 × cos(32.5°) × 0.0003 × π / 180 ≈ 28.1 m.
-STEP = 0.0003
-
-
-async def seed(store: Store) -> dict[str, int]:
-    cd, _ = await store.areas.upsert("CD", "城东片区", "Chengdong")
-    line = {"type": "LineString", "coordinates": [[WEST, LAT], [120.43, LAT]]}
-    ids = {}
-    ids["DBH-01"], _ = await store.reaches.upsert(
-        ReachValues(
-            "DBH-01",
-            "丁堡河（城东段）",
-            "Dingbao River (east)",
-            cd,
-            "town",
-            2.8,
-            (),
-            json.dumps(line),
-            (LAT, WEST, LAT, 120.43),
-        )
-    )
-    ids["LGH-01"], _ = await store.reaches.upsert(
-        ReachValues("LGH-01", "立公河", "Ligong River", cd, "village", 1.2, (), None, None)
-    )
-    return ids
-
-
-async def chief(bot: Harness, user: FakeUser, name: str, reach_ids: list[int], level: str = "town") -> int:
-    area = await bot.store.areas.by_code("CD")
-    assert area is not None
-    person_id = await bot.store.people.create(name=name, telegram_id=user.id, home_area_id=area.id)
-    await bot.store.people.grant_role(person_id, "chief", level=level)
-    today = datetime.now(bot.settings.tz).date() - timedelta(days=30)
-    for reach_id in reach_ids:
-        await bot.store.assignments.assign(person_id, reach_id, level=level, starts_on=today)
-    return person_id
-
-
-async def start_patrol(bot: Harness, user: FakeUser, at: int, reach_text: str = "🏞 丁堡河（城东段）") -> None:
-    await user.send("/patrol", date=at)
-    choice = await user.next_message()
-    await user.next_message()  # "or send your location" with the location keyboard
-    started = await tap(bot, user, choice, text=reach_text)
-    assert "巡河已开始" in started.text or "Patrol started" in started.text
-    await user.next_message()  # how to share a live location, with the Finish / Report keyboard
+from tests.support import LAT, STEP, WEST, chief, restart, run_job, seed, start_patrol, tap
 
 
 async def test_a_live_patrol_counts_by_telegrams_clock(bot: Harness) -> None:
@@ -95,7 +40,7 @@ async def test_a_live_patrol_counts_by_telegrams_clock(bot: Harness) -> None:
     assert await bot.store.patrols.point_count(patrols[0].id) == 41
     # The edits keep coming after the finish (the live location runs on): stored nowhere, answered never.
     await wang.edit_live_location(live, LAT, WEST + 41 * STEP, edit_date=t0 + 43 * 60)
-    await wang.expect_silence(0.3)
+    await wang.expect_silence()
     assert await bot.store.patrols.point_count(patrols[0].id) == 41
     await wang.send("/mypatrols")
     mine = await wang.next_message()
@@ -146,9 +91,7 @@ async def test_finish_twice_and_after_a_restart(bot: Harness) -> None:
     finish_data = next(d for t, d in started.buttons[1] if d)
     await sun.next_message()
 
-    await stop_app(bot.app)
-    restarted = build_application(bot.settings, services=bot.services)
-    await start_app(restarted, poll_timeout=1)
+    restarted = await restart(bot)
     try:
         card = await tap(bot, sun, started, data=finish_data)
         assert "巡河记录：丁堡河（城东段）" in card.text
@@ -170,9 +113,7 @@ async def test_restart_mid_patrol_loses_no_point(bot: Harness) -> None:
     for minute in range(1, 11):
         await qian.edit_live_location(live, LAT, WEST + minute * STEP, edit_date=t0 + 30 + minute * 60)
     await bot.sandbox.wait_consumed()
-    await stop_app(bot.app)
-    restarted = build_application(bot.settings, services=bot.services)
-    await start_app(restarted, poll_timeout=1)
+    restarted = await restart(bot)
     try:
         for minute in range(11, 21):
             await qian.edit_live_location(live, LAT, WEST + minute * STEP, edit_date=t0 + 30 + minute * 60)
@@ -299,11 +240,10 @@ async def test_reminder_before_the_period_ends_and_its_button(bot_factory: BotFa
     await he.send("/start")
     await he.next_message()
     await he.next_message()
-    assert bot.app.job_queue is not None
-    bot.app.job_queue.run_once(remind_chiefs, 0)
+    await run_job(bot, remind_chiefs)
     reminder = await he.next_message()
     assert "以下河段本期巡河次数还不够" in reminder.text and "丁堡河（城东段）：本周已巡 0/1" in reminder.text
-    bot.app.job_queue.run_once(remind_chiefs, 0)  # the same day again: not sent twice
-    await he.expect_silence(0.5)
+    await run_job(bot, remind_chiefs)  # the same day again: not sent twice
+    await he.expect_silence()
     started = await tap(bot, he, reminder, text="🚶 巡 丁堡河（城东段）")
     assert "巡河已开始：丁堡河（城东段）" in started.text

@@ -5,24 +5,18 @@ Each test checks what people see and what the store holds: statuses and the even
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from datetime import UTC, datetime, timedelta
 
-from bot.app import build_application
-from bot.app import start as start_app
 from bot.app import stop as stop_app
-from handlers.common import Context
 from handlers.problems import chase_deadlines
 from sandbox import FakeUser, SentMessage
 from storage.registry import ReachValues
 from storage.store import to_db_time
 from tests.conftest import ADMIN_ID, Harness
-from tests.e2e.test_joining import started_admin, tap
-from tests.e2e.test_patrols import LAT, WEST, chief, seed, start_patrol
-from tests.e2e.test_problems import report, volunteer
 from tests.factories import make_jpeg
+from tests.support import LAT, WEST, chief, report, restart, run_job, seed, start_patrol, started_admin, tap, volunteer
 
 
 async def started(user: FakeUser) -> None:
@@ -90,17 +84,7 @@ def today(bot: Harness) -> datetime:
 
 async def run_deadline_job(bot: Harness) -> None:
     """Run the daily deadline job now, through the job queue, and wait until it is done (sends included)."""
-    finished = asyncio.Event()
-
-    async def job(context: Context) -> None:
-        try:
-            await chase_deadlines(context)
-        finally:
-            finished.set()
-
-    assert bot.app.job_queue is not None
-    bot.app.job_queue.run_once(job, 0)
-    await asyncio.wait_for(finished.wait(), 5)
+    await run_job(bot, chase_deadlines)
 
 
 # -- 1. send back with a reason, then rectified again and closed -------------------------------------------
@@ -206,7 +190,7 @@ async def test_an_admin_dismisses_with_a_reason_in_english(bot: Harness) -> None
     refused = await alert(bot, zhou, old_card, "✅ Rectified")
     assert refused.startswith("This can no longer be done: the problem is now “dismissed”")
     assert "This can no longer be done" in await alert(bot, admin, card, "🚫 Dismiss")
-    await zhou.expect_silence(0.2)
+    await zhou.expect_silence()
     assert [a for a, _, _ in await actions(bot, 1)] == ["report", "assign", "dismiss"]
     # The reporter's view: the reason in the timeline, nothing left to press.
     await amy.send("/problem 1")
@@ -323,7 +307,7 @@ async def test_reopened_after_its_chief_left_goes_to_the_reachs_chief_now_or_to_
     assert xiao_record is not None
 
     # Nobody holds the reach now: the problem waits for the admins, who hear of it.
-    await admin.expect_silence(0.1)
+    await admin.expect_silence()
     await xiao.send("/problem 1")
     card = await notice(xiao, "办理过程")
     await tap(bot, xiao, card, text="🔁 问题仍在，重新打开")
@@ -456,7 +440,7 @@ async def test_the_deadline_job_reminds_warns_and_escalates_once(bot: Harness) -
     card = await notice(admin, "🚨 Problem #1 (illegal dumping) is 4 day(s) overdue and still not rectified")
     assert "⏰ Overdue by 4 day(s)" in card.text and "Assignee: 王五" in card.text
     assert card.button_texts == ["👤 Assign / reassign", "🚫 Dismiss", "Details"]
-    await admin.expect_silence(0)
+    await admin.expect_silence()
 
     events = await bot.store.problems.events(1)
     assert [e.action for e in events] == ["report", "assign", "escalate"]
@@ -467,8 +451,8 @@ async def test_the_deadline_job_reminds_warns_and_escalates_once(bot: Harness) -
 
     # The same day again: nothing more to anyone, nothing more in the log.
     await run_deadline_job(bot)
-    await wang.expect_silence(0)
-    await admin.expect_silence(0)
+    await wang.expect_silence()
+    await admin.expect_silence()
     assert [e.action for e in await bot.store.problems.events(1)] == ["report", "assign", "escalate"]
     problem = await bot.store.problems.by_id(1)
     assert problem is not None and problem.status == "assigned"
@@ -481,7 +465,7 @@ async def test_the_deadline_job_reminds_warns_and_escalates_once(bot: Harness) -
     await bot.store.execute("UPDATE problems SET deadline = ? WHERE id = 1", (late,))
     await run_deadline_job(bot)
     await notice(admin, "🚨 Problem #1 (illegal dumping) is 3 day(s) overdue")
-    await wang.expect_silence(0)  # his reminder letter for #1 went out today already
+    await wang.expect_silence()  # his reminder letter for #1 went out today already
     events = await bot.store.problems.events(1)
     assert [e.action for e in events] == ["report", "assign", "escalate", "rectify", "close", "reopen", "escalate"]
     assert events[-1].data == {"days_overdue": 3}
@@ -689,7 +673,7 @@ async def test_problem_command_refuses_the_unauthorized_and_explains_its_usage(b
     ):
         await user.send("/problem 1")
         assert (await user.next_message()).text == text
-        await user.expect_silence(0.1)  # no photo, no map: nothing of it shown
+        await user.expect_silence()  # no photo, no map: nothing of it shown
     await xiao.send("/problem 2")
     assert (await xiao.next_message()).text == "没有找到问题 #2，或您无权查看。"
     for junk in ("/problem", "/problem abc", "/problem #", "/problem -1", "/problem ²", "/problem 1e3"):
@@ -733,9 +717,7 @@ async def test_a_report_survives_a_restart(bot: Harness) -> None:
     assert "Photo 1 received" in added.text
     await bot.sandbox.wait_consumed()
 
-    await stop_app(bot.app)
-    restarted = build_application(bot.settings, services=bot.services)
-    await start_app(restarted, poll_timeout=1)
+    restarted = await restart(bot)
     try:
         await tap(bot, amy, added, text="➡️ Done with photos: next")
         await amy.next_message()

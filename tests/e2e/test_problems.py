@@ -6,47 +6,9 @@ import asyncio
 import time
 from datetime import datetime, timedelta
 
-from sandbox import FakeUser, SentMessage
 from tests.conftest import ADMIN_ID, Harness
-from tests.e2e.test_joining import started_admin, tap
-from tests.e2e.test_patrols import LAT, WEST, chief, seed
 from tests.factories import make_jpeg
-
-
-async def volunteer(bot: Harness, user: FakeUser, name: str) -> int:
-    area = await bot.store.areas.by_code("CD")
-    assert area is not None
-    person_id = await bot.store.people.create(name=name, telegram_id=user.id, home_area_id=area.id)
-    await bot.store.people.grant_role(person_id, "volunteer")
-    return person_id
-
-
-async def report(
-    bot: Harness,
-    user: FakeUser,
-    *,
-    zh: bool = True,
-    category: str = "乱堆",
-    photo_seed: int = 1,
-    lat: float = LAT + 0.0005,
-    lon: float = WEST + 0.003,
-) -> SentMessage:
-    """Walk the whole report flow with a compressed photo and a shared location; returns the confirmation."""
-    await user.send("/report")
-    await user.next_message()
-    await user.send_photo(make_jpeg(1600, 1200, seed=photo_seed))
-    added = await user.next_message()
-    await tap(bot, user, added, text="➡️ 照片已发完，下一步" if zh else "➡️ Done with photos: next")
-    await user.next_message()  # share your location (keyboard)
-    await user.send_location(lat, lon)
-    await user.next_message()  # location received
-    reaches = await user.next_message()
-    category_message = await tap(bot, user, reaches, data=reaches.buttons[0][0][1])
-    described = await tap(bot, user, category_message, text=category)
-    if described.text.startswith(("问题类别", "Kind of problem")):
-        return described  # a possible duplicate is offered next
-    confirm = await tap(bot, user, described, text="跳过" if zh else "Skip")
-    return await tap(bot, user, confirm, text="📤 提交" if zh else "📤 Send")
+from tests.support import LAT, WEST, chief, report, seed, started_admin, tap, volunteer
 
 
 async def test_the_closed_loop_from_a_volunteers_photo_to_sign_off(bot: Harness) -> None:
@@ -213,7 +175,7 @@ async def test_bad_input_while_reporting(bot: Harness) -> None:
     await zhao.send_album([make_jpeg(640, 480, seed=10 + i) for i in range(7)])
     added = await zhao.next_message()  # one answer for the album, updated as its photos arrive
     assert "每个问题最多 5 张照片" in (await zhao.next_message()).text
-    await zhao.expect_silence(0.3)
+    await zhao.expect_silence()
     assert "已收到第 5 张照片" in added.text
     dialog = await bot.store.dialogs.get(zhao.id)
     assert dialog is not None and len(dialog.data["photos"]) == 5

@@ -11,8 +11,8 @@ from telegram import Update
 from telegram.ext import ApplicationHandlerStop, CallbackQueryHandler, CommandHandler, ContextTypes
 
 from bot.people import Person
-from sandbox import FakeUser
 from tests.conftest import ADMIN_ID, BotFactory, Harness
+from tests.support import started_admin
 
 SECOND_ADMIN_ID = ADMIN_ID + 1
 
@@ -21,18 +21,9 @@ async def _boom(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     raise RuntimeError("the river overflowed")
 
 
-async def _started_admin(bot: Harness, language_code: str) -> FakeUser:
-    """The bootstrap admin, after /start (greeting and language choice read)."""
-    admin = bot.sandbox.user(first_name="河长办", language_code=language_code, user_id=ADMIN_ID)
-    await admin.send("/start")
-    await admin.next_message()
-    await admin.next_message()
-    return admin
-
-
 async def test_an_error_is_kept_apologized_for_and_reported_to_admins(bot_factory: BotFactory) -> None:
     bot = await bot_factory(extra_handlers=[(CommandHandler("boom", _boom), -1)])
-    admin = await _started_admin(bot, "zh-hans")
+    admin = await started_admin(bot, "zh-hans")
     chief = bot.sandbox.user(first_name="陈河长", language_code="zh-hans")
     await chief.send("/boom 丁堡河 有垃圾")
     apology = await chief.next_message()
@@ -48,13 +39,12 @@ async def test_an_error_is_kept_apologized_for_and_reported_to_admins(bot_factor
 
 async def test_the_same_error_does_not_flood_admins(bot_factory: BotFactory) -> None:
     bot = await bot_factory(extra_handlers=[(CommandHandler("boom", _boom), -1)])
-    admin = await _started_admin(bot, "en")
+    admin = await started_admin(bot, "en")
     chief = bot.sandbox.user(first_name="陈河长", language_code="zh-hans")
     for _ in range(3):
         await chief.send("/boom")
         await chief.next_message()
     await bot.sandbox.wait_consumed()
-    await asyncio.sleep(0.3)
     assert len(admin.messages()) == 3  # greeting, language choice, one notice
     assert len(await bot.store.failed_updates.open()) == 3
 
@@ -95,11 +85,14 @@ async def test_slow_telegram_does_not_lose_answers(bot: Harness) -> None:
 
 async def test_chats_run_concurrently_and_each_chat_in_order(bot_factory: BotFactory) -> None:
     order: list[str] = []
+    slow_started, slow_may_end = asyncio.Event(), asyncio.Event()
 
     async def slow(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A handler busy until the test lets it go."""
         assert update.effective_message is not None
         order.append("slow-start")
-        await asyncio.sleep(0.6)
+        slow_started.set()
+        await slow_may_end.wait()
         order.append("slow-end")
         await update.effective_message.reply_text("slow done")
         raise ApplicationHandlerStop
@@ -113,10 +106,11 @@ async def test_chats_run_concurrently_and_each_chat_in_order(bot_factory: BotFac
     b = bot.sandbox.user(first_name="B", language_code="en")
     await a.send("/slow")
     await a.send("/help")
-    await asyncio.sleep(0.05)
+    await asyncio.wait_for(slow_started.wait(), 3)
     await b.send("/help")
     assert "What you can do" in (await b.next_message(timeout=3)).text
     assert order[:2] == ["slow-start", "help-B"]  # B did not wait for A's slow command
+    slow_may_end.set()
     assert (await a.next_message(timeout=3)).text == "slow done"
     assert "What you can do" in (await a.next_message(timeout=3)).text
     assert order.index("help-A") > order.index("slow-end")  # A's own updates kept their order
@@ -128,7 +122,6 @@ async def test_blocking_and_unblocking_the_bot_is_remembered(bot: Harness) -> No
     await zhang.next_message()
     await zhang.block_bot()
     await bot.sandbox.wait_consumed()
-    await asyncio.sleep(0.1)
     person = await bot.store.people.by_telegram_id(zhang.id)
     assert person is not None and person.blocked_at is not None
     await zhang.unblock_bot()
@@ -143,7 +136,6 @@ async def test_group_membership_and_migration_follow_the_chat(bot: Harness) -> N
     group = bot.sandbox.group(title="城东片区", supergroup=False, members=[chief], admins=[chief])
     await group.add_bot(by=chief)
     await bot.sandbox.wait_consumed()
-    await asyncio.sleep(0.1)
     old_id = group.id
     record = await bot.store.chats.get(old_id)
     assert record is not None and record.bot_status in ("member", "administrator")
@@ -153,14 +145,12 @@ async def test_group_membership_and_migration_follow_the_chat(bot: Harness) -> N
     await bot.sandbox.wait_consumed()
     await group.migrate_to_supergroup()
     await bot.sandbox.wait_consumed()
-    await asyncio.sleep(0.1)
     assert group.id != old_id
     assert await bot.services.chats.language(group.id) == "en"
     old = await bot.store.chats.get(old_id)
     assert old is not None and old.migrated_to == group.id
     await group.remove_bot(by=chief)
     await bot.sandbox.wait_consumed()
-    await asyncio.sleep(0.1)
     record = await bot.store.chats.get(group.id)
     assert record is not None and record.bot_status in ("left", "kicked")
 
@@ -175,7 +165,7 @@ async def test_outdated_button_whose_query_is_too_old_is_not_an_error(bot: Harne
     qian = bot.sandbox.user(first_name="钱七", language_code="zh-hans")
     await qian.press_raw(qian.id, 99999, "no-such-action:1")
     await bot.sandbox.wait_consumed()
-    await qian.expect_silence(0.2)
+    await qian.expect_silence()
     assert bot.server.faults.fired == [("400", "answerCallbackQuery")]
     assert bot.errors() == []
     assert await bot.store.failed_updates.open() == []
@@ -188,7 +178,6 @@ async def test_language_choice_after_a_restart_still_takes_effect(bot: Harness) 
     bot.server.faults.inject("400", method="answerCallbackQuery", description=QUERY_TOO_OLD)
     await li.press(choice, text="English")
     await bot.sandbox.wait_consumed()
-    await asyncio.sleep(0.1)
     assert li.messages()[-1].text.startswith("Language set to English")
     assert li.messages()[-1].buttons == []
     assert bot.server.faults.fired == [("400", "answerCallbackQuery")]
@@ -238,7 +227,6 @@ async def test_a_button_on_an_anonymous_admins_message_does_not_make_the_presser
     )
     await member.press_raw(group, 1, "lang:en")
     await bot.sandbox.wait_consumed()
-    await asyncio.sleep(0.1)
     assert bot.sandbox.answers[-1]["show_alert"] is True
     assert await bot.services.chats.language(group.id) == "zh"
 
@@ -249,7 +237,7 @@ async def test_one_admin_who_cannot_be_told_does_not_silence_the_others(
     bot = await bot_factory(
         admin_ids=frozenset({ADMIN_ID, SECOND_ADMIN_ID}), extra_handlers=[(CommandHandler("boom", _boom), -1)]
     )
-    first = await _started_admin(bot, "zh-hans")
+    first = await started_admin(bot, "zh-hans")
     second = bot.sandbox.user(first_name="副主任", language_code="en", user_id=SECOND_ADMIN_ID)
     await second.send("/start")
     await second.next_message()
@@ -276,8 +264,27 @@ async def test_remembered_error_notices_are_capped(bot: Harness) -> None:
     zhang = bot.sandbox.user(first_name="张三", language_code="zh-hans")
     await zhang.send("/boom")
     await zhang.next_message()
-    for _ in range(100):  # the admins are notified after the apology
-        if "RuntimeError: the river overflowed" in notices:
-            break
-        await asyncio.sleep(0.02)
+    await bot.sandbox.wait_consumed()  # the admins are notified after the apology
     assert list(notices) == ["RuntimeError: the river overflowed"]
+
+
+async def test_the_driver_waits_for_a_task_a_handler_left_running(bot_factory: BotFactory) -> None:
+    """wait_consumed() covers what a `block=False` handler still does after the update itself is done."""
+    started, release = asyncio.Event(), asyncio.Event()
+
+    async def background(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Answers once the test lets it, long after its update has gone through the other handlers."""
+        assert update.effective_message is not None
+        started.set()
+        await release.wait()
+        await update.effective_message.reply_text("done in the background")
+
+    bot = await bot_factory(extra_handlers=[(CommandHandler("later", background, block=False), -1)])
+    a = bot.sandbox.user(first_name="A", language_code="en")
+    await a.send("/later")
+    await asyncio.wait_for(started.wait(), 5)
+    assert not bot.app.work.idle
+    release.set()
+    await bot.sandbox.wait_consumed()
+    assert "done in the background" in [m.text for m in a.messages()]
+    assert bot.app.work.idle

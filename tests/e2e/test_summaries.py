@@ -3,46 +3,22 @@ after 5xx, the admins told once when a group can't be reached; /summary in a bou
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime
 
 import pytest
-from telegram.ext import CallbackContext
 
 from bot import delivery as summaries
-from bot.app import build_application
-from bot.app import start as start_app
 from bot.app import stop as stop_app
 from bot.summaries import last_week
 from handlers.summaries import weekly_summaries
 from storage.summaries import AREA
 from tests.conftest import BotFactory, Harness
-from tests.e2e.test_groups import started_admin
-from tests.e2e.test_patrols import chief, seed
+from tests.support import bound_group, restart, run_job, run_weekly, started_admin
 
 
 @pytest.fixture(autouse=True)
 def no_waiting(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(summaries, "RETRY_DELAYS", (0,))
-
-
-async def bound_group(bot: Harness) -> tuple[int, int]:
-    """Area CD with two reaches and a chief, its group bound; returns (group chat id, area id)."""
-    ids = await seed(bot.store)
-    zhao = bot.sandbox.user(first_name="赵", language_code="zh-hans")
-    await chief(bot, zhao, "赵六", [ids["DBH-01"], ids["LGH-01"]], level="village")
-    area = await bot.store.areas.by_code("CD")
-    assert area is not None
-    group = bot.sandbox.group(title="城东片区河长群", members=[zhao])
-    await bot.store.chats.upsert(group.id, type="supergroup", title="城东片区河长群", bot_status="member")
-    await bot.store.bindings.bind(group.id, area.id, bound_by=None)
-    return group.id, area.id
-
-
-async def settle(bot: Harness) -> None:
-    """Run the weekly job now, to its end (as the JobQueue would)."""
-    await weekly_summaries(CallbackContext(bot.app))
-    await bot.sandbox.wait_consumed()
 
 
 def in_chat(bot: Harness, chat_id: int) -> list[str]:
@@ -52,23 +28,19 @@ def in_chat(bot: Harness, chat_id: int) -> list[str]:
 async def test_the_job_twice_and_a_restart_deliver_one_summary(bot_factory: BotFactory) -> None:
     bot = await bot_factory(summary_time="mon 00:00")
     group_id, area_id = await bound_group(bot)
-    await settle(bot)
+    await run_weekly(bot)
     sent = bot.sandbox.state.sent_in_chat(group_id)
     assert len(sent) == 2, [m.text for m in sent]
     text, photo = sent
     assert "城东片区（CD）河长制工作周报" in text.text and "巡河率" in text.text and "应巡 2" in text.text
     assert "未达标河长（1 人）" in text.text and "赵六：丁堡河（城东段）、立公河" in text.text
     assert photo.kind == "photo" and "巡河率" in photo.text
-    await settle(bot)
+    await run_weekly(bot)
     assert len(bot.sandbox.state.sent_in_chat(group_id)) == 2
 
-    await stop_app(bot.app)
-    restarted = build_application(bot.settings, services=bot.services)
-    await start_app(restarted, poll_timeout=1)
+    restarted = await restart(bot)
     try:
-        assert restarted.job_queue is not None
-        restarted.job_queue.run_once(weekly_summaries, 0)
-        await asyncio.sleep(0.5)
+        await run_job(bot, weekly_summaries, restarted)
         assert len(bot.sandbox.state.sent_in_chat(group_id)) == 2
     finally:
         await stop_app(restarted)
@@ -81,9 +53,9 @@ async def test_5xx_twice_then_delivered_on_a_later_attempt(bot_factory: BotFacto
     bot = await bot_factory(summary_time="mon 00:00")
     group_id, area_id = await bound_group(bot)
     bot.server.faults.inject("5xx", count=2, method="sendMessage")
-    await settle(bot)
-    await settle(bot)
-    await settle(bot)
+    await run_weekly(bot)
+    await run_weekly(bot)
+    await run_weekly(bot)
     sent = bot.sandbox.state.sent_in_chat(group_id)
     assert [m.kind for m in sent].count("photo") == 1
     assert len(sent) == 2
@@ -98,13 +70,13 @@ async def test_a_group_that_keeps_failing_is_reported_to_the_admins_once(bot_fac
     group_id, area_id = await bound_group(bot)
     bot.server.faults.inject("5xx", count=summaries.MAX_ATTEMPTS, method="sendMessage")
     for _ in range(summaries.MAX_ATTEMPTS):
-        await settle(bot)
+        await run_weekly(bot)
     bot.server.faults.clear()
     told = await admin.next_message()
     assert "城东片区（CD）2026-W" in told.text and "5 次未能发送" in told.text
-    await settle(bot)
-    await settle(bot)
-    await admin.expect_silence(0.3)
+    await run_weekly(bot)
+    await run_weekly(bot)
+    await admin.expect_silence()
     week = last_week(datetime.now(bot.settings.tz).date())
     record = await bot.store.summaries.get(AREA, area_id, week.code, group_id)
     assert record is not None and record.status == "failed" and record.attempts == summaries.MAX_ATTEMPTS

@@ -13,8 +13,6 @@ import pytest
 from telegram.ext import CallbackContext
 
 from bot import delivery as summaries
-from bot.app import build_application
-from bot.app import start as start_app
 from bot.app import stop as stop_app
 from bot.i18n import Locales
 from bot.summaries import MESSAGE_LIMIT, last_week, week_dates
@@ -24,10 +22,7 @@ from sandbox.driver import FakeUser
 from storage import Store
 from storage.summaries import AREA, CHIEF
 from tests.conftest import BotFactory, Cli, Harness
-from tests.e2e.test_groups import current, started_admin
-from tests.e2e.test_patrols import chief
-from tests.e2e.test_summaries import bound_group, settle
-from tests.unit.test_tallies import World
+from tests.support import World, bound_group, chief, current, restart, run_weekly, started_admin
 
 TOKEN = "123456:ABCdefGHIjklMNOpqrSTUvwxYZ0123456789"  # well formed; never used: no group to send to
 
@@ -150,7 +145,7 @@ async def test_summary_in_a_bound_group_for_any_member(bot: Harness) -> None:
     assert text.text.startswith(f"📋 城东片区（CD）河长制工作周报\n{period}") and "巡河率" in text.text
     photo = await member.next_message(chat=group_id)
     assert photo.kind == "photo" and period in photo.text
-    await member.expect_silence(0.2, chat=group_id)
+    await member.expect_silence(chat=group_id)
 
 
 async def test_summary_in_an_unbound_group_sends_no_summary(bot: Harness) -> None:
@@ -205,7 +200,7 @@ async def test_a_chief_sees_only_their_areas_and_a_volunteer_is_refused(bot: Har
     await volunteer.send("/summary")
     refused = await volunteer.next_message()
     assert "周报" not in refused.text and refused.kind == "text"
-    await volunteer.expect_silence(0.2)
+    await volunteer.expect_silence()
 
 
 # -- the chiefs' private digest -----------------------------------------------------------------------------
@@ -220,15 +215,13 @@ async def test_each_started_chief_gets_one_digest_across_runs_and_a_restart(bot_
     await bot.services.people.met_in_private(zhao_id, name="赵六", username=None, language_code="zh-hans")
     silent = bot.sandbox.user(first_name="钱", started=False)
     await chief(bot, silent, "钱七", [], level="village")  # never started the bot: no digest
-    await settle(bot)
-    await settle(bot)
+    await run_weekly(bot)
+    await run_weekly(bot)
     digests = bot.sandbox.state.sent_in_chat(zhao_id)
     assert len(digests) == 1 and "赵六" in digests[0].text and "巡河" in digests[0].text
     assert bot.sandbox.state.sent_in_chat(silent.id) == []
 
-    await stop_app(bot.app)
-    restarted = build_application(bot.settings, services=bot.services)
-    await start_app(restarted, poll_timeout=1)
+    restarted = await restart(bot)
     try:
         await deliver_week(CallbackContext(restarted), last_week(datetime.now(bot.settings.tz).date()))
         await bot.sandbox.wait_consumed()
@@ -252,7 +245,7 @@ async def test_a_long_summary_arrives_in_several_messages_in_order(bot_factory: 
         reach = await world.reach(f"R{n:03d}", area_id, "village", f"{long_reach}{n:03d}段")
         person = await world.person(f"第{n:03d}号河长" + "（城东街道办事处水务科派驻村级河长）" * 3)
         await world.assign(person, reach, "2020-01-01")
-    await settle(bot)
+    await run_weekly(bot)
     sent = bot.sandbox.state.sent_in_chat(group_id)
     assert [m.kind for m in sent][-1] == "photo" and len(sent) >= 3, [len(m.text) for m in sent]
     texts = [m.text for m in sent[:-1]]
@@ -291,7 +284,7 @@ async def test_a_digest_the_store_fails_to_record_costs_no_other_chief_theirs_an
         await store_sent(kind, area_id, week, target, ids, now=now)
 
     monkeypatch.setattr(bot.store.summaries, "sent", failing)
-    await settle(bot)
+    await run_weekly(bot)
     assert failures == [sun_id]
     assert len(bot.sandbox.state.sent_in_chat(sun.id)) == 1
     zhao_id = chiefs["赵六"].telegram_id
@@ -299,7 +292,7 @@ async def test_a_digest_the_store_fails_to_record_costs_no_other_chief_theirs_an
     week = last_week(datetime.now(bot.settings.tz).date())
     record = await bot.store.summaries.get(CHIEF, 0, week.code, sun_id)
     assert record is not None and record.status == "pending" and len(record.message_ids) == 1
-    await settle(bot)  # the next run finds the digest's one message sent: records it, sends nothing again
+    await run_weekly(bot)  # the next run finds the digest's one message sent: records it, sends nothing again
     assert len(bot.sandbox.state.sent_in_chat(sun.id)) == 1
     record = await bot.store.summaries.get(CHIEF, 0, week.code, sun_id)
     assert record is not None and record.status == "sent"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dtm
 import io
+from collections.abc import Callable
 
 import pytest
 from PIL import Image
@@ -139,8 +140,8 @@ async def test_next_message_expect_silence_and_listing(world: World) -> None:
     await world.ok("sendMessage", chat_id=alice.id, text="two", reply_markup={"keyboard": [["发送位置"]]})
     message = await later
     assert message.text == "two" and message.keyboard == [["发送位置"]]
-    await alice.expect_silence(0.05)
-    silence = asyncio.create_task(alice.expect_silence(0.2))
+    await alice.expect_silence(within=0.05)
+    silence = asyncio.create_task(alice.expect_silence(within=0.2))
     await asyncio.sleep(0.02)
     await world.ok("sendMessage", chat_id=alice.id, text="unexpected")
     with pytest.raises(AssertionError, match="unexpected"):
@@ -271,3 +272,41 @@ async def test_privacy_mode_hides_plain_group_chatter(world: World) -> None:
     await alice.send("hey @private_bot", chat=grp)
     got = (await world.http.post(f"{world.server.url}/bot{token}/getUpdates")).json()["result"]
     assert [u["message"]["text"] for u in got] == ["/help", "hey @private_bot"]
+
+
+class _Probe:
+    """A bot's idle signal, switched by hand."""
+
+    def __init__(self) -> None:
+        self.idle = True
+        self.listeners: list[Callable[[], None]] = []
+
+    def subscribe(self, listener: Callable[[], None]) -> None:
+        self.listeners.append(listener)
+
+    def done(self) -> None:
+        self.idle = True
+        for listener in self.listeners:
+            listener()
+
+
+async def test_with_a_probe_wait_consumed_waits_for_the_confirmed_fetch_and_the_idle_bot(world: World) -> None:
+    probe = _Probe()
+    world.sb.watch(probe)
+    alice = world.sb.user("Alice")
+    await alice.send("hi")
+    waiter = asyncio.create_task(world.sb.wait_consumed(timeout=5))
+    fetched = await world.ok("getUpdates")
+    probe.idle = False  # the bot took the update in and is handling it
+    await world.ok("getUpdates", offset=fetched[-1]["update_id"] + 1, timeout=0)  # confirmed
+    await asyncio.sleep(0)
+    assert not waiter.done()  # fetched and confirmed, but the bot is still at it
+    silence = asyncio.create_task(alice.expect_silence())
+    await world.ok("sendMessage", chat_id=alice.id, text="late answer")
+    probe.done()
+    await waiter
+    with pytest.raises(AssertionError, match="late answer"):
+        await silence
+    await alice.send("again")
+    with pytest.raises(AssertionError, match="did not finish updates"):
+        await world.sb.wait_consumed(timeout=0.05)  # never fetched

@@ -171,10 +171,7 @@ async def test_application_echo_bot_end_to_end(world: World) -> None:
         query_id = await alice.press(reply, text="again")
         assert (await world.sb.answer(query_id, timeout=3))["text"] == "again!"
         await world.sb.wait_consumed(timeout=3)
-        for _ in range(100):
-            if alice.messages()[-1].edits:
-                break
-            await alice.expect_silence(0.01)
+        await world.sb.wait_until(lambda: bool(alice.messages()[-1].edits), timeout=3)
         assert alice.messages()[-1].text == "你好 (pressed)"
         await alice.send_photo(jpeg(800, 600))
         assert (await alice.next_message(timeout=3)).text == "photo 800x600"

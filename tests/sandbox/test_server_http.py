@@ -320,7 +320,7 @@ async def test_media_group_with_attach_references(world: World) -> None:
     assert messages[1]["photo"][-1]["height"] == 400
     album = await alice.next_message(timeout=1)
     assert album.kind == "media_group" and len(album.album) == 2 and album.photo is not None
-    await alice.expect_silence(0.01)  # the second item is part of the same send
+    await alice.expect_silence(within=0)  # the second item is part of the same send
     one = [{"type": "photo", "media": messages[0]["photo"][-1]["file_id"]}]
     assert "wrong number of media" in (await world.error("sendMediaGroup", chat_id=alice.id, media=one))[1]
     mixed = [{"type": "document", "media": "x"}, {"type": "photo", "media": "y"}]

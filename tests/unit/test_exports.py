@@ -19,7 +19,7 @@ from bot.i18n import Locales
 from bot.tallies import TallyService
 from storage import Store
 from storage.exports import ExportReader
-from tests.unit.test_tallies import World, local
+from tests.support import World, local
 
 LOCALES = Locales.load()
 MARCH = (date(2025, 3, 1), date(2025, 3, 31))

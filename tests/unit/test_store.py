@@ -266,10 +266,12 @@ async def test_a_task_started_inside_atomic_is_not_in_the_transaction(db_path: P
     """It inherits the context variable, but runs on its own: it must not write into (or read) our transaction."""
     async with await Store.open(db_path) as store:
         seen: list[object] = []
+        looked = asyncio.Event()
 
         async def child() -> None:
             seen.append(store.in_transaction())
             seen.append(await store.chats.get(-1))  # not committed yet: invisible from outside
+            looked.set()
             async with store.atomic() as conn:  # waits for the writer lock, then is a transaction of its own
                 seen.append(store.in_transaction())
                 seen.append(await store.chats.get(-1) is not None)
@@ -280,7 +282,7 @@ async def test_a_task_started_inside_atomic_is_not_in_the_transaction(db_path: P
         async with store.atomic() as conn:
             await conn.execute("INSERT INTO chats (id, type, created_at, updated_at) VALUES (-1, 'group', 'x', 'x')")
             task = asyncio.create_task(child())
-            await asyncio.sleep(0.1)
+            await looked.wait()  # the child has looked from outside; now it waits for the writer lock
             assert store.in_transaction()
             assert not task.done()  # its write waits for our COMMIT
         await task
