@@ -315,8 +315,10 @@ class ProblemService:
         found, total = await self._store.problems.page(scope, limit=page_size, offset=page * page_size)
         return await self._listed(found), total
 
-    async def reported_by(self, person_id: int) -> list[Listed]:
-        return await self._listed(await self._store.problems.for_reporter(person_id))
+    async def reported_by(self, person_id: int, *, page: int, page_size: int) -> tuple[list[Listed], int]:
+        """A page of the problems this person reported or follows, newest first; and how many there are."""
+        found, total = await self._store.problems.for_reporter(person_id, limit=page_size, offset=page * page_size)
+        return await self._listed(found), total
 
     async def assignee_choices(self, problem: ProblemRecord) -> list[tuple[Person, bool]]:
         """The chiefs to assign to, each with whether they hold the problem's reach: those first, then those

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 
 from telegram import InlineKeyboardMarkup, InputMediaPhoto, Message, Update
@@ -22,6 +22,7 @@ from bot.stamp import evidence_lines, stamp
 from handlers.access import Actor, command, guard, refuse
 from handlers.callbacks import (
     ID,
+    MyReportsPage,
     NoteCancel,
     NoteSend,
     ProblemAction,
@@ -46,6 +47,7 @@ logger = logging.getLogger(__name__)
 
 NOTE = NOTE_FLOW
 PAGE = 8
+MY_PAGE = 20  # /myreports
 
 
 def _t(svc: Services, lang: Language, key: str, **params: object) -> str:
@@ -299,18 +301,7 @@ async def _list(
                 ProblemView(problem=problem.id).pack(),
             )
         )
-    pages = max(1, -(-total // PAGE))
-
-    def at(number: int) -> str:
-        return ProblemList(page=number, area=area_id, category=category).pack()
-
-    nav: list[tuple[str, str]] = []
-    if page > 0:
-        nav.append(("◀", at(page - 1)))
-    if pages > 1:
-        nav.append((f"{page + 1}/{pages}", at(page)))
-    if page < pages - 1:
-        nav.append(("▶", at(page + 1)))
+    nav = _nav(page, total, PAGE, lambda number: ProblemList(page=number, area=area_id, category=category).pack())
     filters_row = [
         (_p(svc, lang, "problems.by_area"), ProblemFilterArea(category=category).pack()),
         (_p(svc, lang, "problems.by_category"), ProblemFilterCategory(area=area_id).pack()),
@@ -326,6 +317,19 @@ def _list_page(number: int) -> str:
     return ProblemListPage(page=number).pack()
 
 
+def _nav(page: int, total: int, page_size: int, at: Callable[[int], str]) -> list[tuple[str, str]]:
+    """◀ n/N ▶ for a list the store hands out a page at a time (nothing when it fits one page)."""
+    pages = max(1, -(-total // page_size))
+    nav: list[tuple[str, str]] = []
+    if page > 0:
+        nav.append(("◀", at(page - 1)))
+    if pages > 1:
+        nav.append((f"{page + 1}/{pages}", at(page)))
+    if page < pages - 1:
+        nav.append(("▶", at(page + 1)))
+    return nav
+
+
 def _pairs(found: list[Listed]) -> list[tuple[ProblemRecord, ReachRecord | None]]:
     return [(item.problem, item.reach) for item in found]
 
@@ -336,31 +340,43 @@ def _line(svc: Services, lang: Language, problem: ProblemRecord, flag: str, reac
 
 @command("myreports")
 async def myreports_command(update: Update, context: Context, actor: Actor, message: Message) -> None:
-    """/myreports: the problems this person reported, newest first."""
+    """/myreports: the problems this person reported or follows, newest first, a page at a time."""
     svc = services(context)
-    lang = actor.language
-    found = await svc.problems.reported_by(actor.known.id)
-    if not found:
-        await message.reply_text(_t(svc, lang, "myreports.none"))
+    found, total = await svc.problems.reported_by(actor.known.id, page=0, page_size=MY_PAGE)
+    if not total:
+        await message.reply_text(_t(svc, actor.language, "myreports.none"))
         return
-    choices = []
+    text, markup = _my_reports(svc, actor.language, found, total, page=0)
+    await message.reply_text(text, reply_markup=markup)
+
+
+@pressed(MyReportsPage, action="myreports")
+async def myreports_page(update: Update, context: Context, actor: Actor, data: MyReportsPage) -> None:
+    """A page of /myreports: ◀ ▶, or its page number (the same page again); past the end, the last page."""
+    svc = services(context)
+    person_id = actor.known.id
+    found, total = await svc.problems.reported_by(person_id, page=data.page, page_size=MY_PAGE)
+    page = min(data.page, max(0, (total - 1) // MY_PAGE))
+    if page != data.page:
+        found, total = await svc.problems.reported_by(person_id, page=page, page_size=MY_PAGE)
+    if not total:
+        await show(update, context, _t(svc, actor.language, "myreports.none"))
+        return
+    text, markup = _my_reports(svc, actor.language, found, total, page=page)
+    await show(update, context, text, markup)
+
+
+def _my_reports(
+    svc: Services, lang: Language, found: list[Listed], total: int, *, page: int
+) -> tuple[str, InlineKeyboardMarkup]:
+    """The header and buttons of one page of /myreports: each problem with its status, then ◀ n/N ▶."""
+    rows = []
     for problem, reach in _pairs(found):
-        choices.append(
-            (
-                _line(
-                    svc,
-                    lang,
-                    problem,
-                    _p(svc, lang, f"problem.status.{problem.status}"),
-                    reach.name(lang) if reach else "?",
-                ),
-                ProblemView(problem=problem.id).pack(),
-            )
-        )
-    await message.reply_text(
-        _t(svc, lang, "myreports.header", count=len(found)),
-        reply_markup=paged(choices, page=0, page_data=_list_page, page_size=20),
-    )
+        status = _p(svc, lang, f"problem.status.{problem.status}")
+        label = _line(svc, lang, problem, status, reach.name(lang) if reach else "?")
+        rows.append([(label, ProblemView(problem=problem.id).pack())])
+    nav = _nav(page, total, MY_PAGE, lambda number: MyReportsPage(page=number).pack())
+    return _t(svc, lang, "myreports.header", count=total), buttons(*rows, *([nav] if nav else []))
 
 
 @pressed(ProblemList, action="problems")
@@ -371,7 +387,7 @@ async def list_shown(update: Update, context: Context, actor: Actor, data: Probl
 
 @pressed(ProblemListPage, action="problems")
 async def list_page_number(update: Update, context: Context, actor: Actor, data: ProblemListPage) -> None:
-    """The page number between ◀ and ▶, and /myreports' pages (which do not turn): nothing to do."""
+    """The page number of a /problems list that fits one page (and /myreports' ◀ ▶ on older messages)."""
 
 
 @pressed(ProblemFilterArea, action="problems")
@@ -686,6 +702,7 @@ def register(app: Application) -> None:  # type: ignore[type-arg]
         (assignee_page_number, ProblemAssigneePage),
         (list_shown, ProblemList),
         (list_page_number, ProblemListPage),
+        (myreports_page, MyReportsPage),
         (area_filter, ProblemFilterArea),
         (category_filter, ProblemFilterCategory),
         (note_cancelled, NoteCancel),
