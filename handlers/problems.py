@@ -14,6 +14,7 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler, filt
 
 from bot.config import CATEGORIES, Language
 from bot.deadlines import Notice
+from bot.dialogs import Dialog
 from bot.people import ADMIN, Person
 from bot.photos import PhotoError
 from bot.problems import MAX_PHOTOS, NOTE_FLOW, Action, Card, DraftPhoto, Listed, ProblemPhoto, ProblemRecord
@@ -41,7 +42,7 @@ from handlers.dialogs import flow
 from handlers.fieldwork import category_name
 from handlers.media import fetch_photo
 from handlers.ui import buttons, paged, show
-from storage.records import DialogRecord, ReachRecord
+from storage.records import ReachRecord
 
 logger = logging.getLogger(__name__)
 
@@ -576,7 +577,7 @@ async def _apply(
 
 
 @flow(NOTE)
-async def note_input(update: Update, context: Context, dialog: DialogRecord) -> None:
+async def note_input(update: Update, context: Context, dialog: Dialog) -> None:
     """After-photos and a note for a rectification; or the reason for a reject, dismissal or reopening."""
     actor = await guard(update, context, "problem")
     message = update.effective_message
@@ -627,7 +628,7 @@ def _note_buttons(svc: Services, lang: Language, *, send: bool = False) -> Inlin
     return buttons(cancel)
 
 
-async def _open_note(update: Update, context: Context, actor: Actor) -> DialogRecord | None:
+async def _open_note(update: Update, context: Context, actor: Actor) -> Dialog | None:
     """The presser's note dialog; None (answered as outdated) when it ended meanwhile."""
     telegram_id = actor.known.telegram_id
     assert telegram_id is not None
