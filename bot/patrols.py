@@ -16,6 +16,7 @@ from enum import StrEnum
 
 from bot import photos as photo_module
 from bot.config import Settings
+from bot.dialogs import Dialogs
 from bot.geo import BoundingBox, Point, distance_to_lines_m, lines_of
 from bot.periods import reminder_due
 from bot.tallies import Progress, TallyService
@@ -168,9 +169,10 @@ class AutoEnd:
 
 
 class PatrolService:
-    def __init__(self, store: Store, settings: Settings) -> None:
+    def __init__(self, store: Store, settings: Settings, dialogs: Dialogs | None = None) -> None:
         self._store = store
         self._settings = settings
+        self._dialogs = dialogs or Dialogs(store)
         self._geometry_cache: dict[int, tuple[str | None, list[list[Point]]]] = {}
         self._tallies = TallyService(store, settings)
 
@@ -234,22 +236,21 @@ class PatrolService:
 
     async def begin_choice(self, telegram_id: int, at: datetime) -> None:
         """The person is choosing a reach; the patrol will start at `at` (Telegram's time of /patrol)."""
-        await self._store.dialogs.put(telegram_id, CHOOSE, "reach", {"at": at.isoformat()})
+        await self._dialogs.set(telegram_id, CHOOSE, "reach", {"at": at.isoformat()})
 
     async def choice_started_at(self, telegram_id: int) -> datetime | None:
         """When the choice the person is making began; None when they are not choosing a reach."""
-        dialog = await self._store.dialogs.get(telegram_id)
-        if dialog is None or dialog.flow != CHOOSE:
+        dialog = await self._dialogs.at(telegram_id, CHOOSE)
+        if dialog is None:
             return None
         return datetime.fromisoformat(str(dialog.data.get("at")))
 
     async def drop_choice(self, telegram_id: int) -> None:
-        await self._store.dialogs.clear(telegram_id, CHOOSE)
+        await self._dialogs.clear(telegram_id, CHOOSE)
 
     async def in_dialog(self, telegram_id: int) -> bool:
-        """Whether the person is in the middle of any dialog (it takes what they send first).
-        Until a Dialogs service exists in bot/, this reads the dialog row here."""
-        return await self._store.dialogs.get(telegram_id) is not None
+        """Whether the person is in the middle of any dialog (it takes what they send first)."""
+        return await self._dialogs.get(telegram_id) is not None
 
     # -- the patrol itself ----------------------------------------------------------------------------
 

@@ -13,11 +13,12 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
 
 from bot.config import CATEGORIES, Settings
+from bot.dialogs import Dialog, Dialogs
 from bot.geo import haversine_m
-from bot.people import ADMIN, CHIEF, Person
+from bot.people import ADMIN, CHIEF, Person, person_from
 from storage import Store
 from storage.problems import NewProblem, ProblemEvent, ProblemFilter, ProblemPhoto, ProblemRecord
-from storage.records import AreaRecord, DialogRecord, PersonRecord, ReachRecord
+from storage.records import AreaRecord, PersonRecord, ReachRecord
 
 __all__ = [  # ProblemRecord and ProblemPhoto too: handlers show them, and import no storage module
     "MAX_PHOTOS",
@@ -122,7 +123,7 @@ class Change:
 @dataclass(frozen=True, slots=True)
 class TimelineEntry:
     event: ProblemEvent
-    target: PersonRecord | None  # whom an assign or reassign gave the problem to
+    target: Person | None  # whom an assign or reassign gave the problem to
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,8 +133,8 @@ class Card:
     problem: ProblemRecord
     reach: ReachRecord | None
     area: AreaRecord | None
-    reporter: PersonRecord | None
-    assignee: PersonRecord | None
+    reporter: Person | None
+    assignee: Person | None
     photos: list[ProblemPhoto]
     timeline: list[TimelineEntry]
 
@@ -147,9 +148,13 @@ class Listed:
 
 
 class ProblemService:
-    def __init__(self, store: Store, settings: Settings) -> None:
+    """The lifecycle and who may drive it. Decisions take the domain `Person`, whose roles already include the
+    bootstrap admins (`bot.people`), so no rule here asks about ADMIN_IDS."""
+
+    def __init__(self, store: Store, settings: Settings, dialogs: Dialogs | None = None) -> None:
         self._store = store
         self._settings = settings
+        self._dialogs = dialogs or Dialogs(store)
 
     def today(self) -> date:
         return datetime.now(self._settings.tz).date()
@@ -180,8 +185,10 @@ class ProblemService:
                 return at_level[0].person_id
         return None
 
-    async def submit(self, reporter: PersonRecord, draft: Draft, *, at: datetime) -> ProblemRecord:
-        """File the report: the problem, its photos, the event, and routing to the responsible chief."""
+    async def submit(self, reporter_id: int, draft: Draft, *, at: datetime) -> ProblemRecord:
+        """File the report: the problem, its photos, the event, and routing to the responsible chief.
+
+        Anyone the report flow let through may report, so only the reporter's id matters here."""
         assert draft.reach_id is not None and draft.category in CATEGORIES
         assert draft.lat is not None and draft.lon is not None
         reach = await self._store.reaches.by_id(draft.reach_id)
@@ -189,7 +196,7 @@ class ProblemService:
         async with self._store.atomic():
             problem_id = await self._store.problems.insert(
                 NewProblem(
-                    reporter_id=reporter.id,
+                    reporter_id=reporter_id,
                     patrol_id=draft.patrol_id,
                     reach_id=reach.id,
                     area_id=reach.area_id,
@@ -203,10 +210,10 @@ class ProblemService:
             )
             for photo in draft.photos:
                 await self._store.problems.add_photo(
-                    problem_id, photo_id=photo.photo_id, file_id=photo.file_id, kind="before", added_by=reporter.id
+                    problem_id, photo_id=photo.photo_id, file_id=photo.file_id, kind="before", added_by=reporter_id
                 )
             await self._store.problems.add_event(
-                problem_id, actor_id=reporter.id, action="report", from_status=None, to_status="reported", at=at
+                problem_id, actor_id=reporter_id, action="report", from_status=None, to_status="reported", at=at
             )
             assignee = await self.responsible(reach.id)
             if assignee is not None:
@@ -230,7 +237,7 @@ class ProblemService:
         assert problem is not None
         return problem
 
-    async def join_existing(self, problem_id: int, reporter: PersonRecord, draft: Draft) -> ProblemRecord | None:
+    async def join_existing(self, problem_id: int, reporter_id: int, draft: Draft) -> ProblemRecord | None:
         """The report was the same problem: its photos become more evidence, the reporter follows it."""
         async with self._store.atomic():
             problem = await self._store.problems.by_id(problem_id)
@@ -238,13 +245,13 @@ class ProblemService:
                 return None
             for photo in draft.photos:
                 await self._store.problems.add_photo(
-                    problem_id, photo_id=photo.photo_id, file_id=photo.file_id, kind="before", added_by=reporter.id
+                    problem_id, photo_id=photo.photo_id, file_id=photo.file_id, kind="before", added_by=reporter_id
                 )
-            if reporter.id != problem.reporter_id:
-                await self._store.problems.add_follower(problem_id, reporter.id)
+            if reporter_id != problem.reporter_id:
+                await self._store.problems.add_follower(problem_id, reporter_id)
             await self._store.problems.add_event(
                 problem_id,
-                actor_id=reporter.id,
+                actor_id=reporter_id,
                 action="same_report",
                 from_status=problem.status,
                 to_status=problem.status,
@@ -255,27 +262,18 @@ class ProblemService:
 
     # -- what the handlers show ---------------------------------------------------------------------------
 
-    def is_admin(self, person: PersonRecord) -> bool:
-        """An admin by role, or by ADMIN_IDS (the bootstrap admins, who may not hold the role yet)."""
-        return ADMIN in person.roles or (
-            person.telegram_id is not None and person.telegram_id in self._settings.admin_ids
-        )
-
     async def get(self, problem_id: int) -> ProblemRecord | None:
         return await self._store.problems.by_id(problem_id)
 
-    async def person(self, person_id: int) -> PersonRecord | None:
-        return await self._store.people.by_id(person_id)
+    def _person(self, record: PersonRecord | None) -> Person | None:
+        return None if record is None else person_from(self._settings, record)
 
-    async def recipient(self, person_id: int) -> PersonRecord | None:
+    async def recipient(self, person_id: int) -> Person | None:
         """The person, if the bot can write to them: known to Telegram, started the bot, still active."""
-        person = await self._store.people.by_id(person_id)
-        if person is None or person.telegram_id is None or person.started_at is None or not person.active:
+        record = await self._store.people.by_id(person_id)
+        if record is None or record.telegram_id is None or record.started_at is None or not record.active:
             return None
-        return person
-
-    async def admins(self) -> list[PersonRecord]:
-        return await self._store.people.with_role(ADMIN)
+        return self._person(record)
 
     async def areas(self) -> list[AreaRecord]:
         return await self._store.areas.all()
@@ -287,14 +285,14 @@ class ProblemService:
             for event in await self._store.problems.events(problem.id):
                 target = None
                 if event.action in ("assign", "reassign") and "assignee" in event.data:
-                    target = await people.by_id(int(event.data["assignee"]))
+                    target = self._person(await people.by_id(int(event.data["assignee"])))
                 entries.append(TimelineEntry(event, target))
         return Card(
             problem=problem,
             reach=await self._store.reaches.by_id(problem.reach_id),
             area=await self._store.areas.by_id(problem.area_id),
-            reporter=await people.by_id(problem.reporter_id),
-            assignee=await people.by_id(problem.assignee_id) if problem.assignee_id else None,
+            reporter=self._person(await people.by_id(problem.reporter_id)),
+            assignee=self._person(await people.by_id(problem.assignee_id)) if problem.assignee_id else None,
             photos=await self._store.problems.photos(problem.id),
             timeline=entries,
         )
@@ -317,42 +315,44 @@ class ProblemService:
         found, total = await self._store.problems.page(scope, limit=page_size, offset=page * page_size)
         return await self._listed(found), total
 
-    async def reported_by(self, person_id: int) -> list[Listed]:
-        return await self._listed(await self._store.problems.for_reporter(person_id))
+    async def reported_by(self, person_id: int, *, page: int, page_size: int) -> tuple[list[Listed], int]:
+        """A page of the problems this person reported or follows, newest first; and how many there are."""
+        found, total = await self._store.problems.for_reporter(person_id, limit=page_size, offset=page * page_size)
+        return await self._listed(found), total
 
-    async def assignee_choices(self, problem: ProblemRecord) -> list[tuple[PersonRecord, bool]]:
+    async def assignee_choices(self, problem: ProblemRecord) -> list[tuple[Person, bool]]:
         """The chiefs to assign to, each with whether they hold the problem's reach: those first, then those
         of its area, by name."""
-        chiefs = await self._store.people.with_role(CHIEF)
+        chiefs = [person_from(self._settings, r) for r in await self._store.people.with_role(CHIEF)]
         holders = {a.person_id for a in await self._store.assignments.active_for_reach(problem.reach_id)}
         chiefs.sort(key=lambda p: (p.id not in holders, p.home_area_id != problem.area_id, p.name))
         return [(p, p.id in holders) for p in chiefs]
 
     # -- the note dialog (after-photos, or a reason) --------------------------------------------------------
 
-    async def note(self, telegram_id: int) -> DialogRecord | None:
+    async def note(self, telegram_id: int) -> Dialog | None:
         """The person's open note dialog, if that is what they have open."""
-        dialog = await self._store.dialogs.get(telegram_id)
-        return dialog if dialog is not None and dialog.flow == NOTE_FLOW else None
+        return await self._dialogs.at(telegram_id, NOTE_FLOW)
 
     async def put_note(self, telegram_id: int, step: str, data: dict[str, Any]) -> None:
-        await self._store.dialogs.put(telegram_id, NOTE_FLOW, step, data)
+        await self._dialogs.set(telegram_id, NOTE_FLOW, step, data)
 
     async def end_note(self, telegram_id: int) -> None:
-        await self._store.dialogs.clear(telegram_id, NOTE_FLOW)
+        await self._dialogs.clear(telegram_id, NOTE_FLOW)
 
     # -- who may do what ---------------------------------------------------------------------------------
 
-    def allowed(self, problem: ProblemRecord, person: PersonRecord, *, bootstrap_admin: bool = False) -> set[Action]:
+    def allowed(self, problem: ProblemRecord, person: Person) -> set[Action]:
+        """The lifecycle actions this person may take on the problem as it is now."""
         if not person.active:
             return set()
-        admin = ADMIN in person.roles or bootstrap_admin
+        admin = person.is_admin
         actions: set[Action] = set()
         if problem.is_open and admin:
             actions |= {"assign", "dismiss"}
         if problem.status == "assigned" and problem.assignee_id == person.id:
             actions.add("rectify")
-        reporter_chief = problem.reporter_id == person.id and CHIEF in person.roles
+        reporter_chief = problem.reporter_id == person.id and person.is_chief
         if problem.status == "rectified" and (admin or reporter_chief):
             actions |= {"close", "reject"}
         window = timedelta(days=self._settings.problem_reopen_days)
@@ -367,8 +367,9 @@ class ProblemService:
             actions.add("reopen")
         return actions
 
-    async def may_view(self, problem: ProblemRecord, person: PersonRecord, *, bootstrap_admin: bool = False) -> bool:
-        if ADMIN in person.roles or bootstrap_admin:
+    async def may_view(self, problem: ProblemRecord, person: Person) -> bool:
+        """Admins see every problem; others the ones they reported, hold, follow, or that are on their reaches."""
+        if person.is_admin:
             return True
         if person.id in (problem.reporter_id, problem.assignee_id):
             return True
@@ -392,20 +393,19 @@ class ProblemService:
     async def act(
         self,
         problem_id: int,
-        actor: PersonRecord,
+        actor: Person,
         action: Action,
         *,
         note: str | None = None,
         assignee_id: int | None = None,
         photos: list[DraftPhoto] | None = None,
-        bootstrap_admin: bool = False,
     ) -> Change:
         """Do `action` if this person may, and the problem is still where they saw it."""
         async with self._store.atomic():
             problem = await self._store.problems.by_id(problem_id)
             if problem is None:
                 return Change("too_late")
-            if action not in self.allowed(problem, actor, bootstrap_admin=bootstrap_admin):
+            if action not in self.allowed(problem, actor):
                 # Not theirs to do, or someone else changed the problem a moment ago: the handler tells which.
                 return Change("not_allowed", problem)
             before = problem.status

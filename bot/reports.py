@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 
 from bot import drafts
 from bot.config import CATEGORIES, Settings
+from bot.dialogs import Dialogs
 from bot.drafts import State, Transition
 from bot.patrols import NearbyReach, PatrolService
 from bot.problems import Draft, DraftPhoto, ProblemService
@@ -41,17 +42,25 @@ class Confirmation:
 
 
 class ReportService:
-    def __init__(self, store: Store, settings: Settings, patrols: PatrolService, problems: ProblemService) -> None:
+    def __init__(
+        self,
+        store: Store,
+        settings: Settings,
+        patrols: PatrolService,
+        problems: ProblemService,
+        dialogs: Dialogs | None = None,
+    ) -> None:
         self._store = store
         self._settings = settings
         self._patrols = patrols
         self._problems = problems
+        self._dialogs = dialogs or Dialogs(store)
 
     # -- the draft in the store ----------------------------------------------------------------------------
 
     async def current(self, telegram_id: int) -> State | None:
         """The person's draft; None when they are writing none (or are in another dialog)."""
-        dialog = await self._store.dialogs.get(telegram_id)
+        dialog = await self._dialogs.get(telegram_id)
         return None if dialog is None else drafts.load(dialog.flow, dialog.step, dialog.data)
 
     async def apply(self, telegram_id: int, transition: Transition) -> Transition:
@@ -61,12 +70,12 @@ class ReportService:
         if transition.step is None:
             await self.drop(telegram_id)
         else:
-            await self._store.dialogs.put(telegram_id, *drafts.stored(State(transition.step, transition.draft)))
+            await self._dialogs.set(telegram_id, *drafts.stored(State(transition.step, transition.draft)))
         return transition
 
     async def drop(self, telegram_id: int) -> bool:
         """Forget the person's draft (a dialog of another flow stays)."""
-        return await self._store.dialogs.clear(telegram_id, drafts.FLOW)
+        return await self._dialogs.clear(telegram_id, drafts.FLOW)
 
     # -- the steps -----------------------------------------------------------------------------------------
 
@@ -78,7 +87,7 @@ class ReportService:
             patrol = await self._patrols.open_patrol(person_id)
             patrol_id = patrol.id if patrol else None
         state = drafts.begin(started_at=started_at.isoformat(), patrol_id=patrol_id)
-        await self._store.dialogs.put(telegram_id, *drafts.stored(state))
+        await self._dialogs.set(telegram_id, *drafts.stored(state))
         return state
 
     async def add_photo(self, telegram_id: int, photo: DraftPhoto) -> Transition | None:
@@ -127,9 +136,7 @@ class ReportService:
         transition = drafts.answer_duplicate(state, same=True)
         if transition.refused is not None:
             return None
-        reporter = await self._store.people.by_id(person_id)
-        assert reporter is not None
-        joined = await self._problems.join_existing(problem_id, reporter, state.draft)
+        joined = await self._problems.join_existing(problem_id, person_id, state.draft)
         await self.apply(telegram_id, transition)
         return joined
 
@@ -138,10 +145,8 @@ class ReportService:
         transition = drafts.confirm(state)
         if transition.refused is not None:
             return None
-        reporter = await self._store.people.by_id(person_id)
-        assert reporter is not None
         draft = state.draft
         at = datetime.fromisoformat(draft.started_at) if draft.started_at else datetime.now(UTC)
-        problem = await self._problems.submit(reporter, draft, at=at)
+        problem = await self._problems.submit(person_id, draft, at=at)
         await self.apply(telegram_id, transition)
         return problem

@@ -48,9 +48,9 @@ class Services:
         people = PeopleService(store, settings)
         chats = ChatService(store, settings)
         summaries = SummaryService(store, settings)
-        problems = ProblemService(store, settings)
-        patrols = PatrolService(store, settings)
         dialogs = Dialogs(store)
+        problems = ProblemService(store, settings, dialogs)
+        patrols = PatrolService(store, settings, dialogs)
         joining = Joining(store, settings)
         roster = Roster(store, settings)
         return cls(
@@ -70,5 +70,5 @@ class Services:
             dialogs=dialogs,
             office=Office(store, settings, dialogs, joining, roster),
             failures=FailedUpdates(store),
-            reports=ReportService(store, settings, patrols, problems),
+            reports=ReportService(store, settings, patrols, problems, dialogs),
         )

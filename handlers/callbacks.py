@@ -38,7 +38,7 @@ Every button the bot draws today, by family (the first part), with the module wh
 | ua     | ua:top:<page>, ua:a:<area>:<page>, ua:r:<reach>:<page>, ua:e:<assignment>       | office.assign  |
 | pb     | pb:v:<problem>, pb:<rect|close|rej|as|dis|reopen>:<problem>,                    | problems       |
 |        | pb:asp:<problem>:<person>, pb:x:<page>                                          |                |
-| pl     | pl:<page>:<area or 0>:<category or empty>, pl:x:<page>                          | problems       |
+| pl     | pl:<page>:<area or 0>:<category or empty>, pl:x:<page>, pl:my:<page>            | problems       |
 | pf     | pf:a:<category or empty>, pf:c:<area or 0>                                      | problems       |
 | pn     | pn:x, pn:send                                                                   | problems       |
 | pt     | pt:x, pt:r:<reach>, pt:go:<reach>, pt:areas:<page>, pt:a:<area>:<page>,         | patrol         |
@@ -573,6 +573,12 @@ class ProblemList(CallbackData, prefix="pl"):
 
 class ProblemListPage(CallbackData, prefix="pl:x"):
     """The page-number button of a problem list (the list pages itself with `ProblemList`)."""
+
+    page: Page
+
+
+class MyReportsPage(CallbackData, prefix="pl:my"):
+    """A page of /myreports: ◀, ▶ and the page number between them."""
 
     page: Page
 

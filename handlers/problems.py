@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 
 from telegram import InlineKeyboardMarkup, InputMediaPhoto, Message, Update
@@ -14,7 +14,8 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler, filt
 
 from bot.config import CATEGORIES, Language
 from bot.deadlines import Notice
-from bot.people import CHIEF
+from bot.dialogs import Dialog
+from bot.people import ADMIN, Person
 from bot.photos import PhotoError
 from bot.problems import MAX_PHOTOS, NOTE_FLOW, Action, Card, DraftPhoto, Listed, ProblemPhoto, ProblemRecord
 from bot.services import Services
@@ -22,6 +23,7 @@ from bot.stamp import evidence_lines, stamp
 from handlers.access import Actor, command, guard, refuse
 from handlers.callbacks import (
     ID,
+    MyReportsPage,
     NoteCancel,
     NoteSend,
     ProblemAction,
@@ -40,12 +42,13 @@ from handlers.dialogs import flow
 from handlers.fieldwork import category_name
 from handlers.media import fetch_photo
 from handlers.ui import buttons, paged, show
-from storage.records import DialogRecord, PersonRecord, ReachRecord
+from storage.records import ReachRecord
 
 logger = logging.getLogger(__name__)
 
 NOTE = NOTE_FLOW
 PAGE = 8
+MY_PAGE = 20  # /myreports
 
 
 def _t(svc: Services, lang: Language, key: str, **params: object) -> str:
@@ -54,14 +57,6 @@ def _t(svc: Services, lang: Language, key: str, **params: object) -> str:
 
 def _p(svc: Services, lang: Language, key: str, **params: object) -> str:
     return svc.locales.plain(lang, key, **params)
-
-
-def _lang(svc: Services, person: PersonRecord) -> Language:
-    return svc.people.language_for(person.language, person.language_code)
-
-
-def _is_admin(svc: Services, person: PersonRecord) -> bool:
-    return svc.problems.is_admin(person)
 
 
 def problem_text(svc: Services, lang: Language, card: Card, *, timeline: bool) -> str:
@@ -149,7 +144,7 @@ def details_button(svc: Services, lang: Language, problem: ProblemRecord) -> lis
 async def send_problem(
     context: Context,
     chat_id: int,
-    viewer: PersonRecord,
+    viewer: Person,
     problem: ProblemRecord,
     *,
     intro: str | None = None,
@@ -157,7 +152,7 @@ async def send_problem(
 ) -> None:
     """Photos (an album), the map location, then the card with what this person may do."""
     svc = services(context)
-    lang = _lang(svc, viewer)
+    lang = viewer.language
     card = await svc.problems.card(problem, timeline=timeline)
     photos, reach = card.photos, card.reach
     if photos:
@@ -185,7 +180,7 @@ async def send_problem(
     text = problem_text(svc, lang, card, timeline=timeline)
     if intro:
         text = intro + "\n\n" + text
-    actions = svc.problems.allowed(problem, viewer, bootstrap_admin=_is_admin(svc, viewer))
+    actions = svc.problems.allowed(problem, viewer)
     rows = action_buttons(svc, lang, problem, actions)
     if not timeline:
         rows.append(details_button(svc, lang, problem))
@@ -226,7 +221,7 @@ async def _tell(
     person = await svc.problems.recipient(person_id)
     if person is None or person.telegram_id is None:
         return
-    lang = _lang(svc, person)
+    lang = person.language
     intro = _t(svc, lang, key, number=problem.id, category=category_name(svc.locales, lang, problem.category), **params)
     try:
         if full:
@@ -249,7 +244,7 @@ async def announce_new(context: Context, problem: ProblemRecord) -> None:
     if problem.assignee_id is not None:
         await _tell(context, problem.assignee_id, "problem.new_assigned", problem, full=True)
         return
-    for admin in await svc.problems.admins():
+    for admin in await svc.people.with_role(ADMIN):
         await _tell(context, admin.id, "problem.new_unassigned", problem, full=True)
 
 
@@ -269,13 +264,13 @@ async def problem_command(update: Update, context: Context, actor: Actor, messag
 
 async def _view(update: Update, context: Context, actor: Actor, number: int) -> None:
     svc = services(context)
-    record = await svc.problems.person(actor.known.id)
+    person = actor.known
     problem = await svc.problems.get(number)
-    assert record is not None and actor.known.telegram_id is not None
-    if problem is None or not await svc.problems.may_view(problem, record, bootstrap_admin=_is_admin(svc, record)):
+    assert person.telegram_id is not None
+    if problem is None or not await svc.problems.may_view(problem, person):
         await refuse(update, context, actor.language, "problem.not_found", number=number)
         return
-    await send_problem(context, actor.known.telegram_id, record, problem, timeline=True)
+    await send_problem(context, person.telegram_id, person, problem, timeline=True)
 
 
 @command("problems")
@@ -307,18 +302,7 @@ async def _list(
                 ProblemView(problem=problem.id).pack(),
             )
         )
-    pages = max(1, -(-total // PAGE))
-
-    def at(number: int) -> str:
-        return ProblemList(page=number, area=area_id, category=category).pack()
-
-    nav: list[tuple[str, str]] = []
-    if page > 0:
-        nav.append(("◀", at(page - 1)))
-    if pages > 1:
-        nav.append((f"{page + 1}/{pages}", at(page)))
-    if page < pages - 1:
-        nav.append(("▶", at(page + 1)))
+    nav = _nav(page, total, PAGE, lambda number: ProblemList(page=number, area=area_id, category=category).pack())
     filters_row = [
         (_p(svc, lang, "problems.by_area"), ProblemFilterArea(category=category).pack()),
         (_p(svc, lang, "problems.by_category"), ProblemFilterCategory(area=area_id).pack()),
@@ -334,6 +318,19 @@ def _list_page(number: int) -> str:
     return ProblemListPage(page=number).pack()
 
 
+def _nav(page: int, total: int, page_size: int, at: Callable[[int], str]) -> list[tuple[str, str]]:
+    """◀ n/N ▶ for a list the store hands out a page at a time (nothing when it fits one page)."""
+    pages = max(1, -(-total // page_size))
+    nav: list[tuple[str, str]] = []
+    if page > 0:
+        nav.append(("◀", at(page - 1)))
+    if pages > 1:
+        nav.append((f"{page + 1}/{pages}", at(page)))
+    if page < pages - 1:
+        nav.append(("▶", at(page + 1)))
+    return nav
+
+
 def _pairs(found: list[Listed]) -> list[tuple[ProblemRecord, ReachRecord | None]]:
     return [(item.problem, item.reach) for item in found]
 
@@ -344,31 +341,43 @@ def _line(svc: Services, lang: Language, problem: ProblemRecord, flag: str, reac
 
 @command("myreports")
 async def myreports_command(update: Update, context: Context, actor: Actor, message: Message) -> None:
-    """/myreports: the problems this person reported, newest first."""
+    """/myreports: the problems this person reported or follows, newest first, a page at a time."""
     svc = services(context)
-    lang = actor.language
-    found = await svc.problems.reported_by(actor.known.id)
-    if not found:
-        await message.reply_text(_t(svc, lang, "myreports.none"))
+    found, total = await svc.problems.reported_by(actor.known.id, page=0, page_size=MY_PAGE)
+    if not total:
+        await message.reply_text(_t(svc, actor.language, "myreports.none"))
         return
-    choices = []
+    text, markup = _my_reports(svc, actor.language, found, total, page=0)
+    await message.reply_text(text, reply_markup=markup)
+
+
+@pressed(MyReportsPage, action="myreports")
+async def myreports_page(update: Update, context: Context, actor: Actor, data: MyReportsPage) -> None:
+    """A page of /myreports: ◀ ▶, or its page number (the same page again); past the end, the last page."""
+    svc = services(context)
+    person_id = actor.known.id
+    found, total = await svc.problems.reported_by(person_id, page=data.page, page_size=MY_PAGE)
+    page = min(data.page, max(0, (total - 1) // MY_PAGE))
+    if page != data.page:
+        found, total = await svc.problems.reported_by(person_id, page=page, page_size=MY_PAGE)
+    if not total:
+        await show(update, context, _t(svc, actor.language, "myreports.none"))
+        return
+    text, markup = _my_reports(svc, actor.language, found, total, page=page)
+    await show(update, context, text, markup)
+
+
+def _my_reports(
+    svc: Services, lang: Language, found: list[Listed], total: int, *, page: int
+) -> tuple[str, InlineKeyboardMarkup]:
+    """The header and buttons of one page of /myreports: each problem with its status, then ◀ n/N ▶."""
+    rows = []
     for problem, reach in _pairs(found):
-        choices.append(
-            (
-                _line(
-                    svc,
-                    lang,
-                    problem,
-                    _p(svc, lang, f"problem.status.{problem.status}"),
-                    reach.name(lang) if reach else "?",
-                ),
-                ProblemView(problem=problem.id).pack(),
-            )
-        )
-    await message.reply_text(
-        _t(svc, lang, "myreports.header", count=len(found)),
-        reply_markup=paged(choices, page=0, page_data=_list_page, page_size=20),
-    )
+        status = _p(svc, lang, f"problem.status.{problem.status}")
+        label = _line(svc, lang, problem, status, reach.name(lang) if reach else "?")
+        rows.append([(label, ProblemView(problem=problem.id).pack())])
+    nav = _nav(page, total, MY_PAGE, lambda number: MyReportsPage(page=number).pack())
+    return _t(svc, lang, "myreports.header", count=total), buttons(*rows, *([nav] if nav else []))
 
 
 @pressed(ProblemList, action="problems")
@@ -379,7 +388,7 @@ async def list_shown(update: Update, context: Context, actor: Actor, data: Probl
 
 @pressed(ProblemListPage, action="problems")
 async def list_page_number(update: Update, context: Context, actor: Actor, data: ProblemListPage) -> None:
-    """The page number between ◀ and ▶, and /myreports' pages (which do not turn): nothing to do."""
+    """The page number of a /problems list that fits one page (and /myreports' ◀ ▶ on older messages)."""
 
 
 @pressed(ProblemFilterArea, action="problems")
@@ -420,36 +429,33 @@ async def problem_viewed(update: Update, context: Context, actor: Actor, data: P
 
 async def _actionable(
     update: Update, context: Context, actor: Actor, number: int, action: Action
-) -> tuple[PersonRecord, ProblemRecord] | None:
-    """The presser and the problem, when they may take `action` on it now; otherwise None, the refusal answered."""
+) -> ProblemRecord | None:
+    """The problem, when the presser may take `action` on it now; otherwise None, the refusal answered."""
     svc = services(context)
-    record = await svc.problems.person(actor.known.id)
     problem = await svc.problems.get(number)
-    assert record is not None
     if problem is None:
         await refuse(update, context, actor.language, "fallback.outdated_button")
         return None
-    if action not in svc.problems.allowed(problem, record, bootstrap_admin=_is_admin(svc, record)):
+    if action not in svc.problems.allowed(problem, actor.known):
         status = _p(svc, actor.language, f"problem.status.{problem.status}")
         await refuse(update, context, actor.language, "problem.cannot", status=status)
         return None
-    return record, problem
+    return problem
 
 
 @pressed(ProblemAction, action="problem")
 async def action_pressed(update: Update, context: Context, actor: Actor, data: ProblemAction) -> None:
     """A lifecycle button: close at once, choose an assignee, or ask for after-photos or a reason first."""
     action = BUTTON_ACTIONS[data.action]
-    found = await _actionable(update, context, actor, data.problem, action)
-    if found is None:
+    problem = await _actionable(update, context, actor, data.problem, action)
+    if problem is None:
         return
-    record, problem = found
     svc = services(context)
     lang = actor.language
     telegram_id = actor.known.telegram_id
     assert telegram_id is not None
     if action == "close":
-        await _apply(update, context, record, problem.id, "close")
+        await _apply(update, context, actor.known, problem.id, "close")
         return
     if action == "assign":
         await _choose_assignee(update, context, lang, problem)
@@ -474,9 +480,8 @@ async def _assignee_forged(update: Update, context: Context, actor: Actor, texts
 @pressed(ProblemAssignTo, action="problem", forged=_assignee_forged)
 async def assignee_chosen(update: Update, context: Context, actor: Actor, data: ProblemAssignTo) -> None:
     """Assign the problem to the chief chosen from the list."""
-    found = await _actionable(update, context, actor, data.problem, "assign")
-    if found is not None:
-        await _apply(update, context, found[0], data.problem, "assign", assignee_id=data.person)
+    if await _actionable(update, context, actor, data.problem, "assign") is not None:
+        await _apply(update, context, actor.known, data.problem, "assign", assignee_id=data.person)
 
 
 @pressed(ProblemAssigneePage, action="problem")
@@ -488,7 +493,7 @@ async def _choose_assignee(update: Update, context: Context, lang: Language, pro
     svc = services(context)
     choices = [
         (
-            ("⭐ " if holder else "") + f"{p.name} · {_p(svc, lang, f'level.{p.roles.get(CHIEF)}')}",
+            ("⭐ " if holder else "") + f"{p.name} · {_p(svc, lang, f'level.{p.chief_level}')}",
             ProblemAssignTo(problem=problem.id, person=p.id).pack(),
         )
         for p, holder in await svc.problems.assignee_choices(problem)
@@ -504,7 +509,7 @@ async def _choose_assignee(update: Update, context: Context, lang: Language, pro
 async def _apply(
     update: Update,
     context: Context,
-    actor: PersonRecord,
+    actor: Person,
     problem_id: int,
     action: Action,
     *,
@@ -513,16 +518,8 @@ async def _apply(
     photos: list[DraftPhoto] | None = None,
 ) -> None:
     svc = services(context)
-    lang = _lang(svc, actor)
-    change = await svc.problems.act(
-        problem_id,
-        actor,
-        action,
-        note=note,
-        assignee_id=assignee_id,
-        photos=photos,
-        bootstrap_admin=_is_admin(svc, actor),
-    )
+    lang = actor.language
+    change = await svc.problems.act(problem_id, actor, action, note=note, assignee_id=assignee_id, photos=photos)
     if change.outcome != "ok":
         status = change.problem.status if change.problem else "closed"
         key = {
@@ -548,8 +545,8 @@ async def _apply(
         await context.bot.send_message(actor.telegram_id, done)
     reporter_key = f"problem.tell.{action}"
     for person_id in change.tell_reporters:
-        person = await svc.problems.person(person_id)
-        thanks = person is not None and "volunteer" in person.roles and action == "close"
+        person = await svc.people.by_id(person_id)
+        thanks = person is not None and person.is_volunteer and action == "close"
         await _tell(
             context, person_id, "problem.tell.close_volunteer" if thanks else reporter_key, problem, note=note or ""
         )
@@ -565,11 +562,11 @@ async def _apply(
     for person_id in change.tell_verifiers:
         await _tell(context, person_id, "problem.to_verifier", problem, full=True, note=note or "")
     if change.tell_admins:
-        for admin in await svc.problems.admins():
+        for admin in await svc.people.with_role(ADMIN):
             if admin.id != actor.id:
                 await _tell(context, admin.id, "problem.reopened_unassigned", problem, full=True, note=note or "")
     if change.tell_previous is not None:
-        assignee = await svc.problems.person(problem.assignee_id) if problem.assignee_id else None
+        assignee = await svc.people.by_id(problem.assignee_id) if problem.assignee_id else None
         await _tell(
             context,
             change.tell_previous,
@@ -580,7 +577,7 @@ async def _apply(
 
 
 @flow(NOTE)
-async def note_input(update: Update, context: Context, dialog: DialogRecord) -> None:
+async def note_input(update: Update, context: Context, dialog: Dialog) -> None:
     """After-photos and a note for a rectification; or the reason for a reject, dismissal or reopening."""
     actor = await guard(update, context, "problem")
     message = update.effective_message
@@ -589,8 +586,7 @@ async def note_input(update: Update, context: Context, dialog: DialogRecord) -> 
         await svc.problems.end_note(dialog.telegram_id)
         return
     lang = actor.language
-    record = await svc.problems.person(actor.known.id)
-    assert record is not None
+    person = actor.known
     problem_id = int(dialog.data.get("problem", 0))
     if dialog.step == "rectify":
         if message.photo or message.document is not None:
@@ -598,7 +594,7 @@ async def note_input(update: Update, context: Context, dialog: DialogRecord) -> 
             if len(photos) >= MAX_PHOTOS:
                 await message.reply_text(_t(svc, lang, "report.too_many_photos", max=MAX_PHOTOS))
                 return
-            fetched = await fetch_photo(context, record.id, lang, message)
+            fetched = await fetch_photo(context, person.id, lang, message)
             if fetched is None:
                 return
             photos.append([fetched.photo_id, fetched.file_id, fetched.as_document, None])
@@ -621,7 +617,7 @@ async def note_input(update: Update, context: Context, dialog: DialogRecord) -> 
         await message.reply_text(_t(svc, lang, f"problem.ask_reason_{dialog.step}", number=problem_id))
         return
     await svc.problems.end_note(dialog.telegram_id)
-    await _apply(update, context, record, problem_id, dialog.step, note=message.text[:1000])  # type: ignore[arg-type]
+    await _apply(update, context, person, problem_id, dialog.step, note=message.text[:1000])  # type: ignore[arg-type]
 
 
 def _note_buttons(svc: Services, lang: Language, *, send: bool = False) -> InlineKeyboardMarkup:
@@ -632,7 +628,7 @@ def _note_buttons(svc: Services, lang: Language, *, send: bool = False) -> Inlin
     return buttons(cancel)
 
 
-async def _open_note(update: Update, context: Context, actor: Actor) -> DialogRecord | None:
+async def _open_note(update: Update, context: Context, actor: Actor) -> Dialog | None:
     """The presser's note dialog; None (answered as outdated) when it ended meanwhile."""
     telegram_id = actor.known.telegram_id
     assert telegram_id is not None
@@ -666,12 +662,9 @@ async def rectification_sent(update: Update, context: Context, actor: Actor, dat
     if not photos:
         await refuse(update, context, actor.language, "problem.need_after_photo")
         return
-    record = await svc.problems.person(actor.known.id)
-    assert record is not None
     await svc.problems.end_note(dialog.telegram_id)
-    await _apply(
-        update, context, record, int(dialog.data["problem"]), "rectify", note=dialog.data.get("note"), photos=photos
-    )
+    number = int(dialog.data["problem"])
+    await _apply(update, context, actor.known, number, "rectify", note=dialog.data.get("note"), photos=photos)
 
 
 # -- deadlines --------------------------------------------------------------------------------------------
@@ -710,6 +703,7 @@ def register(app: Application) -> None:  # type: ignore[type-arg]
         (assignee_page_number, ProblemAssigneePage),
         (list_shown, ProblemList),
         (list_page_number, ProblemListPage),
+        (myreports_page, MyReportsPage),
         (area_filter, ProblemFilterArea),
         (category_filter, ProblemFilterCategory),
         (note_cancelled, NoteCancel),

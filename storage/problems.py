@@ -312,13 +312,14 @@ class Problems:
         )
         return [_problem(r) for r in rows], int(total)
 
-    async def for_reporter(self, person_id: int, limit: int = 20) -> list[ProblemRecord]:
+    async def for_reporter(self, person_id: int, *, limit: int, offset: int) -> tuple[list[ProblemRecord], int]:
+        """The problems the person reported or follows, newest first; and how many there are in all."""
+        where = " WHERE reporter_id = ? OR id IN (SELECT problem_id FROM problem_followers WHERE person_id = ?)"
+        total = await self._store.fetchval(f"SELECT count(*) FROM problems{where}", (person_id, person_id))
         rows = await self._store.fetchall(
-            "SELECT * FROM problems WHERE reporter_id = ? OR id IN"
-            " (SELECT problem_id FROM problem_followers WHERE person_id = ?) ORDER BY id DESC LIMIT ?",
-            (person_id, person_id, limit),
+            f"SELECT * FROM problems{where} ORDER BY id DESC LIMIT ? OFFSET ?", (person_id, person_id, limit, offset)
         )
-        return [_problem(r) for r in rows]
+        return [_problem(r) for r in rows], int(total)
 
     async def open_with_deadline_before(self, day: date) -> list[ProblemRecord]:
         """Open problems due on or before `day` (local date): due soon, and overdue."""

@@ -54,16 +54,17 @@ UNASSIGN = _Way(
 @command("assign")
 async def assign_command(update: Update, context: Context, actor: Actor, message: Message) -> None:
     """/assign: choose an area, a reach, then the chief who will answer for it."""
-    await _choose_area(update, context, actor.language, ASSIGN)
+    await _choose_area(update, context, actor.language, ASSIGN, page=0)
 
 
 @command("unassign")
 async def unassign_command(update: Update, context: Context, actor: Actor, message: Message) -> None:
     """/unassign: choose an area, a reach, then the assignment to end."""
-    await _choose_area(update, context, actor.language, UNASSIGN)
+    await _choose_area(update, context, actor.language, UNASSIGN, page=0)
 
 
-async def _choose_area(update: Update, context: Context, lang: Language, way: _Way) -> None:
+async def _choose_area(update: Update, context: Context, lang: Language, way: _Way, *, page: int) -> None:
+    """The areas, a page of 12 at a time."""
     areas = await area_buttons(context, lang, lambda area: way.area(area, 0))
     if not areas:
         await no_registry(update, context, lang)
@@ -72,7 +73,7 @@ async def _choose_area(update: Update, context: Context, lang: Language, way: _W
         update,
         context,
         t(context, lang, f"{way.texts}.choose_area"),
-        paged(areas, page=0, page_data=way.top, columns=2, page_size=12),
+        paged(areas, page=page, page_data=way.top, columns=2, page_size=12),
     )
 
 
@@ -82,7 +83,7 @@ async def _choose_reach(
     svc = services(context)
     area = await svc.office.area(area_id)
     if area is None:
-        await _choose_area(update, context, lang, way)
+        await _choose_area(update, context, lang, way, page=0)
         return
     choices = [
         (f"{reach_label(lang, c.reach)} · 👤{c.held_by}", way.reach(c.reach.id, 0))
@@ -109,8 +110,9 @@ async def _reach(update: Update, context: Context, actor: Actor, reach_id: int) 
 
 
 async def _areas_shown(update: Update, context: Context, actor: Actor, data: AssignTop | UnassignTop) -> None:
-    """Back to the areas (the first page)."""
-    await _choose_area(update, context, actor.language, ASSIGN if isinstance(data, AssignTop) else UNASSIGN)
+    """The page of areas pressed (◀ ▶), or back to the first."""
+    way = ASSIGN if isinstance(data, AssignTop) else UNASSIGN
+    await _choose_area(update, context, actor.language, way, page=data.page)
 
 
 async def _area_shown(update: Update, context: Context, actor: Actor, data: AssignArea | UnassignArea) -> None:
@@ -181,7 +183,7 @@ async def chief_assigned(update: Update, context: Context, actor: Actor, data: A
 
 @pressed(UnassignReach, action="unassign")
 async def unassign_reach(update: Update, context: Context, actor: Actor, data: UnassignReach) -> None:
-    """The reach's current assignments, one of which to end (the first page: they are few)."""
+    """The reach's current assignments, one of which to end: the page pressed."""
     svc = services(context)
     lang = actor.language
     reach = await _reach(update, context, actor, data.reach)
@@ -203,7 +205,7 @@ async def unassign_reach(update: Update, context: Context, actor: Actor, data: U
         update,
         context,
         t(context, lang, "unassign.choose", reach=reach.name(lang)),
-        paged(choices, page=0, page_data=lambda number: UNASSIGN.reach(reach.id, number), extra=back),
+        paged(choices, page=data.page, page_data=lambda number: UNASSIGN.reach(reach.id, number), extra=back),
     )
 
 

@@ -17,10 +17,11 @@ from storage.records import ReachRecord
 @command("reaches")
 async def reaches_command(update: Update, context: Context, actor: Actor, message: Message) -> None:
     """/reaches: choose an area (or, for a chief, their own reaches)."""
-    await _reaches_top(update, context, actor)
+    await _reaches_top(update, context, actor, page=0)
 
 
-async def _reaches_top(update: Update, context: Context, actor: Actor) -> None:
+async def _reaches_top(update: Update, context: Context, actor: Actor, *, page: int) -> None:
+    """The areas, a page of 12 at a time; a chief also gets the way to their own reaches."""
     lang = actor.language
     areas = await area_buttons(context, lang, lambda area: ReachesArea(area=area, page=0).pack())
     if not areas:
@@ -33,25 +34,27 @@ async def _reaches_top(update: Update, context: Context, actor: Actor) -> None:
         update,
         context,
         t(context, lang, "reaches.choose_area"),
-        paged(
-            areas, page=0, page_data=lambda number: ReachesTop(page=number).pack(), extra=extra, columns=2, page_size=12
-        ),
+        paged(areas, page=page, page_data=_top_page, extra=extra, columns=2, page_size=12),
     )
 
 
+def _top_page(number: int) -> str:
+    return ReachesTop(page=number).pack()
+
+
 def _back(context: Context, lang: Language) -> list[list[tuple[str, str]]]:
-    return [[(p(context, lang, "common.back"), ReachesTop(page=0).pack())]]
+    return [[(p(context, lang, "common.back"), _top_page(0))]]
 
 
 @pressed(ReachesTop, action="reaches")
 async def top_shown(update: Update, context: Context, actor: Actor, data: ReachesTop) -> None:
-    """Back to the areas (the page pressed is not kept: the first page is shown)."""
-    await _reaches_top(update, context, actor)
+    """The page of areas pressed (◀ ▶), or back to the first."""
+    await _reaches_top(update, context, actor, page=data.page)
 
 
 @pressed(ReachesMine, action="reaches")
 async def mine_shown(update: Update, context: Context, actor: Actor, data: ReachesMine) -> None:
-    """The reaches the presser answers for (one page of 20)."""
+    """The reaches the presser answers for, the page pressed (20 a page)."""
     lang = actor.language
     held = await services(context).office.held_reaches(actor.known.id)
     choices = [(reach_label(lang, h.reach), ReachCard(reach=h.reach.id).pack()) for h in held if h.reach is not None]
@@ -61,7 +64,7 @@ async def mine_shown(update: Update, context: Context, actor: Actor, data: Reach
         t(context, lang, "reaches.mine_header"),
         paged(
             choices,
-            page=0,
+            page=data.page,
             page_data=lambda number: ReachesMine(page=number).pack(),
             extra=_back(context, lang),
             page_size=20,
@@ -76,7 +79,7 @@ async def area_shown(update: Update, context: Context, actor: Actor, data: Reach
     lang = actor.language
     area = await svc.office.area(data.area)
     if area is None:
-        await _reaches_top(update, context, actor)
+        await _reaches_top(update, context, actor, page=0)
         return
     reaches = await svc.office.reaches_in(area.id)
     choices = [
@@ -99,7 +102,7 @@ async def card_shown(update: Update, context: Context, actor: Actor, data: Reach
     lang = actor.language
     reach = await services(context).office.reach(data.reach)
     if reach is None:
-        await _reaches_top(update, context, actor)
+        await _reaches_top(update, context, actor, page=0)
         return
     await show(
         update,

@@ -215,13 +215,13 @@ async def test_the_reporter_reopens_within_the_window_and_only_then(bot: Harness
     await volunteer(bot, zhao, "赵六")
     await report(bot, xiao)
     await notice(li, "New problem for you")
-    li_record = await bot.store.people.by_id(li_id)
-    admin_record = await bot.store.people.by_telegram_id(ADMIN_ID)
+    li_record = await bot.services.people.by_id(li_id)
+    admin_record = await bot.services.people.find(ADMIN_ID)
     assert li_record is not None and admin_record is not None
 
     async def rectified_and_closed() -> None:
         assert (await bot.services.problems.act(1, li_record, "rectify", note="已清理")).outcome == "ok"
-        assert (await bot.services.problems.act(1, admin_record, "close", bootstrap_admin=True)).outcome == "ok"
+        assert (await bot.services.problems.act(1, admin_record, "close")).outcome == "ok"
 
     await rectified_and_closed()
     # An old deadline, to see the reopening set a fresh one.
@@ -293,17 +293,17 @@ async def test_reopened_after_its_chief_left_goes_to_the_reachs_chief_now_or_to_
     await started(li)
     xiao = bot.sandbox.user(first_name="小李", language_code="zh-hans")
     await volunteer(bot, xiao, "李小义")
-    admin_record = await bot.store.people.by_telegram_id(ADMIN_ID)
-    li_record = await bot.store.people.by_id(li_id)
+    admin_record = await bot.services.people.find(ADMIN_ID)
+    li_record = await bot.services.people.by_id(li_id)
     assert admin_record is not None and li_record is not None
     for number in (1, 2):
         await report(bot, xiao, photo_seed=number)
         await notice(li, "New problem for you")
         assert (await bot.services.problems.act(number, li_record, "rectify", note="done")).outcome == "ok"
-        assert (await bot.services.problems.act(number, admin_record, "close", bootstrap_admin=True)).outcome == "ok"
+        assert (await bot.services.problems.act(number, admin_record, "close")).outcome == "ok"
     # Li leaves: deactivated by the office.
     await bot.store.people.set_active(li_id, False, by=admin_record.id)
-    xiao_record = await bot.store.people.by_telegram_id(xiao.id)
+    xiao_record = await bot.services.people.find(xiao.id)
     assert xiao_record is not None
 
     # Nobody holds the reach now: the problem waits for the admins, who hear of it.
@@ -413,8 +413,8 @@ async def test_the_deadline_job_reminds_warns_and_escalates_once(bot: Harness) -
     for number, category in enumerate(("乱堆", "漂浮垃圾", "乱建", "非法捕捞"), start=1):
         assert f"编号 #{number}" in (await report(bot, xiao, category=category, photo_seed=number)).text
         await notice(wang, "新问题交办")
-    wang_record, xiao_record = await bot.store.people.by_id(wang_id), await bot.store.people.by_id(xiao_id)
-    admin_record = await bot.store.people.by_telegram_id(ADMIN_ID)
+    wang_record, xiao_record = await bot.services.people.by_id(wang_id), await bot.services.people.by_id(xiao_id)
+    admin_record = await bot.services.people.find(ADMIN_ID)
     assert wang_record is not None and xiao_record is not None and admin_record is not None
     # 4 was rectified in time and waits for verification: neither the assignee's nor the admins' business now.
     assert (await bot.services.problems.act(4, wang_record, "rectify", note="已劝离")).outcome == "ok"
@@ -459,7 +459,7 @@ async def test_the_deadline_job_reminds_warns_and_escalates_once(bot: Harness) -
 
     # Closed, reopened by the reporter, and overdue again against its new deadline: escalated again.
     assert (await bot.services.problems.act(1, wang_record, "rectify")).outcome == "ok"
-    assert (await bot.services.problems.act(1, admin_record, "close", bootstrap_admin=True)).outcome == "ok"
+    assert (await bot.services.problems.act(1, admin_record, "close")).outcome == "ok"
     assert (await bot.services.problems.act(1, xiao_record, "reopen", note="又堆上了")).outcome == "ok"
     late = (day - timedelta(days=3)).isoformat()
     await bot.store.execute("UPDATE problems SET deadline = ? WHERE id = 1", (late,))
@@ -577,9 +577,9 @@ async def test_lists_overdue_first_with_filters_scoped_to_each_person(bot: Harne
     assert [t for t in hers.button_texts if t.startswith("#")] == [
         "#3 being rectified · illegal dumping · Tonglü Canal (south)"
     ]
-    admin_record = await bot.store.people.by_telegram_id(ADMIN_ID)
+    admin_record = await bot.services.people.find(ADMIN_ID)
     assert admin_record is not None
-    moved = await bot.services.problems.act(1, admin_record, "assign", assignee_id=li_id, bootstrap_admin=True)
+    moved = await bot.services.problems.act(1, admin_record, "assign", assignee_id=li_id)
     assert moved.outcome == "ok"
     await li.send("/problems")
     hers = await until(li, "Open problems")
@@ -604,7 +604,7 @@ async def test_lists_overdue_first_with_filters_scoped_to_each_person(bot: Harne
     await tap(bot, yi, followed, text="#1 整改中 · 乱堆 · 丁堡河（城东段）")
     view = await until(yi, "办理过程")
     assert "乙：补充反映（同一问题）" in view.text and view.buttons == []
-    dismissed = await bot.services.problems.act(3, admin_record, "dismiss", note="重复", bootstrap_admin=True)
+    dismissed = await bot.services.problems.act(3, admin_record, "dismiss", note="重复")
     assert dismissed.outcome == "ok"
     await amy.send("/myreports")
     assert (await amy.next_message()).button_texts == ["#3 dismissed · illegal dumping · Tonglü Canal (south)"]

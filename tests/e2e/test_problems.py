@@ -210,13 +210,13 @@ async def test_two_verifiers_at_once_one_wins(bot: Harness) -> None:
     chief_reporter = bot.sandbox.user(first_name="周", language_code="zh-hans")
     await chief(bot, chief_reporter, "周河长", [ids["LGH-01"]], level="town")
     await report(bot, chief_reporter)
-    wang_record = await bot.store.people.by_id(wang_id)
+    wang_record = await bot.services.people.by_id(wang_id)
     assert wang_record is not None
     change = await bot.services.problems.act(1, wang_record, "rectify", note="已清理")
     assert change.outcome == "ok"
     await bot.sandbox.wait_consumed()
-    admin_record = await bot.store.people.by_telegram_id(ADMIN_ID)
-    reporter_record = await bot.store.people.by_telegram_id(chief_reporter.id)
+    admin_record = await bot.services.people.find(ADMIN_ID)
+    reporter_record = await bot.services.people.find(chief_reporter.id)
     assert admin_record is not None and reporter_record is not None
     results = await asyncio.gather(
         bot.services.problems.act(1, admin_record, "close"),

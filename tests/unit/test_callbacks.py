@@ -69,6 +69,7 @@ INVENTORY: list[tuple[str, type[CallbackData], str]] = [
     ("pl:2:5:dumping", cb.ProblemList, "problems"),
     ("pl:1:0:black_odorous", cb.ProblemList, "problems"),
     ("pl:x:0", cb.ProblemListPage, "problems"),
+    ("pl:my:1", cb.MyReportsPage, "problems"),
     ("pf:a:", cb.ProblemFilterArea, "problems"),
     ("pf:a:garbage", cb.ProblemFilterArea, "problems"),
     ("pf:c:0", cb.ProblemFilterCategory, "problems"),
