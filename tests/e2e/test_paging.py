@@ -6,32 +6,17 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from sandbox import FakeUser
 from sandbox.state import SentMessage
 from storage import Store
 from storage.problems import NewProblem
 from storage.registry import ReachValues
 from tests.conftest import ADMIN_ID, Harness
+from tests.support import started_admin, tap
 
 AREAS = 14  # the area lists show 12 a page
 PER_REACH = 10  # an unassign list shows 8 a page
 REACHES = 22  # a chief's own reaches show 20 a page
 REPORTS = 23  # /myreports shows 20 a page
-
-
-async def admin_started(bot: Harness) -> FakeUser:
-    """The bootstrap admin, after /start's two messages."""
-    admin = bot.sandbox.user(first_name="河长办", last_name="管理员", language_code="zh-hans", user_id=ADMIN_ID)
-    await admin.send("/start")
-    await admin.next_message()
-    await admin.next_message()
-    return admin
-
-
-async def press(bot: Harness, user: FakeUser, message: SentMessage, text: str) -> SentMessage:
-    """Press a button, wait for the press to be answered, and return the message as it is then."""
-    await bot.sandbox.answer(await user.press(message, text=text))
-    return next(m for m in user.messages() if m.message_id == message.message_id)
 
 
 async def many_areas(store: Store) -> int:
@@ -54,14 +39,14 @@ def labels(message: SentMessage) -> list[str]:
 @pytest.mark.parametrize("command", ["/reaches", "/assign", "/unassign"])
 async def test_the_area_lists_turn_to_the_page_pressed(bot: Harness, command: str) -> None:
     await many_areas(bot.store)
-    admin = await admin_started(bot)
+    admin = await started_admin(bot)
     await admin.send(command)
     first = await admin.next_message()
     assert "片区01 · A01" in labels(first) and "片区13 · A13" not in labels(first)
-    second = await press(bot, admin, first, "▶")
+    second = await tap(bot, admin, first, "▶")
     assert "片区13 · A13" in labels(second) and "片区14 · A14" in labels(second)
     assert "片区01 · A01" not in labels(second) and "2/2" in labels(second)
-    back = await press(bot, admin, second, "◀")
+    back = await tap(bot, admin, second, "◀")
     assert "片区01 · A01" in labels(back) and "1/2" in labels(back)
     assert bot.errors() == []
 
@@ -82,13 +67,13 @@ async def test_a_reach_with_many_chiefs_turns_its_unassign_page(bot: Harness) ->
         # Started on different days, so the list has one order: the oldest first.
         person = await chief(bot.store, f"河长{number:02}")
         await bot.store.assignments.assign(person, reach, level="village", starts_on=today - timedelta(days=number))
-    admin = await admin_started(bot)
+    admin = await started_admin(bot)
     await admin.send("/unassign")
-    reaches = await press(bot, admin, await admin.next_message(), "城东片区 · CD")
-    first = await press(bot, admin, reaches, "立公河 · LGH-01 · 👤10")
+    reaches = await tap(bot, admin, await admin.next_message(), "城东片区 · CD")
+    first = await tap(bot, admin, reaches, "立公河 · LGH-01 · 👤10")
     shown = [label.split(" · ")[0] for label in labels(first) if label.startswith("河长")]
     assert len(shown) == 8
-    second = await press(bot, admin, first, "▶")
+    second = await tap(bot, admin, first, "▶")
     rest = [label.split(" · ")[0] for label in labels(second) if label.startswith("河长")]
     assert len(rest) == PER_REACH - 8 and not set(rest) & set(shown)
     assert "2/2" in labels(second)
@@ -97,7 +82,7 @@ async def test_a_reach_with_many_chiefs_turns_its_unassign_page(bot: Harness) ->
 
 async def test_a_chief_with_many_reaches_turns_the_page_of_their_own(bot: Harness) -> None:
     area, _ = await bot.store.areas.upsert("CD", "城东片区", "Chengdong")
-    admin = await admin_started(bot)
+    admin = await started_admin(bot)
     me = await bot.store.people.by_telegram_id(ADMIN_ID)
     assert me is not None
     await bot.store.people.grant_role(me.id, "chief", level="town")
@@ -108,9 +93,9 @@ async def test_a_chief_with_many_reaches_turns_the_page_of_their_own(bot: Harnes
         )
         await bot.store.assignments.assign(me.id, reach, level="town", starts_on=today)
     await admin.send("/reaches")
-    mine = await press(bot, admin, await admin.next_message(), "我负责的河段")
+    mine = await tap(bot, admin, await admin.next_message(), "我负责的河段")
     assert "河01 · R01" in labels(mine) and "河21 · R21" not in labels(mine)
-    second = await press(bot, admin, mine, "▶")
+    second = await tap(bot, admin, mine, "▶")
     assert labels(second)[:2] == ["河21 · R21", "河22 · R22"]
     assert "河01 · R01" not in labels(second) and "2/2" in labels(second)
     assert bot.errors() == []
@@ -121,7 +106,7 @@ async def test_myreports_turns_its_pages(bot: Harness) -> None:
     reach, _ = await bot.store.reaches.upsert(
         ReachValues("LGH-01", "立公河", "Ligong River", area, "village", None, (), None, None)
     )
-    admin = await admin_started(bot)
+    admin = await started_admin(bot)
     me = await bot.store.people.by_telegram_id(ADMIN_ID)
     assert me is not None
     at = datetime(2026, 11, 1, tzinfo=UTC)
@@ -134,10 +119,10 @@ async def test_myreports_turns_its_pages(bot: Harness) -> None:
     assert first.text == f"您上报或关注的问题（{REPORTS} 个）："
     numbers = [label.split(" ")[0] for label in labels(first) if label.startswith("#")]
     assert numbers == [f"#{n}" for n in range(REPORTS, REPORTS - 20, -1)]  # the newest first
-    second = await press(bot, admin, first, "▶")
+    second = await tap(bot, admin, first, "▶")
     numbers = [label.split(" ")[0] for label in labels(second) if label.startswith("#")]
     assert numbers == ["#3", "#2", "#1"]
     assert "2/2" in labels(second)
-    back = await press(bot, admin, second, "◀")
+    back = await tap(bot, admin, second, "◀")
     assert f"#{REPORTS}" in [label.split(" ")[0] for label in labels(back)]
     assert bot.errors() == []
