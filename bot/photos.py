@@ -31,7 +31,7 @@ SAME_PICTURE_BITS = 6
 
 _EXIF_IFD, _GPS_IFD = 0x8769, 0x8825
 # EXIF Orientation → the turn that shows the picture upright (as ImageOps.exif_transpose does).
-_UPRIGHT = {
+UPRIGHT = {
     2: Image.Transpose.FLIP_LEFT_RIGHT,
     3: Image.Transpose.ROTATE_180,
     4: Image.Transpose.FLIP_TOP_BOTTOM,
@@ -101,7 +101,7 @@ def analyze(data: bytes, *, max_pixels: int | None = None) -> PhotoInfo:
             orientation = exif.get(0x0112)
         except Exception:  # a broken EXIF block is common and harmless: the picture still counts
             taken_at, gps, orientation = None, None, None
-        turn = _UPRIGHT.get(orientation) if isinstance(orientation, int) else None
+        turn = UPRIGHT.get(orientation) if isinstance(orientation, int) else None
         sideways = turn is not None and orientation in (5, 6, 7, 8)
         try:
             if image.format in ("JPEG", "MPO"):

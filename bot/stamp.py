@@ -22,7 +22,7 @@ from PIL import Image, ImageDraw, ImageFont, UnidentifiedImageError
 from bot import fonts
 from bot.config import Language
 from bot.i18n import Locales
-from bot.photos import PhotoError
+from bot.photos import UPRIGHT, PhotoError
 
 MAX_SIDE = 1600
 QUALITY = 85
@@ -33,16 +33,6 @@ MIN_TEXT_PX = 12
 BAND_SHOW_THROUGH = 0.35
 TEXT_COLOUR = (255, 255, 255)
 SEPARATOR = " · "
-# EXIF orientation → the turn that shows the picture upright.
-_UPRIGHT = {
-    2: Image.Transpose.FLIP_LEFT_RIGHT,
-    3: Image.Transpose.ROTATE_180,
-    4: Image.Transpose.FLIP_TOP_BOTTOM,
-    5: Image.Transpose.TRANSPOSE,
-    6: Image.Transpose.ROTATE_270,
-    7: Image.Transpose.TRANSVERSE,
-    8: Image.Transpose.ROTATE_90,
-}
 
 
 def stamp(original: bytes, lines: list[str], *, max_side: int = MAX_SIDE, quality: int = QUALITY) -> bytes:
@@ -137,7 +127,7 @@ def _upright_turn(image: Image.Image) -> Image.Transpose | None:
         orientation = image.getexif().get(0x0112)
     except Exception:
         return None
-    return _UPRIGHT.get(orientation) if isinstance(orientation, int) else None
+    return UPRIGHT.get(orientation) if isinstance(orientation, int) else None
 
 
 def _draw_band(image: Image.Image, lines: list[str]) -> None:
