@@ -41,6 +41,7 @@ class Next(StrEnum):
     MORE_PHOTOS = "more_photos"  # a photo was added: say so, offer "Next"
     ASK_LOCATION = "ask_location"
     ASK_REACH = "ask_reach"  # list the reaches nearest the location
+    LIST_AREA = "list_area"  # list the reaches of the area chosen, a page at a time; the step stays
     ASK_CATEGORY = "ask_category"
     OFFER_DUPLICATE = "offer_duplicate"  # show the problem it may be, ask "same?"
     ASK_DESCRIPTION = "ask_description"
@@ -150,6 +151,18 @@ def use_exif(state: State) -> Transition:
     if state.step is not Step.LOCATION or exif is None:
         return _refuse(state, Refusal.WRONG_STEP)
     return _to(Step.REACH, replace(state.draft, lat=exif[0], lon=exif[1], location_source="exif"), Next.ASK_REACH)
+
+
+def list_area(state: State, area_id: int) -> Transition:
+    """None of the nearest reaches: the person looks through an area's reaches, kept so its pages can turn."""
+    if state.step is not Step.REACH:
+        return _refuse(state, Refusal.WRONG_STEP)
+    return _to(Step.REACH, replace(state.draft, listed_area_id=area_id), Next.LIST_AREA)
+
+
+def listed_area(state: State) -> int | None:
+    """The area whose reaches a page button turns: only at the reach step, once an area was chosen."""
+    return state.draft.listed_area_id if state.step is Step.REACH else None
 
 
 def choose_reach(state: State, reach_id: int) -> Transition:

@@ -64,8 +64,12 @@ class Draft:
     patrol_id: int | None = None
     duplicate_checked: bool = False
     started_at: str | None = None
+    # The area whose reaches are listed at the reach step (chosen "by area"), so its page buttons can turn.
+    listed_area_id: int | None = None
 
     def to_json(self) -> dict[str, Any]:
+        # A key added later is written only when set: a draft that never used it keeps the stored form it had.
+        later = {"listed_area_id": self.listed_area_id} if self.listed_area_id is not None else {}
         return {
             "photos": [[p.photo_id, p.file_id, p.as_document, list(p.gps) if p.gps else None] for p in self.photos],
             "lat": self.lat,
@@ -77,6 +81,7 @@ class Draft:
             "patrol_id": self.patrol_id,
             "duplicate_checked": self.duplicate_checked,
             "started_at": self.started_at,
+            **later,
         }
 
     @classmethod
@@ -96,6 +101,7 @@ class Draft:
             patrol_id=data.get("patrol_id"),
             duplicate_checked=bool(data.get("duplicate_checked")),
             started_at=data.get("started_at"),
+            listed_area_id=data.get("listed_area_id"),
         )
 
     @property

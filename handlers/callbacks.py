@@ -52,7 +52,8 @@ Every button the bot draws today, by family (the first part), with the module wh
 tests/unit/test_callbacks.py holds the same table as data and checks it against the handlers registered today.
 Every codec has a handler of its own, registered with its pattern; the one callback without a pattern is the
 fallback's `answer_outdated`, for data no codec takes. Some buttons are kept only to be answered (the page
-number of a list that fits one page, `rp:start` from older messages): the registry knows every prefix in use.
+number of a list that fits one page, such as the categories' `rp:cp`, never drawn; `rp:start` from older
+messages): the registry knows every prefix in use.
 """
 
 from __future__ import annotations
@@ -627,6 +628,8 @@ class PatrolArea(CallbackData, prefix="pt:a"):
 
 
 class PatrolMine(CallbackData, prefix="pt:mine"):
+    """A page of one's own reaches in /patrol's reach choice (10 a page)."""
+
     page: Page
 
 
@@ -667,7 +670,7 @@ class ReportReach(CallbackData, prefix="rp:r"):
 
 
 class ReportReachPage(CallbackData, prefix="rp:rp"):
-    """Drawn when an area has more than 50 reaches; its handler answers it as outdated (the list has one page)."""
+    """A page of an area's reaches at a report's reach step (50 a page); the area is the one the draft keeps."""
 
     page: Page
 

@@ -87,14 +87,7 @@ async def offer_reaches(update: Update, context: Context, actor: Actor, *, start
         )
         return
     await svc.patrols.begin_choice(person.telegram_id, started_at)
-    mine = await svc.patrols.my_reaches(person.id)
-    choices = [(f"🏞 {reach.name(lang)}", PatrolReach(reach=reach.id).pack()) for reach in mine]
-    extra = [
-        [(svc.locales.plain(lang, "patrol.by_area"), PatrolAreas(page=0).pack())],
-        [(svc.locales.plain(lang, "common.cancel"), PatrolCancel().pack())],
-    ]
-    text = svc.locales.t(lang, "patrol.choose_mine" if choices else "patrol.choose_nearest")
-    markup = paged(choices, page=0, page_data=lambda n: PatrolMine(page=n).pack(), extra=extra, page_size=10)
+    text, markup = await _reach_choice(context, actor, page=0)
     await context.bot.send_message(chat.id, text, reply_markup=markup)
     location = ReplyKeyboardMarkup(
         [[KeyboardButton(svc.locales.plain(lang, "patrol.nearest_button"), request_location=True)]],
@@ -102,6 +95,20 @@ async def offer_reaches(update: Update, context: Context, actor: Actor, *, start
         one_time_keyboard=True,
     )
     await context.bot.send_message(chat.id, svc.locales.t(lang, "patrol.nearest_hint"), reply_markup=location)
+
+
+async def _reach_choice(context: Context, actor: Actor, *, page: int) -> tuple[str, InlineKeyboardMarkup]:
+    """The choice's text and buttons at `page` of the person's own reaches, 10 a page."""
+    svc = services(context)
+    lang = actor.language
+    mine = await svc.patrols.my_reaches(actor.known.id)
+    choices = [(f"🏞 {reach.name(lang)}", PatrolReach(reach=reach.id).pack()) for reach in mine]
+    extra = [
+        [(svc.locales.plain(lang, "patrol.by_area"), PatrolAreas(page=0).pack())],
+        [(svc.locales.plain(lang, "common.cancel"), PatrolCancel().pack())],
+    ]
+    text = svc.locales.t(lang, "patrol.choose_mine" if choices else "patrol.choose_nearest")
+    return text, paged(choices, page=page, page_data=lambda n: PatrolMine(page=n).pack(), extra=extra, page_size=10)
 
 
 @flow(CHOOSE)
@@ -206,8 +213,15 @@ async def problem_pressed(update: Update, context: Context, actor: Actor, data: 
 
 @pressed(PatrolMine, action="patrol")
 async def mine_paged(update: Update, context: Context, actor: Actor, data: PatrolMine) -> None:
-    """A page button of one's own reaches: the choice is offered again, from its first page."""
-    await offer_reaches(update, context, actor, started_at=datetime.now(UTC))
+    """A page button of one's own reaches: that page, on the pressed message (an open patrol: shown instead).
+
+    Only the view turns: the choice keeps the time it began, and a reach pressed without one starts now.
+    """
+    if await services(context).patrols.open_patrol(actor.known.id) is not None:
+        await offer_reaches(update, context, actor, started_at=datetime.now(UTC))
+        return
+    text, markup = await _reach_choice(context, actor, page=data.page)
+    await show(update, context, text, markup)
 
 
 async def _start_on(update: Update, context: Context, actor: Actor, reach_id: int) -> None:

@@ -32,7 +32,6 @@ from bot.reports import Duplicate
 from handlers.access import Actor, command, guard, refuse
 from handlers.callbacks import (
     C,
-    CallbackData,
     ReportArea,
     ReportAreas,
     ReportCancel,
@@ -59,6 +58,7 @@ from handlers.ui import ButtonHandler, buttons, paged, show
 from storage.records import DialogRecord
 
 REPORT = drafts.FLOW
+AREA_PAGE = 50  # reaches of an area a page, when none of the nearest is the one
 
 
 def _t(context: Context, lang: Language, key: str, **params: object) -> str:
@@ -399,15 +399,32 @@ async def areas_shown(update: Update, context: Context, actor: Actor, data: Repo
 
 @drafted(ReportArea, step=Step.REACH)
 async def area_shown(update: Update, context: Context, actor: Actor, data: ReportArea, state: State) -> None:
-    """An area's reaches to choose from."""
+    """An area's reaches to choose from; the draft keeps the area, for its page buttons."""
+    assert actor.known.telegram_id is not None
+    await services(context).reports.apply(actor.known.telegram_id, drafts.list_area(state, data.area))
+    await _area_page(update, context, actor, data.area, page=0)
+
+
+@drafted(ReportReachPage, step=Step.REACH)
+async def reach_paged(update: Update, context: Context, actor: Actor, data: ReportReachPage, state: State) -> None:
+    """A page button of an area's reaches: that page of the area the draft keeps (none kept: outdated)."""
+    area_id = drafts.listed_area(state)
+    if area_id is None:
+        await refuse(update, context, actor.language, "fallback.outdated_button")
+        return
+    await _area_page(update, context, actor, area_id, page=data.page)
+
+
+async def _area_page(update: Update, context: Context, actor: Actor, area_id: int, *, page: int) -> None:
+    """A page of an area's reaches, AREA_PAGE a page, on the pressed message."""
     lang = actor.language
-    reaches = await services(context).patrols.reaches_in(data.area)
+    reaches = await services(context).patrols.reaches_in(area_id)
     choices = [(r.name(lang), ReportReach(reach=r.id).pack()) for r in reaches]
     await show(
         update,
         context,
         _t(context, lang, "report.choose_reach"),
-        paged(choices, page=0, page_data=lambda n: ReportReachPage(page=n).pack(), page_size=50),
+        paged(choices, page=page, page_data=lambda n: ReportReachPage(page=n).pack(), page_size=AREA_PAGE),
     )
 
 
@@ -476,13 +493,12 @@ async def send_pressed(update: Update, context: Context, actor: Actor, data: Rep
     await _submit(update, context, actor, state)
 
 
-async def _no_page(update: Update, context: Context, actor: Actor, data: CallbackData, state: State) -> None:
-    """A page button of the reach or category list: both lists fit one page, so there is no other to show."""
+@drafted(ReportCategoryPage)
+async def category_paged(
+    update: Update, context: Context, actor: Actor, data: ReportCategoryPage, state: State
+) -> None:
+    """A page button of the categories: never drawn, as they fit one page, so there is no other to show."""
     await refuse(update, context, actor.language, "fallback.outdated_button")
-
-
-reach_paged = drafted(ReportReachPage)(_no_page)
-category_paged = drafted(ReportCategoryPage)(_no_page)
 
 
 async def _offer_duplicate(context: Context, lang: Language, chat_id: int, duplicate: Duplicate) -> None:

@@ -33,6 +33,7 @@ INPUTS: dict[str, Input] = {
     "next": drafts.photos_done,
     "location": lambda s: drafts.share_location(s, 32.51, 120.41),
     "exif": drafts.use_exif,
+    "area": lambda s: drafts.list_area(s, 2),
     "reach": lambda s: drafts.choose_reach(s, 5),
     "category": lambda s: drafts.choose_category(s, "garbage", possible_duplicate=False),
     "category, one like it nearby": lambda s: drafts.choose_category(s, "garbage", possible_duplicate=True),
@@ -48,6 +49,7 @@ MOVES: dict[tuple[Step, str], tuple[Step | None, Next]] = {
     (Step.PHOTOS, "photo"): (Step.PHOTOS, Next.MORE_PHOTOS),
     (Step.LOCATION, "location"): (Step.REACH, Next.ASK_REACH),
     (Step.LOCATION, "exif"): (Step.REACH, Next.ASK_REACH),
+    (Step.REACH, "area"): (Step.REACH, Next.LIST_AREA),
     (Step.REACH, "reach"): (Step.CATEGORY, Next.ASK_CATEGORY),
     (Step.CATEGORY, "category"): (Step.DESCRIPTION, Next.ASK_DESCRIPTION),
     (Step.CATEGORY, "category, one like it nearby"): (Step.DUPLICATE, Next.OFFER_DUPLICATE),
@@ -141,6 +143,26 @@ def test_a_draft_stored_before_the_state_machine_still_loads() -> None:
     assert drafts.stored(state) == ("report", "location", row)
     # And it carries on where it stood.
     assert drafts.use_exif(state).step is Step.REACH
+
+
+def test_the_area_listed_is_kept_for_its_page_buttons_at_the_reach_step_only() -> None:
+    reach = State(Step.REACH, AT_STEP[Step.REACH])
+    assert drafts.listed_area(reach) is None  # the nearest reaches are listed, no area yet
+    listed = drafts.list_area(reach, 2)
+    assert listed.draft.listed_area_id == 2
+    assert drafts.listed_area(State(Step.REACH, listed.draft)) == 2
+    assert drafts.listed_area(State(Step.REACH, drafts.list_area(State(Step.REACH, listed.draft), 6).draft)) == 6
+    # Once the reach is chosen, a page button of the old list has nothing to turn.
+    chosen = drafts.choose_reach(State(Step.REACH, listed.draft), 5)
+    assert chosen.step is Step.CATEGORY and drafts.listed_area(State(Step.CATEGORY, chosen.draft)) is None
+
+
+def test_the_area_listed_is_stored_only_when_there_is_one() -> None:
+    reach = State(Step.REACH, AT_STEP[Step.REACH])
+    assert "listed_area_id" not in drafts.stored(reach)[2]  # the stored form a draft always had
+    listed = State(Step.REACH, drafts.list_area(reach, 2).draft)
+    assert drafts.stored(listed)[2]["listed_area_id"] == 2
+    assert drafts.load(*drafts.stored(listed)) == listed
 
 
 def test_other_flows_and_unknown_steps_are_not_drafts() -> None:
