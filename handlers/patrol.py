@@ -607,10 +607,3 @@ def register(app: Application) -> None:  # type: ignore[type-arg]
     locales = Locales.load()
     menu_labels = sorted({label for key in MENU_KEYS for label in labels(locales, key)})
     app.add_handler(MessageHandler(new_message & filters.Text(menu_labels), menu_text))
-    jobs = app.job_queue
-    if jobs is not None:
-        settings = app.bot_data["settings"]
-        jobs.run_repeating(end_idle_patrols, interval=60, first=5, name="end_idle_patrols")
-        jobs.run_daily(
-            remind_chiefs, time=settings.patrol_reminder_time.replace(tzinfo=settings.tz), name="patrol_reminders"
-        )
