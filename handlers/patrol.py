@@ -528,7 +528,7 @@ async def end_idle_patrols(context: Context) -> None:
         person = ended.person
         if person is None or person.telegram_id is None:
             continue
-        lang = svc.people.language_for(person.language, person.language_code)
+        lang = person.language
         text = svc.locales.t(
             lang,
             f"patrol.auto_{ended.reason}",
@@ -553,7 +553,7 @@ async def remind_chiefs(context: Context) -> None:
     for reminder in await svc.patrols.claim_reminders(today):
         chief = reminder.chief
         assert chief.telegram_id is not None
-        lang = svc.people.language_for(chief.language, chief.language_code)
+        lang = chief.language
         lines = [svc.locales.t(lang, "reminder.header", name=chief.name)]
         rows = []
         for progress in reminder.short:
