@@ -24,7 +24,7 @@ from typing import Literal, Protocol, TypeVar
 from bot.chats import GONE, ChatService
 from bot.config import Language, Settings
 from bot.i18n import Locales
-from bot.people import PeopleService
+from bot.people import PeopleService, Person
 from bot.summaries import (
     AreaSummary,
     SummaryService,
@@ -37,7 +37,7 @@ from bot.summaries import (
     summary_text,
 )
 from storage import Store
-from storage.records import AreaRecord, PersonRecord
+from storage.records import AreaRecord
 from storage.summaries import AREA, CHIEF
 
 logger = logging.getLogger(__name__)
@@ -270,16 +270,9 @@ class Delivery:
         another at a round trip each would take most of an hour where the rate limit allows about eleven
         minutes."""
         today = _now().astimezone(self._settings.tz).date()
-        chiefs = [
-            chief
-            for chief in await self._store.people.chiefs()
-            if chief.telegram_id is not None
-            and chief.active
-            and chief.blocked_at is None
-            and chief.started_at is not None
-        ]
+        chiefs = [chief for chief in await self._people.chiefs() if chief.active and chief.reachable]
 
-        async def one_chief(chief: PersonRecord) -> None:
+        async def one_chief(chief: Person) -> None:
             try:
                 await self._deliver_digest(sender, chief, week=week, today=today)
             except Exception:  # e.g. the store failing to record it: the other chiefs still get theirs; next run
@@ -287,13 +280,13 @@ class Delivery:
 
         await in_flight(chiefs, one_chief)
 
-    async def _deliver_digest(self, sender: Sender, chief: PersonRecord, *, week: Week, today: date) -> None:
+    async def _deliver_digest(self, sender: Sender, chief: Person, *, week: Week, today: date) -> None:
         assert chief.telegram_id is not None
         existing = await self._store.summaries.get(CHIEF, 0, week.code, chief.id)
         now = _now()
         if not may_try(existing.status if existing else None, existing.next_attempt_at if existing else None, now):
             return
-        lang = self._people.language_for(chief.language, chief.language_code)
+        lang = chief.language
         try:
             digest = await self._summaries.chief_digest(chief.id, chief.name, week, today)
             if not digest.progress and not digest.assigned and not digest.rate.required:

@@ -18,12 +18,13 @@ from bot import photos as photo_module
 from bot.config import Settings
 from bot.dialogs import Dialogs
 from bot.geo import BoundingBox, Point, distance_to_lines_m, lines_of
+from bot.people import CHIEF, Person, person_from
 from bot.periods import reminder_due
 from bot.tallies import Progress, TallyService
 from bot.validity import PhotoEvidence, Sample, Verdict, judge
 from storage import Store
 from storage.patrols import Finish, NewPhoto, PatrolRecord
-from storage.records import AreaRecord, PersonRecord, ReachRecord
+from storage.records import AreaRecord, ReachRecord
 
 CHOOSE = "patrol"  # the dialog's flow while a reach is being chosen
 
@@ -155,7 +156,7 @@ def reminder_key(short: Iterable[Progress]) -> str:
 class Reminder:
     """A chief to remind, and the periods they are short in (by reach code)."""
 
-    chief: PersonRecord
+    chief: Person
     short: list[Progress]
 
 
@@ -165,7 +166,7 @@ class AutoEnd:
 
     summary: Summary
     reason: str
-    person: PersonRecord | None
+    person: Person | None
 
 
 class PatrolService:
@@ -462,7 +463,9 @@ class PatrolService:
             result = await self.finish(patrol.id, at=ended_at, reason=reason)
             if result is None or not result[1]:
                 continue
-            ended.append(AutoEnd(result[0], reason, await self._store.people.by_id(patrol.person_id)))
+            record = await self._store.people.by_id(patrol.person_id)
+            person = None if record is None else person_from(self._settings, record)
+            ended.append(AutoEnd(result[0], reason, person))
         return ended
 
     async def recent(self, person_id: int, limit: int = 10) -> list[tuple[PatrolRecord, ReachRecord | None]]:
@@ -487,8 +490,9 @@ class PatrolService:
             by_person[progress.person_id].append(progress)
         days = self._settings.patrol_reminder_days
         due: list[Reminder] = []
-        for chief in await self._store.people.with_role("chief"):
-            if chief.telegram_id is None or chief.blocked_at is not None or chief.started_at is None:
+        for record in await self._store.people.with_role(CHIEF):
+            chief = person_from(self._settings, record)
+            if not chief.reachable:
                 continue
             mine = sorted(by_person.get(chief.id, []), key=lambda p: p.reach_code)
             short = [p for p in mine if p.short and reminder_due(p.period, today, days)]

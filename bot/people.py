@@ -33,6 +33,8 @@ class Person:
     username: str | None = None
     # Blocked the bot: nothing can be pushed to them until they write again.
     blocked: bool = False
+    # Opened the bot in private: before that, Telegram lets the bot write nothing to them.
+    started: bool = False
 
     @property
     def is_admin(self) -> bool:
@@ -45,6 +47,11 @@ class Person:
     @property
     def is_volunteer(self) -> bool:
         return VOLUNTEER in self.roles
+
+    @property
+    def reachable(self) -> bool:
+        """The bot can push to them in private: known to Telegram, started the bot, and not blocked it since."""
+        return self.telegram_id is not None and self.started and not self.blocked
 
 
 def is_bootstrap_admin(settings: Settings, telegram_id: int | None) -> bool:
@@ -77,6 +84,7 @@ def person_from(settings: Settings, record: PersonRecord) -> Person:
         pending=record.pending,
         username=record.username,
         blocked=record.blocked_at is not None,
+        started=record.started_at is not None,
     )
 
 

@@ -10,6 +10,7 @@ from handlers import (
     exports,
     fallback,
     groups,
+    jobs,
     join,
     members,
     office,
@@ -37,3 +38,6 @@ def register(app: Application) -> None:  # type: ignore[type-arg]
     groups.register(app)  # /bind, /unbind: a group chat linked to an area
     fallback.register(app)  # must stay last: unknown commands, stray messages, outdated buttons
     errors.register(app)
+    # The jobs are wired here with the handlers (not in bot/app.py): their callbacks are handler code, and every
+    # job, with its name and time, is in the one list of handlers/jobs.py.
+    jobs.schedule(app)

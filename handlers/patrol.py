@@ -542,7 +542,7 @@ async def end_idle_patrols(context: Context) -> None:
         person = ended.person
         if person is None or person.telegram_id is None:
             continue
-        lang = svc.people.language_for(person.language, person.language_code)
+        lang = person.language
         text = svc.locales.t(
             lang,
             f"patrol.auto_{ended.reason}",
@@ -567,7 +567,7 @@ async def remind_chiefs(context: Context) -> None:
     for reminder in await svc.patrols.claim_reminders(today):
         chief = reminder.chief
         assert chief.telegram_id is not None
-        lang = svc.people.language_for(chief.language, chief.language_code)
+        lang = chief.language
         lines = [svc.locales.t(lang, "reminder.header", name=chief.name)]
         rows = []
         for progress in reminder.short:
@@ -621,10 +621,3 @@ def register(app: Application) -> None:  # type: ignore[type-arg]
     locales = Locales.load()
     menu_labels = sorted({label for key in MENU_KEYS for label in labels(locales, key)})
     app.add_handler(MessageHandler(new_message & filters.Text(menu_labels), menu_text))
-    jobs = app.job_queue
-    if jobs is not None:
-        settings = app.bot_data["settings"]
-        jobs.run_repeating(end_idle_patrols, interval=60, first=5, name="end_idle_patrols")
-        jobs.run_daily(
-            remind_chiefs, time=settings.patrol_reminder_time.replace(tzinfo=settings.tz), name="patrol_reminders"
-        )

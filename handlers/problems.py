@@ -710,9 +710,3 @@ def register(app: Application) -> None:  # type: ignore[type-arg]
         (rectification_sent, NoteSend),
     ):
         app.add_handler(CallbackQueryHandler(callback, pattern=codec.pattern))
-    jobs = app.job_queue
-    if jobs is not None:
-        settings = app.bot_data["settings"]
-        jobs.run_daily(
-            chase_deadlines, time=settings.patrol_reminder_time.replace(tzinfo=settings.tz), name="problem_deadlines"
-        )

@@ -123,7 +123,3 @@ def register(app: Application) -> None:  # type: ignore[type-arg]
     app.add_handler(CommandHandler("summary", summary_command, anywhere))
     app.add_handler(CallbackQueryHandler(area_chosen, pattern=SummaryArea.pattern))
     app.add_handler(CallbackQueryHandler(week_chosen, pattern=SummaryWeek.pattern))
-    jobs = app.job_queue
-    if jobs is not None:
-        # Hourly, and a few seconds after start: a bot that was down at SUMMARY_TIME catches up once.
-        jobs.run_repeating(weekly_summaries, interval=3600, first=30, name="weekly_summaries")

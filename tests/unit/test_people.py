@@ -78,6 +78,25 @@ def test_blocked_and_username_come_through(settings: Settings) -> None:
     assert person.username == "amy" and person.blocked
 
 
+@pytest.mark.parametrize(
+    ("telegram_id", "started", "blocked", "reachable"),
+    [
+        (5, True, False, True),
+        (5, False, False, False),  # never opened the bot in private: Telegram refuses the message
+        (5, True, True, False),  # blocked the bot since
+        (None, True, False, False),  # registered from the registry, never joined
+    ],
+)
+def test_reachable_means_the_bot_may_write_to_them(
+    settings: Settings, telegram_id: int | None, started: bool, blocked: bool, reachable: bool
+) -> None:
+    now = datetime.now(UTC)
+    stored = record(telegram_id, {}, started_at=now if started else None, blocked_at=now if blocked else None)
+    person = person_from(settings, stored)
+    assert person.started is started
+    assert person.reachable is reachable
+
+
 async def test_a_bootstrap_admin_first_seen_in_a_group_is_recorded(settings: Settings) -> None:
     async with await Store.open(settings.database_path) as store:
         people = PeopleService(store, settings)
