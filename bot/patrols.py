@@ -25,6 +25,7 @@ from storage.patrols import Finish, NewPhoto, PatrolRecord
 from storage.records import AreaRecord, PersonRecord, ReachRecord
 
 CHOOSE = "patrol"  # the dialog's flow while a reach is being chosen
+Patrol = PatrolRecord  # a patrol as handlers see it (they import no storage module)
 
 # A location this far from every reach is probably a wrong GPS fix (or a test): it is kept, and questioned.
 FAR_AWAY_M = 50_000.0
