@@ -13,8 +13,8 @@ and handlers.fallback answers the ones nobody knows), in this order of precedenc
 
 A dialog of a flow this version does not know (from an older one) is "stale": the router drops it when it
 meets it, and it counts as open for step 1 only (as it always has: the patrol defers to it, the dialogs don't
-take it). The facts are read lazily (`needs_person`, `needs_patrol`, `needs_dialog`), so a live edit costs
-the person and their open patrol and nothing else.
+take it). The facts are read lazily (`needs_person`, `needs_report`, `needs_patrol`, `needs_dialog`), so a
+live edit costs the person and their open patrol and nothing else.
 """
 
 from __future__ import annotations
@@ -82,8 +82,13 @@ TYPED = GATHERED | {Input.SLASHED, Input.CONTACT, Input.LOCATION, Input.LIVE_STA
 
 
 def needs_person(kind: Input) -> bool:
-    """Whether routing `kind` depends on who sends it (may they patrol, report)."""
+    """Whether routing `kind` depends on who sends it (may they patrol, report): a live edit does."""
     return kind in LOCATIONS or kind in GATHERED
+
+
+def needs_report(kind: Input) -> bool:
+    """Whether routing `kind` depends on the sender's right to report (a photo with nothing open starts one)."""
+    return kind in PHOTOS
 
 
 def needs_patrol(kind: Input, *, may_patrol: bool) -> bool:

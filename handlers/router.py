@@ -15,7 +15,7 @@ from telegram.ext import Application, MessageHandler, filters
 
 from bot.i18n import Locales
 from bot.permissions import ChatKind, decide
-from bot.routing import Destination, DialogState, Input, needs_dialog, needs_patrol, needs_person, route
+from bot.routing import Destination, DialogState, Input, needs_dialog, needs_patrol, needs_person, needs_report, route
 from handlers.common import Context, services
 from handlers.dialogs import knows, take
 from handlers.fallback import stray_message
@@ -86,7 +86,7 @@ async def private_input(update: Update, context: Context) -> None:
     svc = services(context)
     person = await svc.people.find(user.id) if needs_person(kind) else None
     may_patrol = person is not None and decide(person, "patrol", ChatKind.PRIVATE).allowed
-    may_report = person is not None and decide(person, "report", ChatKind.PRIVATE).allowed
+    may_report = person is not None and needs_report(kind) and decide(person, "report", ChatKind.PRIVATE).allowed
     open_patrol = (
         await svc.patrols.open_patrol(person.id)
         if person is not None and needs_patrol(kind, may_patrol=may_patrol)

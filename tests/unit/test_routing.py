@@ -15,6 +15,7 @@ from bot.routing import (
     needs_dialog,
     needs_patrol,
     needs_person,
+    needs_report,
     route,
 )
 
@@ -171,6 +172,7 @@ def test_facts_not_needed_do_not_change_the_route() -> None:
         Input, BOOLS, BOOLS, BOOLS, DialogState, BOOLS
     ):
         who = Who(may_patrol=may_patrol, may_report=may_report)
+        flipped = Who(may_patrol=may_patrol, may_report=not may_report)
         here = route(kind, patrol_open=patrol_open, dialog=dialog, via_bot=via_bot, **who)
         if not needs_patrol(kind, may_patrol=may_patrol):
             # Not read: the router passes "no patrol"; had one been open, the route would be the same.
@@ -179,6 +181,8 @@ def test_facts_not_needed_do_not_change_the_route() -> None:
             assert {route(kind, patrol_open=patrol_open, dialog=d, via_bot=via_bot, **who) for d in DialogState} == {
                 here
             }
+        if not needs_report(kind):
+            assert route(kind, patrol_open=patrol_open, dialog=dialog, via_bot=via_bot, **flipped) is here
         if not needs_person(kind):
             others = [
                 route(kind, may_patrol=p, may_report=r, dialog=dialog, via_bot=via_bot)
