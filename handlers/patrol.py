@@ -329,7 +329,7 @@ async def _add_photo(
 
 
 async def begin_problem_note(update: Update, context: Context, actor: Actor) -> None:
-    """ "Report a problem" during a patrol: a problem report linked to the patrol."""
+    """"Report a problem" during a patrol: a problem report linked to the patrol."""
     svc = services(context)
     patrol = await svc.patrols.open_patrol(actor.known.id)
     if patrol is None:
