@@ -27,6 +27,7 @@ from storage.patrols import Finish, NewPhoto, PatrolRecord
 from storage.records import AreaRecord, ReachRecord
 
 CHOOSE = "patrol"  # the dialog's flow while a reach is being chosen
+Patrol = PatrolRecord  # a patrol as handlers see it (they import no storage module)
 
 # A location this far from every reach is probably a wrong GPS fix (or a test): it is kept, and questioned.
 FAR_AWAY_M = 50_000.0
@@ -63,13 +64,6 @@ class Sharing(StrEnum):
     LIVE_START = "live_start"  # the message that starts a live location
     LIVE_EDIT = "live_edit"  # the live location moved: an edit of that message
     LIVE_STOP = "live_stop"  # an edit without live_period: the person stopped sharing, or its time ran out
-
-
-def sharing(*, edited: bool, live: bool) -> Sharing:
-    """Which shape a location message has: `edited` from the update, `live` whether it has a live_period."""
-    if edited:
-        return Sharing.LIVE_EDIT if live else Sharing.LIVE_STOP
-    return Sharing.LIVE_START if live else Sharing.SINGLE
 
 
 def dialog_first(kind: Sharing, *, patrol_open: bool) -> bool:
@@ -248,10 +242,6 @@ class PatrolService:
 
     async def drop_choice(self, telegram_id: int) -> None:
         await self._dialogs.clear(telegram_id, CHOOSE)
-
-    async def in_dialog(self, telegram_id: int) -> bool:
-        """Whether the person is in the middle of any dialog (it takes what they send first)."""
-        return await self._dialogs.get(telegram_id) is not None
 
     # -- the patrol itself ----------------------------------------------------------------------------
 

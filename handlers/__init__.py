@@ -17,26 +17,32 @@ from handlers import (
     patrol,
     problems,
     report,
+    router,
     start,
     summaries,
 )
 
 
 def register(app: Application) -> None:  # type: ignore[type-arg]
-    """Wire every feature, in order. Order matters: within a group the first matching handler wins."""
+    """Wire every feature, in order. Everything is in one handler group, where the first matching handler wins:
+    a private message that is not a command has one handler (the router), a command its CommandHandler (and the
+    fallback after them all), a button its CallbackQueryHandler; the order settles only overlaps among those."""
     members.register(app)  # membership changes and migrations, before anything reads the chat
-    dialogs.register(app)  # half-finished dialogs get typed input first; /cancel
+    # Every private message and edit but a command: bot.routing decides between an open patrol, an open dialog,
+    # the menu, a photo that starts a report and a short answer. Nothing else takes those, so it comes early.
+    router.register(app)
+    dialogs.register(app)  # /cancel (the dialogs' typed input comes through the router)
     start.register(app)  # /start, /help, /language
     join.register(app)  # invites, volunteer registration, /pending
     office.register(app)  # /invite, /people, /reaches, /assign, /unassign: one module per command family
-    patrol.register(app)  # /patrol, the track and evidence, /mypatrols, auto-finish and reminders
-    report.register(app)  # /report and a photo sent with nothing open: the report draft
+    patrol.register(app)  # /patrol, /mypatrols, the patrol's buttons, auto-finish and reminders
+    report.register(app)  # /report and the report draft's buttons
     problems.register(app)  # /problem N, /problems, /myreports, the lifecycle buttons, deadlines
     summaries.register(app)  # /summary, the weekly area summaries and chiefs' digests
     exports.register(app)  # /export: the office's data as xlsx, csv or geojson
     # Later features register here, before the fallback.
     groups.register(app)  # /bind, /unbind: a group chat linked to an area
-    fallback.register(app)  # must stay last: unknown commands, stray messages, outdated buttons
+    fallback.register(app)  # must stay last: unknown commands (after every CommandHandler), outdated buttons
     errors.register(app)
     # The jobs are wired here with the handlers (not in bot/app.py): their callbacks are handler code, and every
     # job, with its name and time, is in the one list of handlers/jobs.py.

@@ -1,8 +1,8 @@
 """Half-finished private dialogs (a registration, an invite being made): the next message goes to them.
 
 The dialog itself lives in the store (through `bot.dialogs.Dialogs`), so a restart in the middle loses nothing:
-the person just carries on. This router runs before every other handler; when the sender has no open dialog it lets the
-message through untouched.
+the person just carries on. Each flow registers the function that takes its typed input with `@flow`; the
+router (handlers/router.py, by `bot.routing`) decides when a message is the dialog's and calls `take`.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from telegram import ReplyKeyboardMarkup, ReplyKeyboardRemove, Update
-from telegram.ext import Application, ApplicationHandlerStop, CommandHandler, MessageHandler, filters
+from telegram.ext import Application, CommandHandler, filters
 
 from handlers.access import guard
 from handlers.common import Context, services
@@ -19,9 +19,6 @@ from storage.records import DialogRecord
 
 Step = Callable[[Update, Context, DialogRecord], Awaitable[None]]
 _FLOWS: dict[str, Step] = {}
-
-# The router's handler group: before the features (0), so an open dialog gets the text first.
-DIALOG_GROUP = -1
 
 
 def flow(name: str) -> Callable[[Step], Step]:
@@ -34,21 +31,14 @@ def flow(name: str) -> Callable[[Step], Step]:
     return register
 
 
-async def route(update: Update, context: Context) -> None:
-    """Hand typed input to the sender's open dialog, and stop there; without one, let it through."""
-    user = update.effective_user
-    if user is None:
-        return
-    dialogs = services(context).dialogs
-    dialog = await dialogs.get(user.id)
-    if dialog is None:
-        return
-    step = _FLOWS.get(dialog.flow)
-    if step is None:  # a flow from an older version: forget it rather than trap the person in it
-        await dialogs.clear(user.id)
-        return
-    await step(update, context, dialog)
-    raise ApplicationHandlerStop
+def knows(name: str) -> bool:
+    """Whether a flow of that name is registered (a dialog of an older version's flow is not)."""
+    return name in _FLOWS
+
+
+async def take(update: Update, context: Context, dialog: DialogRecord) -> None:
+    """Hand typed input to the sender's open dialog (the router found it open, of a known flow)."""
+    await _FLOWS[dialog.flow](update, context, dialog)
 
 
 async def cancel(update: Update, context: Context) -> None:
@@ -69,8 +59,4 @@ async def cancel(update: Update, context: Context) -> None:
 
 def register(app: Application) -> None:  # type: ignore[type-arg]
     private = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
-    typed = private & (
-        (filters.TEXT & ~filters.COMMAND) | filters.CONTACT | filters.LOCATION | filters.PHOTO | filters.Document.ALL
-    )
-    app.add_handler(MessageHandler(typed, route), group=DIALOG_GROUP)
     app.add_handler(CommandHandler("cancel", cancel, private))

@@ -1,6 +1,7 @@
 """What nobody else handled: a short, helpful answer in private, silence in groups.
 
-Registered last, so that every feature module gets its chance first.
+Registered last, so that every command handler gets its chance first. A stray private message is answered by
+`stray_message` when the router (bot.routing) finds nobody waiting for it.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ async def unknown_command(update: Update, context: Context) -> None:
 
 
 async def stray_message(update: Update, context: Context) -> None:
-    """A message no flow is waiting for: say so and point at /help."""
+    """A message no flow is waiting for (the router's STRAY): say so and point at /help."""
     message = update.effective_message
     assert message is not None
     if message.media_group_id is not None:
@@ -43,8 +44,7 @@ async def stray_message(update: Update, context: Context) -> None:
 
 def register(app: Application) -> None:  # type: ignore[type-arg]
     private_message = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
+    # After every CommandHandler (within a group the first match wins): the commands none of them took.
     app.add_handler(MessageHandler(private_message & filters.COMMAND, unknown_command))
-    # Service messages (pinned, chat photo changed, …) are not a person talking to the bot.
-    app.add_handler(MessageHandler(private_message & ~filters.StatusUpdate.ALL & ~filters.VIA_BOT, stray_message))
     # A button from an old message, a previous version or a restart: answered, or the client spins forever.
     app.add_handler(CallbackQueryHandler(answer_outdated))

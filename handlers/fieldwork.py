@@ -5,14 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from telegram import KeyboardButton, Message, ReplyKeyboardMarkup, Update
+from telegram import KeyboardButton, Message, ReplyKeyboardMarkup
 
 from bot import units
 from bot.config import Language
 from bot.i18n import Locales
 from bot.patrols import FAR_AWAY_M, NearbyReach
-from bot.people import Person
-from bot.permissions import ChatKind, decide
 from handlers.access import Actor
 from handlers.common import Context, services
 
@@ -20,16 +18,6 @@ from handlers.common import Context, services
 def sent_at(message: Message) -> datetime:
     """Telegram's clock: when the person sent it (or moved their live location), not when it arrived."""
     return (message.edit_date or message.date).astimezone(UTC)
-
-
-async def sender_allowed(update: Update, context: Context, action: str) -> tuple[Message, Person | None, bool]:
-    """The private message, its known sender, and whether they may `action`; asked quietly (nothing is answered),
-    for handlers that let a message pass on to others when it is not theirs."""
-    message = update.effective_message
-    user = update.effective_user
-    assert message is not None and user is not None
-    person = await services(context).people.find(user.id)
-    return message, person, person is not None and decide(person, action, ChatKind.PRIVATE).allowed
 
 
 def labels(locales: Locales, key: str) -> set[str]:

@@ -14,7 +14,6 @@ from telegram import InlineKeyboardMarkup, KeyboardButton, Message, ReplyKeyboar
 from telegram.error import Forbidden, TelegramError
 from telegram.ext import (
     Application,
-    ApplicationHandlerStop,
     CallbackQueryHandler,
     CommandHandler,
     MessageHandler,
@@ -24,9 +23,10 @@ from telegram.ext import (
 from bot import units
 from bot.config import Language
 from bot.i18n import Locales
-from bot.patrols import CHOOSE, Fix, Recorded, Recording, Summary, dialog_first, sharing
+from bot.patrols import CHOOSE, Fix, Patrol, Recorded, Recording, Summary
 from bot.people import Person
 from bot.permissions import ChatKind
+from bot.routing import LOCATIONS, PHOTOS, Input
 from handlers.access import Actor, command, guard, refuse
 from handlers.callbacks import (
     PatrolArea,
@@ -41,19 +41,13 @@ from handlers.callbacks import (
 )
 from handlers.common import Context, services
 from handlers.dialogs import flow
-from handlers.fieldwork import far_note, labels, main_menu, nearby_label, patrol_keyboard, sender_allowed, sent_at
+from handlers.fieldwork import far_note, labels, main_menu, nearby_label, patrol_keyboard, sent_at
 from handlers.media import download_photo
 from handlers.report import begin
 from handlers.ui import buttons, paged, show
 from storage.records import DialogRecord
 
 logger = logging.getLogger(__name__)
-
-
-# Handler group for patrol evidence: after dialogs (-1), before the features and the fallback (0).
-PATROL_GROUP = -2
-MENU_KEYS = ("menu.patrol", "menu.mypatrols")
-CONTROL_KEYS = ("patrol.finish_button", "patrol.problem_button")
 
 
 # -- starting ----------------------------------------------------------------------------------------------
@@ -270,23 +264,17 @@ def patrol_buttons(locales: Locales, lang: Language, patrol_id: int) -> InlineKe
 # -- while open -----------------------------------------------------------------------------------------
 
 
-async def evidence(update: Update, context: Context) -> None:
-    """Anything a patrolling person sends in private goes to their open patrol; without one, it passes on."""
-    message, person, allowed = await sender_allowed(update, context, "patrol")
-    if person is None or not allowed or person.telegram_id is None:
-        return
+async def evidence(update: Update, context: Context, person: Person, patrol: Patrol | None, kind: Input) -> None:
+    """The router's PATROL_EVIDENCE: a patrolling person's location, photo, note or patrol keyboard button."""
+    message = update.effective_message
+    assert message is not None
     svc = services(context)
-    patrol = await svc.patrols.open_patrol(person.id)
-    edited = update.edited_message is not None
-    location = message.location
     lang = person.language
     at = sent_at(message)
-    # Who takes the message: an open dialog (a problem being reported, an admin's invite) gets what is sent to
-    # it first, but a live location is always the patrol's track (bot.patrols.dialog_first).
-    if location is not None:
-        kind = sharing(edited=edited, live=location.live_period is not None)
-        if dialog_first(kind, patrol_open=patrol is not None) and await svc.patrols.in_dialog(person.telegram_id):
-            return
+    sharing = LOCATIONS.get(kind)
+    if sharing is not None:  # with no patrol open too: a new one is told how to start one, an edit is dropped
+        location = message.location
+        assert location is not None
         period = location.live_period
         fix = Fix(
             (location.latitude, location.longitude),
@@ -295,32 +283,21 @@ async def evidence(update: Update, context: Context) -> None:
             message.message_id,
             int(period.total_seconds()) if isinstance(period, timedelta) else period,
         )
-        recording = await svc.patrols.record_location(patrol, kind, fix)
+        recording = await svc.patrols.record_location(patrol, sharing, fix)
         await _answer_location(message, svc.locales, lang, recording, idle_minutes=svc.settings.patrol_idle_minutes)
-        raise ApplicationHandlerStop
-    if patrol is None:
-        if edited:  # a message edited after its patrol ended: nothing to do, nothing to say
-            raise ApplicationHandlerStop
         return
-    if edited or await svc.patrols.in_dialog(person.telegram_id):
-        return
-    text = (message.text or "").strip()
-    if message.photo or message.document is not None:
+    assert patrol is not None
+    if kind in PHOTOS or kind is Input.DOCUMENT:
         await _add_photo(context, person, lang, patrol_id=patrol.id, message=message, at=at)
-        raise ApplicationHandlerStop
-    if text in labels(svc.locales, "patrol.finish_button"):
+    elif kind is Input.FINISH:
         await finish_patrol(update, context, person, lang, patrol_id=patrol.id, at=at)
-        raise ApplicationHandlerStop
-    if text in labels(svc.locales, "patrol.problem_button"):
+    elif kind is Input.PROBLEM:
         await begin_problem_note(update, context, Actor(person, lang, ChatKind.PRIVATE))
-        raise ApplicationHandlerStop
-    if text in labels(svc.locales, "menu.patrol"):
+    elif kind is Input.MENU_PATROL:
         await offer_reaches(update, context, Actor(person, lang, ChatKind.PRIVATE), started_at=at)
-        raise ApplicationHandlerStop
-    if message.text is not None and not message.text.startswith("/"):
+    elif message.text is not None:  # typed text, and "my patrols" too: a note
         await svc.patrols.add_note(patrol, message.text[:2000], at)
         await message.reply_text(svc.locales.t(lang, "patrol.note_added"))
-        raise ApplicationHandlerStop
 
 
 async def _answer_location(
@@ -517,19 +494,12 @@ async def mypatrols_command(update: Update, context: Context, actor: Actor, mess
     await message.reply_text("\n".join(lines), reply_markup=main_menu(svc.locales, lang))
 
 
-async def menu_text(update: Update, context: Context) -> None:
-    """The main menu's buttons arrive as text in the person's language (or the other one, if they switched)."""
-    message = update.effective_message
-    if message is None or message.text is None:
-        return
-    svc = services(context)
-    text = message.text.strip()
-    if text in labels(svc.locales, "menu.patrol"):
+async def menu_text(update: Update, context: Context, kind: Input) -> None:
+    """The router's MENU: the main menu's buttons arrive as their text, and do what their commands do."""
+    if kind is Input.MENU_PATROL:
         await patrol_command(update, context)
-        raise ApplicationHandlerStop
-    if text in labels(svc.locales, "menu.mypatrols"):
+    elif kind is Input.MENU_MYPATROLS:
         await mypatrols_command(update, context)
-        raise ApplicationHandlerStop
 
 
 # -- jobs -------------------------------------------------------------------------------------------------
@@ -609,15 +579,6 @@ def register(app: Application) -> None:  # type: ignore[type-arg]
         (mine_paged, PatrolMine),
     ):
         app.add_handler(CallbackQueryHandler(callback, pattern=codec.pattern))
-    # Evidence runs before dialogs, so an open patrol takes locations and photos first; typed text during a
-    # problem description is for the dialog, though, so text is left to it when one is open (see evidence()).
-    gathered = private & (filters.LOCATION | filters.PHOTO | filters.Document.ALL | (filters.TEXT & ~filters.COMMAND))
-    app.add_handler(
-        MessageHandler(gathered & (filters.UpdateType.MESSAGE | filters.UpdateType.EDITED_MESSAGE), evidence),
-        group=PATROL_GROUP,
-    )
+    # Private messages (locations, photos, notes, the keyboards' buttons) come through handlers/router.py.
     groups = filters.ChatType.GROUPS & filters.UpdateType.MESSAGE & filters.LOCATION
     app.add_handler(MessageHandler(groups, live_in_group))
-    locales = Locales.load()
-    menu_labels = sorted({label for key in MENU_KEYS for label in labels(locales, key)})
-    app.add_handler(MessageHandler(new_message & filters.Text(menu_labels), menu_text))

@@ -3,7 +3,7 @@
 The steps and what each input does are `bot.drafts` (a state machine); `bot.reports` keeps the draft in the
 person's dialog, so a restart or an hour's pause loses nothing, and /cancel drops it. This module turns
 messages and buttons into inputs and renders what comes back. A report starts from /report, the menu, a
-patrol's "Report a problem", or simply a photo sent when nothing else is open.
+patrol's "Report a problem", or simply a photo sent when nothing else is open (handlers/router.py decides).
 """
 
 from __future__ import annotations
@@ -17,10 +17,8 @@ from telegram import InlineKeyboardMarkup, KeyboardButton, Message, ReplyKeyboar
 from telegram.error import BadRequest
 from telegram.ext import (
     Application,
-    ApplicationHandlerStop,
     CallbackQueryHandler,
     CommandHandler,
-    MessageHandler,
     filters,
 )
 
@@ -50,8 +48,7 @@ from handlers.callbacks import (
 )
 from handlers.common import Context, services
 from handlers.dialogs import flow
-from handlers.fallback import stray_message
-from handlers.fieldwork import category_name, far_note, nearby_label, resting_keyboard, sender_allowed, sent_at
+from handlers.fieldwork import category_name, far_note, nearby_label, resting_keyboard, sent_at
 from handlers.media import download_photo
 from handlers.problems import announce_new
 from handlers.ui import ButtonHandler, buttons, paged, show
@@ -94,21 +91,16 @@ async def begin(
 
 
 async def photo_without_dialog(update: Update, context: Context) -> None:
-    """A photo sent when nothing is waiting for one starts a report with it."""
-    message, _, allowed = await sender_allowed(update, context, "report")
-    if not allowed:
-        # Not someone who reports: the usual short answer (one per album), as for any stray message.
-        await stray_message(update, context)
-        return
+    """A photo sent by someone who reports, when nothing is waiting for one, starts a report (the router's pick)."""
     actor = await guard(update, context, "report")
-    if actor is None:
-        raise ApplicationHandlerStop
+    message = update.effective_message
+    if actor is None or message is None:
+        return
     await begin(update, context, actor, started_at=sent_at(message))
     assert actor.known.telegram_id is not None
     state = await services(context).reports.current(actor.known.telegram_id)
     if state is not None:
         await _add_photo(context, actor, state, message)
-    raise ApplicationHandlerStop
 
 
 # -- typed input ------------------------------------------------------------------------------------------
@@ -558,4 +550,3 @@ def register(app: Application) -> None:  # type: ignore[type-arg]
         (send_pressed, ReportSend),
     ):
         app.add_handler(CallbackQueryHandler(callback, pattern=codec.pattern))
-    app.add_handler(MessageHandler(private & (filters.PHOTO | filters.Document.IMAGE), photo_without_dialog))

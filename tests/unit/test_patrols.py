@@ -17,7 +17,6 @@ from bot.patrols import (
     dialog_first,
     plan_location,
     reminder_key,
-    sharing,
 )
 from bot.periods import period_of
 from bot.tallies import Progress
@@ -35,19 +34,6 @@ def _patrol(last_activity_at: datetime = LAST) -> PatrolRecord:
         last_activity_at=last_activity_at, live_message_id=None, live_until=None, live_stopped_at=None,
         distance_m=None, duration_s=None, point_count=None, photo_count=None, problem_count=0, valid=None, reasons=[],
     )  # fmt: skip
-
-
-@pytest.mark.parametrize(
-    ("edited", "live", "kind"),
-    [
-        (False, False, Sharing.SINGLE),
-        (False, True, Sharing.LIVE_START),
-        (True, True, Sharing.LIVE_EDIT),
-        (True, False, Sharing.LIVE_STOP),  # the edit that ends sharing has no live_period
-    ],
-)
-def test_the_shape_of_a_location(edited: bool, live: bool, kind: Sharing) -> None:
-    assert sharing(edited=edited, live=live) is kind
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,129 @@
+"""The one entry for private input: every private message and edit that is not a command comes here.
+
+It tells what the message is, gathers the facts `bot.routing.route` needs (only those: a live edit costs the
+sender and their open patrol, both cached by the services), and hands the message to the feature that takes
+it. The features keep their own functions: the patrol's in handlers/patrol.py, the dialogs' flows (`@flow`)
+in their modules, the report's photo in handlers/report.py, the short answers in handlers/fallback.py.
+"""
+
+from __future__ import annotations
+
+import functools
+
+from telegram import Message, Update
+from telegram.ext import Application, MessageHandler, filters
+
+from bot.i18n import Locales
+from bot.permissions import ChatKind, decide
+from bot.routing import Destination, DialogState, Input, needs_dialog, needs_patrol, needs_person, needs_report, route
+from handlers.common import Context, services
+from handlers.dialogs import knows, take
+from handlers.fallback import stray_message
+from handlers.fieldwork import labels
+from handlers.patrol import evidence, menu_text
+from handlers.report import photo_without_dialog
+
+# The reply keyboards' buttons, which arrive as their text (in either language: the person may have switched).
+_LABEL_KEYS = {
+    "menu.patrol": Input.MENU_PATROL,
+    "menu.mypatrols": Input.MENU_MYPATROLS,
+    "patrol.finish_button": Input.FINISH,
+    "patrol.problem_button": Input.PROBLEM,
+}
+
+
+@functools.cache
+def _labels() -> dict[str, Input]:
+    locales = Locales.load()
+    return {label: kind for key, kind in _LABEL_KEYS.items() for label in labels(locales, key)}
+
+
+def classify(update: Update, message: Message) -> Input:
+    """What the message is, checked in the order the old handler filters saw it (location, photo, file, text)."""
+    location = message.location
+    if update.edited_message is not None:
+        if location is None:
+            return Input.EDIT
+        return Input.LIVE_EDIT if location.live_period is not None else Input.LIVE_STOP
+    if location is not None:  # a venue carries its location too
+        return Input.LIVE_START if location.live_period is not None else Input.LOCATION
+    if message.photo:
+        return Input.PHOTO
+    document = message.document  # a GIF (animation) comes with its document as well
+    if document is not None:
+        image = document.mime_type is not None and document.mime_type.startswith("image/")
+        return Input.IMAGE_DOCUMENT if image else Input.DOCUMENT
+    text = message.text
+    if text:
+        if text.startswith("/"):
+            return Input.SLASHED  # a real command never gets here (the handler's filter)
+        # Telegram trims what is sent, so a button's text arrives exactly as its label.
+        return _labels().get(text.strip(), Input.TEXT)
+    if message.contact is not None:
+        return Input.CONTACT
+    if bool(filters.StatusUpdate.ALL.check_update(update)):
+        return Input.SERVICE
+    if message.voice is not None:
+        return Input.VOICE
+    if message.video_note is not None:
+        return Input.VIDEO_NOTE
+    if message.video is not None:
+        return Input.VIDEO
+    if message.audio is not None:
+        return Input.AUDIO
+    if message.sticker is not None:
+        return Input.STICKER
+    return Input.OTHER
+
+
+async def private_input(update: Update, context: Context) -> None:
+    """Any private message or edit but a command: what it is, whose it is, and which feature takes it."""
+    message = update.effective_message
+    user = update.effective_user
+    if message is None or user is None:
+        return
+    kind = classify(update, message)
+    svc = services(context)
+    person = await svc.people.find(user.id) if needs_person(kind) else None
+    may_patrol = person is not None and decide(person, "patrol", ChatKind.PRIVATE).allowed
+    may_report = person is not None and needs_report(kind) and decide(person, "report", ChatKind.PRIVATE).allowed
+    open_patrol = (
+        await svc.patrols.open_patrol(person.id)
+        if person is not None and needs_patrol(kind, may_patrol=may_patrol)
+        else None
+    )
+    dialog = None
+    state = DialogState.NONE
+    if needs_dialog(kind, may_patrol=may_patrol, patrol_open=open_patrol is not None):
+        dialog = await svc.dialogs.get(user.id)
+        if dialog is not None:
+            state = DialogState.OPEN if knows(dialog.flow) else DialogState.STALE
+            if state is DialogState.STALE:  # a flow from an older version: forget it rather than trap them in it
+                await svc.dialogs.clear(user.id)
+    destination = route(
+        kind,
+        may_patrol=may_patrol,
+        may_report=may_report,
+        patrol_open=open_patrol is not None,
+        dialog=state,
+        via_bot=message.via_bot is not None,
+    )
+    if destination is Destination.PATROL_EVIDENCE:
+        assert person is not None
+        await evidence(update, context, person, open_patrol, kind)
+    elif destination is Destination.DIALOG:
+        assert dialog is not None
+        await take(update, context, dialog)
+    elif destination is Destination.MENU:
+        await menu_text(update, context, kind)
+    elif destination is Destination.REPORT_PHOTO:
+        await photo_without_dialog(update, context)
+    elif destination is Destination.STRAY:
+        await stray_message(update, context)
+
+
+def register(app: Application) -> None:  # type: ignore[type-arg]
+    """First in group 0: no other handler looks at a private message that is not a command, so the router takes
+    each at once; commands pass its filter by and reach their CommandHandlers (or the fallback's unknown one)."""
+    private = filters.ChatType.PRIVATE & (filters.UpdateType.MESSAGE | filters.UpdateType.EDITED_MESSAGE)
+    app.add_handler(MessageHandler(private & ~filters.COMMAND, private_input))
