@@ -104,7 +104,7 @@ def plan_location(kind: Sharing, patrol: PatrolRecord | None, at: datetime) -> L
         if kind in (Sharing.LIVE_EDIT, Sharing.LIVE_STOP):
             return LocationPlan(Recorded.AFTER_FINISH, None)
         return LocationPlan(Recorded.NO_PATROL, None)
-    return LocationPlan(_RECORDED[kind], "single" if kind is Sharing.SINGLE else "live", at < patrol.last_activity_at)
+    return _PLANS[kind, at < patrol.last_activity_at]
 
 
 _RECORDED = {
@@ -112,6 +112,12 @@ _RECORDED = {
     Sharing.LIVE_START: Recorded.LIVE_STARTED,
     Sharing.LIVE_EDIT: Recorded.TRACKED,
     Sharing.LIVE_STOP: Recorded.LIVE_STOPPED,
+}
+# Every plan with a patrol open, made once: planning a live edit (the hot path) allocates nothing.
+_PLANS = {
+    (kind, late): LocationPlan(outcome, "single" if kind is Sharing.SINGLE else "live", late)
+    for kind, outcome in _RECORDED.items()
+    for late in (False, True)
 }
 
 

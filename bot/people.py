@@ -94,6 +94,9 @@ class PeopleService:
     def __init__(self, store: Store, settings: Settings) -> None:
         self._store = store
         self._settings = settings
+        # The Person last made for each telegram id, with the record it came from: the store hands out the same
+        # record object until the row changes, so a live edit (every few seconds per patroller) reuses it.
+        self._made: dict[int, tuple[PersonRecord, Person]] = {}
 
     def language_for(self, chosen: str | None, language_code: str | None) -> Language:
         """Their own choice first, then Telegram's app language, then the configured default."""
@@ -107,7 +110,16 @@ class PeopleService:
 
     async def find(self, telegram_id: int) -> Person | None:
         record = await self._store.people.by_telegram_id(telegram_id)
-        return None if record is None else self._person(record)
+        if record is None:
+            return None
+        made = self._made.get(telegram_id)
+        if made is not None and made[0] is record:
+            return made[1]
+        person = self._person(record)
+        if len(self._made) > 50_000:
+            self._made.clear()
+        self._made[telegram_id] = (record, person)
+        return person
 
     async def by_id(self, person_id: int) -> Person | None:
         record = await self._store.people.by_id(person_id)
