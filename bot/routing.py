@@ -28,7 +28,7 @@ class Input(StrEnum):
     """What a private message is, as far as routing cares (handlers.router tells them apart)."""
 
     TEXT = "text"  # typed text, none of the below
-    SLASHED = "slashed"  # text starting with "/" that Telegram did not mark as a command ("/中文", "/ x")
+    SLASHED = "slashed"  # text starting with "/" that Telegram did not mark as a command ("/" then Chinese, "/ x")
     MENU_PATROL = "menu_patrol"  # the main menu's "patrol" button (its text, in either language)
     MENU_MYPATROLS = "menu_mypatrols"  # the main menu's "my patrols" button
     FINISH = "finish"  # the patrol keyboard's "finish" button

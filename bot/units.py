@@ -7,7 +7,7 @@ from bot.i18n import Locales
 
 
 def distance(locales: Locales, lang: Language, meters: float) -> str:
-    """Metres under a kilometre ("800 m", "800 米"), else kilometres to one decimal ("2.8 km")."""
+    """Metres under a kilometre ("800 m"), else kilometres to one decimal ("2.8 km"), in the reader's units."""
     if meters < 1000:
         return locales.plain(lang, "units.m", value=round(meters))
     return locales.plain(lang, "units.km", value=f"{meters / 1000:.1f}")

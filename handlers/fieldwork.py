@@ -58,7 +58,7 @@ async def resting_keyboard(context: Context, actor: Actor) -> ReplyKeyboardMarku
 
 
 def nearby_label(locales: Locales, lang: Language, near: NearbyReach) -> str:
-    """"丁堡河 · 120 米": the reach and how far it is (or that it has no line on the map)."""
+    """A reach and how far it is ("Dingbao River · 120 m"), or that it has no line on the map."""
     if near.distance_m is None:
         distance = locales.plain(lang, "patrol.no_geometry")
     else:
@@ -75,5 +75,5 @@ def far_note(locales: Locales, lang: Language, nearby: Sequence[NearbyReach]) ->
 
 
 def category_name(locales: Locales, lang: Language, category: str) -> str:
-    """A problem category in the reader's words (乱占, dumping, …)."""
+    """A problem category in the reader's words (luan zhan, dumping, …)."""
     return locales.plain(lang, f"category.{category}")
