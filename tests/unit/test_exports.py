@@ -6,14 +6,13 @@ import csv
 import io
 import json
 import zipfile
-from collections.abc import AsyncIterator
 from datetime import date, datetime
 from pathlib import Path
 
 import pytest
 from openpyxl import load_workbook
 
-from bot.config import Settings, load_settings
+from bot.config import Settings
 from bot.exports import CSV_FILES, export, range_of
 from bot.i18n import Locales
 from bot.tallies import TallyService
@@ -50,15 +49,6 @@ async def fill(store: Store) -> dict[str, int]:
     return {"good": good, "bad": bad, "closed": closed, "open": open_}
 
 
-@pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return load_settings(env_file=None, data_dir=tmp_path / "data")
-
-
-@pytest.fixture
-async def store(settings: Settings) -> AsyncIterator[Store]:
-    async with await Store.open(settings.database_path) as opened:
-        yield opened
 
 
 @pytest.fixture

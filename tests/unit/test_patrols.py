@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
-from bot.config import Settings, load_settings
+from bot.config import Settings
 from bot.patrols import (
     Fix,
     PatrolService,
@@ -103,15 +101,6 @@ def test_a_reminder_is_keyed_by_the_periods_it_is_about() -> None:
 # -- against a store ----------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return load_settings(env_file=None, data_dir=tmp_path / "data")
-
-
-@pytest.fixture
-async def store(settings: Settings) -> AsyncIterator[Store]:
-    async with await Store.open(settings.database_path) as opened:
-        yield opened
 
 
 async def _chief(store: Store, name: str, telegram_id: int | None, reaches: list[int], started: bool = True) -> int:

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-from bot.config import Settings, load_settings
+from bot.config import Settings
 from bot.registry_export import render
 from bot.registry_import import Batch, ImportReport, read_files, run_import
 from storage import Store
@@ -29,15 +26,6 @@ CHIEFS_HEADER = "name,phone,level,area_code,reach_codes,telegram_id\n"
 LINE = {"type": "LineString", "coordinates": [[120.40, 32.50], [120.42, 32.51]]}
 
 
-@pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return load_settings(env_file=None, data_dir=tmp_path / "data")
-
-
-@pytest.fixture
-async def store(settings: Settings) -> AsyncIterator[Store]:
-    async with await Store.open(settings.database_path) as opened:
-        yield opened
 
 
 def _files(tmp_path: Path, **contents: str | bytes) -> list[Path]:

@@ -6,14 +6,12 @@ UTC+8, no daylight saving), with the UTC instant alongside where it falls on ano
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.config import PatrolRule, Settings, load_settings
+from bot.config import PatrolRule, Settings
 from bot.i18n import Locales
 from bot.patrols import PatrolService
 from bot.tallies import (
@@ -32,17 +30,6 @@ from bot.tallies import (
 )
 from storage import Store
 from tests.support import TZ, World, d
-
-
-@pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return load_settings(env_file=None, data_dir=tmp_path / "data")
-
-
-@pytest.fixture
-async def store(settings: Settings) -> AsyncIterator[Store]:
-    async with await Store.open(settings.database_path) as opened:
-        yield opened
 
 
 @pytest.fixture
