@@ -31,6 +31,7 @@ from bot.delivery import Sender
 from bot.i18n import Locales
 from bot.invites import BOT_USERNAME_KEY
 from bot.services import Services
+from handlers.intake import Intake
 from handlers.sending import BotSender
 from storage import Store
 
@@ -164,6 +165,14 @@ class RiverbotApplication(Application):  # type: ignore[type-arg]
         task.add_done_callback(self.work.end)
         return task
 
+    async def process_update(self, update: object) -> None:
+        """PTB's, then the update is marked handled in the inbox (its failure, if any, is kept by then)."""
+        await super().process_update(update)
+        if isinstance(update, Update):
+            services: Services | None = self.bot_data.get("services")
+            if services is not None:
+                services.inbox.handled(update.update_id)
+
 
 def rate_limiter(settings: Settings) -> AIORateLimiter:
     """Telegram's limits on what the bot sends, with retries of the 429s that get through anyway (the bot and
@@ -216,6 +225,7 @@ def build_application(settings: Settings, *, services: Services | None = None) -
         ApplicationBuilder()
         .application_class(RiverbotApplication, {"work": work})
         .update_queue(TrackedQueue(work))
+        .updater(None)  # handlers.intake polls instead: through the inbox
         .token(settings.token)
         .base_url(f"{settings.telegram_api_url}/bot")
         .base_file_url(f"{settings.telegram_api_url}/file/bot")
@@ -247,24 +257,29 @@ async def start(app: Application, *, poll_timeout: int = 30) -> None:  # type: i
     await app.initialize()
     try:
         await startup(app)
-        assert app.updater is not None
-        # Pending updates are kept: what people sent while the bot was down is still handled, in order.
-        await app.updater.start_polling(
-            poll_interval=0.0, timeout=poll_timeout, allowed_updates=Update.ALL_TYPES, drop_pending_updates=False
-        )
+        services: Services = app.bot_data["services"]
+        # Pending updates are kept: what people sent while the bot was down is still handled, in order, after
+        # what the inbox holds from before.
+        intake = Intake(app, services.inbox, poll_timeout=poll_timeout, allowed_updates=Update.ALL_TYPES)
+        app.bot_data["intake"] = intake
         await app.start()
+        await intake.start()
     except BaseException:
         await stop(app)
         raise
 
 
 async def stop(app: Application) -> None:  # type: ignore[type-arg]
-    """Stop polling, let running handlers finish, close the store."""
-    if app.updater is not None and app.updater.running:
-        await app.updater.stop()
+    """Stop polling, let running handlers finish, mark them handled, close the store."""
+    intake: Intake | None = app.bot_data.pop("intake", None)
+    if intake is not None:
+        await intake.stop()
     if app.running:
         await app.stop()
     await app.shutdown()
+    services: Services | None = app.bot_data.get("services")
+    if services is not None:
+        await services.inbox.settle()
     await shutdown(app)
 
 

@@ -12,6 +12,7 @@ from bot.dialogs import Dialogs
 from bot.exports import Exports
 from bot.failures import FailedUpdates
 from bot.i18n import Locales
+from bot.inbox import InboxService
 from bot.joining import Joining, Roster
 from bot.office import Office
 from bot.patrols import PatrolService
@@ -41,11 +42,13 @@ class Services:
     office: Office
     failures: FailedUpdates
     reports: ReportService
+    inbox: InboxService
 
     @classmethod
     def create(cls, settings: Settings, store: Store, locales: Locales | None = None) -> Services:
         locales = locales or Locales.load(settings.default_language)
         people = PeopleService(store, settings)
+        failures = FailedUpdates(store)
         chats = ChatService(store, settings)
         summaries = SummaryService(store, settings)
         dialogs = Dialogs(store)
@@ -69,6 +72,7 @@ class Services:
             exports=Exports(store, settings, locales),
             dialogs=dialogs,
             office=Office(store, settings, dialogs, joining, roster),
-            failures=FailedUpdates(store),
+            failures=failures,
             reports=ReportService(store, settings, patrols, problems, dialogs),
+            inbox=InboxService(store, failures),
         )

@@ -322,7 +322,7 @@ class Patrols:
         return patrol
 
     async def by_id(self, patrol_id: int) -> PatrolRecord | None:
-        await self._caught_up()
+        await self.caught_up()
         row = await self._store.fetchone("SELECT * FROM patrols WHERE id = ?", (patrol_id,))
         return None if row is None else _patrol(row)
 
@@ -390,7 +390,7 @@ class Patrols:
             try:
                 async with self._store.atomic() as conn:
                     await conn.executemany(
-                        "INSERT INTO patrol_points (patrol_id, at, lat, lon, accuracy_m, source)"
+                        "INSERT OR IGNORE INTO patrol_points (patrol_id, at, lat, lon, accuracy_m, source)"
                         " VALUES (?, ?, ?, ?, ?, ?)",
                         [row for row, _, _, _ in batch],
                     )
@@ -450,7 +450,7 @@ class Patrols:
                 self._progress.set_result(None)
             self._progress = None
 
-    async def _caught_up(self) -> None:
+    async def caught_up(self) -> None:
         """Wait until every point queued so far is committed (or given up). Inside a transaction this returns
         at once: the flusher needs the writer, which that transaction holds."""
         target = self._queued
@@ -464,7 +464,7 @@ class Patrols:
 
     async def drain(self) -> None:
         """Wait for points still being written (before a finish is judged, and at shutdown)."""
-        await self._caught_up()
+        await self.caught_up()
         if self._settling and not self._store.in_transaction():  # they wait for the caller's transaction
             await asyncio.gather(*self._settling, return_exceptions=True)
 
@@ -494,7 +494,7 @@ class Patrols:
         self._written(patrol_id=patrol_id)
 
     async def points(self, patrol_id: int) -> list[TrackPoint]:
-        await self._caught_up()
+        await self.caught_up()
         rows = await self._store.fetchall(
             "SELECT at, lat, lon, accuracy_m, source FROM patrol_points WHERE patrol_id = ? ORDER BY at, id",
             (patrol_id,),
@@ -505,7 +505,7 @@ class Patrols:
         ]
 
     async def point_count(self, patrol_id: int) -> int:
-        await self._caught_up()
+        await self.caught_up()
         return int(await self._store.fetchval("SELECT count(*) FROM patrol_points WHERE patrol_id = ?", (patrol_id,)))
 
     async def add_photo(
@@ -598,12 +598,12 @@ class Patrols:
         )
 
     async def open_patrols(self) -> list[PatrolRecord]:
-        await self._caught_up()  # their last activity includes every point received
+        await self.caught_up()  # their last activity includes every point received
         rows = await self._store.fetchall("SELECT * FROM patrols WHERE status = 'open' ORDER BY id")
         return [_patrol(r) for r in rows]
 
     async def recent_for_person(self, person_id: int, limit: int = 10) -> list[PatrolRecord]:
-        await self._caught_up()
+        await self.caught_up()
         rows = await self._store.fetchall(
             "SELECT * FROM patrols WHERE person_id = ? ORDER BY started_at DESC, id DESC LIMIT ?", (person_id, limit)
         )

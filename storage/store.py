@@ -19,6 +19,7 @@ from typing import Any, Literal, Self
 import aiosqlite
 
 from storage.dbtime import from_db_time, to_db_time, utc_now
+from storage.inbox import Inbox
 from storage.migrate import Migration, apply_migrations, bundled_migrations, current_version
 from storage.patrols import Patrols, Photos
 from storage.problems import Problems
@@ -76,6 +77,7 @@ class Store:
         self.problems = Problems(self)
         self.tallies = Tallies(self)
         self.summaries = Summaries(self)
+        self.inbox = Inbox(self)
 
     @classmethod
     async def open(

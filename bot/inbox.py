@@ -1,0 +1,155 @@
+"""At-least-once intake: an update is kept in the inbox before Telegram is told it arrived, and marked handled
+only after its handling (and the track point it queued) is stored.
+
+Why: Telegram forgets an update once the bot confirms it (the next getUpdates offset). PTB confirms a batch as
+soon as it is queued in memory, so a crash lost every update still queued. Now a crash loses nothing: what was
+kept and not handled is handled after the restart, first and in order. The price is that an update being
+handled at the moment of a crash is handled again, so handling must be idempotent (track points are unique,
+a photo is kept once, a finished patrol stays finished), and an answer that was on its way may come twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from bot.failures import FailedUpdates
+from storage import Store
+from storage.inbox import InboxFigures
+
+logger = logging.getLogger(__name__)
+
+JSON = dict[str, Any]
+
+# Telegram keeps an unconfirmed update for 24 hours, so a second delivery of one comes within that.
+KEEP_HANDLED = timedelta(hours=48)
+# Handling begun this many times, each ended by the process dying, is given up (kept as a failed update, for
+# `riverbot failures`) so one poisonous update cannot keep the bot from starting.
+MAX_ATTEMPTS = 3
+# How long a stop waits for the last marks when the store refuses them (a full disk).
+SETTLE_S = 10.0
+GIVEN_UP_ERROR = "handling did not finish in {n} runs: the bot stopped (crashed or was killed) every time"
+
+
+@dataclass(frozen=True)
+class Leftovers:
+    """What a restart finds in the inbox: updates to handle first, and ones given up."""
+
+    updates: list[JSON]
+    given_up: list[int]
+
+
+def encode(update: JSON) -> str:
+    return json.dumps(update, ensure_ascii=False, separators=(",", ":"))
+
+
+def _ids(update: JSON) -> tuple[int | None, int | None]:
+    """(chat id, user id) of a raw update, for the failed-updates list."""
+    for value in update.values():
+        if isinstance(value, dict):
+            chat = value.get("chat") or (value.get("message") or {}).get("chat") or {}
+            sender = value.get("from") or {}
+            return chat.get("id"), sender.get("id")
+    return None, None
+
+
+class InboxService:
+    def __init__(self, store: Store, failures: FailedUpdates) -> None:
+        self._store = store
+        self._failures = failures
+        self._handled: list[int] = []
+        self._flusher: asyncio.Task[None] | None = None
+
+    async def take(self, updates: Sequence[JSON]) -> list[JSON]:
+        """Keep a fetched batch (one transaction); returns the updates to handle: those not seen before.
+
+        Raises what kept them from being stored (a full disk): then nothing may be confirmed to Telegram.
+        """
+        fresh = await self._store.inbox.take([(int(u["update_id"]), encode(u)) for u in updates])
+        return [u for u in updates if int(u["update_id"]) in fresh]
+
+    async def leftovers(self) -> Leftovers:
+        """Updates kept and not handled when the bot last stopped, oldest first."""
+        waiting = await self._store.inbox.begin_leftovers()
+        updates: list[JSON] = []
+        given_up: list[int] = []
+        for row in waiting:
+            if row.attempts > MAX_ATTEMPTS:
+                given_up.append(row.update_id)
+                chat_id, user_id = _ids(json.loads(row.payload))
+                await self._failures.keep(
+                    update_id=row.update_id,
+                    chat_id=chat_id,
+                    user_id=user_id,
+                    payload=row.payload,
+                    error=GIVEN_UP_ERROR.format(n=MAX_ATTEMPTS),
+                )
+            else:
+                updates.append(json.loads(row.payload))
+        if given_up:
+            await self._store.inbox.mark_done(given_up)
+            logger.error("gave up on updates %s: %s", given_up, GIVEN_UP_ERROR.format(n=MAX_ATTEMPTS))
+        return Leftovers(updates, given_up)
+
+    async def unreadable(self, update: JSON, error: str) -> None:
+        """An update that cannot be read: kept as a failed update (for `riverbot failures`), and done."""
+        chat_id, user_id = _ids(update)
+        await self._failures.keep(
+            update_id=int(update["update_id"]), chat_id=chat_id, user_id=user_id, payload=encode(update), error=error
+        )
+        self.handled(int(update["update_id"]))
+
+    def handled(self, update_id: int) -> None:
+        """The update's handlers have all run (or failed, and the failure is kept): mark it soon, in a batch."""
+        self._handled.append(update_id)
+        self._start_flusher()
+
+    def _start_flusher(self) -> asyncio.Task[None]:
+        if self._flusher is None or self._flusher.done():
+            # A fresh context: the flusher must not inherit a handler's transaction.
+            self._flusher = asyncio.get_running_loop().create_task(self._flush(), context=contextvars.Context())
+        return self._flusher
+
+    async def _flush(self) -> None:
+        delay = 0.0
+        while self._handled:
+            if delay:
+                await asyncio.sleep(delay)
+            # A live edit's point is written behind: it must be stored before its update counts as handled.
+            await self._store.patrols.caught_up()
+            batch, self._handled = self._handled, []
+            try:
+                await self._store.inbox.mark_done(batch)
+            except Exception:
+                # Not marked: after a crash they would be handled again (idempotently). Keep trying.
+                logger.exception("could not mark %d updates handled; trying again", len(batch))
+                self._handled[:0] = batch
+                delay = min(max(delay * 2, 0.1), 5.0)
+            else:
+                delay = 0.0
+
+    async def settle(self, within_s: float = SETTLE_S) -> bool:
+        """Wait until every update reported handled is marked so (before the store closes); False if the store
+        would not take the marks in time (those updates are handled again, idempotently, after the restart)."""
+        try:
+            async with asyncio.timeout(within_s):
+                while self._handled or (self._flusher is not None and not self._flusher.done()):
+                    await asyncio.shield(self._start_flusher())
+        except TimeoutError:
+            if self._flusher is not None:
+                self._flusher.cancel()
+            logger.error("%d handled updates not marked at shutdown: they are handled again", len(self._handled))
+            return False
+        return True
+
+    async def prune(self, now: datetime) -> int:
+        return await self._store.inbox.prune(now - KEEP_HANDLED)
+
+    async def figures(self) -> InboxFigures:
+        return await self._store.inbox.figures()

@@ -1,0 +1,168 @@
+"""Polling through the inbox: an update is confirmed to Telegram only after the inbox has it.
+
+PTB's Updater confirms a batch (the next getUpdates offset) as soon as it is in the in-memory update queue, so
+a crash loses every update still queued. This loop asks the Bot API for updates, keeps each batch in the
+inbox (bot/inbox.py) in one transaction, and only then queues it and moves the offset on. After a restart the
+updates kept but not handled are queued first, in order. The rest is PTB's: the Application's update queue,
+the per-chat processor, the handlers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import traceback
+import warnings
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
+
+from telegram import Update
+from telegram.error import InvalidToken, RetryAfter, TelegramError, TimedOut
+from telegram.ext import Application
+from telegram.warnings import PTBUserWarning
+
+from bot.inbox import InboxService
+
+logger = logging.getLogger(__name__)
+
+JSON = dict[str, Any]
+
+# Bot.get_updates turns the answer into Update objects at once; the inbox needs the JSON as Telegram sent it,
+# which `do_api_request` returns. PTB warns that a method of its own exists for the endpoint: we know.
+warnings.filterwarnings("ignore", message=r"Please use 'Bot\.get_updates'", category=PTBUserWarning)
+
+# Added to the long-polling timeout: how long a getUpdates answer may take beyond it (PTB's default read timeout).
+READ_SLACK_S = 5.0
+# Waits after a failed getUpdates or a batch the inbox could not keep: growing, but never past this.
+MAX_BACKOFF_S = 30.0
+
+
+def _seconds(value: float | timedelta) -> float:
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+class Intake:
+    """The bot's getUpdates loop, with the inbox between Telegram and the update queue."""
+
+    def __init__(
+        self,
+        app: Application,  # type: ignore[type-arg]
+        inbox: InboxService,
+        *,
+        poll_timeout: int,
+        allowed_updates: Sequence[str],
+    ) -> None:
+        self._app = app
+        self._inbox = inbox
+        self._poll_timeout = poll_timeout
+        self._allowed = list(allowed_updates)
+        self._offset = 0
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
+        self._fetching = False
+        self.running = False
+        #: a batch the inbox refused (a full disk): the person is not told "received" and Telegram keeps it
+        self.refusing = False
+
+    async def start(self) -> None:
+        """Queue what a crash or a stop left unhandled, then poll. A webhook left set would make getUpdates fail."""
+        await self._app.bot.delete_webhook(drop_pending_updates=False)
+        leftovers = await self._inbox.leftovers()
+        if leftovers.updates:
+            logger.warning("handling %d updates left from before the restart first", len(leftovers.updates))
+        for raw in leftovers.updates:
+            await self._queue(raw)
+        self._stopping.clear()
+        self.running = True
+        self._task = asyncio.create_task(self._poll(), name="riverbot:intake")
+
+    async def stop(self) -> None:
+        """Stop polling; a batch being kept is kept and queued first. Then confirm what the inbox has."""
+        if not self.running:
+            return
+        self.running = False
+        self._stopping.set()
+        task, self._task = self._task, None
+        if task is not None:
+            if self._fetching:
+                task.cancel()  # a long poll: nothing of it is kept yet, so Telegram sends it again
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        try:  # everything below the offset is in the inbox: Telegram need not send it again
+            await self._get_updates(wait_s=0, limit=1)
+        except TelegramError as exc:
+            logger.info("could not confirm the last updates on stop (%s); they come again and are ignored", exc)
+
+    async def _queue(self, raw: JSON) -> None:
+        try:
+            update = Update.de_json(raw, self._app.bot)
+        except Exception:  # an update this PTB cannot read: kept as a failed update, the rest go on
+            logger.exception("unreadable update %s", raw.get("update_id"))
+            await self._inbox.unreadable(raw, traceback.format_exc())
+            return
+        self._app.update_queue.put_nowait(update)
+
+    async def _get_updates(self, *, wait_s: int, limit: int = 100) -> list[JSON]:
+        result = await self._app.bot.do_api_request(
+            "get_updates",
+            api_kwargs={
+                "offset": self._offset,
+                "timeout": wait_s,
+                "limit": limit,
+                "allowed_updates": self._allowed,
+            },
+            read_timeout=READ_SLACK_S + wait_s,
+        )
+        return list(result) if isinstance(result, list) else []
+
+    async def _poll(self) -> None:
+        delay = 0.0
+        while not self._stopping.is_set():
+            if delay and await self._stopped_within(delay):
+                return
+            self._fetching = True
+            try:
+                batch = await self._get_updates(wait_s=self._poll_timeout)
+            except RetryAfter as exc:
+                delay = 0.5 + _seconds(exc.retry_after)
+                continue
+            except TimedOut:
+                delay = 0.0
+                continue
+            except InvalidToken:
+                logger.critical("the Bot API rejected the token: polling stops")
+                raise
+            except TelegramError as exc:
+                delay = min(max(delay * 1.5, 1.0), MAX_BACKOFF_S)
+                logger.error("getUpdates failed (%s); trying again in %.0f s", exc, delay)
+                continue
+            finally:
+                self._fetching = False
+            if not batch:
+                delay = 0.0
+                continue
+            try:
+                fresh = await self._inbox.take(batch)
+            except Exception:
+                # Not kept, so not confirmed: Telegram holds the batch and sends it again.
+                delay = min(max(delay * 1.5, 1.0), MAX_BACKOFF_S)
+                if not self.refusing:
+                    logger.exception("the inbox could not keep %d updates; Telegram keeps them meanwhile", len(batch))
+                self.refusing = True
+                continue
+            if self.refusing:
+                logger.warning("the inbox keeps updates again")
+            self.refusing = False
+            delay = 0.0
+            for raw in fresh:
+                await self._queue(raw)
+            self._offset = int(batch[-1]["update_id"]) + 1
+
+    async def _stopped_within(self, seconds: float) -> bool:
+        try:
+            await asyncio.wait_for(self._stopping.wait(), seconds)
+        except TimeoutError:
+            return False
+        return True
