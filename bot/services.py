@@ -69,6 +69,6 @@ class Services:
             exports=Exports(store, settings, locales),
             dialogs=dialogs,
             office=Office(store, settings, dialogs, joining, roster),
-            failures=FailedUpdates(store),
+            failures=FailedUpdates(store, settings),
             reports=ReportService(store, settings, patrols, problems, dialogs),
         )
