@@ -334,8 +334,10 @@ class _Writer:
         total, done = len(rows), 0
         while done < total and self.report.stopped_at is None:
             async with self.store.atomic():
-                started = time.monotonic()
-                while done < total and (pacing is None or time.monotonic() - started < pacing.write_seconds):
+                ends = None if pacing is None else time.monotonic() + pacing.write_seconds
+                first = done
+                # At least one row per transaction, however short the budget.
+                while done < total and (ends is None or done == first or time.monotonic() < ends):
                     parsed, row = rows[done]
                     if not await self.row(batch, parsed, row, recheck=pacing is not None):
                         break
