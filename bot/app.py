@@ -49,6 +49,16 @@ MAX_CONCURRENT_UPDATES = 16
 # PTB going from 20 to 4): four warm connections carry 30 messages a second at 0.1 s a round trip, and a burst
 # beyond that opens, then closes, extra ones.
 KEEPALIVE_CONNECTIONS = 4
+# How long a call to the Bot API may take before it counts as failed (PTB's defaults: 5 s to read, 5 s to write,
+# 1 s to get a pooled connection). Telegram sometimes answers in 8 s; a call given up on is an apology to the
+# person and a notice to the admins, and the message often arrives anyway. A slow answer is waited for instead.
+READ_TIMEOUT_SECONDS = 30.0
+WRITE_TIMEOUT_SECONDS = 30.0
+CONNECT_TIMEOUT_SECONDS = 10.0
+# Every handler holds at most one connection, but a stalled Telegram holds them all: wait for one to come free.
+POOL_TIMEOUT_SECONDS = 30.0
+# 429s for one call, each waited out for its retry_after, before it counts as failed (a run of eight was seen).
+MAX_RETRIES_AFTER_429 = 12
 
 
 class PerChatUpdateProcessor(BaseUpdateProcessor):
@@ -186,7 +196,7 @@ def rate_limiter(settings: Settings) -> AIORateLimiter:
         overall_time_period=1 / settings.rate_limit_per_second,
         group_max_rate=settings.rate_limit_group_per_minute,
         group_time_period=60,
-        max_retries=5,
+        max_retries=MAX_RETRIES_AFTER_429,
     )
 
 
@@ -202,6 +212,12 @@ async def standalone_sender(settings: Settings) -> AsyncIterator[Sender]:
             parse_mode=ParseMode.HTML, tzinfo=settings.tz, link_preview_options=LinkPreviewOptions(is_disabled=True)
         ),
         rate_limiter=rate_limiter(settings),
+        request=HTTPXRequest(
+            read_timeout=READ_TIMEOUT_SECONDS,
+            write_timeout=WRITE_TIMEOUT_SECONDS,
+            connect_timeout=CONNECT_TIMEOUT_SECONDS,
+            pool_timeout=POOL_TIMEOUT_SECONDS,
+        ),
     )
     try:
         async with bot:
@@ -235,6 +251,10 @@ def build_application(settings: Settings, *, services: Services | None = None) -
         .request(
             HTTPXRequest(
                 connection_pool_size=MAX_CONCURRENT_UPDATES,
+                read_timeout=READ_TIMEOUT_SECONDS,
+                write_timeout=WRITE_TIMEOUT_SECONDS,
+                connect_timeout=CONNECT_TIMEOUT_SECONDS,
+                pool_timeout=POOL_TIMEOUT_SECONDS,
                 httpx_kwargs={
                     "limits": httpx.Limits(
                         max_connections=MAX_CONCURRENT_UPDATES, max_keepalive_connections=KEEPALIVE_CONNECTIONS

@@ -87,7 +87,6 @@ def cmd_migrate(settings: Settings, locales: Locales) -> int:
         path = settings.database_path
         before = 0
         if path.exists():
-
             async with aiosqlite.connect(path) as conn:
                 before = await current_version(conn)
         try:
@@ -303,6 +302,11 @@ def _registry_import(settings: Settings, locales: Locales, args: argparse.Namesp
     if errors:
         skipped = "registry.import.skipped_rows_dry" if args.dry_run else "registry.import.skipped_rows"
         print(say(skipped, count=bad_rows), file=sys.stderr)
+    if report.stopped_at is not None:
+        stop = report.stopped_at
+        print(f"{where(batch, stop.file, stop.line)}: {say(stop.key, **stop.params)}", file=sys.stderr)
+        print(say("registry.import.stopped", rows=report.rows_written), file=sys.stderr)
+        return EXIT_BAD_INPUT
     if report.invites_created and not args.dry_run:
         print(say("registry.import.see_invites"))
     return 0

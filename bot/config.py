@@ -177,6 +177,8 @@ class Settings(BaseSettings):
     font_path: Path | None = None
     # When the weekly area summaries go out: weekday and local time, e.g. "mon 09:00".
     summary_time: Annotated[SummaryTime, NoDecode] = SummaryTime(0, time_of_day(9, 0))
+    # Updates whose handling failed are kept this many days for the office to look at, then pruned.
+    failed_updates_keep_days: int = Field(default=90, ge=1, le=3650)
 
     @field_validator("bot_token", mode="before")
     @classmethod

@@ -16,7 +16,7 @@ import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bot.failures import FailedUpdates
@@ -89,6 +89,7 @@ class InboxService:
                     user_id=user_id,
                     payload=row.payload,
                     error=GIVEN_UP_ERROR.format(n=MAX_ATTEMPTS),
+                    at=datetime.now(UTC),
                 )
             else:
                 updates.append(json.loads(row.payload))
@@ -101,7 +102,12 @@ class InboxService:
         """An update that cannot be read: kept as a failed update (for `riverbot failures`), and done."""
         chat_id, user_id = _ids(update)
         await self._failures.keep(
-            update_id=int(update["update_id"]), chat_id=chat_id, user_id=user_id, payload=encode(update), error=error
+            update_id=int(update["update_id"]),
+            chat_id=chat_id,
+            user_id=user_id,
+            payload=encode(update),
+            error=error,
+            at=datetime.now(UTC),
         )
         self.handled(int(update["update_id"]))
 

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import StrEnum
+from pathlib import Path
 
 from bot import photos as photo_module
 from bot.config import Settings
@@ -297,23 +298,31 @@ class PatrolService:
         existing = await self._store.photos.by_sha(info.sha256)
         if existing is not None:
             return StoredPhoto(existing.id, info, new=False)
-        path = await asyncio.to_thread(photo_module.store_original, self._settings.data_dir, info, data)
-        photo_id = await self._store.photos.add(
-            NewPhoto(
-                sha256=info.sha256,
-                path=str(path.relative_to(self._settings.data_dir)),
-                format=info.format,
-                size_bytes=info.size_bytes,
-                width=info.width,
-                height=info.height,
-                taken_at=info.taken_at.isoformat() if info.taken_at else None,
-                gps=info.gps,
-                phash=info.phash,
-                bands=photo_module.hash_bands(info.phash),
-                person_id=person_id,
-            )
-        )
+        path, created = await asyncio.to_thread(photo_module.store_original_files, self._settings.data_dir, info, data)
+        try:
+            photo_id = await self._store.photos.add(self._new_photo(info, path, person_id))
+        except BaseException:
+            # Without its row nothing refers to the file (unless another chat stored the same picture meanwhile):
+            # a full database must not leave orphans on the disk.
+            if created and await self._store.photos.by_sha(info.sha256) is None:
+                await asyncio.to_thread(photo_module.remove_files, created)
+            raise
         return StoredPhoto(photo_id, info, new=True)
+
+    def _new_photo(self, info: photo_module.PhotoInfo, path: Path, person_id: int | None) -> NewPhoto:
+        return NewPhoto(
+            sha256=info.sha256,
+            path=str(path.relative_to(self._settings.data_dir)),
+            format=info.format,
+            size_bytes=info.size_bytes,
+            width=info.width,
+            height=info.height,
+            taken_at=info.taken_at.isoformat() if info.taken_at else None,
+            gps=info.gps,
+            phash=info.phash,
+            bands=photo_module.hash_bands(info.phash),
+            person_id=person_id,
+        )
 
     async def add_photo(
         self,

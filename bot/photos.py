@@ -8,14 +8,17 @@ before anything loads the pixels, so it comes before the picture is turned uprig
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import os
 import threading
 import warnings
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import BinaryIO
 
 from PIL import Image, UnidentifiedImageError
 
@@ -199,18 +202,52 @@ def _gps(exif: Image.Exif) -> tuple[float, float] | None:
 
 def store_original(data_dir: Path, info: PhotoInfo, data: bytes) -> Path:
     """Keep the original bytes by content hash (written once, atomically) and the thumbnail beside it."""
+    return store_original_files(data_dir, info, data)[0]
+
+
+def store_original_files(data_dir: Path, info: PhotoInfo, data: bytes) -> tuple[Path, list[Path]]:
+    """`store_original`, also naming the files this call created: when the photo's row then cannot be stored
+    (a full disk), the caller removes them, as nothing else refers to them."""
     folder = data_dir / "photos" / info.sha256[:2]
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{info.sha256}.{info.extension}"
-    for target, content in ((path, data), (folder / f"{info.sha256}.thumb.jpg", info.thumbnail)):
-        if target.exists():
-            continue
-        # Unique per thread too: two chats sending the same picture at once store it from two threads of one
-        # process, and a shared temporary file would be truncated under the other's writes, then renamed away.
-        temporary = target.with_name(f".{target.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    created: list[Path] = []
+    try:
+        for target, content in ((path, data), (folder / f"{info.sha256}.thumb.jpg", info.thumbnail)):
+            if target.exists():
+                continue
+            write_file(target, content)
+            created.append(target)
+    except BaseException:
+        remove_files(created)
+        raise
+    return path, created
+
+
+def write_file(target: Path, content: bytes) -> None:
+    """Write `content` to `target` whole or not at all: through a temporary file, removed again when the write
+    fails (a full disk or a read-only DATA_DIR must not leave a trail of empty files behind)."""
+    # Unique per thread too: two chats sending the same picture at once store it from two threads of one
+    # process, and a shared temporary file would be truncated under the other's writes, then renamed away.
+    temporary = target.with_name(f".{target.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    try:
         with temporary.open("wb") as handle:
-            handle.write(content)
+            _write(handle, content)
             handle.flush()
             os.fsync(handle.fileno())
         temporary.replace(target)
-    return path
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+
+
+def _write(handle: BinaryIO, content: bytes) -> None:
+    # The seam where a full disk shows (ENOSPC); tests put a failing writer here.
+    handle.write(content)
+
+
+def remove_files(paths: Iterable[Path]) -> None:
+    """Remove files this process created, ignoring any already gone (or that cannot be removed either)."""
+    for path in paths:
+        with contextlib.suppress(OSError):
+            path.unlink(missing_ok=True)

@@ -1,8 +1,14 @@
 """Loading the office's registry files into the store.
 
 Every file is read and every row checked first — against the other files and against the database — and only
-then is anything written, in one transaction: all of it or, when a row is bad, none of it (unless the operator
-asks to skip bad rows). Importing the same files again changes nothing.
+then is anything written: all of it or, when a row is bad, none of it (unless the operator asks to skip bad rows).
+Importing the same files again changes nothing.
+
+The writes go in short transactions (WRITE_SECONDS each, then a pause), not one: a city's registry takes a minute
+to write, and the running bot must not wait that long for its own writes. What keeps the import whole instead is
+that it is idempotent: if it stops half-way (a crash, a full disk, or a row that another writer made bad after the
+check, which is checked again just before it is written), running the same files again writes exactly the rest.
+A dry run still makes every change in one transaction and rolls it back, so it holds the write lock while it runs.
 
 Who is who: a chief is known by phone when the row has one, else by name within their area. A Telegram id in the
 file links the chief to that account; an account that only opened the bot (no role, or a volunteer) is merged
@@ -11,7 +17,9 @@ into the chief, one that is already a registered chief or admin is refused.
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -39,6 +47,10 @@ from storage.registry import ReachValues
 
 # What the import reads; anything else named on the command line (a README next to the files) is skipped.
 DATA_SUFFIXES = (".csv", ".geojson", ".json")
+# One write transaction lasts about this long; then the import pauses long enough for a waiting writer (the bot)
+# to get in: SQLite's busy handler retries at most every 100 ms, so a 0.15 s pause is always seen.
+WRITE_SECONDS = 0.4
+PAUSE_SECONDS = 0.15
 Progress = Callable[[int, int], None]
 
 
@@ -100,6 +112,9 @@ class ImportReport:
     merged: int = 0
     changes: list[Change] = field(default_factory=list)
     written: bool = False
+    # The row the import stopped at, because it had become bad since the check; the rows before it are written.
+    stopped_at: RowError | None = None
+    rows_written: int = 0
 
 
 def read_files(paths: Iterable[Path], kind: Kind | None = None) -> Batch:
@@ -261,27 +276,43 @@ async def run_import(
     skip_bad: bool = False,
     dry_run: bool = False,
     progress: Progress | None = None,
+    write_seconds: float = WRITE_SECONDS,
+    pause_seconds: float = PAUSE_SECONDS,
 ) -> ImportReport:
-    """Check the batch and, unless a row is bad (and bad rows are not skipped), write it in one transaction.
+    """Check the batch and, unless a row is bad (and bad rows are not skipped), write it in short transactions.
 
-    The check runs inside the same transaction as the writes, so nobody can take a Telegram id in between.
-    A dry run makes every change and rolls it back: what it reports is exactly what an import would do.
+    The check reads outside any write transaction; each chief row is checked again inside the transaction that
+    writes it, so nobody can take a Telegram id in between unnoticed: the import then stops at that row
+    (`stopped_at`). A dry run makes every change in one transaction and rolls it back: what it reports is exactly
+    what an import would do.
     """
     report = ImportReport()
     if batch.file_errors:
         return report
-    try:
-        async with store.atomic():
-            await check(store, batch)
-            if batch.row_errors and not skip_bad:
+    if dry_run:
+        try:
+            async with store.atomic():
+                await check(store, batch)
+                if not batch.row_errors or skip_bad:
+                    await _Writer(store, settings, report, today).write(batch, progress, None)
                 raise _Rollback
-            await _Writer(store, settings, report, today).write(batch, progress)
-            if dry_run:
-                raise _Rollback
-            report.written = True
-    except _Rollback:
-        pass
+        except _Rollback:
+            pass
+        return report
+    await check(store, batch)
+    if batch.row_errors and not skip_bad:
+        return report
+    await _Writer(store, settings, report, today).write(batch, progress, _Pacing(write_seconds, pause_seconds))
+    report.written = report.stopped_at is None
     return report
+
+
+@dataclass(frozen=True, slots=True)
+class _Pacing:
+    """Write transactions of about `write_seconds`, each followed by a pause of `pause_seconds`."""
+
+    write_seconds: float
+    pause_seconds: float
 
 
 class _Writer:
@@ -295,21 +326,44 @@ class _Writer:
         self.area_ids: dict[str, int] = {}
         self.reach_ids: dict[str, int] = {}
 
-    async def write(self, batch: Batch, progress: Progress | None) -> None:
+    async def write(self, batch: Batch, progress: Progress | None, pacing: _Pacing | None) -> None:
+        """Every checked row; without `pacing` inside the caller's transaction, else in short ones of its own."""
         self.area_ids = {a.code: a.id for a in await self.store.areas.all()}
         self.reach_ids = {r.code: r.id for r in await self.store.reaches.all()}
-        total, done = batch.rows, 0
-        for parsed in kind_order(batch.files):
-            for row in parsed.rows:
-                if isinstance(row, AreaRow):
-                    await self.area(parsed.path, row)
-                elif isinstance(row, ReachRow):
-                    await self.reach(parsed.path, row, geojson=parsed.path in batch.geojson)
-                else:
-                    await self.chief(parsed.path, row)
-                done += 1
-                if progress is not None:
-                    progress(done, total)
+        rows = [(parsed, row) for parsed in kind_order(batch.files) for row in parsed.rows]
+        total, done = len(rows), 0
+        while done < total and self.report.stopped_at is None:
+            async with self.store.atomic():
+                ends = None if pacing is None else time.monotonic() + pacing.write_seconds
+                first = done
+                # At least one row per transaction, however short the budget.
+                while done < total and (ends is None or done == first or time.monotonic() < ends):
+                    parsed, row = rows[done]
+                    if not await self.row(batch, parsed, row, recheck=pacing is not None):
+                        break
+                    done += 1
+                    self.report.rows_written = done
+                    if progress is not None:
+                        progress(done, total)
+            if pacing is not None and done < total:
+                await asyncio.sleep(pacing.pause_seconds)  # the bot's writes get in here
+
+    async def row(self, batch: Batch, parsed: ParsedFile, row: Row, *, recheck: bool) -> bool:
+        """Write one row; False, writing nothing, when a recheck finds it has become bad since the check."""
+        if isinstance(row, AreaRow):
+            await self.area(parsed.path, row)
+        elif isinstance(row, ReachRow):
+            await self.reach(parsed.path, row, geojson=parsed.path in batch.geojson)
+        else:
+            if recheck:
+                where = f"{parsed.path}:{row.line}"
+                problems = await _check_chief(self.store, row, self.area_ids.get(row.area_code), where, {})
+                if problems:
+                    key, params = problems[0]
+                    self.report.stopped_at = RowError(parsed.path, row.line, f"registry.check.{key}", params)
+                    return False
+            await self.chief(parsed.path, row)
+        return True
 
     def note(self, path: str, line: int, key: str, **params: object) -> None:
         self.report.changes.append(Change(path, line, f"registry.import.{key}", params))

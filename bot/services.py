@@ -48,7 +48,7 @@ class Services:
     def create(cls, settings: Settings, store: Store, locales: Locales | None = None) -> Services:
         locales = locales or Locales.load(settings.default_language)
         people = PeopleService(store, settings)
-        failures = FailedUpdates(store)
+        failures = FailedUpdates(store, settings)
         chats = ChatService(store, settings)
         summaries = SummaryService(store, settings)
         dialogs = Dialogs(store)

@@ -1,7 +1,8 @@
 """The error handler: log it, keep the update, tell the person, tell the office.
 
 An error must never cost a river chief the report they just sent: the whole update is stored in
-`failed_updates` before anyone is told anything, so it can be looked at and replayed.
+`failed_updates` before anyone is told anything, so it can be looked at and replayed. When it cannot be stored
+(a full disk, a read-only DATA_DIR), the person is told so and asked to send it again, never told "saved".
 """
 
 from __future__ import annotations
@@ -10,11 +11,15 @@ import json
 import logging
 import time
 import traceback
+from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from telegram import Chat, Update
 from telegram.error import Forbidden, TelegramError
 from telegram.ext import Application
 
+from bot.failures import Kept, Outage, free_megabytes, storage_trouble
+from bot.i18n import Markup
 from handlers.common import Context, language_of, services
 from handlers.ui import answer
 
@@ -27,25 +32,31 @@ _NOTICES_KEY = "error_notices"
 
 
 async def on_error(update: object, context: Context) -> None:
-    """Log the update and traceback, store the update, apologize to the person, notify the admins."""
+    """Log the update and traceback, store the update, tell the person what became of it, notify the admins."""
     error = context.error
     trace = "".join(traceback.format_exception(error)) if error is not None else "unknown error"
     payload = json.dumps(update.to_dict(), ensure_ascii=False) if isinstance(update, Update) else repr(update)
     logger.error("Handling update %s failed:\n%s", payload, trace)
+    svc = services(context)
     if not isinstance(update, Update):
+        trouble = storage_trouble(error)
+        if trouble is not None:
+            await _storage_outage(context, svc.failures.alarm.failed(trouble, datetime.now(UTC)), error)
+            return
         await _notify_admins(context, "errors.admin_notice_no_update", error=_summary(error))
         return
 
-    svc = services(context)
     chat, user = update.effective_chat, update.effective_user
-    failure_id: int | str = "?"
+    kept = Kept(None)
     try:
-        failure_id = await svc.failures.keep(
+        kept = await svc.failures.keep(
             update_id=update.update_id,
             chat_id=chat.id if chat else None,
             user_id=user.id if user else None,
             payload=payload,
             error=trace,
+            cause=error,
+            at=datetime.now(UTC),
         )
     except Exception:  # the store itself may be what failed; logging above already kept the update
         logger.exception("Could not store the failed update %s", update.update_id)
@@ -54,12 +65,14 @@ async def on_error(update: object, context: Context) -> None:
         lang = await language_of(update, context)
     except Exception:
         lang = svc.settings.default_language
-    text = svc.locales.t(lang, "errors.user")
+    # Only what was stored is called saved: a full disk or an unstored update asks the person to send it again.
+    key = "errors.storage_user" if kept.trouble else "errors.user" if kept.stored else "errors.user_not_kept"
+    text = svc.locales.t(lang, key)
     query = update.callback_query
     answered = False
     if query is not None:
         try:
-            answered = await answer(query, svc.locales.plain(lang, "errors.user")[:200], show_alert=True)
+            answered = await answer(query, svc.locales.plain(lang, key)[:200], show_alert=True)
         except TelegramError:
             logger.warning("Could not answer callback query %s about the error", query.id, exc_info=True)
     # A button whose query can't be answered any more (too old, after a restart) is told in its chat instead.
@@ -69,8 +82,52 @@ async def on_error(update: object, context: Context) -> None:
         except TelegramError:
             logger.warning("Could not tell chat %s about the error", chat.id, exc_info=True)
 
-    await _notify_admins(
-        context, "errors.admin_notice", failure_id=failure_id, update_id=update.update_id, error=_summary(error)
+    if kept.trouble is not None:
+        await _storage_outage(context, kept.outage, error)  # once per outage, not per message
+    elif kept.stored:
+        await _notify_admins(
+            context,
+            "errors.admin_notice",
+            failure_id=kept.failure_id,
+            update_id=update.update_id,
+            error=_summary(error),
+        )
+    else:
+        await _notify_admins(context, "errors.admin_notice_not_kept", update_id=update.update_id, error=_summary(error))
+
+
+async def check_storage(context: Context) -> None:
+    """During a storage outage, try writing again; once it works, tell the admins the outage is over."""
+    svc = services(context)
+    ended = await svc.failures.check_storage()
+    if ended is None:
+        return
+    logger.warning("Storage is writable again (outage since %s: %s)", ended.since.isoformat(), ended.reason)
+    since = ended.since.astimezone(svc.settings.tz).strftime("%Y-%m-%d %H:%M")
+    await _tell_admins(context, "errors.storage_recovered", since=since)
+
+
+async def prune_failures(context: Context) -> None:
+    """Forget failed updates older than FAILED_UPDATES_KEEP_DAYS."""
+    removed = await services(context).failures.prune(datetime.now(UTC))
+    if removed:
+        logger.info("Pruned %d failed updates past their retention", removed)
+
+
+async def _storage_outage(context: Context, outage: Outage | None, error: BaseException | None) -> None:
+    """Tell the admins that nothing can be stored, when this failure started the outage (else they know)."""
+    if outage is None:
+        return
+    svc = services(context)
+    logger.critical("Storage outage (%s): nothing can be stored in %s", outage.reason, svc.settings.data_dir)
+    free = free_megabytes(svc.settings.data_dir)
+    await _tell_admins(
+        context,
+        "errors.storage_outage",
+        reason=Translated(f"errors.storage_{outage.reason.value}"),
+        data_dir=str(svc.settings.data_dir),
+        free="?" if free is None else free,
+        error=_summary(error),
     )
 
 
@@ -86,7 +143,6 @@ def _summary(error: BaseException | None) -> str:
 
 
 async def _notify_admins(context: Context, key: str, **params: object) -> None:
-    svc = services(context)
     notices: dict[str, float] = context.application.bot_data.setdefault(_NOTICES_KEY, {})
     signature = str(params.get("error", ""))[:200]
     now = time.monotonic()
@@ -96,6 +152,18 @@ async def _notify_admins(context: Context, key: str, **params: object) -> None:
         # Errors carrying ids or texts differ every time: without a cap this would grow for the bot's lifetime.
         notices.clear()
     notices[signature] = now
+    await _tell_admins(context, key, **params)
+
+
+@dataclass(frozen=True, slots=True)
+class Translated:
+    """A parameter that is itself a message key, rendered in each admin's language."""
+
+    key: str
+
+
+async def _tell_admins(context: Context, key: str, **params: object) -> None:
+    svc = services(context)
     try:
         admin_ids = await svc.people.admin_chat_ids()
     except Exception:
@@ -105,7 +173,12 @@ async def _notify_admins(context: Context, key: str, **params: object) -> None:
     for chat_id in admin_ids:
         try:
             admin = await svc.people.find(chat_id)
-            await context.bot.send_message(chat_id, svc.locales.t(admin.language if admin else None, key, **params))
+            lang = admin.language if admin else None
+            shown = {
+                name: Markup(svc.locales.t(lang, value.key)) if isinstance(value, Translated) else value
+                for name, value in params.items()
+            }
+            await context.bot.send_message(chat_id, svc.locales.t(lang, key, **shown))
         except Forbidden:
             try:
                 await svc.people.set_blocked(chat_id, True)

@@ -14,6 +14,7 @@ from datetime import time
 from telegram.ext import Application
 
 from bot.config import Settings
+from handlers.errors import check_storage, prune_failures
 from handlers.patrol import end_idle_patrols, remind_chiefs
 from handlers.problems import chase_deadlines
 from handlers.summaries import weekly_summaries
@@ -61,6 +62,10 @@ JOBS: tuple[Job, ...] = (
     Job("problem_deadlines", chase_deadlines, Daily("patrol_reminder_time")),
     # Hourly, and soon after start: a bot that was down at SUMMARY_TIME catches up once.
     Job("weekly_summaries", weekly_summaries, Every(seconds=3600, first=30)),
+    # During a storage outage (full disk, read-only DATA_DIR): try writing again; the admins hear when it works.
+    Job("storage_check", check_storage, Every(seconds=30, first=30)),
+    # Failed updates older than FAILED_UPDATES_KEEP_DAYS are forgotten.
+    Job("prune_failures", prune_failures, Every(seconds=24 * 3600, first=600)),
 )
 
 

@@ -1,4 +1,4 @@
-"""Bulk writes for `riverbot demo-data`: plain tuples, executemany in big batches, few transactions.
+"""Bulk writes for `riverbot demo-data`: plain tuples, executemany in batches, transactions of a fraction of a second.
 
 The generator (bot/demo.py) hands over rows as tuples in the column order below; nothing here knows what the
 rows mean. The store must be fresh: `has_history` says whether it already holds patrols or problems.
@@ -6,6 +6,8 @@ rows mean. The store must be fresh: `has_history` says whether it already holds 
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -14,6 +16,10 @@ import aiosqlite
 from storage.store import Store
 
 Row = tuple[Any, ...]
+# One write transaction lasts about this long, then the load pauses long enough for a waiting writer (the bot) to
+# get in: SQLite's busy handler retries at most every 100 ms, so a 0.15 s pause is always seen.
+WRITE_SECONDS = 0.4
+PAUSE_SECONDS = 0.15
 
 AREA_SQL = "INSERT INTO areas (id, code, name_zh, name_en, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)"
 REACH_SQL = (
@@ -86,14 +92,28 @@ async def next_id(store: Store, table: str) -> int:
 
 
 class BulkWriter:
-    """Rows in, batches of `chunk` out, inside one open transaction that `commit()` ends and restarts.
+    """Rows in, batches of `chunk` out, in write transactions of about `write_seconds` each, with a pause of
+    `pause_seconds` after each so that the running bot's writes wait about that long, not for the whole load
+    (a city's history is a minute of writing). `commit()` ends one early.
 
+    The load is not one transaction, and was not before either (it committed every year of history): it goes into
+    a fresh store only, and a failed load is started again on a fresh one.
     While loading, SQLite gets a bigger page cache (index inserts touch many pages); it is set back on close.
     """
 
-    def __init__(self, conn: aiosqlite.Connection, chunk: int = 50_000) -> None:
+    def __init__(
+        self,
+        conn: aiosqlite.Connection,
+        chunk: int = 5_000,
+        *,
+        write_seconds: float = WRITE_SECONDS,
+        pause_seconds: float = PAUSE_SECONDS,
+    ) -> None:
         self._conn = conn
         self._chunk = chunk
+        self._write_seconds = write_seconds
+        self._pause_seconds = pause_seconds
+        self._began = 0.0
         self._pending: dict[str, list[Row]] = {}
         self.written: dict[str, int] = dict.fromkeys(TABLES, 0)
         self._cache_size: int | None = None
@@ -102,7 +122,11 @@ class BulkWriter:
         row = await (await self._conn.execute("PRAGMA cache_size")).fetchone()
         self._cache_size = int(row[0]) if row is not None else None
         await self._conn.execute("PRAGMA cache_size = -65536")  # 64 MiB, for the load only
+        await self._begin()
+
+    async def _begin(self) -> None:
         await self._conn.execute("BEGIN IMMEDIATE")
+        self._began = time.monotonic()
 
     async def add(self, table: str, rows: Sequence[Row]) -> None:
         pending = self._pending.setdefault(table, [])
@@ -112,19 +136,24 @@ class BulkWriter:
 
     async def _flush(self, table: str) -> None:
         rows = self._pending.pop(table, [])
-        if rows:
-            await self._conn.executemany(TABLES[table], rows)
-            self.written[table] += len(rows)
+        for start in range(0, len(rows), self._chunk):
+            part = rows[start : start + self._chunk]
+            await self._conn.executemany(TABLES[table], part)
+            self.written[table] += len(part)
+            if time.monotonic() - self._began >= self._write_seconds:
+                await self._conn.execute("COMMIT")
+                await asyncio.sleep(self._pause_seconds)  # the bot's writes get in here
+                await self._begin()
 
     async def flush(self) -> None:
-        # Parents before children, so that foreign keys hold at every statement.
+        # Parents before children, so that foreign keys hold at every statement (and at every commit).
         for table in TABLES:
             await self._flush(table)
 
     async def commit(self) -> None:
         await self.flush()
         await self._conn.execute("COMMIT")
-        await self._conn.execute("BEGIN IMMEDIATE")
+        await self._begin()
 
     async def finish(self) -> None:
         await self.flush()

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from datetime import datetime
 from typing import TYPE_CHECKING
 
-from storage.dbtime import from_db_time, utc_now
+from storage.dbtime import from_db_time, to_db_time, utc_now
 from storage.records import ChatRecord, FailedUpdateRecord, PersonRecord
 
 if TYPE_CHECKING:
@@ -174,9 +175,7 @@ class People:
         self._forget()
         return person_id
 
-    async def update_registry(
-        self, person_id: int, *, name: str, phone: str | None, home_area_id: int | None
-    ) -> bool:
+    async def update_registry(self, person_id: int, *, name: str, phone: str | None, home_area_id: int | None) -> bool:
         """Set what the office's registry says; returns whether anything changed."""
         self._forget()
         changed = (
@@ -290,8 +289,14 @@ class People:
             await self._store.execute(
                 "UPDATE people SET active = ?, deactivated_at = ?, deactivated_by = ?, updated_at = ?"
                 " WHERE id = ? AND active = ?",
-                (1 if active else 0, None if active else utc_now(), None if active else by, utc_now(), person_id,
-                 0 if active else 1),
+                (
+                    1 if active else 0,
+                    None if active else utc_now(),
+                    None if active else by,
+                    utc_now(),
+                    person_id,
+                    0 if active else 1,
+                ),
             )
             > 0
         )
@@ -301,10 +306,7 @@ class People:
     async def search(self, text: str, *, limit: int, offset: int = 0) -> tuple[list[PersonRecord], int]:
         """People whose name, phone or username contains `text` (all when empty), and how many match in all."""
         pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        where = (
-            "WHERE (p.name LIKE ? ESCAPE '\\' OR p.phone LIKE ? ESCAPE '\\'"
-            " OR p.username LIKE ? ESCAPE '\\')"
-        )
+        where = "WHERE (p.name LIKE ? ESCAPE '\\' OR p.phone LIKE ? ESCAPE '\\' OR p.username LIKE ? ESCAPE '\\')"
         params = (pattern, pattern, pattern)
         total = await self._store.fetchval(f"SELECT count(*) FROM people p {where}", params)
         rows = await self._store.fetchall(
@@ -411,6 +413,38 @@ class FailedUpdates:
             " VALUES (?, ?, ?, ?, ?, ?)",
             (update_id, chat_id, user_id, payload, error, utc_now()),
         )
+
+    async def count_alike(self, *, user_id: int | None, error: str) -> int:
+        """Open failures of this person with exactly this error (the same bug hit again and again)."""
+        return int(
+            await self._store.fetchval(
+                "SELECT count(*) FROM failed_updates WHERE resolved_at IS NULL AND user_id IS ? AND error = ?",
+                (user_id, error),
+            )
+        )
+
+    async def prune(self, before: datetime, *, batch: int = 500) -> int:
+        """Delete failures recorded before `before`, a batch per transaction (the bot's writes wait on each)."""
+        deleted = 0
+        while True:
+            changed = await self._store.execute(
+                "DELETE FROM failed_updates WHERE id IN"
+                " (SELECT id FROM failed_updates WHERE created_at < ? ORDER BY id LIMIT ?)",
+                (to_db_time(before), batch),
+            )
+            deleted += changed
+            if changed < batch:
+                return deleted
+
+    async def probe_space(self, size: int) -> None:
+        """Write `size` bytes and take them back in one committed transaction: raises what a full disk or a
+        read-only database raises. The commit writes the pages to the WAL, so a real full disk shows too."""
+        async with self._store.atomic() as conn:
+            cursor = await conn.execute(
+                "INSERT INTO failed_updates (payload, error, created_at, resolved_at) VALUES (zeroblob(?), '', ?, ?)",
+                (size, utc_now(), utc_now()),
+            )
+            await conn.execute("DELETE FROM failed_updates WHERE id = ?", (cursor.lastrowid,))
 
     async def open(self, limit: int = 50) -> list[FailedUpdateRecord]:
         rows = await self._store.fetchall(

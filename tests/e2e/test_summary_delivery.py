@@ -11,6 +11,7 @@ import pytest
 
 from benchmarks.delivery import BoundArea, bound_areas, check_group
 from bot import delivery as summaries
+from bot.app import MAX_RETRIES_AFTER_429
 from bot.summaries import last_week
 from sandbox import FloodLimits
 from storage.summaries import AREA
@@ -26,7 +27,7 @@ AREAS = 48
 # once, unless the machine takes over two seconds from one message of a group to the next.
 SCALED = FloodLimits(overall=40, overall_period=1.0, group=1, group_period=2.0)
 BOT_RATE = SCALED.overall * 1.5
-PTB_RETRIES = 5  # bot.app's AIORateLimiter(max_retries=5)
+PTB_RETRIES = MAX_RETRIES_AFTER_429  # bot.app's AIORateLimiter(max_retries=...)
 
 
 async def delivered(bot: Harness, areas: list[BoundArea]) -> list[str]:

@@ -14,6 +14,7 @@ from bot.demo import DemoError, DemoReport, generate
 from bot.summaries import SummaryService, week_of
 from bot.tallies import TallyService
 from storage import Store
+from storage import demo as bulk
 
 NOW = datetime(2026, 11, 20, 4, 0, tzinfo=UTC)
 
@@ -284,3 +285,17 @@ async def test_refuses_a_store_with_history(store: Store, settings: Settings, de
     with pytest.raises(DemoError):
         await generate(store, settings, scale="city", seed=1, now=NOW)
     assert await count(store, "SELECT count(*) FROM patrols") == demo.patrols
+
+
+@pytest.mark.parametrize(("write_seconds", "seen_before_finish"), [(0.0, 3), (3600.0, 0)])
+async def test_the_bulk_load_commits_as_it_goes_so_the_bot_can_write_in_between(
+    store: Store, write_seconds: float, seen_before_finish: int
+) -> None:
+    writer = bulk.BulkWriter(bulk.writer_connection(store), chunk=1, write_seconds=write_seconds, pause_seconds=0)
+    await writer.begin()
+    stamp = "2026-01-01T00:00:00Z"
+    await writer.add("areas", [(i, f"A{i}", f"片区{i}", f"Area {i}", stamp, stamp) for i in (1, 2, 3)])
+    # The reader sees what is committed: every row at once with a short budget, none in one long transaction.
+    assert await count(store, "SELECT count(*) FROM areas") == seen_before_finish
+    await writer.finish()
+    assert await count(store, "SELECT count(*) FROM areas") == 3

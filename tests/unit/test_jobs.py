@@ -10,6 +10,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.app import build_application
 from bot.config import load_settings
+from handlers.errors import check_storage, prune_failures
 from handlers.jobs import JOBS, Daily, Every, Job
 from handlers.patrol import end_idle_patrols, remind_chiefs
 from handlers.problems import chase_deadlines
@@ -25,6 +26,8 @@ def test_the_list_names_each_job_its_callback_and_when() -> None:
         Job("patrol_reminders", remind_chiefs, Daily("patrol_reminder_time")),
         Job("problem_deadlines", chase_deadlines, Daily("patrol_reminder_time")),
         Job("weekly_summaries", weekly_summaries, Every(seconds=3600, first=30)),
+        Job("storage_check", check_storage, Every(seconds=30, first=30)),
+        Job("prune_failures", prune_failures, Every(seconds=24 * 3600, first=600)),
     ]
 
 

@@ -3,6 +3,7 @@ when they can't be evidence, and kept once by content hash."""
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
 import itertools
@@ -13,11 +14,12 @@ import zlib
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import pytest
 from PIL import Image, ImageDraw, ImageFile
 
+from bot import photos as photo_module
 from bot.photos import (
     MAX_FILE_BYTES,
     SAME_PICTURE_BITS,
@@ -28,6 +30,7 @@ from bot.photos import (
     hash_bands,
     hash_distance,
     store_original,
+    store_original_files,
 )
 from tests.factories import make_jpeg
 
@@ -349,6 +352,32 @@ def test_store_original_writes_once_by_content_hash(tmp_path: Path, phone_photo:
     assert {target: (target.stat().st_mtime, target.stat().st_ino) for target in (path, thumb)} == before
     # Nothing else was left behind (no temporary files).
     assert sorted(p.name for p in path.parent.iterdir()) == sorted([path.name, thumb.name])
+
+
+@pytest.mark.parametrize("code", [errno.ENOSPC, errno.EROFS])
+def test_a_write_the_disk_refuses_leaves_nothing_behind(
+    tmp_path: Path, phone_photo: bytes, monkeypatch: pytest.MonkeyPatch, code: int
+) -> None:
+    info = analyze(phone_photo)
+    written: list[int] = []
+
+    def refuse(handle: BinaryIO, content: bytes) -> None:
+        """The original fits; the thumbnail after it does not (half of it is written first)."""
+        if written:
+            handle.write(content[: len(content) // 2])
+            raise OSError(code, os.strerror(code))
+        written.append(handle.write(content))
+
+    monkeypatch.setattr(photo_module, "_write", refuse)
+    with pytest.raises(OSError) as caught:
+        store_original_files(tmp_path, info, phone_photo)
+    assert caught.value.errno == code
+    # Neither the temporary file nor the original written before it is left: the call kept nothing.
+    assert [p for p in tmp_path.rglob("*") if p.is_file()] == []
+    monkeypatch.undo()
+    path, created = store_original_files(tmp_path, info, phone_photo)
+    assert created == [path, path.with_name(f"{info.sha256}.thumb.jpg")]
+    assert store_original_files(tmp_path, info, phone_photo) == (path, [])  # already kept: nothing created
 
 
 def test_two_threads_storing_the_same_photo_at_once(

@@ -7,6 +7,9 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from bot import registry_import
 from bot.config import Settings
 from bot.registry_export import render
 from bot.registry_import import Batch, ImportReport, read_files, run_import
@@ -24,8 +27,6 @@ REACHES = (
 )
 CHIEFS_HEADER = "name,phone,level,area_code,reach_codes,telegram_id\n"
 LINE = {"type": "LineString", "coordinates": [[120.40, 32.50], [120.42, 32.51]]}
-
-
 
 
 def _files(tmp_path: Path, **contents: str | bytes) -> list[Path]:
@@ -296,3 +297,49 @@ async def test_deactivated_and_doubled_chiefs_are_refused(store: Store, settings
         ("chiefs.csv", 6, "duplicate_telegram"),
     ]
     assert not report.written
+
+
+async def test_a_big_import_writes_in_short_transactions_and_stops_at_a_row_taken_meanwhile(
+    store: Store, settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    base = _files(tmp_path, areas_csv=AREAS, reaches_csv=REACHES)
+    rows = (
+        "张三,13900000001,town,QT,DBH-01,\n李四,13900000002,town,CD,LGH-01,7002\n王五,13900000003,village,QT,XM-01,\n"
+    )
+    paths = [*base, *_files(tmp_path, chiefs_csv=CHIEFS_HEADER + rows)]
+    real_check = registry_import.check
+
+    async def check_then_someone_takes_7002(store: Store, batch: Batch) -> None:
+        """The check passes; then, before the import reaches 李四, an admin joins with Telegram id 7002."""
+        await real_check(store, batch)
+        admin = await store.people.record_contact(7002, name="Admin", username=None, language_code=None, started=True)
+        await store.people.grant_role(admin.id, "admin")
+
+    monkeypatch.setattr(registry_import, "check", check_then_someone_takes_7002)
+    done_rows: list[int] = []
+    batch = read_files(paths)
+    report = await run_import(
+        store,
+        settings,
+        batch,
+        today=TODAY,
+        write_seconds=0,
+        pause_seconds=0,
+        progress=lambda done, _: done_rows.append(done),
+    )
+    assert batch.row_errors == []
+    assert report.stopped_at is not None and not report.written
+    assert (Path(report.stopped_at.file).name, report.stopped_at.line) == ("chiefs.csv", 3)
+    assert report.stopped_at.key == "registry.check.telegram_taken"
+    # Areas and reaches and 张三 are written (one row per transaction here), 李四 and what follows are not.
+    assert report.rows_written == 6 and done_rows == [1, 2, 3, 4, 5, 6]
+    assert await store.people.by_phone("13900000001") is not None
+    assert await store.people.by_phone("13900000002") is None
+
+    # Fixed (李四 without the taken id), the same import again writes exactly the rest.
+    monkeypatch.undo()
+    rows = rows.replace(",7002", ",")
+    batch, report = await _load(store, settings, [*base, *_files(tmp_path, chiefs_csv=CHIEFS_HEADER + rows)])
+    assert report.written and report.stopped_at is None
+    assert (report.areas.unchanged, report.reaches.unchanged) == (2, 3)
+    assert (report.chiefs.unchanged, report.chiefs.created) == (1, 2)
