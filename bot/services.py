@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bot.backups import Backups
 from bot.chats import ChatService
 from bot.config import Settings
 from bot.deadlines import Deadlines
@@ -41,6 +42,7 @@ class Services:
     office: Office
     failures: FailedUpdates
     reports: ReportService
+    backups: Backups
 
     @classmethod
     def create(cls, settings: Settings, store: Store, locales: Locales | None = None) -> Services:
@@ -71,4 +73,5 @@ class Services:
             office=Office(store, settings, dialogs, joining, roster),
             failures=FailedUpdates(store),
             reports=ReportService(store, settings, patrols, problems, dialogs),
+            backups=Backups(store, settings),
         )

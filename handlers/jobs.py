@@ -14,6 +14,7 @@ from datetime import time
 from telegram.ext import Application
 
 from bot.config import Settings
+from handlers.backups import daily_backup
 from handlers.patrol import end_idle_patrols, remind_chiefs
 from handlers.problems import chase_deadlines
 from handlers.summaries import weekly_summaries
@@ -61,6 +62,8 @@ JOBS: tuple[Job, ...] = (
     Job("problem_deadlines", chase_deadlines, Daily("patrol_reminder_time")),
     # Hourly, and soon after start: a bot that was down at SUMMARY_TIME catches up once.
     Job("weekly_summaries", weekly_summaries, Every(seconds=3600, first=30)),
+    # The database and photos copied to BACKUP_DIR, the oldest beyond BACKUP_KEEP deleted (BACKUP_ENABLED).
+    Job("daily_backup", daily_backup, Daily("backup_time")),
 )
 
 
