@@ -326,7 +326,9 @@ def read_manifest(path: Path) -> Manifest:
     if not path.is_dir() or not (path / DATABASE).is_file():
         raise BackupError("backup.error.not_a_backup", path=str(path))
     if not (path / MANIFEST).is_file():
-        raise BackupError("backup.error.unfinished", path=str(path))
+        # A database without a manifest is a backup cut short, or no backup at all (a DATA_DIR): the name tells.
+        key = "backup.error.unfinished" if NAME.match(path.resolve().name) else "backup.error.not_a_backup"
+        raise BackupError(key, path=str(path))
     try:
         return Manifest.from_json((path / MANIFEST).read_text(encoding="utf-8"))
     except (ValueError, UnicodeDecodeError):

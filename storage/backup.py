@@ -46,7 +46,7 @@ class DatabaseFacts:
     counts: dict[str, int]
 
 
-def copy_database(source: Path, target: Path, *, progress: Progress | None = None, pages: int = PAGES_PER_STEP) -> None:
+def copy_database(source: Path, target: Path, *, progress: Progress | None = None, pages: int | None = None) -> None:
     """Copy the database at `source` to a new file `target`, as it was at one moment, in steps.
 
     The copy is left in rollback-journal mode: a single self-contained file, whatever mode the source is in.
@@ -65,7 +65,7 @@ def copy_database(source: Path, target: Path, *, progress: Progress | None = Non
                 if progress is not None:
                     progress(total - remaining, total)
 
-            src.backup(dst, pages=pages, progress=step)
+            src.backup(dst, pages=pages or PAGES_PER_STEP, progress=step)
             src.execute("COMMIT")
             dst.execute("PRAGMA journal_mode = DELETE")
         finally:
