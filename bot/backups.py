@@ -252,6 +252,29 @@ def make_backup(
             return None
         return lambda done, total: progress(phase, done, total)
 
+    try:
+        return _fill(
+            database, data_dir, target, previous=previous, kind=kind, now=now, target_version=target_version,
+            report=report,
+        )  # fmt: skip
+    except BaseException:
+        # A backup that failed (a full disk) gives its space back; only a crash leaves one for `prune`.
+        shutil.rmtree(target, ignore_errors=True)
+        raise
+
+
+def _fill(
+    database: Path,
+    data_dir: Path,
+    target: Path,
+    *,
+    previous: Path | None,
+    kind: Kind,
+    now: datetime,
+    target_version: int | None,
+    report: Callable[[str], Callable[[int, int], None] | None],
+) -> Made:
+    """Fill the new backup folder `target`: the database, the photos, then the manifest."""
     copy = target / DATABASE
     copy_database(database, copy, progress=report("database"))
     copied: DatabaseFacts = facts(copy)
@@ -383,23 +406,25 @@ def restore_backup(
         manifest = verify(source, migrations=migrations)
         database = data_dir / DATABASE
         incoming = data_dir / f".{DATABASE}.restoring"
-        if _copy_with_sha(source / DATABASE, incoming, progress) != manifest.database_sha256:
-            incoming.unlink()
-            raise BackupError("backup.error.corrupt", path=str(source), reason="SHA-256")
-        # Photos before the database: they only add files, and the restored rows must find theirs.
-        copied, present = _restore_photos(source / PHOTOS, data_dir / PHOTOS, progress)
-        aside: Path | None = None
-        current = database_files(database)
-        if current:
-            aside = data_dir / f"before-restore-{backup_name(now, zone)}"
-            aside.mkdir()
-            for path in current:  # with its WAL: the names stay paired, so the kept copy opens whole
-                path.replace(aside / path.name)
-        incoming.replace(database)
+        try:
+            if _copy_with_sha(source / DATABASE, incoming, progress) != manifest.database_sha256:
+                raise BackupError("backup.error.corrupt", path=str(source), reason="SHA-256")
+            # Photos before the database: they only add files, and the restored rows must find theirs.
+            copied, present = _restore_photos(source / PHOTOS, data_dir / PHOTOS, progress)
+            aside: Path | None = None
+            current = database_files(database)
+            if current:
+                aside = _new_folder(data_dir, f"before-restore-{backup_name(now, zone)}")
+                for path in current:  # with its WAL: the names stay paired, so the kept copy opens whole
+                    path.replace(aside / path.name)
+            incoming.replace(database)
+        finally:
+            incoming.unlink(missing_ok=True)  # a copy cut short (a full disk) is not left behind
         problems = integrity_problems(database, foreign_keys=True)
-        restored = facts(database)
-        if restored.counts != manifest.counts or restored.schema_version != manifest.schema_version:
-            problems.append(f"counts {restored.counts} != {manifest.counts}")
+        if not problems:
+            restored = facts(database)
+            if restored.counts != manifest.counts or restored.schema_version != manifest.schema_version:
+                problems.append(f"counts {restored.counts} != {manifest.counts}")
         if problems:
             database.unlink()
             if aside is not None:
@@ -408,6 +433,18 @@ def restore_backup(
                 aside.rmdir()
             raise BackupError("backup.error.corrupt_after", path=str(source), reason="; ".join(problems[:3]))
     return Restored(source, manifest, aside, copied, present)
+
+
+def _new_folder(parent: Path, name: str) -> Path:
+    """A new folder `name` in `parent`, or `name-2`, `name-3`… when that exists."""
+    folder, number = parent / name, 1
+    while True:
+        try:
+            folder.mkdir()
+            return folder
+        except FileExistsError:
+            number += 1
+            folder = parent / f"{name}-{number}"
 
 
 def _copy_with_sha(source: Path, target: Path, progress: Progress | None) -> str:
@@ -505,6 +542,8 @@ class Backups:
     def __init__(self, store: Store, settings: Settings) -> None:
         self._store = store
         self._settings = settings
+        # Also kept here: when the disk is full, the store can't record that the admins were told.
+        self._failure_told = False
 
     async def make(
         self, kind: Kind, now: datetime, *, folder: Path | None = None, progress: Progress | None = None
@@ -534,11 +573,15 @@ class Backups:
         except Exception as exc:  # a full disk, a missing folder, a locked file: the office must hear of it
             logger.exception("The daily backup to %s failed", self._settings.backups_path)
             error = f"{type(exc).__name__}: {exc}"[:500]
-            told = await self._store.meta.get(FAILURE_TOLD_KEY)
-            if told:
-                return DailyOutcome(error=error)
-            await self._store.meta.set(FAILURE_TOLD_KEY, now.astimezone(UTC).isoformat())
-            return DailyOutcome(error=error, tell_admins=True)
+            try:
+                told = bool(await self._store.meta.get(FAILURE_TOLD_KEY))
+                await self._store.meta.set(FAILURE_TOLD_KEY, now.astimezone(UTC).isoformat())
+            except Exception:
+                logger.warning("Could not record that the admins were told of the failed backup", exc_info=True)
+                told = self._failure_told
+            self._failure_told = True
+            return DailyOutcome(error=error, tell_admins=not told)
+        self._failure_told = False
         await self._store.meta.set(FAILURE_TOLD_KEY, "")
         logger.info("Daily backup written to %s; %d old backups deleted", made.path, len(pruned))
         return DailyOutcome(made=made, pruned=pruned)

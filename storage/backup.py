@@ -54,7 +54,10 @@ def copy_database(source: Path, target: Path, *, progress: Progress | None = Non
     """
     if target.exists():
         raise FileExistsError(target)
-    src = sqlite3.connect(f"{source.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None, timeout=30)
+    if not source.is_file():  # sqlite3.connect would create an empty database there
+        raise FileNotFoundError(source)
+    # Read-write, though it only reads: a read-only connection can't open a WAL database whose -shm is missing.
+    src = sqlite3.connect(source, isolation_level=None, timeout=30)
     try:
         dst = sqlite3.connect(target, isolation_level=None)
         try:

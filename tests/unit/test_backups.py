@@ -138,6 +138,13 @@ async def test_a_backup_holds_the_database_and_photos_and_a_manifest_that_checks
     assert prune(folder, 1) == [first] and not first.exists() and (second.path / "photos" / name).is_file()
 
 
+def test_a_backup_that_fails_leaves_no_folder_behind(tmp_path: Path) -> None:
+    folder = tmp_path / "backups"
+    with pytest.raises(FileNotFoundError):
+        make_backup(tmp_path / "missing.sqlite3", tmp_path, folder, kind="daily", now=AT, zone=SHANGHAI)
+    assert list(folder.iterdir()) == [] and not (tmp_path / "missing.sqlite3").exists()
+
+
 async def test_a_damaged_or_foreign_backup_is_refused_with_its_reason(
     settings: Settings, store: Store, tmp_path: Path
 ) -> None:
