@@ -25,15 +25,16 @@ from telegram.request import HTTPXRequest
 
 import handlers
 from bot import __version__, fonts
+from bot.backups import open_store
 from bot.commands import Where, menu_commands
 from bot.config import LANGUAGES, ConfigError, Settings
 from bot.delivery import Sender
 from bot.i18n import Locales
 from bot.invites import BOT_USERNAME_KEY
+from bot.running import DataDirBusy, DataDirLock
 from bot.services import Services
 from handlers.intake import Intake
 from handlers.sending import BotSender
-from storage import Store
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -330,10 +331,15 @@ async def serve(app: Application) -> None:  # type: ignore[type-arg]
 
 
 async def startup(app: Application) -> None:  # type: ignore[type-arg]
-    """Open the store (unless given), then publish the command menus."""
+    """Hold DATA_DIR, open the store (unless given), then publish the command menus."""
     settings: Settings = app.bot_data["settings"]
+    # Held until shutdown: `riverbot restore` refuses while it is, and a second bot on the same data refuses.
+    try:
+        app.bot_data["data_dir_lock"] = DataDirLock.acquire(settings.data_dir)
+    except DataDirBusy as busy:
+        raise ConfigError("backup.data_dir_busy", path=str(settings.data_dir), pid=busy.pid or "?") from None
     if "services" not in app.bot_data:
-        store = await Store.open(settings.database_path)
+        store = await open_store(settings)
         app.bot_data["services"] = Services.create(settings, store)
         app.bot_data["owns_store"] = True
     services: Services = app.bot_data["services"]
@@ -348,6 +354,9 @@ async def shutdown(app: Application) -> None:  # type: ignore[type-arg]
     if app.bot_data.pop("owns_store", False):
         services: Services = app.bot_data["services"]
         await services.store.close()
+    lock: DataDirLock | None = app.bot_data.pop("data_dir_lock", None)
+    if lock is not None:
+        lock.release()
 
 
 async def publish_commands(app: Application) -> None:  # type: ignore[type-arg]

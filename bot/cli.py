@@ -27,9 +27,19 @@ from typing import TYPE_CHECKING, TextIO
 import aiosqlite
 
 from bot import __version__, invites
+from bot.backups import (
+    BackupError,
+    Backups,
+    Made,
+    Restored,
+    last_backup,
+    open_store,
+    restore_backup,
+    supported_version,
+)
 from bot.config import ConfigError, Language, Settings, ensure_data_dir, load_settings, normalize_language
 from bot.i18n import Locales
-from storage import MigrationError, Store
+from storage import MigrationError
 from storage.migrate import current_version
 
 if TYPE_CHECKING:
@@ -82,7 +92,7 @@ def cmd_run(settings: Settings, locales: Locales) -> int:
 def cmd_migrate(settings: Settings, locales: Locales) -> int:
     ensure_data_dir(settings)
 
-    async def migrate() -> tuple[int, int]:
+    async def migrate() -> tuple[int, int, Path | None]:
 
         path = settings.database_path
         before = 0
@@ -90,13 +100,15 @@ def cmd_migrate(settings: Settings, locales: Locales) -> int:
             async with aiosqlite.connect(path) as conn:
                 before = await current_version(conn)
         try:
-            store = await Store.open(path)
+            store = await open_store(settings)
         except MigrationError as exc:
             raise ConfigError("config.database", reason=str(exc)) from None
+        backup = await last_backup(store)
         await store.close()
-        return before, store.schema_version
+        kept = backup.path if backup and backup.kind == "before_migration" and store.schema_version > before else None
+        return before, store.schema_version, kept
 
-    before, after = asyncio.run(migrate())
+    before, after, kept = asyncio.run(migrate())
     lang = settings.default_language
     path = str(settings.database_path)
     if after == before:
@@ -104,6 +116,8 @@ def cmd_migrate(settings: Settings, locales: Locales) -> int:
     else:
         applied = ", ".join(str(v) for v in range(before + 1, after + 1))
         print(locales.plain(lang, "cli.migrated", path=path, version=after, applied=applied))
+    if kept is not None and before >= 1:
+        print(locales.plain(lang, "backup.before_migration", path=str(kept), version=before))
     return 0
 
 
@@ -125,7 +139,7 @@ def cmd_failures(settings: Settings, locales: Locales) -> int:
     ensure_data_dir(settings)
 
     async def listing() -> list[str]:
-        async with await Store.open(settings.database_path) as store:
+        async with await open_store(settings) as store:
             failures = await store.failed_updates.open()
         lang = settings.default_language
         return [
@@ -248,7 +262,7 @@ def _registry_import(settings: Settings, locales: Locales, args: argparse.Namesp
     )
 
     async def load() -> ImportReport:
-        async with await Store.open(settings.database_path) as store:
+        async with await open_store(settings) as store:
             return await run_import(
                 store,
                 settings,
@@ -318,7 +332,7 @@ def _registry_export(settings: Settings, locales: Locales, directory: Path) -> i
     ensure_data_dir(settings)
 
     async def rendered() -> tuple[dict[str, bytes], ExportResult]:
-        async with await Store.open(settings.database_path) as store:
+        async with await open_store(settings) as store:
             return await render(store)
 
     files, result = asyncio.run(rendered())
@@ -362,7 +376,7 @@ def cmd_invites(settings: Settings, locales: Locales, args: argparse.Namespace) 
     lang = settings.default_language
 
     async def listing() -> tuple[list[str], int | None]:
-        async with await Store.open(settings.database_path) as store:
+        async with await open_store(settings) as store:
             username = (args.bot_username or await store.meta.get(invites.BOT_USERNAME_KEY) or "").strip().lstrip("@")
             if not username:
                 raise ConfigError("cli.invites.no_username")
@@ -427,7 +441,7 @@ def cmd_stats(settings: Settings, locales: Locales, args: argparse.Namespace) ->
     ensure_data_dir(settings)
 
     async def gather() -> Stats:
-        async with await Store.open(settings.database_path) as store:
+        async with await open_store(settings) as store:
             area_id = None
             if args.area is not None:
                 area = await store.areas.by_code(args.area.strip())
@@ -511,7 +525,7 @@ def cmd_export(settings: Settings, locales: Locales, args: argparse.Namespace) -
     progress = _ExportProgress(sys.stderr, lambda rows: locales.plain(say, "cli.export.progress", rows=rows))
 
     async def run() -> DataExport:
-        async with await Store.open(settings.database_path) as store:
+        async with await open_store(settings) as store:
             return await export(
                 store, settings, locales, language=lang, fmt=args.format, first=first, last=last, out=out,
                 progress=progress,
@@ -575,7 +589,7 @@ def cmd_summary(settings: Settings, locales: Locales, args: argparse.Namespace) 
 
     async def run() -> tuple[str, bytes, tuple[list[int], list[int]] | None]:
 
-        async with await Store.open(settings.database_path) as store:
+        async with await open_store(settings) as store:
             svc = Services.create(settings, store, locales)
             area = await svc.delivery.area_by_code(args.area.strip())
             if area is None:
@@ -651,7 +665,7 @@ def cmd_demo_data(settings: Settings, locales: Locales, args: argparse.Namespace
         sys.stderr.flush()
 
     async def run() -> DemoReport:
-        async with await Store.open(settings.database_path) as store:
+        async with await open_store(settings) as store:
             return await generate(
                 store, settings, scale=args.scale, seed=args.seed, years=int(years), progress=progress
             )
@@ -689,6 +703,132 @@ def cmd_demo_data(settings: Settings, locales: Locales, args: argparse.Namespace
     return 0
 
 
+def _backup_arguments(parser: argparse.ArgumentParser, locales: Locales, lang: Language) -> None:
+    parser.add_argument("--out", type=Path, metavar="DIR", help=locales.plain(lang, "cli.backup.arg_out"))
+
+
+class _PhasedProgress:
+    """A progress bar per phase of a long copy (the database, then the photos), as `registry import` shows its
+    rows. Called from the copying thread."""
+
+    def __init__(self, locales: Locales, lang: Language, prefix: str) -> None:
+        self._locales, self._lang, self._prefix = locales, lang, prefix
+        self._bars: dict[str, _ProgressBar] = {}
+
+    def _say(self, key: str, **params: object) -> str:
+        return self._locales.plain(self._lang, f"{self._prefix}.{key}", **params)
+
+    def __call__(self, phase: str, done: int, total: int) -> None:
+        bar = self._bars.get(phase)
+        if bar is None:
+            self.close()  # one phase after the other: the previous one is over
+            bar = self._bars[phase] = _ProgressBar(
+                sys.stderr,
+                self._say(f"progress_{phase}"),
+                lambda count, seconds: self._say(f"progress_{phase}_done", count=count, seconds=f"{seconds:.1f}"),
+            )
+        bar(done, total)
+
+    def close(self) -> None:
+        for bar in self._bars.values():
+            bar.close()
+        self._bars.clear()
+
+
+def cmd_backup(settings: Settings, locales: Locales, args: argparse.Namespace) -> int:
+    """A backup now, into BACKUP_DIR or --out, while the bot may keep running."""
+    ensure_data_dir(settings)
+    lang = settings.default_language
+    progress = _PhasedProgress(locales, lang, "cli.backup")
+
+    async def run() -> Made:
+        async with await open_store(settings) as store:
+            return await Backups(store, settings).make(
+                "manual", datetime.now().astimezone(), folder=args.out, progress=progress
+            )
+
+    try:
+        made = asyncio.run(run())
+    except OSError as exc:
+        folder = args.out or settings.backups_path
+        print(
+            locales.plain(lang, "backup.error.unwritable", path=str(folder), reason=exc.strerror or str(exc)),
+            file=sys.stderr,
+        )
+        return EXIT_BAD_INPUT
+    finally:
+        progress.close()
+    manifest = made.manifest
+    print(
+        locales.plain(
+            lang,
+            "backup.done",
+            path=str(made.path),
+            size=f"{manifest.database_bytes / 1024 / 1024:.1f}",
+            version=manifest.schema_version,
+            people=manifest.counts.get("people", 0),
+            patrols=manifest.counts.get("patrols", 0),
+            problems=manifest.counts.get("problems", 0),
+            photos=manifest.photo_files,
+            copied=made.photos_copied,
+            linked=made.photos_linked,
+        )
+    )
+    return 0
+
+
+def _restore_arguments(parser: argparse.ArgumentParser, locales: Locales, lang: Language) -> None:
+    parser.add_argument("source", type=Path, metavar="FROM", help=locales.plain(lang, "cli.restore.arg_from"))
+
+
+def cmd_restore(settings: Settings, locales: Locales, args: argparse.Namespace) -> int:
+    """Put a backup back in DATA_DIR: refused while the bot runs, checked before and after."""
+    lang = settings.default_language
+    source: Path = args.source
+    if not source.exists() and not source.is_absolute() and (settings.backups_path / source).exists():
+        source = settings.backups_path / source  # a backup's name alone, as `ls BACKUP_DIR` shows it
+    ensure_data_dir(settings)
+    progress = _PhasedProgress(locales, lang, "cli.restore")
+    try:
+        done: Restored = restore_backup(
+            source, settings.data_dir, now=datetime.now().astimezone(), zone=settings.tz, progress=progress
+        )
+    except BackupError as exc:
+        progress.close()
+        print(locales.plain(lang, exc.key, **exc.params), file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except OSError as exc:
+        progress.close()
+        print(
+            locales.plain(lang, "backup.error.restore_failed", path=str(source), reason=exc.strerror or str(exc)),
+            file=sys.stderr,
+        )
+        return EXIT_BAD_INPUT
+    progress.close()
+    manifest = done.manifest
+
+    def say(key: str, **params: object) -> None:
+        print(locales.plain(lang, key, **params))
+
+    say(
+        "backup.restored",
+        path=str(done.source),
+        created_at=manifest.created_at.astimezone(settings.tz).strftime("%Y-%m-%d %H:%M"),
+        version=manifest.schema_version,
+        people=manifest.counts.get("people", 0),
+        patrols=manifest.counts.get("patrols", 0),
+        problems=manifest.counts.get("problems", 0),
+    )
+    if done.kept_aside is not None:
+        say("backup.restored_kept", path=str(done.kept_aside))
+    else:
+        say("backup.restored_nothing_kept")
+    say("backup.restored_photos", copied=done.photos_copied, present=done.photos_present)
+    if manifest.schema_version < supported_version():
+        say("backup.restored_older", version=manifest.schema_version, supported=supported_version())
+    return 0
+
+
 COMMANDS: dict[str, Callable[[Settings, Locales], int]] = {
     "run": cmd_run,
     "migrate": cmd_migrate,
@@ -709,6 +849,8 @@ COMMANDS_WITH_ARGUMENTS: dict[str, ArgumentsCommand] = {
     "summary": (_summary_arguments, cmd_summary),
     "export": (_export_arguments, cmd_export),
     "demo-data": (_demo_arguments, cmd_demo_data),
+    "backup": (_backup_arguments, cmd_backup),
+    "restore": (_restore_arguments, cmd_restore),
 }
 
 

@@ -179,6 +179,19 @@ class Settings(BaseSettings):
     summary_time: Annotated[SummaryTime, NoDecode] = SummaryTime(0, time_of_day(9, 0))
     # Updates whose handling failed are kept this many days for the office to look at, then pruned.
     failed_updates_keep_days: int = Field(default=90, ge=1, le=3650)
+    # Backups: the daily one (on or off, at this local time), where they go (empty: DATA_DIR/backups) and how
+    # many daily and manual ones are kept. A backup before a migration is made whatever these say.
+    backup_enabled: bool = True
+    backup_time: time_of_day = time_of_day(3, 30)
+    backup_dir: Path | None = None
+    backup_keep: int = Field(default=7, ge=1, le=365)
+
+    @field_validator("backup_dir", mode="before")
+    @classmethod
+    def _blank_backup_dir_is_none(cls, value: Any) -> Any:
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
 
     @field_validator("bot_token", mode="before")
     @classmethod
@@ -288,6 +301,11 @@ class Settings(BaseSettings):
     @property
     def database_path(self) -> Path:
         return self.data_dir / "riverbot.sqlite3"
+
+    @property
+    def backups_path(self) -> Path:
+        """Where backups go: BACKUP_DIR, or `backups` in DATA_DIR."""
+        return self.backup_dir if self.backup_dir is not None else self.data_dir / "backups"
 
     @property
     def token(self) -> str:

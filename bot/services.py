@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bot.backups import Backups
 from bot.chats import ChatService
 from bot.config import Settings
 from bot.deadlines import Deadlines
@@ -43,6 +44,7 @@ class Services:
     failures: FailedUpdates
     reports: ReportService
     inbox: InboxService
+    backups: Backups
 
     @classmethod
     def create(cls, settings: Settings, store: Store, locales: Locales | None = None) -> Services:
@@ -75,4 +77,5 @@ class Services:
             failures=failures,
             reports=ReportService(store, settings, patrols, problems, dialogs),
             inbox=InboxService(store, failures),
+            backups=Backups(store, settings),
         )

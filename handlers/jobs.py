@@ -14,6 +14,7 @@ from datetime import time
 from telegram.ext import Application
 
 from bot.config import Settings
+from handlers.backups import daily_backup
 from handlers.errors import check_storage, prune_failures
 from handlers.patrol import end_idle_patrols, remind_chiefs
 from handlers.problems import chase_deadlines
@@ -66,6 +67,8 @@ JOBS: tuple[Job, ...] = (
     Job("storage_check", check_storage, Every(seconds=30, first=30)),
     # Failed updates older than FAILED_UPDATES_KEEP_DAYS are forgotten.
     Job("prune_failures", prune_failures, Every(seconds=24 * 3600, first=600)),
+    # The database and photos copied to BACKUP_DIR, the oldest beyond BACKUP_KEEP deleted (BACKUP_ENABLED).
+    Job("daily_backup", daily_backup, Daily("backup_time")),
 )
 
 

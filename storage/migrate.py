@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import resources
@@ -20,6 +20,11 @@ MIGRATION_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 # A migration that rebuilds a table must run with foreign keys off (SQLite ignores the pragma inside a
 # transaction); it says so on its first line and is checked with foreign_key_check before it commits.
 NO_FOREIGN_KEYS = "-- riverbot: foreign_keys=off"
+
+
+# Called with (the database's version, the version it is about to be brought to) before a migration changes a
+# database that already holds a schema: the moment to back it up. Not called for a new, empty database.
+BeforeMigrating = Callable[[int, int], Awaitable[None]]
 
 
 class MigrationError(Exception):
@@ -81,8 +86,12 @@ async def current_version(conn: aiosqlite.Connection) -> int:
     return int(row[0]) if row else 0
 
 
-async def apply_migrations(conn: aiosqlite.Connection, migrations: Sequence[Migration]) -> list[int]:
-    """Bring the schema up to date; return the versions applied (empty when it already was)."""
+async def apply_migrations(
+    conn: aiosqlite.Connection, migrations: Sequence[Migration], *, before: BeforeMigrating | None = None
+) -> list[int]:
+    """Bring the schema up to date; return the versions applied (empty when it already was). `before` runs
+    first when there is something to apply to a database at version 1 or later; if it fails, nothing is
+    applied."""
     migrations = check_sequence(migrations)
     # In its own write transaction: a bare statement that reads, then writes, gets "database is locked" at once
     # (no busy wait) when another process wrote in between, as two processes creating one file at once do.
@@ -103,6 +112,8 @@ async def apply_migrations(conn: aiosqlite.Connection, migrations: Sequence[Migr
         raise MigrationError(
             f"the database is at schema version {version}, newer than this riverbot ({latest}); upgrade riverbot"
         )
+    if before is not None and 1 <= version < latest:
+        await before(version, latest)
     applied: list[int] = []
     for migration in migrations:
         if migration.version <= version:

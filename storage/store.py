@@ -20,7 +20,7 @@ import aiosqlite
 
 from storage.dbtime import from_db_time, to_db_time, utc_now
 from storage.inbox import Inbox
-from storage.migrate import Migration, apply_migrations, bundled_migrations, current_version
+from storage.migrate import BeforeMigrating, Migration, apply_migrations, bundled_migrations, current_version
 from storage.patrols import Patrols, Photos
 from storage.problems import Problems
 from storage.registry import Areas, Assignments, Bindings, Dialogs, Invites, Meta, Reaches, Registrations
@@ -86,15 +86,19 @@ class Store:
         *,
         synchronous: Synchronous = "FULL",
         migrations: Sequence[Migration] | None = None,
+        before_migrating: BeforeMigrating | None = None,
     ) -> Self:
-        """Open (creating if needed) and migrate the database at `path`."""
+        """Open (creating if needed) and migrate the database at `path`; `before_migrating` (a backup) runs
+        before a migration changes an existing schema."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         writer = await _connect(path, synchronous)
         try:
             async with _startup_lock(path):
                 await writer.execute("PRAGMA journal_mode = WAL")
-                await apply_migrations(writer, bundled_migrations() if migrations is None else migrations)
+                await apply_migrations(
+                    writer, bundled_migrations() if migrations is None else migrations, before=before_migrating
+                )
             version = await current_version(writer)
             reader = await _connect(path, synchronous)
         except BaseException:

@@ -10,6 +10,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.app import build_application
 from bot.config import load_settings
+from handlers.backups import daily_backup
 from handlers.errors import check_storage, prune_failures
 from handlers.jobs import JOBS, Daily, Every, Job
 from handlers.patrol import end_idle_patrols, remind_chiefs
@@ -28,6 +29,7 @@ def test_the_list_names_each_job_its_callback_and_when() -> None:
         Job("weekly_summaries", weekly_summaries, Every(seconds=3600, first=30)),
         Job("storage_check", check_storage, Every(seconds=30, first=30)),
         Job("prune_failures", prune_failures, Every(seconds=24 * 3600, first=600)),
+        Job("daily_backup", daily_backup, Daily("backup_time")),
     ]
 
 
@@ -37,7 +39,9 @@ def test_a_daily_time_comes_from_the_settings_in_the_configured_zone() -> None:
 
 
 def test_the_application_schedules_exactly_the_list() -> None:
-    settings = load_settings(env_file=None, bot_token=TOKEN, timezone="Asia/Urumqi", patrol_reminder_time="07:45")
+    settings = load_settings(
+        env_file=None, bot_token=TOKEN, timezone="Asia/Urumqi", patrol_reminder_time="07:45", backup_time="07:45"
+    )
     before = datetime.now(settings.tz)
     app = build_application(settings)  # never started: nothing runs
     assert app.job_queue is not None
