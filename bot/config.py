@@ -177,6 +177,10 @@ class Settings(BaseSettings):
     font_path: Path | None = None
     # When the weekly area summaries go out: weekday and local time, e.g. "mon 09:00".
     summary_time: Annotated[SummaryTime, NoDecode] = SummaryTime(0, time_of_day(9, 0))
+    # Retention: track points and original photos are kept this many years (0: forever), pruned daily at this
+    # local time. A patrol keeps its figures and a simplified track; a photo keeps its record (bot/retention.py).
+    retention_years: int = Field(default=0, ge=0, le=100)
+    retention_time: time_of_day = time_of_day(3, 30)
 
     @field_validator("bot_token", mode="before")
     @classmethod

@@ -18,6 +18,7 @@ from bot.patrols import PatrolService
 from bot.people import PeopleService
 from bot.problems import ProblemService
 from bot.reports import ReportService
+from bot.retention import RetentionService
 from bot.summaries import SummaryService
 from storage import Store
 
@@ -41,6 +42,7 @@ class Services:
     office: Office
     failures: FailedUpdates
     reports: ReportService
+    retention: RetentionService
 
     @classmethod
     def create(cls, settings: Settings, store: Store, locales: Locales | None = None) -> Services:
@@ -71,4 +73,5 @@ class Services:
             office=Office(store, settings, dialogs, joining, roster),
             failures=FailedUpdates(store),
             reports=ReportService(store, settings, patrols, problems, dialogs),
+            retention=RetentionService(store, settings),
         )

@@ -16,6 +16,7 @@ from telegram.ext import Application
 from bot.config import Settings
 from handlers.patrol import end_idle_patrols, remind_chiefs
 from handlers.problems import chase_deadlines
+from handlers.retention import prune_old_records
 from handlers.summaries import weekly_summaries
 from handlers.ui import Context
 
@@ -61,6 +62,8 @@ JOBS: tuple[Job, ...] = (
     Job("problem_deadlines", chase_deadlines, Daily("patrol_reminder_time")),
     # Hourly, and soon after start: a bot that was down at SUMMARY_TIME catches up once.
     Job("weekly_summaries", weekly_summaries, Every(seconds=3600, first=30)),
+    # Track points and photo originals past RETENTION_YEARS, at night (nothing when it is 0).
+    Job("retention", prune_old_records, Daily("retention_time")),
 )
 
 

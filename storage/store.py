@@ -24,6 +24,7 @@ from storage.patrols import Patrols, Photos
 from storage.problems import Problems
 from storage.registry import Areas, Assignments, Bindings, Dialogs, Invites, Meta, Reaches, Registrations
 from storage.repos import Chats, FailedUpdates, People
+from storage.retention import Retention
 from storage.summaries import Summaries
 from storage.tallies import Tallies
 
@@ -76,6 +77,7 @@ class Store:
         self.problems = Problems(self)
         self.tallies = Tallies(self)
         self.summaries = Summaries(self)
+        self.retention = Retention(self)
 
     @classmethod
     async def open(

@@ -13,6 +13,7 @@ from bot.config import load_settings
 from handlers.jobs import JOBS, Daily, Every, Job
 from handlers.patrol import end_idle_patrols, remind_chiefs
 from handlers.problems import chase_deadlines
+from handlers.retention import prune_old_records
 from handlers.summaries import weekly_summaries
 
 TOKEN = "123456:" + "A" * 35
@@ -25,6 +26,7 @@ def test_the_list_names_each_job_its_callback_and_when() -> None:
         Job("patrol_reminders", remind_chiefs, Daily("patrol_reminder_time")),
         Job("problem_deadlines", chase_deadlines, Daily("patrol_reminder_time")),
         Job("weekly_summaries", weekly_summaries, Every(seconds=3600, first=30)),
+        Job("retention", prune_old_records, Daily("retention_time")),
     ]
 
 
@@ -34,7 +36,9 @@ def test_a_daily_time_comes_from_the_settings_in_the_configured_zone() -> None:
 
 
 def test_the_application_schedules_exactly_the_list() -> None:
-    settings = load_settings(env_file=None, bot_token=TOKEN, timezone="Asia/Urumqi", patrol_reminder_time="07:45")
+    settings = load_settings(
+        env_file=None, bot_token=TOKEN, timezone="Asia/Urumqi", patrol_reminder_time="07:45", retention_time="07:45"
+    )
     before = datetime.now(settings.tz)
     app = build_application(settings)  # never started: nothing runs
     assert app.job_queue is not None
