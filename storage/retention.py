@@ -178,7 +178,7 @@ class Retention:
         async with self._store.atomic() as conn:
             rows = await conn.execute_fetchall(
                 f"UPDATE photos AS p SET pruned_at = :now WHERE p.id IN (SELECT value FROM json_each(:ids))"
-                f" AND {_PHOTO_DUE} RETURNING p.id, p.created_at, p.path, p.size_bytes",
+                f" AND {_PHOTO_DUE} RETURNING id, created_at, path, size_bytes",
                 {"now": to_db_time(now), "ids": json.dumps(list(photo_ids)), "cutoff": to_db_time(cutoff)},
             )
         return [DuePhoto(int(r[0]), str(r[1]), str(r[2]), int(r[3])) for r in rows]
