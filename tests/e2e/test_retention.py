@@ -131,7 +131,7 @@ async def _exports(bot: Harness, out: Path, first: date, last: date) -> dict[str
     """The office's three exports of the range, read back: xlsx cell values, csv bytes, geojson features."""
     locales = Locales.load()
     read: dict[str, Any] = {}
-    out.mkdir()
+    await asyncio.to_thread(out.mkdir)
     formats: dict[Format, str] = {"xlsx": "x.xlsx", "csv": "x.zip", "geojson": "x.geojson"}
     for fmt, name in formats.items():
         path = out / name
