@@ -11,7 +11,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.config import Settings
+from bot.config import ConfigError, Settings, load_settings
+from bot.i18n import Locales
 from bot.patrols import PatrolService
 from bot.retention import RetentionService, cutoff, simplify, years_back
 from storage import Store, to_db_time
@@ -356,3 +357,21 @@ async def test_migration_from_version_7_keeps_the_data_and_prunes_it(settings: S
 async def test_an_empty_store_has_the_retention_schema(store: Store) -> None:
     indexes = {r[0] for r in await store.fetchall("SELECT name FROM sqlite_master WHERE type = 'index'")}
     assert {"patrols_unpruned", "photos_unpruned", "problem_photos_photo"} <= indexes
+
+
+# -- the settings --------------------------------------------------------------------------------------------
+
+
+def test_retention_is_off_by_default_and_runs_at_night(settings: Settings) -> None:
+    assert settings.retention_years == 0
+    assert settings.retention_time.isoformat() == "03:30:00"
+
+
+@pytest.mark.parametrize(("name", "value"), [("retention_years", "-1"), ("retention_years", "101"),
+                                             ("retention_years", "三年"), ("retention_time", "25:00")])  # fmt: skip
+def test_a_bad_retention_setting_is_named(name: str, value: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(env_file=None, **{name: value})
+    assert caught.value.key == f"config.invalid.{name}"
+    zh = Locales.load().plain("zh", caught.value.key, **caught.value.params)
+    assert name.upper() in zh and value in zh
