@@ -17,7 +17,7 @@ from openpyxl import load_workbook
 from bot.config import Settings, load_settings
 from bot.exports import Format, export
 from bot.i18n import Locales
-from bot.patrols import PatrolService
+from bot.patrols import PatrolService, StoredPhoto
 from bot.retention import years_back
 from bot.tallies import StatsReport, TallyService
 from handlers.retention import prune_old_records
@@ -46,7 +46,7 @@ class History:
     def at(self, day: date, hour: int = 8) -> datetime:
         return datetime.combine(day, time(hour), self.settings.tz)
 
-    async def photo(self, created: datetime) -> tuple[int, Any]:
+    async def photo(self, created: datetime) -> tuple[int, StoredPhoto]:
         stored = await self.patrols.store_photo(make_jpeg(seed=next(self.seeds)), person_id=self.person_id)
         await self.store.execute(
             "UPDATE photos SET created_at = ? WHERE id = ?", (to_db_time(created), stored.photo_id)
