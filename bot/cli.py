@@ -829,6 +829,81 @@ def cmd_restore(settings: Settings, locales: Locales, args: argparse.Namespace) 
     return 0
 
 
+def _prune_arguments(parser: argparse.ArgumentParser, locales: Locales, lang: Language) -> None:
+    parser.add_argument("--dry-run", action="store_true", help=locales.plain(lang, "cli.prune.arg_dry_run"))
+    parser.add_argument("--years", metavar="N", help=locales.plain(lang, "cli.prune.arg_years"))
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / (1024 * 1024):.1f} MB"
+
+
+def cmd_prune(settings: Settings, locales: Locales, args: argparse.Namespace) -> int:
+    """Retention by hand: what the daily job prunes (or, with --dry-run, would), with progress on stderr."""
+    from bot.retention import Phase, Pruned, RetentionService  # noqa: PLC0415
+
+    lang = settings.default_language
+    years: int | None = None
+    if args.years is not None:
+        if not args.dry_run:
+            raise ConfigError("cli.prune.years_needs_dry_run")
+        text = args.years.strip()
+        if not text.isdigit() or not 1 <= int(text) <= 100:
+            raise ConfigError("cli.prune.bad_years", value=args.years)
+        years = int(text)
+    window = settings.retention_years if years is None else years
+    if window == 0:
+        print(locales.plain(lang, "cli.prune.off"))
+        return 0
+    ensure_data_dir(settings)
+    tty = sys.stderr.isatty()
+    shown = [0.0, False]
+
+    def progress(phase: Phase, done: int, total: int) -> None:
+        now = time.monotonic()
+        if done < total and now - float(shown[0]) < (0.2 if tty else 5):
+            return
+        shown[0], shown[1] = now, True
+        text = locales.plain(
+            lang, "cli.prune.progress", phase=locales.plain(lang, f"cli.prune.phase_{phase}"), done=done, total=total
+        )
+        sys.stderr.write(("\r\033[K" + text) if tty else text + "\n")
+        sys.stderr.flush()
+
+    async def run() -> Pruned:
+        async with await open_store(settings) as store:
+            service = RetentionService(store, settings)
+            now = datetime.now(settings.tz)
+            if args.dry_run:
+                return await service.plan(now, years=years)
+            return await service.prune(now, progress=progress)
+
+    started = time.monotonic()
+    try:
+        result = asyncio.run(run())
+    finally:
+        if tty and shown[1]:
+            sys.stderr.write("\r\033[K")
+            sys.stderr.flush()
+    assert result.cutoff is not None
+    print(locales.plain(lang, "cli.prune.window", years=window, cutoff=result.cutoff.strftime("%Y-%m-%d %H:%M")))
+    counts = {
+        "patrols": result.patrols,
+        "points": result.points,
+        "photos": result.photos,
+        "size": _megabytes(result.photo_bytes),
+    }
+    if result.dry_run:
+        print(locales.plain(lang, "cli.prune.dry_run", **counts))
+        return 0
+    print(locales.plain(lang, "cli.prune.done", **counts, seconds=f"{time.monotonic() - started:.1f}"))
+    if result.missing_files:
+        print(locales.plain(lang, "cli.prune.missing", count=result.missing_files))
+    if result.points:
+        print(locales.plain(lang, "cli.prune.space"))
+    return 0
+
+
 COMMANDS: dict[str, Callable[[Settings, Locales], int]] = {
     "run": cmd_run,
     "migrate": cmd_migrate,
@@ -851,6 +926,7 @@ COMMANDS_WITH_ARGUMENTS: dict[str, ArgumentsCommand] = {
     "demo-data": (_demo_arguments, cmd_demo_data),
     "backup": (_backup_arguments, cmd_backup),
     "restore": (_restore_arguments, cmd_restore),
+    "prune": (_prune_arguments, cmd_prune),
 }
 
 

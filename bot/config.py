@@ -192,6 +192,10 @@ class Settings(BaseSettings):
         if isinstance(value, str) and not value.strip():
             return None
         return value
+    # Retention: track points and original photos are kept this many years (0: forever), pruned daily at this
+    # local time. A patrol keeps its figures and a simplified track; a photo keeps its record (bot/retention.py).
+    retention_years: int = Field(default=0, ge=0, le=100)
+    retention_time: time_of_day = time_of_day(4, 30)
 
     @field_validator("bot_token", mode="before")
     @classmethod

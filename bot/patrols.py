@@ -297,6 +297,12 @@ class PatrolService:
         info = await asyncio.to_thread(photo_module.analyze, data)
         existing = await self._store.photos.by_sha(info.sha256)
         if existing is not None:
+            if not await self._store.photos.seen_again(existing.id):
+                # Its original was pruned (RETENTION_YEARS): these are the same bytes, so keep them again. In a
+                # transaction, as pruning removes files inside its own: neither can undo the other.
+                async with self._store.atomic():
+                    path = await asyncio.to_thread(photo_module.store_original, self._settings.data_dir, info, data)
+                    await self._store.photos.restored(existing.id, str(path.relative_to(self._settings.data_dir)))
             return StoredPhoto(existing.id, info, new=False)
         path, created = await asyncio.to_thread(photo_module.store_original_files, self._settings.data_dir, info, data)
         try:

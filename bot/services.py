@@ -20,6 +20,7 @@ from bot.patrols import PatrolService
 from bot.people import PeopleService
 from bot.problems import ProblemService
 from bot.reports import ReportService
+from bot.retention import RetentionService
 from bot.summaries import SummaryService
 from storage import Store
 
@@ -45,6 +46,7 @@ class Services:
     reports: ReportService
     inbox: InboxService
     backups: Backups
+    retention: RetentionService
 
     @classmethod
     def create(cls, settings: Settings, store: Store, locales: Locales | None = None) -> Services:
@@ -78,4 +80,5 @@ class Services:
             reports=ReportService(store, settings, patrols, problems, dialogs),
             inbox=InboxService(store, failures),
             backups=Backups(store, settings),
+            retention=RetentionService(store, settings),
         )

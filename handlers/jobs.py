@@ -18,6 +18,7 @@ from handlers.backups import daily_backup
 from handlers.errors import check_storage, prune_failures
 from handlers.patrol import end_idle_patrols, remind_chiefs
 from handlers.problems import chase_deadlines
+from handlers.retention import prune_old_records
 from handlers.summaries import weekly_summaries
 from handlers.ui import Context
 
@@ -69,6 +70,8 @@ JOBS: tuple[Job, ...] = (
     Job("prune_failures", prune_failures, Every(seconds=24 * 3600, first=600)),
     # The database and photos copied to BACKUP_DIR, the oldest beyond BACKUP_KEEP deleted (BACKUP_ENABLED).
     Job("daily_backup", daily_backup, Daily("backup_time")),
+    # Track points and photo originals past RETENTION_YEARS, at night (nothing when it is 0).
+    Job("retention", prune_old_records, Daily("retention_time")),
 )
 
 

@@ -86,6 +86,9 @@ def problem_text(svc: Services, lang: Language, card: Card, *, timeline: bool) -
     ]
     if overdue:
         lines.append(_t(svc, lang, "problem.overdue", days=overdue))
+    pruned = sum(1 for photo in card.photos if photo.pruned)
+    if pruned:
+        lines.append(_t(svc, lang, "problem.retention.photos_pruned", count=pruned))
     if timeline:
         lines.append("")
         lines.append(_t(svc, lang, "problem.timeline"))
@@ -193,6 +196,8 @@ async def evidence_copies(
     """Copies with a stamped band (number, kind, reach, place, times); the originals on disk stay untouched."""
     copies = []
     for photo in photos:
+        if photo.pruned:  # past RETENTION_YEARS: the card says so instead
+            continue
         taken = datetime.fromisoformat(photo.taken_at) if photo.taken_at else None
         lines = evidence_lines(
             svc.locales,

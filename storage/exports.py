@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from storage.dbtime import from_db_time, to_db_time
+from storage.retention import decode_track
 
 CHUNK = 1000
 
@@ -139,10 +140,17 @@ class ExportReader:
             ]
 
     def tracks(self, patrol_ids: list[int]) -> Iterator[tuple[int, list[tuple[float, float]]]]:
-        """(patrol id, [(lon, lat), …] in time order) for each of these patrols that has points, one at a time."""
+        """(patrol id, [(lon, lat), …] in time order) for each of these patrols that has a track, one at a time.
+        A patrol whose points were pruned (RETENTION_YEARS) gives the simplified track kept in their place."""
         if not patrol_ids:
             return
         marks = ",".join("?" * len(patrol_ids))
+        pruned: set[int] = set()
+        for patrol_id, track in self._conn.execute(
+            f"SELECT id, track FROM patrols WHERE id IN ({marks}) AND points_pruned_at IS NOT NULL", patrol_ids
+        ).fetchall():
+            pruned.add(patrol_id)
+            yield patrol_id, decode_track(track)
         cursor = self._conn.execute(
             f"SELECT patrol_id, lon, lat FROM patrol_points WHERE patrol_id IN ({marks}) ORDER BY patrol_id, at, id",
             patrol_ids,
@@ -150,6 +158,8 @@ class ExportReader:
         current: int | None = None
         line: list[tuple[float, float]] = []
         for patrol_id, lon, lat in cursor:
+            if patrol_id in pruned:
+                continue
             if patrol_id != current:
                 if current is not None:
                     yield current, line

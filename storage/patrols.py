@@ -50,6 +50,7 @@ class PhotoRecord:
     taken_at: str | None
     gps: tuple[float, float] | None
     phash: int
+    pruned: bool = False  # the original file was removed (RETENTION_YEARS); the row stays as the record
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +80,7 @@ def _photo(row: sqlite3.Row) -> PhotoRecord:
         taken_at=row["taken_at"],
         gps=gps,
         phash=_unsigned(row["phash"]),
+        pruned=row["pruned_at"] is not None,
     )
 
 
@@ -119,6 +121,22 @@ class Photos:
             )
             photo_id = await self._store.fetchval("SELECT id FROM photos WHERE sha256 = ?", (photo.sha256,))
         return int(photo_id)
+
+    async def seen_again(self, photo_id: int) -> bool:
+        """These bytes came in again: for retention the photo is as young as today. False when its original was
+        pruned (then the caller keeps the new copy and calls `restored`)."""
+        return (
+            await self._store.execute(
+                "UPDATE photos SET received_at = ? WHERE id = ? AND pruned_at IS NULL", (utc_now(), photo_id)
+            )
+            > 0
+        )
+
+    async def restored(self, photo_id: int, path: str) -> None:
+        """The original of a pruned photo is on disk again (the same bytes were sent again)."""
+        await self._store.execute(
+            "UPDATE photos SET path = ?, pruned_at = NULL, received_at = ? WHERE id = ?", (path, utc_now(), photo_id)
+        )
 
     async def candidates(self, bands: tuple[int, int, int, int]) -> list[tuple[int, int]]:
         """(id, phash) of photos sharing a quarter of the hash: the only ones that can be near-duplicates."""

@@ -71,6 +71,7 @@ class ProblemPhoto:
     path: str
     taken_at: str | None
     added_at: datetime
+    pruned: bool = False  # the original file was removed (RETENTION_YEARS): nothing to show but the record
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,12 +242,13 @@ class Problems:
         where = "" if kind is None else " AND pp.kind = ?"
         params: tuple[Any, ...] = (problem_id,) if kind is None else (problem_id, kind)
         rows = await self._store.fetchall(
-            "SELECT pp.photo_id, pp.file_id, pp.kind, p.path, p.taken_at, pp.added_at FROM problem_photos pp"
+            "SELECT pp.photo_id, pp.file_id, pp.kind, p.path, p.taken_at, pp.added_at, p.pruned_at IS NOT NULL"
+            " FROM problem_photos pp"
             f" JOIN photos p ON p.id = pp.photo_id WHERE pp.problem_id = ?{where} ORDER BY pp.id",
             params,
         )
         return [
-            ProblemPhoto(r[0], r[1], r[2], r[3], r[4], from_db_time(r[5]))  # type: ignore[arg-type]
+            ProblemPhoto(r[0], r[1], r[2], r[3], r[4], from_db_time(r[5]), bool(r[6]))  # type: ignore[arg-type]
             for r in rows
         ]
 

@@ -25,6 +25,7 @@ from storage.patrols import Patrols, Photos
 from storage.problems import Problems
 from storage.registry import Areas, Assignments, Bindings, Dialogs, Invites, Meta, Reaches, Registrations
 from storage.repos import Chats, FailedUpdates, People
+from storage.retention import Retention
 from storage.summaries import Summaries
 from storage.tallies import Tallies
 
@@ -78,6 +79,7 @@ class Store:
         self.tallies = Tallies(self)
         self.summaries = Summaries(self)
         self.inbox = Inbox(self)
+        self.retention = Retention(self)
 
     @classmethod
     async def open(

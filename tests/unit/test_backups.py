@@ -208,22 +208,24 @@ async def test_restore_keeps_the_current_database_aside_and_refuses_while_the_da
 
 # -- the backup before a migration -------------------------------------------------------------------------------
 
-EIGHTH = Migration(8, "for_the_test", "CREATE TABLE backup_test (id INTEGER PRIMARY KEY);")
+# Today's schema, and one migration more (the next release's, as far as this test knows).
+NOW = len(bundled_migrations())
+NEXT = Migration(NOW + 1, "for_the_test", "CREATE TABLE backup_test (id INTEGER PRIMARY KEY);")
 
 
-async def test_a_version_7_database_is_backed_up_before_it_is_migrated(settings: Settings) -> None:
-    async with await Store.open(settings.database_path, migrations=bundled_migrations()[:7]) as seven:
-        await _with_photo(seven, settings.data_dir)
-    async with await open_store(settings, migrations=[*bundled_migrations(), EIGHTH]) as eight:
-        assert eight.schema_version == 8
-        info = await last_backup(eight)
+async def test_a_database_is_backed_up_before_it_is_migrated(settings: Settings) -> None:
+    async with await Store.open(settings.database_path) as current:
+        await _with_photo(current, settings.data_dir)
+    async with await open_store(settings, migrations=[*bundled_migrations(), NEXT]) as upgraded:
+        assert upgraded.schema_version == NOW + 1
+        info = await last_backup(upgraded)
     assert info is not None and info.kind == "before_migration"
-    assert info.path.parent == settings.data_dir / "backups" and info.path.name.endswith("_before-v8")
+    assert info.path.parent == settings.data_dir / "backups" and info.path.name.endswith(f"_before-v{NOW + 1}")
     manifest = read_manifest(info.path)
-    assert (manifest.schema_version, manifest.target_version) == (7, 8)
+    assert (manifest.schema_version, manifest.target_version) == (NOW, NOW + 1)
     assert manifest.counts["people"] == 1 and "backup_test" not in manifest.counts
     # Opened again, nothing is pending: no second backup.
-    async with await open_store(settings, migrations=[*bundled_migrations(), EIGHTH]):
+    async with await open_store(settings, migrations=[*bundled_migrations(), NEXT]):
         pass
     assert len(backups_in(settings.backups_path)) == 1
 
@@ -238,11 +240,11 @@ async def test_a_failed_backup_stops_the_migration(tmp_path: Path) -> None:
     blocker = tmp_path / "a file"
     blocker.write_text("not a folder")
     settings = load_settings(env_file=None, data_dir=tmp_path / "data", backup_dir=str(blocker / "backups"))
-    await (await Store.open(settings.database_path, migrations=bundled_migrations()[:7])).close()
-    with pytest.raises(MigrationError, match="backup before migrating to version 8"):
-        await open_store(settings, migrations=[*bundled_migrations(), EIGHTH])
-    async with await Store.open(settings.database_path, migrations=bundled_migrations()[:7]) as still:
-        assert still.schema_version == 7
+    await (await Store.open(settings.database_path)).close()
+    with pytest.raises(MigrationError, match=f"backup before migrating to version {NOW + 1}"):
+        await open_store(settings, migrations=[*bundled_migrations(), NEXT])
+    async with await Store.open(settings.database_path) as still:
+        assert still.schema_version == NOW
 
 
 # -- the daily job's rules ---------------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from handlers.errors import check_storage, prune_failures
 from handlers.jobs import JOBS, Daily, Every, Job
 from handlers.patrol import end_idle_patrols, remind_chiefs
 from handlers.problems import chase_deadlines
+from handlers.retention import prune_old_records
 from handlers.summaries import weekly_summaries
 
 TOKEN = "123456:" + "A" * 35
@@ -30,6 +31,7 @@ def test_the_list_names_each_job_its_callback_and_when() -> None:
         Job("storage_check", check_storage, Every(seconds=30, first=30)),
         Job("prune_failures", prune_failures, Every(seconds=24 * 3600, first=600)),
         Job("daily_backup", daily_backup, Daily("backup_time")),
+        Job("retention", prune_old_records, Daily("retention_time")),
     ]
 
 
@@ -40,7 +42,12 @@ def test_a_daily_time_comes_from_the_settings_in_the_configured_zone() -> None:
 
 def test_the_application_schedules_exactly_the_list() -> None:
     settings = load_settings(
-        env_file=None, bot_token=TOKEN, timezone="Asia/Urumqi", patrol_reminder_time="07:45", backup_time="07:45"
+        env_file=None,
+        bot_token=TOKEN,
+        timezone="Asia/Urumqi",
+        patrol_reminder_time="07:45",
+        backup_time="07:45",
+        retention_time="07:45",
     )
     before = datetime.now(settings.tz)
     app = build_application(settings)  # never started: nothing runs
