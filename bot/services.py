@@ -17,6 +17,7 @@ from bot.office import Office
 from bot.patrols import PatrolService
 from bot.people import PeopleService
 from bot.problems import ProblemService
+from bot.reachability import Reachability
 from bot.reports import ReportService
 from bot.summaries import SummaryService
 from storage import Store
@@ -41,6 +42,8 @@ class Services:
     office: Office
     failures: FailedUpdates
     reports: ReportService
+    # Who cannot be reached, and what the office hears of it (issue 12, item 2).
+    reachability: Reachability
 
     @classmethod
     def create(cls, settings: Settings, store: Store, locales: Locales | None = None) -> Services:
@@ -71,4 +74,5 @@ class Services:
             office=Office(store, settings, dialogs, joining, roster),
             failures=FailedUpdates(store),
             reports=ReportService(store, settings, patrols, problems, dialogs),
+            reachability=Reachability(store, settings),
         )
