@@ -40,6 +40,7 @@ from zoneinfo import ZoneInfo
 
 from bot.config import Settings
 from bot.i18n import Locales
+from bot.reachability import reason_of, waiting_label
 from bot.tallies import PatrolTally, Rate, TallyService, day_start, percent
 from storage import Store
 from storage.exports import ExportReader, PatrolRow, ProblemRow
@@ -181,11 +182,18 @@ class _Rows:
             lines.append(line)
         return "\n".join(lines)
 
+    def status(self, p: ProblemRow) -> str:
+        """An assigned problem whose chief cannot act on it waits, and the office's sheet says so."""
+        reason = reason_of(p.assignee_contact) if p.assignee_contact is not None and p.status == "assigned" else None
+        if reason is not None:
+            return self.say(f"reachability.waiting.{waiting_label(reason)}")
+        return self.say(f"problem.status.{p.status}")
+
     def problem(self, p: ProblemRow, names: dict[int, str]) -> list[Cell]:
         return [
             p.id,
             self.say(f"category.{p.category}"),
-            self.say(f"problem.status.{p.status}"),
+            self.status(p),
             p.area_code,
             p.reach_code,
             p.reach_name_zh if self.language == "zh" else p.reach_name_en,

@@ -21,6 +21,7 @@ from bot.dialogs import Dialogs
 from bot.geo import BoundingBox, Point, distance_to_lines_m, lines_of
 from bot.people import CHIEF, Person, person_from
 from bot.periods import reminder_due
+from bot.reachability import why_unreachable
 from bot.tallies import Progress, TallyService
 from bot.validity import PhotoEvidence, Sample, Verdict, judge
 from storage import Store
@@ -159,6 +160,14 @@ class Reminder:
 
     chief: Person
     short: list[Progress]
+
+
+@dataclass(frozen=True, slots=True)
+class Reminders:
+    """A day's patrol reminders: those claimed to send, and the chiefs as short whom the bot cannot reach."""
+
+    due: list[Reminder]
+    unreachable: list[Person]
 
 
 @dataclass(frozen=True, slots=True)
@@ -496,17 +505,25 @@ class PatrolService:
     async def claim_reminders(self, today: date) -> list[Reminder]:
         """Chiefs whose current periods still lack patrols, PATROL_REMINDER_DAYS before those end, each recorded
         as reminded (so each is claimed once, whoever asks again): the job then tells them."""
+        return (await self.reminders(today)).due
+
+    async def reminders(self, today: date) -> Reminders:
+        """`claim_reminders`, and the chiefs who are as short but whom the bot cannot write to: they are not
+        claimed (once they can be reached, the next run reminds them), and the office counts them."""
         by_person: dict[int, list[Progress]] = defaultdict(list)
         for progress in await self._tallies.progress(today):
             by_person[progress.person_id].append(progress)
         days = self._settings.patrol_reminder_days
         due: list[Reminder] = []
+        unreachable: list[Person] = []
         for record in await self._store.people.with_role(CHIEF):
             chief = person_from(self._settings, record)
-            if not chief.reachable:
-                continue
             mine = sorted(by_person.get(chief.id, []), key=lambda p: p.reach_code)
             short = [p for p in mine if p.short and reminder_due(p.period, today, days)]
-            if short and await self._store.patrols.reminded(chief.id, "patrol", reminder_key(short)):
+            if not short:
+                continue
+            if why_unreachable(chief) is not None:
+                unreachable.append(chief)
+            elif await self._store.patrols.reminded(chief.id, "patrol", reminder_key(short)):
                 due.append(Reminder(chief, short))
-        return due
+        return Reminders(due, unreachable)

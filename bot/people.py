@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from bot.config import Language, Settings, normalize_language
 from storage import Store
@@ -35,6 +36,9 @@ class Person:
     blocked: bool = False
     # Opened the bot in private: before that, Telegram lets the bot write nothing to them.
     started: bool = False
+    # Since when they are blocked, and what Telegram's 403 said (bot.reachability reads both).
+    blocked_since: datetime | None = None
+    blocked_reason: str | None = None
 
     @property
     def is_admin(self) -> bool:
@@ -85,6 +89,8 @@ def person_from(settings: Settings, record: PersonRecord) -> Person:
         username=record.username,
         blocked=record.blocked_at is not None,
         started=record.started_at is not None,
+        blocked_since=record.blocked_at,
+        blocked_reason=record.blocked_reason,
     )
 
 

@@ -16,6 +16,7 @@ from bot.config import CATEGORIES, Settings
 from bot.dialogs import Dialog, Dialogs
 from bot.geo import haversine_m
 from bot.people import ADMIN, CHIEF, Person, person_from
+from bot.reachability import Reason, why_unreachable
 from storage import Store
 from storage.problems import NewProblem, ProblemEvent, ProblemFilter, ProblemPhoto, ProblemRecord
 from storage.records import AreaRecord, PersonRecord, ReachRecord
@@ -147,10 +148,11 @@ class Card:
 
 @dataclass(frozen=True, slots=True)
 class Listed:
-    """A problem in a list, with its reach's name to show."""
+    """A problem in a list, with its reach's name to show, and why it waits when its assignee cannot act."""
 
     problem: ProblemRecord
     reach: ReachRecord | None
+    waiting: Reason | None = None
 
 
 class ProblemService:
@@ -179,14 +181,22 @@ class ProblemService:
         return sorted(near, key=lambda pair: pair[1])
 
     async def responsible(self, reach_id: int) -> int | None:
-        """The chief a new problem goes to: the first level in PROBLEM_ROUTE_LEVELS with an active chief."""
+        """The chief a new problem goes to: the first level in PROBLEM_ROUTE_LEVELS with an active chief; of two
+        at that level, one the bot can write to. The level is kept even when nobody at it can be reached: the
+        reach is theirs, the office is told (`bot.reachability`) and reassigns if it cannot wait."""
         holders = []
+        reachable: set[int] = set()
         for assignment in await self._store.assignments.active_for_reach(reach_id):
             person = await self._store.people.by_id(assignment.person_id)
             if person is not None and person.active and CHIEF in person.roles:
                 holders.append(assignment)
+                if why_unreachable(person_from(self._settings, person)) is None:
+                    reachable.add(person.id)
         for level in self._settings.problem_route_levels:
-            at_level = sorted((a for a in holders if a.level == level), key=lambda a: (a.starts_on, a.id))
+            at_level = sorted(
+                (a for a in holders if a.level == level),
+                key=lambda a: (a.person_id not in reachable, a.starts_on, a.id),
+            )
             if at_level:
                 return at_level[0].person_id
         return None
@@ -275,11 +285,9 @@ class ProblemService:
         return None if record is None else person_from(self._settings, record)
 
     async def recipient(self, person_id: int) -> Person | None:
-        """The person, if the bot can write to them: known to Telegram, started the bot, still active."""
-        record = await self._store.people.by_id(person_id)
-        if record is None or record.telegram_id is None or record.started_at is None or not record.active:
-            return None
-        return self._person(record)
+        """The person, if the bot can write to them: active, joined, and not refused since (`bot.reachability`)."""
+        person = self._person(await self._store.people.by_id(person_id))
+        return person if person is not None and why_unreachable(person) is None else None
 
     async def areas(self) -> list[AreaRecord]:
         return await self._store.areas.all()
@@ -304,7 +312,12 @@ class ProblemService:
         )
 
     async def _listed(self, problems: list[ProblemRecord]) -> list[Listed]:
-        return [Listed(p, await self._store.reaches.by_id(p.reach_id)) for p in problems]
+        listed = []
+        for p in problems:
+            assignee = self._person(await self._store.people.by_id(p.assignee_id)) if p.assignee_id else None
+            waiting = why_unreachable(assignee) if assignee is not None and p.status == "assigned" else None
+            listed.append(Listed(p, await self._store.reaches.by_id(p.reach_id), waiting))
+        return listed
 
     async def page(
         self, person: Person, *, area_id: int, category: str, page: int, page_size: int

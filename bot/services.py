@@ -19,6 +19,7 @@ from bot.office import Office
 from bot.patrols import PatrolService
 from bot.people import PeopleService
 from bot.problems import ProblemService
+from bot.reachability import Reachability
 from bot.reports import ReportService
 from bot.retention import RetentionService
 from bot.summaries import SummaryService
@@ -47,6 +48,8 @@ class Services:
     inbox: InboxService
     backups: Backups
     retention: RetentionService
+    # Who cannot be reached, and what the office hears of it.
+    reachability: Reachability
 
     @classmethod
     def create(cls, settings: Settings, store: Store, locales: Locales | None = None) -> Services:
@@ -81,4 +84,5 @@ class Services:
             inbox=InboxService(store, failures),
             backups=Backups(store, settings),
             retention=RetentionService(store, settings),
+            reachability=Reachability(store, settings),
         )

@@ -15,6 +15,7 @@ from datetime import date, timedelta
 from bot.charts import CategoryBar, ChartText, RateBar, Tile, Tone, pick_rows, render_chart
 from bot.config import Language, Settings
 from bot.i18n import Locales
+from bot.reachability import reason_of, waiting_label
 from bot.tallies import (
     NO_RATE,
     PatrolTally,
@@ -111,6 +112,8 @@ class AreaSummary:
     overdue: list[OverdueProblem]  # the oldest first, at most OVERDUE_LISTED
     overdue_total: int
     volunteers: list[VolunteerCount]
+    # Problems open now that wait for a chief who has not joined or cannot be reached (`bot.reachability`).
+    waiting: int = 0
 
     @property
     def change(self) -> float | None:
@@ -148,7 +151,16 @@ class SummaryService:
         problems = await self._tallies.problems(first, last, area_id=area.id)
         overdue, total = await self._store.summaries.overdue(area.id, last, limit=OVERDUE_LISTED)
         volunteers = _thanked(await self._tallies.volunteers(first, last, area_id=area.id))
-        return AreaSummary(area, week, patrols, previous.overall, problems, overdue, total, volunteers)
+        waiting = (await self.waiting_by_area()).get(area.id, 0)
+        return AreaSummary(area, week, patrols, previous.overall, problems, overdue, total, volunteers, waiting)
+
+    async def waiting_by_area(self) -> dict[int, int]:
+        """How many problems open now wait for a chief who cannot act on them, by area."""
+        counts: dict[int, int] = {}
+        for area_id, contact, count in await self._store.summaries.assignee_contacts():
+            if reason_of(contact) is not None:
+                counts[area_id] = counts.get(area_id, 0) + count
+        return counts
 
     async def week_summaries(self, week: Week) -> dict[int, AreaSummary]:
         """Every area's summary of `week` (by area id), the same as `area_summary` for each, but with the patrol
@@ -160,6 +172,7 @@ class SummaryService:
         problems = await self._tallies.problems_by_area(first, last)
         overdue = await self._store.summaries.overdue_by_area(last, limit=OVERDUE_LISTED)
         volunteers = await self._tallies.volunteers_by_area(first, last)
+        waiting = await self.waiting_by_area()
         result = {}
         for area in await self._store.areas.all():
             listed, total = overdue.get(area.id, ([], 0))
@@ -172,6 +185,7 @@ class SummaryService:
                 listed,
                 total,
                 _thanked(volunteers.get(area.id, [])),
+                waiting.get(area.id, 0),
             )
         return result
 
@@ -251,12 +265,14 @@ def summary_text(summary: AreaSummary, locales: Locales, language: Language) -> 
                 number=problem.id,
                 category=locales.plain(language, f"category.{problem.category}"),
                 reach=_name(language, problem.reach_name_zh, problem.reach_name_en),
-                assignee=problem.assignee or locales.plain(language, "common.none"),
+                assignee=_assignee(problem, locales, language),
                 days=(s.week.last - problem.deadline).days,
             )
         )
     if s.overdue_total > len(s.overdue):
         lines.append(t("more", count=s.overdue_total - len(s.overdue)))
+    if s.waiting:
+        lines.append(locales.t(language, "reachability.summary_waiting", count=s.waiting))
     if s.volunteers:
         lines += ["", t("thanks_header")]
         for volunteer in s.volunteers[:VOLUNTEERS_LISTED]:
@@ -266,6 +282,17 @@ def summary_text(summary: AreaSummary, locales: Locales, language: Language) -> 
         if len(s.volunteers) > VOLUNTEERS_LISTED:
             lines.append(t("more", count=len(s.volunteers) - VOLUNTEERS_LISTED))
     return "\n".join(lines)
+
+
+def _assignee(problem: OverdueProblem, locales: Locales, language: Language) -> str:
+    """The assignee's name, and when they cannot act on it, that it waits for them."""
+    if problem.assignee is None:
+        return locales.plain(language, "common.none")
+    reason = reason_of(problem.assignee_contact) if problem.assignee_contact is not None else None
+    if reason is None:
+        return problem.assignee
+    state = locales.plain(language, f"reachability.waiting.{waiting_label(reason)}")
+    return locales.plain(language, "reachability.assignee", name=problem.assignee, state=state)
 
 
 def chart_caption(summary: AreaSummary, locales: Locales, language: Language) -> str:

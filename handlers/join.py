@@ -16,6 +16,8 @@ from handlers.callbacks import InviteAnswer, PendingDecision, RegisterArea, Regi
 from handlers.common import Context, display_name, services
 from handlers.dialogs import flow
 from handlers.fieldwork import main_menu
+from handlers.problems import hand_over
+from handlers.sending import refused
 from handlers.ui import buttons, paged, show
 from storage.records import DialogRecord, InviteRecord, RegistrationRecord
 
@@ -97,6 +99,7 @@ async def invite_answer(update: Update, context: Context, actor: Actor, data: In
         logger.info("Invite %s used by %s (person %s)", code[:4] + "…", query.from_user.id, person.id)
         assert check.invite is not None
         await tell_inviter(context, check.invite.created_by, person)
+        await hand_over(context, person)
 
 
 async def tell_inviter(context: Context, inviter_id: int | None, joined: Person) -> None:
@@ -112,8 +115,8 @@ async def tell_inviter(context: Context, inviter_id: int | None, joined: Person)
         await context.bot.send_message(
             inviter.telegram_id, svc.locales.t(lang, "invite.joined", name=joined.name, role=role)
         )
-    except Forbidden:
-        await svc.people.set_blocked(inviter.telegram_id, True)
+    except Forbidden as exc:
+        await refused(context, inviter.telegram_id, exc)
     except TelegramError:
         logger.warning("Could not tell inviter %s that %s joined", inviter.telegram_id, joined.id, exc_info=True)
 
@@ -340,8 +343,8 @@ async def tell_admins(context: Context, registration: RegistrationRecord) -> Non
             await context.bot.send_message(
                 chat_id, svc.locales.t(lang, "pending.new") + "\n" + text, reply_markup=markup
             )
-        except Forbidden:
-            await svc.people.set_blocked(chat_id, True)
+        except Forbidden as exc:
+            await refused(context, chat_id, exc, notify=False)
         except TelegramError:
             logger.warning("Could not tell admin %s about registration %s", chat_id, registration.id, exc_info=True)
 
@@ -392,8 +395,8 @@ async def decision(update: Update, context: Context, actor: Actor, data: Pending
             svc.locales.t(volunteer.language, f"register.{outcome}", name=decided.name),
             reply_markup=main_menu(svc.locales, volunteer.language) if approved else None,
         )
-    except Forbidden:
-        await svc.people.set_blocked(decided.telegram_id, True)
+    except Forbidden as exc:
+        await refused(context, decided.telegram_id, exc)
     if approved:
         await refresh_menu(context, volunteer)
 

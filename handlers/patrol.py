@@ -44,6 +44,7 @@ from handlers.dialogs import flow
 from handlers.fieldwork import far_note, labels, main_menu, nearby_label, patrol_keyboard, sent_at
 from handlers.media import download_photo
 from handlers.report import begin
+from handlers.sending import refused, tell_office_missed
 from handlers.ui import buttons, paged, show
 from storage.records import DialogRecord
 
@@ -522,8 +523,8 @@ async def end_idle_patrols(context: Context) -> None:
         text += "\n\n" + patrol_card(svc.locales, lang, ended.summary, svc.settings.tz)
         try:
             await context.bot.send_message(person.telegram_id, text, reply_markup=main_menu(svc.locales, lang))
-        except Forbidden:
-            await svc.people.set_blocked(person.telegram_id, True)
+        except Forbidden as exc:
+            await refused(context, person.telegram_id, exc)
         except TelegramError:
             logger.warning(
                 "Could not tell %s their patrol %s ended", person.telegram_id, ended.summary.patrol.id, exc_info=True
@@ -534,7 +535,8 @@ async def remind_chiefs(context: Context) -> None:
     """Daily: chiefs whose current period still lacks patrols, PATROL_REMINDER_DAYS before it ends."""
     svc = services(context)
     today = datetime.now(svc.settings.tz).date()
-    for reminder in await svc.patrols.claim_reminders(today):
+    reminders = await svc.patrols.reminders(today)
+    for reminder in reminders.due:
         chief = reminder.chief
         assert chief.telegram_id is not None
         lang = chief.language
@@ -557,10 +559,12 @@ async def remind_chiefs(context: Context) -> None:
             rows.append([(start, PatrolGo(reach=progress.reach_id).pack())])
         try:
             await context.bot.send_message(chief.telegram_id, "\n".join(lines), reply_markup=buttons(*rows))
-        except Forbidden:
-            await svc.people.set_blocked(chief.telegram_id, True)
+        except Forbidden as exc:
+            await refused(context, chief.telegram_id, exc)
         except TelegramError:
             logger.warning("Could not remind chief %s", chief.telegram_id, exc_info=True)
+    # Chiefs as short whom the bot cannot write to: the office hears of each once, not every day.
+    await tell_office_missed(context, "patrol_reminders", await svc.reachability.missed(reminders.unreachable))
 
 
 def register(app: Application) -> None:  # type: ignore[type-arg]

@@ -18,6 +18,7 @@ from bot.dialogs import Dialog
 from bot.people import ADMIN, Person
 from bot.photos import PhotoError
 from bot.problems import MAX_PHOTOS, NOTE_FLOW, Action, Card, DraftPhoto, Listed, ProblemPhoto, ProblemRecord
+from bot.reachability import Reason, waiting_label, why_unreachable
 from bot.services import Services
 from bot.stamp import evidence_lines, stamp
 from handlers.access import Actor, command, guard, refuse
@@ -41,8 +42,8 @@ from handlers.common import Context, services
 from handlers.dialogs import flow
 from handlers.fieldwork import category_name
 from handlers.media import fetch_photo
+from handlers.sending import problem_buttons, problem_lines, refused, tell_office_missed, who
 from handlers.ui import buttons, paged, show
-from storage.records import ReachRecord
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +66,7 @@ def problem_text(svc: Services, lang: Language, card: Card, *, timeline: bool) -
     today = datetime.now(tz).date()
     overdue = problem.overdue_days(today)
     none = _p(svc, lang, "common.none")
+    waiting = why_unreachable(assignee) if assignee is not None and problem.status == "assigned" else None
     lines = [
         _t(
             svc,
@@ -72,7 +74,7 @@ def problem_text(svc: Services, lang: Language, card: Card, *, timeline: bool) -
             "problem.card",
             number=problem.id,
             category=category_name(svc.locales, lang, problem.category),
-            status=_p(svc, lang, f"problem.status.{problem.status}"),
+            status=status_label(svc, lang, problem, waiting),
             reach=reach.name(lang) if reach else "?",
             area=area.name(lang) if area else "?",
             lat=f"{problem.lat:.5f}",
@@ -116,6 +118,13 @@ def problem_text(svc: Services, lang: Language, card: Card, *, timeline: bool) -
                 line += _t(svc, lang, "problem.event_note", note=event.note)
             lines.append(line)
     return "\n".join(lines)
+
+
+def status_label(svc: Services, lang: Language, problem: ProblemRecord, waiting: Reason | None) -> str:
+    """The status as lists and cards show it: an assigned problem whose chief cannot act waits, and says so."""
+    if waiting is not None:
+        return _p(svc, lang, f"reachability.waiting.{waiting_label(waiting)}")
+    return _p(svc, lang, f"problem.status.{problem.status}")
 
 
 # The lifecycle buttons of a card, in the order drawn, with the word each one's data carries.
@@ -220,12 +229,13 @@ async def evidence_copies(
 
 async def _tell(
     context: Context, person_id: int, key: str, problem: ProblemRecord, *, full: bool = False, **params: object
-) -> None:
-    """Tell one person about a change in their language; a blocked bot or a missing chat is noted, not fatal."""
+) -> bool:
+    """Tell one person about a change in their language; whether it reached them. One the bot cannot write to
+    is skipped; a 403 marks them unreachable (handlers.sending.refused); a missing chat is logged, not fatal."""
     svc = services(context)
     person = await svc.problems.recipient(person_id)
     if person is None or person.telegram_id is None:
-        return
+        return False
     lang = person.language
     intro = _t(svc, lang, key, number=problem.id, category=category_name(svc.locales, lang, problem.category), **params)
     try:
@@ -237,20 +247,64 @@ async def _tell(
                 intro,
                 reply_markup=buttons(details_button(svc, lang, problem)),
             )
-    except Forbidden:
-        await svc.people.set_blocked(person.telegram_id, True)
+    except Forbidden as exc:
+        await refused(context, person.telegram_id, exc)
+        return False
     except TelegramError:
         logger.warning("Could not tell %s about problem %s", person.telegram_id, problem.id, exc_info=True)
+        return False
+    return True
 
 
-async def announce_new(context: Context, problem: ProblemRecord) -> None:
-    """A new problem goes to its assignee with photos, map location and buttons; with nobody, to the admins."""
+async def announce_new(context: Context, problem: ProblemRecord) -> bool:
+    """A new problem goes to its assignee with photos, map location and buttons. When nobody can act on it (no
+    chief on the reach, or theirs cannot be reached) the office hears at once, with why. Returns whether
+    someone able to act has it: only then is the reporter told it is being handled."""
     svc = services(context)
-    if problem.assignee_id is not None:
-        await _tell(context, problem.assignee_id, "problem.new_assigned", problem, full=True)
-        return
+    routed = await svc.reachability.routed(problem)
+    if routed.tell_assignee is not None:
+        if await _tell(context, routed.tell_assignee.id, "problem.new_assigned", problem, full=True):
+            return True
+        # Telegram refused it (403): the chief is marked unreachable by now, and the office hears of this problem.
+        routed = await svc.reachability.routed(problem)
     for admin in await svc.people.with_role(ADMIN):
-        await _tell(context, admin.id, "problem.new_unassigned", problem, full=True)
+        if routed.waiting_for is not None:
+            await _tell(
+                context,
+                admin.id,
+                "reachability.new_problem",
+                problem,
+                full=True,
+                person=who(context, admin.language, routed.waiting_for),
+            )
+        else:
+            await _tell(context, admin.id, "problem.new_unassigned", problem, full=True)
+    return False
+
+
+async def hand_over(context: Context, person: Person) -> None:
+    """A chief who has just joined gets every problem that waited for them, each with its deadline, in one
+    message with a button each; the reporters hear that someone has it now."""
+    svc = services(context)
+    handover = await svc.reachability.handover(person.id)
+    if handover is None or person.telegram_id is None:
+        return
+    lang = person.language
+    lines = [_t(svc, lang, "reachability.handover", count=len(handover.problems))]
+    lines += problem_lines(context, lang, handover.problems)
+    try:
+        await context.bot.send_message(
+            person.telegram_id, "\n".join(lines), reply_markup=problem_buttons(context, lang, handover.problems)
+        )
+    except Forbidden as exc:
+        await refused(context, person.telegram_id, exc)
+        return
+    except TelegramError:
+        logger.warning("Could not hand %s the problems waiting for them", person.id, exc_info=True)
+        return
+    for item in handover.problems:
+        for reporter in handover.tell_reporters.get(item.problem.id, ()):
+            await _tell(context, reporter, "problem.tell.assign", item.problem)
 
 
 # -- views ------------------------------------------------------------------------------------------------
@@ -294,16 +348,16 @@ async def _list(
     if overdue_only:
         found = [item for item in found if item.problem.overdue_days(today)]
     choices = []
-    for problem, reach in _pairs(found):
+    for item in found:
+        problem = item.problem
         overdue = problem.overdue_days(today)
-        flag = (
-            _p(svc, lang, "problems.overdue_flag", days=overdue)
-            if overdue
-            else _p(svc, lang, f"problem.status.{problem.status}")
-        )
+        flag = status_label(svc, lang, problem, item.waiting)
+        if overdue:
+            late = _p(svc, lang, "problems.overdue_flag", days=overdue)
+            flag = late if item.waiting is None else f"{late} {flag}"
         choices.append(
             (
-                _line(svc, lang, problem, flag, reach.name(lang) if reach else "?"),
+                _line(svc, lang, item.problem, flag, item.reach.name(lang) if item.reach else "?"),
                 ProblemView(problem=problem.id).pack(),
             )
         )
@@ -334,10 +388,6 @@ def _nav(page: int, total: int, page_size: int, at: Callable[[int], str]) -> lis
     if page < pages - 1:
         nav.append(("▶", at(page + 1)))
     return nav
-
-
-def _pairs(found: list[Listed]) -> list[tuple[ProblemRecord, ReachRecord | None]]:
-    return [(item.problem, item.reach) for item in found]
 
 
 def _line(svc: Services, lang: Language, problem: ProblemRecord, flag: str, reach: str) -> str:
@@ -377,10 +427,10 @@ def _my_reports(
 ) -> tuple[str, InlineKeyboardMarkup]:
     """The header and buttons of one page of /myreports: each problem with its status, then ◀ n/N ▶."""
     rows = []
-    for problem, reach in _pairs(found):
-        status = _p(svc, lang, f"problem.status.{problem.status}")
-        label = _line(svc, lang, problem, status, reach.name(lang) if reach else "?")
-        rows.append([(label, ProblemView(problem=problem.id).pack())])
+    for item in found:
+        status = status_label(svc, lang, item.problem, item.waiting)
+        label = _line(svc, lang, item.problem, status, item.reach.name(lang) if item.reach else "?")
+        rows.append([(label, ProblemView(problem=item.problem.id).pack())])
     nav = _nav(page, total, MY_PAGE, lambda number: MyReportsPage(page=number).pack())
     return _t(svc, lang, "myreports.header", count=total), buttons(*rows, *([nav] if nav else []))
 
@@ -682,8 +732,12 @@ async def chase_deadlines(context: Context) -> None:
     """Daily: send the deadline notices `bot.deadlines` decides on (reminders, overdue letters, escalations)."""
     svc = services(context)
     today = datetime.now(svc.settings.tz).date()
-    for notice in await svc.deadlines.chase(today):
+    notices = await svc.deadlines.chase(today)
+    for notice in notices:
         await _notify(context, notice)
+    # Whom the reminders and letters could not reach: the office hears of each once, not every day.
+    assignees = [n.person_id for n in notices if n.kind != "escalation"]
+    await tell_office_missed(context, "deadlines", await svc.reachability.missed_ids(assignees))
 
 
 async def _notify(context: Context, notice: Notice) -> None:

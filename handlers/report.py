@@ -518,16 +518,18 @@ async def _offer_duplicate(context: Context, lang: Language, chat_id: int, dupli
 
 
 async def _submit(update: Update, context: Context, actor: Actor, state: State) -> None:
-    """File the problem, thank the reporter, and tell whoever it concerns."""
+    """File the problem, tell whoever can act on it, and thank the reporter: told it is being handled only when
+    someone has it; otherwise that the office is arranging who handles it (it was told at once)."""
     svc = services(context)
     person = actor.known
     lang = actor.language
     assert person.telegram_id is not None
     problem = await svc.reports.submit(person.telegram_id, person.id, state)
     assert problem is not None  # the step was checked by the caller
-    key = "report.filed_volunteer" if person.is_volunteer and not person.is_chief else "report.filed"
+    handled = await announce_new(context, problem)
+    volunteer = person.is_volunteer and not person.is_chief
+    key = ("report." if handled else "reachability.") + ("filed_volunteer" if volunteer else "filed")
     await show(update, context, _t(context, lang, key, number=problem.id))
-    await announce_new(context, problem)
 
 
 def register(app: Application) -> None:  # type: ignore[type-arg]

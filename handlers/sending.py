@@ -1,24 +1,61 @@
-"""PTB's Bot as the `bot.delivery.Sender` the weekly delivery sends through, with Telegram's errors sorted."""
+"""Sending to people: PTB's Bot as the `bot.delivery.Sender` the weekly delivery sends through, with Telegram's
+errors sorted; and the one place a 403 from a person is handled (`refused`).
+
+A 403 on a message for a person means it did not arrive, and will not until they write to the bot again: they
+are marked unreachable (the rule is `bot.reachability`), and the office hears, once, of the problems waiting
+for them. Every push to a person catches `Forbidden` and calls `refused`; the delivery's `BotSender` does it
+through its `on_refused` hook. Answers to a person's own update need not: they have just written.
+"""
 
 from __future__ import annotations
 
-from telegram import Bot
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+
+from telegram import Bot, InlineKeyboardMarkup
 from telegram.error import Forbidden, RetryAfter, TelegramError
 
+from bot.config import Language
 from bot.delivery import Failure
+from bot.reachability import Missed, Unreached, Waiting
+from handlers.callbacks import ProblemView
+from handlers.common import Context, services
+from handlers.ui import buttons
+
+logger = logging.getLogger(__name__)
+
+# Told a 403's chat id and Telegram's text.
+OnRefused = Callable[[int, str], Awaitable[None]]
+# Problems named in one notice to the office, each with its button; the count says how many there are in all.
+LISTED = 10
 
 
 class BotSender:
-    """Sends with the bot's defaults (HTML, its rate limiter); the ids let a retry resume after the last piece."""
+    """Sends with the bot's defaults (HTML, its rate limiter); the ids let a retry resume after the last piece.
 
-    def __init__(self, bot: Bot) -> None:
+    `on_refused` hears of every 403, before the error goes on to the delivery engine as a failed send."""
+
+    def __init__(self, bot: Bot, on_refused: OnRefused | None = None) -> None:
         self._bot = bot
+        self._on_refused = on_refused
 
     async def send_message(self, chat_id: int, text: str) -> int:
-        return (await self._bot.send_message(chat_id, text)).message_id
+        try:
+            return (await self._bot.send_message(chat_id, text)).message_id
+        except Forbidden as exc:
+            await self._refused(chat_id, exc)
+            raise
 
     async def send_photo(self, chat_id: int, photo: bytes, *, caption: str) -> int:
-        return (await self._bot.send_photo(chat_id, photo, caption=caption)).message_id
+        try:
+            return (await self._bot.send_photo(chat_id, photo, caption=caption)).message_id
+        except Forbidden as exc:
+            await self._refused(chat_id, exc)
+            raise
+
+    async def _refused(self, chat_id: int, error: Forbidden) -> None:
+        if self._on_refused is not None:
+            await self._on_refused(chat_id, error.message)
 
     def failure(self, error: Exception) -> Failure | None:
         if isinstance(error, RetryAfter):
@@ -28,3 +65,117 @@ class BotSender:
         if isinstance(error, TelegramError):
             return "other"
         return None
+
+
+def sender(context: Context) -> BotSender:
+    """The bot as a delivery `Sender` whose 403s for people mark them unreachable, as every other push does."""
+
+    async def on_refused(chat_id: int, text: str) -> None:
+        await refused(context, chat_id, text)
+
+    return BotSender(context.bot, on_refused=on_refused)
+
+
+async def refused(context: Context, chat_id: int, error: Forbidden | str, *, notify: bool = True) -> None:
+    """Telegram answered 403 to a message for this chat: if it is a person's, they are unreachable from now on,
+    and the office hears (once) of the problems waiting for them. `notify` off: this 403 came while telling the
+    office itself, which must not go round again."""
+    svc = services(context)
+    text = error.message if isinstance(error, Forbidden) else error
+    result = await svc.reachability.refused(chat_id, text, notify=notify)
+    if result is None:
+        return
+    logger.info("Person %s cannot be reached: %s (%s)", result.unreached.person.id, result.unreached.reason, text)
+    if result.tell_office:
+        await tell_office_waiting(context, result.unreached, result.waiting)
+
+
+def who(context: Context, lang: Language, unreached: Unreached) -> str:
+    """"王五（尚未加入）": the person and why the bot cannot write to them."""
+    locales = services(context).locales
+    reason = locales.plain(lang, f"reachability.reason.{unreached.reason}")
+    return locales.plain(lang, "reachability.person", name=unreached.person.name, reason=reason)
+
+
+def problem_lines(context: Context, lang: Language, waiting: Sequence[Waiting]) -> list[str]:
+    """One line per problem, with its reach and deadline."""
+    locales = services(context).locales
+    lines = []
+    for item in waiting[:LISTED]:
+        problem = item.problem
+        lines.append(
+            locales.t(
+                lang,
+                "reachability.problem_line",
+                number=problem.id,
+                category=locales.plain(lang, f"category.{problem.category}"),
+                reach=item.reach.name(lang) if item.reach else "?",
+                deadline=problem.deadline.isoformat() if problem.deadline else locales.plain(lang, "common.none"),
+            )
+        )
+    if len(waiting) > LISTED:
+        lines.append(locales.t(lang, "reachability.more", count=len(waiting) - LISTED))
+    return lines
+
+
+def problem_buttons(context: Context, lang: Language, waiting: Sequence[Waiting]) -> InlineKeyboardMarkup:
+    """A button per listed problem: its card, where the office assigns or reassigns it."""
+    locales = services(context).locales
+    rows = [
+        [(locales.plain(lang, "reachability.open", number=w.problem.id), ProblemView(problem=w.problem.id).pack())]
+        for w in waiting[:LISTED]
+    ]
+    return buttons(*rows)
+
+
+async def tell_office(
+    context: Context, compose: Callable[[Language], tuple[str, InlineKeyboardMarkup | None]]
+) -> None:
+    """Every reachable admin, in their language; one who cannot be reached is marked, and the rest still hear."""
+    svc = services(context)
+    for chat_id in await svc.people.admin_chat_ids():
+        admin = await svc.people.find(chat_id)
+        lang = admin.language if admin else svc.settings.default_language
+        text, markup = compose(lang)
+        try:
+            await context.bot.send_message(chat_id, text, reply_markup=markup)
+        except Forbidden as exc:
+            await refused(context, chat_id, exc, notify=False)
+        except TelegramError:
+            logger.warning("Could not tell admin %s", chat_id, exc_info=True)
+
+
+async def tell_office_waiting(context: Context, unreached: Unreached, waiting: Sequence[Waiting]) -> None:
+    """A person with problems to rectify cannot be reached: the office hears who, why, and what waits."""
+    locales = services(context).locales
+
+    def compose(lang: Language) -> tuple[str, InlineKeyboardMarkup | None]:
+        head = locales.t(lang, "reachability.refused", person=who(context, lang, unreached), count=len(waiting))
+        return "\n".join([head, *problem_lines(context, lang, waiting)]), problem_buttons(context, lang, waiting)
+
+    await tell_office(context, compose)
+
+
+async def tell_office_missed(context: Context, job: str, missed: Missed) -> None:
+    """A job could not reach some people: the office hears of those it has not heard of yet, with the count."""
+    if not missed.tell_office:
+        return
+    locales = services(context).locales
+
+    def compose(lang: Language) -> tuple[str, InlineKeyboardMarkup | None]:
+        lines = [
+            locales.t(
+                lang,
+                "reachability.missed",
+                job=locales.plain(lang, f"reachability.job.{job}"),
+                count=len(missed.unreached),
+                new=len(missed.tell_office),
+            )
+        ]
+        shown = missed.tell_office[:LISTED * 3]
+        lines += [locales.t(lang, "reachability.missed_line", person=who(context, lang, u)) for u in shown]
+        if len(missed.tell_office) > len(shown):
+            lines.append(locales.t(lang, "reachability.more", count=len(missed.tell_office) - len(shown)))
+        return "\n".join(lines), None
+
+    await tell_office(context, compose)

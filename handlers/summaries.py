@@ -15,7 +15,7 @@ from bot.summaries import Week, last_week, week_of
 from handlers.access import Actor, command, refuse
 from handlers.callbacks import SummaryArea, SummaryWeek, WeeksBack, pressed
 from handlers.common import Context, services
-from handlers.sending import BotSender
+from handlers.sending import BotSender, sender, tell_office_missed
 from handlers.ui import alert, buttons, show
 from storage.records import AreaRecord
 
@@ -29,8 +29,12 @@ def _now() -> datetime:
 
 
 async def deliver_week(context: Context, week: Week) -> None:
-    """Every bound group its area's summary of `week`, every chief their digest: each at most once."""
-    await services(context).delivery.deliver_week(BotSender(context.bot), week)
+    """Every bound group its area's summary of `week`, every chief their digest: each at most once. A 403 marks
+    the chief unreachable; the chiefs the digests cannot reach are counted, and the office hears of each once."""
+    svc = services(context)
+    await svc.delivery.deliver_week(sender(context), week)
+    missed = await svc.reachability.missed(await svc.reachability.unreachable_chiefs())
+    await tell_office_missed(context, "digests", missed)
 
 
 async def weekly_summaries(context: Context) -> None:

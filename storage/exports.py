@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from storage.dbtime import from_db_time, to_db_time
+from storage.records import Contact
 from storage.retention import decode_track
 
 CHUNK = 1000
@@ -67,6 +68,8 @@ class ProblemRow:
     reported_at: datetime
     closed_at: datetime | None
     events: list[EventRow]
+    # Whether the bot can write to the assignee now (None: nobody has it).
+    assignee_contact: Contact | None = None
 
 
 _PATROLS = (
@@ -84,7 +87,8 @@ _PATROLS = (
 _PROBLEMS = (
     "SELECT p.id, p.category, p.status, p.description, p.lat, p.lon, r.code AS reach_code, r.name_zh, r.name_en,"
     " a.code AS area_code, rep.name AS reporter_name, asg.name AS assignee_name, p.deadline, p.reported_at,"
-    " p.closed_at"
+    " p.closed_at, asg.active AS asg_active, asg.telegram_id IS NOT NULL AND asg.started_at IS NOT NULL AS asg_joined,"
+    " asg.blocked_at IS NOT NULL AS asg_blocked, asg.blocked_reason AS asg_blocked_reason"
     " FROM problems p JOIN reaches r ON r.id = p.reach_id JOIN areas a ON a.id = p.area_id"
     " JOIN people rep ON rep.id = p.reporter_id LEFT JOIN people asg ON asg.id = p.assignee_id"
     " WHERE p.id > ? AND p.reported_at < ? AND (p.reported_at >= ? OR p.closed_at IS NULL OR p.closed_at >= ?"
@@ -207,6 +211,11 @@ class ExportReader:
                     reported_at=from_db_time(r["reported_at"]),  # type: ignore[arg-type]
                     closed_at=from_db_time(r["closed_at"]),
                     events=events[r["id"]],
+                    assignee_contact=None
+                    if r["asg_active"] is None
+                    else Contact(
+                        bool(r["asg_active"]), bool(r["asg_joined"]), bool(r["asg_blocked"]), r["asg_blocked_reason"]
+                    ),
                 )
                 for r in rows
             ]

@@ -331,3 +331,12 @@ class Problems:
             (day.isoformat(),),
         )
         return [_problem(r) for r in rows]
+
+    async def assigned_to(self, person_id: int) -> list[ProblemRecord]:
+        """Problems waiting for this person to rectify them (status assigned), the earliest deadline first."""
+        rows = await self._store.fetchall(
+            "SELECT * FROM problems WHERE assignee_id = ? AND status = 'assigned'"
+            " ORDER BY deadline IS NULL, deadline, id",
+            (person_id,),
+        )
+        return [_problem(r) for r in rows]

@@ -24,6 +24,8 @@ class PersonRecord:
     home_area_id: int | None = None
     # A volunteer request of theirs waits for an admin.
     pending: bool = False
+    # What Telegram's last 403 said ('blocked', 'deactivated'); None with blocked_at: blocked (my_chat_member).
+    blocked_reason: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,3 +136,14 @@ class DialogRecord:
     step: str
     data: dict[str, Any]
     updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Contact:
+    """Whether the bot can write to someone, as the store knows it; `bot.reachability` judges it."""
+
+    active: bool
+    # Has a Telegram account and opened the bot (before that Telegram lets the bot write nothing to them).
+    joined: bool
+    blocked: bool
+    blocked_reason: str | None = None

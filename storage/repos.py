@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
 _PERSON_COLUMNS = (
     "p.id, p.telegram_id, p.name, p.username, p.language, p.language_code, p.phone, p.active, "
-    "p.started_at, p.blocked_at, p.home_area_id, "
+    "p.started_at, p.blocked_at, p.blocked_reason, p.home_area_id, "
     "(SELECT group_concat(r.role || ':' || COALESCE(r.level, ''), ',') FROM person_roles r"
     " WHERE r.person_id = p.id) AS roles,"
     " EXISTS (SELECT 1 FROM registrations g WHERE g.person_id = p.id AND g.status = 'pending') AS pending"
@@ -42,6 +42,7 @@ def _person(row: sqlite3.Row) -> PersonRecord:
         roles=roles,
         home_area_id=row["home_area_id"],
         pending=bool(row["pending"]),
+        blocked_reason=row["blocked_reason"],
     )
 
 
@@ -111,6 +112,7 @@ class People:
                 "  language_code = COALESCE(excluded.language_code, people.language_code),"
                 "  started_at = COALESCE(people.started_at, excluded.started_at),"
                 "  blocked_at = CASE WHEN excluded.started_at IS NOT NULL THEN NULL ELSE people.blocked_at END,"
+                "  blocked_reason = CASE WHEN excluded.started_at IS NOT NULL THEN NULL ELSE people.blocked_reason END,"
                 "  updated_at = excluded.updated_at",
                 (telegram_id, name, username, language_code, now if started else None, now, now),
             )
@@ -127,14 +129,50 @@ class People:
         )
         self._forget(telegram_id)
 
-    async def set_blocked(self, telegram_id: int, blocked: bool) -> None:
+    async def set_blocked(self, telegram_id: int, blocked: bool, *, reason: str | None = None) -> None:
         """Telegram told us the person blocked (or unblocked) the bot: don't push to them meanwhile."""
         self._forget(telegram_id)
         await self._store.execute(
-            "UPDATE people SET blocked_at = ?, updated_at = ? WHERE telegram_id = ?",
-            (utc_now() if blocked else None, utc_now(), telegram_id),
+            "UPDATE people SET blocked_at = ?, blocked_reason = ?, updated_at = ? WHERE telegram_id = ?",
+            (utc_now() if blocked else None, reason if blocked else None, utc_now(), telegram_id),
         )
         self._forget(telegram_id)
+
+    async def refused(self, telegram_id: int, reason: str) -> bool:
+        """Telegram answered 403 to a message for the person: unreachable from now, until they write again.
+        False when they were already marked (the moment of the first refusal is kept: it names the episode)."""
+        self._forget(telegram_id)
+        changed = await self._store.execute(
+            "UPDATE people SET blocked_at = ?, blocked_reason = ?, updated_at = ?"
+            " WHERE telegram_id = ? AND blocked_at IS NULL",
+            (utc_now(), reason, utc_now(), telegram_id),
+        )
+        self._forget(telegram_id)
+        return changed > 0
+
+    async def unreachable_told(self, person_ids: list[int]) -> dict[int, str]:
+        """The episode the office was last told of, for each of these people it was told of at all."""
+        told: dict[int, str] = {}
+        for start in range(0, len(person_ids), 500):  # SQLite's limit on bound parameters
+            chunk = person_ids[start : start + 500]
+            rows = await self._store.fetchall(
+                f"SELECT person_id, episode FROM unreachable_told WHERE person_id IN ({','.join('?' * len(chunk))})",
+                chunk,
+            )
+            told.update({int(r[0]): str(r[1]) for r in rows})
+        return told
+
+    async def claim_unreachable_notice(self, person_id: int, episode: str) -> bool:
+        """Record that the office is told this person cannot be reached in `episode`; False when it already was."""
+        return (
+            await self._store.execute(
+                "INSERT INTO unreachable_told (person_id, episode, told_at) VALUES (?, ?, ?)"
+                " ON CONFLICT (person_id) DO UPDATE SET episode = excluded.episode, told_at = excluded.told_at"
+                " WHERE unreachable_told.episode != excluded.episode",
+                (person_id, episode, utc_now()),
+            )
+            > 0
+        )
 
     async def grant_role(
         self, person_id: int, role: str, *, level: str | None = None, granted_by: int | None = None
@@ -320,6 +358,15 @@ class People:
         rows = await self._store.fetchall(
             f"SELECT {_PERSON_COLUMNS} FROM people p WHERE p.active = 1 AND EXISTS"
             " (SELECT 1 FROM person_roles r WHERE r.person_id = p.id AND r.role = 'chief') ORDER BY p.id"
+        )
+        return [_person(r) for r in rows]
+
+    async def chiefs_holding_reaches(self) -> list[PersonRecord]:
+        """Active chiefs who answer for a reach now (the weekly digests are for them), by id."""
+        rows = await self._store.fetchall(
+            f"SELECT {_PERSON_COLUMNS} FROM people p WHERE p.active = 1 AND EXISTS"
+            " (SELECT 1 FROM person_roles r WHERE r.person_id = p.id AND r.role = 'chief') AND EXISTS"
+            " (SELECT 1 FROM assignments s WHERE s.person_id = p.id AND s.ends_on IS NULL) ORDER BY p.id"
         )
         return [_person(r) for r in rows]
 

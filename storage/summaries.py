@@ -10,6 +10,7 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING
 
 from storage.dbtime import from_db_time, to_db_time
+from storage.records import Contact
 
 if TYPE_CHECKING:
     from storage.store import Store
@@ -41,6 +42,14 @@ class OverdueProblem:
     reach_name_en: str
     assignee: str | None
     deadline: date
+    # Whether the bot can write to the assignee now (None: nobody has it, or not asked).
+    assignee_contact: Contact | None = None
+
+
+def _contact(row: sqlite3.Row) -> Contact | None:
+    if row["active"] is None:
+        return None
+    return Contact(bool(row["active"]), bool(row["joined"]), bool(row["blocked"]), row["blocked_reason"])
 
 
 def _delivery(row: sqlite3.Row) -> DeliveryRecord:
@@ -173,7 +182,9 @@ class Summaries:
             f" WHERE p.status NOT IN ('closed', 'dismissed') AND p.deadline < :last{area}),"
             " late AS (SELECT o.*, row_number() OVER (PARTITION BY o.area_id ORDER BY o.deadline, o.id) AS n,"
             "  count(*) OVER (PARTITION BY o.area_id) AS total FROM open o)"
-            " SELECT l.area_id, l.total, l.id, l.category, l.deadline, r.name_zh, r.name_en, a.name AS assignee"
+            " SELECT l.area_id, l.total, l.id, l.category, l.deadline, r.name_zh, r.name_en, a.name AS assignee,"
+            " a.active, a.telegram_id IS NOT NULL AND a.started_at IS NOT NULL AS joined,"
+            " a.blocked_at IS NOT NULL AS blocked, a.blocked_reason"
             " FROM late l JOIN reaches r ON r.id = l.reach_id LEFT JOIN people a ON a.id = l.assignee_id"
             " WHERE l.n <= :limit ORDER BY l.area_id, l.n",
             {"last": last.isoformat(), "limit": limit, "area": area_id},
@@ -189,6 +200,7 @@ class Summaries:
                     r["name_en"],
                     r["assignee"],
                     date.fromisoformat(r["deadline"]),
+                    _contact(r),
                 )
             )
         return result
@@ -213,3 +225,14 @@ class Summaries:
             )
             for r in rows
         ]
+
+    async def assignee_contacts(self) -> list[tuple[int, Contact, int]]:
+        """(area id, the assignee's contact, how many) over the assigned problems open now: `bot.reachability`
+        judges which of them wait for a chief who cannot act."""
+        rows = await self._store.fetchall(
+            "SELECT p.area_id, a.active, a.telegram_id IS NOT NULL AND a.started_at IS NOT NULL AS joined,"
+            " a.blocked_at IS NOT NULL AS blocked, a.blocked_reason, count(*) AS n"
+            " FROM problems p JOIN people a ON a.id = p.assignee_id WHERE p.status = 'assigned'"
+            " GROUP BY p.area_id, a.active, joined, blocked, a.blocked_reason"
+        )
+        return [(int(r["area_id"]), _contact(r) or Contact(False, False, False), int(r["n"])) for r in rows]

@@ -68,10 +68,12 @@ async def test_a_group_that_keeps_failing_is_reported_to_the_admins_once(bot_fac
     bot = await bot_factory(summary_time="mon 00:00")
     admin = await started_admin(bot)
     group_id, area_id = await bound_group(bot)
-    bot.server.faults.inject("5xx", count=summaries.MAX_ATTEMPTS, method="sendMessage")
+    bot.server.faults.inject("5xx", count=summaries.MAX_ATTEMPTS, method="sendMessage", chat_id=group_id)
     for _ in range(summaries.MAX_ATTEMPTS):
         await run_weekly(bot)
     bot.server.faults.clear()
+    # The group's chief never opened the bot: the office hears once that the digests cannot reach him.
+    assert "每周工作简报有 1 人无法送达" in (await admin.next_message()).text
     told = await admin.next_message()
     assert "城东片区（CD）2026-W" in told.text and "5 次未能发送" in told.text
     await run_weekly(bot)

@@ -30,6 +30,8 @@ async def fill(store: Store) -> dict[str, int]:
     xm = await world.reach("XM-01", qt, "village", "新民河", "Xinmin River")
     zhang = await world.person("张三")
     li = await world.person("李四")
+    # 李四 has joined: the bot can write to him, so what he is assigned is being rectified (整改中).
+    await store.execute("UPDATE people SET telegram_id = 4004, started_at = '2025-01-01T00:00:00Z' WHERE id = ?", (li,))
     await world.assign(zhang, xm, "2025-01-01")
     good = await world.patrol(zhang, xm, "2025-03-05 09:00")
     bad = await world.patrol(zhang, xm, "2025-03-12 09:00", valid=False)
