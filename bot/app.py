@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import signal
@@ -33,6 +34,7 @@ from bot.i18n import Locales
 from bot.invites import BOT_USERNAME_KEY
 from bot.running import DataDirBusy, DataDirLock
 from bot.services import Services
+from handlers.errors import inbox_refused
 from handlers.intake import Intake
 from handlers.sending import BotSender
 
@@ -281,7 +283,13 @@ async def start(app: Application, *, poll_timeout: int = 30) -> None:  # type: i
         services: Services = app.bot_data["services"]
         # Pending updates are kept: what people sent while the bot was down is still handled, in order, after
         # what the inbox holds from before.
-        intake = Intake(app, services.inbox, poll_timeout=poll_timeout, allowed_updates=Update.ALL_TYPES)
+        intake = Intake(
+            app,
+            services.inbox,
+            poll_timeout=poll_timeout,
+            allowed_updates=Update.ALL_TYPES,
+            refused=functools.partial(inbox_refused, app),
+        )
         app.bot_data["intake"] = intake
         await app.start()
         await intake.start()

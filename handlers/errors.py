@@ -13,15 +13,19 @@ import time
 import traceback
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
 from telegram import Chat, Update
 from telegram.error import Forbidden, TelegramError
-from telegram.ext import Application
+from telegram.ext import Application, CallbackContext
 
 from bot.failures import Kept, Outage, free_megabytes, storage_trouble
 from bot.i18n import Markup
 from handlers.common import Context, language_of, services
 from handlers.ui import answer
+
+if TYPE_CHECKING:
+    from bot.services import Services
 
 logger = logging.getLogger(__name__)
 
@@ -102,9 +106,42 @@ async def check_storage(context: Context) -> None:
     ended = await svc.failures.check_storage()
     if ended is None:
         return
+    intake = context.application.bot_data.get("intake")
+    if intake is not None:
+        intake.wake()  # the updates Telegram kept meanwhile: fetch them now
     logger.warning("Storage is writable again (outage since %s: %s)", ended.since.isoformat(), ended.reason)
     since = ended.since.astimezone(svc.settings.tz).strftime("%Y-%m-%d %H:%M")
     await _tell_admins(context, "errors.storage_recovered", since=since)
+
+
+async def inbox_refused(app: Application, batch: list[dict[str, Any]], error: BaseException) -> None:  # type: ignore[type-arg]
+    """The inbox could not keep a fetched batch, so Telegram keeps it and it is fetched again later. On a full or
+    read-only disk: the admins hear once per outage, and each person once that what they sent waits, unsaved yet,
+    and is handled by itself when storage is back (no need to send it again)."""
+    svc: Services = app.bot_data["services"]
+    trouble = storage_trouble(error)
+    if trouble is None:
+        return
+    context: Context = CallbackContext(app)
+    await _storage_outage(context, svc.failures.alarm.failed(trouble, datetime.now(UTC)), error)
+    outage = svc.failures.alarm.outage
+    told: set[int] = app.bot_data.setdefault("told_waiting", set())
+    if app.bot_data.get("told_waiting_outage") is not outage:
+        told.clear()
+        app.bot_data["told_waiting_outage"] = outage
+    for raw in batch:
+        message = next((v for v in raw.values() if isinstance(v, dict) and "chat" in v), None)
+        if message is None or message.get("chat", {}).get("type") != "private":
+            continue
+        chat_id = int(message["chat"]["id"])
+        if chat_id in told:
+            continue
+        told.add(chat_id)
+        lang = svc.people.language_for(None, (message.get("from") or {}).get("language_code"))
+        try:
+            await app.bot.send_message(chat_id, svc.locales.t(lang, "errors.storage_waiting"))
+        except TelegramError:
+            logger.exception("could not tell chat %s that its messages wait for storage", chat_id)
 
 
 async def prune_failures(context: Context) -> None:

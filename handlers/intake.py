@@ -14,7 +14,7 @@ import contextlib
 import logging
 import traceback
 import warnings
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -37,6 +37,8 @@ warnings.filterwarnings("ignore", message=r"Please use 'Bot\.get_updates'", cate
 READ_SLACK_S = 5.0
 # Waits after a failed getUpdates or a batch the inbox could not keep: growing, but never past this.
 MAX_BACKOFF_S = 30.0
+# ... and while the inbox refuses batches (a full disk): fetching again is cheap, and recovery shows sooner.
+REFUSED_BACKOFF_S = 5.0
 
 
 def _seconds(value: float | timedelta) -> float:
@@ -53,6 +55,7 @@ class Intake:
         *,
         poll_timeout: int,
         allowed_updates: Sequence[str],
+        refused: Callable[[list[JSON], BaseException], Awaitable[None]] | None = None,
     ) -> None:
         self._app = app
         self._inbox = inbox
@@ -61,10 +64,14 @@ class Intake:
         self._offset = 0
         self._task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
+        self._woken = asyncio.Event()
+        self._refused = refused
         self._fetching = False
         self.running = False
         #: a batch the inbox refused (a full disk): the person is not told "received" and Telegram keeps it
         self.refusing = False
+        #: the last update of the last batch refused (and everyone told who was to be)
+        self.refused_upto = 0
 
     async def start(self) -> None:
         """Queue what a crash or a stop left unhandled, then poll. A webhook left set would make getUpdates fail."""
@@ -145,12 +152,18 @@ class Intake:
                 continue
             try:
                 fresh = await self._inbox.take(batch)
-            except Exception:
+            except Exception as exc:
                 # Not kept, so not confirmed: Telegram holds the batch and sends it again.
-                delay = min(max(delay * 1.5, 1.0), MAX_BACKOFF_S)
+                delay = min(max(delay * 1.5, 1.0), REFUSED_BACKOFF_S)
                 if not self.refusing:
                     logger.exception("the inbox could not keep %d updates; Telegram keeps them meanwhile", len(batch))
                 self.refusing = True
+                if self._refused is not None:
+                    try:
+                        await self._refused(batch, exc)
+                    except Exception:
+                        logger.exception("could not tell anyone that the inbox refused updates")
+                self.refused_upto = max(self.refused_upto, int(batch[-1]["update_id"]))
                 continue
             if self.refusing:
                 logger.warning("the inbox keeps updates again")
@@ -160,9 +173,20 @@ class Intake:
                 await self._queue(raw)
             self._offset = int(batch[-1]["update_id"]) + 1
 
+    def wake(self) -> None:
+        """Fetch again now instead of after the back-off (storage is writable again)."""
+        self._woken.set()
+
     async def _stopped_within(self, seconds: float) -> bool:
+        """Wait out a back-off; True when the bot is stopping. `wake` cuts it short."""
+        if self._woken.is_set():
+            self._woken.clear()
+            return self._stopping.is_set()
+        waits = [asyncio.ensure_future(self._stopping.wait()), asyncio.ensure_future(self._woken.wait())]
         try:
-            await asyncio.wait_for(self._stopping.wait(), seconds)
-        except TimeoutError:
-            return False
-        return True
+            await asyncio.wait(waits, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiting in waits:
+                waiting.cancel()
+        self._woken.clear()
+        return self._stopping.is_set()

@@ -18,6 +18,7 @@ from telegram.ext import CommandHandler, ContextTypes
 from bot import photos as photo_module
 from bot.failures import ALIKE_KEPT
 from handlers.errors import check_storage
+from sandbox import FakeUser
 from storage import Store
 from storage.demo import writer_connection
 from tests.conftest import BotFactory, Harness
@@ -27,6 +28,7 @@ from tests.support import chief, run_job, seed, start_patrol, started_admin
 REPO = Path(__file__).resolve().parents[2]
 NOT_SAVED = "您刚才发送的内容未能保存。请稍后重新发送"
 SAVED = "已经保存，不会丢失"
+WAITING = "存储恢复后将按顺序自动处理，无需重新发送"
 
 # -- a full disk, for real where it can be -------------------------------------------------------------------
 
@@ -42,6 +44,24 @@ async def database_read_only(store: Store, read_only: bool) -> None:
     await writer_connection(store).execute(f"PRAGMA query_only = {'ON' if read_only else 'OFF'}")
 
 
+async def replies(user: FakeUser, count: int) -> list[str]:
+    """The bot's next `count` answers to `user`, past the weekly digest that the hourly job may send meanwhile
+    (its first try fell in the outage)."""
+    texts: list[str] = []
+    while len(texts) < count:
+        text = (await user.next_message()).text
+        if "巡河周报" not in text:
+            texts.append(text)
+    return texts
+
+
+async def refused_all(bot: Harness) -> None:
+    """Wait until the bot has fetched, and refused to confirm, every update pushed so far."""
+    intake = bot.app.bot_data["intake"]
+    last = bot.sandbox.state.last_pushed_id
+    await bot.sandbox.wait_until(lambda: intake.refused_upto >= last, timeout=30)
+
+
 def leftovers(data_dir: Path) -> list[Path]:
     """Files under photos/: originals, thumbnails, and temporary files that should not be there."""
     folder = data_dir / "photos"
@@ -49,6 +69,9 @@ def leftovers(data_dir: Path) -> list[Path]:
 
 
 async def test_a_read_only_database_is_never_called_saved_and_the_admins_hear_once_per_outage(bot: Harness) -> None:
+    """The inbox cannot keep what arrives, so nothing is confirmed to Telegram: the person hears once that it waits
+    (not that it was saved), the admins once per outage, and when storage is back it is all handled, in order,
+    without anyone sending it again."""
     admin = await started_admin(bot)
     ids = await seed(bot.store)
     chen = bot.sandbox.user(first_name="陈", language_code="zh-hans")
@@ -57,43 +80,53 @@ async def test_a_read_only_database_is_never_called_saved_and_the_admins_hear_on
     await start_patrol(bot, chen, t0)
     await database_read_only(bot.store, True)
 
-    for i in range(3):  # photos and notes, as in the field
-        await chen.send_photo(make_jpeg(800, 600, seed=20 + i), date=t0 + 60 + i)
-        assert NOT_SAVED in (await chen.next_message()).text
-        await chen.send(f"第 {i + 1} 处：河面有漂浮物", date=t0 + 120 + i)
-        answer = (await chen.next_message()).text
-        assert NOT_SAVED in answer and SAVED not in answer
+    await chen.send_photo(make_jpeg(800, 600, seed=20), date=t0 + 60)
+    waiting = (await chen.next_message()).text
+    assert WAITING in waiting and SAVED not in waiting
     notice = await admin.next_message()
     assert "存储故障" in notice.text and "数据目录变为只读" in notice.text and "不再重复提醒" in notice.text
-    await bot.sandbox.wait_consumed()
-    assert len(admin.messages()) == 3  # greeting, language, one notice for six failures
-    assert leftovers(bot.settings.data_dir) == []  # originals whose rows failed are removed; no temporary files
+    for i in range(1, 3):  # more photos and notes, as in the field: nothing more is said meanwhile
+        await chen.send_photo(make_jpeg(800, 600, seed=20 + i), date=t0 + 60 + i)
+    for i in range(3):
+        await chen.send(f"第 {i + 1} 处：河面有漂浮物", date=t0 + 120 + i)
+    await refused_all(bot)
+    assert bot.sandbox.state.pending  # not confirmed: Telegram keeps them
+    assert sum(WAITING in m.text for m in chen.messages()) == 1
+    assert len(admin.messages()) == 3  # greeting, language, one notice for the whole outage
+    assert leftovers(bot.settings.data_dir) == []  # nothing half-written
 
     # The job finds the database still read-only: nothing is said.
-    await run_job(bot, check_storage)
+    await run_job(bot, check_storage, settle=False)
     assert len(admin.messages()) == 3
 
     await database_read_only(bot.store, False)
     await run_job(bot, check_storage)
     recovered = await admin.next_message()
     assert "存储已恢复" in recovered.text
-    # The bot carries on by itself: the same photo is kept now.
-    await chen.send_photo(make_jpeg(800, 600, seed=20), date=t0 + 300)
-    assert "已记录照片（本次巡河第 1 张）" in (await chen.next_message()).text
-    await chen.send("河面有漂浮物", date=t0 + 301)
-    assert "已记录备注" in (await chen.next_message()).text
-    assert len(leftovers(bot.settings.data_dir)) == 2  # the original and its thumbnail
+    # The bot carries on by itself: what waited is handled now, in the order it was sent.
+    answers = await replies(chen, 6)
+    assert [f"本次巡河第 {n} 张" in a for n, a in enumerate(answers[:3], start=1)] == [True] * 3
+    assert all("已记录照片" in a for a in answers[:3]) and all("已记录备注" in a for a in answers[3:])
+    await bot.sandbox.wait_consumed()
+    person = await bot.store.people.by_telegram_id(chen.id)
+    assert person is not None
+    patrol = await bot.store.patrols.open_for(person.id)
+    assert patrol is not None
+    assert len(await bot.store.patrols.photos(patrol.id)) == 3
+    assert len(leftovers(bot.settings.data_dir)) == 6  # three originals and their thumbnails
 
-    # A new outage is told again, once.
+    # A new outage is told again, once, and handled once it ends.
     await database_read_only(bot.store, True)
     await chen.send("又一条备注", date=t0 + 400)
-    assert NOT_SAVED in (await chen.next_message()).text
+    assert WAITING in (await chen.next_message()).text
     assert "存储故障" in (await admin.next_message()).text
     await chen.send("再一条备注", date=t0 + 401)
-    assert NOT_SAVED in (await chen.next_message()).text
-    await bot.sandbox.wait_consumed()
+    await refused_all(bot)
     assert len(admin.messages()) == 5
     await database_read_only(bot.store, False)
+    await run_job(bot, check_storage)
+    assert "存储已恢复" in (await admin.next_message()).text
+    assert all("已记录备注" in a for a in await replies(chen, 2))
 
 
 async def test_a_photo_the_disk_cannot_take_leaves_no_temporary_file(
