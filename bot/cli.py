@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import html
+import json
 import logging
 import os
 import re
@@ -20,7 +21,7 @@ import sqlite3
 import sys
 import time
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
@@ -39,6 +40,7 @@ from bot.backups import (
 )
 from bot.config import ConfigError, Language, Settings, ensure_data_dir, load_settings, normalize_language
 from bot.i18n import Locales
+from bot.status import Status, read_status
 from storage import MigrationError
 from storage.migrate import current_version
 
@@ -48,6 +50,8 @@ if TYPE_CHECKING:
 EXIT_CONFIG = 2
 # Input the operator must fix (a bad registry row, an unreadable file): nothing was written.
 EXIT_BAD_INPUT = 1
+# `riverbot status`: something is stale (the bot down or behind, no recent backup, the disk nearly full).
+EXIT_UNHEALTHY = 1
 
 
 def _cli_language(settings: Settings | None) -> Language:
@@ -703,6 +707,56 @@ def cmd_demo_data(settings: Settings, locales: Locales, args: argparse.Namespace
     return 0
 
 
+def _status_arguments(parser: argparse.ArgumentParser, locales: Locales, lang: Language) -> None:
+    parser.add_argument("--json", action="store_true", help=locales.plain(lang, "cli.status.arg_json"))
+
+
+def cmd_status(settings: Settings, locales: Locales, args: argparse.Namespace) -> int:
+    """Whether the bot is alive and keeping up: a report, exit 1 when something is stale (for monitoring)."""
+    ensure_data_dir(settings)
+
+    async def read() -> Status:
+        async with await open_store(settings) as store:
+            return await read_status(store, settings, datetime.now(UTC))
+
+    status = asyncio.run(read())
+    if args.json:
+        print(json.dumps(status.as_json(), ensure_ascii=False, indent=2))
+        return 0 if status.healthy else EXIT_UNHEALTHY
+    lang = settings.default_language
+
+    def when(moment: datetime | None) -> str:
+        if moment is None:
+            return locales.plain(lang, "cli.status.never")
+        ago = int((status.checked_at - moment).total_seconds())
+        shown = moment.astimezone(settings.tz).strftime("%Y-%m-%d %H:%M:%S")
+        return locales.plain(lang, "cli.status.ago", at=shown, seconds=ago)
+
+    def megabytes(size: int | None) -> str:
+        return "?" if size is None else f"{size / 1024 / 1024:,.1f}"
+
+    print(
+        locales.plain(
+            lang,
+            "cli.status.report",
+            heartbeat=when(status.heartbeat_at),
+            handled=when(status.last_handled_at),
+            waiting=status.inbox_waiting,
+            oldest=when(status.oldest_waiting_at),
+            deliveries=status.pending_deliveries,
+            failed=status.failed_updates,
+            database=megabytes(status.database_bytes),
+            photos=megabytes(status.photo_bytes),
+            free=megabytes(status.free_bytes),
+            backup=when(status.last_backup_at),
+        )
+    )
+    for problem in status.problems:
+        print(locales.plain(lang, f"cli.status.problem.{problem}"), file=sys.stderr)
+    print(locales.plain(lang, "cli.status.healthy" if status.healthy else "cli.status.unhealthy"))
+    return 0 if status.healthy else EXIT_UNHEALTHY
+
+
 def _backup_arguments(parser: argparse.ArgumentParser, locales: Locales, lang: Language) -> None:
     parser.add_argument("--out", type=Path, metavar="DIR", help=locales.plain(lang, "cli.backup.arg_out"))
 
@@ -918,6 +972,7 @@ ArgumentsCommand = tuple[
     Callable[[Settings, Locales, argparse.Namespace], int],
 ]
 COMMANDS_WITH_ARGUMENTS: dict[str, ArgumentsCommand] = {
+    "status": (_status_arguments, cmd_status),
     "registry": (_registry_arguments, cmd_registry),
     "invites": (_invites_arguments, cmd_invites),
     "stats": (_stats_arguments, cmd_stats),

@@ -196,6 +196,12 @@ class Settings(BaseSettings):
     # local time. A patrol keeps its figures and a simplified track; a photo keeps its record (bot/retention.py).
     retention_years: int = Field(default=0, ge=0, le=100)
     retention_time: time_of_day = time_of_day(4, 30)
+    # `riverbot status` reports trouble (exit 1) when the bot's heartbeat is older than this, an update has waited
+    # in the inbox longer than this, the last backup is older than this, or the disk has less free than this.
+    status_heartbeat_max_s: int = Field(default=300, ge=120, le=86400)
+    status_backlog_max_s: int = Field(default=300, ge=10, le=86400)
+    status_backup_max_hours: int = Field(default=36, ge=1, le=24 * 365)
+    status_min_free_mb: int = Field(default=500, ge=0, le=10_000_000)
 
     @field_validator("bot_token", mode="before")
     @classmethod

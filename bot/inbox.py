@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bot.failures import FailedUpdates
+from bot.status import record_heartbeat
 from storage import Store
 from storage.inbox import InboxFigures
 
@@ -153,6 +154,12 @@ class InboxService:
             logger.error("%d handled updates not marked at shutdown: they are handled again", len(self._handled))
             return False
         return True
+
+    async def beat(self, now: datetime) -> None:
+        """The running bot's minute: the heartbeat `riverbot status` checks, and handled updates past the window
+        forgotten."""
+        await record_heartbeat(self._store, now)
+        await self.prune(now)
 
     async def prune(self, now: datetime) -> int:
         return await self._store.inbox.prune(now - KEEP_HANDLED)

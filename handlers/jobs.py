@@ -16,6 +16,7 @@ from telegram.ext import Application
 from bot.config import Settings
 from handlers.backups import daily_backup
 from handlers.errors import check_storage, prune_failures
+from handlers.health import heartbeat
 from handlers.patrol import end_idle_patrols, remind_chiefs
 from handlers.problems import chase_deadlines
 from handlers.retention import prune_old_records
@@ -65,6 +66,8 @@ JOBS: tuple[Job, ...] = (
     # Hourly, and soon after start: a bot that was down at SUMMARY_TIME catches up once.
     Job("weekly_summaries", weekly_summaries, Every(seconds=3600, first=30)),
     # During a storage outage (full disk, read-only DATA_DIR): try writing again; the admins hear when it works.
+    # A heartbeat for `riverbot status`, and handled updates past the inbox's dedupe window forgotten.
+    Job("heartbeat", heartbeat, Every(seconds=60, first=1)),
     Job("storage_check", check_storage, Every(seconds=30, first=30)),
     # Failed updates older than FAILED_UPDATES_KEEP_DAYS are forgotten.
     Job("prune_failures", prune_failures, Every(seconds=24 * 3600, first=600)),

@@ -60,7 +60,7 @@ async def calls_ended(sandbox: Sandbox) -> None:
     """Wait until the stand-in has finished the calls a killed bot had made: an answer on its way at the kill is
     delivered (Telegram would deliver it too), and counts as sent before the restart."""
     async with asyncio.timeout(STARTED_WITHIN_S):
-        while sandbox.state.in_flight:
+        while sandbox.state.in_flight:  # noqa: ASYNC110 - the stand-in signals no event when a call ends
             await asyncio.sleep(0.01)
 
 
@@ -145,7 +145,7 @@ async def test_a_patrol_backlog_confirmed_then_killed_loses_nothing_and_stores_n
         await kill(first)
 
     def answered(text: str) -> bool:
-        return any(text in (m.text or m.caption or "") for m in chen.messages())
+        return any(text in (m.text or "") for m in chen.messages())
 
     async with running_bot(data_dir, server, token) as second:
         # The restart works off the inbox first, in order (one chat's updates one at a time): /help sent now is

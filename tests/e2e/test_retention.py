@@ -105,6 +105,8 @@ async def _history(bot: Harness, user: FakeUser) -> tuple[History, list[int], li
     assert area is not None
     person_id = await bot.store.people.create(name="王五", telegram_id=user.id, home_area_id=area.id)
     await bot.store.people.grant_role(person_id, "chief", level="town")
+    # A chief who has used the bot for years (joined): his problems are his, not waiting for him to join.
+    await bot.store.execute("UPDATE people SET started_at = created_at WHERE id = ?", (person_id,))
     today = datetime.now(bot.settings.tz).date()
     await bot.store.assignments.assign(person_id, ids["DBH-01"], level="town", starts_on=years_back(today, 5))
     history = History(bot.store, bot.settings, person_id, ids["DBH-01"])

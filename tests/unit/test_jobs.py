@@ -12,6 +12,7 @@ from bot.app import build_application
 from bot.config import load_settings
 from handlers.backups import daily_backup
 from handlers.errors import check_storage, prune_failures
+from handlers.health import heartbeat
 from handlers.jobs import JOBS, Daily, Every, Job
 from handlers.patrol import end_idle_patrols, remind_chiefs
 from handlers.problems import chase_deadlines
@@ -28,6 +29,7 @@ def test_the_list_names_each_job_its_callback_and_when() -> None:
         Job("patrol_reminders", remind_chiefs, Daily("patrol_reminder_time")),
         Job("problem_deadlines", chase_deadlines, Daily("patrol_reminder_time")),
         Job("weekly_summaries", weekly_summaries, Every(seconds=3600, first=30)),
+        Job("heartbeat", heartbeat, Every(seconds=60, first=1)),
         Job("storage_check", check_storage, Every(seconds=30, first=30)),
         Job("prune_failures", prune_failures, Every(seconds=24 * 3600, first=600)),
         Job("daily_backup", daily_backup, Daily("backup_time")),

@@ -1,0 +1,12 @@
+"""The bot's minute: a heartbeat for `riverbot status`, and the inbox's old entries forgotten."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from handlers.common import Context, services
+
+
+async def heartbeat(context: Context) -> None:
+    """Write the heartbeat `riverbot status` checks, and forget handled updates past the dedupe window."""
+    await services(context).inbox.beat(datetime.now(UTC))

@@ -1,0 +1,60 @@
+"""`riverbot status`: the figures a monitor reads, and an exit code that says whether the bot is alive."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from bot.status import record_heartbeat
+from handlers.health import heartbeat
+from tests.conftest import Harness
+from tests.support import run_job, started_admin
+
+RIVERBOT = [sys.executable, "-m", "bot"]
+
+
+async def _status(data_dir: Path, *args: str, **settings: str) -> tuple[int, str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in {"BOT_TOKEN", "TELEGRAM_API_URL", "ADMIN_IDS"}}
+    env.update({"DATA_DIR": str(data_dir), "DEFAULT_LANGUAGE": "en", "PYTHONUNBUFFERED": "1", **settings})
+    process = await asyncio.create_subprocess_exec(
+        *RIVERBOT, "status", *args, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+    out, err = await asyncio.wait_for(process.communicate(), timeout=60)
+    assert process.returncode is not None
+    return process.returncode, out.decode(), err.decode()
+
+
+async def test_a_data_dir_no_bot_ever_ran_on_is_reported_stale(tmp_path: Path) -> None:
+    code, out, _ = await _status(tmp_path / "data", "--json")
+    report = json.loads(out)
+    assert code == 1 and report["healthy"] is False
+    assert {"not_running", "backup"} <= set(report["problems"])
+    assert report["heartbeat_at"] is None and report["inbox_waiting"] == 0
+
+
+async def test_a_running_bot_is_healthy_and_a_silent_one_is_not(bot: Harness) -> None:
+    admin = await started_admin(bot, "en")
+    await admin.send("/help")
+    await admin.next_message()
+    await run_job(bot, heartbeat)
+    data_dir = bot.settings.data_dir
+    code, out, err = await _status(data_dir, "--json", BACKUP_ENABLED="false")
+    report = json.loads(out)
+    assert code == 0 and report["healthy"] is True and report["problems"] == [], err
+    assert report["last_update_id"] is not None and report["last_handled_at"] is not None
+    assert report["inbox_waiting"] == 0 and report["database_bytes"] > 0 and report["free_bytes"] > 0
+
+    # In words, for a person at the terminal.
+    code, out, _ = await _status(data_dir, BACKUP_ENABLED="false")
+    assert code == 0 and "Bot heartbeat:" in out and "Healthy." in out
+
+    # The heartbeat stops (the bot hangs or died): stale after STATUS_HEARTBEAT_MAX_S.
+    await record_heartbeat(bot.store, datetime.now(UTC) - timedelta(minutes=10))
+    code, out, err = await _status(data_dir, "--json", BACKUP_ENABLED="false", STATUS_HEARTBEAT_MAX_S="300")
+    assert code == 1 and json.loads(out)["problems"] == ["not_running"]
+    code, out, err = await _status(data_dir, BACKUP_ENABLED="false")
+    assert code == 1 and "no heartbeat within STATUS_HEARTBEAT_MAX_S" in err and "Needs attention" in out
