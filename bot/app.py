@@ -289,6 +289,7 @@ async def start(app: Application, *, poll_timeout: int = 30) -> None:  # type: i
             poll_timeout=poll_timeout,
             allowed_updates=Update.ALL_TYPES,
             refused=functools.partial(inbox_refused, app),
+            backlog=(lambda: app.work.busy) if isinstance(app, RiverbotApplication) else None,
         )
         app.bot_data["intake"] = intake
         await app.start()

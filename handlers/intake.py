@@ -33,6 +33,9 @@ JSON = dict[str, Any]
 # which `do_api_request` returns. PTB warns that a method of its own exists for the endpoint: we know.
 warnings.filterwarnings("ignore", message=r"Please use 'Bot\.get_updates'", category=PTBUserWarning)
 
+# Updates taken in and not yet handled beyond which no more are fetched (each costs a task and its memory).
+MAX_IN_HAND = 2000
+BACKLOG_WAIT_S = 0.05
 # Added to the long-polling timeout: how long a getUpdates answer may take beyond it (PTB's default read timeout).
 READ_SLACK_S = 5.0
 # Waits after a failed getUpdates or a batch the inbox could not keep: growing, but never past this.
@@ -56,6 +59,7 @@ class Intake:
         poll_timeout: int,
         allowed_updates: Sequence[str],
         refused: Callable[[list[JSON], BaseException], Awaitable[None]] | None = None,
+        backlog: Callable[[], int] | None = None,
     ) -> None:
         self._app = app
         self._inbox = inbox
@@ -66,6 +70,7 @@ class Intake:
         self._stopping = asyncio.Event()
         self._woken = asyncio.Event()
         self._refused = refused
+        self._backlog = backlog
         self._fetching = False
         self.running = False
         #: a batch the inbox refused (a full disk): the person is not told "received" and Telegram keeps it
@@ -129,6 +134,11 @@ class Intake:
         while not self._stopping.is_set():
             if delay and await self._stopped_within(delay):
                 return
+            # A flood (one person's 1,000 messages): past this many updates in hand, Telegram holds the rest, so
+            # memory stays bounded and every update is still kept there until fetched.
+            while self._backlog is not None and self._backlog() >= MAX_IN_HAND:
+                if await self._stopped_within(BACKLOG_WAIT_S):
+                    return
             self._fetching = True
             try:
                 batch = await self._get_updates(wait_s=self._poll_timeout)

@@ -17,11 +17,16 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bot.app import build_application
+from bot.app import start as start_app
+from bot.app import stop as stop_app
 from bot.config import load_settings
 from sandbox import BotApiServer, FakeUser, Sandbox
 from storage import Store
 from storage.registry import ReachValues
+from tests.conftest import Harness
 from tests.factories import make_jpeg
+from tests.support import started_admin
 
 RIVERBOT = [sys.executable, "-m", "bot", "run"]
 STARTED_WITHIN_S = 60.0
@@ -162,3 +167,43 @@ async def test_a_patrol_backlog_confirmed_then_killed_loses_nothing_and_stores_n
         assert int(await store.fetchval("SELECT count(*) FROM patrol_notes")) == 1
         assert int(await store.fetchval("SELECT count(*) FROM patrol_photos")) == 1
         assert int(await store.fetchval("SELECT count(*) FROM inbox WHERE done_at IS NULL")) == 0
+
+
+def _help_from(user: FakeUser, update_id: int) -> dict[str, object]:
+    return {
+        "update_id": update_id,
+        "message": {
+            "message_id": update_id,
+            "date": int(time.time()),
+            "chat": {"id": user.id, "type": "private", "first_name": user.first_name},
+            "from": {"id": user.id, "is_bot": False, "first_name": user.first_name, "language_code": "en"},
+            "text": "/help",
+            "entities": [{"type": "bot_command", "offset": 0, "length": 5}],
+        },
+    }
+
+
+async def test_leftovers_are_handled_first_and_a_second_delivery_is_ignored(bot: Harness) -> None:
+    admin = await started_admin(bot, "en")
+    await stop_app(bot.app)
+    answered = len(admin.messages())
+    # What a crash leaves: one update kept and not handled, one handled (Telegram was not told before the crash).
+    left, handled = bot.sandbox.state.last_pushed_id + 100, bot.sandbox.state.last_pushed_id + 101
+    assert len(await bot.services.inbox.take([_help_from(admin, left), _help_from(admin, handled)])) == 2
+    await bot.store.inbox.mark_done([handled])
+
+    restarted = build_application(bot.settings, services=bot.services)
+    await start_app(restarted, poll_timeout=1)
+    bot.sandbox.watch(restarted.work)
+    bot.app = restarted
+    assert "/help" in (await admin.next_message()).text  # the leftover, handled first
+    bot.sandbox.state.push_update(_help_from(admin, handled))  # Telegram sends the handled one again
+    await bot.sandbox.wait_consumed()
+    assert len(admin.messages()) == answered + 1  # ignored: not answered twice
+    await admin.send("/help")
+    await admin.next_message()
+    assert len(admin.messages()) == answered + 2
+    await bot.sandbox.wait_consumed()
+    assert await bot.services.inbox.settle()  # the handled marks are written in batches, behind the answers
+    figures = await bot.store.inbox.figures()
+    assert figures.waiting == 0 and figures.last_update_id == handled + 1
