@@ -194,16 +194,19 @@ async def test_leftovers_are_handled_first_and_a_second_delivery_is_ignored(bot:
 
     restarted = build_application(bot.settings, services=bot.services)
     await start_app(restarted, poll_timeout=1)
-    bot.sandbox.watch(restarted.work)
-    bot.app = restarted
-    assert "/help" in (await admin.next_message()).text  # the leftover, handled first
-    bot.sandbox.state.push_update(_help_from(admin, handled))  # Telegram sends the handled one again
-    await bot.sandbox.wait_consumed()
-    assert len(admin.messages()) == answered + 1  # ignored: not answered twice
-    await admin.send("/help")
-    await admin.next_message()
-    assert len(admin.messages()) == answered + 2
-    await bot.sandbox.wait_consumed()
-    assert await bot.services.inbox.settle()  # the handled marks are written in batches, behind the answers
-    figures = await bot.store.inbox.figures()
-    assert figures.waiting == 0 and figures.last_update_id == handled + 1
+    try:
+        bot.sandbox.watch(restarted.work)
+        bot.app = restarted
+        assert "/help" in (await admin.next_message()).text  # the leftover, handled first
+        bot.sandbox.state.push_update(_help_from(admin, handled))  # Telegram sends the handled one again
+        await bot.sandbox.wait_consumed()
+        assert len(admin.messages()) == answered + 1  # ignored: not answered twice
+        await admin.send("/help")
+        await admin.next_message()
+        assert len(admin.messages()) == answered + 2
+        await bot.sandbox.wait_consumed()
+        assert await bot.services.inbox.settle()  # the handled marks are written in batches, behind the answers
+        figures = await bot.store.inbox.figures()
+        assert figures.waiting == 0 and figures.last_update_id == handled + 1
+    finally:
+        await stop_app(restarted)  # the harness stops the Application it started, not this one
