@@ -125,6 +125,8 @@ def add_photo(state: State, photo: DraftPhoto) -> Transition:
     refusal = photo_refusal(state)
     if refusal is not None:
         return _refuse(state, refusal)
+    if any(kept.photo_id == photo.photo_id for kept in state.draft.photos):
+        return _to(Step.PHOTOS, state.draft, Next.MORE_PHOTOS)  # the same photo again (a message handled twice)
     draft = replace(state.draft, photos=[*state.draft.photos, photo])
     return _to(Step.PHOTOS, draft, Next.MORE_PHOTOS)
 

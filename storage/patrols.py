@@ -531,10 +531,22 @@ class Patrols:
     ) -> None:
         self._forget(patrol_id=patrol_id)
         async with self._store.atomic() as conn:
+            # The same message handled again (after a crash) adds nothing: same patrol, photo and time.
             await conn.execute(
                 "INSERT INTO patrol_photos (patrol_id, photo_id, file_id, as_document, sent_at, caption)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                (patrol_id, photo_id, file_id, 1 if as_document else 0, to_db_time(sent_at), caption),
+                " SELECT ?, ?, ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM patrol_photos"
+                " WHERE patrol_id = ? AND photo_id = ? AND sent_at = ?)",
+                (
+                    patrol_id,
+                    photo_id,
+                    file_id,
+                    1 if as_document else 0,
+                    to_db_time(sent_at),
+                    caption,
+                    patrol_id,
+                    photo_id,
+                    to_db_time(sent_at),
+                ),
             )
             await conn.execute(
                 "UPDATE patrols SET last_activity_at = max(last_activity_at, ?), updated_at = ? WHERE id = ?",
@@ -567,11 +579,14 @@ class Patrols:
     async def add_note(self, patrol_id: int, *, at: datetime, text: str, kind: str = "note") -> None:
         self._forget(patrol_id=patrol_id)
         async with self._store.atomic() as conn:
-            await conn.execute(
-                "INSERT INTO patrol_notes (patrol_id, at, text, kind) VALUES (?, ?, ?, ?)",
-                (patrol_id, to_db_time(at), text, kind),
-            )
-            if kind == "problem":
+            # The same message handled again (after a crash) adds nothing: same patrol, time and text.
+            async with conn.execute(
+                "INSERT INTO patrol_notes (patrol_id, at, text, kind) SELECT ?, ?, ?, ?"
+                " WHERE NOT EXISTS (SELECT 1 FROM patrol_notes WHERE patrol_id = ? AND at = ? AND text = ?)",
+                (patrol_id, to_db_time(at), text, kind, patrol_id, to_db_time(at), text),
+            ) as cursor:
+                added = cursor.rowcount > 0
+            if kind == "problem" and added:
                 await conn.execute("UPDATE patrols SET problem_count = problem_count + 1 WHERE id = ?", (patrol_id,))
             await conn.execute(
                 "UPDATE patrols SET last_activity_at = max(last_activity_at, ?), updated_at = ? WHERE id = ?",

@@ -8,6 +8,7 @@ already on its way at the kill.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import sys
@@ -17,10 +18,12 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
+from benchmarks.delivery import bound_areas
 from bot.app import build_application
 from bot.app import start as start_app
 from bot.app import stop as stop_app
 from bot.config import load_settings
+from bot.delivery import AREAS_IN_FLIGHT
 from sandbox import BotApiServer, FakeUser, Sandbox
 from storage import Store
 from storage.registry import ReachValues
@@ -33,7 +36,9 @@ STARTED_WITHIN_S = 60.0
 
 
 @asynccontextmanager
-async def running_bot(data_dir: Path, server: BotApiServer, token: str) -> AsyncIterator[asyncio.subprocess.Process]:
+async def running_bot(
+    data_dir: Path, server: BotApiServer, token: str, **settings: str
+) -> AsyncIterator[asyncio.subprocess.Process]:
     """`riverbot run` as its own process; killed at the end if the test has not killed it."""
     env = {k: v for k, v in os.environ.items() if k not in {"BOT_TOKEN", "TELEGRAM_API_URL", "ADMIN_IDS"}}
     env.update(
@@ -43,6 +48,7 @@ async def running_bot(data_dir: Path, server: BotApiServer, token: str) -> Async
             "TELEGRAM_API_URL": server.url,
             "LOG_LEVEL": "WARNING",
             "PYTHONUNBUFFERED": "1",
+            **settings,
         }
     )
     with (data_dir.parent / "bot.log").open("ab") as log:
@@ -210,3 +216,82 @@ async def test_leftovers_are_handled_first_and_a_second_delivery_is_ignored(bot:
         assert figures.waiting == 0 and figures.last_update_id == handled + 1
     finally:
         await stop_app(restarted)  # the harness stops the Application it started, not this one
+
+
+async def _chief(data_dir: Path, telegram_id: int) -> None:
+    """A chief of one reach, as the office would leave them (no patrol open)."""
+    settings = load_settings(env_file=None, data_dir=data_dir)
+    async with await Store.open(settings.database_path) as store:
+        area_id, _ = await store.areas.upsert("CRASH", "测试片区", "Test area")
+        reach_id, _ = await store.reaches.upsert(
+            ReachValues("CRASH-01", "测试河", "Test River", area_id, "town", 3.5, (), None, None)
+        )
+        person_id = await store.people.create(name="陈河长", telegram_id=telegram_id)
+        await store.people.grant_role(person_id, "chief", level="town")
+        await store.assignments.assign(person_id, reach_id, level="town", starts_on=datetime.now(UTC).date())
+
+
+async def test_a_report_draft_confirmed_then_killed_keeps_every_photo_once(
+    tmp_path: Path, server: BotApiServer
+) -> None:
+    token = server.add_bot(username="riverbot_crash3_bot")
+    sandbox = Sandbox(server, token)
+    data_dir = tmp_path / "data"
+    chen = sandbox.user(first_name="陈", language_code="zh-hans")
+    await _chief(data_dir, chen.id)
+    server.latency = 0.2  # answers take a while: most photos are still to be handled at the kill
+    async with running_bot(data_dir, server, token) as first:
+        await chen.send("/report")
+        await chen.next_message(timeout=STARTED_WITHIN_S)  # asks for photos: the bot is up
+        for i in range(5):
+            await chen.send_photo(make_jpeg(1200, 900, seed=40 + i))
+        await confirmed(sandbox)
+        await kill(first)
+        await calls_ended(sandbox)
+    server.latency = 0.0
+
+    async with running_bot(data_dir, server, token) as second:
+        await chen.send("/help")  # answered only after the photos left from before the kill (one chat, in order)
+        await sandbox.wait_until(lambda: any("/help — " in (m.text or "") for m in chen.messages()), timeout=60)
+        second.send_signal(signal.SIGTERM)
+        assert await second.wait() == 0
+    settings = load_settings(env_file=None, data_dir=data_dir)
+    async with await Store.open(settings.database_path) as store:
+        data = await store.fetchval("SELECT data FROM dialogs WHERE telegram_id = ?", (chen.id,))
+        photos = int(await store.fetchval("SELECT count(*) FROM photos"))
+    draft_photos = [p[0] for p in json.loads(data)["photos"]]
+    assert len(draft_photos) == 5 and len(set(draft_photos)) == 5 and photos == 5
+
+
+async def test_a_weekly_delivery_killed_midway_loses_nothing_and_repeats_only_what_was_in_flight(
+    tmp_path: Path, server: BotApiServer
+) -> None:
+    token = server.add_bot(username="riverbot_crash4_bot")
+    sandbox = Sandbox(server, token)
+    data_dir = tmp_path / "data"
+    settings = load_settings(env_file=None, data_dir=data_dir)
+    async with await Store.open(settings.database_path) as store:
+        areas = await bound_areas(store, sandbox, 16, today=datetime.now(settings.tz).date())
+
+    def pieces() -> int:
+        return sum(len(sandbox.state.sent_in_chat(a.chat_id)) for a in areas)
+
+    def whole() -> bool:
+        return all({"text", "photo"} <= {m.kind for m in sandbox.state.sent_in_chat(a.chat_id)} for a in areas)
+
+    server.latency = 0.1  # a run of 32 pieces takes a while: the kill lands in the middle of it
+    async with running_bot(data_dir, server, token, SUMMARY_TIME="mon 00:00") as first:
+        await sandbox.wait_until(lambda: pieces() >= 6, timeout=STARTED_WITHIN_S)  # the run soon after start
+        await kill(first)
+        await calls_ended(sandbox)
+    at_kill = pieces()
+    assert at_kill < 2 * len(areas), "the kill came after the whole run: no test"
+    server.latency = 0.0
+
+    async with running_bot(data_dir, server, token, SUMMARY_TIME="mon 00:00") as second:
+        await sandbox.wait_until(whole, timeout=STARTED_WITHIN_S)
+        second.send_signal(signal.SIGTERM)
+        assert await second.wait() == 0
+    # Every group has its text and its chart; a piece was sent twice only if it was on its way at the kill: at
+    # most one per area of the 12 delivered at once (bot.delivery.AREAS_IN_FLIGHT).
+    assert pieces() - 2 * len(areas) <= AREAS_IN_FLIGHT
