@@ -232,10 +232,13 @@ class Problems:
         ]
 
     async def add_photo(self, problem_id: int, *, photo_id: int, file_id: str, kind: str, added_by: int | None) -> None:
-        await self._store.insert(
+        # A photo is one problem's before (or after) evidence once: the same message handled again after a crash,
+        # or the same picture sent twice, adds nothing.
+        await self._store.execute(
             "INSERT INTO problem_photos (problem_id, photo_id, file_id, kind, added_by, added_at)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            (problem_id, photo_id, file_id, kind, added_by, utc_now()),
+            " SELECT ?, ?, ?, ?, ?, ? WHERE NOT EXISTS"
+            " (SELECT 1 FROM problem_photos WHERE problem_id = ? AND photo_id = ? AND kind = ?)",
+            (problem_id, photo_id, file_id, kind, added_by, utc_now(), problem_id, photo_id, kind),
         )
 
     async def photos(self, problem_id: int, kind: str | None = None) -> list[ProblemPhoto]:
