@@ -91,7 +91,7 @@ async def refused(context: Context, chat_id: int, error: Forbidden | str, *, not
 
 
 def who(context: Context, lang: Language, unreached: Unreached) -> str:
-    """"王五（尚未加入）": the person and why the bot cannot write to them."""
+    """The person and why the bot cannot write to them, as the office reads it (e.g. "Wang Wu (not joined yet)")."""
     locales = services(context).locales
     reason = locales.plain(lang, f"reachability.reason.{unreached.reason}")
     return locales.plain(lang, "reachability.person", name=unreached.person.name, reason=reason)

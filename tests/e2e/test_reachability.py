@@ -30,7 +30,7 @@ from tests.support import (
 
 
 async def _seed_with_jhh(bot: Harness) -> dict[str, int]:
-    """`seed` and 江海河, the second reach `make_chief_invite` gives its chief."""
+    """`seed` and the Jianghai river, the second reach `make_chief_invite` gives its chief."""
     ids = await seed(bot.store)
     area = await bot.store.areas.by_code("CD")
     assert area is not None

@@ -32,7 +32,7 @@ M_PER_DEG_LAT = 111_195.0
 
 
 class History:
-    """Four years of one chief's patrols on 丁堡河 with their tracks and photos, and two problems."""
+    """Four years of one chief's patrols on the Dingbao river with their tracks and photos, and two problems."""
 
     def __init__(self, store: Store, settings: Settings, person_id: int, reach_id: int) -> None:
         self.store = store
@@ -77,7 +77,7 @@ class History:
         return patrol.id
 
     async def problem(self, reported: datetime, closed: datetime | None) -> int:
-        """A dumping problem with one photo, closed (销号) at `closed`, or still open."""
+        """A dumping problem with one photo, closed (signed off) at `closed`, or still open."""
         area = await self.store.areas.by_code("CD")
         assert area is not None
         problems = self.store.problems

@@ -310,7 +310,7 @@ async def test_a_big_import_writes_in_short_transactions_and_stops_at_a_row_take
     real_check = registry_import.check
 
     async def check_then_someone_takes_7002(store: Store, batch: Batch) -> None:
-        """The check passes; then, before the import reaches 李四, an admin joins with Telegram id 7002."""
+        """The check passes; then, before the import reaches Li Si's row, an admin joins with Telegram id 7002."""
         await real_check(store, batch)
         admin = await store.people.record_contact(7002, name="Admin", username=None, language_code=None, started=True)
         await store.people.grant_role(admin.id, "admin")
