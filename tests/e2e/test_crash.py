@@ -113,8 +113,8 @@ async def test_sixty_commands_confirmed_then_killed_are_all_answered_after_the_r
         assert answers == 1 or (answers == 2 and before[person.id] == 1), (person.id, before[person.id], answers)
 
 
-async def _chief_on_patrol(data_dir: Path, telegram_id: int, started_at: int) -> None:
-    """A chief with an open patrol on one reach, as the office and /patrol would leave them."""
+async def _chief(data_dir: Path, telegram_id: int) -> tuple[int, int]:
+    """A chief of one reach, as the office would leave them: (person id, reach id)."""
     settings = load_settings(env_file=None, data_dir=data_dir)
     async with await Store.open(settings.database_path) as store:
         area_id, _ = await store.areas.upsert("CRASH", "测试片区", "Test area")
@@ -123,6 +123,15 @@ async def _chief_on_patrol(data_dir: Path, telegram_id: int, started_at: int) ->
         )
         person_id = await store.people.create(name="陈河长", telegram_id=telegram_id)
         await store.people.grant_role(person_id, "chief", level="town")
+        await store.assignments.assign(person_id, reach_id, level="town", starts_on=datetime.now(UTC).date())
+    return person_id, reach_id
+
+
+async def _chief_on_patrol(data_dir: Path, telegram_id: int, started_at: int) -> None:
+    """A chief with an open patrol on their reach, as the office and /patrol would leave them."""
+    person_id, reach_id = await _chief(data_dir, telegram_id)
+    settings = load_settings(env_file=None, data_dir=data_dir)
+    async with await Store.open(settings.database_path) as store:
         _, new = await store.patrols.start(person_id, reach_id, _at(started_at))
         assert new
 
@@ -216,19 +225,6 @@ async def test_leftovers_are_handled_first_and_a_second_delivery_is_ignored(bot:
         assert figures.waiting == 0 and figures.last_update_id == handled + 1
     finally:
         await stop_app(restarted)  # the harness stops the Application it started, not this one
-
-
-async def _chief(data_dir: Path, telegram_id: int) -> None:
-    """A chief of one reach, as the office would leave them (no patrol open)."""
-    settings = load_settings(env_file=None, data_dir=data_dir)
-    async with await Store.open(settings.database_path) as store:
-        area_id, _ = await store.areas.upsert("CRASH", "测试片区", "Test area")
-        reach_id, _ = await store.reaches.upsert(
-            ReachValues("CRASH-01", "测试河", "Test River", area_id, "town", 3.5, (), None, None)
-        )
-        person_id = await store.people.create(name="陈河长", telegram_id=telegram_id)
-        await store.people.grant_role(person_id, "chief", level="town")
-        await store.assignments.assign(person_id, reach_id, level="town", starts_on=datetime.now(UTC).date())
 
 
 async def test_a_report_draft_confirmed_then_killed_keeps_every_photo_once(
