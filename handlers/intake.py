@@ -155,6 +155,10 @@ class Intake:
                 delay = min(max(delay * 1.5, 1.0), MAX_BACKOFF_S)
                 logger.error("getUpdates failed (%s); trying again in %.0f s", exc, delay)
                 continue
+            except Exception:  # anything else must not end polling for good: the bot would hear nothing more
+                delay = min(max(delay * 1.5, 1.0), MAX_BACKOFF_S)
+                logger.exception("getUpdates answered something unexpected; trying again in %.0f s", delay)
+                continue
             finally:
                 self._fetching = False
             if not batch:

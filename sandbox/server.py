@@ -202,6 +202,8 @@ class BotApiServer:
         if self.latency > 0 and canonical != "getUpdates":
             await asyncio.sleep(self.latency)
         fault = self.faults.take(canonical, params.values.get("chat_id"))
+        if fault is not None:
+            state.activity.fire()  # a test waiting for its faults to fire sees it now
         if fault is not None and fault.kind == "slow":
             await asyncio.sleep(fault.delay)
         elif fault is not None and fault.kind == "429":

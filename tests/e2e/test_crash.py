@@ -67,6 +67,16 @@ async def kill(process: asyncio.subprocess.Process) -> None:
     assert process.returncode == -signal.SIGKILL
 
 
+async def stop_cleanly(process: asyncio.subprocess.Process) -> None:
+    """SIGTERM, as systemd stops the bot: it finishes what it has in hand and exits 0."""
+    process.send_signal(signal.SIGTERM)
+    assert await process.wait() == 0
+
+
+def database(data_dir: Path) -> Path:
+    return load_settings(env_file=None, data_dir=data_dir).database_path
+
+
 async def calls_ended(sandbox: Sandbox) -> None:
     """Wait until the stand-in has finished the calls a killed bot had made: an answer on its way at the kill is
     delivered (Telegram would deliver it too), and counts as sent before the restart."""
@@ -105,8 +115,7 @@ async def test_sixty_commands_confirmed_then_killed_are_all_answered_after_the_r
             if before[person.id] == 0:
                 await person.next_message(timeout=STARTED_WITHIN_S)
         await confirmed(sandbox)
-        second.send_signal(signal.SIGTERM)
-        assert await second.wait() == 0
+        await stop_cleanly(second)
     for person in people[1:]:
         answers = len(person.messages())
         # Once each; twice only for an answer that was already sent before the kill (its update not yet marked).
@@ -115,8 +124,7 @@ async def test_sixty_commands_confirmed_then_killed_are_all_answered_after_the_r
 
 async def _chief(data_dir: Path, telegram_id: int) -> tuple[int, int]:
     """A chief of one reach, as the office would leave them: (person id, reach id)."""
-    settings = load_settings(env_file=None, data_dir=data_dir)
-    async with await Store.open(settings.database_path) as store:
+    async with await Store.open(database(data_dir)) as store:
         area_id, _ = await store.areas.upsert("CRASH", "测试片区", "Test area")
         reach_id, _ = await store.reaches.upsert(
             ReachValues("CRASH-01", "测试河", "Test River", area_id, "town", 3.5, (), None, None)
@@ -130,8 +138,7 @@ async def _chief(data_dir: Path, telegram_id: int) -> tuple[int, int]:
 async def _chief_on_patrol(data_dir: Path, telegram_id: int, started_at: int) -> None:
     """A chief with an open patrol on their reach, as the office and /patrol would leave them."""
     person_id, reach_id = await _chief(data_dir, telegram_id)
-    settings = load_settings(env_file=None, data_dir=data_dir)
-    async with await Store.open(settings.database_path) as store:
+    async with await Store.open(database(data_dir)) as store:
         _, new = await store.patrols.start(person_id, reach_id, _at(started_at))
         assert new
 
@@ -174,10 +181,8 @@ async def test_a_patrol_backlog_confirmed_then_killed_loses_nothing_and_stores_n
         await sandbox.wait_until(lambda: answered("/help — "), timeout=STARTED_WITHIN_S)
         assert answered("已记录照片") and answered("已记录备注")
         await confirmed(sandbox)
-        second.send_signal(signal.SIGTERM)
-        assert await second.wait() == 0
-    settings = load_settings(env_file=None, data_dir=data_dir)
-    async with await Store.open(settings.database_path) as store:
+        await stop_cleanly(second)
+    async with await Store.open(database(data_dir)) as store:
         assert int(await store.fetchval("SELECT count(*) FROM patrol_points")) == 1501  # the first + 1,500 edits
         assert int(await store.fetchval("SELECT count(*) FROM patrol_notes")) == 1
         assert int(await store.fetchval("SELECT count(*) FROM patrol_photos")) == 1
@@ -249,10 +254,8 @@ async def test_a_report_draft_confirmed_then_killed_keeps_every_photo_once(
     async with running_bot(data_dir, server, token) as second:
         await chen.send("/help")  # answered only after the photos left from before the kill (one chat, in order)
         await sandbox.wait_until(lambda: any("/help — " in (m.text or "") for m in chen.messages()), timeout=60)
-        second.send_signal(signal.SIGTERM)
-        assert await second.wait() == 0
-    settings = load_settings(env_file=None, data_dir=data_dir)
-    async with await Store.open(settings.database_path) as store:
+        await stop_cleanly(second)
+    async with await Store.open(database(data_dir)) as store:
         data = await store.fetchval("SELECT data FROM dialogs WHERE telegram_id = ?", (chen.id,))
         photos = int(await store.fetchval("SELECT count(*) FROM photos"))
     draft_photos = [p[0] for p in json.loads(data)["photos"]]
@@ -286,8 +289,7 @@ async def test_a_weekly_delivery_killed_midway_loses_nothing_and_repeats_only_wh
 
     async with running_bot(data_dir, server, token, SUMMARY_TIME="mon 00:00") as second:
         await sandbox.wait_until(whole, timeout=STARTED_WITHIN_S)
-        second.send_signal(signal.SIGTERM)
-        assert await second.wait() == 0
+        await stop_cleanly(second)
     # Every group has its text and its chart; a piece was sent twice only if it was on its way at the kill: at
     # most one per area of the 12 delivered at once (bot.delivery.AREAS_IN_FLIGHT).
     assert pieces() - 2 * len(areas) <= AREAS_IN_FLIGHT

@@ -288,3 +288,14 @@ async def test_the_driver_waits_for_a_task_a_handler_left_running(bot_factory: B
     await bot.sandbox.wait_consumed()
     assert "done in the background" in [m.text for m in a.messages()]
     assert bot.app.work.idle
+
+
+async def test_polling_outlives_a_bot_api_that_fails_getupdates(bot: Harness) -> None:
+    """502s and a 429 on getUpdates: the intake backs off and polls again, and goes on answering."""
+    admin = await started_admin(bot, "en")
+    bot.server.faults.inject("5xx", count=2, method="getUpdates", status=502)
+    bot.server.faults.inject("429", count=1, method="getUpdates", retry_after=1)
+    await bot.sandbox.wait_until(lambda: len(bot.server.faults.fired) == 3, timeout=30)
+    assert bot.server.faults.fired == [("5xx", "getUpdates")] * 2 + [("429", "getUpdates")]
+    await admin.send("/help")
+    assert "/help" in (await admin.next_message(timeout=30)).text
