@@ -128,9 +128,11 @@ class InboxService:
         while self._handled:
             if delay:
                 await asyncio.sleep(delay)
-            # A live edit's point is written behind: it must be stored before its update counts as handled.
-            await self._store.patrols.caught_up()
+            # A live edit's point is written behind: it must be stored before its update counts as handled. The
+            # batch is taken first: every point of its updates was queued by then, so caught_up() covers them all
+            # (an update reported handled while it waits has a point that may not be written yet: next batch).
             batch, self._handled = self._handled, []
+            await self._store.patrols.caught_up()
             try:
                 await self._store.inbox.mark_done(batch)
             except Exception:

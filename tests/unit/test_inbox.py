@@ -3,7 +3,10 @@ aside, handled marks batched, old entries forgotten."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
+
+import pytest
 
 from bot.config import Settings
 from bot.failures import FailedUpdates
@@ -84,3 +87,37 @@ async def test_a_track_point_stored_twice_is_kept_once(store: Store) -> None:
     for _ in range(2):  # the same live edit handled again after a crash
         await store.patrols.add_point(patrol.id, at=at, lat=31.0, lon=121.0, accuracy_m=None, source="live")
     assert await store.patrols.point_count(patrol.id) == 1
+
+
+async def test_an_update_counts_as_handled_only_after_the_points_queued_before_it_are_written(
+    store: Store, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A mark is written only after a caught_up() that began once its update was reported handled: an update
+    reported while the points are being written (its point may not be) waits for the next batch."""
+    inbox = _inbox(store, settings)
+    await inbox.take([_update(1), _update(2)])
+    reported: list[int] = []
+    covered: list[set[int]] = []  # per caught_up() call: the updates reported handled when it began
+    marked: list[list[int]] = []
+    real_caught_up, real_mark_done = store.patrols.caught_up, store.inbox.mark_done
+
+    def report(update_id: int) -> None:
+        reported.append(update_id)
+        inbox.handled(update_id)
+
+    async def caught_up() -> None:
+        covered.append(set(reported))
+        if 2 not in reported:
+            report(2)  # another update handled meanwhile, its point queued after this call began
+        await real_caught_up()
+
+    async def mark_done(update_ids: Iterable[int]) -> None:
+        marked.append(list(update_ids))
+        await real_mark_done(marked[-1])
+
+    monkeypatch.setattr(store.patrols, "caught_up", caught_up)
+    monkeypatch.setattr(store.inbox, "mark_done", mark_done)
+    report(1)
+    assert await inbox.settle()
+    assert sorted(u for batch in marked for u in batch) == [1, 2]
+    assert all(set(batch) <= seen for batch, seen in zip(marked, covered, strict=True))
