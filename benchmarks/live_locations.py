@@ -16,7 +16,8 @@ would put that cost, the same for both bots, into every round.
 Last, a burst of edits is sent and riverbot is stopped (cleanly) as soon as it has fetched them, while most
 are still to be handled and written; the database is then opened afresh and its points counted: every point
 sent must be there.
-Target (issue 4): riverbot ≥ 0.8 × bare PTB, every point stored, none lost on a clean shutdown.
+Target: riverbot ≥ 0.9 × bare PTB with the inbox on (issue 12; issue 4 asked 0.8), every point stored, none lost
+on a clean shutdown.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ from sandbox import BotApiServer, FakeUser, Sandbox
 from storage import Store
 from storage.registry import ReachValues
 
-TARGET_RATIO = 0.8
+TARGET_RATIO = 0.9  # issue 12: with the inbox on (issue 4 asked 0.8)
 LIVE_PERIOD_S = 8 * 3600  # "share for 8 hours"
 STEP_S = 5  # Telegram's clock moves this much from one edit of a person's live location to the next
 POLL_S = 0.005  # how often a round checks whether every point is in

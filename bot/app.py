@@ -36,6 +36,8 @@ from bot.running import DataDirBusy, DataDirLock
 from bot.services import Services
 from handlers.errors import inbox_refused
 from handlers.intake import Intake
+from handlers.live import LiveEdit
+from handlers.router import live_edit
 from handlers.sending import BotSender
 
 logger = logging.getLogger(__name__)
@@ -80,6 +82,8 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
 
     @staticmethod
     def _key(update: object) -> int | None:
+        if isinstance(update, LiveEdit):
+            return update.chat_id
         if isinstance(update, Update):
             if update.effective_chat is not None:
                 return update.effective_chat.id
@@ -179,12 +183,25 @@ class RiverbotApplication(Application):  # type: ignore[type-arg]
         return task
 
     async def process_update(self, update: object) -> None:
-        """PTB's, then the update is marked handled in the inbox (its failure, if any, is kept by then)."""
-        await super().process_update(update)
-        if isinstance(update, Update):
-            services: Services | None = self.bot_data.get("services")
+        """PTB's, then the update is marked handled in the inbox (its failure, if any, is kept by then).
+
+        A live edit the intake read from the JSON (handlers/live.py) skips PTB's handlers; if its handling fails,
+        it is handled again as the Update it came as (the point is stored once either way), so the failure takes
+        the ordinary way through the handlers and the error handler."""
+        services: Services | None = self.bot_data.get("services")
+        if isinstance(update, LiveEdit):
             if services is not None:
-                services.inbox.handled(update.update_id)
+                try:
+                    await live_edit(services, self.bot, update)
+                except Exception:
+                    logger.debug("live edit %d failed; handling it as an Update", update.update_id, exc_info=True)
+                else:
+                    services.inbox.handled(update.update_id)
+                    return
+            update = update.as_update(self.bot)
+        await super().process_update(update)
+        if isinstance(update, Update) and services is not None:
+            services.inbox.handled(update.update_id)
 
 
 def rate_limiter(settings: Settings) -> AIORateLimiter:

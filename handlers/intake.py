@@ -24,6 +24,7 @@ from telegram.ext import Application
 from telegram.warnings import PTBUserWarning
 
 from bot.inbox import InboxService
+from handlers.live import read_live_edit
 
 logger = logging.getLogger(__name__)
 
@@ -108,6 +109,10 @@ class Intake:
             logger.info("could not confirm the last updates on stop (%s); they come again and are ignored", exc)
 
     async def _queue(self, raw: JSON) -> None:
+        live = read_live_edit(raw)  # most of a patrol day's updates: read without building PTB's objects
+        if live is not None:
+            self._app.update_queue.put_nowait(live)
+            return
         try:
             update = Update.de_json(raw, self._app.bot)
         except Exception:  # an update this PTB cannot read: kept as a failed update, the rest go on

@@ -285,7 +285,9 @@ async def evidence(update: Update, context: Context, person: Person, patrol: Pat
             int(period.total_seconds()) if isinstance(period, timedelta) else period,
         )
         recording = await svc.patrols.record_location(patrol, sharing, fix)
-        await _answer_location(message, svc.locales, lang, recording, idle_minutes=svc.settings.patrol_idle_minutes)
+        answer = location_answer(svc.locales, lang, recording, idle_minutes=svc.settings.patrol_idle_minutes)
+        if answer is not None:
+            await message.reply_text(answer)
         return
     assert patrol is not None
     if kind in PHOTOS or kind is Input.DOCUMENT:
@@ -301,16 +303,14 @@ async def evidence(update: Update, context: Context, person: Person, patrol: Pat
         await message.reply_text(svc.locales.t(lang, "patrol.note_added"))
 
 
-async def _answer_location(
-    message: Message, locales: Locales, lang: Language, recording: Recording, *, idle_minutes: int
-) -> None:
+def location_answer(locales: Locales, lang: Language, recording: Recording, *, idle_minutes: int) -> str | None:
     """Live edits are the track, recorded silently, and so is what comes after the patrol; the rest is answered."""
     outcome = recording.outcome
     if outcome is Recorded.NO_PATROL:
-        await message.reply_text(locales.t(lang, "patrol.location_without_patrol"))
-    elif outcome is Recorded.LIVE_STOPPED:
-        await message.reply_text(locales.t(lang, "patrol.live_stopped", minutes=idle_minutes))
-    elif outcome in (Recorded.POINT_ADDED, Recorded.LIVE_STARTED):
+        return locales.t(lang, "patrol.location_without_patrol")
+    if outcome is Recorded.LIVE_STOPPED:
+        return locales.t(lang, "patrol.live_stopped", minutes=idle_minutes)
+    if outcome in (Recorded.POINT_ADDED, Recorded.LIVE_STARTED):
         reply = locales.t(lang, "patrol.live_started" if outcome is Recorded.LIVE_STARTED else "patrol.point_added")
         if recording.far_m is not None:
             reply += "\n" + locales.t(
@@ -319,7 +319,8 @@ async def _answer_location(
                 distance=units.distance(locales, lang, recording.far_m),
                 reach=recording.reach.name(lang) if recording.reach else "",
             )
-        await message.reply_text(reply)
+        return reply
+    return None
 
 
 async def _add_photo(

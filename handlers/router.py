@@ -10,17 +10,20 @@ from __future__ import annotations
 
 import functools
 
-from telegram import Message, Update
+from telegram import Bot, Message, Update
 from telegram.ext import Application, MessageHandler, filters
 
 from bot.i18n import Locales
+from bot.patrols import Sharing
 from bot.permissions import ChatKind, decide
 from bot.routing import Destination, DialogState, Input, needs_dialog, needs_patrol, needs_person, needs_report, route
+from bot.services import Services
 from handlers.common import Context, services
 from handlers.dialogs import knows, take
 from handlers.fallback import stray_message
 from handlers.fieldwork import labels
-from handlers.patrol import evidence, menu_text
+from handlers.live import LiveEdit
+from handlers.patrol import evidence, location_answer, menu_text
 from handlers.report import photo_without_dialog
 
 # The reply keyboards' buttons, which arrive as their text (in either language: the person may have switched).
@@ -120,6 +123,24 @@ async def private_input(update: Update, context: Context) -> None:
         await photo_without_dialog(update, context)
     elif destination is Destination.STRAY:
         await stray_message(update, context)
+
+
+async def live_edit(svc: Services, bot: Bot, edit: LiveEdit) -> None:
+    """A live edit read from the JSON (handlers/live.py), routed as `private_input` routes `Input.LIVE_EDIT`: the
+    track of the sender's open patrol if they may patrol, else nothing. Neither is answered (`location_answer`
+    says so), but what it says is sent all the same, should that ever change."""
+    person = await svc.people.find(edit.user_id)
+    may_patrol = person is not None and decide(person, "patrol", ChatKind.PRIVATE).allowed
+    open_patrol = await svc.patrols.open_patrol(person.id) if person is not None and may_patrol else None
+    if route(Input.LIVE_EDIT, may_patrol=may_patrol, patrol_open=open_patrol is not None) is not (
+        Destination.PATROL_EVIDENCE
+    ):
+        return
+    assert person is not None
+    recording = await svc.patrols.record_location(open_patrol, Sharing.LIVE_EDIT, edit.fix)
+    answer = location_answer(svc.locales, person.language, recording, idle_minutes=svc.settings.patrol_idle_minutes)
+    if answer is not None:
+        await bot.send_message(edit.chat_id, answer)
 
 
 def register(app: Application) -> None:  # type: ignore[type-arg]

@@ -495,8 +495,7 @@ class BotState:
                 str(query["id"]),
                 CallbackRecord(str(query["id"]), int(sender.get("id", 0)), query.get("data")),
             )
-        self.pending.append(update)
-        self.pending.sort(key=lambda u: int(u["update_id"]))
+        self.pending.append(update)  # in order: ids only grow (checked above)
         self.updates_signal.fire()
         return int(update_id)
 

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import sqlite3
 import time
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from bot.app import stop as stop_app
 from handlers.patrol import end_idle_patrols, remind_chiefs
+from storage.patrols import PatrolRecord
 from tests.conftest import BotFactory, Harness
 from tests.factories import make_jpeg
 from tests.support import LAT, STEP, WEST, chief, restart, run_job, seed, start_patrol, tap
@@ -247,3 +252,46 @@ async def test_reminder_before_the_period_ends_and_its_button(bot_factory: BotFa
     await he.expect_silence()
     started = await tap(bot, he, reminder, text="🚶 巡 丁堡河（城东段）")
     assert "巡河已开始：丁堡河（城东段）" in started.text
+
+
+async def test_a_live_edit_that_fails_on_the_short_way_is_handled_the_ordinary_way(
+    bot: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Live edits skip PTB's Update (handlers/live.py). One whose handling fails is handled again as an Update:
+    a passing failure costs nothing; a lasting one reaches the error handler, which keeps the update."""
+    ids = await seed(bot.store)
+    zhou = bot.sandbox.user(first_name="周", language_code="zh-hans")
+    person_id = await chief(bot, zhou, "周九", [ids["DBH-01"]])
+    t0 = int(time.time()) - 3600
+    await start_patrol(bot, zhou, t0)
+    live = await zhou.send_location(LAT, WEST, live_period=3600, date=t0 + 30)
+    await zhou.next_message()
+    open_patrol = bot.services.patrols.open_patrol
+    calls = 0
+
+    async def locked_once(person: int) -> PatrolRecord | None:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise sqlite3.OperationalError("database is locked")
+        return await open_patrol(person)
+
+    monkeypatch.setattr(bot.services.patrols, "open_patrol", locked_once)
+    await zhou.edit_live_location(live, LAT, WEST + STEP, edit_date=t0 + 90)
+    await bot.sandbox.wait_consumed()
+    assert calls == 2 and bot.errors() == []
+    patrol = await bot.store.patrols.open_for(person_id)
+    assert patrol is not None and await bot.store.patrols.point_count(patrol.id) == 2
+
+    async def broken(person: int) -> PatrolRecord | None:
+        raise RuntimeError("the river overflowed")
+
+    monkeypatch.setattr(bot.services.patrols, "open_patrol", broken)
+    await zhou.edit_live_location(live, LAT, WEST + 2 * STEP, edit_date=t0 + 150)
+    assert "处理您的消息时出现了问题。您发送的内容已经保存" in (await zhou.next_message()).text
+    failures = await bot.store.failed_updates.open()
+    assert [json.loads(f.payload)["edited_message"]["edit_date"] for f in failures] == [t0 + 150]
+    assert failures[0].user_id == zhou.id and "the river overflowed" in failures[0].error
+    await bot.sandbox.wait_consumed()
+    assert await bot.services.inbox.settle()
+    assert (await bot.store.inbox.figures()).waiting == 0  # handled (as a failure), not left for a restart
