@@ -40,7 +40,9 @@ __all__ = [  # ProblemRecord and ProblemPhoto too: handlers show them, and impor
 MAX_PHOTOS = 5
 NOTE_FLOW = "problem_note"  # the dialog while an assignee sends after-photos, or someone types a reason
 Action = Literal["assign", "rectify", "close", "reject", "dismiss", "reopen"]
-Outcome = Literal["ok", "not_allowed", "too_late", "inactive_assignee", "not_a_chief", "same_assignee"]
+Outcome = Literal[
+    "ok", "not_allowed", "own_rectification", "too_late", "inactive_assignee", "not_a_chief", "same_assignee"
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -372,7 +374,7 @@ class ProblemService:
         if problem.status == "assigned" and problem.assignee_id == person.id:
             actions.add("rectify")
         reporter_chief = problem.reporter_id == person.id and person.is_chief
-        if problem.status == "rectified" and (admin or reporter_chief):
+        if problem.status == "rectified" and (admin or reporter_chief) and not self.own_rectification(problem, person):
             actions |= {"close", "reject"}
         window = timedelta(days=self._settings.problem_reopen_days)
         closed_at = problem.closed_at
@@ -385,6 +387,15 @@ class ProblemService:
         if reporter_recently_closed:
             actions.add("reopen")
         return actions
+
+    @staticmethod
+    def own_rectification(problem: ProblemRecord, person: Person) -> bool:
+        """Segregation of duties: whoever rectified a problem does not verify it (close it or send it back), even
+        as its reporter or an admin; the office or another verifier does. Otherwise a chief who reports on his
+        own reach, gets it and "rectifies" it could sign it off alone, and the rectification rate would mean
+        nothing. Only the assignee can rectify, and a reassignment leaves "rectified", so while a problem is
+        rectified its assignee is the one who rectified it."""
+        return problem.status == "rectified" and problem.assignee_id == person.id
 
     async def may_view(self, problem: ProblemRecord, person: Person) -> bool:
         """Admins see every problem; others the ones they reported, hold, follow, or that are on their reaches."""
@@ -401,11 +412,12 @@ class ProblemService:
         return (problem.reporter_id, *await self._store.problems.followers(problem.id))
 
     async def _verifiers(self, problem: ProblemRecord) -> tuple[int, ...]:
+        """Who is asked to verify a rectification: the admins, and a reporting chief; never who rectified it."""
         admins = [p.id for p in await self._store.people.with_role(ADMIN)]
         reporter = await self._store.people.by_id(problem.reporter_id)
         if reporter is not None and CHIEF in reporter.roles:
             admins.append(reporter.id)
-        return tuple(dict.fromkeys(admins))
+        return tuple(p for p in dict.fromkeys(admins) if p != problem.assignee_id)
 
     # -- the lifecycle -----------------------------------------------------------------------------------
 
@@ -425,6 +437,8 @@ class ProblemService:
             if problem is None:
                 return Change("too_late")
             if action not in self.allowed(problem, actor):
+                if action in ("close", "reject") and self.own_rectification(problem, actor):
+                    return Change("own_rectification", problem)
                 # Not theirs to do, or someone else changed the problem a moment ago: the handler tells which.
                 return Change("not_allowed", problem)
             before = problem.status

@@ -492,6 +492,9 @@ async def _actionable(
         await refuse(update, context, actor.language, "fallback.outdated_button")
         return None
     if action not in svc.problems.allowed(problem, actor.known):
+        if action in ("close", "reject") and svc.problems.own_rectification(problem, actor.known):
+            await refuse(update, context, actor.language, "problem.own_rectification", number=problem.id)
+            return None
         status = _p(svc, actor.language, f"problem.status.{problem.status}")
         await refuse(update, context, actor.language, "problem.cannot", status=status)
         return None
@@ -579,16 +582,20 @@ async def _apply(
         status = change.problem.status if change.problem else "closed"
         key = {
             "not_allowed": "problem.cannot",
+            "own_rectification": "problem.own_rectification",
             "too_late": "problem.cannot",
             "inactive_assignee": "problem.inactive_assignee",
             "not_a_chief": "problem.inactive_assignee",
             "same_assignee": "problem.same_assignee",
         }[change.outcome]
         if update.callback_query is not None:
-            await refuse(update, context, lang, key, status=_p(svc, lang, f"problem.status.{status}"))
+            await refuse(
+                update, context, lang, key, status=_p(svc, lang, f"problem.status.{status}"), number=problem_id
+            )
         elif actor.telegram_id is not None:
             await context.bot.send_message(
-                actor.telegram_id, _t(svc, lang, key, status=_p(svc, lang, f"problem.status.{status}"))
+                actor.telegram_id,
+                _t(svc, lang, key, status=_p(svc, lang, f"problem.status.{status}"), number=problem_id),
             )
         return
     problem = change.problem

@@ -4,6 +4,7 @@ granted in the store) is an admin to every rule, with no flag passed beside the 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -84,6 +85,7 @@ WHO: dict[str, tuple[int, int | None, dict[str, str | None], bool]] = {
     "reporter chief": (REPORTER, 903, {"chief": "town"}, True),
     "reporter volunteer": (REPORTER, 903, {"volunteer": None}, True),
     "bootstrap admin who reported it": (REPORTER, BOOTSTRAP_TELEGRAM_ID, {}, True),
+    "admin and chief who rectified it": (ASSIGNEE, BOOTSTRAP_TELEGRAM_ID, {"chief": "town"}, True),
 }
 
 ALLOWED: list[tuple[str, ProblemRecord, set[Action]]] = [
@@ -104,6 +106,10 @@ ALLOWED: list[tuple[str, ProblemRecord, set[Action]]] = [
     ("reporter volunteer", problem("closed", closed_days_ago=REOPEN_DAYS + 1), set()),
     ("bootstrap admin who reported it", problem("rectified"), {"assign", "dismiss", "close", "reject"}),
     ("bootstrap admin who reported it", problem("closed", closed_days_ago=1), {"reopen"}),
+    # Segregation of duties: whoever rectified it (its assignee while it is rectified) does not verify it.
+    ("reporter chief", replace(problem("rectified"), assignee_id=REPORTER), set()),
+    ("reporter chief", replace(problem("assigned"), assignee_id=REPORTER), {"rectify"}),
+    ("admin and chief who rectified it", problem("rectified"), {"assign", "dismiss"}),
 ]
 
 
