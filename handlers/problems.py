@@ -60,7 +60,57 @@ def _p(svc: Services, lang: Language, key: str, **params: object) -> str:
     return svc.locales.plain(lang, key, **params)
 
 
-def problem_text(svc: Services, lang: Language, card: Card, *, timeline: bool) -> str:
+MESSAGE_LIMIT = 4096  # Telegram's limit for a message's text, in UTF-16 code units after parsing
+HISTORY_MESSAGES = 3  # messages of history after a card at most; earlier events are left to /export
+# Kept free in the first history message for its title and the "earlier events" line.
+HISTORY_HEADROOM = 300
+
+
+def _units(text: str) -> int:
+    """The length Telegram counts (UTF-16 code units); measured on the HTML, which only overestimates it."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def problem_messages(svc: Services, lang: Language, card: Card, *, intro: str | None, timeline: bool) -> list[str]:
+    """The card's text first (it carries the buttons), then the history when it does not fit with the card.
+
+    A problem's log only grows (every send-back, reminder and transfer adds a line, a note up to 1,000
+    characters), so one message cannot hold it for good: the card alone stays within Telegram's limit and
+    reachable; the history follows in at most HISTORY_MESSAGES messages, newest events kept, and says how many
+    earlier ones are left to /export."""
+    head = "\n".join(_card_lines(svc, lang, card))
+    if intro:
+        head = intro + "\n\n" + head
+    if not timeline:
+        return [head]
+    title = _t(svc, lang, "problem.timeline")
+    events = _timeline_lines(svc, lang, card)
+    whole = "\n".join([head, "", title, *events])
+    if _units(whole) <= MESSAGE_LIMIT:
+        return [whole]
+    pages: list[list[str]] = [[]]  # newest page first while filling
+    size = 0
+    kept = len(events)
+    while kept > 0:
+        line = events[kept - 1]
+        cost = _units(line) + 1
+        if size + cost > MESSAGE_LIMIT - HISTORY_HEADROOM:
+            if len(pages) == HISTORY_MESSAGES:
+                break
+            pages.append([])
+            size = 0
+        pages[-1].insert(0, line)
+        size += cost
+        kept -= 1
+    pages.reverse()
+    first = [title]
+    if kept:
+        first.append(_t(svc, lang, "problem.timeline_earlier", count=kept))
+    pages[0] = first + pages[0]
+    return [head, *("\n".join(page) for page in pages if page)]
+
+
+def _card_lines(svc: Services, lang: Language, card: Card) -> list[str]:
     problem, reach, area, assignee, reporter = card.problem, card.reach, card.area, card.assignee, card.reporter
     tz = svc.settings.tz
     today = datetime.now(tz).date()
@@ -91,33 +141,36 @@ def problem_text(svc: Services, lang: Language, card: Card, *, timeline: bool) -
     pruned = sum(1 for photo in card.photos if photo.pruned)
     if pruned:
         lines.append(_t(svc, lang, "problem.retention.photos_pruned", count=pruned))
-    if timeline:
-        lines.append("")
-        lines.append(_t(svc, lang, "problem.timeline"))
-        for entry in card.timeline:
-            event = entry.event
-            who = event.actor_name or _p(svc, lang, "problem.system")
-            line = _t(
+    return lines
+
+
+def _timeline_lines(svc: Services, lang: Language, card: Card) -> list[str]:
+    tz = svc.settings.tz
+    lines = []
+    for entry in card.timeline:
+        event = entry.event
+        who = event.actor_name or _p(svc, lang, "problem.system")
+        line = _t(
+            svc,
+            lang,
+            "problem.event_line",
+            when=event.at.astimezone(tz).strftime("%m-%d %H:%M"),
+            who=who,
+            what=_p(svc, lang, f"problem.event.{event.action}"),
+        )
+        if event.action in ("assign", "reassign") and "assignee" in event.data:
+            target = entry.target
+            line += _t(
                 svc,
                 lang,
-                "problem.event_line",
-                when=event.at.astimezone(tz).strftime("%m-%d %H:%M"),
-                who=who,
-                what=_p(svc, lang, f"problem.event.{event.action}"),
+                "problem.event_to",
+                name=target.name if target else "?",
+                deadline=event.data.get("deadline", ""),
             )
-            if event.action in ("assign", "reassign") and "assignee" in event.data:
-                target = entry.target
-                line += _t(
-                    svc,
-                    lang,
-                    "problem.event_to",
-                    name=target.name if target else "?",
-                    deadline=event.data.get("deadline", ""),
-                )
-            if event.note:
-                line += _t(svc, lang, "problem.event_note", note=event.note)
-            lines.append(line)
-    return "\n".join(lines)
+        if event.note:
+            line += _t(svc, lang, "problem.event_note", note=event.note)
+        lines.append(line)
+    return lines
 
 
 def status_label(svc: Services, lang: Language, problem: ProblemRecord, waiting: Reason | None) -> str:
@@ -189,14 +242,14 @@ async def send_problem(
         ),
         address=reach.name(lang) if reach else "",
     )
-    text = problem_text(svc, lang, card, timeline=timeline)
-    if intro:
-        text = intro + "\n\n" + text
+    texts = problem_messages(svc, lang, card, intro=intro, timeline=timeline)
     actions = svc.problems.allowed(problem, viewer)
     rows = action_buttons(svc, lang, problem, actions)
     if not timeline:
         rows.append(details_button(svc, lang, problem))
-    await context.bot.send_message(chat_id, text, reply_markup=buttons(*rows) if rows else None)
+    await context.bot.send_message(chat_id, texts[0], reply_markup=buttons(*rows) if rows else None)
+    for history in texts[1:]:
+        await context.bot.send_message(chat_id, history)
 
 
 async def evidence_copies(
