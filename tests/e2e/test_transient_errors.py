@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import time
 
-from tests.conftest import Harness
+from telegram import Update
+from telegram.error import NetworkError
+from telegram.ext import ContextTypes, MessageHandler, filters
+
+from tests.conftest import BotFactory, Harness
 from tests.factories import make_jpeg
 from tests.support import chief, seed, start_patrol, volunteer
 
@@ -65,6 +69,27 @@ async def test_an_error_in_a_private_chat_is_not_followed_by_i_did_not_understan
     assert "已收到第 1 张照片" in (await zhao.next_message()).text
     # An error in the reply to a stray text: the apology alone.
     bot.server.faults.inject("5xx", count=1, method="sendMessage", status=502)
+    await zhao.send("你好")
+    assert "不会丢失" in (await zhao.next_message()).text
+    await zhao.expect_silence()
+    assert all(STRAY not in m.text for m in zhao.messages())
+
+
+async def _bad_gateway(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    raise NetworkError("Bad Gateway")
+
+
+async def test_once_an_update_has_failed_no_later_handler_group_takes_it(bot_factory: BotFactory) -> None:
+    # A handler in an earlier group (a check, a feature added later) fails on a photo: the router in the next
+    # group must not start a report with it, nor answer "I didn't understand".
+    bot = await bot_factory(extra_handlers=[(MessageHandler(filters.PHOTO | filters.TEXT, _bad_gateway), -1)])
+    await seed(bot.store)
+    zhao = bot.sandbox.user(first_name="赵", language_code="zh-hans")
+    await volunteer(bot, zhao, "赵六")
+    await zhao.send_photo(make_jpeg(640, 480, seed=7))
+    assert "不会丢失" in (await zhao.next_message()).text
+    await zhao.expect_silence()
+    assert await bot.store.dialogs.get(zhao.id) is None
     await zhao.send("你好")
     assert "不会丢失" in (await zhao.next_message()).text
     await zhao.expect_silence()
