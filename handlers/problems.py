@@ -4,7 +4,9 @@ actions this person may take, /problems (overdue first), /myreports, and the dai
 from __future__ import annotations
 
 import asyncio
+import html
 import logging
+import re
 from collections.abc import Callable, Mapping
 from datetime import datetime
 
@@ -64,11 +66,12 @@ MESSAGE_LIMIT = 4096  # Telegram's limit for a message's text, in UTF-16 code un
 HISTORY_MESSAGES = 3  # messages of history after a card at most; earlier events are left to /export
 # Kept free in the first history message for its title and the "earlier events" line.
 HISTORY_HEADROOM = 300
+_TAG = re.compile(r"<[^>]*>")
 
 
 def _units(text: str) -> int:
-    """The length Telegram counts (UTF-16 code units); measured on the HTML, which only overestimates it."""
-    return len(text.encode("utf-16-le")) // 2
+    """The length Telegram counts: UTF-16 code units of the text once its HTML is parsed (tags and entities)."""
+    return len(html.unescape(_TAG.sub("", text)).encode("utf-16-le")) // 2
 
 
 def problem_messages(svc: Services, lang: Language, card: Card, *, intro: str | None, timeline: bool) -> list[str]:
@@ -94,7 +97,7 @@ def problem_messages(svc: Services, lang: Language, card: Card, *, intro: str | 
     while kept > 0:
         line = events[kept - 1]
         cost = _units(line) + 1
-        if size + cost > MESSAGE_LIMIT - HISTORY_HEADROOM:
+        if pages[-1] and size + cost > MESSAGE_LIMIT - HISTORY_HEADROOM:
             if len(pages) == HISTORY_MESSAGES:
                 break
             pages.append([])
