@@ -246,7 +246,7 @@ async def send_problem(
         address=reach.name(lang) if reach else "",
     )
     texts = problem_messages(svc, lang, card, intro=intro, timeline=timeline)
-    actions = svc.problems.allowed(problem, viewer)
+    actions = await svc.problems.permitted(problem, viewer)
     rows = action_buttons(svc, lang, problem, actions)
     if not timeline:
         rows.append(details_button(svc, lang, problem))
@@ -547,7 +547,7 @@ async def _actionable(
     if problem is None:
         await refuse(update, context, actor.language, "fallback.outdated_button")
         return None
-    if action not in svc.problems.allowed(problem, actor.known):
+    if action not in await svc.problems.permitted(problem, actor.known):
         if action in ("close", "reject") and svc.problems.own_rectification(problem, actor.known):
             await refuse(update, context, actor.language, "problem.own_rectification", number=problem.id)
             return None

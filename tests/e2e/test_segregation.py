@@ -50,3 +50,36 @@ async def test_a_chief_cannot_sign_off_a_problem_he_reported_and_rectified_himse
     closed = await tap(bot, admin, verify, text="✅ 核查通过，销号")
     assert "问题 #1 已销号" in closed.text
     assert bot.errors() == []
+
+
+async def test_a_higher_level_chief_of_the_reach_verifies_what_its_village_chief_rectified(bot: Harness) -> None:
+    ids = await seed(bot.store)
+    await started_admin(bot)
+    wang = bot.sandbox.user(first_name="王五", language_code="zh-hans")
+    await chief(bot, wang, "王五", [ids["DBH-01"]], level="village")
+    li = bot.sandbox.user(first_name="李四", language_code="zh-hans")
+    li_id = await chief(bot, li, "李四", [ids["DBH-01"]], level="county")
+    zhou = bot.sandbox.user(first_name="周七", language_code="zh-hans")
+    await chief(bot, zhou, "周七", [ids["DBH-01"]], level="village")
+    for user in (li, zhou):
+        await user.send("/start")
+        await user.next_message()
+        await user.next_message()
+    await report(bot, wang)
+    card = await until(wang, "新问题交办")
+    await tap(bot, wang, card, text="✅ 整改完成")
+    await until(wang, "请发送整改后的照片")
+    await wang.send_photo(make_jpeg(1200, 900, seed=9))
+    added = await wang.next_message()
+    await tap(bot, wang, added, text="📤 提交整改")
+    # The county chief of the reach is asked to verify, with the buttons; the other village chief is not.
+    verify = await until(li, "已整改，请核查")
+    assert "✅ 核查通过，销号" in verify.button_texts
+    await zhou.expect_silence()
+    await zhou.send("/problem 1")
+    peer = await until(zhou, "办理过程")
+    assert "✅ 核查通过，销号" not in peer.button_texts
+    closed = await tap(bot, li, verify, text="✅ 核查通过，销号")
+    assert "问题 #1 已销号" in closed.text
+    assert [(e.action, e.actor_id) for e in await bot.store.problems.events(1)][-1] == ("close", li_id)
+    assert bot.errors() == []
