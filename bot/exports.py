@@ -135,7 +135,7 @@ class _Rows:
         texts = []
         for reason in patrol.reasons:
             code = str(reason.get("code", ""))
-            params = {k: v for k, v in reason.items() if k != "code"}
+            params = {k: v for k, v in reason.items() if k not in ("code", "note")}
             try:
                 texts.append(self.say(f"patrol.reason.{code}", **params))
             except (KeyError, IndexError, ValueError):
