@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import IO, Any, Literal, NamedTuple
 from zoneinfo import ZoneInfo
 
+from bot.cells import escape_formula
 from bot.config import Settings
 from bot.i18n import Locales
 from bot.reachability import reason_of, waiting_label
@@ -263,8 +264,7 @@ def _csv_text(value: Cell, rate: bool = False) -> str:
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, str):
-        # A cell starting like a formula is run by Excel: names and notes come from anyone (CSV injection).
-        return "'" + value if value[:1] in ("=", "+", "-", "@") else value
+        return escape_formula(value)  # names and notes come from anyone
     return str(value)
 
 

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from bot.cells import escape_formula, unescape_formula
+
 Kind = Literal["areas", "reaches", "chiefs"]
 LEVELS = ("city", "county", "town", "village")
 KNOWN_TAGS = frozenset({"black_odorous", "happy_river_demo"})
@@ -138,7 +140,7 @@ def parse_file(path: Path, data: bytes, kind: Kind | None = None) -> ParsedFile:
     next(reader, None)  # the header itself, read above in lower case
     for record in reader:
         line = reader.line_num
-        values = {k: (v or "").strip() for k, v in record.items() if k is not None}
+        values = {k: unescape_formula((v or "").strip()) for k, v in record.items() if k is not None}
         if not any(values.values()):
             continue
         _parse_row(parsed, line, values, None)
@@ -319,9 +321,10 @@ def kind_order(files: Iterable[ParsedFile]) -> list[ParsedFile]:
 
 
 def write_csv(columns: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
+    """A registry CSV; a text starting like a formula is escaped (bot.cells), and import reads it back."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(columns)
     for row in rows:
-        writer.writerow(["" if v is None else v for v in row])
+        writer.writerow(["" if v is None else escape_formula(v) if isinstance(v, str) else v for v in row])
     return out.getvalue()
