@@ -53,6 +53,37 @@ class _Transaction:
         self.task = asyncio.current_task()
 
 
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+class UnusableDatabase(sqlite3.DatabaseError):
+    """The file where the database belongs is not one to open: `problem` is "empty" (0 bytes, as a command that
+    wrote over it may leave it) or "foreign" (another kind of file). Initialising it would quietly replace the
+    office's records with an empty database, so it is refused and left as it is."""
+
+    def __init__(self, path: Path, problem: Literal["empty", "foreign"]) -> None:
+        super().__init__(f"{path} is not a database ({'0 bytes' if problem == 'empty' else 'no SQLite header'})")
+        self.path = path
+        self.problem = problem
+
+
+def check_database_file(path: Path) -> None:
+    """Refuse a file at `path` that SQLite would take as a new, empty database or cannot read; a missing file
+    is fine (a first start creates it)."""
+    try:
+        with path.open("rb") as f:
+            header = f.read(len(SQLITE_HEADER))
+    except FileNotFoundError:
+        return
+    if not header:
+        wal = path.with_name(path.name + "-wal")
+        if wal.exists() and wal.stat().st_size > 0:
+            return  # not yet checkpointed: SQLite reads it from the WAL
+        raise UnusableDatabase(path, "empty")
+    if header != SQLITE_HEADER:
+        raise UnusableDatabase(path, "foreign")
+
+
 class Store:
     """The only way to the database. Repositories (`store.people`, `store.chats`, …) hold the SQL."""
 
@@ -94,9 +125,13 @@ class Store:
         before a migration changes an existing schema."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        writer = await _connect(path, synchronous)
+        writer: aiosqlite.Connection | None = None
         try:
             async with _startup_lock(path):
+                # Checked and created under the lock: a new file is 0 bytes until its opener has set it up, and
+                # that opener holds the lock until then; a 0-byte file seen here is one nobody is setting up.
+                check_database_file(path)
+                writer = await _connect(path, synchronous)
                 await writer.execute("PRAGMA journal_mode = WAL")
                 await apply_migrations(
                     writer, bundled_migrations() if migrations is None else migrations, before=before_migrating
@@ -104,7 +139,8 @@ class Store:
             version = await current_version(writer)
             reader = await _connect(path, synchronous)
         except BaseException:
-            await writer.close()
+            if writer is not None:
+                await writer.close()
             raise
         store = cls(path, writer, reader)
         store.schema_version = version
