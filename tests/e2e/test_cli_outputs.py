@@ -13,9 +13,11 @@ from pathlib import Path
 import pytest
 
 import bot.exports
+from sandbox import BotApiServer
 from storage import Store
 from tests.conftest import Cli
 from tests.e2e import test_cli_stats
+from tests.e2e.test_cli import _run
 
 filled = test_cli_stats.filled
 
@@ -127,3 +129,14 @@ def test_store_refuses_an_empty_file(tmp_path: Path) -> None:
     with pytest.raises(sqlite3.DatabaseError):
         asyncio.run(Store.open(path))
     assert path.read_bytes() == b""
+
+
+async def test_run_on_an_empty_database_file_stops_with_one_line(tmp_path: Path, server: BotApiServer) -> None:
+    token = server.add_bot(username="riverbot_empty_db_bot")
+    database = tmp_path / "data" / "riverbot.sqlite3"
+    database.parent.mkdir()
+    database.write_bytes(b"")
+    code, _, err = await _run(tmp_path, "run", BOT_TOKEN=token, TELEGRAM_API_URL=server.url, DEFAULT_LANGUAGE="en")
+    assert code == 2 and "Traceback" not in err, err
+    assert "is empty (0 bytes)" in err and "riverbot restore" in err
+    assert database.read_bytes() == b""
