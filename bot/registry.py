@@ -152,6 +152,9 @@ def _parse_geojson(parsed: ParsedFile, text: str) -> None:
         document = json.loads(text)
     except json.JSONDecodeError as exc:
         raise RegistryFileError("registry.file.json", reason=exc.msg, line=exc.lineno) from None
+    except RecursionError:
+        # Thousands of nested brackets: the decoder gives up without saying where, so find the line.
+        raise RegistryFileError("registry.file.too_deep", line=_too_deep_line(text)) from None
     if not isinstance(document, dict) or document.get("type") != "FeatureCollection":
         raise RegistryFileError("registry.file.not_feature_collection")
     features = document.get("features")
@@ -164,6 +167,27 @@ def _parse_geojson(parsed: ParsedFile, text: str) -> None:
             continue
         values = {k: _property_text(properties.get(k)) for k in REACH_COLUMNS}
         _parse_row(parsed, number, values, feature.get("geometry"))
+
+
+# Deeper than any GeoJSON needs (a MultiLineString's positions are 4 levels inside the document): past it the
+# line of the first such bracket is named.
+MAX_DEPTH = 64
+_JSON_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}\n]')
+
+
+def _too_deep_line(text: str) -> int:
+    depth, line = 0, 1
+    for token in _JSON_TOKEN.finditer(text):
+        kind = token.group()
+        if kind == "\n":
+            line += 1
+        elif kind in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                return line
+        elif kind in "]}":
+            depth -= 1
+    return 1
 
 
 def _property_text(value: Any) -> str:
@@ -264,12 +288,11 @@ def check_geometry(geometry: Any, error: Callable[..., None]) -> dict[str, Any] 
             error("registry.error.geometry_points")
             return None
         for point in points:
+            # [lon, lat], or [lon, lat, altitude] as GPS tools write it; anything else inside is refused, not stored.
             if (
                 not isinstance(point, list)
-                or len(point) < 2
-                or not all(
-                    isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in point[:2]
-                )
+                or len(point) not in (2, 3)
+                or not all(isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in point)
             ):
                 error("registry.error.geometry_points")
                 return None
@@ -280,7 +303,9 @@ def check_geometry(geometry: Any, error: Callable[..., None]) -> dict[str, Any] 
                 else:
                     error("registry.error.out_of_range", lon=lon, lat=lat)
                 return None
-    return {"type": geometry["type"], "coordinates": geometry["coordinates"]}
+    # Positions as given (an int stays an int, so export -> import -> export keeps the bytes), the altitude dropped.
+    flat = [[point[:2] for point in points] for points in lines]
+    return {"type": geometry["type"], "coordinates": flat[0] if geometry["type"] == "LineString" else flat}
 
 
 def bounding_box(geometry: dict[str, Any]) -> tuple[float, float, float, float]:

@@ -293,3 +293,13 @@ def test_registry_export_escapes_formulas_and_import_reads_them_back(cli: Cli, t
     assert cli("registry", "export", tmp_path / "two", **fresh)[0] == 0
     for first in exported:
         assert (tmp_path / "two" / first.name).read_bytes() == first.read_bytes(), first.name
+
+
+def test_geojson_nested_too_deep_is_one_line_not_a_traceback(cli: Cli, tmp_path: Path) -> None:
+    """Finding 12 of issue 13: `registry import` crashed with a RecursionError traceback."""
+    deep = '{"type": "FeatureCollection", "features": [' + "[" * 100_000 + "]" * 100_000 + "]}"
+    path = _write(tmp_path, "reaches.geojson", deep)
+    code, _, err = cli("registry", "import", _write(tmp_path, "areas.csv", AREAS), path)
+    assert code == 1 and "Traceback" not in err and "RecursionError" not in err
+    assert f"{path}:1: " in err and "nested too deeply" in err
+    assert _db(tmp_path, lambda s: s.areas.all()) == []
