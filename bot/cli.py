@@ -107,7 +107,7 @@ def cmd_migrate(settings: Settings, locales: Locales) -> int:
             async with aiosqlite.connect(path) as conn:
                 before = await current_version(conn)
         try:
-            store = await open_store(settings)
+            store = await open_store(settings, verify=True)
         except MigrationError as exc:
             raise ConfigError("config.database", reason=str(exc)) from None
         backup = await last_backup(store)
@@ -1030,7 +1030,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(_explain(locales, lang, exc), file=sys.stderr)
         return EXIT_CONFIG
     except UnusableDatabase as exc:
-        print(locales.plain(lang, f"config.database_{exc.problem}", path=str(exc.path)), file=sys.stderr)
+        print(
+            locales.plain(lang, f"config.database_{exc.problem}", path=str(exc.path), detail=exc.detail),
+            file=sys.stderr,
+        )
         return EXIT_CONFIG
     except (sqlite3.DatabaseError, MigrationError) as exc:
         # A corrupt or foreign file in DATA_DIR is the operator's to fix, whichever command found it.
