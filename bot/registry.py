@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from bot.cells import escape_formula, unescape_formula
+from bot.names import clean_display_name, is_reserved
 
 Kind = Literal["areas", "reaches", "chiefs"]
 LEVELS = ("city", "county", "town", "village")
@@ -264,6 +265,9 @@ def _parse_row(parsed: ParsedFile, line: int, values: dict[str, str], geometry: 
             else:
                 error("registry.error.telegram_id", value=values["telegram_id"])
         reach_codes = tuple(c.strip() for c in values.get("reach_codes", "").split(";") if c.strip())
+        values["name"] = clean_display_name(values.get("name", ""))
+        if is_reserved(values["name"]):
+            error("registry.error.reserved_name", value=values["name"])
         row = ChiefRow(line, required("name"), phone, level(), required("area_code"), reach_codes, telegram_id)
     if errors:
         parsed.errors.extend(errors)

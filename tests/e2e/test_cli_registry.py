@@ -303,3 +303,16 @@ def test_geojson_nested_too_deep_is_one_line_not_a_traceback(cli: Cli, tmp_path:
     assert code == 1 and "Traceback" not in err and "RecursionError" not in err
     assert f"{path}:1: " in err and "nested too deeply" in err
     assert _db(tmp_path, lambda s: s.areas.all()) == []
+
+
+def test_registry_names_lose_invisible_characters_and_reserved_names_are_refused(cli: Cli, tmp_path: Path) -> None:
+    """Finding 15 of issue 13: chief names from the office's spreadsheet are cleaned like any other name."""
+    areas = _write(tmp_path, "areas.csv", AREAS)
+    reaches = _write(tmp_path, "reaches.csv", REACHES)
+    rows = "\u202e张三\u200b,13900000001,town,QT,DBH-01,\n系统,13900000002,town,QT,,\n"
+    chiefs = _write(tmp_path, "chiefs.csv", CHIEFS + rows)
+    code, _, err = cli("registry", "import", areas, reaches, chiefs)
+    assert code == 1 and 'chiefs.csv:3: Name "系统" is reserved' in err and "Traceback" not in err
+    code, _, err = cli("registry", "import", areas, reaches, chiefs, "--skip-bad")
+    assert code == 0, err
+    assert [p.name for p in _db(tmp_path, lambda s: s.people.chiefs())] == ["张三"]
