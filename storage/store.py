@@ -267,7 +267,9 @@ async def _connect(path: Path, synchronous: Synchronous) -> aiosqlite.Connection
 
 async def _quick_check(conn: aiosqlite.Connection, path: Path) -> None:
     """SQLite's quick check: every page and b-tree well formed (not index contents against tables, which
-    `integrity_check` adds at many times the cost). Badly broken pages make the check itself fail."""
+    `integrity_check` adds at many times the cost). Badly broken pages make the check itself fail. Measured on
+    the city-scale demo (940 MB, 2 million patrols): 7-13 s, 8 of them the patrols table; a county's database
+    takes well under a second. Paid once per start, against running for days on a damaged file."""
     try:
         async with conn.execute("PRAGMA quick_check(3)") as cursor:
             findings = [str(row[0]) for row in await cursor.fetchall()]
