@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from bot.permissions import RULES, ChatKind
 from sandbox import FakeUser
 from tests.conftest import Harness
 from tests.support import make_chief_invite, seed_registry, started_admin, tap
@@ -205,4 +206,9 @@ async def test_deactivated_people_are_told_so_even_for_help_and_language(bot: Ha
     after = await bot.store.people.by_telegram_id(chief.id)
     assert after is not None and after.language is None  # never chosen: still from Telegram's language_code
     assert await bot.services.chats.language(group.id) == "zh"
+    # Every command of the permission table, in private: the same answer.
+    for name in RULES:
+        if ChatKind.PRIVATE in RULES[name].where:
+            await chief.send(f"/{name}")
+            assert "您的账号已被停用" in (await chief.next_message()).text, name
     assert bot.errors() == []
