@@ -109,7 +109,8 @@ class Number:
 
     @property
     def regex(self) -> str:
-        return rf"0|[1-9]\d{{0,{len(str(self.high)) - 1}}}"
+        # [0-9], not \d: \d and int() also take other scripts' digits, so "1١" would read as 11.
+        return rf"0|[1-9][0-9]{{0,{len(str(self.high)) - 1}}}"
 
     @property
     def shape(self) -> str:
@@ -121,7 +122,7 @@ class Number:
         return len(str(self.high))
 
     def parse(self, text: str) -> int | None:
-        if not re.fullmatch(self.regex, text):
+        if not (text.isascii() and re.fullmatch(self.regex, text)):
             return None
         value = int(text)
         return value if self.low <= value <= self.high else None
