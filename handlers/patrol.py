@@ -149,9 +149,14 @@ async def choice_cancelled(update: Update, context: Context, actor: Actor, data:
 
 @pressed(PatrolGo, action="patrol")
 async def reminder_started(update: Update, context: Context, actor: Actor, data: PatrolGo) -> None:
-    """From a patrol reminder: start on that reach now (a button has no date of its own)."""
+    """From a patrol reminder: start on that reach now (a button has no date of its own). A reach that is gone
+    (or forged) begins nothing: no choice is left behind for a later reach button to date itself by."""
+    svc = services(context)
     assert actor.known.telegram_id is not None
-    await services(context).patrols.begin_choice(actor.known.telegram_id, datetime.now(UTC))
+    if await svc.patrols.reach(data.reach) is None:
+        await refuse(update, context, actor.language, "fallback.outdated_button")
+        return
+    await svc.patrols.begin_choice(actor.known.telegram_id, datetime.now(UTC))
     await _start_on(update, context, actor, data.reach)
 
 
