@@ -445,7 +445,9 @@ async def category_chosen(update: Update, context: Context, actor: Actor, data: 
     svc = services(context)
     lang = actor.language
     assert actor.known.telegram_id is not None
-    transition, duplicate = await svc.reports.choose_category(actor.known.telegram_id, state, data.category)
+    transition, duplicate = await svc.reports.choose_category(
+        actor.known.telegram_id, actor.known, state, data.category
+    )
     if duplicate is not None and transition.next is Next.OFFER_DUPLICATE:
         category = category_name(svc.locales, lang, data.category)
         await show(update, context, _t(context, lang, "report.category_noted", category=category))
@@ -456,11 +458,15 @@ async def category_chosen(update: Update, context: Context, actor: Actor, data: 
 
 @drafted(ReportSame, step=Step.DUPLICATE)
 async def same_pressed(update: Update, context: Context, actor: Actor, data: ReportSame, state: State) -> None:
-    """It is the problem offered: the report joins it (closed meanwhile: say so); the draft is over."""
+    """It is the problem offered: the report joins it (closed meanwhile: say so); the draft is over. Any other
+    problem (a forged button) is outdated, and the draft stays as it was."""
     person = actor.known
     lang = actor.language
     assert person.telegram_id is not None
-    joined = await services(context).reports.join(person.telegram_id, person.id, state, data.problem)
+    transition, joined = await services(context).reports.join(person.telegram_id, person.id, state, data.problem)
+    if transition.refused is not None:
+        await refuse(update, context, lang, "fallback.outdated_button")
+        return
     if joined is None:
         await show(update, context, _t(context, lang, "report.duplicate_gone"))
         return
