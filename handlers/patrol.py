@@ -207,7 +207,12 @@ async def finish_pressed(update: Update, context: Context, actor: Actor, data: P
 
 @pressed(PatrolProblem, action="patrol")
 async def problem_pressed(update: Update, context: Context, actor: Actor, data: PatrolProblem) -> None:
-    """The patrol card's "Report a problem": a report linked to the open patrol."""
+    """The patrol card's "Report a problem": a report linked to the open patrol, if it is the card's (another
+    patrol's card, or a forged one, is outdated)."""
+    patrol = await services(context).patrols.open_patrol(actor.known.id)
+    if patrol is not None and patrol.id != data.patrol:
+        await refuse(update, context, actor.language, "fallback.outdated_button")
+        return
     await begin_problem_note(update, context, actor)
 
 

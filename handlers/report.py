@@ -391,9 +391,14 @@ async def areas_shown(update: Update, context: Context, actor: Actor, data: Repo
 
 @drafted(ReportArea, step=Step.REACH)
 async def area_shown(update: Update, context: Context, actor: Actor, data: ReportArea, state: State) -> None:
-    """An area's reaches to choose from; the draft keeps the area, for its page buttons."""
+    """An area's reaches to choose from; the draft keeps the area, for its page buttons (a vanished or forged
+    area: outdated, and nothing kept)."""
+    svc = services(context)
     assert actor.known.telegram_id is not None
-    await services(context).reports.apply(actor.known.telegram_id, drafts.list_area(state, data.area))
+    if await svc.patrols.area(data.area) is None:
+        await refuse(update, context, actor.language, "fallback.outdated_button")
+        return
+    await svc.reports.apply(actor.known.telegram_id, drafts.list_area(state, data.area))
     await _area_page(update, context, actor, data.area, page=0)
 
 
@@ -416,7 +421,14 @@ async def _area_page(update: Update, context: Context, actor: Actor, area_id: in
         update,
         context,
         _t(context, lang, "report.choose_reach"),
-        paged(choices, page=page, page_data=lambda n: ReportReachPage(page=n).pack(), page_size=AREA_PAGE),
+        paged(
+            choices,
+            page=page,
+            page_data=lambda n: ReportReachPage(page=n).pack(),
+            page_size=AREA_PAGE,
+            # Back to the areas, as the patrol's list has: and an area without reaches still has a button.
+            extra=[[(_p(context, lang, "common.back"), ReportAreas().pack())]],
+        ),
     )
 
 

@@ -11,7 +11,12 @@ from __future__ import annotations
 
 import itertools
 import sqlite3
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+from bot import drafts
+from bot.drafts import State, Step
+from bot.problems import Draft, DraftPhoto
 
 from handlers.callbacks import CallbackData, Number, OneOf, Token, registry
 from sandbox import FakeGroup, FakeUser
@@ -97,6 +102,12 @@ async def test_forged_buttons_from_anyone_anywhere_change_nothing_and_crash_noth
     await world.problem(
         volunteer_id, ids["DBH-01"], reported="2026-11-30 09:00", deadline="2026-12-30", assignee_id=chief_id
     )
+    # Half-way states, so that forged presses reach past "you have none": the chief is on patrol, the volunteer
+    # is choosing the reach of a report.
+    await bot.store.patrols.start(chief_id, ids["DBH-01"], datetime.now(UTC) - timedelta(minutes=5))
+    draft = Draft(photos=[DraftPhoto(1, "file-1", False, None)], lat=32.5, lon=120.41, location_source="shared")
+    assert qian.id is not None
+    await bot.services.dialogs.set(qian.id, *drafts.stored(State(Step.REACH, draft)))
     group = bot.sandbox.group(title="闲聊群", supergroup=False, members=[admin, zhao, qian, sun, never_started])
     supergroup = bot.sandbox.group(title="城东片区河长群", members=[admin, zhao, qian, sun, never_started])
     await bot.store.chats.upsert(supergroup.id, type="supergroup", title=supergroup.title, bot_status="member")
