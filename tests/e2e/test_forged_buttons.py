@@ -17,11 +17,10 @@ from pathlib import Path
 from bot import drafts
 from bot.drafts import State, Step
 from bot.problems import Draft, DraftPhoto
-
 from handlers.callbacks import CallbackData, Number, OneOf, Token, registry
 from sandbox import FakeGroup, FakeUser
 from tests.conftest import Harness
-from tests.support import World, chief, run_weekly, seed_registry, started_admin, volunteer
+from tests.support import World, chief, run_weekly, seed_registry, started_admin, tap, volunteer
 
 # What a forged number may be: beyond an id's bounds, beyond what SQLite or any database takes, digits Python's
 # int() reads but ASCII does not have (alone and after an ASCII one), and an id in bounds that no row has.
@@ -103,11 +102,16 @@ async def test_forged_buttons_from_anyone_anywhere_change_nothing_and_crash_noth
         volunteer_id, ids["DBH-01"], reported="2026-11-30 09:00", deadline="2026-12-30", assignee_id=chief_id
     )
     # Half-way states, so that forged presses reach past "you have none": the chief is on patrol, the volunteer
-    # is choosing the reach of a report.
+    # is choosing the reach of a report (and the admin an invite's, below).
     await bot.store.patrols.start(chief_id, ids["DBH-01"], datetime.now(UTC) - timedelta(minutes=5))
     draft = Draft(photos=[DraftPhoto(1, "file-1", False, None)], lat=32.5, lon=120.41, location_source="shared")
     assert qian.id is not None
     await bot.services.dialogs.set(qian.id, *drafts.stored(State(Step.REACH, draft)))
+    await admin.send("/invite")
+    await tap(bot, admin, await admin.next_message(), text="河长")
+    await admin.send("王五")
+    areas = await tap(bot, admin, await admin.next_message(), text="镇级河长")
+    assert "丁堡河" in str((await tap(bot, admin, areas, text="城东片区 · CD")).buttons)
     group = bot.sandbox.group(title="闲聊群", supergroup=False, members=[admin, zhao, qian, sun, never_started])
     supergroup = bot.sandbox.group(title="城东片区河长群", members=[admin, zhao, qian, sun, never_started])
     await bot.store.chats.upsert(supergroup.id, type="supergroup", title=supergroup.title, bot_status="member")
