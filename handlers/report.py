@@ -391,8 +391,10 @@ async def areas_shown(update: Update, context: Context, actor: Actor, data: Repo
 
 @drafted(ReportArea, step=Step.REACH)
 async def area_shown(update: Update, context: Context, actor: Actor, data: ReportArea, state: State) -> None:
-    """An area's reaches to choose from; the draft keeps the area, for its page buttons (a vanished or forged
-    area: outdated, and nothing kept)."""
+    """An area's reaches to choose from; the draft keeps the area, for its page buttons.
+
+    A vanished or forged area is outdated, and nothing is kept.
+    """
     svc = services(context)
     assert actor.known.telegram_id is not None
     if await svc.patrols.area(data.area) is None:
@@ -470,8 +472,10 @@ async def category_chosen(update: Update, context: Context, actor: Actor, data: 
 
 @drafted(ReportSame, step=Step.DUPLICATE)
 async def same_pressed(update: Update, context: Context, actor: Actor, data: ReportSame, state: State) -> None:
-    """It is the problem offered: the report joins it (closed meanwhile: say so); the draft is over. Any other
-    problem (a forged button) is outdated, and the draft stays as it was."""
+    """It is the problem offered: the report joins it (closed meanwhile: say so); the draft is over.
+
+    Any other problem (a forged button) is outdated, and the draft stays as it was.
+    """
     person = actor.known
     lang = actor.language
     assert person.telegram_id is not None

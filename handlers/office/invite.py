@@ -153,8 +153,11 @@ async def _reach_choice_changed(
 
 @pressed(NewInviteReach, action="invite")
 async def reach_toggled(update: Update, context: Context, actor: Actor, data: NewInviteReach) -> None:
-    """Add the reach to the chief's choice, or take it out: only a reach of the area offered (or one chosen
-    before), so a forged button cannot put any reach, or one that does not exist, into the invite."""
+    """Add the reach to the chief's choice, or take it out.
+
+    Only a reach of the area offered (or one chosen before): a forged button cannot put any reach, or one that
+    does not exist, into the invite.
+    """
     step = await _reach_step(update, context, actor)
     if step is not None:
         area, chosen = step
