@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -23,6 +24,7 @@ from typing import Literal, Protocol, TypeVar
 
 from bot.chats import GONE, ChatService
 from bot.config import Language, Settings
+from bot.cooldown import Cooldown
 from bot.i18n import Locales
 from bot.people import PeopleService, Person
 from bot.summaries import (
@@ -53,6 +55,9 @@ MAX_ATTEMPTS = 5
 # More would only queue inside the rate limiter, and would take connections from the pool (16, bot.app) that
 # people's updates need while the run goes on.
 AREAS_IN_FLIGHT = 12
+# /summary in a group: one summary per group per this many seconds. A summary is several messages with a chart,
+# and a group may take about 20 messages a minute: 40 members asking at once would hold the group for minutes.
+GROUP_SUMMARY_COOLDOWN = 600
 
 Failure = Literal["flood", "forbidden", "other"]
 
@@ -68,6 +73,14 @@ class Sender(Protocol):
         """The kind of failed send `error` is (flood 429, forbidden 403, other); None when it is no failed send
         at all (a bug, the store failing), which delivery lets through."""
         ...
+
+
+@dataclass(frozen=True, slots=True)
+class GroupAsk:
+    """The answer to /summary in a group: send it, or tell the asker to wait (once per cooldown), or say nothing."""
+
+    send: bool
+    tell_wait_minutes: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,6 +186,17 @@ class Delivery:
         self._summaries = summaries
         # One weekly run at a time: the hourly job and a catch-up at start must not send the same week twice.
         self._lock = asyncio.Lock()
+        self._group_summaries = Cooldown(GROUP_SUMMARY_COOLDOWN)
+        self._told_to_wait = Cooldown(GROUP_SUMMARY_COOLDOWN)  # per (group, asker): one answer each, not a flood
+
+    def ask_in_group(self, chat_id: int, asker_id: int) -> GroupAsk:
+        """/summary in a group: the first ask in a cooldown is sent; a later one is refused, briefly told once."""
+        wait = self._group_summaries.take(chat_id)
+        if not wait:
+            return GroupAsk(send=True)
+        if self._told_to_wait.take((chat_id, asker_id)):
+            return GroupAsk(send=False)
+        return GroupAsk(send=False, tell_wait_minutes=max(1, math.ceil(wait / 60)))
 
     def due_week(self, now: datetime | None = None) -> Week | None:
         return due_week(self._settings, now or _now())

@@ -58,6 +58,7 @@ class Refusal(StrEnum):
     PHOTOS_DONE = "photos_done_already"
     TOO_MANY_PHOTOS = "too_many_photos"
     NEED_A_PHOTO = "need_a_photo"
+    NOT_OFFERED = "not_offered"  # "the same problem" named one the draft was not offered (a forged button)
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,21 +174,25 @@ def choose_reach(state: State, reach_id: int) -> Transition:
     return _to(Step.CATEGORY, replace(state.draft, reach_id=reach_id), Next.ASK_CATEGORY)
 
 
-def choose_category(state: State, category: str, *, possible_duplicate: bool) -> Transition:
-    """The kind of problem; when one like it is open nearby (the caller looked), ask whether it is that one."""
+def choose_category(state: State, category: str, *, duplicate_of: int | None) -> Transition:
+    """The kind of problem; when one like it is open nearby (the caller looked: `duplicate_of`), ask whether it
+    is that one, and keep which one was offered."""
     if state.step is not Step.CATEGORY or category not in CATEGORIES:
         return _refuse(state, Refusal.WRONG_STEP)
-    draft = replace(state.draft, category=category)
-    if possible_duplicate:
+    draft = replace(state.draft, category=category, offered_problem_id=duplicate_of)
+    if duplicate_of is not None:
         return _to(Step.DUPLICATE, draft, Next.OFFER_DUPLICATE)
     return _to(Step.DESCRIPTION, draft, Next.ASK_DESCRIPTION)
 
 
-def answer_duplicate(state: State, *, same: bool) -> Transition:
-    """"The same problem": join it, the draft is over. "A new one": carry on to the description."""
+def answer_duplicate(state: State, *, same: bool, problem_id: int | None = None) -> Transition:
+    """"The same problem" (`problem_id`): join it, the draft is over; only the problem offered can be joined, as a
+    button names its problem and a forged one could name any. "A new one": carry on to the description."""
     if state.step is not Step.DUPLICATE:
         return _refuse(state, Refusal.WRONG_STEP)
     if same:
+        if problem_id is None or problem_id != state.draft.offered_problem_id:
+            return _refuse(state, Refusal.NOT_OFFERED)
         return _to(None, state.draft, Next.JOIN)
     return _to(Step.DESCRIPTION, replace(state.draft, duplicate_checked=True), Next.ASK_DESCRIPTION)
 

@@ -69,10 +69,14 @@ class Draft:
     started_at: str | None = None
     # The area whose reaches are listed at the reach step (chosen "by area"), so its page buttons can turn.
     listed_area_id: int | None = None
+    # The open problem offered as perhaps the same: the only one "the same problem" may join.
+    offered_problem_id: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         # A key added later is written only when set: a draft that never used it keeps the stored form it had.
-        later = {"listed_area_id": self.listed_area_id} if self.listed_area_id is not None else {}
+        later: dict[str, Any] = {"listed_area_id": self.listed_area_id} if self.listed_area_id is not None else {}
+        if self.offered_problem_id is not None:
+            later["offered_problem_id"] = self.offered_problem_id
         return {
             "photos": [[p.photo_id, p.file_id, p.as_document, list(p.gps) if p.gps else None] for p in self.photos],
             "lat": self.lat,
@@ -105,6 +109,7 @@ class Draft:
             duplicate_checked=bool(data.get("duplicate_checked")),
             started_at=data.get("started_at"),
             listed_area_id=data.get("listed_area_id"),
+            offered_problem_id=data.get("offered_problem_id"),
         )
 
     @property
@@ -434,6 +439,13 @@ class ProblemService:
         nothing. Only the assignee can rectify, and a reassignment leaves "rectified", so while a problem is
         rectified its assignee is the one who rectified it."""
         return problem.status == "rectified" and problem.assignee_id == person.id
+    async def may_be_offered(self, problem: ProblemRecord, person: Person) -> bool:
+        """Whether a report of this person's may be offered the problem as perhaps the same: one they may view, or
+        one of their own area. Never another area's: the offer shows its photo and place, and joining it makes
+        them a follower, who sees the whole card and hears of every step."""
+        if await self.may_view(problem, person):
+            return True
+        return person.home_area_id is not None and problem.area_id == person.home_area_id
 
     async def may_view(self, problem: ProblemRecord, person: Person) -> bool:
         """Admins see every problem; others the ones they reported, hold, follow, or that are on their reaches."""

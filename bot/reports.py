@@ -15,6 +15,7 @@ from bot.config import CATEGORIES, Settings
 from bot.dialogs import Dialogs
 from bot.drafts import State, Transition
 from bot.patrols import NearbyReach, PatrolService
+from bot.people import Person
 from bot.problems import Draft, DraftPhoto, ProblemService
 from storage import Store
 from storage.problems import ProblemRecord
@@ -106,19 +107,20 @@ class ReportService:
         return await self._patrols.nearest_reaches((draft.lat, draft.lon), home_area_id=home_area_id, limit=NEAREST)
 
     async def choose_category(
-        self, telegram_id: int, state: State, category: str
+        self, telegram_id: int, reporter: Person, state: State, category: str
     ) -> tuple[Transition, Duplicate | None]:
-        """The kind of problem, and the nearest open problem of that kind it may be."""
+        """The kind of problem, and the nearest open problem of that kind it may be, among those the reporter may
+        be offered (`ProblemService.may_be_offered`)."""
         duplicate = None
         draft = state.draft
         asking = state.step is drafts.Step.CATEGORY and category in CATEGORIES
         if asking and draft.lat is not None and draft.lon is not None:
-            near = await self._problems.possible_duplicates(category, draft.lat, draft.lon)
-            if near:
-                duplicate = await self._duplicate(*near[0])
-        transition = await self.apply(
-            telegram_id, drafts.choose_category(state, category, possible_duplicate=duplicate is not None)
-        )
+            for problem, distance in await self._problems.possible_duplicates(category, draft.lat, draft.lon):
+                if await self._problems.may_be_offered(problem, reporter):
+                    duplicate = await self._duplicate(problem, distance)
+                    break
+        offered = duplicate.problem.id if duplicate is not None else None
+        transition = await self.apply(telegram_id, drafts.choose_category(state, category, duplicate_of=offered))
         return transition, duplicate if transition.refused is None else None
 
     async def _duplicate(self, problem: ProblemRecord, distance_m: float) -> Duplicate:
@@ -130,15 +132,18 @@ class ReportService:
         assert state.draft.reach_id is not None
         return Confirmation(state.draft, await self._store.reaches.by_id(state.draft.reach_id))
 
-    async def join(self, telegram_id: int, person_id: int, state: State, problem_id: int) -> ProblemRecord | None:
-        """It was the same problem: the draft's photos go to it and the person follows it. None: it is closed
-        (or gone) by now. The draft is over either way."""
-        transition = drafts.answer_duplicate(state, same=True)
+    async def join(
+        self, telegram_id: int, person_id: int, state: State, problem_id: int
+    ) -> tuple[Transition, ProblemRecord | None]:
+        """It was the same problem: the draft's photos go to it and the person follows it; the draft is over.
+        Refused (the draft unchanged) for any problem but the one offered; no problem when it is closed (or gone)
+        by now."""
+        transition = drafts.answer_duplicate(state, same=True, problem_id=problem_id)
         if transition.refused is not None:
-            return None
+            return transition, None
         joined = await self._problems.join_existing(problem_id, person_id, state.draft)
         await self.apply(telegram_id, transition)
-        return joined
+        return transition, joined
 
     async def submit(self, telegram_id: int, person_id: int, state: State) -> ProblemRecord | None:
         """File the problem, dated when the report was begun. None: the draft is not ready to send."""

@@ -9,8 +9,9 @@ A codec is a small frozen class with a prefix and typed fields, in the manner of
 `BindArea(area=3, seen=0).pack()` is `"bind:a:3:0"`; `BindArea.parse(data)` gives the instance back, or None for
 forged or old data (a number out of bounds, a word not in the fixed set, a wrong shape); `BindArea.pattern` is
 the anchored regex its CallbackQueryHandler is registered with. The pattern takes any digits where a number
-goes, so a forged number (too big, leading zeros) still reaches the handler of its button kind, whose `pressed`
-answers it (see its `forged`); a wrong word or shape is left to the fallback's outdated answer. Ids are
+goes, so a forged number (too big, leading zeros, another script's digits) still reaches the handler of its
+button kind, whose `pressed` answers it (see its `forged`); a wrong word or shape is left to the fallback's
+outdated answer. A number parses from ASCII digits only. Ids are
 1..2**31-1 (SQLite would overflow on more), pages 0..999999, and the longest data a codec can pack is checked
 against Telegram's 64 bytes when the class is defined. Defining two codecs with one prefix, or two whose data
 could be alike, fails at import: no press can be claimed by two handlers.
@@ -109,7 +110,8 @@ class Number:
 
     @property
     def regex(self) -> str:
-        return rf"0|[1-9]\d{{0,{len(str(self.high)) - 1}}}"
+        # [0-9], not \d: \d and int() also take other scripts' digits, so "1١" would read as 11.
+        return rf"0|[1-9][0-9]{{0,{len(str(self.high)) - 1}}}"
 
     @property
     def shape(self) -> str:
@@ -121,7 +123,7 @@ class Number:
         return len(str(self.high))
 
     def parse(self, text: str) -> int | None:
-        if not re.fullmatch(self.regex, text):
+        if not (text.isascii() and re.fullmatch(self.regex, text)):
             return None
         value = int(text)
         return value if self.low <= value <= self.high else None

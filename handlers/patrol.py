@@ -150,9 +150,17 @@ async def choice_cancelled(update: Update, context: Context, actor: Actor, data:
 
 @pressed(PatrolGo, action="patrol")
 async def reminder_started(update: Update, context: Context, actor: Actor, data: PatrolGo) -> None:
-    """From a patrol reminder: start on that reach now (a button has no date of its own)."""
+    """From a patrol reminder: start on that reach now (a button has no date of its own).
+
+    A reach that is gone (or forged) begins nothing: no choice is left behind for a later reach button to date
+    itself by.
+    """
+    svc = services(context)
     assert actor.known.telegram_id is not None
-    await services(context).patrols.begin_choice(actor.known.telegram_id, datetime.now(UTC))
+    if await svc.patrols.reach(data.reach) is None:
+        await refuse(update, context, actor.language, "fallback.outdated_button")
+        return
+    await svc.patrols.begin_choice(actor.known.telegram_id, datetime.now(UTC))
     await _start_on(update, context, actor, data.reach)
 
 
@@ -203,7 +211,14 @@ async def finish_pressed(update: Update, context: Context, actor: Actor, data: P
 
 @pressed(PatrolProblem, action="patrol")
 async def problem_pressed(update: Update, context: Context, actor: Actor, data: PatrolProblem) -> None:
-    """The patrol card's "Report a problem": a report linked to the open patrol."""
+    """The patrol card's "Report a problem": a report linked to the open patrol.
+
+    Only from the open patrol's own card: another patrol's card, or a forged one, is outdated.
+    """
+    patrol = await services(context).patrols.open_patrol(actor.known.id)
+    if patrol is not None and patrol.id != data.patrol:
+        await refuse(update, context, actor.language, "fallback.outdated_button")
+        return
     await begin_problem_note(update, context, actor)
 
 

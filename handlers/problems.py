@@ -370,11 +370,15 @@ async def hand_over(context: Context, person: Person) -> None:
 async def problem_command(update: Update, context: Context, actor: Actor, message: Message) -> None:
     """/problem N: the problem's card with its timeline, if this person may see it."""
     svc = services(context)
-    number = (context.args or [""])[0].lstrip("#")
-    if not (number.isascii() and number.isdigit()):  # "²" and "١" are digits to str.isdigit, not to int()
+    text = (context.args or [""])[0].lstrip("#")
+    if not (text.isascii() and text.isdigit()):  # "²" and "١" are digits to str.isdigit, not to int()
         await message.reply_text(_t(svc, actor.language, "problem.usage"))
         return
-    await _view(update, context, actor, int(number))
+    number = ID.parse(text)  # an id as a button would carry it: a bigger number names no problem
+    if number is None:
+        await refuse(update, context, actor.language, "problem.not_found", number=text)
+        return
+    await _view(update, context, actor, number)
 
 
 async def _view(update: Update, context: Context, actor: Actor, number: int) -> None:

@@ -408,9 +408,16 @@ async def areas_shown(update: Update, context: Context, actor: Actor, data: Repo
 
 @drafted(ReportArea, step=Step.REACH)
 async def area_shown(update: Update, context: Context, actor: Actor, data: ReportArea, state: State) -> None:
-    """An area's reaches to choose from; the draft keeps the area, for its page buttons."""
+    """An area's reaches to choose from; the draft keeps the area, for its page buttons.
+
+    A vanished or forged area is outdated, and nothing is kept.
+    """
+    svc = services(context)
     assert actor.known.telegram_id is not None
-    await services(context).reports.apply(actor.known.telegram_id, drafts.list_area(state, data.area))
+    if await svc.patrols.area(data.area) is None:
+        await refuse(update, context, actor.language, "fallback.outdated_button")
+        return
+    await svc.reports.apply(actor.known.telegram_id, drafts.list_area(state, data.area))
     await _area_page(update, context, actor, data.area, page=0)
 
 
@@ -433,7 +440,14 @@ async def _area_page(update: Update, context: Context, actor: Actor, area_id: in
         update,
         context,
         _t(context, lang, "report.choose_reach"),
-        paged(choices, page=page, page_data=lambda n: ReportReachPage(page=n).pack(), page_size=AREA_PAGE),
+        paged(
+            choices,
+            page=page,
+            page_data=lambda n: ReportReachPage(page=n).pack(),
+            page_size=AREA_PAGE,
+            # Back to the areas, as the patrol's list has: and an area without reaches still has a button.
+            extra=[[(_p(context, lang, "common.back"), ReportAreas().pack())]],
+        ),
     )
 
 
@@ -462,7 +476,9 @@ async def category_chosen(update: Update, context: Context, actor: Actor, data: 
     svc = services(context)
     lang = actor.language
     assert actor.known.telegram_id is not None
-    transition, duplicate = await svc.reports.choose_category(actor.known.telegram_id, state, data.category)
+    transition, duplicate = await svc.reports.choose_category(
+        actor.known.telegram_id, actor.known, state, data.category
+    )
     if duplicate is not None and transition.next is Next.OFFER_DUPLICATE:
         category = category_name(svc.locales, lang, data.category)
         await show(update, context, _t(context, lang, "report.category_noted", category=category))
@@ -473,11 +489,17 @@ async def category_chosen(update: Update, context: Context, actor: Actor, data: 
 
 @drafted(ReportSame, step=Step.DUPLICATE)
 async def same_pressed(update: Update, context: Context, actor: Actor, data: ReportSame, state: State) -> None:
-    """It is the problem offered: the report joins it (closed meanwhile: say so); the draft is over."""
+    """It is the problem offered: the report joins it (closed meanwhile: say so); the draft is over.
+
+    Any other problem (a forged button) is outdated, and the draft stays as it was.
+    """
     person = actor.known
     lang = actor.language
     assert person.telegram_id is not None
-    joined = await services(context).reports.join(person.telegram_id, person.id, state, data.problem)
+    transition, joined = await services(context).reports.join(person.telegram_id, person.id, state, data.problem)
+    if transition.refused is not None:
+        await refuse(update, context, lang, "fallback.outdated_button")
+        return
     if joined is None:
         await show(update, context, _t(context, lang, "report.duplicate_gone"))
         return

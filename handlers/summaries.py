@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 from telegram import Message, Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, filters
 
+from bot.permissions import ChatKind
 from bot.services import Services
 from bot.summaries import Week, last_week, week_of
 from handlers.access import Actor, command, refuse
@@ -61,7 +62,15 @@ async def summary_command(update: Update, context: Context, actor: Actor, messag
         area = await svc.chats.bound_area(chat.id)
         if area is None:
             return
-        await svc.delivery.send_summary(BotSender(context.bot), chat.id, area, last_week(_today(svc)), actor.language)
+        asked = svc.delivery.ask_in_group(chat.id, update.effective_user.id if update.effective_user else 0)
+        if asked.tell_wait_minutes is not None:
+            await message.reply_text(
+                svc.locales.t(actor.language, "summary.cooldown", minutes=asked.tell_wait_minutes)
+            )
+        if asked.send:
+            await svc.delivery.send_summary(
+                BotSender(context.bot), chat.id, area, last_week(_today(svc)), actor.language
+            )
         return
     person = actor.known
     areas = await svc.delivery.areas_for(person.id, admin=person.is_admin)
@@ -86,8 +95,15 @@ async def summary_command(update: Update, context: Context, actor: Actor, messag
 
 
 async def _own_area(update: Update, context: Context, actor: Actor, area_id: int) -> AreaRecord | None:
-    """The pressed area if it is one of the presser's; None (answered) if not, or no longer."""
+    """The pressed area if it is one of the presser's; None (answered) if not, or no longer.
+
+    The area and week buttons are drawn only in private (a group's /summary is its own area's, at once), so one
+    pressed in a group is forged: it must not post some other area's summary there, nor needs a known presser.
+    """
     svc = services(context)
+    if actor.chat is not ChatKind.PRIVATE:
+        await alert(update, svc.locales.plain(actor.language, "fallback.outdated_button"))
+        return None
     person = actor.known
     area = next((a for a in await svc.delivery.areas_for(person.id, admin=person.is_admin) if a.id == area_id), None)
     if area is None:

@@ -154,11 +154,20 @@ async def _reach_choice_changed(
 
 @pressed(NewInviteReach, action="invite")
 async def reach_toggled(update: Update, context: Context, actor: Actor, data: NewInviteReach) -> None:
-    """Add the reach to the chief's choice, or take it out."""
+    """Add the reach to the chief's choice, or take it out.
+
+    Only a reach of the area offered (or one chosen before): a forged button cannot put any reach, or one that
+    does not exist, into the invite.
+    """
     step = await _reach_step(update, context, actor)
     if step is not None:
         area, chosen = step
-        chosen["reaches"] = toggled(list(chosen.get("reaches", [])), data.reach)
+        reaches = list(chosen.get("reaches", []))
+        offered = {r.id for r in await services(context).office.reaches_in(area.id)}
+        if data.reach not in offered and data.reach not in reaches:
+            await refuse(update, context, actor.language, "fallback.outdated_button")
+            return
+        chosen["reaches"] = toggled(reaches, data.reach)
         await _reach_choice_changed(update, context, actor, area, chosen)
 
 

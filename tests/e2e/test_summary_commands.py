@@ -20,6 +20,7 @@ from handlers.summaries import deliver_week
 from sandbox import BotApiServer, Sandbox
 from sandbox.driver import FakeUser
 from storage import Store
+from storage.registry import ReachValues
 from storage.summaries import AREA, CHIEF
 from tests.conftest import BotFactory, Cli, Harness
 from tests.support import World, bound_group, chief, current, restart, run_weekly, started_admin
@@ -202,6 +203,61 @@ async def test_a_chief_sees_only_their_areas_and_a_volunteer_is_refused(bot: Har
     refused = await volunteer.next_message()
     assert "周报" not in refused.text and refused.kind == "text"
     await volunteer.expect_silence()
+
+
+async def test_forged_summary_button_from_a_group_member_who_never_opened_the_bot(bot: Harness) -> None:
+    """Finding 10 of issue 13: an `sm:` press in a bound group from someone the bot has never met asserted a
+    person; 300 of them stored 370 KB of failed updates. It is answered as outdated, and nothing is kept."""
+    group_id, area_id = await bound_group(bot)
+    lurker = bot.sandbox.user(first_name="路人", started=False)
+    bot.sandbox.state.chats[group_id].members[lurker.id] = lurker.record
+    for data in (f"sm:a:{area_id}", f"sm:w:{area_id}:0", f"sm:w:{area_id}:2"):
+        answer = await bot.sandbox.answer(await lurker.press_raw(group_id, 99999, data))
+        assert answer.get("text") == "这个按钮已失效，请重新操作。", answer
+    assert bot.errors() == []
+    assert await bot.store.failed_updates.open() == []
+    assert bot.sandbox.state.sent_in_chat(group_id) == []
+
+
+async def test_a_chief_cannot_post_their_own_areas_summary_in_another_areas_group(bot: Harness) -> None:
+    """Finding 13 of issue 13: a forged `sm:w:<own area>` pressed in another area's group sent the chief's own
+    area's summary there. In a group the summary buttons are never drawn, so none of them is taken."""
+    group_id, _ = await bound_group(bot)  # CD's group
+    qt_id, _ = await bot.store.areas.upsert("QT", "曲塘镇", "Qutang")
+    sun = bot.sandbox.user(first_name="孙")
+    qt_reach, _ = await bot.store.reaches.upsert(
+        ReachValues("QT-01", "曲塘河", "Qutang River", qt_id, "town", None, (), None, None)
+    )
+    await chief(bot, sun, "孙河长", [qt_reach])  # 曲塘镇's chief, and a member of 城东片区's group
+    bot.sandbox.state.chats[group_id].members[sun.id] = sun.record
+    await sun.send("/summary")  # in private, his own area is his to read
+    assert (await sun.next_message()).button_texts == ["曲塘镇（QT）"]
+    for data in (f"sm:w:{qt_id}:0", f"sm:a:{qt_id}"):
+        answer = await bot.sandbox.answer(await sun.press_raw(group_id, 99999, data))
+        assert answer.get("text") == "这个按钮已失效，请重新操作。", answer
+    assert bot.sandbox.state.sent_in_chat(group_id) == []
+    assert bot.errors() == []
+
+
+async def test_summary_in_a_group_waits_out_a_cooldown(bot: Harness) -> None:
+    """Finding 13 of issue 13: 40 /summary in a group queued 80 messages. Within the cooldown the group gets no
+    other summary; whoever asks is told once, briefly, in the group's language."""
+    group_id, _ = await bound_group(bot)
+    members = [bot.sandbox.user(first_name=name) for name in ("路人", "过客")]
+    for member in members:
+        bot.sandbox.state.chats[group_id].members[member.id] = member.record
+    first, second = members
+    await first.send("/summary", chat=group_id)
+    assert (await first.next_message(chat=group_id)).text.startswith("📋 城东片区（CD）河长制工作周报")
+    assert (await first.next_message(chat=group_id)).kind == "photo"
+    for _ in range(20):
+        await first.send("/summary", chat=group_id)
+        await second.send("/summary", chat=group_id)
+    await bot.sandbox.wait_consumed()
+    later = bot.sandbox.state.sent_in_chat(group_id)[2:]
+    assert [m.text for m in later] == ["本群的周报刚刚发送过，请 10 分钟后再试。"] * 2
+    assert {m.raw["reply_to_message"]["from"]["id"] for m in later} == {first.id, second.id}
+    assert bot.errors() == []
 
 
 # -- the chiefs' private digest -----------------------------------------------------------------------------

@@ -285,3 +285,17 @@ def test_a_forged_number_reaches_its_handler_and_still_does_not_parse() -> None:
     # A word out of its set, or another shape, is not this codec's: the fallback answers it.
     for data in ("sm:w:2:3", "pb:v:x", "pb:v:1:2", "ex:f:pdf"):
         assert cb.SummaryWeek.texts(data) is None and not any(c.pattern.match(data) for c in cb.registry().values())
+
+
+@pytest.mark.parametrize("digits", ["1١", "1٢3", "١٢", "²", "1²", "１", "1０", "9" * 25])
+def test_malformed_numbers_under_every_prefix_parse_to_nothing(digits: str) -> None:
+    """Finding 11 of issue 13: int() reads "1١" as 11 and "1０" as 10; only ASCII digits within bounds are ids."""
+    for codec in cb.registry().values():
+        for index, (_, part) in enumerate(codec.parts):
+            if not isinstance(part, cb.Number):
+                continue
+            texts = [str(p.choices[0]) if isinstance(p, cb.OneOf) else "1" for _, p in codec.parts]
+            texts[index] = digits
+            data = ":".join([codec.prefix, *texts])
+            assert codec.parse(data) is None, data
+    assert cb.ID.parse("1١") is None and cb.ID.parse("2147483648") is None

@@ -21,7 +21,7 @@ AT_STEP = {
     Step.LOCATION: Draft(photos=[FILE_WITH_GPS]),
     Step.REACH: Draft(photos=[PHOTO], lat=32.5, lon=120.4, location_source="shared"),
     Step.CATEGORY: Draft(photos=[PHOTO], lat=32.5, lon=120.4, location_source="shared", reach_id=3),
-    Step.DUPLICATE: Draft(photos=[PHOTO], lat=32.5, lon=120.4, reach_id=3, category="garbage"),
+    Step.DUPLICATE: Draft(photos=[PHOTO], lat=32.5, lon=120.4, reach_id=3, category="garbage", offered_problem_id=4),
     Step.DESCRIPTION: Draft(photos=[PHOTO], lat=32.5, lon=120.4, reach_id=3, category="garbage"),
     Step.CONFIRM: Draft(photos=[PHOTO], lat=32.5, lon=120.4, reach_id=3, category="garbage", description="漂浮物"),
 }
@@ -35,9 +35,9 @@ INPUTS: dict[str, Input] = {
     "exif": drafts.use_exif,
     "area": lambda s: drafts.list_area(s, 2),
     "reach": lambda s: drafts.choose_reach(s, 5),
-    "category": lambda s: drafts.choose_category(s, "garbage", possible_duplicate=False),
-    "category, one like it nearby": lambda s: drafts.choose_category(s, "garbage", possible_duplicate=True),
-    "same problem": lambda s: drafts.answer_duplicate(s, same=True),
+    "category": lambda s: drafts.choose_category(s, "garbage", duplicate_of=None),
+    "category, one like it nearby": lambda s: drafts.choose_category(s, "garbage", duplicate_of=4),
+    "same problem": lambda s: drafts.answer_duplicate(s, same=True, problem_id=4),
     "a new problem": lambda s: drafts.answer_duplicate(s, same=False),
     "text": lambda s: drafts.describe(s, "  河面漂浮物  "),
     "skip": lambda s: drafts.describe(s, None),
@@ -98,7 +98,7 @@ def test_what_each_input_writes_into_the_draft() -> None:
     exif = drafts.use_exif(State(Step.LOCATION, AT_STEP[Step.LOCATION])).draft
     assert (exif.lat, exif.lon, exif.location_source) == (32.5, 120.4, "exif")
     assert drafts.choose_reach(State(Step.REACH, AT_STEP[Step.REACH]), 5).draft.reach_id == 5
-    chosen = drafts.choose_category(State(Step.CATEGORY, AT_STEP[Step.CATEGORY]), "garbage", possible_duplicate=False)
+    chosen = drafts.choose_category(State(Step.CATEGORY, AT_STEP[Step.CATEGORY]), "garbage", duplicate_of=None)
     assert chosen.draft.category == "garbage" and not chosen.draft.duplicate_checked
     new = drafts.answer_duplicate(State(Step.DUPLICATE, AT_STEP[Step.DUPLICATE]), same=False)
     assert new.draft.duplicate_checked
@@ -118,7 +118,7 @@ def test_the_edges_refuse_with_their_reason() -> None:
     no_gps = State(Step.LOCATION, Draft(photos=[PHOTO]))
     assert drafts.use_exif(no_gps).refused is Refusal.WRONG_STEP
     category = State(Step.CATEGORY, AT_STEP[Step.CATEGORY])
-    assert drafts.choose_category(category, "no-such-kind", possible_duplicate=False).refused is Refusal.WRONG_STEP
+    assert drafts.choose_category(category, "no-such-kind", duplicate_of=None).refused is Refusal.WRONG_STEP
     assert drafts.describe(State(Step.DESCRIPTION, AT_STEP[Step.DESCRIPTION]), "   ").refused is Refusal.WRONG_STEP
 
 
@@ -170,3 +170,21 @@ def test_other_flows_and_unknown_steps_are_not_drafts() -> None:
     assert drafts.load("report", "map", {}) is None
     begun = drafts.begin(started_at="2025-03-12T01:00:00+00:00", patrol_id=None)
     assert drafts.load(*drafts.stored(begun)) == begun
+
+
+def test_the_same_problem_is_only_the_one_offered() -> None:
+    """Finding 1 of issue 13: "the same problem" named any problem; only the one the draft was offered joins."""
+    offered = drafts.choose_category(State(Step.CATEGORY, AT_STEP[Step.CATEGORY]), "garbage", duplicate_of=9)
+    assert offered.draft.offered_problem_id == 9
+    state = State(Step.DUPLICATE, offered.draft)
+    assert drafts.answer_duplicate(state, same=True, problem_id=9).next is Next.JOIN
+    for forged in (1, 10, None):
+        transition = drafts.answer_duplicate(state, same=True, problem_id=forged)
+        assert transition.refused is Refusal.NOT_OFFERED
+        assert (transition.step, transition.draft) == (Step.DUPLICATE, state.draft)
+    stored = drafts.load(*drafts.stored(state))
+    assert stored is not None and stored.draft.offered_problem_id == 9
+    # A draft that reached the question before offers were kept can only go on as a new problem.
+    before = State(Step.DUPLICATE, replace(offered.draft, offered_problem_id=None))
+    assert drafts.answer_duplicate(before, same=True, problem_id=9).refused is Refusal.NOT_OFFERED
+    assert drafts.answer_duplicate(before, same=False).next is Next.ASK_DESCRIPTION
