@@ -8,6 +8,7 @@ All state is in the store, so a restart mid-patrol loses nothing.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from pathlib import Path
 from bot import photos as photo_module
 from bot.config import Settings
 from bot.dialogs import Dialogs
+from bot.failures import one_record
 from bot.geo import BoundingBox, Point, distance_to_lines_m, lines_of
 from bot.people import CHIEF, Person, person_from
 from bot.periods import reminder_due
@@ -29,6 +31,8 @@ from storage.patrols import Finish, NewPhoto, PatrolRecord
 from storage.records import AreaRecord, ReachRecord
 
 CHOOSE = "patrol"  # the dialog's flow while a reach is being chosen
+logger = logging.getLogger(__name__)
+
 Patrol = PatrolRecord  # a patrol as handlers see it (they import no storage module)
 
 # A location this far from every reach is probably a wrong GPS fix (or a test): it is kept, and questioned.
@@ -417,7 +421,7 @@ class PatrolService:
                 PhotoEvidence(
                     reused=await self._reused(patrol, photo.photo_id, photo.phash, photo.sent_at),
                     as_document=photo.as_document,
-                    taken_at=datetime.fromisoformat(photo.taken_at) if photo.taken_at else None,
+                    taken_at=photo_module.read_taken_at(photo.taken_at),
                 )
             )
         return judge(
@@ -484,12 +488,13 @@ class PatrolService:
         """End the patrols due to end on their own (see `due_to_end`); the ones this call ended, with whom to tell."""
         ended = []
         for patrol, reason, ended_at in await self.due_to_end(now):
-            result = await self.finish(patrol.id, at=ended_at, reason=reason)
-            if result is None or not result[1]:
-                continue
-            record = await self._store.people.by_id(patrol.person_id)
-            person = None if record is None else person_from(self._settings, record)
-            ended.append(AutoEnd(result[0], reason, person))
+            with one_record(logger, "patrol %s", patrol.id):  # stays open, tried again next minute
+                result = await self.finish(patrol.id, at=ended_at, reason=reason)
+                if result is None or not result[1]:
+                    continue
+                record = await self._store.people.by_id(patrol.person_id)
+                person = None if record is None else person_from(self._settings, record)
+                ended.append(AutoEnd(result[0], reason, person))
         return ended
 
     async def recent(self, person_id: int, limit: int = 10) -> list[tuple[PatrolRecord, ReachRecord | None]]:
@@ -521,13 +526,14 @@ class PatrolService:
         due: list[Reminder] = []
         unreachable: list[Person] = []
         for record in await self._store.people.with_role(CHIEF):
-            chief = person_from(self._settings, record)
-            mine = sorted(by_person.get(chief.id, []), key=lambda p: p.reach_code)
-            short = [p for p in mine if p.short and reminder_due(p.period, today, days)]
-            if not short:
-                continue
-            if why_unreachable(chief) is not None:
-                unreachable.append(chief)
-            elif await self._store.patrols.reminded(chief.id, "patrol", reminder_key(short)):
-                due.append(Reminder(chief, short))
+            with one_record(logger, "the patrol reminder of person %s", record.id):
+                chief = person_from(self._settings, record)
+                mine = sorted(by_person.get(chief.id, []), key=lambda p: p.reach_code)
+                short = [p for p in mine if p.short and reminder_due(p.period, today, days)]
+                if not short:
+                    continue
+                if why_unreachable(chief) is not None:
+                    unreachable.append(chief)
+                elif await self._store.patrols.reminded(chief.id, "patrol", reminder_key(short)):
+                    due.append(Reminder(chief, short))
         return Reminders(due, unreachable)

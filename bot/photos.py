@@ -44,6 +44,10 @@ UPRIGHT = {
     8: Image.Transpose.ROTATE_90,
 }
 _DATETIME_ORIGINAL, _OFFSET_ORIGINAL, _DATETIME = 0x9003, 0x9011, 0x0132
+# Capture times outside these years are no capture time: no digital camera wrote EXIF before 1970 (a reset clock
+# says 1970 or 1980 at the earliest), and year 1 or 9999 with an offset cannot even be converted to UTC or the
+# office's zone (OverflowError in every place that shows or judges it). Inside them any zone conversion works.
+EARLIEST_TAKEN_YEAR, LATEST_TAKEN_YEAR = 1970, 2099
 
 
 class PhotoError(Exception):
@@ -160,7 +164,30 @@ def hash_bands(phash: int) -> tuple[int, int, int, int]:
     return ((phash >> 48) & 0xFFFF, (phash >> 32) & 0xFFFF, (phash >> 16) & 0xFFFF, phash & 0xFFFF)
 
 
+def plausible_taken_at(moment: datetime | None) -> datetime | None:
+    """`moment` if a camera could have written it, else None: "no trustworthy capture time"."""
+    if moment is None or not EARLIEST_TAKEN_YEAR <= moment.year <= LATEST_TAKEN_YEAR:
+        return None
+    return moment
+
+
+def read_taken_at(stored: str | None) -> datetime | None:
+    """A capture time as the store keeps it (ISO text); None when absent, unreadable or impossible.
+
+    Photos kept before arrival checked the time may hold year 1 or 9999: read as no time, not raised later."""
+    if not stored:
+        return None
+    try:
+        return plausible_taken_at(datetime.fromisoformat(stored))
+    except ValueError:
+        return None
+
+
 def _taken_at(exif: Image.Exif) -> datetime | None:
+    return plausible_taken_at(_exif_time(exif))
+
+
+def _exif_time(exif: Image.Exif) -> datetime | None:
     ifd = exif.get_ifd(_EXIF_IFD)
     raw = ifd.get(_DATETIME_ORIGINAL) or exif.get(_DATETIME)
     if not isinstance(raw, str):

@@ -25,8 +25,14 @@ def make_jpeg(
     taken_at: datetime | None = None,
     gps: tuple[float, float] | None = None,
     quality: int = 85,
+    exif_time: str | None = None,
+    exif_offset: str | None = None,
 ) -> bytes:
-    """A JPEG with a distinct picture per `seed` (so perceptual hashes differ) and optional EXIF."""
+    """A JPEG with a distinct picture per `seed` (so perceptual hashes differ) and optional EXIF.
+
+    `exif_time` and `exif_offset` write DateTimeOriginal and OffsetTimeOriginal as given ("0001:01:01 00:00:00",
+    "+08:00"): a datetime cannot hold every string a camera (or a forger) writes.
+    """
     image = Image.new("RGB", (width, height), (40 + seed * 37 % 180, 110, 160))
     draw = ImageDraw.Draw(image)
     for i in range(6):
@@ -44,6 +50,10 @@ def make_jpeg(
     if taken_at is not None:
         exif_ifd = exif.get_ifd(0x8769)
         exif_ifd[0x9003] = taken_at.strftime("%Y:%m:%d %H:%M:%S")  # DateTimeOriginal
+    if exif_time is not None:
+        exif.get_ifd(0x8769)[0x9003] = exif_time
+    if exif_offset is not None:
+        exif.get_ifd(0x8769)[0x9011] = exif_offset  # OffsetTimeOriginal
     if gps is not None:
         lat, lon = gps
         gps_ifd = exif.get_ifd(0x8825)

@@ -15,11 +15,14 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, BinaryIO
+from zoneinfo import ZoneInfo
 
 import pytest
 from PIL import Image, ImageDraw, ImageFile
 
 from bot import photos as photo_module
+from bot.config import load_settings
+from bot.i18n import Locales
 from bot.photos import (
     MAX_FILE_BYTES,
     SAME_PICTURE_BITS,
@@ -32,6 +35,8 @@ from bot.photos import (
     store_original,
     store_original_files,
 )
+from bot.stamp import evidence_lines
+from bot.validity import PhotoEvidence, judge
 from tests.factories import make_jpeg
 
 TAKEN = datetime(2024, 5, 10, 7, 30, 15)
@@ -432,3 +437,42 @@ def test_photo_info_extension_per_format() -> None:
             thumbnail=b"",
         )
         assert info.extension == extension
+
+
+# -- impossible capture times (issue 13, finding 2) --------------------------------------------------------------
+
+EXIF_TIMES = ["0001:01:01 00:00:00", "0001:01:01 07:59:59", "1969:12:31 23:59:59", "2026:12:02 09:30:00"]
+EXIF_TIMES += ["2099:12:31 23:59:59", "9999:12:31 23:59:59"]
+EXIF_OFFSETS = [None, "-12:00", "-03:30", "+00:00", "+08:00", "+14:00"]
+LOCALES = Locales.load()
+
+
+@pytest.mark.parametrize(("raw", "offset"), list(itertools.product(EXIF_TIMES, EXIF_OFFSETS)))
+def test_an_impossible_exif_date_is_no_capture_time_and_breaks_nothing(raw: str, offset: str | None) -> None:
+    taken_at = analyze(make_jpeg(64, 48, exif_time=raw, exif_offset=offset)).taken_at
+    if raw.startswith(("0001", "9999", "1969")):
+        assert taken_at is None  # no trustworthy capture time, and the photo still counts
+    else:
+        assert taken_at is not None and str(taken_at.year) == raw[:4]
+    # Whatever was kept converts wherever a time is shown or judged (the 8 combinations of the issue raised
+    # OverflowError here: year 1 east of UTC, year 9999 west of it).
+    settings = load_settings(env_file=None, timezone="Asia/Shanghai")
+    started = datetime(2026, 12, 2, 1, 0, tzinfo=UTC)
+    photo = PhotoEvidence(reused=False, as_document=True, taken_at=taken_at)
+    judge(settings, started_at=started, ended_at=started, samples=[], reach_lines=[], photos=[photo])
+    for tz in (ZoneInfo("Asia/Shanghai"), ZoneInfo("Pacific/Kiritimati"), ZoneInfo("Etc/GMT+12")):
+        lines = evidence_lines(
+            LOCALES, "zh", number=1, category="", reach="", gps=None, taken_at=taken_at, reported_at=started, tz=tz
+        )
+        assert len(lines) == 3
+    # What the store keeps (ISO text) reads back as what was kept, or as no time.
+    stored = taken_at.isoformat() if taken_at else None
+    assert photo_module.read_taken_at(stored) == taken_at
+
+
+@pytest.mark.parametrize(
+    "stored", ["0001-01-01T00:00:00+08:00", "9999-12-31T23:59:59-12:00", "0001-01-01T00:00:00", "not a time", ""]
+)
+def test_an_impossible_capture_time_already_stored_reads_as_none(stored: str) -> None:
+    # Kept before arrival was checked: read back as no time rather than raising later, wherever it is shown.
+    assert photo_module.read_taken_at(stored) is None
