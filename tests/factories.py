@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import io
 import random
+import struct
+import zlib
 from datetime import datetime
 
 from PIL import Image, ImageDraw
@@ -64,3 +67,18 @@ def make_jpeg(
     out = io.BytesIO()
     image.save(out, "JPEG", quality=quality, exif=exif.tobytes())
     return out.getvalue()
+
+
+@functools.cache
+def make_flat_png(width: int, height: int, colour: tuple[int, int, int] = (20, 110, 160)) -> bytes:
+    """A valid one-colour RGB PNG, written row by row: a 9400 × 9400 one is about 370 KB of file and 265 MB of
+    pixels, and building it never holds those pixels (Image.new would)."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    row = b"\x00" + bytes(colour) * width  # filter type 0, then the pixels
+    packer = zlib.compressobj(9)
+    idat = b"".join(packer.compress(row) for _ in range(height)) + packer.flush()
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)  # 8 bits, RGB, deflate, no filter, no interlace
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")

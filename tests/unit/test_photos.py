@@ -35,9 +35,9 @@ from bot.photos import (
     store_original,
     store_original_files,
 )
-from bot.stamp import evidence_lines
+from bot.stamp import evidence_lines, stamp
 from bot.validity import PhotoEvidence, judge
-from tests.factories import make_jpeg
+from tests.factories import make_flat_png, make_jpeg
 
 TAKEN = datetime(2024, 5, 10, 7, 30, 15)
 WHERE = (30.123456, 120.654321)
@@ -476,3 +476,92 @@ def test_an_impossible_exif_date_is_no_capture_time_and_breaks_nothing(raw: str,
 def test_an_impossible_capture_time_already_stored_reads_as_none(stored: str) -> None:
     # Kept before arrival was checked: read back as no time rather than raising later, wherever it is shown.
     assert photo_module.read_taken_at(stored) is None
+
+
+# -- pictures that decode to gigabytes (issue 13, finding 3) -----------------------------------------------------
+
+
+@pytest.fixture
+def decoded(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, int, int]]:
+    """Every decode Pillow is asked for, as (format, width, height): what `load()` fills is what memory holds."""
+    seen: list[tuple[str, int, int]] = []
+    load = ImageFile.ImageFile.load
+
+    def recording(self: ImageFile.ImageFile) -> Any:
+        if self.tile:  # not decoded yet: this call decodes it
+            seen.append((str(self.format), *self.size))
+        return load(self)
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", recording)
+    return seen
+
+
+def test_a_huge_one_colour_png_is_refused_before_a_pixel_is_decoded(decoded: list[tuple[str, int, int]]) -> None:
+    huge = make_flat_png(9400, 9400)  # 88 MP, under Pillow's limit; 265 MB decoded, 1.4 GB at peak before
+    assert len(huge) < 400_000
+    error = refused(huge)
+    assert (error.key, error.params) == ("photo.too_many_pixels_lossless", {"format": "PNG", "megapixels": 12})
+    # An evidence copy of such a file kept before this limit: refused too, not decoded on every view.
+    with pytest.raises(PhotoError):
+        stamp(huge, ["#1"])
+    assert decoded == []
+
+
+def test_no_decode_asks_pillow_for_more_than_the_cap(decoded: list[tuple[str, int, int]]) -> None:
+    at_cap = make_flat_png(4000, 3000)  # exactly the PNG cap, 12 MP (a phone photo exported as PNG): accepted
+    assert analyze(at_cap).format == "PNG"
+    stamp(at_cap, ["#1"])
+    assert refused(make_flat_png(4001, 3000)).key == "photo.too_many_pixels_lossless"
+    webp = io.BytesIO()
+    Image.new("RGB", (4000, 2000), (10, 120, 200)).save(webp, "WEBP")  # exactly WebP's cap, 8 MP
+    assert analyze(webp.getvalue()).format == "WEBP"
+    webp = io.BytesIO()
+    Image.new("RGB", (4001, 2000), (10, 120, 200)).save(webp, "WEBP")
+    error = refused(webp.getvalue())
+    assert (error.key, error.params) == ("photo.too_many_pixels_lossless", {"format": "WEBP", "megapixels": 8})
+    # A big JPEG is decoded reduced (draft mode), whatever its size.
+    analyze(make_jpeg(4000, 3000))
+    stamp(make_jpeg(4000, 3000), ["#1"])
+    assert decoded, "the decodes were seen"
+    for kind, width, height in decoded:
+        limit = photo_module.MAX_LOSSLESS_PIXELS.get(kind, 3_000_000)
+        assert width * height <= limit, (kind, width, height)
+
+
+@pytest.mark.parametrize(
+    "size", [(4000, 3000), (3000, 4000), (320, 320), (321, 320), (300, 200), (1000, 1), (1, 1000), (641, 479)]
+)
+def test_the_thumbnail_size_is_the_one_pillow_gives(size: tuple[int, int]) -> None:
+    # The thumbnail is resized to this at once, not shrunk in place from a copy of the whole picture.
+    picture = Image.new("L", size)
+    picture.thumbnail((THUMB_SIZE, THUMB_SIZE))
+    assert photo_module.thumbnail_size(*size) == picture.size
+
+
+def test_heavy_decodes_wait_for_a_slot(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Each slot is one heavy decode (hundreds of MB at the cap); more at once would add up past the machine.
+    monkeypatch.setattr(photo_module, "HEAVY_PIXELS", 100 * 100)
+    running, most = 0, 0
+    lock = threading.Lock()
+    load = ImageFile.ImageFile.load
+
+    def slow(self: ImageFile.ImageFile) -> Any:
+        nonlocal running, most
+        with lock:
+            running += 1
+            most = max(most, running)
+        try:
+            threading.Event().wait(0.05)
+            return load(self)
+        finally:
+            with lock:
+                running -= 1
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", slow)
+    pictures = [png(400 + i, 300) for i in range(8)]
+    threads = [threading.Thread(target=analyze, args=(picture,)) for picture in pictures]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert most == photo_module.HEAVY_DECODES == 2
