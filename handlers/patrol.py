@@ -44,7 +44,7 @@ from handlers.callbacks import (
 from handlers.common import Context, services
 from handlers.dialogs import flow
 from handlers.fieldwork import far_note, labels, main_menu, nearby_label, patrol_keyboard, sent_at
-from handlers.media import download_photo
+from handlers.media import album_answer, download_photo, note_album
 from handlers.report import begin
 from handlers.sending import refused, tell_office_missed
 from handlers.ui import buttons, paged, show
@@ -346,12 +346,11 @@ async def _add_photo(
     lines = [svc.locales.t(lang, "patrol.photo_added", count=count)]
     if not fetched.as_document and count == 1:
         lines.append(svc.locales.t(lang, "patrol.compressed_hint"))
-    if message.media_group_id is not None and context.chat_data is not None:
+    if message.media_group_id is not None:
         # An album: one answer for the album, not one per photo.
-        seen: set[str] = context.chat_data.setdefault("patrol_albums", set())
-        if message.media_group_id in seen:
+        if album_answer(context.chat_data, "patrol_albums", message.media_group_id) is not None:
             return
-        seen.add(message.media_group_id)
+        note_album(context.chat_data, "patrol_albums", message.media_group_id)
     await message.reply_text("\n".join(lines))
 
 

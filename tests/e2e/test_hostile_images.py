@@ -5,16 +5,20 @@ that loop over everyone's records skip one bad record, log it and go on."""
 from __future__ import annotations
 
 import time
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
+from PIL import ImageFile
 
+import sandbox.driver
+from handlers.media import ALBUMS_KEPT
 from handlers.patrol import end_idle_patrols
 from handlers.problems import chase_deadlines
 from sandbox import FakeUser, SentMessage
 from tests.conftest import Harness
-from tests.factories import make_jpeg
-from tests.support import chief, report, run_job, seed, start_patrol, started_admin, volunteer
+from tests.factories import make_flat_png, make_jpeg
+from tests.support import LAT, STEP, WEST, chief, report, run_job, seed, start_patrol, started_admin, volunteer
 
 IMPOSSIBLE = [("0001:01:01 00:00:00", "+08:00"), ("9999:12:31 23:59:59", "-12:00")]
 # What an old bot kept before arrival checked the time: the store holds it as ISO text.
@@ -182,3 +186,91 @@ async def test_the_deadline_job_skips_one_bad_problem_and_chases_the_others(
     skipped = [r for r in bot.errors() if "problem 1" in r.getMessage()]
     assert len(skipped) == 1 and skipped[0].exc_info is not None
     caplog.clear()
+
+
+# -- finding 3: a PNG that decodes to gigabytes --------------------------------------------------------------------
+
+
+async def test_a_huge_one_colour_png_sent_as_a_file_is_refused_clearly_and_nothing_is_kept(
+    bot: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    decoded: list[tuple[int, int]] = []
+    load = ImageFile.ImageFile.load
+
+    def recording(self: ImageFile.ImageFile) -> Any:
+        if self.tile:
+            decoded.append(self.size)
+        return load(self)
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", recording)
+    # The stand-in would decode it whole for the file's thumbnail, as Telegram's servers may: not this process's
+    # memory to spend in a test, and not the bot's decode that is measured.
+    monkeypatch.setattr(sandbox.driver, "make_thumbnail", lambda data: None)
+    ids = await seed(bot.store)
+    zhao = bot.sandbox.user(first_name="赵", language_code="zh-hans")
+    await chief(bot, zhao, "赵六", [ids["DBH-01"]])
+    await start_patrol(bot, zhao, int(time.time()) - 600)
+    await zhao.send_document(make_flat_png(9400, 9400), file_name="river.png", mime_type="image/png")
+    answer = (await zhao.next_message()).text
+    assert answer == "PNG 格式的图片不能超过 12 百万像素，这张无法处理。请直接以照片方式发送，或转为 JPEG 后重发。"
+    assert await bot.store.fetchval("SELECT count(*) FROM photos") == 0
+    assert await bot.store.fetchval("SELECT count(*) FROM patrol_photos") == 0
+    assert not [path for path in (bot.settings.data_dir / "photos").rglob("*") if path.is_file()]
+    # Refused from its header: not one of its 88 million pixels was decoded.
+    assert decoded == []
+    # In English, a report's photo the same way.
+    en = bot.sandbox.user(first_name="Zhou", language_code="en")
+    await volunteer(bot, en, "Zhou")
+    await en.send("/report")
+    await en.next_message()
+    await en.send_document(make_flat_png(9400, 9400), file_name="river.png", mime_type="image/png")
+    assert (await en.next_message()).text == (
+        "PNG images can be at most 12 megapixels; this one cannot be processed."
+        " Please send it as a photo, or as a JPEG."
+    )
+    assert await bot.store.fetchval("SELECT count(*) FROM photos") == 0
+    assert decoded == []
+    assert bot.errors() == []
+
+
+# -- finding 16: Telegram times from the future, and albums without end ----------------------------------------------
+
+
+async def test_a_live_edit_dated_in_the_future_does_not_switch_off_the_idle_auto_finish(bot: Harness) -> None:
+    ids = await seed(bot.store)
+    li = bot.sandbox.user(first_name="李", language_code="zh-hans")
+    person_id = await chief(bot, li, "李四", [ids["DBH-01"]])
+    t0 = int(time.time()) - 2 * 3600
+    await start_patrol(bot, li, t0)
+    live = await li.send_location(LAT, WEST, live_period=0x7FFFFFFF, date=t0 + 60)  # shared until stopped
+    await li.next_message()
+    for minute in range(1, 31):
+        await li.edit_live_location(live, LAT, WEST + minute * STEP, edit_date=t0 + 60 + minute * 60)
+    # One edit claims to come from next year (a broken or forged client): it arrives now, and counts as now.
+    arrived = datetime.now(UTC)
+    await li.edit_live_location(live, LAT, WEST + 31 * STEP, edit_date=int(time.time()) + 365 * 24 * 3600)
+    await li.edit_live_location(live, LAT, WEST + 31 * STEP, stop=True)
+    assert "实时位置已停止共享" in (await li.next_message()).text
+    patrol = (await bot.store.patrols.recent_for_person(person_id))[0]
+    assert patrol.last_activity_at <= datetime.now(UTC)
+    # Quiet for PATROL_IDLE_MINUTES after that: the auto-finish ends it, at its last sign of life.
+    later = datetime.now(UTC) + timedelta(minutes=bot.settings.patrol_idle_minutes, seconds=5)
+    ended = await bot.services.patrols.end_due(later)
+    assert [e.summary.patrol.id for e in ended] == [patrol.id]
+    finished = (await bot.store.patrols.recent_for_person(person_id))[0]
+    assert finished.end_reason == "idle" and finished.ended_at is not None
+    assert arrived - timedelta(seconds=5) <= finished.ended_at <= datetime.now(UTC)
+    assert bot.errors() == []
+
+
+async def test_albums_remembered_per_chat_are_bounded(bot: Harness) -> None:
+    ids = await seed(bot.store)
+    sun = bot.sandbox.user(first_name="孙", language_code="zh-hans")
+    await chief(bot, sun, "孙七", [ids["DBH-01"]])
+    await start_patrol(bot, sun, int(time.time()) - 600)
+    for seed_ in range(ALBUMS_KEPT + 5):
+        await sun.send_album([make_jpeg(64, 48, seed=100 + seed_)])
+        assert "已记录照片" in (await sun.next_message()).text  # each album answered once
+    remembered = bot.app.chat_data[sun.id]["patrol_albums"]
+    assert len(remembered) == ALBUMS_KEPT
+    assert bot.errors() == []
