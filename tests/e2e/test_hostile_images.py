@@ -18,7 +18,19 @@ from handlers.problems import chase_deadlines
 from sandbox import FakeUser, SentMessage
 from tests.conftest import Harness
 from tests.factories import make_flat_png, make_jpeg
-from tests.support import LAT, STEP, WEST, chief, report, run_job, seed, start_patrol, started_admin, volunteer
+from tests.support import (
+    LAT,
+    STEP,
+    WEST,
+    chief,
+    report,
+    run_job,
+    seed,
+    start_patrol,
+    started_admin,
+    tap,
+    volunteer,
+)
 
 IMPOSSIBLE = [("0001:01:01 00:00:00", "+08:00"), ("9999:12:31 23:59:59", "-12:00")]
 # What an old bot kept before arrival checked the time: the store holds it as ISO text.
@@ -66,6 +78,34 @@ async def test_a_photo_with_an_impossible_exif_date_leaves_the_patrol_finishable
     assert "照片：1 张" in card.text
     patrol = (await bot.store.patrols.recent_for_person(person_id))[0]
     assert patrol.ended_at is not None
+    assert bot.errors() == []
+
+
+async def test_a_report_with_an_impossible_exif_date_reaches_its_assignee(bot: Harness) -> None:
+    ids = await seed(bot.store)
+    wang = bot.sandbox.user(first_name="王五", language_code="zh-hans")
+    await chief(bot, wang, "王五", [ids["DBH-01"]], level="village")
+    await started(wang)
+    xiao = bot.sandbox.user(first_name="小李", language_code="zh-hans")
+    await volunteer(bot, xiao, "李小义")
+    await xiao.send("/report")
+    await xiao.next_message()
+    forged = make_jpeg(1600, 1200, seed=9, exif_time="0001:01:01 00:00:00", exif_offset="+08:00")
+    await xiao.send_document(forged, file_name="IMG_0009.jpg")
+    added = await xiao.next_message()
+    await tap(bot, xiao, added, text="➡️ 照片已发完，下一步")
+    await xiao.next_message()  # share your location (keyboard)
+    await xiao.send_location(LAT + 0.0005, WEST + 0.003)
+    await xiao.next_message()
+    reaches = await xiao.next_message()
+    category = await tap(bot, xiao, reaches, data=reaches.buttons[0][0][1])
+    described = await tap(bot, xiao, category, text="乱堆")
+    confirm = await tap(bot, xiao, described, text="跳过")
+    assert "编号 #1" in (await tap(bot, xiao, confirm, text="📤 提交")).text
+    # The assignee is told, with the stamped photo; /problem opens it.
+    assert "新问题交办" in (await until(wang, "新问题交办")).text
+    await wang.send("/problem 1")
+    assert "问题 #1" in (await until(wang, "问题 #1 · 乱堆")).text
     assert bot.errors() == []
 
 
