@@ -551,7 +551,7 @@ def test_heavy_decodes_wait_for_a_slot(monkeypatch: pytest.MonkeyPatch) -> None:
             running += 1
             most = max(most, running)
         try:
-            threading.Event().wait(0.05)
+            threading.Event().wait(0.1)
             return load(self)
         finally:
             with lock:
