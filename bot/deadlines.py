@@ -10,15 +10,20 @@ the same day sends nothing twice. `Deadlines.chase` returns the notices; the job
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Literal
 
 from bot.config import Settings
+from bot.failures import one_record
 from bot.people import ADMIN
 from bot.problems import ProblemService
 from storage import Store
 from storage.problems import ProblemRecord
+from storage.records import PersonRecord
+
+logger = logging.getLogger(__name__)
 
 NoticeKind = Literal["reminder", "overdue", "escalation"]
 
@@ -69,20 +74,28 @@ class Deadlines:
         admins = await self._store.people.with_role(ADMIN)
         notices: list[Notice] = []
         for problem in await self._store.problems.open_with_deadline_before(today + timedelta(days=1)):
-            wanted = due(problem, today, escalate_after_days=self._settings.escalate_after_days)
-            if wanted.assignee is not None:
-                assert problem.assignee_id is not None
-                if await self._store.patrols.reminded(problem.assignee_id, f"problem:{problem.id}", today.isoformat()):
-                    notices.append(Notice(problem.assignee_id, problem, wanted.assignee, wanted.days_overdue))
-            if wanted.escalate:
-                first = True
-                deadline = problem.deadline.isoformat() if problem.deadline else "once"
-                for admin in admins:
-                    if await self._store.patrols.reminded(admin.id, f"escalate:{problem.id}", deadline):
-                        notices.append(Notice(admin.id, problem, "escalation", wanted.days_overdue))
-                    else:
-                        first = False
-                if first and admins:
-                    await self._problems.escalate(problem, wanted.days_overdue)
+            with one_record(logger, "the deadline of problem %s", problem.id):
+                await self._chase_one(problem, today, admins, notices)
             await asyncio.sleep(0)  # a city's worth of problems: let people's updates through meanwhile
         return notices
+
+    async def _chase_one(
+        self, problem: ProblemRecord, today: date, admins: list[PersonRecord], notices: list[Notice]
+    ) -> None:
+        """One problem's notices today, recorded as sent, added to `notices` as each is recorded: one recorded and
+        then not sent would never be sent (a failure later in this problem still lets those out)."""
+        wanted = due(problem, today, escalate_after_days=self._settings.escalate_after_days)
+        if wanted.assignee is not None:
+            assert problem.assignee_id is not None
+            if await self._store.patrols.reminded(problem.assignee_id, f"problem:{problem.id}", today.isoformat()):
+                notices.append(Notice(problem.assignee_id, problem, wanted.assignee, wanted.days_overdue))
+        if wanted.escalate:
+            first = True
+            deadline = problem.deadline.isoformat() if problem.deadline else "once"
+            for admin in admins:
+                if await self._store.patrols.reminded(admin.id, f"escalate:{problem.id}", deadline):
+                    notices.append(Notice(admin.id, problem, "escalation", wanted.days_overdue))
+                else:
+                    first = False
+            if first and admins:
+                await self._problems.escalate(problem, wanted.days_overdue)

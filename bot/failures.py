@@ -8,9 +8,12 @@ a job probes until writing works again, which ends the outage by itself, without
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
+import logging
 import shutil
 import sqlite3
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -68,6 +71,24 @@ def storage_trouble(error: BaseException | None) -> StorageTrouble | None:
                 return StorageTrouble.IO_ERROR
         error = error.__cause__ or error.__context__
     return None
+
+
+@contextlib.contextmanager
+def one_record(logger: logging.Logger, record: str, *args: object) -> Iterator[None]:
+    """Around one record of a job's loop (`record` % `args` names it, "patrol 12"): an error is logged with its
+    traceback and the loop goes on with the next record.
+
+    Why: a job loops over everyone's records, and one record nobody foresaw (a photo with year 1 in its EXIF)
+    used to end the run there, every run, so every record after it was never handled. A storage outage is not
+    one record's fault and no later record can be written either: it ends the run, as before, for the error
+    handler to tell the admins once.
+    """
+    try:
+        yield
+    except Exception as exc:
+        if storage_trouble(exc) is not None:
+            raise
+        logger.exception("Skipped %s: it failed, the next ones go on", record % args)
 
 
 @dataclass(frozen=True, slots=True)

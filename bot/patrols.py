@@ -8,16 +8,18 @@ All state is in the store, so a restart mid-patrol loses nothing.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 
 from bot import photos as photo_module
 from bot.config import Settings
 from bot.dialogs import Dialogs
+from bot.failures import one_record
 from bot.geo import BoundingBox, Point, distance_to_lines_m, lines_of
 from bot.people import CHIEF, Person, person_from
 from bot.periods import reminder_due
@@ -29,6 +31,8 @@ from storage.patrols import Finish, NewPhoto, PatrolRecord
 from storage.records import AreaRecord, ReachRecord
 
 CHOOSE = "patrol"  # the dialog's flow while a reach is being chosen
+logger = logging.getLogger(__name__)
+
 Patrol = PatrolRecord  # a patrol as handlers see it (they import no storage module)
 
 # A location this far from every reach is probably a wrong GPS fix (or a test): it is kept, and questioned.
@@ -121,6 +125,19 @@ _PLANS = {
     for kind, outcome in _RECORDED.items()
     for late in (False, True)
 }
+
+
+# Telegram dates every message and edit, and a patrol runs on Telegram's clock (updates handled late, after an
+# outage, keep their own times). The server's clock may lag it a little; a time further ahead than this is no
+# clock's but a broken or forged client's (a live edit dated next year kept the patrol "active" until then, so
+# the idle auto-finish never came). Such a time is taken as now: the update did arrive now.
+FUTURE_SKEW = timedelta(minutes=2)
+
+
+def not_ahead(at: datetime, now: datetime | None = None) -> datetime:
+    """`at`, or `now` (the server's clock) when `at` is more than FUTURE_SKEW ahead of it."""
+    now = now or datetime.now(UTC)
+    return now if at - now > FUTURE_SKEW else at
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,7 +264,7 @@ class PatrolService:
 
     async def begin_choice(self, telegram_id: int, at: datetime) -> None:
         """The person is choosing a reach; the patrol will start at `at` (Telegram's time of /patrol)."""
-        await self._dialogs.set(telegram_id, CHOOSE, "reach", {"at": at.isoformat()})
+        await self._dialogs.set(telegram_id, CHOOSE, "reach", {"at": not_ahead(at).isoformat()})
 
     async def choice_started_at(self, telegram_id: int) -> datetime | None:
         """When the choice the person is making began; None when they are not choosing a reach."""
@@ -262,7 +279,7 @@ class PatrolService:
     # -- the patrol itself ----------------------------------------------------------------------------
 
     async def start(self, person_id: int, reach_id: int, at: datetime) -> tuple[PatrolRecord, bool]:
-        return await self._store.patrols.start(person_id, reach_id, at)
+        return await self._store.patrols.start(person_id, reach_id, not_ahead(at))
 
     async def open_patrol(self, person_id: int) -> PatrolRecord | None:
         return await self._store.patrols.open_for(person_id)
@@ -271,11 +288,19 @@ class PatrolService:
         self, patrol: PatrolRecord, point: Point, at: datetime, *, accuracy_m: float | None, live: bool
     ) -> None:
         await self._store.patrols.add_point(
-            patrol.id, at=at, lat=point[0], lon=point[1], accuracy_m=accuracy_m, source="live" if live else "single"
+            patrol.id,
+            at=not_ahead(at),
+            lat=point[0],
+            lon=point[1],
+            accuracy_m=accuracy_m,
+            source="live" if live else "single",
         )
 
     async def record_location(self, patrol: PatrolRecord | None, kind: Sharing, fix: Fix) -> Recording:
         """Record a location for the patrol open now (see `plan_location`), and say what it did."""
+        at = not_ahead(fix.at)
+        if at is not fix.at:
+            fix = replace(fix, at=at)
         plan = plan_location(kind, patrol, fix.at)
         if patrol is None or plan.source is None:
             return Recording(plan.outcome)
@@ -350,7 +375,12 @@ class PatrolService:
         caption: str | None,
     ) -> None:
         await self._store.patrols.add_photo(
-            patrol.id, photo_id=stored.photo_id, file_id=file_id, as_document=as_document, sent_at=at, caption=caption
+            patrol.id,
+            photo_id=stored.photo_id,
+            file_id=file_id,
+            as_document=as_document,
+            sent_at=not_ahead(at),
+            caption=caption,
         )
 
     async def add_photo_to(
@@ -364,7 +394,9 @@ class PatrolService:
         return len(await self._store.patrols.photos(patrol.id))
 
     async def add_note(self, patrol: PatrolRecord, text: str, at: datetime, *, problem: bool = False) -> None:
-        await self._store.patrols.add_note(patrol.id, at=at, text=text, kind="problem" if problem else "note")
+        await self._store.patrols.add_note(
+            patrol.id, at=not_ahead(at), text=text, kind="problem" if problem else "note"
+        )
 
     async def finish(self, patrol_id: int, *, at: datetime, reason: str) -> tuple[Summary, bool] | None:
         """End the patrol and judge it; (summary, whether this call ended it). None: no such patrol."""
@@ -374,7 +406,7 @@ class PatrolService:
             return None
         if not patrol.is_open:
             return await self.summary(patrol), False
-        ended_at = max(at, patrol.started_at)
+        ended_at = max(not_ahead(at), patrol.started_at)
         verdict = await self.judge(patrol, ended_at)
         points = await self._store.patrols.points(patrol.id)
         photos = await self._store.patrols.photos(patrol.id)
@@ -417,7 +449,7 @@ class PatrolService:
                 PhotoEvidence(
                     reused=await self._reused(patrol, photo.photo_id, photo.phash, photo.sent_at),
                     as_document=photo.as_document,
-                    taken_at=datetime.fromisoformat(photo.taken_at) if photo.taken_at else None,
+                    taken_at=photo_module.read_taken_at(photo.taken_at),
                 )
             )
         return judge(
@@ -484,12 +516,13 @@ class PatrolService:
         """End the patrols due to end on their own (see `due_to_end`); the ones this call ended, with whom to tell."""
         ended = []
         for patrol, reason, ended_at in await self.due_to_end(now):
-            result = await self.finish(patrol.id, at=ended_at, reason=reason)
-            if result is None or not result[1]:
-                continue
-            record = await self._store.people.by_id(patrol.person_id)
-            person = None if record is None else person_from(self._settings, record)
-            ended.append(AutoEnd(result[0], reason, person))
+            with one_record(logger, "patrol %s", patrol.id):  # stays open, tried again next minute
+                result = await self.finish(patrol.id, at=ended_at, reason=reason)
+                if result is None or not result[1]:
+                    continue
+                record = await self._store.people.by_id(patrol.person_id)
+                person = None if record is None else person_from(self._settings, record)
+                ended.append(AutoEnd(result[0], reason, person))
         return ended
 
     async def recent(self, person_id: int, limit: int = 10) -> list[tuple[PatrolRecord, ReachRecord | None]]:
@@ -521,13 +554,14 @@ class PatrolService:
         due: list[Reminder] = []
         unreachable: list[Person] = []
         for record in await self._store.people.with_role(CHIEF):
-            chief = person_from(self._settings, record)
-            mine = sorted(by_person.get(chief.id, []), key=lambda p: p.reach_code)
-            short = [p for p in mine if p.short and reminder_due(p.period, today, days)]
-            if not short:
-                continue
-            if why_unreachable(chief) is not None:
-                unreachable.append(chief)
-            elif await self._store.patrols.reminded(chief.id, "patrol", reminder_key(short)):
-                due.append(Reminder(chief, short))
+            with one_record(logger, "the patrol reminder of person %s", record.id):
+                chief = person_from(self._settings, record)
+                mine = sorted(by_person.get(chief.id, []), key=lambda p: p.reach_code)
+                short = [p for p in mine if p.short and reminder_due(p.period, today, days)]
+                if not short:
+                    continue
+                if why_unreachable(chief) is not None:
+                    unreachable.append(chief)
+                elif await self._store.patrols.reminded(chief.id, "patrol", reminder_key(short)):
+                    due.append(Reminder(chief, short))
         return Reminders(due, unreachable)

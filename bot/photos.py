@@ -11,10 +11,11 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
+import math
 import os
 import threading
 import warnings
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -27,6 +28,19 @@ MAX_FILE_BYTES = 20 * 1024 * 1024
 # Formats phones and cameras produce that Pillow reads; MPO is the JPEG variant some phones write.
 FORMATS = frozenset({"JPEG", "MPO", "PNG", "WEBP"})
 THUMB_SIZE = 320
+# PNG and WebP have no reduced decode (draft mode is JPEG's): every pixel is decoded, at 3-4 bytes, and held
+# again while converted (WebP a third time, in libwebp's own buffer). A one-colour 9400 x 9400 PNG is 363 KB of
+# file and took 1.4 GB at peak. Phones write photos as JPEG (or HEIC, which Telegram turns into JPEG); a PNG or
+# WebP is a screenshot or an export, a few megapixels. Beyond these it is refused from its header, with an
+# answer that says to send it as a photo or as JPEG. At the limits one decode peaks at about 155 MB (a 12 MP RGBA
+# PNG) and 185 MB (an 8 MP RGBA WebP) for the whole process: `python -m benchmarks photo`.
+MAX_LOSSLESS_PIXELS: dict[str, int] = {"PNG": 12_000_000, "WEBP": 8_000_000}
+# A decode of more pixels than this is heavy (tens of MB and more): at most HEAVY_DECODES run at once, in the
+# whole process, so that many chats sending big pictures together add up to a bounded amount of memory. A phone
+# JPEG in draft mode stays far below it; a PNG near the cap waits for a slot.
+HEAVY_PIXELS = 4_000_000
+HEAVY_DECODES = 2
+_heavy_slots = threading.BoundedSemaphore(HEAVY_DECODES)
 # The side the hash is computed from: draft mode decodes to at least this, then it is shrunk to 9 × 8.
 HASH_SOURCE = 64
 # Photos whose 64-bit difference hashes differ in at most this many bits are the same picture, re-encoded.
@@ -44,6 +58,10 @@ UPRIGHT = {
     8: Image.Transpose.ROTATE_90,
 }
 _DATETIME_ORIGINAL, _OFFSET_ORIGINAL, _DATETIME = 0x9003, 0x9011, 0x0132
+# Capture times outside these years are no capture time: no digital camera wrote EXIF before 1970 (a reset clock
+# says 1970 or 1980 at the earliest), and year 1 or 9999 with an offset cannot even be converted to UTC or the
+# office's zone (OverflowError in every place that shows or judges it). Inside them any zone conversion works.
+EARLIEST_TAKEN_YEAR, LATEST_TAKEN_YEAR = 1970, 2099
 
 
 class PhotoError(Exception):
@@ -73,6 +91,26 @@ class PhotoInfo:
         return {"JPEG": "jpg", "MPO": "jpg", "PNG": "png", "WEBP": "webp"}[self.format]
 
 
+def refuse_undecodable(image: Image.Image) -> None:
+    """Raise `PhotoError` for a PNG or WebP whose full decode would cost too much memory (see MAX_LOSSLESS_PIXELS);
+    read from the header, before anything is decoded."""
+    width, height = image.size
+    limit = MAX_LOSSLESS_PIXELS.get(str(image.format))
+    if limit is not None and width * height > limit:
+        raise PhotoError("photo.too_many_pixels_lossless", format=image.format, megapixels=limit // 1_000_000)
+
+
+@contextlib.contextmanager
+def decode_slot(image: Image.Image) -> Iterator[None]:
+    """Hold one of the HEAVY_DECODES slots while `image` (its size as it will be decoded) is heavy to decode."""
+    width, height = image.size
+    if width * height <= HEAVY_PIXELS:
+        yield
+        return
+    with _heavy_slots:
+        yield
+
+
 def analyze(data: bytes, *, max_pixels: int | None = None) -> PhotoInfo:
     """Check that `data` is a photo and measure it. CPU-bound: run it in a thread."""
     if len(data) > MAX_FILE_BYTES:
@@ -97,28 +135,39 @@ def analyze(data: bytes, *, max_pixels: int | None = None) -> PhotoInfo:
             raise PhotoError("photo.too_many_pixels", megapixels=limit // 1_000_000)
         if width < 1 or height < 1:
             raise PhotoError("photo.corrupt")
-        try:
-            exif = image.getexif()
-            taken_at = _taken_at(exif)
-            gps = _gps(exif)
-            orientation = exif.get(0x0112)
-        except Exception:  # a broken EXIF block is common and harmless: the picture still counts
-            taken_at, gps, orientation = None, None, None
-        turn = UPRIGHT.get(orientation) if isinstance(orientation, int) else None
-        sideways = turn is not None and orientation in (5, 6, 7, 8)
+        refuse_undecodable(image)
         try:
             if image.format in ("JPEG", "MPO"):
-                # Decode at the smallest DCT scale that still gives a full-size thumbnail.
+                # Decode at the smallest DCT scale that still gives a full-size thumbnail; chosen before anything
+                # loads the pixels.
                 image.draft("RGB", (THUMB_SIZE, THUMB_SIZE))
-            image.load()
-            # Turned here rather than by ImageOps.exif_transpose, which also rewrites the EXIF block and raises
-            # TypeError on a broken one that could still be read.
-            upright = image.transpose(turn) if turn is not None else image.copy()
         except (OSError, SyntaxError, ValueError):
             raise PhotoError("photo.corrupt") from None
-    rgb = upright.convert("RGB")
-    thumb = rgb.copy()
-    thumb.thumbnail((THUMB_SIZE, THUMB_SIZE), Image.Resampling.BILINEAR)
+        # The slot covers reading the EXIF too (a PNG's may follow its pixels, and Pillow decodes them to reach it)
+        # and the thumbnail and hash, as long as the decoded pixels are held.
+        with decode_slot(image):
+            try:
+                exif = image.getexif()
+                taken_at = _taken_at(exif)
+                gps = _gps(exif)
+                orientation = exif.get(0x0112)
+            except Exception:  # a broken EXIF block is common and harmless: the picture still counts
+                taken_at, gps, orientation = None, None, None
+            turn = UPRIGHT.get(orientation) if isinstance(orientation, int) else None
+            try:
+                image.load()
+                # Every step makes a new image only where it must (a mode to convert, a turn to make): at 16 MP a
+                # needless copy is 50 MB more. Turned here rather than by ImageOps.exif_transpose, which also
+                # rewrites the EXIF block and raises TypeError on a broken one that could still be read.
+                rgb = image if image.mode == "RGB" else image.convert("RGB")
+                if turn is not None:
+                    rgb = rgb.transpose(turn)
+                thumb = rgb.resize(thumbnail_size(*rgb.size), Image.Resampling.BILINEAR, reducing_gap=2.0)
+                phash = difference_hash(rgb)
+            except (OSError, SyntaxError, ValueError):
+                raise PhotoError("photo.corrupt") from None
+            del rgb
+    sideways = turn is not None and orientation in (5, 6, 7, 8)
     out = io.BytesIO()
     thumb.save(out, "JPEG", quality=80)
     shown_w, shown_h = (height, width) if sideways else (width, height)
@@ -130,9 +179,24 @@ def analyze(data: bytes, *, max_pixels: int | None = None) -> PhotoInfo:
         height=shown_h,
         taken_at=taken_at,
         gps=gps,
-        phash=difference_hash(rgb),
+        phash=phash,
         thumbnail=out.getvalue(),
     )
+
+
+def thumbnail_size(width: int, height: int, side: int = THUMB_SIZE) -> tuple[int, int]:
+    """The size `Image.thumbnail((side, side))` gives, to resize to it at once instead of shrinking a copy of
+    the whole picture in place (the same pixels: thumbnail is this size, then this resize)."""
+    if side >= width and side >= height:
+        return width, height
+    aspect = width / height
+
+    def round_aspect(number: float, key: Callable[[int], float]) -> int:
+        return max(min(math.floor(number), math.ceil(number), key=key), 1)
+
+    if aspect <= 1:
+        return round_aspect(side * aspect, key=lambda n: abs(aspect - n / side)), side
+    return side, round_aspect(side / aspect, key=lambda n: 0 if n == 0 else abs(aspect - side / n))
 
 
 def difference_hash(image: Image.Image) -> int:
@@ -160,7 +224,30 @@ def hash_bands(phash: int) -> tuple[int, int, int, int]:
     return ((phash >> 48) & 0xFFFF, (phash >> 32) & 0xFFFF, (phash >> 16) & 0xFFFF, phash & 0xFFFF)
 
 
+def plausible_taken_at(moment: datetime | None) -> datetime | None:
+    """`moment` if a camera could have written it, else None: "no trustworthy capture time"."""
+    if moment is None or not EARLIEST_TAKEN_YEAR <= moment.year <= LATEST_TAKEN_YEAR:
+        return None
+    return moment
+
+
+def read_taken_at(stored: str | None) -> datetime | None:
+    """A capture time as the store keeps it (ISO text); None when absent, unreadable or impossible.
+
+    Photos kept before arrival checked the time may hold year 1 or 9999: read as no time, not raised later."""
+    if not stored:
+        return None
+    try:
+        return plausible_taken_at(datetime.fromisoformat(stored))
+    except ValueError:
+        return None
+
+
 def _taken_at(exif: Image.Exif) -> datetime | None:
+    return plausible_taken_at(_exif_time(exif))
+
+
+def _exif_time(exif: Image.Exif) -> datetime | None:
     ifd = exif.get_ifd(_EXIF_IFD)
     raw = ifd.get(_DATETIME_ORIGINAL) or exif.get(_DATETIME)
     if not isinstance(raw, str):

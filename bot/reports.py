@@ -14,7 +14,7 @@ from bot import drafts
 from bot.config import CATEGORIES, Settings
 from bot.dialogs import Dialogs
 from bot.drafts import State, Transition
-from bot.patrols import NearbyReach, PatrolService
+from bot.patrols import NearbyReach, PatrolService, not_ahead
 from bot.people import Person
 from bot.problems import Draft, DraftPhoto, ProblemService
 from storage import Store
@@ -151,7 +151,8 @@ class ReportService:
         if transition.refused is not None:
             return None
         draft = state.draft
-        at = datetime.fromisoformat(draft.started_at) if draft.started_at else datetime.now(UTC)
+        # Telegram's time of /report; one from the future (a forged client) is now, here as in a patrol.
+        at = not_ahead(datetime.fromisoformat(draft.started_at)) if draft.started_at else datetime.now(UTC)
         problem = await self._problems.submit(person_id, draft, at=at)
         await self.apply(telegram_id, transition)
         return problem

@@ -32,6 +32,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from bot.config import Settings
+from bot.failures import one_record
 from storage import Store
 from storage.retention import DuePatrol, Lonlat, PatrolTrack, PrunedPatrol
 
@@ -222,12 +223,15 @@ class RetentionService:
         while due := await repo.due_patrols(cut, after=after, limit=PATROLS_PER_READ):
             after = (due[-1].ended_at, due[-1].id)
             for group in _transactions(due):
-                tracks = await repo.tracks([p.id for p in group])
-                # The simplification is pure CPU (milliseconds for a long walk): off the event loop all the same.
-                pruned = await asyncio.to_thread(_simplified, tracks)
-                patrols, points = await repo.prune_patrols(pruned, cut, now)
-                result.patrols += patrols
-                result.points += points
+                # One track that cannot be pruned (damaged points) keeps its points till the next run; the
+                # others are pruned all the same.
+                with one_record(logger, "pruning the tracks of patrols %s", [p.id for p in group]):
+                    tracks = await repo.tracks([p.id for p in group])
+                    # The simplification is pure CPU (milliseconds for a long walk): off the event loop all the same.
+                    pruned = await asyncio.to_thread(_simplified, tracks)
+                    patrols, points = await repo.prune_patrols(pruned, cut, now)
+                    result.patrols += patrols
+                    result.points += points
                 if progress is not None:
                     progress(Phase.PATROLS, result.patrols, max(total, result.patrols))
 

@@ -22,7 +22,7 @@ from PIL import Image, ImageDraw, ImageFont, UnidentifiedImageError
 from bot import fonts
 from bot.config import Language
 from bot.i18n import Locales
-from bot.photos import UPRIGHT, PhotoError
+from bot.photos import UPRIGHT, PhotoError, decode_slot, refuse_undecodable
 
 MAX_SIDE = 1600
 QUALITY = 85
@@ -97,7 +97,7 @@ def _decode(data: bytes, max_side: int) -> Image.Image:
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             opened = Image.open(io.BytesIO(data))
         with opened:
-            turn = _upright_turn(opened)
+            refuse_undecodable(opened)  # kept before the limit: refused here too, not decoded on every view
             width, height = opened.size
             longer = max(width, height)
             if opened.format in ("JPEG", "MPO") and longer > max_side:
@@ -105,13 +105,16 @@ def _decode(data: bytes, max_side: int) -> Image.Image:
                 # asking in the photo's own proportions lets it reduce by the longer side.
                 scale = max_side / longer
                 opened.draft("RGB", (math.ceil(width * scale), math.ceil(height * scale)))
-            opened.load()
-            upright = opened.transpose(turn) if turn is not None else opened
-            image = upright.convert("RGB")  # a new image (a copy when already RGB), free of the file
+            with decode_slot(opened):  # the EXIF too: reading a PNG's may decode its pixels
+                turn = _upright_turn(opened)
+                opened.load()
+                image = opened.convert("RGB")  # a new image (a copy when already RGB), free of the file
     except (UnidentifiedImageError, Image.DecompressionBombWarning, Image.DecompressionBombError):
         raise PhotoError("photo.not_image") from None
     except (OSError, SyntaxError, ValueError):
         raise PhotoError("photo.corrupt") from None
+    if turn is not None:
+        image = image.transpose(turn)
     if max(image.size) > max_side:
         image.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
     return image

@@ -22,8 +22,9 @@ from telegram.ext import (
 
 from bot import units
 from bot.config import Language
+from bot.failures import one_record
 from bot.i18n import Locales
-from bot.patrols import CHOOSE, Fix, Patrol, Recorded, Recording, Summary
+from bot.patrols import CHOOSE, AutoEnd, Fix, Patrol, Recorded, Recording, Reminder, Summary
 from bot.people import Person
 from bot.permissions import ChatKind
 from bot.routing import LOCATIONS, PHOTOS, Input
@@ -43,7 +44,7 @@ from handlers.callbacks import (
 from handlers.common import Context, services
 from handlers.dialogs import flow
 from handlers.fieldwork import far_note, labels, main_menu, nearby_label, patrol_keyboard, sent_at
-from handlers.media import download_photo
+from handlers.media import album_answer, download_photo, note_album
 from handlers.report import begin
 from handlers.sending import refused, tell_office_missed
 from handlers.ui import buttons, paged, show
@@ -360,12 +361,11 @@ async def _add_photo(
     lines = [svc.locales.t(lang, "patrol.photo_added", count=count)]
     if not fetched.as_document and count == 1:
         lines.append(svc.locales.t(lang, "patrol.compressed_hint"))
-    if message.media_group_id is not None and context.chat_data is not None:
+    if message.media_group_id is not None:
         # An album: one answer for the album, not one per photo.
-        seen: set[str] = context.chat_data.setdefault("patrol_albums", set())
-        if message.media_group_id in seen:
+        if album_answer(context.chat_data, "patrol_albums", message.media_group_id) is not None:
             return
-        seen.add(message.media_group_id)
+        note_album(context.chat_data, "patrol_albums", message.media_group_id)
     await message.reply_text("\n".join(lines))
 
 
@@ -529,25 +529,32 @@ async def end_idle_patrols(context: Context) -> None:
     """Every minute: patrols whose live location stopped and went quiet, or that ran too long, end on their own."""
     svc = services(context)
     for ended in await svc.patrols.end_due(datetime.now(UTC)):
-        person = ended.person
-        if person is None or person.telegram_id is None:
-            continue
-        lang = person.language
-        text = svc.locales.t(
-            lang,
-            f"patrol.auto_{ended.reason}",
-            minutes=svc.settings.patrol_idle_minutes,
-            hours=f"{svc.settings.patrol_max_hours:g}",
+        with one_record(logger, "telling of patrol %s's end", ended.summary.patrol.id):
+            await _tell_ended(context, ended)
+
+
+async def _tell_ended(context: Context, ended: AutoEnd) -> None:
+    """The person whose patrol ended on its own hears why, with its card."""
+    svc = services(context)
+    person = ended.person
+    if person is None or person.telegram_id is None:
+        return
+    lang = person.language
+    text = svc.locales.t(
+        lang,
+        f"patrol.auto_{ended.reason}",
+        minutes=svc.settings.patrol_idle_minutes,
+        hours=f"{svc.settings.patrol_max_hours:g}",
+    )
+    text += "\n\n" + patrol_card(svc.locales, lang, ended.summary, svc.settings.tz)
+    try:
+        await context.bot.send_message(person.telegram_id, text, reply_markup=main_menu(svc.locales, lang))
+    except Forbidden as exc:
+        await refused(context, person.telegram_id, exc)
+    except TelegramError:
+        logger.warning(
+            "Could not tell %s their patrol %s ended", person.telegram_id, ended.summary.patrol.id, exc_info=True
         )
-        text += "\n\n" + patrol_card(svc.locales, lang, ended.summary, svc.settings.tz)
-        try:
-            await context.bot.send_message(person.telegram_id, text, reply_markup=main_menu(svc.locales, lang))
-        except Forbidden as exc:
-            await refused(context, person.telegram_id, exc)
-        except TelegramError:
-            logger.warning(
-                "Could not tell %s their patrol %s ended", person.telegram_id, ended.summary.patrol.id, exc_info=True
-            )
 
 
 async def remind_chiefs(context: Context) -> None:
@@ -556,34 +563,41 @@ async def remind_chiefs(context: Context) -> None:
     today = datetime.now(svc.settings.tz).date()
     reminders = await svc.patrols.reminders(today)
     for reminder in reminders.due:
-        chief = reminder.chief
-        assert chief.telegram_id is not None
-        lang = chief.language
-        lines = [svc.locales.t(lang, "reminder.header", name=chief.name)]
-        rows = []
-        for progress in reminder.short:
-            reach_name = progress.reach_name(lang)
-            lines.append(
-                svc.locales.t(
-                    lang,
-                    "reminder.line",
-                    reach=reach_name,
-                    period=svc.locales.plain(lang, f"period.this_{progress.period.kind}"),
-                    done=progress.done,
-                    required=progress.required,
-                    days=progress.days_left,
-                )
-            )
-            start = svc.locales.plain(lang, "reminder.start", reach=reach_name)
-            rows.append([(start, PatrolGo(reach=progress.reach_id).pack())])
-        try:
-            await context.bot.send_message(chief.telegram_id, "\n".join(lines), reply_markup=buttons(*rows))
-        except Forbidden as exc:
-            await refused(context, chief.telegram_id, exc)
-        except TelegramError:
-            logger.warning("Could not remind chief %s", chief.telegram_id, exc_info=True)
+        with one_record(logger, "the patrol reminder of person %s", reminder.chief.id):
+            await _remind(context, reminder)
     # Chiefs as short whom the bot cannot write to: the office hears of each once, not every day.
     await tell_office_missed(context, "patrol_reminders", await svc.reachability.missed(reminders.unreachable))
+
+
+async def _remind(context: Context, reminder: Reminder) -> None:
+    """One chief hears which reaches still lack patrols this period, with a button to start each."""
+    svc = services(context)
+    chief = reminder.chief
+    assert chief.telegram_id is not None
+    lang = chief.language
+    lines = [svc.locales.t(lang, "reminder.header", name=chief.name)]
+    rows = []
+    for progress in reminder.short:
+        reach_name = progress.reach_name(lang)
+        lines.append(
+            svc.locales.t(
+                lang,
+                "reminder.line",
+                reach=reach_name,
+                period=svc.locales.plain(lang, f"period.this_{progress.period.kind}"),
+                done=progress.done,
+                required=progress.required,
+                days=progress.days_left,
+            )
+        )
+        start = svc.locales.plain(lang, "reminder.start", reach=reach_name)
+        rows.append([(start, PatrolGo(reach=progress.reach_id).pack())])
+    try:
+        await context.bot.send_message(chief.telegram_id, "\n".join(lines), reply_markup=buttons(*rows))
+    except Forbidden as exc:
+        await refused(context, chief.telegram_id, exc)
+    except TelegramError:
+        logger.warning("Could not remind chief %s", chief.telegram_id, exc_info=True)
 
 
 def register(app: Application) -> None:  # type: ignore[type-arg]

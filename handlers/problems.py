@@ -17,8 +17,9 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler, filt
 from bot.config import CATEGORIES, Language
 from bot.deadlines import Notice
 from bot.dialogs import Dialog
+from bot.failures import one_record
 from bot.people import ADMIN, Person
-from bot.photos import PhotoError
+from bot.photos import PhotoError, read_taken_at
 from bot.problems import MAX_PHOTOS, NOTE_FLOW, Action, Card, DraftPhoto, Listed, ProblemPhoto, ProblemRecord
 from bot.reachability import Reason, waiting_label, why_unreachable
 from bot.services import Services
@@ -263,7 +264,7 @@ async def evidence_copies(
     for photo in photos:
         if photo.pruned:  # past RETENTION_YEARS: the card says so instead
             continue
-        taken = datetime.fromisoformat(photo.taken_at) if photo.taken_at else None
+        taken = read_taken_at(photo.taken_at)
         lines = evidence_lines(
             svc.locales,
             lang,
@@ -801,7 +802,8 @@ async def chase_deadlines(context: Context) -> None:
     today = datetime.now(svc.settings.tz).date()
     notices = await svc.deadlines.chase(today)
     for notice in notices:
-        await _notify(context, notice)
+        with one_record(logger, "the deadline notice of problem %s to person %s", notice.problem.id, notice.person_id):
+            await _notify(context, notice)
     # Whom the reminders and letters could not reach: the office hears of each once, not every day.
     assignees = [n.person_id for n in notices if n.kind != "escalation"]
     await tell_office_missed(context, "deadlines", await svc.reachability.missed_ids(assignees))

@@ -49,7 +49,7 @@ from handlers.callbacks import (
 from handlers.common import Context, services
 from handlers.dialogs import flow
 from handlers.fieldwork import category_name, far_note, nearby_label, resting_keyboard, sent_at
-from handlers.media import Fetched, download_photo
+from handlers.media import Fetched, album_answer, download_photo, note_album
 from handlers.problems import announce_new
 from handlers.ui import ButtonHandler, buttons, paged, show
 from storage.records import DialogRecord
@@ -148,16 +148,16 @@ async def _add_photo(
     lang = actor.language
     person = actor.known
     assert person.telegram_id is not None
-    album_key = f"report_album:{message.media_group_id}" if message.media_group_id else None
     # Refused before the download when it cannot be added anyway (the photos are settled, or there are enough).
     refusal = drafts.photo_refusal(state)
     if refusal is Refusal.PHOTOS_DONE:
         await message.reply_text(_t(context, lang, "report.photos_done_already"))
         return
     if refusal is Refusal.TOO_MANY_PHOTOS:
-        if album_key is None or context.chat_data is None or not context.chat_data.get(album_key + ":full"):
-            if album_key is not None and context.chat_data is not None:
-                context.chat_data[album_key + ":full"] = True
+        album = message.media_group_id
+        if album is None or album_answer(context.chat_data, "report_albums_full", album) is None:
+            if album is not None:
+                note_album(context.chat_data, "report_albums_full", album)
             await message.reply_text(_t(context, lang, "report.too_many_photos", max=MAX_PHOTOS))
         return
     if fetched is None:
@@ -179,9 +179,8 @@ async def _add_photo(
         [(_p(context, lang, "report.photos_done"), ReportPhotosDone().pack())],
         [(_p(context, lang, "common.cancel"), ReportCancel().pack())],
     )
-    albums: dict[str, int] = context.chat_data.setdefault("report_albums", {}) if context.chat_data is not None else {}
-    shown = albums.get(message.media_group_id) if message.media_group_id else None
-    if shown is not None:
+    shown = album_answer(context.chat_data, "report_albums", message.media_group_id) if message.media_group_id else None
+    if isinstance(shown, int):
         # The rest of an album updates the one answer instead of adding one per photo.
         try:
             await context.bot.edit_message_text(
@@ -192,9 +191,7 @@ async def _add_photo(
             pass
     sent = await message.reply_text("\n".join(lines), reply_markup=markup)
     if message.media_group_id:
-        if len(albums) > 20:
-            albums.clear()
-        albums[message.media_group_id] = sent.message_id
+        note_album(context.chat_data, "report_albums", message.media_group_id, sent.message_id)
 
 
 # -- the steps --------------------------------------------------------------------------------------------

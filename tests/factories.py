@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import io
 import random
+import struct
+import zlib
 from datetime import datetime
 
 from PIL import Image, ImageDraw
@@ -25,8 +28,14 @@ def make_jpeg(
     taken_at: datetime | None = None,
     gps: tuple[float, float] | None = None,
     quality: int = 85,
+    exif_time: str | None = None,
+    exif_offset: str | None = None,
 ) -> bytes:
-    """A JPEG with a distinct picture per `seed` (so perceptual hashes differ) and optional EXIF."""
+    """A JPEG with a distinct picture per `seed` (so perceptual hashes differ) and optional EXIF.
+
+    `exif_time` and `exif_offset` write DateTimeOriginal and OffsetTimeOriginal as given ("0001:01:01 00:00:00",
+    "+08:00"): a datetime cannot hold every string a camera (or a forger) writes.
+    """
     image = Image.new("RGB", (width, height), (40 + seed * 37 % 180, 110, 160))
     draw = ImageDraw.Draw(image)
     for i in range(6):
@@ -44,6 +53,10 @@ def make_jpeg(
     if taken_at is not None:
         exif_ifd = exif.get_ifd(0x8769)
         exif_ifd[0x9003] = taken_at.strftime("%Y:%m:%d %H:%M:%S")  # DateTimeOriginal
+    if exif_time is not None:
+        exif.get_ifd(0x8769)[0x9003] = exif_time
+    if exif_offset is not None:
+        exif.get_ifd(0x8769)[0x9011] = exif_offset  # OffsetTimeOriginal
     if gps is not None:
         lat, lon = gps
         gps_ifd = exif.get_ifd(0x8825)
@@ -54,3 +67,18 @@ def make_jpeg(
     out = io.BytesIO()
     image.save(out, "JPEG", quality=quality, exif=exif.tobytes())
     return out.getvalue()
+
+
+@functools.cache
+def make_flat_png(width: int, height: int, colour: tuple[int, int, int] = (20, 110, 160)) -> bytes:
+    """A valid one-colour RGB PNG, written row by row: a 9400 × 9400 one is about 370 KB of file and 265 MB of
+    pixels, and building it never holds those pixels (Image.new would)."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    row = b"\x00" + bytes(colour) * width  # filter type 0, then the pixels
+    packer = zlib.compressobj(9)
+    idat = b"".join(packer.compress(row) for _ in range(height)) + packer.flush()
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)  # 8 bits, RGB, deflate, no filter, no interlace
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")

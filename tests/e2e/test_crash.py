@@ -159,7 +159,9 @@ async def test_a_patrol_backlog_confirmed_then_killed_loses_nothing_and_stores_n
     sandbox = Sandbox(server, token)
     data_dir = tmp_path / "data"
     chen = sandbox.user(first_name="陈", language_code="zh-hans")
-    shared_at = int(time.time()) - 3600
+    # Three hours ago: the 1,500 edits, 5 s apart, all dated in the past (a time ahead of the server's clock is
+    # taken as the moment it arrived, which a replay after the kill could not repeat).
+    shared_at = int(time.time()) - 3 * 3600
     await _chief_on_patrol(data_dir, chen.id, shared_at - 60)
     async with running_bot(data_dir, server, token) as first:
         live = await chen.send_location(31.0, 121.0, live_period=8 * 3600, date=shared_at)

@@ -8,11 +8,13 @@ import pytest
 
 from bot.config import Settings
 from bot.patrols import (
+    FUTURE_SKEW,
     Fix,
     PatrolService,
     Recorded,
     Sharing,
     dialog_first,
+    not_ahead,
     plan_location,
     reminder_key,
 )
@@ -175,3 +177,13 @@ async def test_recording_a_live_track_then_its_stop_and_an_edit_after_the_finish
     after = Fix((32.5, 120.403), START + timedelta(minutes=4), 5.0, 900)
     assert (await service.record_location(None, Sharing.LIVE_EDIT, after)).outcome is Recorded.AFTER_FINISH
     assert await store.patrols.point_count(patrol.id) == 3
+
+
+def test_a_telegram_time_from_the_future_is_taken_as_now() -> None:
+    # Issue 13, finding 16: a live edit dated next year kept the patrol "active" until then.
+    now = datetime(2026, 12, 2, 8, 0, tzinfo=UTC)
+    assert not_ahead(now + timedelta(days=365), now) == now
+    assert not_ahead(now + FUTURE_SKEW + timedelta(seconds=1), now) == now
+    # Telegram's clock a little ahead of the server's, or any time past: as Telegram dated it.
+    assert not_ahead(now + FUTURE_SKEW, now) == now + FUTURE_SKEW
+    assert not_ahead(now - timedelta(hours=3), now) == now - timedelta(hours=3)

@@ -15,11 +15,14 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, BinaryIO
+from zoneinfo import ZoneInfo
 
 import pytest
 from PIL import Image, ImageDraw, ImageFile
 
 from bot import photos as photo_module
+from bot.config import load_settings
+from bot.i18n import Locales
 from bot.photos import (
     MAX_FILE_BYTES,
     SAME_PICTURE_BITS,
@@ -32,7 +35,9 @@ from bot.photos import (
     store_original,
     store_original_files,
 )
-from tests.factories import make_jpeg
+from bot.stamp import evidence_lines, stamp
+from bot.validity import PhotoEvidence, judge
+from tests.factories import make_flat_png, make_jpeg
 
 TAKEN = datetime(2024, 5, 10, 7, 30, 15)
 WHERE = (30.123456, 120.654321)
@@ -432,3 +437,131 @@ def test_photo_info_extension_per_format() -> None:
             thumbnail=b"",
         )
         assert info.extension == extension
+
+
+# -- impossible capture times (issue 13, finding 2) --------------------------------------------------------------
+
+EXIF_TIMES = ["0001:01:01 00:00:00", "0001:01:01 07:59:59", "1969:12:31 23:59:59", "2026:12:02 09:30:00"]
+EXIF_TIMES += ["2099:12:31 23:59:59", "9999:12:31 23:59:59"]
+EXIF_OFFSETS = [None, "-12:00", "-03:30", "+00:00", "+08:00", "+14:00"]
+LOCALES = Locales.load()
+
+
+@pytest.mark.parametrize(("raw", "offset"), list(itertools.product(EXIF_TIMES, EXIF_OFFSETS)))
+def test_an_impossible_exif_date_is_no_capture_time_and_breaks_nothing(raw: str, offset: str | None) -> None:
+    taken_at = analyze(make_jpeg(64, 48, exif_time=raw, exif_offset=offset)).taken_at
+    if raw.startswith(("0001", "9999", "1969")):
+        assert taken_at is None  # no trustworthy capture time, and the photo still counts
+    else:
+        assert taken_at is not None and str(taken_at.year) == raw[:4]
+    # Whatever was kept converts wherever a time is shown or judged (the 8 combinations of the issue raised
+    # OverflowError here: year 1 east of UTC, year 9999 west of it).
+    settings = load_settings(env_file=None, timezone="Asia/Shanghai")
+    started = datetime(2026, 12, 2, 1, 0, tzinfo=UTC)
+    photo = PhotoEvidence(reused=False, as_document=True, taken_at=taken_at)
+    judge(settings, started_at=started, ended_at=started, samples=[], reach_lines=[], photos=[photo])
+    for tz in (ZoneInfo("Asia/Shanghai"), ZoneInfo("Pacific/Kiritimati"), ZoneInfo("Etc/GMT+12")):
+        lines = evidence_lines(
+            LOCALES, "zh", number=1, category="", reach="", gps=None, taken_at=taken_at, reported_at=started, tz=tz
+        )
+        assert len(lines) == 3
+    # What the store keeps (ISO text) reads back as what was kept, or as no time.
+    stored = taken_at.isoformat() if taken_at else None
+    assert photo_module.read_taken_at(stored) == taken_at
+
+
+@pytest.mark.parametrize(
+    "stored", ["0001-01-01T00:00:00+08:00", "9999-12-31T23:59:59-12:00", "0001-01-01T00:00:00", "not a time", ""]
+)
+def test_an_impossible_capture_time_already_stored_reads_as_none(stored: str) -> None:
+    # Kept before arrival was checked: read back as no time rather than raising later, wherever it is shown.
+    assert photo_module.read_taken_at(stored) is None
+
+
+# -- pictures that decode to gigabytes (issue 13, finding 3) -----------------------------------------------------
+
+
+@pytest.fixture
+def decoded(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, int, int]]:
+    """Every decode Pillow is asked for, as (format, width, height): what `load()` fills is what memory holds."""
+    seen: list[tuple[str, int, int]] = []
+    load = ImageFile.ImageFile.load
+
+    def recording(self: ImageFile.ImageFile) -> Any:
+        if self.tile:  # not decoded yet: this call decodes it
+            seen.append((str(self.format), *self.size))
+        return load(self)
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", recording)
+    return seen
+
+
+def test_a_huge_one_colour_png_is_refused_before_a_pixel_is_decoded(decoded: list[tuple[str, int, int]]) -> None:
+    huge = make_flat_png(9400, 9400)  # 88 MP, under Pillow's limit; 265 MB decoded, 1.4 GB at peak before
+    assert len(huge) < 400_000
+    error = refused(huge)
+    assert (error.key, error.params) == ("photo.too_many_pixels_lossless", {"format": "PNG", "megapixels": 12})
+    # An evidence copy of such a file kept before this limit: refused too, not decoded on every view.
+    with pytest.raises(PhotoError):
+        stamp(huge, ["#1"])
+    assert decoded == []
+
+
+def test_no_decode_asks_pillow_for_more_than_the_cap(decoded: list[tuple[str, int, int]]) -> None:
+    at_cap = make_flat_png(4000, 3000)  # exactly the PNG cap, 12 MP (a phone photo exported as PNG): accepted
+    assert analyze(at_cap).format == "PNG"
+    stamp(at_cap, ["#1"])
+    assert refused(make_flat_png(4001, 3000)).key == "photo.too_many_pixels_lossless"
+    webp = io.BytesIO()
+    Image.new("RGB", (4000, 2000), (10, 120, 200)).save(webp, "WEBP")  # exactly WebP's cap, 8 MP
+    assert analyze(webp.getvalue()).format == "WEBP"
+    webp = io.BytesIO()
+    Image.new("RGB", (4001, 2000), (10, 120, 200)).save(webp, "WEBP")
+    error = refused(webp.getvalue())
+    assert (error.key, error.params) == ("photo.too_many_pixels_lossless", {"format": "WEBP", "megapixels": 8})
+    # A big JPEG is decoded reduced (draft mode), whatever its size.
+    analyze(make_jpeg(4000, 3000))
+    stamp(make_jpeg(4000, 3000), ["#1"])
+    assert decoded, "the decodes were seen"
+    for kind, width, height in decoded:
+        limit = photo_module.MAX_LOSSLESS_PIXELS.get(kind, 3_000_000)
+        assert width * height <= limit, (kind, width, height)
+
+
+@pytest.mark.parametrize(
+    "size", [(4000, 3000), (3000, 4000), (320, 320), (321, 320), (300, 200), (1000, 1), (1, 1000), (641, 479)]
+)
+def test_the_thumbnail_size_is_the_one_pillow_gives(size: tuple[int, int]) -> None:
+    # The thumbnail is resized to this at once, not shrunk in place from a copy of the whole picture.
+    picture = Image.new("L", size)
+    picture.thumbnail((THUMB_SIZE, THUMB_SIZE))
+    assert photo_module.thumbnail_size(*size) == picture.size
+
+
+def test_heavy_decodes_wait_for_a_slot(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Each slot is one heavy decode (hundreds of MB at the cap); more at once would add up past the machine.
+    monkeypatch.setattr(photo_module, "HEAVY_PIXELS", 100 * 100)
+    running, most = 0, 0
+    lock = threading.Lock()
+    load = ImageFile.ImageFile.load
+
+    def slow(self: ImageFile.ImageFile) -> Any:
+        nonlocal running, most
+        with lock:
+            running += 1
+            most = max(most, running)
+        try:
+            threading.Event().wait(0.1)
+            return load(self)
+        finally:
+            with lock:
+                running -= 1
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", slow)
+    pictures = [png(400 + i, 300) for i in range(8)]
+    threads = [threading.Thread(target=analyze, args=(picture,)) for picture in pictures]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert most == photo_module.HEAVY_DECODES == 2

@@ -7,10 +7,12 @@ import math
 import random
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 
+from bot import retention
 from bot.config import ConfigError, Settings, load_settings
 from bot.i18n import Locales
 from bot.patrols import PatrolService
@@ -375,3 +377,29 @@ def test_a_bad_retention_setting_is_named(name: str, value: str) -> None:
     assert caught.value.key == f"config.invalid.{name}"
     zh = Locales.load().plain("zh", caught.value.key, **caught.value.params)
     assert name.upper() in zh and value in zh
+
+
+async def test_one_track_that_cannot_be_pruned_is_skipped_and_the_others_are(
+    store: Store, settings: Settings, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Issue 13, finding 2: a job skips one bad record, logs it, and goes on.
+    world = World(store)
+    reach = await world.reach("XM-01", await world.area("QT"))
+    chief = await world.person("张三")
+    patrols = [await world.patrol(chief, reach, f"2020-05-0{day} 08:00") for day in range(1, 4)]
+    for patrol_id in patrols:
+        await _track(store, patrol_id, "2020-05-01 08:00", 10)
+    bad = patrols[1]
+    simplified = retention._simplified
+
+    def broken(tracks: list[Any]) -> list[Any]:
+        if any(track.patrol_id == bad for track in tracks):
+            raise ValueError("a track nobody foresaw")
+        return simplified(tracks)
+
+    monkeypatch.setattr(retention, "POINTS_PER_TRANSACTION", 1)  # a transaction per patrol
+    monkeypatch.setattr(retention, "_simplified", broken)
+    pruned = await RetentionService(store, _keeping(settings)).prune(NOW)
+    assert (pruned.patrols, pruned.points) == (2, 20)
+    assert [await store.patrols.point_count(p) for p in patrols] == [0, 10, 0]  # tried again the next night
+    assert [r.levelname for r in caplog.records if f"{bad}" in r.getMessage() and r.exc_info] == ["ERROR"]
