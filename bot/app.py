@@ -28,7 +28,7 @@ import handlers
 from bot import __version__, fonts
 from bot.backups import open_store
 from bot.commands import Where, menu_commands
-from bot.config import LANGUAGES, ConfigError, Settings
+from bot.config import LANGUAGES, ConfigError, Settings, TelegramUnreachable
 from bot.delivery import Sender
 from bot.i18n import Locales
 from bot.invites import BOT_USERNAME_KEY
@@ -245,7 +245,7 @@ async def standalone_sender(settings: Settings) -> AsyncIterator[Sender]:
     except InvalidToken:
         raise ConfigError("config.token_rejected") from None
     except NetworkError as exc:
-        raise ConfigError("config.api_unreachable", url=settings.telegram_api_url, reason=str(exc)) from None
+        raise TelegramUnreachable("config.api_unreachable", url=settings.telegram_api_url, reason=str(exc)) from None
 
 
 def build_application(settings: Settings, *, services: Services | None = None) -> RiverbotApplication:

@@ -123,6 +123,11 @@ class ConfigError(Exception):
         self.params = params
 
 
+class TelegramUnreachable(ConfigError):
+    """The Bot API could not be reached (the network, a proxy, Telegram itself): likely to pass, so the command
+    line exits 3 rather than 2, and a service manager retries it instead of waiting for the settings to change."""
+
+
 class Settings(BaseSettings):
     """All settings; names are the environment variables (case-insensitive)."""
 

@@ -1,0 +1,115 @@
+"""`riverbot` as a service manager runs it: exit codes it can act on, and a start on Windows' event loop.
+
+Each test runs the command as its own process (as systemd or Docker would), with the stand-in as Telegram.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import sys
+from pathlib import Path
+
+from sandbox import BotApiServer, Sandbox
+from storage import Store
+from tests.support import World
+
+RIVERBOT = [sys.executable, "-m", "bot"]
+TOKEN = "123456789:" + "D" * 35
+# Bad settings: fix them, don't retry. Telegram unreachable: retry (systemd's RestartPreventExitStatus=2).
+EXIT_CONFIG = 2
+EXIT_UNREACHABLE = 3
+
+
+def _env(tmp_path: Path, **settings: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in {"BOT_TOKEN", "TELEGRAM_API_URL", "ADMIN_IDS"}}
+    env.update({"DATA_DIR": str(tmp_path / "data"), "LOG_LEVEL": "INFO", "PYTHONUNBUFFERED": "1"})
+    env.update(settings)
+    return env
+
+
+async def _run(tmp_path: Path, *args: str, **settings: str) -> tuple[int, str, str]:
+    process = await asyncio.create_subprocess_exec(
+        *RIVERBOT,
+        *args,
+        cwd=tmp_path,  # no .env there: only the environment counts
+        env=_env(tmp_path, **settings),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        out, err = await asyncio.wait_for(process.communicate(), timeout=60)
+    except TimeoutError:
+        process.kill()  # a hung riverbot must fail the test, not outlive it
+        await process.wait()
+        raise
+    assert process.returncode is not None
+    return process.returncode, out.decode(), err.decode()
+
+
+def _closed_port() -> int:
+    """A local port nobody listens on: connecting to it is refused at once."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+# -- exit codes ----------------------------------------------------------------------------------------------
+
+
+async def test_run_exits_3_when_telegram_is_unreachable(tmp_path: Path) -> None:
+    url = f"http://127.0.0.1:{_closed_port()}"
+    code, _, err = await _run(tmp_path, "run", BOT_TOKEN=TOKEN, TELEGRAM_API_URL=url, DEFAULT_LANGUAGE="en")
+    assert code == EXIT_UNREACHABLE, err
+    assert "Traceback" not in err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert lines[-1].startswith("Cannot reach TELEGRAM_API_URL") and url in lines[-1]
+
+
+async def test_run_still_exits_2_for_a_rejected_token(tmp_path: Path, server: BotApiServer) -> None:
+    code, _, err = await _run(tmp_path, "run", BOT_TOKEN=TOKEN, TELEGRAM_API_URL=server.url, DEFAULT_LANGUAGE="en")
+    assert code == EXIT_CONFIG and "rejected BOT_TOKEN" in err and "Traceback" not in err
+
+
+async def test_summary_send_exits_3_when_telegram_is_unreachable(tmp_path: Path) -> None:
+    async with await Store.open(tmp_path / "data" / "riverbot.sqlite3") as store:
+        area = await World(store).area("CD", "城东街道", "Chengdong Subdistrict")
+        await store.chats.upsert(-100123, type="supergroup", title="城东街道河长群", bot_status="member")
+        await store.bindings.bind(-100123, area, bound_by=None)
+    url = f"http://127.0.0.1:{_closed_port()}"
+    code, _, err = await _run(
+        tmp_path,
+        "summary",
+        "--area",
+        "CD",
+        "--send",
+        "--chart",
+        str(tmp_path / "c.jpg"),
+        BOT_TOKEN=TOKEN,
+        TELEGRAM_API_URL=url,
+        DEFAULT_LANGUAGE="en",
+    )
+    assert code == EXIT_UNREACHABLE, err
+    assert "Traceback" not in err and "Cannot reach TELEGRAM_API_URL" in err
+
+
+async def test_a_clean_stop_still_exits_0(tmp_path: Path, server: BotApiServer) -> None:
+    token = server.add_bot(username="riverbot_deploy_bot")
+    sandbox = Sandbox(server, token)
+    process = await asyncio.create_subprocess_exec(
+        *RIVERBOT,
+        "run",
+        cwd=tmp_path,
+        env=_env(tmp_path, BOT_TOKEN=token, TELEGRAM_API_URL=server.url),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        user = sandbox.user(first_name="张三", language_code="zh-hans")
+        await user.send("/start")
+        assert "河长制工作助手" in (await user.next_message(timeout=30)).text
+    finally:
+        process.terminate()
+        _, err = await asyncio.wait_for(process.communicate(), timeout=30)
+    assert process.returncode == 0, err.decode()
