@@ -330,12 +330,53 @@ async def stop(app: Application) -> None:  # type: ignore[type-arg]
     await shutdown(app)
 
 
+def on_stop_signals(stop: Callable[[], None]) -> Callable[[], None]:
+    """Call `stop` on SIGINT or SIGTERM (what Ctrl+C and systemd send; Ctrl+Break too on Windows); returns the
+    function that puts the previous handlers back.
+
+    The event loop's own signal handlers where it has them. Windows' loop has none (NotImplementedError): there
+    a plain signal handler hands the stop over to the loop, which the interpreter wakes for a signal.
+    """
+    loop = asyncio.get_running_loop()
+    signals = [signal.SIGINT, signal.SIGTERM]
+    try:
+        for sig in signals:
+            loop.add_signal_handler(sig, stop)
+    except NotImplementedError:
+        pass
+    else:
+
+        def remove() -> None:
+            for sig in signals:
+                loop.remove_signal_handler(sig)
+
+        return remove
+    if hasattr(signal, "SIGBREAK"):  # pragma: no cover — Windows only
+        signals.append(signal.SIGBREAK)
+
+    def handler(signum: int, frame: object) -> None:
+        loop.call_soon_threadsafe(stop)
+
+    previous = {sig: signal.signal(sig, handler) for sig in signals}
+
+    def restore() -> None:
+        for sig, was in previous.items():
+            signal.signal(sig, was)
+
+    return restore
+
+
 async def serve(app: Application) -> None:  # type: ignore[type-arg]
     """Run until SIGINT or SIGTERM (what systemd and Ctrl+C send), then stop cleanly."""
     stopping = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stopping.set)
+    forget_signals = on_stop_signals(stopping.set)
+    try:
+        await _serve_until(app, stopping)
+    finally:
+        forget_signals()
+
+
+async def _serve_until(app: Application, stopping: asyncio.Event) -> None:  # type: ignore[type-arg]
     await start(app)
     settings: Settings = app.bot_data["settings"]
     services: Services = app.bot_data["services"]

@@ -7,15 +7,19 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import socket
 import sys
 from pathlib import Path
+
+import pytest
 
 from sandbox import BotApiServer, Sandbox
 from storage import Store
 from tests.support import World
 
 RIVERBOT = [sys.executable, "-m", "bot"]
+ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "123456789:" + "D" * 35
 # Bad settings: fix them, don't retry. Telegram unreachable: retry (systemd's RestartPreventExitStatus=2).
 EXIT_CONFIG = 2
@@ -113,3 +117,46 @@ async def test_a_clean_stop_still_exits_0(tmp_path: Path, server: BotApiServer) 
         process.terminate()
         _, err = await asyncio.wait_for(process.communicate(), timeout=30)
     assert process.returncode == 0, err.decode()
+
+
+# -- Windows: no add_signal_handler --------------------------------------------------------------------------
+
+# `riverbot run` in a process whose event loop refuses signal handlers, as Windows' Proactor loop does.
+WINDOWS_LOOP = """
+import asyncio, sys
+
+def refuse(self, sig, callback, *args):
+    raise NotImplementedError
+
+asyncio.SelectorEventLoop.add_signal_handler = refuse
+from bot.cli import main
+raise SystemExit(main(["run"]))
+"""
+
+
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+async def test_run_starts_and_stops_cleanly_without_add_signal_handler(
+    tmp_path: Path, server: BotApiServer, stop: signal.Signals
+) -> None:
+    token = server.add_bot(username="riverbot_windows_bot")
+    sandbox = Sandbox(server, token)
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        WINDOWS_LOOP,
+        cwd=tmp_path,
+        env=_env(tmp_path, BOT_TOKEN=token, TELEGRAM_API_URL=server.url, PYTHONPATH=str(ROOT)),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        user = sandbox.user(first_name="张三", language_code="zh-hans")
+        await user.send("/start")
+        assert "河长制工作助手" in (await user.next_message(timeout=30)).text
+    finally:
+        if process.returncode is None:
+            process.send_signal(stop)
+        _, err = await asyncio.wait_for(process.communicate(), timeout=30)
+    assert process.returncode == 0, err.decode()
+    assert "Traceback" not in err.decode()
+    assert "riverbot stopped" in err.decode() or "riverbot 已停止" in err.decode()
