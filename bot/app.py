@@ -7,6 +7,7 @@ import functools
 import logging
 import os
 import signal
+import urllib.request
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
@@ -28,7 +29,7 @@ import handlers
 from bot import __version__, fonts
 from bot.backups import open_store
 from bot.commands import Where, menu_commands
-from bot.config import LANGUAGES, ConfigError, Settings, TelegramUnreachable
+from bot.config import LANGUAGES, ConfigError, Settings, TelegramUnreachable, masked_url
 from bot.delivery import Sender
 from bot.i18n import Locales
 from bot.invites import BOT_USERNAME_KEY
@@ -204,6 +205,54 @@ class RiverbotApplication(Application):  # type: ignore[type-arg]
             services.inbox.handled(update.update_id)
 
 
+def telegram_request(settings: Settings, **options: Any) -> HTTPXRequest:
+    """PTB's HTTP client for the Bot API, through TELEGRAM_PROXY when set (else the environment's proxy, as httpx
+    reads it). A proxy httpx cannot use (a socks URL without the `socks` extra, an unknown scheme) is one line
+    naming the setting it came from, not a traceback."""
+    try:
+        return HTTPXRequest(proxy=settings.telegram_proxy, **options)
+    except (ImportError, RuntimeError, ValueError) as exc:
+        culprit = _unusable_proxy(settings)
+        if culprit is None:
+            raise
+        name, url = culprit
+        reason = str(exc).splitlines()[0].rstrip(". ")
+        raise ConfigError("config.proxy_unusable", name=name, proxy=masked_url(url), reason=reason) from None
+
+
+def _unusable_proxy(settings: Settings) -> tuple[str, str] | None:
+    """The proxy httpx refused at start: TELEGRAM_PROXY, or an environment proxy it cannot speak (httpx builds
+    one for every *_PROXY variable, whichever URL they are for)."""
+    if settings.telegram_proxy:
+        return "TELEGRAM_PROXY", settings.telegram_proxy
+    proxies = urllib.request.getproxies_environment()
+    for scheme, url in proxies.items():
+        if scheme != "no" and not url.lower().startswith(("http://", "https://")):
+            return f"{scheme.upper()}_PROXY", url
+    return settings.proxy_in_force()
+
+
+def _shown_proxy(settings: Settings) -> str:
+    """The proxy in force as logs show it: "socks5://user:****@host:port (TELEGRAM_PROXY)", or "" for none."""
+    proxy = settings.proxy_in_force()
+    return "" if proxy is None else f"{masked_url(proxy[1])} ({proxy[0]})"
+
+
+def unreachable(settings: Settings, error: NetworkError) -> TelegramUnreachable:
+    """The one line for a Bot API that did not answer: naming the proxy when the calls went through one."""
+    proxy = settings.proxy_in_force()
+    if proxy is None:
+        return TelegramUnreachable("config.api_unreachable", url=settings.telegram_api_url, reason=str(error))
+    name, url = proxy
+    return TelegramUnreachable(
+        "config.api_unreachable_proxy",
+        url=settings.telegram_api_url,
+        proxy=masked_url(url),
+        name=name,
+        reason=str(error),
+    )
+
+
 def rate_limiter(settings: Settings) -> AIORateLimiter:
     """Telegram's limits on what the bot sends, with retries of the 429s that get through anyway (the bot and
     `riverbot summary --send`).
@@ -232,12 +281,14 @@ async def standalone_sender(settings: Settings) -> AsyncIterator[Sender]:
             parse_mode=ParseMode.HTML, tzinfo=settings.tz, link_preview_options=LinkPreviewOptions(is_disabled=True)
         ),
         rate_limiter=rate_limiter(settings),
-        request=HTTPXRequest(
+        request=telegram_request(
+            settings,
             read_timeout=READ_TIMEOUT_SECONDS,
             write_timeout=WRITE_TIMEOUT_SECONDS,
             connect_timeout=CONNECT_TIMEOUT_SECONDS,
             pool_timeout=POOL_TIMEOUT_SECONDS,
         ),
+        get_updates_request=telegram_request(settings, connection_pool_size=1),
     )
     try:
         async with bot:
@@ -245,7 +296,7 @@ async def standalone_sender(settings: Settings) -> AsyncIterator[Sender]:
     except InvalidToken:
         raise ConfigError("config.token_rejected") from None
     except NetworkError as exc:
-        raise TelegramUnreachable("config.api_unreachable", url=settings.telegram_api_url, reason=str(exc)) from None
+        raise unreachable(settings, exc) from None
 
 
 def build_application(settings: Settings, *, services: Services | None = None) -> RiverbotApplication:
@@ -269,7 +320,8 @@ def build_application(settings: Settings, *, services: Services | None = None) -
         .rate_limiter(limiter)
         .concurrent_updates(PerChatUpdateProcessor())
         .request(
-            HTTPXRequest(
+            telegram_request(
+                settings,
                 connection_pool_size=MAX_CONCURRENT_UPDATES,
                 read_timeout=READ_TIMEOUT_SECONDS,
                 write_timeout=WRITE_TIMEOUT_SECONDS,
@@ -282,6 +334,8 @@ def build_application(settings: Settings, *, services: Services | None = None) -
                 },
             )
         )
+        # The intake's getUpdates (handlers/intake.py) has a client of its own: PTB's defaults, the same proxy.
+        .get_updates_request(telegram_request(settings, connection_pool_size=1))
         .build()
     )
     assert isinstance(app, RiverbotApplication)
@@ -307,6 +361,7 @@ async def start(app: Application, *, poll_timeout: int = 30) -> None:  # type: i
             allowed_updates=Update.ALL_TYPES,
             refused=functools.partial(inbox_refused, app),
             backlog=(lambda: app.work.busy) if isinstance(app, RiverbotApplication) else None,
+            proxy=_shown_proxy(services.settings),
         )
         app.bot_data["intake"] = intake
         await app.start()
@@ -391,6 +446,10 @@ async def _serve_until(app: Application, stopping: asyncio.Event) -> None:  # ty
             timezone=settings.timezone,
         )
     )
+    proxy = settings.proxy_in_force()
+    if proxy is not None:
+        name, url = proxy
+        logger.info(services.locales.plain(settings.default_language, "cli.proxy", proxy=masked_url(url), name=name))
     try:
         await stopping.wait()
     finally:

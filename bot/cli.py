@@ -47,6 +47,7 @@ from bot.config import (
     TelegramUnreachable,
     ensure_data_dir,
     load_settings,
+    masked_url,
     normalize_language,
 )
 from bot.i18n import Locales
@@ -87,7 +88,7 @@ def configure_logging(level: str) -> None:
 def cmd_run(settings: Settings, locales: Locales) -> int:
     from telegram.error import InvalidToken, NetworkError  # noqa: PLC0415
 
-    from bot.app import build_application, serve  # noqa: PLC0415
+    from bot.app import build_application, serve, unreachable  # noqa: PLC0415
 
     settings.token  # noqa: B018 — fails early, with the how-to, when there is no token
     ensure_data_dir(settings)
@@ -98,7 +99,7 @@ def cmd_run(settings: Settings, locales: Locales) -> int:
     except InvalidToken:
         raise ConfigError("config.token_rejected") from None
     except NetworkError as exc:
-        raise TelegramUnreachable("config.api_unreachable", url=settings.telegram_api_url, reason=str(exc)) from None
+        raise unreachable(settings, exc) from None
     except MigrationError as exc:
         raise ConfigError("config.database", reason=str(exc)) from None
     print(locales.plain(settings.default_language, "cli.stopped"), file=sys.stderr)
@@ -143,6 +144,8 @@ def cmd_config(settings: Settings, locales: Locales) -> int:
         if name == "bot_token":
             secret = settings.bot_token.get_secret_value() if settings.bot_token else ""
             shown = f"{secret.split(':')[0]}:****" if secret else ""
+        elif name == "telegram_proxy":
+            shown = masked_url(value) if value else ""
         elif name == "admin_ids":
             shown = ",".join(str(i) for i in sorted(value))
         elif name == "patrol_rules":

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import os
 import re
+import urllib.request
 import uuid
 from dataclasses import dataclass
 from datetime import time as time_of_day
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
@@ -25,6 +27,17 @@ LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 # Telegram tokens look like "123456789:AAH…" (bot id, colon, 35 URL-safe characters). A pasted token with a
 # stray space or quote is the usual mistake, so the check is strict.
 TOKEN_RE = re.compile(r"^\d{3,20}:[A-Za-z0-9_-]{30,64}$")
+
+
+# What TELEGRAM_PROXY may be: httpx speaks these (socks through the `socks` extra of python-telegram-bot).
+# socks5h asks the proxy to resolve Telegram's name, for networks where the local resolver is poisoned.
+PROXY_SCHEMES = ("http", "https", "socks5", "socks5h")
+_CREDENTIALS_RE = re.compile(r"(?<=://)([^:/@\s]*):[^@/\s]*@")
+
+
+def masked_url(url: str) -> str:
+    """A URL with its password (user:password@) shown as ****: proxies' URLs carry them, logs and screens don't."""
+    return _CREDENTIALS_RE.sub(r"\1:****@", url)
 
 
 LEVELS = ("city", "county", "town", "village")
@@ -135,6 +148,9 @@ class Settings(BaseSettings):
 
     bot_token: SecretStr | None = None
     telegram_api_url: str = "https://api.telegram.org"
+    # A proxy for every call to the Bot API: http://, https://, socks5:// or socks5h://host:port, with
+    # user:password@ before the host when it asks for them. Empty: the environment's HTTPS_PROXY / ALL_PROXY, if any.
+    telegram_proxy: str | None = None
     data_dir: Path = Path("./data")
     timezone: str = "Asia/Shanghai"
     default_language: Language = "zh"
@@ -230,6 +246,23 @@ class Settings(BaseSettings):
             raise ValueError("not an http(s) URL")
         return value
 
+    @field_validator("telegram_proxy", mode="before")
+    @classmethod
+    def _proxy_shape(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        value = value.strip()
+        if not value:
+            return None
+        parts = urlsplit(value)
+        try:
+            parts.port  # noqa: B018 — raises ValueError for a port that is not a number
+        except ValueError:
+            raise ValueError("not a proxy URL") from None
+        if parts.scheme.lower() not in PROXY_SCHEMES or not parts.hostname or parts.path not in ("", "/"):
+            raise ValueError("not a proxy URL")
+        return value
+
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
@@ -322,6 +355,22 @@ class Settings(BaseSettings):
         """Where backups go: BACKUP_DIR, or `backups` in DATA_DIR."""
         return self.backup_dir if self.backup_dir is not None else self.data_dir / "backups"
 
+    def proxy_in_force(self) -> tuple[str, str] | None:
+        """(the setting's name, its URL) of the proxy the Bot API calls go through, or None when they go direct.
+
+        TELEGRAM_PROXY; without it, what httpx takes from the environment for TELEGRAM_API_URL (as curl does)."""
+        if self.telegram_proxy:
+            return "TELEGRAM_PROXY", self.telegram_proxy
+        parts = urlsplit(self.telegram_api_url)
+        proxies = urllib.request.getproxies_environment()
+        # NO_PROXY as curl reads it (httpx reads it alike); typeshed lacks this function of the standard library.
+        if parts.hostname and urllib.request.proxy_bypass_environment(parts.hostname, proxies):  # type: ignore[attr-defined]
+            return None
+        for scheme in (parts.scheme, "all"):
+            if proxies.get(scheme):
+                return f"{scheme.upper()}_PROXY", proxies[scheme]
+        return None
+
     @property
     def token(self) -> str:
         """The token for running the bot; without one, the operator is told how to get one."""
@@ -354,6 +403,8 @@ def load_settings(env_file: str | os.PathLike[str] | None = ".env", **overrides:
         if name == "BOT_TOKEN":
             raise ConfigError("config.token_malformed") from None
         shown = value if isinstance(value, str | int | float) else ""
+        if name == "TELEGRAM_PROXY" and isinstance(shown, str):
+            shown = masked_url(shown)
         raise ConfigError(f"config.invalid.{name.lower()}", name=name, value=shown) from None
 
 

@@ -61,8 +61,11 @@ class Intake:
         allowed_updates: Sequence[str],
         refused: Callable[[list[JSON], BaseException], Awaitable[None]] | None = None,
         backlog: Callable[[], int] | None = None,
+        proxy: str = "",
     ) -> None:
         self._app = app
+        #: " through the proxy …" in the lines that say getUpdates failed: the proxy is the usual suspect
+        self._through = f" through the proxy {proxy}" if proxy else ""
         self._inbox = inbox
         self._poll_timeout = poll_timeout
         self._allowed = list(allowed_updates)
@@ -158,7 +161,7 @@ class Intake:
                 raise
             except TelegramError as exc:
                 delay = min(max(delay * 1.5, 1.0), MAX_BACKOFF_S)
-                logger.error("getUpdates failed (%s); trying again in %.0f s", exc, delay)
+                logger.error("getUpdates%s failed (%s); trying again in %.0f s", self._through, exc, delay)
                 continue
             except Exception:  # anything else must not end polling for good: the bot would hear nothing more
                 delay = min(max(delay * 1.5, 1.0), MAX_BACKOFF_S)
