@@ -21,7 +21,7 @@ from telegram import (
     Update,
 )
 from telegram.constants import ParseMode
-from telegram.error import InvalidToken, NetworkError
+from telegram.error import BadRequest, InvalidToken, NetworkError
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, BaseUpdateProcessor, Defaults, ExtBot
 from telegram.request import HTTPXRequest
 
@@ -29,7 +29,7 @@ import handlers
 from bot import __version__, fonts
 from bot.backups import open_store
 from bot.commands import Where, menu_commands
-from bot.config import LANGUAGES, ConfigError, Settings, TelegramUnreachable, masked_url
+from bot.config import LANGUAGES, ConfigError, Settings, TelegramUnreachable, Webhook, masked_url
 from bot.delivery import Sender
 from bot.i18n import Locales
 from bot.invites import BOT_USERNAME_KEY
@@ -40,6 +40,7 @@ from handlers.intake import Intake
 from handlers.live import LiveEdit
 from handlers.router import live_edit
 from handlers.sending import BotSender
+from handlers.webhook import WebhookServer
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -365,14 +366,44 @@ async def start(app: Application, *, poll_timeout: int = 30) -> None:  # type: i
         )
         app.bot_data["intake"] = intake
         await app.start()
-        await intake.start()
+        webhook = services.settings.webhook
+        if webhook is None:
+            await intake.start()
+        else:
+            await _start_webhook(app, intake, webhook)
     except BaseException:
         await stop(app)
         raise
 
 
+async def _start_webhook(app: Application, intake: Intake, webhook: Webhook) -> None:  # type: ignore[type-arg]
+    """Webhook mode: what the inbox kept first, then listen, then tell Telegram where to push (with the secret).
+
+    A webhook set before is replaced, never deleted: deleteWebhook is for polling. An address the bot cannot
+    listen on, or a URL Telegram refuses, is a bad setting."""
+    await intake.queue_leftovers()
+    server = WebhookServer(intake, webhook)
+    try:
+        await server.start()
+    except OSError as exc:
+        raise ConfigError(
+            "config.webhook_listen_failed", listen=f"{webhook.host}:{webhook.port}", reason=exc.strerror or str(exc)
+        ) from None
+    app.bot_data["webhook"] = server
+    try:
+        await app.bot.set_webhook(
+            webhook.url, secret_token=webhook.secret, allowed_updates=Update.ALL_TYPES, drop_pending_updates=False
+        )
+    except BadRequest as exc:
+        raise ConfigError("config.webhook_refused", url=webhook.url, reason=exc.message) from None
+    logger.info("webhook: Telegram pushes updates to %s", webhook.url)
+
+
 async def stop(app: Application) -> None:  # type: ignore[type-arg]
-    """Stop polling, let running handlers finish, mark them handled, close the store."""
+    """Stop taking updates in, let running handlers finish, mark them handled, close the store."""
+    server: WebhookServer | None = app.bot_data.pop("webhook", None)
+    if server is not None:
+        await server.stop()  # no deleteWebhook: Telegram keeps what comes meanwhile for the next start
     intake: Intake | None = app.bot_data.pop("intake", None)
     if intake is not None:
         await intake.stop()

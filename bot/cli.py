@@ -91,6 +91,7 @@ def cmd_run(settings: Settings, locales: Locales) -> int:
     from bot.app import build_application, serve, unreachable  # noqa: PLC0415
 
     settings.token  # noqa: B018 — fails early, with the how-to, when there is no token
+    settings.webhook  # noqa: B018 — and when webhook mode lacks its secret
     ensure_data_dir(settings)
     configure_logging(settings.log_level)
     app = build_application(settings)
@@ -144,6 +145,8 @@ def cmd_config(settings: Settings, locales: Locales) -> int:
         if name == "bot_token":
             secret = settings.bot_token.get_secret_value() if settings.bot_token else ""
             shown = f"{secret.split(':')[0]}:****" if secret else ""
+        elif name == "webhook_secret":
+            shown = "****" if value else ""
         elif name == "telegram_proxy":
             shown = masked_url(value) if value else ""
         elif name == "admin_ids":

@@ -40,6 +40,37 @@ def masked_url(url: str) -> str:
     return _CREDENTIALS_RE.sub(r"\1:****@", url)
 
 
+# Telegram's rule for a webhook's secret token (1–256 of these characters); ours asks for at least 32, so it
+# cannot be guessed.
+WEBHOOK_SECRET_RE = re.compile(r"[A-Za-z0-9_-]{32,256}")
+DEFAULT_WEBHOOK_LISTEN = "127.0.0.1:8443"
+
+
+@dataclass(frozen=True, slots=True)
+class Webhook:
+    """Webhook mode's settings, checked: where Telegram pushes (url), where the bot listens behind the reverse
+    proxy (host, port, path), and the secret Telegram sends with every push."""
+
+    url: str
+    host: str
+    port: int
+    path: str
+    secret: str
+
+
+def parse_listen(text: str) -> tuple[str, int]:
+    """"127.0.0.1:8443", "[::1]:8443", ":8443" (every address) → (host, port); raises ValueError otherwise."""
+    host, sep, port = text.strip().rpartition(":")
+    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"bad listen address {text!r}")
+    host = host.strip()
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    if ":" in host and not text.strip().startswith("["):
+        raise ValueError(f"bad listen address {text!r}")
+    return host or "0.0.0.0", int(port)
+
+
 LEVELS = ("city", "county", "town", "village")
 # Problem categories: the "four disorders" (si luan) first, then the rest the office tracks.
 CATEGORIES = (
@@ -151,6 +182,13 @@ class Settings(BaseSettings):
     # A proxy for every call to the Bot API: http://, https://, socks5:// or socks5h://host:port, with
     # user:password@ before the host when it asks for them. Empty: the environment's HTTPS_PROXY / ALL_PROXY, if any.
     telegram_proxy: str | None = None
+    # Webhook mode instead of polling: the public https URL Telegram pushes updates to (a reverse proxy in front
+    # of the bot), where the bot listens for them, on which path (empty: WEBHOOK_URL's), and the secret Telegram
+    # sends with each push (required in webhook mode). Empty WEBHOOK_URL: polling, the default.
+    webhook_url: str | None = None
+    webhook_listen: str = DEFAULT_WEBHOOK_LISTEN
+    webhook_path: str | None = None
+    webhook_secret: SecretStr | None = None
     data_dir: Path = Path("./data")
     timezone: str = "Asia/Shanghai"
     default_language: Language = "zh"
@@ -263,6 +301,41 @@ class Settings(BaseSettings):
             raise ValueError("not a proxy URL")
         return value
 
+    @field_validator("webhook_url", "webhook_path", "webhook_secret", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: Any) -> Any:
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value.strip() if isinstance(value, str) else value
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _webhook_url_shape(cls, value: str | None) -> str | None:
+        # http:// only for a self-hosted Bot API server (--local), which allows it; Telegram refuses it at start.
+        if value is not None and not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", value):
+            raise ValueError("not an http(s) URL")
+        return value
+
+    @field_validator("webhook_listen")
+    @classmethod
+    def _listen_shape(cls, value: str) -> str:
+        parse_listen(value)
+        return value.strip()
+
+    @field_validator("webhook_path")
+    @classmethod
+    def _path_shape(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"/[^\s?#]*", value):
+            raise ValueError("not a path")
+        return value
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _secret_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not WEBHOOK_SECRET_RE.fullmatch(value.get_secret_value()):
+            raise ValueError("malformed secret")
+        return value
+
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
@@ -372,6 +445,17 @@ class Settings(BaseSettings):
         return None
 
     @property
+    def webhook(self) -> Webhook | None:
+        """Webhook mode's settings, or None for polling; WEBHOOK_URL without WEBHOOK_SECRET is a bad setting."""
+        if self.webhook_url is None:
+            return None
+        if self.webhook_secret is None:
+            raise ConfigError("config.webhook_secret_missing")
+        host, port = parse_listen(self.webhook_listen)
+        path = self.webhook_path or urlsplit(self.webhook_url).path or "/"
+        return Webhook(self.webhook_url, host, port, path, self.webhook_secret.get_secret_value())
+
+    @property
     def token(self) -> str:
         """The token for running the bot; without one, the operator is told how to get one."""
         if self.bot_token is None:
@@ -402,6 +486,8 @@ def load_settings(env_file: str | os.PathLike[str] | None = ".env", **overrides:
         value = error.get("input")
         if name == "BOT_TOKEN":
             raise ConfigError("config.token_malformed") from None
+        if name == "WEBHOOK_SECRET":  # a secret is never shown, not even a wrong one
+            raise ConfigError("config.invalid.webhook_secret", name=name, value="") from None
         shown = value if isinstance(value, str | int | float) else ""
         if name == "TELEGRAM_PROXY" and isinstance(shown, str):
             shown = masked_url(shown)

@@ -453,6 +453,8 @@ class BotState:
         self.commands: dict[tuple[str, str], list[JSON]] = {}
         self.settings: dict[str, Any] = {}
         self.webhook: JSON = {}
+        #: every attempt to push an update to the webhook (sandbox/webhook.py), in order
+        self.pushes: list[Any] = []
         # update queue
         self.pending: list[JSON] = []
         self.last_pushed_id = 100000
