@@ -118,9 +118,12 @@ async def test_a_restart_in_webhook_mode_keeps_the_webhook_and_what_came_meanwhi
     await zhang.send("/start")  # while the bot is down: Telegram keeps it
     restarted = build_application(bot.settings, services=bot.services)
     await start_app(restarted)
-    bot.sandbox.watch(restarted.work)
-    bot.app = restarted
-    assert "河长制工作助手" in (await zhang.next_message()).text
+    try:
+        bot.sandbox.watch(restarted.work)
+        assert "河长制工作助手" in (await zhang.next_message()).text
+        await bot.sandbox.wait_consumed()
+    finally:
+        await stop_app(restarted)
     assert not server.calls_to("deleteWebhook") and not server.calls_to("getUpdates")
     assert len(server.calls_to("setWebhook")) == 2
 
