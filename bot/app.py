@@ -496,7 +496,7 @@ async def startup(app: Application) -> None:  # type: ignore[type-arg]
     except DataDirBusy as busy:
         raise ConfigError("backup.data_dir_busy", path=str(settings.data_dir), pid=busy.pid or "?") from None
     if "services" not in app.bot_data:
-        store = await open_store(settings)
+        store = await open_store(settings, verify=True)
         app.bot_data["services"] = Services.create(settings, store)
         app.bot_data["owns_store"] = True
     services: Services = app.bot_data["services"]

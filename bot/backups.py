@@ -487,9 +487,12 @@ def _restore_photos(source: Path, target: Path, progress: Progress | None) -> tu
 # -- the store's side: open with a backup before migrating, the last backup, the daily job ---------------------
 
 
-async def open_store(settings: Settings, *, migrations: Sequence[Migration] | None = None) -> Store:
+async def open_store(
+    settings: Settings, *, migrations: Sequence[Migration] | None = None, verify: bool = False
+) -> Store:
     """The store as the bot and the command line open it: an existing database is backed up to BACKUP_DIR
-    (`…_before-vN`) before a migration changes it. If that backup fails, nothing is migrated."""
+    (`…_before-vN`) before a migration changes it. If that backup fails, nothing is migrated. `verify`: the
+    quick integrity check first (the bot's start, `migrate`)."""
     made: list[Made] = []
 
     async def back_up_first(version: int, target: int) -> None:
@@ -510,7 +513,9 @@ async def open_store(settings: Settings, *, migrations: Sequence[Migration] | No
         logger.info("Backed up the database (version %s) to %s before migrating to %s", version, done.path, target)
         made.append(done)
 
-    store = await Store.open(settings.database_path, migrations=migrations, before_migrating=back_up_first)
+    store = await Store.open(
+        settings.database_path, migrations=migrations, before_migrating=back_up_first, verify=verify
+    )
     if made:
         await record(store, made[-1].info)
     return store

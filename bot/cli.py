@@ -51,9 +51,11 @@ from bot.config import (
     normalize_language,
 )
 from bot.i18n import Locales
+from bot.outputs import check_output, write_replacing
 from bot.status import Status, read_status
-from storage import MigrationError
+from storage import MigrationError, UnusableDatabase
 from storage.migrate import current_version
+from storage.store import check_database_file
 
 if TYPE_CHECKING:
     from bot.exports import ExportResult as DataExport
@@ -114,11 +116,12 @@ def cmd_migrate(settings: Settings, locales: Locales) -> int:
 
         path = settings.database_path
         before = 0
+        check_database_file(path)
         if path.exists():
             async with aiosqlite.connect(path) as conn:
                 before = await current_version(conn)
         try:
-            store = await open_store(settings)
+            store = await open_store(settings, verify=True)
         except MigrationError as exc:
             raise ConfigError("config.database", reason=str(exc)) from None
         backup = await last_backup(store)
@@ -238,11 +241,12 @@ def _registry_arguments(parser: argparse.ArgumentParser, locales: Locales, lang:
     text = locales.plain(lang, "cli.registry.help_export")
     exporting = sub.add_parser("export", help=text, description=text)
     exporting.add_argument("directory", type=Path, metavar="DIR", help=locales.plain(lang, "cli.registry.arg_dir"))
+    exporting.add_argument("--force", action="store_true", help=locales.plain(lang, "cli.output.arg_force"))
 
 
 def cmd_registry(settings: Settings, locales: Locales, args: argparse.Namespace) -> int:
     if args.registry_command == "export":
-        return _registry_export(settings, locales, args.directory)
+        return _registry_export(settings, locales, args.directory, force=args.force)
     return _registry_import(settings, locales, args)
 
 
@@ -348,9 +352,10 @@ def _registry_import(settings: Settings, locales: Locales, args: argparse.Namesp
     return 0
 
 
-def _registry_export(settings: Settings, locales: Locales, directory: Path) -> int:
+def _registry_export(settings: Settings, locales: Locales, directory: Path, *, force: bool) -> int:
     from bot.registry_export import AREAS_FILE, CHIEFS_FILE, REACHES_FILE, ExportResult, render, write  # noqa: PLC0415
 
+    check_output(directory, settings, force=force, files=(AREAS_FILE, REACHES_FILE, CHIEFS_FILE))
     ensure_data_dir(settings)
 
     async def rendered() -> tuple[dict[str, bytes], ExportResult]:
@@ -501,6 +506,7 @@ def _export_arguments(parser: argparse.ArgumentParser, locales: Locales, lang: L
     parser.add_argument(
         "--out", required=True, type=Path, metavar="PATH", help=locales.plain(lang, "cli.export.arg_out")
     )
+    parser.add_argument("--force", action="store_true", help=locales.plain(lang, "cli.output.arg_force"))
     parser.add_argument("--lang", choices=("zh", "en"), help=locales.plain(lang, "cli.export.arg_lang"))
 
 
@@ -530,7 +536,7 @@ class _ExportProgress:
 
 
 def cmd_export(settings: Settings, locales: Locales, args: argparse.Namespace) -> int:
-    from bot.exports import export  # noqa: PLC0415
+    from bot.exports import CSV_FILES, export  # noqa: PLC0415
     from bot.tallies import parse_day  # noqa: PLC0415
 
     first, last = parse_day(args.first), parse_day(args.last)
@@ -540,9 +546,11 @@ def cmd_export(settings: Settings, locales: Locales, args: argparse.Namespace) -
         raise ConfigError("cli.stats.bad_date", value=args.last)
     if first > last:
         raise ConfigError("cli.stats.reversed", first=first.isoformat(), last=last.isoformat())
+    out: Path = args.out
+    into_folder = args.format == "csv" and out.suffix.lower() != ".zip"
+    check_output(out, settings, force=args.force, files=tuple(CSV_FILES.values()) if into_folder else ())
     ensure_data_dir(settings)
     lang: Language = args.lang or settings.default_language
-    out: Path = args.out
     say = settings.default_language
     progress = _ExportProgress(sys.stderr, lambda rows: locales.plain(say, "cli.export.progress", rows=rows))
 
@@ -582,6 +590,7 @@ def _summary_arguments(parser: argparse.ArgumentParser, locales: Locales, lang: 
     parser.add_argument("--week", metavar="YYYY-Www", help=locales.plain(lang, "cli.summary.arg_week"))
     parser.add_argument("--send", action="store_true", help=locales.plain(lang, "cli.summary.arg_send"))
     parser.add_argument("--chart", type=Path, metavar="PATH", help=locales.plain(lang, "cli.summary.arg_chart"))
+    parser.add_argument("--force", action="store_true", help=locales.plain(lang, "cli.output.arg_force"))
 
 
 def _terminal_text(html_text: str) -> str:
@@ -607,6 +616,9 @@ def cmd_summary(settings: Settings, locales: Locales, args: argparse.Namespace) 
         week = parsed
     if args.send:
         settings.token  # noqa: B018 — fails early, with the how-to, when there is no token
+    chart_path: Path = args.chart or Path(f"summary-{args.area.strip()}-{week.code}.jpg")
+    # The default name is this command's own: running it again for the same week refreshes that chart.
+    check_output(chart_path, settings, force=args.force or args.chart is None)
     ensure_data_dir(settings)
 
     async def run() -> tuple[str, bytes, tuple[list[int], list[int]] | None]:
@@ -633,9 +645,8 @@ def cmd_summary(settings: Settings, locales: Locales, args: argparse.Namespace) 
         print(locales.plain(lang, "cli.summary.no_groups", code=args.area.strip()), file=sys.stderr)
         return EXIT_BAD_INPUT
     print(_terminal_text(text))
-    chart_path: Path = args.chart or Path(f"summary-{args.area.strip()}-{week.code}.jpg")
     try:
-        chart_path.write_bytes(chart)
+        write_replacing(chart_path, lambda temporary: temporary.write_bytes(chart))
     except OSError as exc:
         print(
             locales.plain(lang, "registry.export.unwritable", path=str(chart_path), reason=exc.strerror or str(exc)),
@@ -1038,6 +1049,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_UNREACHABLE
     except ConfigError as exc:
         print(_explain(locales, lang, exc), file=sys.stderr)
+        return EXIT_CONFIG
+    except UnusableDatabase as exc:
+        print(
+            locales.plain(lang, f"config.database_{exc.problem}", path=str(exc.path), detail=exc.detail),
+            file=sys.stderr,
+        )
         return EXIT_CONFIG
     except (sqlite3.DatabaseError, MigrationError) as exc:
         # A corrupt or foreign file in DATA_DIR is the operator's to fix, whichever command found it.

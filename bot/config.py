@@ -219,6 +219,8 @@ class Settings(BaseSettings):
     patrol_max_speed_kmh: float = Field(default=120.0, gt=0)
     # A photo sent as a file must have been taken at most this long before the patrol started.
     patrol_photo_max_age_minutes: float = Field(default=60.0, ge=0)
+    # A patrol whose locations were all sent one by one (none live) counts only where the county allows it.
+    patrol_allow_manual_locations: bool = False
     # Problems: an open one of the same category this close is offered as "the same problem?".
     problem_duplicate_radius_m: float = Field(default=50.0, ge=0)
     # Which chief level a new problem goes to first (the first level that has a chief on the reach).

@@ -38,8 +38,10 @@ from pathlib import Path
 from typing import IO, Any, Literal, NamedTuple
 from zoneinfo import ZoneInfo
 
+from bot.cells import escape_formula
 from bot.config import Settings
 from bot.i18n import Locales
+from bot.outputs import write_replacing
 from bot.reachability import reason_of, waiting_label
 from bot.tallies import PatrolTally, Rate, TallyService, day_start, percent
 from storage import Store
@@ -135,7 +137,7 @@ class _Rows:
         texts = []
         for reason in patrol.reasons:
             code = str(reason.get("code", ""))
-            params = {k: v for k, v in reason.items() if k != "code"}
+            params = {k: v for k, v in reason.items() if k not in ("code", "note")}
             try:
                 texts.append(self.say(f"patrol.reason.{code}", **params))
             except (KeyError, IndexError, ValueError):
@@ -263,8 +265,7 @@ def _csv_text(value: Cell, rate: bool = False) -> str:
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, str):
-        # A cell starting like a formula is run by Excel: names and notes come from anyone (CSV injection).
-        return "'" + value if value[:1] in ("=", "+", "-", "@") else value
+        return escape_formula(value)  # names and notes come from anyone
     return str(value)
 
 
@@ -491,7 +492,7 @@ def write_export(
     with ExportReader(database) as reader:
         job = _Job(out, rows, reader, tally, start, end, count)
         writer = {"xlsx": _write_xlsx, "csv": _write_csv, "geojson": _write_geojson}[fmt]
-        patrols, problems, rate = writer(job)
+        patrols, problems, rate = write_replacing(out, lambda temporary: writer(job._replace(out=temporary)))
     if progress is not None:
         progress(count.rows)
     return ExportResult(out, patrols, problems, rate)

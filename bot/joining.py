@@ -12,6 +12,7 @@ from typing import Literal
 
 from bot import invites
 from bot.config import Settings
+from bot.names import clean_display_name
 from bot.people import ADMIN, CHIEF, VOLUNTEER, Person, person_from
 from storage import Store
 from storage.records import AreaRecord, AssignmentRecord, InviteRecord, ReachRecord, RegistrationRecord
@@ -22,8 +23,9 @@ PHONE_MAX = 20
 
 
 def clean_name(text: str) -> str | None:
-    """A person's name as typed: one line, 1–40 characters; None when it can't be one."""
-    name = " ".join(text.split())
+    """A person's name as typed: one line, 1–40 visible characters (bot.names cleans it); None when it can't be
+    one. Whether it is reserved is asked separately (`is_reserved`), so the person is told why."""
+    name = clean_display_name(text)
     if not name or len(name) > NAME_MAX or name.startswith("/"):
         return None
     return name

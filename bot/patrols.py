@@ -406,7 +406,11 @@ class PatrolService:
         reach = await self._store.reaches.by_id(patrol.reach_id)
         points = await self._store.patrols.points(patrol.id)
         # Points from before the start or after the end (a late live edit) are not part of the walk.
-        samples = [Sample((p.lat, p.lon), p.at) for p in points if patrol.started_at <= p.at <= ended_at]
+        samples = [
+            Sample((p.lat, p.lon), p.at, live=p.source == "live")
+            for p in points
+            if patrol.started_at <= p.at <= ended_at
+        ]
         evidence = []
         for photo in await self._store.patrols.photos(patrol.id):
             evidence.append(

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.config import Language, Settings, normalize_language
+from bot.names import telegram_name
 from storage import Store
 from storage.records import PersonRecord
 
@@ -151,6 +152,8 @@ class PeopleService:
 
         Writes only when something changed, because this runs for every private message.
         """
+        # Only a first contact stores the Telegram name (a registered or invited name is never overwritten).
+        name = telegram_name(name, trusted=self.is_bootstrap_admin(telegram_id)) or name
         record = await self._store.people.by_telegram_id(telegram_id)
         if (
             record is None
@@ -177,6 +180,7 @@ class PeopleService:
 
     async def bootstrap_admin(self, telegram_id: int, *, name: str, username: str | None) -> Person:
         """An ADMIN_IDS person first seen in a group: recorded (not as started: we can't message them yet)."""
+        name = telegram_name(name, trusted=True) or name
         record = await self._store.people.record_contact(
             telegram_id, name=name, username=username, language_code=None, started=False
         )

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
 
-from bot.config import CATEGORIES, Settings
+from bot.config import CATEGORIES, LEVELS, Settings
 from bot.dialogs import Dialog, Dialogs
 from bot.geo import haversine_m
 from bot.people import ADMIN, CHIEF, Person, person_from
@@ -40,7 +40,9 @@ __all__ = [  # ProblemRecord and ProblemPhoto too: handlers show them, and impor
 MAX_PHOTOS = 5
 NOTE_FLOW = "problem_note"  # the dialog while an assignee sends after-photos, or someone types a reason
 Action = Literal["assign", "rectify", "close", "reject", "dismiss", "reopen"]
-Outcome = Literal["ok", "not_allowed", "too_late", "inactive_assignee", "not_a_chief", "same_assignee"]
+Outcome = Literal[
+    "ok", "not_allowed", "own_rectification", "too_late", "inactive_assignee", "not_a_chief", "same_assignee"
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -362,7 +364,8 @@ class ProblemService:
     # -- who may do what ---------------------------------------------------------------------------------
 
     def allowed(self, problem: ProblemRecord, person: Person) -> set[Action]:
-        """The lifecycle actions this person may take on the problem as it is now."""
+        """The lifecycle actions this person may take on the problem as it is now, as far as the problem and the
+        person tell (`permitted` adds what the reach's chiefs may)."""
         if not person.active:
             return set()
         admin = person.is_admin
@@ -372,7 +375,7 @@ class ProblemService:
         if problem.status == "assigned" and problem.assignee_id == person.id:
             actions.add("rectify")
         reporter_chief = problem.reporter_id == person.id and person.is_chief
-        if problem.status == "rectified" and (admin or reporter_chief):
+        if problem.status == "rectified" and (admin or reporter_chief) and not self.own_rectification(problem, person):
             actions |= {"close", "reject"}
         window = timedelta(days=self._settings.problem_reopen_days)
         closed_at = problem.closed_at
@@ -385,6 +388,52 @@ class ProblemService:
         if reporter_recently_closed:
             actions.add("reopen")
         return actions
+
+    async def permitted(self, problem: ProblemRecord, person: Person) -> set[Action]:
+        """`allowed`, and verification by a higher-level chief of the problem's reach: the river chief system's
+        own check on a rectification, besides the office's (never by whoever rectified it)."""
+        actions = self.allowed(problem, person)
+        if (
+            problem.status == "rectified"
+            and person.active
+            and person.is_chief
+            and not self.own_rectification(problem, person)
+            and person.id in await self.higher_chiefs(problem)
+        ):
+            actions |= {"close", "reject"}
+        return actions
+
+    async def higher_chiefs(self, problem: ProblemRecord) -> set[int]:
+        """The active chiefs holding the problem's reach at a level above its assignee's there (a county chief
+        over a village chief's rectification); none when it has no assignee."""
+        if problem.assignee_id is None:
+            return set()
+        holders = await self._store.assignments.active_for_reach(problem.reach_id)
+        assignee = await self._store.people.by_id(problem.assignee_id)
+        own = [LEVELS.index(a.level) for a in holders if a.person_id == problem.assignee_id and a.level in LEVELS]
+        if own:
+            rank = min(own)
+        elif assignee is not None and assignee.roles.get(CHIEF) in LEVELS:
+            rank = LEVELS.index(str(assignee.roles[CHIEF]))
+        else:
+            return set()
+        higher = set()
+        for assignment in holders:
+            if assignment.level in LEVELS and LEVELS.index(assignment.level) < rank:
+                person = await self._store.people.by_id(assignment.person_id)
+                if person is not None and person.active and CHIEF in person.roles:
+                    higher.add(person.id)
+        higher.discard(problem.assignee_id)
+        return higher
+
+    @staticmethod
+    def own_rectification(problem: ProblemRecord, person: Person) -> bool:
+        """Segregation of duties: whoever rectified a problem does not verify it (close it or send it back), even
+        as its reporter or an admin; the office or another verifier does. Otherwise a chief who reports on his
+        own reach, gets it and "rectifies" it could sign it off alone, and the rectification rate would mean
+        nothing. Only the assignee can rectify, and a reassignment leaves "rectified", so while a problem is
+        rectified its assignee is the one who rectified it."""
+        return problem.status == "rectified" and problem.assignee_id == person.id
 
     async def may_view(self, problem: ProblemRecord, person: Person) -> bool:
         """Admins see every problem; others the ones they reported, hold, follow, or that are on their reaches."""
@@ -401,11 +450,14 @@ class ProblemService:
         return (problem.reporter_id, *await self._store.problems.followers(problem.id))
 
     async def _verifiers(self, problem: ProblemRecord) -> tuple[int, ...]:
+        """Who is asked to verify a rectification: the admins, a reporting chief and the reach's higher-level
+        chiefs; never who rectified it."""
         admins = [p.id for p in await self._store.people.with_role(ADMIN)]
         reporter = await self._store.people.by_id(problem.reporter_id)
         if reporter is not None and CHIEF in reporter.roles:
             admins.append(reporter.id)
-        return tuple(dict.fromkeys(admins))
+        admins += sorted(await self.higher_chiefs(problem))
+        return tuple(p for p in dict.fromkeys(admins) if p != problem.assignee_id)
 
     # -- the lifecycle -----------------------------------------------------------------------------------
 
@@ -424,7 +476,9 @@ class ProblemService:
             problem = await self._store.problems.by_id(problem_id)
             if problem is None:
                 return Change("too_late")
-            if action not in self.allowed(problem, actor):
+            if action not in await self.permitted(problem, actor):
+                if action in ("close", "reject") and self.own_rectification(problem, actor):
+                    return Change("own_rectification", problem)
                 # Not theirs to do, or someone else changed the problem a moment ago: the handler tells which.
                 return Change("not_allowed", problem)
             before = problem.status

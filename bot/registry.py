@@ -16,6 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from bot.cells import escape_formula, unescape_formula
+from bot.names import clean_display_name, is_reserved
+
 Kind = Literal["areas", "reaches", "chiefs"]
 LEVELS = ("city", "county", "town", "village")
 KNOWN_TAGS = frozenset({"black_odorous", "happy_river_demo"})
@@ -138,7 +141,7 @@ def parse_file(path: Path, data: bytes, kind: Kind | None = None) -> ParsedFile:
     next(reader, None)  # the header itself, read above in lower case
     for record in reader:
         line = reader.line_num
-        values = {k: (v or "").strip() for k, v in record.items() if k is not None}
+        values = {k: unescape_formula((v or "").strip()) for k, v in record.items() if k is not None}
         if not any(values.values()):
             continue
         _parse_row(parsed, line, values, None)
@@ -150,6 +153,9 @@ def _parse_geojson(parsed: ParsedFile, text: str) -> None:
         document = json.loads(text)
     except json.JSONDecodeError as exc:
         raise RegistryFileError("registry.file.json", reason=exc.msg, line=exc.lineno) from None
+    except RecursionError:
+        # Thousands of nested brackets: the decoder gives up without saying where, so find the line.
+        raise RegistryFileError("registry.file.too_deep", line=_too_deep_line(text)) from None
     if not isinstance(document, dict) or document.get("type") != "FeatureCollection":
         raise RegistryFileError("registry.file.not_feature_collection")
     features = document.get("features")
@@ -162,6 +168,27 @@ def _parse_geojson(parsed: ParsedFile, text: str) -> None:
             continue
         values = {k: _property_text(properties.get(k)) for k in REACH_COLUMNS}
         _parse_row(parsed, number, values, feature.get("geometry"))
+
+
+# Deeper than any GeoJSON needs (a MultiLineString's positions are 4 levels inside the document): past it the
+# line of the first such bracket is named.
+MAX_DEPTH = 64
+_JSON_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}\n]')
+
+
+def _too_deep_line(text: str) -> int:
+    depth, line = 0, 1
+    for token in _JSON_TOKEN.finditer(text):
+        kind = token.group()
+        if kind == "\n":
+            line += 1
+        elif kind in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                return line
+        elif kind in "]}":
+            depth -= 1
+    return 1
 
 
 def _property_text(value: Any) -> str:
@@ -238,6 +265,9 @@ def _parse_row(parsed: ParsedFile, line: int, values: dict[str, str], geometry: 
             else:
                 error("registry.error.telegram_id", value=values["telegram_id"])
         reach_codes = tuple(c.strip() for c in values.get("reach_codes", "").split(";") if c.strip())
+        values["name"] = clean_display_name(values.get("name", ""))
+        if is_reserved(values["name"]):
+            error("registry.error.reserved_name", value=values["name"])
         row = ChiefRow(line, required("name"), phone, level(), required("area_code"), reach_codes, telegram_id)
     if errors:
         parsed.errors.extend(errors)
@@ -262,12 +292,11 @@ def check_geometry(geometry: Any, error: Callable[..., None]) -> dict[str, Any] 
             error("registry.error.geometry_points")
             return None
         for point in points:
+            # [lon, lat], or [lon, lat, altitude] as GPS tools write it; anything else inside is refused, not stored.
             if (
                 not isinstance(point, list)
-                or len(point) < 2
-                or not all(
-                    isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in point[:2]
-                )
+                or len(point) not in (2, 3)
+                or not all(isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in point)
             ):
                 error("registry.error.geometry_points")
                 return None
@@ -278,7 +307,9 @@ def check_geometry(geometry: Any, error: Callable[..., None]) -> dict[str, Any] 
                 else:
                     error("registry.error.out_of_range", lon=lon, lat=lat)
                 return None
-    return {"type": geometry["type"], "coordinates": geometry["coordinates"]}
+    # Positions as given (an int stays an int, so export -> import -> export keeps the bytes), the altitude dropped.
+    flat = [[point[:2] for point in points] for points in lines]
+    return {"type": geometry["type"], "coordinates": flat[0] if geometry["type"] == "LineString" else flat}
 
 
 def bounding_box(geometry: dict[str, Any]) -> tuple[float, float, float, float]:
@@ -319,9 +350,10 @@ def kind_order(files: Iterable[ParsedFile]) -> list[ParsedFile]:
 
 
 def write_csv(columns: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
+    """A registry CSV; a text starting like a formula is escaped (bot.cells), and import reads it back."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(columns)
     for row in rows:
-        writer.writerow(["" if v is None else v for v in row])
+        writer.writerow(["" if v is None else escape_formula(v) if isinstance(v, str) else v for v in row])
     return out.getvalue()

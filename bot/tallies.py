@@ -50,6 +50,7 @@ from fractions import Fraction
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from bot.cells import escape_formula
 from bot.config import CATEGORIES, PERIODS, Settings
 from bot.i18n import Locales
 from bot.periods import Period, period_of, periods_ending_in
@@ -918,5 +919,5 @@ class StatsReport:
         writer = csv.writer(out, lineterminator="\r\n")
         writer.writerow([self.say(f"col.{c}") for c in self.CSV_COLUMNS])
         for row in rows:
-            writer.writerow([row.get(c, "") for c in self.CSV_COLUMNS])
+            writer.writerow([escape_formula(row.get(c, "")) for c in self.CSV_COLUMNS])
         return ("\ufeff" + out.getvalue()).encode("utf-8")

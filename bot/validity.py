@@ -29,6 +29,9 @@ JITTER_M = 20.0
 class Sample:
     point: Point
     at: datetime
+    # From a live location (Telegram's own GPS feed), or a single location, which can be any point picked on
+    # the map: only a live track shows that someone walked the river.
+    live: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +47,15 @@ class Verdict:
     distance_m: float
     duration_s: int
     # [{"code": "too_short", "minutes": 7.5, "min": 10}, …]: codes pick the localized reason (patrol.reason.*).
+    # One marked {"note": True} is shown but does not stop the patrol from counting (see `blocking`).
     reasons: list[dict[str, Any]] = field(default_factory=list)
+
+
+def blocking(reason: dict[str, Any]) -> bool:
+    """Whether a reason keeps the patrol from counting; a note (a photo without a trustworthy time, manual
+    locations where the county allows them) only informs whoever reads the card. Notes live among the reasons
+    so the stored verdict (one JSON list) keeps them without a new column."""
+    return not reason.get("note")
 
 
 def judge(
@@ -91,6 +102,13 @@ def judge(
     if fastest > settings.patrol_max_speed_kmh:
         kmh = _shown(fastest, settings.patrol_max_speed_kmh, over=True)
         reasons.append({"code": "too_fast", "kmh": kmh, "max": settings.patrol_max_speed_kmh})
+    if points and not any(s.live for s in samples):
+        # Two points hand-picked on the map, minutes and hundreds of metres apart, pass every rule above; without
+        # a live location nothing shows the river was walked.
+        if settings.patrol_allow_manual_locations:
+            reasons.append({"code": "manual_locations_allowed", "note": True})
+        else:
+            reasons.append({"code": "manual_locations"})
     reused = sum(1 for p in photos if p.reused)
     if reused:
         reasons.append({"code": "photo_reused", "count": reused})
@@ -105,7 +123,11 @@ def judge(
                 "taken_at": taken.astimezone(settings.tz).strftime("%Y-%m-%d %H:%M"),
             }
         )
-    return Verdict(not reasons, distance_m, duration_s, reasons)
+    # A compressed photo has lost its EXIF, and a file may carry none: its age cannot be checked, so say so.
+    untimed = sum(1 for p in photos if not p.as_document or p.taken_at is None)
+    if untimed:
+        reasons.append({"code": "photo_time_unknown", "count": untimed, "note": True})
+    return Verdict(not any(blocking(r) for r in reasons), distance_m, duration_s, reasons)
 
 
 def _shown(value: float, limit: float, *, over: bool) -> int:

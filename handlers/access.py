@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,10 +47,14 @@ async def chat_kind(update: Update, context: Context) -> ChatKind | None:
     return None
 
 
-async def guard(update: Update, context: Context, action: str) -> Actor | None:
+async def guard(
+    update: Update, context: Context, action: str, *, wording: Mapping[str, str] | None = None
+) -> Actor | None:
     """Let the update through as `action`, or answer with the reason it may not (None: refused, answered).
 
-    In a group, a refusal is one short line, and actions that have no business there get silence.
+    In a group, a refusal is one short line, and actions that have no business there get silence. `wording`
+    replaces a refusal's general text with the command's own (perm.group_admins_only -> "only this group's
+    admins may set its language").
     """
     svc = services(context)
     kind = await chat_kind(update, context)
@@ -86,7 +90,8 @@ async def guard(update: Update, context: Context, action: str) -> Actor | None:
             and message.sender_chat.id == message.chat.id
         )
         # An anonymous admin posts as the group: we can't tell who they are, and should say so.
-        await refuse(update, context, language, "perm.anonymous" if anonymous else decision.reason)
+        reason = "perm.anonymous" if anonymous else decision.reason
+        await refuse(update, context, language, (wording or {}).get(reason, reason))
     return None
 
 

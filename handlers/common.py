@@ -10,6 +10,7 @@ from typing import cast
 from telegram import Chat, Update, User
 
 from bot.config import Language
+from bot.names import clean_display_name
 from bot.people import Person
 from bot.services import Services
 from handlers.ui import Context
@@ -30,7 +31,8 @@ def services(context: Context) -> Services:
 
 
 def display_name(user: User) -> str:
-    return user.full_name.strip() or user.username or str(user.id)
+    """The Telegram name without bidi or zero-width characters (bot.names); the username or id if none is left."""
+    return clean_display_name(user.full_name) or user.username or str(user.id)
 
 
 async def private_person(update: Update, context: Context) -> Person:

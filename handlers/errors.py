@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from telegram import Chat, Update
 from telegram.error import Forbidden, TelegramError
-from telegram.ext import Application, CallbackContext
+from telegram.ext import Application, ApplicationHandlerStop, CallbackContext
 
 from bot.failures import Kept, Outage, free_megabytes, storage_trouble
 from bot.i18n import Markup
@@ -36,6 +36,19 @@ _NOTICES_KEY = "error_notices"
 
 
 async def on_error(update: object, context: Context) -> None:
+    """Report the error (`_report`), then stop: an update whose handling failed is handled no further.
+
+    PTB otherwise goes on to the next handler group, where a later handler takes the half-handled update for
+    a fresh one: a report draft reset by the failed photo, "I didn't understand" after the apology."""
+    try:
+        await _report(update, context)
+    except Exception:
+        logger.exception("The error handler failed")
+    if isinstance(update, Update):
+        raise ApplicationHandlerStop
+
+
+async def _report(update: object, context: Context) -> None:
     """Log the update and traceback, store the update, tell the person what became of it, notify the admins."""
     error = context.error
     trace = "".join(traceback.format_exception(error)) if error is not None else "unknown error"

@@ -10,6 +10,7 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler, filt
 
 from bot.config import Language
 from bot.joining import clean_name, clean_phone
+from bot.names import is_reserved
 from bot.people import Person
 from handlers.access import Actor, command, guard, refresh_menu, refuse
 from handlers.callbacks import InviteAnswer, PendingDecision, RegisterArea, RegisterAreaPage, RegisterStart, pressed
@@ -173,6 +174,9 @@ async def registration_input(update: Update, context: Context, dialog: DialogRec
         name = clean_name(message.text)
         if name is None:
             await message.reply_text(svc.locales.t(lang, "register.bad_name"))
+            return
+        if is_reserved(name):
+            await message.reply_text(svc.locales.t(lang, "register.reserved_name", name=name))
             return
         data = {**dialog.data, "name": name}
         areas = await svc.office.areas()

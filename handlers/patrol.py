@@ -27,6 +27,7 @@ from bot.patrols import CHOOSE, Fix, Patrol, Recorded, Recording, Summary
 from bot.people import Person
 from bot.permissions import ChatKind
 from bot.routing import LOCATIONS, PHOTOS, Input
+from bot.validity import blocking
 from handlers.access import Actor, command, guard, refuse
 from handlers.callbacks import (
     PatrolArea,
@@ -442,9 +443,11 @@ def patrol_card(locales: Locales, lang: Language, summary: Summary, tz: object) 
             lines.append(locales.t(lang, "patrol.valid"))
         else:
             lines.append(locales.t(lang, "patrol.invalid"))
-            for reason in verdict.reasons:
-                params = {k: v for k, v in reason.items() if k != "code"}
-                lines.append("· " + locales.t(lang, f"patrol.reason.{reason['code']}", **params))
+        notes = [r for r in verdict.reasons if not blocking(r)]
+        for reason in [r for r in verdict.reasons if blocking(r)] + notes:
+            params = {k: v for k, v in reason.items() if k not in ("code", "note")}
+            mark = "ℹ️ " if reason in notes else "· "
+            lines.append(mark + locales.t(lang, f"patrol.reason.{reason['code']}", **params))
     return "\n".join(lines)
 
 

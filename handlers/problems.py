@@ -4,7 +4,9 @@ actions this person may take, /problems (overdue first), /myreports, and the dai
 from __future__ import annotations
 
 import asyncio
+import html
 import logging
+import re
 from collections.abc import Callable, Mapping
 from datetime import datetime
 
@@ -60,7 +62,58 @@ def _p(svc: Services, lang: Language, key: str, **params: object) -> str:
     return svc.locales.plain(lang, key, **params)
 
 
-def problem_text(svc: Services, lang: Language, card: Card, *, timeline: bool) -> str:
+MESSAGE_LIMIT = 4096  # Telegram's limit for a message's text, in UTF-16 code units after parsing
+HISTORY_MESSAGES = 3  # messages of history after a card at most; earlier events are left to /export
+# Kept free in the first history message for its title and the "earlier events" line.
+HISTORY_HEADROOM = 300
+_TAG = re.compile(r"<[^>]*>")
+
+
+def _units(text: str) -> int:
+    """The length Telegram counts: UTF-16 code units of the text once its HTML is parsed (tags and entities)."""
+    return len(html.unescape(_TAG.sub("", text)).encode("utf-16-le")) // 2
+
+
+def problem_messages(svc: Services, lang: Language, card: Card, *, intro: str | None, timeline: bool) -> list[str]:
+    """The card's text first (it carries the buttons), then the history when it does not fit with the card.
+
+    A problem's log only grows (every send-back, reminder and transfer adds a line, a note up to 1,000
+    characters), so one message cannot hold it for good: the card alone stays within Telegram's limit and
+    reachable; the history follows in at most HISTORY_MESSAGES messages, newest events kept, and says how many
+    earlier ones are left to /export."""
+    head = "\n".join(_card_lines(svc, lang, card))
+    if intro:
+        head = intro + "\n\n" + head
+    if not timeline:
+        return [head]
+    title = _t(svc, lang, "problem.timeline")
+    events = _timeline_lines(svc, lang, card)
+    whole = "\n".join([head, "", title, *events])
+    if _units(whole) <= MESSAGE_LIMIT:
+        return [whole]
+    pages: list[list[str]] = [[]]  # newest page first while filling
+    size = 0
+    kept = len(events)
+    while kept > 0:
+        line = events[kept - 1]
+        cost = _units(line) + 1
+        if pages[-1] and size + cost > MESSAGE_LIMIT - HISTORY_HEADROOM:
+            if len(pages) == HISTORY_MESSAGES:
+                break
+            pages.append([])
+            size = 0
+        pages[-1].insert(0, line)
+        size += cost
+        kept -= 1
+    pages.reverse()
+    first = [title]
+    if kept:
+        first.append(_t(svc, lang, "problem.timeline_earlier", count=kept))
+    pages[0] = first + pages[0]
+    return [head, *("\n".join(page) for page in pages if page)]
+
+
+def _card_lines(svc: Services, lang: Language, card: Card) -> list[str]:
     problem, reach, area, assignee, reporter = card.problem, card.reach, card.area, card.assignee, card.reporter
     tz = svc.settings.tz
     today = datetime.now(tz).date()
@@ -91,33 +144,36 @@ def problem_text(svc: Services, lang: Language, card: Card, *, timeline: bool) -
     pruned = sum(1 for photo in card.photos if photo.pruned)
     if pruned:
         lines.append(_t(svc, lang, "problem.retention.photos_pruned", count=pruned))
-    if timeline:
-        lines.append("")
-        lines.append(_t(svc, lang, "problem.timeline"))
-        for entry in card.timeline:
-            event = entry.event
-            who = event.actor_name or _p(svc, lang, "problem.system")
-            line = _t(
+    return lines
+
+
+def _timeline_lines(svc: Services, lang: Language, card: Card) -> list[str]:
+    tz = svc.settings.tz
+    lines = []
+    for entry in card.timeline:
+        event = entry.event
+        who = event.actor_name or _p(svc, lang, "problem.system")
+        line = _t(
+            svc,
+            lang,
+            "problem.event_line",
+            when=event.at.astimezone(tz).strftime("%m-%d %H:%M"),
+            who=who,
+            what=_p(svc, lang, f"problem.event.{event.action}"),
+        )
+        if event.action in ("assign", "reassign") and "assignee" in event.data:
+            target = entry.target
+            line += _t(
                 svc,
                 lang,
-                "problem.event_line",
-                when=event.at.astimezone(tz).strftime("%m-%d %H:%M"),
-                who=who,
-                what=_p(svc, lang, f"problem.event.{event.action}"),
+                "problem.event_to",
+                name=target.name if target else "?",
+                deadline=event.data.get("deadline", ""),
             )
-            if event.action in ("assign", "reassign") and "assignee" in event.data:
-                target = entry.target
-                line += _t(
-                    svc,
-                    lang,
-                    "problem.event_to",
-                    name=target.name if target else "?",
-                    deadline=event.data.get("deadline", ""),
-                )
-            if event.note:
-                line += _t(svc, lang, "problem.event_note", note=event.note)
-            lines.append(line)
-    return "\n".join(lines)
+        if event.note:
+            line += _t(svc, lang, "problem.event_note", note=event.note)
+        lines.append(line)
+    return lines
 
 
 def status_label(svc: Services, lang: Language, problem: ProblemRecord, waiting: Reason | None) -> str:
@@ -189,14 +245,14 @@ async def send_problem(
         ),
         address=reach.name(lang) if reach else "",
     )
-    text = problem_text(svc, lang, card, timeline=timeline)
-    if intro:
-        text = intro + "\n\n" + text
-    actions = svc.problems.allowed(problem, viewer)
+    texts = problem_messages(svc, lang, card, intro=intro, timeline=timeline)
+    actions = await svc.problems.permitted(problem, viewer)
     rows = action_buttons(svc, lang, problem, actions)
     if not timeline:
         rows.append(details_button(svc, lang, problem))
-    await context.bot.send_message(chat_id, text, reply_markup=buttons(*rows) if rows else None)
+    await context.bot.send_message(chat_id, texts[0], reply_markup=buttons(*rows) if rows else None)
+    for history in texts[1:]:
+        await context.bot.send_message(chat_id, history)
 
 
 async def evidence_copies(
@@ -491,7 +547,10 @@ async def _actionable(
     if problem is None:
         await refuse(update, context, actor.language, "fallback.outdated_button")
         return None
-    if action not in svc.problems.allowed(problem, actor.known):
+    if action not in await svc.problems.permitted(problem, actor.known):
+        if action in ("close", "reject") and svc.problems.own_rectification(problem, actor.known):
+            await refuse(update, context, actor.language, "problem.own_rectification", number=problem.id)
+            return None
         status = _p(svc, actor.language, f"problem.status.{problem.status}")
         await refuse(update, context, actor.language, "problem.cannot", status=status)
         return None
@@ -579,16 +638,20 @@ async def _apply(
         status = change.problem.status if change.problem else "closed"
         key = {
             "not_allowed": "problem.cannot",
+            "own_rectification": "problem.own_rectification",
             "too_late": "problem.cannot",
             "inactive_assignee": "problem.inactive_assignee",
             "not_a_chief": "problem.inactive_assignee",
             "same_assignee": "problem.same_assignee",
         }[change.outcome]
         if update.callback_query is not None:
-            await refuse(update, context, lang, key, status=_p(svc, lang, f"problem.status.{status}"))
+            await refuse(
+                update, context, lang, key, status=_p(svc, lang, f"problem.status.{status}"), number=problem_id
+            )
         elif actor.telegram_id is not None:
             await context.bot.send_message(
-                actor.telegram_id, _t(svc, lang, key, status=_p(svc, lang, f"problem.status.{status}"))
+                actor.telegram_id,
+                _t(svc, lang, key, status=_p(svc, lang, f"problem.status.{status}"), number=problem_id),
             )
         return
     problem = change.problem

@@ -49,7 +49,7 @@ from handlers.callbacks import (
 from handlers.common import Context, services
 from handlers.dialogs import flow
 from handlers.fieldwork import category_name, far_note, nearby_label, resting_keyboard, sent_at
-from handlers.media import download_photo
+from handlers.media import Fetched, download_photo
 from handlers.problems import announce_new
 from handlers.ui import ButtonHandler, buttons, paged, show
 from storage.records import DialogRecord
@@ -91,16 +91,29 @@ async def begin(
 
 
 async def photo_without_dialog(update: Update, context: Context) -> None:
-    """A photo sent by someone who reports, when nothing is waiting for one, starts a report (the router's pick)."""
+    """A photo sent by someone who reports, when nothing is waiting for one, starts a report (the router's pick).
+
+    The photo is downloaded before the draft is opened: one that fails (a Telegram 502, a broken file) leaves
+    nothing open behind the error, and a draft that is somehow open already is added to, never started afresh.
+    """
     actor = await guard(update, context, "report")
     message = update.effective_message
     if actor is None or message is None:
         return
-    await begin(update, context, actor, started_at=sent_at(message))
-    assert actor.known.telegram_id is not None
-    state = await services(context).reports.current(actor.known.telegram_id)
+    person = actor.known
+    assert person.telegram_id is not None
+    reports = services(context).reports
+    state = await reports.current(person.telegram_id)
     if state is not None:
         await _add_photo(context, actor, state, message)
+        return
+    fetched = await download_photo(context, message, person_id=person.id, lang=actor.language)
+    if fetched is None:
+        return
+    await begin(update, context, actor, started_at=sent_at(message))
+    state = await reports.current(person.telegram_id)
+    if state is not None:
+        await _add_photo(context, actor, state, message, fetched)
 
 
 # -- typed input ------------------------------------------------------------------------------------------
@@ -126,8 +139,11 @@ async def report_input(update: Update, context: Context, dialog: DialogRecord) -
     await _go(update, context, actor, drafts.describe(state, message.text or ""))
 
 
-async def _add_photo(context: Context, actor: Actor, state: State, message: Message) -> None:
-    """A photo for the draft: downloaded and kept, then added; the photos of an album share one answer."""
+async def _add_photo(
+    context: Context, actor: Actor, state: State, message: Message, fetched: Fetched | None = None
+) -> None:
+    """A photo for the draft: downloaded and kept (unless `fetched` already), then added; the photos of an album
+    share one answer."""
     svc = services(context)
     lang = actor.language
     person = actor.known
@@ -144,7 +160,8 @@ async def _add_photo(context: Context, actor: Actor, state: State, message: Mess
                 context.chat_data[album_key + ":full"] = True
             await message.reply_text(_t(context, lang, "report.too_many_photos", max=MAX_PHOTOS))
         return
-    fetched = await download_photo(context, message, person_id=person.id, lang=lang)
+    if fetched is None:
+        fetched = await download_photo(context, message, person_id=person.id, lang=lang)
     if fetched is None:
         return
     photo = DraftPhoto(fetched.stored.photo_id, fetched.file_id, fetched.as_document, fetched.stored.info.gps)

@@ -8,12 +8,12 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler, filt
 from bot.commands import commands_for, is_for_everyone, menu_commands
 from bot.config import LANGUAGES, Language
 from bot.i18n import Markup
-from handlers.access import Actor, command, refresh_menu
+from handlers.access import Actor, command, guard, refresh_menu
 from handlers.callbacks import LanguageChoice, parsed
-from handlers.common import Context, display_name, is_group, is_group_admin, language_of, private_person, services
+from handlers.common import Context, display_name, is_group, services
 from handlers.fieldwork import main_menu
 from handlers.join import open_invite, stranger_markup
-from handlers.ui import alert, buttons, show
+from handlers.ui import buttons, show
 
 
 def language_keyboard(context: Context) -> InlineKeyboardMarkup:
@@ -38,11 +38,11 @@ async def start(update: Update, context: Context, actor: Actor, message: Message
         await refresh_menu(context, person)
 
 
-async def help_command(update: Update, context: Context) -> None:
+@command("help")
+async def help_command(update: Update, context: Context, actor: Actor, message: Message) -> None:
     """List what this person can do here, from the same list that feeds the command menu."""
-    message = update.effective_message
     chat = update.effective_chat
-    assert message is not None and chat is not None
+    assert chat is not None
     svc = services(context)
 
     def line(lang: Language, command: str) -> str:
@@ -50,13 +50,13 @@ async def help_command(update: Update, context: Context) -> None:
         return svc.locales.t(lang, "help.line", command=command, description=description)
 
     if is_group(chat):
-        lang = await language_of(update, context)
+        lang = actor.language
         link = Markup(f'<a href="https://t.me/{context.bot.username}">@{context.bot.username}</a>')
         lines = [svc.locales.t(lang, "help.group", link=link)]
         lines += [line(lang, c) for c in menu_commands("group")]
         await message.reply_text("\n".join(lines))
         return
-    person = await private_person(update, context)
+    person = actor.known
     lang = person.language
     mine = commands_for(person, "private")
     everyday = [c for c in mine if is_for_everyone(c)]
@@ -71,20 +71,20 @@ async def help_command(update: Update, context: Context) -> None:
     await message.reply_text("\n".join(lines))
 
 
+# Only the group's admins set a group's language: said in the words of /language, not the general refusal.
+LANGUAGE_WORDING = {"perm.group_admins_only": "language.group_admins_only"}
+
+
 async def language_command(update: Update, context: Context) -> None:
     """Offer the language choice; in a group only its admins may change the group's language."""
+    actor = await guard(update, context, "language", wording=LANGUAGE_WORDING)
     message = update.effective_message
-    chat = update.effective_chat
-    assert message is not None and chat is not None
+    if actor is None or message is None:
+        return
     svc = services(context)
-    if is_group(chat):
-        lang = await svc.chats.language(chat.id)
-        if not await is_group_admin(update, context):
-            await message.reply_text(svc.locales.t(lang, "language.group_admins_only"))
-            return
-    else:
-        lang = (await private_person(update, context)).language
-    await message.reply_text(svc.locales.t(lang, "language.prompt"), reply_markup=language_keyboard(context))
+    await message.reply_text(
+        svc.locales.t(actor.language, "language.prompt"), reply_markup=language_keyboard(context)
+    )
 
 
 @parsed(LanguageChoice)
@@ -93,16 +93,13 @@ async def language_chosen(update: Update, context: Context, data: LanguageChoice
     chat = update.effective_chat
     svc = services(context)
     choice = data.language
+    if await guard(update, context, "language", wording=LANGUAGE_WORDING) is None:
+        return
     if is_group(chat):
         assert chat is not None
-        if not await is_group_admin(update, context):
-            lang = await svc.chats.language(chat.id)
-            await alert(update, svc.locales.plain(lang, "language.group_admins_only"))
-            return
         await svc.chats.set_language(chat.id, type=chat.type, title=chat.title, language=choice)
         text = svc.locales.t(choice, "language.group_changed")
     else:
-        await private_person(update, context)
         assert update.effective_user is not None
         await svc.people.set_language(update.effective_user.id, choice)
         text = svc.locales.t(choice, "language.changed")

@@ -2,6 +2,6 @@
 
 from storage.dbtime import from_db_time, to_db_time, utc_now
 from storage.migrate import Migration, MigrationError
-from storage.store import Store
+from storage.store import Store, UnusableDatabase
 
-__all__ = ["Migration", "MigrationError", "Store", "from_db_time", "to_db_time", "utc_now"]
+__all__ = ["Migration", "MigrationError", "Store", "UnusableDatabase", "from_db_time", "to_db_time", "utc_now"]

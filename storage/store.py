@@ -53,6 +53,41 @@ class _Transaction:
         self.task = asyncio.current_task()
 
 
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+class UnusableDatabase(sqlite3.DatabaseError):
+    """The file where the database belongs is not one to work on: `problem` is "empty" (0 bytes, as a command
+    that wrote over it may leave it), "foreign" (another kind of file) or "damaged" (SQLite's quick check found
+    broken pages; `detail` is its first finding). Initialising an empty or foreign file would quietly replace the
+    office's records with an empty database, and working on a damaged one fails later, halfway through someone's
+    work; so each is refused at start and left as it is, for `riverbot restore`."""
+
+    def __init__(self, path: Path, problem: Literal["empty", "foreign", "damaged"], detail: str = "") -> None:
+        what = {"empty": "0 bytes", "foreign": "no SQLite header", "damaged": detail}[problem]
+        super().__init__(f"{path} is {'damaged' if problem == 'damaged' else 'not a database'} ({what})")
+        self.path = path
+        self.problem = problem
+        self.detail = detail
+
+
+def check_database_file(path: Path) -> None:
+    """Refuse a file at `path` that SQLite would take as a new, empty database or cannot read; a missing file
+    is fine (a first start creates it)."""
+    try:
+        with path.open("rb") as f:
+            header = f.read(len(SQLITE_HEADER))
+    except FileNotFoundError:
+        return
+    if not header:
+        wal = path.with_name(path.name + "-wal")
+        if wal.exists() and wal.stat().st_size > 0:
+            return  # not yet checkpointed: SQLite reads it from the WAL
+        raise UnusableDatabase(path, "empty")
+    if header != SQLITE_HEADER:
+        raise UnusableDatabase(path, "foreign")
+
+
 class Store:
     """The only way to the database. Repositories (`store.people`, `store.chats`, …) hold the SQL."""
 
@@ -89,14 +124,23 @@ class Store:
         synchronous: Synchronous = "FULL",
         migrations: Sequence[Migration] | None = None,
         before_migrating: BeforeMigrating | None = None,
+        verify: bool = False,
     ) -> Self:
         """Open (creating if needed) and migrate the database at `path`; `before_migrating` (a backup) runs
-        before a migration changes an existing schema."""
+        before a migration changes an existing schema. `verify` runs SQLite's quick check first (the bot's
+        start and `migrate`), so a damaged file is refused before anything is written to it."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        writer = await _connect(path, synchronous)
+        writer: aiosqlite.Connection | None = None
         try:
             async with _startup_lock(path):
+                # Checked and created under the lock: a new file is 0 bytes until its opener has set it up, and
+                # that opener holds the lock until then; a 0-byte file seen here is one nobody is setting up.
+                existed = path.exists()
+                check_database_file(path)
+                writer = await _connect(path, synchronous)
+                if verify and existed:
+                    await _quick_check(writer, path)
                 await writer.execute("PRAGMA journal_mode = WAL")
                 await apply_migrations(
                     writer, bundled_migrations() if migrations is None else migrations, before=before_migrating
@@ -104,7 +148,8 @@ class Store:
             version = await current_version(writer)
             reader = await _connect(path, synchronous)
         except BaseException:
-            await writer.close()
+            if writer is not None:
+                await writer.close()
             raise
         store = cls(path, writer, reader)
         store.schema_version = version
@@ -218,6 +263,22 @@ async def _connect(path: Path, synchronous: Synchronous) -> aiosqlite.Connection
         await conn.close()
         raise
     return conn
+
+
+async def _quick_check(conn: aiosqlite.Connection, path: Path) -> None:
+    """SQLite's quick check: every page and b-tree well formed (not index contents against tables, which
+    `integrity_check` adds at many times the cost). Badly broken pages make the check itself fail. Measured on
+    the city-scale demo (940 MB, 2 million patrols): 7-13 s, 8 of them the patrols table; a county's database
+    takes well under a second. Paid once per start, against running for days on a damaged file."""
+    try:
+        async with conn.execute("PRAGMA quick_check(3)") as cursor:
+            findings = [str(row[0]) for row in await cursor.fetchall()]
+    except sqlite3.DatabaseError as exc:
+        if isinstance(exc, UnusableDatabase):
+            raise
+        raise UnusableDatabase(path, "damaged", str(exc)) from exc
+    if findings != ["ok"]:
+        raise UnusableDatabase(path, "damaged", "; ".join(findings))
 
 
 @asynccontextmanager

@@ -16,6 +16,7 @@ from bot import invites
 from bot.config import LEVELS, Language
 from bot.dialogs import Dialog
 from bot.joining import clean_name
+from bot.names import is_reserved
 from bot.office import INVITE, INVITE_ROLES, toggled
 from handlers.access import Actor, command, guard, refuse
 from handlers.callbacks import (
@@ -214,6 +215,9 @@ async def invite_input(update: Update, context: Context, dialog: Dialog) -> None
     name = clean_name(message.text or "")
     if name is None:
         await message.reply_text(t(context, lang, "register.bad_name"))
+        return
+    if is_reserved(name):
+        await message.reply_text(t(context, lang, "register.reserved_name", name=name))
         return
     data = {**dialog.data, "name": name}
     if data.get("role") == "admin":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from bot.permissions import RULES, ChatKind
 from sandbox import FakeUser
 from tests.conftest import Harness
 from tests.support import make_chief_invite, seed_registry, started_admin, tap
@@ -174,3 +175,40 @@ async def test_the_office_commands_read_english_for_an_english_admin(bot: Harnes
     person_card = await tap(bot, admin, found, text="Zhou Jiu · village-level chief")
     assert "Status: invited, not joined yet" in person_card.text and "Reaches: Ligong River" in person_card.text
     assert ids and bot.errors() == []
+
+
+async def test_deactivated_people_are_told_so_even_for_help_and_language(bot: Harness) -> None:
+    """Finding 14 of issue 13: /help, /language and the language buttons answered a deactivated person as if
+    nothing had happened, though they are told they are deactivated whatever else they try."""
+    await seed_registry(bot.store)
+    admin = await started_admin(bot)
+    chief = await joined_chief(bot, admin)
+    group = bot.sandbox.group(title="城东片区", members=[chief, admin], admins=[chief])
+    await chief.send("/language")
+    choice = await chief.next_message()
+    await chief.send("/language", chat=group)
+    group_choice = await chief.next_message(chat=group)
+    person = await bot.store.people.by_telegram_id(chief.id)
+    assert person is not None
+    await bot.store.people.set_active(person.id, False, by=None)
+
+    for text in ("/help", "/language"):
+        await chief.send(text)
+        assert "您的账号已被停用" in (await chief.next_message()).text, text
+        await chief.send(text, chat=group)
+        assert "您的账号已被停用" in (await chief.next_message(chat=group)).text, text
+    await chief.press(choice, text="English")
+    await bot.sandbox.wait_consumed()
+    assert bot.sandbox.answers[-1]["show_alert"] is True and "已被停用" in bot.sandbox.answers[-1]["text"]
+    await chief.press(group_choice, text="English")
+    await bot.sandbox.wait_consumed()
+    assert bot.sandbox.answers[-1]["show_alert"] is True and "已被停用" in bot.sandbox.answers[-1]["text"]
+    after = await bot.store.people.by_telegram_id(chief.id)
+    assert after is not None and after.language is None  # never chosen: still from Telegram's language_code
+    assert await bot.services.chats.language(group.id) == "zh"
+    # Every command of the permission table, in private: the same answer.
+    for name in RULES:
+        if ChatKind.PRIVATE in RULES[name].where:
+            await chief.send(f"/{name}")
+            assert "您的账号已被停用" in (await chief.next_message()).text, name
+    assert bot.errors() == []

@@ -267,3 +267,52 @@ def test_progress_bar_only_on_a_terminal() -> None:
     bar(1, 1)
     bar.close()
     assert short.getvalue() == ""
+
+
+def test_registry_export_escapes_formulas_and_import_reads_them_back(cli: Cli, tmp_path: Path) -> None:
+    """Finding 7 of issue 13: a chief's name or area name starting like a formula is written with a leading
+    apostrophe (Excel shows it as text), and import takes the apostrophe off, so the round trip keeps the name."""
+    areas = _write(tmp_path, "areas.csv", AREAS.replace("曲塘镇", "@SUM(1+1)"))
+    reaches = _write(tmp_path, "reaches.csv", REACHES)
+    chiefs = _write(tmp_path, "chiefs.csv", CHIEFS + '"=HYPERLINK(""http://x"",""y"")",+8613900000001,town,QT,DBH-01,\n')
+    code, _, err = cli("registry", "import", areas, reaches, chiefs)
+    assert code == 0, err
+    assert cli("registry", "export", tmp_path / "one")[0] == 0
+    areas_out = (tmp_path / "one" / "areas.csv").read_text(encoding="utf-8-sig")
+    chiefs_out = (tmp_path / "one" / "chiefs.csv").read_text(encoding="utf-8-sig")
+    assert "\nQT,'@SUM(1+1),Qutang Town\n" in areas_out
+    assert chiefs_out.splitlines()[1].startswith("\"'=HYPERLINK(\"\"http://x\"\",\"\"y\"\")\",'+8613900000001,")
+
+    fresh = {"DATA_DIR": str(tmp_path / "fresh")}
+    exported = sorted((tmp_path / "one").iterdir())
+    code, _, err = cli("registry", "import", *exported, **fresh)
+    assert code == 0, err
+    assert _db(tmp_path, _contents) == _db(tmp_path, _contents, data="fresh")
+    names = [p.name for p in _db(tmp_path, lambda s: s.people.chiefs(), data="fresh")]
+    assert names == ['=HYPERLINK("http://x","y")']
+    assert cli("registry", "export", tmp_path / "two", **fresh)[0] == 0
+    for first in exported:
+        assert (tmp_path / "two" / first.name).read_bytes() == first.read_bytes(), first.name
+
+
+def test_geojson_nested_too_deep_is_one_line_not_a_traceback(cli: Cli, tmp_path: Path) -> None:
+    """Finding 12 of issue 13: `registry import` crashed with a RecursionError traceback."""
+    deep = '{"type": "FeatureCollection", "features": [' + "[" * 100_000 + "]" * 100_000 + "]}"
+    path = _write(tmp_path, "reaches.geojson", deep)
+    code, _, err = cli("registry", "import", _write(tmp_path, "areas.csv", AREAS), path)
+    assert code == 1 and "Traceback" not in err and "RecursionError" not in err
+    assert f"{path}:1: " in err and "nested too deeply" in err
+    assert _db(tmp_path, lambda s: s.areas.all()) == []
+
+
+def test_registry_names_lose_invisible_characters_and_reserved_names_are_refused(cli: Cli, tmp_path: Path) -> None:
+    """Finding 15 of issue 13: chief names from the office's spreadsheet are cleaned like any other name."""
+    areas = _write(tmp_path, "areas.csv", AREAS)
+    reaches = _write(tmp_path, "reaches.csv", REACHES)
+    rows = "\u202e张三\u200b,13900000001,town,QT,DBH-01,\n系统,13900000002,town,QT,,\n"
+    chiefs = _write(tmp_path, "chiefs.csv", CHIEFS + rows)
+    code, _, err = cli("registry", "import", areas, reaches, chiefs)
+    assert code == 1 and 'chiefs.csv:3: Name "系统" is reserved' in err and "Traceback" not in err
+    code, _, err = cli("registry", "import", areas, reaches, chiefs, "--skip-bad")
+    assert code == 0, err
+    assert [p.name for p in _db(tmp_path, lambda s: s.people.chiefs())] == ["张三"]

@@ -153,3 +153,24 @@ def test_bad_input_is_one_localized_line(
     assert code == 2 and out == "" and english in err and err.strip().count("\n") == 0 and "Traceback" not in err
     code, out, err = cli("stats", *args, DEFAULT_LANGUAGE="zh")
     assert code == 2 and out == "" and chinese in err and err.strip().count("\n") == 0
+
+
+def test_stats_csv_escapes_formulas_from_volunteer_names(cli: Cli, filled: Path) -> None:
+    """Finding 7 of issue 13: names come from anyone; Excel runs a cell that starts like a formula."""
+
+    async def hostile() -> None:
+        async with await Store.open(filled) as store:
+            world = World(store)
+            reach = (await store.reaches.all())[0].id
+            for name in ("=HYPERLINK(\"http://x\",\"y\")", "+cmd|' /C calc'!A0", "@SUM(1+1)", "-2+3", "\tTAB"):
+                volunteer = await world.person(name, role="volunteer", level=None)
+                await world.patrol(volunteer, reach, "2025-03-16 08:00")
+
+    asyncio.run(hostile())
+    code, out, err = cli(*MARCH, "--format", "csv")
+    assert code == 0, err
+    names = [row[2] for row in csv.reader(io.StringIO(out.lstrip("\ufeff"), newline="")) if row[0] == "volunteer"]
+    hostile_names = [n for n in names if n != "河小义王"]
+    assert len(hostile_names) == 5
+    assert all(n.startswith("'") for n in hostile_names), hostile_names
+    assert "'=HYPERLINK(\"http://x\",\"y\")" in names and "'@SUM(1+1)" in names

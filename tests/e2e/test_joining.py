@@ -202,3 +202,40 @@ async def test_cancel_drops_the_dialog(bot: Harness) -> None:
     assert "我没能理解这条消息" in (await sun.next_message()).text
     await sun.send("/cancel")
     assert "没有需要取消" in (await sun.next_message()).text
+
+
+async def test_register_refuses_reserved_names_and_drops_invisible_characters(bot: Harness) -> None:
+    """Finding 15 of issue 13: a name imitating the bot ("系统") or the office ("河长办"), or carrying bidi and
+    zero-width characters, would show in timelines and group summaries as if it were them."""
+    await seed_registry(bot.store)
+    zhou = bot.sandbox.user(first_name="\u202e周\u200b", language_code="zh-hans")
+    await zhou.send("/register")
+    await zhou.next_message()
+    for reserved in ("系统", "河长办", "【系 统】"):
+        await zhou.send(reserved)
+        answer = await zhou.next_message()
+        assert "保留名称" in answer.text and "请重新输入" in answer.text, reserved
+    await zhou.send("\u2067周\u200d八\u2069")
+    assert "周八" in (await zhou.next_message()).text
+    areas = await zhou.next_message()
+    await tap(bot, zhou, areas, text="城东片区")
+    await zhou.next_message()
+    await zhou.send("跳过")
+    assert "您已成为河小义" in (await zhou.next_message()).text
+    person = await bot.store.people.by_telegram_id(zhou.id)
+    assert person is not None and person.name == "周八"
+    assert bot.errors() == []
+
+
+async def test_telegram_names_are_cleaned_and_marked_when_they_imitate_the_office(bot: Harness) -> None:
+    fake = bot.sandbox.user(first_name="河长办\u200b", language_code="zh-hans")
+    await fake.send("/start")
+    greeting = await fake.next_message()
+    assert "\u200b" not in greeting.text
+    person = await bot.store.people.by_telegram_id(fake.id)
+    assert person is not None and person.name == "⚠河长办"
+    rtl = bot.sandbox.user(first_name="\u202e三张", language_code="zh-hans")
+    await rtl.send("/start")
+    await rtl.next_message()
+    person = await bot.store.people.by_telegram_id(rtl.id)
+    assert person is not None and person.name == "三张"

@@ -125,8 +125,9 @@ async def test_send_delivers_once_and_records_it(
         record = await store.summaries.get(AREA, area.id, "2026-W47", group.id)
         assert record is not None and record.status == "sent"
         assert record.message_ids == [m.message_id for m in sent]
-    # Again: recorded as delivered, so neither the command nor the weekly job sends it a second time.
-    code, out, err = await asyncio.to_thread(cli, *args, **env)
+    # Again: recorded as delivered, so neither the command nor the weekly job sends it a second time. (--force:
+    # the chart from the first run is there, and is replaced only when asked.)
+    code, out, err = await asyncio.to_thread(cli, *args, "--force", **env)
     assert code == 0 and out.endswith("Sent to 0 groups.\n"), err
     assert len(sandbox.state.sent_in_chat(group.id)) == 2
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from openpyxl import load_workbook
 
+from bot.cells import escape_formula, unescape_formula
 from bot.config import Settings
 from bot.exports import CSV_FILES, export, range_of
 from bot.i18n import Locales
@@ -189,3 +190,15 @@ def test_ranges() -> None:
     assert range_of("week", today) == (date(2026, 2, 23), date(2026, 3, 1))
     assert range_of("month", today) == (date(2026, 2, 1), date(2026, 2, 28))
     assert range_of("year", today) == (date(2026, 1, 1), today)
+
+
+@pytest.mark.parametrize("text", ["=1+1", "+cmd|' /C calc'!A0", "-2+3", "@SUM(A1)", "\t=1", "\r=1"])
+def test_formula_escaping_is_undone_by_reading_back(text: str) -> None:
+    """One helper for every CSV the project writes (finding 7 of issue 13); registry import undoes it."""
+    escaped = escape_formula(text)
+    assert escaped.startswith("'") and unescape_formula(escaped) == text
+
+
+@pytest.mark.parametrize("text", ["张三", "", "'", "'quoted'", "13800000000", "a=b"])
+def test_ordinary_cells_are_left_alone(text: str) -> None:
+    assert escape_formula(text) == text and unescape_formula(text) == text

@@ -4,6 +4,7 @@ granted in the store) is an admin to every rule, with no flag passed beside the 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -84,6 +85,7 @@ WHO: dict[str, tuple[int, int | None, dict[str, str | None], bool]] = {
     "reporter chief": (REPORTER, 903, {"chief": "town"}, True),
     "reporter volunteer": (REPORTER, 903, {"volunteer": None}, True),
     "bootstrap admin who reported it": (REPORTER, BOOTSTRAP_TELEGRAM_ID, {}, True),
+    "admin and chief who rectified it": (ASSIGNEE, BOOTSTRAP_TELEGRAM_ID, {"chief": "town"}, True),
 }
 
 ALLOWED: list[tuple[str, ProblemRecord, set[Action]]] = [
@@ -104,6 +106,10 @@ ALLOWED: list[tuple[str, ProblemRecord, set[Action]]] = [
     ("reporter volunteer", problem("closed", closed_days_ago=REOPEN_DAYS + 1), set()),
     ("bootstrap admin who reported it", problem("rectified"), {"assign", "dismiss", "close", "reject"}),
     ("bootstrap admin who reported it", problem("closed", closed_days_ago=1), {"reopen"}),
+    # Segregation of duties: whoever rectified it (its assignee while it is rectified) does not verify it.
+    ("reporter chief", replace(problem("rectified"), assignee_id=REPORTER), set()),
+    ("reporter chief", replace(problem("assigned"), assignee_id=REPORTER), {"rectify"}),
+    ("admin and chief who rectified it", problem("rectified"), {"assign", "dismiss"}),
 ]
 
 
@@ -182,3 +188,34 @@ async def test_act_assign_and_dismiss(
     if outcome == "ok":
         assert assigned.problem is not None and assigned.problem.assignee_id == chief
         assert dismissed.problem is not None and dismissed.problem.status == "dismissed"
+
+
+async def test_who_rectified_is_refused_and_higher_level_chiefs_of_the_reach_may_verify(
+    store: Store, settings: Settings
+) -> None:
+    """Segregation of duties against a store: the village chief who reported and rectified it cannot close it;
+    the county chief of the same reach can, a village chief beside him cannot."""
+    village = await store.people.create(name="王五")
+    await store.people.grant_role(village, "chief", level="village")
+    number = await reported_problem(store, village)
+    problem = await store.problems.by_id(number)
+    assert problem is not None
+    county = await store.people.create(name="李四")
+    await store.people.grant_role(county, "chief", level="county")
+    peer = await store.people.create(name="周七")
+    await store.people.grant_role(peer, "chief", level="village")
+    start = datetime(2026, 1, 1).date()
+    for person_id, level in ((village, "village"), (county, "county"), (peer, "village")):
+        await store.assignments.assign(person_id, problem.reach_id, level=level, starts_on=start)
+    await store.problems.transition(number, expect=("reported",), status="rectified", assignee_id=village)
+    service = ProblemService(store, settings)
+    rectified = await service.get(number)
+    assert rectified is not None
+    assert await service.higher_chiefs(rectified) == {county}
+    assert "close" not in await service.permitted(rectified, await known(store, settings, village))
+    assert "close" not in await service.permitted(rectified, await known(store, settings, peer))
+    assert {"close", "reject"} <= await service.permitted(rectified, await known(store, settings, county))
+    refused = await service.act(number, await known(store, settings, village), "close")
+    assert refused.outcome == "own_rectification"
+    closed = await service.act(number, await known(store, settings, county), "close")
+    assert closed.outcome == "ok" and closed.problem is not None and closed.problem.status == "closed"

@@ -210,3 +210,38 @@ def test_geojson_tags_may_be_a_list_and_booleans_are_no_coordinates() -> None:
     parsed = parse_file(Path("r.geojson"), data)
     assert [r.tags for r in parsed.rows] == [("black_odorous", "happy_river_demo")]  # type: ignore[union-attr]
     assert [e.key for e in parsed.errors] == ["registry.error.geometry_points"]
+
+
+@pytest.mark.parametrize(
+    "point",
+    [
+        [120.4, 32.5, [1, [2, [3]]]],
+        [120.4, 32.5, {"cmd": "rm -rf /"}],
+        [120.4, 32.5, "junk"],
+        [120.4, 32.5, 10.0, 11.0],
+        [[120.4], 32.5],
+        [120.4, float("inf")],
+    ],
+)
+def test_a_coordinate_with_junk_nested_inside_is_refused(point: list[Any]) -> None:
+    """Finding 12 of issue 13: a position is [lon, lat] (an altitude may follow), finite numbers in range."""
+    geometry = {"type": "LineString", "coordinates": [point, [120.42, 32.51]]}
+    data = json.dumps({"type": "FeatureCollection", "features": [_feature("DBH-01", geometry)]}).encode()
+    parsed = parse_file(Path("reaches.geojson"), data)
+    assert parsed.rows == [] and [e.key for e in parsed.errors] == ["registry.error.geometry_points"]
+
+
+def test_an_altitude_is_accepted_and_not_stored() -> None:
+    geometry = {"type": "LineString", "coordinates": [[120.4, 32.5, 3.5], [120.42, 32.51, 4]]}
+    parsed = parse_file(Path("reaches.geojson"), _geojson(_feature("DBH-01", geometry)))
+    [row] = parsed.rows
+    assert isinstance(row, ReachRow) and row.geometry is not None
+    assert row.geometry["coordinates"] == [[120.4, 32.5], [120.42, 32.51]]
+
+
+def test_geojson_nested_too_deep_is_reported_with_its_line() -> None:
+    """Finding 12 of issue 13: 100,000 nested arrays raised RecursionError out of json.loads."""
+    text = '{"type": "FeatureCollection",\n "features": [\n' + "[" * 100_000 + "]" * 100_000 + "\n]}"
+    with pytest.raises(RegistryFileError) as caught:
+        parse_file(Path("reaches.geojson"), text.encode())
+    assert caught.value.key == "registry.file.too_deep" and caught.value.params["line"] == 3

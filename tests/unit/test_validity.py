@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from bot.config import Settings, load_settings
-from bot.validity import SPEED_CHECK_MIN_HOP_M, PhotoEvidence, Sample, Verdict, judge
+from bot.validity import SPEED_CHECK_MIN_HOP_M, PhotoEvidence, Sample, Verdict, blocking, judge
 
 # 6371008.8 m × π / 180 = 111195.0802 m; rounded to the centimetre, so distances built with it are off by at most
 # 2e-9 of themselves (1e-6 m in 500 m), which the tolerances below allow.
@@ -94,8 +94,8 @@ def test_defaults_are_the_documented_ones() -> None:
 
 
 def test_a_good_patrol_is_valid_with_no_reasons() -> None:
-    # 20 minutes, 1000 m walked from the reach line northwards at 4 km/h, an ordinary photo.
-    v = verdict(photos=[PhotoEvidence(reused=False, as_document=False, taken_at=None)])
+    # 20 minutes, 1000 m walked from the reach line northwards at 4 km/h, a photo sent as a file with its time.
+    v = verdict(photos=[PhotoEvidence(reused=False, as_document=True, taken_at=at(60))])
     assert v == Verdict(True, pytest.approx(1000.0, abs=1e-3), 1200, [])  # type: ignore[arg-type]
     assert v.valid
     assert v.reasons == []
@@ -249,7 +249,10 @@ def test_a_reused_photo() -> None:
         PhotoEvidence(reused=True, as_document=False, taken_at=None),
         PhotoEvidence(reused=False, as_document=False, taken_at=None),
     ]
-    assert verdict(photos=photos).reasons == [{"code": "photo_reused", "count": 1}]
+    assert verdict(photos=photos).reasons == [
+        {"code": "photo_reused", "count": 1},
+        {"code": "photo_time_unknown", "count": 2, "note": True},
+    ]
 
 
 # Photos sent as files: the EXIF time may be at most 60 minutes before the 08:00 (Shanghai) start, i.e. 07:00.
@@ -273,11 +276,51 @@ def test_a_file_taken_59_minutes_before_the_start_is_fine() -> None:
 
 def test_a_compressed_photo_is_never_judged_by_its_time() -> None:
     # Telegram strips EXIF from compressed photos, so they have no time; and even with one, only files are judged.
-    assert verdict(photos=[PhotoEvidence(reused=False, as_document=False, taken_at=None)]).valid
+    untimed = [{"code": "photo_time_unknown", "count": 1, "note": True}]
+    v = verdict(photos=[PhotoEvidence(reused=False, as_document=False, taken_at=None)])
+    assert v.valid and v.reasons == untimed
     long_ago = START - timedelta(days=30)
-    assert verdict(photos=[PhotoEvidence(reused=False, as_document=False, taken_at=long_ago)]).valid
+    v = verdict(photos=[PhotoEvidence(reused=False, as_document=False, taken_at=long_ago)])
+    assert v.valid and v.reasons == untimed
     # A file without EXIF time can't be judged either.
-    assert verdict(photos=[document(None)]).valid
+    v = verdict(photos=[document(None)])
+    assert v.valid and v.reasons == untimed
+
+
+def test_photos_without_a_trustworthy_capture_time_are_marked_so() -> None:
+    # Their age was not checked: the card says so of each, without refusing the patrol for it.
+    photos = [
+        PhotoEvidence(reused=False, as_document=False, taken_at=None),
+        document(None),
+        document(at(60)),
+    ]
+    v = verdict(photos=photos)
+    assert v.valid
+    assert v.reasons == [{"code": "photo_time_unknown", "count": 2, "note": True}]
+    assert not any(blocking(r) for r in v.reasons)
+
+
+def test_two_static_map_points_11_minutes_and_560_m_apart_make_no_valid_patrol() -> None:
+    # Two locations picked on the map, no live location, no photo: every other rule passes.
+    samples = [
+        Sample(north(0), at(0), live=False),
+        Sample(north(560), at(11 * 60), live=False),
+    ]
+    v = verdict(duration_s=11 * 60, samples=samples)
+    assert not v.valid
+    assert v.reasons == [{"code": "manual_locations"}]
+
+
+def test_manual_locations_count_where_the_county_allows_them_and_are_still_marked() -> None:
+    samples = [Sample(north(0), at(0), live=False), Sample(north(560), at(11 * 60), live=False)]
+    v = verdict(duration_s=11 * 60, samples=samples, config=settings(patrol_allow_manual_locations=True))
+    assert v.valid
+    assert v.reasons == [{"code": "manual_locations_allowed", "note": True}]
+
+
+def test_a_live_track_with_a_single_location_among_it_is_a_live_track() -> None:
+    samples = [*walk(1000), Sample(north(500), at(300), live=False)]
+    assert verdict(samples=samples).valid
 
 
 def test_naive_exif_time_is_read_in_shanghai() -> None:
@@ -330,6 +373,7 @@ def test_everything_wrong_at_once() -> None:
         {"code": "too_fast", "kmh": 216, "max": 120},
         {"code": "photo_reused", "count": 2},
         {"code": "photo_too_old", "count": 1, "taken_at": "2024-05-09 07:15"},
+        {"code": "photo_time_unknown", "count": 1, "note": True},
     ]
 
 
