@@ -7,6 +7,7 @@ import functools
 import logging
 import os
 import signal
+import urllib.request
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
@@ -20,7 +21,7 @@ from telegram import (
     Update,
 )
 from telegram.constants import ParseMode
-from telegram.error import InvalidToken, NetworkError
+from telegram.error import BadRequest, InvalidToken, NetworkError
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, BaseUpdateProcessor, Defaults, ExtBot
 from telegram.request import HTTPXRequest
 
@@ -28,7 +29,7 @@ import handlers
 from bot import __version__, fonts
 from bot.backups import open_store
 from bot.commands import Where, menu_commands
-from bot.config import LANGUAGES, ConfigError, Settings
+from bot.config import LANGUAGES, ConfigError, Settings, TelegramUnreachable, Webhook, masked_url
 from bot.delivery import Sender
 from bot.i18n import Locales
 from bot.invites import BOT_USERNAME_KEY
@@ -39,6 +40,7 @@ from handlers.intake import Intake
 from handlers.live import LiveEdit
 from handlers.router import live_edit
 from handlers.sending import BotSender
+from handlers.webhook import WebhookServer
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -204,6 +206,54 @@ class RiverbotApplication(Application):  # type: ignore[type-arg]
             services.inbox.handled(update.update_id)
 
 
+def telegram_request(settings: Settings, **options: Any) -> HTTPXRequest:
+    """PTB's HTTP client for the Bot API, through TELEGRAM_PROXY when set (else the environment's proxy, as httpx
+    reads it). A proxy httpx cannot use (a socks URL without the `socks` extra, an unknown scheme) is one line
+    naming the setting it came from, not a traceback."""
+    try:
+        return HTTPXRequest(proxy=settings.telegram_proxy, **options)
+    except (ImportError, RuntimeError, ValueError) as exc:
+        culprit = _unusable_proxy(settings)
+        if culprit is None:
+            raise
+        name, url = culprit
+        reason = str(exc).splitlines()[0].rstrip(". ")
+        raise ConfigError("config.proxy_unusable", name=name, proxy=masked_url(url), reason=reason) from None
+
+
+def _unusable_proxy(settings: Settings) -> tuple[str, str] | None:
+    """The proxy httpx refused at start: TELEGRAM_PROXY, or an environment proxy it cannot speak (httpx builds
+    one for every *_PROXY variable, whichever URL they are for)."""
+    if settings.telegram_proxy:
+        return "TELEGRAM_PROXY", settings.telegram_proxy
+    proxies = urllib.request.getproxies_environment()
+    for scheme, url in proxies.items():
+        if scheme != "no" and not url.lower().startswith(("http://", "https://")):
+            return f"{scheme.upper()}_PROXY", url
+    return settings.proxy_in_force()
+
+
+def _shown_proxy(settings: Settings) -> str:
+    """The proxy in force as logs show it: "socks5://user:****@host:port (TELEGRAM_PROXY)", or "" for none."""
+    proxy = settings.proxy_in_force()
+    return "" if proxy is None else f"{masked_url(proxy[1])} ({proxy[0]})"
+
+
+def unreachable(settings: Settings, error: NetworkError) -> TelegramUnreachable:
+    """The one line for a Bot API that did not answer: naming the proxy when the calls went through one."""
+    proxy = settings.proxy_in_force()
+    if proxy is None:
+        return TelegramUnreachable("config.api_unreachable", url=settings.telegram_api_url, reason=str(error))
+    name, url = proxy
+    return TelegramUnreachable(
+        "config.api_unreachable_proxy",
+        url=settings.telegram_api_url,
+        proxy=masked_url(url),
+        name=name,
+        reason=str(error),
+    )
+
+
 def rate_limiter(settings: Settings) -> AIORateLimiter:
     """Telegram's limits on what the bot sends, with retries of the 429s that get through anyway (the bot and
     `riverbot summary --send`).
@@ -232,12 +282,14 @@ async def standalone_sender(settings: Settings) -> AsyncIterator[Sender]:
             parse_mode=ParseMode.HTML, tzinfo=settings.tz, link_preview_options=LinkPreviewOptions(is_disabled=True)
         ),
         rate_limiter=rate_limiter(settings),
-        request=HTTPXRequest(
+        request=telegram_request(
+            settings,
             read_timeout=READ_TIMEOUT_SECONDS,
             write_timeout=WRITE_TIMEOUT_SECONDS,
             connect_timeout=CONNECT_TIMEOUT_SECONDS,
             pool_timeout=POOL_TIMEOUT_SECONDS,
         ),
+        get_updates_request=telegram_request(settings, connection_pool_size=1),
     )
     try:
         async with bot:
@@ -245,7 +297,7 @@ async def standalone_sender(settings: Settings) -> AsyncIterator[Sender]:
     except InvalidToken:
         raise ConfigError("config.token_rejected") from None
     except NetworkError as exc:
-        raise ConfigError("config.api_unreachable", url=settings.telegram_api_url, reason=str(exc)) from None
+        raise unreachable(settings, exc) from None
 
 
 def build_application(settings: Settings, *, services: Services | None = None) -> RiverbotApplication:
@@ -269,7 +321,8 @@ def build_application(settings: Settings, *, services: Services | None = None) -
         .rate_limiter(limiter)
         .concurrent_updates(PerChatUpdateProcessor())
         .request(
-            HTTPXRequest(
+            telegram_request(
+                settings,
                 connection_pool_size=MAX_CONCURRENT_UPDATES,
                 read_timeout=READ_TIMEOUT_SECONDS,
                 write_timeout=WRITE_TIMEOUT_SECONDS,
@@ -282,6 +335,8 @@ def build_application(settings: Settings, *, services: Services | None = None) -
                 },
             )
         )
+        # The intake's getUpdates (handlers/intake.py) has a client of its own: PTB's defaults, the same proxy.
+        .get_updates_request(telegram_request(settings, connection_pool_size=1))
         .build()
     )
     assert isinstance(app, RiverbotApplication)
@@ -307,17 +362,48 @@ async def start(app: Application, *, poll_timeout: int = 30) -> None:  # type: i
             allowed_updates=Update.ALL_TYPES,
             refused=functools.partial(inbox_refused, app),
             backlog=(lambda: app.work.busy) if isinstance(app, RiverbotApplication) else None,
+            proxy=_shown_proxy(services.settings),
         )
         app.bot_data["intake"] = intake
         await app.start()
-        await intake.start()
+        webhook = services.settings.webhook
+        if webhook is None:
+            await intake.start()
+        else:
+            await _start_webhook(app, intake, webhook)
     except BaseException:
         await stop(app)
         raise
 
 
+async def _start_webhook(app: Application, intake: Intake, webhook: Webhook) -> None:  # type: ignore[type-arg]
+    """Webhook mode: what the inbox kept first, then listen, then tell Telegram where to push (with the secret).
+
+    A webhook set before is replaced, never deleted: deleteWebhook is for polling. An address the bot cannot
+    listen on, or a URL Telegram refuses, is a bad setting."""
+    await intake.queue_leftovers()
+    server = WebhookServer(intake, webhook)
+    try:
+        await server.start()
+    except OSError as exc:
+        raise ConfigError(
+            "config.webhook_listen_failed", listen=f"{webhook.host}:{webhook.port}", reason=exc.strerror or str(exc)
+        ) from None
+    app.bot_data["webhook"] = server
+    try:
+        await app.bot.set_webhook(
+            webhook.url, secret_token=webhook.secret, allowed_updates=Update.ALL_TYPES, drop_pending_updates=False
+        )
+    except BadRequest as exc:
+        raise ConfigError("config.webhook_refused", url=webhook.url, reason=exc.message) from None
+    logger.info("webhook: Telegram pushes updates to %s", webhook.url)
+
+
 async def stop(app: Application) -> None:  # type: ignore[type-arg]
-    """Stop polling, let running handlers finish, mark them handled, close the store."""
+    """Stop taking updates in, let running handlers finish, mark them handled, close the store."""
+    server: WebhookServer | None = app.bot_data.pop("webhook", None)
+    if server is not None:
+        await server.stop()  # no deleteWebhook: Telegram keeps what comes meanwhile for the next start
     intake: Intake | None = app.bot_data.pop("intake", None)
     if intake is not None:
         await intake.stop()
@@ -330,12 +416,53 @@ async def stop(app: Application) -> None:  # type: ignore[type-arg]
     await shutdown(app)
 
 
+def on_stop_signals(stop: Callable[[], None]) -> Callable[[], None]:
+    """Call `stop` on SIGINT or SIGTERM (what Ctrl+C and systemd send; Ctrl+Break too on Windows); returns the
+    function that puts the previous handlers back.
+
+    The event loop's own signal handlers where it has them. Windows' loop has none (NotImplementedError): there
+    a plain signal handler hands the stop over to the loop, which the interpreter wakes for a signal.
+    """
+    loop = asyncio.get_running_loop()
+    signals = [signal.SIGINT, signal.SIGTERM]
+    try:
+        for sig in signals:
+            loop.add_signal_handler(sig, stop)
+    except NotImplementedError:
+        pass
+    else:
+
+        def remove() -> None:
+            for sig in signals:
+                loop.remove_signal_handler(sig)
+
+        return remove
+    if hasattr(signal, "SIGBREAK"):  # pragma: no cover — Windows only
+        signals.append(signal.SIGBREAK)
+
+    def handler(signum: int, frame: object) -> None:
+        loop.call_soon_threadsafe(stop)
+
+    previous = {sig: signal.signal(sig, handler) for sig in signals}
+
+    def restore() -> None:
+        for sig, was in previous.items():
+            signal.signal(sig, was)
+
+    return restore
+
+
 async def serve(app: Application) -> None:  # type: ignore[type-arg]
     """Run until SIGINT or SIGTERM (what systemd and Ctrl+C send), then stop cleanly."""
     stopping = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stopping.set)
+    forget_signals = on_stop_signals(stopping.set)
+    try:
+        await _serve_until(app, stopping)
+    finally:
+        forget_signals()
+
+
+async def _serve_until(app: Application, stopping: asyncio.Event) -> None:  # type: ignore[type-arg]
     await start(app)
     settings: Settings = app.bot_data["settings"]
     services: Services = app.bot_data["services"]
@@ -350,6 +477,10 @@ async def serve(app: Application) -> None:  # type: ignore[type-arg]
             timezone=settings.timezone,
         )
     )
+    proxy = settings.proxy_in_force()
+    if proxy is not None:
+        name, url = proxy
+        logger.info(services.locales.plain(settings.default_language, "cli.proxy", proxy=masked_url(url), name=name))
     try:
         await stopping.wait()
     finally:

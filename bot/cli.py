@@ -1,7 +1,9 @@
 """The `riverbot` command line: run the bot and the office's maintenance commands.
 
 Every failure an operator can fix (a missing token, a wrong time zone, an unwritable data directory) ends with
-one localized line naming the setting and exit code 2, never a traceback.
+one localized line naming the setting and exit code 2, never a traceback. When the Bot API cannot be reached
+(the network, a proxy, Telegram itself), the line says so and the exit code is 3: a service manager retries that
+one, and not a bad setting.
 
 Each command imports what only it needs inside its function (the `noqa: PLC0415` lines): the CLI alone loads in
 about 0.5 s, PTB adds about 1.4 s and the export and registry modules up to 0.5 s more, which `riverbot version`,
@@ -38,7 +40,16 @@ from bot.backups import (
     restore_backup,
     supported_version,
 )
-from bot.config import ConfigError, Language, Settings, ensure_data_dir, load_settings, normalize_language
+from bot.config import (
+    ConfigError,
+    Language,
+    Settings,
+    TelegramUnreachable,
+    ensure_data_dir,
+    load_settings,
+    masked_url,
+    normalize_language,
+)
 from bot.i18n import Locales
 from bot.outputs import check_output, write_replacing
 from bot.status import Status, read_status
@@ -50,6 +61,8 @@ if TYPE_CHECKING:
     from bot.exports import ExportResult as DataExport
 
 EXIT_CONFIG = 2
+# The Bot API could not be reached (network, proxy, Telegram down): worth retrying, unlike a bad setting (2).
+EXIT_UNREACHABLE = 3
 # Input the operator must fix (a bad registry row, an unreadable file): nothing was written.
 EXIT_BAD_INPUT = 1
 # `riverbot status`: something is stale (the bot down or behind, no recent backup, the disk nearly full).
@@ -77,9 +90,10 @@ def configure_logging(level: str) -> None:
 def cmd_run(settings: Settings, locales: Locales) -> int:
     from telegram.error import InvalidToken, NetworkError  # noqa: PLC0415
 
-    from bot.app import build_application, serve  # noqa: PLC0415
+    from bot.app import build_application, serve, unreachable  # noqa: PLC0415
 
     settings.token  # noqa: B018 — fails early, with the how-to, when there is no token
+    settings.webhook  # noqa: B018 — and when webhook mode lacks its secret
     ensure_data_dir(settings)
     configure_logging(settings.log_level)
     app = build_application(settings)
@@ -88,7 +102,7 @@ def cmd_run(settings: Settings, locales: Locales) -> int:
     except InvalidToken:
         raise ConfigError("config.token_rejected") from None
     except NetworkError as exc:
-        raise ConfigError("config.api_unreachable", url=settings.telegram_api_url, reason=str(exc)) from None
+        raise unreachable(settings, exc) from None
     except MigrationError as exc:
         raise ConfigError("config.database", reason=str(exc)) from None
     print(locales.plain(settings.default_language, "cli.stopped"), file=sys.stderr)
@@ -134,6 +148,10 @@ def cmd_config(settings: Settings, locales: Locales) -> int:
         if name == "bot_token":
             secret = settings.bot_token.get_secret_value() if settings.bot_token else ""
             shown = f"{secret.split(':')[0]}:****" if secret else ""
+        elif name == "webhook_secret":
+            shown = "****" if value else ""
+        elif name == "telegram_proxy":
+            shown = masked_url(value) if value else ""
         elif name == "admin_ids":
             shown = ",".join(str(i) for i in sorted(value))
         elif name == "patrol_rules":
@@ -1026,6 +1044,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command in COMMANDS:
             return COMMANDS[args.command](settings, locales)
         return COMMANDS_WITH_ARGUMENTS[args.command][1](settings, locales, args)
+    except TelegramUnreachable as exc:
+        print(_explain(locales, lang, exc), file=sys.stderr)
+        return EXIT_UNREACHABLE
     except ConfigError as exc:
         print(_explain(locales, lang, exc), file=sys.stderr)
         return EXIT_CONFIG

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import os
 import re
+import urllib.request
 import uuid
 from dataclasses import dataclass
 from datetime import time as time_of_day
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
@@ -25,6 +27,48 @@ LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 # Telegram tokens look like "123456789:AAH…" (bot id, colon, 35 URL-safe characters). A pasted token with a
 # stray space or quote is the usual mistake, so the check is strict.
 TOKEN_RE = re.compile(r"^\d{3,20}:[A-Za-z0-9_-]{30,64}$")
+
+
+# What TELEGRAM_PROXY may be: httpx speaks these (socks through the `socks` extra of python-telegram-bot).
+# socks5h asks the proxy to resolve Telegram's name, for networks where the local resolver is poisoned.
+PROXY_SCHEMES = ("http", "https", "socks5", "socks5h")
+_CREDENTIALS_RE = re.compile(r"(?<=://)([^:/@\s]*):[^@/\s]*@")
+
+
+def masked_url(url: str) -> str:
+    """A URL with its password (user:password@) shown as ****: proxies' URLs carry them, logs and screens don't."""
+    return _CREDENTIALS_RE.sub(r"\1:****@", url)
+
+
+# Telegram's rule for a webhook's secret token (1–256 of these characters); ours asks for at least 32, so it
+# cannot be guessed.
+WEBHOOK_SECRET_RE = re.compile(r"[A-Za-z0-9_-]{32,256}")
+DEFAULT_WEBHOOK_LISTEN = "127.0.0.1:8443"
+
+
+@dataclass(frozen=True, slots=True)
+class Webhook:
+    """Webhook mode's settings, checked: where Telegram pushes (url), where the bot listens behind the reverse
+    proxy (host, port, path), and the secret Telegram sends with every push."""
+
+    url: str
+    host: str
+    port: int
+    path: str
+    secret: str
+
+
+def parse_listen(text: str) -> tuple[str, int]:
+    """"127.0.0.1:8443", "[::1]:8443", ":8443" (every address) → (host, port); raises ValueError otherwise."""
+    host, sep, port = text.strip().rpartition(":")
+    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"bad listen address {text!r}")
+    host = host.strip()
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    if ":" in host and not text.strip().startswith("["):
+        raise ValueError(f"bad listen address {text!r}")
+    return host or "0.0.0.0", int(port)
 
 
 LEVELS = ("city", "county", "town", "village")
@@ -123,6 +167,11 @@ class ConfigError(Exception):
         self.params = params
 
 
+class TelegramUnreachable(ConfigError):
+    """The Bot API could not be reached (the network, a proxy, Telegram itself): likely to pass, so the command
+    line exits 3 rather than 2, and a service manager retries it instead of waiting for the settings to change."""
+
+
 class Settings(BaseSettings):
     """All settings; names are the environment variables (case-insensitive)."""
 
@@ -130,6 +179,16 @@ class Settings(BaseSettings):
 
     bot_token: SecretStr | None = None
     telegram_api_url: str = "https://api.telegram.org"
+    # A proxy for every call to the Bot API: http://, https://, socks5:// or socks5h://host:port, with
+    # user:password@ before the host when it asks for them. Empty: the environment's HTTPS_PROXY / ALL_PROXY, if any.
+    telegram_proxy: str | None = None
+    # Webhook mode instead of polling: the public https URL Telegram pushes updates to (a reverse proxy in front
+    # of the bot), where the bot listens for them, on which path (empty: WEBHOOK_URL's), and the secret Telegram
+    # sends with each push (required in webhook mode). Empty WEBHOOK_URL: polling, the default.
+    webhook_url: str | None = None
+    webhook_listen: str = DEFAULT_WEBHOOK_LISTEN
+    webhook_path: str | None = None
+    webhook_secret: SecretStr | None = None
     data_dir: Path = Path("./data")
     timezone: str = "Asia/Shanghai"
     default_language: Language = "zh"
@@ -227,6 +286,58 @@ class Settings(BaseSettings):
             raise ValueError("not an http(s) URL")
         return value
 
+    @field_validator("telegram_proxy", mode="before")
+    @classmethod
+    def _proxy_shape(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        value = value.strip()
+        if not value:
+            return None
+        parts = urlsplit(value)
+        try:
+            parts.port  # noqa: B018 — raises ValueError for a port that is not a number
+        except ValueError:
+            raise ValueError("not a proxy URL") from None
+        if parts.scheme.lower() not in PROXY_SCHEMES or not parts.hostname or parts.path not in ("", "/"):
+            raise ValueError("not a proxy URL")
+        return value
+
+    @field_validator("webhook_url", "webhook_path", "webhook_secret", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: Any) -> Any:
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value.strip() if isinstance(value, str) else value
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _webhook_url_shape(cls, value: str | None) -> str | None:
+        # http:// only for a self-hosted Bot API server (--local), which allows it; Telegram refuses it at start.
+        if value is not None and not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", value):
+            raise ValueError("not an http(s) URL")
+        return value
+
+    @field_validator("webhook_listen")
+    @classmethod
+    def _listen_shape(cls, value: str) -> str:
+        parse_listen(value)
+        return value.strip()
+
+    @field_validator("webhook_path")
+    @classmethod
+    def _path_shape(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"/[^\s?#]*", value):
+            raise ValueError("not a path")
+        return value
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _secret_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not WEBHOOK_SECRET_RE.fullmatch(value.get_secret_value()):
+            raise ValueError("malformed secret")
+        return value
+
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
@@ -319,6 +430,33 @@ class Settings(BaseSettings):
         """Where backups go: BACKUP_DIR, or `backups` in DATA_DIR."""
         return self.backup_dir if self.backup_dir is not None else self.data_dir / "backups"
 
+    def proxy_in_force(self) -> tuple[str, str] | None:
+        """(the setting's name, its URL) of the proxy the Bot API calls go through, or None when they go direct.
+
+        TELEGRAM_PROXY; without it, what httpx takes from the environment for TELEGRAM_API_URL (as curl does)."""
+        if self.telegram_proxy:
+            return "TELEGRAM_PROXY", self.telegram_proxy
+        parts = urlsplit(self.telegram_api_url)
+        proxies = urllib.request.getproxies_environment()
+        # NO_PROXY as curl reads it (httpx reads it alike); typeshed lacks this function of the standard library.
+        if parts.hostname and urllib.request.proxy_bypass_environment(parts.hostname, proxies):  # type: ignore[attr-defined]
+            return None
+        for scheme in (parts.scheme, "all"):
+            if proxies.get(scheme):
+                return f"{scheme.upper()}_PROXY", proxies[scheme]
+        return None
+
+    @property
+    def webhook(self) -> Webhook | None:
+        """Webhook mode's settings, or None for polling; WEBHOOK_URL without WEBHOOK_SECRET is a bad setting."""
+        if self.webhook_url is None:
+            return None
+        if self.webhook_secret is None:
+            raise ConfigError("config.webhook_secret_missing")
+        host, port = parse_listen(self.webhook_listen)
+        path = self.webhook_path or urlsplit(self.webhook_url).path or "/"
+        return Webhook(self.webhook_url, host, port, path, self.webhook_secret.get_secret_value())
+
     @property
     def token(self) -> str:
         """The token for running the bot; without one, the operator is told how to get one."""
@@ -350,7 +488,11 @@ def load_settings(env_file: str | os.PathLike[str] | None = ".env", **overrides:
         value = error.get("input")
         if name == "BOT_TOKEN":
             raise ConfigError("config.token_malformed") from None
+        if name == "WEBHOOK_SECRET":  # a secret is never shown, not even a wrong one
+            raise ConfigError("config.invalid.webhook_secret", name=name, value="") from None
         shown = value if isinstance(value, str | int | float) else ""
+        if name == "TELEGRAM_PROXY" and isinstance(shown, str):
+            shown = masked_url(shown)
         raise ConfigError(f"config.invalid.{name.lower()}", name=name, value=shown) from None
 
 

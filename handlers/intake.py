@@ -61,8 +61,11 @@ class Intake:
         allowed_updates: Sequence[str],
         refused: Callable[[list[JSON], BaseException], Awaitable[None]] | None = None,
         backlog: Callable[[], int] | None = None,
+        proxy: str = "",
     ) -> None:
         self._app = app
+        #: " through the proxy …" in the lines that say getUpdates failed: the proxy is the usual suspect
+        self._through = f" through the proxy {proxy}" if proxy else ""
         self._inbox = inbox
         self._poll_timeout = poll_timeout
         self._allowed = list(allowed_updates)
@@ -82,11 +85,7 @@ class Intake:
     async def start(self) -> None:
         """Queue what a crash or a stop left unhandled, then poll. A webhook left set would make getUpdates fail."""
         await self._app.bot.delete_webhook(drop_pending_updates=False)
-        leftovers = await self._inbox.leftovers()
-        if leftovers.updates:
-            logger.warning("handling %d updates left from before the restart first", len(leftovers.updates))
-        for raw in leftovers.updates:
-            await self._queue(raw)
+        await self.queue_leftovers()
         self._stopping.clear()
         self.running = True
         self._task = asyncio.create_task(self._poll(), name="riverbot:intake")
@@ -107,6 +106,42 @@ class Intake:
             await self._get_updates(wait_s=0, limit=1)
         except TelegramError as exc:
             logger.info("could not confirm the last updates on stop (%s); they come again and are ignored", exc)
+
+    async def queue_leftovers(self) -> None:
+        """Queue what a crash or a stop left kept and unhandled, first and in order (webhook mode too)."""
+        leftovers = await self._inbox.leftovers()
+        if leftovers.updates:
+            logger.warning("handling %d updates left from before the restart first", len(leftovers.updates))
+        for raw in leftovers.updates:
+            await self._queue(raw)
+
+    @property
+    def full(self) -> bool:
+        """So many updates in hand that no more are taken in now: Telegram keeps the rest meanwhile."""
+        return self._backlog is not None and self._backlog() >= MAX_IN_HAND
+
+    async def take_in(self, batch: list[JSON]) -> bool:
+        """Keep a batch in the inbox, then queue what is new in it; False when the inbox refused it (nothing may be
+        confirmed to Telegram then: it sends the batch again). getUpdates and the webhook both come here."""
+        try:
+            fresh = await self._inbox.take(batch)
+        except Exception as exc:
+            if not self.refusing:
+                logger.exception("the inbox could not keep %d updates; Telegram keeps them meanwhile", len(batch))
+            self.refusing = True
+            if self._refused is not None:
+                try:
+                    await self._refused(batch, exc)
+                except Exception:
+                    logger.exception("could not tell anyone that the inbox refused updates")
+            self.refused_upto = max(self.refused_upto, int(batch[-1]["update_id"]))
+            return False
+        if self.refusing:
+            logger.warning("the inbox keeps updates again")
+        self.refusing = False
+        for raw in fresh:
+            await self._queue(raw)
+        return True
 
     async def _queue(self, raw: JSON) -> None:
         live = read_live_edit(raw)  # most of a patrol day's updates: read without building PTB's objects
@@ -141,7 +176,7 @@ class Intake:
                 return
             # A flood (one person's 1,000 messages): past this many updates in hand, Telegram holds the rest, so
             # memory stays bounded and every update is still kept there until fetched.
-            while self._backlog is not None and self._backlog() >= MAX_IN_HAND:
+            while self.full:
                 if await self._stopped_within(BACKLOG_WAIT_S):
                     return
             self._fetching = True
@@ -158,7 +193,7 @@ class Intake:
                 raise
             except TelegramError as exc:
                 delay = min(max(delay * 1.5, 1.0), MAX_BACKOFF_S)
-                logger.error("getUpdates failed (%s); trying again in %.0f s", exc, delay)
+                logger.error("getUpdates%s failed (%s); trying again in %.0f s", self._through, exc, delay)
                 continue
             except Exception:  # anything else must not end polling for good: the bot would hear nothing more
                 delay = min(max(delay * 1.5, 1.0), MAX_BACKOFF_S)
@@ -169,27 +204,11 @@ class Intake:
             if not batch:
                 delay = 0.0
                 continue
-            try:
-                fresh = await self._inbox.take(batch)
-            except Exception as exc:
+            if not await self.take_in(batch):
                 # Not kept, so not confirmed: Telegram holds the batch and sends it again.
                 delay = min(max(delay * 1.5, 1.0), REFUSED_BACKOFF_S)
-                if not self.refusing:
-                    logger.exception("the inbox could not keep %d updates; Telegram keeps them meanwhile", len(batch))
-                self.refusing = True
-                if self._refused is not None:
-                    try:
-                        await self._refused(batch, exc)
-                    except Exception:
-                        logger.exception("could not tell anyone that the inbox refused updates")
-                self.refused_upto = max(self.refused_upto, int(batch[-1]["update_id"]))
                 continue
-            if self.refusing:
-                logger.warning("the inbox keeps updates again")
-            self.refusing = False
             delay = 0.0
-            for raw in fresh:
-                await self._queue(raw)
             self._offset = int(batch[-1]["update_id"]) + 1
 
     def wake(self) -> None:

@@ -10,6 +10,9 @@ Typical use::
         await alice.send("/start")
         reply = await alice.next_message()
 
+A bot that sets a webhook (setWebhook) gets its updates pushed to it instead, as from Telegram: with the secret
+token, one at a time, again until it answers 2xx (``sandbox/webhook.py``); getUpdates answers 409 meanwhile.
+
 The server runs on aiohttp, which comes with the `sandbox` extra (``pip install 'riverbot[sandbox]'``): it is
 loaded when first asked for, so that without it ``python -m sandbox`` can say so instead of failing on import.
 """

@@ -470,12 +470,23 @@ async def get_updates(ctx: Context) -> Any:
         await state.updates_signal.wait(remaining)
 
 
+_SECRET_TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{1,256}")
+# Plain http is allowed to a webhook on this machine only, as a self-hosted Bot API server (--local) allows it.
+_LOCAL_WEBHOOK_RE = re.compile(r"http://(127\.0\.0\.1|localhost|\[::1\])(:\d+)?(/.*)?")
+
+
 @method("setWebhook")
 async def set_webhook(ctx: Context) -> Any:
     url = ctx.params.get_str("url") or ""
-    if url and not url.startswith("https://"):
+    if url and not (url.startswith("https://") or _LOCAL_WEBHOOK_RE.fullmatch(url)):
         raise bad_request("bad webhook: An HTTPS URL must be provided for webhook")
-    ctx.state.webhook = {"url": url, "allowed_updates": ctx.params.get_json("allowed_updates")} if url else {}
+    secret = ctx.params.get_str("secret_token")
+    if secret is not None and not _SECRET_TOKEN_RE.fullmatch(secret):
+        raise bad_request("bad webhook: secret token contains unallowed characters")
+    allowed = ctx.params.get_json("allowed_updates")
+    ctx.state.webhook = {"url": url, "allowed_updates": allowed, "secret_token": secret} if url else {}
+    if url and isinstance(allowed, list):
+        ctx.state.allowed_updates = [str(a) for a in allowed]
     if ctx.params.get_bool("drop_pending_updates") and ctx.state.pending:
         ctx.state.confirm(int(ctx.state.pending[-1]["update_id"]) + 1)
     return True
@@ -498,6 +509,9 @@ async def get_webhook_info(ctx: Context) -> Any:
     }
     if ctx.state.webhook.get("allowed_updates"):
         info["allowed_updates"] = ctx.state.webhook["allowed_updates"]
+    for key in ("last_error_date", "last_error_message"):
+        if key in ctx.state.webhook:
+            info[key] = ctx.state.webhook[key]
     return info
 
 

@@ -27,6 +27,7 @@ from .flood import FloodControl, FloodLimits
 from .methods import METHODS, Context, Handler
 from .params import Params, Upload
 from .state import JSON, BotState, FileStore, UserRecord, random_id
+from .webhook import WebhookPusher
 
 if TYPE_CHECKING:
     from .driver import Sandbox
@@ -74,6 +75,9 @@ class BotApiServer:
         #: unexpected exceptions inside method implementations (sandbox bugs), answered with 500
         self.errors: list[str] = []
         self._ids = itertools.count(1)
+        #: seconds between two pushes of an update the webhook did not take (Telegram waits longer)
+        self.webhook_retry_s = 0.05
+        self._pushers: dict[str, WebhookPusher] = {}
         self._runner: web.AppRunner | None = None
         self._url: str | None = None
 
@@ -105,6 +109,9 @@ class BotApiServer:
         """Stop serving; pending long polls return at once."""
         for state in self.bots.values():
             state.close()
+        for pusher in self._pushers.values():
+            await pusher.stop()
+        self._pushers.clear()
         if self._runner is not None:
             await asyncio.sleep(0)  # let woken long polls answer before connections are closed
             await self._runner.cleanup()
@@ -189,10 +196,23 @@ class BotApiServer:
         if not polling:
             state.call_started(time.monotonic())
         try:
-            return await self._serve(request, state, canonical, handler, params)
+            answer = await self._serve(request, state, canonical, handler, params)
         finally:
             if not polling:
                 state.call_finished(time.monotonic())
+        if canonical in ("setWebhook", "deleteWebhook") and answer.status == 200:
+            await self._webhook_changed(state)
+        return answer
+
+    async def _webhook_changed(self, state: BotState) -> None:
+        """Push updates to the webhook while one is set (sandbox/webhook.py); stop when it is deleted."""
+        pusher = self._pushers.get(state.token)
+        if state.webhook.get("url"):
+            if pusher is None:
+                pusher = self._pushers[state.token] = WebhookPusher(state, self.webhook_retry_s)
+            pusher.start()
+        elif pusher is not None:
+            await self._pushers.pop(state.token).stop()
 
     async def _serve(
         self, request: web.Request, state: BotState, canonical: str, handler: Handler, params: Params

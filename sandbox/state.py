@@ -15,7 +15,10 @@ import secrets
 import string
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from .webhook import Push
 
 JSON = dict[str, Any]
 ChatType = Literal["private", "group", "supergroup", "channel"]
@@ -453,6 +456,8 @@ class BotState:
         self.commands: dict[tuple[str, str], list[JSON]] = {}
         self.settings: dict[str, Any] = {}
         self.webhook: JSON = {}
+        #: every attempt to push an update to the webhook (sandbox/webhook.py), in order
+        self.pushes: list[Push] = []
         # update queue
         self.pending: list[JSON] = []
         self.last_pushed_id = 100000
