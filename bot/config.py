@@ -247,9 +247,10 @@ class Settings(BaseSettings):
     backup_dir: Path | None = None
     backup_keep: int = Field(default=7, ge=1, le=365)
 
-    @field_validator("backup_dir", mode="before")
+    @field_validator("backup_dir", "font_path", mode="before")
     @classmethod
-    def _blank_backup_dir_is_none(cls, value: Any) -> Any:
+    def _blank_path_is_none(cls, value: Any) -> Any:
+        """`FONT_PATH=` (as .env.example and deploy/compose.yaml have it) means "none set", not the folder `.`."""
         if isinstance(value, str) and not value.strip():
             return None
         return value
