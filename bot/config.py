@@ -179,6 +179,9 @@ class Settings(BaseSettings):
 
     bot_token: SecretStr | None = None
     telegram_api_url: str = "https://api.telegram.org"
+    # The Bot API server at TELEGRAM_API_URL runs with --local: getFile answers a path on its disk, which the bot
+    # reads (it must see the server's --dir at the same absolute path); the server serves no downloads.
+    telegram_api_local: bool = False
     # A proxy for every call to the Bot API: http://, https://, socks5:// or socks5h://host:port, with
     # user:password@ before the host when it asks for them. Empty: the environment's HTTPS_PROXY / ALL_PROXY, if any.
     telegram_proxy: str | None = None
