@@ -278,6 +278,7 @@ async def standalone_sender(settings: Settings) -> AsyncIterator[Sender]:
         settings.token,
         base_url=f"{settings.telegram_api_url}/bot",
         base_file_url=f"{settings.telegram_api_url}/file/bot",
+        local_mode=settings.telegram_api_local,
         defaults=Defaults(
             parse_mode=ParseMode.HTML, tzinfo=settings.tz, link_preview_options=LinkPreviewOptions(is_disabled=True)
         ),
@@ -317,6 +318,7 @@ def build_application(settings: Settings, *, services: Services | None = None) -
         .token(settings.token)
         .base_url(f"{settings.telegram_api_url}/bot")
         .base_file_url(f"{settings.telegram_api_url}/file/bot")
+        .local_mode(settings.telegram_api_local)
         .defaults(defaults)
         .rate_limiter(limiter)
         .concurrent_updates(PerChatUpdateProcessor())

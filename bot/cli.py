@@ -22,7 +22,7 @@ import re
 import sqlite3
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
@@ -69,15 +69,36 @@ EXIT_BAD_INPUT = 1
 EXIT_UNHEALTHY = 1
 
 
-def _cli_language(settings: Settings | None) -> Language:
-    """The office reads the CLI in the configured language, or the shell's when settings can't be read."""
+# Where a program reads the language of its messages, first set first (POSIX): LC_ALL overrides LC_MESSAGES,
+# which overrides LANG.
+LOCALE_VARIABLES = ("LC_ALL", "LC_MESSAGES", "LANG")
+
+
+def _locale_language(locale: str) -> Language | None:
+    """zh or en for a locale name such as zh_CN.UTF-8 or en_GB; None for C, POSIX or another language."""
+    code = locale.split(".", 1)[0].split("@", 1)[0].strip().lower().replace("-", "_")
+    for lang in ("zh", "en"):
+        if code == lang or code.startswith(f"{lang}_"):
+            return lang
+    return None
+
+
+def cli_language(settings: Settings | None, environ: Mapping[str, str] | None = None) -> Language:
+    """The CLI speaks to the person at the terminal: in the terminal's language when it names zh or en, else in
+    DEFAULT_LANGUAGE. The bot's users are another matter: each keeps their own (the CLI never decides that)."""
+    env = os.environ if environ is None else environ
+    default: Language = "zh"
     if settings is not None:
-        return settings.default_language
-    for variable in ("DEFAULT_LANGUAGE", "LC_ALL", "LANG"):
-        value = os.environ.get(variable, "")
+        default = settings.default_language
+    else:  # the settings could not be read: DEFAULT_LANGUAGE as written, if it says zh or en
+        value = env.get("DEFAULT_LANGUAGE", "").strip()
         if value.lower().startswith(("zh", "en")):
-            return normalize_language(value) or "zh"
-    return "zh"
+            default = normalize_language(value) or default
+    for variable in LOCALE_VARIABLES:
+        value = env.get(variable, "").strip()
+        if value:
+            return _locale_language(value) or default
+    return default
 
 
 def configure_logging(level: str) -> None:
@@ -87,7 +108,7 @@ def configure_logging(level: str) -> None:
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
 
 
-def cmd_run(settings: Settings, locales: Locales) -> int:
+def cmd_run(settings: Settings, locales: Locales, lang: Language) -> int:
     from telegram.error import InvalidToken, NetworkError  # noqa: PLC0415
 
     from bot.app import build_application, serve, unreachable  # noqa: PLC0415
@@ -105,11 +126,11 @@ def cmd_run(settings: Settings, locales: Locales) -> int:
         raise unreachable(settings, exc) from None
     except MigrationError as exc:
         raise ConfigError("config.database", reason=str(exc)) from None
-    print(locales.plain(settings.default_language, "cli.stopped"), file=sys.stderr)
+    print(locales.plain(lang, "cli.stopped"), file=sys.stderr)
     return 0
 
 
-def cmd_migrate(settings: Settings, locales: Locales) -> int:
+def cmd_migrate(settings: Settings, locales: Locales, lang: Language) -> int:
     ensure_data_dir(settings)
 
     async def migrate() -> tuple[int, int, Path | None]:
@@ -130,7 +151,6 @@ def cmd_migrate(settings: Settings, locales: Locales) -> int:
         return before, store.schema_version, kept
 
     before, after, kept = asyncio.run(migrate())
-    lang = settings.default_language
     path = str(settings.database_path)
     if after == before:
         print(locales.plain(lang, "cli.up_to_date", path=path, version=after))
@@ -142,7 +162,7 @@ def cmd_migrate(settings: Settings, locales: Locales) -> int:
     return 0
 
 
-def cmd_config(settings: Settings, locales: Locales) -> int:
+def cmd_config(settings: Settings, locales: Locales, lang: Language) -> int:
     for name, value in settings.model_dump().items():
         shown = value
         if name == "bot_token":
@@ -160,14 +180,13 @@ def cmd_config(settings: Settings, locales: Locales) -> int:
     return 0
 
 
-def cmd_failures(settings: Settings, locales: Locales) -> int:
+def cmd_failures(settings: Settings, locales: Locales, lang: Language) -> int:
     ensure_data_dir(settings)
 
     async def listing() -> list[str]:
         async with await open_store(settings) as store:
             failures = await store.failed_updates.open()
-        lang = settings.default_language
-        return [
+            return [
             locales.plain(
                 lang,
                 "cli.failure_line",
@@ -181,11 +200,11 @@ def cmd_failures(settings: Settings, locales: Locales) -> int:
         ]
 
     lines = asyncio.run(listing())
-    print("\n".join(lines) if lines else locales.plain(settings.default_language, "cli.no_failures"))
+    print("\n".join(lines) if lines else locales.plain(lang, "cli.no_failures"))
     return 0
 
 
-def cmd_version(settings: Settings, locales: Locales) -> int:
+def cmd_version(settings: Settings, locales: Locales, lang: Language) -> int:
     print(f"riverbot {__version__}")
     return 0
 
@@ -244,16 +263,15 @@ def _registry_arguments(parser: argparse.ArgumentParser, locales: Locales, lang:
     exporting.add_argument("--force", action="store_true", help=locales.plain(lang, "cli.output.arg_force"))
 
 
-def cmd_registry(settings: Settings, locales: Locales, args: argparse.Namespace) -> int:
+def cmd_registry(settings: Settings, locales: Locales, args: argparse.Namespace, lang: Language) -> int:
     if args.registry_command == "export":
-        return _registry_export(settings, locales, args.directory, force=args.force)
-    return _registry_import(settings, locales, args)
+        return _registry_export(settings, locales, args.directory, force=args.force, lang=lang)
+    return _registry_import(settings, locales, args, lang)
 
 
-def _registry_import(settings: Settings, locales: Locales, args: argparse.Namespace) -> int:
+def _registry_import(settings: Settings, locales: Locales, args: argparse.Namespace, lang: Language) -> int:
     from bot.registry_import import Batch, ImportReport, read_files, run_import  # noqa: PLC0415
 
-    lang = settings.default_language
 
     def say(key: str, **params: object) -> str:
         return locales.plain(lang, key, **params)
@@ -352,7 +370,9 @@ def _registry_import(settings: Settings, locales: Locales, args: argparse.Namesp
     return 0
 
 
-def _registry_export(settings: Settings, locales: Locales, directory: Path, *, force: bool) -> int:
+def _registry_export(
+    settings: Settings, locales: Locales, directory: Path, *, force: bool, lang: Language
+) -> int:
     from bot.registry_export import AREAS_FILE, CHIEFS_FILE, REACHES_FILE, ExportResult, render, write  # noqa: PLC0415
 
     check_output(directory, settings, force=force, files=(AREAS_FILE, REACHES_FILE, CHIEFS_FILE))
@@ -363,7 +383,6 @@ def _registry_export(settings: Settings, locales: Locales, directory: Path, *, f
             return await render(store)
 
     files, result = asyncio.run(rendered())
-    lang = settings.default_language
     try:
         paths = write(directory, files)
     except OSError as exc:
@@ -398,9 +417,8 @@ def _invites_arguments(parser: argparse.ArgumentParser, locales: Locales, lang: 
     parser.add_argument("--bot-username", metavar="NAME", help=locales.plain(lang, "cli.invites.arg_bot_username"))
 
 
-def cmd_invites(settings: Settings, locales: Locales, args: argparse.Namespace) -> int:
+def cmd_invites(settings: Settings, locales: Locales, args: argparse.Namespace, lang: Language) -> int:
     ensure_data_dir(settings)
-    lang = settings.default_language
 
     async def listing() -> tuple[list[str], int | None]:
         async with await open_store(settings) as store:
@@ -455,7 +473,7 @@ def _stats_arguments(parser: argparse.ArgumentParser, locales: Locales, lang: La
     )
 
 
-def cmd_stats(settings: Settings, locales: Locales, args: argparse.Namespace) -> int:
+def cmd_stats(settings: Settings, locales: Locales, args: argparse.Namespace, lang: Language) -> int:
     from bot.tallies import Stats, StatsReport, TallyService, parse_day  # noqa: PLC0415
 
     first, last = parse_day(args.first), parse_day(args.last)
@@ -477,7 +495,7 @@ def cmd_stats(settings: Settings, locales: Locales, args: argparse.Namespace) ->
                 area_id = area.id
             return await TallyService(store, settings).stats(first, last, area_id=area_id)
 
-    report = StatsReport(asyncio.run(gather()), locales, settings.default_language)
+    report = StatsReport(asyncio.run(gather()), locales, lang)
     if args.format == "csv":
         # Bytes as they are (UTF-8 with a BOM, CRLF), whatever the terminal's encoding: the file is for Excel.
         data = report.as_csv()
@@ -535,7 +553,7 @@ class _ExportProgress:
             self._stream.flush()
 
 
-def cmd_export(settings: Settings, locales: Locales, args: argparse.Namespace) -> int:
+def cmd_export(settings: Settings, locales: Locales, args: argparse.Namespace, lang: Language) -> int:
     from bot.exports import CSV_FILES, export  # noqa: PLC0415
     from bot.tallies import parse_day  # noqa: PLC0415
 
@@ -550,14 +568,14 @@ def cmd_export(settings: Settings, locales: Locales, args: argparse.Namespace) -
     into_folder = args.format == "csv" and out.suffix.lower() != ".zip"
     check_output(out, settings, force=args.force, files=tuple(CSV_FILES.values()) if into_folder else ())
     ensure_data_dir(settings)
-    lang: Language = args.lang or settings.default_language
-    say = settings.default_language
-    progress = _ExportProgress(sys.stderr, lambda rows: locales.plain(say, "cli.export.progress", rows=rows))
+    # The file goes round the office: its language is the office's (or --lang), not this terminal's.
+    content: Language = args.lang or settings.default_language
+    progress = _ExportProgress(sys.stderr, lambda rows: locales.plain(lang, "cli.export.progress", rows=rows))
 
     async def run() -> DataExport:
         async with await open_store(settings) as store:
             return await export(
-                store, settings, locales, language=lang, fmt=args.format, first=first, last=last, out=out,
+                store, settings, locales, language=content, fmt=args.format, first=first, last=last, out=out,
                 progress=progress,
             )  # fmt: skip
 
@@ -565,7 +583,7 @@ def cmd_export(settings: Settings, locales: Locales, args: argparse.Namespace) -
         result = asyncio.run(run())
     except OSError as exc:
         print(
-            locales.plain(say, "cli.export.unwritable", path=str(out), reason=exc.strerror or str(exc)),
+            locales.plain(lang, "cli.export.unwritable", path=str(out), reason=exc.strerror or str(exc)),
             file=sys.stderr,
         )
         return EXIT_BAD_INPUT
@@ -573,7 +591,7 @@ def cmd_export(settings: Settings, locales: Locales, args: argparse.Namespace) -
         progress.close()
     print(
         locales.plain(
-            say,
+            lang,
             "cli.export.done",
             path=str(out),
             patrols=result.patrols,
@@ -599,14 +617,15 @@ def _terminal_text(html_text: str) -> str:
     return html.unescape(re.sub(r"<[^>]+>", "", html_text))
 
 
-def cmd_summary(settings: Settings, locales: Locales, args: argparse.Namespace) -> int:
+def cmd_summary(settings: Settings, locales: Locales, args: argparse.Namespace, lang: Language) -> int:
     """An area's weekly summary: printed, its chart saved; with --send also delivered to the area's bound groups,
     recorded as the weekly job records it (so the job will not send that week to those groups again)."""
     from bot.app import standalone_sender  # noqa: PLC0415
     from bot.services import Services  # noqa: PLC0415
     from bot.summaries import chart_jpeg, last_week, parse_week, summary_text  # noqa: PLC0415
 
-    lang = settings.default_language
+    # The summary and its chart as the groups get them (the office's language); the messages are the terminal's.
+    content = settings.default_language
     if args.week is None:
         week = last_week(datetime.now(settings.tz).date())
     else:
@@ -631,8 +650,8 @@ def cmd_summary(settings: Settings, locales: Locales, args: argparse.Namespace) 
             if args.send and not await svc.delivery.has_groups(area):
                 return "", b"", None
             summary = await svc.summaries.area_summary(area, week)
-            text = summary_text(summary, locales, lang)
-            chart = await asyncio.to_thread(chart_jpeg, summary, locales, lang)
+            text = summary_text(summary, locales, content)
+            chart = await asyncio.to_thread(chart_jpeg, summary, locales, content)
             outcome: tuple[list[int], list[int]] = ([], [])
             if args.send:
                 # Through the Bot API as the bot sends, recorded as the weekly job records it.
@@ -670,11 +689,10 @@ def _demo_arguments(parser: argparse.ArgumentParser, locales: Locales, lang: Lan
     parser.add_argument("--years", default="4", metavar="N", help=locales.plain(lang, "cli.demo-data.arg_years"))
 
 
-def cmd_demo_data(settings: Settings, locales: Locales, args: argparse.Namespace) -> int:
+def cmd_demo_data(settings: Settings, locales: Locales, args: argparse.Namespace, lang: Language) -> int:
     """A synthetic history in a fresh store: progress on stderr, one summary line on stdout."""
     from bot.demo import DemoError, DemoReport, generate  # noqa: PLC0415
 
-    lang = settings.default_language
     years = args.years.strip()
     if not years.isdigit() or not 1 <= int(years) <= 10:
         raise ConfigError("cli.demo-data.bad_years", value=args.years)
@@ -740,7 +758,7 @@ def _status_arguments(parser: argparse.ArgumentParser, locales: Locales, lang: L
     parser.add_argument("--json", action="store_true", help=locales.plain(lang, "cli.status.arg_json"))
 
 
-def cmd_status(settings: Settings, locales: Locales, args: argparse.Namespace) -> int:
+def cmd_status(settings: Settings, locales: Locales, args: argparse.Namespace, lang: Language) -> int:
     """Whether the bot is alive and keeping up: a report, exit 1 when something is stale (for monitoring)."""
     ensure_data_dir(settings)
 
@@ -752,7 +770,6 @@ def cmd_status(settings: Settings, locales: Locales, args: argparse.Namespace) -
     if args.json:
         print(json.dumps(status.as_json(), ensure_ascii=False, indent=2))
         return 0 if status.healthy else EXIT_UNHEALTHY
-    lang = settings.default_language
 
     def when(moment: datetime | None) -> str:
         if moment is None:
@@ -818,10 +835,9 @@ class _PhasedProgress:
         self._bars.clear()
 
 
-def cmd_backup(settings: Settings, locales: Locales, args: argparse.Namespace) -> int:
+def cmd_backup(settings: Settings, locales: Locales, args: argparse.Namespace, lang: Language) -> int:
     """A backup now, into BACKUP_DIR or --out, while the bot may keep running."""
     ensure_data_dir(settings)
-    lang = settings.default_language
     progress = _PhasedProgress(locales, lang, "cli.backup")
 
     async def run() -> Made:
@@ -864,9 +880,8 @@ def _restore_arguments(parser: argparse.ArgumentParser, locales: Locales, lang: 
     parser.add_argument("source", type=Path, metavar="FROM", help=locales.plain(lang, "cli.restore.arg_from"))
 
 
-def cmd_restore(settings: Settings, locales: Locales, args: argparse.Namespace) -> int:
+def cmd_restore(settings: Settings, locales: Locales, args: argparse.Namespace, lang: Language) -> int:
     """Put a backup back in DATA_DIR: refused while the bot runs, checked before and after."""
-    lang = settings.default_language
     source: Path = args.source
     if not source.exists() and not source.is_absolute() and (settings.backups_path / source).exists():
         source = settings.backups_path / source  # a backup's name alone, as `ls BACKUP_DIR` shows it
@@ -921,11 +936,10 @@ def _megabytes(size: int) -> str:
     return f"{size / (1024 * 1024):.1f} MB"
 
 
-def cmd_prune(settings: Settings, locales: Locales, args: argparse.Namespace) -> int:
+def cmd_prune(settings: Settings, locales: Locales, args: argparse.Namespace, lang: Language) -> int:
     """Retention by hand: what the daily job prunes (or, with --dry-run, would), with progress on stderr."""
     from bot.retention import Phase, Pruned, RetentionService  # noqa: PLC0415
 
-    lang = settings.default_language
     years: int | None = None
     if args.years is not None:
         if not args.dry_run:
@@ -987,7 +1001,7 @@ def cmd_prune(settings: Settings, locales: Locales, args: argparse.Namespace) ->
     return 0
 
 
-COMMANDS: dict[str, Callable[[Settings, Locales], int]] = {
+COMMANDS: dict[str, Callable[[Settings, Locales, Language], int]] = {
     "run": cmd_run,
     "migrate": cmd_migrate,
     "config": cmd_config,
@@ -998,7 +1012,7 @@ COMMANDS: dict[str, Callable[[Settings, Locales], int]] = {
 # Commands that take arguments: name → (add the arguments to its parser, run it with the parsed arguments).
 ArgumentsCommand = tuple[
     Callable[[argparse.ArgumentParser, Locales, Language], None],
-    Callable[[Settings, Locales, argparse.Namespace], int],
+    Callable[[Settings, Locales, argparse.Namespace, Language], int],
 ]
 COMMANDS_WITH_ARGUMENTS: dict[str, ArgumentsCommand] = {
     "status": (_status_arguments, cmd_status),
@@ -1035,15 +1049,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         error: ConfigError | None = exc
     else:
         error = None
-    lang = _cli_language(settings)
+    lang = cli_language(settings)
     args = build_parser(locales, lang).parse_args(argv)
     try:
         if error is not None:
             raise error
         assert settings is not None
         if args.command in COMMANDS:
-            return COMMANDS[args.command](settings, locales)
-        return COMMANDS_WITH_ARGUMENTS[args.command][1](settings, locales, args)
+            return COMMANDS[args.command](settings, locales, lang)
+        return COMMANDS_WITH_ARGUMENTS[args.command][1](settings, locales, args, lang)
     except TelegramUnreachable as exc:
         print(_explain(locales, lang, exc), file=sys.stderr)
         return EXIT_UNREACHABLE

@@ -179,6 +179,9 @@ class Settings(BaseSettings):
 
     bot_token: SecretStr | None = None
     telegram_api_url: str = "https://api.telegram.org"
+    # The Bot API server at TELEGRAM_API_URL runs with --local: getFile answers a path on its disk, which the bot
+    # reads (it must see the server's --dir at the same absolute path); the server serves no downloads.
+    telegram_api_local: bool = False
     # A proxy for every call to the Bot API: http://, https://, socks5:// or socks5h://host:port, with
     # user:password@ before the host when it asks for them. Empty: the environment's HTTPS_PROXY / ALL_PROXY, if any.
     telegram_proxy: str | None = None
@@ -247,9 +250,10 @@ class Settings(BaseSettings):
     backup_dir: Path | None = None
     backup_keep: int = Field(default=7, ge=1, le=365)
 
-    @field_validator("backup_dir", mode="before")
+    @field_validator("backup_dir", "font_path", mode="before")
     @classmethod
-    def _blank_backup_dir_is_none(cls, value: Any) -> Any:
+    def _blank_path_is_none(cls, value: Any) -> Any:
+        """`FONT_PATH=` (as .env.example and deploy/compose.yaml have it) means "none set", not the folder `.`."""
         if isinstance(value, str) and not value.strip():
             return None
         return value

@@ -36,6 +36,8 @@ class Status:
     free_bytes: int | None
     last_backup_at: datetime | None
     last_backup_path: str | None
+    # When the database was created (its first migration): a backup is due only STATUS_BACKUP_MAX_HOURS later.
+    installed_at: datetime | None = None
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -74,9 +76,10 @@ def judge(status: Status, settings: Settings) -> list[str]:
         seconds=settings.status_backlog_max_s
     ):
         problems.append("backlog")
-    if settings.backup_enabled and (
-        status.last_backup_at is None or now - status.last_backup_at > timedelta(hours=settings.status_backup_max_hours)
-    ):
+    backup_age = timedelta(hours=settings.status_backup_max_hours)
+    # No backup yet is stale only once one was due: a new install's HEALTHCHECK must not fail until BACKUP_TIME.
+    since = status.last_backup_at or status.installed_at
+    if settings.backup_enabled and (since is None or now - since > backup_age):
         problems.append("backup")
     if status.free_bytes is not None and status.free_bytes < settings.status_min_free_mb * 1024 * 1024:
         problems.append("disk")
@@ -89,6 +92,7 @@ async def read_status(store: Store, settings: Settings, now: datetime) -> Status
     pending = int(await store.fetchval("SELECT count(*) FROM summary_deliveries WHERE status = 'pending'"))
     failed = int(await store.fetchval("SELECT count(*) FROM failed_updates WHERE resolved_at IS NULL"))
     photo_bytes = int(await store.fetchval("SELECT COALESCE(sum(size_bytes), 0) FROM photos") or 0)
+    installed = await store.fetchval("SELECT applied_at FROM schema_version ORDER BY version LIMIT 1")
     database = settings.database_path
     database_bytes = sum(
         p.stat().st_size for p in (database, database.with_name(database.name + "-wal")) if p.exists()
@@ -111,6 +115,7 @@ async def read_status(store: Store, settings: Settings, now: datetime) -> Status
         free_bytes=free,
         last_backup_at=backup.at if backup else None,
         last_backup_path=str(backup.path) if backup else None,
+        installed_at=_parse(installed),
     )
     status.problems.extend(judge(status, settings))
     return status

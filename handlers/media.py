@@ -6,8 +6,10 @@ hears the same words when one is not an image, too large for the Bot API, or unr
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import MutableMapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from telegram import Message
@@ -23,6 +25,33 @@ LIMIT_MB = photo_module.MAX_FILE_BYTES // (1024 * 1024)
 # The albums a chat's answers remember (one answer per album). An album's photos arrive within seconds of each
 # other, one after another in their chat, so the latest few are all that is ever asked about.
 ALBUMS_KEPT = 20
+
+
+class LocalFileMissing(RuntimeError):
+    """A `--local` Bot API server named a file on its disk that this machine does not see: the operator's to fix."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(
+            f"TELEGRAM_API_LOCAL is on, but the Bot API server's file {path} is not on this machine: the bot must "
+            "see the server's --dir at the same absolute path (the same disk, or the same volume mounted at the "
+            "same path)"
+        )
+
+
+async def file_bytes(context: Context, file_id: str) -> bytes:
+    """A file's bytes. A `--local` Bot API server (TELEGRAM_API_LOCAL) answers getFile with a path on its own disk
+    and serves no downloads, so the file is read from that path; otherwise it is downloaded."""
+    telegram_file = await context.bot.get_file(file_id)
+    path = telegram_file.file_path or ""
+    # PTB puts its download URL in front of a path it cannot find here; a local server's own path is what is left.
+    prefix = f"{context.bot.base_file_url}/"
+    raw = path.removeprefix(prefix)
+    if services(context).settings.telegram_api_local and Path(raw).is_absolute():
+        try:
+            return await asyncio.to_thread(Path(raw).read_bytes)
+        except FileNotFoundError:
+            raise LocalFileMissing(raw) from None
+    return bytes(await telegram_file.download_as_bytearray())
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +76,7 @@ async def download_photo(context: Context, message: Message, *, person_id: int, 
         await message.reply_text(svc.locales.t(lang, "photo.too_large_file", mb=LIMIT_MB))
         return None
     try:
-        data = bytes(await (await context.bot.get_file(file_id)).download_as_bytearray())
+        data = await file_bytes(context, file_id)
     except BadRequest as exc:
         # The Bot API serves files up to 20 MB; a size the message did not state shows up only here.
         if "too big" not in exc.message.lower():

@@ -14,6 +14,7 @@ import re
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from .errors import ApiError, bad_request, forbidden
@@ -79,6 +80,8 @@ class Context:
     state: BotState
     params: Params
     strict_html: bool = True
+    #: a ``--local`` server's ``--dir``: getFile answers absolute paths of files written there
+    local_dir: Path | None = None
     #: whether the HTTP client is still connected (a long poll must not hand updates to a dead socket)
     alive: Callable[[], bool] = lambda: True
 
@@ -967,6 +970,12 @@ async def unpin_all_chat_messages(ctx: Context) -> Any:
 @method("getFile")
 async def get_file(ctx: Context) -> Any:
     stored = known_file(ctx.state, ctx.params.req_str("file_id"))
+    if ctx.local_dir is not None:
+        # As `telegram-bot-api --local`: the file is on the server's disk under <dir>/<token>/, at any size.
+        path = ctx.local_dir / ctx.state.token / stored.file_path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(stored.data)
+        return {**stored.file_json(), "file_path": str(path)}
     if stored.size > MAX_DOWNLOAD_SIZE:
         raise bad_request("file is too big")
     return stored.file_json()

@@ -16,6 +16,7 @@ import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -59,10 +60,14 @@ class BotApiServer:
         clock: Callable[[], float] = time.time,
         strict_html_entities: bool = True,
         flood_limits: FloodLimits | None = None,
+        local_dir: Path | None = None,
     ) -> None:
         """``clock`` dates bot messages; ``strict_html_entities`` rejects a bare ``&`` in HTML; ``flood_limits``
-        turns on Telegram's flood control (off by default; also ``server.flood.enable()``)."""
+        turns on Telegram's flood control (off by default; also ``server.flood.enable()``); ``local_dir`` plays a
+        self-hosted server in ``--local`` mode with ``--dir=local_dir``: getFile writes the file there and answers
+        its absolute path, and ``/file/`` serves nothing (the bot must read the disk)."""
         self.clock = clock
+        self.local_dir = local_dir.resolve() if local_dir is not None else None
         self.strict_html_entities = strict_html_entities
         self.bots: dict[str, BotState] = {}
         self.files = FileStore()
@@ -241,6 +246,7 @@ class BotApiServer:
             state=state,
             params=params,
             strict_html=self.strict_html_entities,
+            local_dir=self.local_dir,
             alive=lambda: transport is not None and not transport.is_closing(),
         )
         try:
@@ -281,7 +287,7 @@ class BotApiServer:
 
     async def _handle_file(self, request: web.Request) -> web.Response:
         not_found = web.json_response(ApiError(404, "Not Found").body(), status=404)
-        if request.match_info["token"] not in self.bots:
+        if request.match_info["token"] not in self.bots or self.local_dir is not None:
             return not_found
         stored = self.files.by_path.get(request.match_info["file_path"])
         if stored is None:

@@ -46,6 +46,15 @@ class Harness:
 BotFactory = Callable[..., Awaitable[Harness]]
 
 
+@pytest.fixture(autouse=True)
+def neutral_terminal_language(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The CLI speaks the terminal's language (LC_ALL, LC_MESSAGES, LANG) before DEFAULT_LANGUAGE: a developer's
+    zh_CN or en_US shell must not change what the tests read. Those that test the rule set these themselves."""
+    for variable in ("LC_ALL", "LC_MESSAGES", "LANGUAGE"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("LANG", "C.UTF-8")
+
+
 @pytest.fixture
 async def server() -> AsyncIterator[BotApiServer]:
     async with BotApiServer() as running:

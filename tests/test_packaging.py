@@ -63,3 +63,16 @@ def test_without_aiohttp_python_m_sandbox_names_the_extra() -> None:
     assert ran.stderr.strip().splitlines() == [
         "python -m sandbox needs aiohttp, which the sandbox extra brings: pip install 'riverbot[sandbox]'"
     ]
+
+
+def test_the_wheel_holds_every_module_of_the_source(wheel: zipfile.ZipFile) -> None:
+    """An installed riverbot (the Docker image, `pip install .`) imports what the checkout does: a subpackage
+    missing from pyproject's list (handlers/office was) breaks `riverbot run` with an ImportError."""
+    names = set(wheel.namelist())
+    sources = {
+        path.relative_to(ROOT).as_posix()
+        for top in ("bot", "handlers", "storage", "locales", "sandbox", "examples")
+        for path in (ROOT / top).rglob("*.py")
+        if "__pycache__" not in path.parts
+    }
+    assert sources - names == set()

@@ -32,7 +32,8 @@ async def test_a_data_dir_no_bot_ever_ran_on_is_reported_stale(tmp_path: Path) -
     code, out, _ = await _status(tmp_path / "data", "--json")
     report = json.loads(out)
     assert code == 1 and report["healthy"] is False
-    assert {"not_running", "backup"} <= set(report["problems"])
+    # Not running is what's wrong; a backup is not due yet on a database made just now.
+    assert report["problems"] == ["not_running"]
     assert report["heartbeat_at"] is None and report["inbox_waiting"] == 0
 
 
@@ -58,3 +59,18 @@ async def test_a_running_bot_is_healthy_and_a_silent_one_is_not(bot: Harness) ->
     assert code == 1 and json.loads(out)["problems"] == ["not_running"]
     code, out, err = await _status(data_dir, BACKUP_ENABLED="false")
     assert code == 1 and "no heartbeat within STATUS_HEARTBEAT_MAX_S" in err and "Needs attention" in out
+
+
+async def test_a_new_install_is_healthy_before_its_first_backup_is_due(bot: Harness) -> None:
+    """The Docker HEALTHCHECK runs `riverbot status` from the first minute: a bot installed today, running and
+    keeping up, has no backup yet because none was due (BACKUP_TIME comes tonight), and is not stale for it."""
+    await run_job(bot, heartbeat)
+    data_dir = bot.settings.data_dir
+    code, out, err = await _status(data_dir, "--json", BACKUP_ENABLED="true", STATUS_BACKUP_MAX_HOURS="36")
+    assert code == 0 and json.loads(out)["problems"] == [], out + err
+
+    # Installed two days ago and still no backup: one was due, the monitor must say so.
+    installed = (datetime.now(UTC) - timedelta(days=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    await bot.store.execute("UPDATE schema_version SET applied_at = ?", (installed,))
+    code, out, err = await _status(data_dir, "--json", BACKUP_ENABLED="true", STATUS_BACKUP_MAX_HOURS="36")
+    assert code == 1 and json.loads(out)["problems"] == ["backup"], out + err

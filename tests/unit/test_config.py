@@ -115,3 +115,10 @@ def test_data_dir_is_created(tmp_path: Path) -> None:
 )
 def test_language_from_telegram_code(code: str | None, expected: str | None) -> None:
     assert normalize_language(code) == expected
+
+
+@pytest.mark.parametrize("value", ["", "  "])
+def test_an_empty_font_path_searches_the_system(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    """`.env.example` and the compose file say an empty FONT_PATH means "find one": it must not become `.`."""
+    monkeypatch.setenv("FONT_PATH", value)
+    assert load_settings(env_file=None).font_path is None
