@@ -116,7 +116,7 @@ class WebhookServer:
         if "chunked" in headers.get("transfer-encoding", "").lower():
             return HTTPStatus.LENGTH_REQUIRED, False  # Telegram and nginx send Content-Length
         length_text = headers.get("content-length", "0")
-        if not length_text.isdigit():
+        if not (length_text.isascii() and length_text.isdigit()):  # Latin-1 "²" is a digit to isdigit
             return HTTPStatus.BAD_REQUEST, False
         length = int(length_text)
         if length > MAX_BODY:

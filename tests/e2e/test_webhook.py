@@ -188,3 +188,21 @@ async def test_webhook_mode_without_a_proper_secret_is_a_bad_setting(tmp_path: P
     err = raw.decode()
     assert process.returncode == 2 and err.strip().count("\n") == 0 and "Traceback" not in err, err
     assert "WEBHOOK_SECRET" in err and (secret is None or secret not in err)
+
+
+@pytest.mark.parametrize("length", ["²", "1e3", "-1", " 12x"])
+async def test_a_malformed_content_length_is_a_bad_request_not_a_crash(bot_factory: BotFactory, length: str) -> None:
+    """Header bytes are read as Latin-1, where "²" counts as a digit for str.isdigit but not for int()."""
+    bot, url = await _webhook_bot(bot_factory)
+    parts = httpx.URL(url)
+    reader, writer = await asyncio.open_connection(parts.host, parts.port)
+    request = (
+        f"POST {parts.raw_path.decode()} HTTP/1.1\r\nHost: x\r\nContent-Length: {length}\r\n"
+        f"X-Telegram-Bot-Api-Secret-Token: {SECRET}\r\n\r\n"
+    )
+    writer.write(request.encode("latin-1"))
+    await writer.drain()
+    status = await asyncio.wait_for(reader.readline(), timeout=30)
+    writer.close()
+    assert status.startswith(b"HTTP/1.1 400")
+    assert bot.errors() == []
