@@ -105,6 +105,7 @@ class ChatPage:
                 "samples": list(SAMPLES),
                 "bot": {"id": bot.id, "name": bot.first_name, "username": bot.username},
                 "language": world.language,
+                "banked_minutes": int(world.clock.banked // 60),
             }
         )
 
@@ -228,6 +229,9 @@ class ChatPage:
         person = self._person(body.get("as"))
         return person, self._chat(person, body.get("chat")), body
 
+    def _say(self, key: str, **params: object) -> str:
+        return self.world.locales.plain(self.world.language, f"page.{key}", **params)
+
     def _now(self) -> datetime:
         return datetime.fromtimestamp(self.world.clock(), self.world.zone)
 
@@ -286,7 +290,10 @@ class ChatPage:
         seconds = max(WALK_STEP_S, min(int(body.get("seconds", 1200)), MAX_WALK_S))
         task = self.walks.get(person.first_name)
         if task is not None and not task.done():
-            raise web.HTTPConflict(text="already walking")
+            raise web.HTTPConflict(text=self._say("walk_busy"))
+        if self.world.clock.banked < seconds:
+            minutes = int(self.world.clock.banked // 60)
+            raise web.HTTPConflict(text=self._say("walk_no_time", minutes=minutes))
         first = await person.send_location(line[0][0], line[0][1], LIVE_PERIOD_S, chat=self._target(chat_id, person))
         walk = asyncio.create_task(self._walking(person, first, line, speed, seconds))
         self.walks[person.first_name] = walk
@@ -301,12 +308,12 @@ class ChatPage:
         probe = self.world.sandbox
         for step in range(1, seconds // WALK_STEP_S + 1):
             await asyncio.sleep(WALK_REAL_STEP_S)
-            clock.skew += WALK_STEP_S - WALK_REAL_STEP_S
+            clock.skew = min(0.0, clock.skew + WALK_STEP_S - WALK_REAL_STEP_S)
             lat, lon = _along(line, speed / 3.6 * step * WALK_STEP_S)
             await person.edit_live_location(first, lat, lon)
             if probe is not None:
                 await probe.wait_consumed(timeout=30.0)
-        clock.skew += 1
+        clock.skew = min(0.0, clock.skew + 1)
         lat, lon = _along(line, speed / 3.6 * seconds)
         await person.edit_live_location(first, lat, lon, stop=True)
 

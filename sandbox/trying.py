@@ -65,14 +65,27 @@ GROUP_ID_BASE = -1_000_900_000_000
 
 
 class SkewClock:
-    """The stand-in's clock: real time plus a skew that a walk advances, so a 20-minute patrol takes seconds of
-    real time while Telegram's dates say 20 minutes."""
+    """The stand-in's clock: real time plus a skew, never ahead of real time.
+
+    A walk compresses time through Telegram's dates: its points are dated 30 s apart while a fraction of that
+    passes. The bot takes a date more than two minutes ahead of its own clock as now (a forged client's), so the
+    world must run behind real time for a walk to fit: it starts TIME_BANK_S behind, and each walk spends what it
+    compresses. The page says how much is left."""
 
     def __init__(self, skew: float = 0.0) -> None:
         self.skew = skew
 
     def __call__(self) -> float:
         return time.time() + self.skew
+
+    @property
+    def banked(self) -> float:
+        """Seconds of Telegram time a walk may still compress."""
+        return max(0.0, -self.skew)
+
+
+# Two hours of Telegram time for walks: six 20-minute patrols walked in seconds each.
+TIME_BANK_S = 2 * 3600
 
 
 def try_settings(base: Settings, api_url: str, token: str) -> Settings:
@@ -132,7 +145,7 @@ class TryWorld:
         saved: JSON = {}
         if self.state_path.exists():
             saved = json.loads(self.state_path.read_text(encoding="utf-8"))
-        self.clock.skew = float(saved.get("skew", 0.0))
+        self.clock.skew = float(saved.get("skew", -TIME_BANK_S))
         self.token = str(saved.get("token") or f"{7_000_900_001}:AA{random_id(33)}")
         self.server.add_bot(BOT_USERNAME, self.locales.plain(self.language, "try.bot_name"), token=self.token)
         sandbox = self.sandbox = self.server.sandbox(self.token)
