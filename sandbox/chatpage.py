@@ -322,8 +322,8 @@ class ChatPage:
 
         data = json.loads((SAMPLE_REGISTRY / "reaches.geojson").read_text(encoding="utf-8"))
         for feature in data["features"]:
-            if feature["properties"].get("code") == code:
-                geometry = feature["geometry"]
+            geometry = feature.get("geometry")
+            if feature["properties"].get("code") == code and geometry:
                 coords = geometry["coordinates"] if geometry["type"] == "LineString" else geometry["coordinates"][0]
                 return [(float(lat), float(lon)) for lon, lat in coords]
         raise web.HTTPBadRequest(text="unknown reach")

@@ -150,8 +150,10 @@ class TryWorld:
         self.server.add_bot(BOT_USERNAME, self.locales.plain(self.language, "try.bot_name"), token=self.token)
         sandbox = self.sandbox = self.server.sandbox(self.token)
         for person in PEOPLE:
+            # Telegram tells the bot the app's language: the run's DEFAULT_LANGUAGE (each can still switch).
+            language = "en" if self.language == "en" else person.language
             self.people[person.key] = sandbox.user(
-                self.person_name(person.key), language_code=person.language, user_id=person.user_id
+                self.person_name(person.key), language_code=language, user_id=person.user_id
             )
         members = [p for k, p in self.people.items() if k != "stranger"]
         for index, (code, name) in enumerate(areas):

@@ -180,24 +180,35 @@ function render(feed) {
 }
 
 async function poll() {
+  // One long poll at a time: switching chats aborts the previous one (browsers allow few connections a host).
   const mine = ++state.poll;
+  if (state.abort) state.abort.abort();
+  const controller = state.abort = new AbortController();
   while (mine === state.poll) {
     try {
       const query = new URLSearchParams({ as: state.person, chat: state.chat, version: state.version });
-      const feed = await api("/api/messages?" + query);
+      const response = await fetch("/api/messages?" + query, { signal: controller.signal });
+      if (!response.ok) throw new Error(await response.text());
+      const feed = await response.json();
       if (mine !== state.poll) return;
       state.version = feed.version;
       document.body.dataset.version = feed.version;
       render(feed);
     } catch (error) {
+      if (mine !== state.poll) return;
       await new Promise((resolve) => setTimeout(resolve, 2000));
     }
   }
 }
 
+function linesOf(geometry) {
+  if (!geometry) return [];
+  return geometry.type === "LineString" ? [geometry.coordinates] : geometry.type === "MultiLineString" ? geometry.coordinates : [];
+}
+
 function drawMap(geojson) {
   const svg = $("map");
-  const points = geojson.features.flatMap((f) => f.geometry.coordinates);
+  const points = geojson.features.flatMap((f) => linesOf(f.geometry).flat());
   const lons = points.map((p) => p[0]), lats = points.map((p) => p[1]);
   const box = { w: Math.min(...lons), e: Math.max(...lons), s: Math.min(...lats), n: Math.max(...lats) };
   const pad = 0.01, W = 600, H = 360;
@@ -207,14 +218,16 @@ function drawMap(geojson) {
   const y = (lat) => ((box.n - lat) / (box.n - box.s)) * H;
   const ns = "http://www.w3.org/2000/svg";
   for (const f of geojson.features) {
-    const line = document.createElementNS(ns, "polyline");
-    line.setAttribute("points", f.geometry.coordinates.map(([lon, lat]) => `${x(lon).toFixed(1)},${y(lat).toFixed(1)}`).join(" "));
-    line.dataset.reach = f.properties.code;
-    const title = document.createElementNS(ns, "title");
-    title.textContent = `${f.properties.code} ${f.properties.name_zh}`;
-    line.append(title);
-    svg.append(line);
-    $("walk-reach").append(new Option(`${f.properties.code} ${f.properties.name_zh}`, f.properties.code));
+    for (const coordinates of linesOf(f.geometry)) {
+      const line = document.createElementNS(ns, "polyline");
+      line.setAttribute("points", coordinates.map(([lon, lat]) => `${x(lon).toFixed(1)},${y(lat).toFixed(1)}`).join(" "));
+      line.dataset.reach = f.properties.code;
+      const title = document.createElementNS(ns, "title");
+      title.textContent = `${f.properties.code} ${f.properties.name_zh}`;
+      line.append(title);
+      svg.append(line);
+    }
+    if (linesOf(f.geometry).length) $("walk-reach").append(new Option(`${f.properties.code} ${f.properties.name_zh}`, f.properties.code));
   }
   svg.addEventListener("click", (event) => {
     const rect = svg.getBoundingClientRect();
