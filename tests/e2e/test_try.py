@@ -260,3 +260,28 @@ def test_the_real_token_path_loads_neither_the_stand_in_nor_aiohttp(tmp_path: Pa
         [sys.executable, "-c", script, str(tmp_path)], cwd=ROOT, capture_output=True, text=True, check=True
     )
     assert json.loads(done.stdout.strip().splitlines()[-1]) == []
+
+
+async def _press(page: Page, person: str, message: dict[str, Any], pick: str, chat: int | None = None) -> None:
+    data = next(b["data"] for row in message["buttons"] for b in row if pick in b["text"] or pick == b["data"])
+    press = {"as": person, "chat": chat or ID[person], "message_id": message["id"], "data": data}
+    await page.post("/api/press", **press)
+
+
+async def test_the_admin_downloads_an_xlsx_export(page: Page) -> None:
+    await page.send("admin", "/start")
+    formats = next(m for m in await page.send("admin", "/export") if m.get("buttons"))
+    await _press(page, "admin", formats, "xlsx")
+    ranges = next(m for m in (await page.feed("admin"))["messages"] if m["id"] == formats["id"])
+    await _press(page, "admin", ranges, ranges["buttons"][0][0]["data"])
+    documents = [m["document"] for m in (await page.feed("admin"))["messages"] if m.get("document")]
+    assert documents and documents[-1]["name"].endswith(".xlsx")
+    async with page.http.get(page.url + "/api/file/" + documents[-1]["file_id"]) as response:
+        assert response.status == 200 and "attachment" in response.headers["Content-Disposition"]
+        assert (await response.read())[:2] == b"PK"
+
+
+async def test_the_summary_in_an_area_group_shows_the_chart(page: Page) -> None:
+    group = next(iter(page.running.world.groups))
+    replies = await page.send("admin", "/summary", chat=group)
+    assert any(m.get("photo") for m in replies), [m["text"][:80] for m in replies]
