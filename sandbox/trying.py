@@ -104,7 +104,7 @@ def try_settings(base: Settings, api_url: str, token: str) -> Settings:
         rate_limit_per_second=1000,
         rate_limit_group_per_minute=10_000,
     )
-    values.pop("backup_dir", None)  # a real deployment's backups stay where they are
+    values["backup_dir"] = try_dir(base) / "backups"  # never among a real deployment's backups
     return load_settings(env_file=None, **{k: v for k, v in values.items() if v is not None})
 
 

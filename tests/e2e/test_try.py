@@ -195,6 +195,7 @@ async def test_the_conversation_survives_a_restart(base: Settings) -> None:
     running = await start_try(base, locales, port=0, poll_timeout=1)
     try:
         assert running.settings.data_dir == base.data_dir / "try"
+        assert running.settings.backups_path == base.data_dir / "try" / "backups"
         async with aiohttp.ClientSession() as http:
             again = Page(running, http)
             kept = (await again.feed("admin"))["messages"]
@@ -285,3 +286,18 @@ async def test_the_summary_in_an_area_group_shows_the_chart(page: Page) -> None:
     group = next(iter(page.running.world.groups))
     replies = await page.send("admin", "/summary", chat=group)
     assert any(m.get("photo") for m in replies), [m["text"][:80] for m in replies]
+
+
+async def test_a_walk_spends_the_time_bank_and_is_refused_past_it(page: Page) -> None:
+    clock = page.running.world.clock
+    assert clock.banked >= 3600, "the try world runs behind real time, so walks can be compressed"
+    clock.skew = -600.0
+    body = {"as": "town", "chat": ID["town"], "reach": "LGH-01", "speed_kmh": 4, "seconds": 1200}
+    async with page.http.post(page.url + "/api/walk", json=body) as response:
+        assert response.status == 409 and "10" in await response.text()
+
+
+def test_the_page_fetches_nothing_from_the_internet() -> None:
+    for path in (ROOT / "sandbox" / "static").iterdir():
+        text = path.read_text(encoding="utf-8").replace("http://www.w3.org/2000/svg", "")
+        assert "http://" not in text and "https://" not in text and "//cdn" not in text, path.name
