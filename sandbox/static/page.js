@@ -242,7 +242,10 @@ function drawMap(geojson) {
 async function main() {
   state.strings = await api("/api/strings");
   state.world = await api("/api/world");
+  // ?as=village&chat=123&lang=en in the address wins over what this browser saw last (links, browser tests).
   const saved = JSON.parse(localStorage.getItem("riverbot-try") || "{}");
+  const params = new URLSearchParams(window.location.search);
+  for (const [name, key] of [["as", "person"], ["chat", "chat"], ["lang", "lang"]]) if (params.get(name)) saved[key] = params.get(name);
   state.lang = saved.lang || state.world.language;
   state.person = saved.person && state.world.people.some((p) => p.key === saved.person) ? saved.person : state.world.people[0].key;
   state.chat = saved.chat || "";
@@ -275,10 +278,15 @@ async function main() {
     event.preventDefault();
     $("walk-status").textContent = t("walking");
     $("walk-status").dataset.walk = "walking";
-    await api("/api/walk", { as: state.person, chat: state.chat, reach: $("walk-reach").value,
-      speed_kmh: Number($("walk-speed").value), seconds: Math.round(Number($("walk-minutes").value) * 60), wait: true });
-    $("walk-status").textContent = t("walk_done");
-    $("walk-status").dataset.walk = "done";
+    try {
+      await api("/api/walk", { as: state.person, chat: state.chat, reach: $("walk-reach").value,
+        speed_kmh: Number($("walk-speed").value), seconds: Math.round(Number($("walk-minutes").value) * 60), wait: true });
+      $("walk-status").textContent = t("walk_done");
+      $("walk-status").dataset.walk = "done";
+    } catch (error) {
+      $("walk-status").textContent = "";
+      $("walk-status").dataset.walk = "refused";
+    }
   };
   drawMap(await api("/api/map"));
   switchTo(state.person, state.chat);
