@@ -101,6 +101,8 @@ def try_settings(base: Settings, api_url: str, token: str) -> Settings:
         webhook_secret=None,
         data_dir=try_dir(base),
         admin_ids=frozenset({*base.admin_ids, admin}),
+        # The world runs up to TIME_BANK_S behind the bot's clock: a patrol must not look idle for that alone.
+        patrol_idle_minutes=max(base.patrol_idle_minutes, TIME_BANK_S // 60 + 30),
         rate_limit_per_second=1000,
         rate_limit_group_per_minute=10_000,
     )

@@ -89,7 +89,22 @@ function render(feed) {
   const box = $("messages");
   const me = state.world.people.find((p) => p.key === state.person);
   const atBottom = box.scrollTop + box.clientHeight >= box.scrollHeight - 20;
-  const items = feed.messages.map((m) => {
+  const items = [];
+  let album = null;  // an album's photos share one bubble, as Telegram shows them
+  for (const m of feed.messages) {
+    if (m.album && album && album.dataset.album === m.album && m.photo) {
+      const img = document.createElement("img");
+      img.src = "/api/file/" + encodeURIComponent(m.photo);
+      img.dataset.photo = m.photo;
+      album.querySelector(".meta").before(img);
+      continue;
+    }
+    const div = bubble(m, me);
+    album = m.album ? div : null;
+    if (m.album) div.dataset.album = m.album;
+    items.push(div);
+  }
+  function bubble(m, me) {
     const div = document.createElement("div");
     div.className = "message" + (m.from.id === me.id ? " mine" : "");
     div.dataset.messageId = m.id;
@@ -154,7 +169,7 @@ function render(feed) {
     meta.textContent = (m.edited ? t("edited") + " " : "") + new Date(m.date * 1000).toLocaleTimeString();
     div.append(meta);
     return div;
-  });
+  }
   if (!items.length) {
     const empty = document.createElement("p");
     empty.id = "empty";

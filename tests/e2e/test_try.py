@@ -13,6 +13,7 @@ import sys
 import textwrap
 import urllib.request
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,7 @@ import pytest
 from bot.config import Settings, load_settings
 from bot.i18n import Locales
 from bot.services import Services
-from sandbox.trying import PEOPLE, Running, start_try
+from sandbox.trying import PEOPLE, TIME_BANK_S, Running, start_try
 from tests.conftest import Cli
 from tests.factories import make_jpeg
 
@@ -178,6 +179,7 @@ async def test_a_live_location_walk_makes_a_patrol_with_a_track(page: Page) -> N
     patrols = await page.services.store.patrols.recent_for_person(person.id)
     assert patrols and patrols[0].duration_s is not None and patrols[0].duration_s >= 19 * 60
     assert await page.services.store.patrols.point_count(patrols[0].id) >= 30
+    assert page.running.settings.patrol_idle_minutes * 60 > TIME_BANK_S, "no idle finish from the lag alone"
 
 
 async def test_the_conversation_survives_a_restart(base: Settings) -> None:
@@ -301,3 +303,10 @@ def test_the_page_fetches_nothing_from_the_internet() -> None:
     for path in (ROOT / "sandbox" / "static").iterdir():
         text = path.read_text(encoding="utf-8").replace("http://www.w3.org/2000/svg", "")
         assert "http://" not in text and "https://" not in text and "//cdn" not in text, path.name
+
+
+async def test_a_patrol_is_not_finished_as_idle_because_the_world_runs_behind(page: Page) -> None:
+    await page.send("village", "/start")
+    choice = next(m for m in await page.send("village", "/patrol") if m.get("buttons"))
+    await _press(page, "village", choice, choice["buttons"][0][0]["data"])
+    assert not await page.services.patrols.end_due(datetime.now(UTC))
