@@ -146,10 +146,7 @@ def cmd_try(settings: Settings, locales: Locales, args: argparse.Namespace, lang
     ensure_data_dir(settings)
     configure_logging("WARNING" if settings.log_level == "INFO" else settings.log_level)
     port = args.port if args.port is not None else int(os.environ.get("TRY_PORT", DEFAULT_PORT))
-    try:
-        asyncio.run(serve_try(settings, locales, lang, port=port))
-    except OSError as exc:
-        raise ConfigError("cli.try.port_busy", port=port, reason=exc.strerror or str(exc)) from None
+    asyncio.run(serve_try(settings, locales, lang, port=port))
     print(locales.plain(lang, "cli.stopped"), file=sys.stderr)
     return 0
 

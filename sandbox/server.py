@@ -108,7 +108,12 @@ class BotApiServer:
         await runner.setup()
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((host, port))
+        try:
+            sock.bind((host, port))
+        except OSError:  # a port in use: nothing left open behind
+            sock.close()
+            await runner.cleanup()
+            raise
         site = web.SockSite(runner, sock)
         await site.start()
         self._runner = runner

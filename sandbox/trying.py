@@ -23,7 +23,7 @@ from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
-from bot.config import Settings, load_settings
+from bot.config import ConfigError, Settings, load_settings
 from bot.i18n import Locales
 
 from .driver import FakeGroup, FakeUser, Sandbox
@@ -379,7 +379,10 @@ async def start_try(
     world = TryWorld(folder, locales, base.default_language, base.tz)
     world.build(sample_areas())
     page = ChatPage(world)
-    url = await world.server.start(host, port, setup=page.routes)
+    try:
+        url = await world.server.start(host, port, setup=page.routes)
+    except OSError as exc:
+        raise ConfigError("cli.try.port_busy", port=port, reason=exc.strerror or str(exc)) from None
     settings = try_settings(base, url, world.token)
     await seed(settings, world)
     app = build_application(settings)

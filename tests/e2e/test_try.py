@@ -8,6 +8,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
@@ -231,6 +232,15 @@ def test_riverbot_try_prints_the_page_address_and_stops_on_ctrl_c(tmp_path: Path
                 process.kill()
                 process.communicate()
     assert (tmp_path / "data" / "try" / "standin.json").exists()
+
+
+def test_a_busy_port_is_one_line_and_exit_2(cli: Cli) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        code, _, err = cli("try", "--port", str(port))
+    assert code == 2 and f"127.0.0.1:{port}" in err and "--port" in err
 
 
 def test_make_run_without_a_token_runs_try_and_with_one_the_bot() -> None:
