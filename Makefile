@@ -21,8 +21,15 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	cp .env.example .env
 	@echo "Created .env from .env.example: put your bot token in BOT_TOKEN (see README)."
 
+# With a BOT_TOKEN (in .env or the environment): the real bot. Without one: `riverbot try`, the bot on the built-in
+# Bot API stand-in with a chat page in the browser (its first line says so, and how to switch to a real token).
 run: $(VENV)/.installed-run .env
-	$(BIN)/riverbot run
+	@if $(BIN)/python -c 'import sys; from bot.config import load_settings; sys.exit(0 if load_settings().bot_token else 1)' 2>/dev/null; then \
+		exec $(BIN)/riverbot run; \
+	else \
+		$(BIN)/python -c 'import aiohttp' 2>/dev/null || $(BIN)/python -m pip install -q -e '.[sandbox]'; \
+		exec $(BIN)/riverbot try; \
+	fi
 
 test: lint typecheck unit
 

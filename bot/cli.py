@@ -130,6 +130,27 @@ def cmd_run(settings: Settings, locales: Locales, lang: Language) -> int:
     return 0
 
 
+def _try_arguments(parser: argparse.ArgumentParser, locales: Locales, lang: Language) -> None:
+    parser.add_argument("--port", type=int, default=None, help=locales.plain(lang, "cli.try.arg_port"))
+
+
+def cmd_try(settings: Settings, locales: Locales, args: argparse.Namespace, lang: Language) -> int:
+    """The bot on the built-in stand-in with a chat page: for trying it without a token (sandbox/trying.py).
+    Imported here only, so `riverbot run` never loads the stand-in or aiohttp."""
+    try:
+        from sandbox.trying import DEFAULT_PORT, serve_try  # noqa: PLC0415
+    except ModuleNotFoundError as missing:
+        if missing.name != "aiohttp":
+            raise
+        raise ConfigError("cli.try.needs_aiohttp") from None
+    ensure_data_dir(settings)
+    configure_logging("WARNING" if settings.log_level == "INFO" else settings.log_level)
+    port = args.port if args.port is not None else int(os.environ.get("TRY_PORT", DEFAULT_PORT))
+    asyncio.run(serve_try(settings, locales, lang, port=port))
+    print(locales.plain(lang, "cli.stopped"), file=sys.stderr)
+    return 0
+
+
 def cmd_migrate(settings: Settings, locales: Locales, lang: Language) -> int:
     ensure_data_dir(settings)
 
@@ -1025,6 +1046,7 @@ COMMANDS_WITH_ARGUMENTS: dict[str, ArgumentsCommand] = {
     "backup": (_backup_arguments, cmd_backup),
     "restore": (_restore_arguments, cmd_restore),
     "prune": (_prune_arguments, cmd_prune),
+    "try": (_try_arguments, cmd_try),
 }
 
 

@@ -94,16 +94,26 @@ class BotApiServer:
             raise RuntimeError("BotApiServer is not started; call `await server.start()` first")
         return self._url
 
-    async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
-        """Start listening (``port=0`` picks a free port); returns :attr:`url`."""
+    async def start(
+        self, host: str = "127.0.0.1", port: int = 0, *, setup: Callable[[web.Application], None] | None = None
+    ) -> str:
+        """Start listening (``port=0`` picks a free port); returns :attr:`url`. ``setup`` adds routes of its own
+        (the chat page of ``riverbot try``)."""
         app = web.Application(client_max_size=MAX_REQUEST_SIZE)
         app.router.add_route("*", "/bot{token}/{method}", self._handle_api)
         app.router.add_get("/file/bot{token}/{file_path:.+}", self._handle_file)
+        if setup is not None:
+            setup(app)
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await runner.setup()
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((host, port))
+        try:
+            sock.bind((host, port))
+        except OSError:  # a port in use: nothing left open behind
+            sock.close()
+            await runner.cleanup()
+            raise
         site = web.SockSite(runner, sock)
         await site.start()
         self._runner = runner
