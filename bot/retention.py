@@ -11,7 +11,7 @@ would show it says so instead.
 
 The window is whole local days: on 2026-03-05 in Asia/Shanghai, three years keep everything from 2023-03-05
 00:00 (+08:00) on. A patrol is inside it when it ended inside it; a photo while it is younger than that, or
-backs a patrol inside it, or a problem that is open or was closed (销号) or dismissed inside it.
+backs a patrol inside it, or a problem that is open or was closed (signed off) or dismissed inside it.
 
 The work goes in short transactions (a few thousand points, or a hundred photos, each), so the bot keeps
 answering while a first run clears years of history, and a second run at once (the CLI beside the job) only
