@@ -3,41 +3,20 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import sys
 from pathlib import Path
 
 import pytest
 
 from sandbox import BotApiServer, Sandbox
-
-RIVERBOT = [sys.executable, "-m", "bot"]
+from tests.cli import RIVERBOT, cli_env, run_cli
 
 
 def _env(tmp_path: Path, **settings: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in {"BOT_TOKEN", "TELEGRAM_API_URL", "ADMIN_IDS"}}
-    env.update({"DATA_DIR": str(tmp_path / "data"), "LOG_LEVEL": "INFO", "PYTHONUNBUFFERED": "1"})
-    env.update(settings)
-    return env
+    return cli_env(tmp_path, **settings)
 
 
 async def _run(tmp_path: Path, *args: str, **settings: str) -> tuple[int, str, str]:
-    process = await asyncio.create_subprocess_exec(
-        *RIVERBOT,
-        *args,
-        cwd=tmp_path,  # no .env there: only the environment counts
-        env=_env(tmp_path, **settings),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    try:
-        out, err = await asyncio.wait_for(process.communicate(), timeout=30)
-    except TimeoutError:
-        process.kill()  # a hung riverbot must fail the test, not outlive it
-        await process.wait()
-        raise
-    assert process.returncode is not None
-    return process.returncode, out.decode(), err.decode()
+    return await run_cli(tmp_path, *args, env=_env(tmp_path, **settings))
 
 
 async def test_run_without_a_token_explains_how_to_get_one(tmp_path: Path) -> None:

@@ -7,45 +7,24 @@ Each test runs `riverbot` as its own process, as an operator at a terminal would
 from __future__ import annotations
 
 import asyncio
-import os
-import sys
 from pathlib import Path
 
 import pytest
 
 from sandbox import BotApiServer, Sandbox
+from tests.cli import RIVERBOT, cli_env, run_cli
 
-RIVERBOT = [sys.executable, "-m", "bot"]
 LOCALE_VARIABLES = ("LC_ALL", "LC_MESSAGES", "LANG", "LANGUAGE")
 NO_TOKEN_EN = "BOT_TOKEN is not set"
 NO_TOKEN_ZH = "未设置 BOT_TOKEN"
 
 
 def _env(tmp_path: Path, **settings: str) -> dict[str, str]:
-    skipped = {"BOT_TOKEN", "TELEGRAM_API_URL", "ADMIN_IDS", *LOCALE_VARIABLES}
-    env = {k: v for k, v in os.environ.items() if k not in skipped}
-    env.update({"DATA_DIR": str(tmp_path / "data"), "PYTHONUNBUFFERED": "1"})
-    env.update(settings)
-    return env
+    return cli_env(tmp_path, without=LOCALE_VARIABLES, log_level=None, **settings)
 
 
 async def _run(tmp_path: Path, *args: str, **settings: str) -> tuple[int, str, str]:
-    process = await asyncio.create_subprocess_exec(
-        *RIVERBOT,
-        *args,
-        cwd=tmp_path,  # no .env there: only the environment counts
-        env=_env(tmp_path, **settings),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    try:
-        out, err = await asyncio.wait_for(process.communicate(), timeout=30)
-    except TimeoutError:
-        process.kill()
-        await process.wait()
-        raise
-    assert process.returncode is not None
-    return process.returncode, out.decode(), err.decode()
+    return await run_cli(tmp_path, *args, env=_env(tmp_path, **settings))
 
 
 async def test_an_english_terminal_gets_english_over_a_chinese_default(tmp_path: Path) -> None:

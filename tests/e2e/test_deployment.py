@@ -6,7 +6,6 @@ Each test runs the command as its own process (as systemd or Docker would), with
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import socket
 import sys
@@ -16,10 +15,10 @@ import pytest
 
 from sandbox import BotApiServer, Sandbox
 from storage import Store
+from tests.cli import RIVERBOT, cli_env, run_cli
 from tests.proxies import HttpProxy, Socks5Proxy
 from tests.support import World
 
-RIVERBOT = [sys.executable, "-m", "bot"]
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "123456789:" + "D" * 35
 # Bad settings: fix them, don't retry. Telegram unreachable: retry (systemd's RestartPreventExitStatus=2).
@@ -28,29 +27,11 @@ EXIT_UNREACHABLE = 3
 
 
 def _env(tmp_path: Path, **settings: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in {"BOT_TOKEN", "TELEGRAM_API_URL", "ADMIN_IDS"}}
-    env.update({"DATA_DIR": str(tmp_path / "data"), "LOG_LEVEL": "INFO", "PYTHONUNBUFFERED": "1"})
-    env.update(settings)
-    return env
+    return cli_env(tmp_path, **settings)
 
 
 async def _run(tmp_path: Path, *args: str, **settings: str) -> tuple[int, str, str]:
-    process = await asyncio.create_subprocess_exec(
-        *RIVERBOT,
-        *args,
-        cwd=tmp_path,  # no .env there: only the environment counts
-        env=_env(tmp_path, **settings),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    try:
-        out, err = await asyncio.wait_for(process.communicate(), timeout=60)
-    except TimeoutError:
-        process.kill()  # a hung riverbot must fail the test, not outlive it
-        await process.wait()
-        raise
-    assert process.returncode is not None
-    return process.returncode, out.decode(), err.decode()
+    return await run_cli(tmp_path, *args, env=_env(tmp_path, **settings), within_s=60)
 
 
 def _closed_port() -> int:

@@ -4,9 +4,7 @@ once the inbox keeps it; a push without the secret is refused; a storage failure
 from __future__ import annotations
 
 import asyncio
-import os
 import socket
-import sys
 import time
 from pathlib import Path
 
@@ -18,9 +16,9 @@ from bot.app import start as start_app
 from bot.app import stop as stop_app
 from sandbox import BotApiServer, Sandbox
 from storage.demo import writer_connection
+from tests.cli import RIVERBOT, cli_env
 from tests.conftest import BotFactory, Harness
 
-RIVERBOT = [sys.executable, "-m", "bot"]
 SECRET = "s3cret-Webhook_token-0123456789abcdef"
 
 
@@ -132,10 +130,7 @@ async def test_a_restart_in_webhook_mode_keeps_the_webhook_and_what_came_meanwhi
 
 
 def _env(tmp_path: Path, **settings: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in {"BOT_TOKEN", "TELEGRAM_API_URL", "ADMIN_IDS"}}
-    env.update({"DATA_DIR": str(tmp_path / "data"), "LOG_LEVEL": "INFO", "PYTHONUNBUFFERED": "1"})
-    env.update(settings)
-    return env
+    return cli_env(tmp_path, **settings)
 
 
 async def test_riverbot_run_in_webhook_mode_answers_and_stops_cleanly(tmp_path: Path, server: BotApiServer) -> None:
