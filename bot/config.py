@@ -249,6 +249,16 @@ class Settings(BaseSettings):
     backup_time: time_of_day = time_of_day(3, 30)
     backup_dir: Path | None = None
     backup_keep: int = Field(default=7, ge=1, le=365)
+    # Maps: an optional tile source under the bot's own drawing, as a URL template with {z}/{x}/{y} (and {s},
+    # one of MAP_TILES_SUBDOMAINS); empty draws from the registry's geometry alone. MAP_TILES_CRS says whether
+    # the tiles are WGS84 (OpenStreetMap, Tianditu) or GCJ-02 (Amap, Tencent), whose shift the drawing corrects.
+    # Tiles are kept under DATA_DIR/tiles for MAP_TILES_CACHE_DAYS, at most MAP_TILES_CACHE_MB in all.
+    map_tiles_url: str | None = None
+    map_tiles_attribution: str = "© OpenStreetMap contributors"
+    map_tiles_crs: Literal["wgs84", "gcj02"] = "wgs84"
+    map_tiles_subdomains: str = "abc"
+    map_tiles_cache_days: int = Field(default=30, ge=1, le=3650)
+    map_tiles_cache_mb: int = Field(default=200, ge=1, le=100_000)
 
     @field_validator("backup_dir", "font_path", mode="before")
     @classmethod
@@ -321,6 +331,27 @@ class Settings(BaseSettings):
         if value is not None and not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", value):
             raise ValueError("not an http(s) URL")
         return value
+
+    @field_validator("map_tiles_url", mode="before")
+    @classmethod
+    def _tiles_url_blank(cls, value: Any) -> Any:
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value.strip() if isinstance(value, str) else value
+
+    @field_validator("map_tiles_url")
+    @classmethod
+    def _tiles_url_shape(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not re.fullmatch(r"https?://\S+", value) or any(f"{{{k}}}" not in value for k in "zxy"):
+            raise ValueError("not a tile URL template")
+        return value
+
+    @field_validator("map_tiles_crs", mode="before")
+    @classmethod
+    def _lower_crs(cls, value: Any) -> Any:
+        return value.strip().lower().replace("-", "") if isinstance(value, str) else value
 
     @field_validator("webhook_listen")
     @classmethod
