@@ -232,6 +232,24 @@ async def generate(
     return report
 
 
+async def city_registry(store: Store, *, seed: int = 1, now: datetime | None = None) -> int:
+    """The city-scale registry alone (areas and reaches, as `generate` makes them for the same seed), for
+    benchmarks that need the registry but none of the history; returns the reaches written."""
+    if await bulk.has_registry(store):
+        raise DemoError("cli.demo-data.has_registry", path=str(store.path))
+    stamp = (now or datetime.now(UTC)).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    writer = bulk.BulkWriter(bulk.writer_connection(store))
+    today = (now or datetime.now(UTC)).date()
+    await writer.begin()
+    try:
+        reaches = await _city_registry(writer, random.Random(seed), stamp, DemoReport("city", today, today))
+        await writer.finish()
+    except BaseException:
+        await writer.abort()
+        raise
+    return len(reaches)
+
+
 def _months_back(day: date, months: int) -> date:
     index = day.year * 12 + day.month - 1 - months
     return date(index // 12, index % 12 + 1, 1)
