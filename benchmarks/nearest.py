@@ -45,7 +45,7 @@ def _shown(found: list[NearbyReach]) -> list[tuple[int, float | None]]:
 
 async def main(argv: Sequence[str]) -> bool:
     parser = argparse.ArgumentParser(prog="python -m benchmarks nearest")
-    parser.add_argument("--points", type=int, default=60, help="points searched around (default 60)")
+    parser.add_argument("--points", type=int, default=30, help="points searched around (default 30)")
     parser.add_argument("--seed", type=int, default=15)
     args = parser.parse_args(argv)
     rng = random.Random(args.seed)
