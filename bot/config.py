@@ -40,6 +40,15 @@ def masked_url(url: str) -> str:
     return _CREDENTIALS_RE.sub(r"\1:****@", url)
 
 
+# Tile servers take their key in the query string: Tianditu's tk=, Mapbox's access_token=, others' key= or apikey=.
+_KEY_PARAM_RE = re.compile(r"(?i)([?&](?:tk|key|apikey|api_key|access_token|token)=)[^&#\s]*")
+
+
+def masked_key(url: str) -> str:
+    """A tile URL with its key (tk=…, key=…, access_token=…) shown as ****, for screens and logs."""
+    return _KEY_PARAM_RE.sub(r"\1****", url)
+
+
 # Telegram's rule for a webhook's secret token (1–256 of these characters); ours asks for at least 32, so it
 # cannot be guessed.
 WEBHOOK_SECRET_RE = re.compile(r"[A-Za-z0-9_-]{32,256}")
@@ -528,6 +537,8 @@ def load_settings(env_file: str | os.PathLike[str] | None = ".env", **overrides:
         shown = value if isinstance(value, str | int | float) else ""
         if name == "TELEGRAM_PROXY" and isinstance(shown, str):
             shown = masked_url(shown)
+        if name == "MAP_TILES_URL" and isinstance(shown, str):
+            shown = masked_key(shown)
         raise ConfigError(f"config.invalid.{name.lower()}", name=name, value=shown) from None
 
 

@@ -23,7 +23,7 @@ from pathlib import Path
 import httpx
 from PIL import Image, UnidentifiedImageError
 
-from bot.config import Settings
+from bot.config import Settings, masked_key
 
 log = logging.getLogger(__name__)
 
@@ -238,8 +238,8 @@ class TileSource:
     # -- logging ---------------------------------------------------------------------------------------------
 
     def _shown_url(self) -> str:
-        # Keys ride in the query string (Tianditu's tk=…); the log shows the server only.
-        return self.url.split("?", 1)[0]
+        # Keys ride in the query string (Tianditu's tk=…): the log never shows them.
+        return masked_key(self.url)
 
     def _failed(self, reason: str) -> None:
         if not self._failing:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import ConfigError, load_settings
+from bot.config import ConfigError, load_settings, masked_key
 from bot.gcj02 import gcj02_to_wgs84, wgs84_to_gcj02
 from bot.geo import haversine_m
 from bot.tiles import EDGE, TileCache, TileSource, tile_source
@@ -179,3 +179,20 @@ def test_the_shift_is_hundreds_of_metres_and_the_inverse_undoes_it(wgs: tuple[fl
 def test_outside_china_nothing_moves() -> None:
     for point in [(-0.1276, 51.5072), (139.69, 35.69), (151.2, -33.87)]:
         assert wgs84_to_gcj02(*point) == point and gcj02_to_wgs84(*point) == point
+
+
+async def test_a_key_in_the_url_is_never_logged_nor_shown(
+    server: TileServer, tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tiles = TileSource(
+        f"{server.url}/status/403/{{z}}/{{x}}/{{y}}.png?tk=SECRETKEY&style=1",
+        cache=TileCache(tmp_path, 86400.0, 10**7),
+    )
+    with caplog.at_level(logging.DEBUG, logger="bot.tiles"):
+        assert await tiles.basemap(3, 0.0, 0.0, 100, 100) is None
+    assert caplog.records and "SECRETKEY" not in caplog.text and "tk=****&style=1" in caplog.text
+    assert masked_key("https://t{s}.example.cn/w?A=1&TK=abc#x") == "https://t{s}.example.cn/w?A=1&TK=****#x"
+    monkeypatch.setenv("MAP_TILES_URL", "https://example.cn/{z}/{x}.png?tk=SECRETKEY")
+    with pytest.raises(ConfigError) as caught:
+        load_settings(env_file=None)
+    assert "SECRETKEY" not in str(caught.value.params)
