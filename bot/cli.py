@@ -47,6 +47,7 @@ from bot.config import (
     TelegramUnreachable,
     ensure_data_dir,
     load_settings,
+    masked_key,
     masked_url,
     normalize_language,
 )
@@ -193,6 +194,8 @@ def cmd_config(settings: Settings, locales: Locales, lang: Language) -> int:
             shown = "****" if value else ""
         elif name == "telegram_proxy":
             shown = masked_url(value) if value else ""
+        elif name == "map_tiles_url":
+            shown = masked_key(value) if value else ""
         elif name == "admin_ids":
             shown = ",".join(str(i) for i in sorted(value))
         elif name == "patrol_rules":

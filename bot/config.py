@@ -40,6 +40,15 @@ def masked_url(url: str) -> str:
     return _CREDENTIALS_RE.sub(r"\1:****@", url)
 
 
+# Tile servers take their key in the query string: Tianditu's tk=, Mapbox's access_token=, others' key= or apikey=.
+_KEY_PARAM_RE = re.compile(r"(?i)([?&](?:tk|key|apikey|api_key|access_token|token)=)[^&#\s]*")
+
+
+def masked_key(url: str) -> str:
+    """A tile URL with its key (tk=…, key=…, access_token=…) shown as ****, for screens and logs."""
+    return _KEY_PARAM_RE.sub(r"\1****", url)
+
+
 # Telegram's rule for a webhook's secret token (1–256 of these characters); ours asks for at least 32, so it
 # cannot be guessed.
 WEBHOOK_SECRET_RE = re.compile(r"[A-Za-z0-9_-]{32,256}")
@@ -249,6 +258,16 @@ class Settings(BaseSettings):
     backup_time: time_of_day = time_of_day(3, 30)
     backup_dir: Path | None = None
     backup_keep: int = Field(default=7, ge=1, le=365)
+    # Maps: an optional tile source under the bot's own drawing, as a URL template with {z}/{x}/{y} (and {s},
+    # one of MAP_TILES_SUBDOMAINS); empty draws from the registry's geometry alone. MAP_TILES_CRS says whether
+    # the tiles are WGS84 (OpenStreetMap, Tianditu) or GCJ-02 (Amap, Tencent), whose shift the drawing corrects.
+    # Tiles are kept under DATA_DIR/tiles for MAP_TILES_CACHE_DAYS, at most MAP_TILES_CACHE_MB in all.
+    map_tiles_url: str | None = None
+    map_tiles_attribution: str = "© OpenStreetMap contributors"
+    map_tiles_crs: Literal["wgs84", "gcj02"] = "wgs84"
+    map_tiles_subdomains: str = "abc"
+    map_tiles_cache_days: int = Field(default=30, ge=1, le=3650)
+    map_tiles_cache_mb: int = Field(default=200, ge=1, le=100_000)
 
     @field_validator("backup_dir", "font_path", mode="before")
     @classmethod
@@ -321,6 +340,27 @@ class Settings(BaseSettings):
         if value is not None and not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", value):
             raise ValueError("not an http(s) URL")
         return value
+
+    @field_validator("map_tiles_url", mode="before")
+    @classmethod
+    def _tiles_url_blank(cls, value: Any) -> Any:
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value.strip() if isinstance(value, str) else value
+
+    @field_validator("map_tiles_url")
+    @classmethod
+    def _tiles_url_shape(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not re.fullmatch(r"https?://\S+", value) or any(f"{{{k}}}" not in value for k in "zxy"):
+            raise ValueError("not a tile URL template")
+        return value
+
+    @field_validator("map_tiles_crs", mode="before")
+    @classmethod
+    def _lower_crs(cls, value: Any) -> Any:
+        return value.strip().lower().replace("-", "") if isinstance(value, str) else value
 
     @field_validator("webhook_listen")
     @classmethod
@@ -497,6 +537,8 @@ def load_settings(env_file: str | os.PathLike[str] | None = ".env", **overrides:
         shown = value if isinstance(value, str | int | float) else ""
         if name == "TELEGRAM_PROXY" and isinstance(shown, str):
             shown = masked_url(shown)
+        if name == "MAP_TILES_URL" and isinstance(shown, str):
+            shown = masked_key(shown)
         raise ConfigError(f"config.invalid.{name.lower()}", name=name, value=shown) from None
 
 

@@ -204,7 +204,7 @@ async def generate(
     if scale == "small":
         if not await bulk.has_registry(store):
             await _import_sample(store, settings, today)
-        reaches = [_reach(row) for row in await bulk.reaches(store)]
+        reaches = _reaches(await bulk.reaches(store))
         if not reaches:
             raise DemoError("cli.demo-data.no_reaches")
         await writer.begin()
@@ -232,17 +232,77 @@ async def generate(
     return report
 
 
+async def city_registry(store: Store, *, seed: int = 1, now: datetime | None = None) -> int:
+    """The city-scale registry alone (areas and reaches, as `generate` makes them for the same seed), for
+    benchmarks that need the registry but none of the history; returns the reaches written."""
+    if await bulk.has_registry(store):
+        raise DemoError("cli.demo-data.has_registry", path=str(store.path))
+    stamp = (now or datetime.now(UTC)).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    writer = bulk.BulkWriter(bulk.writer_connection(store))
+    today = (now or datetime.now(UTC)).date()
+    await writer.begin()
+    try:
+        reaches = await _city_registry(writer, random.Random(seed), stamp, DemoReport("city", today, today))
+        await writer.finish()
+    except BaseException:
+        await writer.abort()
+        raise
+    return len(reaches)
+
+
 def _months_back(day: date, months: int) -> date:
     index = day.year * 12 + day.month - 1 - months
     return date(index // 12, index % 12 + 1, 1)
 
 
-def _reach(row: tuple[Any, ...]) -> _Reach:
-    reach_id, area_id, level, geometry, length_km = row
-    lines = lines_of(geometry) if geometry else []
-    line = max(lines, key=len) if lines else [(CITY_CENTER[0], CITY_CENTER[1]), (CITY_CENTER[0] + 0.01, CITY_CENTER[1])]
-    length_m = float(length_km) * 1000 if length_km else _length(line)
-    return _Reach(int(reach_id), int(area_id), str(level), line, length_m)
+def _reaches(rows: list[tuple[Any, ...]]) -> list[_Reach]:
+    """The registry's reaches, each with a line to walk. A reach without geometry (a ditch not yet surveyed) gets
+    a short line of its length made up beside one of its area's mapped reaches (any mapped reach when its area
+    has none), so that its tracks and problems lie in the county, where a map would look for them."""
+    mapped: dict[int, list[list[tuple[float, float]]]] = {}
+    for _, area_id, _, geometry, _ in rows:
+        lines = lines_of(geometry) if geometry else []
+        if lines:
+            mapped.setdefault(int(area_id), []).append(max(lines, key=len))
+    everywhere = [line for lines in mapped.values() for line in lines]
+    reaches: list[_Reach] = []
+    for reach_id, area_id, level, geometry, length_km in rows:
+        lines = lines_of(geometry) if geometry else []
+        if lines:
+            line = max(lines, key=len)
+        else:
+            beside = mapped.get(int(area_id)) or everywhere
+            length = float(length_km) * 1000 if length_km else 1000.0
+            line = _beside(random.Random(f"unmapped:{reach_id}"), beside, length) if beside else _fallback_line()
+        length_m = float(length_km) * 1000 if length_km else _length(line)
+        reaches.append(_Reach(int(reach_id), int(area_id), str(level), line, length_m))
+    return reaches
+
+
+def _fallback_line() -> list[tuple[float, float]]:
+    """A registry with no geometry at all has no place of its own: the city-scale centre stands in."""
+    return [(CITY_CENTER[0], CITY_CENTER[1]), (CITY_CENTER[0] + 0.01, CITY_CENTER[1])]
+
+
+def _beside(
+    rng: random.Random, lines: list[list[tuple[float, float]]], length_m: float
+) -> list[tuple[float, float]]:
+    """A gently bending line of `length_m`, starting 300-800 m from a point on one of `lines`."""
+    anchor = rng.choice(lines)
+    lat, lon = _along(anchor, rng.uniform(0, len(anchor) - 1))
+    metres = 1 / 111_320  # degrees of latitude in a metre
+    away, bearing = rng.uniform(300, 800), rng.uniform(0, 2 * math.pi)
+    lat += away * metres * math.sin(bearing)
+    lon += away * metres * math.cos(bearing) / math.cos(math.radians(lat))
+    heading = rng.uniform(0, 2 * math.pi)
+    points = [(lat, lon)]
+    for _ in range(4):
+        heading += rng.uniform(-0.3, 0.3)
+        step = length_m / 4 * metres
+        lat += step * math.sin(heading)
+        lon += step * math.cos(heading) / math.cos(math.radians(lat))
+        points.append((lat, lon))
+    return points
 
 
 def _length(line: list[tuple[float, float]]) -> float:

@@ -75,6 +75,32 @@ class BoundingBox:
         lon = min(max(p[1], self.min_lon), self.max_lon)
         return haversine_m(p, (lat, lon))
 
+    def holds_the_world(self) -> bool:
+        return self.min_lat <= -90 and self.max_lat >= 90 and self.min_lon <= -180 and self.max_lon >= 180
+
+    def flat_distance_m(self, p: Point) -> float:
+        """The distance from `p` to the box as `distance_to_lines_m` measures it (on the plane tangent at `p`).
+
+        Any line inside the box is at least this far from `p` in that same measure; the figure is shaved by a
+        billionth so that rounding in the segment's projection can never put a line nearer than its box, and a
+        search that skips reaches by it keeps exactly the ones a full comparison would."""
+        lat = min(max(p[0], self.min_lat), self.max_lat)
+        lon = min(max(p[1], self.min_lon), self.max_lon)
+        k = math.cos(math.radians(p[0]))
+        scale = math.radians(1) * EARTH_RADIUS_M
+        return math.hypot((lon - p[1]) * k * scale, (lat - p[0]) * scale) * (1 - 1e-9)
+
+
+def window_around(p: Point, radius_m: float) -> BoundingBox:
+    """A box holding every point within `radius_m` of `p` as `distance_to_lines_m` measures (a little more,
+    against rounding): a box that does not meet it is farther than `radius_m` by `BoundingBox.flat_distance_m`."""
+    scale = math.radians(1) * EARTH_RADIUS_M
+    k = math.cos(math.radians(p[0]))
+    reach = radius_m * (1 + 1e-6) + 1e-6
+    dlat = reach / scale
+    dlon = reach / (k * scale) if k > 1e-9 else math.inf
+    return BoundingBox(p[0] - dlat, p[1] - dlon, p[0] + dlat, p[1] + dlon)
+
 
 def max_speed_kmh(points: Sequence[tuple[Point, float]]) -> tuple[float, int | None]:
     """The fastest hop between consecutive (point, unix time) samples, in km/h, and the index it ends at.

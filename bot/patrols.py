@@ -8,7 +8,9 @@ All state is in the store, so a restart mid-patrol loses nothing.
 from __future__ import annotations
 
 import asyncio
+import heapq
 import logging
+import math
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
@@ -20,7 +22,7 @@ from bot import photos as photo_module
 from bot.config import Settings
 from bot.dialogs import Dialogs
 from bot.failures import one_record
-from bot.geo import BoundingBox, Point, distance_to_lines_m, lines_of
+from bot.geo import BoundingBox, Point, distance_to_lines_m, lines_of, window_around
 from bot.people import CHIEF, Person, person_from
 from bot.periods import reminder_due
 from bot.reachability import why_unreachable
@@ -37,6 +39,11 @@ Patrol = PatrolRecord  # a patrol as handlers see it (they import no storage mod
 
 # A location this far from every reach is probably a wrong GPS fix (or a test): it is kept, and questioned.
 FAR_AWAY_M = 50_000.0
+# The nearest-reach search looks this far around the point first, then four times as far each round: a reach is
+# seldom more than a kilometre from the next, so one or two rounds mostly do.
+NEAREST_FIRST_RADIUS_M = 1_000.0
+NEAREST_GEOMETRY_RADIUS_M = 16_000.0  # windows up to this wide read their lines with their boxes
+NEAREST_BATCH = 32  # lines measured between two looks at the best so far
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,6 +203,10 @@ class AutoEnd:
     person: Person | None
 
 
+def _distance(nearby: NearbyReach) -> float:
+    return math.inf if nearby.distance_m is None else nearby.distance_m
+
+
 class PatrolService:
     def __init__(self, store: Store, settings: Settings, dialogs: Dialogs | None = None) -> None:
         self._store = store
@@ -207,14 +218,79 @@ class PatrolService:
     # -- choosing a reach -----------------------------------------------------------------------------
 
     def reach_lines(self, reach: ReachRecord) -> list[list[Point]]:
-        cached = self._geometry_cache.get(reach.id)
-        if cached is None or cached[0] != reach.geometry:
-            cached = (reach.geometry, lines_of(reach.geometry))
-            self._geometry_cache[reach.id] = cached
+        return self._lines(reach.id, reach.geometry)
+
+    def _lines(self, reach_id: int, geometry: str | None) -> list[list[Point]]:
+        cached = self._geometry_cache.get(reach_id)
+        if cached is None or cached[0] != geometry:
+            cached = (geometry, lines_of(geometry))
+            self._geometry_cache[reach_id] = cached
         return cached[1]
 
     async def nearest_reaches(self, point: Point, *, home_area_id: int | None, limit: int = 6) -> list[NearbyReach]:
-        """Reaches by distance to their line; reaches without geometry follow, from the person's area."""
+        """Reaches by distance to their line (ties by code); reaches without geometry follow, from the person's area.
+
+        Found through the R*Tree of the reaches' boxes (migration 0011): boxes meeting a window around the point,
+        widened until the `limit` nearest are certain, so only the reaches nearby are read and measured. The
+        answers are those of `nearest_reaches_scan`, which reads every reach and stays as the reference."""
+        if limit <= 0:
+            return []
+        mapped = await self._nearest_mapped(point, limit)
+        unmapped = await self._store.reaches.unmapped_in_area(home_area_id, limit - len(mapped))
+        return mapped + [NearbyReach(reach, None) for reach in unmapped]
+
+    async def _nearest_mapped(self, point: Point, limit: int) -> list[NearbyReach]:
+        measured: dict[int, float] = {}  # reach id → distance to its line
+        best: list[float] = []  # the `limit` smallest distances so far, negated: a max-heap
+
+        def kth() -> float:
+            return -best[0] if len(best) >= limit else math.inf
+
+        radius = NEAREST_FIRST_RADIUS_M
+        # Beyond the earth's girth the window holds every box; the bound on rounds is a guard, never reached.
+        for _ in range(40):
+            window = window_around(point, radius)
+            # A small window's few lines come with their boxes; a wide one's (a point far from every reach) are read
+            # only for the few to measure.
+            small = radius <= NEAREST_GEOMETRY_RADIUS_M
+            boxes = await self._store.reaches.boxes_in(
+                window.min_lat, window.min_lon, window.max_lat, window.max_lon, geometry=small
+            )
+            # Nearest box first; a line is measured only while its box is no farther than the `limit`-th best
+            # distance so far, so most lines in the window are never measured.
+            bounds = sorted((BoundingBox(*box[1:5]).flat_distance_m(point), box[0], box[5]) for box in boxes)
+            i = 0
+            while i < len(bounds) and bounds[i][0] <= kth():
+                batch: list[tuple[int, str | None]] = []
+                while i < len(bounds) and bounds[i][0] <= kth() and len(batch) < NEAREST_BATCH:
+                    if bounds[i][1] not in measured:
+                        batch.append((bounds[i][1], bounds[i][2]))
+                    i += 1
+                if not small:
+                    read = await self._store.reaches.geometries([reach_id for reach_id, _ in batch])
+                    batch = [(reach_id, read.get(reach_id)) for reach_id, _ in batch]
+                for reach_id, geometry in batch:
+                    distance = distance_to_lines_m(point, self._lines(reach_id, geometry))
+                    measured[reach_id] = distance
+                    heapq.heappush(best, -distance)
+                    if len(best) > limit:
+                        heapq.heappop(best)
+            # Every box outside the window is farther than `radius`, every unmeasured one inside it farther than
+            # the `limit`-th best: once that is within the window, nothing unmeasured can come before it or tie.
+            if kth() <= radius or window.holds_the_world():
+                break
+            # The answer lies within the `limit`-th best: one more window that wide settles it (when it is known).
+            radius = kth() if kth() < math.inf else radius * 4
+        # Only those shown (and any tied with the last) are read whole; ties go by code, as the scan has them.
+        shown = [reach_id for reach_id, distance in measured.items() if distance <= kth()]
+        reaches = await self._store.reaches.by_ids(shown)
+        ranked = sorted((NearbyReach(r, measured[r.id]) for r in reaches), key=lambda n: (_distance(n), n.reach.code))
+        return ranked[:limit]
+
+    async def nearest_reaches_scan(
+        self, point: Point, *, home_area_id: int | None, limit: int = 6
+    ) -> list[NearbyReach]:
+        """The reference for `nearest_reaches`: every reach read and, unless its box is already too far, measured."""
         reaches = await self._store.reaches.all()
         mapped: list[NearbyReach] = []
         unmapped: list[NearbyReach] = []
@@ -224,8 +300,9 @@ class PatrolService:
                     unmapped.append(NearbyReach(reach, None))
                 continue
             box = BoundingBox(*reach.bbox)
-            # The box is a cheap lower bound: skip the line when even the box is farther than the best so far.
-            if len(mapped) >= limit and box.distance_m(point) > mapped[-1].distance_m:  # type: ignore[operator]
+            # The box is a cheap lower bound (in the lines' own measure): skip the line when even the box is
+            # farther than the best so far.
+            if len(mapped) >= limit and box.flat_distance_m(point) > mapped[-1].distance_m:  # type: ignore[operator]
                 continue
             distance = distance_to_lines_m(point, self.reach_lines(reach))
             mapped.append(NearbyReach(reach, distance))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import secrets
 import sqlite3
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
@@ -111,6 +112,56 @@ class Reaches:
             f"SELECT {_REACH_COLUMNS} FROM reaches r JOIN areas a ON a.id = r.area_id WHERE r.area_id = ?"
             " ORDER BY r.level = 'village', r.level = 'town', r.level = 'county', r.code",
             (area_id,),
+        )
+        return [_reach(r) for r in rows]
+
+    async def boxes_in(
+        self, min_lat: float, min_lon: float, max_lat: float, max_lon: float, *, geometry: bool
+    ) -> list[tuple[int, float, float, float, float, str | None]]:
+        """(id, min_lat, min_lon, max_lat, max_lon, geometry) of the reaches whose bounding box meets this one, by
+        the R*Tree (reach_boxes; its boxes are rounded outwards to 32-bit floats, so they hold the reaches' own).
+        With `geometry`, each reach's GeoJSON comes along, which saves a query when the window holds few; without,
+        it is None (read with `geometries` for the few to measure)."""
+        rows = await self._store.fetchall(
+            f"SELECT b.id, b.min_lat, b.min_lon, b.max_lat, b.max_lon, {'r.geometry' if geometry else 'NULL'}"
+            f" FROM reach_boxes b {'JOIN reaches r ON r.id = b.id' if geometry else ''}"
+            " WHERE b.max_lat >= ? AND b.min_lat <= ? AND b.max_lon >= ? AND b.min_lon <= ?",
+            (min_lat, max_lat, min_lon, max_lon),
+        )
+        return [(int(r[0]), r[1], r[2], r[3], r[4], r[5]) for r in rows]
+
+    async def geometries(self, ids: Sequence[int]) -> dict[int, str | None]:
+        """Reach id → its GeoJSON text (None without), for these ids."""
+        found: dict[int, str | None] = {}
+        for start in range(0, len(ids), 500):  # well under SQLite's limit on bound parameters
+            chunk = list(ids[start : start + 500])
+            rows = await self._store.fetchall(
+                f"SELECT id, geometry FROM reaches WHERE id IN ({', '.join('?' * len(chunk))})", chunk
+            )
+            found.update((int(r[0]), r[1]) for r in rows)
+        return found
+
+    async def by_ids(self, ids: Sequence[int]) -> list[ReachRecord]:
+        """The reaches with these ids (any order); unknown ids are skipped."""
+        found: list[ReachRecord] = []
+        for start in range(0, len(ids), 500):  # well under SQLite's limit on bound parameters
+            chunk = list(ids[start : start + 500])
+            rows = await self._store.fetchall(
+                f"SELECT {_REACH_COLUMNS} FROM reaches r JOIN areas a ON a.id = r.area_id"
+                f" WHERE r.id IN ({', '.join('?' * len(chunk))})",
+                chunk,
+            )
+            found.extend(_reach(r) for r in rows)
+        return found
+
+    async def unmapped_in_area(self, area_id: int | None, limit: int) -> list[ReachRecord]:
+        """An area's reaches without geometry, by code: what the nearest-reach search offers after the mapped."""
+        if area_id is None or limit <= 0:
+            return []
+        rows = await self._store.fetchall(
+            f"SELECT {_REACH_COLUMNS} FROM reaches r JOIN areas a ON a.id = r.area_id"
+            " WHERE r.area_id = ? AND r.min_lat IS NULL ORDER BY r.code LIMIT ?",
+            (area_id, limit),
         )
         return [_reach(r) for r in rows]
 

@@ -11,10 +11,12 @@ import pytest
 
 from bot.config import Settings, load_settings
 from bot.demo import DemoError, DemoReport, generate
+from bot.geo import BoundingBox, Point, distance_to_lines_m, lines_of
 from bot.summaries import SummaryService, week_of
 from bot.tallies import TallyService
 from storage import Store
 from storage import demo as bulk
+from storage.records import ReachRecord
 
 NOW = datetime(2026, 11, 20, 4, 0, tzinfo=UTC)
 
@@ -299,3 +301,48 @@ async def test_the_bulk_load_commits_as_it_goes_so_the_bot_can_write_in_between(
     assert await count(store, "SELECT count(*) FROM areas") == seen_before_finish
     await writer.finish()
     assert await count(store, "SELECT count(*) FROM areas") == 3
+
+
+async def test_every_track_point_and_problem_lies_in_the_county_near_its_reach(store: Store, demo: DemoReport) -> None:
+    reaches = await store.reaches.all()
+    lines = {r.id: lines_of(r.geometry) for r in reaches}
+    area_lines: dict[int, list[list[Point]]] = {}
+    for r in reaches:
+        area_lines.setdefault(r.area_id, []).extend(lines[r.id])
+    every = [p for ls in lines.values() for line in ls for p in line]
+    # The county's box, with 3 km about it: a patrol "far from its reach" walks about 2.9 km off it.
+    county = BoundingBox(
+        min(p[0] for p in every) - 0.03,
+        min(p[1] for p in every) - 0.03,
+        max(p[0] for p in every) + 0.03,
+        max(p[1] for p in every) + 0.03,
+    )
+    unmapped = {r.id for r in reaches if not lines[r.id]}
+    assert unmapped  # 东风沟 and 幸福沟: the reaches whose tracks once landed in Guangzhou
+
+    def off_by(reach_id: int, point: Point) -> float:
+        """Metres from the reach's line; for a reach without one, from its area's mapped lines."""
+        own = lines[reach_id]
+        return distance_to_lines_m(point, own or area_lines[_area(reaches, reach_id)])
+
+    points = await store.fetchall(
+        "SELECT p.lat, p.lon, t.reach_id, t.reasons FROM patrol_points p JOIN patrols t ON t.id = p.patrol_id"
+    )
+    problems = await store.fetchall("SELECT lat, lon, reach_id FROM problems")
+    assert len(points) > 1000 and len(problems) > 100
+    assert sum(row["reach_id"] in unmapped for row in points) > 0
+    assert sum(row["reach_id"] in unmapped for row in problems) > 0
+    for row in points:
+        point = (row["lat"], row["lon"])
+        assert county.distance_m(point) == 0.0, (row["reach_id"], point)
+        far = "far_from_reach" in (row["reasons"] or "")
+        limit = (3_500 if far else 50) + (2_500 if row["reach_id"] in unmapped else 0)
+        assert off_by(row["reach_id"], point) <= limit, (row["reach_id"], point)
+    for row in problems:
+        point = (row["lat"], row["lon"])
+        assert county.distance_m(point) == 0.0, (row["reach_id"], point)
+        assert off_by(row["reach_id"], point) <= (2_500 if row["reach_id"] in unmapped else 100)
+
+
+def _area(reaches: list[ReachRecord], reach_id: int) -> int:
+    return next(r.area_id for r in reaches if r.id == reach_id)
