@@ -25,9 +25,9 @@ from bot.people import CHIEF, Person, person_from
 from bot.periods import reminder_due
 from bot.reachability import why_unreachable
 from bot.tallies import Progress, TallyService
-from bot.validity import PhotoEvidence, Sample, Verdict, judge
+from bot.validity import PhotoEvidence, Sample, Verdict, judge, walked_m
 from storage import Store
-from storage.patrols import Finish, NewPhoto, PatrolRecord
+from storage.patrols import Finish, NewPhoto, PatrolMedia, PatrolRecord
 from storage.records import AreaRecord, ReachRecord
 
 CHOOSE = "patrol"  # the dialog's flow while a reach is being chosen
@@ -55,6 +55,7 @@ class Summary:
     point_count: int
     notes: int
     problems: int
+    media: int = 0  # voice notes, audio and videos kept as evidence
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +79,16 @@ def dialog_first(kind: Sharing, *, patrol_open: bool) -> bool:
     if kind in (Sharing.LIVE_EDIT, Sharing.LIVE_STOP):
         return False
     return kind is Sharing.SINGLE or not patrol_open
+
+
+def still_sharing(patrol: PatrolRecord) -> bool:
+    """Whether a finished patrol's live location was still running when it ended: Telegram keeps sending it (and
+    the phone keeps its GPS on) until the person stops it or its period runs out, so the card asks them to stop.
+    A live location that stopped, or whose period ended before the patrol did, needs nothing."""
+    if patrol.is_open or patrol.live_message_id is None or patrol.live_stopped_at is not None:
+        return False
+    ended = patrol.ended_at or patrol.last_activity_at
+    return patrol.live_until is None or patrol.live_until > ended
 
 
 class Recorded(StrEnum):
@@ -393,6 +404,27 @@ class PatrolService:
         await self.add_photo(patrol, stored, file_id=file_id, as_document=as_document, at=at, caption=caption)
         return len(await self._store.patrols.photos(patrol.id))
 
+    async def add_media_to(
+        self,
+        patrol_id: int,
+        kind: str,
+        *,
+        file_id: str,
+        file_unique_id: str,
+        duration_s: int | None,
+        at: datetime,
+        caption: str | None,
+    ) -> int | None:
+        """Keep a voice note, audio or video as the patrol's evidence; how many it has now. None: it has ended.
+
+        Only Telegram's file id is kept: it shows the person was there and can be sent on; the verdict does not
+        weigh it (a recording has no trustworthy time or place of its own)."""
+        patrol = await self._store.patrols.by_id(patrol_id)
+        if patrol is None or not patrol.is_open:
+            return None
+        media = PatrolMedia(kind, file_id, file_unique_id, duration_s, not_ahead(at), caption)
+        return await self._store.patrols.add_media(patrol.id, media)
+
     async def add_note(self, patrol: PatrolRecord, text: str, at: datetime, *, problem: bool = False) -> None:
         await self._store.patrols.add_note(
             patrol.id, at=not_ahead(at), text=text, kind="problem" if problem else "note"
@@ -489,7 +521,20 @@ class PatrolService:
             else await self._store.patrols.point_count(patrol.id),
             notes=sum(1 for _, _, kind in notes if kind == "note"),
             problems=sum(1 for _, _, kind in notes if kind == "problem"),
+            media=await self._store.patrols.media_count(patrol.id),
         )
+
+    async def so_far(self, patrol: PatrolRecord, now: datetime) -> tuple[int, float]:
+        """A running patrol's seconds and metres until `now`, counted as its finish will count them (the track's
+        points since the start, jitter left out); a finished patrol's own figures. Seconds run to the server's
+        `now` rather than the last point: a walk with the live location still arriving is not "0 minutes"."""
+        if not patrol.is_open:
+            return patrol.duration_s or 0, patrol.distance_m or 0.0
+        longest = patrol.started_at + timedelta(hours=self._settings.patrol_max_hours)
+        end = max(patrol.last_activity_at, min(now, longest))
+        track = await self._store.patrols.points(patrol.id)
+        points = [(p.lat, p.lon) for p in track if patrol.started_at <= p.at <= end]
+        return max(0, int((end - patrol.started_at).total_seconds())), walked_m(points)
 
     async def due_to_end(self, now: datetime) -> list[tuple[PatrolRecord, str, datetime]]:
         """Open patrols that end on their own now: (patrol, reason, when it ended).

@@ -24,10 +24,10 @@ from bot import units
 from bot.config import Language
 from bot.failures import one_record
 from bot.i18n import Locales
-from bot.patrols import CHOOSE, AutoEnd, Fix, Patrol, Recorded, Recording, Reminder, Summary
+from bot.patrols import CHOOSE, AutoEnd, Fix, Patrol, Recorded, Recording, Reminder, Summary, still_sharing
 from bot.people import Person
 from bot.permissions import ChatKind
-from bot.routing import LOCATIONS, PHOTOS, Input
+from bot.routing import LOCATIONS, MEDIA, PHOTOS, Input
 from bot.validity import blocking
 from handlers.access import Actor, command, guard, refuse
 from handlers.callbacks import (
@@ -309,6 +309,8 @@ async def evidence(update: Update, context: Context, person: Person, patrol: Pat
     assert patrol is not None
     if kind in PHOTOS or kind is Input.DOCUMENT:
         await _add_photo(context, person, lang, patrol_id=patrol.id, message=message, at=at)
+    elif kind in MEDIA:
+        await _add_media(context, lang, patrol_id=patrol.id, message=message, at=at)
     elif kind is Input.FINISH:
         await finish_patrol(update, context, person, lang, patrol_id=patrol.id, at=at)
     elif kind is Input.PROBLEM:
@@ -367,6 +369,34 @@ async def _add_photo(
             return
         note_album(context.chat_data, "patrol_albums", message.media_group_id)
     await message.reply_text("\n".join(lines))
+
+
+_MEDIA_ICONS = {"voice": "🎙", "audio": "🎵", "video": "🎬", "video_note": "📹"}
+
+
+async def _add_media(context: Context, lang: Language, *, patrol_id: int, message: Message, at: datetime) -> None:
+    """A voice note, audio, video or video note as patrol evidence, kept by its file id and answered briefly."""
+    svc = services(context)
+    for kind in _MEDIA_ICONS:
+        media = getattr(message, kind)
+        if media is not None:
+            break
+    else:
+        return
+    duration = media.duration
+    count = await svc.patrols.add_media_to(
+        patrol_id,
+        kind,
+        file_id=media.file_id,
+        file_unique_id=media.file_unique_id,
+        duration_s=int(duration.total_seconds()) if isinstance(duration, timedelta) else duration,
+        at=at,
+        caption=message.caption,
+    )
+    if count is None:
+        return
+    what = svc.locales.plain(lang, f"taps.kind_{kind}")
+    await message.reply_text(svc.locales.t(lang, "taps.media_added", icon=_MEDIA_ICONS[kind], what=what, count=count))
 
 
 async def begin_problem_note(update: Update, context: Context, actor: Actor) -> None:
@@ -451,6 +481,8 @@ def patrol_card(locales: Locales, lang: Language, summary: Summary, tz: object) 
             ),
         )
     ]
+    if summary.media:
+        lines.append(locales.t(lang, "taps.media_line", count=summary.media))
     if patrol.end_reason in ("idle", "max_hours"):
         lines.append(locales.t(lang, f"patrol.ended_{patrol.end_reason}"))
     if not patrol.is_open:
@@ -463,6 +495,8 @@ def patrol_card(locales: Locales, lang: Language, summary: Summary, tz: object) 
             params = {k: v for k, v in reason.items() if k not in ("code", "note")}
             mark = "ℹ️ " if reason in notes else "· "
             lines.append(mark + locales.t(lang, f"patrol.reason.{reason['code']}", **params))
+    if still_sharing(patrol):
+        lines.append(locales.t(lang, "taps.stop_sharing"))
     return "\n".join(lines)
 
 
@@ -498,6 +532,7 @@ async def mypatrols_command(update: Update, context: Context, actor: Actor, mess
         lines.append(svc.locales.t(lang, "mypatrols.recent_header"))
         for patrol, reach in recent:
             mark = "🚶" if patrol.is_open else "✅" if patrol.valid else "❌"
+            seconds, metres = await svc.patrols.so_far(patrol, datetime.now(UTC))
             lines.append(
                 svc.locales.t(
                     lang,
@@ -505,8 +540,8 @@ async def mypatrols_command(update: Update, context: Context, actor: Actor, mess
                     mark=mark,
                     when=patrol.started_at.astimezone(tz).strftime("%m-%d %H:%M"),
                     reach=reach.name(lang) if reach else "?",
-                    minutes=(patrol.duration_s or 0) // 60,
-                    distance=units.distance(svc.locales, lang, patrol.distance_m or 0.0),
+                    minutes=seconds // 60,
+                    distance=units.distance(svc.locales, lang, metres),
                 )
             )
     if not lines:
