@@ -457,6 +457,9 @@ async def finish_patrol(
     await context.bot.send_message(
         chat_id, svc.locales.t(lang, "patrol.thanks"), reply_markup=main_menu(svc.locales, lang)
     )
+    if await svc.reports.current(chat_id) is not None:
+        # A report begun on the patrol and not sent yet: kept, so what was found is not lost with the patrol.
+        await context.bot.send_message(chat_id, svc.locales.t(lang, "taps.draft_kept"))
 
 
 def patrol_card(locales: Locales, lang: Language, summary: Summary, tz: object) -> str:

@@ -136,7 +136,8 @@ async def report_input(update: Update, context: Context, dialog: DialogRecord) -
         location = message.location
         await _go(update, context, actor, drafts.share_location(state, location.latitude, location.longitude))
         return
-    await _go(update, context, actor, drafts.describe(state, message.text or ""))
+    track = await svc.reports.track_point(state)
+    await _go(update, context, actor, drafts.describe(state, message.text or "", track=track))
 
 
 async def _add_photo(
@@ -165,7 +166,7 @@ async def _add_photo(
     if fetched is None:
         return
     photo = DraftPhoto(fetched.stored.photo_id, fetched.file_id, fetched.as_document, fetched.stored.info.gps)
-    transition = await svc.reports.add_photo(person.telegram_id, photo)
+    transition = await svc.reports.add_photo(person.telegram_id, photo, at=sent_at(message))
     if transition is None:
         return
     if transition.refused is not None:
@@ -211,6 +212,11 @@ async def _go(update: Update, context: Context, actor: Actor, transition: Transi
     if transition.next is Next.ASK_LOCATION and state is not None:
         await show(update, context, _t(context, lang, "report.photos_noted", count=len(transition.draft.photos)))
         await _ask_location(context, actor, state)
+    elif transition.next is Next.ASK_REACH and state is not None and state.draft.location_source == "patrol":
+        # On a patrol: the track's point is the location, no keyboard to put away.
+        photos = _t(context, lang, "report.photos_noted", count=len(transition.draft.photos))
+        await show(update, context, photos + "\n" + _t(context, lang, "taps.location_from_track"))
+        await _ask_reach(context, actor, state)
     elif transition.next is Next.ASK_REACH and state is not None:
         noted = _t(context, lang, "report.location_noted")
         if update.callback_query is not None:  # the photo's location, chosen with a button
@@ -381,7 +387,8 @@ async def cancel_pressed(update: Update, context: Context, actor: Actor, data: R
 @drafted(ReportPhotosDone)
 async def photos_done(update: Update, context: Context, actor: Actor, data: ReportPhotosDone, state: State) -> None:
     """The photos are all there ("Next"): on to the location."""
-    await _go(update, context, actor, drafts.photos_done(state))
+    track = await services(context).reports.track_point(state)
+    await _go(update, context, actor, drafts.photos_done(state, track=track))
 
 
 @drafted(ReportUseExif)

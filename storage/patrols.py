@@ -534,6 +534,16 @@ class Patrols:
             for r in rows
         ]
 
+    async def latest_point(self, patrol_id: int) -> TrackPoint | None:
+        """The track's latest point by Telegram's time (points still queued included)."""
+        await self.caught_up()
+        row = await self._store.fetchone(
+            "SELECT at, lat, lon, accuracy_m, source FROM patrol_points WHERE patrol_id = ?"
+            " ORDER BY at DESC, id DESC LIMIT 1",
+            (patrol_id,),
+        )
+        return None if row is None else TrackPoint(from_db_time(row[0]), row[1], row[2], row[3], row[4])  # type: ignore[arg-type]
+
     async def point_count(self, patrol_id: int) -> int:
         await self.caught_up()
         return int(await self._store.fetchval("SELECT count(*) FROM patrol_points WHERE patrol_id = ?", (patrol_id,)))

@@ -224,7 +224,6 @@ async def test_voice_audio_and_video_during_a_patrol_are_kept_as_evidence(bot: H
 # -- 7. the report's photo step takes a note, and Finish works -------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="not built yet")
 async def test_at_the_photo_step_a_note_moves_on_and_finish_ends_the_patrol(bot: Harness) -> None:
     ids = await seed(bot.store)
     zhou = bot.sandbox.user(first_name="周", language_code="zh-hans")
@@ -240,6 +239,8 @@ async def test_at_the_photo_step_a_note_moves_on_and_finish_ends_the_patrol(bot:
     moved = await zhou.next_message()
     assert "请先发送问题照片" not in moved.text
     assert "已收录 1 张照片" in moved.text, moved.text
+    reaches = await zhou.next_message()
+    assert "问题所在河段：最近的是 丁堡河（城东段）" in reaches.text  # the track's point
     state = await bot.services.reports.current(zhou.id)
     assert state is not None and state.draft.description == "岸边堆了一车建筑垃圾"
 
@@ -251,12 +252,20 @@ async def test_at_the_photo_step_a_note_moves_on_and_finish_ends_the_patrol(bot:
     assert "问题上报还未提交" in texts, texts
     assert await bot.store.patrols.open_for(person_id) is None
     assert await bot.services.reports.current(zhou.id) is not None
+    # The kept draft goes on; the description typed with the photo is not asked again.
+    categories = await tap(bot, zhou, reaches, data=reaches.buttons[0][0][1])
+    confirm = await tap(bot, zhou, categories, text="乱堆")
+    assert "说明：岸边堆了一车建筑垃圾" in confirm.text and f"位置：{LAT:.5f}" in confirm.text
+    filed = await tap(bot, zhou, confirm, text="📤 提交")
+    assert "问题已提交" in filed.text
+    problem = await bot.store.problems.by_id(1)
+    assert problem is not None and problem.location_source == "shared"
+    assert bot.errors() == []
 
 
 # -- 4. a problem on a patrol takes the track's point, and its photos count --------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="not built yet")
 async def test_a_problem_on_a_patrol_takes_the_tracks_point_and_its_photos_count(bot: Harness) -> None:
     ids = await seed(bot.store)
     wu = bot.sandbox.user(first_name="吴", language_code="zh-hans")
