@@ -37,6 +37,11 @@ Patrol = PatrolRecord  # a patrol as handlers see it (they import no storage mod
 
 # A location this far from every reach is probably a wrong GPS fix (or a test): it is kept, and questioned.
 FAR_AWAY_M = 50_000.0
+# The main menu starts a patrol at once on the reach clearly nearest where the person was last seen
+# (`PatrolService.quick_reach`): the next one must be this many times as far, and this much farther.
+CLEAR_RATIO = 3.0
+CLEAR_GAP_M = 500.0
+LAST_SEEN_FOR = timedelta(days=90)
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,6 +248,45 @@ class PatrolService:
             mapped.sort(key=lambda n: n.distance_m or 0.0)
             del mapped[limit:]
         return (mapped + unmapped)[:limit]
+
+    async def last_seen(self, person_id: int, now: datetime) -> Point | None:
+        """Where the person was last known to be: the latest track point of their latest patrols, if it is at
+        most LAST_SEEN_FOR old (an older one says little about where they stand today)."""
+        for patrol in await self._store.patrols.recent_for_person(person_id, 3):
+            point = await self._store.patrols.latest_point(patrol.id)
+            if point is not None:
+                return (point.lat, point.lon) if now - point.at <= LAST_SEEN_FOR else None
+        return None
+
+    async def quick_reach(self, person_id: int, home_area_id: int | None, now: datetime) -> ReachRecord | None:
+        """The reach the main menu's patrol button starts on at once, or None: offer the list as /patrol does.
+
+        It is the person's only reach; or, among their reaches (all reaches, for someone without any), the one
+        *clearly* nearest where they were last seen (`last_seen`): within PATROL_MAX_DISTANCE_FROM_REACH_M of
+        its line, while every other candidate has a line and is at least CLEAR_RATIO times as far and CLEAR_GAP_M
+        farther. A candidate with no line could be anywhere, so it leaves the choice to the person.
+        """
+        mine = await self.my_reaches(person_id)
+        if len(mine) == 1:
+            return mine[0]
+        point = await self.last_seen(person_id, now)
+        if point is None:
+            return None
+        if mine:
+            candidates = [NearbyReach(r, await self.distance_to_reach(r, point)) for r in mine]
+        else:
+            candidates = await self.nearest_reaches(point, home_area_id=home_area_id, limit=2)
+        if not candidates or any(c.distance_m is None for c in candidates):
+            return None
+        ranked = sorted(candidates, key=lambda c: c.distance_m or 0.0)
+        nearest = ranked[0].distance_m or 0.0
+        if nearest > self._settings.patrol_max_distance_from_reach_m:
+            return None
+        if len(ranked) > 1:
+            second = ranked[1].distance_m or 0.0
+            if second < nearest * CLEAR_RATIO or second < nearest + CLEAR_GAP_M:
+                return None
+        return ranked[0].reach
 
     async def distance_to_reach(self, reach: ReachRecord, point: Point) -> float | None:
         lines = self.reach_lines(reach)

@@ -62,6 +62,25 @@ async def patrol_command(update: Update, context: Context, actor: Actor, message
     await offer_reaches(update, context, actor, started_at=sent_at(message))
 
 
+@command("patrol")
+async def menu_patrol(update: Update, context: Context, actor: Actor, message: Message) -> None:
+    """The main menu's patrol button: start at once on the reach it clearly is, else as /patrol.
+
+    Which reach is clear is `PatrolService.quick_reach` (their only one, or the one clearly nearest where they
+    were last seen); the patrol starts at the button's time, as one chosen from the list starts at /patrol's.
+    """
+    svc = services(context)
+    person = actor.known
+    assert person.telegram_id is not None
+    if await svc.patrols.open_patrol(person.id) is None:
+        reach = await svc.patrols.quick_reach(person.id, person.home_area_id, datetime.now(UTC))
+        if reach is not None:
+            await svc.patrols.begin_choice(person.telegram_id, sent_at(message))
+            await _start_on(update, context, actor, reach.id)
+            return
+    await offer_reaches(update, context, actor, started_at=sent_at(message))
+
+
 async def offer_reaches(update: Update, context: Context, actor: Actor, *, started_at: datetime) -> None:
     """The open patrol if there is one; else the person's own reaches, and 'nearest to me' by location."""
     svc = services(context)
@@ -555,7 +574,7 @@ async def mypatrols_command(update: Update, context: Context, actor: Actor, mess
 async def menu_text(update: Update, context: Context, kind: Input) -> None:
     """The router's MENU: the main menu's buttons arrive as their text, and do what their commands do."""
     if kind is Input.MENU_PATROL:
-        await patrol_command(update, context)
+        await menu_patrol(update, context)
     elif kind is Input.MENU_MYPATROLS:
         await mypatrols_command(update, context)
 

@@ -65,7 +65,7 @@ async def _walk(user: FakeUser, t0: int, minutes: int) -> None:
 # -- 1. from the menu to recorded in two taps -----------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="not built yet")
+@pytest.mark.xfail(strict=True, reason="the guide is not built yet")
 async def test_a_patrol_from_the_menu_to_recorded_takes_two_bot_taps(bot: Harness) -> None:
     ids = await seed(bot.store)
     wang = bot.sandbox.user(first_name="王五", language_code="zh-hans")
@@ -86,7 +86,6 @@ async def test_a_patrol_from_the_menu_to_recorded_takes_two_bot_taps(bot: Harnes
     assert bot.errors() == []
 
 
-@pytest.mark.xfail(strict=True, reason="not built yet")
 async def test_the_clearly_nearest_reach_by_the_last_location_starts_at_once(bot: Harness) -> None:
     ids = await seed(bot.store)
     cd = await bot.store.areas.by_code("CD")
