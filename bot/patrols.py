@@ -17,10 +17,12 @@ from enum import StrEnum
 from pathlib import Path
 
 from bot import photos as photo_module
-from bot.config import Settings
+from bot.config import Language, Settings
 from bot.dialogs import Dialogs
 from bot.failures import one_record
 from bot.geo import BoundingBox, Point, distance_to_lines_m, lines_of
+from bot.guides import GuideWords, guide_png
+from bot.i18n import Locales
 from bot.people import CHIEF, Person, person_from
 from bot.periods import reminder_due
 from bot.reachability import why_unreachable
@@ -42,6 +44,7 @@ FAR_AWAY_M = 50_000.0
 CLEAR_RATIO = 3.0
 CLEAR_GAP_M = 500.0
 LAST_SEEN_FOR = timedelta(days=90)
+LIVE_GUIDE = "live_location"  # the picture guide's name among the guides sent (`bot.guides`)
 
 
 @dataclass(frozen=True, slots=True)
@@ -447,6 +450,16 @@ class PatrolService:
             return None
         await self.add_photo(patrol, stored, file_id=file_id, as_document=as_document, at=at, caption=caption)
         return len(await self._store.patrols.photos(patrol.id))
+
+    async def live_guide(self, person_id: int, locales: Locales, lang: Language) -> bytes | None:
+        """The picture guide to sharing a live location (PNG, in `lang`) for a person who has not had it yet;
+        None for one who has. Sent, it is marked with `live_guide_sent`: a send that fails leaves it due."""
+        if await self._store.patrols.guide_sent(person_id, LIVE_GUIDE):
+            return None
+        return await asyncio.to_thread(guide_png, GuideWords.of(locales, lang))
+
+    async def live_guide_sent(self, person_id: int) -> None:
+        await self._store.patrols.claim_guide(person_id, LIVE_GUIDE)
 
     async def add_media_to(
         self,

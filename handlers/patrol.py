@@ -285,9 +285,21 @@ async def _start_on(update: Update, context: Context, actor: Actor, reach_id: in
         svc.locales.t(lang, "patrol.started", reach=reach.name(lang), time=started),
         patrol_buttons(svc.locales, lang, patrol.id),
     )
-    await context.bot.send_message(
-        person.telegram_id, svc.locales.t(lang, "patrol.how_live"), reply_markup=patrol_keyboard(svc.locales, lang)
-    )
+    await ask_live(context, person, lang)
+
+
+async def ask_live(context: Context, person: Person, lang: Language) -> None:
+    """Ask for the live location, with the patrol keyboard; the first time, on the picture guide to it."""
+    svc = services(context)
+    assert person.telegram_id is not None
+    how = svc.locales.t(lang, "patrol.how_live")
+    keyboard = patrol_keyboard(svc.locales, lang)
+    guide = await svc.patrols.live_guide(person.id, svc.locales, lang)
+    if guide is None:
+        await context.bot.send_message(person.telegram_id, how, reply_markup=keyboard)
+        return
+    await context.bot.send_photo(person.telegram_id, guide, caption=how, reply_markup=keyboard)
+    await svc.patrols.live_guide_sent(person.id)
 
 
 def patrol_buttons(locales: Locales, lang: Language, patrol_id: int) -> InlineKeyboardMarkup:

@@ -718,6 +718,13 @@ class Patrols:
         )
         return None if row is None else _patrol(row)
 
+    async def guide_sent(self, person_id: int, guide: str) -> bool:
+        """Whether the person has been sent this guide."""
+        found = await self._store.fetchval(
+            "SELECT 1 FROM guides_sent WHERE person_id = ? AND guide = ?", (person_id, guide)
+        )
+        return found is not None
+
     async def claim_guide(self, person_id: int, guide: str) -> bool:
         """Record that the person is sent a guide; False when they were sent it before (it is sent once)."""
         return (
