@@ -12,9 +12,10 @@ from PIL import Image
 
 from sandbox import FakeUser, SentMessage
 from storage.registry import ReachValues
-from tests.conftest import Harness
+from handlers.patrol import remind_chiefs
+from tests.conftest import BotFactory, Harness
 from tests.factories import make_jpeg
-from tests.support import LAT, STEP, WEST, chief, seed, start_patrol, tap
+from tests.support import LAT, STEP, WEST, chief, run_job, seed, start_patrol, tap
 
 
 class Taps:
@@ -82,6 +83,26 @@ async def test_a_patrol_from_the_menu_to_recorded_takes_two_bot_taps(bot: Harnes
     assert "巡河记录：丁堡河（城东段）" in card.text and "有效巡河" in card.text
     assert taps.count <= 2, f"{taps.count} bot taps"
     assert bot.errors() == []
+
+
+async def test_a_patrol_from_a_reminder_to_recorded_takes_two_bot_taps(bot_factory: BotFactory) -> None:
+    bot = await bot_factory(patrol_reminder_days=30)  # thirty days ahead covers any period's end
+    ids = await seed(bot.store)
+    he = bot.sandbox.user(first_name="何", language_code="zh-hans")
+    await chief(bot, he, "何二", [ids["DBH-01"], ids["LGH-01"]], level="village")
+    await _started(bot, he)
+    await run_job(bot, remind_chiefs)
+    reminder = await he.next_message()
+    taps = Taps(bot, he)
+    started = await taps.press(reminder, "🚶 巡 丁堡河（城东段）")
+    assert "巡河已开始：丁堡河（城东段）" in started.text
+    how = await he.next_message()
+    assert how.photo is not None and "共享实时位置" in how.text
+    t0 = int(time.time()) - 30 * 60
+    await _walk(he, t0, 20)
+    await taps.button("✅ 结束巡河")
+    assert "巡河记录：丁堡河（城东段）" in (await he.next_message()).text
+    assert taps.count == 2
 
 
 async def test_the_clearly_nearest_reach_by_the_last_location_starts_at_once(bot: Harness) -> None:
