@@ -10,9 +10,9 @@ import time
 
 from PIL import Image
 
+from handlers.patrol import remind_chiefs
 from sandbox import FakeUser, SentMessage
 from storage.registry import ReachValues
-from handlers.patrol import remind_chiefs
 from tests.conftest import BotFactory, Harness
 from tests.factories import make_jpeg
 from tests.support import LAT, STEP, WEST, chief, run_job, seed, start_patrol, tap
