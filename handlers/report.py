@@ -25,6 +25,7 @@ from telegram.ext import (
 from bot import drafts
 from bot.config import CATEGORIES, Language
 from bot.drafts import Next, Refusal, State, Step, Transition
+from bot.i18n import Locales
 from bot.problems import MAX_PHOTOS, DraftPhoto
 from bot.reports import Duplicate
 from handlers.access import Actor, command, guard, refuse
@@ -48,7 +49,7 @@ from handlers.callbacks import (
 )
 from handlers.common import Context, services
 from handlers.dialogs import flow
-from handlers.fieldwork import category_name, far_note, nearby_label, resting_keyboard, sent_at
+from handlers.fieldwork import category_name, far_note, labels, nearby_label, resting_keyboard, sent_at
 from handlers.media import Fetched, album_answer, download_photo, note_album
 from handlers.problems import announce_new
 from handlers.ui import ButtonHandler, buttons, paged, show
@@ -136,8 +137,18 @@ async def report_input(update: Update, context: Context, dialog: DialogRecord) -
         location = message.location
         await _go(update, context, actor, drafts.share_location(state, location.latitude, location.longitude))
         return
+    text = message.text or ""
+    if text.strip() in _keyboard_labels(svc.locales):
+        text = ""  # a reply keyboard's button, not a description: told what this step takes
     track = await svc.reports.track_point(state)
-    await _go(update, context, actor, drafts.describe(state, message.text or "", track=track))
+    await _go(update, context, actor, drafts.describe(state, text, track=track))
+
+
+def _keyboard_labels(locales: Locales) -> frozenset[str]:
+    """The reply keyboards' buttons (the main menu's, the patrol's), which arrive as text in either language."""
+    keys = [key for key in locales.catalogs["zh"] if key.startswith("menu.")]
+    keys += ["patrol.problem_button", "patrol.finish_button"]
+    return frozenset(label for key in keys for label in labels(locales, key))
 
 
 async def _add_photo(
