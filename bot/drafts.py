@@ -132,12 +132,17 @@ def add_photo(state: State, photo: DraftPhoto) -> Transition:
     return _to(Step.PHOTOS, draft, Next.MORE_PHOTOS)
 
 
-def photos_done(state: State) -> Transition:
-    """"Next" under the photos: on to the location, once there is at least one."""
+def photos_done(state: State, *, track: tuple[float, float] | None = None) -> Transition:
+    """"Next" under the photos: on to the location, once there is at least one. On a patrol whose track knows
+    where the person is (`track`, the caller's look-up), that is the location, and the reach comes next: the
+    live location already running is not asked for again."""
     if state.step is not Step.PHOTOS:
         return _refuse(state, Refusal.WRONG_STEP)
     if not state.draft.photos:
         return _refuse(state, Refusal.NEED_A_PHOTO)
+    if track is not None:
+        draft = replace(state.draft, lat=track[0], lon=track[1], location_source="patrol")
+        return _to(Step.REACH, draft, Next.ASK_REACH)
     return _to(Step.LOCATION, state.draft, Next.ASK_LOCATION)
 
 
@@ -182,6 +187,13 @@ def choose_category(state: State, category: str, *, duplicate_of: int | None) ->
     draft = replace(state.draft, category=category, offered_problem_id=duplicate_of)
     if duplicate_of is not None:
         return _to(Step.DUPLICATE, draft, Next.OFFER_DUPLICATE)
+    return _describe_next(draft)
+
+
+def _describe_next(draft: Draft) -> Transition:
+    """The description, unless it was typed already (with the photos): then the confirmation."""
+    if draft.description:
+        return _to(Step.CONFIRM, draft, Next.ASK_CONFIRM)
     return _to(Step.DESCRIPTION, draft, Next.ASK_DESCRIPTION)
 
 
@@ -194,11 +206,17 @@ def answer_duplicate(state: State, *, same: bool, problem_id: int | None = None)
         if problem_id is None or problem_id != state.draft.offered_problem_id:
             return _refuse(state, Refusal.NOT_OFFERED)
         return _to(None, state.draft, Next.JOIN)
-    return _to(Step.DESCRIPTION, replace(state.draft, duplicate_checked=True), Next.ASK_DESCRIPTION)
+    return _describe_next(replace(state.draft, duplicate_checked=True))
 
 
-def describe(state: State, text: str | None) -> Transition:
-    """Typed text is the description (cut at DESCRIPTION_LIMIT); None is "Skip"."""
+def describe(state: State, text: str | None, *, track: tuple[float, float] | None = None) -> Transition:
+    """Typed text is the description (cut at DESCRIPTION_LIMIT); None is "Skip".
+
+    Typed after the photos, before "Next": the person is describing the problem, so the text is kept as its
+    description and the photos are taken as done (`photos_done`); the description is not asked again."""
+    if state.step is Step.PHOTOS and text is not None and text.strip() and state.draft.photos:
+        described = State(Step.PHOTOS, replace(state.draft, description=text.strip()[:DESCRIPTION_LIMIT]))
+        return photos_done(described, track=track)
     if state.step is not Step.DESCRIPTION:
         return _refuse(state, Refusal.WRONG_STEP)
     if text is not None:

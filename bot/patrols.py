@@ -19,17 +19,19 @@ from enum import StrEnum
 from pathlib import Path
 
 from bot import photos as photo_module
-from bot.config import Settings
+from bot.config import Language, Settings
 from bot.dialogs import Dialogs
 from bot.failures import one_record
 from bot.geo import BoundingBox, Point, distance_to_lines_m, lines_of, window_around
+from bot.guides import GuideWords, guide_png
+from bot.i18n import Locales
 from bot.people import CHIEF, Person, person_from
 from bot.periods import reminder_due
 from bot.reachability import why_unreachable
 from bot.tallies import Progress, TallyService
-from bot.validity import PhotoEvidence, Sample, Verdict, judge
+from bot.validity import PhotoEvidence, Sample, Verdict, judge, walked_m
 from storage import Store
-from storage.patrols import Finish, NewPhoto, PatrolRecord
+from storage.patrols import Finish, NewPhoto, PatrolMedia, PatrolRecord
 from storage.records import AreaRecord, ReachRecord
 
 CHOOSE = "patrol"  # the dialog's flow while a reach is being chosen
@@ -44,6 +46,12 @@ FAR_AWAY_M = 50_000.0
 NEAREST_FIRST_RADIUS_M = 1_000.0
 NEAREST_GEOMETRY_RADIUS_M = 16_000.0  # windows up to this wide read their lines with their boxes
 NEAREST_BATCH = 32  # lines measured between two looks at the best so far
+# The main menu starts a patrol at once on the reach clearly nearest where the person was last seen
+# (`PatrolService.quick_reach`): the next one must be this many times as far, and this much farther.
+CLEAR_RATIO = 3.0
+CLEAR_GAP_M = 500.0
+LAST_SEEN_FOR = timedelta(days=90)
+LIVE_GUIDE = "live_location"  # the picture guide's name among the guides sent (`bot.guides`)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +70,7 @@ class Summary:
     point_count: int
     notes: int
     problems: int
+    media: int = 0  # voice notes, audio and videos kept as evidence
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +94,16 @@ def dialog_first(kind: Sharing, *, patrol_open: bool) -> bool:
     if kind in (Sharing.LIVE_EDIT, Sharing.LIVE_STOP):
         return False
     return kind is Sharing.SINGLE or not patrol_open
+
+
+def still_sharing(patrol: PatrolRecord) -> bool:
+    """Whether a finished patrol's live location was still running when it ended: Telegram keeps sending it (and
+    the phone keeps its GPS on) until the person stops it or its period runs out, so the card asks them to stop.
+    A live location that stopped, or whose period ended before the patrol did, needs nothing."""
+    if patrol.is_open or patrol.live_message_id is None or patrol.live_stopped_at is not None:
+        return False
+    ended = patrol.ended_at or patrol.last_activity_at
+    return patrol.live_until is None or patrol.live_until > ended
 
 
 class Recorded(StrEnum):
@@ -310,6 +329,45 @@ class PatrolService:
             del mapped[limit:]
         return (mapped + unmapped)[:limit]
 
+    async def last_seen(self, person_id: int, now: datetime) -> Point | None:
+        """Where the person was last known to be: the latest track point of their latest patrols, if it is at
+        most LAST_SEEN_FOR old (an older one says little about where they stand today)."""
+        for patrol in await self._store.patrols.recent_for_person(person_id, 3):
+            point = await self._store.patrols.latest_point(patrol.id)
+            if point is not None:
+                return (point.lat, point.lon) if now - point.at <= LAST_SEEN_FOR else None
+        return None
+
+    async def quick_reach(self, person_id: int, home_area_id: int | None, now: datetime) -> ReachRecord | None:
+        """The reach the main menu's patrol button starts on at once, or None: offer the list as /patrol does.
+
+        It is the person's only reach; or, among their reaches (all reaches, for someone without any), the one
+        *clearly* nearest where they were last seen (`last_seen`): within PATROL_MAX_DISTANCE_FROM_REACH_M of
+        its line, while every other candidate has a line and is at least CLEAR_RATIO times as far and CLEAR_GAP_M
+        farther. A candidate with no line could be anywhere, so it leaves the choice to the person.
+        """
+        mine = await self.my_reaches(person_id)
+        if len(mine) == 1:
+            return mine[0]
+        point = await self.last_seen(person_id, now)
+        if point is None:
+            return None
+        if mine:
+            candidates = [NearbyReach(r, await self.distance_to_reach(r, point)) for r in mine]
+        else:
+            candidates = await self.nearest_reaches(point, home_area_id=home_area_id, limit=2)
+        if not candidates or any(c.distance_m is None for c in candidates):
+            return None
+        ranked = sorted(candidates, key=lambda c: c.distance_m or 0.0)
+        nearest = ranked[0].distance_m or 0.0
+        if nearest > self._settings.patrol_max_distance_from_reach_m:
+            return None
+        if len(ranked) > 1:
+            second = ranked[1].distance_m or 0.0
+            if second < nearest * CLEAR_RATIO or second < nearest + CLEAR_GAP_M:
+                return None
+        return ranked[0].reach
+
     async def distance_to_reach(self, reach: ReachRecord, point: Point) -> float | None:
         lines = self.reach_lines(reach)
         return distance_to_lines_m(point, lines) if lines else None
@@ -470,6 +528,37 @@ class PatrolService:
         await self.add_photo(patrol, stored, file_id=file_id, as_document=as_document, at=at, caption=caption)
         return len(await self._store.patrols.photos(patrol.id))
 
+    async def live_guide(self, person_id: int, locales: Locales, lang: Language) -> bytes | None:
+        """The picture guide to sharing a live location (PNG, in `lang`) for a person who has not had it yet;
+        None for one who has. Sent, it is marked with `live_guide_sent`: a send that fails leaves it due."""
+        if await self._store.patrols.guide_sent(person_id, LIVE_GUIDE):
+            return None
+        return await asyncio.to_thread(guide_png, GuideWords.of(locales, lang))
+
+    async def live_guide_sent(self, person_id: int) -> None:
+        await self._store.patrols.claim_guide(person_id, LIVE_GUIDE)
+
+    async def add_media_to(
+        self,
+        patrol_id: int,
+        kind: str,
+        *,
+        file_id: str,
+        file_unique_id: str,
+        duration_s: int | None,
+        at: datetime,
+        caption: str | None,
+    ) -> int | None:
+        """Keep a voice note, audio or video as the patrol's evidence; how many it has now. None: it has ended.
+
+        Only Telegram's file id is kept: it shows the person was there and can be sent on; the verdict does not
+        weigh it (a recording has no trustworthy time or place of its own)."""
+        patrol = await self._store.patrols.by_id(patrol_id)
+        if patrol is None or not patrol.is_open:
+            return None
+        media = PatrolMedia(kind, file_id, file_unique_id, duration_s, not_ahead(at), caption)
+        return await self._store.patrols.add_media(patrol.id, media)
+
     async def add_note(self, patrol: PatrolRecord, text: str, at: datetime, *, problem: bool = False) -> None:
         await self._store.patrols.add_note(
             patrol.id, at=not_ahead(at), text=text, kind="problem" if problem else "note"
@@ -566,7 +655,20 @@ class PatrolService:
             else await self._store.patrols.point_count(patrol.id),
             notes=sum(1 for _, _, kind in notes if kind == "note"),
             problems=sum(1 for _, _, kind in notes if kind == "problem"),
+            media=await self._store.patrols.media_count(patrol.id),
         )
+
+    async def so_far(self, patrol: PatrolRecord, now: datetime) -> tuple[int, float]:
+        """A running patrol's seconds and metres until `now`, counted as its finish will count them (the track's
+        points since the start, jitter left out); a finished patrol's own figures. Seconds run to the server's
+        `now` rather than the last point: a walk with the live location still arriving is not "0 minutes"."""
+        if not patrol.is_open:
+            return patrol.duration_s or 0, patrol.distance_m or 0.0
+        longest = patrol.started_at + timedelta(hours=self._settings.patrol_max_hours)
+        end = max(patrol.last_activity_at, min(now, longest))
+        track = await self._store.patrols.points(patrol.id)
+        points = [(p.lat, p.lon) for p in track if patrol.started_at <= p.at <= end]
+        return max(0, int((end - patrol.started_at).total_seconds())), walked_m(points)
 
     async def due_to_end(self, now: datetime) -> list[tuple[PatrolRecord, str, datetime]]:
         """Open patrols that end on their own now: (patrol, reason, when it ended).

@@ -227,7 +227,8 @@ class ProblemService:
                     description=draft.description,
                     lat=draft.lat,
                     lon=draft.lon,
-                    location_source=draft.location_source or "shared",
+                    # The patrol's track is a location the person shared (live): stored as shared.
+                    location_source="exif" if draft.location_source == "exif" else "shared",
                 ),
                 reported_at=at,
             )

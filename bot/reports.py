@@ -8,7 +8,7 @@ Telegram id because the dialog row is.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from bot import drafts
 from bot.config import CATEGORIES, Settings
@@ -22,6 +22,9 @@ from storage.problems import ProblemRecord
 from storage.records import ReachRecord
 
 NEAREST = 5  # reaches offered for a problem's location
+# A patrol's latest point stands for where a problem is when the live location still runs, or when it is at most
+# this much older than the report: a single location sent long ago is no longer where the person stands.
+TRACK_FRESH = timedelta(minutes=15)
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,13 +94,47 @@ class ReportService:
         await self._dialogs.set(telegram_id, *drafts.stored(state))
         return state
 
-    async def add_photo(self, telegram_id: int, photo: DraftPhoto) -> Transition | None:
+    async def add_photo(self, telegram_id: int, photo: DraftPhoto, *, at: datetime | None = None) -> Transition | None:
         """Add a downloaded photo to the draft as it is now (the photos of an album arrive one by one, each
-        added to the same draft). None: the draft is gone meanwhile."""
+        added to the same draft). None: the draft is gone meanwhile.
+
+        A problem found on a patrol is seen on that patrol: its photos are the patrol's evidence too (sent at
+        `at`, Telegram's time), whatever becomes of the report."""
         state = await self.current(telegram_id)
         if state is None:
             return None
-        return await self.apply(telegram_id, drafts.add_photo(state, photo))
+        transition = await self.apply(telegram_id, drafts.add_photo(state, photo))
+        patrol_id = state.draft.patrol_id
+        if transition.refused is None and patrol_id is not None:
+            patrol = await self._store.patrols.by_id(patrol_id)
+            if patrol is not None and patrol.is_open:
+                await self._store.patrols.add_photo(
+                    patrol.id,
+                    photo_id=photo.photo_id,
+                    file_id=photo.file_id,
+                    as_document=photo.as_document,
+                    sent_at=not_ahead(at or datetime.now(UTC)),
+                    caption=None,
+                )
+        return transition
+
+    async def track_point(self, state: State) -> tuple[float, float] | None:
+        """Where a problem found on a patrol is: the track's latest point, while the live location runs (or the
+        point is at most TRACK_FRESH older than the report); None: ask for the location as for any report."""
+        patrol_id = state.draft.patrol_id
+        if patrol_id is None or state.step is not drafts.Step.PHOTOS:
+            return None
+        patrol = await self._store.patrols.by_id(patrol_id)
+        if patrol is None or not patrol.is_open:
+            return None
+        latest = await self._store.patrols.latest_point(patrol.id)
+        if latest is None:
+            return None
+        live = patrol.live_message_id is not None and patrol.live_stopped_at is None
+        began = datetime.fromisoformat(state.draft.started_at) if state.draft.started_at else datetime.now(UTC)
+        if not live and began - latest.at > TRACK_FRESH:
+            return None
+        return latest.lat, latest.lon
 
     async def nearest_reaches(self, state: State, *, home_area_id: int | None) -> list[NearbyReach]:
         """The reaches to offer for the draft's location; with none at all the draft cannot go on, and is dropped

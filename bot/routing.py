@@ -3,9 +3,10 @@
 Every private message and edit that is not a command comes through `route` (commands have their own handlers,
 and handlers.fallback answers the ones nobody knows), in this order of precedence:
 
-1. an open patrol takes the person's locations, photos, files, notes and its keyboard's buttons — except that
-   an open dialog (a problem being reported, an invite being made) gets a single location and typed input
-   first, while a live location always stays the patrol's track (`bot.patrols.dialog_first`);
+1. an open patrol takes the person's locations, photos, files, notes, voice and video and its keyboard's
+   buttons — except that an open dialog (a problem being reported, an invite being made) gets a single
+   location and typed input first, while a live location always stays the patrol's track
+   (`bot.patrols.dialog_first`), and Finish always finishes (`PATROL_FIRST`);
 2. an open dialog takes typed input: text, a photo or file, a location, a contact; each flow answers what
    does not fit its step itself, so the step never changes where a message goes;
 3. the main menu's buttons (they arrive as their text), a photo that starts a report, and a short answer for
@@ -79,11 +80,16 @@ PHOTOS = frozenset({Input.PHOTO, Input.IMAGE_DOCUMENT})
 GATHERED = PHOTOS | LABELS | {Input.DOCUMENT, Input.TEXT}
 # What an open dialog takes (a new message, not an edit).
 TYPED = GATHERED | {Input.SLASHED, Input.CONTACT, Input.LOCATION, Input.LIVE_START}
+# Voice, audio and video: an open patrol keeps them as evidence (no dialog takes them); else the short answer.
+MEDIA = frozenset({Input.VOICE, Input.AUDIO, Input.VIDEO, Input.VIDEO_NOTE})
+# What an open patrol takes even with a dialog open: its own Finish button (a report half written must not
+# hold the patrol open: the draft is kept), and the media no dialog takes.
+PATROL_FIRST = MEDIA | {Input.FINISH}
 
 
 def needs_person(kind: Input) -> bool:
     """Whether routing `kind` depends on who sends it (may they patrol, report): a live edit does."""
-    return kind in LOCATIONS or kind in GATHERED
+    return kind in LOCATIONS or kind in GATHERED or kind in MEDIA
 
 
 def needs_report(kind: Input) -> bool:
@@ -93,12 +99,12 @@ def needs_report(kind: Input) -> bool:
 
 def needs_patrol(kind: Input, *, may_patrol: bool) -> bool:
     """Whether routing `kind` depends on an open patrol (only a patrolling person's input can)."""
-    return may_patrol and (kind in LOCATIONS or kind in GATHERED)
+    return may_patrol and (kind in LOCATIONS or kind in GATHERED or kind in MEDIA)
 
 
 def needs_dialog(kind: Input, *, may_patrol: bool, patrol_open: bool) -> bool:
     """Whether routing `kind` depends on an open dialog: not for a live location the patrol takes anyway."""
-    if kind not in TYPED:
+    if kind not in TYPED or (may_patrol and patrol_open and kind in PATROL_FIRST):
         return False
     sharing = LOCATIONS.get(kind)
     return not (may_patrol and sharing is not None and not dialog_first(sharing, patrol_open=patrol_open))
@@ -123,7 +129,7 @@ def route(
         if sharing is not None:
             if not (in_dialog and dialog_first(sharing, patrol_open=patrol_open)):
                 return Destination.PATROL_EVIDENCE
-        elif patrol_open and not in_dialog and kind in GATHERED:
+        elif patrol_open and (kind in PATROL_FIRST or (not in_dialog and kind in GATHERED)):
             return Destination.PATROL_EVIDENCE
     if kind is Input.LIVE_EDIT or kind is Input.LIVE_STOP:
         return Destination.IGNORE  # someone else's live location, or one from before they could patrol

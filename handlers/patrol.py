@@ -24,10 +24,10 @@ from bot import units
 from bot.config import Language
 from bot.failures import one_record
 from bot.i18n import Locales
-from bot.patrols import CHOOSE, AutoEnd, Fix, Patrol, Recorded, Recording, Reminder, Summary
+from bot.patrols import CHOOSE, AutoEnd, Fix, Patrol, Recorded, Recording, Reminder, Summary, still_sharing
 from bot.people import Person
 from bot.permissions import ChatKind
-from bot.routing import LOCATIONS, PHOTOS, Input
+from bot.routing import LOCATIONS, MEDIA, PHOTOS, Input
 from bot.validity import blocking
 from handlers.access import Actor, command, guard, refuse
 from handlers.callbacks import (
@@ -59,6 +59,25 @@ logger = logging.getLogger(__name__)
 @command("patrol")
 async def patrol_command(update: Update, context: Context, actor: Actor, message: Message) -> None:
     """/patrol: start one (choose the reach), or see the one that is open."""
+    await offer_reaches(update, context, actor, started_at=sent_at(message))
+
+
+@command("patrol")
+async def menu_patrol(update: Update, context: Context, actor: Actor, message: Message) -> None:
+    """The main menu's patrol button: start at once on the reach it clearly is, else as /patrol.
+
+    Which reach is clear is `PatrolService.quick_reach` (their only one, or the one clearly nearest where they
+    were last seen); the patrol starts at the button's time, as one chosen from the list starts at /patrol's.
+    """
+    svc = services(context)
+    person = actor.known
+    assert person.telegram_id is not None
+    if await svc.patrols.open_patrol(person.id) is None:
+        reach = await svc.patrols.quick_reach(person.id, person.home_area_id, datetime.now(UTC))
+        if reach is not None:
+            await svc.patrols.begin_choice(person.telegram_id, sent_at(message))
+            await _start_on(update, context, actor, reach.id)
+            return
     await offer_reaches(update, context, actor, started_at=sent_at(message))
 
 
@@ -266,9 +285,21 @@ async def _start_on(update: Update, context: Context, actor: Actor, reach_id: in
         svc.locales.t(lang, "patrol.started", reach=reach.name(lang), time=started),
         patrol_buttons(svc.locales, lang, patrol.id),
     )
-    await context.bot.send_message(
-        person.telegram_id, svc.locales.t(lang, "patrol.how_live"), reply_markup=patrol_keyboard(svc.locales, lang)
-    )
+    await ask_live(context, person, lang)
+
+
+async def ask_live(context: Context, person: Person, lang: Language) -> None:
+    """Ask for the live location, with the patrol keyboard; the first time, on the picture guide to it."""
+    svc = services(context)
+    assert person.telegram_id is not None
+    how = svc.locales.t(lang, "patrol.how_live")
+    keyboard = patrol_keyboard(svc.locales, lang)
+    guide = await svc.patrols.live_guide(person.id, svc.locales, lang)
+    if guide is None:
+        await context.bot.send_message(person.telegram_id, how, reply_markup=keyboard)
+        return
+    await context.bot.send_photo(person.telegram_id, guide, caption=how, reply_markup=keyboard)
+    await svc.patrols.live_guide_sent(person.id)
 
 
 def patrol_buttons(locales: Locales, lang: Language, patrol_id: int) -> InlineKeyboardMarkup:
@@ -309,6 +340,8 @@ async def evidence(update: Update, context: Context, person: Person, patrol: Pat
     assert patrol is not None
     if kind in PHOTOS or kind is Input.DOCUMENT:
         await _add_photo(context, person, lang, patrol_id=patrol.id, message=message, at=at)
+    elif kind in MEDIA:
+        await _add_media(context, lang, patrol_id=patrol.id, message=message, at=at)
     elif kind is Input.FINISH:
         await finish_patrol(update, context, person, lang, patrol_id=patrol.id, at=at)
     elif kind is Input.PROBLEM:
@@ -369,6 +402,34 @@ async def _add_photo(
     await message.reply_text("\n".join(lines))
 
 
+_MEDIA_ICONS = {"voice": "🎙", "audio": "🎵", "video": "🎬", "video_note": "📹"}
+
+
+async def _add_media(context: Context, lang: Language, *, patrol_id: int, message: Message, at: datetime) -> None:
+    """A voice note, audio, video or video note as patrol evidence, kept by its file id and answered briefly."""
+    svc = services(context)
+    for kind in _MEDIA_ICONS:
+        media = getattr(message, kind)
+        if media is not None:
+            break
+    else:
+        return
+    duration = media.duration
+    count = await svc.patrols.add_media_to(
+        patrol_id,
+        kind,
+        file_id=media.file_id,
+        file_unique_id=media.file_unique_id,
+        duration_s=int(duration.total_seconds()) if isinstance(duration, timedelta) else duration,
+        at=at,
+        caption=message.caption,
+    )
+    if count is None:
+        return
+    what = svc.locales.plain(lang, f"taps.kind_{kind}")
+    await message.reply_text(svc.locales.t(lang, "taps.media_added", icon=_MEDIA_ICONS[kind], what=what, count=count))
+
+
 async def begin_problem_note(update: Update, context: Context, actor: Actor) -> None:
     """"Report a problem" during a patrol: a problem report linked to the patrol."""
     svc = services(context)
@@ -427,6 +488,9 @@ async def finish_patrol(
     await context.bot.send_message(
         chat_id, svc.locales.t(lang, "patrol.thanks"), reply_markup=main_menu(svc.locales, lang)
     )
+    if await svc.reports.current(chat_id) is not None:
+        # A report begun on the patrol and not sent yet: kept, so what was found is not lost with the patrol.
+        await context.bot.send_message(chat_id, svc.locales.t(lang, "taps.draft_kept"))
 
 
 def patrol_card(locales: Locales, lang: Language, summary: Summary, tz: object) -> str:
@@ -451,6 +515,8 @@ def patrol_card(locales: Locales, lang: Language, summary: Summary, tz: object) 
             ),
         )
     ]
+    if summary.media:
+        lines.append(locales.t(lang, "taps.media_line", count=summary.media))
     if patrol.end_reason in ("idle", "max_hours"):
         lines.append(locales.t(lang, f"patrol.ended_{patrol.end_reason}"))
     if not patrol.is_open:
@@ -463,6 +529,8 @@ def patrol_card(locales: Locales, lang: Language, summary: Summary, tz: object) 
             params = {k: v for k, v in reason.items() if k not in ("code", "note")}
             mark = "ℹ️ " if reason in notes else "· "
             lines.append(mark + locales.t(lang, f"patrol.reason.{reason['code']}", **params))
+    if still_sharing(patrol):
+        lines.append(locales.t(lang, "taps.stop_sharing"))
     return "\n".join(lines)
 
 
@@ -498,6 +566,7 @@ async def mypatrols_command(update: Update, context: Context, actor: Actor, mess
         lines.append(svc.locales.t(lang, "mypatrols.recent_header"))
         for patrol, reach in recent:
             mark = "🚶" if patrol.is_open else "✅" if patrol.valid else "❌"
+            seconds, metres = await svc.patrols.so_far(patrol, datetime.now(UTC))
             lines.append(
                 svc.locales.t(
                     lang,
@@ -505,8 +574,8 @@ async def mypatrols_command(update: Update, context: Context, actor: Actor, mess
                     mark=mark,
                     when=patrol.started_at.astimezone(tz).strftime("%m-%d %H:%M"),
                     reach=reach.name(lang) if reach else "?",
-                    minutes=(patrol.duration_s or 0) // 60,
-                    distance=units.distance(svc.locales, lang, patrol.distance_m or 0.0),
+                    minutes=seconds // 60,
+                    distance=units.distance(svc.locales, lang, metres),
                 )
             )
     if not lines:
@@ -517,7 +586,7 @@ async def mypatrols_command(update: Update, context: Context, actor: Actor, mess
 async def menu_text(update: Update, context: Context, kind: Input) -> None:
     """The router's MENU: the main menu's buttons arrive as their text, and do what their commands do."""
     if kind is Input.MENU_PATROL:
-        await patrol_command(update, context)
+        await menu_patrol(update, context)
     elif kind is Input.MENU_MYPATROLS:
         await mypatrols_command(update, context)
 

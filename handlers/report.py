@@ -25,6 +25,7 @@ from telegram.ext import (
 from bot import drafts
 from bot.config import CATEGORIES, Language
 from bot.drafts import Next, Refusal, State, Step, Transition
+from bot.i18n import Locales
 from bot.problems import MAX_PHOTOS, DraftPhoto
 from bot.reports import Duplicate
 from handlers.access import Actor, command, guard, refuse
@@ -48,7 +49,7 @@ from handlers.callbacks import (
 )
 from handlers.common import Context, services
 from handlers.dialogs import flow
-from handlers.fieldwork import category_name, far_note, nearby_label, resting_keyboard, sent_at
+from handlers.fieldwork import category_name, far_note, labels, nearby_label, resting_keyboard, sent_at
 from handlers.media import Fetched, album_answer, download_photo, note_album
 from handlers.problems import announce_new
 from handlers.ui import ButtonHandler, buttons, paged, show
@@ -136,7 +137,18 @@ async def report_input(update: Update, context: Context, dialog: DialogRecord) -
         location = message.location
         await _go(update, context, actor, drafts.share_location(state, location.latitude, location.longitude))
         return
-    await _go(update, context, actor, drafts.describe(state, message.text or ""))
+    text = message.text or ""
+    if text.strip() in _keyboard_labels(svc.locales):
+        text = ""  # a reply keyboard's button, not a description: told what this step takes
+    track = await svc.reports.track_point(state)
+    await _go(update, context, actor, drafts.describe(state, text, track=track))
+
+
+def _keyboard_labels(locales: Locales) -> frozenset[str]:
+    """The reply keyboards' buttons (the main menu's, the patrol's), which arrive as text in either language."""
+    keys = [key for key in locales.catalogs["zh"] if key.startswith("menu.")]
+    keys += ["patrol.problem_button", "patrol.finish_button"]
+    return frozenset(label for key in keys for label in labels(locales, key))
 
 
 async def _add_photo(
@@ -165,7 +177,7 @@ async def _add_photo(
     if fetched is None:
         return
     photo = DraftPhoto(fetched.stored.photo_id, fetched.file_id, fetched.as_document, fetched.stored.info.gps)
-    transition = await svc.reports.add_photo(person.telegram_id, photo)
+    transition = await svc.reports.add_photo(person.telegram_id, photo, at=sent_at(message))
     if transition is None:
         return
     if transition.refused is not None:
@@ -211,6 +223,11 @@ async def _go(update: Update, context: Context, actor: Actor, transition: Transi
     if transition.next is Next.ASK_LOCATION and state is not None:
         await show(update, context, _t(context, lang, "report.photos_noted", count=len(transition.draft.photos)))
         await _ask_location(context, actor, state)
+    elif transition.next is Next.ASK_REACH and state is not None and state.draft.location_source == "patrol":
+        # On a patrol: the track's point is the location, no keyboard to put away.
+        photos = _t(context, lang, "report.photos_noted", count=len(transition.draft.photos))
+        await show(update, context, photos + "\n" + _t(context, lang, "taps.location_from_track"))
+        await _ask_reach(context, actor, state)
     elif transition.next is Next.ASK_REACH and state is not None:
         noted = _t(context, lang, "report.location_noted")
         if update.callback_query is not None:  # the photo's location, chosen with a button
@@ -381,7 +398,8 @@ async def cancel_pressed(update: Update, context: Context, actor: Actor, data: R
 @drafted(ReportPhotosDone)
 async def photos_done(update: Update, context: Context, actor: Actor, data: ReportPhotosDone, state: State) -> None:
     """The photos are all there ("Next"): on to the location."""
-    await _go(update, context, actor, drafts.photos_done(state))
+    track = await services(context).reports.track_point(state)
+    await _go(update, context, actor, drafts.photos_done(state, track=track))
 
 
 @drafted(ReportUseExif)

@@ -541,6 +541,33 @@ class FakeUser:
         msg["contact"] = contact
         return await self._send(record, msg)
 
+    async def send_media(
+        self,
+        kind: str,
+        data: bytes = b"OggS\x00fake media",
+        duration: int = 5,
+        caption: str | None = None,
+        *,
+        chat: FakeGroup | int | None = None,
+        date: DateLike = None,
+    ) -> JSON:
+        """Send a voice note, an audio file, a video or a round video note (``kind`` as Telegram names the field:
+        voice, audio, video, video_note); the bytes are kept for getFile, nothing checks what they are."""
+        if kind not in ("voice", "audio", "video", "video_note"):
+            raise ValueError(f"not a media kind: {kind}")
+        record, msg = self._base(chat, date)
+        mime = {"voice": "audio/ogg", "audio": "audio/mpeg"}.get(kind, "video/mp4")
+        stored = self.state.files.add(data, kind, mime_type=mime)
+        media: JSON = {"file_id": stored.file_id, "file_unique_id": stored.file_unique_id, "duration": duration}
+        if kind == "video_note":
+            media["length"] = 240
+        elif kind == "video":
+            media.update(width=640, height=360)
+        msg[kind] = media
+        if caption and kind != "video_note":
+            msg["caption"] = caption
+        return await self._send(record, msg)
+
     async def send_venue(
         self,
         lat: float,

@@ -218,6 +218,18 @@ class PatrolPhoto:
 
 
 @dataclass(frozen=True, slots=True)
+class PatrolMedia:
+    """A voice note, audio, video or video note sent during a patrol: Telegram's file id, to send it on."""
+
+    kind: str  # voice, audio, video, video_note
+    file_id: str
+    file_unique_id: str
+    duration_s: int | None
+    sent_at: datetime
+    caption: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class Finish:
     ended_at: datetime
     end_reason: str
@@ -522,6 +534,16 @@ class Patrols:
             for r in rows
         ]
 
+    async def latest_point(self, patrol_id: int) -> TrackPoint | None:
+        """The track's latest point by Telegram's time (points still queued included)."""
+        await self.caught_up()
+        row = await self._store.fetchone(
+            "SELECT at, lat, lon, accuracy_m, source FROM patrol_points WHERE patrol_id = ?"
+            " ORDER BY at DESC, id DESC LIMIT 1",
+            (patrol_id,),
+        )
+        return None if row is None else TrackPoint(from_db_time(row[0]), row[1], row[2], row[3], row[4])  # type: ignore[arg-type]
+
     async def point_count(self, patrol_id: int) -> int:
         await self.caught_up()
         return int(await self._store.fetchval("SELECT count(*) FROM patrol_points WHERE patrol_id = ?", (patrol_id,)))
@@ -564,6 +586,43 @@ class Patrols:
             PatrolPhoto(r[0], r[1], bool(r[2]), from_db_time(r[3]), r[4], _unsigned(r[5]), r[6])  # type: ignore[arg-type]
             for r in rows
         ]
+
+    async def add_media(self, patrol_id: int, media: PatrolMedia) -> int:
+        """Keep a voice note or video as evidence; how many the patrol has now (the same message again adds none)."""
+        self._forget(patrol_id=patrol_id)
+        async with self._store.atomic() as conn:
+            await conn.execute(
+                "INSERT INTO patrol_media (patrol_id, kind, file_id, file_unique_id, duration_s, sent_at, caption)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                (
+                    patrol_id,
+                    media.kind,
+                    media.file_id,
+                    media.file_unique_id,
+                    media.duration_s,
+                    to_db_time(media.sent_at),
+                    media.caption,
+                ),
+            )
+            await conn.execute(
+                "UPDATE patrols SET last_activity_at = max(last_activity_at, ?), updated_at = ? WHERE id = ?",
+                (to_db_time(media.sent_at), utc_now(), patrol_id),
+            )
+            async with conn.execute("SELECT count(*) FROM patrol_media WHERE patrol_id = ?", (patrol_id,)) as cursor:
+                row = await cursor.fetchone()
+        self._written(patrol_id=patrol_id)
+        return int(row[0]) if row else 0
+
+    async def media(self, patrol_id: int) -> list[PatrolMedia]:
+        rows = await self._store.fetchall(
+            "SELECT kind, file_id, file_unique_id, duration_s, sent_at, caption FROM patrol_media"
+            " WHERE patrol_id = ? ORDER BY sent_at, id",
+            (patrol_id,),
+        )
+        return [PatrolMedia(r[0], r[1], r[2], r[3], from_db_time(r[4]), r[5]) for r in rows]  # type: ignore[arg-type]
+
+    async def media_count(self, patrol_id: int) -> int:
+        return int(await self._store.fetchval("SELECT count(*) FROM patrol_media WHERE patrol_id = ?", (patrol_id,)))
 
     async def photo_used_before(self, photo_ids: Sequence[int], *, patrol_id: int, before: datetime) -> bool:
         """Whether any of these photos is evidence of another patrol sent before `before`."""
@@ -658,6 +717,23 @@ class Patrols:
             (reach_id,),
         )
         return None if row is None else _patrol(row)
+
+    async def guide_sent(self, person_id: int, guide: str) -> bool:
+        """Whether the person has been sent this guide."""
+        found = await self._store.fetchval(
+            "SELECT 1 FROM guides_sent WHERE person_id = ? AND guide = ?", (person_id, guide)
+        )
+        return found is not None
+
+    async def claim_guide(self, person_id: int, guide: str) -> bool:
+        """Record that the person is sent a guide; False when they were sent it before (it is sent once)."""
+        return (
+            await self._store.execute(
+                "INSERT INTO guides_sent (person_id, guide, sent_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+                (person_id, guide, utc_now()),
+            )
+            > 0
+        )
 
     async def reminded(self, person_id: int, kind: str, day: str) -> bool:
         """Record a reminder for the day; False when it was already sent (a restart, a second job run)."""

@@ -188,3 +188,20 @@ def test_the_same_problem_is_only_the_one_offered() -> None:
     before = State(Step.DUPLICATE, replace(offered.draft, offered_problem_id=None))
     assert drafts.answer_duplicate(before, same=True, problem_id=9).refused is Refusal.NOT_OFFERED
     assert drafts.answer_duplicate(before, same=False).next is Next.ASK_DESCRIPTION
+
+
+def test_text_after_the_photos_is_the_description_and_moves_on() -> None:
+    """Typed after the photos (before "Next"): kept as the description, the photos taken as done, and the
+    description step is skipped later; with a patrol's track point, the location is asked for no more."""
+    photos = State(Step.PHOTOS, replace(AT_STEP[Step.PHOTOS], photos=[PHOTO]))
+    moved = drafts.describe(photos, "  岸边堆了建筑垃圾  ")
+    assert (moved.step, moved.next, moved.draft.description) == (Step.LOCATION, Next.ASK_LOCATION, "岸边堆了建筑垃圾")
+    on_patrol = drafts.describe(photos, "垃圾", track=(32.5, 120.41))
+    assert (on_patrol.step, on_patrol.next) == (Step.REACH, Next.ASK_REACH)
+    assert (on_patrol.draft.lat, on_patrol.draft.lon, on_patrol.draft.location_source) == (32.5, 120.41, "patrol")
+    assert drafts.photos_done(photos, track=(32.5, 120.41)).next is Next.ASK_REACH
+    assert drafts.describe(photos, "   ").refused is Refusal.WRONG_STEP
+    described = State(Step.CATEGORY, replace(AT_STEP[Step.CATEGORY], description="垃圾"))
+    assert drafts.choose_category(described, "garbage", duplicate_of=None).next is Next.ASK_CONFIRM
+    duplicate = State(Step.DUPLICATE, replace(AT_STEP[Step.DUPLICATE], description="垃圾"))
+    assert drafts.answer_duplicate(duplicate, same=False).step is Step.CONFIRM

@@ -7,6 +7,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from storage import Store
+from storage.migrate import bundled_migrations
+from storage.patrols import PatrolMedia
 from storage.registry import ReachValues
 
 START = datetime(2026, 11, 29, 0, 0, tzinfo=UTC)
@@ -68,3 +70,20 @@ async def test_the_open_patrol_cache_follows_a_note_written_inside_a_transaction
             await store.patrols.add_note(patrol_id, at=START + timedelta(minutes=5), text="#1", kind="problem")
         after = await store.patrols.open_for(person_id)
         assert after is not None and after.problem_count == 1
+
+
+async def test_migration_0012_keeps_patrols_and_adds_media_and_guides(tmp_path: Path) -> None:
+    """0012 adds a patrol's voice and video evidence and the guides sent; a patrol from before it takes both."""
+    path = tmp_path / "riverbot.sqlite3"
+    async with await Store.open(path, migrations=bundled_migrations()[:11]) as store:
+        person_id, patrol_id = await _patrol(store)
+        assert "patrol_media" not in await store.table_names()
+    async with await Store.open(path) as store:
+        media = PatrolMedia("voice", "AwAC1", "AgAD1", 7, START + timedelta(minutes=3), None)
+        assert await store.patrols.add_media(patrol_id, media) == 1
+        assert await store.patrols.add_media(patrol_id, media) == 1  # the same message handled again
+        assert await store.patrols.media(patrol_id) == [media]
+        assert await store.patrols.claim_guide(person_id, "live_location")
+        assert not await store.patrols.claim_guide(person_id, "live_location")
+    async with await Store.open(tmp_path / "fresh.sqlite3") as fresh:
+        assert {"patrol_media", "guides_sent"} <= set(await fresh.table_names())

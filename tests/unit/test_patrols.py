@@ -187,3 +187,44 @@ def test_a_telegram_time_from_the_future_is_taken_as_now() -> None:
     # Telegram's clock a little ahead of the server's, or any time past: as Telegram dated it.
     assert not_ahead(now + FUTURE_SKEW, now) == now + FUTURE_SKEW
     assert not_ahead(now - timedelta(hours=3), now) == now - timedelta(hours=3)
+
+
+async def test_the_menu_starts_only_on_a_reach_that_is_clearly_the_one(store: Store, settings: Settings) -> None:
+    """`quick_reach`: the only reach; else the one clearly nearest the last known point (within the allowed
+    distance, the next 3 times as far and 500 m farther, all mapped); else None (the list)."""
+    service = PatrolService(store, settings)
+    area, _ = await store.areas.upsert("CD", "CD", "CD")
+
+    async def reach(code: str, lat: float | None) -> int:
+        line = None if lat is None else f'{{"type":"LineString","coordinates":[[120.40,{lat}],[120.43,{lat}]]}}'
+        box = None if lat is None else (lat, 120.40, lat, 120.43)
+        reach_id, _ = await store.reaches.upsert(ReachValues(code, code, code, area, "village", 2.8, (), line, box))
+        return reach_id
+
+    async def seen_at(person_id: int, reach_id: int, lat: float, when: datetime) -> None:
+        patrol, _ = await store.patrols.start(person_id, reach_id, when)
+        await store.patrols.add_point(patrol.id, at=when, lat=lat, lon=120.41, accuracy_m=None, source="single")
+        await store.patrols.finish(
+            patrol.id, Finish(when, "finished", 0.0, 0, 1, 0, valid=False, reasons=[])
+        )
+
+    now = datetime.now(UTC)
+    a, near, far, unmapped = (await reach("A", 32.5), await reach("B", 32.503), await reach("C", 32.55),
+                              await reach("D", None))  # fmt: skip
+    cases = [
+        ([a], None, a),  # the only reach, wherever they are
+        ([a, far], None, None),  # not seen yet: the list
+        ([a, far], (32.5, now), a),  # 5.5 km apart: clearly A
+        ([a, far], (32.52, now), None),  # 2.2 km from A: too far from both
+        ([a, near], (32.5, now), None),  # the next is only 334 m away: not clear
+        ([a, unmapped], (32.5, now), None),  # D could be anywhere
+        ([a, far], (32.5, now - timedelta(days=100)), None),  # seen too long ago
+    ]
+    for n, (mine, seen, expected) in enumerate(cases):
+        person = await store.people.create(name=f"P{n}", telegram_id=1000 + n)
+        for reach_id in mine:
+            await store.assignments.assign(person, reach_id, level="village", starts_on=date(2020, 1, 1))
+        if seen is not None:
+            await seen_at(person, mine[0], seen[0], seen[1])
+        found = await service.quick_reach(person, None, now)
+        assert (found.id if found else None) == expected, (n, mine, seen)

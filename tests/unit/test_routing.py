@@ -50,7 +50,10 @@ ROWS: list[tuple[Input, Who, bool, DialogState, Destination]] = [
     (I.MENU_MYPATROLS, MEMBER, True, NONE, D.PATROL_EVIDENCE),  # a note, as it always was
     (I.SLASHED, MEMBER, True, NONE, D.STRAY),  # "/中文" is no note
     (I.CONTACT, MEMBER, True, NONE, D.STRAY),
-    (I.VOICE, MEMBER, True, NONE, D.STRAY),
+    (I.VOICE, MEMBER, True, NONE, D.PATROL_EVIDENCE),  # kept as evidence
+    (I.AUDIO, MEMBER, True, NONE, D.PATROL_EVIDENCE),
+    (I.VIDEO, MEMBER, True, NONE, D.PATROL_EVIDENCE),
+    (I.VIDEO_NOTE, MEMBER, True, NONE, D.PATROL_EVIDENCE),
     (I.STICKER, MEMBER, True, NONE, D.STRAY),
     (I.EDIT, MEMBER, True, NONE, D.IGNORE),  # an edited note or caption
     (I.SERVICE, MEMBER, True, NONE, D.IGNORE),
@@ -65,12 +68,12 @@ ROWS: list[tuple[Input, Who, bool, DialogState, Destination]] = [
     (I.DOCUMENT, MEMBER, True, OPEN, D.DIALOG),
     (I.TEXT, MEMBER, True, OPEN, D.DIALOG),
     (I.SLASHED, MEMBER, True, OPEN, D.DIALOG),
-    (I.FINISH, MEMBER, True, OPEN, D.DIALOG),
+    (I.FINISH, MEMBER, True, OPEN, D.PATROL_EVIDENCE),  # finishes; a report draft is kept
     (I.PROBLEM, MEMBER, True, OPEN, D.DIALOG),
     (I.MENU_PATROL, MEMBER, True, OPEN, D.DIALOG),
     (I.CONTACT, MEMBER, True, OPEN, D.DIALOG),
-    (I.VOICE, MEMBER, True, OPEN, D.STRAY),  # no flow takes a voice message
-    (I.VIDEO, MEMBER, True, OPEN, D.STRAY),
+    (I.VOICE, MEMBER, True, OPEN, D.PATROL_EVIDENCE),  # no flow takes a voice message: the patrol keeps it
+    (I.VIDEO, MEMBER, True, OPEN, D.PATROL_EVIDENCE),
     (I.EDIT, MEMBER, True, OPEN, D.IGNORE),
     # -- a member on patrol with a stale dialog (an older version's flow): the patrol defers to it, no dialog
     #    takes it, so it falls to the menu and the short answers (and the router drops the dialog)
