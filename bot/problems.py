@@ -14,8 +14,10 @@ from typing import Any, Literal
 
 from bot.config import CATEGORIES, LEVELS, Settings
 from bot.dialogs import Dialog, Dialogs
+from bot.evidence import TRACK_AFTER, TRACK_BEFORE, Sighting, trusted_taken_at
 from bot.geo import haversine_m
 from bot.people import ADMIN, CHIEF, Person, person_from
+from bot.photos import read_taken_at
 from bot.reachability import Reason, why_unreachable
 from storage import Store
 from storage.problems import NewProblem, ProblemEvent, ProblemFilter, ProblemPhoto, ProblemRecord
@@ -589,3 +591,44 @@ class ProblemService:
             to_status=problem.status,
             data={"days_overdue": days_overdue},
         )
+
+    # -- evidence -----------------------------------------------------------------------------------------
+
+    async def sightings(self, problem: ProblemRecord, photos: list[ProblemPhoto]) -> list[Sighting]:
+        """What each photo's stamp says (`bot.evidence`): before-photos the report's place and time; after-photos
+        their own, from their EXIF or the sender's track, or unknown; never the problem's passed off as theirs."""
+        seen = []
+        for photo in photos:
+            taken = read_taken_at(photo.taken_at)
+            if photo.kind != "after":
+                seen.append(Sighting("before", taken, problem.reported_at, (problem.lat, problem.lon)))
+                continue
+            arrived = photo.added_at
+            taken = trusted_taken_at(taken, not_before=problem.reported_at, not_after=arrived, tz=self._settings.tz)
+            if photo.gps is not None:
+                seen.append(Sighting("after", taken, arrived, photo.gps, "exif"))
+                continue
+            point = None
+            if photo.added_by is not None:
+                point = await self._store.patrols.point_near(
+                    photo.added_by, arrived, before=TRACK_BEFORE, after=TRACK_AFTER
+                )
+            if point is not None:
+                seen.append(Sighting("after", taken, arrived, (point.lat, point.lon), "track", point.at))
+            else:
+                seen.append(Sighting("after", taken, arrived, None))
+        return seen
+
+    # -- which photos each chat has been sent ---------------------------------------------------------------
+
+    async def photos_sent(self, chat_id: int, problem_id: int) -> dict[int, int]:
+        """photo id -> the message that carried it to this chat: sent once, replied to after."""
+        return await self._store.problems.photo_messages(chat_id, problem_id)
+
+    async def remember_photos_sent(self, chat_id: int, problem_id: int, sent: dict[int, int]) -> None:
+        async with self._store.atomic():
+            await self._store.problems.remember_photo_messages(chat_id, problem_id, sent)
+
+    async def forget_photos_sent(self, chat_id: int, problem_id: int) -> None:
+        """The chat no longer has those messages (Telegram cannot find them to reply to): send them again."""
+        await self._store.problems.forget_photo_messages(chat_id, problem_id)
