@@ -207,3 +207,78 @@ async def test_the_verification_album_says_before_and_after_in_english(bot: Harn
         "After rectification 1/2",
         "After rectification 2/2",
     ]
+
+
+# -- fixed on the spot ------------------------------------------------------------------------------------
+
+
+async def to_confirmation(bot: Harness, user: FakeUser, *, zh: bool = True) -> SentMessage:
+    """The report flow up to its confirmation: a photo, a shared location, the reach, the category, no note."""
+    await user.send("/report")
+    await user.next_message()
+    await user.send_photo(make_jpeg(1600, 1200, seed=1))
+    added = await user.next_message()
+    await tap(bot, user, added, text="➡️ 照片已发完，下一步" if zh else "➡️ Done with photos: next")
+    await user.next_message()
+    await user.send_location(32.5005, 120.403)
+    await user.next_message()
+    reaches = await user.next_message()
+    category = await tap(bot, user, reaches, data=reaches.buttons[0][0][1])
+    described = await tap(bot, user, category, text="乱堆" if zh else "illegal dumping")
+    return await tap(bot, user, described, text="跳过" if zh else "Skip")
+
+
+async def test_a_chief_records_a_problem_fixed_on_the_spot(bot: Harness) -> None:
+    ids = await seed(bot.store)
+    admin = await started_admin(bot)
+    wang = bot.sandbox.user(first_name="王五", language_code="zh-hans")
+    wang_id = await chief(bot, wang, "王五", [ids["DBH-01"]], level="village")
+    await started(wang)
+
+    confirm = await to_confirmation(bot, wang)
+    assert confirm.button_texts == ["📤 提交", "✅ 现场已处置", "取消"]
+    asked = await tap(bot, wang, confirm, text="✅ 现场已处置")
+    assert "请发送处置后的照片" in asked.text
+    await wang.send("已经清理干净了")
+    assert "请发送处置后的照片，或点" in (await wang.next_message()).text
+    await wang.send_photo(make_jpeg(1600, 1200, seed=1))  # the problem's own photo again: no evidence of a fix
+    assert "这是问题照片本身" in (await wang.next_message()).text
+    await wang.send_photo(make_jpeg(1600, 1200, seed=7))
+    added = await wang.next_message()
+    assert "已收到第 1 张处置后照片" in added.text
+    done = await tap(bot, wang, added, text="📤 提交：现场已处置")
+    assert "现场已处置，已销号" in done.text and "#1" in done.text
+
+    problem = await bot.store.problems.by_id(1)
+    assert problem is not None and problem.status == "closed" and problem.assignee_id == wang_id
+    assert [p.kind for p in await bot.store.problems.photos(1)] == ["before", "after"]
+    assert [e.action for e in await bot.store.problems.events(1)] == ["report", "fixed_on_spot"]
+    assert await bot.store.dialogs.get(wang.id) is None
+    await admin.expect_silence()  # nothing for the office to do: it shows in the summaries
+
+    # The card's timeline says how it was closed, and its album says which photo is which.
+    await admin.send("/problem 1")
+    album = await admin.next_message()
+    assert album_captions(bot, admin.id)[-1] == ["整改前（上报照片）", "整改后"]
+    assert album.media_group_id is not None
+    await admin.next_message()
+    card = await admin.next_message()
+    assert "现场已处置，销号" in card.text and "已销号" in card.text
+    assert bot.errors() == []
+
+
+async def test_a_volunteer_is_not_offered_fixed_on_the_spot_and_a_forged_press_is_refused(bot: Harness) -> None:
+    await seed(bot.store)
+    await started_admin(bot)
+    xiao = bot.sandbox.user(first_name="Xiao", language_code="en")
+    await volunteer(bot, xiao, "李小义")
+    confirm = await to_confirmation(bot, xiao, zh=False)
+    assert confirm.button_texts == ["📤 Send", "Cancel"]
+    answer = await bot.sandbox.answer(await xiao.press_raw(xiao.id, confirm.message_id, "rp:fix"))
+    assert answer["show_alert"] and "Only river chiefs" in answer["text"]
+    state = await bot.services.reports.current(xiao.id)
+    assert state is not None and state.step.value == "confirm" and state.draft.fixed_photos is None
+    sent = await tap(bot, xiao, confirm, text="📤 Send")
+    assert "#1" in sent.text
+    problem = await bot.store.problems.by_id(1)
+    assert problem is not None and problem.status == "reported"  # filed as usual (no chief holds the reach here)
