@@ -3,6 +3,8 @@ as found, closed and closed on time in the tallies, and its log says how it was 
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -10,8 +12,11 @@ from pathlib import Path
 import pytest
 
 from bot.config import Settings, load_settings
+from bot.exports import export
+from bot.i18n import Locales
 from bot.people import PeopleService, Person
 from bot.problems import Draft, DraftPhoto, ProblemService
+from bot.summaries import SummaryService, week_of
 from bot.tallies import ProblemFigures, TallyService
 from storage import Store
 from storage.registry import ReachValues
@@ -86,3 +91,23 @@ async def test_a_volunteer_may_not_and_nothing_is_filed(store: Store, settings: 
     assert not service.may_fix_on_spot(volunteer)
     assert await service.submit_fixed(volunteer, draft, at=datetime.now(UTC)) is None
     assert await store.fetchval("SELECT count(*) FROM problems") == 0
+
+
+async def test_summary_stats_and_export_agree_on_a_fix_on_the_spot(
+    store: Store, settings: Settings, tmp_path: Path
+) -> None:
+    chief, draft = await world(store, settings, "chief")
+    # Reported a second ago: the same week as its closing, whenever the test runs.
+    at = datetime.now(UTC) - timedelta(seconds=1)
+    problem = await ProblemService(store, settings).submit_fixed(chief, draft, at=at)
+    assert problem is not None
+    week = week_of(datetime.now(settings.tz).date())
+    stats = await TallyService(store, settings).stats(week.first, week.last)
+    [area] = await store.areas.all()
+    summary = await SummaryService(store, settings).area_summary(area, week)
+    for figures in (stats.problems.overall, summary.problems.overall):
+        assert (figures.new, figures.closed, figures.open, figures.due, figures.closed_on_time) == (1, 1, 0, 1, 1)
+    out = tmp_path / "out"
+    await export(store, settings, Locales.load(), language="en", fmt="csv", first=week.first, last=week.last, out=out)
+    rows = list(csv.reader(io.StringIO((out / "problems.csv").read_text(encoding="utf-8-sig"))))
+    assert [int(row[0]) for row in rows[1:]] == [problem.id]
