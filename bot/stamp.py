@@ -191,27 +191,26 @@ def _upright_turn(image: Image.Image) -> Image.Transpose | None:
 
 
 def _draw_band(image: Image.Image, lines: list[str]) -> None:
-    """White text on a darkened, see-through band at the bottom, never taller than MAX_BAND_SHARE of the photo:
-    the text shrinks to fit (a long reach name on a narrow photo, or a short photo) rather than cover more."""
+    """White text on a darkened, see-through band at the bottom, never taller than MAX_BAND_SHARE of the photo.
+
+    The lines may share a row (joined by SEPARATOR) where the photo is wide enough: of the ways to group them
+    into rows, the one that lets the text be largest is drawn, so that fewer, longer rows on a landscape photo
+    keep the text legible at phone width inside the thin band. Text shrinks to fit rather than covering more.
+    """
     width, height = image.size
     limit = max(1, math.floor(height * MAX_BAND_SHARE))
-    size = max(MIN_TEXT_PX, round(min(width, height) * TEXT_SHARE))
-    available = max(1, width - 2 * _margin(size))
+    cap = max(MIN_TEXT_PX, round(min(width, height) * TEXT_SHARE))
+    size, rows = max(
+        ((_largest(rows, width, limit, cap), -len(rows), rows) for rows in _groupings(lines)),
+        key=lambda choice: choice[:2],
+    )[0::2]
     font = fonts.load(size)
-    widest = max(_text_width(font, line) for line in lines)
-    if widest > available and size > MIN_TEXT_PX:
-        # Long reach names on a narrow (portrait) photo: smaller text rather than cut text, down to a limit.
-        size = max(MIN_TEXT_PX, math.floor(size * available / widest))
-        font = fonts.load(size)
-    while size > TINY_TEXT_PX and _band_height(font, size, len(lines)) > limit:
-        size = max(TINY_TEXT_PX, min(size - 1, math.floor(size * limit / _band_height(font, size, len(lines)))))
-        font = fonts.load(size)
     margin = _margin(size)
     available = max(1, width - 2 * margin)
-    lines = [_fit(font, line, available) for line in lines]
+    rows = [_fit(font, row, available) for row in rows]
     line_height = _line_height(font, size)
     gap = _gap(size)
-    band = min(limit, _band_height(font, size, len(lines)))
+    band = min(limit, _band_height(font, size, len(rows)))
     top = height - band
     region = image.crop((0, top, width, height))
     image.paste(Image.blend(Image.new("RGB", region.size), region, BAND_SHOW_THROUGH), (0, top))
@@ -220,10 +219,41 @@ def _draw_band(image: Image.Image, lines: list[str]) -> None:
     text.paste(image.crop((0, top, width, height)))
     draw = ImageDraw.Draw(text)
     y = margin
-    for line in lines:
-        draw.text((margin, y), line, fill=TEXT_COLOUR, font=font)
+    for row in rows:
+        draw.text((margin, y), row, fill=TEXT_COLOUR, font=font)
         y += line_height + gap
     image.paste(text, (0, top))
+
+
+def _groupings(lines: list[str]) -> list[list[str]]:
+    """Every way to put the lines, in order, into rows (consecutive lines joined): 4 for 3 lines."""
+    if len(lines) <= 1:
+        return [lines]
+    found = []
+    for rest in _groupings(lines[1:]):
+        found.append([lines[0], *rest])
+        found.append([SEPARATOR.join((lines[0], rest[0])), *rest[1:]])
+    return found
+
+
+def _largest(rows: list[str], width: int, limit: int, cap: int) -> int:
+    """The largest text size, at most `cap`, at which `rows` fit the photo's width and the band's height limit;
+    never below TINY_TEXT_PX (and below MIN_TEXT_PX only where the height limit demands it)."""
+    size = cap
+    while size > TINY_TEXT_PX:
+        font = fonts.load(size)
+        too_tall = _band_height(font, size, len(rows)) > limit
+        widest = max(_text_width(font, row) for row in rows)
+        too_wide = widest > width - 2 * _margin(size) and size > MIN_TEXT_PX
+        if not too_tall and not too_wide:
+            break
+        shrink = [size - 1]
+        if too_tall:
+            shrink.append(math.floor(size * limit / _band_height(font, size, len(rows))))
+        if too_wide:
+            shrink.append(max(MIN_TEXT_PX, math.floor(size * (width - 2 * _margin(size)) / widest)))
+        size = max(TINY_TEXT_PX, min(shrink))
+    return size
 
 
 def _margin(size: int) -> int:

@@ -476,3 +476,26 @@ def test_the_band_is_see_through_and_the_photo_above_it_is_untouched() -> None:
     assert correlation(under, scene) > 0.9
     assert max(under) - min(under) > 50  # visible, not flattened to black
     assert statistics.mean(under) < statistics.mean(scene) - 40  # and darker, so the white text reads
+
+
+def text_rows(image: Image.Image) -> list[int]:
+    """The heights of the runs of rows with white text in them, in the band (the bottom 10%)."""
+    grey = image.convert("L")
+    runs, run = [], 0
+    for y in range(int(grey.height * 0.9), grey.height):
+        if max(grey.crop((0, y, grey.width, y + 1)).tobytes()) > 230:
+            run += 1
+        elif run:
+            runs.append(run)
+            run = 0
+    return [*runs, run] if run else runs
+
+
+@requires_cjk
+def test_a_landscape_photo_puts_two_lines_on_a_row_to_keep_the_text_large() -> None:
+    # 1600 x 1200: three rows in 120 pixels would make 25-pixel text; two rows keep it at 35 (the old
+    # band's 36 took 17% of the height).
+    copy = decode(stamp(plain_jpeg(1600, 1200), LINES))
+    rows = text_rows(copy)
+    assert len(rows) == 2 and min(rows) >= 28, rows
+    assert dark_rows(copy) <= 0.10 * copy.height + 1
