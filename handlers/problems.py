@@ -234,29 +234,34 @@ async def send_problem(
         category=category_name(svc.locales, lang, problem.category),
     )
     address = card.reach.name(lang) if card.reach else ""
-    try:
+
+    async def venue(anchor: int | None) -> None:
         await context.bot.send_venue(
-            chat_id, latitude=problem.lat, longitude=problem.lon, title=title, address=address,
+            chat_id,
+            latitude=problem.lat,
+            longitude=problem.lon,
+            title=title,
+            address=address,
             reply_parameters=_replying(anchor),
         )
+
+    try:
+        await venue(anchor)
     except BadRequest as exc:
         if anchor is None or not _reply_missing(exc):
             raise
         # The chat no longer has the photos (deleted): they go again, and are remembered anew.
         await svc.problems.forget_photos_sent(chat_id, problem.id)
         anchor = await send_photos(context, chat_id, lang, card)
-        await context.bot.send_venue(
-            chat_id, latitude=problem.lat, longitude=problem.lon, title=title, address=address,
-            reply_parameters=_replying(anchor),
-        )
+        await venue(anchor)
     texts = problem_messages(svc, lang, card, intro=intro, timeline=timeline)
     actions = await svc.problems.permitted(problem, viewer)
     rows = action_buttons(svc, lang, problem, actions)
     if not timeline:
         rows.append(details_button(svc, lang, problem))
-    await context.bot.send_message(
-        chat_id, texts[0], reply_markup=buttons(*rows) if rows else None, reply_parameters=_replying(anchor, loose=True)
-    )
+    markup = buttons(*rows) if rows else None
+    reply = _replying(anchor, loose=True)
+    await context.bot.send_message(chat_id, texts[0], reply_markup=markup, reply_parameters=reply)
     for history in texts[1:]:
         await context.bot.send_message(chat_id, history)
 
@@ -274,10 +279,12 @@ def _reply_missing(exc: BadRequest) -> bool:
 
 async def send_photos(context: Context, chat_id: int, lang: Language, card: Card) -> int | None:
     """Send the chat the problem's photos it has not been sent yet, each captioned before or after; returns the
-    message later messages reply to (the newest photos' first message), None when there is none.
+    message later messages reply to (the first of those just sent, else the newest sent before), None when the
+    problem has no photo to show.
 
     Each chat is sent a photo once (remembered in the store): one 70 KB photo used to go out five times for one
-    problem. New photos (after-photos, a same-problem report's) reply to the ones sent before."""
+    problem. New photos (after-photos, a same-problem report's) reply to the ones sent before; when those are
+    gone from the chat (Telegram cannot find them), every photo is sent again and remembered anew."""
     svc = services(context)
     problem = card.problem
     shown = [photo for photo in card.photos[: 2 * MAX_PHOTOS] if not photo.pruned]
@@ -293,21 +300,20 @@ async def send_photos(context: Context, chat_id: int, lang: Language, card: Card
     if not copies:
         return max(earlier) if earlier else None
     captions = photo_captions(svc, lang, [copy.kind for copy in copies])
-    reply = _replying(max(earlier) if earlier else None, loose=True)
+    reply = _replying(max(earlier) if earlier else None)
     try:
         if len(copies) == 1:
-            message = await context.bot.send_photo(
-                chat_id, copies[0].data, caption=captions[0], reply_parameters=reply
-            )
+            message = await context.bot.send_photo(chat_id, copies[0].data, caption=captions[0], reply_parameters=reply)
             messages = [message]
         else:
-            messages = list(
-                await context.bot.send_media_group(
-                    chat_id,
-                    [InputMediaPhoto(c.data, caption=caption) for c, caption in zip(copies, captions, strict=True)],
-                    reply_parameters=reply,
-                )
-            )
+            media = [InputMediaPhoto(c.data, caption=caption) for c, caption in zip(copies, captions, strict=True)]
+            messages = list(await context.bot.send_media_group(chat_id, media, reply_parameters=reply))
+    except BadRequest as exc:
+        if reply is None or not _reply_missing(exc):
+            logger.warning("Could not send the photos of problem %s to %s", problem.id, chat_id, exc_info=True)
+            return max(earlier) if earlier else None
+        await svc.problems.forget_photos_sent(chat_id, problem.id)
+        return await send_photos(context, chat_id, lang, card)
     except TelegramError:
         logger.warning("Could not send the photos of problem %s to %s", problem.id, chat_id, exc_info=True)
         return max(earlier) if earlier else None

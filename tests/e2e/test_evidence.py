@@ -282,3 +282,38 @@ async def test_a_volunteer_is_not_offered_fixed_on_the_spot_and_a_forged_press_i
     assert "#1" in sent.text
     problem = await bot.store.problems.by_id(1)
     assert problem is not None and problem.status == "reported"  # filed as usual (no chief holds the reach here)
+
+
+async def test_a_new_after_photo_for_someone_who_deleted_the_album_comes_with_all_the_photos(bot: Harness) -> None:
+    ids = await seed(bot.store)
+    admin = await started_admin(bot)
+    wang = bot.sandbox.user(first_name="王五", language_code="zh-hans")
+    await chief(bot, wang, "王五", [ids["DBH-01"]], level="village")
+    await started(wang)
+    xiao = bot.sandbox.user(first_name="小李", language_code="zh-hans")
+    await volunteer(bot, xiao, "李小义")
+    await report(bot, xiao)
+    await wang.next_message()
+    await wang.next_message()
+    card = await wang.next_message()
+    await rectify(bot, wang, card, seed=2)
+    album = await admin.next_message()
+    await admin.next_message()
+    verify = await admin.next_message()
+    for message in album.album:  # the office clears its chat
+        del admin.state.messages[(admin.id, message.message_id)]
+    await tap(bot, admin, verify, text="↩️ 退回重改")
+    await admin.next_message()
+    await admin.send("仍有垃圾")
+    await admin.next_message()
+    await wang.next_message()
+    again = await wang.next_message()
+    await rectify(bot, wang, again, seed=3)
+    resent = await admin.next_message()
+    assert resent.media_group_id is not None and replied_to(resent) is None
+    assert album_captions(bot, admin.id)[-1] == ["整改前（上报照片）", "整改后 1/2", "整改后 2/2"]
+    venue = await admin.next_message()
+    assert replied_to(venue) == resent.message_id
+    sent = await bot.services.problems.photos_sent(admin.id, 1)
+    assert sorted(sent.values()) == [m.message_id for m in resent.album]
+    assert bot.errors() == []
