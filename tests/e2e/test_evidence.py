@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -317,3 +318,35 @@ async def test_a_new_after_photo_for_someone_who_deleted_the_album_comes_with_al
     sent = await bot.services.problems.photos_sent(admin.id, 1)
     assert sorted(sent.values()) == [m.message_id for m in resent.album]
     assert bot.errors() == []
+
+
+async def test_an_after_photo_sent_during_a_patrol_is_placed_by_the_track(
+    bot: Harness, stamped: list[list[str]]
+) -> None:
+    ids = await seed(bot.store)
+    admin = await started_admin(bot)
+    wang = bot.sandbox.user(first_name="Wang", language_code="en")
+    wang_id = await chief(bot, wang, "王五", [ids["DBH-01"]], level="village")
+    await started(wang)
+    xiao = bot.sandbox.user(first_name="小李", language_code="zh-hans")
+    await volunteer(bot, xiao, "李小义")
+    await report(bot, xiao)
+    await wang.next_message()
+    await wang.next_message()
+    card = await wang.next_message()
+    # The chief is on a patrol of the reach; his last track point was a minute ago, 300 m from the problem.
+    patrol, _ = await bot.store.patrols.start(wang_id, ids["DBH-01"], datetime.now(UTC) - timedelta(minutes=20))
+    await bot.store.patrols.add_point(
+        patrol.id, at=datetime.now(UTC) - timedelta(minutes=1), lat=32.5012, lon=120.4061, accuracy_m=8, source="live"
+    )
+    await tap(bot, wang, card, text="✅ Rectified")
+    await wang.next_message()
+    await wang.send_photo(make_jpeg(1200, 900, seed=2))
+    added = await wang.next_message()
+    await tap(bot, wang, added, text="📤 Submit rectification")
+    await admin.next_message()
+    after = stamped[-1]
+    assert after[0].startswith("整改后 · 问题 #1")
+    assert after[1].startswith("32.50120 N, 120.40610 E（巡河轨迹 ")
+    problem = await bot.store.problems.by_id(1)
+    assert problem is not None and f"{problem.lat:.5f} N" not in after[1]
