@@ -33,6 +33,7 @@ class Step(StrEnum):
     DUPLICATE = "duplicate"
     DESCRIPTION = "description"
     CONFIRM = "confirm"
+    AFTER_PHOTO = "after_photo"  # fixed on the spot: waiting for the after-photos
 
 
 class Next(StrEnum):
@@ -49,6 +50,9 @@ class Next(StrEnum):
     SUBMIT = "submit"  # file the problem; the draft is over
     JOIN = "join"  # add the person to the existing problem; the draft is over
     CANCELLED = "cancelled"  # the draft is dropped
+    ASK_AFTER_PHOTO = "ask_after_photo"  # fixed on the spot: ask for the photo after
+    MORE_AFTER_PHOTOS = "more_after_photos"  # an after-photo was added: say so, offer "Send as fixed"
+    SUBMIT_FIXED = "submit_fixed"  # file the problem closed at once, with its after-photos; the draft is over
 
 
 class Refusal(StrEnum):
@@ -59,6 +63,7 @@ class Refusal(StrEnum):
     TOO_MANY_PHOTOS = "too_many_photos"
     NEED_A_PHOTO = "need_a_photo"
     NOT_OFFERED = "not_offered"  # "the same problem" named one the draft was not offered (a forged button)
+    SAME_AS_BEFORE = "same_as_before"  # an after-photo that is one of the report's own photos
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,6 +237,37 @@ def confirm(state: State) -> Transition:
     if state.step is not Step.CONFIRM:
         return _refuse(state, Refusal.WRONG_STEP)
     return _to(None, state.draft, Next.SUBMIT)
+
+
+def fix_on_spot(state: State) -> Transition:
+    """"Fixed on the spot" instead of "Send": the reporter put it right there and then; the after-photos next.
+    Who may choose it is the caller's rule (`ProblemService.may_fix_on_spot`)."""
+    if state.step is not Step.CONFIRM:
+        return _refuse(state, Refusal.WRONG_STEP)
+    return _to(Step.AFTER_PHOTO, replace(state.draft, fixed_photos=[]), Next.ASK_AFTER_PHOTO)
+
+
+def add_fixed_photo(state: State, photo: DraftPhoto) -> Transition:
+    """A photo after the fix: at most MAX_PHOTOS, and not one of the report's own (that shows no change)."""
+    if state.step is not Step.AFTER_PHOTO:
+        return _refuse(state, Refusal.WRONG_STEP)
+    kept = state.draft.fixed_photos or []
+    if any(p.photo_id == photo.photo_id for p in kept):
+        return _to(Step.AFTER_PHOTO, state.draft, Next.MORE_AFTER_PHOTOS)
+    if any(p.photo_id == photo.photo_id for p in state.draft.photos):
+        return _refuse(state, Refusal.SAME_AS_BEFORE)
+    if len(kept) >= MAX_PHOTOS:
+        return _refuse(state, Refusal.TOO_MANY_PHOTOS)
+    return _to(Step.AFTER_PHOTO, replace(state.draft, fixed_photos=[*kept, photo]), Next.MORE_AFTER_PHOTOS)
+
+
+def confirm_fixed(state: State) -> Transition:
+    """"Send as fixed": the problem is filed closed, once there is an after-photo."""
+    if state.step is not Step.AFTER_PHOTO:
+        return _refuse(state, Refusal.WRONG_STEP)
+    if not state.draft.fixed_photos:
+        return _refuse(state, Refusal.NEED_A_PHOTO)
+    return _to(None, state.draft, Next.SUBMIT_FIXED)
 
 
 def cancel(state: State) -> Transition:

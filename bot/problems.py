@@ -14,8 +14,10 @@ from typing import Any, Literal
 
 from bot.config import CATEGORIES, LEVELS, Settings
 from bot.dialogs import Dialog, Dialogs
+from bot.evidence import TRACK_AFTER, TRACK_BEFORE, Sighting, trusted_taken_at
 from bot.geo import haversine_m
 from bot.people import ADMIN, CHIEF, Person, person_from
+from bot.photos import read_taken_at
 from bot.reachability import Reason, why_unreachable
 from storage import Store
 from storage.problems import NewProblem, ProblemEvent, ProblemFilter, ProblemPhoto, ProblemRecord
@@ -71,12 +73,16 @@ class Draft:
     listed_area_id: int | None = None
     # The open problem offered as perhaps the same: the only one "the same problem" may join.
     offered_problem_id: int | None = None
+    # Fixed on the spot: the after-photos (None: not chosen), filed with the report as closed at once.
+    fixed_photos: list[DraftPhoto] | None = None
 
     def to_json(self) -> dict[str, Any]:
         # A key added later is written only when set: a draft that never used it keeps the stored form it had.
         later: dict[str, Any] = {"listed_area_id": self.listed_area_id} if self.listed_area_id is not None else {}
         if self.offered_problem_id is not None:
             later["offered_problem_id"] = self.offered_problem_id
+        if self.fixed_photos is not None:
+            later["fixed_photos"] = [_photo_json(p) for p in self.fixed_photos]
         return {
             "photos": [[p.photo_id, p.file_id, p.as_document, list(p.gps) if p.gps else None] for p in self.photos],
             "lat": self.lat,
@@ -110,12 +116,21 @@ class Draft:
             started_at=data.get("started_at"),
             listed_area_id=data.get("listed_area_id"),
             offered_problem_id=data.get("offered_problem_id"),
+            fixed_photos=None if data.get("fixed_photos") is None else [_photo_from(p) for p in data["fixed_photos"]],
         )
 
     @property
     def exif_location(self) -> tuple[float, float] | None:
         """The first photo-as-file that carried GPS: the place the camera recorded."""
         return next((p.gps for p in self.photos if p.gps is not None), None)
+
+
+def _photo_json(p: DraftPhoto) -> list[Any]:
+    return [p.photo_id, p.file_id, p.as_document, list(p.gps) if p.gps else None]
+
+
+def _photo_from(p: list[Any]) -> DraftPhoto:
+    return DraftPhoto(int(p[0]), str(p[1]), bool(p[2]), (float(p[3][0]), float(p[3][1])) if p[3] else None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,6 +275,69 @@ class ProblemService:
             problem = await self._store.problems.by_id(problem_id)
         assert problem is not None
         return problem
+
+    @staticmethod
+    def may_fix_on_spot(person: Person) -> bool:
+        """Who may file a problem as fixed on the spot (closed at once, with before and after photos): an active
+        chief, who answers for rectification anyway. Not a volunteer (or an office clerk who is no chief): their
+        word alone would close a problem that nobody responsible for the river has seen."""
+        return person.active and person.is_chief
+
+    async def submit_fixed(self, reporter: Person, draft: Draft, *, at: datetime) -> ProblemRecord | None:
+        """File the report as found and put right there and then: reported at `at`, closed now by the reporter,
+        who is its assignee, due today, so it counts as found, closed and closed on time. None when this person
+        may not, or there is no after-photo."""
+        if not self.may_fix_on_spot(reporter) or not draft.fixed_photos:
+            return None
+        assert draft.reach_id is not None and draft.category in CATEGORIES
+        assert draft.lat is not None and draft.lon is not None
+        reach = await self._store.reaches.by_id(draft.reach_id)
+        assert reach is not None
+        now = max(datetime.now(UTC), at)
+        due = now.astimezone(self._settings.tz).date()
+        async with self._store.atomic():
+            problem_id = await self._store.problems.insert(
+                NewProblem(
+                    reporter_id=reporter.id,
+                    patrol_id=draft.patrol_id,
+                    reach_id=reach.id,
+                    area_id=reach.area_id,
+                    category=draft.category,
+                    description=draft.description,
+                    lat=draft.lat,
+                    lon=draft.lon,
+                    location_source=draft.location_source or "shared",
+                ),
+                reported_at=at,
+            )
+            for photo in draft.photos:
+                await self._store.problems.add_photo(
+                    problem_id, photo_id=photo.photo_id, file_id=photo.file_id, kind="before", added_by=reporter.id
+                )
+            for photo in draft.fixed_photos:
+                await self._store.problems.add_photo(
+                    problem_id, photo_id=photo.photo_id, file_id=photo.file_id, kind="after", added_by=reporter.id
+                )
+            await self._store.problems.add_event(
+                problem_id, actor_id=reporter.id, action="report", from_status=None, to_status="reported", at=at
+            )
+            await self._store.problems.transition(
+                problem_id, expect=("reported",), status="closed", assignee_id=reporter.id, deadline=due, closed_at=now
+            )
+            await self._store.problems.add_event(
+                problem_id,
+                actor_id=reporter.id,
+                action="fixed_on_spot",
+                from_status="reported",
+                to_status="closed",
+                data={"deadline": due.isoformat(), "photos": len(draft.fixed_photos)},
+                at=now,
+            )
+            if draft.patrol_id is not None:
+                patrol = await self._store.patrols.by_id(draft.patrol_id)
+                if patrol is not None and patrol.is_open:
+                    await self._store.patrols.add_note(patrol.id, at=at, text=f"#{problem_id}", kind="problem")
+            return await self._store.problems.by_id(problem_id)
 
     async def join_existing(self, problem_id: int, reporter_id: int, draft: Draft) -> ProblemRecord | None:
         """The report was the same problem: its photos become more evidence, the reporter follows it."""
@@ -590,3 +668,44 @@ class ProblemService:
             to_status=problem.status,
             data={"days_overdue": days_overdue},
         )
+
+    # -- evidence -----------------------------------------------------------------------------------------
+
+    async def sightings(self, problem: ProblemRecord, photos: list[ProblemPhoto]) -> list[Sighting]:
+        """What each photo's stamp says (`bot.evidence`): before-photos the report's place and time; after-photos
+        their own, from their EXIF or the sender's track, or unknown; never the problem's passed off as theirs."""
+        seen = []
+        for photo in photos:
+            taken = read_taken_at(photo.taken_at)
+            if photo.kind != "after":
+                seen.append(Sighting("before", taken, problem.reported_at, (problem.lat, problem.lon)))
+                continue
+            arrived = photo.added_at
+            taken = trusted_taken_at(taken, not_before=problem.reported_at, not_after=arrived, tz=self._settings.tz)
+            if photo.gps is not None:
+                seen.append(Sighting("after", taken, arrived, photo.gps, "exif"))
+                continue
+            point = None
+            if photo.added_by is not None:
+                point = await self._store.patrols.point_near(
+                    photo.added_by, arrived, before=TRACK_BEFORE, after=TRACK_AFTER
+                )
+            if point is not None:
+                seen.append(Sighting("after", taken, arrived, (point.lat, point.lon), "track", point.at))
+            else:
+                seen.append(Sighting("after", taken, arrived, None))
+        return seen
+
+    # -- which photos each chat has been sent ---------------------------------------------------------------
+
+    async def photos_sent(self, chat_id: int, problem_id: int) -> dict[int, int]:
+        """photo id -> the message that carried it to this chat: sent once, replied to after."""
+        return await self._store.problems.photo_messages(chat_id, problem_id)
+
+    async def remember_photos_sent(self, chat_id: int, problem_id: int, sent: dict[int, int]) -> None:
+        async with self._store.atomic():
+            await self._store.problems.remember_photo_messages(chat_id, problem_id, sent)
+
+    async def forget_photos_sent(self, chat_id: int, problem_id: int) -> None:
+        """The chat no longer has those messages (Telegram cannot find them to reply to): send them again."""
+        await self._store.problems.forget_photo_messages(chat_id, problem_id)

@@ -193,3 +193,16 @@ class ReportService:
         problem = await self._problems.submit(person_id, draft, at=at)
         await self.apply(telegram_id, transition)
         return problem
+
+    async def submit_fixed(self, telegram_id: int, person: Person, state: State) -> ProblemRecord | None:
+        """File the problem as fixed on the spot (`ProblemService.submit_fixed`), dated when the report was begun.
+        None: the draft has no after-photo yet, or this person may not (the draft is kept)."""
+        transition = drafts.confirm_fixed(state)
+        if transition.refused is not None:
+            return None
+        draft = state.draft
+        at = not_ahead(datetime.fromisoformat(draft.started_at)) if draft.started_at else datetime.now(UTC)
+        problem = await self._problems.submit_fixed(person, draft, at=at)
+        if problem is not None:
+            await self.apply(telegram_id, transition)
+        return problem

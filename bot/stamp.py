@@ -16,6 +16,7 @@ import io
 import math
 import warnings
 from datetime import datetime, tzinfo
+from typing import Literal
 
 from PIL import Image, ImageDraw, ImageFont, UnidentifiedImageError
 
@@ -30,9 +31,17 @@ QUALITY = 85
 TEXT_SHARE = 0.03
 MIN_TEXT_PX = 12
 # How much of the photo shows through the band: 0 black, 1 untouched.
-BAND_SHOW_THROUGH = 0.35
+BAND_SHOW_THROUGH = 0.4
 TEXT_COLOUR = (255, 255, 255)
 SEPARATOR = " · "
+# The band's share of the photo's height at most: the bottom of a photo is often where the rubbish is.
+MAX_BAND_SHARE = 0.10
+# The smallest text drawn at all; below the band's limit on a tiny picture the text shrinks to it, not the rule.
+TINY_TEXT_PX = 6
+
+Kind = Literal["before", "after"]
+# Where an after-photo's place came from: its own EXIF GPS, or the sender's track near the time it arrived.
+PlaceSource = Literal["exif", "track"]
 
 
 def stamp(original: bytes, lines: list[str], *, max_side: int = MAX_SIDE, quality: int = QUALITY) -> bytes:
@@ -67,19 +76,67 @@ def evidence_lines(
     taken_at: datetime | None,
     reported_at: datetime,
     tz: tzinfo | None = None,
+    kind: Kind = "before",
+    place_source: PlaceSource | None = None,
+    place_at: datetime | None = None,
 ) -> list[str]:
     """The band's three lines: problem, category and reach; coordinates; when taken and reported.
 
     `category` and `reach` are already in `lang`. Aware times are shown in `tz` (the office's time zone); a
     naive EXIF time is the camera's own clock and is shown as it is.
+
+    An after-photo (`kind` "after") is evidence of its own: labelled rectified, with its own place (`gps` from
+    `place_source`, None when unknown) and time (`taken_at`, a capture time judged trustworthy, else None;
+    `reported_at`, when it reached the bot), each saying where it came from, so that a copy never passes the
+    problem's coordinates or report time off as the after-photo's.
     """
-    parts = (locales.plain(lang, "stamp.problem", number=number), category, reach)
+    parts = [locales.plain(lang, "stamp.problem", number=number), category, reach]
+    if kind == "after":
+        parts.insert(0, locales.plain(lang, "stamp.rectified"))
     first = SEPARATOR.join(part for part in parts if part)
+    if kind == "after":
+        return [first, _after_place(locales, lang, gps=gps, source=place_source, at=place_at, tz=tz),
+                _after_time(locales, lang, taken_at, reported_at, tz)]
     where = format_coordinates(*gps) if gps is not None else locales.plain(lang, "stamp.no_location")
     when = [locales.plain(lang, "stamp.reported", time=_minute(reported_at, tz))]
     if taken_at is not None:
         when.insert(0, locales.plain(lang, "stamp.taken", time=_minute(taken_at, tz)))
     return [first, where, SEPARATOR.join(when)]
+
+
+def _after_place(
+    locales: Locales,
+    lang: Language,
+    *,
+    gps: tuple[float, float] | None,
+    source: PlaceSource | None,
+    at: datetime | None,
+    tz: tzinfo | None,
+) -> str:
+    if gps is None or source is None:
+        return locales.plain(lang, "stamp.place_unknown")
+    place = format_coordinates(*gps)
+    if source == "track":
+        return locales.plain(lang, "stamp.place_track", place=place, time=_clock(at, tz) if at else "?")
+    return locales.plain(lang, "stamp.place_exif", place=place)
+
+
+def _after_time(
+    locales: Locales, lang: Language, taken_at: datetime | None, received_at: datetime, tz: tzinfo | None
+) -> str:
+    received = _minute(received_at, tz)
+    if taken_at is None:
+        return locales.plain(lang, "stamp.received_only", time=received)
+    return SEPARATOR.join(
+        (
+            locales.plain(lang, "stamp.taken_exif", time=_minute(taken_at, tz)),
+            locales.plain(lang, "stamp.received", time=received),
+        )
+    )
+
+
+def _clock(moment: datetime, tz: tzinfo | None) -> str:
+    return _minute(moment, tz)[-5:]
 
 
 def _minute(moment: datetime, tz: tzinfo | None) -> str:
@@ -134,29 +191,86 @@ def _upright_turn(image: Image.Image) -> Image.Transpose | None:
 
 
 def _draw_band(image: Image.Image, lines: list[str]) -> None:
+    """White text on a darkened, see-through band at the bottom, never taller than MAX_BAND_SHARE of the photo.
+
+    The lines may share a row (joined by SEPARATOR) where the photo is wide enough: of the ways to group them
+    into rows, the one that lets the text be largest is drawn, so that fewer, longer rows on a landscape photo
+    keep the text legible at phone width inside the thin band. Text shrinks to fit rather than covering more.
+    """
     width, height = image.size
-    size = max(MIN_TEXT_PX, round(min(width, height) * TEXT_SHARE))
-    margin = max(4, round(size * 0.6))
-    available = max(1, width - 2 * margin)
+    limit = max(1, math.floor(height * MAX_BAND_SHARE))
+    cap = max(MIN_TEXT_PX, round(min(width, height) * TEXT_SHARE))
+    size, rows = max(
+        ((_largest(rows, width, limit, cap), -len(rows), rows) for rows in _groupings(lines)),
+        key=lambda choice: choice[:2],
+    )[0::2]
     font = fonts.load(size)
-    widest = max(_text_width(font, line) for line in lines)
-    if widest > available and size > MIN_TEXT_PX:
-        # Long reach names on a narrow (portrait) photo: smaller text rather than cut text, down to a limit.
-        size = max(MIN_TEXT_PX, math.floor(size * available / widest))
-        font = fonts.load(size)
-    lines = [_fit(font, line, available) for line in lines]
-    ascent, descent = font.getmetrics() if isinstance(font, ImageFont.FreeTypeFont) else (size, size // 4)
-    line_height = ascent + descent
-    gap = round(size * 0.35)
-    band = min(height, 2 * margin + len(lines) * line_height + (len(lines) - 1) * gap)
+    margin = _margin(size)
+    available = max(1, width - 2 * margin)
+    rows = [_fit(font, row, available) for row in rows]
+    line_height = _line_height(font, size)
+    gap = _gap(size)
+    band = min(limit, _band_height(font, size, len(rows)))
     top = height - band
     region = image.crop((0, top, width, height))
     image.paste(Image.blend(Image.new("RGB", region.size), region, BAND_SHOW_THROUGH), (0, top))
-    draw = ImageDraw.Draw(image)
-    y = top + margin
-    for line in lines:
-        draw.text((margin, y), line, fill=TEXT_COLOUR, font=font)
+    # The text is drawn on the band alone, so that nothing spills above it on a picture too small for the text.
+    text = Image.new("RGB", (width, band))
+    text.paste(image.crop((0, top, width, height)))
+    draw = ImageDraw.Draw(text)
+    y = margin
+    for row in rows:
+        draw.text((margin, y), row, fill=TEXT_COLOUR, font=font)
         y += line_height + gap
+    image.paste(text, (0, top))
+
+
+def _groupings(lines: list[str]) -> list[list[str]]:
+    """Every way to put the lines, in order, into rows (consecutive lines joined): 4 for 3 lines."""
+    if len(lines) <= 1:
+        return [lines]
+    found = []
+    for rest in _groupings(lines[1:]):
+        found.append([lines[0], *rest])
+        found.append([SEPARATOR.join((lines[0], rest[0])), *rest[1:]])
+    return found
+
+
+def _largest(rows: list[str], width: int, limit: int, cap: int) -> int:
+    """The largest text size, at most `cap`, at which `rows` fit the photo's width and the band's height limit;
+    never below TINY_TEXT_PX (and below MIN_TEXT_PX only where the height limit demands it)."""
+    size = cap
+    while size > TINY_TEXT_PX:
+        font = fonts.load(size)
+        too_tall = _band_height(font, size, len(rows)) > limit
+        widest = max(_text_width(font, row) for row in rows)
+        too_wide = widest > width - 2 * _margin(size) and size > MIN_TEXT_PX
+        if not too_tall and not too_wide:
+            break
+        shrink = [size - 1]
+        if too_tall:
+            shrink.append(math.floor(size * limit / _band_height(font, size, len(rows))))
+        if too_wide:
+            shrink.append(max(MIN_TEXT_PX, math.floor(size * (width - 2 * _margin(size)) / widest)))
+        size = max(TINY_TEXT_PX, min(shrink))
+    return size
+
+
+def _margin(size: int) -> int:
+    return max(2, round(size * 0.4))
+
+
+def _gap(size: int) -> int:
+    return round(size * 0.2)
+
+
+def _line_height(font: fonts.Font, size: int) -> int:
+    ascent, descent = font.getmetrics() if isinstance(font, ImageFont.FreeTypeFont) else (size, size // 4)
+    return int(ascent + descent)
+
+
+def _band_height(font: fonts.Font, size: int, count: int) -> int:
+    return 2 * _margin(size) + count * _line_height(font, size) + (count - 1) * _gap(size)
 
 
 def _text_width(font: fonts.Font, text: str) -> float:

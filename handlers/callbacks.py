@@ -721,3 +721,11 @@ class ExportFormat(CallbackData, prefix="ex:f"):
 class ExportRange(CallbackData, prefix="ex:r"):
     fmt: Format
     period: Range
+
+
+class ReportFixed(CallbackData, prefix="rp:fix"):
+    """At the report's confirmation: the problem was fixed on the spot; the after-photos come next."""
+
+
+class ReportFixedSend(CallbackData, prefix="rp:fixed"):
+    """Send the report as fixed on the spot, with its after-photos."""

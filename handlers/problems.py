@@ -8,10 +8,11 @@ import html
 import logging
 import re
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 
-from telegram import InlineKeyboardMarkup, InputMediaPhoto, Message, Update
-from telegram.error import Forbidden, TelegramError
+from telegram import InlineKeyboardMarkup, InputMediaPhoto, Message, ReplyParameters, Update
+from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, filters
 
 from bot.config import CATEGORIES, Language
@@ -19,7 +20,7 @@ from bot.deadlines import Notice
 from bot.dialogs import Dialog
 from bot.failures import one_record
 from bot.people import ADMIN, Person
-from bot.photos import PhotoError, read_taken_at
+from bot.photos import PhotoError
 from bot.problems import MAX_PHOTOS, NOTE_FLOW, Action, Card, DraftPhoto, Listed, ProblemPhoto, ProblemRecord
 from bot.reachability import Reason, waiting_label, why_unreachable
 from bot.services import Services
@@ -219,68 +220,162 @@ async def send_problem(
     intro: str | None = None,
     timeline: bool = False,
 ) -> None:
-    """Photos (an album), the map location, then the card with what this person may do."""
+    """Photos (an album) the chat has not had yet, the map location, then the card with what this person may
+    do. Photos sent before are not sent again: the location and the card reply to them (`send_photos`)."""
     svc = services(context)
     lang = viewer.language
     card = await svc.problems.card(problem, timeline=timeline)
-    photos, reach = card.photos, card.reach
-    if photos:
-        copies = await evidence_copies(svc, lang, problem, photos[: 2 * MAX_PHOTOS], reach.name(lang) if reach else "")
-        try:
-            if len(copies) == 1:
-                await context.bot.send_photo(chat_id, copies[0])
-            elif copies:
-                await context.bot.send_media_group(chat_id, [InputMediaPhoto(c) for c in copies])
-        except TelegramError:
-            logger.warning("Could not send the photos of problem %s to %s", problem.id, chat_id, exc_info=True)
-    await context.bot.send_venue(
-        chat_id,
-        latitude=problem.lat,
-        longitude=problem.lon,
-        title=_p(
-            svc,
-            lang,
-            "problem.venue_title",
-            number=problem.id,
-            category=category_name(svc.locales, lang, problem.category),
-        ),
-        address=reach.name(lang) if reach else "",
+    anchor = await send_photos(context, chat_id, lang, card)
+    title = _p(
+        svc,
+        lang,
+        "problem.venue_title",
+        number=problem.id,
+        category=category_name(svc.locales, lang, problem.category),
     )
+    address = card.reach.name(lang) if card.reach else ""
+
+    async def venue(anchor: int | None) -> None:
+        await context.bot.send_venue(
+            chat_id,
+            latitude=problem.lat,
+            longitude=problem.lon,
+            title=title,
+            address=address,
+            reply_parameters=_replying(anchor),
+        )
+
+    try:
+        await venue(anchor)
+    except BadRequest as exc:
+        if anchor is None or not _reply_missing(exc):
+            raise
+        # The chat no longer has the photos (deleted): they go again, and are remembered anew.
+        await svc.problems.forget_photos_sent(chat_id, problem.id)
+        anchor = await send_photos(context, chat_id, lang, card)
+        await venue(anchor)
     texts = problem_messages(svc, lang, card, intro=intro, timeline=timeline)
     actions = await svc.problems.permitted(problem, viewer)
     rows = action_buttons(svc, lang, problem, actions)
     if not timeline:
         rows.append(details_button(svc, lang, problem))
-    await context.bot.send_message(chat_id, texts[0], reply_markup=buttons(*rows) if rows else None)
+    markup = buttons(*rows) if rows else None
+    reply = _replying(anchor, loose=True)
+    await context.bot.send_message(chat_id, texts[0], reply_markup=markup, reply_parameters=reply)
     for history in texts[1:]:
         await context.bot.send_message(chat_id, history)
 
 
+def _replying(message_id: int | None, *, loose: bool = False) -> ReplyParameters | None:
+    """A reply to `message_id`; `loose`: sent anyway, as a plain message, if that message is gone."""
+    if message_id is None:
+        return None
+    return ReplyParameters(message_id, allow_sending_without_reply=loose or None)
+
+
+def _reply_missing(exc: BadRequest) -> bool:
+    return "replied not found" in exc.message.lower()
+
+
+async def send_photos(context: Context, chat_id: int, lang: Language, card: Card) -> int | None:
+    """Send the chat the problem's photos it has not been sent yet, each captioned before or after; returns the
+    message later messages reply to (the first of those just sent, else the newest sent before), None when the
+    problem has no photo to show.
+
+    Each chat is sent a photo once (remembered in the store): one 70 KB photo used to go out five times for one
+    problem. New photos (after-photos, a same-problem report's) reply to the ones sent before; when those are
+    gone from the chat (Telegram cannot find them), every photo is sent again and remembered anew."""
+    svc = services(context)
+    problem = card.problem
+    shown = [photo for photo in card.photos[: 2 * MAX_PHOTOS] if not photo.pruned]
+    if not shown:
+        return None
+    sent = await svc.problems.photos_sent(chat_id, problem.id)
+    earlier = [sent[p.photo_id] for p in shown if p.photo_id in sent]
+    fresh = [p for p in shown if p.photo_id not in sent]
+    if not fresh:
+        return max(earlier)
+    reach = card.reach.name(lang) if card.reach else ""
+    copies = await evidence_copies(svc, lang, problem, fresh, reach)
+    if not copies:
+        return max(earlier) if earlier else None
+    captions = photo_captions(svc, lang, [copy.kind for copy in copies])
+    reply = _replying(max(earlier) if earlier else None)
+    try:
+        if len(copies) == 1:
+            message = await context.bot.send_photo(chat_id, copies[0].data, caption=captions[0], reply_parameters=reply)
+            messages = [message]
+        else:
+            media = [InputMediaPhoto(c.data, caption=caption) for c, caption in zip(copies, captions, strict=True)]
+            messages = list(await context.bot.send_media_group(chat_id, media, reply_parameters=reply))
+    except BadRequest as exc:
+        if reply is None or not _reply_missing(exc):
+            logger.warning("Could not send the photos of problem %s to %s", problem.id, chat_id, exc_info=True)
+            return max(earlier) if earlier else None
+        await svc.problems.forget_photos_sent(chat_id, problem.id)
+        return await send_photos(context, chat_id, lang, card)
+    except TelegramError:
+        logger.warning("Could not send the photos of problem %s to %s", problem.id, chat_id, exc_info=True)
+        return max(earlier) if earlier else None
+    await svc.problems.remember_photos_sent(
+        chat_id, problem.id, {c.photo_id: m.message_id for c, m in zip(copies, messages, strict=False)}
+    )
+    return messages[0].message_id
+
+
+def photo_captions(svc: Services, lang: Language, kinds: list[str]) -> list[str]:
+    """Each photo's caption: before or after the rectification, numbered within its side when there are more."""
+    counts = {kind: kinds.count(kind) for kind in set(kinds)}
+    seen: dict[str, int] = {}
+    captions = []
+    for kind in kinds:
+        seen[kind] = seen.get(kind, 0) + 1
+        label = _p(svc, lang, f"evidence.{'after' if kind == 'after' else 'before'}")
+        if counts[kind] > 1:
+            label = _p(svc, lang, "evidence.numbered", label=label, number=seen[kind], count=counts[kind])
+        captions.append(label)
+    return captions
+
+
+@dataclass(frozen=True, slots=True)
+class EvidenceCopy:
+    """A stamped copy of one photo, and what its band says (kept for tests and logs: the text is pixels)."""
+
+    photo_id: int
+    kind: str
+    lines: list[str]
+    data: bytes
+
+
 async def evidence_copies(
     svc: Services, lang: Language, problem: ProblemRecord, photos: list[ProblemPhoto], reach: str
-) -> list[bytes]:
-    """Copies with a stamped band (number, kind, reach, place, times); the originals on disk stay untouched."""
+) -> list[EvidenceCopy]:
+    """Copies with a stamped band (number, kind, reach, place, times); the originals on disk stay untouched.
+    After-photos carry their own time and place (`bot.evidence`), never the problem's."""
+    photos = [photo for photo in photos if not photo.pruned]  # past RETENTION_YEARS: the card says so instead
     copies = []
-    for photo in photos:
-        if photo.pruned:  # past RETENTION_YEARS: the card says so instead
-            continue
-        taken = read_taken_at(photo.taken_at)
+    for photo, seen in zip(photos, await svc.problems.sightings(problem, photos), strict=True):
         lines = evidence_lines(
             svc.locales,
             lang,
             number=problem.id,
             category=category_name(svc.locales, lang, problem.category),
             reach=reach,
-            gps=(problem.lat, problem.lon),
-            taken_at=taken,
-            reported_at=photo.added_at if photo.kind == "after" else problem.reported_at,
+            gps=seen.gps,
+            taken_at=seen.taken_at,
+            reported_at=seen.received_at,
             tz=svc.settings.tz,
+            kind=seen.kind,
+            place_source=seen.place_source,
+            place_at=seen.place_at,
         )
         try:
             original = await asyncio.to_thread((svc.settings.data_dir / photo.path).read_bytes)
-            copies.append(await asyncio.to_thread(stamp, original, lines))
+            data = await asyncio.to_thread(stamp, original, lines)
         except (OSError, PhotoError):
             logger.warning("Photo %s of problem %s is missing or unreadable", photo.photo_id, problem.id, exc_info=True)
+            continue
+        copies.append(EvidenceCopy(photo.photo_id, seen.kind, lines, data))
     return copies
 
 
@@ -299,10 +394,13 @@ async def _tell(
         if full:
             await send_problem(context, person.telegram_id, person, problem, intro=intro)
         else:
+            # A short notice refers to the photos this person was sent, if any (sent anyway if they are gone).
+            sent = await svc.problems.photos_sent(person.telegram_id, problem.id)
             await context.bot.send_message(
                 person.telegram_id,
                 intro,
                 reply_markup=buttons(details_button(svc, lang, problem)),
+                reply_parameters=_replying(max(sent.values()) if sent else None, loose=True),
             )
     except Forbidden as exc:
         await refused(context, person.telegram_id, exc)
@@ -720,7 +818,8 @@ async def note_input(update: Update, context: Context, dialog: Dialog) -> None:
             fetched = await fetch_photo(context, person.id, lang, message)
             if fetched is None:
                 return
-            photos.append([fetched.photo_id, fetched.file_id, fetched.as_document, None])
+            # The message id too: the assignee has this photo in the chat already, and is not sent it back.
+            photos.append([fetched.photo_id, fetched.file_id, fetched.as_document, None, message.message_id])
             await svc.problems.put_note(dialog.telegram_id, "rectify", {**dialog.data, "photos": photos})
             await message.reply_text(
                 _t(svc, lang, "problem.after_photo_added", count=len(photos), max=MAX_PHOTOS),
@@ -787,6 +886,9 @@ async def rectification_sent(update: Update, context: Context, actor: Actor, dat
         return
     await svc.problems.end_note(dialog.telegram_id)
     number = int(dialog.data["problem"])
+    own = {int(p[0]): int(p[4]) for p in dialog.data.get("photos", []) if len(p) > 4 and p[4]}
+    if own:
+        await svc.problems.remember_photos_sent(dialog.telegram_id, number, own)
     await _apply(update, context, actor.known, number, "rectify", note=dialog.data.get("note"), photos=photos)
 
 

@@ -36,6 +36,8 @@ from handlers.callbacks import (
     ReportCancel,
     ReportCategory,
     ReportCategoryPage,
+    ReportFixed,
+    ReportFixedSend,
     ReportNew,
     ReportPhotosDone,
     ReportReach,
@@ -129,6 +131,9 @@ async def report_input(update: Update, context: Context, dialog: DialogRecord) -
     state = drafts.load(dialog.flow, dialog.step, dialog.data)
     if actor is None or message is None or state is None:
         await svc.reports.drop(dialog.telegram_id)
+        return
+    if state.step is Step.AFTER_PHOTO:
+        await _after_photo_input(context, actor, state, message)
         return
     if message.photo or message.document is not None:
         await _add_photo(context, actor, state, message)
@@ -335,10 +340,10 @@ async def _ask_confirm(update: Update, context: Context, actor: Actor, state: St
         lon=f"{draft.lon:.5f}",
         description=draft.description or _p(context, lang, "common.none"),
     )
-    markup = buttons(
-        [(_p(context, lang, "report.send"), ReportSend().pack())],
-        [(_p(context, lang, "common.cancel"), ReportCancel().pack())],
-    )
+    rows = [[(_p(context, lang, "report.send"), ReportSend().pack())]]
+    if svc.problems.may_fix_on_spot(person):
+        rows.append([(_p(context, lang, "fixed.button"), ReportFixed().pack())])
+    markup = buttons(*rows, [(_p(context, lang, "common.cancel"), ReportCancel().pack())])
     if update.callback_query is not None:
         await show(update, context, text, markup)
     else:
@@ -586,6 +591,90 @@ async def _submit(update: Update, context: Context, actor: Actor, state: State) 
     await show(update, context, _t(context, lang, key, number=problem.id))
 
 
+# -- fixed on the spot -----------------------------------------------------------------------------------
+
+
+@drafted(ReportFixed, step=Step.CONFIRM)
+async def fixed_pressed(update: Update, context: Context, actor: Actor, data: ReportFixed, state: State) -> None:
+    """"Fixed on the spot" at the confirmation: ask for the photos after the fix, if a chief pressed it.
+
+    Chiefs only (`ProblemService.may_fix_on_spot`); anyone else (a forged button) is told to send it instead."""
+    svc = services(context)
+    lang = actor.language
+    if not svc.problems.may_fix_on_spot(actor.known):
+        await refuse(update, context, lang, "fixed.not_allowed")
+        return
+    telegram_id = actor.known.telegram_id
+    assert telegram_id is not None
+    transition = await svc.reports.apply(telegram_id, drafts.fix_on_spot(state))
+    if transition.refused is not None:
+        await _refused(update, context, lang, transition)
+        return
+    await show(update, context, _t(context, lang, "fixed.ask_photo", max=MAX_PHOTOS), _fixed_buttons(context, lang))
+
+
+def _fixed_buttons(context: Context, lang: Language, *, send: bool = False) -> InlineKeyboardMarkup:
+    cancel = [(_p(context, lang, "common.cancel"), ReportCancel().pack())]
+    if send:
+        return buttons([(_p(context, lang, "fixed.send"), ReportFixedSend().pack())], cancel)
+    return buttons(cancel)
+
+
+async def _after_photo_input(context: Context, actor: Actor, state: State, message: Message) -> None:
+    """At the after-photo step: a photo is kept as the after-photo; anything else is told what the step takes."""
+    svc = services(context)
+    lang = actor.language
+    telegram_id = actor.known.telegram_id
+    assert telegram_id is not None
+    if not (message.photo or message.document is not None):
+        markup = _fixed_buttons(context, lang, send=bool(state.draft.fixed_photos))
+        await message.reply_text(_t(context, lang, "fixed.use_step"), reply_markup=markup)
+        return
+    if len(state.draft.fixed_photos or []) >= MAX_PHOTOS:
+        await message.reply_text(_t(context, lang, "fixed.too_many", max=MAX_PHOTOS))
+        return
+    fetched = await download_photo(context, message, person_id=actor.known.id, lang=lang)
+    if fetched is None:
+        return
+    photo = DraftPhoto(fetched.stored.photo_id, fetched.file_id, fetched.as_document, fetched.stored.info.gps)
+    # Loaded again: the photos of an album arrive together, and each must see the others'.
+    current = await svc.reports.current(telegram_id)
+    if current is None or current.step is not Step.AFTER_PHOTO:
+        return
+    transition = await svc.reports.apply(telegram_id, drafts.add_fixed_photo(current, photo))
+    if transition.refused is Refusal.SAME_AS_BEFORE:
+        await message.reply_text(_t(context, lang, "fixed.same_as_before"))
+        return
+    if transition.refused is not None:
+        await message.reply_text(_t(context, lang, "fixed.too_many", max=MAX_PHOTOS))
+        return
+    count = len(transition.draft.fixed_photos or [])
+    await message.reply_text(
+        _t(context, lang, "fixed.photo_added", count=count, max=MAX_PHOTOS),
+        reply_markup=_fixed_buttons(context, lang, send=True),
+    )
+
+
+@drafted(ReportFixedSend, step=Step.AFTER_PHOTO)
+async def fixed_sent(update: Update, context: Context, actor: Actor, data: ReportFixedSend, state: State) -> None:
+    """File the problem as fixed on the spot: found and closed at once, before and after photos kept."""
+    svc = services(context)
+    lang = actor.language
+    if not svc.problems.may_fix_on_spot(actor.known):
+        await refuse(update, context, lang, "fixed.not_allowed")
+        return
+    if not state.draft.fixed_photos:
+        await refuse(update, context, lang, "fixed.need_photo")
+        return
+    telegram_id = actor.known.telegram_id
+    assert telegram_id is not None
+    problem = await svc.reports.submit_fixed(telegram_id, actor.known, state)
+    if problem is None:
+        await refuse(update, context, lang, "fallback.outdated_button")
+        return
+    await show(update, context, _t(context, lang, "fixed.filed", number=problem.id))
+
+
 def register(app: Application) -> None:  # type: ignore[type-arg]
     private = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
     app.add_handler(CommandHandler("report", report_command, private))
@@ -604,5 +693,7 @@ def register(app: Application) -> None:  # type: ignore[type-arg]
         (new_pressed, ReportNew),
         (skip_pressed, ReportSkip),
         (send_pressed, ReportSend),
+        (fixed_pressed, ReportFixed),
+        (fixed_sent, ReportFixedSend),
     ):
         app.add_handler(CallbackQueryHandler(callback, pattern=codec.pattern))

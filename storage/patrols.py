@@ -10,7 +10,7 @@ import sqlite3
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from storage.dbtime import from_db_time, to_db_time, utc_now
@@ -543,6 +543,21 @@ class Patrols:
             (patrol_id,),
         )
         return None if row is None else TrackPoint(from_db_time(row[0]), row[1], row[2], row[3], row[4])  # type: ignore[arg-type]
+    async def point_near(
+        self, person_id: int, at: datetime, *, before: timedelta, after: timedelta
+    ) -> TrackPoint | None:
+        """The person's track point nearest `at`, of any of their patrols, from `before` it to `after` it: where
+        they stood when a photo of theirs arrived (an after-photo without GPS of its own)."""
+        await self.caught_up()
+        row = await self._store.fetchone(
+            "SELECT pp.at, pp.lat, pp.lon, pp.accuracy_m, pp.source FROM patrol_points pp"
+            " JOIN patrols pa ON pa.id = pp.patrol_id WHERE pa.person_id = ? AND pp.at BETWEEN ? AND ?"
+            " ORDER BY abs(julianday(pp.at) - julianday(?)), pp.id DESC LIMIT 1",
+            (person_id, to_db_time(at - before), to_db_time(at + after), to_db_time(at)),
+        )
+        if row is None:
+            return None
+        return TrackPoint(from_db_time(row[0]), row[1], row[2], row[3], row[4])  # type: ignore[arg-type]
 
     async def point_count(self, patrol_id: int) -> int:
         await self.caught_up()

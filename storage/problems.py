@@ -72,6 +72,8 @@ class ProblemPhoto:
     taken_at: str | None
     added_at: datetime
     pruned: bool = False  # the original file was removed (RETENTION_YEARS): nothing to show but the record
+    gps: tuple[float, float] | None = None  # the photo's own EXIF GPS, if it carried any
+    added_by: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,15 +247,48 @@ class Problems:
         where = "" if kind is None else " AND pp.kind = ?"
         params: tuple[Any, ...] = (problem_id,) if kind is None else (problem_id, kind)
         rows = await self._store.fetchall(
-            "SELECT pp.photo_id, pp.file_id, pp.kind, p.path, p.taken_at, pp.added_at, p.pruned_at IS NOT NULL"
-            " FROM problem_photos pp"
+            "SELECT pp.photo_id, pp.file_id, pp.kind, p.path, p.taken_at, pp.added_at, p.pruned_at IS NOT NULL,"
+            " p.gps_lat, p.gps_lon, pp.added_by FROM problem_photos pp"
             f" JOIN photos p ON p.id = pp.photo_id WHERE pp.problem_id = ?{where} ORDER BY pp.id",
             params,
         )
         return [
-            ProblemPhoto(r[0], r[1], r[2], r[3], r[4], from_db_time(r[5]), bool(r[6]))  # type: ignore[arg-type]
+            ProblemPhoto(
+                r[0],
+                r[1],
+                r[2],
+                r[3],
+                r[4],
+                from_db_time(r[5]),  # type: ignore[arg-type]
+                bool(r[6]),
+                (r[7], r[8]) if r[7] is not None and r[8] is not None else None,
+                r[9],
+            )
             for r in rows
         ]
+
+    async def photo_messages(self, chat_id: int, problem_id: int) -> dict[int, int]:
+        """photo id -> the message that carried it to this chat."""
+        rows = await self._store.fetchall(
+            "SELECT photo_id, message_id FROM problem_photo_messages WHERE chat_id = ? AND problem_id = ?",
+            (chat_id, problem_id),
+        )
+        return {int(r[0]): int(r[1]) for r in rows}
+
+    async def remember_photo_messages(self, chat_id: int, problem_id: int, sent: dict[int, int]) -> None:
+        now = utc_now()
+        for photo_id, message_id in sent.items():
+            await self._store.execute(
+                "INSERT INTO problem_photo_messages (chat_id, problem_id, photo_id, message_id, sent_at)"
+                " VALUES (?, ?, ?, ?, ?) ON CONFLICT (chat_id, problem_id, photo_id)"
+                " DO UPDATE SET message_id = excluded.message_id, sent_at = excluded.sent_at",
+                (chat_id, problem_id, photo_id, message_id, now),
+            )
+
+    async def forget_photo_messages(self, chat_id: int, problem_id: int) -> None:
+        await self._store.execute(
+            "DELETE FROM problem_photo_messages WHERE chat_id = ? AND problem_id = ?", (chat_id, problem_id)
+        )
 
     async def open_near(self, category: str, lat: float, lon: float, radius_m: float) -> list[ProblemRecord]:
         """Open problems of the category inside a box around the point (the caller measures exactly)."""

@@ -37,11 +37,17 @@ async def until(user: FakeUser, text: str, limit: int = 6) -> SentMessage:
     raise AssertionError(f"no message with {text!r} among {seen}")
 
 
-async def notice(user: FakeUser, text: str) -> SentMessage:
-    """A full problem notice: the photos (one message, or one album), the map location, then the card."""
-    photos = await user.next_message()
-    assert photos.photo is not None, photos.describe()
+async def notice(user: FakeUser, text: str, *, again: bool = False) -> SentMessage:
+    """A full problem notice: the photos (one message, or one album), the map location, then the card.
+
+    `again`: the person was sent the photos before; the location and the card reply to them instead."""
+    if not again:
+        photos = await user.next_message()
+        assert photos.photo is not None, photos.describe()
     venue = await user.next_message()
+    if again:
+        replied = venue.raw.get("reply_to_message") or {}
+        assert replied.get("photo"), venue.describe()
     assert venue.raw.get("venue") is not None or venue.location is not None, venue.describe()
     card = await user.next_message()
     assert text in card.text, card.text
@@ -114,7 +120,7 @@ async def test_sent_back_with_a_reason_then_rectified_again_and_closed(bot: Harn
     assert "已退回问题 #1，责任人将重新整改" in (await admin.next_message()).text
     told = await xiao.next_message()
     assert "整改未通过核查，已退回重改" in told.text and reason in told.text
-    again = await notice(wang, f"整改被退回：{reason}")
+    again = await notice(wang, f"整改被退回：{reason}", again=True)
     assert "请重新整改" in again.text and "✅ 整改完成" in again.button_texts
     assert "问题 #1 · 乱堆 · 整改中" in again.text
 
@@ -245,7 +251,7 @@ async def test_the_reporter_reopens_within_the_window_and_only_then(bot: Harness
     await xiao.send(reason)
     assert "已重新打开问题 #1" in (await xiao.next_message()).text
     fresh = (today(bot).date() + timedelta(days=7)).isoformat()
-    heard = await notice(li, f"is reported as not fixed and has been reopened: {reason}")
+    heard = await notice(li, f"is reported as not fixed and has been reopened: {reason}", again=True)
     assert f"Deadline: {fresh}" in heard.text and heard.button_texts[0] == "✅ Rectified"
 
     problem = await bot.store.problems.by_id(1)
@@ -464,7 +470,7 @@ async def test_the_deadline_job_reminds_warns_and_escalates_once(bot: Harness) -
     late = (day - timedelta(days=3)).isoformat()
     await bot.store.execute("UPDATE problems SET deadline = ? WHERE id = 1", (late,))
     await run_deadline_job(bot)
-    await notice(admin, "🚨 Problem #1 (illegal dumping) is 3 day(s) overdue")
+    await notice(admin, "🚨 Problem #1 (illegal dumping) is 3 day(s) overdue", again=True)
     await wang.expect_silence()  # his reminder letter for #1 went out today already
     events = await bot.store.problems.events(1)
     assert [e.action for e in events] == ["report", "assign", "escalate", "rectify", "close", "reopen", "escalate"]

@@ -14,6 +14,7 @@ from bot.problems import MAX_PHOTOS, Draft, DraftPhoto
 
 PHOTO = DraftPhoto(7, "file-7", False, None)
 FILE_WITH_GPS = DraftPhoto(8, "file-8", True, (32.5, 120.4))
+AFTER = DraftPhoto(9, "file-9", False, None)
 
 # One draft filled as far as each step has it.
 AT_STEP = {
@@ -24,6 +25,7 @@ AT_STEP = {
     Step.DUPLICATE: Draft(photos=[PHOTO], lat=32.5, lon=120.4, reach_id=3, category="garbage", offered_problem_id=4),
     Step.DESCRIPTION: Draft(photos=[PHOTO], lat=32.5, lon=120.4, reach_id=3, category="garbage"),
     Step.CONFIRM: Draft(photos=[PHOTO], lat=32.5, lon=120.4, reach_id=3, category="garbage", description="漂浮物"),
+    Step.AFTER_PHOTO: Draft(photos=[PHOTO], lat=32.5, lon=120.4, reach_id=3, category="garbage", fixed_photos=[AFTER]),
 }
 
 Input = Callable[[State], Transition]
@@ -42,6 +44,9 @@ INPUTS: dict[str, Input] = {
     "text": lambda s: drafts.describe(s, "  河面漂浮物  "),
     "skip": lambda s: drafts.describe(s, None),
     "send": drafts.confirm,
+    "fixed on the spot": drafts.fix_on_spot,
+    "after-photo": lambda s: drafts.add_fixed_photo(s, DraftPhoto(10, "file-10", False, None)),
+    "send as fixed": drafts.confirm_fixed,
 }
 
 # (step, input) -> (step after, what next); every pair not listed is refused as the wrong step, except photos.
@@ -58,6 +63,9 @@ MOVES: dict[tuple[Step, str], tuple[Step | None, Next]] = {
     (Step.DESCRIPTION, "text"): (Step.CONFIRM, Next.ASK_CONFIRM),
     (Step.DESCRIPTION, "skip"): (Step.CONFIRM, Next.ASK_CONFIRM),
     (Step.CONFIRM, "send"): (None, Next.SUBMIT),
+    (Step.CONFIRM, "fixed on the spot"): (Step.AFTER_PHOTO, Next.ASK_AFTER_PHOTO),
+    (Step.AFTER_PHOTO, "after-photo"): (Step.AFTER_PHOTO, Next.MORE_AFTER_PHOTOS),
+    (Step.AFTER_PHOTO, "send as fixed"): (None, Next.SUBMIT_FIXED),
 }
 # "next" needs a photo: the PHOTOS draft above has none.
 REFUSED = {(Step.PHOTOS, "next"): Refusal.NEED_A_PHOTO}
@@ -205,3 +213,22 @@ def test_text_after_the_photos_is_the_description_and_moves_on() -> None:
     assert drafts.choose_category(described, "garbage", duplicate_of=None).next is Next.ASK_CONFIRM
     duplicate = State(Step.DUPLICATE, replace(AT_STEP[Step.DUPLICATE], description="垃圾"))
     assert drafts.answer_duplicate(duplicate, same=False).step is Step.CONFIRM
+def test_fixed_on_the_spot_takes_after_photos_and_needs_one() -> None:
+    confirm = State(Step.CONFIRM, AT_STEP[Step.CONFIRM])
+    asked = drafts.fix_on_spot(confirm)
+    assert asked.step is Step.AFTER_PHOTO and asked.draft.fixed_photos == []
+    empty = State(Step.AFTER_PHOTO, asked.draft)
+    assert drafts.confirm_fixed(empty).refused is Refusal.NEED_A_PHOTO
+    added = drafts.add_fixed_photo(empty, AFTER)
+    assert added.draft.fixed_photos == [AFTER] and added.draft.photos == [PHOTO]
+    again = drafts.add_fixed_photo(State(Step.AFTER_PHOTO, added.draft), AFTER)  # the same message twice
+    assert again.draft.fixed_photos == [AFTER]
+    # A before-photo sent again as the after-photo is not evidence of a change.
+    assert drafts.add_fixed_photo(empty, PHOTO).refused is Refusal.SAME_AS_BEFORE
+    full = State(Step.AFTER_PHOTO, replace(asked.draft, fixed_photos=[AFTER] * MAX_PHOTOS))
+    assert drafts.add_fixed_photo(full, DraftPhoto(11, "f", False, None)).refused is Refusal.TOO_MANY_PHOTOS
+    # Stored and loaded back (a restart between the photos and the send loses nothing).
+    flow, step, data = drafts.stored(State(Step.AFTER_PHOTO, added.draft))
+    assert drafts.load(flow, step, data) == State(Step.AFTER_PHOTO, added.draft)
+    # A draft that never used it keeps the stored form it had.
+    assert "fixed_photos" not in AT_STEP[Step.CONFIRM].to_json()

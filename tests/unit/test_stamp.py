@@ -17,7 +17,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from PIL import Image, ImageFont, ImageOps
+from PIL import Image, ImageDraw, ImageFont, ImageOps
 
 from bot import fonts
 from bot.config import ConfigError, load_settings
@@ -367,3 +367,135 @@ def test_without_a_chinese_font_chinese_comes_out_as_identical_boxes() -> None:
     # What the checks above guard against: every character the same box, so two names look alike.
     original = plain_jpeg(1200, 900)
     assert band(decode(stamp(original, ["河长制"]))).tobytes() == band(decode(stamp(original, ["丁堡河"]))).tobytes()
+
+
+# -- after-photos, and a band that hides little ------------------------------------------------------------
+
+
+def test_an_after_photo_is_stamped_rectified_with_its_own_exif_place_and_time() -> None:
+    locales = Locales.load()
+    shanghai = ZoneInfo("Asia/Shanghai")
+    lines = evidence_lines(
+        locales,
+        "zh",
+        number=12,
+        category="漂浮垃圾",
+        reach="丁堡河",
+        gps=(32.51, 120.42),
+        taken_at=datetime(2026, 12, 2, 10, 3),
+        reported_at=datetime(2026, 12, 2, 2, 10, tzinfo=UTC),
+        tz=shanghai,
+        kind="after",
+        place_source="exif",
+    )
+    assert lines == [
+        "整改后 · 问题 #12 · 漂浮垃圾 · 丁堡河",
+        "32.51000 N, 120.42000 E（照片定位）",
+        "拍摄 2026-12-02 10:03（照片记录） · 收到 2026-12-02 10:10",
+    ]
+    assert not any("上报" in line for line in lines)
+
+
+def test_an_after_photo_without_exif_takes_the_track_and_the_arrival_time_and_says_so() -> None:
+    locales = Locales.load()
+    shanghai = ZoneInfo("Asia/Shanghai")
+    lines = evidence_lines(
+        locales,
+        "en",
+        number=12,
+        category="floating garbage",
+        reach="Dingbao River",
+        gps=(32.5, 120.4),
+        taken_at=None,
+        reported_at=datetime(2026, 12, 2, 2, 10, tzinfo=UTC),
+        tz=shanghai,
+        kind="after",
+        place_source="track",
+        place_at=datetime(2026, 12, 2, 2, 8, tzinfo=UTC),
+    )
+    assert lines == [
+        "Rectified · Problem #12 · floating garbage · Dingbao River",
+        "32.50000 N, 120.40000 E (patrol track 10:08)",
+        "Received 2026-12-02 10:10 (no trustworthy capture time)",
+    ]
+
+
+def test_an_after_photo_with_no_place_of_its_own_says_the_place_is_unknown() -> None:
+    locales = Locales.load()
+    for lang, unknown in (("zh", "拍摄地点不明"), ("en", "Place not recorded")):
+        lines = evidence_lines(
+            locales,
+            lang,  # type: ignore[arg-type]
+            number=3,
+            category="",
+            reach="",
+            gps=None,
+            taken_at=None,
+            reported_at=datetime(2026, 12, 2, 2, 10, tzinfo=UTC),
+            kind="after",
+        )
+        assert lines[1] == unknown
+
+
+@pytest.mark.parametrize("size", [(1600, 1200), (1200, 1600), (1600, 400), (640, 480), (320, 240), (1280, 960)])
+def test_the_band_is_at_most_a_tenth_of_the_height(size: tuple[int, int]) -> None:
+    copy = decode(stamp(plain_jpeg(*size), LINES))
+    rows = dark_rows(copy)
+    assert 0 < rows <= 0.10 * copy.height + 1  # one row of JPEG blur at the band's edge
+
+
+def stripes(width: int, height: int) -> Image.Image:
+    """Vertical stripes of 24 pixels, dark and light: a scene whose pattern survives a darker band."""
+    picture = Image.new("RGB", (width, height), (230, 230, 230))
+    draw = ImageDraw.Draw(picture)
+    for x in range(0, width, 48):
+        draw.rectangle((x, 0, x + 23, height), fill=(30, 30, 30))
+    return picture
+
+
+def correlation(a: list[float], b: list[float]) -> float:
+    return statistics.correlation(a, b)
+
+
+def test_the_band_is_see_through_and_the_photo_above_it_is_untouched() -> None:
+    out = io.BytesIO()
+    stripes(1200, 900).save(out, "JPEG", quality=95)
+    original = out.getvalue()
+    copy = decode(stamp(original, LINES)).convert("L")
+    plain = decode(stamp(original, [])).convert("L")
+    # Rows above 90% of the height are exactly the copy without a band (but for the JPEG blocks of 16 x 16
+    # the band's edge crosses).
+    top = int(0.9 * copy.height) // 16 * 16
+    assert copy.crop((0, 0, copy.width, top)).tobytes() == plain.crop((0, 0, copy.width, top)).tobytes()
+    # Under the band the stripes still show: darker, but following the scene. A row in the band's margin
+    # (below the text) is compared with the same row without a band.
+    y = copy.height - 2
+    under = [float(copy.getpixel((x, y))) for x in range(copy.width)]  # type: ignore[arg-type]
+    scene = [float(plain.getpixel((x, y))) for x in range(copy.width)]  # type: ignore[arg-type]
+    assert under != scene
+    assert correlation(under, scene) > 0.9
+    assert max(under) - min(under) > 50  # visible, not flattened to black
+    assert statistics.mean(under) < statistics.mean(scene) - 40  # and darker, so the white text reads
+
+
+def text_rows(image: Image.Image) -> list[int]:
+    """The heights of the runs of rows with white text in them, in the band (the bottom 10%)."""
+    grey = image.convert("L")
+    runs, run = [], 0
+    for y in range(int(grey.height * 0.9), grey.height):
+        if max(grey.crop((0, y, grey.width, y + 1)).tobytes()) > 230:
+            run += 1
+        elif run:
+            runs.append(run)
+            run = 0
+    return [*runs, run] if run else runs
+
+
+@requires_cjk
+def test_a_landscape_photo_puts_two_lines_on_a_row_to_keep_the_text_large() -> None:
+    # 1600 x 1200: three rows in 120 pixels would make 25-pixel text; two rows keep it at 35 (the old
+    # band's 36 took 17% of the height).
+    copy = decode(stamp(plain_jpeg(1600, 1200), LINES))
+    rows = text_rows(copy)
+    assert len(rows) == 2 and min(rows) >= 28, rows
+    assert dark_rows(copy) <= 0.10 * copy.height + 1
