@@ -20,7 +20,7 @@ from bot import photos as photo_module
 from bot.config import Settings
 from bot.dialogs import Dialogs
 from bot.failures import one_record
-from bot.geo import BoundingBox, Point, distance_to_lines_m, lines_of
+from bot.geo import BoundingBox, Point, coverage, distance_to_lines_m, lines_of
 from bot.people import CHIEF, Person, person_from
 from bot.periods import reminder_due
 from bot.reachability import why_unreachable
@@ -55,6 +55,8 @@ class Summary:
     point_count: int
     notes: int
     problems: int
+    # The share of the reach's line walked (bot.geo.coverage); None while open or without a line.
+    coverage: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -489,7 +491,17 @@ class PatrolService:
             else await self._store.patrols.point_count(patrol.id),
             notes=sum(1 for _, _, kind in notes if kind == "note"),
             problems=sum(1 for _, _, kind in notes if kind == "problem"),
+            coverage=await self._coverage(patrol, reach),
         )
+
+    async def _coverage(self, patrol: PatrolRecord, reach: ReachRecord | None) -> float | None:
+        """How much of the reach's length the finished patrol's track passed (None: open, or no line)."""
+        lines = self.reach_lines(reach) if reach is not None else []
+        if patrol.is_open or patrol.ended_at is None or not lines:
+            return None
+        end = patrol.ended_at
+        points = await self._store.patrols.points(patrol.id)
+        return coverage(lines, [(p.lat, p.lon) for p in points if patrol.started_at <= p.at <= end])
 
     async def due_to_end(self, now: datetime) -> list[tuple[PatrolRecord, str, datetime]]:
         """Open patrols that end on their own now: (patrol, reason, when it ended).

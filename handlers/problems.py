@@ -44,6 +44,7 @@ from handlers.callbacks import (
 from handlers.common import Context, services
 from handlers.dialogs import flow
 from handlers.fieldwork import category_name
+from handlers.maps import send_problem_map
 from handlers.media import fetch_photo
 from handlers.sending import problem_buttons, problem_lines, refused, tell_office_missed, who
 from handlers.ui import buttons, paged, show
@@ -297,6 +298,7 @@ async def _tell(
     intro = _t(svc, lang, key, number=problem.id, category=category_name(svc.locales, lang, problem.category), **params)
     try:
         if full:
+            await send_problem_map(context, person.telegram_id, lang, problem)
             await send_problem(context, person.telegram_id, person, problem, intro=intro)
         else:
             await context.bot.send_message(
