@@ -10,7 +10,7 @@ import sys
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
-from benchmarks import city, delivery, help_roundtrip, live_locations, photo_ingest, retention
+from benchmarks import city, delivery, help_roundtrip, live_locations, maps, photo_ingest, retention
 
 BENCHMARKS: dict[str, Callable[[Sequence[str]], Coroutine[Any, Any, bool]]] = {
     "help": help_roundtrip.main,  # /help round trips (issue 2)
@@ -19,6 +19,7 @@ BENCHMARKS: dict[str, Callable[[Sequence[str]], Coroutine[Any, Any, bool]]] = {
     "photo": photo_ingest.main,  # 12-megapixel photo ingest: draft-mode decode against a full decode (issue 5)
     "delivery": delivery.main,  # weekly summaries to 500 groups under Telegram's flood limits (issue 6)
     "retention": retention.main,  # pruning 200,000 track points while the bot writes (issue 12)
+    "maps": maps.main,  # a patrol's and an area's map against the weekly chart (issue 15)
 }
 
 

@@ -26,6 +26,7 @@ from storage.problems import ProblemRecord
 # A problem's map shows this much ground around it at most (metres each way), so the pin is not a dot on a
 # 20 km river; nearby open problems are those inside the same box.
 PROBLEM_SURROUNDINGS_M = 1200.0
+PROBLEM_AT_LEAST_M = 400.0  # and at least this much, so the river around the pin shows
 NEARBY_LISTED = 60
 AREA_PINS = 300  # open problems drawn on an area map at most (the overdue first)
 
@@ -130,7 +131,9 @@ def problem_scene(
     strokes = [Stroke(line, maps.WATER, 14, maps.WATER_HALO) for line in reach_lines]
     marks = [Mark(other, maps.OTHER_PROBLEM, 10) for other in others]
     marks.append(Mark(point, maps.PROBLEM, 20))
+    near = surroundings(point, PROBLEM_AT_LEAST_M)
     shown = [q for line in reach_lines for q in line if inside(box, q)] + [point, *others]
+    shown += [(near[0], near[1]), (near[2], near[3])]
     legend = [LegendItem(maps.WATER, p("legend.reach"), "line"), LegendItem(maps.PROBLEM, p("legend.this_problem"))]
     if others:
         legend.append(LegendItem(maps.OTHER_PROBLEM, p("legend.other_open"), "dot"))
@@ -240,6 +243,11 @@ class MapService:
 
     async def patrol_map(self, summary: Summary, lang: Language) -> bytes | None:
         """The finished patrol's map; None when there is nothing to draw (no reach line and no track)."""
+        scene = await self.patrol_scene(summary, lang)
+        return None if scene is None else (await maps.draw(scene, self.tiles)).jpeg
+
+    async def patrol_scene(self, summary: Summary, lang: Language) -> Scene | None:
+        """What `patrol_map` draws (tests project their points with `maps.viewport` of it)."""
         patrol = summary.patrol
         reach = summary.reach
         lines = self._patrols.reach_lines(reach) if reach is not None else []
@@ -250,7 +258,7 @@ class MapService:
             return None
         photos = placed([photo.sent_at for photo in await self._store.patrols.photos(patrol.id)], track)
         problems = [(q.lat, q.lon) for q in await self._store.problems.for_patrol(patrol.id)]
-        scene = patrol_scene(
+        return patrol_scene(
             self._locales,
             lang,
             reach=reach.name(lang) if reach is not None else "?",
@@ -264,17 +272,19 @@ class MapService:
             coverage=summary.coverage,
             tz=self._settings.tz,
         )
-        return (await maps.draw(scene, self.tiles)).jpeg
 
     async def problem_map(self, problem: ProblemRecord, lang: Language) -> bytes:
         """A new problem's map: its pin on its reach, the other open problems nearby."""
+        return (await maps.draw(await self.problem_scene(problem, lang), self.tiles)).jpeg
+
+    async def problem_scene(self, problem: ProblemRecord, lang: Language) -> Scene:
         reach = await self._store.reaches.by_id(problem.reach_id)
         lines = self._patrols.reach_lines(reach) if reach is not None else []
         point = (problem.lat, problem.lon)
         box = surroundings(point)
         nearby = await self._store.problems.open_in_box(*box, limit=NEARBY_LISTED + 1)
         others = [(q.lat, q.lon) for q in nearby if q.id != problem.id][:NEARBY_LISTED]
-        scene = problem_scene(
+        return problem_scene(
             self._locales,
             lang,
             number=problem.id,
@@ -284,12 +294,17 @@ class MapService:
             point=point,
             others=others,
         )
-        return (await maps.draw(scene, self.tiles)).jpeg
 
     async def area_map(
         self, area_id: int, *, area: str, period: str, rates: dict[int, tuple[int, int]], lang: Language, today: date
     ) -> bytes | None:
         """An area's map: `rates` are (done, required) by reach id; None when nothing in the area is mapped."""
+        scene = await self.area_scene(area_id, area=area, period=period, rates=rates, lang=lang, today=today)
+        return None if scene is None else (await maps.draw(scene, self.tiles)).jpeg
+
+    async def area_scene(
+        self, area_id: int, *, area: str, period: str, rates: dict[int, tuple[int, int]], lang: Language, today: date
+    ) -> Scene | None:
         reaches = [
             AreaReach(lines_of(reach.geometry), reach_status(*rates.get(reach.id, (0, 0))))
             for reach in await self._store.reaches.in_area(area_id)
@@ -299,6 +314,5 @@ class MapService:
         pins = [((q.lat, q.lon), q.deadline is not None and q.deadline < today) for q in problems]
         if not reaches and not pins:
             return None
-        scene = area_scene(self._locales, lang, area=area, period=period, reaches=reaches, pins=pins)
-        return (await maps.draw(scene, self.tiles)).jpeg
+        return area_scene(self._locales, lang, area=area, period=period, reaches=reaches, pins=pins)
 
