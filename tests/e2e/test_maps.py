@@ -159,7 +159,7 @@ async def test_a_new_problem_arrives_with_its_pin_on_the_reach_and_the_open_ones
 
     filed = await report(bot, xiao)
     assert "问题已提交，编号 #2" in filed.text
-    mine = await xiao.next_message()  # the reporter's confirmation comes with the map
+    mine = bot.sandbox.state.sent_in_chat(xiao.id)[-1]  # the reporter's confirmation comes with the map
     assert "问题 #2 的位置：丁堡河（城东段）" in mine.text
 
     first = await wang.next_message()  # the chief's first notice starts with the map
@@ -196,7 +196,7 @@ async def test_a_new_problem_with_no_chief_reaches_the_office_with_its_map_in_en
     await make_volunteer(bot, amy, "Amy Wu")
     filed = await report(bot, amy, zh=False, category="illegal dumping")
     assert "#1" in filed.text
-    mine = await amy.next_message()
+    mine = bot.sandbox.state.sent_in_chat(amy.id)[-1]
     assert "Where problem #1 is: Dingbao River (east)" in mine.text
     first = None
     for _ in range(4):
