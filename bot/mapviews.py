@@ -146,6 +146,7 @@ def problem_scene(
         distance=_distance(locales, lang),
         north=p("north"),
         focus=maps.bounds(shown),
+        height=maps.HEIGHT,  # square: the ground around a pin has no shape of its own
     )
 
 
