@@ -21,6 +21,7 @@ import asyncio
 import io
 import logging
 import math
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
@@ -338,15 +339,16 @@ def legend_rows(scene: Scene) -> list[list[tuple[LegendItem, float]]]:
 
 
 def _legend_font() -> fonts.Font:
-    found = _legend_fonts.get(0)
+    """The legend's font for measuring, one per thread (Pillow's fonts are not to be shared between threads)."""
+    found: fonts.Font | None = getattr(_measuring, "font", None)
     if found is None:
-        found = _legend_fonts[0] = fonts.load(LEGEND_SIZE)
+        found = _measuring.font = fonts.load(LEGEND_SIZE)
     return found
 
 
 LEGEND_SIZE = 28
 LEGEND_ROW = 46
-_legend_fonts: dict[int, fonts.Font] = {}  # measuring only; drawing loads its own (fonts.load says why)
+_measuring = threading.local()
 
 
 def padding(scene: Scene) -> Padding:
