@@ -19,6 +19,7 @@ from sandbox.state import SentMessage
 from storage.problems import NewProblem
 from storage.registry import ReachValues
 from tests.conftest import Harness
+from tests.factories import make_jpeg
 from tests.support import (
     LAT,
     STEP,
@@ -86,6 +87,8 @@ async def test_a_finished_patrol_arrives_as_its_map_with_the_card_as_caption(bot
     t0 = int(time.time()) - 3 * 3600
     await start_patrol(bot, wang, t0)
     await walk_half_the_reach(bot, wang, t0)
+    await wang.send_photo(make_jpeg(1600, 1200, seed=1), date=t0 + 20 * 60)  # when the track was at step 19
+    await wang.next_message()
     await wang.send("✅ 结束巡河", date=t0 + 42 * 60)
     card = await wang.next_message()
     # The card is the map's caption, with the share of the reach walked: 1.1 km of 2.8 km, within 50 m.
@@ -106,7 +109,10 @@ async def test_a_finished_patrol_arrives_as_its_map_with_the_card_as_caption(bot
     for lon in (120.420, 120.425):
         assert colour_at(image, view.project((LAT, lon)), maps.WATER), lon
         assert not colour_at(image, view.project((LAT, lon)), maps.TRACK, radius=6), lon
-    # The start (green) and the end (dark) where the walk began and ended; the coverage in the header.
+    # The photo where the track was when it was sent; the start (green) and the end (dark) where the walk began
+    # and ended; the coverage in the header.
+    assert colour_at(image, view.project((LAT, WEST + 19 * STEP)), maps.PHOTO, radius=1)
+    assert not colour_at(image, view.project((LAT, WEST + 30 * STEP)), maps.PHOTO, radius=4)
     assert colour_at(image, view.project((LAT, WEST)), maps.START)
     assert colour_at(image, view.project((LAT, WEST + 40 * STEP)), maps.END)
     header = image.crop((image.width - 300, 20, image.width - 20, 110))
