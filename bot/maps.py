@@ -460,9 +460,9 @@ def render(
     _north(pen, scene, face)
     bottom = _legend(image, pen, scene, face, tiled=tiled)
     _scale(pen, scene, view, face, bottom)
-    if attribution:
+    if attribution:  # above the legend band, at the right (the scale bar is at the left)
         pen.text(
-            (view.width - 12, view.height - 8),
+            (view.width - 12, bottom - 8),
             attribution,
             fill=MUTED,
             font=face.small,

@@ -156,9 +156,10 @@ async def test_a_basemap_goes_under_the_layers_with_its_attribution() -> None:
     image = Image.open(io.BytesIO(picture.jpeg)).convert("RGB")
     assert has_colour(image, view.project((LAT + 0.004, 120.425)), tiles.colour, radius=0)
     assert has_colour(image, view.project((LAT, WEST + 0.002)), maps.TRACK)
-    # The attribution is written in the bottom right corner: dark ink where the plain picture has none.
+    # The attribution is written at the right above the legend band: dark ink where the plain picture has none.
     plain = Image.open(io.BytesIO((await maps.draw(_scene())).jpeg)).convert("RGB")
-    corner = (view.width - 200, view.height - 30, view.width - 12, view.height - 8)
+    band = view.height - len(maps.legend_rows(_scene())) * maps.LEGEND_ROW - 24
+    corner = (view.width - 200, band - 36, view.width - 12, band - 8)
     assert image.crop(corner).getextrema() != plain.crop(corner).getextrema()
 
 
