@@ -10,7 +10,17 @@ import sys
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
-from benchmarks import city, delivery, help_roundtrip, live_locations, nearest, photo_ingest, retention, tiles
+from benchmarks import (
+    city,
+    delivery,
+    help_roundtrip,
+    live_locations,
+    maps,
+    nearest,
+    photo_ingest,
+    retention,
+    tiles,
+)
 
 BENCHMARKS: dict[str, Callable[[Sequence[str]], Coroutine[Any, Any, bool]]] = {
     "help": help_roundtrip.main,  # /help round trips (issue 2)
@@ -21,6 +31,7 @@ BENCHMARKS: dict[str, Callable[[Sequence[str]], Coroutine[Any, Any, bool]]] = {
     "retention": retention.main,  # pruning 200,000 track points while the bot writes (issue 12)
     "nearest": nearest.main,  # the nearest-reach search at city scale: R*Tree against the scan (issue 15)
     "tiles": tiles.main,  # a basemap from tiles, cold and from the disk cache (issue 15)
+    "maps": maps.main,  # a patrol's and an area's map against the weekly chart (issue 15)
 }
 
 

@@ -26,6 +26,7 @@ from bot.chats import GONE, ChatService
 from bot.config import Language, Settings
 from bot.cooldown import Cooldown
 from bot.i18n import Locales
+from bot.mapviews import MapService
 from bot.people import PeopleService, Person
 from bot.summaries import (
     AreaSummary,
@@ -37,6 +38,7 @@ from bot.summaries import (
     last_week,
     split_messages,
     summary_text,
+    week_dates,
 )
 from storage import Store
 from storage.records import AreaRecord
@@ -85,11 +87,18 @@ class GroupAsk:
 
 @dataclass(frozen=True, slots=True)
 class Composed:
-    """An area's summary as it is sent: the texts, in order, then the chart with its caption."""
+    """An area's summary as it is sent: the texts, in order, then the chart with its caption, then the area's
+    map with its own (None when nothing in the area is mapped, or drawing it failed).
+
+    The map is a photo of its own after the chart rather than an album with it: each piece is one send with one
+    message id, so a retry resumes after the last piece sent, as for the texts, and an album's caption would
+    show under one picture only."""
 
     texts: list[str]
     chart: bytes
     caption: str
+    map: bytes | None = None
+    map_caption: str = ""
 
 
 def _now() -> datetime:
@@ -149,16 +158,20 @@ async def _send_pieces(
     caption: str,
     done: list[int],
     record: _Recorder,
+    pictures: tuple[tuple[bytes, str], ...] = (),
 ) -> list[int]:
-    """Send what is not sent yet (`done`: message ids of the pieces already sent), recording each one."""
+    """Send what is not sent yet (`done`: message ids of the pieces already sent), recording each one: the
+    texts, the chart, then further `pictures` (the area's map), each with its caption."""
     ids = list(done)
-    pieces: list[str | None] = [*texts, None] if chart is not None else list(texts)
+    pieces: list[str | tuple[bytes, str]] = list(texts)
+    if chart is not None:
+        pieces.append((chart, caption))
+    pieces += pictures
     for index, piece in enumerate(pieces):
         if index < len(ids):
             continue
-        if piece is None:
-            assert chart is not None
-            ids.append(await sender.send_photo(chat_id, chart, caption=caption))
+        if isinstance(piece, tuple):
+            ids.append(await sender.send_photo(chat_id, piece[0], caption=piece[1]))
         else:
             ids.append(await sender.send_message(chat_id, piece))
         await record(ids)
@@ -177,7 +190,9 @@ class Delivery:
         people: PeopleService,
         chats: ChatService,
         summaries: SummaryService,
+        maps: MapService | None = None,
     ) -> None:
+        self._maps = maps
         self._store = store
         self._settings = settings
         self._locales = locales
@@ -208,7 +223,31 @@ class Delivery:
             summary = await self._summaries.area_summary(area, week)
         texts = split_messages(summary_text(summary, self._locales, lang))
         chart = await asyncio.to_thread(chart_jpeg, summary, self._locales, lang)
-        return Composed(texts, chart, chart_caption(summary, self._locales, lang))
+        picture, caption = await self._area_map(summary, lang)
+        return Composed(texts, chart, chart_caption(summary, self._locales, lang), picture, caption)
+
+    async def _area_map(self, summary: AreaSummary, lang: Language) -> tuple[bytes | None, str]:
+        """The area's map and its caption; (None, "") when nothing is mapped or it cannot be drawn (the summary
+        goes out without it rather than not at all)."""
+        if self._maps is None:
+            return None, ""
+        area = summary.area.name(lang)
+        period = week_dates(summary.week, self._locales, lang)
+        try:
+            picture = await self._maps.area_map(
+                summary.area.id,
+                area=area,
+                period=period,
+                rates={r.reach_id: (r.rate.done, r.rate.required) for r in summary.patrols.reaches},
+                lang=lang,
+                today=_now().astimezone(self._settings.tz).date(),
+            )
+        except Exception:
+            logger.warning("Could not draw the map of area %s", summary.area.code, exc_info=True)
+            return None, ""
+        if picture is None:
+            return None, ""
+        return picture, self._locales.t(lang, "map.area_caption", area=area, period=period)
 
     async def send_summary(self, sender: Sender, chat_id: int, area: AreaRecord, week: Week, lang: Language) -> None:
         """/summary on demand: the texts and the chart, not recorded (the weekly delivery still goes out)."""
@@ -216,6 +255,8 @@ class Delivery:
         for text in composed.texts:
             await sender.send_message(chat_id, text)
         await sender.send_photo(chat_id, composed.chart, caption=composed.caption)
+        if composed.map is not None:
+            await sender.send_photo(chat_id, composed.map, caption=composed.map_caption)
 
     async def deliver_week(self, sender: Sender, week: Week) -> None:
         """Every bound group its area's summary of `week`, every chief their digest: each at most once."""
@@ -277,6 +318,7 @@ class Delivery:
                     caption=pieces.caption,
                     done=existing.message_ids if existing else [],
                     record=_Recorder(self._store, AREA, area.id, week.code, chat_id),
+                    pictures=((pieces.map, pieces.map_caption),) if pieces.map is not None else (),
                 )
             except Exception as exc:
                 if sender.failure(exc) is None:

@@ -7,6 +7,7 @@ equirectangular projection for point-to-segment distances.
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 from collections.abc import Iterable, Sequence
@@ -115,3 +116,71 @@ def max_speed_kmh(points: Sequence[tuple[Point, float]]) -> tuple[float, int | N
         if speed > fastest:
             fastest, where = speed, i
     return fastest, where
+
+
+def coverage(
+    reach_lines: Sequence[Sequence[Point]], track: Sequence[Point], *, step_m: float = 20.0, near_m: float = 50.0
+) -> float | None:
+    """The share of the reach's length walked: the line sampled every `step_m`, a sample counting when the track
+    passes within `near_m` of it. None when the reach has no line.
+
+    Distances are taken on a plane tangent at the reach's middle (a reach is a few kilometres long), and the
+    track's segments are kept in a grid of cells `near_m` wide, so each sample looks only at the segments in
+    its own and the neighbouring cells: a 500-point track over a 3 km reach takes a few milliseconds.
+    """
+    points = [p for line in reach_lines for p in line]
+    if not points:
+        return None
+    lat0 = sum(p[0] for p in points) / len(points)
+    lon0 = sum(p[1] for p in points) / len(points)
+    k = math.cos(math.radians(lat0))
+    metre = math.radians(1) * EARTH_RADIUS_M
+
+    def plane(p: Point) -> tuple[float, float]:
+        return (p[1] - lon0) * k * metre, (p[0] - lat0) * metre
+
+    samples: list[tuple[float, float]] = []
+    for line in reach_lines:
+        flat = [plane(p) for p in line]
+        at = 0.0  # the next sample's distance from the start of the current segment
+        for (ax, ay), (bx, by) in itertools.pairwise(flat):
+            length = math.hypot(bx - ax, by - ay)
+            while at <= length:
+                t = at / length if length else 0.0
+                samples.append((ax + t * (bx - ax), ay + t * (by - ay)))
+                at += step_m
+            at -= length
+        if at < step_m - 1e-9 and len(flat) >= 2:
+            samples.append(flat[-1])  # the line's far end, when the last sample fell short of it
+    if not samples:
+        return None
+    if not track:
+        return 0.0
+    walked = [plane(p) for p in track]
+    segments = list(itertools.pairwise(walked)) if len(walked) > 1 else [(walked[0], walked[0])]
+    cells: dict[tuple[int, int], list[tuple[tuple[float, float], tuple[float, float]]]] = {}
+    for a, b in segments:
+        for cx in range(math.floor(min(a[0], b[0]) / near_m), math.floor(max(a[0], b[0]) / near_m) + 1):
+            for cy in range(math.floor(min(a[1], b[1]) / near_m), math.floor(max(a[1], b[1]) / near_m) + 1):
+                cells.setdefault((cx, cy), []).append((a, b))
+    near2 = near_m * near_m
+    covered = 0
+    for sx, sy in samples:
+        cx, cy = math.floor(sx / near_m), math.floor(sy / near_m)
+        found = False
+        for nx in (cx - 1, cx, cx + 1):
+            for ny in (cy - 1, cy, cy + 1):
+                for (ax, ay), (bx, by) in cells.get((nx, ny), ()):
+                    dx, dy = bx - ax, by - ay
+                    length2 = dx * dx + dy * dy
+                    t = 0.0 if length2 == 0 else max(0.0, min(1.0, ((sx - ax) * dx + (sy - ay) * dy) / length2))
+                    ex, ey = ax + t * dx - sx, ay + t * dy - sy
+                    if ex * ex + ey * ey <= near2:
+                        found = True
+                        break
+                if found:
+                    break
+            if found:
+                break
+        covered += found
+    return covered / len(samples)

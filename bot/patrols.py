@@ -22,7 +22,7 @@ from bot import photos as photo_module
 from bot.config import Language, Settings
 from bot.dialogs import Dialogs
 from bot.failures import one_record
-from bot.geo import BoundingBox, Point, distance_to_lines_m, lines_of, window_around
+from bot.geo import BoundingBox, Point, coverage, distance_to_lines_m, lines_of, window_around
 from bot.guides import GuideWords, guide_png
 from bot.i18n import Locales
 from bot.people import CHIEF, Person, person_from
@@ -71,6 +71,8 @@ class Summary:
     notes: int
     problems: int
     media: int = 0  # voice notes, audio and videos kept as evidence
+    # The share of the reach's line walked (bot.geo.coverage); None while open or without a line.
+    coverage: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -656,6 +658,7 @@ class PatrolService:
             notes=sum(1 for _, _, kind in notes if kind == "note"),
             problems=sum(1 for _, _, kind in notes if kind == "problem"),
             media=await self._store.patrols.media_count(patrol.id),
+            coverage=await self._coverage(patrol, reach),
         )
 
     async def so_far(self, patrol: PatrolRecord, now: datetime) -> tuple[int, float]:
@@ -669,6 +672,15 @@ class PatrolService:
         track = await self._store.patrols.points(patrol.id)
         points = [(p.lat, p.lon) for p in track if patrol.started_at <= p.at <= end]
         return max(0, int((end - patrol.started_at).total_seconds())), walked_m(points)
+
+    async def _coverage(self, patrol: PatrolRecord, reach: ReachRecord | None) -> float | None:
+        """How much of the reach's length the finished patrol's track passed (None: open, or no line)."""
+        lines = self.reach_lines(reach) if reach is not None else []
+        if patrol.is_open or patrol.ended_at is None or not lines:
+            return None
+        end = patrol.ended_at
+        points = await self._store.patrols.points(patrol.id)
+        return coverage(lines, [(p.lat, p.lon) for p in points if patrol.started_at <= p.at <= end])
 
     async def due_to_end(self, now: datetime) -> list[tuple[PatrolRecord, str, datetime]]:
         """Open patrols that end on their own now: (patrol, reason, when it ended).

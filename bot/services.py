@@ -15,6 +15,7 @@ from bot.failures import FailedUpdates
 from bot.i18n import Locales
 from bot.inbox import InboxService
 from bot.joining import Joining, Roster
+from bot.mapviews import MapService
 from bot.office import Office
 from bot.patrols import PatrolService
 from bot.people import PeopleService
@@ -23,6 +24,7 @@ from bot.reachability import Reachability
 from bot.reports import ReportService
 from bot.retention import RetentionService
 from bot.summaries import SummaryService
+from bot.tiles import tile_source
 from storage import Store
 
 
@@ -50,6 +52,8 @@ class Services:
     retention: RetentionService
     # Who cannot be reached, and what the office hears of it.
     reachability: Reachability
+    # Maps of patrols, problems and areas (optionally over a tile source's basemap).
+    maps: MapService
 
     @classmethod
     def create(cls, settings: Settings, store: Store, locales: Locales | None = None) -> Services:
@@ -63,6 +67,7 @@ class Services:
         patrols = PatrolService(store, settings, dialogs)
         joining = Joining(store, settings)
         roster = Roster(store, settings)
+        drawn = MapService(store, settings, locales, patrols, tiles=tile_source(settings, settings.data_dir))
         return cls(
             settings=settings,
             store=store,
@@ -75,7 +80,9 @@ class Services:
             problems=problems,
             deadlines=Deadlines(store, settings, problems),
             summaries=summaries,
-            delivery=Delivery(store, settings, locales=locales, people=people, chats=chats, summaries=summaries),
+            delivery=Delivery(
+                store, settings, locales=locales, people=people, chats=chats, summaries=summaries, maps=drawn
+            ),
             exports=Exports(store, settings, locales),
             dialogs=dialogs,
             office=Office(store, settings, dialogs, joining, roster),
@@ -85,4 +92,5 @@ class Services:
             backups=Backups(store, settings),
             retention=RetentionService(store, settings),
             reachability=Reachability(store, settings),
+            maps=drawn,
         )

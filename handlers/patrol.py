@@ -24,6 +24,7 @@ from bot import units
 from bot.config import Language
 from bot.failures import one_record
 from bot.i18n import Locales
+from bot.mapviews import share
 from bot.patrols import CHOOSE, AutoEnd, Fix, Patrol, Recorded, Recording, Reminder, Summary, still_sharing
 from bot.people import Person
 from bot.permissions import ChatKind
@@ -51,6 +52,8 @@ from handlers.ui import buttons, paged, show
 from storage.records import DialogRecord
 
 logger = logging.getLogger(__name__)
+
+CAPTION_LIMIT = 1024  # Telegram's longest photo caption
 
 
 # -- starting ----------------------------------------------------------------------------------------------
@@ -481,16 +484,49 @@ async def finish_patrol(
             reply_markup=main_menu(svc.locales, lang),
         )
         return
+    picture = await patrol_map(context, summary, lang)
     if update.callback_query is not None:
         await show(update, context, card)
+        if picture is not None:  # the pressed card stays where it is; the map follows it
+            await context.bot.send_photo(chat_id, picture, caption=map_caption(svc.locales, lang, summary))
     else:
-        await context.bot.send_message(chat_id, card)
+        await send_card(context, chat_id, card, picture, map_caption(svc.locales, lang, summary))
     await context.bot.send_message(
         chat_id, svc.locales.t(lang, "patrol.thanks"), reply_markup=main_menu(svc.locales, lang)
     )
     if await svc.reports.current(chat_id) is not None:
         # A report begun on the patrol and not sent yet: kept, so what was found is not lost with the patrol.
         await context.bot.send_message(chat_id, svc.locales.t(lang, "taps.draft_kept"))
+
+
+async def patrol_map(context: Context, summary: Summary, lang: Language) -> bytes | None:
+    """The finished patrol's map, or None (nothing to draw, or drawing failed: the card goes out without it)."""
+    try:
+        return await services(context).maps.patrol_map(summary, lang)
+    except Exception:
+        logger.warning("Could not draw the map of patrol %s", summary.patrol.id, exc_info=True)
+        return None
+
+
+def map_caption(locales: Locales, lang: Language, summary: Summary) -> str:
+    """The map's short caption, when the card itself goes separately."""
+    reach = summary.reach.name(lang) if summary.reach else "?"
+    if summary.coverage is None:
+        return locales.t(lang, "map.patrol_caption_plain", reach=reach)
+    return locales.t(lang, "map.patrol_caption", reach=reach, percent=share(summary.coverage))
+
+
+async def send_card(
+    context: Context, chat_id: int, card: str, picture: bytes | None, caption: str, **options: object
+) -> None:
+    """The card as the map's caption; a card too long for a caption follows the map (with a short caption)."""
+    if picture is None:
+        await context.bot.send_message(chat_id, card, **options)  # type: ignore[arg-type]
+    elif len(card) <= CAPTION_LIMIT:
+        await context.bot.send_photo(chat_id, picture, caption=card, **options)  # type: ignore[arg-type]
+    else:
+        await context.bot.send_photo(chat_id, picture, caption=caption)
+        await context.bot.send_message(chat_id, card, **options)  # type: ignore[arg-type]
 
 
 def patrol_card(locales: Locales, lang: Language, summary: Summary, tz: object) -> str:
@@ -517,6 +553,8 @@ def patrol_card(locales: Locales, lang: Language, summary: Summary, tz: object) 
     ]
     if summary.media:
         lines.append(locales.t(lang, "taps.media_line", count=summary.media))
+    if summary.coverage is not None:
+        lines.append(locales.t(lang, "map.coverage_line", percent=share(summary.coverage)))
     if patrol.end_reason in ("idle", "max_hours"):
         lines.append(locales.t(lang, f"patrol.ended_{patrol.end_reason}"))
     if not patrol.is_open:
@@ -616,8 +654,16 @@ async def _tell_ended(context: Context, ended: AutoEnd) -> None:
         hours=f"{svc.settings.patrol_max_hours:g}",
     )
     text += "\n\n" + patrol_card(svc.locales, lang, ended.summary, svc.settings.tz)
+    picture = await patrol_map(context, ended.summary, lang)
     try:
-        await context.bot.send_message(person.telegram_id, text, reply_markup=main_menu(svc.locales, lang))
+        await send_card(
+            context,
+            person.telegram_id,
+            text,
+            picture,
+            map_caption(svc.locales, lang, ended.summary),
+            reply_markup=main_menu(svc.locales, lang),
+        )
     except Forbidden as exc:
         await refused(context, person.telegram_id, exc)
     except TelegramError:

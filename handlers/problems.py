@@ -45,6 +45,7 @@ from handlers.callbacks import (
 from handlers.common import Context, services
 from handlers.dialogs import flow
 from handlers.fieldwork import category_name
+from handlers.maps import send_problem_map
 from handlers.media import fetch_photo
 from handlers.sending import problem_buttons, problem_lines, refused, tell_office_missed, who
 from handlers.ui import buttons, paged, show
@@ -380,7 +381,14 @@ async def evidence_copies(
 
 
 async def _tell(
-    context: Context, person_id: int, key: str, problem: ProblemRecord, *, full: bool = False, **params: object
+    context: Context,
+    person_id: int,
+    key: str,
+    problem: ProblemRecord,
+    *,
+    full: bool = False,
+    first: bool = False,
+    **params: object,
 ) -> bool:
     """Tell one person about a change in their language; whether it reached them. One the bot cannot write to
     is skipped; a 403 marks them unreachable (handlers.sending.refused); a missing chat is logged, not fatal."""
@@ -391,6 +399,8 @@ async def _tell(
     lang = person.language
     intro = _t(svc, lang, key, number=problem.id, category=category_name(svc.locales, lang, problem.category), **params)
     try:
+        if first:  # the first time this person hears of it: where it is, on a map
+            await send_problem_map(context, person.telegram_id, lang, problem)
         if full:
             await send_problem(context, person.telegram_id, person, problem, intro=intro)
         else:
@@ -418,7 +428,7 @@ async def announce_new(context: Context, problem: ProblemRecord) -> bool:
     svc = services(context)
     routed = await svc.reachability.routed(problem)
     if routed.tell_assignee is not None:
-        if await _tell(context, routed.tell_assignee.id, "problem.new_assigned", problem, full=True):
+        if await _tell(context, routed.tell_assignee.id, "problem.new_assigned", problem, full=True, first=True):
             return True
         # Telegram refused it (403): the chief is marked unreachable by now, and the office hears of this problem.
         routed = await svc.reachability.routed(problem)
@@ -430,10 +440,11 @@ async def announce_new(context: Context, problem: ProblemRecord) -> bool:
                 "reachability.new_problem",
                 problem,
                 full=True,
+                first=True,
                 person=who(context, admin.language, routed.waiting_for),
             )
         else:
-            await _tell(context, admin.id, "problem.new_unassigned", problem, full=True)
+            await _tell(context, admin.id, "problem.new_unassigned", problem, full=True, first=True)
     return False
 
 

@@ -52,6 +52,7 @@ from handlers.callbacks import (
 from handlers.common import Context, services
 from handlers.dialogs import flow
 from handlers.fieldwork import category_name, far_note, labels, nearby_label, resting_keyboard, sent_at
+from handlers.maps import send_problem_map
 from handlers.media import Fetched, album_answer, download_photo, note_album
 from handlers.problems import announce_new
 from handlers.ui import ButtonHandler, buttons, paged, show
@@ -589,6 +590,8 @@ async def _submit(update: Update, context: Context, actor: Actor, state: State) 
     volunteer = person.is_volunteer and not person.is_chief
     key = ("report." if handled else "reachability.") + ("filed_volunteer" if volunteer else "filed")
     await show(update, context, _t(context, lang, key, number=problem.id))
+    if problem.assignee_id != person.id:  # a chief reporting on their own reach had the map with the notice
+        await send_problem_map(context, person.telegram_id, lang, problem)
 
 
 # -- fixed on the spot -----------------------------------------------------------------------------------

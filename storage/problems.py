@@ -378,3 +378,30 @@ class Problems:
             (person_id,),
         )
         return [_problem(r) for r in rows]
+
+    # -- for maps ---------------------------------------------------------------------------------------
+
+    async def for_patrol(self, patrol_id: int) -> list[ProblemRecord]:
+        """The problems raised during a patrol, in order."""
+        rows = await self._store.fetchall("SELECT * FROM problems WHERE patrol_id = ? ORDER BY id", (patrol_id,))
+        return [_problem(r) for r in rows]
+
+    async def open_in_box(
+        self, min_lat: float, min_lon: float, max_lat: float, max_lon: float, *, limit: int
+    ) -> list[ProblemRecord]:
+        """Open problems inside a box (the ones nearby on a map), the newest first."""
+        rows = await self._store.fetchall(
+            "SELECT * FROM problems WHERE status IN ('reported', 'assigned', 'rectified')"
+            " AND lat BETWEEN ? AND ? AND lon BETWEEN ? AND ? ORDER BY id DESC LIMIT ?",
+            (min_lat, max_lat, min_lon, max_lon, limit),
+        )
+        return [_problem(r) for r in rows]
+
+    async def open_in_area(self, area_id: int, *, limit: int) -> list[ProblemRecord]:
+        """Open problems of an area, the earliest deadline first (the overdue ones are kept when cut)."""
+        rows = await self._store.fetchall(
+            "SELECT * FROM problems WHERE area_id = ? AND status IN ('reported', 'assigned', 'rectified')"
+            " ORDER BY deadline IS NULL, deadline, id LIMIT ?",
+            (area_id, limit),
+        )
+        return [_problem(r) for r in rows]

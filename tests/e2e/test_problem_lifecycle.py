@@ -16,7 +16,20 @@ from storage.registry import ReachValues
 from storage.store import to_db_time
 from tests.conftest import ADMIN_ID, Harness
 from tests.factories import make_jpeg
-from tests.support import LAT, WEST, chief, report, restart, run_job, seed, start_patrol, started_admin, tap, volunteer
+from tests.support import (
+    LAT,
+    WEST,
+    chief,
+    is_problem_map,
+    report,
+    restart,
+    run_job,
+    seed,
+    start_patrol,
+    started_admin,
+    tap,
+    volunteer,
+)
 
 
 async def started(user: FakeUser) -> None:
@@ -38,11 +51,14 @@ async def until(user: FakeUser, text: str, limit: int = 6) -> SentMessage:
 
 
 async def notice(user: FakeUser, text: str, *, again: bool = False) -> SentMessage:
-    """A full problem notice: the photos (one message, or one album), the map location, then the card.
+    """A full problem notice: the map (a new problem's), the photos (one message, or one album), the map
+    location, then the card.
 
     `again`: the person was sent the photos before; the location and the card reply to them instead."""
     if not again:
         photos = await user.next_message()
+        if is_problem_map(photos):
+            photos = await user.next_message()
         assert photos.photo is not None, photos.describe()
     venue = await user.next_message()
     if again:

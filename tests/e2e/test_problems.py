@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 from tests.conftest import ADMIN_ID, Harness
 from tests.factories import make_jpeg
-from tests.support import LAT, WEST, chief, report, seed, started_admin, tap, volunteer
+from tests.support import LAT, WEST, chief, is_problem_map, report, seed, started_admin, tap, volunteer
 
 
 async def test_the_closed_loop_from_a_volunteers_photo_to_sign_off(bot: Harness) -> None:
@@ -25,7 +25,8 @@ async def test_the_closed_loop_from_a_volunteers_photo_to_sign_off(bot: Harness)
     filed = await report(bot, xiao)
     assert "问题已提交，编号 #1" in filed.text and "感谢您守护河湖" in filed.text
 
-    # The responsible chief gets the photo, the map location and the card with its buttons.
+    # The responsible chief gets the map, the photo, the map location and the card with its buttons.
+    assert is_problem_map(await wang.next_message())
     photo = await wang.next_message()
     assert photo.photo is not None
     venue = await wang.next_message()
@@ -104,6 +105,7 @@ async def test_english_report_with_a_photo_file_keeps_its_gps_and_goes_to_admins
     problem = await bot.store.problems.by_id(1)
     assert problem is not None and problem.location_source == "exif" and problem.status == "reported"
     assert problem.reach_id == ids["DBH-01"]
+    assert is_problem_map(await admin.next_message())
     await admin.next_message()  # the photo
     await admin.next_message()  # the venue
     card = await admin.next_message()

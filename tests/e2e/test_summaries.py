@@ -30,23 +30,24 @@ async def test_the_job_twice_and_a_restart_deliver_one_summary(bot_factory: BotF
     group_id, area_id = await bound_group(bot)
     await run_weekly(bot)
     sent = bot.sandbox.state.sent_in_chat(group_id)
-    assert len(sent) == 2, [m.text for m in sent]
-    text, photo = sent
+    assert len(sent) == 3, [m.text for m in sent]
+    text, photo, shown = sent
     assert "城东片区（CD）河长制工作周报" in text.text and "巡河率" in text.text and "应巡 2" in text.text
     assert "未达标河长（1 人）" in text.text and "赵六：丁堡河（城东段）、立公河" in text.text
     assert photo.kind == "photo" and "巡河率" in photo.text
+    assert shown.kind == "photo" and "各河段巡河情况与未办结问题分布" in shown.text  # the area's map
     await run_weekly(bot)
-    assert len(bot.sandbox.state.sent_in_chat(group_id)) == 2
+    assert len(bot.sandbox.state.sent_in_chat(group_id)) == 3
 
     restarted = await restart(bot)
     try:
         await run_job(bot, weekly_summaries, restarted)
-        assert len(bot.sandbox.state.sent_in_chat(group_id)) == 2
+        assert len(bot.sandbox.state.sent_in_chat(group_id)) == 3
     finally:
         await stop_app(restarted)
     week = last_week(datetime.now(bot.settings.tz).date())
     record = await bot.store.summaries.get(AREA, area_id, week.code, group_id)
-    assert record is not None and record.status == "sent" and len(record.message_ids) == 2
+    assert record is not None and record.status == "sent" and len(record.message_ids) == 3
 
 
 async def test_5xx_twice_then_delivered_on_a_later_attempt(bot_factory: BotFactory) -> None:
@@ -57,8 +58,8 @@ async def test_5xx_twice_then_delivered_on_a_later_attempt(bot_factory: BotFacto
     await run_weekly(bot)
     await run_weekly(bot)
     sent = bot.sandbox.state.sent_in_chat(group_id)
-    assert [m.kind for m in sent].count("photo") == 1
-    assert len(sent) == 2
+    assert [m.kind for m in sent].count("photo") == 2  # the chart and the area's map
+    assert len(sent) == 3
     week = last_week(datetime.now(bot.settings.tz).date())
     record = await bot.store.summaries.get(AREA, area_id, week.code, group_id)
     assert record is not None and record.status == "sent" and record.attempts == 3

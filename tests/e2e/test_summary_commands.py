@@ -147,6 +147,8 @@ async def test_summary_in_a_bound_group_for_any_member(bot: Harness) -> None:
     assert text.text.startswith(f"📋 城东片区（CD）河长制工作周报\n{period}") and "巡河率" in text.text
     photo = await member.next_message(chat=group_id)
     assert photo.kind == "photo" and period in photo.text
+    shown = await member.next_message(chat=group_id)  # the area's map
+    assert shown.kind == "photo" and period in shown.text and shown.text != photo.text
     await member.expect_silence(chat=group_id)
 
 
@@ -175,9 +177,9 @@ async def test_an_admin_picks_area_and_week_in_private(bot: Harness) -> None:
     await bot.sandbox.wait_consumed()
     two_ago = last_week(datetime.now(bot.settings.tz).date()).previous()
     sent = admin.messages()
-    assert f"正在生成 城东片区 {two_ago.code} 的周报" in sent[-3].text
-    assert sent[-2].text.startswith(f"📋 城东片区（CD）河长制工作周报\n{week_dates(two_ago, Locales.load(), 'zh')}")
-    assert sent[-1].kind == "photo"
+    assert f"正在生成 城东片区 {two_ago.code} 的周报" in sent[-4].text
+    assert sent[-3].text.startswith(f"📋 城东片区（CD）河长制工作周报\n{week_dates(two_ago, Locales.load(), 'zh')}")
+    assert [m.kind for m in sent[-2:]] == ["photo", "photo"]  # the chart, the area's map
 
 
 async def test_a_chief_sees_only_their_areas_and_a_volunteer_is_refused(bot: Harness) -> None:
@@ -250,11 +252,12 @@ async def test_summary_in_a_group_waits_out_a_cooldown(bot: Harness) -> None:
     await first.send("/summary", chat=group_id)
     assert (await first.next_message(chat=group_id)).text.startswith("📋 城东片区（CD）河长制工作周报")
     assert (await first.next_message(chat=group_id)).kind == "photo"
+    assert (await first.next_message(chat=group_id)).kind == "photo"  # the area's map
     for _ in range(20):
         await first.send("/summary", chat=group_id)
         await second.send("/summary", chat=group_id)
     await bot.sandbox.wait_consumed()
-    later = bot.sandbox.state.sent_in_chat(group_id)[2:]
+    later = bot.sandbox.state.sent_in_chat(group_id)[3:]
     assert [m.text for m in later] == ["本群的周报刚刚发送过，请 10 分钟后再试。"] * 2
     assert {m.raw["reply_to_message"]["from"]["id"] for m in later} == {first.id, second.id}
     assert bot.errors() == []

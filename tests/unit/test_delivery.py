@@ -3,6 +3,7 @@ retried later and given up after MAX_ATTEMPTS, and an error that is no failed se
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,6 +16,7 @@ from bot.delivery import Failure, may_try, retry_delay
 from bot.services import Services
 from bot.summaries import Week
 from storage import Store
+from storage.registry import ReachValues
 from storage.summaries import AREA
 
 WEEK = Week(2026, 47)
@@ -146,3 +148,49 @@ async def test_one_area_failing_costs_the_others_nothing(svc: Services) -> None:
         r.status for r in (await svc.store.summaries.for_week(WEEK.code)) if r.kind == AREA
     )
     assert statuses == ["pending", "sent"]
+
+
+async def _mapped(svc: Services) -> None:
+    """A reach with a line in area A1: the summary gains the area's map."""
+    area = await svc.store.areas.by_code("A1")
+    assert area is not None
+    line = {"type": "LineString", "coordinates": [[120.40, 32.5], [120.43, 32.5]]}
+    await svc.store.reaches.upsert(
+        ReachValues(
+            "R1", "丁堡河", "Dingbao River", area.id, "village", 2.8, (), json.dumps(line), (32.5, 120.40, 32.5, 120.43)
+        )
+    )
+
+
+async def test_the_area_map_is_the_last_piece_and_resumed_alone(
+    svc: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(delivery, "RETRY_DELAYS", (0,))
+    await _mapped(svc)
+    area = await svc.delivery.area_by_code("A1")
+    assert area is not None
+    sender = FakeSender()
+    sender.fail_at = {2}  # the map
+    assert await svc.delivery.deliver_area(sender, area, WEEK) == ([], [GROUP])
+    record = await svc.store.summaries.get(AREA, area.id, WEEK.code, GROUP)
+    assert record is not None and record.status == "pending" and record.message_ids == [1000, 1001]
+    assert await svc.delivery.deliver_area(sender, area, WEEK) == ([GROUP], [])
+    assert [what for _, what in sender.sent] == ["text", "photo", "photo"]  # text and chart not sent again
+    record = await svc.store.summaries.get(AREA, area.id, WEEK.code, GROUP)
+    assert record is not None and record.status == "sent" and record.message_ids == [1000, 1001, 1003]
+
+
+async def test_a_map_that_cannot_be_drawn_leaves_the_summary_whole(
+    svc: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await _mapped(svc)
+
+    async def broken(*args: object, **kwargs: object) -> bytes | None:
+        raise OSError("no font")
+
+    monkeypatch.setattr(svc.maps, "area_map", broken)
+    area = await svc.delivery.area_by_code("A1")
+    assert area is not None
+    sender = FakeSender()
+    assert await svc.delivery.deliver_area(sender, area, WEEK) == ([GROUP], [])
+    assert [what for _, what in sender.sent] == ["text", "photo"]
