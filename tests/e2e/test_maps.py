@@ -16,9 +16,10 @@ from bot import maps
 from bot.config import Language
 from bot.summaries import last_week, week_dates
 from sandbox.state import SentMessage
+from sandbox.tiles import TileServer, tile_colour
 from storage.problems import NewProblem
 from storage.registry import ReachValues
-from tests.conftest import Harness
+from tests.conftest import BotFactory, Harness
 from tests.factories import make_jpeg
 from tests.support import (
     LAT,
@@ -292,3 +293,41 @@ async def test_the_weekly_summary_carries_the_area_map(bot_factory: object, lang
     await run_weekly(bot)
     assert len(bot.sandbox.state.sent_in_chat(group_id)) == count
 
+
+
+async def test_with_map_tiles_set_the_patrol_map_lies_on_them_and_a_second_map_costs_no_fetch(
+    bot_factory: BotFactory,
+) -> None:
+    """MAP_TILES_URL puts the tile server's pictures under the drawn layers; the disk cache serves them again."""
+    with TileServer() as tiles:
+        bot = await bot_factory(map_tiles_url=tiles.url + "/ok/{z}/{x}/{y}.png")
+        ids = await seed(bot.store)
+        wang = bot.sandbox.user(first_name="王五", language_code="zh-hans")
+        await chief(bot, wang, "王五", [ids["DBH-01"]])
+        pictures: list[Image.Image] = []
+        fetched: list[int] = []
+        for hours in (5, 3):
+            t0 = int(time.time()) - hours * 3600
+            await start_patrol(bot, wang, t0)
+            await walk_half_the_reach(bot, wang, t0)
+            await wang.send("✅ 结束巡河", date=t0 + 42 * 60)
+            pictures.append(picture(await wang.next_message()))
+            await wang.next_message()  # thanks
+            fetched.append(tiles.requests)
+        person = await bot.store.people.by_telegram_id(wang.id)
+        assert person is not None
+        summary = await bot.services.patrols.summary((await bot.store.patrols.recent_for_person(person.id))[0])
+        scene = await bot.services.maps.patrol_scene(summary, "zh")
+        assert scene is not None
+        view = maps.viewport(scene)
+        # North of the river, away from every drawn layer: the colour of the tile that covers that spot.
+        x, y = view.project((LAT + 0.004, WEST + 20 * STEP))
+        world_x, world_y = view.left + x / view.scale, view.top + y / view.scale
+        expected = tile_colour(view.zoom, int(world_x // 256), int(world_y // 256))
+        for image in pictures:
+            seen = image.getpixel((round(x), round(y)))
+            assert close(seen, expected, tolerance=30), (seen, expected)  # type: ignore[arg-type]
+            assert colour_at(image, view.project((LAT, WEST + 15 * STEP)), maps.TRACK)
+        # The first map fetched its tiles; the second, over the same ground, was drawn from the disk cache.
+        assert fetched[0] > 0 and fetched[1] == fetched[0]
+        assert bot.errors() == []
