@@ -198,6 +198,9 @@ class Delivery:
             return GroupAsk(send=False)
         return GroupAsk(send=False, tell_wait_minutes=max(1, math.ceil(wait / 60)))
 
+    def _today(self) -> date:
+        return _now().astimezone(self._settings.tz).date()
+
     def due_week(self, now: datetime | None = None) -> Week | None:
         return due_week(self._settings, now or _now())
 
@@ -205,7 +208,7 @@ class Delivery:
         self, area: AreaRecord, week: Week, lang: Language, summary: AreaSummary | None = None
     ) -> Composed:
         if summary is None:
-            summary = await self._summaries.area_summary(area, week)
+            summary = await self._summaries.area_summary(area, week, self._today())
         texts = split_messages(summary_text(summary, self._locales, lang))
         chart = await asyncio.to_thread(chart_jpeg, summary, self._locales, lang)
         return Composed(texts, chart, chart_caption(summary, self._locales, lang))
@@ -223,7 +226,7 @@ class Delivery:
             areas = await self._store.areas.all()
             waiting = [area for area in areas if await self._has_waiting(area, week)]
             # Many areas at once (the weekly run): their figures from one query each, not one per area.
-            composed = await self._summaries.week_summaries(week) if len(waiting) > 2 else {}
+            composed = await self._summaries.week_summaries(week, self._today()) if len(waiting) > 2 else {}
 
             async def one_area(area: AreaRecord) -> None:
                 try:

@@ -21,6 +21,25 @@ from bot.config import LANGUAGES, Language
 CATALOG_FILES: dict[Language, str] = {"zh": "zh_CN", "en": "en"}
 
 
+class Count(int):
+    """A number in a template that may pick a word by it: `{days:day|days}` gives "day" for 1, else "days".
+
+    English needs the two forms; Chinese writes `{days} 天` and never asks. Every `int` parameter becomes one, so
+    templates need no special call, and `{days}` alone still prints the number."""
+
+    __slots__ = ()
+
+    def __format__(self, spec: str) -> str:
+        if "|" in spec:
+            one, _, other = spec.partition("|")
+            return one if self == 1 else other
+        return super().__format__(spec)
+
+
+def _counted(value: object) -> object:
+    return Count(value) if type(value) is int else value
+
+
 class Markup(str):
     """A value that is already safe HTML and must not be escaped again."""
 
@@ -77,12 +96,15 @@ class Locales:
 
     def t(self, lang: str | None, key: str, /, **params: object) -> str:
         """The message `key` in `lang` as HTML, with every parameter escaped unless it is `Markup`."""
-        safe = {k: v if isinstance(v, Markup) else html.escape(str(v), quote=False) for k, v in params.items()}
+        safe = {
+            k: v if isinstance(v, Markup) else Count(v) if type(v) is int else html.escape(str(v), quote=False)
+            for k, v in params.items()
+        }
         return self._template(lang, key).format(**safe)
 
     def plain(self, lang: str | None, key: str, /, **params: object) -> str:
         """The message `key` in `lang` as plain text (no HTML parsing on the receiving side)."""
-        return self._template(lang, key).format(**params)
+        return self._template(lang, key).format(**{k: _counted(v) for k, v in params.items()})
 
     def both(self, key: str) -> dict[Language, str]:
         return {lang: self.plain(lang, key) for lang in LANGUAGES}

@@ -1,0 +1,70 @@
+"""The weekly summary reads right (issue 15): reaches whose chiefs patrol monthly, by xun or quarterly show this
+period's progress instead of nothing required; the summary names the week it reports as last week.
+
+The clock is pinned to Monday 2026-11-23 09:00 in Shanghai, when the summary of week 47 (16-22 Nov) is due: the
+month and the xun then have 8 days left (23-30 Nov), the quarter 39 (to 31 Dec)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from bot import delivery
+from bot.config import PatrolRule
+from handlers import summaries as summary_handlers
+from tests.conftest import BotFactory, Harness
+from tests.support import World, run_weekly
+
+MONDAY = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)  # 09:00 in Shanghai
+
+
+@pytest.fixture(autouse=True)
+def pinned_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(delivery, "_now", lambda: MONDAY)
+    monkeypatch.setattr(summary_handlers, "_now", lambda: MONDAY)
+    monkeypatch.setattr(delivery, "RETRY_DELAYS", (0,))
+
+
+async def _town(bot: Harness) -> dict[str, int]:
+    """李堡镇 with a monthly, a xun and a quarterly reach, each with its chief, and a zh and an en group bound."""
+    world = World(bot.store)
+    lb = await world.area("LB", "李堡镇", "Libao Town")
+    month = await world.reach("LB-01", lb, "town", "李堡河", "Libao River")
+    xun = await world.reach("LB-02", lb, "town", "新河", "Xin River")
+    quarter = await world.reach("LB-03", lb, "town", "西河", "Xi River")
+    zhang = await world.person("张三", level="town")
+    li = await world.person("李四", level="town")
+    wang = await world.person("王五", level="town")
+    await world.assign(zhang, month, "2026-01-01", level="town", rule=PatrolRule(1, "month"))
+    await world.assign(li, xun, "2026-01-01", level="town", rule=PatrolRule(1, "xun"))
+    await world.assign(wang, quarter, "2026-01-01", level="town", rule=PatrolRule(1, "quarter"))
+    await world.patrol(wang, quarter, "2026-11-10 09:00")  # this quarter's one patrol, done
+    await world.patrol(zhang, month, "2026-11-23 08:00")  # after the reported week: not in its progress
+    groups = {}
+    for language in ("zh", "en"):
+        chat_id = bot.sandbox.group(title=f"李堡镇河长群 {language}").id
+        await bot.store.chats.upsert(chat_id, type="supergroup", title="李堡镇河长群", bot_status="member")
+        await bot.store.chats.set_language(chat_id, language)
+        await bot.store.bindings.bind(chat_id, lb, bound_by=None)
+        groups[language] = chat_id
+    return groups
+
+
+async def test_monthly_xun_and_quarterly_reaches_show_their_progress(bot_factory: BotFactory) -> None:
+    bot = await bot_factory(summary_time="mon 09:00")
+    groups = await _town(bot)
+    await run_weekly(bot)
+    zh = bot.sandbox.state.sent_in_chat(groups["zh"])[0].text
+    assert "• 李堡河：本月 0/1，剩 8 天" in zh
+    assert "• 新河：本旬 0/1，剩 8 天" in zh
+    assert "• 西河：本季度 1/1，已完成 ✅" in zh
+    assert "无巡河要求" not in zh and "本周" not in zh
+    assert "未达标河长（1 人）" in zh and "• 李四：新河，实巡 0 / 应巡 1" in zh  # the xun of 11-20 Nov ended
+    assert "不计入巡河率" in zh  # the footnote tells the progress from the rate
+    en = bot.sandbox.state.sent_in_chat(groups["en"])[0].text
+    assert "• Libao River: this month 0/1, 8 days left" in en
+    assert "• Xin River: this xun 0/1, 8 days left" in en
+    assert "• Xi River: this quarter 1/1, done ✅" in en
+    assert "Not required" not in en and "this week" not in en.lower()
+    assert "not in the patrol rate" in en
