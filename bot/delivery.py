@@ -104,6 +104,15 @@ def due_week(settings: Settings, now: datetime) -> Week | None:
     return last_week(local.date()) if local >= at else None
 
 
+def next_summary_at(settings: Settings, now: datetime) -> datetime:
+    """When the weekly run next sends (local time): this week's SUMMARY_TIME if it is still ahead, else next
+    week's. The run is hourly, so the summaries go out within the hour after it."""
+    local = now.astimezone(settings.tz)
+    monday = local.date() - timedelta(days=local.weekday())
+    at = datetime.combine(monday + timedelta(days=settings.summary_time.weekday), settings.summary_time.at, settings.tz)
+    return at if local < at else datetime.combine(at.date() + timedelta(days=7), at.timetz())
+
+
 def may_try(status: str | None, next_attempt_at: datetime | None, now: datetime) -> bool:
     """Whether a delivery may be attempted now: never tried, or pending and its retry is due."""
     if status is None:
@@ -203,6 +212,17 @@ class Delivery:
 
     def due_week(self, now: datetime | None = None) -> Week | None:
         return due_week(self._settings, now or _now())
+
+    async def first_summary(self, area: AreaRecord, chat_id: int, *, new: bool = True) -> tuple[datetime, Week]:
+        """A group was just bound to `area`: when its first summary comes, and of which week. The week already
+        due is not sent to it: the group was not there for it, and a first report of a week nobody in it saw
+        (often "—") reads as broken."""
+        now = _now()
+        week = due_week(self._settings, now)
+        if new and week is not None and await self._store.summaries.get(AREA, area.id, week.code, chat_id) is None:
+            await self._store.summaries.skipped(AREA, area.id, week.code, chat_id, reason="bound after due", now=now)
+        at = next_summary_at(self._settings, now)
+        return at, last_week(at.date())
 
     async def compose(
         self, area: AreaRecord, week: Week, lang: Language, summary: AreaSummary | None = None

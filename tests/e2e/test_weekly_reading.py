@@ -14,7 +14,7 @@ from bot import delivery
 from bot.config import PatrolRule
 from handlers import summaries as summary_handlers
 from tests.conftest import BotFactory, Harness
-from tests.support import World, run_weekly
+from tests.support import World, current, run_weekly, started_admin
 
 MONDAY = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)  # 09:00 in Shanghai
 
@@ -68,3 +68,36 @@ async def test_monthly_xun_and_quarterly_reaches_show_their_progress(bot_factory
     assert "• Xi River: this quarter 1/1, done ✅" in en
     assert "Not required" not in en and "this week" not in en.lower()
     assert "not in the patrol rate" in en
+
+
+async def test_binding_a_group_says_when_the_first_summary_comes_and_sends_no_empty_one(
+    bot_factory: BotFactory,
+) -> None:
+    bot = await bot_factory(summary_time="mon 09:00")
+    admin = await started_admin(bot)
+    await World(bot.store).area("LB", "李堡镇", "Libao Town")
+    group = bot.sandbox.group(title="李堡镇河长群", members=[admin])
+    await admin.send("/bind", chat=group)
+    offer = await admin.next_message(chat=group)
+    await admin.press(offer, text="李堡镇（LB）")
+    await bot.sandbox.wait_consumed()
+    told = current(bot, offer).text
+    assert told.startswith("本群已绑定到片区：李堡镇（LB）")
+    # Week 47's summary was due at 09:00 today, before the group was bound: the first is week 48's, next Monday.
+    assert "首份周报将于 11月30日（周一）09:00 后发出，内容为 2026年11月23日至11月29日（第 48 周） 的情况。" in told
+    await run_weekly(bot)
+    assert [m.message_id for m in bot.sandbox.state.sent_in_chat(group.id)] == [offer.message_id]
+
+
+async def test_binding_before_the_summary_time_promises_today_in_english(bot_factory: BotFactory) -> None:
+    bot = await bot_factory(summary_time="mon 10:00", default_language="en")
+    admin = await started_admin(bot, language_code="en")
+    await World(bot.store).area("LB", "李堡镇", "Libao Town")
+    group = bot.sandbox.group(title="Libao chiefs", members=[admin])
+    await admin.send("/bind", chat=group)
+    offer = await admin.next_message(chat=group)
+    await admin.press(offer, text="Libao Town (LB)")
+    await bot.sandbox.wait_consumed()
+    assert "The first summary comes after Mon 23 Nov, 10:00, on Week 47: 16 Nov – 22 Nov 2026." in current(
+        bot, offer
+    ).text
