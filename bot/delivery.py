@@ -27,6 +27,7 @@ from bot.config import Language, Settings
 from bot.cooldown import Cooldown
 from bot.i18n import Locales
 from bot.people import PeopleService, Person
+from bot.rankings import RANKING_LEVELS, Ranking
 from bot.summaries import (
     AreaSummary,
     SummaryService,
@@ -318,16 +319,22 @@ class Delivery:
         minutes."""
         today = _now().astimezone(self._settings.tz).date()
         chiefs = [chief for chief in await self._people.chiefs() if chief.active and chief.reachable]
+        ranking = None
+        if any(chief.chief_level in RANKING_LEVELS for chief in chiefs):
+            ranking = await self._summaries.town_ranking(week)  # once for all of them
 
         async def one_chief(chief: Person) -> None:
+            ranked = ranking if chief.chief_level in RANKING_LEVELS else None
             try:
-                await self._deliver_digest(sender, chief, week=week, today=today)
+                await self._deliver_digest(sender, chief, week=week, today=today, ranking=ranked)
             except Exception:  # e.g. the store failing to record it: the other chiefs still get theirs; next run
                 logger.exception("digest for chief %s for %s failed", chief.id, week)
 
         await in_flight(chiefs, one_chief)
 
-    async def _deliver_digest(self, sender: Sender, chief: Person, *, week: Week, today: date) -> None:
+    async def _deliver_digest(
+        self, sender: Sender, chief: Person, *, week: Week, today: date, ranking: Ranking | None = None
+    ) -> None:
         assert chief.telegram_id is not None
         existing = await self._store.summaries.get(CHIEF, 0, week.code, chief.id)
         now = _now()
@@ -335,8 +342,8 @@ class Delivery:
             return
         lang = chief.language
         try:
-            digest = await self._summaries.chief_digest(chief.id, chief.name, week, today)
-            if not digest.progress and not digest.assigned and not digest.rate.required:
+            digest = await self._summaries.chief_digest(chief.id, chief.name, week, today, ranking)
+            if not digest.progress and not digest.assigned and not digest.rate.required and not ranking:
                 await self._store.summaries.skipped(CHIEF, 0, week.code, chief.id, reason="nothing to report", now=now)
                 return
             ids = await _send_pieces(

@@ -15,8 +15,10 @@ from datetime import date, datetime, timedelta
 from bot.charts import CategoryBar, ChartText, RateBar, Tile, Tone, pick_rows, render_chart
 from bot.config import PERIODS, Language, Settings
 from bot.i18n import Locales
+from bot.rankings import MARKED, Ranking, Town, rank_towns
 from bot.reachability import reason_of, waiting_label
 from bot.tallies import (
+    MIN_RANKED,
     NO_RATE,
     PatrolTally,
     ProblemTally,
@@ -177,6 +179,7 @@ class ChiefDigest:
     rate: Rate  # last week's
     progress: list[Progress]  # this period, per assignment
     assigned: list[OverdueProblem]  # open problems assigned to them (deadline date.max: none)
+    ranking: Ranking | None = None  # the towns' ranking, for county and city chiefs (`bot.rankings`)
 
 
 def _thanked(volunteers: list[VolunteerCount]) -> list[VolunteerCount]:
@@ -260,11 +263,24 @@ class SummaryService:
             )
         return result
 
-    async def chief_digest(self, person_id: int, name: str, week: Week, today: date) -> ChiefDigest:
+    async def chief_digest(
+        self, person_id: int, name: str, week: Week, today: date, ranking: Ranking | None = None
+    ) -> ChiefDigest:
         rate = await self._tallies.patrol_rate(week.first, week.last, person_id=person_id)
         progress = await self._tallies.progress(today, person_id=person_id)
         assigned = await self._store.summaries.assigned_open(person_id, limit=ASSIGNED_LISTED)
-        return ChiefDigest(person_id, name, week, rate.overall, progress, assigned)
+        return ChiefDigest(person_id, name, week, rate.overall, progress, assigned, ranking)
+
+    async def town_ranking(self, week: Week) -> Ranking:
+        """Every area ranked by its patrol rate over `week`, then by problems overdue and open at its end."""
+        rates = await self._tallies.overall_rates_by_area(week.first, week.last)
+        problems = await self._tallies.problems_by_area(week.first, week.last)
+        towns = []
+        for area in await self._store.areas.all():
+            figures = problems[area.id].overall
+            rate = rates.get(area.id, Rate())
+            towns.append(Town(area.id, area.code, area.name_zh, area.name_en, rate, figures.overdue, figures.open))
+        return rank_towns(towns)
 
 
 # -- text -----------------------------------------------------------------------------------------------------
@@ -452,7 +468,48 @@ def digest_text(digest: ChiefDigest, locales: Locales, language: Language) -> st
                 deadline=NO_RATE if problem.deadline == date.max else problem.deadline.isoformat(),
             )
         )
+    if digest.ranking is not None and not digest.ranking.empty:
+        lines += ranking_lines(digest.ranking, locales, language)
     return "\n".join(lines)
+
+
+RANKING_LISTED = 10  # from each end, when there are more than twice as many ranked towns
+
+
+def ranking_lines(ranking: Ranking, locales: Locales, language: Language) -> list[str]:
+    """The red and black lists: the towns in rank order (the middle left out of a long list), the towns not
+    ranked, and the rule, stated so that a chief can check it."""
+
+    def t(key: str, **params: object) -> str:
+        return locales.t(language, f"summary.ranking.{key}", **params)
+
+    lines = ["", t("header")]
+    rows = ranking.ranked
+    shown = rows if len(rows) <= 2 * RANKING_LISTED else [*rows[:RANKING_LISTED], None, *rows[-RANKING_LISTED:]]
+    for row in shown:
+        if row is None:
+            lines.append(t("gap", count=len(rows) - 2 * RANKING_LISTED))
+            continue
+        town = row.town
+        lines.append(
+            t(
+                "line",
+                rank=row.rank,
+                area=town.name(language),
+                rate=percent(town.rate),
+                done=town.rate.done,
+                required=town.rate.required,
+                overdue=town.overdue,
+                open=town.open,
+                mark=locales.plain(language, f"summary.ranking.mark_{row.mark}") if row.mark else "",
+            )
+        )
+    if ranking.unranked:
+        separator = locales.plain(language, "summary.ranking.separator")
+        names = separator.join(town.name(language) for town in ranking.unranked)
+        lines.append(t("unranked", min=MIN_RANKED, areas=names))
+    lines.append(t("rule", min=MIN_RANKED, marked=MARKED, twice=2 * MARKED))
+    return lines
 
 
 def split_messages(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:

@@ -101,3 +101,32 @@ async def test_binding_before_the_summary_time_promises_today_in_english(bot_fac
     assert "The first summary comes after Mon 23 Nov, 10:00, on Week 47: 16 Nov – 22 Nov 2026." in current(
         bot, offer
     ).text
+
+
+async def test_a_county_chief_gets_the_towns_ranked_with_the_rule(bot_factory: BotFactory) -> None:
+    bot = await bot_factory(summary_time="mon 09:00")
+    world = World(bot.store)
+    towns = (("LB", "李堡镇", "Libao", 4), ("QT", "曲塘镇", "Qutang", 5), ("XC", "新城镇", "Xincheng", 4))
+    for code, zh, en, done in towns:
+        area = await world.area(code, zh, en)
+        reach = await world.reach(f"{code}-01", area, "town")
+        person = await world.person(f"{zh}河长", level="town")
+        await world.assign(person, reach, "2026-01-01", level="town", rule=PatrolRule(5, "week"))
+        for day in range(done):
+            await world.patrol(person, reach, f"2026-11-{16 + day} 09:00")
+    await world.problem(person, reach, reported="2026-11-02 09:00", deadline="2026-11-10")  # 新城镇: one overdue
+    small = await world.area("CD", "城东街道", "Chengdong")
+    village = await world.person("城东河长")
+    await world.assign(village, await world.reach("CD-01", small), "2026-01-01")
+    county = bot.sandbox.user(first_name="县", language_code="zh-hans")
+    person_id = await bot.store.people.create(name="周县长", telegram_id=county.id)
+    await bot.store.people.grant_role(person_id, "chief", level="county")
+    await bot.services.people.met_in_private(county.id, name="周县长", username=None, language_code="zh-hans")
+    await run_weekly(bot)
+    digest = "\n".join(m.text for m in bot.sandbox.state.sent_in_chat(county.id))
+    assert "上周各片区巡河排名（红黑榜）" in digest
+    assert "1. 曲塘镇：100.0%（5/5），逾期 0 个，未销号 0 个 🔴 红榜" in digest
+    assert "2. 李堡镇：80.0%（4/5），逾期 0 个，未销号 0 个\n" in digest
+    assert "3. 新城镇：80.0%（4/5），逾期 1 个，未销号 1 个 ⚫ 黑榜" in digest
+    assert "应巡不足 5 次、不参与排名：城东街道" in digest
+    assert "排名规则：按巡河率由高到低" in digest
