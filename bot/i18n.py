@@ -8,6 +8,7 @@ hold Telegram's HTML tags. `plain()` is for places that are not HTML: button lab
 from __future__ import annotations
 
 import html
+import re
 import string
 import tomllib
 from collections.abc import Mapping
@@ -21,23 +22,22 @@ from bot.config import LANGUAGES, Language
 CATALOG_FILES: dict[Language, str] = {"zh": "zh_CN", "en": "en"}
 
 
-class Count(int):
-    """A number in a template that may pick a word by it: `{days:day|days}` gives "day" for 1, else "days".
-
-    English needs the two forms; Chinese writes `{days} 天` and never asks. Every `int` parameter becomes one, so
-    templates need no special call, and `{days}` alone still prints the number."""
-
-    __slots__ = ()
-
-    def __format__(self, spec: str) -> str:
-        if "|" in spec:
-            one, _, other = spec.partition("|")
-            return one if self == 1 else other
-        return super().__format__(spec)
+# `{days:day|days}`: the word for one, or for any other count, picked by the parameter `days`.
+_PLURAL = re.compile(r"\{(\w+):([^{}|]*)\|([^{}|]*)\}")
 
 
-def _counted(value: object) -> object:
-    return Count(value) if type(value) is int else value
+def plural(template: str, params: Mapping[str, object]) -> str:
+    """The template with each `{count:one|other}` replaced by the word its count asks for. English needs the two
+    forms; Chinese writes `{days} 天` and never asks. A count that is not a number takes the other form."""
+
+    def pick(match: re.Match[str]) -> str:
+        try:
+            one = float(str(params.get(match[1]))) == 1
+        except ValueError:
+            one = False
+        return match[2] if one else match[3]
+
+    return _PLURAL.sub(pick, template) if "|" in template else template
 
 
 class Markup(str):
@@ -96,15 +96,12 @@ class Locales:
 
     def t(self, lang: str | None, key: str, /, **params: object) -> str:
         """The message `key` in `lang` as HTML, with every parameter escaped unless it is `Markup`."""
-        safe = {
-            k: v if isinstance(v, Markup) else Count(v) if type(v) is int else html.escape(str(v), quote=False)
-            for k, v in params.items()
-        }
-        return self._template(lang, key).format(**safe)
+        safe = {k: v if isinstance(v, Markup) else html.escape(str(v), quote=False) for k, v in params.items()}
+        return plural(self._template(lang, key), params).format(**safe)
 
     def plain(self, lang: str | None, key: str, /, **params: object) -> str:
         """The message `key` in `lang` as plain text (no HTML parsing on the receiving side)."""
-        return self._template(lang, key).format(**{k: _counted(v) for k, v in params.items()})
+        return plural(self._template(lang, key), params).format(**params)
 
     def both(self, key: str) -> dict[Language, str]:
         return {lang: self.plain(lang, key) for lang in LANGUAGES}

@@ -115,7 +115,7 @@ async def test_send_delivers_once_and_records_it(
     args = ("summary", "--area", "CD", "--week", "2026-W47", "--send", "--chart", tmp_path / "c.jpg")
     code, out, err = await asyncio.to_thread(cli, *args, **env)
     assert code == 0, err
-    assert out.endswith("Sent to 1 groups.\n")
+    assert out.endswith("Sent to 1 group.\n")
     sent = sandbox.state.sent_in_chat(group.id)
     assert [m.kind for m in sent] == ["text", "photo"]
     # In the group's language (here the default, en), the HTML rendered by the Bot API.

@@ -4,13 +4,14 @@ as the reader says it, plural words in English."""
 from __future__ import annotations
 
 import io
+import re
 from datetime import date
 
 from PIL import Image
 
 from bot.charts import RUNNING, ChartText, RateBar, pick_rows, render_chart
 from bot.config import PatrolRule, Settings
-from bot.i18n import Locales
+from bot.i18n import Locales, placeholders
 from bot.summaries import SummaryService, chart_rows, parse_week, summary_text, weeks_ago
 from bot.tallies import TallyService
 from storage import Store
@@ -98,3 +99,26 @@ def test_english_counts_pick_their_word() -> None:
     )
     assert LOCALES.t("en", "summary.chart.more", count=1) == "1 more reach not shown"
     assert LOCALES.t("en", "summary.chart.more", count=2) == "2 more reaches not shown"
+
+
+PLURAL_NOUNS = "points|days|reaches|problems|photos|patrols|rows|invites|files|minutes|hours|groups|areas|chiefs"
+
+
+# Figures with a decimal ("+1.0 points") and names ("Libao river chiefs") take no singular.
+NOT_COUNTS = {"summary.rate", "summary.chart.tile.rate_up", "summary.chart.tile.rate_down", "try.group_title"}
+
+
+def test_no_english_string_reads_1_things_or_hedges_with_s_in_brackets() -> None:
+    rendered = 0
+    for key, template in LOCALES.catalogs["en"].items():
+        if key in NOT_COUNTS:
+            continue
+        assert "(s)" not in template and "(es)" not in template, key
+        params = dict.fromkeys(placeholders(template), 1)
+        try:
+            text = LOCALES.plain("en", key, **params)
+        except (AttributeError, ValueError, TypeError, IndexError):
+            continue  # takes dates or other objects: its counts are covered where it is tested
+        rendered += 1
+        assert not re.search(rf"\b1 (?:[a-z-]+ )?(?:{PLURAL_NOUNS})\b", text), (key, text)
+    assert rendered > 500
