@@ -38,6 +38,7 @@ from bot.summaries import (
     last_week,
     split_messages,
     summary_text,
+    week_dates,
 )
 from storage import Store
 from storage.records import AreaRecord
@@ -398,7 +399,7 @@ class Delivery:
                             "summary.failed_admin",
                             area=shown,
                             code=area.code if area is not None else label,
-                            week=week.code,
+                            week=week_dates(week, self._locales, lang),
                             chat=target,
                             attempts=record.attempts,
                             error=record.last_error or "",

@@ -175,7 +175,8 @@ async def test_an_admin_picks_area_and_week_in_private(bot: Harness) -> None:
     await bot.sandbox.wait_consumed()
     two_ago = last_week(datetime.now(bot.settings.tz).date()).previous()
     sent = admin.messages()
-    assert f"正在生成 城东片区 {two_ago.code} 的周报" in sent[-3].text
+    assert f"正在生成 城东片区 {week_dates(two_ago, Locales.load(), 'zh')} 的周报" in sent[-3].text
+    assert "-W" not in sent[-3].text  # dates, not an ISO week code
     assert sent[-2].text.startswith(f"📋 城东片区（CD）河长制工作周报\n{week_dates(two_ago, Locales.load(), 'zh')}")
     assert sent[-1].kind == "photo"
 
