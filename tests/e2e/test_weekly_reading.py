@@ -14,7 +14,7 @@ from bot import delivery
 from bot.config import PatrolRule
 from handlers import summaries as summary_handlers
 from tests.conftest import BotFactory, Harness
-from tests.support import World, current, run_weekly, started_admin
+from tests.support import World, chief, current, run_weekly, seed, started_admin
 
 MONDAY = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)  # 09:00 in Shanghai
 
@@ -130,3 +130,12 @@ async def test_a_county_chief_gets_the_towns_ranked_with_the_rule(bot_factory: B
     assert "3. 新城镇：80.0%（4/5），逾期 1 个，未销号 1 个 ⚫ 黑榜" in digest
     assert "应巡不足 5 次、不参与排名：城东街道" in digest
     assert "排名规则：按巡河率由高到低" in digest
+
+
+async def test_a_chief_is_greeted_by_their_registered_name(bot: Harness) -> None:
+    ids = await seed(bot.store)
+    zhao = bot.sandbox.user(first_name="Sunny", last_name="Z", language_code="zh-hans")
+    await chief(bot, zhao, "赵六", [ids["DBH-01"]])
+    await zhao.send("/start")
+    greeting = await zhao.next_message()
+    assert greeting.text.startswith("您好，赵六！") and "Sunny" not in greeting.text
