@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from bot.i18n import Locales
 from bot.rankings import Town, rank_towns
+from bot.summaries import RANKING_LISTED, ranking_lines
 from bot.tallies import MIN_RANKED, Rate
 
 
@@ -59,3 +61,21 @@ def test_small_samples_are_listed_apart_not_ranked() -> None:
 def test_one_ranked_town_is_not_marked() -> None:
     ranking = rank_towns([town("A", 9)])
     assert [(row.rank, row.mark) for row in ranking.ranked] == [(1, "")]
+
+
+def test_the_digest_states_the_rule_and_cuts_the_middle_of_a_long_list() -> None:
+    locales = Locales.load()
+    towns = [town(f"T{i:02d}", 10 - i % 10) for i in range(2 * RANKING_LISTED + 5)] + [town("S", 1, 2)]
+    lines = ranking_lines(rank_towns(towns), locales, "en")
+    assert lines[1] == "<b>Areas ranked by last week's patrol rate (red and black lists)</b>"
+    assert lines[2].startswith("1. T00: 100.0% (10/10), 0 overdue, 0 open 🔴 red list")
+    assert "… 5 areas in the middle left out" in lines
+    assert lines[-3].endswith("⚫ black list")
+    assert lines[-2] == "Fewer than 5 patrols required, not ranked: S"
+    assert lines[-1].startswith("How they are ranked: by patrol rate, highest first;")
+    assert len(lines) == 2 + 2 * RANKING_LISTED + 1 + 2
+    zh = ranking_lines(rank_towns([town("A", 9), town("B", 3)]), locales, "zh")
+    assert zh[2:4] == [
+        "1. A镇：90.0%（9/10），逾期 0 个，未销号 0 个 🔴 红榜",
+        "2. B镇：30.0%（3/10），逾期 0 个，未销号 0 个 ⚫ 黑榜",
+    ]
