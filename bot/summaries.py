@@ -552,7 +552,11 @@ def chart_jpeg(summary: AreaSummary, locales: Locales, language: Language) -> by
         more = p("more_fine" if fine else "more", count=len(hidden))
     text = ChartText(
         title=p("title", area=s.area.name(language)),
-        subtitle=week_dates(week, locales, language),
+        subtitle=p(
+            "subtitle_which",
+            which=_capitalised(which_week(s, locales, language)),
+            dates=week_dates(week, locales, language),
+        ),
         rate_heading=p("rate_heading"),
         problems_heading=p("problems_heading"),
         legend_met=p("met"),

@@ -7,8 +7,10 @@ import io
 import re
 from datetime import date
 
+import pytest
 from PIL import Image
 
+from bot import summaries
 from bot.charts import RUNNING, ChartText, RateBar, pick_rows, render_chart
 from bot.config import PatrolRule, Settings
 from bot.i18n import Locales, placeholders
@@ -122,3 +124,23 @@ def test_no_english_string_reads_1_things_or_hedges_with_s_in_brackets() -> None
         rendered += 1
         assert not re.search(rf"\b1 (?:[a-z-]+ )?(?:{PLURAL_NOUNS})\b", text), (key, text)
     assert rendered > 500
+
+
+async def test_the_chart_names_the_reported_week_as_last_week(
+    store: Store, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await _town(store)
+    week = parse_week("2026-W47")
+    area = await store.areas.by_code("LB")
+    assert week is not None and area is not None
+    summary = await SummaryService(store, settings).area_summary(area, week, today=date(2026, 11, 23))
+    seen: list[str] = []
+
+    def drawn(text: ChartText, *rest: object) -> bytes:
+        seen.append(text.subtitle)
+        return b""
+
+    monkeypatch.setattr(summaries, "render_chart", drawn)
+    summaries.chart_jpeg(summary, LOCALES, "zh")
+    summaries.chart_jpeg(summary, LOCALES, "en")
+    assert seen == ["上周 · 2026年11月16日至11月22日（第 47 周）", "Last week · Week 47: 16 Nov – 22 Nov 2026"]
