@@ -533,12 +533,14 @@ class TallyService:
             active_to=day,
             area_id=area_id,
             person_id=None,
+            windowed_only=True,
         )
+        periods = {kind: period_of(kind, day) for kind in PERIODS}
         result = []
         for c in counts:
             if c.periods == 0:
                 continue
-            period = period_of(c.kind, day)
+            period = periods[c.kind]
             result.append(
                 Progress(
                     assignment_id=c.assignment_id,
