@@ -117,12 +117,20 @@ async def test_a_county_chief_gets_the_towns_ranked_with_the_rule(bot_factory: B
     await world.problem(person, reach, reported="2026-11-02 09:00", deadline="2026-11-10")  # 新城镇: one overdue
     small = await world.area("CD", "城东街道", "Chengdong")
     village = await world.person("城东河长")
-    await world.assign(village, await world.reach("CD-01", small), "2026-01-01")
+    small_reach = await world.reach("CD-01", small)
+    await world.assign(village, small_reach, "2026-01-01")
     county = bot.sandbox.user(first_name="县", language_code="zh-hans")
     person_id = await bot.store.people.create(name="周县长", telegram_id=county.id)
     await bot.store.people.grant_role(person_id, "chief", level="county")
     await bot.services.people.met_in_private(county.id, name="周县长", username=None, language_code="zh-hans")
+    town = bot.sandbox.user(first_name="镇", language_code="zh-hans")
+    town_id = await bot.store.people.create(name="吴镇长", telegram_id=town.id)
+    await bot.store.people.grant_role(town_id, "chief", level="town")
+    await world.assign(town_id, small_reach, "2026-01-01", level="town")
+    await bot.services.people.met_in_private(town.id, name="吴镇长", username=None, language_code="zh-hans")
     await run_weekly(bot)
+    town_digest = "\n".join(m.text for m in bot.sandbox.state.sent_in_chat(town.id))
+    assert "吴镇长" in town_digest and "红黑榜" not in town_digest  # a town chief answers for reaches, not towns
     digest = "\n".join(m.text for m in bot.sandbox.state.sent_in_chat(county.id))
     assert "上周各片区巡河排名（红黑榜）" in digest
     assert "1. 曲塘镇：100.0%（5/5），逾期 0 个，未销号 0 个 🔴 红榜" in digest
