@@ -43,6 +43,7 @@ RULE = (206, 212, 218)
 GOOD = (46, 139, 87)  # met the requirement; a better week
 SHORT = (214, 95, 60)  # behind; a worse week; overdue
 NONE = (173, 181, 189)  # nothing required
+RUNNING = (158, 197, 232)  # a period still running: how far it has got, not a result yet
 NEW = (66, 133, 244)
 CLOSED = GOOD
 OVERDUE = SHORT
@@ -69,7 +70,8 @@ class RateBar:
     label: str
     done: int
     required: int
-    shown: str  # the rate as the text shows it ("76.9%"); unused when nothing was required
+    shown: str  # the rate as the text shows it ("76.9%"); for a running period, e.g. "this month · 8 days left"
+    running: bool = False  # no period ended in the week: done/required are the running period's progress
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,23 +97,27 @@ class ChartText:
     empty: str  # shown when a section has nothing to draw
     more: str = ""  # e.g. "+12 more reaches", shown under a cut list
     footnote: str = ""
+    legend_running: str = ""  # a period still running; in the legend only when a row shows one
 
 
 def pick_rows(rates: Sequence[RateBar]) -> tuple[list[RateBar], list[RateBar]]:
     """The reaches to draw and those left out. The worst first: short of the requirement by rate, then met, then
-    those with nothing required (in the given order among equals). Every short reach is drawn, up to `MAX_ROWS`;
+    those still running their period (the furthest behind first), then those with nothing required (in the given
+    order among equals). Every short reach is drawn, up to `MAX_ROWS`;
     met ones only fill the picture up to `FILL_ROWS`, since a column of full green bars tells a large area's
     group nothing the headline doesn't."""
 
     def key(bar: RateBar) -> tuple[int, float]:
+        if bar.running:
+            return (2, bar.done / bar.required if bar.required else 0.0)
         if not bar.required:
-            return (2, 0.0)
+            return (3, 0.0)
         if bar.done >= bar.required:
             return (1, 0.0)
         return (0, bar.done / bar.required)
 
     ordered = sorted(rates, key=key)
-    short = sum(1 for bar in ordered if bar.done < bar.required)
+    short = sum(1 for bar in ordered if bar.done < bar.required and not bar.running)
     count = min(MAX_ROWS, max(short, FILL_ROWS))
     return ordered[:count], ordered[count:]
 
@@ -203,7 +209,7 @@ def _height(text: ChartText, rate_rows: int, category_rows: int) -> int:
     height += 36 + 28 + rate_rows * ROW  # heading, legend, rows
     height += 24 + 36 + 28 + category_rows * CATEGORY_ROW  # gap, heading, legend, rows
     if text.footnote:
-        height += 16 + 24
+        height += 16 + 24 * len(text.footnote.split("\n"))
     return height + MARGIN
 
 
@@ -223,7 +229,8 @@ def render_chart(
     y = _categories(canvas, text, categories, y + 24)
     if text.footnote:
         canvas.box(MARGIN, y + 8, WIDTH - MARGIN, y + 8, RULE)
-        canvas.fitted(MARGIN, y + 16, text.footnote, canvas.small, WIDTH - 2 * MARGIN, fill=MUTED)
+        for index, line in enumerate(text.footnote.split("\n")):
+            canvas.fitted(MARGIN, y + 16 + 24 * index, line, canvas.small, WIDTH - 2 * MARGIN, fill=MUTED)
     out = io.BytesIO()
     # Telegram re-encodes photos as 4:2:0 JPEG anyway: more quality or full chroma here only costs time and bytes.
     canvas.image.save(out, "JPEG", quality=88, subsampling=2)
@@ -253,7 +260,13 @@ def _header(canvas: _Canvas, text: ChartText, tiles: Sequence[Tile], y: int) -> 
 def _rates(canvas: _Canvas, text: ChartText, rates: Sequence[RateBar], y: int) -> int:
     canvas.text(MARGIN, y, text.rate_heading, canvas.heading)
     y += 36
-    canvas.legend(MARGIN, y, ((GOOD, text.legend_met), (SHORT, text.legend_short), (NONE, text.legend_none)))
+    legend = [(GOOD, text.legend_met), (SHORT, text.legend_short)]
+    running = text.legend_running and any(rate.running for rate in rates)
+    if running:
+        legend.append((RUNNING, text.legend_running))
+    if not running or any(not rate.required and not rate.running for rate in rates):
+        legend.append((NONE, text.legend_none))
+    canvas.legend(MARGIN, y, legend)
     y += 28
     left = MARGIN + canvas.labels
     width = WIDTH - left - MARGIN - VALUE_WIDTH
@@ -263,7 +276,13 @@ def _rates(canvas: _Canvas, text: ChartText, rates: Sequence[RateBar], y: int) -
     for rate in rates:
         canvas.name(MARGIN, y + 4, rate.label, canvas.body, canvas.labels - 14)
         top = y + (ROW - BAR) / 2
-        if not rate.required:
+        if rate.running and rate.required:
+            canvas.box(left, top, left + width, top + BAR, FAINT)
+            share = min(1.0, rate.done / rate.required)
+            canvas.box(left, top, left + max(3.0, width * share), top + BAR, RUNNING)
+            canvas.fitted(left + 8, top + 1, rate.shown, canvas.small, width - 16)
+            canvas.text(left + width + 12, y + 4, f"{rate.done}/{rate.required}", canvas.body)
+        elif not rate.required:
             canvas.box(left, top + BAR / 2 - 1, left + width, top + BAR / 2 + 1, FAINT)
             canvas.text(left + width + 12, y + 4, text.legend_none, canvas.body, MUTED)
         else:

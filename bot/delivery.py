@@ -28,6 +28,7 @@ from bot.cooldown import Cooldown
 from bot.i18n import Locales
 from bot.mapviews import MapService
 from bot.people import PeopleService, Person
+from bot.rankings import RANKING_LEVELS, Ranking
 from bot.summaries import (
     AreaSummary,
     SummaryService,
@@ -111,6 +112,15 @@ def due_week(settings: Settings, now: datetime) -> Week | None:
     monday = local.date() - timedelta(days=local.weekday())
     at = datetime.combine(monday + timedelta(days=settings.summary_time.weekday), settings.summary_time.at, settings.tz)
     return last_week(local.date()) if local >= at else None
+
+
+def next_summary_at(settings: Settings, now: datetime) -> datetime:
+    """When the weekly run next sends (local time): this week's SUMMARY_TIME if it is still ahead, else next
+    week's. The run is hourly, so the summaries go out within the hour after it."""
+    local = now.astimezone(settings.tz)
+    monday = local.date() - timedelta(days=local.weekday())
+    at = datetime.combine(monday + timedelta(days=settings.summary_time.weekday), settings.summary_time.at, settings.tz)
+    return at if local < at else datetime.combine(at.date() + timedelta(days=7), at.timetz())
 
 
 def may_try(status: str | None, next_attempt_at: datetime | None, now: datetime) -> bool:
@@ -213,14 +223,28 @@ class Delivery:
             return GroupAsk(send=False)
         return GroupAsk(send=False, tell_wait_minutes=max(1, math.ceil(wait / 60)))
 
+    def _today(self) -> date:
+        return _now().astimezone(self._settings.tz).date()
+
     def due_week(self, now: datetime | None = None) -> Week | None:
         return due_week(self._settings, now or _now())
+
+    async def first_summary(self, area: AreaRecord, chat_id: int, *, new: bool = True) -> tuple[datetime, Week]:
+        """A group was just bound to `area`: when its first summary comes, and of which week. The week already
+        due is not sent to it: the group was not there for it, and a first report of a week nobody in it saw
+        (often "—") reads as broken."""
+        now = _now()
+        week = due_week(self._settings, now)
+        if new and week is not None and await self._store.summaries.get(AREA, area.id, week.code, chat_id) is None:
+            await self._store.summaries.skipped(AREA, area.id, week.code, chat_id, reason="bound after due", now=now)
+        at = next_summary_at(self._settings, now)
+        return at, last_week(at.date())
 
     async def compose(
         self, area: AreaRecord, week: Week, lang: Language, summary: AreaSummary | None = None
     ) -> Composed:
         if summary is None:
-            summary = await self._summaries.area_summary(area, week)
+            summary = await self._summaries.area_summary(area, week, self._today())
         texts = split_messages(summary_text(summary, self._locales, lang))
         chart = await asyncio.to_thread(chart_jpeg, summary, self._locales, lang)
         picture, caption = await self._area_map(summary, lang)
@@ -264,7 +288,7 @@ class Delivery:
             areas = await self._store.areas.all()
             waiting = [area for area in areas if await self._has_waiting(area, week)]
             # Many areas at once (the weekly run): their figures from one query each, not one per area.
-            composed = await self._summaries.week_summaries(week) if len(waiting) > 2 else {}
+            composed = await self._summaries.week_summaries(week, self._today()) if len(waiting) > 2 else {}
 
             async def one_area(area: AreaRecord) -> None:
                 try:
@@ -337,16 +361,22 @@ class Delivery:
         minutes."""
         today = _now().astimezone(self._settings.tz).date()
         chiefs = [chief for chief in await self._people.chiefs() if chief.active and chief.reachable]
+        ranking = None
+        if any(chief.chief_level in RANKING_LEVELS for chief in chiefs):
+            ranking = await self._summaries.town_ranking(week)  # once for all of them
 
         async def one_chief(chief: Person) -> None:
+            ranked = ranking if chief.chief_level in RANKING_LEVELS else None
             try:
-                await self._deliver_digest(sender, chief, week=week, today=today)
+                await self._deliver_digest(sender, chief, week=week, today=today, ranking=ranked)
             except Exception:  # e.g. the store failing to record it: the other chiefs still get theirs; next run
                 logger.exception("digest for chief %s for %s failed", chief.id, week)
 
         await in_flight(chiefs, one_chief)
 
-    async def _deliver_digest(self, sender: Sender, chief: Person, *, week: Week, today: date) -> None:
+    async def _deliver_digest(
+        self, sender: Sender, chief: Person, *, week: Week, today: date, ranking: Ranking | None = None
+    ) -> None:
         assert chief.telegram_id is not None
         existing = await self._store.summaries.get(CHIEF, 0, week.code, chief.id)
         now = _now()
@@ -354,8 +384,8 @@ class Delivery:
             return
         lang = chief.language
         try:
-            digest = await self._summaries.chief_digest(chief.id, chief.name, week, today)
-            if not digest.progress and not digest.assigned and not digest.rate.required:
+            digest = await self._summaries.chief_digest(chief.id, chief.name, week, today, ranking)
+            if not digest.progress and not digest.assigned and not digest.rate.required and not ranking:
                 await self._store.summaries.skipped(CHIEF, 0, week.code, chief.id, reason="nothing to report", now=now)
                 return
             ids = await _send_pieces(
@@ -410,7 +440,7 @@ class Delivery:
                             "summary.failed_admin",
                             area=shown,
                             code=area.code if area is not None else label,
-                            week=week.code,
+                            week=week_dates(week, self._locales, lang),
                             chat=target,
                             attempts=record.attempts,
                             error=record.last_error or "",

@@ -44,6 +44,7 @@ from bot.i18n import Locales
 from bot.outputs import write_replacing
 from bot.reachability import reason_of, waiting_label
 from bot.tallies import PatrolTally, Rate, TallyService, day_start, percent
+from bot.validity import reason_params
 from storage import Store
 from storage.exports import ExportReader, PatrolRow, ProblemRow
 
@@ -137,7 +138,7 @@ class _Rows:
         texts = []
         for reason in patrol.reasons:
             code = str(reason.get("code", ""))
-            params = {k: v for k, v in reason.items() if k not in ("code", "note")}
+            params = reason_params(reason)
             try:
                 texts.append(self.say(f"patrol.reason.{code}", **params))
             except (KeyError, IndexError, ValueError):

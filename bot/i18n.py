@@ -8,6 +8,7 @@ hold Telegram's HTML tags. `plain()` is for places that are not HTML: button lab
 from __future__ import annotations
 
 import html
+import re
 import string
 import tomllib
 from collections.abc import Mapping
@@ -19,6 +20,24 @@ from bot.config import LANGUAGES, Language
 
 # File stem in locales/ for each language code used inside the bot.
 CATALOG_FILES: dict[Language, str] = {"zh": "zh_CN", "en": "en"}
+
+
+# `{days:day|days}`: the word for one, or for any other count, picked by the parameter `days`.
+_PLURAL = re.compile(r"\{(\w+):([^{}|]*)\|([^{}|]*)\}")
+
+
+def plural(template: str, params: Mapping[str, object]) -> str:
+    """The template with each `{count:one|other}` replaced by the word its count asks for. English needs the two
+    forms; Chinese writes `{days} 天` and never asks. A count that is not a number takes the other form."""
+
+    def pick(match: re.Match[str]) -> str:
+        try:
+            one = float(str(params.get(match[1]))) == 1
+        except ValueError:
+            one = False
+        return match[2] if one else match[3]
+
+    return _PLURAL.sub(pick, template) if "|" in template else template
 
 
 class Markup(str):
@@ -78,11 +97,11 @@ class Locales:
     def t(self, lang: str | None, key: str, /, **params: object) -> str:
         """The message `key` in `lang` as HTML, with every parameter escaped unless it is `Markup`."""
         safe = {k: v if isinstance(v, Markup) else html.escape(str(v), quote=False) for k, v in params.items()}
-        return self._template(lang, key).format(**safe)
+        return plural(self._template(lang, key), params).format(**safe)
 
     def plain(self, lang: str | None, key: str, /, **params: object) -> str:
         """The message `key` in `lang` as plain text (no HTML parsing on the receiving side)."""
-        return self._template(lang, key).format(**params)
+        return plural(self._template(lang, key), params).format(**params)
 
     def both(self, key: str) -> dict[Language, str]:
         return {lang: self.plain(lang, key) for lang in LANGUAGES}

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from bot.charts import CategoryBar, ChartText, RateBar, Tile, Tone, pick_rows, render_chart
-from bot.config import Language, Settings
+from bot.config import PERIODS, Language, Settings
 from bot.i18n import Locales
+from bot.rankings import MARKED, Ranking, Town, rank_towns
 from bot.reachability import reason_of, waiting_label
 from bot.tallies import (
+    MIN_RANKED,
     NO_RATE,
     PatrolTally,
     ProblemTally,
@@ -103,6 +105,51 @@ def format_points(points: float | None) -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class ReachProgress:
+    """Where a reach's running period stood when the week ended: "this month 0/1, 8 days left". The patrol rate
+    counts a period only once it ends, so a monthly reach has no rate in most weeks; this is what it shows then."""
+
+    reach_id: int
+    code: str
+    name_zh: str
+    name_en: str
+    kind: str  # week, xun, month, quarter
+    done: int  # Σ min(valid patrols so far, required) over the reach's chiefs on this kind of period
+    required: int
+    days_left: int  # after the week's last day
+
+    @property
+    def met(self) -> bool:
+        return self.done >= self.required
+
+    def name(self, language: str) -> str:
+        return self.name_zh if language == "zh" else self.name_en
+
+
+def reach_progress(items: list[Progress]) -> tuple[ReachProgress, ...]:
+    """One line per reach and kind of period (two chiefs on one monthly reach make one line), in reach order."""
+    sums: dict[tuple[int, str], list[int]] = {}
+    first: dict[tuple[int, str], Progress] = {}
+    for item in items:
+        key = (item.reach_id, item.period.kind)
+        first.setdefault(key, item)
+        figures = sums.setdefault(key, [0, 0])
+        figures[0] += min(item.done, item.required)
+        figures[1] += item.required
+    rows = []
+    for key, p in first.items():
+        done, required = sums[key]
+        names = (p.reach_code, p.reach_name_zh, p.reach_name_en)
+        rows.append(ReachProgress(p.reach_id, *names, key[1], done, required, p.days_left))
+    return tuple(sorted(rows, key=lambda r: (r.code, PERIODS.index(r.kind))))
+
+
+def weeks_ago(week: Week, today: date) -> int:
+    """0 for the week holding `today`, 1 for last week (what the weekly run reports), and so on."""
+    return (week_of(today).first - week.first).days // 7
+
+
+@dataclass(frozen=True, slots=True)
 class AreaSummary:
     area: AreaRecord
     week: Week
@@ -114,6 +161,10 @@ class AreaSummary:
     volunteers: list[VolunteerCount]
     # Problems open now that wait for a chief who has not joined or cannot be reached (`bot.reachability`).
     waiting: int = 0
+    # Periods that began but did not end by the week's last day, per reach (`reach_progress`).
+    running: tuple[ReachProgress, ...] = ()
+    # How many weeks before the reader's the reported week is: 1, "last week", for the weekly run.
+    ago: int = 1
 
     @property
     def change(self) -> float | None:
@@ -128,6 +179,7 @@ class ChiefDigest:
     rate: Rate  # last week's
     progress: list[Progress]  # this period, per assignment
     assigned: list[OverdueProblem]  # open problems assigned to them (deadline date.max: none)
+    ranking: Ranking | None = None  # the towns' ranking, for county and city chiefs (`bot.rankings`)
 
 
 def _thanked(volunteers: list[VolunteerCount]) -> list[VolunteerCount]:
@@ -143,7 +195,10 @@ class SummaryService:
         self._settings = settings
         self._tallies = TallyService(store, settings)
 
-    async def area_summary(self, area: AreaRecord, week: Week) -> AreaSummary:
+    def _today(self, today: date | None) -> date:
+        return today if today is not None else datetime.now(self._settings.tz).date()
+
+    async def area_summary(self, area: AreaRecord, week: Week, today: date | None = None) -> AreaSummary:
         first, last = week.first, week.last
         patrols = await self._tallies.patrol_rate(first, last, area_id=area.id)
         before = week.previous()
@@ -152,7 +207,20 @@ class SummaryService:
         overdue, total = await self._store.summaries.overdue(area.id, last, limit=OVERDUE_LISTED)
         volunteers = _thanked(await self._tallies.volunteers(first, last, area_id=area.id))
         waiting = (await self.waiting_by_area()).get(area.id, 0)
-        return AreaSummary(area, week, patrols, previous.overall, problems, overdue, total, volunteers, waiting)
+        running = reach_progress(await self._tallies.running(last, area_id=area.id))
+        return AreaSummary(
+            area,
+            week,
+            patrols,
+            previous.overall,
+            problems,
+            overdue,
+            total,
+            volunteers,
+            waiting,
+            running=running,
+            ago=weeks_ago(week, self._today(today)),
+        )
 
     async def waiting_by_area(self) -> dict[int, int]:
         """How many problems open now wait for a chief who cannot act on them, by area."""
@@ -162,7 +230,7 @@ class SummaryService:
                 counts[area_id] = counts.get(area_id, 0) + count
         return counts
 
-    async def week_summaries(self, week: Week) -> dict[int, AreaSummary]:
+    async def week_summaries(self, week: Week, today: date | None = None) -> dict[int, AreaSummary]:
         """Every area's summary of `week` (by area id), the same as `area_summary` for each, but with the patrol
         and problem figures from one query each instead of one per area: the weekly job composes them all."""
         first, last = week.first, week.last
@@ -173,6 +241,10 @@ class SummaryService:
         overdue = await self._store.summaries.overdue_by_area(last, limit=OVERDUE_LISTED)
         volunteers = await self._tallies.volunteers_by_area(first, last)
         waiting = await self.waiting_by_area()
+        running: dict[int, list[Progress]] = {}
+        for item in await self._tallies.running(last):
+            running.setdefault(item.area_id, []).append(item)
+        ago = weeks_ago(week, self._today(today))
         result = {}
         for area in await self._store.areas.all():
             listed, total = overdue.get(area.id, ([], 0))
@@ -186,14 +258,29 @@ class SummaryService:
                 total,
                 _thanked(volunteers.get(area.id, [])),
                 waiting.get(area.id, 0),
+                running=reach_progress(running.get(area.id, [])),
+                ago=ago,
             )
         return result
 
-    async def chief_digest(self, person_id: int, name: str, week: Week, today: date) -> ChiefDigest:
+    async def chief_digest(
+        self, person_id: int, name: str, week: Week, today: date, ranking: Ranking | None = None
+    ) -> ChiefDigest:
         rate = await self._tallies.patrol_rate(week.first, week.last, person_id=person_id)
         progress = await self._tallies.progress(today, person_id=person_id)
         assigned = await self._store.summaries.assigned_open(person_id, limit=ASSIGNED_LISTED)
-        return ChiefDigest(person_id, name, week, rate.overall, progress, assigned)
+        return ChiefDigest(person_id, name, week, rate.overall, progress, assigned, ranking)
+
+    async def town_ranking(self, week: Week) -> Ranking:
+        """Every area ranked by its patrol rate over `week`, then by problems overdue and open at its end."""
+        rates = await self._tallies.overall_rates_by_area(week.first, week.last)
+        problems = await self._tallies.problems_by_area(week.first, week.last)
+        towns = []
+        for area in await self._store.areas.all():
+            figures = problems[area.id].overall
+            rate = rates.get(area.id, Rate())
+            towns.append(Town(area.id, area.code, area.name_zh, area.name_en, rate, figures.overdue, figures.open))
+        return rank_towns(towns)
 
 
 # -- text -----------------------------------------------------------------------------------------------------
@@ -211,11 +298,47 @@ def week_dates(week: Week, locales: Locales, language: Language) -> str:
     return locales.plain(language, key, number=week.number, first=first, last=last)
 
 
+def which_week(summary: AreaSummary, locales: Locales, language: Language) -> str:
+    """The reported week as the reader says it: "last week" for the weekly run, "this week" or "that week" for
+    one asked for with /summary."""
+    name = {0: "this", 1: "last"}.get(summary.ago, "that")
+    return locales.plain(language, f"summary.which.{name}")
+
+
+def running_lines(summary: AreaSummary, locales: Locales, language: Language) -> list[str]:
+    """The periods still running when the week ended, one line per reach, those behind first; and the footnote
+    that tells them from the rate. Nothing when no period was left running."""
+    if not summary.running:
+        return []
+
+    def t(key: str, **params: object) -> str:
+        return locales.t(language, f"summary.running.{key}", **params)
+
+    rows = sorted(summary.running, key=lambda r: (r.met, r.code, PERIODS.index(r.kind)))
+    lines = ["", t("header", day=locales.plain(language, "summary.running.as_of", day=summary.week.last))]
+    for row in rows[:BEHIND_LISTED]:
+        lines.append(
+            t(
+                "line_met" if row.met else "line",
+                reach=row.name(language),
+                period=locales.plain(language, f"summary.period.{row.kind}"),
+                done=row.done,
+                required=row.required,
+                days=row.days_left,
+            )
+        )
+    if len(rows) > BEHIND_LISTED:
+        lines.append(locales.t(language, "summary.more", count=len(rows) - BEHIND_LISTED))
+    return lines
+
+
 def summary_text(summary: AreaSummary, locales: Locales, language: Language) -> str:
     """The whole summary as HTML (split it with `split_messages`)."""
 
     def t(key: str, **params: object) -> str:
         return locales.t(language, f"summary.{key}", **params)
+
+    which = which_week(summary, locales, language)
 
     s, p, q = summary, summary.patrols, summary.problems.overall
     lines = [
@@ -246,7 +369,7 @@ def summary_text(summary: AreaSummary, locales: Locales, language: Language) -> 
     behind = p.behind
     lines += ["", t("behind_header", count=len(behind))]
     if not behind:
-        lines.append(t("behind_none") if p.overall.required else t("no_requirement"))
+        lines.append(t("behind_none", week=which) if p.overall.required else t("no_requirement", week=which))
     reach_names = {r.code: _name(language, r.name_zh, r.name_en) for r in p.reaches}
     for chief in behind[:BEHIND_LISTED]:
         reaches = "、".join(reach_names.get(code, code) for code in chief.reach_codes)
@@ -255,6 +378,7 @@ def summary_text(summary: AreaSummary, locales: Locales, language: Language) -> 
         )
     if len(behind) > BEHIND_LISTED:
         lines.append(t("more", count=len(behind) - BEHIND_LISTED))
+    lines += running_lines(s, locales, language)
     lines += ["", t("overdue_header", count=s.overdue_total)]
     if not s.overdue:
         lines.append(t("overdue_none"))
@@ -281,6 +405,8 @@ def summary_text(summary: AreaSummary, locales: Locales, language: Language) -> 
             )
         if len(s.volunteers) > VOLUNTEERS_LISTED:
             lines.append(t("more", count=len(s.volunteers) - VOLUNTEERS_LISTED))
+    if s.running:
+        lines += ["", t("running.footnote", week=which)]
     return "\n".join(lines)
 
 
@@ -342,7 +468,48 @@ def digest_text(digest: ChiefDigest, locales: Locales, language: Language) -> st
                 deadline=NO_RATE if problem.deadline == date.max else problem.deadline.isoformat(),
             )
         )
+    if digest.ranking is not None and not digest.ranking.empty:
+        lines += ranking_lines(digest.ranking, locales, language)
     return "\n".join(lines)
+
+
+RANKING_LISTED = 10  # from each end, when there are more than twice as many ranked towns
+
+
+def ranking_lines(ranking: Ranking, locales: Locales, language: Language) -> list[str]:
+    """The red and black lists: the towns in rank order (the middle left out of a long list), the towns not
+    ranked, and the rule, stated so that a chief can check it."""
+
+    def t(key: str, **params: object) -> str:
+        return locales.t(language, f"summary.ranking.{key}", **params)
+
+    lines = ["", t("header")]
+    rows = ranking.ranked
+    shown = rows if len(rows) <= 2 * RANKING_LISTED else [*rows[:RANKING_LISTED], None, *rows[-RANKING_LISTED:]]
+    for row in shown:
+        if row is None:
+            lines.append(t("gap", count=len(rows) - 2 * RANKING_LISTED))
+            continue
+        town = row.town
+        lines.append(
+            t(
+                "line",
+                rank=row.rank,
+                area=town.name(language),
+                rate=percent(town.rate),
+                done=town.rate.done,
+                required=town.rate.required,
+                overdue=town.overdue,
+                open=town.open,
+                mark=locales.plain(language, f"summary.ranking.mark_{row.mark}") if row.mark else "",
+            )
+        )
+    if ranking.unranked:
+        separator = locales.plain(language, "summary.ranking.separator")
+        names = separator.join(town.name(language) for town in ranking.unranked)
+        lines.append(t("unranked", min=MIN_RANKED, areas=names))
+    lines.append(t("rule", min=MIN_RANKED, marked=MARKED, twice=2 * MARKED))
+    return lines
 
 
 def split_messages(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
@@ -377,19 +544,19 @@ def chart_jpeg(summary: AreaSummary, locales: Locales, language: Language) -> by
 
     s, week, rate, q = summary, summary.week, summary.patrols.overall, summary.problems.overall
     last = week.last
-    rates, hidden = pick_rows(
-        [
-            RateBar(_name(language, r.name_zh, r.name_en), r.rate.done, r.rate.required, percent(r.rate))
-            for r in s.patrols.reaches
-        ]
-    )
+    bars = chart_rows(summary, locales, language)
+    rates, hidden = pick_rows(bars)
     more = ""
     if hidden:
         fine = all(r.done >= r.required for r in hidden)
         more = p("more_fine" if fine else "more", count=len(hidden))
     text = ChartText(
         title=p("title", area=s.area.name(language)),
-        subtitle=week_dates(week, locales, language),
+        subtitle=p(
+            "subtitle_which",
+            which=_capitalised(which_week(s, locales, language)),
+            dates=week_dates(week, locales, language),
+        ),
         rate_heading=p("rate_heading"),
         problems_heading=p("problems_heading"),
         legend_met=p("met"),
@@ -400,12 +567,13 @@ def chart_jpeg(summary: AreaSummary, locales: Locales, language: Language) -> by
         legend_overdue=p("overdue"),
         empty=p("empty"),
         more=more,
-        footnote=p("footnote"),
+        footnote=p("footnote") + ("\n" + p("running_footnote") if any(bar.running for bar in bars) else ""),
+        legend_running=p("running_legend"),
     )
     change = s.change
     rate_tone: Tone
     if not rate.required:
-        rate_note, rate_tone = p("tile.rate_none"), "muted"
+        rate_note, rate_tone = p("tile.rate_none", week=which_week(s, locales, language)), "muted"
     elif change is None:
         rate_note, rate_tone = p("tile.rate_no_before"), "muted"
     elif change == 0:
@@ -439,6 +607,30 @@ def chart_jpeg(summary: AreaSummary, locales: Locales, language: Language) -> by
         for name, f in s.problems.categories.items()
     ]
     return render_chart(text, tiles, rates, categories)
+
+
+def chart_rows(summary: AreaSummary, locales: Locales, language: Language) -> list[RateBar]:
+    """One bar per reach: its rate over the periods that ended in the week, or, where none ended, how far its
+    running period had got ("this month · 8 days left"), never a bare "not required" while a period runs."""
+    running: dict[int, ReachProgress] = {}
+    for row in sorted(summary.running, key=lambda r: r.days_left):
+        running.setdefault(row.reach_id, row)  # the period ending soonest, when a reach has two kinds
+    bars = []
+    for reach in summary.patrols.reaches:
+        name = _name(language, reach.name_zh, reach.name_en)
+        progress = running.get(reach.reach_id)
+        if reach.rate.required or progress is None:
+            bars.append(RateBar(name, reach.rate.done, reach.rate.required, percent(reach.rate)))
+            continue
+        period = locales.plain(language, f"summary.period.{progress.kind}")
+        shown = locales.plain(
+            language,
+            "summary.chart.running_met" if progress.met else "summary.chart.running",
+            period=period,
+            days=progress.days_left,
+        )
+        bars.append(RateBar(name, progress.done, progress.required, shown, running=True))
+    return bars
 
 
 def _capitalised(label: str) -> str:

@@ -143,6 +143,17 @@ def current_windows(today: date, tz: ZoneInfo) -> list[Window]:
     return [_window(period_of(kind, today), today, tz) for kind in PERIODS]
 
 
+def running_windows(day: date, tz: ZoneInfo) -> list[Window]:
+    """The period of each kind that holds `day` and runs on past it, counted up to the end of `day`: where a
+    period stood when a week ended. An assignment must be active on `day`."""
+    windows = []
+    for kind in PERIODS:
+        period = period_of(kind, day)
+        if period.end > day:
+            windows.append(Window(kind, day, day_start(period.start, tz), day_start(day + timedelta(days=1), tz)))
+    return windows
+
+
 def _rules(settings: Settings) -> dict[str, tuple[int, str]]:
     return {level: (rule.count, rule.period) for level, rule in settings.patrol_rules.items()}
 
@@ -271,6 +282,7 @@ class Progress:
     required: int
     done: int  # valid patrols so far, not capped
     days_left: int
+    area_id: int = 0
 
     @property
     def short(self) -> bool:
@@ -506,6 +518,43 @@ class TallyService:
                     required=c.count,
                     done=c.patrols,
                     days_left=period.days_left(today),
+                )
+            )
+        return result
+
+    async def running(self, day: date, *, area_id: int | None = None) -> list[Progress]:
+        """Each assignment active on `day` whose period runs on past it: the patrols done from the period's start
+        to the end of `day`, and the days left after it. The weekly summary reads it for the periods its week
+        saw begin but not end (a monthly reach in most weeks), which the patrol rate cannot count yet."""
+        counts = await self._store.tallies.assignment_counts(
+            running_windows(day, self._settings.tz),
+            _rules(self._settings),
+            active_from=day,
+            active_to=day,
+            area_id=area_id,
+            person_id=None,
+            windowed_only=True,
+        )
+        periods = {kind: period_of(kind, day) for kind in PERIODS}
+        result = []
+        for c in counts:
+            if c.periods == 0:
+                continue
+            period = periods[c.kind]
+            result.append(
+                Progress(
+                    assignment_id=c.assignment_id,
+                    person_id=c.person_id,
+                    person_name=c.person_name,
+                    reach_id=c.reach_id,
+                    reach_code=c.reach_code,
+                    reach_name_zh=c.reach_name_zh,
+                    reach_name_en=c.reach_name_en,
+                    period=period,
+                    required=c.count,
+                    done=c.patrols,
+                    days_left=period.days_left(day + timedelta(days=1)),
+                    area_id=c.area_id,
                 )
             )
         return result

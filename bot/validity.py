@@ -75,14 +75,14 @@ def judge(
 
     minutes = duration_s / 60
     if minutes < settings.patrol_min_minutes:
-        tenths = _shown(minutes * 10, settings.patrol_min_minutes * 10, over=False)
-        reasons.append({"code": "too_short", "minutes": tenths / 10, "min": settings.patrol_min_minutes})
+        shown = _shown(minutes, settings.patrol_min_minutes, over=False)
+        reasons.append({"code": "too_short", "minutes": shown, "min": _whole(settings.patrol_min_minutes)})
     if distance_m < settings.patrol_min_distance_m:
         reasons.append(
             {
                 "code": "too_little_distance",
                 "meters": _shown(distance_m, settings.patrol_min_distance_m, over=False),
-                "min": settings.patrol_min_distance_m,
+                "min": _whole(settings.patrol_min_distance_m),
             }
         )
     if reach_lines:
@@ -95,7 +95,7 @@ def judge(
                     {
                         "code": "far_from_reach",
                         "meters": _shown(nearest, settings.patrol_max_distance_from_reach_m, over=True),
-                        "max": settings.patrol_max_distance_from_reach_m,
+                        "max": _whole(settings.patrol_max_distance_from_reach_m),
                     }
                 )
     fastest = _fastest_hop_kmh(samples)
@@ -128,6 +128,23 @@ def judge(
     if untimed:
         reasons.append({"code": "photo_time_unknown", "count": untimed, "note": True})
     return Verdict(not any(blocking(r) for r in reasons), distance_m, duration_s, reasons)
+
+
+def _whole(value: float) -> int | float:
+    """10.0 as 10: a setting read as a float reads as the whole number it is."""
+    return int(value) if float(value).is_integer() else value
+
+
+def reason_params(reason: dict[str, Any]) -> dict[str, Any]:
+    """A stored reason's figures for its text. Patrols judged before minutes were whole kept tenths ("4.0 min,
+    less than 10.0 min"): shown whole, rounded down, so the figure never reaches the limit it fell short of."""
+    params = {k: v for k, v in reason.items() if k not in ("code", "note")}
+    if reason.get("code") == "too_short" and isinstance(params.get("minutes"), float):
+        params["minutes"] = math.floor(params["minutes"])
+    for limit in ("min", "max"):
+        if isinstance(params.get(limit), float):
+            params[limit] = _whole(params[limit])
+    return params
 
 
 def _shown(value: float, limit: float, *, over: bool) -> int:

@@ -12,6 +12,7 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler, filt
 from bot.chats import BindResult
 from bot.config import Language
 from bot.i18n import Locales
+from bot.summaries import week_dates
 from handlers.access import Actor, command
 from handlers.callbacks import BindArea, BindCancel, BindPage, pressed
 from handlers.common import Context, services
@@ -83,6 +84,13 @@ async def area_chosen(update: Update, context: Context, actor: Actor, data: Bind
     else:
         assert outcome.area is not None
         text = svc.locales.t(lang, "groups.bound", area=area_label(svc.locales, lang, outcome.area))
+        if outcome.result in (BindResult.BOUND, BindResult.UNCHANGED):  # a double tap shows the same
+            new = outcome.result is BindResult.BOUND
+            at, week = await svc.delivery.first_summary(outcome.area, chat.id, new=new)
+            weekday = svc.locales.plain(lang, f"groups.weekday.{at.weekday()}")
+            when = svc.locales.plain(lang, "groups.when", at=at, weekday=weekday)
+            week_text = week_dates(week, svc.locales, lang)
+            text += "\n" + svc.locales.t(lang, "groups.first_summary", when=when, week=week_text)
     await show(update, context, text)
 
 

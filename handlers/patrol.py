@@ -29,7 +29,7 @@ from bot.patrols import CHOOSE, AutoEnd, Fix, Patrol, Recorded, Recording, Remin
 from bot.people import Person
 from bot.permissions import ChatKind
 from bot.routing import LOCATIONS, MEDIA, PHOTOS, Input
-from bot.validity import blocking
+from bot.validity import blocking, reason_params
 from handlers.access import Actor, command, guard, refuse
 from handlers.callbacks import (
     PatrolArea,
@@ -564,7 +564,7 @@ def patrol_card(locales: Locales, lang: Language, summary: Summary, tz: object) 
             lines.append(locales.t(lang, "patrol.invalid"))
         notes = [r for r in verdict.reasons if not blocking(r)]
         for reason in [r for r in verdict.reasons if blocking(r)] + notes:
-            params = {k: v for k, v in reason.items() if k not in ("code", "note")}
+            params = reason_params(reason)
             mark = "ℹ️ " if reason in notes else "· "
             lines.append(mark + locales.t(lang, f"patrol.reason.{reason['code']}", **params))
     if still_sharing(patrol):

@@ -32,7 +32,9 @@ async def start(update: Update, context: Context, actor: Actor, message: Message
         return
     locales = services(context).locales
     markup = stranger_markup(context, person) or (main_menu(locales, person.language) if person.roles else None)
-    await message.reply_text(locales.t(person.language, "start.greeting", name=display_name(user)), reply_markup=markup)
+    # The office registered chiefs, staff and volunteers under their real names; Telegram's is often a nickname.
+    name = person.name if person.roles and person.name else display_name(user)
+    await message.reply_text(locales.t(person.language, "start.greeting", name=name), reply_markup=markup)
     await message.reply_text(locales.t(person.language, "language.prompt"), reply_markup=language_keyboard(context))
     if person.roles:
         await refresh_menu(context, person)

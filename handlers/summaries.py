@@ -12,7 +12,7 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler, filt
 
 from bot.permissions import ChatKind
 from bot.services import Services
-from bot.summaries import Week, last_week, week_of
+from bot.summaries import Week, last_week, week_dates, week_of
 from handlers.access import Actor, command, refuse
 from handlers.callbacks import SummaryArea, SummaryWeek, WeeksBack, pressed
 from handlers.common import Context, services
@@ -134,7 +134,8 @@ async def week_chosen(update: Update, context: Context, actor: Actor, data: Summ
     if area is None or chat is None:
         return
     lang = actor.language
-    await show(update, context, svc.locales.t(lang, "summary.coming", area=area.name(lang), week=week.code))
+    coming = svc.locales.t(lang, "summary.coming", area=area.name(lang), week=week_dates(week, svc.locales, lang))
+    await show(update, context, coming)
     await svc.delivery.send_summary(BotSender(context.bot), chat.id, area, week, lang)
 
 

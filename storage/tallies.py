@@ -141,11 +141,14 @@ class Tallies:
         active_to: date,
         area_id: int | None = None,
         person_id: int | None = None,
+        windowed_only: bool = False,
     ) -> list[AssignmentCount]:
         """Every assignment active on some day of [active_from, active_to] (in the area, of the person), with its
         figures over the windows of its rule's kind on whose `active_on` day it is active (none: zeros).
 
-        `rules` maps a level to (count, period kind); an assignment's own rule, when it has one, wins.
+        `rules` maps a level to (count, period kind); an assignment's own rule, when it has one, wins. With
+        `windowed_only`, assignments whose kind has no window are left out instead of given zeros: a city's
+        weekly village chiefs when only the running months and quarters are asked for.
         """
         where = ""
         params: dict[str, Any] = {
@@ -162,6 +165,8 @@ class Tallies:
         if person_id is not None:
             where += " AND s.person_id = :person"
             params["person"] = person_id
+        if windowed_only:
+            where += " AND COALESCE(s.patrol_period, r.kind) IN (SELECT kind FROM windows)"
         rows = await self._store.fetchall(_ASSIGNMENT_SQL.format(where=where), params)
         return [
             AssignmentCount(

@@ -24,6 +24,11 @@ def level_name(context: Context, lang: Language, level: str | None) -> str:
     return p(context, lang, f"level.{level}") if level in LEVELS else p(context, lang, "common.none")
 
 
+def reach_level_name(context: Context, lang: Language, level: str | None) -> str:
+    """A reach's own grade ("town-level reach"): `level_name` is a chief's, and a river is nobody's chief."""
+    return p(context, lang, f"reaches.level.{level}") if level in LEVELS else p(context, lang, "common.none")
+
+
 def reach_label(lang: Language, reach: ReachRecord) -> str:
     return f"{reach.name(lang)} · {reach.code}"
 

@@ -9,7 +9,7 @@ from bot.config import Language
 from handlers.access import Actor, command
 from handlers.callbacks import ReachCard, ReachesArea, ReachesMine, ReachesTop, pressed
 from handlers.common import Context, services
-from handlers.office.common import area_buttons, level_name, no_registry, p, reach_label, t
+from handlers.office.common import area_buttons, level_name, no_registry, p, reach_label, reach_level_name, t
 from handlers.ui import buttons, paged, show
 from storage.records import ReachRecord
 
@@ -83,7 +83,7 @@ async def area_shown(update: Update, context: Context, actor: Actor, data: Reach
         return
     reaches = await svc.office.reaches_in(area.id)
     choices = [
-        (f"{reach_label(lang, r)} · {level_name(context, lang, r.level)}", ReachCard(reach=r.id).pack())
+        (f"{reach_label(lang, r)} · {reach_level_name(context, lang, r.level)}", ReachCard(reach=r.id).pack())
         for r in reaches
     ]
     header = t(context, lang, "reaches.in_area", area=area.name(lang), count=len(reaches))
@@ -152,7 +152,7 @@ async def reach_card(context: Context, lang: Language, reach: ReachRecord) -> st
                 other_name=reach.name("en" if lang == "zh" else "zh"),
                 code=reach.code,
                 area=file.area.name(lang) if file.area else none,
-                level=level_name(context, lang, reach.level),
+                level=reach_level_name(context, lang, reach.level),
                 length=f"{reach.length_km:g}" if reach.length_km is not None else none,
                 tags=p(context, lang, "common.list_sep").join(tags) or none,
                 geometry=p(context, lang, "reaches.has_geometry" if reach.geometry else "reaches.no_geometry"),

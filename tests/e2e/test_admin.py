@@ -28,14 +28,14 @@ async def test_reaches_show_the_river_file(bot: Harness) -> None:
     areas = await admin.next_message()
     reaches = await tap(bot, admin, areas, text="城东片区 · CD")
     assert "城东片区共有河段 3 条" in reaches.text
-    card = await tap(bot, admin, reaches, text="丁堡河（城东段） · DBH-01 · 镇级河长")
+    card = await tap(bot, admin, reaches, text="丁堡河（城东段） · DBH-01 · 镇级河道")
     assert (
         "<b>丁堡河（城东段）</b>（Dingbao River (east)）" in card.raw.get("text", "") or "丁堡河（城东段）" in card.text
     )
-    assert "编码：DBH-01" in card.text and "长度：3.5 公里" in card.text
+    assert "编码：DBH-01" in card.text and "长度：3.5 公里" in card.text and "级别：镇级河道" in card.text
     assert "· 王五（镇级河长，" in card.text
     back = await tap(bot, admin, card, text="« 返回")
-    lgh = await tap(bot, admin, back, text="立公河 · LGH-01 · 村级河长")
+    lgh = await tap(bot, admin, back, text="立公河 · LGH-01 · 村级河道")
     assert "标签：黑臭水体" in lgh.text and "暂无，请用 /assign 指派" in lgh.text
     assert bot.errors() == []
 
@@ -167,8 +167,9 @@ async def test_the_office_commands_read_english_for_an_english_admin(bot: Harnes
     await admin.send("/reaches")
     top = await admin.next_message()
     listing = await tap(bot, admin, top, text="Chengdong · CD")
-    card = await tap(bot, admin, listing, text="Ligong River · LGH-01 · village-level chief")
+    card = await tap(bot, admin, listing, text="Ligong River · LGH-01 · village-level reach")
     assert "Ligong River (立公河)" in card.text and "Tags: black-odorous water" in card.text
+    assert "chief" not in card.text.split("Tags:")[0]  # the reach's level, not a chief's
     assert "· Zhou Jiu (village-level chief, since" in card.text
     await admin.send("/people zhou")
     found = await admin.next_message()

@@ -179,17 +179,17 @@ def test_skip_bad_loads_the_good_rows_and_dry_run_writes_nothing(cli: Cli, tmp_p
     reaches = _write(tmp_path, "reaches.csv", REACHES)
     chiefs = _write(tmp_path, "chiefs.csv", CHIEFS + "张三,13900000001,town,QT,DBH-01,\n李四,13900000002,town,ZZ,,\n")
     code, out, err = cli("registry", "import", areas, reaches, chiefs, "--dry-run")
-    assert code == 1 and "chiefs.csv:3:" in err and "1 bad row(s)" in err and out == ""
+    assert code == 1 and "chiefs.csv:3:" in err and "1 bad row." in err and out == ""
 
     code, out, err = cli("registry", "import", areas, reaches, chiefs, "--dry-run", "--skip-bad")
-    assert code == 0 and "chiefs.csv:3:" in err and "1 bad row(s) would be skipped" in err
+    assert code == 0 and "chiefs.csv:3:" in err and "1 bad row would be skipped" in err
     assert "Dry run: nothing was written" in out
     assert "chiefs.csv:2: new chief 张三 (town-level chief)" in out
     assert "chiefs.csv:2: 张三 takes charge of reach DBH-01 from" in out and "Chiefs: 1 new" in out
     assert _db(tmp_path, lambda s: s.areas.all()) == []
 
     code, out, err = cli("registry", "import", areas, reaches, chiefs, "--skip-bad")
-    assert code == 0 and "1 bad row(s) were skipped" in err and "Chiefs: 1 new" in out
+    assert code == 0 and "1 bad row was skipped" in err and "Chiefs: 1 new" in out
     assert [p.name for p in _db(tmp_path, lambda s: s.people.chiefs())] == ["张三"]
     code, out, _ = cli("registry", "import", areas, reaches, chiefs, "--skip-bad", "--dry-run")
     assert code == 0 and "(no changes)" in out
@@ -210,7 +210,7 @@ def test_invites_list_links_and_renew(cli: Cli, tmp_path: Path) -> None:
     code, out, err = cli("invites")
     assert code == 2 and "--bot-username" in err and "riverbot run" in err and out == ""
     code, out, _ = cli("invites", "--bot-username", "@my_river_bot")
-    assert code == 0 and "19 pending invite(s)" in out
+    assert code == 0 and "19 pending invites" in out
     assert out.count("https://t.me/my_river_bot?start=") == 19
     assert "周立新 (county-level chief, QT Qutang Town), valid until" in out
     assert cli("invites", "--bot-username", "no way")[0] == 2
@@ -226,7 +226,7 @@ def test_invites_list_links_and_renew(cli: Cli, tmp_path: Path) -> None:
     code, out, _ = cli("invites", "--renew", DEFAULT_LANGUAGE="zh")
     assert code == 0 and "已重新生成邀请 19 个。" in out and out.count("https://t.me/riverbot_test_bot?start=") == 19
     code, out, _ = cli("invites", "--renew")
-    assert "Issued 0 fresh invite(s)." in out and out.count("https://t.me/") == 19
+    assert "Issued 0 fresh invites." in out and out.count("https://t.me/") == 19
     expiry = _db(tmp_path, lambda s: s.invites.pending(now=datetime.now(UTC)))[0].expires_at
     assert expiry - datetime.now(UTC) > timedelta(days=29)
 
@@ -238,7 +238,7 @@ def test_export_names_chiefs_without_an_area(cli: Cli, tmp_path: Path) -> None:
 
     _db(tmp_path, chief_without_area)
     code, out, err = cli("registry", "export", tmp_path / "out")
-    assert code == 0 and "1 chiefs" in out and "赵六 has no home area" in err
+    assert code == 0 and "1 chief to" in out and "赵六 has no home area" in err
     assert (tmp_path / "out" / "chiefs.csv").read_text(encoding="utf-8-sig").splitlines()[1] == "赵六,,village,,,"
 
 

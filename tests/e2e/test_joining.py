@@ -159,7 +159,7 @@ async def test_registration_needing_approval_and_two_admins_deciding(bot_factory
     zh_notice = await second.next_message()
     assert "姓名：Amy Wu" in zh_notice.text
     await admin.send("/pending")
-    assert "1 volunteer registration(s) waiting" in (await admin.next_message()).text
+    assert "1 volunteer registration waiting" in (await admin.next_message()).text
     await admin.next_message()
 
     approved = await tap(bot, admin, notice, text="✅ Approve")

@@ -66,9 +66,9 @@ async def test_too_short_and_off_the_river_is_kept_with_its_reasons_in_english(b
     await mary.send("✅ Finish patrol", date=t0 + 5 * 60)
     card = await mary.next_message()
     assert "does not count toward the patrol rate" in card.text
-    assert "it lasted 5.0 min, less than 10.0 min" in card.text
-    assert "the track is 0 m, less than 500.0 m" in card.text
-    assert "nearest 2002 m; it should be within 1000.0 m" in card.text
+    assert "it lasted 5 min, less than 10 min" in card.text
+    assert "the track is 0 m, less than 500 m" in card.text
+    assert "nearest 2002 m; it should be within 1000 m" in card.text
 
 
 async def test_a_second_patrol_command_shows_the_open_one(bot: Harness) -> None:

@@ -459,8 +459,8 @@ async def test_the_deadline_job_reminds_warns_and_escalates_once(bot: Harness) -
     soon = await wang.next_message()
     assert soon.text == f"⏳ 提醒：问题 #2（漂浮垃圾）的整改期限为 {due[2].isoformat()}，请抓紧办理。"
     # The admins: the problem overdue by three days or more, in full.
-    card = await notice(admin, "🚨 Problem #1 (illegal dumping) is 4 day(s) overdue and still not rectified")
-    assert "⏰ Overdue by 4 day(s)" in card.text and "Assignee: 王五" in card.text
+    card = await notice(admin, "🚨 Problem #1 (illegal dumping) is 4 days overdue and still not rectified")
+    assert "⏰ Overdue by 4 days" in card.text and "Assignee: 王五" in card.text
     assert card.button_texts == ["👤 Assign / reassign", "🚫 Dismiss", "Details"]
     await admin.expect_silence()
 
@@ -486,7 +486,7 @@ async def test_the_deadline_job_reminds_warns_and_escalates_once(bot: Harness) -
     late = (day - timedelta(days=3)).isoformat()
     await bot.store.execute("UPDATE problems SET deadline = ? WHERE id = 1", (late,))
     await run_deadline_job(bot)
-    await notice(admin, "🚨 Problem #1 (illegal dumping) is 3 day(s) overdue", again=True)
+    await notice(admin, "🚨 Problem #1 (illegal dumping) is 3 days overdue", again=True)
     await wang.expect_silence()  # his reminder letter for #1 went out today already
     events = await bot.store.problems.events(1)
     assert [e.action for e in events] == ["report", "assign", "escalate", "rectify", "close", "reopen", "escalate"]

@@ -9,7 +9,8 @@ import pytest
 
 from bot import delivery as summaries
 from bot.app import stop as stop_app
-from bot.summaries import last_week
+from bot.i18n import Locales
+from bot.summaries import last_week, week_dates
 from handlers.summaries import weekly_summaries
 from storage.summaries import AREA
 from tests.conftest import BotFactory, Harness
@@ -76,7 +77,9 @@ async def test_a_group_that_keeps_failing_is_reported_to_the_admins_once(bot_fac
     # The group's chief never opened the bot: the office hears once that the digests cannot reach him.
     assert "每周工作简报有 1 人无法送达" in (await admin.next_message()).text
     told = await admin.next_message()
-    assert "城东片区（CD）2026-W" in told.text and "5 次未能发送" in told.text
+    week = last_week(datetime.now(bot.settings.tz).date())
+    assert f"城东片区（CD）{week_dates(week, Locales.load(), 'zh')} 周报" in told.text and "5 次未能发送" in told.text
+    assert "-W" not in told.text  # dates, not an ISO week code
     await run_weekly(bot)
     await run_weekly(bot)
     await admin.expect_silence()

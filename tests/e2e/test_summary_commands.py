@@ -115,7 +115,7 @@ async def test_send_delivers_once_and_records_it(
     args = ("summary", "--area", "CD", "--week", "2026-W47", "--send", "--chart", tmp_path / "c.jpg")
     code, out, err = await asyncio.to_thread(cli, *args, **env)
     assert code == 0, err
-    assert out.endswith("Sent to 1 groups.\n")
+    assert out.endswith("Sent to 1 group.\n")
     sent = sandbox.state.sent_in_chat(group.id)
     assert [m.kind for m in sent] == ["text", "photo"]
     # In the group's language (here the default, en), the HTML rendered by the Bot API.
@@ -177,7 +177,8 @@ async def test_an_admin_picks_area_and_week_in_private(bot: Harness) -> None:
     await bot.sandbox.wait_consumed()
     two_ago = last_week(datetime.now(bot.settings.tz).date()).previous()
     sent = admin.messages()
-    assert f"正在生成 城东片区 {two_ago.code} 的周报" in sent[-4].text
+    assert f"正在生成 城东片区 {week_dates(two_ago, Locales.load(), 'zh')} 的周报" in sent[-4].text
+    assert "-W" not in sent[-4].text  # dates, not an ISO week code
     assert sent[-3].text.startswith(f"📋 城东片区（CD）河长制工作周报\n{week_dates(two_ago, Locales.load(), 'zh')}")
     assert [m.kind for m in sent[-2:]] == ["photo", "photo"]  # the chart, the area's map
 

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from bot.config import Settings, load_settings
-from bot.validity import SPEED_CHECK_MIN_HOP_M, PhotoEvidence, Sample, Verdict, blocking, judge
+from bot.validity import SPEED_CHECK_MIN_HOP_M, PhotoEvidence, Sample, Verdict, blocking, judge, reason_params
 
 # 6371008.8 m × π / 180 = 111195.0802 m; rounded to the centimetre, so distances built with it are off by at most
 # 2e-9 of themselves (1e-6 m in 500 m), which the tolerances below allow.
@@ -110,17 +110,19 @@ def test_exactly_ten_minutes_is_enough() -> None:
 def test_nine_minutes_fifty_nine_seconds_is_too_short() -> None:
     v = verdict(duration_s=599)
     assert not v.valid
-    # 599 / 60 = 9.983 minutes. Rounded it would read "10.0 min, less than 10 min"; shown as 9.9 instead.
-    assert v.reasons == [{"code": "too_short", "minutes": 9.9, "min": 10}]
+    # 599 / 60 = 9.983 minutes. Rounded it would read "10 min, less than 10 min"; shown as 9 instead.
+    assert v.reasons == [{"code": "too_short", "minutes": 9, "min": 10}]
+    assert reason_params({"code": "too_short", "minutes": 9.9, "min": 10.0}) == {"minutes": 9, "min": 10}
+    assert isinstance(reason_params({"code": "far_from_reach", "meters": 1001, "max": 1000.0})["max"], int)
     assert v.duration_s == 599
     # Fractions of a second don't round up into a valid patrol: 599.9 s counts 599.
     assert codes(verdict(duration_s=599.9)) == ["too_short"]
 
 
 def test_shown_numbers_never_contradict_their_limit() -> None:
-    # Away from the limit they are rounded as usual: 451 s = 7.517 min → 7.5; 449 s = 7.483 min → 7.5.
-    assert verdict(duration_s=451).reasons[0]["minutes"] == 7.5
-    assert verdict(duration_s=449).reasons[0]["minutes"] == 7.5
+    # Away from the limit they are rounded as usual, to whole minutes: 451 s = 7.517 min → 8; 449 s → 7.
+    assert verdict(duration_s=451).reasons[0]["minutes"] == 8
+    assert verdict(duration_s=449).reasons[0]["minutes"] == 7
     # 499.6 m walked: "500 m, less than 500 m" would contradict itself; 499.
     v = verdict(samples=[Sample(north(0), at(0)), Sample(north(499.6), at(600))])
     assert v.reasons == [{"code": "too_little_distance", "meters": 499, "min": 500}]
