@@ -15,7 +15,7 @@ import handlers.problems
 from sandbox import FakeUser, SentMessage
 from tests.conftest import Harness
 from tests.factories import make_jpeg
-from tests.support import chief, report, seed, started_admin, tap, volunteer
+from tests.support import chief, is_problem_map, report, seed, started_admin, tap, volunteer
 
 
 async def started(user: FakeUser) -> None:
@@ -30,10 +30,14 @@ def media(value: Any) -> list[dict[str, Any]]:
 
 
 def photo_media(bot: Harness) -> Counter[int]:
-    """How many photos the bot sent to each chat (sendPhoto: one; sendMediaGroup: its media)."""
+    """How many problem photos the bot sent to each chat (sendPhoto: one; sendMediaGroup: its media). A new
+    problem's map is a picture the bot drew, not evidence: it is left out."""
     counts: Counter[int] = Counter()
     for call in bot.sandbox.calls:
         if call.method == "sendPhoto":
+            caption = str(call.params.get("caption") or "")
+            if "的位置：" in caption or caption.startswith("🗺 Where problem"):
+                continue
             counts[int(call.params["chat_id"])] += 1
         elif call.method == "sendMediaGroup":
             counts[int(call.params["chat_id"])] += len(media(call.params["media"]))
@@ -93,6 +97,7 @@ async def test_a_problems_whole_life_sends_each_photo_to_each_person_once(
     await volunteer(bot, xiao, "李小义")
 
     await report(bot, xiao)
+    assert is_problem_map(await wang.next_message())  # a new problem's first notice opens with its map
     # The assignee: the before-photo, then the location and the card.
     photo = await wang.next_message()
     assert photo.photo is not None and photo.raw.get("caption") == "整改前（上报照片）"
@@ -157,6 +162,7 @@ async def test_photos_the_person_deleted_are_sent_again_and_remembered_anew(bot:
     xiao = bot.sandbox.user(first_name="小李", language_code="zh-hans")
     await volunteer(bot, xiao, "李小义")
     await report(bot, xiao)
+    assert is_problem_map(await wang.next_message())  # a new problem's first notice opens with its map
     first = await wang.next_message()
     await wang.next_message()
     await wang.next_message()
@@ -191,6 +197,7 @@ async def test_the_verification_album_says_before_and_after_in_english(bot: Harn
     xiao = bot.sandbox.user(first_name="Xiao", language_code="en")
     await volunteer(bot, xiao, "李小义")
     await report(bot, xiao, zh=False, category="illegal dumping")
+    assert is_problem_map(await wang.next_message())  # a new problem's first notice opens with its map
     await wang.next_message()
     await wang.next_message()
     card = await wang.next_message()
@@ -294,6 +301,7 @@ async def test_a_new_after_photo_for_someone_who_deleted_the_album_comes_with_al
     xiao = bot.sandbox.user(first_name="小李", language_code="zh-hans")
     await volunteer(bot, xiao, "李小义")
     await report(bot, xiao)
+    assert is_problem_map(await wang.next_message())  # a new problem's first notice opens with its map
     await wang.next_message()
     await wang.next_message()
     card = await wang.next_message()
@@ -331,6 +339,7 @@ async def test_an_after_photo_sent_during_a_patrol_is_placed_by_the_track(
     xiao = bot.sandbox.user(first_name="小李", language_code="zh-hans")
     await volunteer(bot, xiao, "李小义")
     await report(bot, xiao)
+    assert is_problem_map(await wang.next_message())  # a new problem's first notice opens with its map
     await wang.next_message()
     await wang.next_message()
     card = await wang.next_message()
