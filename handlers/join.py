@@ -93,7 +93,7 @@ async def invite_answer(update: Update, context: Context, actor: Actor, data: In
         await context.bot.send_message(
             query.from_user.id,
             svc.locales.t(person.language, "menu.ready"),
-            reply_markup=main_menu(svc.locales, person.language),
+            reply_markup=main_menu(svc.locales, person.language, chief=person.is_chief),
         )
     if check.status == "ok":
         await refresh_menu(context, person)

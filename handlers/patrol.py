@@ -144,9 +144,8 @@ async def choice_cancelled(update: Update, context: Context, actor: Actor, data:
     assert actor.known.telegram_id is not None
     await svc.patrols.drop_choice(actor.known.telegram_id)
     await show(update, context, svc.locales.t(lang, "dialog.cancelled"))
-    await context.bot.send_message(
-        actor.known.telegram_id, svc.locales.t(lang, "menu.back"), reply_markup=main_menu(svc.locales, lang)
-    )
+    menu = main_menu(svc.locales, lang, chief=actor.known.is_chief)
+    await context.bot.send_message(actor.known.telegram_id, svc.locales.t(lang, "menu.back"), reply_markup=menu)
 
 
 @pressed(PatrolGo, action="patrol")
@@ -311,7 +310,7 @@ async def evidence(update: Update, context: Context, person: Person, patrol: Pat
         await _add_photo(context, person, lang, patrol_id=patrol.id, message=message, at=at)
     elif kind is Input.FINISH:
         await finish_patrol(update, context, person, lang, patrol_id=patrol.id, at=at)
-    elif kind is Input.PROBLEM:
+    elif kind is Input.PROBLEM or kind is Input.MENU_REPORT:
         await begin_problem_note(update, context, Actor(person, lang, ChatKind.PRIVATE))
     elif kind is Input.MENU_PATROL:
         await offer_reaches(update, context, Actor(person, lang, ChatKind.PRIVATE), started_at=at)
@@ -417,7 +416,7 @@ async def finish_patrol(
         await context.bot.send_message(
             chat_id,
             svc.locales.t(lang, "patrol.already_finished") + "\n\n" + card,
-            reply_markup=main_menu(svc.locales, lang),
+            reply_markup=main_menu(svc.locales, lang, chief=person.is_chief),
         )
         return
     if update.callback_query is not None:
@@ -425,7 +424,7 @@ async def finish_patrol(
     else:
         await context.bot.send_message(chat_id, card)
     await context.bot.send_message(
-        chat_id, svc.locales.t(lang, "patrol.thanks"), reply_markup=main_menu(svc.locales, lang)
+        chat_id, svc.locales.t(lang, "patrol.thanks"), reply_markup=main_menu(svc.locales, lang, chief=person.is_chief)
     )
 
 
@@ -511,7 +510,7 @@ async def mypatrols_command(update: Update, context: Context, actor: Actor, mess
             )
     if not lines:
         lines.append(svc.locales.t(lang, "mypatrols.none"))
-    await message.reply_text("\n".join(lines), reply_markup=main_menu(svc.locales, lang))
+    await message.reply_text("\n".join(lines), reply_markup=main_menu(svc.locales, lang, chief=actor.known.is_chief))
 
 
 async def menu_text(update: Update, context: Context, kind: Input) -> None:
@@ -548,7 +547,8 @@ async def _tell_ended(context: Context, ended: AutoEnd) -> None:
     )
     text += "\n\n" + patrol_card(svc.locales, lang, ended.summary, svc.settings.tz)
     try:
-        await context.bot.send_message(person.telegram_id, text, reply_markup=main_menu(svc.locales, lang))
+        menu = main_menu(svc.locales, lang, chief=person.is_chief)
+        await context.bot.send_message(person.telegram_id, text, reply_markup=menu)
     except Forbidden as exc:
         await refused(context, person.telegram_id, exc)
     except TelegramError:

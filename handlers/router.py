@@ -23,13 +23,16 @@ from handlers.dialogs import knows, take
 from handlers.fallback import stray_message
 from handlers.fieldwork import labels
 from handlers.live import LiveEdit
-from handlers.patrol import evidence, location_answer, menu_text
-from handlers.report import photo_without_dialog
+from handlers.patrol import evidence, location_answer
+from handlers.patrol import menu_text as patrol_menu_text
+from handlers.report import photo_without_dialog, report_command
 
 # The reply keyboards' buttons, which arrive as their text (in either language: the person may have switched).
 _LABEL_KEYS = {
     "menu.patrol": Input.MENU_PATROL,
     "menu.mypatrols": Input.MENU_MYPATROLS,
+    "menu.report": Input.MENU_REPORT,
+    "menu.todo": Input.MENU_TODO,
     "patrol.finish_button": Input.FINISH,
     "patrol.problem_button": Input.PROBLEM,
 }
@@ -77,6 +80,14 @@ def classify(update: Update, message: Message) -> Input:
     if message.sticker is not None:
         return Input.STICKER
     return Input.OTHER
+
+
+async def menu_text(update: Update, context: Context, kind: Input) -> None:
+    """The router's MENU: the main menu's buttons arrive as their text, and do what their commands do."""
+    if kind is Input.MENU_REPORT:
+        await report_command(update, context)
+    else:
+        await patrol_menu_text(update, context, kind)
 
 
 async def private_input(update: Update, context: Context) -> None:

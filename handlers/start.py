@@ -31,7 +31,8 @@ async def start(update: Update, context: Context, actor: Actor, message: Message
         await open_invite(update, context, actor, context.args[0])
         return
     locales = services(context).locales
-    markup = stranger_markup(context, person) or (main_menu(locales, person.language) if person.roles else None)
+    menu = main_menu(locales, person.language, chief=person.is_chief) if person.roles else None
+    markup = stranger_markup(context, person) or menu
     await message.reply_text(locales.t(person.language, "start.greeting", name=display_name(user)), reply_markup=markup)
     await message.reply_text(locales.t(person.language, "language.prompt"), reply_markup=language_keyboard(context))
     if person.roles:

@@ -723,7 +723,7 @@ async def test_a_report_survives_a_restart(bot: Harness) -> None:
         await amy.next_message()
         await amy.send_location(LAT + 0.0005, WEST + 0.003)
         noted = await amy.next_message()  # the main menu is back in place of the location button
-        assert noted.text == "Location received." and noted.keyboard == [["🚶 Patrol", "📋 My patrols"]]
+        assert noted.text == "Location received." and noted.keyboard == [["🚶 Patrol", "📋 My patrols"], ["📝 Report a problem"]]
         reaches = await amy.next_message()
         kinds = await tap(bot, amy, reaches, data=reaches.buttons[0][0][1])
         described = await tap(bot, amy, kinds, text="floating garbage")
