@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Literal, Protocol, TypeVar
@@ -38,6 +38,7 @@ from bot.summaries import (
     split_messages,
     summary_text,
 )
+from bot.todo import Action, digest_actions
 from storage import Store
 from storage.records import AreaRecord
 from storage.summaries import AREA, CHIEF
@@ -65,7 +66,9 @@ Failure = Literal["flood", "forbidden", "other"]
 class Sender(Protocol):
     """What delivery needs of a bot: send, get the message id back, and say which errors are failed sends."""
 
-    async def send_message(self, chat_id: int, text: str) -> int: ...
+    async def send_message(self, chat_id: int, text: str, *, actions: Sequence[Action] = ()) -> int:
+        """Send `text`, with a button for each of `actions` (a chief's to-do items: `bot.todo`)."""
+        ...
 
     async def send_photo(self, chat_id: int, photo: bytes, *, caption: str) -> int: ...
 
@@ -149,16 +152,21 @@ async def _send_pieces(
     caption: str,
     done: list[int],
     record: _Recorder,
+    actions: Sequence[Action] = (),
 ) -> list[int]:
-    """Send what is not sent yet (`done`: message ids of the pieces already sent), recording each one."""
+    """Send what is not sent yet (`done`: message ids of the pieces already sent), recording each one; the last
+    text piece carries the `actions`' buttons."""
     ids = list(done)
     pieces: list[str | None] = [*texts, None] if chart is not None else list(texts)
+    last_text = len(texts) - 1
     for index, piece in enumerate(pieces):
         if index < len(ids):
             continue
         if piece is None:
             assert chart is not None
             ids.append(await sender.send_photo(chat_id, chart, caption=caption))
+        elif index == last_text and actions:
+            ids.append(await sender.send_message(chat_id, piece, actions=actions))
         else:
             ids.append(await sender.send_message(chat_id, piece))
         await record(ids)
@@ -324,6 +332,7 @@ class Delivery:
                 caption="",
                 done=existing.message_ids if existing else [],
                 record=_Recorder(self._store, CHIEF, 0, week.code, chief.id),
+                actions=digest_actions(self._locales, lang, digest.assigned, digest.progress),
             )
         except Exception as exc:
             if sender.failure(exc) is not None:

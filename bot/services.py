@@ -23,6 +23,7 @@ from bot.reachability import Reachability
 from bot.reports import ReportService
 from bot.retention import RetentionService
 from bot.summaries import SummaryService
+from bot.todo import TodoService
 from storage import Store
 
 
@@ -50,6 +51,8 @@ class Services:
     retention: RetentionService
     # Who cannot be reached, and what the office hears of it.
     reachability: Reachability
+    # What waits for a chief: /todo, the digest's and the overdue letter's buttons.
+    todo: TodoService
 
     @classmethod
     def create(cls, settings: Settings, store: Store, locales: Locales | None = None) -> Services:
@@ -85,4 +88,5 @@ class Services:
             backups=Backups(store, settings),
             retention=RetentionService(store, settings),
             reachability=Reachability(store, settings),
+            todo=TodoService(store, settings, patrols),
         )

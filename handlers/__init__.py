@@ -20,6 +20,7 @@ from handlers import (
     router,
     start,
     summaries,
+    todo,
 )
 
 
@@ -39,6 +40,7 @@ def register(app: Application) -> None:  # type: ignore[type-arg]
     report.register(app)  # /report and the report draft's buttons
     problems.register(app)  # /problem N, /problems, /myreports, the lifecycle buttons, deadlines
     summaries.register(app)  # /summary, the weekly area summaries and chiefs' digests
+    todo.register(app)  # /todo: what waits for a chief
     exports.register(app)  # /export: the office's data as xlsx, csv or geojson
     # Later features register here, before the fallback.
     groups.register(app)  # /bind, /unbind: a group chat linked to an area

@@ -721,3 +721,9 @@ class ExportFormat(CallbackData, prefix="ex:f"):
 class ExportRange(CallbackData, prefix="ex:r"):
     fmt: Format
     period: Range
+
+
+class TodoPage(CallbackData, prefix="td:p"):
+    """A page of /todo: ◀, ▶ and the page number between them."""
+
+    page: Page

@@ -47,6 +47,7 @@ from handlers.fieldwork import far_note, labels, main_menu, nearby_label, patrol
 from handlers.media import album_answer, download_photo, note_album
 from handlers.report import begin
 from handlers.sending import refused, tell_office_missed
+from handlers.todo import todo_command
 from handlers.ui import buttons, paged, show
 from storage.records import DialogRecord
 
@@ -312,6 +313,8 @@ async def evidence(update: Update, context: Context, person: Person, patrol: Pat
         await finish_patrol(update, context, person, lang, patrol_id=patrol.id, at=at)
     elif kind is Input.PROBLEM or kind is Input.MENU_REPORT:
         await begin_problem_note(update, context, Actor(person, lang, ChatKind.PRIVATE))
+    elif kind is Input.MENU_TODO:
+        await todo_command(update, context)
     elif kind is Input.MENU_PATROL:
         await offer_reaches(update, context, Actor(person, lang, ChatKind.PRIVATE), started_at=at)
     elif message.text is not None:  # typed text, and "my patrols" too: a note

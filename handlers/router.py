@@ -26,6 +26,7 @@ from handlers.live import LiveEdit
 from handlers.patrol import evidence, location_answer
 from handlers.patrol import menu_text as patrol_menu_text
 from handlers.report import photo_without_dialog, report_command
+from handlers.todo import todo_command
 
 # The reply keyboards' buttons, which arrive as their text (in either language: the person may have switched).
 _LABEL_KEYS = {
@@ -86,6 +87,8 @@ async def menu_text(update: Update, context: Context, kind: Input) -> None:
     """The router's MENU: the main menu's buttons arrive as their text, and do what their commands do."""
     if kind is Input.MENU_REPORT:
         await report_command(update, context)
+    elif kind is Input.MENU_TODO:
+        await todo_command(update, context)
     else:
         await patrol_menu_text(update, context, kind)
 

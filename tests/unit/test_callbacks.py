@@ -103,12 +103,13 @@ INVENTORY: list[tuple[str, type[CallbackData], str]] = [
     ("sm:w:2:2", cb.SummaryWeek, "summaries"),
     ("ex:f:xlsx", cb.ExportFormat, "exports"),
     ("ex:r:geojson:month", cb.ExportRange, "exports"),
+    ("td:p:1", cb.TodoPage, "todo"),
 ]
 
 
 def test_the_inventory_names_every_codec() -> None:
     assert {codec for _, codec, _ in INVENTORY} == set(cb.registry().values())
-    assert len({codec.prefix.split(":")[0] for codec in cb.registry().values()}) == 18
+    assert len({codec.prefix.split(":")[0] for codec in cb.registry().values()}) == 19
 
 
 @pytest.mark.parametrize(("data", "codec", "module"), INVENTORY)
