@@ -64,6 +64,7 @@ class Destination(StrEnum):
     DIALOG = "dialog"  # the open dialog's flow (handlers.dialogs)
     MENU = "menu"  # handlers.router.menu_text: /patrol, /mypatrols, /report or /todo from the main menu
     REPORT_PHOTO = "report_photo"  # handlers.report.photo_without_dialog: a photo starts a report
+    STRANGER_PHOTO = "stranger_photo"  # handlers.citizens.stranger_photo: kept, and an offer to join
     STRAY = "stray"  # handlers.fallback.stray_message: nobody is waiting for it; point at /help
     IGNORE = "ignore"  # nothing to do, nothing to say
 
@@ -114,6 +115,7 @@ def route(
     patrol_open: bool = False,
     dialog: DialogState = DialogState.NONE,
     via_bot: bool = False,
+    stranger: bool = False,
 ) -> Destination:
     """Where a private message goes; the facts a `needs_…` says are not needed may be left at their default."""
     if kind is Input.EDIT or kind is Input.SERVICE:
@@ -136,5 +138,8 @@ def route(
     if kind in MENU:
         return Destination.MENU
     if kind in PHOTOS:
-        return Destination.REPORT_PHOTO if may_report else Destination.STRAY
+        if may_report:
+            return Destination.REPORT_PHOTO
+        # Someone who is nobody yet (not waiting for approval either) found something: keep it, offer to join.
+        return Destination.STRANGER_PHOTO if stranger else Destination.STRAY
     return Destination.IGNORE if via_bot else Destination.STRAY

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from bot.backups import Backups
 from bot.chats import ChatService
+from bot.citizens import Citizens
 from bot.config import Settings
 from bot.deadlines import Deadlines
 from bot.delivery import Delivery
@@ -53,6 +54,8 @@ class Services:
     reachability: Reachability
     # What waits for a chief: /todo, the digest's and the overdue letter's buttons.
     todo: TodoService
+    # A stranger's photo kept until they join; the public signs' QR codes.
+    citizens: Citizens
 
     @classmethod
     def create(cls, settings: Settings, store: Store, locales: Locales | None = None) -> Services:
@@ -66,6 +69,7 @@ class Services:
         patrols = PatrolService(store, settings, dialogs)
         joining = Joining(store, settings)
         roster = Roster(store, settings)
+        reports = ReportService(store, settings, patrols, problems, dialogs)
         return cls(
             settings=settings,
             store=store,
@@ -83,10 +87,11 @@ class Services:
             dialogs=dialogs,
             office=Office(store, settings, dialogs, joining, roster),
             failures=failures,
-            reports=ReportService(store, settings, patrols, problems, dialogs),
+            reports=reports,
             inbox=InboxService(store, failures),
             backups=Backups(store, settings),
             retention=RetentionService(store, settings),
             reachability=Reachability(store, settings),
             todo=TodoService(store, settings, patrols),
+            citizens=Citizens(store, joining, reports),
         )

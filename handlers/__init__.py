@@ -5,6 +5,7 @@ from __future__ import annotations
 from telegram.ext import Application
 
 from handlers import (
+    citizens,
     dialogs,
     errors,
     exports,
@@ -35,6 +36,7 @@ def register(app: Application) -> None:  # type: ignore[type-arg]
     dialogs.register(app)  # /cancel (the dialogs' typed input comes through the router)
     start.register(app)  # /start, /help, /language
     join.register(app)  # invites, volunteer registration, /pending
+    citizens.register(app)  # a stranger's kept photo and its one-tap join
     office.register(app)  # /invite, /people, /reaches, /assign, /unassign: one module per command family
     patrol.register(app)  # /patrol, /mypatrols, the patrol's buttons, auto-finish and reminders
     report.register(app)  # /report and the report draft's buttons

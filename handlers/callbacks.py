@@ -727,3 +727,7 @@ class TodoPage(CallbackData, prefix="td:p"):
     """A page of /todo: ◀, ▶ and the page number between them."""
 
     page: Page
+
+
+class JoinToReport(CallbackData, prefix="cz:join"):
+    """Under a stranger's kept photo (or a public sign's QR code): join as a volunteer and go on reporting."""

@@ -16,8 +16,19 @@ from telegram.ext import Application, MessageHandler, filters
 from bot.i18n import Locales
 from bot.patrols import Sharing
 from bot.permissions import ChatKind, decide
-from bot.routing import Destination, DialogState, Input, needs_dialog, needs_patrol, needs_person, needs_report, route
+from bot.routing import (
+    PHOTOS,
+    Destination,
+    DialogState,
+    Input,
+    needs_dialog,
+    needs_patrol,
+    needs_person,
+    needs_report,
+    route,
+)
 from bot.services import Services
+from handlers.citizens import stranger_photo
 from handlers.common import Context, services
 from handlers.dialogs import knows, take
 from handlers.fallback import stray_message
@@ -124,6 +135,7 @@ async def private_input(update: Update, context: Context) -> None:
         patrol_open=open_patrol is not None,
         dialog=state,
         via_bot=message.via_bot is not None,
+        stranger=kind in PHOTOS and (person is None or not (person.roles or person.pending or not person.active)),
     )
     if destination is Destination.PATROL_EVIDENCE:
         assert person is not None
@@ -135,6 +147,8 @@ async def private_input(update: Update, context: Context) -> None:
         await menu_text(update, context, kind)
     elif destination is Destination.REPORT_PHOTO:
         await photo_without_dialog(update, context)
+    elif destination is Destination.STRANGER_PHOTO:
+        await stranger_photo(update, context)
     elif destination is Destination.STRAY:
         await stray_message(update, context)
 

@@ -3,8 +3,12 @@ codes of the public signs (公示牌) that start a report on their reach."""
 
 from __future__ import annotations
 
-from tests.conftest import Harness
-from tests.support import seed, volunteer
+from datetime import UTC, datetime, timedelta
+
+from handlers.retention import prune_old_records
+from tests.conftest import BotFactory, Harness
+from tests.factories import make_jpeg
+from tests.support import LAT, WEST, chief, run_job, seed, tap, volunteer
 
 
 async def test_a_volunteers_keyboard_has_report_a_problem_and_it_starts_a_report(bot: Harness) -> None:
@@ -22,4 +26,77 @@ async def test_a_volunteers_keyboard_has_report_a_problem_and_it_starts_a_report
         await xiao.send(label)
         ask = await xiao.next_message()
         assert asks in ask.text, ask.describe()
+    assert bot.errors() == []
+
+
+async def test_a_strangers_photo_is_kept_and_one_tap_joins_them_and_the_report_goes_on(bot: Harness) -> None:
+    ids = await seed(bot.store)
+    wang = bot.sandbox.user(first_name="王五", language_code="zh-hans")
+    await chief(bot, wang, "王五", [ids["DBH-01"]], level="village")
+    for code, join, location, category, send in (
+        ("zh-hans", "🙋 加入河小义，继续上报", "请共享问题所在位置", "乱堆", "📤 提交"),
+        ("en", "🙋 Join as a volunteer and go on", "Share where the problem is", "illegal dumping", "📤 Send"),
+    ):
+        stranger = bot.sandbox.user(first_name="路人", last_name="甲", language_code=code)
+        await stranger.send_photo(make_jpeg(1600, 1200, seed=7))
+        offer = await stranger.next_message()
+        assert offer.button_texts == [join], offer.describe()
+        person = await bot.store.people.by_telegram_id(stranger.id)
+        assert person is not None and not person.roles  # not a member before the tap
+        kept = await bot.store.kept_reports.get(stranger.id)
+        assert kept is not None and len(kept.photos) == 1
+
+        await tap(bot, stranger, offer, text=join)
+        welcome = await stranger.next_message()
+        assert ["📝 上报问题"] in welcome.keyboard or ["📝 Report a problem"] in welcome.keyboard, welcome.describe()
+        ask = await stranger.next_message()  # the draft is past its photos: the location is asked
+        assert location in ask.text, ask.describe()
+        assert ask.keyboard_buttons[0][0].get("request_location") is True
+        assert await bot.store.kept_reports.get(stranger.id) is None
+        person = await bot.store.people.by_telegram_id(stranger.id)
+        assert person is not None and "volunteer" in person.roles and person.name == "路人 甲"
+
+        await stranger.send_location(LAT + 0.0005, WEST + 0.003)
+        await stranger.next_message()  # location received
+        reaches = await stranger.next_message()
+        kinds = await tap(bot, stranger, reaches, data=reaches.buttons[0][0][1])
+        described = await tap(bot, stranger, kinds, text=category)
+        if described.text.startswith(("问题类别", "Kind of problem")):
+            new = "不是，另报新问题" if code != "en" else "No, report a new one"
+            described = await tap(bot, stranger, described, text=new)
+        confirm = await tap(bot, stranger, described, text="跳过" if code != "en" else "Skip")
+        filed = await tap(bot, stranger, confirm, text=send)
+        assert "#" in filed.text, filed.describe()
+    problems = await bot.store.fetchall("SELECT id FROM problems")
+    assert len(problems) >= 1
+    photos = await bot.store.problems.photos(problems[0][0])
+    assert len(photos) == 1
+    assert bot.errors() == []
+
+
+async def test_a_forged_or_stale_join_button_joins_nobody_and_an_ignored_offer_expires(bot_factory: BotFactory) -> None:
+    bot = await bot_factory(retention_years=3)
+    await seed(bot.store)
+    stranger = bot.sandbox.user(first_name="路人", language_code="zh-hans")
+    # Forged: no photo was kept for them.
+    await stranger.send("/start")
+    greeting = await stranger.next_message()
+    await stranger.next_message()
+    await bot.sandbox.answer(await stranger.press_raw(greeting.chat_id, greeting.message_id, "cz:join"))
+    person = await bot.store.people.by_telegram_id(stranger.id)
+    assert person is not None and not person.roles
+    assert await bot.store.dialogs.get(stranger.id) is None
+
+    # Ignored: the offer stays, and the kept photo goes with the retention window.
+    await stranger.send_photo(make_jpeg(1600, 1200, seed=8))
+    offer = await stranger.next_message()
+    assert "照片已保存" in offer.text
+    old = (datetime.now(UTC) - timedelta(days=4 * 366)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    await bot.store.execute("UPDATE kept_reports SET created_at = ?, updated_at = ?", (old, old))
+    await run_job(bot, prune_old_records)
+    assert await bot.store.kept_reports.get(stranger.id) is None
+    # Stale: the offer's button now joins nobody.
+    await bot.sandbox.answer(await stranger.press_raw(offer.chat_id, offer.message_id, "cz:join"))
+    person = await bot.store.people.by_telegram_id(stranger.id)
+    assert person is not None and not person.roles
     assert bot.errors() == []

@@ -104,12 +104,13 @@ INVENTORY: list[tuple[str, type[CallbackData], str]] = [
     ("ex:f:xlsx", cb.ExportFormat, "exports"),
     ("ex:r:geojson:month", cb.ExportRange, "exports"),
     ("td:p:1", cb.TodoPage, "todo"),
+    ("cz:join", cb.JoinToReport, "citizens"),
 ]
 
 
 def test_the_inventory_names_every_codec() -> None:
     assert {codec for _, codec, _ in INVENTORY} == set(cb.registry().values())
-    assert len({codec.prefix.split(":")[0] for codec in cb.registry().values()}) == 19
+    assert len({codec.prefix.split(":")[0] for codec in cb.registry().values()}) == 20
 
 
 @pytest.mark.parametrize(("data", "codec", "module"), INVENTORY)
