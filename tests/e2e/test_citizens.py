@@ -63,7 +63,8 @@ async def test_a_strangers_photo_is_kept_and_one_tap_joins_them_and_the_report_g
         described = await tap(bot, stranger, kinds, text=category)
         if described.text.startswith(("问题类别", "Kind of problem")):
             new = "不是，另报新问题" if code != "en" else "No, report a new one"
-            described = await tap(bot, stranger, described, text=new)
+            offered = await stranger.next_message()  # the open problem it may be
+            described = await tap(bot, stranger, offered, text=new)
         confirm = await tap(bot, stranger, described, text="跳过" if code != "en" else "Skip")
         filed = await tap(bot, stranger, confirm, text=send)
         assert "#" in filed.text, filed.describe()
