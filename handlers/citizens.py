@@ -13,7 +13,6 @@ from telegram import Message, Update
 from telegram.ext import Application, CallbackQueryHandler
 
 from bot.citizens import payload_reach
-from bot.drafts import State, Step
 from bot.problems import MAX_PHOTOS, DraftPhoto
 from handlers.access import Actor, refresh_menu, refuse
 from handlers.callbacks import JoinToReport, pressed
@@ -21,7 +20,7 @@ from handlers.common import Context, display_name, private_person, services
 from handlers.fieldwork import main_menu
 from handlers.join import tell_admins
 from handlers.media import album_answer, download_photo, note_album
-from handlers.report import ask_location, ask_photos
+from handlers.report import ask_photos, resume_kept
 from handlers.ui import buttons, show
 
 logger = logging.getLogger(__name__)
@@ -131,25 +130,7 @@ async def join_pressed(update: Update, context: Context, actor: Actor, data: Joi
         reply_markup=main_menu(svc.locales, lang, chief=joined.is_chief),
     )
     await refresh_menu(context, joined)
-    await go_on(context, Actor(joined, lang, actor.chat))
-
-
-async def go_on(context: Context, actor: Actor) -> None:
-    """What was kept becomes the draft: at the location step with photos, at the photos with only a reach."""
-    svc = services(context)
-    person = actor.known
-    assert person.telegram_id is not None
-    state = await svc.citizens.resume(person.telegram_id, person.id, started_at=datetime.now(UTC))
-    if state is None:
-        return
-    await _ask(context, actor, state)
-
-
-async def _ask(context: Context, actor: Actor, state: State) -> None:
-    if state.step is Step.LOCATION:
-        await ask_location(context, actor, state)
-    else:
-        await ask_photos(context, actor)
+    await resume_kept(context, Actor(joined, lang, actor.chat))
 
 
 def register(app: Application) -> None:  # type: ignore[type-arg]

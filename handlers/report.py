@@ -96,6 +96,21 @@ async def ask_photos(context: Context, actor: Actor) -> None:
     )
 
 
+async def resume_kept(context: Context, actor: Actor) -> None:
+    """A stranger's kept report (bot.citizens) becomes the new member's draft and goes on where it stood: at the
+    location with photos kept, at the photos with only a QR code's reach. Nothing kept: nothing happens."""
+    svc = services(context)
+    person = actor.known
+    assert person.telegram_id is not None
+    state = await svc.citizens.resume(person.telegram_id, person.id, started_at=datetime.now(UTC))
+    if state is None:
+        return
+    if state.step is Step.LOCATION:
+        await _ask_location(context, actor, state)
+    else:
+        await ask_photos(context, actor)
+
+
 async def photo_without_dialog(update: Update, context: Context) -> None:
     """A photo sent by someone who reports, when nothing is waiting for one, starts a report (the router's pick).
 

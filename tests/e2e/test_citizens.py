@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from handlers.retention import prune_old_records
 from tests.conftest import BotFactory, Harness
 from tests.factories import make_jpeg
-from tests.support import LAT, WEST, chief, run_job, seed, tap, volunteer
+from tests.support import LAT, WEST, chief, run_job, seed, started_admin, tap, volunteer
 
 
 async def test_a_volunteers_keyboard_has_report_a_problem_and_it_starts_a_report(bot: Harness) -> None:
@@ -100,4 +100,26 @@ async def test_a_forged_or_stale_join_button_joins_nobody_and_an_ignored_offer_e
     await bot.sandbox.answer(await stranger.press_raw(offer.chat_id, offer.message_id, "cz:join"))
     person = await bot.store.people.by_telegram_id(stranger.id)
     assert person is not None and not person.roles
+    assert bot.errors() == []
+
+
+async def test_with_admin_approval_the_kept_photo_waits_and_the_report_goes_on_once_approved(
+    bot_factory: BotFactory,
+) -> None:
+    bot = await bot_factory(volunteer_approval="admin")
+    await seed(bot.store)
+    admin = await started_admin(bot)
+    stranger = bot.sandbox.user(first_name="路人", language_code="zh-hans")
+    await stranger.send_photo(make_jpeg(1600, 1200, seed=9))
+    offer = await stranger.next_message()
+    waiting = await tap(bot, stranger, offer, text="🙋 加入河小义，继续上报")
+    assert "照片已保存" in waiting.text and "审核" in waiting.text, waiting.describe()
+    request = await admin.next_message()
+    assert "路人" in request.text
+    await tap(bot, admin, request, text="✅ 通过")
+    assert "注册已通过审核" in (await stranger.next_message()).text
+    ask = await stranger.next_message()
+    assert "请共享问题所在位置" in ask.text, ask.describe()
+    state = await bot.services.reports.current(stranger.id)
+    assert state is not None and len(state.draft.photos) == 1
     assert bot.errors() == []
