@@ -188,3 +188,18 @@ def test_the_same_problem_is_only_the_one_offered() -> None:
     before = State(Step.DUPLICATE, replace(offered.draft, offered_problem_id=None))
     assert drafts.answer_duplicate(before, same=True, problem_id=9).refused is Refusal.NOT_OFFERED
     assert drafts.answer_duplicate(before, same=False).next is Next.ASK_DESCRIPTION
+
+
+def test_a_draft_begun_on_a_known_reach_skips_the_reach_question_after_the_location() -> None:
+    """A public sign's QR code names the reach: the location is still asked (where on it), the reach is not."""
+    state = drafts.begin(started_at="2025-03-12T01:00:00+00:00", patrol_id=None, reach_id=9, photos=(FILE_WITH_GPS,))
+    assert state.step is Step.PHOTOS and state.draft.photos == [FILE_WITH_GPS] and state.draft.reach_id == 9
+    located = drafts.photos_done(state)
+    assert located.next is Next.ASK_LOCATION
+    shared = drafts.share_location(State(Step.LOCATION, located.draft), 32.51, 120.41)
+    assert (shared.step, shared.next, shared.draft.reach_id) == (Step.CATEGORY, Next.ASK_CATEGORY, 9)
+    exif = drafts.use_exif(State(Step.LOCATION, located.draft))
+    assert (exif.step, exif.next, exif.draft.lat) == (Step.CATEGORY, Next.ASK_CATEGORY, 32.5)
+    nine = tuple(DraftPhoto(i, f"f{i}", False, None) for i in range(9))
+    many = drafts.begin(started_at="x", patrol_id=None, photos=nine)
+    assert len(many.draft.photos) == MAX_PHOTOS
