@@ -29,6 +29,7 @@ from bot.i18n import Locales
 from bot.people import PeopleService, Person
 from bot.summaries import (
     AreaSummary,
+    ChiefDigest,
     SummaryService,
     Week,
     chart_caption,
@@ -41,7 +42,7 @@ from bot.summaries import (
 from bot.todo import Action, digest_actions
 from storage import Store
 from storage.records import AreaRecord
-from storage.summaries import AREA, CHIEF
+from storage.summaries import AREA, CHIEF, OverdueProblem
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -332,7 +333,7 @@ class Delivery:
                 caption="",
                 done=existing.message_ids if existing else [],
                 record=_Recorder(self._store, CHIEF, 0, week.code, chief.id),
-                actions=digest_actions(self._locales, lang, digest.assigned, digest.progress),
+                actions=digest_actions(self._locales, lang, await self._waiting(chief, digest), digest.progress),
             )
         except Exception as exc:
             if sender.failure(exc) is not None:
@@ -341,6 +342,12 @@ class Delivery:
                 logger.exception("digest for chief %s for %s failed", chief.id, week)
             return
         await self._store.summaries.sent(CHIEF, 0, week.code, chief.id, ids, now=_now())
+
+    async def _waiting(self, chief: Person, digest: ChiefDigest) -> list[OverdueProblem]:
+        """The digest's problems that wait for the chief to rectify (not those rectified and waiting for the
+        office): the ones its rectify buttons are for."""
+        waiting = {problem.id for problem in await self._store.problems.assigned_to(chief.id)}
+        return [problem for problem in digest.assigned if problem.id in waiting]
 
     async def _failed(
         self, sender: Sender, kind: str, area_id: int, week: Week, target: int, *, error: Exception, label: str

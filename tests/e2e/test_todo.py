@@ -117,12 +117,15 @@ async def test_the_weekly_digest_and_the_overdue_letter_carry_the_same_buttons(b
     xiao_id = await volunteer(bot, bot.sandbox.user(first_name="x"), "李小义")
     await _problems(bot, xiao_id, wang_id, ids["DBH-01"], [-2])
     await _problems(bot, xiao_id, amy_id, ids["LGH-01"], [-1])
+    # Rectified, waiting for the office: in the digest's list, but not a button of the chief's.
+    await _problems(bot, xiao_id, wang_id, ids["DBH-01"], [-4])
+    assert await bot.store.problems.transition(3, expect=("assigned",), status="rectified")
 
     await run_weekly(bot)
     digest = await wang.next_message()
     while not digest.buttons:
         digest = await wang.next_message()
-    assert digest.button_texts == ["🛠 整改 #1", "🚶 巡 丁堡河（城东段）"], digest.describe()
+    assert "#3" in digest.text and digest.button_texts == ["🛠 整改 #1", "🚶 巡 丁堡河（城东段）"], digest.describe()
     english = await amy.next_message()
     while not english.buttons:
         english = await amy.next_message()
