@@ -71,6 +71,11 @@ class Citizens:
     async def has_kept(self, telegram_id: int) -> bool:
         return await self._store.kept_reports.get(telegram_id) is not None
 
+    async def room_for_photo(self, telegram_id: int) -> bool:
+        """Whether another photo would be kept: asked before downloading one, so a stranger cannot fill the disk."""
+        kept = await self._store.kept_reports.get(telegram_id)
+        return kept is None or len(kept.photos) < MAX_PHOTOS
+
     async def reach(self, reach_id: int) -> ReachRecord | None:
         return await self._store.reaches.by_id(reach_id)
 

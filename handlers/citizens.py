@@ -34,13 +34,17 @@ async def stranger_photo(update: Update, context: Context) -> None:
     svc = services(context)
     person = await private_person(update, context)
     lang = person.language
-    fetched = await download_photo(context, message, person_id=person.id, lang=lang)
-    if fetched is None:
-        return
-    photo = DraftPhoto(fetched.stored.photo_id, fetched.file_id, fetched.as_document, fetched.stored.info.gps)
-    count = await svc.citizens.keep_photo(update.effective_user.id, photo)
+    telegram_id = update.effective_user.id
     album = message.media_group_id
-    if album is not None and album_answer(context.chat_data, "kept_albums", album) is not None:
+    answered = album is not None and album_answer(context.chat_data, "kept_albums", album) is not None
+    count: int | None = None
+    if await svc.citizens.room_for_photo(telegram_id):  # else not even downloaded: nothing to keep it for
+        fetched = await download_photo(context, message, person_id=person.id, lang=lang)
+        if fetched is None:
+            return
+        photo = DraftPhoto(fetched.stored.photo_id, fetched.file_id, fetched.as_document, fetched.stored.info.gps)
+        count = await svc.citizens.keep_photo(telegram_id, photo)
+    if answered:
         return  # the album's first photo was answered; the rest are kept quietly
     if album is not None:
         note_album(context.chat_data, "kept_albums", album)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from bot.problems import MAX_PHOTOS
 from handlers.retention import prune_old_records
 from tests.conftest import BotFactory, Harness
 from tests.factories import make_jpeg
@@ -122,4 +123,18 @@ async def test_with_admin_approval_the_kept_photo_waits_and_the_report_goes_on_o
     assert "请共享问题所在位置" in ask.text, ask.describe()
     state = await bot.services.reports.current(stranger.id)
     assert state is not None and len(state.draft.photos) == 1
+    assert bot.errors() == []
+
+
+async def test_a_stranger_keeps_at_most_a_reports_photos_and_more_are_not_downloaded(bot: Harness) -> None:
+    stranger = bot.sandbox.user(first_name="Passer", language_code="en")
+    for n in range(MAX_PHOTOS):
+        await stranger.send_photo(make_jpeg(800, 600, seed=20 + n))
+        assert f"Photo kept ({n + 1})" in (await stranger.next_message()).text
+    photos = await bot.store.fetchval("SELECT count(*) FROM photos")
+    await stranger.send_photo(make_jpeg(800, 600, seed=40))
+    assert "at most 5 photos" in (await stranger.next_message()).text
+    assert await bot.store.fetchval("SELECT count(*) FROM photos") == photos
+    kept = await bot.store.kept_reports.get(stranger.id)
+    assert kept is not None and len(kept.photos) == MAX_PHOTOS
     assert bot.errors() == []
