@@ -4,7 +4,7 @@ codes that start a report on their reach.
 A stranger who sends a photo has found something worth reporting; brushing them off loses the photo and the
 person. So the photo is kept (storage's kept_reports: it is evidence, and a dialog is dropped by /cancel or an
 upgrade), they are offered to join as a volunteer in one tap, and that tap turns what was kept into their
-report draft, past the photos, at the location step. A QR code on a reach's sign (公示牌) opens the bot with
+report draft, past the photos, at the location step. A QR code on a reach's public sign opens the bot with
 that reach (`start_payload`), so the report skips the reach question.
 """
 

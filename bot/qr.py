@@ -1,4 +1,4 @@
-"""The QR codes of the public signs (公示牌): one per reach, each a deep link that starts a report on that reach.
+"""The QR codes of the public signs (gongshipai): one per reach, each a deep link that starts a report on that reach.
 
 Every reach has a sign on its bank naming the reach and its chiefs; a code on it lets a passer-by report what
 they see there without knowing which reach it is. The code holds `https://t.me/<bot>?start=r<id>`
