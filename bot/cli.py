@@ -1019,8 +1019,12 @@ def cmd_prune(settings: Settings, locales: Locales, args: argparse.Namespace, la
     }
     if result.dry_run:
         print(locales.plain(lang, "cli.prune.dry_run", **counts))
+        if result.kept_reports:
+            print(locales.plain(lang, "cli.prune.kept_reports_dry", count=result.kept_reports))
         return 0
     print(locales.plain(lang, "cli.prune.done", **counts, seconds=f"{time.monotonic() - started:.1f}"))
+    if result.kept_reports:
+        print(locales.plain(lang, "cli.prune.kept_reports", count=result.kept_reports))
     if result.missing_files:
         print(locales.plain(lang, "cli.prune.missing", count=result.missing_files))
     if result.points:
