@@ -164,3 +164,15 @@ async def _photo_location_category(bot: Harness, user: FakeUser, *, zh: bool = T
     confirm = await tap(bot, user, described, text="跳过" if zh else "Skip")
     assert ("立公河" if zh else "Ligong River") in confirm.text
     await tap(bot, user, confirm, text="📤 提交" if zh else "📤 Send")
+
+
+async def test_a_deep_link_to_a_reach_that_is_gone_or_a_malformed_one_starts_nothing(bot: Harness) -> None:
+    await seed(bot.store)
+    passer = bot.sandbox.user(first_name="Passer", language_code="en")
+    await passer.send("/start r999999")
+    assert "no longer exists" in (await passer.next_message()).text
+    await passer.send("/start r1234567890123")  # too long for a reach id: an invite code to check, and unknown
+    assert "invite code is not valid" in (await passer.next_message()).text
+    assert await bot.store.kept_reports.get(passer.id) is None
+    assert await bot.store.dialogs.get(passer.id) is None
+    assert bot.errors() == []
