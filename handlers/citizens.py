@@ -6,13 +6,13 @@ with the offer, and on the tap joins them and hands the report on to handlers/re
 
 from __future__ import annotations
 
-import logging
 from datetime import UTC, datetime
 
 from telegram import Message, Update
 from telegram.ext import Application, CallbackQueryHandler
 
 from bot.citizens import payload_reach
+from bot.config import Language
 from bot.problems import MAX_PHOTOS, DraftPhoto
 from handlers.access import Actor, refresh_menu, refuse
 from handlers.callbacks import JoinToReport, pressed
@@ -22,8 +22,6 @@ from handlers.join import tell_admins
 from handlers.media import album_answer, download_photo, note_album
 from handlers.report import ask_photos, resume_kept
 from handlers.ui import buttons, show
-
-logger = logging.getLogger(__name__)
 
 
 async def stranger_photo(update: Update, context: Context) -> None:
@@ -54,7 +52,7 @@ async def stranger_photo(update: Update, context: Context) -> None:
     await _offer(context, message, lang, svc.locales.t(lang, "citizens.kept", count=count))
 
 
-async def _offer(context: Context, message: Message, lang: str, text: str) -> None:
+async def _offer(context: Context, message: Message, lang: Language, text: str) -> None:
     svc = services(context)
     await message.reply_text(
         text + "\n" + svc.locales.t(lang, "citizens.offer"),
