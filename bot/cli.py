@@ -54,7 +54,7 @@ from bot.config import (
 from bot.i18n import Locales
 from bot.outputs import check_output, write_replacing
 from bot.status import Status, read_status
-from storage import MigrationError, UnusableDatabase
+from storage import MigrationError, Store, UnusableDatabase
 from storage.migrate import current_version
 from storage.store import check_database_file
 
@@ -436,6 +436,16 @@ def _registry_export(
 _USERNAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9_]{4,31}")
 
 
+async def _bot_username(store: Store, given: str | None) -> str:
+    """The bot's username for deep links: --bot-username, else the one the bot recorded (getMe) when it ran."""
+    username = (given or await store.meta.get(invites.BOT_USERNAME_KEY) or "").strip().lstrip("@")
+    if not username:
+        raise ConfigError("cli.invites.no_username")
+    if not _USERNAME_RE.fullmatch(username):
+        raise ConfigError("cli.invites.bad_username", value=username)
+    return username
+
+
 def _invites_arguments(parser: argparse.ArgumentParser, locales: Locales, lang: Language) -> None:
     parser.add_argument("--renew", action="store_true", help=locales.plain(lang, "cli.invites.arg_renew"))
     parser.add_argument("--bot-username", metavar="NAME", help=locales.plain(lang, "cli.invites.arg_bot_username"))
@@ -446,11 +456,7 @@ def cmd_invites(settings: Settings, locales: Locales, args: argparse.Namespace, 
 
     async def listing() -> tuple[list[str], int | None]:
         async with await open_store(settings) as store:
-            username = (args.bot_username or await store.meta.get(invites.BOT_USERNAME_KEY) or "").strip().lstrip("@")
-            if not username:
-                raise ConfigError("cli.invites.no_username")
-            if not _USERNAME_RE.fullmatch(username):
-                raise ConfigError("cli.invites.bad_username", value=username)
+            username = await _bot_username(store, args.bot_username)
             renewed = await invites.renew(store, settings) if args.renew else None
             lines: list[str] = []
             for waiting in await invites.outstanding(store):
@@ -1016,12 +1022,62 @@ def cmd_prune(settings: Settings, locales: Locales, args: argparse.Namespace, la
     }
     if result.dry_run:
         print(locales.plain(lang, "cli.prune.dry_run", **counts))
+        if result.kept_reports:
+            print(locales.plain(lang, "cli.prune.kept_reports_dry", count=result.kept_reports))
         return 0
     print(locales.plain(lang, "cli.prune.done", **counts, seconds=f"{time.monotonic() - started:.1f}"))
+    if result.kept_reports:
+        print(locales.plain(lang, "cli.prune.kept_reports", count=result.kept_reports))
     if result.missing_files:
         print(locales.plain(lang, "cli.prune.missing", count=result.missing_files))
     if result.points:
         print(locales.plain(lang, "cli.prune.space"))
+    return 0
+
+
+def _qr_arguments(parser: argparse.ArgumentParser, locales: Locales, lang: Language) -> None:
+    parser.add_argument("--area", required=True, metavar="CODE", help=locales.plain(lang, "cli.qr.arg_area"))
+    parser.add_argument("--out", type=Path, metavar="FILE", help=locales.plain(lang, "cli.qr.arg_out"))
+    parser.add_argument("--bot-username", metavar="NAME", help=locales.plain(lang, "cli.invites.arg_bot_username"))
+    parser.add_argument("--force", action="store_true", help=locales.plain(lang, "cli.output.arg_force"))
+
+
+def cmd_qr(settings: Settings, locales: Locales, args: argparse.Namespace, lang: Language) -> int:
+    """One QR code per reach of an area for its public sign, as an A4 PDF (a page per six) or one PNG sheet;
+    each starts a report on its reach. Captions follow the terminal's language, as this command's messages do."""
+    from bot import qr  # noqa: PLC0415 (segno and the layout only for this command)
+
+    code = args.area.strip()
+    out: Path = args.out or Path(f"qr-{code}.pdf")
+    suffix = out.suffix.lower()
+    if suffix not in (".pdf", ".png"):
+        raise ConfigError("cli.qr.bad_format", path=str(out))
+    # The default name is this command's own: running it again refreshes that file.
+    check_output(out, settings, force=args.force or args.out is None)
+    ensure_data_dir(settings)
+
+    async def gather() -> list[qr.SignCode]:
+        async with await open_store(settings) as store:
+            area = await store.areas.by_code(code)
+            if area is None:
+                raise ConfigError("cli.qr.unknown_area", code=code)
+            username = await _bot_username(store, args.bot_username)
+            reaches = await store.reaches.in_area(area.id)
+            if not reaches:
+                raise ConfigError("cli.qr.no_reaches", code=code)
+            return qr.sign_codes(username, [(r.id, r.code, r.name(lang)) for r in reaches])
+
+    signs = asyncio.run(gather())
+    hint = locales.plain(lang, "cli.qr.hint")
+    try:
+        write_replacing(out, lambda temporary: qr.write(temporary, signs, hint, pdf=suffix == ".pdf"))
+    except OSError as exc:
+        print(
+            locales.plain(lang, "registry.export.unwritable", path=str(out), reason=exc.strerror or str(exc)),
+            file=sys.stderr,
+        )
+        return EXIT_BAD_INPUT
+    print(locales.plain(lang, "cli.qr.saved", count=len(signs), code=code, path=str(out.resolve())))
     return 0
 
 
@@ -1050,6 +1106,7 @@ COMMANDS_WITH_ARGUMENTS: dict[str, ArgumentsCommand] = {
     "restore": (_restore_arguments, cmd_restore),
     "prune": (_prune_arguments, cmd_prune),
     "try": (_try_arguments, cmd_try),
+    "qr": (_qr_arguments, cmd_qr),
 }
 
 

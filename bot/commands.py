@@ -22,6 +22,7 @@ COMMANDS: tuple[str, ...] = (
     "report",
     "mypatrols",
     "myreports",
+    "todo",
     "problems",
     "problem",
     "reaches",

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Literal, Protocol, TypeVar
@@ -31,6 +31,7 @@ from bot.people import PeopleService, Person
 from bot.rankings import RANKING_LEVELS, Ranking
 from bot.summaries import (
     AreaSummary,
+    ChiefDigest,
     SummaryService,
     Week,
     chart_caption,
@@ -41,9 +42,10 @@ from bot.summaries import (
     summary_text,
     week_dates,
 )
+from bot.todo import Action, digest_actions
 from storage import Store
 from storage.records import AreaRecord
-from storage.summaries import AREA, CHIEF
+from storage.summaries import AREA, CHIEF, OverdueProblem
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -68,7 +70,9 @@ Failure = Literal["flood", "forbidden", "other"]
 class Sender(Protocol):
     """What delivery needs of a bot: send, get the message id back, and say which errors are failed sends."""
 
-    async def send_message(self, chat_id: int, text: str) -> int: ...
+    async def send_message(self, chat_id: int, text: str, *, actions: Sequence[Action] = ()) -> int:
+        """Send `text`, with a button for each of `actions` (a chief's to-do items: `bot.todo`)."""
+        ...
 
     async def send_photo(self, chat_id: int, photo: bytes, *, caption: str) -> int: ...
 
@@ -169,19 +173,24 @@ async def _send_pieces(
     done: list[int],
     record: _Recorder,
     pictures: tuple[tuple[bytes, str], ...] = (),
+    actions: Sequence[Action] = (),
 ) -> list[int]:
     """Send what is not sent yet (`done`: message ids of the pieces already sent), recording each one: the
-    texts, the chart, then further `pictures` (the area's map), each with its caption."""
+    texts, the chart, then further `pictures` (the area's map), each with its caption. The last text piece
+    carries the `actions`' buttons."""
     ids = list(done)
     pieces: list[str | tuple[bytes, str]] = list(texts)
     if chart is not None:
         pieces.append((chart, caption))
     pieces += pictures
+    last_text = len(texts) - 1
     for index, piece in enumerate(pieces):
         if index < len(ids):
             continue
         if isinstance(piece, tuple):
             ids.append(await sender.send_photo(chat_id, piece[0], caption=piece[1]))
+        elif index == last_text and actions:
+            ids.append(await sender.send_message(chat_id, piece, actions=actions))
         else:
             ids.append(await sender.send_message(chat_id, piece))
         await record(ids)
@@ -396,6 +405,7 @@ class Delivery:
                 caption="",
                 done=existing.message_ids if existing else [],
                 record=_Recorder(self._store, CHIEF, 0, week.code, chief.id),
+                actions=digest_actions(self._locales, lang, await self._waiting(chief, digest), digest.progress),
             )
         except Exception as exc:
             if sender.failure(exc) is not None:
@@ -404,6 +414,12 @@ class Delivery:
                 logger.exception("digest for chief %s for %s failed", chief.id, week)
             return
         await self._store.summaries.sent(CHIEF, 0, week.code, chief.id, ids, now=_now())
+
+    async def _waiting(self, chief: Person, digest: ChiefDigest) -> list[OverdueProblem]:
+        """The digest's problems that wait for the chief to rectify (not those rectified and waiting for the
+        office): the ones its rectify buttons are for."""
+        waiting = {problem.id for problem in await self._store.problems.assigned_to(chief.id)}
+        return [problem for problem in digest.assigned if problem.id in waiting]
 
     async def _failed(
         self, sender: Sender, kind: str, area_id: int, week: Week, target: int, *, error: Exception, label: str

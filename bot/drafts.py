@@ -97,9 +97,21 @@ def _refuse(state: State, why: Refusal) -> Transition:
 # -- starting, and the stored form --------------------------------------------------------------------------
 
 
-def begin(*, started_at: str, patrol_id: int | None) -> State:
-    """A fresh draft, waiting for photos; linked to the patrol it was started from, if any."""
-    return State(Step.PHOTOS, Draft(patrol_id=patrol_id, started_at=started_at))
+def begin(
+    *, started_at: str, patrol_id: int | None, reach_id: int | None = None, photos: tuple[DraftPhoto, ...] = ()
+) -> State:
+    """A fresh draft, waiting for photos; linked to the patrol it was started from, if any. `reach_id`: the reach
+    is known already (a public sign's QR code), so the reach question is skipped; `photos`: kept before the
+    draft could exist (a stranger's, before they joined)."""
+    draft = Draft(photos=list(photos[:MAX_PHOTOS]), patrol_id=patrol_id, started_at=started_at, reach_id=reach_id)
+    return State(Step.PHOTOS, draft)
+
+
+def _located(draft: Draft) -> Transition:
+    """The location is in: on to the reach, unless it is known already (then to the category)."""
+    if draft.reach_id is not None:
+        return _to(Step.CATEGORY, draft, Next.ASK_CATEGORY)
+    return _to(Step.REACH, draft, Next.ASK_REACH)
 
 
 def stored(state: State) -> tuple[str, str, dict[str, Any]]:
@@ -155,7 +167,7 @@ def share_location(state: State, lat: float, lon: float) -> Transition:
     """A location shared from the phone: where the problem is."""
     if state.step is not Step.LOCATION:
         return _refuse(state, Refusal.WRONG_STEP)
-    return _to(Step.REACH, replace(state.draft, lat=lat, lon=lon, location_source="shared"), Next.ASK_REACH)
+    return _located(replace(state.draft, lat=lat, lon=lon, location_source="shared"))
 
 
 def use_exif(state: State) -> Transition:
@@ -163,7 +175,7 @@ def use_exif(state: State) -> Transition:
     exif = state.draft.exif_location
     if state.step is not Step.LOCATION or exif is None:
         return _refuse(state, Refusal.WRONG_STEP)
-    return _to(Step.REACH, replace(state.draft, lat=exif[0], lon=exif[1], location_source="exif"), Next.ASK_REACH)
+    return _located(replace(state.draft, lat=exif[0], lon=exif[1], location_source="exif"))
 
 
 def list_area(state: State, area_id: int) -> Transition:

@@ -61,6 +61,7 @@ RULES: dict[str, Rule] = {
     # One problem: who may see it and act on it depends on the problem too (bot.problems.ProblemService).
     "problem": Rule(MEMBERS, PRIVATE),
     "problems": Rule(STAFF, PRIVATE),
+    "todo": Rule(STAFF, PRIVATE),
     "reaches": Rule(STAFF, PRIVATE),
     "invite": Rule(ADMINS, PRIVATE),
     "people": Rule(ADMINS, PRIVATE),

@@ -84,13 +84,21 @@ class ReportService:
     # -- the steps -----------------------------------------------------------------------------------------
 
     async def begin(
-        self, telegram_id: int, person_id: int, *, started_at: datetime, patrol_id: int | None = None
+        self,
+        telegram_id: int,
+        person_id: int,
+        *,
+        started_at: datetime,
+        patrol_id: int | None = None,
+        reach_id: int | None = None,
+        photos: tuple[DraftPhoto, ...] = (),
     ) -> State:
-        """A new draft, linked to the patrol given or else to the person's open patrol."""
+        """A new draft, linked to the patrol given or else to the person's open patrol; `reach_id` and `photos`
+        as `bot.drafts.begin` takes them."""
         if patrol_id is None:
             patrol = await self._patrols.open_patrol(person_id)
             patrol_id = patrol.id if patrol else None
-        state = drafts.begin(started_at=started_at.isoformat(), patrol_id=patrol_id)
+        state = drafts.begin(started_at=started_at.isoformat(), patrol_id=patrol_id, reach_id=reach_id, photos=photos)
         await self._dialogs.set(telegram_id, *drafts.stored(state))
         return state
 

@@ -11,7 +11,8 @@ would show it says so instead.
 
 The window is whole local days: on 2026-03-05 in Asia/Shanghai, three years keep everything from 2023-03-05
 00:00 (+08:00) on. A patrol is inside it when it ended inside it; a photo while it is younger than that, or
-backs a patrol inside it, or a problem that is open or was closed (signed off) or dismissed inside it.
+backs a patrol inside it, or a problem that is open or was closed (signed off) or dismissed inside it. A
+stranger's kept report (bot.citizens) last added to before the window is forgotten: it backs no problem.
 
 The work goes in short transactions (a few thousand points, or a hundred photos, each), so the bot keeps
 answering while a first run clears years of history, and a second run at once (the CLI beside the job) only
@@ -71,6 +72,7 @@ class Pruned:
     photos: int = 0  # photos whose original file went
     photo_bytes: int = 0
     missing_files: int = 0  # originals that were already gone from disk (their rows are marked all the same)
+    kept_reports: int = 0  # strangers' kept reports nobody came back to (bot.citizens); their photos age as any
 
 
 def years_back(day: date, years: int) -> date:
@@ -202,6 +204,7 @@ class RetentionService:
         repo = self._store.retention
         result.patrols, result.points = await repo.count_due_patrols(cut)
         result.photos, result.photo_bytes = await repo.count_due_photos(cut)
+        result.kept_reports = await self._store.kept_reports.count_before(cut)
         return result
 
     async def prune(self, now: datetime, *, years: int | None = None, progress: Progress | None = None) -> Pruned:
@@ -211,6 +214,8 @@ class RetentionService:
         if cut is None:
             return result
         totals = await self.plan(now, years=years) if progress is not None else None
+        # A stranger's kept photos wait for them to join as long as any photo is kept, and go the same way.
+        result.kept_reports = await self._store.kept_reports.prune_before(cut)
         await self._prune_patrols(cut, now, result, progress, totals.patrols if totals else 0)
         await self._prune_photos(cut, now, result, progress, totals.photos if totals else 0)
         return result

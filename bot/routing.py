@@ -32,6 +32,8 @@ class Input(StrEnum):
     SLASHED = "slashed"  # text starting with "/" that Telegram did not mark as a command ("/" then Chinese, "/ x")
     MENU_PATROL = "menu_patrol"  # the main menu's "patrol" button (its text, in either language)
     MENU_MYPATROLS = "menu_mypatrols"  # the main menu's "my patrols" button
+    MENU_REPORT = "menu_report"  # the main menu's "report a problem" button
+    MENU_TODO = "menu_todo"  # the main menu's "my to-do" button (chiefs)
     FINISH = "finish"  # the patrol keyboard's "finish" button
     PROBLEM = "problem"  # the patrol keyboard's "report a problem" button
     PHOTO = "photo"
@@ -61,8 +63,9 @@ class DialogState(StrEnum):
 class Destination(StrEnum):
     PATROL_EVIDENCE = "patrol_evidence"  # handlers.patrol.evidence: the track, a photo, a note, the keyboard
     DIALOG = "dialog"  # the open dialog's flow (handlers.dialogs)
-    MENU = "menu"  # handlers.patrol.menu_text: /patrol or /mypatrols from the main menu
+    MENU = "menu"  # handlers.router.menu_text: /patrol, /mypatrols, /report or /todo from the main menu
     REPORT_PHOTO = "report_photo"  # handlers.report.photo_without_dialog: a photo starts a report
+    STRANGER_PHOTO = "stranger_photo"  # handlers.citizens.stranger_photo: kept, and an offer to join
     STRAY = "stray"  # handlers.fallback.stray_message: nobody is waiting for it; point at /help
     IGNORE = "ignore"  # nothing to do, nothing to say
 
@@ -73,7 +76,7 @@ LOCATIONS: dict[Input, Sharing] = {
     Input.LIVE_EDIT: Sharing.LIVE_EDIT,
     Input.LIVE_STOP: Sharing.LIVE_STOP,
 }
-MENU = frozenset({Input.MENU_PATROL, Input.MENU_MYPATROLS})
+MENU = frozenset({Input.MENU_PATROL, Input.MENU_MYPATROLS, Input.MENU_REPORT, Input.MENU_TODO})
 LABELS = MENU | {Input.FINISH, Input.PROBLEM}
 PHOTOS = frozenset({Input.PHOTO, Input.IMAGE_DOCUMENT})
 # What an open patrol takes when no dialog is open (locations aside): "my patrols" typed during one is a note.
@@ -118,6 +121,7 @@ def route(
     patrol_open: bool = False,
     dialog: DialogState = DialogState.NONE,
     via_bot: bool = False,
+    stranger: bool = False,
 ) -> Destination:
     """Where a private message goes; the facts a `needs_…` says are not needed may be left at their default."""
     if kind is Input.EDIT or kind is Input.SERVICE:
@@ -140,5 +144,8 @@ def route(
     if kind in MENU:
         return Destination.MENU
     if kind in PHOTOS:
-        return Destination.REPORT_PHOTO if may_report else Destination.STRAY
+        if may_report:
+            return Destination.REPORT_PHOTO
+        # Someone who is nobody yet (not waiting for approval either) found something: keep it, offer to join.
+        return Destination.STRANGER_PHOTO if stranger else Destination.STRAY
     return Destination.IGNORE if via_bot else Destination.STRAY

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from bot.backups import Backups
 from bot.chats import ChatService
+from bot.citizens import Citizens
 from bot.config import Settings
 from bot.deadlines import Deadlines
 from bot.delivery import Delivery
@@ -25,6 +26,7 @@ from bot.reports import ReportService
 from bot.retention import RetentionService
 from bot.summaries import SummaryService
 from bot.tiles import tile_source
+from bot.todo import TodoService
 from storage import Store
 
 
@@ -54,6 +56,10 @@ class Services:
     reachability: Reachability
     # Maps of patrols, problems and areas (optionally over a tile source's basemap).
     maps: MapService
+    # What waits for a chief: /todo, the digest's and the overdue letter's buttons.
+    todo: TodoService
+    # A stranger's photo kept until they join; the public signs' QR codes.
+    citizens: Citizens
 
     @classmethod
     def create(cls, settings: Settings, store: Store, locales: Locales | None = None) -> Services:
@@ -68,6 +74,7 @@ class Services:
         joining = Joining(store, settings)
         roster = Roster(store, settings)
         drawn = MapService(store, settings, locales, patrols, tiles=tile_source(settings, settings.data_dir))
+        reports = ReportService(store, settings, patrols, problems, dialogs)
         return cls(
             settings=settings,
             store=store,
@@ -87,10 +94,12 @@ class Services:
             dialogs=dialogs,
             office=Office(store, settings, dialogs, joining, roster),
             failures=failures,
-            reports=ReportService(store, settings, patrols, problems, dialogs),
+            reports=reports,
             inbox=InboxService(store, failures),
             backups=Backups(store, settings),
             retention=RetentionService(store, settings),
             reachability=Reachability(store, settings),
             maps=drawn,
+            todo=TodoService(store, settings, patrols),
+            citizens=Citizens(store, joining, reports),
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from telegram.ext import Application
 
 from handlers import (
+    citizens,
     dialogs,
     errors,
     exports,
@@ -20,6 +21,7 @@ from handlers import (
     router,
     start,
     summaries,
+    todo,
 )
 
 
@@ -34,11 +36,13 @@ def register(app: Application) -> None:  # type: ignore[type-arg]
     dialogs.register(app)  # /cancel (the dialogs' typed input comes through the router)
     start.register(app)  # /start, /help, /language
     join.register(app)  # invites, volunteer registration, /pending
+    citizens.register(app)  # a stranger's kept photo and its one-tap join
     office.register(app)  # /invite, /people, /reaches, /assign, /unassign: one module per command family
     patrol.register(app)  # /patrol, /mypatrols, the patrol's buttons, auto-finish and reminders
     report.register(app)  # /report and the report draft's buttons
     problems.register(app)  # /problem N, /problems, /myreports, the lifecycle buttons, deadlines
     summaries.register(app)  # /summary, the weekly area summaries and chiefs' digests
+    todo.register(app)  # /todo: what waits for a chief
     exports.register(app)  # /export: the office's data as xlsx, csv or geojson
     # Later features register here, before the fallback.
     groups.register(app)  # /bind, /unbind: a group chat linked to an area

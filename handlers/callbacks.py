@@ -729,3 +729,13 @@ class ReportFixed(CallbackData, prefix="rp:fix"):
 
 class ReportFixedSend(CallbackData, prefix="rp:fixed"):
     """Send the report as fixed on the spot, with its after-photos."""
+
+
+class TodoPage(CallbackData, prefix="td:p"):
+    """A page of /todo: ◀, ▶ and the page number between them."""
+
+    page: Page
+
+
+class JoinToReport(CallbackData, prefix="cz:join"):
+    """Under a stranger's kept photo (or a public sign's QR code): join as a volunteer and go on reporting."""

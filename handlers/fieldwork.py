@@ -25,10 +25,17 @@ def labels(locales: Locales, key: str) -> set[str]:
     return {locales.plain("zh", key), locales.plain("en", key)}
 
 
-def main_menu(locales: Locales, lang: Language) -> ReplyKeyboardMarkup:
-    """One tap to the everyday things: the keyboard members keep under the message box."""
+def main_menu(locales: Locales, lang: Language, *, chief: bool = False) -> ReplyKeyboardMarkup:
+    """One tap to the everyday things: the keyboard members keep under the message box. Everyone who patrols
+    may report a problem they meet; a chief also gets their to-do list (problems and patrols due)."""
+    second = [KeyboardButton(locales.plain(lang, "menu.report"))]
+    if chief:
+        second.append(KeyboardButton(locales.plain(lang, "menu.todo")))
     return ReplyKeyboardMarkup(
-        [[KeyboardButton(locales.plain(lang, "menu.patrol")), KeyboardButton(locales.plain(lang, "menu.mypatrols"))]],
+        [
+            [KeyboardButton(locales.plain(lang, "menu.patrol")), KeyboardButton(locales.plain(lang, "menu.mypatrols"))],
+            second,
+        ],
         resize_keyboard=True,
         is_persistent=True,
     )
@@ -54,7 +61,7 @@ async def resting_keyboard(context: Context, actor: Actor) -> ReplyKeyboardMarku
     svc = services(context)
     if await svc.patrols.open_patrol(actor.known.id) is not None:
         return patrol_keyboard(svc.locales, actor.language)
-    return main_menu(svc.locales, actor.language)
+    return main_menu(svc.locales, actor.language, chief=actor.known.is_chief)
 
 
 def nearby_label(locales: Locales, lang: Language, near: NearbyReach) -> str:

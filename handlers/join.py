@@ -12,12 +12,14 @@ from bot.config import Language
 from bot.joining import clean_name, clean_phone
 from bot.names import is_reserved
 from bot.people import Person
+from bot.permissions import ChatKind
 from handlers.access import Actor, command, guard, refresh_menu, refuse
 from handlers.callbacks import InviteAnswer, PendingDecision, RegisterArea, RegisterAreaPage, RegisterStart, pressed
 from handlers.common import Context, display_name, services
 from handlers.dialogs import flow
 from handlers.fieldwork import main_menu
 from handlers.problems import hand_over
+from handlers.report import resume_kept
 from handlers.sending import refused
 from handlers.ui import buttons, paged, show
 from storage.records import DialogRecord, InviteRecord, RegistrationRecord
@@ -93,7 +95,7 @@ async def invite_answer(update: Update, context: Context, actor: Actor, data: In
         await context.bot.send_message(
             query.from_user.id,
             svc.locales.t(person.language, "menu.ready"),
-            reply_markup=main_menu(svc.locales, person.language),
+            reply_markup=main_menu(svc.locales, person.language, chief=person.is_chief),
         )
     if check.status == "ok":
         await refresh_menu(context, person)
@@ -299,6 +301,7 @@ async def finish_registration(
     refreshed = await svc.people.find(dialog.telegram_id)
     if outcome == "approved" and refreshed is not None:
         await refresh_menu(context, refreshed)
+        await resume_kept(context, Actor(refreshed, lang, ChatKind.PRIVATE))
     if outcome == "pending":
         registration = await svc.joining.waiting_for(person.id)
         if registration is not None:
@@ -393,6 +396,7 @@ async def decision(update: Update, context: Context, actor: Actor, data: Pending
     volunteer = await svc.people.find(decided.telegram_id) if decided.telegram_id is not None else None
     if volunteer is None or decided.telegram_id is None:
         return
+    delivered = True
     try:
         await context.bot.send_message(
             decided.telegram_id,
@@ -401,8 +405,11 @@ async def decision(update: Update, context: Context, actor: Actor, data: Pending
         )
     except Forbidden as exc:
         await refused(context, decided.telegram_id, exc)
+        delivered = False  # a kept report stays kept: the offer's button still takes them on to it
     if approved:
         await refresh_menu(context, volunteer)
+        if delivered:  # a photo they sent as a stranger was kept: their report goes on now
+            await resume_kept(context, Actor(volunteer, volunteer.language, ChatKind.PRIVATE))
 
 
 def stranger_markup(context: Context, person: Person) -> InlineKeyboardMarkup | None:

@@ -48,6 +48,7 @@ from handlers.fieldwork import far_note, labels, main_menu, nearby_label, patrol
 from handlers.media import album_answer, download_photo, note_album
 from handlers.report import begin
 from handlers.sending import refused, tell_office_missed
+from handlers.todo import todo_command
 from handlers.ui import buttons, paged, show
 from storage.records import DialogRecord
 
@@ -166,9 +167,8 @@ async def choice_cancelled(update: Update, context: Context, actor: Actor, data:
     assert actor.known.telegram_id is not None
     await svc.patrols.drop_choice(actor.known.telegram_id)
     await show(update, context, svc.locales.t(lang, "dialog.cancelled"))
-    await context.bot.send_message(
-        actor.known.telegram_id, svc.locales.t(lang, "menu.back"), reply_markup=main_menu(svc.locales, lang)
-    )
+    menu = main_menu(svc.locales, lang, chief=actor.known.is_chief)
+    await context.bot.send_message(actor.known.telegram_id, svc.locales.t(lang, "menu.back"), reply_markup=menu)
 
 
 @pressed(PatrolGo, action="patrol")
@@ -347,8 +347,10 @@ async def evidence(update: Update, context: Context, person: Person, patrol: Pat
         await _add_media(context, lang, patrol_id=patrol.id, message=message, at=at)
     elif kind is Input.FINISH:
         await finish_patrol(update, context, person, lang, patrol_id=patrol.id, at=at)
-    elif kind is Input.PROBLEM:
+    elif kind is Input.PROBLEM or kind is Input.MENU_REPORT:
         await begin_problem_note(update, context, Actor(person, lang, ChatKind.PRIVATE))
+    elif kind is Input.MENU_TODO:
+        await todo_command(update, context)
     elif kind is Input.MENU_PATROL:
         await offer_reaches(update, context, Actor(person, lang, ChatKind.PRIVATE), started_at=at)
     elif message.text is not None:  # typed text, and "my patrols" too: a note
@@ -481,7 +483,7 @@ async def finish_patrol(
         await context.bot.send_message(
             chat_id,
             svc.locales.t(lang, "patrol.already_finished") + "\n\n" + card,
-            reply_markup=main_menu(svc.locales, lang),
+            reply_markup=main_menu(svc.locales, lang, chief=person.is_chief),
         )
         return
     picture = await patrol_map(context, summary, lang)
@@ -492,7 +494,7 @@ async def finish_patrol(
     else:
         await send_card(context, chat_id, card, picture, map_caption(svc.locales, lang, summary))
     await context.bot.send_message(
-        chat_id, svc.locales.t(lang, "patrol.thanks"), reply_markup=main_menu(svc.locales, lang)
+        chat_id, svc.locales.t(lang, "patrol.thanks"), reply_markup=main_menu(svc.locales, lang, chief=person.is_chief)
     )
     if await svc.reports.current(chat_id) is not None:
         # A report begun on the patrol and not sent yet: kept, so what was found is not lost with the patrol.
@@ -618,7 +620,7 @@ async def mypatrols_command(update: Update, context: Context, actor: Actor, mess
             )
     if not lines:
         lines.append(svc.locales.t(lang, "mypatrols.none"))
-    await message.reply_text("\n".join(lines), reply_markup=main_menu(svc.locales, lang))
+    await message.reply_text("\n".join(lines), reply_markup=main_menu(svc.locales, lang, chief=actor.known.is_chief))
 
 
 async def menu_text(update: Update, context: Context, kind: Input) -> None:
@@ -662,7 +664,7 @@ async def _tell_ended(context: Context, ended: AutoEnd) -> None:
             text,
             picture,
             map_caption(svc.locales, lang, ended.summary),
-            reply_markup=main_menu(svc.locales, lang),
+            reply_markup=main_menu(svc.locales, lang, chief=person.is_chief),
         )
     except Forbidden as exc:
         await refused(context, person.telegram_id, exc)

@@ -25,6 +25,7 @@ from bot.problems import MAX_PHOTOS, NOTE_FLOW, Action, Card, DraftPhoto, Listed
 from bot.reachability import Reason, waiting_label, why_unreachable
 from bot.services import Services
 from bot.stamp import evidence_lines, stamp
+from bot.todo import rectify_action
 from handlers.access import Actor, command, guard, refuse
 from handlers.callbacks import (
     ID,
@@ -48,6 +49,7 @@ from handlers.fieldwork import category_name
 from handlers.maps import send_problem_map
 from handlers.media import fetch_photo
 from handlers.sending import problem_buttons, problem_lines, refused, tell_office_missed, who
+from handlers.todo import action_rows
 from handlers.ui import buttons, paged, show
 
 logger = logging.getLogger(__name__)
@@ -388,10 +390,12 @@ async def _tell(
     *,
     full: bool = False,
     first: bool = False,
+    rectify: bool = False,
     **params: object,
 ) -> bool:
     """Tell one person about a change in their language; whether it reached them. One the bot cannot write to
-    is skipped; a 403 marks them unreachable (handlers.sending.refused); a missing chat is logged, not fatal."""
+    is skipped; a 403 marks them unreachable (handlers.sending.refused); a missing chat is logged, not fatal.
+    `rectify`: the message carries the rectify button, as the person's to-do does (a deadline's reminder)."""
     svc = services(context)
     person = await svc.problems.recipient(person_id)
     if person is None or person.telegram_id is None:
@@ -405,11 +409,12 @@ async def _tell(
             await send_problem(context, person.telegram_id, person, problem, intro=intro)
         else:
             # A short notice refers to the photos this person was sent, if any (sent anyway if they are gone).
+            rows = action_rows([rectify_action(svc.locales, lang, problem.id)]) if rectify else []
             sent = await svc.problems.photos_sent(person.telegram_id, problem.id)
             await context.bot.send_message(
                 person.telegram_id,
                 intro,
-                reply_markup=buttons(details_button(svc, lang, problem)),
+                reply_markup=buttons(*rows, details_button(svc, lang, problem)),
                 reply_parameters=_replying(max(sent.values()) if sent else None, loose=True),
             )
     except Forbidden as exc:
@@ -929,7 +934,7 @@ async def _notify(context: Context, notice: Notice) -> None:
         await _tell(context, notice.person_id, key, problem, full=True, days=notice.days_overdue)
         return
     deadline = problem.deadline.isoformat() if problem.deadline else ""
-    await _tell(context, notice.person_id, key, problem, days=notice.days_overdue, deadline=deadline)
+    await _tell(context, notice.person_id, key, problem, rectify=True, days=notice.days_overdue, deadline=deadline)
 
 
 def register(app: Application) -> None:  # type: ignore[type-arg]

@@ -87,11 +87,32 @@ async def begin(
     person = actor.known
     assert person.telegram_id is not None
     await svc.reports.begin(person.telegram_id, person.id, started_at=started_at, patrol_id=patrol_id)
+    await ask_photos(context, actor)
+
+
+async def ask_photos(context: Context, actor: Actor) -> None:
+    """The draft's first question: its photos."""
+    assert actor.known.telegram_id is not None
     await context.bot.send_message(
-        person.telegram_id,
+        actor.known.telegram_id,
         _t(context, actor.language, "report.ask_photos", max=MAX_PHOTOS),
         reply_markup=buttons([(_p(context, actor.language, "common.cancel"), ReportCancel().pack())]),
     )
+
+
+async def resume_kept(context: Context, actor: Actor) -> None:
+    """A stranger's kept report (bot.citizens) becomes the new member's draft and goes on where it stood: at the
+    location with photos kept, at the photos with only a QR code's reach. Nothing kept: nothing happens."""
+    svc = services(context)
+    person = actor.known
+    assert person.telegram_id is not None
+    state = await svc.citizens.resume(person.telegram_id, person.id, started_at=datetime.now(UTC))
+    if state is None:
+        return
+    if state.step is Step.LOCATION:
+        await _ask_location(context, actor, state)
+    else:
+        await ask_photos(context, actor)
 
 
 async def photo_without_dialog(update: Update, context: Context) -> None:
@@ -244,6 +265,8 @@ async def _go(update: Update, context: Context, actor: Actor, transition: Transi
         elif update.effective_message is not None:
             await update.effective_message.reply_text(noted, reply_markup=await resting_keyboard(context, actor))
         await _ask_reach(context, actor, state)
+    elif transition.next is Next.ASK_CATEGORY and state is not None:  # the reach was known (a QR code)
+        await _category_after_location(update, context, actor, state)
     elif transition.next is Next.ASK_DESCRIPTION:
         await show(
             update,
@@ -288,6 +311,31 @@ async def _ask_location(context: Context, actor: Actor, state: State) -> None:
         await context.bot.send_message(person.telegram_id, _t(context, lang, "report.or_share"), reply_markup=keyboard)
         return
     await context.bot.send_message(person.telegram_id, _t(context, lang, "report.ask_location"), reply_markup=keyboard)
+
+
+async def ask_location(context: Context, actor: Actor, state: State) -> None:
+    """Where the problem is: the photo's own location to take, or the location keyboard."""
+    await _ask_location(context, actor, state)
+
+
+async def _category_after_location(update: Update, context: Context, actor: Actor, state: State) -> None:
+    """The location is in and the reach known already (a public sign's QR code): straight to the category."""
+    svc = services(context)
+    lang = actor.language
+    person = actor.known
+    assert person.telegram_id is not None and state.draft.reach_id is not None
+    noted = _t(context, lang, "report.location_noted")
+    if update.callback_query is not None:
+        await show(update, context, _t(context, lang, "report.exif_used"))
+        await context.bot.send_message(person.telegram_id, noted, reply_markup=await resting_keyboard(context, actor))
+    elif update.effective_message is not None:
+        await update.effective_message.reply_text(noted, reply_markup=await resting_keyboard(context, actor))
+    reach = await svc.patrols.reach(state.draft.reach_id)
+    await context.bot.send_message(
+        person.telegram_id,
+        _t(context, lang, "report.ask_category", reach=reach.name(lang) if reach else "?"),
+        reply_markup=category_keyboard(context, lang),
+    )
 
 
 async def _ask_reach(context: Context, actor: Actor, state: State) -> None:

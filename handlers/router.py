@@ -16,20 +16,35 @@ from telegram.ext import Application, MessageHandler, filters
 from bot.i18n import Locales
 from bot.patrols import Sharing
 from bot.permissions import ChatKind, decide
-from bot.routing import Destination, DialogState, Input, needs_dialog, needs_patrol, needs_person, needs_report, route
+from bot.routing import (
+    PHOTOS,
+    Destination,
+    DialogState,
+    Input,
+    needs_dialog,
+    needs_patrol,
+    needs_person,
+    needs_report,
+    route,
+)
 from bot.services import Services
+from handlers.citizens import stranger_photo
 from handlers.common import Context, services
 from handlers.dialogs import knows, take
 from handlers.fallback import stray_message
 from handlers.fieldwork import labels
 from handlers.live import LiveEdit
-from handlers.patrol import evidence, location_answer, menu_text
-from handlers.report import photo_without_dialog
+from handlers.patrol import evidence, location_answer
+from handlers.patrol import menu_text as patrol_menu_text
+from handlers.report import photo_without_dialog, report_command
+from handlers.todo import todo_command
 
 # The reply keyboards' buttons, which arrive as their text (in either language: the person may have switched).
 _LABEL_KEYS = {
     "menu.patrol": Input.MENU_PATROL,
     "menu.mypatrols": Input.MENU_MYPATROLS,
+    "menu.report": Input.MENU_REPORT,
+    "menu.todo": Input.MENU_TODO,
     "patrol.finish_button": Input.FINISH,
     "patrol.problem_button": Input.PROBLEM,
 }
@@ -79,6 +94,16 @@ def classify(update: Update, message: Message) -> Input:
     return Input.OTHER
 
 
+async def menu_text(update: Update, context: Context, kind: Input) -> None:
+    """The router's MENU: the main menu's buttons arrive as their text, and do what their commands do."""
+    if kind is Input.MENU_REPORT:
+        await report_command(update, context)
+    elif kind is Input.MENU_TODO:
+        await todo_command(update, context)
+    else:
+        await patrol_menu_text(update, context, kind)
+
+
 async def private_input(update: Update, context: Context) -> None:
     """Any private message or edit but a command: what it is, whose it is, and which feature takes it."""
     message = update.effective_message
@@ -110,6 +135,7 @@ async def private_input(update: Update, context: Context) -> None:
         patrol_open=open_patrol is not None,
         dialog=state,
         via_bot=message.via_bot is not None,
+        stranger=kind in PHOTOS and (person is None or not (person.roles or person.pending or not person.active)),
     )
     if destination is Destination.PATROL_EVIDENCE:
         assert person is not None
@@ -121,6 +147,8 @@ async def private_input(update: Update, context: Context) -> None:
         await menu_text(update, context, kind)
     elif destination is Destination.REPORT_PHOTO:
         await photo_without_dialog(update, context)
+    elif destination is Destination.STRANGER_PHOTO:
+        await stranger_photo(update, context)
     elif destination is Destination.STRAY:
         await stray_message(update, context)
 

@@ -18,8 +18,10 @@ from telegram.error import Forbidden, RetryAfter, TelegramError
 from bot.config import Language
 from bot.delivery import Failure
 from bot.reachability import Missed, Unreached, Waiting
+from bot.todo import Action
 from handlers.callbacks import ProblemView
 from handlers.common import Context, services
+from handlers.todo import action_rows
 from handlers.ui import buttons
 
 logger = logging.getLogger(__name__)
@@ -39,9 +41,10 @@ class BotSender:
         self._bot = bot
         self._on_refused = on_refused
 
-    async def send_message(self, chat_id: int, text: str) -> int:
+    async def send_message(self, chat_id: int, text: str, *, actions: Sequence[Action] = ()) -> int:
+        markup = buttons(*action_rows(actions)) if actions else None
         try:
-            return (await self._bot.send_message(chat_id, text)).message_id
+            return (await self._bot.send_message(chat_id, text, reply_markup=markup)).message_id
         except Forbidden as exc:
             await self._refused(chat_id, exc)
             raise

@@ -10,6 +10,7 @@ from bot.config import LANGUAGES, Language
 from bot.i18n import Markup
 from handlers.access import Actor, command, guard, refresh_menu
 from handlers.callbacks import LanguageChoice, parsed
+from handlers.citizens import open_reach
 from handlers.common import Context, display_name, is_group, services
 from handlers.fieldwork import main_menu
 from handlers.join import open_invite, stranger_markup
@@ -23,15 +24,18 @@ def language_keyboard(context: Context) -> InlineKeyboardMarkup:
 
 @command("start")
 async def start(update: Update, context: Context, actor: Actor, message: Message) -> None:
-    """Greet the person in their language and offer the other one; `/start <code>` opens an invite."""
+    """Greet the person in their language and offer the other one; `/start <code>` opens an invite or a report."""
     user = update.effective_user
     assert user is not None
     person = actor.known
     if context.args:
-        await open_invite(update, context, actor, context.args[0])
+        # A public sign's QR code names a reach ("r12"); anything else is an invite's code.
+        if not await open_reach(update, context, actor, context.args[0]):
+            await open_invite(update, context, actor, context.args[0])
         return
     locales = services(context).locales
-    markup = stranger_markup(context, person) or (main_menu(locales, person.language) if person.roles else None)
+    menu = main_menu(locales, person.language, chief=person.is_chief) if person.roles else None
+    markup = stranger_markup(context, person) or menu
     # The office registered chiefs, staff and volunteers under their real names; Telegram's is often a nickname.
     name = person.name if person.roles and person.name else display_name(user)
     await message.reply_text(locales.t(person.language, "start.greeting", name=name), reply_markup=markup)

@@ -20,6 +20,7 @@ import aiosqlite
 
 from storage.dbtime import from_db_time, to_db_time, utc_now
 from storage.inbox import Inbox
+from storage.kept import KeptReports
 from storage.migrate import BeforeMigrating, Migration, apply_migrations, bundled_migrations, current_version
 from storage.patrols import Patrols, Photos
 from storage.problems import Problems
@@ -115,6 +116,7 @@ class Store:
         self.summaries = Summaries(self)
         self.inbox = Inbox(self)
         self.retention = Retention(self)
+        self.kept_reports = KeptReports(self)
 
     @classmethod
     async def open(

@@ -15,7 +15,7 @@ async def joined_chief(bot: Harness, admin: FakeUser, name: str = "王五") -> F
     chief = bot.sandbox.user(first_name=name, language_code="zh-hans")
     await chief.send(f"/start {code}")
     await tap(bot, chief, await chief.next_message(), text=f"✅ 是我，{name}")
-    assert (await chief.next_message()).keyboard == [["🚶 巡河", "📋 我的巡河"]]
+    assert (await chief.next_message()).keyboard == [["🚶 巡河", "📋 我的巡河"], ["📝 上报问题", "📌 我的待办"]]
     assert "已通过您的邀请加入" in (await admin.next_message()).text
     return chief
 

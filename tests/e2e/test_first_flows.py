@@ -175,8 +175,11 @@ async def test_an_album_gets_one_answer_not_one_per_photo(bot: Harness) -> None:
     await zhou.send_photo(make_jpeg(seed=1), media_group_id="album-1")
     await zhou.send_photo(make_jpeg(seed=2), media_group_id="album-1")
     await zhou.send_photo(make_jpeg(seed=3), media_group_id="album-1")
-    assert "/help" in (await zhou.next_message()).text
+    # A stranger's album is kept whole, with one offer to join (tests/e2e/test_citizens.py).
+    assert "照片已保存" in (await zhou.next_message()).text
     await zhou.expect_silence()
+    kept = await bot.store.kept_reports.get(zhou.id)
+    assert kept is not None and len(kept.photos) == 3
 
 
 async def test_a_text_of_4096_characters_with_html_is_answered_safely(bot: Harness) -> None:

@@ -63,7 +63,7 @@ async def test_admin_invite_in_english(bot: Harness) -> None:
     card = await lucy.next_message()
     assert "Role: office admin" in card.text
     assert "You are now a River Chief Office admin" in (await tap(bot, lucy, card, text="✅ Yes, I am Lucy Chen")).text
-    assert (await lucy.next_message()).keyboard == [["🚶 Patrol", "📋 My patrols"]]
+    assert (await lucy.next_message()).keyboard == [["🚶 Patrol", "📋 My patrols"], ["📝 Report a problem"]]
     await lucy.send("/pending")
     assert "No volunteer registrations are waiting" in (await lucy.next_message()).text
 
@@ -120,7 +120,7 @@ async def test_volunteer_registers_with_their_own_phone(bot: Harness) -> None:
     assert "您本人的号码" in (await zhao.next_message()).text
     await zhao.send_contact("+8613800001111")
     welcome = await zhao.next_message()
-    assert "您已成为河小义" in welcome.text and welcome.keyboard == [["🚶 巡河", "📋 我的巡河"]]
+    assert "您已成为河小义" in welcome.text and welcome.keyboard == [["🚶 巡河", "📋 我的巡河"], ["📝 上报问题"]]
     person = await bot.store.people.by_telegram_id(zhao.id)
     assert person is not None and person.roles == {"volunteer": None}
     assert person.name == "赵六" and person.phone == "+8613800001111" and person.home_area_id is not None

@@ -454,7 +454,8 @@ async def test_the_deadline_job_reminds_warns_and_escalates_once(bot: Harness) -
     await run_deadline_job(bot)
     # The assignee: a reminder letter for each overdue problem, most overdue first, then the one due tomorrow.
     letter = await wang.next_message()
-    assert "📨 提醒函：问题 #1（乱堆）已超过整改期限 4 天" in letter.text and letter.button_texts == ["查看详情"]
+    assert "📨 提醒函：问题 #1（乱堆）已超过整改期限 4 天" in letter.text
+    assert letter.button_texts == ["🛠 整改 #1", "查看详情"]
     assert "📨 提醒函：问题 #3（乱建）已超过整改期限 1 天" in (await wang.next_message()).text
     soon = await wang.next_message()
     assert soon.text == f"⏳ 提醒：问题 #2（漂浮垃圾）的整改期限为 {due[2].isoformat()}，请抓紧办理。"
@@ -745,7 +746,8 @@ async def test_a_report_survives_a_restart(bot: Harness) -> None:
         await amy.next_message()
         await amy.send_location(LAT + 0.0005, WEST + 0.003)
         noted = await amy.next_message()  # the main menu is back in place of the location button
-        assert noted.text == "Location received." and noted.keyboard == [["🚶 Patrol", "📋 My patrols"]]
+        assert noted.text == "Location received."
+        assert noted.keyboard == [["🚶 Patrol", "📋 My patrols"], ["📝 Report a problem"]]
         reaches = await amy.next_message()
         kinds = await tap(bot, amy, reaches, data=reaches.buttons[0][0][1])
         described = await tap(bot, amy, kinds, text="floating garbage")

@@ -249,5 +249,5 @@ async def test_cancelling_at_the_location_step_gives_the_menu_back(bot: Harness)
     # The cancel button of an earlier step's message (or /cancel) drops the draft at the location step.
     await bot.sandbox.answer(await qin.press_raw(added.chat_id, added.message_id, "rp:x"))
     back = await qin.next_message()
-    assert back.keyboard == [["🚶 巡河", "📋 我的巡河"]]
+    assert back.keyboard == [["🚶 巡河", "📋 我的巡河"], ["📝 上报问题"]]
     assert await bot.store.dialogs.get(qin.id) is None

@@ -15,7 +15,9 @@ from typing import Any
 import pytest
 
 from sandbox import FakeGroup, FakeUser
+from sandbox.state import StoredFile
 from tests.conftest import BOT_USERNAME, Harness
+from tests.factories import make_jpeg
 
 # Copied into the repository with their licence (tests/corpus/telegram-updates/LICENSE and README.md), so a bare
 # clone replays them too.
@@ -58,6 +60,9 @@ ANSWER_IN_GROUP = {
     "message_anonymous_admin.json",
 }
 BUTTON_ANSWER = {"callback_query_inaccessible_message.json", "callback_query_unknown_data.json"}
+# The payload's sender is nobody yet: a photo or image file of theirs is kept, with the offer to join as a volunteer
+# (tests/e2e/test_citizens.py), its file served by the stand-in under the payload's own file id.
+KEPT = ("照片已保存", "Photo kept")  # the payload with language code ln-LN reads the default language
 
 
 def _map_ids(value: Any, ids: dict[int, int]) -> Any:
@@ -105,6 +110,27 @@ def prepare(path: Path, bot: Harness, user: FakeUser, group: FakeGroup, small_gr
     return update
 
 
+def _serve_files(bot: Harness, update: dict[str, Any]) -> bool:
+    """Let the stand-in serve the files a private message's photo or image file names (the payload's ids are
+    Telegram's, unknown to it); whether there were any."""
+    message = update.get("message")
+    if not isinstance(message, dict) or message.get("chat", {}).get("type") != "private":
+        return False
+    files = [*message.get("photo", [])]
+    document = message.get("document")
+    if isinstance(document, dict) and str(document.get("mime_type", "")).startswith("image/"):
+        files.append(document)
+    store = bot.sandbox.server.files
+    for n, described in enumerate(files):
+        stored = StoredFile(
+            described["file_id"], described["file_unique_id"], "photo", make_jpeg(seed=n),
+            f"photos/replayed_{described['file_unique_id']}.jpg", mime_type="image/jpeg",
+        )  # fmt: skip
+        store.by_id[stored.file_id] = stored
+        store.by_path[stored.file_path] = stored
+    return bool(files)
+
+
 def test_payloads_are_present() -> None:
     assert len(FILES) >= 40, f"expected the shared payloads at {PAYLOADS}"
 
@@ -120,7 +146,9 @@ async def test_replay(bot: Harness, path: Path) -> None:
     small_group = bot.sandbox.group(title="曲塘镇河长群", supergroup=False, members=[user], admins=[user])
     answers_before = len(bot.sandbox.answers)
 
-    bot.sandbox.push_raw(prepare(path, bot, user, group, small_group))
+    update = prepare(path, bot, user, group, small_group)
+    kept = _serve_files(bot, update)
+    bot.sandbox.push_raw(update)
     await bot.sandbox.wait_consumed()
 
     name = path.name
@@ -131,6 +159,9 @@ async def test_replay(bot: Harness, path: Path) -> None:
         assert (await user.next_message(chat=group)).text
     elif name in SILENT:
         await user.expect_silence()
+    elif kept:
+        answer = await user.next_message()
+        assert answer.text.startswith(("📷 " + KEPT[0], "📷 " + KEPT[1])), answer.describe()
     else:
         answer = await user.next_message()
         assert answer.text and "/help" in answer.text

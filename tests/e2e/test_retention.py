@@ -253,6 +253,11 @@ async def _fill(data_dir: Path) -> None:
         await history.patrol(date(2019, 5, 6), points=40, photos=1)
         await history.patrol(date(2019, 5, 13), points=40, photos=1)
         await history.patrol(history.today - timedelta(days=2), points=40, photos=1)
+        # A stranger's photo kept in 2019, never followed by a join (bot.citizens).
+        await store.execute(
+            "INSERT INTO kept_reports (telegram_id, photos, created_at, updated_at)"
+            " VALUES (77, '[]', '2019-05-06T00:00:00Z', '2019-05-06T00:00:00Z')"
+        )
 
 
 def test_prune_by_hand_dry_run_first(cli: Cli, tmp_path: Path) -> None:
@@ -265,10 +270,12 @@ def test_prune_by_hand_dry_run_first(cli: Cli, tmp_path: Path) -> None:
     assert "保存期限 3 年" in out
     assert "试运行，未做任何改动。将清理：2 次巡河的轨迹点 80 个" in out
     assert "原始照片 2 张" in out
+    assert "另将清除 1 份无人跟进的路人上报" in out
 
     code, out, err = cli("prune", RETENTION_YEARS="3", DEFAULT_LANGUAGE="zh")
     assert code == 0, err
     assert "清理完成：2 次巡河的轨迹点 80 个" in out and "原始照片 2 张" in out
+    assert "已清除 1 份无人跟进的路人上报" in out
     assert "数据库文件不会因此缩小" in out
     left = sum(p.stat().st_size for p in (data_dir / "photos").rglob("*.jpg") if ".thumb." not in p.name)
     assert 0 < left < size

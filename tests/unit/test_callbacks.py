@@ -105,12 +105,14 @@ INVENTORY: list[tuple[str, type[CallbackData], str]] = [
     ("ex:r:geojson:month", cb.ExportRange, "exports"),
     ("rp:fix", cb.ReportFixed, "report"),
     ("rp:fixed", cb.ReportFixedSend, "report"),
+    ("td:p:1", cb.TodoPage, "todo"),
+    ("cz:join", cb.JoinToReport, "citizens"),
 ]
 
 
 def test_the_inventory_names_every_codec() -> None:
     assert {codec for _, codec, _ in INVENTORY} == set(cb.registry().values())
-    assert len({codec.prefix.split(":")[0] for codec in cb.registry().values()}) == 18
+    assert len({codec.prefix.split(":")[0] for codec in cb.registry().values()}) == 20
 
 
 @pytest.mark.parametrize(("data", "codec", "module"), INVENTORY)

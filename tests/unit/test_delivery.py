@@ -4,7 +4,7 @@ retried later and given up after MAX_ATTEMPTS, and an error that is no failed se
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -15,6 +15,7 @@ from bot.config import load_settings
 from bot.delivery import Failure, may_try, retry_delay
 from bot.services import Services
 from bot.summaries import Week
+from bot.todo import Action
 from storage import Store
 from storage.registry import ReachValues
 from storage.summaries import AREA
@@ -44,7 +45,7 @@ class FakeSender:
         self.sent.append((chat_id, what))
         return 1000 + index
 
-    async def send_message(self, chat_id: int, text: str) -> int:
+    async def send_message(self, chat_id: int, text: str, *, actions: Sequence[Action] = ()) -> int:
         return self._next(chat_id, "text")
 
     async def send_photo(self, chat_id: int, photo: bytes, *, caption: str) -> int:

@@ -213,6 +213,8 @@ def test_text_after_the_photos_is_the_description_and_moves_on() -> None:
     assert drafts.choose_category(described, "garbage", duplicate_of=None).next is Next.ASK_CONFIRM
     duplicate = State(Step.DUPLICATE, replace(AT_STEP[Step.DUPLICATE], description="垃圾"))
     assert drafts.answer_duplicate(duplicate, same=False).step is Step.CONFIRM
+
+
 def test_fixed_on_the_spot_takes_after_photos_and_needs_one() -> None:
     confirm = State(Step.CONFIRM, AT_STEP[Step.CONFIRM])
     asked = drafts.fix_on_spot(confirm)
@@ -232,3 +234,18 @@ def test_fixed_on_the_spot_takes_after_photos_and_needs_one() -> None:
     assert drafts.load(flow, step, data) == State(Step.AFTER_PHOTO, added.draft)
     # A draft that never used it keeps the stored form it had.
     assert "fixed_photos" not in AT_STEP[Step.CONFIRM].to_json()
+
+
+def test_a_draft_begun_on_a_known_reach_skips_the_reach_question_after_the_location() -> None:
+    """A public sign's QR code names the reach: the location is still asked (where on it), the reach is not."""
+    state = drafts.begin(started_at="2025-03-12T01:00:00+00:00", patrol_id=None, reach_id=9, photos=(FILE_WITH_GPS,))
+    assert state.step is Step.PHOTOS and state.draft.photos == [FILE_WITH_GPS] and state.draft.reach_id == 9
+    located = drafts.photos_done(state)
+    assert located.next is Next.ASK_LOCATION
+    shared = drafts.share_location(State(Step.LOCATION, located.draft), 32.51, 120.41)
+    assert (shared.step, shared.next, shared.draft.reach_id) == (Step.CATEGORY, Next.ASK_CATEGORY, 9)
+    exif = drafts.use_exif(State(Step.LOCATION, located.draft))
+    assert (exif.step, exif.next, exif.draft.lat) == (Step.CATEGORY, Next.ASK_CATEGORY, 32.5)
+    nine = tuple(DraftPhoto(i, f"f{i}", False, None) for i in range(9))
+    many = drafts.begin(started_at="x", patrol_id=None, photos=nine)
+    assert len(many.draft.photos) == MAX_PHOTOS

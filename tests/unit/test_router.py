@@ -43,6 +43,8 @@ def _edited(**fields: Any) -> tuple[Update, Message]:
         (_new(text="/中文"), Input.SLASHED),
         (_new(text=LOCALES.plain("zh", "menu.patrol")), Input.MENU_PATROL),
         (_new(text=LOCALES.plain("en", "menu.mypatrols")), Input.MENU_MYPATROLS),
+        (_new(text=LOCALES.plain("zh", "menu.report")), Input.MENU_REPORT),
+        (_new(text=LOCALES.plain("en", "menu.todo")), Input.MENU_TODO),
         (_new(text=LOCALES.plain("zh", "patrol.finish_button")), Input.FINISH),
         (_new(text=LOCALES.plain("en", "patrol.problem_button")), Input.PROBLEM),
         (_new(photo=(PhotoSize("p", "u", 1, 1),)), Input.PHOTO),

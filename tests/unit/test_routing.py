@@ -202,3 +202,11 @@ def test_a_live_edit_reads_no_dialog() -> None:
     assert needs_person(I.LIVE_EDIT)
     assert needs_patrol(I.LIVE_EDIT, may_patrol=True)
     assert not needs_patrol(I.LIVE_EDIT, may_patrol=False)
+
+
+def test_a_strangers_photo_is_kept_with_an_offer_but_not_a_pending_or_deactivated_persons() -> None:
+    assert route(I.PHOTO, stranger=True, **STRANGER) is D.STRANGER_PHOTO
+    assert route(I.IMAGE_DOCUMENT, stranger=True, **STRANGER) is D.STRANGER_PHOTO
+    assert route(I.PHOTO, stranger=False, **STRANGER) is D.STRAY  # pending, deactivated
+    assert route(I.PHOTO, stranger=True, dialog=OPEN, **STRANGER) is D.DIALOG  # registering: the flow takes it
+    assert route(I.TEXT, stranger=True, **STRANGER) is D.STRAY

@@ -16,6 +16,7 @@ import pytest
 from storage import Migration, MigrationError, Store, migrate
 from storage import store as store_module
 from storage.migrate import bundled_migrations, split_statements
+from storage.registry import ReachValues
 
 
 @pytest.fixture
@@ -301,3 +302,25 @@ async def test_stores_created_at_once_on_a_new_file(db_path: Path) -> None:
     finally:
         for store in stores:
             await store.close()
+
+
+async def test_kept_reports_from_empty_and_from_the_previous_version(db_path: Path) -> None:
+    """0014 adds the strangers' kept reports; the people and reaches before it stay, and the table works."""
+    all_migrations = bundled_migrations()
+    kept_at = next(m.version for m in all_migrations if m.name.endswith("kept_reports"))
+    async with await Store.open(db_path, migrations=all_migrations[: kept_at - 1]) as store:
+        await store.people.record_contact(9, name="路人", username=None, language_code="zh-hans", started=True)
+        area, _ = await store.areas.upsert("CD", "城东片区", "Chengdong")
+        await store.reaches.upsert(ReachValues("R1", "河", "River", area, "village", None, (), None, None))
+    async with await Store.open(db_path) as store:
+        assert "kept_reports" in await store.table_names()
+        assert await store.people.by_telegram_id(9) is not None
+        reach = await store.fetchval("SELECT id FROM reaches WHERE code = 'R1'")
+        assert await store.kept_reports.add_photo(9, [1, "f1", False, None], limit=2) == 1
+        assert await store.kept_reports.add_photo(9, [1, "f1", False, None], limit=2) == 1  # the same photo
+        await store.kept_reports.set_reach(9, reach)
+        assert await store.kept_reports.add_photo(9, [2, "f2", True, [32.5, 120.4]], limit=2) == 2
+        assert await store.kept_reports.add_photo(9, [3, "f3", False, None], limit=2) is None
+        kept = await store.kept_reports.take(9)
+        assert kept is not None and kept.reach_id == reach and [p[0] for p in kept.photos] == [1, 2]
+        assert await store.kept_reports.take(9) is None
