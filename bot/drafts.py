@@ -149,17 +149,22 @@ def add_photo(state: State, photo: DraftPhoto) -> Transition:
     return _to(Step.PHOTOS, draft, Next.MORE_PHOTOS)
 
 
-def photos_done(state: State, *, track: tuple[float, float] | None = None) -> Transition:
+def photos_done(
+    state: State, *, track: tuple[float, float] | None = None, track_reach: int | None = None
+) -> Transition:
     """"Next" under the photos: on to the location, once there is at least one. On a patrol whose track knows
     where the person is (`track`, the caller's look-up), that is the location, and the reach comes next: the
-    live location already running is not asked for again."""
+    live location already running is not asked for again. `track_reach`: the point lies on the patrol's own
+    reach, which is then taken as the problem's, and the reach question is skipped too."""
     if state.step is not Step.PHOTOS:
         return _refuse(state, Refusal.WRONG_STEP)
     if not state.draft.photos:
         return _refuse(state, Refusal.NEED_A_PHOTO)
     if track is not None:
         draft = replace(state.draft, lat=track[0], lon=track[1], location_source="patrol")
-        return _to(Step.REACH, draft, Next.ASK_REACH)
+        if track_reach is not None and draft.reach_id is None:
+            draft = replace(draft, reach_id=track_reach)
+        return _located(draft)
     return _to(Step.LOCATION, state.draft, Next.ASK_LOCATION)
 
 
@@ -226,14 +231,16 @@ def answer_duplicate(state: State, *, same: bool, problem_id: int | None = None)
     return _describe_next(replace(state.draft, duplicate_checked=True))
 
 
-def describe(state: State, text: str | None, *, track: tuple[float, float] | None = None) -> Transition:
+def describe(
+    state: State, text: str | None, *, track: tuple[float, float] | None = None, track_reach: int | None = None
+) -> Transition:
     """Typed text is the description (cut at DESCRIPTION_LIMIT); None is "Skip".
 
     Typed after the photos, before "Next": the person is describing the problem, so the text is kept as its
     description and the photos are taken as done (`photos_done`); the description is not asked again."""
     if state.step is Step.PHOTOS and text is not None and text.strip() and state.draft.photos:
         described = State(Step.PHOTOS, replace(state.draft, description=text.strip()[:DESCRIPTION_LIMIT]))
-        return photos_done(described, track=track)
+        return photos_done(described, track=track, track_reach=track_reach)
     if state.step is not Step.DESCRIPTION:
         return _refuse(state, Refusal.WRONG_STEP)
     if text is not None:

@@ -53,6 +53,8 @@ class DraftPhoto:
     file_id: str
     as_document: bool
     gps: tuple[float, float] | None
+    # The reporter's own message that carried it: their chat has the photo, so it is not sent back to them.
+    message_id: int | None = None
 
 
 @dataclass
@@ -84,7 +86,7 @@ class Draft:
         if self.fixed_photos is not None:
             later["fixed_photos"] = [_photo_json(p) for p in self.fixed_photos]
         return {
-            "photos": [[p.photo_id, p.file_id, p.as_document, list(p.gps) if p.gps else None] for p in self.photos],
+            "photos": [_photo_json(p) for p in self.photos],
             "lat": self.lat,
             "lon": self.lon,
             "location_source": self.location_source,
@@ -99,10 +101,7 @@ class Draft:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Draft:
-        photos = [
-            DraftPhoto(int(p[0]), str(p[1]), bool(p[2]), (float(p[3][0]), float(p[3][1])) if p[3] else None)
-            for p in data.get("photos", [])
-        ]
+        photos = [_photo_from(p) for p in data.get("photos", [])]
         return cls(
             photos=photos,
             lat=data.get("lat"),
@@ -126,11 +125,13 @@ class Draft:
 
 
 def _photo_json(p: DraftPhoto) -> list[Any]:
-    return [p.photo_id, p.file_id, p.as_document, list(p.gps) if p.gps else None]
+    stored = [p.photo_id, p.file_id, p.as_document, list(p.gps) if p.gps else None]
+    return stored if p.message_id is None else [*stored, p.message_id]
 
 
 def _photo_from(p: list[Any]) -> DraftPhoto:
-    return DraftPhoto(int(p[0]), str(p[1]), bool(p[2]), (float(p[3][0]), float(p[3][1])) if p[3] else None)
+    gps = (float(p[3][0]), float(p[3][1])) if p[3] else None
+    return DraftPhoto(int(p[0]), str(p[1]), bool(p[2]), gps, int(p[4]) if len(p) > 4 and p[4] else None)
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,6 +14,7 @@ from bot import drafts
 from bot.config import CATEGORIES, Settings
 from bot.dialogs import Dialogs
 from bot.drafts import State, Transition
+from bot.geo import distance_to_lines_m
 from bot.patrols import NearbyReach, PatrolService, not_ahead
 from bot.people import Person
 from bot.problems import Draft, DraftPhoto, ProblemService
@@ -25,6 +26,15 @@ NEAREST = 5  # reaches offered for a problem's location
 # A patrol's latest point stands for where a problem is when the live location still runs, or when it is at most
 # this much older than the report: a single location sent long ago is no longer where the person stands.
 TRACK_FRESH = timedelta(minutes=15)
+
+
+@dataclass(frozen=True, slots=True)
+class OnPatrol:
+    """Where a report begun on a patrol is (`point`: the track's latest point, or None to ask), and the patrol's
+    reach when that point lies on it (within PATROL_MAX_DISTANCE_FROM_REACH_M): the reach is not asked either."""
+
+    point: tuple[float, float] | None
+    reach_id: int | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,23 +136,28 @@ class ReportService:
                 )
         return transition
 
-    async def track_point(self, state: State) -> tuple[float, float] | None:
+    async def on_patrol(self, state: State) -> OnPatrol:
         """Where a problem found on a patrol is: the track's latest point, while the live location runs (or the
         point is at most TRACK_FRESH older than the report); None: ask for the location as for any report."""
+        nowhere = OnPatrol(None, None)
         patrol_id = state.draft.patrol_id
         if patrol_id is None or state.step is not drafts.Step.PHOTOS:
-            return None
+            return nowhere
         patrol = await self._store.patrols.by_id(patrol_id)
         if patrol is None or not patrol.is_open:
-            return None
+            return nowhere
         latest = await self._store.patrols.latest_point(patrol.id)
         if latest is None:
-            return None
+            return nowhere
         live = patrol.live_message_id is not None and patrol.live_stopped_at is None
         began = datetime.fromisoformat(state.draft.started_at) if state.draft.started_at else datetime.now(UTC)
         if not live and began - latest.at > TRACK_FRESH:
-            return None
-        return latest.lat, latest.lon
+            return nowhere
+        point = (latest.lat, latest.lon)
+        reach = await self._patrols.reach(patrol.reach_id)
+        lines = self._patrols.reach_lines(reach) if reach is not None else []
+        on_it = bool(lines) and distance_to_lines_m(point, lines) <= self._settings.patrol_max_distance_from_reach_m
+        return OnPatrol(point, patrol.reach_id if on_it else None)
 
     async def nearest_reaches(self, state: State, *, home_area_id: int | None) -> list[NearbyReach]:
         """The reaches to offer for the draft's location; with none at all the draft cannot go on, and is dropped

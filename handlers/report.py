@@ -167,8 +167,8 @@ async def report_input(update: Update, context: Context, dialog: DialogRecord) -
     text = message.text or ""
     if text.strip() in _keyboard_labels(svc.locales):
         text = ""  # a reply keyboard's button, not a description: told what this step takes
-    track = await svc.reports.track_point(state)
-    await _go(update, context, actor, drafts.describe(state, text, track=track))
+    here = await svc.reports.on_patrol(state)
+    await _go(update, context, actor, drafts.describe(state, text, track=here.point, track_reach=here.reach_id))
 
 
 def _keyboard_labels(locales: Locales) -> frozenset[str]:
@@ -203,7 +203,9 @@ async def _add_photo(
         fetched = await download_photo(context, message, person_id=person.id, lang=lang)
     if fetched is None:
         return
-    photo = DraftPhoto(fetched.stored.photo_id, fetched.file_id, fetched.as_document, fetched.stored.info.gps)
+    photo = DraftPhoto(
+        fetched.stored.photo_id, fetched.file_id, fetched.as_document, fetched.stored.info.gps, message.message_id
+    )
     transition = await svc.reports.add_photo(person.telegram_id, photo, at=sent_at(message))
     if transition is None:
         return
@@ -319,13 +321,17 @@ async def ask_location(context: Context, actor: Actor, state: State) -> None:
 
 
 async def _category_after_location(update: Update, context: Context, actor: Actor, state: State) -> None:
-    """The location is in and the reach known already (a public sign's QR code): straight to the category."""
+    """The location is in and the reach known already (a public sign's QR code, or a patrol's track point on its
+    own reach): straight to the category."""
     svc = services(context)
     lang = actor.language
     person = actor.known
     assert person.telegram_id is not None and state.draft.reach_id is not None
     noted = _t(context, lang, "report.location_noted")
-    if update.callback_query is not None:
+    if state.draft.location_source == "patrol":  # on a patrol: no location was asked, no keyboard to put away
+        photos = _t(context, lang, "report.photos_noted", count=len(state.draft.photos))
+        await show(update, context, photos + "\n" + _t(context, lang, "taps.location_from_track"))
+    elif update.callback_query is not None:
         await show(update, context, _t(context, lang, "report.exif_used"))
         await context.bot.send_message(person.telegram_id, noted, reply_markup=await resting_keyboard(context, actor))
     elif update.effective_message is not None:
@@ -452,8 +458,8 @@ async def cancel_pressed(update: Update, context: Context, actor: Actor, data: R
 @drafted(ReportPhotosDone)
 async def photos_done(update: Update, context: Context, actor: Actor, data: ReportPhotosDone, state: State) -> None:
     """The photos are all there ("Next"): on to the location."""
-    track = await services(context).reports.track_point(state)
-    await _go(update, context, actor, drafts.photos_done(state, track=track))
+    here = await services(context).reports.on_patrol(state)
+    await _go(update, context, actor, drafts.photos_done(state, track=here.point, track_reach=here.reach_id))
 
 
 @drafted(ReportUseExif)
@@ -634,12 +640,21 @@ async def _submit(update: Update, context: Context, actor: Actor, state: State) 
     assert person.telegram_id is not None
     problem = await svc.reports.submit(person.telegram_id, person.id, state)
     assert problem is not None  # the step was checked by the caller
+    await _own_photos(context, person.telegram_id, problem.id, state.draft.photos)
     handled = await announce_new(context, problem)
     volunteer = person.is_volunteer and not person.is_chief
     key = ("report." if handled else "reachability.") + ("filed_volunteer" if volunteer else "filed")
     await show(update, context, _t(context, lang, key, number=problem.id))
     if problem.assignee_id != person.id:  # a chief reporting on their own reach had the map with the notice
         await send_problem_map(context, person.telegram_id, lang, problem)
+
+
+async def _own_photos(context: Context, chat_id: int, problem_id: int, photos: list[DraftPhoto]) -> None:
+    """The reporter's chat has the photos they sent: remembered as sent there, so the notices and /problem refer
+    to their own messages instead of sending the photos back to them."""
+    own = {p.photo_id: p.message_id for p in photos if p.message_id is not None}
+    if own:
+        await services(context).problems.remember_photos_sent(chat_id, problem_id, own)
 
 
 # -- fixed on the spot -----------------------------------------------------------------------------------
@@ -687,7 +702,9 @@ async def _after_photo_input(context: Context, actor: Actor, state: State, messa
     fetched = await download_photo(context, message, person_id=actor.known.id, lang=lang)
     if fetched is None:
         return
-    photo = DraftPhoto(fetched.stored.photo_id, fetched.file_id, fetched.as_document, fetched.stored.info.gps)
+    photo = DraftPhoto(
+        fetched.stored.photo_id, fetched.file_id, fetched.as_document, fetched.stored.info.gps, message.message_id
+    )
     # Loaded again: the photos of an album arrive together, and each must see the others'.
     current = await svc.reports.current(telegram_id)
     if current is None or current.step is not Step.AFTER_PHOTO:
@@ -720,6 +737,8 @@ async def fixed_sent(update: Update, context: Context, actor: Actor, data: Repor
     telegram_id = actor.known.telegram_id
     assert telegram_id is not None
     problem = await svc.reports.submit_fixed(telegram_id, actor.known, state)
+    if problem is not None:
+        await _own_photos(context, telegram_id, problem.id, [*state.draft.photos, *(state.draft.fixed_photos or [])])
     if problem is None:
         await refuse(update, context, lang, "fallback.outdated_button")
         return

@@ -359,3 +359,28 @@ async def test_an_after_photo_sent_during_a_patrol_is_placed_by_the_track(
     assert after[1].startswith("32.50120 N, 120.40610 E（巡河轨迹 ")
     problem = await bot.store.problems.by_id(1)
     assert problem is not None and f"{problem.lat:.5f} N" not in after[1]
+
+
+async def test_the_reporter_is_not_sent_back_the_photos_they_sent(bot: Harness) -> None:
+    """Their chat has the photo already (their own message): /problem refers to it and sends no copy."""
+    ids = await seed(bot.store)
+    await started_admin(bot)
+    wang = bot.sandbox.user(first_name="王五", language_code="zh-hans")
+    await chief(bot, wang, "王五", [ids["DBH-01"]], level="village")
+    await started(wang)
+    xiao = bot.sandbox.user(first_name="小李", language_code="zh-hans")
+    await volunteer(bot, xiao, "李小义")
+    await report(bot, xiao)
+    own = [
+        message_id
+        for (chat_id, message_id), message in bot.sandbox.state.messages.items()
+        if chat_id == xiao.id and message.get("photo") and (message.get("from") or {}).get("id") == xiao.id
+    ]
+    assert len(own) == 1
+    await xiao.send("/problem 1")
+    venue = await xiao.next_message()
+    assert venue.photo is None and replied_to(venue) == own[0], venue.describe()
+    card = await xiao.next_message()
+    assert "办理过程" in card.text
+    assert photo_media(bot)[xiao.id] == 0
+    assert bot.errors() == []

@@ -258,8 +258,8 @@ async def test_at_the_photo_step_a_note_moves_on_and_finish_ends_the_patrol(bot:
     moved = await zhou.next_message()
     assert "请先发送问题照片" not in moved.text
     assert "已收录 1 张照片" in moved.text, moved.text
-    reaches = await zhou.next_message()
-    assert "问题所在河段：最近的是 丁堡河（城东段）" in reaches.text  # the track's point
+    categories = await zhou.next_message()
+    assert "丁堡河（城东段）：请选择问题类别" in categories.text  # the track's point, on the patrol's reach
     state = await bot.services.reports.current(zhou.id)
     assert state is not None and state.draft.description == "岸边堆了一车建筑垃圾"
 
@@ -272,7 +272,6 @@ async def test_at_the_photo_step_a_note_moves_on_and_finish_ends_the_patrol(bot:
     assert await bot.store.patrols.open_for(person_id) is None
     assert await bot.services.reports.current(zhou.id) is not None
     # The kept draft goes on; the description typed with the photo is not asked again.
-    categories = await tap(bot, zhou, reaches, data=reaches.buttons[0][0][1])
     confirm = await tap(bot, zhou, categories, text="乱堆")
     assert "说明：岸边堆了一车建筑垃圾" in confirm.text and f"位置：{LAT:.5f}" in confirm.text
     filed = await tap(bot, zhou, confirm, text="📤 提交")
@@ -298,11 +297,13 @@ async def test_a_problem_on_a_patrol_takes_the_tracks_point_and_its_photos_count
     added = await wu.next_message()
     photos_done = await tap(bot, wu, added, text="➡️ 照片已发完，下一步")
     assert "已收录 1 张照片" in photos_done.text
-    reach = await wu.next_message()
-    # No location asked: the track's latest point, 12 steps along the river, is where the problem is.
-    assert "问题所在河段：最近的是 丁堡河（城东段）" in reach.text, reach.text
+    category = await wu.next_message()
+    # No location asked: the track's latest point, 12 steps along the river, is where the problem is; it lies on
+    # the patrol's own reach, so that is the problem's reach too, and the category comes next.
+    assert "丁堡河（城东段）：请选择问题类别" in category.text, category.text
     state = await bot.services.reports.current(wu.id)
     assert state is not None and state.draft.location_source == "patrol"
+    assert state.draft.reach_id == ids["DBH-01"]
     assert state.draft.lat == LAT and abs((state.draft.lon or 0) - (WEST + 12 * STEP)) < 1e-9
     patrol = await bot.store.patrols.open_for(person_id)
     assert patrol is not None and len(await bot.store.patrols.photos(patrol.id)) == 1
@@ -311,3 +312,27 @@ async def test_a_problem_on_a_patrol_takes_the_tracks_point_and_its_photos_count
     await wu.send("✅ 结束巡河", date=t0 + 15 * 60)
     card = await wu.next_message()
     assert "照片：1 张" in card.text
+
+
+async def test_a_problem_off_the_patrols_reach_asks_which_reach(bot: Harness) -> None:
+    """The track's point is the location either way; only a point on the patrol's own reach decides the reach."""
+    ids = await seed(bot.store)
+    wu = bot.sandbox.user(first_name="吴", language_code="zh-hans")
+    await chief(bot, wu, "吴九", [ids["DBH-01"]])
+    t0 = int(time.time()) - 3600
+    await start_patrol(bot, wu, t0)
+    live = await wu.send_location(LAT, WEST, live_period=3600, date=t0 + 30)
+    await wu.next_message()
+    # The chief walked 2 km north, away from the reach (PATROL_MAX_DISTANCE_FROM_REACH_M is less than that).
+    await wu.edit_live_location(live, LAT + 0.018, WEST, edit_date=t0 + 10 * 60)
+    await wu.send("⚠️ 发现问题", date=t0 + 11 * 60)
+    await wu.next_message()
+    await wu.send_photo(make_jpeg(1200, 900, seed=32), date=t0 + 12 * 60)
+    added = await wu.next_message()
+    await tap(bot, wu, added, text="➡️ 照片已发完，下一步")
+    reach = await wu.next_message()
+    assert "问题所在河段：最近的是" in reach.text, reach.text
+    state = await bot.services.reports.current(wu.id)
+    assert state is not None and state.draft.location_source == "patrol" and state.draft.reach_id is None
+    assert state.draft.lat is not None and abs(state.draft.lat - (LAT + 0.018)) < 1e-9
+    assert bot.errors() == []

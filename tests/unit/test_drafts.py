@@ -249,3 +249,14 @@ def test_a_draft_begun_on_a_known_reach_skips_the_reach_question_after_the_locat
     nine = tuple(DraftPhoto(i, f"f{i}", False, None) for i in range(9))
     many = drafts.begin(started_at="x", patrol_id=None, photos=nine)
     assert len(many.draft.photos) == MAX_PHOTOS
+
+
+def test_a_track_point_on_the_patrols_reach_takes_that_reach() -> None:
+    """On a patrol, a track point on the patrol's reach answers both the location and the reach questions."""
+    photos = State(Step.PHOTOS, replace(AT_STEP[Step.PHOTOS], photos=[PHOTO]))
+    on_reach = drafts.photos_done(photos, track=(32.5, 120.41), track_reach=7)
+    assert (on_reach.step, on_reach.next, on_reach.draft.reach_id) == (Step.CATEGORY, Next.ASK_CATEGORY, 7)
+    described = drafts.describe(photos, "垃圾", track=(32.5, 120.41), track_reach=7)
+    assert (described.next, described.draft.reach_id, described.draft.description) == (Next.ASK_CATEGORY, 7, "垃圾")
+    off_reach = drafts.photos_done(photos, track=(32.5, 120.41))
+    assert (off_reach.next, off_reach.draft.reach_id) == (Next.ASK_REACH, None)
