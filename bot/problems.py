@@ -307,7 +307,7 @@ class ProblemService:
                     description=draft.description,
                     lat=draft.lat,
                     lon=draft.lon,
-                    location_source=draft.location_source or "shared",
+                    location_source="exif" if draft.location_source == "exif" else "shared",
                 ),
                 reported_at=at,
             )

@@ -122,19 +122,34 @@ class ReportService:
         if state is None:
             return None
         transition = await self.apply(telegram_id, drafts.add_photo(state, photo))
-        patrol_id = state.draft.patrol_id
-        if transition.refused is None and patrol_id is not None:
-            patrol = await self._store.patrols.by_id(patrol_id)
-            if patrol is not None and patrol.is_open:
-                await self._store.patrols.add_photo(
-                    patrol.id,
-                    photo_id=photo.photo_id,
-                    file_id=photo.file_id,
-                    as_document=photo.as_document,
-                    sent_at=not_ahead(at or datetime.now(UTC)),
-                    caption=None,
-                )
+        if transition.refused is None:
+            await self._patrol_evidence(state, photo, at)
         return transition
+
+    async def add_fixed_photo(
+        self, telegram_id: int, state: State, photo: DraftPhoto, *, at: datetime | None = None
+    ) -> Transition:
+        """An after-photo of a problem fixed on the spot; on a patrol it is that patrol's evidence too, as the
+        problem's own photos are."""
+        transition = await self.apply(telegram_id, drafts.add_fixed_photo(state, photo))
+        if transition.refused is None:
+            await self._patrol_evidence(state, photo, at)
+        return transition
+
+    async def _patrol_evidence(self, state: State, photo: DraftPhoto, at: datetime | None) -> None:
+        patrol_id = state.draft.patrol_id
+        if patrol_id is None:
+            return
+        patrol = await self._store.patrols.by_id(patrol_id)
+        if patrol is not None and patrol.is_open:
+            await self._store.patrols.add_photo(
+                patrol.id,
+                photo_id=photo.photo_id,
+                file_id=photo.file_id,
+                as_document=photo.as_document,
+                sent_at=not_ahead(at or datetime.now(UTC)),
+                caption=None,
+            )
 
     async def on_patrol(self, state: State) -> OnPatrol:
         """Where a problem found on a patrol is: the track's latest point, while the live location runs (or the

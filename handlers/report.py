@@ -709,7 +709,7 @@ async def _after_photo_input(context: Context, actor: Actor, state: State, messa
     current = await svc.reports.current(telegram_id)
     if current is None or current.step is not Step.AFTER_PHOTO:
         return
-    transition = await svc.reports.apply(telegram_id, drafts.add_fixed_photo(current, photo))
+    transition = await svc.reports.add_fixed_photo(telegram_id, current, photo, at=sent_at(message))
     if transition.refused is Refusal.SAME_AS_BEFORE:
         await message.reply_text(_t(context, lang, "fixed.same_as_before"))
         return

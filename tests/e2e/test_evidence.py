@@ -4,6 +4,7 @@ place, albums that say before and after, and each person sent a problem's photos
 from __future__ import annotations
 
 import json
+import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -15,7 +16,19 @@ import handlers.problems
 from sandbox import FakeUser, SentMessage
 from tests.conftest import Harness
 from tests.factories import make_jpeg
-from tests.support import chief, is_problem_map, report, seed, started_admin, tap, volunteer
+from tests.support import (
+    LAT,
+    STEP,
+    WEST,
+    chief,
+    is_problem_map,
+    report,
+    seed,
+    start_patrol,
+    started_admin,
+    tap,
+    volunteer,
+)
 
 
 async def started(user: FakeUser) -> None:
@@ -383,4 +396,38 @@ async def test_the_reporter_is_not_sent_back_the_photos_they_sent(bot: Harness) 
     card = await xiao.next_message()
     assert "办理过程" in card.text
     assert photo_media(bot)[xiao.id] == 0
+    assert bot.errors() == []
+
+
+async def test_a_problem_fixed_on_the_spot_during_a_patrol_is_filed_and_its_photos_count(bot: Harness) -> None:
+    """On a patrol the location is the track's point (stored as shared), and both photos are patrol evidence."""
+    ids = await seed(bot.store)
+    await started_admin(bot)
+    wang = bot.sandbox.user(first_name="王五", language_code="zh-hans")
+    wang_id = await chief(bot, wang, "王五", [ids["DBH-01"]], level="village")
+    await started(wang)
+    t0 = int(time.time()) - 3600
+    await start_patrol(bot, wang, t0)
+    live = await wang.send_location(LAT, WEST, live_period=3600, date=t0 + 30)
+    await wang.next_message()
+    for minute in range(1, 6):
+        await wang.edit_live_location(live, LAT, WEST + minute * STEP, edit_date=t0 + 30 + minute * 60)
+    await wang.send("⚠️ 发现问题", date=t0 + 7 * 60)
+    await wang.next_message()
+    await wang.send_photo(make_jpeg(1600, 1200, seed=1), date=t0 + 8 * 60)
+    added = await wang.next_message()
+    await tap(bot, wang, added, text="➡️ 照片已发完，下一步")  # the track's point, on the patrol's reach
+    category = await wang.next_message()
+    described = await tap(bot, wang, category, text="乱堆")
+    confirm = await tap(bot, wang, described, text="跳过")
+    asked = await tap(bot, wang, confirm, text="✅ 现场已处置")
+    assert "请发送处置后的照片" in asked.text
+    await wang.send_photo(make_jpeg(1600, 1200, seed=7), date=t0 + 9 * 60)
+    added = await wang.next_message()
+    done = await tap(bot, wang, added, text="📤 提交：现场已处置")
+    assert "现场已处置，已销号" in done.text, done.text
+    problem = await bot.store.problems.by_id(1)
+    assert problem is not None and problem.status == "closed" and problem.location_source == "shared"
+    patrol = await bot.store.patrols.open_for(wang_id)
+    assert patrol is not None and len(await bot.store.patrols.photos(patrol.id)) == 2
     assert bot.errors() == []
