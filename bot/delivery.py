@@ -394,7 +394,8 @@ class Delivery:
         lang = chief.language
         try:
             digest = await self._summaries.chief_digest(chief.id, chief.name, week, today, ranking)
-            if not digest.progress and not digest.assigned and not digest.rate.required and not ranking:
+            nothing_ranked = ranking is None or ranking.empty  # a Ranking is truthy even when empty
+            if not digest.progress and not digest.assigned and not digest.rate.required and nothing_ranked:
                 await self._store.summaries.skipped(CHIEF, 0, week.code, chief.id, reason="nothing to report", now=now)
                 return
             ids = await _send_pieces(
