@@ -578,6 +578,9 @@ class PatrolService:
         verdict = await self.judge(patrol, ended_at)
         points = await self._store.patrols.points(patrol.id)
         photos = await self._store.patrols.photos(patrol.id)
+        reach = await self._store.reaches.by_id(patrol.reach_id)
+        lines = self.reach_lines(reach) if reach is not None else []
+        walked = [(p.lat, p.lon) for p in points if patrol.started_at <= p.at <= ended_at]
         ended = await self._store.patrols.finish(
             patrol.id,
             Finish(
@@ -589,6 +592,7 @@ class PatrolService:
                 photo_count=len(photos),
                 valid=verdict.valid,
                 reasons=verdict.reasons,
+                coverage=coverage(lines, walked) if lines else None,
             ),
         )
         finished = await self._store.patrols.by_id(patrol.id)
@@ -675,11 +679,15 @@ class PatrolService:
 
     async def _coverage(self, patrol: PatrolRecord, reach: ReachRecord | None) -> float | None:
         """How much of the reach's length the finished patrol's track passed (None: open, or no line)."""
+        if patrol.coverage is not None:  # kept at the finish: the track's points may be pruned since
+            return patrol.coverage
         lines = self.reach_lines(reach) if reach is not None else []
         if patrol.is_open or patrol.ended_at is None or not lines:
             return None
         end = patrol.ended_at
         points = await self._store.patrols.points(patrol.id)
+        if not points:  # finished before the coverage was kept, and its points pruned since: not known
+            return None
         return coverage(lines, [(p.lat, p.lon) for p in points if patrol.started_at <= p.at <= end])
 
     async def due_to_end(self, now: datetime) -> list[tuple[PatrolRecord, str, datetime]]:

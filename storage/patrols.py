@@ -168,6 +168,7 @@ class PatrolRecord:
     problem_count: int
     valid: bool | None
     reasons: list[dict[str, Any]]
+    coverage: float | None = None  # the share of the reach's line walked, kept at the finish
 
     @property
     def is_open(self) -> bool:
@@ -194,6 +195,7 @@ def _patrol(row: sqlite3.Row) -> PatrolRecord:
         problem_count=row["problem_count"],
         valid=None if row["valid"] is None else bool(row["valid"]),
         reasons=json.loads(row["reasons"] or "[]"),
+        coverage=row["coverage"] if "coverage" in row.keys() else None,  # noqa: SIM118 (a Row iterates values)
     )
 
 
@@ -239,6 +241,7 @@ class Finish:
     photo_count: int
     valid: bool
     reasons: list[dict[str, Any]]
+    coverage: float | None = None
 
 
 class Patrols:
@@ -686,7 +689,8 @@ class Patrols:
         return (
             await self._store.execute(
                 "UPDATE patrols SET status = 'finished', ended_at = ?, end_reason = ?, distance_m = ?,"
-                " duration_s = ?, point_count = ?, photo_count = ?, valid = ?, reasons = ?, updated_at = ?"
+                " duration_s = ?, point_count = ?, photo_count = ?, valid = ?, reasons = ?, coverage = ?,"
+                " updated_at = ?"
                 " WHERE id = ? AND status = 'open'",
                 (
                     to_db_time(result.ended_at),
@@ -697,6 +701,7 @@ class Patrols:
                     result.photo_count,
                     1 if result.valid else 0,
                     json.dumps(result.reasons, ensure_ascii=False),
+                    result.coverage,
                     utc_now(),
                     patrol_id,
                 ),

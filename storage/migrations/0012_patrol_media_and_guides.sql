@@ -15,6 +15,10 @@ CREATE TABLE patrol_media (
 
 CREATE INDEX patrol_media_patrol ON patrol_media (patrol_id);
 
+-- The share of the reach's line a finished patrol's track passed (0 to 1; NULL: no line, or finished before
+-- this was kept). Kept like the distance, because old track points are pruned and could not give it again.
+ALTER TABLE patrols ADD COLUMN coverage REAL;
+
 -- Picture guides a person has been sent (how to share a live location): each is sent once per person.
 CREATE TABLE guides_sent (
     person_id INTEGER NOT NULL REFERENCES people (id) ON DELETE CASCADE,

@@ -250,6 +250,8 @@ async def test_a_huge_one_colour_png_sent_as_a_file_is_refused_clearly_and_nothi
     zhao = bot.sandbox.user(first_name="赵", language_code="zh-hans")
     await chief(bot, zhao, "赵六", [ids["DBH-01"]])
     await start_patrol(bot, zhao, int(time.time()) - 600)
+    await bot.sandbox.wait_consumed()
+    decoded.clear()  # the live-location guide picture the stand-in took in: not the file under test
     await zhao.send_document(make_flat_png(9400, 9400), file_name="river.png", mime_type="image/png")
     answer = (await zhao.next_message()).text
     assert answer == "PNG 格式的图片不能超过 12 百万像素，这张无法处理。请直接以照片方式发送，或转为 JPEG 后重发。"
