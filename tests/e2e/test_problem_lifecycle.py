@@ -54,13 +54,16 @@ async def notice(user: FakeUser, text: str, *, again: bool = False) -> SentMessa
     """A full problem notice: the map (a new problem's), the photos (one message, or one album), the map
     location, then the card.
 
-    `again`: the person was sent the photos before; the location and the card reply to them instead."""
-    if not again:
-        photos = await user.next_message()
-        if is_problem_map(photos):
-            photos = await user.next_message()
-        assert photos.photo is not None, photos.describe()
-    venue = await user.next_message()
+    `again`: the person has the photos already (sent before, or their own report's): the location and the card
+    reply to them instead."""
+    first = await user.next_message()
+    if is_problem_map(first):
+        first = await user.next_message()
+    if again:
+        venue = first
+    else:
+        assert first.photo is not None, first.describe()
+        venue = await user.next_message()
     if again:
         replied = venue.raw.get("reply_to_message") or {}
         assert replied.get("photo"), venue.describe()
@@ -259,7 +262,7 @@ async def test_the_reporter_reopens_within_the_window_and_only_then(bot: Harness
     assert await bot.store.dialogs.get(zhao.id) is None
 
     await xiao.send("/problem 1")
-    card = await notice(xiao, "办理过程")
+    card = await notice(xiao, "办理过程", again=True)  # the reporter's own photo is in the chat
     assert card.button_texts == ["🔁 问题仍在，重新打开"]
     await tap(bot, xiao, card, text="🔁 问题仍在，重新打开")
     assert "请说明问题仍未解决的情况" in (await xiao.next_message()).text
@@ -331,7 +334,7 @@ async def test_reopened_after_its_chief_left_goes_to_the_reachs_chief_now_or_to_
     # Nobody holds the reach now: the problem waits for the admins, who hear of it.
     await admin.expect_silence()
     await xiao.send("/problem 1")
-    card = await notice(xiao, "办理过程")
+    card = await notice(xiao, "办理过程", again=True)  # the reporter's own photo is in the chat
     await tap(bot, xiao, card, text="🔁 问题仍在，重新打开")
     await xiao.next_message()
     await xiao.send("又堆上了")
@@ -664,7 +667,7 @@ async def test_a_problem_found_on_patrol_is_linked_and_counted(bot: Harness) -> 
     confirm = await wang.next_message()
     filed = await tap(bot, wang, confirm, text="📤 提交")
     assert "问题已提交，编号 #1" in filed.text and described
-    await notice(wang, "新问题交办")  # he is the reach's chief: it is his to rectify
+    await notice(wang, "新问题交办", again=True)  # he is the reach's chief: his to rectify; his photo is there
 
     problem = await bot.store.problems.by_id(1)
     assert problem is not None and problem.patrol_id == patrol.id and problem.reporter_id == wang_id
