@@ -14,7 +14,7 @@ from PIL import Image
 from bot import delivery as summaries
 from bot import maps
 from bot.config import Language
-from bot.summaries import last_week, week_dates
+from bot.summaries import last_week, running_done, week_dates
 from sandbox.state import SentMessage
 from sandbox.tiles import TileServer, tile_colour
 from storage.problems import NewProblem
@@ -235,6 +235,18 @@ async def weekly_world(bot: Harness) -> tuple[int, int, dict[str, tuple[float, f
     zhao_id = (await bot.store.people.chiefs())[0].id
     today = datetime.now(bot.settings.tz).date()
     await bot.store.assignments.assign(zhao_id, jhh, level="village", starts_on=today - timedelta(days=30))
+    # A reach patrolled monthly: in most weeks no month ends, and it is running, not "nothing required".
+    south = LAT - 0.006
+    line = {"type": "LineString", "coordinates": [[WEST, south], [120.43, south]]}
+    mth, _ = await bot.store.reaches.upsert(
+        ReachValues(
+            "MTH-01", "马塘河", "Matang River", area_id, "village", 2.8, (), json.dumps(line),
+            (south, WEST, south, 120.43),
+        )
+    )  # fmt: skip
+    await bot.store.assignments.assign(
+        zhao_id, mth, level="village", starts_on=today - timedelta(days=90), patrol_count=1, patrol_period="month"
+    )
     world = World(bot.store)
     dbh = next(r.id for r in await bot.store.reaches.in_area(area_id) if r.code == "DBH-01")
     week = last_week(today)
@@ -266,13 +278,16 @@ async def test_the_weekly_summary_carries_the_area_map(bot_factory: object, lang
     image = picture(shown)
     area = await bot.store.areas.by_id(area_id)
     assert area is not None
-    week = last_week(datetime.now(bot.settings.tz).date())
+    today = datetime.now(bot.settings.tz).date()
+    week = last_week(today)
     lang: Language = "en" if language == "en" else "zh"
+    summary = await bot.services.summaries.area_summary(area, week, today)
     scene = await bot.services.maps.area_scene(
         area_id,
         area=area.name(lang),
         period=week_dates(week, bot.services.locales, lang),
-        rates={},
+        rates={r.reach_id: (r.rate.done, r.rate.required) for r in summary.patrols.reaches},
+        running=running_done(summary),
         lang=lang,
         today=datetime.now(bot.settings.tz).date(),
     )
@@ -282,12 +297,20 @@ async def test_the_weekly_summary_carries_the_area_map(bot_factory: object, lang
     # 丁堡河 was patrolled (green), 江海河 was due and was not (orange).
     assert colour_at(image, view.project((LAT, WEST + 0.005)), maps.MET)
     assert colour_at(image, view.project((LAT + 0.006, WEST + 0.005)), maps.SHORT)
+    # 马塘河's month: running (light blue) unless it ended inside the week (then it is short like 江海河).
+    month_ended = week.first.month != (week.last + timedelta(days=1)).month
+    monthly = maps.SHORT if month_ended else maps.RUNNING
+    assert colour_at(image, view.project((LAT - 0.006, WEST + 0.005)), monthly)
+    assert not colour_at(image, view.project((LAT - 0.006, WEST + 0.005)), maps.NOT_REQUIRED)
     # The open problem's pin, and the overdue one's in its own colour.
     assert colour_at(image, view.project(places["open"]), maps.OPEN_PIN, radius=1)
     assert colour_at(image, view.project(places["overdue"]), maps.OVERDUE_PIN, radius=1)
     assert not colour_at(image, view.project(places["overdue"]), maps.OPEN_PIN, radius=1)
-    for colour in (maps.MET, maps.SHORT, maps.NOT_REQUIRED, maps.OPEN_PIN, maps.OVERDUE_PIN):
+    for colour in (maps.MET, maps.SHORT, maps.OPEN_PIN, maps.OVERDUE_PIN):
         assert legend_has(image, colour), colour
+    assert legend_has(image, maps.RUNNING) != month_ended
+    # Nothing on this map is free of requirements: no "nothing required" in the legend.
+    assert ("无巡河要求" if lang == "zh" else "Not required") not in {item.label for item in scene.legend}
     # Delivered once: the job again sends nothing more.
     count = len(sent)
     await run_weekly(bot)
