@@ -28,6 +28,7 @@ from tests.support import (
     World,
     bound_group,
     chief,
+    is_problem_map,
     report,
     run_weekly,
     seed,
@@ -354,3 +355,47 @@ async def test_with_map_tiles_set_the_patrol_map_lies_on_them_and_a_second_map_c
         # The first map fetched its tiles; the second, over the same ground, was drawn from the disk cache.
         assert fetched[0] > 0 and fetched[1] == fetched[0]
         assert bot.errors() == []
+
+
+def maps_of(bot: Harness, chat_id: int, number: int) -> int:
+    sent = bot.sandbox.state.sent_in_chat(chat_id)
+    return sum(m.kind == "photo" and f"#{number} " in m.text and "🗺" in m.text for m in sent)
+
+
+async def test_an_admin_reporting_an_unassigned_problem_gets_its_map_once(bot: Harness) -> None:
+    """The office is told of a problem nobody has with its map; the admin who reported it is that office."""
+    await seed(bot.store)
+    admin = await started_admin(bot, "en")
+    filed = await report(bot, admin, zh=False, category="illegal dumping")
+    assert "#1" in filed.text
+    await bot.sandbox.wait_consumed()
+    assert maps_of(bot, admin.id, 1) == 1, [m.describe() for m in bot.sandbox.state.sent_in_chat(admin.id)]
+    assert bot.errors() == []
+
+
+async def test_a_problem_assigned_later_by_the_office_reaches_the_assignee_with_its_map(bot: Harness) -> None:
+    ids = await seed(bot.store)
+    admin = await started_admin(bot, "en")
+    amy = bot.sandbox.user(first_name="Amy", language_code="en")
+    await make_volunteer(bot, amy, "Amy Wu")
+    await report(bot, amy, zh=False, category="illegal dumping")  # on a reach with no chief: the office has it
+    await bot.sandbox.wait_consumed()
+    card = next(m for m in reversed(bot.sandbox.state.sent_in_chat(admin.id)) if "New problem" in m.text)
+    zhou = bot.sandbox.user(first_name="Zhou", language_code="en")
+    zhou_id = await chief(bot, zhou, "Zhou", [ids["LGH-01"]])
+    await zhou.send("/start")
+    await zhou.next_message()
+    await zhou.next_message()
+    choose = await tap(bot, admin, card, text="👤 Assign / reassign")
+    await tap(bot, admin, choose, data=f"pb:asp:1:{zhou_id}")
+    first = await zhou.next_message()  # the first notice starts with the map, as a new problem's does
+    assert is_problem_map(first) and "Where problem #1 is" in first.text
+    problem = await bot.store.problems.by_id(1)
+    assert problem is not None
+    view = maps.viewport(await bot.services.maps.problem_scene(problem, "en"))
+    assert colour_at(picture(first), view.project((problem.lat, problem.lon)), maps.PROBLEM, radius=1)
+    assert (await zhou.next_message()).photo is not None
+    assert (await zhou.next_message()).location is not None
+    assert "is now yours to rectify" in (await zhou.next_message()).text
+    assert maps_of(bot, zhou.id, 1) == 1
+    assert bot.errors() == []
