@@ -38,6 +38,7 @@ from bot.summaries import (
     chart_jpeg,
     digest_text,
     last_week,
+    running_done,
     split_messages,
     summary_text,
     week_dates,
@@ -272,6 +273,7 @@ class Delivery:
                 area=area,
                 period=period,
                 rates={r.reach_id: (r.rate.done, r.rate.required) for r in summary.patrols.reaches},
+                running=running_done(summary),
                 lang=lang,
                 today=_now().astimezone(self._settings.tz).date(),
             )

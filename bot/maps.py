@@ -57,6 +57,7 @@ OTHER_PROBLEM = (255, 179, 0)
 MET = (46, 139, 87)
 SHORT = (214, 95, 60)
 NOT_REQUIRED = (158, 166, 175)
+RUNNING = (120, 176, 226)  # a period still running: the chart's light blue, deeper to stand off the water halo
 OPEN_PIN = (30, 136, 229)
 OVERDUE_PIN = (183, 28, 28)
 INK = (33, 37, 41)

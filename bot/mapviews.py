@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import bisect
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
 from typing import Literal
@@ -30,8 +30,13 @@ PROBLEM_AT_LEAST_M = 400.0  # and at least this much, so the river around the pi
 NEARBY_LISTED = 60
 AREA_PINS = 300  # open problems drawn on an area map at most (the overdue first)
 
-ReachStatus = Literal["met", "short", "none"]
-STATUS_COLOURS: dict[str, maps.Colour] = {"met": maps.MET, "short": maps.SHORT, "none": maps.NOT_REQUIRED}
+ReachStatus = Literal["met", "short", "running", "none"]
+STATUS_COLOURS: dict[str, maps.Colour] = {
+    "met": maps.MET,
+    "short": maps.SHORT,
+    "running": maps.RUNNING,
+    "none": maps.NOT_REQUIRED,
+}
 
 
 def share(value: float) -> str:
@@ -170,7 +175,7 @@ def area_scene(
     def p(key: str, **params: object) -> str:
         return locales.plain(lang, f"map.{key}", **params)
 
-    order = {"none": 0, "met": 1, "short": 2}  # shortfalls drawn last, on top
+    order = {"none": 0, "met": 1, "running": 2, "short": 3}  # shortfalls drawn last, on top
     strokes = [
         Stroke(line, STATUS_COLOURS[reach.status], 10, maps.WHITE)
         for reach in sorted(reaches, key=lambda r: order[r.status])
@@ -178,10 +183,14 @@ def area_scene(
     ]
     marks = [Mark(point, maps.OPEN_PIN, 10) for point, overdue in pins if not overdue]
     marks += [Mark(point, maps.OVERDUE_PIN, 13) for point, overdue in pins if overdue]
+    # Only the states drawn: a "nothing required" entry on a map where every reach has a requirement misleads.
+    drawn = {reach.status for reach in reaches}
     legend = [
-        LegendItem(maps.MET, p("legend.met"), "line"),
-        LegendItem(maps.SHORT, p("legend.short"), "line"),
-        LegendItem(maps.NOT_REQUIRED, p("legend.not_required"), "line"),
+        LegendItem(STATUS_COLOURS[status], p(f"legend.{status}"), "line")
+        for status in ("met", "short", "running", "none")
+        if status in drawn
+    ]
+    legend += [
         LegendItem(maps.OPEN_PIN, p("legend.open"), "dot"),
         LegendItem(maps.OVERDUE_PIN, p("legend.overdue")),
     ]
@@ -221,10 +230,14 @@ def placed(moments: Sequence[datetime], track: Sequence[tuple[LatLon, datetime]]
     return found
 
 
-def reach_status(done: int, required: int) -> ReachStatus:
-    if not required:
+def reach_status(done: int, required: int, running: bool | None = None) -> ReachStatus:
+    """A reach's colour: by the periods that ended in the week; where none ended, by its running period
+    (`running` says whether that one is already done), as the summary's text and chart do."""
+    if required:
+        return "met" if done >= required else "short"
+    if running is None:
         return "none"
-    return "met" if done >= required else "short"
+    return "met" if running else "running"
 
 
 # -- the service ----------------------------------------------------------------------------------------------
@@ -297,17 +310,38 @@ class MapService:
         )
 
     async def area_map(
-        self, area_id: int, *, area: str, period: str, rates: dict[int, tuple[int, int]], lang: Language, today: date
+        self,
+        area_id: int,
+        *,
+        area: str,
+        period: str,
+        rates: dict[int, tuple[int, int]],
+        running: Mapping[int, bool] | None = None,
+        lang: Language,
+        today: date,
     ) -> bytes | None:
-        """An area's map: `rates` are (done, required) by reach id; None when nothing in the area is mapped."""
-        scene = await self.area_scene(area_id, area=area, period=period, rates=rates, lang=lang, today=today)
+        """An area's map: `rates` are (done, required) by reach id, `running` whether each reach's running period
+        is done already (reaches with one); None when nothing in the area is mapped. The pins are the problems
+        open `today`, whatever the period: the legend says so."""
+        scene = await self.area_scene(
+            area_id, area=area, period=period, rates=rates, running=running, lang=lang, today=today
+        )
         return None if scene is None else (await maps.draw(scene, self.tiles)).jpeg
 
     async def area_scene(
-        self, area_id: int, *, area: str, period: str, rates: dict[int, tuple[int, int]], lang: Language, today: date
+        self,
+        area_id: int,
+        *,
+        area: str,
+        period: str,
+        rates: dict[int, tuple[int, int]],
+        running: Mapping[int, bool] | None = None,
+        lang: Language,
+        today: date,
     ) -> Scene | None:
+        running = running or {}
         reaches = [
-            AreaReach(lines_of(reach.geometry), reach_status(*rates.get(reach.id, (0, 0))))
+            AreaReach(lines_of(reach.geometry), reach_status(*rates.get(reach.id, (0, 0)), running.get(reach.id)))
             for reach in await self._store.reaches.in_area(area_id)
             if reach.geometry
         ]

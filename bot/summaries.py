@@ -633,6 +633,15 @@ def chart_rows(summary: AreaSummary, locales: Locales, language: Language) -> li
     return bars
 
 
+def running_done(summary: AreaSummary) -> dict[int, bool]:
+    """Whether each reach's running periods were done by the week's end (reaches with one): the area map colours
+    such a reach "met" or "in progress", as the chart does, instead of "not required"."""
+    done: dict[int, bool] = {}
+    for row in summary.running:
+        done[row.reach_id] = done.get(row.reach_id, True) and row.met
+    return done
+
+
 def _capitalised(label: str) -> str:
     """A category as a chart row's heading: "illegal dumping" reads mid-sentence, "Illegal dumping" on its own."""
     return label[:1].upper() + label[1:]

@@ -1,10 +1,12 @@
 """An optional basemap under the bot's maps: web tiles (OpenStreetMap, Tianditu with a key, Amap…), cached on disk.
 
 The bot draws its maps from the registry's geometry alone; tiles only add streets and villages underneath. So a
-tile source never fails a map: any network error or bad tile makes `basemap` answer None (logged once until
-tiles work again) and the map is drawn without it. Tiles are kept under DATA_DIR/tiles, one folder per URL
-template, so that a map drawn again, or a neighbouring one, costs no network call; `fetches` counts the calls
-made, which the tests and the benchmark read.
+tile source never fails a map, nor holds one up: any network error or bad tile, or tiles that do not all arrive
+within `deadline_s`, make `basemap` answer None (logged once until tiles work again) and the map is drawn without
+it; after a failure the source is left alone for `backoff_s`, so the maps in between are drawn at once. Disk
+reads and writes and the decoding of tiles run in worker threads, never on the event loop every chat shares.
+Tiles are kept under DATA_DIR/tiles, one folder per URL template, so that a map drawn again, or a neighbouring
+one, costs no network call; `fetches` counts the calls made, which the tests and the benchmark read.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import io
 import logging
 import math
 import os
+import threading
 import time
 from dataclasses import dataclass
 from importlib import metadata
@@ -31,6 +34,10 @@ TILE_SIZE = 256
 # Web tiles are a few kB to tens of kB; one larger than this is not a tile.
 MAX_TILE_BYTES = 2_000_000
 TIMEOUT_S = 5.0
+# The whole basemap, every tile included: a finish card waits for its map, so a slow source must not stall it.
+DEADLINE_S = 4.0
+# After a failure, tiles are not asked for again this long: each map would otherwise wait out the deadline.
+BACKOFF_S = 300.0
 CONCURRENT_FETCHES = 4
 # The blank where the world ends (north of the last row of tiles): a light grey, like the tile servers' own.
 EDGE = (242, 239, 233)
@@ -71,6 +78,8 @@ class TileSource:
         subdomains: str = "abc",
         timeout_s: float = TIMEOUT_S,
         concurrency: int = CONCURRENT_FETCHES,
+        deadline_s: float = DEADLINE_S,
+        backoff_s: float = BACKOFF_S,
     ) -> None:
         self.url = url
         self.attribution = attribution
@@ -78,6 +87,8 @@ class TileSource:
         self.subdomains = subdomains or "a"
         self.timeout_s = timeout_s
         self.concurrency = max(1, concurrency)
+        self.deadline_s = deadline_s
+        self.backoff_s = backoff_s
         # A folder per template: another server's (or another key's) tiles are never mixed in. The hash keeps a
         # key in the URL out of the path.
         self.cache = TileCache(
@@ -86,6 +97,8 @@ class TileSource:
         self.fetches = 0  # requests sent over the network, for tests and the benchmark
         self._failing = False  # a failure was logged; quiet until tiles work again
         self._cache_bytes: int | None = None  # the cache's size, counted once, then kept up to date
+        self._cache_lock = threading.Lock()  # tiles are written from several worker threads at once
+        self._retry_at = 0.0  # time.monotonic() before which tiles are not asked for (after a failure)
 
     # -- the caller's side ---------------------------------------------------------------------------------
 
@@ -97,20 +110,23 @@ class TileSource:
         x1, y1 = math.floor((left + width - 1) / TILE_SIZE), math.floor((top + height - 1) / TILE_SIZE)
         if (x1 - x0 + 1) * (y1 - y0 + 1) > 64:  # a window no phone map needs; refuse rather than fetch hundreds
             return None
+        if time.monotonic() < self._retry_at:
+            log.debug("map tiles skipped: backing off after a failure")
+            return None
         count = 1 << zoom
         wanted = [(x, y) for y in range(max(y0, 0), min(y1, count - 1) + 1) for x in range(x0, x1 + 1)]
         try:
-            tiles = await self._tiles(zoom, [(x % count, y) for x, y in wanted])
+            tiles = await asyncio.wait_for(self._tiles(zoom, [(x % count, y) for x, y in wanted]), self.deadline_s)
         except TileError as exc:
             self._failed(str(exc))
+            return None
+        except TimeoutError:
+            self._failed(f"no basemap within {self.deadline_s:g} s")
             return None
         if self._failing:
             log.info("map tiles from %s work again", self._shown_url())
             self._failing = False
-        picture = Image.new("RGB", (width, height), EDGE)
-        for (x, y), tile in zip(wanted, tiles, strict=True):
-            picture.paste(tile, (round(x * TILE_SIZE - left), round(y * TILE_SIZE - top)))
-        return picture
+        return await asyncio.to_thread(_stitch, list(zip(wanted, tiles, strict=True)), left, top, (width, height))
 
     # -- tiles ------------------------------------------------------------------------------------------------
 
@@ -118,8 +134,9 @@ class TileSource:
         found: dict[tuple[int, int], Image.Image] = {}
         stale: dict[tuple[int, int], Image.Image] = {}
         missing: list[tuple[int, int]] = []
-        for xy in dict.fromkeys(wanted):
-            cached = self._read(zoom, *xy)
+        unique = list(dict.fromkeys(wanted))
+        on_disk = await asyncio.to_thread(lambda: [self._read(zoom, *xy) for xy in unique])
+        for xy, cached in zip(unique, on_disk, strict=True):
             if cached is not None and cached[1]:
                 found[xy] = cached[0]
             else:
@@ -169,10 +186,16 @@ class TileSource:
         if response.status_code != 200:
             raise TileError(f"HTTP {response.status_code} for tile {zoom}/{x}/{y}")
         data = response.content
-        tile = _decode(data)
+        tile = await asyncio.to_thread(self._keep, zoom, x, y, data)
         if tile is None:
             raise TileError(f"tile {zoom}/{x}/{y} is not an image ({len(data)} bytes)")
-        self._write(zoom, x, y, data)
+        return tile
+
+    def _keep(self, zoom: int, x: int, y: int, data: bytes) -> Image.Image | None:
+        """The fetched tile decoded, and cached when it is one (in a worker thread)."""
+        tile = _decode(data)
+        if tile is not None:
+            self._write(zoom, x, y, data)
         return tile
 
     # -- the disk cache ---------------------------------------------------------------------------------------
@@ -204,12 +227,13 @@ class TileSource:
         except OSError as exc:
             log.warning("map tile cache %s not written: %s", self.cache.root, exc)
             return
-        if self._cache_bytes is None:
-            self._cache_bytes = self._cache_size()
-        else:
-            self._cache_bytes += len(data)
-        if self._cache_bytes > self.cache.max_bytes:
-            self._trim()
+        with self._cache_lock:
+            if self._cache_bytes is None:
+                self._cache_bytes = self._cache_size()
+            else:
+                self._cache_bytes += len(data)
+            if self._cache_bytes > self.cache.max_bytes:
+                self._trim()
 
     def _cached_files(self) -> list[tuple[float, int, Path]]:
         files = []
@@ -242,11 +266,26 @@ class TileSource:
         return masked_key(self.url)
 
     def _failed(self, reason: str) -> None:
+        self._retry_at = time.monotonic() + self.backoff_s
         if not self._failing:
-            log.warning("map tiles from %s unavailable, maps drawn without them: %s", self._shown_url(), reason)
+            log.warning(
+                "map tiles from %s unavailable, maps drawn without them for the next %g s: %s",
+                self._shown_url(),
+                self.backoff_s,
+                reason,
+            )
             self._failing = True
         else:
             log.debug("map tiles still unavailable: %s", reason)
+
+
+def _stitch(
+    tiles: list[tuple[tuple[int, int], Image.Image]], left: float, top: float, size: tuple[int, int]
+) -> Image.Image:
+    picture = Image.new("RGB", size, EDGE)
+    for (x, y), tile in tiles:
+        picture.paste(tile, (round(x * TILE_SIZE - left), round(y * TILE_SIZE - top)))
+    return picture
 
 
 def _decode(data: bytes) -> Image.Image | None:

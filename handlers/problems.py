@@ -391,11 +391,15 @@ async def _tell(
     full: bool = False,
     first: bool = False,
     rectify: bool = False,
+    map_if_unseen: bool = False,
+    mapped: set[int] | None = None,
     **params: object,
 ) -> bool:
     """Tell one person about a change in their language; whether it reached them. One the bot cannot write to
     is skipped; a 403 marks them unreachable (handlers.sending.refused); a missing chat is logged, not fatal.
-    `rectify`: the message carries the rectify button, as the person's to-do does (a deadline's reminder)."""
+    `rectify`: the message carries the rectify button, as the person's to-do does (a deadline's reminder).
+    The problem's map goes with `first`, and with `map_if_unseen` when this chat was sent none of its photos yet
+    (an assignee the office chose later hears of it here first); chats sent the map are added to `mapped`."""
     svc = services(context)
     person = await svc.problems.recipient(person_id)
     if person is None or person.telegram_id is None:
@@ -403,8 +407,11 @@ async def _tell(
     lang = person.language
     intro = _t(svc, lang, key, number=problem.id, category=category_name(svc.locales, lang, problem.category), **params)
     try:
-        if first:  # the first time this person hears of it: where it is, on a map
+        if first or (map_if_unseen and not await svc.problems.photos_sent(person.telegram_id, problem.id)):
+            # The first time this person hears of it: where it is, on a map.
             await send_problem_map(context, person.telegram_id, lang, problem)
+            if mapped is not None:
+                mapped.add(person.telegram_id)
         if full:
             await send_problem(context, person.telegram_id, person, problem, intro=intro)
         else:
@@ -426,14 +433,18 @@ async def _tell(
     return True
 
 
-async def announce_new(context: Context, problem: ProblemRecord) -> bool:
+async def announce_new(context: Context, problem: ProblemRecord, *, mapped: set[int] | None = None) -> bool:
     """A new problem goes to its assignee with photos, map location and buttons. When nobody can act on it (no
     chief on the reach, or theirs cannot be reached) the office hears at once, with why. Returns whether
-    someone able to act has it: only then is the reporter told it is being handled."""
+    someone able to act has it: only then is the reporter told it is being handled. The chats sent the map are
+    added to `mapped` (the reporter's own confirmation then goes without a second one)."""
     svc = services(context)
     routed = await svc.reachability.routed(problem)
     if routed.tell_assignee is not None:
-        if await _tell(context, routed.tell_assignee.id, "problem.new_assigned", problem, full=True, first=True):
+        told = await _tell(
+            context, routed.tell_assignee.id, "problem.new_assigned", problem, full=True, first=True, mapped=mapped
+        )
+        if told:
             return True
         # Telegram refused it (403): the chief is marked unreachable by now, and the office hears of this problem.
         routed = await svc.reachability.routed(problem)
@@ -446,10 +457,11 @@ async def announce_new(context: Context, problem: ProblemRecord) -> bool:
                 problem,
                 full=True,
                 first=True,
+                mapped=mapped,
                 person=who(context, admin.language, routed.waiting_for),
             )
         else:
-            await _tell(context, admin.id, "problem.new_unassigned", problem, full=True, first=True)
+            await _tell(context, admin.id, "problem.new_unassigned", problem, full=True, first=True, mapped=mapped)
     return False
 
 
@@ -794,6 +806,7 @@ async def _apply(
             f"problem.to_assignee.{action}",
             problem,
             full=action in ("assign", "reopen", "reject"),
+            map_if_unseen=action in ("assign", "reopen", "reject"),
             note=note or "",
         )
     for person_id in change.tell_verifiers:

@@ -641,11 +641,12 @@ async def _submit(update: Update, context: Context, actor: Actor, state: State) 
     problem = await svc.reports.submit(person.telegram_id, person.id, state)
     assert problem is not None  # the step was checked by the caller
     await _own_photos(context, person.telegram_id, problem.id, state.draft.photos)
-    handled = await announce_new(context, problem)
+    mapped: set[int] = set()
+    handled = await announce_new(context, problem, mapped=mapped)
     volunteer = person.is_volunteer and not person.is_chief
     key = ("report." if handled else "reachability.") + ("filed_volunteer" if volunteer else "filed")
     await show(update, context, _t(context, lang, key, number=problem.id))
-    if problem.assignee_id != person.id:  # a chief reporting on their own reach had the map with the notice
+    if person.telegram_id not in mapped:  # a chief on their own reach, an admin told as the office: had it
         await send_problem_map(context, person.telegram_id, lang, problem)
 
 

@@ -3,7 +3,8 @@
 Each tile is a flat PNG whose colour encodes its (z, x, y), so a test can tell which tile landed where in a
 stitched picture. Paths choose a behaviour: ``/ok/{z}/{x}/{y}.png`` serves tiles, ``/status/{code}/…`` answers
 that HTTP status, ``/garbage/…`` answers 200 with bytes that are no image, and ``/holes/…`` serves tiles but a
-404 for each one whose x is odd. It runs the standard library's threaded HTTP server in a thread, so it needs
+404 for each one whose x is odd, ``/slow/{seconds}/…`` serves tiles after that delay (a server that answers
+slowly). It runs the standard library's threaded HTTP server in a thread, so it needs
 nothing beyond Pillow and serves real sockets: the client under test goes through its whole network path.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import io
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 
@@ -72,6 +74,8 @@ class TileServer:
             return int(parts[1]), b"no tile", "text/plain"
         if mode == "garbage":
             return 200, b"\x89PNG\r\n\x1a\n this is not a tile", "image/png"
+        if mode == "slow":
+            time.sleep(float(parts[1]))
         if mode == "holes" and x % 2:
             return 404, b"no tile", "text/plain"
         return 200, tile_png(z, x, y), "image/png"

@@ -14,7 +14,7 @@ from PIL import Image
 from bot import delivery as summaries
 from bot import maps
 from bot.config import Language
-from bot.summaries import last_week, week_dates
+from bot.summaries import last_week, running_done, week_dates
 from sandbox.state import SentMessage
 from sandbox.tiles import TileServer, tile_colour
 from storage.problems import NewProblem
@@ -28,6 +28,7 @@ from tests.support import (
     World,
     bound_group,
     chief,
+    is_problem_map,
     report,
     run_weekly,
     seed,
@@ -235,6 +236,18 @@ async def weekly_world(bot: Harness) -> tuple[int, int, dict[str, tuple[float, f
     zhao_id = (await bot.store.people.chiefs())[0].id
     today = datetime.now(bot.settings.tz).date()
     await bot.store.assignments.assign(zhao_id, jhh, level="village", starts_on=today - timedelta(days=30))
+    # A reach patrolled monthly: in most weeks no month ends, and it is running, not "nothing required".
+    south = LAT - 0.006
+    line = {"type": "LineString", "coordinates": [[WEST, south], [120.43, south]]}
+    mth, _ = await bot.store.reaches.upsert(
+        ReachValues(
+            "MTH-01", "马塘河", "Matang River", area_id, "village", 2.8, (), json.dumps(line),
+            (south, WEST, south, 120.43),
+        )
+    )  # fmt: skip
+    await bot.store.assignments.assign(
+        zhao_id, mth, level="village", starts_on=today - timedelta(days=90), patrol_count=1, patrol_period="month"
+    )
     world = World(bot.store)
     dbh = next(r.id for r in await bot.store.reaches.in_area(area_id) if r.code == "DBH-01")
     week = last_week(today)
@@ -266,13 +279,16 @@ async def test_the_weekly_summary_carries_the_area_map(bot_factory: object, lang
     image = picture(shown)
     area = await bot.store.areas.by_id(area_id)
     assert area is not None
-    week = last_week(datetime.now(bot.settings.tz).date())
+    today = datetime.now(bot.settings.tz).date()
+    week = last_week(today)
     lang: Language = "en" if language == "en" else "zh"
+    summary = await bot.services.summaries.area_summary(area, week, today)
     scene = await bot.services.maps.area_scene(
         area_id,
         area=area.name(lang),
         period=week_dates(week, bot.services.locales, lang),
-        rates={},
+        rates={r.reach_id: (r.rate.done, r.rate.required) for r in summary.patrols.reaches},
+        running=running_done(summary),
         lang=lang,
         today=datetime.now(bot.settings.tz).date(),
     )
@@ -282,12 +298,20 @@ async def test_the_weekly_summary_carries_the_area_map(bot_factory: object, lang
     # 丁堡河 was patrolled (green), 江海河 was due and was not (orange).
     assert colour_at(image, view.project((LAT, WEST + 0.005)), maps.MET)
     assert colour_at(image, view.project((LAT + 0.006, WEST + 0.005)), maps.SHORT)
+    # 马塘河's month: running (light blue) unless it ended inside the week (then it is short like 江海河).
+    month_ended = week.first.month != (week.last + timedelta(days=1)).month
+    monthly = maps.SHORT if month_ended else maps.RUNNING
+    assert colour_at(image, view.project((LAT - 0.006, WEST + 0.005)), monthly)
+    assert not colour_at(image, view.project((LAT - 0.006, WEST + 0.005)), maps.NOT_REQUIRED)
     # The open problem's pin, and the overdue one's in its own colour.
     assert colour_at(image, view.project(places["open"]), maps.OPEN_PIN, radius=1)
     assert colour_at(image, view.project(places["overdue"]), maps.OVERDUE_PIN, radius=1)
     assert not colour_at(image, view.project(places["overdue"]), maps.OPEN_PIN, radius=1)
-    for colour in (maps.MET, maps.SHORT, maps.NOT_REQUIRED, maps.OPEN_PIN, maps.OVERDUE_PIN):
+    for colour in (maps.MET, maps.SHORT, maps.OPEN_PIN, maps.OVERDUE_PIN):
         assert legend_has(image, colour), colour
+    assert legend_has(image, maps.RUNNING) != month_ended
+    # Nothing on this map is free of requirements: no "nothing required" in the legend.
+    assert ("无巡河要求" if lang == "zh" else "Not required") not in {item.label for item in scene.legend}
     # Delivered once: the job again sends nothing more.
     count = len(sent)
     await run_weekly(bot)
@@ -331,3 +355,47 @@ async def test_with_map_tiles_set_the_patrol_map_lies_on_them_and_a_second_map_c
         # The first map fetched its tiles; the second, over the same ground, was drawn from the disk cache.
         assert fetched[0] > 0 and fetched[1] == fetched[0]
         assert bot.errors() == []
+
+
+def maps_of(bot: Harness, chat_id: int, number: int) -> int:
+    sent = bot.sandbox.state.sent_in_chat(chat_id)
+    return sum(m.kind == "photo" and f"#{number} " in m.text and "🗺" in m.text for m in sent)
+
+
+async def test_an_admin_reporting_an_unassigned_problem_gets_its_map_once(bot: Harness) -> None:
+    """The office is told of a problem nobody has with its map; the admin who reported it is that office."""
+    await seed(bot.store)
+    admin = await started_admin(bot, "en")
+    filed = await report(bot, admin, zh=False, category="illegal dumping")
+    assert "#1" in filed.text
+    await bot.sandbox.wait_consumed()
+    assert maps_of(bot, admin.id, 1) == 1, [m.describe() for m in bot.sandbox.state.sent_in_chat(admin.id)]
+    assert bot.errors() == []
+
+
+async def test_a_problem_assigned_later_by_the_office_reaches_the_assignee_with_its_map(bot: Harness) -> None:
+    ids = await seed(bot.store)
+    admin = await started_admin(bot, "en")
+    amy = bot.sandbox.user(first_name="Amy", language_code="en")
+    await make_volunteer(bot, amy, "Amy Wu")
+    await report(bot, amy, zh=False, category="illegal dumping")  # on a reach with no chief: the office has it
+    await bot.sandbox.wait_consumed()
+    card = next(m for m in reversed(bot.sandbox.state.sent_in_chat(admin.id)) if "New problem" in m.text)
+    zhou = bot.sandbox.user(first_name="Zhou", language_code="en")
+    zhou_id = await chief(bot, zhou, "Zhou", [ids["LGH-01"]])
+    await zhou.send("/start")
+    await zhou.next_message()
+    await zhou.next_message()
+    choose = await tap(bot, admin, card, text="👤 Assign / reassign")
+    await tap(bot, admin, choose, data=f"pb:asp:1:{zhou_id}")
+    first = await zhou.next_message()  # the first notice starts with the map, as a new problem's does
+    assert is_problem_map(first) and "Where problem #1 is" in first.text
+    problem = await bot.store.problems.by_id(1)
+    assert problem is not None
+    view = maps.viewport(await bot.services.maps.problem_scene(problem, "en"))
+    assert colour_at(picture(first), view.project((problem.lat, problem.lon)), maps.PROBLEM, radius=1)
+    assert (await zhou.next_message()).photo is not None
+    assert (await zhou.next_message()).location is not None
+    assert "is now yours to rectify" in (await zhou.next_message()).text
+    assert maps_of(bot, zhou.id, 1) == 1
+    assert bot.errors() == []

@@ -387,7 +387,8 @@ async def test_an_admin_reassigns_to_another_chief(bot: Harness) -> None:
     assigned = await tap(bot, admin, choose, text="Li Ming · 镇级河长")
     assert assigned.text == "已指派问题 #1。"
 
-    # The new assignee gets everything: the photo, the place on the map, the card with its button.
+    # The new assignee gets everything: the map, the photo, the place on the map, the card with its button.
+    assert is_problem_map(await li.next_message())
     photo = await li.next_message()
     assert photo.photo is not None
     venue = await li.next_message()

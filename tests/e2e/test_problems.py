@@ -126,6 +126,7 @@ async def test_english_report_with_a_photo_file_keeps_its_gps_and_goes_to_admins
     assert answer["show_alert"] and "deactivated" in answer["text"]
     assigned = await tap(bot, admin, choose, data=f"pb:asp:1:{zhou_id}")
     assert "Problem #1 assigned." in assigned.text
+    assert is_problem_map(await zhou.next_message())  # his first notice of it: where it is, on a map
     await zhou.next_message()
     await zhou.next_message()
     assert "is now yours to rectify" in (await zhou.next_message()).text

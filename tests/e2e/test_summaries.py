@@ -36,7 +36,7 @@ async def test_the_job_twice_and_a_restart_deliver_one_summary(bot_factory: BotF
     assert "城东片区（CD）河长制工作周报" in text.text and "巡河率" in text.text and "应巡 2" in text.text
     assert "未达标河长（1 人）" in text.text and "赵六：丁堡河（城东段）、立公河" in text.text
     assert photo.kind == "photo" and "巡河率" in photo.text
-    assert shown.kind == "photo" and "各河段巡河情况与未办结问题分布" in shown.text  # the area's map
+    assert shown.kind == "photo" and "各河段巡河情况；问题标注为当前状态" in shown.text  # the area's map
     await run_weekly(bot)
     assert len(bot.sandbox.state.sent_in_chat(group_id)) == 3
 

@@ -67,7 +67,7 @@ async def test_monthly_xun_and_quarterly_reaches_show_their_progress(bot_factory
     assert "• Xin River: this xun 0/1, 8 days left" in en
     assert "• Xi River: this quarter 1/1, done ✅" in en
     assert "Not required" not in en and "this week" not in en.lower()
-    assert "not in the patrol rate" in en
+    assert "not in the rate" in en
 
 
 async def test_binding_a_group_says_when_the_first_summary_comes_and_sends_no_empty_one(
@@ -84,7 +84,7 @@ async def test_binding_a_group_says_when_the_first_summary_comes_and_sends_no_em
     told = current(bot, offer).text
     assert told.startswith("本群已绑定到片区：李堡镇（LB）")
     # Week 47's summary was due at 09:00 today, before the group was bound: the first is week 48's, next Monday.
-    assert "首份周报将于 11月30日（周一）09:00 后发出，内容为 2026年11月23日至11月29日（第 48 周） 的情况。" in told
+    assert "首份周报将于 11月30日（周一）09:00 后发送，统计 2026年11月23日至11月29日（第 48 周）。" in told
     await run_weekly(bot)
     assert [m.message_id for m in bot.sandbox.state.sent_in_chat(group.id)] == [offer.message_id]
 
@@ -98,9 +98,10 @@ async def test_binding_before_the_summary_time_promises_today_in_english(bot_fac
     offer = await admin.next_message(chat=group)
     await admin.press(offer, text="Libao Town (LB)")
     await bot.sandbox.wait_consumed()
-    assert "The first summary comes after Mon 23 Nov, 10:00, on Week 47: 16 Nov – 22 Nov 2026." in current(
-        bot, offer
-    ).text
+    assert (
+        "The first weekly summary will be posted shortly after Mon 23 Nov, 10:00 and will cover Week 47: 16 Nov – 22"
+        " Nov 2026." in current(bot, offer).text
+    )
 
 
 async def test_a_county_chief_gets_the_towns_ranked_with_the_rule(bot_factory: BotFactory) -> None:

@@ -110,11 +110,30 @@ async def test_an_area_map_colours_reaches_by_status_and_overdue_problems_apart(
         assert await svc.store.problems.transition(
             problem_id, expect=("reported",), status="assigned", assignee_id=person_id, deadline=deadline
         )
-    for rates, colour in (({reach_id: (1, 1)}, maps.MET), ({reach_id: (0, 1)}, maps.SHORT), ({}, maps.NOT_REQUIRED)):
-        scene = await svc.maps.area_scene(area_id, area="A", period="P", rates=rates, lang="en", today=today)
+    cases: list[tuple[dict[int, tuple[int, int]], dict[int, bool], tuple[int, int, int]]] = [
+        ({reach_id: (1, 1)}, {}, maps.MET),
+        ({reach_id: (0, 1)}, {}, maps.SHORT),
+        ({}, {}, maps.NOT_REQUIRED),
+        ({}, {reach_id: False}, maps.RUNNING),  # a month still running, not yet done: in progress
+        ({}, {reach_id: True}, maps.MET),  # already done this month
+        ({reach_id: (0, 1)}, {reach_id: True}, maps.SHORT),  # a period that ended short is not hidden
+    ]
+    for rates, running, colour in cases:
+        scene = await svc.maps.area_scene(
+            area_id, area="A", period="P", rates=rates, running=running, lang="en", today=today
+        )
         assert scene is not None and [s.colour for s in scene.strokes] == [colour]
         pins = {mark.point: mark.colour for mark in scene.marks}
         assert pins == {(LAT, WEST + 0.005): maps.OVERDUE_PIN, (LAT, WEST + 0.010): maps.OPEN_PIN}
+        # The legend names the reach colours drawn (the chart's words), and says the pins are problems open now.
+        legend = {item.colour: item.label for item in scene.legend}
+        assert legend[colour] == {
+            maps.MET: "Met", maps.SHORT: "Short", maps.NOT_REQUIRED: "Not required", maps.RUNNING: "In progress"
+        }[colour]
+        assert {maps.MET, maps.SHORT, maps.NOT_REQUIRED, maps.RUNNING} & set(legend) == {colour}
+        assert "now" in legend[maps.OPEN_PIN] and "now" in legend[maps.OVERDUE_PIN]
+    zh = await svc.maps.area_scene(area_id, area="A", period="P", rates={reach_id: (1, 2)}, lang="zh", today=today)
+    assert zh is not None and {item.label for item in zh.legend} >= {"未达标"}
     empty, _ = await svc.store.areas.upsert("A2", "空", "Empty")
     assert await svc.maps.area_map(empty, area="E", period="P", rates={}, lang="en", today=today) is None
 
@@ -126,6 +145,7 @@ def test_reach_status_and_shares() -> None:
         "none",
         "met",
     ]
+    assert [reach_status(0, 0, running=False), reach_status(0, 0, running=True)] == ["running", "met"]
     assert [share(0.0), share(0.001), share(0.416), share(0.999), share(1.0)] == ["0%", "1%", "41%", "99%", "100%"]
 
 

@@ -67,10 +67,10 @@ def test_the_digest_states_the_rule_and_cuts_the_middle_of_a_long_list() -> None
     locales = Locales.load()
     towns = [town(f"T{i:02d}", 10 - i % 10) for i in range(2 * RANKING_LISTED + 5)] + [town("S", 1, 2)]
     lines = ranking_lines(rank_towns(towns), locales, "en")
-    assert lines[1] == "<b>Areas ranked by last week's patrol rate (red and black lists)</b>"
-    assert lines[2].startswith("1. T00: 100.0% (10/10), 0 overdue, 0 open 🔴 red list")
+    assert lines[1] == "<b>Areas ranked by last week's patrol rate (top and bottom lists)</b>"
+    assert lines[2].startswith("1. T00: 100.0% (10/10), 0 overdue, 0 open ▲ top")
     assert "… 5 areas in the middle left out" in lines
-    assert lines[-3].endswith("⚫ black list")
+    assert lines[-3].endswith("▼ bottom")
     assert lines[-2] == "Fewer than 5 patrols required, not ranked: S"
     assert lines[-1].startswith("How they are ranked: by patrol rate, highest first;")
     assert len(lines) == 2 + 2 * RANKING_LISTED + 1 + 2

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -196,3 +198,51 @@ async def test_a_key_in_the_url_is_never_logged_nor_shown(
     with pytest.raises(ConfigError) as caught:
         load_settings(env_file=None)
     assert "SECRETKEY" not in str(caught.value.params)
+
+
+async def test_a_slow_server_gives_a_map_without_basemap_within_the_deadline(
+    server: TileServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    tiles = TileSource(
+        f"{server.url}/slow/3/{{z}}/{{x}}/{{y}}.png", cache=TileCache(tmp_path, 86400.0, 10**7), deadline_s=0.5
+    )
+    started = time.monotonic()
+    with caplog.at_level(logging.DEBUG, logger="bot.tiles"):
+        assert await tiles.basemap(5, 1000.0, 1000.0, 390, 300) is None
+    assert time.monotonic() - started < 1.5  # the deadline, not 3 s per tile
+    asked = server.requests
+    assert asked > 0
+    # Within the back-off the source is not asked again: the next map is drawn at once, without tiles.
+    started = time.monotonic()
+    assert await tiles.basemap(5, 1000.0, 1000.0, 390, 300) is None
+    assert time.monotonic() - started < 0.2 and server.requests == asked and tiles.fetches == asked
+    warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(warnings) == 1 and "unavailable" in warnings[0].getMessage()
+
+
+async def test_after_the_back_off_tiles_are_tried_again(server: TileServer, tmp_path: Path) -> None:
+    tiles = source(server, tmp_path, "status/503")
+    assert await tiles.basemap(5, 0.0, 0.0, 100, 100) is None
+    asked = server.requests
+    tiles.url = f"{server.url}/ok/{{z}}/{{x}}/{{y}}.png"
+    assert await tiles.basemap(5, 0.0, 0.0, 100, 100) is None and server.requests == asked  # still backing off
+    tiles._retry_at = 0.0  # the back-off has run out
+    assert await tiles.basemap(5, 0.0, 0.0, 100, 100) is not None and server.requests > asked
+
+
+async def test_the_cache_is_read_off_the_event_loop(
+    server: TileServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tiles = source(server, tmp_path)
+    assert await tiles.basemap(6, 10.0, 10.0, 100, 100) is not None
+    loop_thread = threading.get_ident()
+    seen: list[int] = []
+    read = tiles._read
+
+    def spy(zoom: int, x: int, y: int) -> object:
+        seen.append(threading.get_ident())
+        return read(zoom, x, y)
+
+    monkeypatch.setattr(tiles, "_read", spy)
+    assert await tiles.basemap(6, 10.0, 10.0, 100, 100) is not None
+    assert seen and loop_thread not in seen
