@@ -130,7 +130,7 @@ async def test_a_stranger_keeps_at_most_a_reports_photos_and_more_are_not_downlo
     stranger = bot.sandbox.user(first_name="Passer", language_code="en")
     for n in range(MAX_PHOTOS):
         await stranger.send_photo(make_jpeg(800, 600, seed=20 + n))
-        assert f"Photo kept ({n + 1})" in (await stranger.next_message()).text
+        assert f"Photo saved ({n + 1} so far)" in (await stranger.next_message()).text
     photos = await bot.store.fetchval("SELECT count(*) FROM photos")
     await stranger.send_photo(make_jpeg(800, 600, seed=40))
     assert "at most 5 photos" in (await stranger.next_message()).text
