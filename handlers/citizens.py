@@ -75,11 +75,11 @@ async def open_reach(update: Update, context: Context, actor: Actor, payload: st
     if reach is None:
         await message.reply_text(svc.locales.t(lang, "citizens.unknown_reach"))
         return True
-    if person.roles:
-        await _report_on(update, context, actor, reach_id)
-        return True
     if person.pending or not person.active:
         await refuse(update, context, lang, "perm.pending" if person.pending else "perm.deactivated")
+        return True
+    if person.roles:
+        await _report_on(update, context, actor, reach_id)
         return True
     assert person.telegram_id is not None
     await svc.citizens.keep_reach(person.telegram_id, reach_id)
@@ -115,6 +115,9 @@ async def join_pressed(update: Update, context: Context, actor: Actor, data: Joi
         return
     if person.pending:
         await refuse(update, context, lang, "perm.pending")
+        return
+    if person.roles:  # a member already (by an invite since): joining again would rename them and add a role
+        await resume_kept(context, actor)
         return
     outcome = await svc.citizens.join(person, display_name(user))
     joined = await svc.people.find(person.telegram_id)
