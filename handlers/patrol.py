@@ -44,7 +44,15 @@ from handlers.callbacks import (
 )
 from handlers.common import Context, services
 from handlers.dialogs import flow
-from handlers.fieldwork import far_note, labels, main_menu, nearby_label, patrol_keyboard, sent_at
+from handlers.fieldwork import (
+    far_note,
+    labels,
+    main_menu,
+    nearby_label,
+    patrol_keyboard,
+    sent_at,
+    writing_report,
+)
 from handlers.media import album_answer, download_photo, note_album
 from handlers.report import begin
 from handlers.sending import refused, tell_office_missed
@@ -182,6 +190,8 @@ async def reminder_started(update: Update, context: Context, actor: Actor, data:
     assert actor.known.telegram_id is not None
     if await svc.patrols.reach(data.reach) is None:
         await refuse(update, context, actor.language, "fallback.outdated_button")
+        return
+    if await writing_report(update, context, actor):
         return
     await svc.patrols.begin_choice(actor.known.telegram_id, datetime.now(UTC))
     await _start_on(update, context, actor, data.reach)
