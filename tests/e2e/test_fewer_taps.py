@@ -139,6 +139,30 @@ async def test_the_clearly_nearest_reach_by_the_last_location_starts_at_once(bot
     how = await li.next_message()
     assert "共享实时位置" in how.text and how.photo is None  # the guide came with the first patrol
 
+    # About to walk the other reach: one more tap drops the patrol just started and offers the list.
+    assert "🔄 换个河段" in again.button_texts, again.describe()
+    await tap(bot, li, again, text="🔄 换个河段")
+    choice = await li.next_message()
+    assert "请选择要巡查的河段" in choice.text, choice.describe()
+    await li.next_message()  # or send your location
+    rows = [tuple(row) for row in await bot.store.fetchall("SELECT reach_id, status FROM patrols ORDER BY id")]
+    assert rows == [(ids["DBH-01"], "finished")], rows  # the dropped one counts nowhere
+    started = await tap(bot, li, choice, text="🏞 江海河")
+    assert "巡河已开始：江海河" in started.text and "🔄 换个河段" not in started.button_texts
+    await li.next_message()
+    # Once a point is in, the patrol is under way: the button says so and drops nothing.
+    await li.send("✅ 结束巡河")
+    await bot.sandbox.wait_consumed()
+    await li.send("🚶 巡河")
+    await bot.sandbox.wait_consumed()
+    quick = next(m for m in reversed(li.messages()) if "巡河已开始" in m.text)
+    await li.send_location(LAT, WEST + STEP)
+    await bot.sandbox.wait_consumed()
+    answer = await bot.sandbox.answer(await li.press(quick, text="🔄 换个河段"))
+    assert answer.get("show_alert") and "巡河已在进行" in answer["text"], answer
+    assert len(await bot.store.fetchall("SELECT id FROM patrols WHERE status = 'open'")) == 1
+    assert bot.errors() == []
+
 
 # -- 2. the picture guide ----------------------------------------------------------------------------------
 
