@@ -10,6 +10,8 @@ that reach (`start_payload`), so the report skips the reach question.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 from datetime import datetime
 from typing import Literal
@@ -24,21 +26,38 @@ from bot.reports import ReportService
 from storage import Store
 from storage.records import ReachRecord
 
-# A QR code's /start payload: "r" and the reach's id (Telegram allows A-Z a-z 0-9 _ - and 64 characters).
-REACH_PAYLOAD = re.compile(r"r(\d{1,12})")
+# A /start payload may hold only these characters, and at most 64 of them (Telegram's deep-link rules).
+START_ALPHABET = re.compile(r"[A-Za-z0-9_-]+")
+START_MAX = 64
+PLAIN = "r-"  # then the reach's code as it is
+ENCODED = "rb"  # then the code's UTF-8 in base64url without padding, for a code outside the alphabet
 
 Joined = Literal["approved", "pending", "already"]
 
 
-def start_payload(reach_id: int) -> str:
-    """The /start payload of a reach's QR code: short, so the code stays small enough to scan from the bank."""
-    return f"r{reach_id}"
+def start_payload(reach_code: str) -> str:
+    """The /start payload of a reach's QR code. It holds the reach's code, not its row id: a sign stays on the bank
+    for years, and a rebuilt database renumbers rows but keeps the registry's codes."""
+    plain = PLAIN + reach_code
+    if START_ALPHABET.fullmatch(reach_code) and len(plain) <= START_MAX:
+        return plain
+    return ENCODED + base64.urlsafe_b64encode(reach_code.encode()).decode().rstrip("=")
 
 
-def payload_reach(payload: str) -> int | None:
-    """The reach id a /start payload names, or None when it is no reach's (an invite code, say)."""
-    found = REACH_PAYLOAD.fullmatch(payload)
-    return int(found.group(1)) if found else None
+def payload_reach(payload: str) -> str | None:
+    """The reach code a /start payload names, or None when it is no reach's (an invite code, say)."""
+    if not START_ALPHABET.fullmatch(payload):
+        return None
+    if payload.startswith(PLAIN):
+        return payload[len(PLAIN) :] or None
+    if payload.startswith(ENCODED) and len(payload) > len(ENCODED):
+        body = payload[len(ENCODED) :]
+        try:
+            code = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)).decode()
+        except (binascii.Error, UnicodeDecodeError):
+            return None
+        return code if code and start_payload(code) == payload else None
+    return None
 
 
 def deep_link(bot_username: str, payload: str) -> str:
@@ -78,6 +97,13 @@ class Citizens:
 
     async def reach(self, reach_id: int) -> ReachRecord | None:
         return await self._store.reaches.by_id(reach_id)
+
+    async def reach_by_code(self, code: str) -> ReachRecord | None:
+        return await self._store.reaches.by_code(code)
+
+    async def is_invite(self, code: str) -> bool:
+        """Whether a /start payload that reads as a reach's is an invite's code after all (they are random)."""
+        return await self._store.invites.by_code(code) is not None
 
     async def join(self, person: Person, telegram_name: str) -> Joined:
         """Join as a volunteer in one tap: the Telegram name (they can change it with the office), the home area

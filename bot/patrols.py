@@ -418,6 +418,10 @@ class PatrolService:
     async def start(self, person_id: int, reach_id: int, at: datetime) -> tuple[PatrolRecord, bool]:
         return await self._store.patrols.start(person_id, reach_id, not_ahead(at))
 
+    async def drop_if_empty(self, person_id: int, patrol_id: int) -> bool:
+        """Undo a quick start on the wrong reach: the patrol goes, unless a point or evidence is in already."""
+        return await self._store.patrols.discard_empty(patrol_id, person_id)
+
     async def open_patrol(self, person_id: int) -> PatrolRecord | None:
         return await self._store.patrols.open_for(person_id)
 

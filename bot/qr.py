@@ -1,9 +1,10 @@
 """The QR codes of the public signs (gongshipai): one per reach, each a deep link that starts a report on that reach.
 
 Every reach has a sign on its bank naming the reach and its chiefs; a code on it lets a passer-by report what
-they see there without knowing which reach it is. The code holds `https://t.me/<bot>?start=r<id>`
-(`bot.citizens.start_payload`), which Telegram opens as `/start r<id>`. segno encodes; Pillow lays out cards of
-code and caption (the reach's name and code, in the CJK font), as one PNG sheet or an A4 PDF, a page per six.
+they see there without knowing which reach it is. The code holds `https://t.me/<bot>?start=r-<code>`
+(`bot.citizens.start_payload`: the reach's code, which outlives a rebuilt database), opened as `/start r-<code>`.
+segno encodes; Pillow lays out cards of code and caption (the reach's name and code, in the CJK font), as one PNG
+sheet or an A4 PDF, a page per six.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ class SignCode:
 
 def sign_codes(bot_username: str, reaches: Sequence[tuple[int, str, str]]) -> list[SignCode]:
     """(reach id, reach code, name in the sheet's language) → the cards, in the order given."""
-    return [SignCode(rid, code, name, deep_link(bot_username, start_payload(rid))) for rid, code, name in reaches]
+    return [SignCode(rid, code, name, deep_link(bot_username, start_payload(code))) for rid, code, name in reaches]
 
 
 def _code_image(link: str) -> Image.Image:

@@ -739,3 +739,9 @@ class TodoPage(CallbackData, prefix="td:p"):
 
 class JoinToReport(CallbackData, prefix="cz:join"):
     """Under a stranger's kept photo (or a public sign's QR code): join as a volunteer and go on reporting."""
+
+
+class PatrolSwitch(CallbackData, prefix="pt:sw"):
+    """Under a quick-started patrol: not this reach after all; dropped while it holds nothing yet."""
+
+    patrol: Id

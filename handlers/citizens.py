@@ -61,25 +61,28 @@ async def _offer(context: Context, message: Message, lang: Language, text: str) 
 
 
 async def open_reach(update: Update, context: Context, actor: Actor, payload: str) -> bool:
-    """`/start r<id>` from a reach's QR code: a member starts a report on it; a stranger is offered to join
+    """`/start r-<code>` from a reach's QR code: a member starts a report on it; a stranger is offered to join
     first (the reach kept for them). False when the payload names no reach, so the caller tries an invite."""
-    reach_id = payload_reach(payload)
-    if reach_id is None:
+    code = payload_reach(payload)
+    if code is None:
         return False
     svc = services(context)
     message = update.effective_message
     assert message is not None
     person = actor.known
     lang = actor.language
-    reach = await svc.citizens.reach(reach_id)
+    reach = await svc.citizens.reach_by_code(code)
     if reach is None:
+        if await svc.citizens.is_invite(payload):
+            return False
         await message.reply_text(svc.locales.t(lang, "citizens.unknown_reach"))
+        return True
+    reach_id = reach.id
+    if person.pending or not person.active:
+        await refuse(update, context, lang, "perm.pending" if person.pending else "perm.deactivated")
         return True
     if person.roles:
         await _report_on(update, context, actor, reach_id)
-        return True
-    if person.pending or not person.active:
-        await refuse(update, context, lang, "perm.pending" if person.pending else "perm.deactivated")
         return True
     assert person.telegram_id is not None
     await svc.citizens.keep_reach(person.telegram_id, reach_id)
@@ -115,6 +118,9 @@ async def join_pressed(update: Update, context: Context, actor: Actor, data: Joi
         return
     if person.pending:
         await refuse(update, context, lang, "perm.pending")
+        return
+    if person.roles:  # a member already (by an invite since): joining again would rename them and add a role
+        await resume_kept(context, actor)
         return
     outcome = await svc.citizens.join(person, display_name(user))
     joined = await svc.people.find(person.telegram_id)

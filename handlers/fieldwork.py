@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from telegram import KeyboardButton, Message, ReplyKeyboardMarkup
+from telegram import KeyboardButton, Message, ReplyKeyboardMarkup, Update
 
 from bot import units
 from bot.config import Language
 from bot.i18n import Locales
 from bot.patrols import FAR_AWAY_M, NearbyReach
-from handlers.access import Actor
+from handlers.access import Actor, refuse
 from handlers.common import Context, services
 
 
@@ -84,3 +84,13 @@ def far_note(locales: Locales, lang: Language, nearby: Sequence[NearbyReach]) ->
 def category_name(locales: Locales, lang: Language, category: str) -> str:
     """A problem category in the reader's words (luan zhan, dumping, …)."""
     return locales.plain(lang, f"category.{category}")
+
+
+async def writing_report(update: Update, context: Context, actor: Actor) -> bool:
+    """Whether a problem report is being written: then a button that would open another dialog (a patrol, a
+    rectification) says so instead, since a person has one dialog and the draft (its photos too) would be lost."""
+    telegram_id = actor.known.telegram_id
+    if telegram_id is None or await services(context).reports.current(telegram_id) is None:
+        return False
+    await refuse(update, context, actor.language, "fixflow.report_open")
+    return True

@@ -103,6 +103,7 @@ async def invite_answer(update: Update, context: Context, actor: Actor, data: In
         assert check.invite is not None
         await tell_inviter(context, check.invite.created_by, person)
         await hand_over(context, person)
+        await resume_kept(context, Actor(person, person.language, actor.chat))  # a photo sent before the invite
 
 
 async def tell_inviter(context: Context, inviter_id: int | None, joined: Person) -> None:

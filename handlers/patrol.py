@@ -40,11 +40,20 @@ from handlers.callbacks import (
     PatrolMine,
     PatrolProblem,
     PatrolReach,
+    PatrolSwitch,
     pressed,
 )
 from handlers.common import Context, services
 from handlers.dialogs import flow
-from handlers.fieldwork import far_note, labels, main_menu, nearby_label, patrol_keyboard, sent_at
+from handlers.fieldwork import (
+    far_note,
+    labels,
+    main_menu,
+    nearby_label,
+    patrol_keyboard,
+    sent_at,
+    writing_report,
+)
 from handlers.media import album_answer, download_photo, note_album
 from handlers.report import begin
 from handlers.sending import refused, tell_office_missed
@@ -80,7 +89,7 @@ async def menu_patrol(update: Update, context: Context, actor: Actor, message: M
         reach = await svc.patrols.quick_reach(person.id, person.home_area_id, datetime.now(UTC))
         if reach is not None:
             await svc.patrols.begin_choice(person.telegram_id, sent_at(message))
-            await _start_on(update, context, actor, reach.id)
+            await _start_on(update, context, actor, reach.id, quick=True)
             return
     await offer_reaches(update, context, actor, started_at=sent_at(message))
 
@@ -183,6 +192,8 @@ async def reminder_started(update: Update, context: Context, actor: Actor, data:
     if await svc.patrols.reach(data.reach) is None:
         await refuse(update, context, actor.language, "fallback.outdated_button")
         return
+    if await writing_report(update, context, actor):
+        return
     await svc.patrols.begin_choice(actor.known.telegram_id, datetime.now(UTC))
     await _start_on(update, context, actor, data.reach)
 
@@ -258,8 +269,11 @@ async def mine_paged(update: Update, context: Context, actor: Actor, data: Patro
     await show(update, context, text, markup)
 
 
-async def _start_on(update: Update, context: Context, actor: Actor, reach_id: int) -> None:
-    """Start on the reach chosen, at the time the choice began (when /patrol was sent)."""
+async def _start_on(update: Update, context: Context, actor: Actor, reach_id: int, *, quick: bool = False) -> None:
+    """Start on the reach chosen, at the time the choice began (when /patrol was sent).
+
+    A `quick` start (the menu picked the reach) carries a button to choose another: "last seen" may be the wrong one.
+    """
     svc = services(context)
     lang = actor.language
     person = actor.known
@@ -286,7 +300,7 @@ async def _start_on(update: Update, context: Context, actor: Actor, reach_id: in
         update,
         context,
         svc.locales.t(lang, "patrol.started", reach=reach.name(lang), time=started),
-        patrol_buttons(svc.locales, lang, patrol.id),
+        patrol_buttons(svc.locales, lang, patrol.id, switch=quick),
     )
     await ask_live(context, person, lang)
 
@@ -305,12 +319,30 @@ async def ask_live(context: Context, person: Person, lang: Language) -> None:
     await svc.patrols.live_guide_sent(person.id)
 
 
-def patrol_buttons(locales: Locales, lang: Language, patrol_id: int) -> InlineKeyboardMarkup:
-    """Under the patrol card: report a problem, finish."""
-    return buttons(
+def patrol_buttons(locales: Locales, lang: Language, patrol_id: int, *, switch: bool = False) -> InlineKeyboardMarkup:
+    """Under the patrol card: report a problem, finish; after a quick start, choose another reach."""
+    rows = [
         [(locales.plain(lang, "patrol.problem_button"), PatrolProblem(patrol=patrol_id).pack())],
         [(locales.plain(lang, "patrol.finish_button"), PatrolFinish(patrol=patrol_id).pack())],
-    )
+    ]
+    if switch:
+        rows.append([(locales.plain(lang, "fixflow.switch_button"), PatrolSwitch(patrol=patrol_id).pack())])
+    return buttons(*rows)
+
+
+@pressed(PatrolSwitch, action="patrol")
+async def switch_pressed(update: Update, context: Context, actor: Actor, data: PatrolSwitch) -> None:
+    """Not this reach after all: the quick-started patrol is dropped while it holds nothing, and the list shown.
+
+    As /patrol shows it. Once a point or a photo is in, the patrol is under way: finish it instead."""
+    svc = services(context)
+    if not await svc.patrols.drop_if_empty(actor.known.id, data.patrol):
+        still_open = await svc.patrols.open_patrol(actor.known.id)
+        key = "fixflow.switch_under_way" if still_open and still_open.id == data.patrol else "fallback.outdated_button"
+        await refuse(update, context, actor.language, key)
+        return
+    await show(update, context, svc.locales.t(actor.language, "fixflow.switched"))
+    await offer_reaches(update, context, actor, started_at=datetime.now(UTC))
 
 
 # -- while open -----------------------------------------------------------------------------------------
@@ -731,6 +763,7 @@ def register(app: Application) -> None:  # type: ignore[type-arg]
         (finish_pressed, PatrolFinish),
         (problem_pressed, PatrolProblem),
         (mine_paged, PatrolMine),
+        (switch_pressed, PatrolSwitch),
     ):
         app.add_handler(CallbackQueryHandler(callback, pattern=codec.pattern))
     # Private messages (locations, photos, notes, the keyboards' buttons) come through handlers/router.py.

@@ -45,7 +45,7 @@ from handlers.callbacks import (
 )
 from handlers.common import Context, services
 from handlers.dialogs import flow
-from handlers.fieldwork import category_name
+from handlers.fieldwork import category_name, writing_report
 from handlers.maps import send_problem_map
 from handlers.media import fetch_photo
 from handlers.sending import problem_buttons, problem_lines, refused, tell_office_missed, who
@@ -704,6 +704,8 @@ async def action_pressed(update: Update, context: Context, actor: Actor, data: P
         return
     if action == "assign":
         await _choose_assignee(update, context, lang, problem)
+        return
+    if await writing_report(update, context, actor):  # a note would replace the draft
         return
     if action == "rectify":
         await svc.problems.put_note(telegram_id, "rectify", {"problem": problem.id, "photos": [], "note": None})

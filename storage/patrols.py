@@ -378,6 +378,27 @@ class Patrols:
         assert patrol is not None
         return patrol, True
 
+    async def discard_empty(self, patrol_id: int, person_id: int) -> bool:
+        """Delete the person's open patrol if it holds nothing yet (no point, photo, note, media or problem), in
+        one transaction: a quick start on the wrong reach then counts nowhere. False when it holds something."""
+        await self.caught_up()  # a live point queued behind counts
+        self._forget(person_id=person_id, patrol_id=patrol_id)
+        async with (
+            self._store.atomic() as conn,
+            conn.execute(
+                "DELETE FROM patrols WHERE id = ? AND person_id = ? AND status = 'open'"
+                " AND NOT EXISTS (SELECT 1 FROM patrol_points WHERE patrol_id = patrols.id)"
+                " AND NOT EXISTS (SELECT 1 FROM patrol_photos WHERE patrol_id = patrols.id)"
+                " AND NOT EXISTS (SELECT 1 FROM patrol_notes WHERE patrol_id = patrols.id)"
+                " AND NOT EXISTS (SELECT 1 FROM patrol_media WHERE patrol_id = patrols.id)"
+                " AND NOT EXISTS (SELECT 1 FROM problems WHERE patrol_id = patrols.id)",
+                (patrol_id, person_id),
+            ) as cursor,
+        ):
+            deleted = cursor.rowcount
+        self._written(person_id=person_id, patrol_id=patrol_id)
+        return deleted == 1
+
     async def add_point(
         self, patrol_id: int, *, at: datetime, lat: float, lon: float, accuracy_m: float | None, source: str
     ) -> None:

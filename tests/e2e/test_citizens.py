@@ -5,11 +5,24 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from bot import qr
 from bot.problems import MAX_PHOTOS
 from handlers.retention import prune_old_records
 from tests.conftest import BotFactory, Harness
 from tests.factories import make_jpeg
-from tests.support import LAT, WEST, chief, run_job, seed, started_admin, tap, volunteer
+from tests.support import (
+    LAT,
+    WEST,
+    chief,
+    d,
+    make_chief_invite,
+    run_job,
+    seed,
+    seed_registry,
+    started_admin,
+    tap,
+    volunteer,
+)
 
 
 async def test_a_volunteers_keyboard_has_report_a_problem_and_it_starts_a_report(bot: Harness) -> None:
@@ -130,11 +143,65 @@ async def test_a_stranger_keeps_at_most_a_reports_photos_and_more_are_not_downlo
     stranger = bot.sandbox.user(first_name="Passer", language_code="en")
     for n in range(MAX_PHOTOS):
         await stranger.send_photo(make_jpeg(800, 600, seed=20 + n))
-        assert f"Photo kept ({n + 1})" in (await stranger.next_message()).text
+        assert f"Photo saved ({n + 1} so far)" in (await stranger.next_message()).text
     photos = await bot.store.fetchval("SELECT count(*) FROM photos")
     await stranger.send_photo(make_jpeg(800, 600, seed=40))
     assert "at most 5 photos" in (await stranger.next_message()).text
     assert await bot.store.fetchval("SELECT count(*) FROM photos") == photos
     kept = await bot.store.kept_reports.get(stranger.id)
     assert kept is not None and len(kept.photos) == MAX_PHOTOS
+    assert bot.errors() == []
+
+
+async def test_a_stranger_who_joins_by_invite_keeps_their_name_and_their_kept_photo_goes_on(bot: Harness) -> None:
+    """Review finding: the invite left the kept photo stranded, and the old join button then renamed the chief
+    to their Telegram name and made them a volunteer too."""
+    await seed_registry(bot.store)
+    admin = await started_admin(bot)
+    wang = bot.sandbox.user(first_name="Wang", language_code="zh-hans")
+    await wang.send_photo(make_jpeg(1600, 1200, seed=11))
+    offer = await wang.next_message()
+    code = await make_chief_invite(bot, admin)
+    await wang.send(f"/start {code}")
+    card = await wang.next_message()
+    await tap(bot, wang, card, text="✅ 是我，王五")
+    await wang.next_message()  # the menu
+    ask = await wang.next_message()
+    assert "请共享问题所在位置" in ask.text, ask.describe()
+    assert await bot.store.kept_reports.get(wang.id) is None
+
+    await bot.sandbox.answer(await wang.press_raw(offer.chat_id, offer.message_id, "cz:join"))
+    person = await bot.store.people.by_telegram_id(wang.id)
+    assert person is not None and person.name == "王五" and person.roles == {"chief": "town"}
+    state = await bot.services.reports.current(wang.id)
+    assert state is not None and len(state.draft.photos) == 1
+    assert bot.errors() == []
+
+
+async def test_the_join_button_of_a_member_with_something_kept_resumes_it_and_joins_nothing(bot: Harness) -> None:
+    ids = await seed(bot.store)
+    wang = bot.sandbox.user(first_name="Wang", language_code="zh-hans")
+    await wang.send_photo(make_jpeg(1600, 1200, seed=12))
+    offer = await wang.next_message()
+    stranger = await bot.store.people.by_telegram_id(wang.id)
+    assert stranger is not None
+    await bot.store.people.grant_role(stranger.id, "chief", level="village")  # made a chief by the office meanwhile
+    await bot.store.assignments.assign(stranger.id, ids["DBH-01"], level="village", starts_on=d("2026-11-01"))
+    await bot.sandbox.answer(await wang.press_raw(offer.chat_id, offer.message_id, "cz:join"))
+    ask = await wang.next_message()
+    assert "请共享问题所在位置" in ask.text, ask.describe()
+    person = await bot.store.people.by_telegram_id(wang.id)
+    assert person is not None and person.name == stranger.name and person.roles == {"chief": "village"}
+    assert bot.errors() == []
+
+
+async def test_a_deactivated_member_who_scans_a_sign_is_told_so_and_no_report_starts(bot: Harness) -> None:
+    ids = await seed(bot.store)
+    xiao = bot.sandbox.user(first_name="小李", language_code="zh-hans")
+    person_id = await volunteer(bot, xiao, "李小义")
+    await bot.store.people.set_active(person_id, False, by=None)
+    [sign] = qr.sign_codes(bot.app.bot.username, [(ids["LGH-01"], "LGH-01", "立公河")])
+    await xiao.send(f"/start {sign.link.split('start=')[1]}")
+    assert "您的账号已被停用" in (await xiao.next_message()).text
+    assert await bot.store.dialogs.get(xiao.id) is None
     assert bot.errors() == []

@@ -263,7 +263,7 @@ async def test_a_chief_records_a_problem_fixed_on_the_spot(bot: Harness) -> None
     await wang.send("已经清理干净了")
     assert "请发送处置后的照片，或点" in (await wang.next_message()).text
     await wang.send_photo(make_jpeg(1600, 1200, seed=1))  # the problem's own photo again: no evidence of a fix
-    assert "这是问题照片本身" in (await wang.next_message()).text
+    assert "这张是上报时的问题照片" in (await wang.next_message()).text
     await wang.send_photo(make_jpeg(1600, 1200, seed=7))
     added = await wang.next_message()
     assert "已收到第 1 张处置后照片" in added.text

@@ -139,6 +139,30 @@ async def test_the_clearly_nearest_reach_by_the_last_location_starts_at_once(bot
     how = await li.next_message()
     assert "共享实时位置" in how.text and how.photo is None  # the guide came with the first patrol
 
+    # About to walk the other reach: one more tap drops the patrol just started and offers the list.
+    assert "🔄 换个河段" in again.button_texts, again.describe()
+    await tap(bot, li, again, text="🔄 换个河段")
+    choice = await li.next_message()
+    assert "请选择要巡查的河段" in choice.text, choice.describe()
+    await li.next_message()  # or send your location
+    rows = [tuple(row) for row in await bot.store.fetchall("SELECT reach_id, status FROM patrols ORDER BY id")]
+    assert rows == [(ids["DBH-01"], "finished")], rows  # the dropped one counts nowhere
+    started = await tap(bot, li, choice, text="🏞 江海河")
+    assert "巡河已开始：江海河" in started.text and "🔄 换个河段" not in started.button_texts
+    await li.next_message()
+    # Once a point is in, the patrol is under way: the button says so and drops nothing.
+    await li.send("✅ 结束巡河")
+    await bot.sandbox.wait_consumed()
+    await li.send("🚶 巡河")
+    await bot.sandbox.wait_consumed()
+    quick = next(m for m in reversed(li.messages()) if "巡河已开始" in m.text)
+    await li.send_location(LAT, WEST + STEP)
+    await bot.sandbox.wait_consumed()
+    answer = await bot.sandbox.answer(await li.press(quick, text="🔄 换个河段"))
+    assert answer.get("show_alert") and "巡河已在进行" in answer["text"], answer
+    assert len(await bot.store.fetchall("SELECT id FROM patrols WHERE status = 'open'")) == 1
+    assert bot.errors() == []
+
 
 # -- 2. the picture guide ----------------------------------------------------------------------------------
 
@@ -253,7 +277,8 @@ async def test_at_the_photo_step_a_note_moves_on_and_finish_ends_the_patrol(bot:
     await zhou.send_photo(make_jpeg(1200, 900, seed=21), date=t0 + 14 * 60)
     assert "已收到第 1 张照片" in (await zhou.next_message()).text
     await zhou.send("⚠️ 发现问题", date=t0 + 14 * 60)  # the keyboard's button again: no description
-    assert "请先发送问题照片" in (await zhou.next_message()).text
+    again = (await zhou.next_message()).text
+    assert "请先发送问题照片" not in again and "已收到 1 张照片" in again and "下一步" in again, again
     await zhou.send("岸边堆了一车建筑垃圾", date=t0 + 15 * 60)
     moved = await zhou.next_message()
     assert "请先发送问题照片" not in moved.text

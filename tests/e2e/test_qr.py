@@ -65,7 +65,7 @@ def _pdf_pages(data: bytes) -> list[Image.Image]:
 
 def _expected(reaches: dict[str, int]) -> list[str]:
     """The links in sheet order: CD's reaches by code."""
-    return [f"https://t.me/{BOT}?start=r{reaches[f'CD-{n:02}']}" for n in range(1, 8)]
+    return [f"https://t.me/{BOT}?start=r-CD-{n:02}" for n in range(1, 8)]
 
 
 def test_the_png_sheet_decodes_to_each_reachs_deep_link_in_its_own_card(
@@ -125,6 +125,7 @@ async def test_a_deep_link_starts_a_report_on_its_reach_for_a_member_and_a_stran
     reach = ids["LGH-01"]  # not the nearest to where the problem is: the reach comes from the code
     [sign] = qr.sign_codes(bot.app.bot.username, [(reach, "LGH-01", "立公河")])
     payload = sign.link.split("start=")[1]
+    assert payload == "r-LGH-01"  # the code, which a rebuilt database keeps; never the row's id
     decoded = zxingcpp.read_barcodes(qr.card(sign, "hint"))
     assert [b.text for b in decoded] == [sign.link]
 
@@ -169,7 +170,9 @@ async def _photo_location_category(bot: Harness, user: FakeUser, *, zh: bool = T
 async def test_a_deep_link_to_a_reach_that_is_gone_or_a_malformed_one_starts_nothing(bot: Harness) -> None:
     await seed(bot.store)
     passer = bot.sandbox.user(first_name="Passer", language_code="en")
-    await passer.send("/start r999999")
+    await passer.send("/start r-GONE-01")
+    assert "no longer exists" in (await passer.next_message()).text
+    await passer.send(f"/start {qr.sign_codes('b', [(1, '立公河-9', 'x')])[0].link.split('start=')[1]}")
     assert "no longer exists" in (await passer.next_message()).text
     await passer.send("/start r1234567890123")  # too long for a reach id: an invite code to check, and unknown
     assert "invite code is not valid" in (await passer.next_message()).text

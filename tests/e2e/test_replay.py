@@ -62,7 +62,7 @@ ANSWER_IN_GROUP = {
 BUTTON_ANSWER = {"callback_query_inaccessible_message.json", "callback_query_unknown_data.json"}
 # The payload's sender is nobody yet: a photo or image file of theirs is kept, with the offer to join as a volunteer
 # (tests/e2e/test_citizens.py), its file served by the stand-in under the payload's own file id.
-KEPT = ("照片已保存", "Photo kept")  # the payload with language code ln-LN reads the default language
+KEPT = ("照片已保存", "Photo saved")  # the payload with language code ln-LN reads the default language
 
 
 def _map_ids(value: Any, ids: dict[int, int]) -> Any:

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 
 from handlers.problems import chase_deadlines
 from tests.conftest import Harness
+from tests.factories import make_jpeg
 from tests.support import World, chief, run_job, run_weekly, seed, tap, volunteer
 
 
@@ -142,4 +143,31 @@ async def test_the_weekly_digest_and_the_overdue_letter_carry_the_same_buttons(b
     assert "Reminder letter" in letter.text and letter.button_texts == ["🛠 Rectify #2", "Details"]
     started = await tap(bot, amy, english, text="🚶 Patrol Ligong River")
     assert "Patrol started" in started.text, started.describe()
+    assert bot.errors() == []
+
+
+async def test_a_todo_button_never_throws_away_a_report_being_written(bot: Harness) -> None:
+    """Review finding: one dialog per person, and the rectify and patrol buttons replaced a half-written report
+    (its photos too) without a word. Now they say a report is being written, and the report goes on."""
+    ids = await seed(bot.store)
+    for code, rectify, patrol, says in (
+        ("zh-hans", "🛠 整改 #1", "🚶 巡 立公河", "正在填写"),
+        ("en", "🛠 Rectify #2", "🚶 Patrol Ligong River", "in the middle of a report"),
+    ):
+        wang = bot.sandbox.user(first_name="王五", language_code=code)
+        wang_id = await chief(bot, wang, f"王五{code}", [ids["LGH-01"]], level="village")
+        xiao_id = await volunteer(bot, bot.sandbox.user(first_name="x"), f"李小义{code}")
+        await _problems(bot, xiao_id, wang_id, ids["LGH-01"], [2])
+        await wang.send("/todo")
+        todo = await wang.next_message()
+        await wang.send("/report")
+        await wang.next_message()
+        await wang.send_photo(make_jpeg(1600, 1200, seed=5))
+        await wang.next_message()
+        for label in (rectify, patrol):
+            answer = await bot.sandbox.answer(await wang.press(todo, text=label))
+            assert answer.get("show_alert") and says in answer["text"], answer
+        state = await bot.services.reports.current(wang.id)
+        assert state is not None and len(state.draft.photos) == 1
+        assert await bot.store.fetchall("SELECT id FROM patrols") == []
     assert bot.errors() == []

@@ -107,6 +107,7 @@ INVENTORY: list[tuple[str, type[CallbackData], str]] = [
     ("rp:fixed", cb.ReportFixedSend, "report"),
     ("td:p:1", cb.TodoPage, "todo"),
     ("cz:join", cb.JoinToReport, "citizens"),
+    ("pt:sw:101", cb.PatrolSwitch, "patrol"),
 ]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime
 
 from bot.citizens import deep_link, payload_reach, start_payload
@@ -51,10 +52,16 @@ def test_patrol_lines_and_the_digests_buttons_are_capped_problems_first() -> Non
     assert actions[0].label == "🛠 Rectify #1" and actions[4].label == "🚶 Patrol River 8"
 
 
-def test_a_signs_start_payload_is_short_valid_and_read_back() -> None:
-    payload = start_payload(123456)
-    assert payload == "r123456" and len(payload) <= 64
-    assert payload_reach(payload) == 123456
-    for other in ("", "r", "rx1", "R12", "r12 ", "abcDEF_123-xyz", "r" + "1" * 13):
-        assert payload_reach(other) is None
-    assert deep_link("riverbot_test_bot", payload) == "https://t.me/riverbot_test_bot?start=r123456"
+def test_a_signs_start_payload_holds_the_reachs_code_not_its_database_id() -> None:
+    """Review finding: signs stay on the bank for years; a rebuilt database renumbers ids, never codes."""
+    payload = start_payload("LGH-01")
+    assert payload == "r-LGH-01"
+    assert payload_reach(payload) == "LGH-01"
+    for code in ("丁堡河-1", "a b", "X" * 63, "a.b"):
+        payload = start_payload(code)
+        assert payload.startswith("rb") and re.fullmatch(r"[A-Za-z0-9_-]+", payload), payload
+        assert "=" not in payload and payload_reach(payload) == code
+    assert start_payload("X" * 62) == "r-" + "X" * 62
+    for other in ("", "r", "r-", "rb", "rb!!", "rb" + "_" * 5, "r12", "R-12", "abcDEF_123-xyz", "r" + "1" * 13):
+        assert payload_reach(other) is None, other
+    assert deep_link("riverbot_test_bot", "r-LGH-01") == "https://t.me/riverbot_test_bot?start=r-LGH-01"
