@@ -92,5 +92,5 @@ async def writing_report(update: Update, context: Context, actor: Actor) -> bool
     telegram_id = actor.known.telegram_id
     if telegram_id is None or await services(context).reports.current(telegram_id) is None:
         return False
-    await refuse(update, context, actor.language, "fixflow.report_open")
+    await refuse(update, context, actor.language, "steps.report_open")
     return True

@@ -326,7 +326,7 @@ def patrol_buttons(locales: Locales, lang: Language, patrol_id: int, *, switch: 
         [(locales.plain(lang, "patrol.finish_button"), PatrolFinish(patrol=patrol_id).pack())],
     ]
     if switch:
-        rows.append([(locales.plain(lang, "fixflow.switch_button"), PatrolSwitch(patrol=patrol_id).pack())])
+        rows.append([(locales.plain(lang, "steps.switch_button"), PatrolSwitch(patrol=patrol_id).pack())])
     return buttons(*rows)
 
 
@@ -338,10 +338,10 @@ async def switch_pressed(update: Update, context: Context, actor: Actor, data: P
     svc = services(context)
     if not await svc.patrols.drop_if_empty(actor.known.id, data.patrol):
         still_open = await svc.patrols.open_patrol(actor.known.id)
-        key = "fixflow.switch_under_way" if still_open and still_open.id == data.patrol else "fallback.outdated_button"
+        key = "steps.switch_under_way" if still_open and still_open.id == data.patrol else "fallback.outdated_button"
         await refuse(update, context, actor.language, key)
         return
-    await show(update, context, svc.locales.t(actor.language, "fixflow.switched"))
+    await show(update, context, svc.locales.t(actor.language, "steps.switched"))
     await offer_reaches(update, context, actor, started_at=datetime.now(UTC))
 
 

@@ -290,7 +290,7 @@ async def _refused(update: Update, context: Context, lang: Language, transition:
         assert transition.step is not None
         key = f"report.use_step_{transition.step.value}"
         if transition.step is Step.PHOTOS and transition.draft.photos:  # not "send photos first": they came
-            await refuse(update, context, lang, "fixflow.photos_in", count=len(transition.draft.photos))
+            await refuse(update, context, lang, "steps.photos_in", count=len(transition.draft.photos))
             return
     else:
         key = f"report.{reason}"
