@@ -424,12 +424,15 @@ def render(
     for mark in scene.marks:
         if mark.label:
             x, y = at(mark.point)
-            pen.text(  # above and to the right: the line through the marker stays visible
-                (x + mark.radius // 2, y - mark.radius - 6),
+            # Above and to the right, so the line through the marker stays visible; to the left instead where the
+            # text would run off the picture's edge (a start or end at the map's margin).
+            right = x + mark.radius // 2 + face.label.getlength(mark.label) + 8 <= view.width
+            pen.text(
+                (x + mark.radius // 2 if right else x - mark.radius // 2, y - mark.radius - 6),
                 mark.label,
                 fill=INK,
                 font=face.label,
-                anchor="ld",
+                anchor="ld" if right else "rd",
                 stroke_width=4,
                 stroke_fill=WHITE,
             )

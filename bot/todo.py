@@ -75,7 +75,7 @@ class TodoService:
 
 
 def _days(locales: Locales, lang: Language, days: int) -> str:
-    return locales.plain(lang, "todo.days_one" if days == 1 else "todo.days_many", days=days)
+    return locales.plain(lang, "todo.days", days=days)
 
 
 def problem_line(locales: Locales, lang: Language, item: DueProblem, category: str, today: date) -> str:

@@ -707,11 +707,14 @@ class Patrols:
             self._written(patrol_id=patrol_id)
 
     async def _finish(self, patrol_id: int, result: Finish) -> bool:
-        return (
-            await self._store.execute(
+        async with self._store.atomic():
+            if result.coverage is not None:  # apart: a reach without a line has none to write
+                await self._store.execute(
+                    "UPDATE patrols SET coverage = ? WHERE id = ? AND status = 'open'", (result.coverage, patrol_id)
+                )
+            changed = await self._store.execute(
                 "UPDATE patrols SET status = 'finished', ended_at = ?, end_reason = ?, distance_m = ?,"
-                " duration_s = ?, point_count = ?, photo_count = ?, valid = ?, reasons = ?, coverage = ?,"
-                " updated_at = ?"
+                " duration_s = ?, point_count = ?, photo_count = ?, valid = ?, reasons = ?, updated_at = ?"
                 " WHERE id = ? AND status = 'open'",
                 (
                     to_db_time(result.ended_at),
@@ -722,13 +725,11 @@ class Patrols:
                     result.photo_count,
                     1 if result.valid else 0,
                     json.dumps(result.reasons, ensure_ascii=False),
-                    result.coverage,
                     utc_now(),
                     patrol_id,
                 ),
             )
-            > 0
-        )
+        return changed > 0
 
     async def open_patrols(self) -> list[PatrolRecord]:
         await self.caught_up()  # their last activity includes every point received
