@@ -28,7 +28,7 @@ _PLURAL = re.compile(r"\{(\w+):([^{}|]*)\|([^{}|]*)\}")
 
 def plural(template: str, params: Mapping[str, object]) -> str:
     """The template with each `{count:one|other}` replaced by the word its count asks for. English needs the two
-    forms; Chinese writes `{days} 天` and never asks. A count that is not a number takes the other form."""
+    forms; Chinese has no plural and never asks. A count that is not a number takes the other form."""
 
     def pick(match: re.Match[str]) -> str:
         try:

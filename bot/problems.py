@@ -233,25 +233,7 @@ class ProblemService:
         reach = await self._store.reaches.by_id(draft.reach_id)
         assert reach is not None
         async with self._store.atomic():
-            problem_id = await self._store.problems.insert(
-                NewProblem(
-                    reporter_id=reporter_id,
-                    patrol_id=draft.patrol_id,
-                    reach_id=reach.id,
-                    area_id=reach.area_id,
-                    category=draft.category,
-                    description=draft.description,
-                    lat=draft.lat,
-                    lon=draft.lon,
-                    # The patrol's track is a location the person shared (live): stored as shared.
-                    location_source="exif" if draft.location_source == "exif" else "shared",
-                ),
-                reported_at=at,
-            )
-            for photo in draft.photos:
-                await self._store.problems.add_photo(
-                    problem_id, photo_id=photo.photo_id, file_id=photo.file_id, kind="before", added_by=reporter_id
-                )
+            problem_id = await self._insert_reported(draft, reach, reporter_id, at)
             await self._store.problems.add_event(
                 problem_id, actor_id=reporter_id, action="report", from_status=None, to_status="reported", at=at
             )
@@ -277,6 +259,30 @@ class ProblemService:
         assert problem is not None
         return problem
 
+    async def _insert_reported(self, draft: Draft, reach: ReachRecord, reporter_id: int, at: datetime) -> int:
+        """The problem as reported, with its photos as before-photos; the caller holds the transaction."""
+        assert draft.category is not None and draft.lat is not None and draft.lon is not None
+        problem_id = await self._store.problems.insert(
+            NewProblem(
+                reporter_id=reporter_id,
+                patrol_id=draft.patrol_id,
+                reach_id=reach.id,
+                area_id=reach.area_id,
+                category=draft.category,
+                description=draft.description,
+                lat=draft.lat,
+                lon=draft.lon,
+                # The patrol's track is a location the person shared (live): stored as shared.
+                location_source="exif" if draft.location_source == "exif" else "shared",
+            ),
+            reported_at=at,
+        )
+        for photo in draft.photos:
+            await self._store.problems.add_photo(
+                problem_id, photo_id=photo.photo_id, file_id=photo.file_id, kind="before", added_by=reporter_id
+            )
+        return problem_id
+
     @staticmethod
     def may_fix_on_spot(person: Person) -> bool:
         """Who may file a problem as fixed on the spot (closed at once, with before and after photos): an active
@@ -297,24 +303,7 @@ class ProblemService:
         now = max(datetime.now(UTC), at)
         due = now.astimezone(self._settings.tz).date()
         async with self._store.atomic():
-            problem_id = await self._store.problems.insert(
-                NewProblem(
-                    reporter_id=reporter.id,
-                    patrol_id=draft.patrol_id,
-                    reach_id=reach.id,
-                    area_id=reach.area_id,
-                    category=draft.category,
-                    description=draft.description,
-                    lat=draft.lat,
-                    lon=draft.lon,
-                    location_source="exif" if draft.location_source == "exif" else "shared",
-                ),
-                reported_at=at,
-            )
-            for photo in draft.photos:
-                await self._store.problems.add_photo(
-                    problem_id, photo_id=photo.photo_id, file_id=photo.file_id, kind="before", added_by=reporter.id
-                )
+            problem_id = await self._insert_reported(draft, reach, reporter.id, at)
             for photo in draft.fixed_photos:
                 await self._store.problems.add_photo(
                     problem_id, photo_id=photo.photo_id, file_id=photo.file_id, kind="after", added_by=reporter.id

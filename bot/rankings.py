@@ -1,4 +1,5 @@
-"""The towns' ranking (红黑榜) that county and city chiefs get with their weekly digest: a pure rule, no store.
+"""The towns' ranking (the red and black lists) that county and city chiefs get with their weekly digest: a pure
+rule, no store.
 
 A ranking is only fair if its rule is stated and holds at the edges, so the rule lives here and the digest states
 it in words (`summary.ranking.rule`):

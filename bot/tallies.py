@@ -505,21 +505,7 @@ class TallyService:
             if c.periods == 0:
                 continue
             period = period_of(c.kind, today)
-            result.append(
-                Progress(
-                    assignment_id=c.assignment_id,
-                    person_id=c.person_id,
-                    person_name=c.person_name,
-                    reach_id=c.reach_id,
-                    reach_code=c.reach_code,
-                    reach_name_zh=c.reach_name_zh,
-                    reach_name_en=c.reach_name_en,
-                    period=period,
-                    required=c.count,
-                    done=c.patrols,
-                    days_left=period.days_left(today),
-                )
-            )
+            result.append(_progress(c, period, period.days_left(today)))
         return result
 
     async def running(self, day: date, *, area_id: int | None = None) -> list[Progress]:
@@ -541,22 +527,7 @@ class TallyService:
             if c.periods == 0:
                 continue
             period = periods[c.kind]
-            result.append(
-                Progress(
-                    assignment_id=c.assignment_id,
-                    person_id=c.person_id,
-                    person_name=c.person_name,
-                    reach_id=c.reach_id,
-                    reach_code=c.reach_code,
-                    reach_name_zh=c.reach_name_zh,
-                    reach_name_en=c.reach_name_en,
-                    period=period,
-                    required=c.count,
-                    done=c.patrols,
-                    days_left=period.days_left(day + timedelta(days=1)),
-                    area_id=c.area_id,
-                )
-            )
+            result.append(_progress(c, period, period.days_left(day + timedelta(days=1)), area_id=c.area_id))
         return result
 
     async def stats(self, first: date, last: date, *, area_id: int | None = None) -> Stats:
@@ -970,3 +941,21 @@ class StatsReport:
         for row in rows:
             writer.writerow([escape_formula(row.get(c, "")) for c in self.CSV_COLUMNS])
         return ("\ufeff" + out.getvalue()).encode("utf-8")
+
+
+def _progress(count: AssignmentCount, period: Period, days_left: int, *, area_id: int = 0) -> Progress:
+    """An assignment's figures over its period as /mypatrols and the summaries show them."""
+    return Progress(
+        assignment_id=count.assignment_id,
+        person_id=count.person_id,
+        person_name=count.person_name,
+        reach_id=count.reach_id,
+        reach_code=count.reach_code,
+        reach_name_zh=count.reach_name_zh,
+        reach_name_en=count.reach_name_en,
+        period=period,
+        required=count.count,
+        done=count.patrols,
+        days_left=days_left,
+        area_id=area_id,
+    )
