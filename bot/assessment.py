@@ -43,8 +43,8 @@ from storage import Store
 from storage.records import AreaRecord
 from storage.tallies import ProblemGroup
 
-FORMATS = ("xlsx", "pdf")
 Format = Literal["xlsx", "pdf"]
+FORMATS: tuple[Format, ...] = ("xlsx", "pdf")
 FOUR_DISORDERS = CATEGORIES[:4]  # occupation, extraction, dumping, building: counted first, as the county does
 # The bot's buttons: each names a period relative to today.
 PRESETS = ("last_month", "this_month", "last_quarter", "this_quarter", "last_half", "this_half", "last_year")
@@ -713,6 +713,32 @@ async def assessment_file(
     except PdfError as exc:
         raise AssessmentError(exc.key) from None
     return report, data
+
+
+class Assessments:
+    """The bot's side of the report (/assessment): periods as of today, and the file."""
+
+    def __init__(self, store: Store, settings: Settings, locales: Locales) -> None:
+        self._store = store
+        self._settings = settings
+        self._locales = locales
+
+    def today(self) -> date:
+        return datetime.now(self._settings.tz).date()
+
+    def period(self, text: str) -> ReportPeriod | None:
+        return parse_period(text, self.today())
+
+    def presets(self) -> list[tuple[str, ReportPeriod]]:
+        today = self.today()
+        return [(name, preset(name, today)) for name in PRESETS]
+
+    async def file(
+        self, *, language: str, period: ReportPeriod, fmt: Format, areas: frozenset[int] | None = None
+    ) -> tuple[Assessment, bytes]:
+        return await assessment_file(
+            self._store, self._settings, self._locales, language=language, period=period, fmt=fmt, areas=areas
+        )
 
 
 def file_name(period: ReportPeriod, fmt: Format) -> str:
