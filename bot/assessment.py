@@ -409,7 +409,7 @@ CATEGORY_COLUMNS = ("category", "found", "rectified", "open")
 # Relative widths in the PDF (and, times 4, the XLSX columns' widths in characters).
 WIDTHS = {
     "rank": 1.2,
-    "mark": 1.4,
+    "mark": 2.2,
     "area_code": 1.6,
     "area": 3.0,
     "chief": 2.2,
