@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import io
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Literal
@@ -185,6 +185,20 @@ class ChiefRow:
 
 
 @dataclass(frozen=True, slots=True)
+class OverdueRow:
+    """A problem still open at the end of the period past its deadline (the tallies' overdue), with its days."""
+
+    number: int
+    area: tuple[str, str]
+    reach: tuple[str, str]
+    category: str
+    assignee: str
+    deadline: date
+    days: int
+    pressed: int
+
+
+@dataclass(frozen=True, slots=True)
 class Assessment:
     period: ReportPeriod
     office: str
@@ -196,6 +210,7 @@ class Assessment:
     areas: list[AreaRow]
     chiefs: list[ChiefRow]
     categories: dict[str, ProblemFigures] = field(default_factory=dict)
+    overdue: list[OverdueRow] = field(default_factory=list)
 
 
 def _sum_groups(groups: Sequence[ProblemGroup]) -> tuple[ProblemFigures, int]:
@@ -264,7 +279,7 @@ class AssessmentService:
                         sum(g.new for g in mine if g.split == "chief"),
                         sum(g.new for g in mine if g.split == "volunteer"),
                         longest,
-                        sum(n for a, _, n in pressed if a == rate_row.area_id),
+                        sum(n for a, _, _, n in pressed if a == rate_row.area_id),
                     ),
                 )
             )
@@ -290,7 +305,7 @@ class AssessmentService:
                     Problems(
                         figures,
                         overdue_days_max=longest,
-                        pressed=sum(n for a, who, n in pressed if who == key and inside(a)),
+                        pressed=sum(n for a, who, _, n in pressed if who == key and inside(a)),
                     ),
                 )
             )
@@ -311,6 +326,15 @@ class AssessmentService:
             max((r.problems.overdue_days_max for r in area_rows), default=0),
             sum(r.problems.pressed for r in area_rows),
         )
+        pressed_by_problem = {problem: n for _, _, problem, n in pressed}
+        overdue = await self._overdue(
+            await self._tallies.problem_groups(first, last, area_id=area_id, split="problem"),
+            records=records,
+            inside=inside,
+            pressed=pressed_by_problem,
+            last=last,
+            language=language,
+        )
         return Assessment(
             period=period,
             office=office,
@@ -322,7 +346,44 @@ class AssessmentService:
             areas=_rank_areas(area_rows),
             chiefs=_rank_chiefs(chief_rows),
             categories=categories,
+            overdue=overdue,
         )
+
+    async def _overdue(
+        self,
+        groups: list[ProblemGroup],
+        *,
+        records: dict[int, AreaRecord],
+        inside: Callable[[int], bool],
+        pressed: dict[int, int],
+        last: date,
+        language: str,
+    ) -> list[OverdueRow]:
+        """The overdue problems one by one (the tallies' figures cut per problem), the longest overdue first."""
+        rows = []
+        for g in groups:
+            if not g.overdue or not inside(g.area_id):
+                continue
+            problem = await self._store.problems.by_id(int(g.split))
+            if problem is None:
+                continue
+            reach = await self._store.reaches.by_id(problem.reach_id)
+            assignee = None if problem.assignee_id is None else await self._store.people.by_id(problem.assignee_id)
+            area = records.get(g.area_id)
+            rows.append(
+                OverdueRow(
+                    number=problem.id,
+                    area=("", "") if area is None else (area.code, area.name(language)),
+                    reach=("", "") if reach is None else (reach.code, reach.name(language)),
+                    category=g.category,
+                    assignee="" if assignee is None else assignee.name,
+                    deadline=last - timedelta(days=g.overdue_days),
+                    days=g.overdue_days,
+                    pressed=pressed.get(problem.id, 0),
+                )
+            )
+        rows.sort(key=lambda r: (-r.days, r.number))
+        return rows
 
 
 def _rank_areas(rows: list[AreaRow]) -> list[AreaRow]:
@@ -406,6 +467,7 @@ CHIEF_COLUMNS = (
     "pressed",
 )
 CATEGORY_COLUMNS = ("category", "found", "rectified", "open")
+OVERDUE_COLUMNS = ("number", "area", "reach", "category", "assignee", "deadline", "days", "pressed")
 # Relative widths in the PDF (and, times 4, the XLSX columns' widths in characters).
 WIDTHS = {
     "rank": 1.2,
@@ -417,8 +479,13 @@ WIDTHS = {
     "areas": 3.0,
     "reaches": 4.5,
     "category": 3.0,
+    "reach": 4.0,
+    "assignee": 2.2,
+    "deadline": 2.2,
 }
-TEXT_COLUMNS = frozenset({"mark", "area_code", "area", "chief", "level", "areas", "reaches", "category"})
+TEXT_COLUMNS = frozenset(
+    {"mark", "area_code", "area", "chief", "level", "areas", "reaches", "category", "reach", "assignee", "deadline"}
+)
 
 
 class AssessmentReport:
@@ -567,6 +634,21 @@ class AssessmentReport:
         rows.append(row(self.say("total"), sum(cats.values(), ProblemFigures())))
         return rows
 
+    def overdue_rows(self) -> list[list[object]]:
+        return [
+            [
+                o.number,
+                f"{o.area[0]} {o.area[1]}".strip(),
+                f"{o.reach[0]} {o.reach[1]}".strip(),
+                self._locales.plain(self.language, f"category.{o.category}"),
+                o.assignee,
+                o.deadline.isoformat(),
+                o.days,
+                o.pressed,
+            ]
+            for o in self.report.overdue
+        ]
+
     def red_black(self) -> list[str]:
         """The red and black lists in words: areas, then chiefs."""
         lines = []
@@ -604,6 +686,7 @@ class AssessmentReport:
             ("sheet.areas", AREA_COLUMNS, self.area_rows()),
             ("sheet.chiefs", CHIEF_COLUMNS, self.chief_rows()),
             ("sheet.categories", CATEGORY_COLUMNS, self.category_rows()),
+            ("sheet.overdue", OVERDUE_COLUMNS, self.overdue_rows()),
         )
         for sheet_key, columns, rows in tables:
             sheet = book.create_sheet(self.say(sheet_key)[:31])
@@ -649,6 +732,11 @@ class AssessmentReport:
             doc.paragraph(self.say("none"))
         doc.heading(self.say("heading.categories"))
         doc.table(_columns(self, CATEGORY_COLUMNS), self.category_rows(), size=9.5)
+        doc.heading(self.say("heading.overdue"))
+        if self.report.overdue:
+            doc.table(_columns(self, OVERDUE_COLUMNS), self.overdue_rows())
+        else:
+            doc.paragraph(self.say("none"))
         doc.heading(self.say("heading.rules"))
         for line in self.rules():
             doc.paragraph(line, size=9)

@@ -425,8 +425,10 @@ class TallyService:
         assessment report's per-chief and by-reporter figures, which add up to `problems()` exactly."""
         return (await self._groups(first, last, area_id=area_id, split=split))[0]
 
-    async def pressed(self, first: date, last: date, *, area_id: int | None = None) -> list[tuple[int, str, int]]:
-        """Cases the office pressed in [first, last]: (area id, assignee id or "", count)."""
+    async def pressed(
+        self, first: date, last: date, *, area_id: int | None = None
+    ) -> list[tuple[int, str, int, int]]:
+        """Cases the office pressed in [first, last]: (area id, assignee id or "", problem id, count)."""
         tz = self._settings.tz
         return await self._store.tallies.pressed_counts(
             start=day_start(first, tz), end=day_start(last + timedelta(days=1), tz), area_id=area_id

@@ -78,11 +78,12 @@ class ProblemGroup:
 
 
 # The further splits of `problem_groups`, as SQL on the problem row `p`: the chief it is assigned to now ("" when
-# none), who reported it, and whether its reporter is a chief, a volunteer (and no chief) or anyone else (the
-# office, a citizen).
+# none), who reported it, the problem itself, and whether its reporter is a chief, a volunteer (and no chief) or
+# anyone else (the office, a citizen).
 SPLITS = {
     "assignee": "COALESCE(CAST(p.assignee_id AS TEXT), '')",
     "reporter_id": "CAST(p.reporter_id AS TEXT)",
+    "problem": "CAST(p.id AS TEXT)",
     "reporter": (
         "CASE WHEN EXISTS (SELECT 1 FROM person_roles o WHERE o.person_id = p.reporter_id AND o.role = 'chief')"
         " THEN 'chief' WHEN EXISTS (SELECT 1 FROM person_roles o WHERE o.person_id = p.reporter_id"
@@ -335,21 +336,21 @@ class Tallies:
 
     async def pressed_counts(
         self, *, start: datetime, end: datetime, area_id: int | None = None
-    ) -> list[tuple[int, str, int]]:
+    ) -> list[tuple[int, str, int, int]]:
         """Cases pressed by the office (events `pressed`) in [start, end): (area id, assignee id as text or ""
-        when none, count) per area and the problem's assignee now."""
+        when none, problem id, count) per problem, with its area and assignee now."""
         params: dict[str, Any] = {"s": to_db_time(start), "e": to_db_time(end)}
         area = ""
         if area_id is not None:
             area = " AND p.area_id = :area"
             params["area"] = area_id
         rows = await self._store.fetchall(
-            f"SELECT p.area_id, {SPLITS['assignee']}, count(*) FROM problem_events v"
+            f"SELECT p.area_id, {SPLITS['assignee']}, p.id, count(*) FROM problem_events v"
             " JOIN problems p ON p.id = v.problem_id"
-            f" WHERE v.action = 'pressed' AND v.at >= :s AND v.at < :e{area} GROUP BY 1, 2 ORDER BY 1, 2",
+            f" WHERE v.action = 'pressed' AND v.at >= :s AND v.at < :e{area} GROUP BY p.id ORDER BY p.id",
             params,
         )
-        return [(int(r[0]), str(r[1]), int(r[2])) for r in rows]
+        return [(int(r[0]), str(r[1]), int(r[2]), int(r[3])) for r in rows]
 
     async def median_days_to_close(self, *, start: datetime, end: datetime, area_id: int | None = None) -> float | None:
         """Median of (closed_at − reported_at) in days over problems closed (status closed) in [start, end)."""

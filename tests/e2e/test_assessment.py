@@ -64,7 +64,7 @@ async def test_an_admin_gets_the_report_as_a_pdf_and_as_a_spreadsheet(bot: Harne
     document = await admin.next_message(timeout=30)
     assert document.document is not None and (document.document_name or "").endswith(f"{before}.xlsx")
     book = load_workbook(io.BytesIO(document.document))
-    assert book.sheetnames == ["通报概要", "片区", "河长", "问题分类"]
+    assert book.sheetnames == ["通报概要", "片区", "河长", "问题分类", "逾期问题"]
     assert book["片区"]["C3"].value == "CD" and book["片区"]["D3"].value == "城东片区"
     await bot.sandbox.wait_consumed()
     assert bot.errors() == []

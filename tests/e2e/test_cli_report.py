@@ -76,10 +76,10 @@ def test_the_demo_month_as_xlsx_and_pdf_agrees_with_stats(cli: Cli, tmp_path: Pa
     stats = json.loads(stats_json)
 
     book = load_workbook(out)
-    assert book.sheetnames == ["通报概要", "片区", "河长", "问题分类"]
+    assert book.sheetnames == ["通报概要", "片区", "河长", "问题分类", "逾期问题"]
     overview = book["通报概要"]
     assert "考核通报" in str(overview["A1"].value) and f"{last.month}月" in str(overview["A1"].value)
-    for name in ("片区", "河长", "问题分类"):
+    for name in ("片区", "河长", "问题分类", "逾期问题"):
         sheet = book[name]
         assert sheet.page_setup.orientation == "landscape" and int(sheet.page_setup.paperSize or 0) == 9
         fit = sheet.sheet_properties.pageSetUpPr
@@ -128,6 +128,9 @@ def test_the_demo_month_as_xlsx_and_pdf_agrees_with_stats(cli: Cli, tmp_path: Pa
         row = categories[zh]
         assert (row["发现问题"], row["已整改销号"], row["期末未整改"]) == (c["new"], c["closed"], c["open"])
     assert categories["合计"]["发现问题"] == stats["problems"]["new"]
+    overdue = table(book["逾期问题"])
+    assert len(overdue) == stats["problems"]["overdue"]  # one row per overdue problem, as stats counts them
+    assert [row["逾期天数"] for row in overdue] == sorted((row["逾期天数"] for row in overdue), reverse=True)
 
     pdf = tmp_path / "report.pdf"
     code, _, err = cli("report", "--period", period, "--format", "pdf", "--out", pdf, DEFAULT_LANGUAGE="zh")
@@ -156,7 +159,7 @@ def test_a_known_month_per_chief(cli: Cli, tmp_path: Path) -> None:
     code, _, err = cli("report", "--period", "2025-03", "--format", "xlsx", "--out", out)
     assert code == 0, err
     book = load_workbook(out)
-    assert book.sheetnames == ["Overview", "By area", "By chief", "By category"]
+    assert book.sheetnames == ["Overview", "By area", "By chief", "By category", "Overdue"]
     areas = {row["Area code"]: row for row in table(book["By area"])}
     qt, cd = areas["QT"], areas["CD"]
     assert (qt["Area"], qt["Required patrols"], qt["Valid patrols"]) == ("Qutang Town", 8, 6)
@@ -165,6 +168,17 @@ def test_a_known_month_per_chief(cli: Cli, tmp_path: Path) -> None:
     assert (cd["Problems found"], cd["By chiefs"], cd["By volunteers"]) == (1, 0, 1)
     # The volunteer's report, due Mar 27 and still open on Mar 31: overdue 4 days, pressed twice.
     assert (cd["Overdue"], cd["Days overdue (longest)"], cd["Pressed"]) == (1, 4, 2)
+    [overdue] = table(book["Overdue"])
+    assert overdue == {
+        "Problem no.": open_problem,
+        "Area": "CD Chengdong Subdistrict",
+        "Reach": "LG-01 Ligong River",
+        "Category": "floating garbage",
+        "Assigned to": "李四",
+        "Deadline": "2025-03-27",
+        "Days overdue": 4,
+        "Pressed": 2,
+    }
     chiefs = {row["Chief"]: row for row in table(book["By chief"])}
     li, zhang = chiefs["李四"], chiefs["张三"]
     assert (li["Due"], li["Closed on time"], li["Rectification rate"], li["Overdue"]) == (1, 0, "0.0%", 1)

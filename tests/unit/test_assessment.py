@@ -98,6 +98,8 @@ async def test_area_rows_are_the_stats_rows(store: Store, settings: Settings, fi
     assert sorted((c.person_id, c.rate) for c in report.chiefs) == sorted(
         (c.person_id, c.rate) for c in stats.patrols.chiefs
     )
+    assert len(report.overdue) == stats.problems.overall.overdue
+    assert all(o.days >= 1 and o.deadline < period.last for o in report.overdue)
     # Every problem found is found by someone: chiefs and volunteers are part of it.
     for area in report.areas:
         found = area.problems
