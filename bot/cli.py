@@ -41,6 +41,7 @@ from bot.backups import (
     supported_version,
 )
 from bot.config import (
+    LEVELS,
     ConfigError,
     Language,
     Settings,
@@ -59,6 +60,7 @@ from storage.migrate import current_version
 from storage.store import check_database_file
 
 if TYPE_CHECKING:
+    from bot.assessment import Assessment
     from bot.exports import ExportResult as DataExport
 
 EXIT_CONFIG = 2
@@ -538,6 +540,59 @@ def cmd_stats(settings: Settings, locales: Locales, args: argparse.Namespace, la
             buffer.flush()
     else:
         sys.stdout.write(report.as_json() if args.format == "json" else report.table())
+    return 0
+
+
+def _report_arguments(parser: argparse.ArgumentParser, locales: Locales, lang: Language) -> None:
+    def say(key: str) -> str:
+        return locales.plain(lang, f"cli.report.{key}")
+
+    parser.add_argument("--period", required=True, metavar="2026-11|2026-Q4|2026-H1|2026", help=say("arg_period"))
+    parser.add_argument("--area", metavar="CODE", help=say("arg_area"))
+    parser.add_argument("--level", choices=LEVELS, help=say("arg_level"))
+    parser.add_argument("--format", required=True, choices=("xlsx", "pdf"), help=say("arg_format"))
+    parser.add_argument("--out", required=True, type=Path, metavar="PATH", help=say("arg_out"))
+    parser.add_argument("--force", action="store_true", help=locales.plain(lang, "cli.output.arg_force"))
+    parser.add_argument("--lang", choices=("zh", "en"), help=say("arg_lang"))
+
+
+def cmd_report(settings: Settings, locales: Locales, args: argparse.Namespace, lang: Language) -> int:
+    """`riverbot report`: the assessment report of a period, as XLSX or PDF, in the office's language."""
+    from bot.assessment import AssessmentError, assessment_file, parse_period  # noqa: PLC0415
+
+    period = parse_period(args.period, datetime.now(settings.tz).date())
+    if period is None:
+        raise ConfigError("assessment.error.bad_period", value=args.period)
+    out: Path = args.out
+    check_output(out, settings, force=args.force)
+    folder = out.parent if str(out.parent) else Path()
+    if not folder.is_dir() or not os.access(folder, os.W_OK):
+        reason = os.strerror(2 if not folder.exists() else 13)
+        raise ConfigError("cli.report.unwritable", path=str(out), reason=reason)
+    ensure_data_dir(settings)
+    content: Language = args.lang or settings.default_language
+
+    async def run() -> tuple[Assessment, bytes]:
+        async with await open_store(settings) as store:
+            return await assessment_file(
+                store, settings, locales, language=content, period=period, fmt=args.format,
+                area_code=args.area, level=args.level,
+            )  # fmt: skip
+
+    try:
+        report, data = asyncio.run(run())
+    except AssessmentError as exc:
+        raise ConfigError(f"assessment.error.{exc.key}", **exc.params) from None
+    try:
+        write_replacing(out, lambda path: path.write_bytes(data))
+    except OSError as exc:
+        raise ConfigError("cli.report.unwritable", path=str(out), reason=exc.strerror or str(exc)) from None
+    print(
+        locales.plain(
+            lang, "cli.report.saved", period=period.label(locales, lang), first=period.first.isoformat(),
+            last=period.last.isoformat(), path=str(out), areas=len(report.areas), chiefs=len(report.chiefs),
+        )
+    )  # fmt: skip
     return 0
 
 
@@ -1101,6 +1156,7 @@ COMMANDS_WITH_ARGUMENTS: dict[str, ArgumentsCommand] = {
     "stats": (_stats_arguments, cmd_stats),
     "summary": (_summary_arguments, cmd_summary),
     "export": (_export_arguments, cmd_export),
+    "report": (_report_arguments, cmd_report),
     "demo-data": (_demo_arguments, cmd_demo_data),
     "backup": (_backup_arguments, cmd_backup),
     "restore": (_restore_arguments, cmd_restore),

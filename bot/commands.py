@@ -33,6 +33,7 @@ COMMANDS: tuple[str, ...] = (
     "assign",
     "unassign",
     "export",
+    "assessment",
     "bind",
     "unbind",
     "language",

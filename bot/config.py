@@ -248,6 +248,9 @@ class Settings(BaseSettings):
     problem_reopen_days: int = Field(default=30, ge=0, le=365)
     # A font file that draws Chinese, for pictures (evidence copies, charts); empty: search the system.
     font_path: Path | None = None
+    # The office's name on the assessment reports it sends upward (e.g. a county's river chief office); empty:
+    # a generic name from locales (`assessment.office_default`).
+    office_name: str = ""
     # When the weekly area summaries go out: weekday and local time, e.g. "mon 09:00".
     summary_time: Annotated[SummaryTime, NoDecode] = SummaryTime(0, time_of_day(9, 0))
     # Updates whose handling failed are kept this many days for the office to look at, then pruned.

@@ -69,6 +69,7 @@ RULES: dict[str, Rule] = {
     "unassign": Rule(ADMINS, PRIVATE),
     "pending": Rule(ADMINS, PRIVATE),
     "export": Rule(ADMINS, PRIVATE),
+    "assessment": Rule(ADMINS, PRIVATE),
     # Everyone in a bound group reads that area's summary; in private, admins any area, chiefs their own areas
     # (which areas: handlers.summaries).
     "summary": Rule(STAFF, PRIVATE | {ChatKind.GROUP_BOUND}, anyone_in_groups=True),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bot.assessment import Assessments
 from bot.backups import Backups
 from bot.chats import ChatService
 from bot.citizens import Citizens
@@ -45,6 +46,7 @@ class Services:
     summaries: SummaryService
     delivery: Delivery
     exports: Exports
+    assessments: Assessments
     dialogs: Dialogs
     office: Office
     failures: FailedUpdates
@@ -91,6 +93,7 @@ class Services:
                 store, settings, locales=locales, people=people, chats=chats, summaries=summaries, maps=drawn
             ),
             exports=Exports(store, settings, locales),
+            assessments=Assessments(store, settings, locales),
             dialogs=dialogs,
             office=Office(store, settings, dialogs, joining, roster),
             failures=failures,

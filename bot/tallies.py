@@ -418,8 +418,24 @@ class TallyService:
         median = await self._store.tallies.median_days_to_close(start=start, end=end, area_id=area_id)
         return self._problem_tally(first, last, groups, await self._areas(area_id), median)
 
+    async def problem_groups(
+        self, first: date, last: date, *, area_id: int | None = None, split: str | None = None
+    ) -> list[ProblemGroup]:
+        """The raw problem figures per (area, category), cut further by `split` (`storage.tallies.SPLITS`): the
+        assessment report's per-chief and by-reporter figures, which add up to `problems()` exactly."""
+        return (await self._groups(first, last, area_id=area_id, split=split))[0]
+
+    async def pressed(
+        self, first: date, last: date, *, area_id: int | None = None
+    ) -> list[tuple[int, str, int, int]]:
+        """Cases the office pressed in [first, last]: (area id, assignee id or "", problem id, count)."""
+        tz = self._settings.tz
+        return await self._store.tallies.pressed_counts(
+            start=day_start(first, tz), end=day_start(last + timedelta(days=1), tz), area_id=area_id
+        )
+
     async def _groups(
-        self, first: date, last: date, *, area_id: int | None
+        self, first: date, last: date, *, area_id: int | None, split: str | None = None
     ) -> tuple[list[ProblemGroup], datetime, datetime]:
         """The problem groups over [first, last], and the range as instants."""
         if first > last:
@@ -434,6 +450,7 @@ class TallyService:
             last=last,
             day_ends=[(day, day_start(day + timedelta(days=1), tz)) for day in days],
             area_id=area_id,
+            split=split,
         )
         return groups, start, end
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from telegram.ext import Application
 
 from handlers import (
+    assessment,
     citizens,
     dialogs,
     errors,
@@ -44,6 +45,7 @@ def register(app: Application) -> None:  # type: ignore[type-arg]
     summaries.register(app)  # /summary, the weekly area summaries and chiefs' digests
     todo.register(app)  # /todo: what waits for a chief
     exports.register(app)  # /export: the office's data as xlsx, csv or geojson
+    assessment.register(app)  # /assessment: the assessment report of a period as xlsx or pdf
     # Later features register here, before the fallback.
     groups.register(app)  # /bind, /unbind: a group chat linked to an area
     fallback.register(app)  # must stay last: unknown commands (after every CommandHandler), outdated buttons

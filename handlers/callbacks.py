@@ -49,6 +49,7 @@ Every button the bot draws today, by family (the first part), with the module wh
 |        | rp:skip, rp:send                                                                |                |
 | sm     | sm:a:<area>, sm:w:<area>:<0|1|2>                                                | summaries      |
 | ex     | ex:f:<format>, ex:r:<format>:<range>                                            | exports        |
+| asm    | asm:p:<period>, asm:f:<period>:<xlsx|pdf>                                       | assessment     |
 
 tests/unit/test_callbacks.py holds the same table as data and checks it against the handlers registered today.
 Every codec has a handler of its own, registered with its pattern; the one callback without a pattern is the
@@ -192,6 +193,8 @@ CategoryOrAny = Annotated[str, OneOf(("", *CATEGORIES))]  # "": no filter
 Level = Annotated[str, OneOf(LEVELS)]
 Range = Annotated[str, OneOf(RANGES)]
 Answer = Literal["ok", "no"]
+PeriodText = Annotated[str, Token(7)]  # an assessment period as typed; bot.assessment.parse_period reads it
+AssessmentFormat = Literal["xlsx", "pdf"]
 WeeksBack = Literal[0, 1, 2]  # this week, last week, two weeks ago
 ProblemButton = Literal["rect", "close", "rej", "as", "dis", "reopen"]  # a lifecycle button's word
 
@@ -721,6 +724,19 @@ class ExportFormat(CallbackData, prefix="ex:f"):
 class ExportRange(CallbackData, prefix="ex:r"):
     fmt: Format
     period: Range
+
+
+class AssessmentPeriod(CallbackData, prefix="asm:p"):
+    """/assessment: this period (2026-11, 2026-Q4, 2026-H1, 2026), resolved when the button was drawn."""
+
+    period: PeriodText
+
+
+class AssessmentFile(CallbackData, prefix="asm:f"):
+    """/assessment: the report of this period in this format."""
+
+    period: PeriodText
+    fmt: AssessmentFormat
 
 
 class ReportFixed(CallbackData, prefix="rp:fix"):

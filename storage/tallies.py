@@ -60,7 +60,8 @@ class AssignmentCount:
 
 @dataclass(frozen=True, slots=True)
 class ProblemGroup:
-    """Problem figures of one category in one area (definitions in `bot.tallies.ProblemFigures`)."""
+    """Problem figures of one category in one area (definitions in `bot.tallies.ProblemFigures`), and, when
+    asked for, of one value of a further split (`SPLITS`: the assignee, or who reported it)."""
 
     area_id: int
     category: str
@@ -71,6 +72,24 @@ class ProblemGroup:
     overdue: int = 0
     due: int = 0
     closed_on_time: int = 0
+    split: str = ""
+    overdue_days: int = 0  # Σ days each overdue problem was past its deadline at the end of the range
+    overdue_days_max: int = 0
+
+
+# The further splits of `problem_groups`, as SQL on the problem row `p`: the chief it is assigned to now ("" when
+# none), who reported it, the problem itself, and whether its reporter is a chief, a volunteer (and no chief) or
+# anyone else (the office, a citizen).
+SPLITS = {
+    "assignee": "COALESCE(CAST(p.assignee_id AS TEXT), '')",
+    "reporter_id": "CAST(p.reporter_id AS TEXT)",
+    "problem": "CAST(p.id AS TEXT)",
+    "reporter": (
+        "CASE WHEN EXISTS (SELECT 1 FROM person_roles o WHERE o.person_id = p.reporter_id AND o.role = 'chief')"
+        " THEN 'chief' WHEN EXISTS (SELECT 1 FROM person_roles o WHERE o.person_id = p.reporter_id"
+        " AND o.role = 'volunteer') THEN 'volunteer' ELSE 'other' END"
+    ),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,9 +222,12 @@ class Tallies:
         last: date,
         day_ends: Sequence[tuple[date, datetime]],
         area_id: int | None = None,
+        split: str | None = None,
     ) -> list[ProblemGroup]:
         """Problem figures per (area, category) for the local dates [first, last], which are the instants
-        [start, end); `day_ends` gives, for each day in [first, last], the instant its local day ends.
+        [start, end); `day_ends` gives, for each day in [first, last], the instant its local day ends. With
+        `split` (a key of `SPLITS`), per (area, category, split value): the same figures cut finer, so they add
+        up to the unsplit ones exactly.
 
         - new: reported in [start, end), whatever became of it;
         - closed / dismissed: status now closed / dismissed, closed_at in [start, end);
@@ -215,33 +237,43 @@ class Tallies:
           before `end` that set one, else the row's);
         - due: deadline in [first, last] and not dismissed now; closed_on_time: of those, closed now and closed
           before its deadline day ended.
+
+        Overdue problems also give their days past the deadline at the end of the range (`last` − deadline):
+        summed and the longest.
         """
         s, e = to_db_time(start), to_db_time(end)
         area = "" if area_id is None else " AND p.area_id = :area"
+        key = "''" if split is None else SPLITS[split]
         params: dict[str, Any] = {"s": s, "e": e, "first": first.isoformat(), "last": last.isoformat()}
         if area_id is not None:
             params["area"] = area_id
-        groups: dict[tuple[int, str], dict[str, int]] = {}
+        groups: dict[tuple[int, str, str], dict[str, int]] = {}
 
         def add(rows: Sequence[Any], *names: str) -> None:
+            # Each row: area, category, split value, then the figures in the order of `names`.
             for row in rows:
-                figures = groups.setdefault((int(row[0]), str(row[1])), {})
-                for index, name in enumerate(names, start=2):
-                    figures[name] = figures.get(name, 0) + int(row[index] or 0)
+                figures = groups.setdefault((int(row[0]), str(row[1]), str(row[2])), {})
+                for index, name in enumerate(names, start=3):
+                    value = int(row[index] or 0)
+                    if name.endswith("_max"):
+                        figures[name] = max(figures.get(name, 0), value)
+                    else:
+                        figures[name] = figures.get(name, 0) + value
 
         add(
             await self._store.fetchall(
-                "SELECT p.area_id, p.category, count(*) FROM problems p"
-                f" WHERE p.reported_at >= :s AND p.reported_at < :e{area} GROUP BY 1, 2",
+                f"SELECT p.area_id, p.category, {key}, count(*) FROM problems p"
+                f" WHERE p.reported_at >= :s AND p.reported_at < :e{area} GROUP BY 1, 2, 3",
                 params,
             ),
             "new",
         )
         add(
             await self._store.fetchall(
-                "SELECT p.area_id, p.category, sum(p.status = 'closed'), sum(p.status = 'dismissed') FROM problems p"
+                f"SELECT p.area_id, p.category, {key}, sum(p.status = 'closed'), sum(p.status = 'dismissed')"
+                " FROM problems p"
                 f" WHERE p.closed_at >= :s AND p.closed_at < :e AND p.status IN ('closed', 'dismissed'){area}"
-                " GROUP BY 1, 2",
+                " GROUP BY 1, 2, 3",
                 params,
             ),
             "closed",
@@ -258,7 +290,7 @@ class Tallies:
                 " UNION ALL"
                 " SELECT p.id FROM problems p WHERE p.closed_at >= :e AND p.status IN ('closed', 'dismissed')),"
                 " candidates AS ("
-                " SELECT p.area_id, p.category,"
+                f" SELECT p.area_id, p.category, {key} AS split,"
                 "  (SELECT v.to_status FROM problem_events v WHERE v.problem_id = p.id AND v.at < :e"
                 "   AND v.to_status IS NOT NULL ORDER BY v.id DESC LIMIT 1) AS status_then,"
                 "  COALESCE((SELECT json_extract(v.data, '$.deadline') FROM problem_events v"
@@ -266,15 +298,19 @@ class Tallies:
                 "   ORDER BY v.id DESC LIMIT 1), p.deadline) AS deadline_then"
                 f" FROM found JOIN problems p ON p.id = found.id WHERE p.reported_at < :e{area})"
                 # NULL < :last is NULL, which sum() skips: no deadline, not overdue.
-                " SELECT area_id, category, count(*), sum(deadline_then < :last)"
+                " SELECT area_id, category, split, count(*), sum(deadline_then < :last),"
+                "  sum(CASE WHEN deadline_then < :last THEN julianday(:last) - julianday(deadline_then) END),"
+                "  max(CASE WHEN deadline_then < :last THEN julianday(:last) - julianday(deadline_then) END)"
                 " FROM candidates"
                 # No event before the end (data loaded from elsewhere keeps no log): it was reported, so open.
                 " WHERE COALESCE(status_then, 'reported') IN ('reported', 'assigned', 'rectified')"
-                " GROUP BY 1, 2",
+                " GROUP BY 1, 2, 3",
                 params,
             ),
             "open",
             "overdue",
+            "overdue_days",
+            "overdue_days_max",
         )
         if day_ends:
             day_params = dict(params)
@@ -283,20 +319,38 @@ class Tallies:
                 await self._store.fetchall(
                     "WITH days(day, ends) AS ("
                     " SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(:days))"
-                    " SELECT p.area_id, p.category, count(*),"
+                    f" SELECT p.area_id, p.category, {key}, count(*),"
                     "  sum(p.status = 'closed' AND p.closed_at < d.ends)"
                     " FROM problems p JOIN days d ON d.day = p.deadline"
                     f" WHERE p.deadline >= :first AND p.deadline <= :last AND p.status != 'dismissed'{area}"
-                    " GROUP BY 1, 2",
+                    " GROUP BY 1, 2, 3",
                     day_params,
                 ),
                 "due",
                 "closed_on_time",
             )
         return [
-            ProblemGroup(area_id=area_key, category=category, **figures)
-            for (area_key, category), figures in sorted(groups.items())
+            ProblemGroup(area_id=area_key, category=category, split=value, **figures)
+            for (area_key, category, value), figures in sorted(groups.items())
         ]
+
+    async def pressed_counts(
+        self, *, start: datetime, end: datetime, area_id: int | None = None
+    ) -> list[tuple[int, str, int, int]]:
+        """Cases pressed by the office (events `pressed`) in [start, end): (area id, assignee id as text or ""
+        when none, problem id, count) per problem, with its area and assignee now."""
+        params: dict[str, Any] = {"s": to_db_time(start), "e": to_db_time(end)}
+        area = ""
+        if area_id is not None:
+            area = " AND p.area_id = :area"
+            params["area"] = area_id
+        rows = await self._store.fetchall(
+            f"SELECT p.area_id, {SPLITS['assignee']}, p.id, count(*) FROM problem_events v"
+            " JOIN problems p ON p.id = v.problem_id"
+            f" WHERE v.action = 'pressed' AND v.at >= :s AND v.at < :e{area} GROUP BY p.id ORDER BY p.id",
+            params,
+        )
+        return [(int(r[0]), str(r[1]), int(r[2]), int(r[3])) for r in rows]
 
     async def median_days_to_close(self, *, start: datetime, end: datetime, area_id: int | None = None) -> float | None:
         """Median of (closed_at − reported_at) in days over problems closed (status closed) in [start, end)."""

@@ -103,6 +103,8 @@ INVENTORY: list[tuple[str, type[CallbackData], str]] = [
     ("sm:w:2:2", cb.SummaryWeek, "summaries"),
     ("ex:f:xlsx", cb.ExportFormat, "exports"),
     ("ex:r:geojson:month", cb.ExportRange, "exports"),
+    ("asm:p:2026-11", cb.AssessmentPeriod, "assessment"),
+    ("asm:f:2026-Q4:pdf", cb.AssessmentFile, "assessment"),
     ("rp:fix", cb.ReportFixed, "report"),
     ("rp:fixed", cb.ReportFixedSend, "report"),
     ("td:p:1", cb.TodoPage, "todo"),
@@ -113,7 +115,7 @@ INVENTORY: list[tuple[str, type[CallbackData], str]] = [
 
 def test_the_inventory_names_every_codec() -> None:
     assert {codec for _, codec, _ in INVENTORY} == set(cb.registry().values())
-    assert len({codec.prefix.split(":")[0] for codec in cb.registry().values()}) == 20
+    assert len({codec.prefix.split(":")[0] for codec in cb.registry().values()}) == 21
 
 
 @pytest.mark.parametrize(("data", "codec", "module"), INVENTORY)

@@ -69,7 +69,7 @@ TABLE: dict[str, dict[str, tuple[str, str, str]]] = {
             "chief": ("admins_only", SILENT, SILENT),
             "admin": (OK, SILENT, SILENT),
         }
-        for command in ("invite", "people", "pending", "assign", "unassign", "export")
+        for command in ("invite", "people", "pending", "assign", "unassign", "export", "assessment")
     },
     "summary": {
         "stranger": ("staff_only", OK, SILENT),
