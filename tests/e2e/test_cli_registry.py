@@ -148,7 +148,7 @@ GEOJSON_POINT = {
             json.dumps(GEOJSON_POINT),
             "reaches.geojson: feature 3: Coordinate [32.5, 120.4] is out of range; latitude and longitude look swapped",
         ),
-        ("reaches.csv", REACHES.replace(",town,", ",province,"), 'reaches.csv:2: Level "province" is invalid'),
+        ("reaches.csv", REACHES.replace(",town,", ",province,"), 'reaches.csv:2: Level “province” is not known'),
         (
             "chiefs.csv",
             CHIEFS + "张三,13900000001,town,QT,DBH-01;NOPE-1,\n",
