@@ -534,9 +534,10 @@ def cmd_invites(settings: Settings, locales: Locales, args: argparse.Namespace, 
                 lines.append(
                     locales.plain(
                         lang,
-                        "cli.invites.line",
+                        "registry16.invites.line",
                         name=invite.person_name,
                         role=role,
+                        phone=waiting.phone or "—",
                         area=f"{area.code} {area.name(lang)}" if area else "—",
                         expires=invite.expires_at.astimezone(settings.tz).strftime("%Y-%m-%d %H:%M"),
                         link=invites.deep_link(username, invite.code),

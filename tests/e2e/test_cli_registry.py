@@ -212,7 +212,7 @@ def test_invites_list_links_and_renew(cli: Cli, tmp_path: Path) -> None:
     code, out, _ = cli("invites", "--bot-username", "@my_river_bot")
     assert code == 0 and "19 pending invites" in out
     assert out.count("https://t.me/my_river_bot?start=") == 19
-    assert "周立新 (county-level chief, QT Qutang Town), valid until" in out
+    assert "周立新 (county-level chief, QT Qutang Town), phone 13800005667, valid until" in out
     assert cli("invites", "--bot-username", "no way")[0] == 2
 
     async def record_username_and_expire_invites(store: Store) -> None:
