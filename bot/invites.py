@@ -105,9 +105,15 @@ class Waiting:
         return self.invite.expires_at <= now
 
 
-async def not_joined(store: Store) -> list[Waiting]:
-    """Everyone active with an invite not yet accepted (expired ones too: the office renews those), by name."""
-    areas = {a.id: a for a in await store.areas.all()}
+def _in_scope(person: PersonRecord, areas: frozenset[int] | None) -> bool:
+    """An office scoped to `areas` sees people whose home area is one of them (None: the whole county)."""
+    return areas is None or person.home_area_id in areas
+
+
+async def not_joined(store: Store, areas: frozenset[int] | None = None) -> list[Waiting]:
+    """Everyone active with an invite not yet accepted (expired ones too: the office renews those), by name;
+    within `areas` when the office is scoped."""
+    known = {a.id: a for a in await store.areas.all()}
     found: list[Waiting] = []
     seen: set[int] = set()
     for invite in await store.invites.pending(now=datetime.now(UTC), include_expired=True):
@@ -115,9 +121,9 @@ async def not_joined(store: Store) -> list[Waiting]:
             continue  # newest first per person
         seen.add(invite.person_id)
         person = await store.people.by_id(invite.person_id)
-        if person is None:
+        if person is None or not _in_scope(person, areas):
             continue
-        area = areas.get(person.home_area_id) if person.home_area_id is not None else None
+        area = known.get(person.home_area_id) if person.home_area_id is not None else None
         found.append(Waiting(person, invite, area))
     return found
 
@@ -139,7 +145,13 @@ class InviteLink:
 
 
 async def invite_link(
-    store: Store, settings: Settings, invite_id: int, *, renew: bool, by: int | None = None
+    store: Store,
+    settings: Settings,
+    invite_id: int,
+    *,
+    renew: bool,
+    by: int | None = None,
+    areas: frozenset[int] | None = None,
 ) -> InviteLink:
     """The valid invite of the person `invite_id` was made for; with `renew` and none valid, a fresh one (old
     codes are dead: expired or revoked).
@@ -153,7 +165,7 @@ async def invite_link(
         return InviteLink("gone", "")
     person_id = asked.person_id
     person = await store.people.by_id(person_id)
-    if person is None or not person.active:
+    if person is None or not person.active or not _in_scope(person, areas):
         return InviteLink("gone", "")
     if person.telegram_id is not None:
         return InviteLink("joined", person.name)

@@ -179,6 +179,9 @@ def split_list(text: str) -> list[str]:
 
 def decode(data: bytes) -> str:
     """UTF-8 (with or without the BOM Excel adds) or GB18030, which Chinese spreadsheets export."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        # Excel's "Unicode Text": UTF-16 and tab-separated, not a CSV; say which it is rather than read garbage.
+        raise RegistryFileError("registry16.file.utf16")
     for encoding in ("utf-8-sig", "gb18030"):
         try:
             return data.decode(encoding)
@@ -347,6 +350,12 @@ def split_sheet_name(name: str) -> tuple[str, str | None]:
     """(file, sheet or None) of a name made by `sheet_name`, or of a plain file path."""
     path, _, title = name.partition(SHEET_MARK)
     return path, (title if _ else None)
+
+
+def place(name: str, line: int) -> str:
+    """A row named inside another message (the other copy of a duplicate): `file:line`, `file[sheet]:row`."""
+    path, sheet = split_sheet_name(name)
+    return f"{path}:{line}" if sheet is None else f"{path}[{sheet}]:{line}"
 
 
 def _parse_geojson(parsed: ParsedFile, text: str) -> None:

@@ -142,51 +142,23 @@ def _cell(column: str, value: Any) -> Any:
 
 async def render(store: Store) -> tuple[dict[str, bytes], ExportResult]:
     """The three files' bytes, by file name."""
-    result = ExportResult()
-    areas = await store.areas.all()
-    area_codes = {a.id: a.code for a in areas}
-    areas_csv = write_csv(AREA_COLUMNS, ((a.code, a.name_zh, a.name_en) for a in areas))
-
-    reaches = await store.reaches.all()
+    registry = await gather(store)
     features = [
-        {
-            "type": "Feature",
-            "properties": dict(
-                zip(
-                    REACH_COLUMNS,
-                    (r.code, r.name_zh, r.name_en, r.area_code, r.level, r.length_km, ";".join(r.tags)),
-                    strict=True,
-                )
-            ),
-            "geometry": None if r.geometry is None else json.loads(r.geometry),
-        }
-        for r in reaches
+        {"type": "Feature", "properties": dict(zip(REACH_COLUMNS, row, strict=True)), "geometry": line}
+        for row, line in registry.reaches
     ]
-    reaches_json = _feature_collection(features)
-
-    chiefs: list[list[Any]] = []
-    for person in await store.people.chiefs():
-        area_code = area_codes.get(person.home_area_id) if person.home_area_id is not None else None
-        if area_code is None:
-            result.without_area.append(person.name)
-        assignments = await store.assignments.active_for_person(person.id)
-        chiefs.append(
-            [
-                person.name,
-                person.phone,
-                person.roles.get("chief"),
-                area_code,
-                ";".join(sorted({a.reach_code for a in assignments})),
-                person.telegram_id,
-            ]
-        )
-    chiefs_csv = write_csv(CHIEF_COLUMNS, chiefs)
-
-    result.counts = {AREAS_FILE: len(areas), REACHES_FILE: len(reaches), CHIEFS_FILE: len(chiefs)}
+    result = ExportResult(
+        counts={
+            AREAS_FILE: len(registry.areas),
+            REACHES_FILE: len(registry.reaches),
+            CHIEFS_FILE: len(registry.chiefs),
+        },
+        without_area=registry.without_area,
+    )
     files = {
-        AREAS_FILE: (BOM + areas_csv).encode("utf-8"),
-        REACHES_FILE: reaches_json.encode("utf-8"),
-        CHIEFS_FILE: (BOM + chiefs_csv).encode("utf-8"),
+        AREAS_FILE: (BOM + write_csv(AREA_COLUMNS, registry.areas)).encode("utf-8"),
+        REACHES_FILE: _feature_collection(features).encode("utf-8"),
+        CHIEFS_FILE: (BOM + write_csv(CHIEF_COLUMNS, registry.chiefs)).encode("utf-8"),
     }
     return files, result
 

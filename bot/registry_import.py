@@ -41,6 +41,7 @@ from bot.registry import (
     kind_order,
     parse_file,
     parse_workbook,
+    place,
     sheet_name,
 )
 from storage import Store
@@ -235,7 +236,7 @@ async def check(store: Store, batch: Batch) -> None:
                 for code in dict.fromkeys(row.reach_codes):
                     if code not in known["reaches"]:
                         problems.append(("bad_reach" if code in bad["reaches"] else "unknown_reach", {"value": code}))
-                where = f"{parsed.path}:{row.line}"
+                where = place(parsed.path, row.line)
                 problems += await _check_chief(store, row, area_ids.get(row.area_code), where, seen_people)
             if problems:
                 parsed.errors.extend(
@@ -284,7 +285,7 @@ def _cross_file_duplicates(batch: Batch) -> None:
         if len(places) < 2 or (kind != "telegram" and len(files) < 2):
             continue  # duplicates inside one file were reported by find_duplicates
         for parsed, row in places:
-            others = ", ".join(f"{p.path}:{r.line}" for p, r in places if r is not row or p is not parsed)
+            others = ", ".join(place(p.path, r.line) for p, r in places if r is not row or p is not parsed)
             key = "registry.check.duplicate_telegram" if kind == "telegram" else "registry.check.duplicate_elsewhere"
             parsed.errors.append(RowError(parsed.path, row.line, key, {"value": value, "other": others}))
             dropped.add((parsed.path, row.line))
@@ -386,7 +387,7 @@ class _Writer:
             await self.reach(parsed.path, row, geojson=parsed.path in batch.geojson or parsed.geometry_column)
         else:
             if recheck:
-                where = f"{parsed.path}:{row.line}"
+                where = place(parsed.path, row.line)
                 problems = await _check_chief(self.store, row, self.area_ids.get(row.area_code), where, {})
                 if problems:
                     key, params = problems[0]

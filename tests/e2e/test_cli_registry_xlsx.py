@@ -160,6 +160,26 @@ def test_gbk_csv_with_chinese_headers_and_level_words(cli: Cli, tmp_path: Path) 
     assert [(a.person_name, a.level) for a in _db(tmp_path, lambda s: s.assignments.all())] == [("张三", "town")]
 
 
+def test_a_utf16_text_file_is_named_as_such(cli: Cli, tmp_path: Path) -> None:
+    """Excel's "Unicode Text" is UTF-16 and tab-separated: said so, not read as garbage."""
+    text = tmp_path / "片区.csv"
+    text.write_bytes("code\tname_zh\tname_en\nQT\t曲塘镇\tQutang\n".encode("utf-16"))
+    code, _, err = cli("registry", "import", text)
+    assert code == 1 and "片区.csv: This file is UTF-16" in err and "CSV UTF-8" in err
+    assert _db(tmp_path, lambda s: s.areas.all()) == []
+
+
+def test_a_chief_in_two_sheets_is_named_with_both(cli: Cli, tmp_path: Path) -> None:
+    path = _office_workbook(tmp_path / "book.xlsx")
+    book = openpyxl.load_workbook(path)
+    more = book.create_sheet("补充")
+    more.append(["姓名", "手机号", "级别", "片区", "河段"])
+    more.append(["张三", "13900000001", "镇级", "QT", "DBH-01"])
+    book.save(path)
+    code, _, err = cli("registry", "import", path)
+    assert code == 1 and "book.xlsx[补充]:2" in err and "book.xlsx[河长]:3" in err and "\x00" not in err, err
+
+
 def test_a_file_that_is_not_a_workbook_is_named(cli: Cli, tmp_path: Path) -> None:
     fake = tmp_path / "河长名录.xlsx"
     fake.write_bytes(os.urandom(2048))
