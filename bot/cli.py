@@ -52,7 +52,7 @@ from bot.config import (
     masked_url,
     normalize_language,
 )
-from bot.i18n import Locales
+from bot.i18n import CATALOG_FILES, Locales
 from bot.outputs import check_output, write_replacing
 from bot.status import Status, read_status
 from storage import MigrationError, Store, UnusableDatabase
@@ -285,17 +285,77 @@ def _registry_arguments(parser: argparse.ArgumentParser, locales: Locales, lang:
     importing.add_argument("--dry-run", action="store_true", help=locales.plain(lang, "cli.registry.arg_dry_run"))
     text = locales.plain(lang, "cli.registry.help_export")
     exporting = sub.add_parser("export", help=text, description=text)
-    exporting.add_argument("directory", type=Path, metavar="DIR", help=locales.plain(lang, "cli.registry.arg_dir"))
+    exporting.add_argument(
+        "directory", nargs="?", type=Path, metavar="DIR", help=locales.plain(lang, "cli.registry.arg_dir")
+    )
+    exporting.add_argument(
+        "--format", choices=("csv", "xlsx"), default="csv", help=locales.plain(lang, "registry16.cli.arg_format")
+    )
+    exporting.add_argument("--out", type=Path, metavar="FILE", help=locales.plain(lang, "registry16.cli.arg_out"))
     exporting.add_argument("--force", action="store_true", help=locales.plain(lang, "cli.output.arg_force"))
 
 
 def cmd_registry(settings: Settings, locales: Locales, args: argparse.Namespace, lang: Language) -> int:
     if args.registry_command == "export":
+        if args.format == "xlsx":
+            if args.out is None or args.directory is not None:
+                print(locales.plain(lang, "registry16.cli.xlsx_needs_out"), file=sys.stderr)
+                return EXIT_BAD_INPUT
+            return _registry_export_xlsx(settings, locales, args.out, force=args.force, lang=lang)
+        if args.directory is None or args.out is not None:
+            print(locales.plain(lang, "registry16.cli.csv_needs_dir"), file=sys.stderr)
+            return EXIT_BAD_INPUT
         return _registry_export(settings, locales, args.directory, force=args.force, lang=lang)
     return _registry_import(settings, locales, args, lang)
 
 
+def _registry_export_xlsx(settings: Settings, locales: Locales, out: Path, *, force: bool, lang: Language) -> int:
+    """The registry as one workbook that `registry import` reads back unchanged, headers in the CLI's language."""
+    from bot.registry import Kind, header_names  # noqa: PLC0415
+    from bot.registry_export import GeometryTooLong, Registry, gather, render_xlsx  # noqa: PLC0415
+
+    check_output(out, settings, force=force)
+    ensure_data_dir(settings)
+
+    async def read() -> Registry:
+        async with await open_store(settings) as store:
+            return await gather(store)
+
+    registry = asyncio.run(read())
+    titles: dict[Kind, str] = {
+        kind: locales.plain(lang, f"registry16.sheet.{kind}") for kind in ("areas", "reaches", "chiefs")
+    }
+    try:
+        data = render_xlsx(registry, titles, header_names(CATALOG_FILES[lang]), locales.plain(lang, "registry16.title"))
+    except GeometryTooLong as exc:
+        text = locales.plain(lang, "registry16.export.geometry_too_long", code=exc.code, length=exc.length)
+        print(text, file=sys.stderr)
+        return EXIT_BAD_INPUT
+    try:
+        write_replacing(out, lambda path: path.write_bytes(data))
+    except OSError as exc:
+        print(
+            locales.plain(lang, "registry.export.unwritable", path=str(out), reason=exc.strerror or str(exc)),
+            file=sys.stderr,
+        )
+        return EXIT_BAD_INPUT
+    for name in registry.without_area:
+        print(locales.plain(lang, "registry.export.without_area", name=name), file=sys.stderr)
+    print(
+        locales.plain(
+            lang,
+            "registry16.export.done",
+            areas=len(registry.areas),
+            reaches=len(registry.reaches),
+            chiefs=len(registry.chiefs),
+            path=str(out),
+        )
+    )
+    return 0
+
+
 def _registry_import(settings: Settings, locales: Locales, args: argparse.Namespace, lang: Language) -> int:
+    from bot.registry import split_sheet_name  # noqa: PLC0415
     from bot.registry_import import Batch, ImportReport, read_files, run_import  # noqa: PLC0415
 
 
@@ -303,6 +363,11 @@ def _registry_import(settings: Settings, locales: Locales, args: argparse.Namesp
         return locales.plain(lang, key, **params)
 
     def where(batch: Batch, path: str, line: int) -> str:
+        file, sheet = split_sheet_name(path)
+        if sheet is not None:
+            if line == 0:
+                return say("registry16.where_sheet", file=file, sheet=sheet)
+            return say("registry16.where_row", file=file, sheet=sheet, row=line)
         if line == 0:
             return path
         if path in batch.geojson:
@@ -471,9 +536,10 @@ def cmd_invites(settings: Settings, locales: Locales, args: argparse.Namespace, 
                 lines.append(
                     locales.plain(
                         lang,
-                        "cli.invites.line",
+                        "registry16.invites.line",
                         name=invite.person_name,
                         role=role,
+                        phone=waiting.phone or "—",
                         area=f"{area.code} {area.name(lang)}" if area else "—",
                         expires=invite.expires_at.astimezone(settings.tz).strftime("%Y-%m-%d %H:%M"),
                         link=invites.deep_link(username, invite.code),

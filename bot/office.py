@@ -7,9 +7,10 @@ handlers only render it. Changes go through `bot.joining.Joining` and `Roster`, 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
+from bot import invites
 from bot.config import Settings
 from bot.dialogs import Dialogs
 from bot.invites import InviteRole
@@ -62,6 +63,17 @@ class PeoplePage:
     page: int
     pages: int
     query: str
+
+
+@dataclass(frozen=True, slots=True)
+class WaitingPage:
+    """A page of /people's "not joined yet" list."""
+
+    waiting: list[invites.Waiting]
+    total: int
+    page: int
+    pages: int
+    now: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,6 +198,22 @@ class Office:
             pages = max(1, -(-total // PEOPLE_PAGE))
         people = [person_from(self._settings, r) for r in found]
         return PeoplePage(people, total, page, pages, query)
+
+    async def waiting_page(self, page: int, areas: frozenset[int] | None = None) -> WaitingPage:
+        """People invited who have not joined yet, PEOPLE_PAGE at a time (a page past the end shows the last);
+        within `areas` for a scoped office (None: the whole county)."""
+        everyone = await invites.not_joined(self._store, areas)
+        pages = max(1, -(-len(everyone) // PEOPLE_PAGE))
+        page = min(max(page, 0), pages - 1)
+        shown = everyone[page * PEOPLE_PAGE : (page + 1) * PEOPLE_PAGE]
+        return WaitingPage(shown, len(everyone), page, pages, datetime.now(UTC))
+
+    async def invite_link(
+        self, invite_id: int, *, renew: bool, by: Person, areas: frozenset[int] | None = None
+    ) -> invites.InviteLink:
+        """Someone's invite link again, renewed when asked and expired (see `invites.invite_link`); outside a
+        scoped office's `areas` it is as if there were none."""
+        return await invites.invite_link(self._store, self._settings, invite_id, renew=renew, by=by.id, areas=areas)
 
     async def person_card(self, person_id: int) -> PersonCard | None:
         record = await self._store.people.by_id(person_id)

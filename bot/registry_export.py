@@ -1,4 +1,5 @@
-"""Writing the registry back to the office's three files: areas.csv, reaches.geojson, chiefs.csv.
+"""Writing the registry back to the office's three files: areas.csv, reaches.geojson, chiefs.csv — or to one
+XLSX workbook, a sheet per kind, that `registry import` reads back the same.
 
 The files are the ones `registry import` reads, so import → export → import loses nothing. CSVs are UTF-8 with a
 BOM: Excel on Chinese Windows opens UTF-8 without one as garbage. Output is sorted and formatted the same way
@@ -8,12 +9,15 @@ control).
 
 from __future__ import annotations
 
+import io
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bot.registry import AREA_COLUMNS, CHIEF_COLUMNS, REACH_COLUMNS, write_csv
+from bot.cells import escape_formula
+from bot.registry import AREA_COLUMNS, CHIEF_COLUMNS, GEOMETRY_COLUMN, REACH_COLUMNS, Kind, write_csv
 from storage import Store
 
 AREAS_FILE = "areas.csv"
@@ -29,35 +33,33 @@ class ExportResult:
     without_area: list[str] = field(default_factory=list)
 
 
-async def render(store: Store) -> tuple[dict[str, bytes], ExportResult]:
-    """The three files' bytes, by file name."""
-    result = ExportResult()
+@dataclass
+class Registry:
+    """The registry as rows, in the files' column order (reaches with their geometry as a dict or None)."""
+
+    areas: list[list[Any]]
+    reaches: list[tuple[list[Any], dict[str, Any] | None]]
+    chiefs: list[list[Any]]
+    without_area: list[str]
+
+
+async def gather(store: Store) -> Registry:
+    """Areas, reaches and active chiefs with their active reaches, sorted as the store lists them."""
     areas = await store.areas.all()
     area_codes = {a.id: a.code for a in areas}
-    areas_csv = write_csv(AREA_COLUMNS, ((a.code, a.name_zh, a.name_en) for a in areas))
-
-    reaches = await store.reaches.all()
-    features = [
-        {
-            "type": "Feature",
-            "properties": dict(
-                zip(
-                    REACH_COLUMNS,
-                    (r.code, r.name_zh, r.name_en, r.area_code, r.level, r.length_km, ";".join(r.tags)),
-                    strict=True,
-                )
-            ),
-            "geometry": None if r.geometry is None else json.loads(r.geometry),
-        }
-        for r in reaches
+    reaches = [
+        (
+            [r.code, r.name_zh, r.name_en, r.area_code, r.level, r.length_km, ";".join(r.tags)],
+            None if r.geometry is None else json.loads(r.geometry),
+        )
+        for r in await store.reaches.all()
     ]
-    reaches_json = _feature_collection(features)
-
     chiefs: list[list[Any]] = []
+    without_area: list[str] = []
     for person in await store.people.chiefs():
         area_code = area_codes.get(person.home_area_id) if person.home_area_id is not None else None
         if area_code is None:
-            result.without_area.append(person.name)
+            without_area.append(person.name)
         assignments = await store.assignments.active_for_person(person.id)
         chiefs.append(
             [
@@ -69,13 +71,94 @@ async def render(store: Store) -> tuple[dict[str, bytes], ExportResult]:
                 person.telegram_id,
             ]
         )
-    chiefs_csv = write_csv(CHIEF_COLUMNS, chiefs)
+    return Registry([[a.code, a.name_zh, a.name_en] for a in areas], reaches, chiefs, without_area)
 
-    result.counts = {AREAS_FILE: len(areas), REACHES_FILE: len(reaches), CHIEFS_FILE: len(chiefs)}
+
+# A cell holds at most this many characters (Excel's limit): a longer reach line cannot go in a workbook.
+CELL_LIMIT = 32767
+
+
+class GeometryTooLong(Exception):
+    """A reach line too long for a spreadsheet cell; the directory export (GeoJSON) has no such limit."""
+
+    def __init__(self, code: str, length: int) -> None:
+        super().__init__(code)
+        self.code = code
+        self.length = length
+
+
+def render_xlsx(registry: Registry, titles: Mapping[Kind, str], headers: Mapping[str, str], title: str) -> bytes:
+    """One workbook: a sheet per kind with a header row (in `headers`' language), frozen, with an autofilter.
+
+    Text cells that look like formulas are escaped as in the CSVs; phones and Telegram ids are text, so that no
+    spreadsheet turns them into `1.39E+10`; a reach's line is GeoJSON text in its `geometry` column.
+    """
+    from openpyxl import Workbook  # noqa: PLC0415 - a second to import, only for workbooks
+    from openpyxl.styles import Font  # noqa: PLC0415
+    from openpyxl.utils import get_column_letter  # noqa: PLC0415
+
+    book = Workbook()
+    book.properties.title = title
+    sheets: list[tuple[Kind, Sequence[str], list[list[Any]]]] = [
+        ("areas", AREA_COLUMNS, registry.areas),
+        ("reaches", (*REACH_COLUMNS, GEOMETRY_COLUMN), [_reach_cells(row, line) for row, line in registry.reaches]),
+        ("chiefs", CHIEF_COLUMNS, registry.chiefs),
+    ]
+    first = book.active
+    assert first is not None
+    book.remove(first)
+    for kind, columns, rows in sheets:
+        sheet = book.create_sheet(titles[kind])
+        sheet.append([headers.get(column, column) for column in columns])
+        for cell in sheet[1]:
+            cell.font = Font(bold=True)
+        for row in rows:
+            sheet.append([_cell(column, value) for column, value in zip(columns, row, strict=True)])
+        sheet.freeze_panes = "A2"
+        sheet.auto_filter.ref = f"A1:{get_column_letter(len(columns))}{max(1, len(rows) + 1)}"
+        for index, column in enumerate(columns, start=1):
+            sheet.column_dimensions[get_column_letter(index)].width = 60 if column == GEOMETRY_COLUMN else 16
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def _reach_cells(row: list[Any], line: dict[str, Any] | None) -> list[Any]:
+    if line is None:
+        return [*row, None]
+    text = json.dumps(line, ensure_ascii=False, separators=(",", ":"))
+    if len(text) > CELL_LIMIT:
+        raise GeometryTooLong(str(row[0]), len(text))
+    return [*row, text]
+
+
+def _cell(column: str, value: Any) -> Any:
+    if value is None or value == "":
+        return None
+    if column == "length_km":
+        return value
+    return escape_formula(str(value))
+
+
+async def render(store: Store) -> tuple[dict[str, bytes], ExportResult]:
+    """The three files' bytes, by file name."""
+    registry = await gather(store)
+    features = [
+        {"type": "Feature", "properties": dict(zip(REACH_COLUMNS, row, strict=True)), "geometry": line}
+        for row, line in registry.reaches
+    ]
+    result = ExportResult(
+        counts={
+            AREAS_FILE: len(registry.areas),
+            REACHES_FILE: len(registry.reaches),
+            CHIEFS_FILE: len(registry.chiefs),
+        },
+        without_area=registry.without_area,
+    )
     files = {
-        AREAS_FILE: (BOM + areas_csv).encode("utf-8"),
-        REACHES_FILE: reaches_json.encode("utf-8"),
-        CHIEFS_FILE: (BOM + chiefs_csv).encode("utf-8"),
+        AREAS_FILE: (BOM + write_csv(AREA_COLUMNS, registry.areas)).encode("utf-8"),
+        REACHES_FILE: _feature_collection(features).encode("utf-8"),
+        CHIEFS_FILE: (BOM + write_csv(CHIEF_COLUMNS, registry.chiefs)).encode("utf-8"),
     }
     return files, result
 

@@ -40,13 +40,17 @@ from bot.registry import (
     find_duplicates,
     kind_order,
     parse_file,
+    parse_workbook,
+    place,
+    sheet_name,
 )
 from storage import Store
 from storage.records import PersonRecord
 from storage.registry import ReachValues
 
 # What the import reads; anything else named on the command line (a README next to the files) is skipped.
-DATA_SUFFIXES = (".csv", ".geojson", ".json")
+DATA_SUFFIXES = (".csv", ".geojson", ".json", ".xlsx", ".xlsm", ".xls")
+WORKBOOK_SUFFIXES = (".xlsx", ".xlsm")
 # One write transaction lasts about this long; then the import pauses long enough for a waiting writer (the bot)
 # to get in: SQLite's busy handler retries at most every 100 ms, so a 0.15 s pause is always seen.
 WRITE_SECONDS = 0.4
@@ -131,6 +135,13 @@ def read_files(paths: Iterable[Path], kind: Kind | None = None) -> Batch:
                 RowError(str(path), 0, "registry.check.unreadable", {"reason": exc.strerror or str(exc)})
             )
             continue
+        if path.suffix.lower() == ".xls":
+            # The binary format of Excel 97-2003: no maintained library reads it; saving as .xlsx is one step.
+            batch.file_errors.append(RowError(str(path), 0, "registry16.file.xls"))
+            continue
+        if path.suffix.lower() in WORKBOOK_SUFFIXES:
+            _read_workbook(batch, path, data, kind)
+            continue
         try:
             parsed = parse_file(path, data, kind)
         except RegistryFileError as exc:
@@ -144,6 +155,26 @@ def read_files(paths: Iterable[Path], kind: Kind | None = None) -> Batch:
         batch.files.append(parsed)
     batch.files = kind_order(batch.files)
     return batch
+
+
+def _read_workbook(batch: Batch, path: Path, data: bytes, kind: Kind | None) -> None:
+    """Each sheet of a workbook joins the batch as a file of its own; a sheet that cannot be read is named."""
+    try:
+        sheets, errors = parse_workbook(path, data, kind)
+    except RegistryFileError as exc:
+        batch.file_errors.append(RowError(str(path), 0, exc.key, dict(exc.params)))
+        return
+    for problem in errors:
+        params = dict(problem.error.params)
+        line = int(str(params.pop("line", 0)))
+        # In a workbook a sheet of notes is common: say that no header was found, not that the "file" is unknown.
+        key = "registry16.file.sheet_header" if problem.error.key == "registry.file.unknown_kind" else problem.error.key
+        batch.file_errors.append(RowError(sheet_name(str(path), problem.sheet), line, key, params))
+    for parsed in sheets:
+        find_duplicates(parsed)
+        batch.files.append(parsed)
+    if not sheets and not errors:
+        batch.file_errors.append(RowError(str(path), 0, "registry16.file.empty_workbook"))
 
 
 def _is_geojson(path: Path, data: bytes) -> bool:
@@ -205,7 +236,7 @@ async def check(store: Store, batch: Batch) -> None:
                 for code in dict.fromkeys(row.reach_codes):
                     if code not in known["reaches"]:
                         problems.append(("bad_reach" if code in bad["reaches"] else "unknown_reach", {"value": code}))
-                where = f"{parsed.path}:{row.line}"
+                where = place(parsed.path, row.line)
                 problems += await _check_chief(store, row, area_ids.get(row.area_code), where, seen_people)
             if problems:
                 parsed.errors.extend(
@@ -254,7 +285,7 @@ def _cross_file_duplicates(batch: Batch) -> None:
         if len(places) < 2 or (kind != "telegram" and len(files) < 2):
             continue  # duplicates inside one file were reported by find_duplicates
         for parsed, row in places:
-            others = ", ".join(f"{p.path}:{r.line}" for p, r in places if r is not row or p is not parsed)
+            others = ", ".join(place(p.path, r.line) for p, r in places if r is not row or p is not parsed)
             key = "registry.check.duplicate_telegram" if kind == "telegram" else "registry.check.duplicate_elsewhere"
             parsed.errors.append(RowError(parsed.path, row.line, key, {"value": value, "other": others}))
             dropped.add((parsed.path, row.line))
@@ -353,10 +384,10 @@ class _Writer:
         if isinstance(row, AreaRow):
             await self.area(parsed.path, row)
         elif isinstance(row, ReachRow):
-            await self.reach(parsed.path, row, geojson=parsed.path in batch.geojson)
+            await self.reach(parsed.path, row, geojson=parsed.path in batch.geojson or parsed.geometry_column)
         else:
             if recheck:
-                where = f"{parsed.path}:{row.line}"
+                where = place(parsed.path, row.line)
                 problems = await _check_chief(self.store, row, self.area_ids.get(row.area_code), where, {})
                 if problems:
                     key, params = problems[0]

@@ -34,6 +34,7 @@ Every button the bot draws today, by family (the first part), with the module wh
 | ni     | ni:x, ni:role:<role>, ni:lvl:<level>, ni:apg:<page>, ni:area:<area>:<page>,     | office.invite  |
 |        | ni:r:<reach>, ni:rpg:<page>, ni:done                                            |                |
 | pp     | pp:pg:<page>, pp:p:<person>, pp:off:<person>, pp:off!:<person>, pp:on:<person>  | office.people  |
+|        | pp:wait:<page>, pp:link:<invite>, pp:renew:<invite> (invites not yet accepted)     | office.people  |
 | rc     | rc:top:<page>, rc:mine:<page>, rc:a:<area>:<page>, rc:r:<reach>                 | office.reaches |
 | as     | as:top:<page>, as:a:<area>:<page>, as:r:<reach>:<page>, as:p:<reach>:<person>   | office.assign  |
 | ua     | ua:top:<page>, ua:a:<area>:<page>, ua:r:<reach>:<page>, ua:e:<assignment>       | office.assign  |
@@ -489,6 +490,25 @@ class PersonDeactivate(CallbackData, prefix="pp:off"):
 
 class PersonDeactivateConfirmed(CallbackData, prefix="pp:off!"):
     person: Id
+
+
+class PeopleWaiting(CallbackData, prefix="pp:wait"):
+    """A page of the people invited who have not joined yet."""
+
+    page: Page
+
+
+class InviteLinkShown(CallbackData, prefix="pp:link"):
+    """Show a not-yet-joined person's invite link again, for the office to forward (by invite: see
+    `bot.invites.invite_link`)."""
+
+    invite: Id
+
+
+class InviteLinkRenewed(CallbackData, prefix="pp:renew"):
+    """Issue a fresh invite for someone whose link expired (pressed again: shows the fresh one)."""
+
+    invite: Id
 
 
 class PersonReactivate(CallbackData, prefix="pp:on"):

@@ -364,6 +364,12 @@ class Invites:
         )
         return code
 
+    async def by_id(self, invite_id: int) -> InviteRecord | None:
+        row = await self._store.fetchone(
+            f"SELECT {_INVITE_COLUMNS} FROM invites i JOIN people p ON p.id = i.person_id WHERE i.id = ?", (invite_id,)
+        )
+        return None if row is None else _invite(row)
+
     async def by_code(self, code: str) -> InviteRecord | None:
         row = await self._store.fetchone(
             f"SELECT {_INVITE_COLUMNS} FROM invites i JOIN people p ON p.id = i.person_id WHERE i.code = ?", (code,)

@@ -1,17 +1,22 @@
-"""/people: search the people the office knows, open one's card, deactivate or reactivate them."""
+"""/people: search the people the office knows, open one's card, deactivate or reactivate them; list those invited
+who have not joined yet and show (or renew) their invite link for the office to forward."""
 
 from __future__ import annotations
 
 from telegram import InlineKeyboardMarkup, Message, Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, filters
 
+from bot import invites
 from bot.config import Language
 from bot.office import PEOPLE_PAGE, SEARCH_SHOWN, StatusChange, may_change_status
 from bot.office import PersonCard as Card
 from bot.people import ADMIN, CHIEF, VOLUNTEER, Person
 from handlers.access import Actor, command, refuse
 from handlers.callbacks import (
+    InviteLinkRenewed,
+    InviteLinkShown,
     PeoplePage,
+    PeopleWaiting,
     PersonCard,
     PersonDeactivate,
     PersonDeactivateConfirmed,
@@ -72,6 +77,9 @@ async def _people_page(update: Update, context: Context, lang: Language, text: s
         if found.page < found.pages - 1:
             nav.append(("▶", _page(found.page + 1)))
         extra = [nav] if found.pages > 1 else []
+        waiting = (await services(context).office.waiting_page(0)).total
+        if waiting:
+            extra.append([(p(context, lang, "registry16.people.waiting_button", count=waiting), _waiting(0))])
         markup = paged(choices, page=0, page_data=_page, extra=extra, page_size=PEOPLE_PAGE)
     await show(update, context, header, markup)
 
@@ -180,6 +188,93 @@ async def _set_active(update: Update, context: Context, actor: Actor, person_id:
     await show(update, context, *_changed(context, actor.language, change, changed if change.changed else already))
 
 
+def _waiting(number: int) -> str:
+    return PeopleWaiting(page=number).pack()
+
+
+@pressed(PeopleWaiting, action="people")
+async def waiting_shown(update: Update, context: Context, actor: Actor, data: PeopleWaiting) -> None:
+    """A page of those invited who have not joined: a tap shows one's link again."""
+    lang = actor.language
+    found = await services(context).office.waiting_page(data.page)
+    if found.total == 0:
+        await show(update, context, t(context, lang, "registry16.people.waiting_none"))
+        return
+    choices = [
+        (
+            ("⌛ " if waiting.expired(found.now) else "")
+            + f"{waiting.person.name} · {_invited_as(context, lang, waiting)}",
+            InviteLinkShown(invite=waiting.invite.id).pack(),
+        )
+        for waiting in found.waiting
+    ]
+    nav: list[tuple[str, str]] = []
+    if found.page > 0:
+        nav.append(("◀", _waiting(found.page - 1)))
+    nav.append((f"{found.page + 1}/{found.pages}", _waiting(found.page)))
+    if found.page < found.pages - 1:
+        nav.append(("▶", _waiting(found.page + 1)))
+    extra = [nav] if found.pages > 1 else []
+    extra.append([(p(context, lang, "common.back"), _page(0))])
+    markup = paged(choices, page=0, page_data=_waiting, extra=extra, page_size=PEOPLE_PAGE)
+    await show(update, context, t(context, lang, "registry16.people.waiting", count=found.total), markup)
+
+
+def _invited_as(context: Context, lang: Language, waiting: invites.Waiting) -> str:
+    if waiting.invite.role == "chief":
+        return level_name(context, lang, waiting.level)
+    return p(context, lang, "role.admin")
+
+
+@pressed(InviteLinkShown, action="people")
+async def link_shown(update: Update, context: Context, actor: Actor, data: InviteLinkShown) -> None:
+    """The person's invite link again; an expired one is said so, with a button to renew it."""
+    await _link(update, context, actor, data.invite, renew=False)
+
+
+@pressed(InviteLinkRenewed, action="people")
+async def link_renewed(update: Update, context: Context, actor: Actor, data: InviteLinkRenewed) -> None:
+    """A fresh invite for an expired one (a second press shows the fresh one, issuing nothing)."""
+    await _link(update, context, actor, data.invite, renew=True)
+
+
+async def _link(update: Update, context: Context, actor: Actor, invite_id: int, *, renew: bool) -> None:
+    lang = actor.language
+    svc = services(context)
+    found = await svc.office.invite_link(invite_id, renew=renew, by=actor.known)
+    if found.state == "joined":
+        await refuse(update, context, lang, "registry16.people.already_joined", name=found.name)
+        return
+    if found.waiting is None:
+        await refuse(update, context, lang, "fallback.outdated_button")
+        return
+    waiting = found.waiting
+    none = p(context, lang, "common.none")
+    details = t(
+        context,
+        lang,
+        "registry16.people.who",
+        name=waiting.person.name,
+        role=_invited_as(context, lang, waiting),
+        area=waiting.area.name(lang) if waiting.area else none,
+        phone=waiting.person.phone or none,
+    )
+    when = waiting.invite.expires_at.astimezone(svc.settings.tz).strftime("%Y-%m-%d %H:%M")
+    back = [(p(context, lang, "registry16.people.back"), _waiting(0))]
+    if found.state == "expired":
+        text = details + "\n" + t(context, lang, "registry16.people.expired", expired=when)
+        renew_button = [
+            (p(context, lang, "registry16.people.renew"), InviteLinkRenewed(invite=waiting.invite.id).pack())
+        ]
+        await show(update, context, text, buttons(renew_button, back))
+        return
+    link = invites.deep_link(context.bot.username, waiting.invite.code)
+    text = details + "\n" + t(context, lang, "registry16.people.link", link=link, expires=when)
+    if found.state == "renewed":
+        text = t(context, lang, "registry16.people.renewed") + "\n\n" + text
+    await show(update, context, text, buttons(back))
+
+
 def register(app: Application) -> None:  # type: ignore[type-arg]
     new_message = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
     app.add_handler(CommandHandler("people", people_command, new_message))
@@ -189,5 +284,8 @@ def register(app: Application) -> None:  # type: ignore[type-arg]
         (deactivation_asked, PersonDeactivate),
         (deactivated, PersonDeactivateConfirmed),
         (reactivated, PersonReactivate),
+        (waiting_shown, PeopleWaiting),
+        (link_shown, InviteLinkShown),
+        (link_renewed, InviteLinkRenewed),
     ):
         app.add_handler(CallbackQueryHandler(callback, pattern=codec.pattern))

@@ -148,7 +148,7 @@ GEOJSON_POINT = {
             json.dumps(GEOJSON_POINT),
             "reaches.geojson: feature 3: Coordinate [32.5, 120.4] is out of range; latitude and longitude look swapped",
         ),
-        ("reaches.csv", REACHES.replace(",town,", ",province,"), 'reaches.csv:2: Level "province" is invalid'),
+        ("reaches.csv", REACHES.replace(",town,", ",province,"), 'reaches.csv:2: Level “province” is not known'),
         (
             "chiefs.csv",
             CHIEFS + "张三,13900000001,town,QT,DBH-01;NOPE-1,\n",
@@ -212,7 +212,7 @@ def test_invites_list_links_and_renew(cli: Cli, tmp_path: Path) -> None:
     code, out, _ = cli("invites", "--bot-username", "@my_river_bot")
     assert code == 0 and "19 pending invites" in out
     assert out.count("https://t.me/my_river_bot?start=") == 19
-    assert "周立新 (county-level chief, QT Qutang Town), valid until" in out
+    assert "周立新 (county-level chief, QT Qutang Town), phone 13800005667, valid until" in out
     assert cli("invites", "--bot-username", "no way")[0] == 2
 
     async def record_username_and_expire_invites(store: Store) -> None:

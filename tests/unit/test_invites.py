@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from bot import invites
-from bot.config import load_settings
-from bot.invites import InviteRole, renewal_candidates
+from bot.config import Settings, load_settings
+from bot.invites import InviteRole, invite_link, issue, not_joined, renewal_candidates
 from storage import Store
 from storage.records import InviteRecord
 
@@ -63,3 +63,29 @@ async def test_renewal_issues_only_what_is_missing(tmp_path: Path) -> None:
         assert set(waiting) == {chief, admin}
         assert waiting[chief].level == "town" and waiting[chief].area is not None
         assert waiting[admin].level is None and waiting[admin].area is None
+
+
+async def test_not_joined_lists_invites_not_accepted_within_the_scope(store: Store, settings: Settings) -> None:
+    """/people's "not joined yet": newest invite per person, expired ones too; a scoped office sees its areas."""
+    east, _ = await store.areas.upsert("CD", "城东", "East")
+    south, _ = await store.areas.upsert("CN", "城南", "South")
+    one = await store.people.create(name="甲", phone="13900000001", home_area_id=east)
+    two = await store.people.create(name="乙", phone="13900000002", home_area_id=south)
+    for person in (one, two):
+        await store.people.grant_role(person, "chief", level="town")
+        await issue(store, settings, person, "chief")
+    await store.invites.revoke_for_person(two)
+    everyone = await not_joined(store)
+    assert [(w.person.name, w.level, w.expired(datetime.now(UTC))) for w in everyone] == [
+        ("乙", "town", True),
+        ("甲", "town", False),
+    ]
+    assert [w.person.name for w in await not_joined(store, frozenset({east}))] == ["甲"]
+    expired = everyone[0].invite.id
+    assert (await invite_link(store, settings, expired, renew=True, areas=frozenset({east}))).state == "gone"
+    renewed = await invite_link(store, settings, expired, renew=True)
+    assert renewed.state == "renewed" and renewed.waiting is not None
+    assert renewed.waiting.invite.code != everyone[0].invite.code
+    again = await invite_link(store, settings, expired, renew=True)
+    assert again.state == "valid" and again.waiting is not None
+    assert again.waiting.invite.code == renewed.waiting.invite.code

@@ -66,7 +66,8 @@ def test_wrong_header_and_missing_column() -> None:
     assert caught.value.key == "registry.file.unknown_kind"
     with pytest.raises(RegistryFileError) as caught:
         parse_file(Path("x.csv"), b"code,name_zh\nQT,x\n", kind="areas")
-    assert caught.value.key == "registry.file.missing_columns" and caught.value.params == {"columns": "name_en"}
+    assert caught.value.key == "registry.file.missing_columns"
+    assert caught.value.params == {"columns": "name_en", "line": 1}
 
 
 def test_reaches_from_geojson() -> None:
@@ -110,7 +111,7 @@ def test_bad_geometry_is_named(geometry: dict[str, Any], key: str) -> None:
 @pytest.mark.parametrize(
     ("props", "key"),
     [
-        ({"level": "province"}, "registry.error.level"),
+        ({"level": "province"}, "registry16.error.level"),
         ({"level": ""}, "registry.error.empty"),
         ({"length_km": "-1"}, "registry.error.length"),
         ({"length_km": "about 3"}, "registry.error.length"),
@@ -144,9 +145,9 @@ def test_chiefs() -> None:
         ChiefRow(3, "李梅", "13900005678", "village", "QT", ("XM-01",), 123456789),
     ]
     assert sorted((e.line, e.key) for e in parsed.errors) == [
-        (4, "registry.error.level"),
         (4, "registry.error.phone"),
         (4, "registry.error.telegram_id"),
+        (4, "registry16.error.level"),
     ]
 
 
