@@ -10,7 +10,7 @@ from pathlib import Path
 
 from openpyxl import load_workbook
 
-from bot.exports import range_of
+from bot.exports import GEOJSON_FILES, range_of
 from storage import Store
 from storage.patrols import Finish
 from tests.conftest import Cli, Harness
@@ -28,15 +28,19 @@ def test_cli_writes_each_format(cli: Cli, filled: Path, tmp_path: Path) -> None:
     assert code == 0, err
     assert "m.xlsx" in out
     book = load_workbook(tmp_path / "m.xlsx")
-    assert book.sheetnames == ["巡河记录", "问题", "巡河率"]
+    assert book.sheetnames == ["巡河记录", "问题", "片区巡河率", "河段巡河率", "河长巡河率"]
     assert book["巡河记录"].max_row == 1 + 7  # every March patrol, the header first
 
-    code, out, err = cli(*MARCH, "--format", "geojson", "--out", tmp_path / "m.geojson")
+    code, out, err = cli(*MARCH, "--format", "geojson", "--out", tmp_path / "gis.zip")
     assert code == 0, err
-    data = json.loads((tmp_path / "m.geojson").read_text(encoding="utf-8"))
-    kinds = sorted(f["properties"]["kind"] for f in data["features"])
-    assert kinds == ["patrol"] * 7 + ["problem"] * 2
-    assert "Xinmin River" in {f["properties"]["reach"] for f in data["features"]}  # DEFAULT_LANGUAGE=en
+    with zipfile.ZipFile(tmp_path / "gis.zip") as archive:
+        layers = {name: json.loads(archive.read(file)) for name, file in GEOJSON_FILES.items()}
+    assert [f["geometry"]["type"] for f in layers["problems"]["features"]] == ["Point"] * 2
+    assert {f["geometry"]["type"] for f in layers["tracks"]["features"]} <= {"LineString"}
+    assert "Xinmin River" in {f["properties"]["reach"] for f in layers["problems"]["features"]}  # DEFAULT_LANGUAGE=en
+    code, _, err = cli(*MARCH, "--format", "geojson", "--out", tmp_path / "gis")
+    assert code == 0, err
+    assert sorted(p.name for p in (tmp_path / "gis").iterdir()) == sorted(GEOJSON_FILES.values())
 
     code, _, err = cli(*MARCH, "--format", "csv", "--out", tmp_path / "m.zip")
     assert code == 0, err
@@ -85,7 +89,7 @@ async def test_export_in_the_bot_arrives_as_a_document(bot: Harness) -> None:
     assert document.document is not None and (document.document_name or "").endswith(".xlsx")
     book = load_workbook(io.BytesIO(document.document))
     patrols = book["巡河记录"]
-    assert [c.value for c in patrols[2]][1] == "王五" and patrols["L2"].value == "是"
+    assert [c.value for c in patrols[2]][1] == "王五" and patrols["M2"].value == "是"
     await bot.sandbox.wait_consumed()
     assert "已生成" in ranges.text and "巡河记录 1 条" in ranges.text
     assert bot.errors() == []
