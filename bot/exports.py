@@ -750,6 +750,7 @@ async def export(
 
 
 RANGES = ("week", "month", "year")
+EXPORT_FLOW = "export"  # the dialog of a typed range: its data is the chosen format
 
 
 def range_of(name: str, today: date) -> tuple[date, date]:

@@ -723,6 +723,12 @@ class ExportRange(CallbackData, prefix="ex:r"):
     period: Range
 
 
+class ExportCustom(CallbackData, prefix="ex:c"):
+    """Any range: the admin types it next."""
+
+    fmt: Format
+
+
 class ReportFixed(CallbackData, prefix="rp:fix"):
     """At the report's confirmation: the problem was fixed on the spot; the after-photos come next."""
 

@@ -83,7 +83,7 @@ async def test_export_in_the_bot_arrives_as_a_document(bot: Harness) -> None:
     formats = await admin.next_message()
     assert "导出数据" in formats.text and "Excel（xlsx）" in formats.button_texts
     ranges = await tap(bot, admin, formats, text="Excel（xlsx）")
-    assert ranges.button_texts == ["上周", "上月", "今年"]
+    assert ranges.button_texts == ["上周", "上月", "今年", "自定义时段…"]
     await tap(bot, admin, ranges, text="上周")
     document = await admin.next_message(timeout=15)
     assert document.document is not None and (document.document_name or "").endswith(".xlsx")
@@ -92,6 +92,61 @@ async def test_export_in_the_bot_arrives_as_a_document(bot: Harness) -> None:
     assert [c.value for c in patrols[2]][1] == "王五" and patrols["M2"].value == "是"
     await bot.sandbox.wait_consumed()
     assert "已生成" in ranges.text and "巡河记录 1 条" in ranges.text
+    assert bot.errors() == []
+
+
+async def test_export_of_a_typed_range_with_bad_ranges_answered(bot: Harness) -> None:
+    ids = await seed(bot.store)
+    admin = await started_admin(bot)
+    wang = bot.sandbox.user(first_name="王五", language_code="zh-hans")
+    wang_id = await chief(bot, wang, "王五", [ids["DBH-01"]])
+    now = datetime.now(bot.settings.tz)
+    await _patrol_last_week(bot.store, wang_id, ids["DBH-01"], now)
+    first, last = range_of("week", now.date())
+
+    await admin.send("/export")
+    formats = await admin.next_message()
+    ranges = await tap(bot, admin, formats, text="Excel（xlsx）")
+    assert ranges.button_texts == ["上周", "上月", "今年", "自定义时段…"]
+    question = await tap(bot, admin, ranges, text="自定义时段…")
+    assert "请输入时间范围" in question.text and "2026-01-01 2026-03-31" in question.text
+    # Each bad answer is explained, and the question stays open.
+    for typed, answer in [
+        ("下周", "无法识别时间范围"),
+        ("2026-02-30 2026-03-31", "日期或月份不存在"),
+        ("2026-03-31 2026-01-01", "结束日期早于开始日期"),
+        ("2015-01-01 2026-01-01", "最多导出五年"),
+    ]:
+        await admin.send(typed)
+        assert answer in (await admin.next_message()).text, typed
+    await admin.send(f"{first.year}-{first.month}-{first.day} 至 {last.isoformat()}")
+    working = await admin.next_message()
+    assert "正在生成" in working.text
+    document = await admin.next_message(timeout=15)
+    assert document.document_name == f"riverbot-{first.isoformat()}-{last.isoformat()}.xlsx"
+    assert document.document is not None
+    patrols = load_workbook(io.BytesIO(document.document))["巡河记录"]
+    assert [c.value for c in patrols[2]][1] == "王五"
+    done = await admin.next_message()
+    assert "已生成" in done.text and "巡河记录 1 条" in done.text
+    assert await bot.services.dialogs.get(admin.id) is None  # answered: the next text is not a range
+    assert bot.errors() == []
+
+
+async def test_export_of_a_month_as_geojson_layers(bot: Harness) -> None:
+    await seed(bot.store)
+    admin = await started_admin(bot)
+    await admin.send("/export")
+    formats = await admin.next_message()
+    ranges = await tap(bot, admin, formats, text="GeoJSON（地图）")
+    await tap(bot, admin, ranges, text="自定义时段…")
+    await admin.send("2026-11")
+    assert "正在生成" in (await admin.next_message()).text
+    document = await admin.next_message(timeout=15)
+    assert document.document_name == "riverbot-2026-11-01-2026-11-30-gis.zip" and document.document is not None
+    with zipfile.ZipFile(io.BytesIO(document.document)) as archive:
+        assert sorted(archive.namelist()) == sorted(GEOJSON_FILES.values())
+    assert "已生成" in (await admin.next_message()).text
     assert bot.errors() == []
 
 

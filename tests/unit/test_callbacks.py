@@ -103,6 +103,7 @@ INVENTORY: list[tuple[str, type[CallbackData], str]] = [
     ("sm:w:2:2", cb.SummaryWeek, "summaries"),
     ("ex:f:xlsx", cb.ExportFormat, "exports"),
     ("ex:r:geojson:month", cb.ExportRange, "exports"),
+    ("ex:c:csv", cb.ExportCustom, "exports"),
     ("rp:fix", cb.ReportFixed, "report"),
     ("rp:fixed", cb.ReportFixedSend, "report"),
     ("td:p:1", cb.TodoPage, "todo"),
