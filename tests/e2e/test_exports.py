@@ -10,7 +10,7 @@ from pathlib import Path
 
 from openpyxl import load_workbook
 
-from bot.exports import GEOJSON_FILES, range_of
+from bot.exports import EXPORT_FLOW, GEOJSON_FILES, range_of
 from storage import Store
 from storage.patrols import Finish
 from tests.conftest import Cli, Harness
@@ -129,6 +129,7 @@ async def test_export_of_a_typed_range_with_bad_ranges_answered(bot: Harness) ->
     assert [c.value for c in patrols[2]][1] == "王五"
     done = await admin.next_message()
     assert "已生成" in done.text and "巡河记录 1 条" in done.text
+    await bot.sandbox.wait_consumed()
     assert await bot.services.dialogs.get(admin.id) is None  # answered: the next text is not a range
     assert bot.errors() == []
 
@@ -158,3 +159,25 @@ async def test_export_is_for_admins_only(bot: Harness) -> None:
     refusal = await wang.next_message()
     assert "仅河长办管理员可以进行此操作" in refusal.text
     assert refusal.document is None
+
+
+async def test_a_typed_range_needs_the_rights_and_a_known_format(bot: Harness) -> None:
+    ids = await seed(bot.store)
+    wang = bot.sandbox.user(first_name="王五", language_code="zh-hans")
+    await chief(bot, wang, "王五", [ids["DBH-01"]])
+    # A chief holding an export dialog (an admin who lost the role meanwhile) is refused, and it is closed.
+    await bot.services.dialogs.set(wang.id, EXPORT_FLOW, "range", {"fmt": "xlsx"})
+    await wang.send("2026-11")
+    refusal = await wang.next_message()
+    assert "仅河长办管理员可以进行此操作" in refusal.text and refusal.document is None
+    await bot.sandbox.wait_consumed()
+    assert await bot.services.dialogs.get(wang.id) is None
+
+    admin = await started_admin(bot)
+    await bot.services.dialogs.set(admin.id, EXPORT_FLOW, "range", {"fmt": "pdf"})  # another version's
+    await admin.send("2026-11")
+    answer = await admin.next_message()
+    assert "这个按钮已失效" in answer.text and answer.document is None
+    await bot.sandbox.wait_consumed()
+    assert await bot.services.dialogs.get(admin.id) is None
+    assert bot.errors() == []
