@@ -264,6 +264,28 @@ async def test_gdal_reads_every_layer_whole_and_converts_it_to_shapefile(
         assert "Feature Count: " + str(count) in _gdal("ogrinfo", "-so", "-al", shapes)
 
 
+async def test_reaches_layer_is_one_geometry_type_when_some_are_multi_part(
+    store: Store, settings: Settings, filled: dict[str, int], tmp_path: Path
+) -> None:
+    world = World(store)
+    area = await world.area("DC", "东城镇", "Dongcheng")
+    parts = {"type": "MultiLineString", "coordinates": [[[120.5, 32.5], [120.6, 32.6]], [[120.7, 32.5], [120.8, 32.6]]]}
+    await store.reaches.upsert(
+        ReachValues(
+            "DC-01", "东河", "East River", area, "town", None, (), json.dumps(parts), (32.5, 120.5, 32.6, 120.8)
+        )
+    )
+    folder = tmp_path / "gis"
+    await export(store, settings, LOCALES, language="en", fmt="geojson", first=MARCH[0], last=MARCH[1], out=folder)
+    reaches = json.loads((folder / "reaches.geojson").read_text(encoding="utf-8"))["features"]
+    assert [(f["properties"]["code"], f["geometry"]["type"]) for f in reaches] == [
+        ("DC-01", "MultiLineString"),
+        ("XM-01", "MultiLineString"),
+    ]
+    assert reaches[1]["geometry"]["coordinates"] == [[[120.4, 32.5], [120.45, 32.52]]]
+    assert reaches[1]["properties"]["area_name"] == "Qutang Town"
+
+
 async def test_export_keeps_to_its_areas(
     store: Store, settings: Settings, filled: dict[str, int], tmp_path: Path
 ) -> None:
