@@ -670,7 +670,7 @@ def _export_arguments(parser: argparse.ArgumentParser, locales: Locales, lang: L
         "--to", dest="last", required=True, metavar="YYYY-MM-DD", help=locales.plain(lang, "cli.export.arg_to")
     )
     parser.add_argument(
-        "--format", required=True, choices=("xlsx", "csv", "geojson"), help=locales.plain(lang, "cli.export.arg_format")
+        "--format", required=True, choices=("xlsx", "csv", "geojson"), help=locales.plain(lang, "exports16.arg_format")
     )
     parser.add_argument(
         "--out", required=True, type=Path, metavar="PATH", help=locales.plain(lang, "cli.export.arg_out")
@@ -705,7 +705,7 @@ class _ExportProgress:
 
 
 def cmd_export(settings: Settings, locales: Locales, args: argparse.Namespace, lang: Language) -> int:
-    from bot.exports import CSV_FILES, export  # noqa: PLC0415
+    from bot.exports import CSV_FILES, GEOJSON_FILES, export  # noqa: PLC0415
     from bot.tallies import parse_day  # noqa: PLC0415
 
     first, last = parse_day(args.first), parse_day(args.last)
@@ -716,8 +716,10 @@ def cmd_export(settings: Settings, locales: Locales, args: argparse.Namespace, l
     if first > last:
         raise ConfigError("cli.stats.reversed", first=first.isoformat(), last=last.isoformat())
     out: Path = args.out
-    into_folder = args.format == "csv" and out.suffix.lower() != ".zip"
-    check_output(out, settings, force=args.force, files=tuple(CSV_FILES.values()) if into_folder else ())
+    # csv and geojson are several files: a zip, or a directory of them.
+    into_folder = args.format in ("csv", "geojson") and out.suffix.lower() != ".zip"
+    files = {"csv": CSV_FILES, "geojson": GEOJSON_FILES}.get(args.format, {})
+    check_output(out, settings, force=args.force, files=tuple(files.values()) if into_folder else ())
     ensure_data_dir(settings)
     # The file goes round the office: its language is the office's (or --lang), not this terminal's.
     content: Language = args.lang or settings.default_language

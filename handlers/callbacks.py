@@ -759,6 +759,12 @@ class AssessmentFile(CallbackData, prefix="asm:f"):
     fmt: AssessmentFormat
 
 
+class ExportCustom(CallbackData, prefix="ex:c"):
+    """Any range: the admin types it next."""
+
+    fmt: Format
+
+
 class ReportFixed(CallbackData, prefix="rp:fix"):
     """At the report's confirmation: the problem was fixed on the spot; the after-photos come next."""
 

@@ -31,6 +31,8 @@ class PatrolRow:
     reach_name_zh: str
     reach_name_en: str
     area_code: str
+    area_name_zh: str
+    area_name_en: str
     started_at: datetime
     ended_at: datetime | None
     duration_s: int | None
@@ -62,6 +64,8 @@ class ProblemRow:
     reach_name_zh: str
     reach_name_en: str
     area_code: str
+    area_name_zh: str
+    area_name_en: str
     reporter_name: str
     assignee_name: str | None
     deadline: str | None
@@ -72,13 +76,44 @@ class ProblemRow:
     assignee_contact: Contact | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class ReachRow:
+    code: str
+    name_zh: str
+    name_en: str
+    level: str
+    area_code: str
+    area_name_zh: str
+    area_name_en: str
+    length_km: float | None
+    tags: str
+    geometry: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class AreaRow:
+    id: int
+    code: str
+    name_zh: str
+    name_en: str
+
+
+def _scope(column: str, areas: frozenset[int] | None) -> tuple[str, list[int]]:
+    """An SQL condition keeping rows of these areas (None: every area), and its parameters."""
+    if areas is None:
+        return "", []
+    ids = sorted(areas)
+    return f" AND {column} IN ({','.join('?' * len(ids))})", ids
+
+
 _PATROLS = (
     "SELECT pa.id, pe.name AS person_name, r.code AS reach_code, r.name_zh, r.name_en, a.code AS area_code,"
+    " a.name_zh AS area_name_zh, a.name_en AS area_name_en,"
     " pa.started_at, pa.ended_at, pa.duration_s, pa.distance_m, pa.point_count, pa.photo_count, pa.valid,"
     " pa.reasons"
     " FROM patrols pa JOIN people pe ON pe.id = pa.person_id JOIN reaches r ON r.id = pa.reach_id"
     " JOIN areas a ON a.id = r.area_id"
-    " WHERE pa.id > ? AND pa.status = 'finished' AND pa.started_at >= ? AND pa.started_at < ?"
+    " WHERE pa.id > ? AND pa.status = 'finished' AND pa.started_at >= ? AND pa.started_at < ?{scope}"
     " ORDER BY pa.id LIMIT ?"
 )
 
@@ -86,13 +121,14 @@ _PATROLS = (
 # its start (open, or closed/dismissed only later) or touched by an event inside it.
 _PROBLEMS = (
     "SELECT p.id, p.category, p.status, p.description, p.lat, p.lon, r.code AS reach_code, r.name_zh, r.name_en,"
-    " a.code AS area_code, rep.name AS reporter_name, asg.name AS assignee_name, p.deadline, p.reported_at,"
+    " a.code AS area_code, a.name_zh AS area_name_zh, a.name_en AS area_name_en, rep.name AS reporter_name,"
+    " asg.name AS assignee_name, p.deadline, p.reported_at,"
     " p.closed_at, asg.active AS asg_active, asg.telegram_id IS NOT NULL AND asg.started_at IS NOT NULL AS asg_joined,"
     " asg.blocked_at IS NOT NULL AS asg_blocked, asg.blocked_reason AS asg_blocked_reason"
     " FROM problems p JOIN reaches r ON r.id = p.reach_id JOIN areas a ON a.id = p.area_id"
     " JOIN people rep ON rep.id = p.reporter_id LEFT JOIN people asg ON asg.id = p.assignee_id"
     " WHERE p.id > ? AND p.reported_at < ? AND (p.reported_at >= ? OR p.closed_at IS NULL OR p.closed_at >= ?"
-    "  OR EXISTS (SELECT 1 FROM problem_events e WHERE e.problem_id = p.id AND e.at >= ? AND e.at < ?))"
+    "  OR EXISTS (SELECT 1 FROM problem_events e WHERE e.problem_id = p.id AND e.at >= ? AND e.at < ?)){scope}"
     " ORDER BY p.id LIMIT ?"
 )
 
@@ -114,12 +150,16 @@ class ExportReader:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def patrols(self, start: datetime, end: datetime, *, chunk: int = CHUNK) -> Iterator[list[PatrolRow]]:
-        """Finished patrols started in [start, end), by id, `chunk` at a time."""
+    def patrols(
+        self, start: datetime, end: datetime, *, chunk: int = CHUNK, areas: frozenset[int] | None = None
+    ) -> Iterator[list[PatrolRow]]:
+        """Finished patrols started in [start, end) on reaches of `areas` (None: all), by id, `chunk` at a time."""
         after = 0
         bounds = (to_db_time(start), to_db_time(end))
+        scope, ids = _scope("r.area_id", areas)
+        query = _PATROLS.format(scope=scope)
         while True:
-            rows = self._conn.execute(_PATROLS, (after, *bounds, chunk)).fetchall()
+            rows = self._conn.execute(query, (after, *bounds, *ids, chunk)).fetchall()
             if not rows:
                 return
             after = rows[-1]["id"]
@@ -131,6 +171,8 @@ class ExportReader:
                     reach_name_zh=r["name_zh"],
                     reach_name_en=r["name_en"],
                     area_code=r["area_code"],
+                    area_name_zh=r["area_name_zh"],
+                    area_name_en=r["area_name_en"],
                     started_at=from_db_time(r["started_at"]),  # type: ignore[arg-type]
                     ended_at=from_db_time(r["ended_at"]),
                     duration_s=r["duration_s"],
@@ -172,12 +214,17 @@ class ExportReader:
         if current is not None:
             yield current, line
 
-    def problems(self, start: datetime, end: datetime, *, chunk: int = CHUNK) -> Iterator[list[ProblemRow]]:
-        """Problems that concern [start, end) (see `_PROBLEMS`), by number, each with its whole event log."""
+    def problems(
+        self, start: datetime, end: datetime, *, chunk: int = CHUNK, areas: frozenset[int] | None = None
+    ) -> Iterator[list[ProblemRow]]:
+        """Problems of `areas` (None: all) that concern [start, end) (see `_PROBLEMS`), by number, each with its
+        whole event log."""
         after = 0
         s, e = to_db_time(start), to_db_time(end)
+        scope, area_ids = _scope("p.area_id", areas)
+        query = _PROBLEMS.format(scope=scope)
         while True:
-            rows = self._conn.execute(_PROBLEMS, (after, e, s, s, s, e, chunk)).fetchall()
+            rows = self._conn.execute(query, (after, e, s, s, s, e, *area_ids, chunk)).fetchall()
             if not rows:
                 return
             after = rows[-1]["id"]
@@ -205,6 +252,8 @@ class ExportReader:
                     reach_name_zh=r["name_zh"],
                     reach_name_en=r["name_en"],
                     area_code=r["area_code"],
+                    area_name_zh=r["area_name_zh"],
+                    area_name_en=r["area_name_en"],
                     reporter_name=r["reporter_name"],
                     assignee_name=r["assignee_name"],
                     deadline=r["deadline"],
@@ -228,3 +277,40 @@ class ExportReader:
         return {
             int(r[0]): str(r[1]) for r in self._conn.execute(f"SELECT id, name FROM people WHERE id IN ({marks})", ids)
         }
+
+    def areas(self) -> list[AreaRow]:
+        """Every area, by code: names beside codes, and the codes of a scope."""
+        return [
+            AreaRow(r["id"], r["code"], r["name_zh"], r["name_en"])
+            for r in self._conn.execute("SELECT id, code, name_zh, name_en FROM areas ORDER BY code")
+        ]
+
+    def reaches(self, areas: frozenset[int] | None = None) -> list[ReachRow]:
+        """The reaches of `areas` (None: all) that have a geometry, by code; a county has hundreds, not more."""
+        scope, ids = _scope("r.area_id", areas)
+        rows = self._conn.execute(
+            "SELECT r.code, r.name_zh, r.name_en, r.level, r.length_km, r.tags, r.geometry, a.code AS area_code,"
+            " a.name_zh AS area_name_zh, a.name_en AS area_name_en FROM reaches r JOIN areas a ON a.id = r.area_id"
+            f" WHERE r.geometry IS NOT NULL AND r.geometry != ''{scope} ORDER BY r.code",
+            ids,
+        ).fetchall()
+        found = []
+        for r in rows:
+            geometry = json.loads(r["geometry"])
+            if not isinstance(geometry, dict) or not geometry.get("coordinates"):
+                continue  # an empty geometry is no geometry
+            found.append(
+                ReachRow(
+                    r["code"],
+                    r["name_zh"],
+                    r["name_en"],
+                    r["level"],
+                    r["area_code"],
+                    r["area_name_zh"],
+                    r["area_name_en"],
+                    r["length_km"],
+                    r["tags"],
+                    geometry,
+                )
+            )
+        return found

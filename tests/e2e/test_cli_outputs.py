@@ -71,7 +71,7 @@ def test_export_refuses_an_existing_file_without_force(cli: Cli, filled: Path, t
 def test_a_failed_export_leaves_the_old_file_and_no_temporary(
     cli: Cli, filled: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    target = tmp_path / "m.geojson"
+    target = tmp_path / "m.zip"
     target.write_text("old")
 
     def broken(job: object) -> tuple[int, int, int]:

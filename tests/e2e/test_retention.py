@@ -15,7 +15,7 @@ from typing import Any
 from openpyxl import load_workbook
 
 from bot.config import Settings, load_settings
-from bot.exports import Format, export
+from bot.exports import GEOJSON_FILES, Format, export
 from bot.i18n import Locales
 from bot.patrols import PatrolService, StoredPhoto
 from bot.retention import years_back
@@ -134,7 +134,7 @@ async def _exports(bot: Harness, out: Path, first: date, last: date) -> dict[str
     locales = Locales.load()
     read: dict[str, Any] = {}
     await asyncio.to_thread(out.mkdir)
-    formats: dict[Format, str] = {"xlsx": "x.xlsx", "csv": "x.zip", "geojson": "x.geojson"}
+    formats: dict[Format, str] = {"xlsx": "x.xlsx", "csv": "x.zip", "geojson": "gis.zip"}
     for fmt, name in formats.items():
         path = out / name
         await export(bot.store, bot.settings, locales, language="zh", fmt=fmt, first=first, last=last, out=path)
@@ -146,7 +146,9 @@ async def _exports(bot: Harness, out: Path, first: date, last: date) -> dict[str
             with zipfile.ZipFile(path) as archive:
                 read[fmt] = {n: archive.read(n) for n in archive.namelist()}
         else:
-            read[fmt] = json.loads(path.read_text(encoding="utf-8"))["features"]
+            with zipfile.ZipFile(path) as archive:
+                layers = [json.loads(archive.read(GEOJSON_FILES[name]))["features"] for name in ("problems", "tracks")]
+            read[fmt] = [f | {"kind": "problem"} for f in layers[0]] + [f | {"kind": "patrol"} for f in layers[1]]
     return read
 
 
@@ -213,7 +215,7 @@ async def test_the_nightly_job_prunes_old_tracks_and_photos_and_every_figure_sta
     assert [f["properties"] for f in features_after] == [f["properties"] for f in features_before]
     simplified = 0
     for before, after in zip(features_before, features_after, strict=True):
-        if before["properties"]["kind"] == "patrol" and before["properties"]["patrol_id"] in old:
+        if before["kind"] == "patrol" and before["properties"]["patrol_id"] in old:
             # The route is still drawn: simplified, from the same start to the same end.
             line, simple = before["geometry"]["coordinates"], after["geometry"]["coordinates"]
             assert simple[0] == line[0] and simple[-1] == line[-1]

@@ -108,6 +108,7 @@ INVENTORY: list[tuple[str, type[CallbackData], str]] = [
     ("ex:r:geojson:month", cb.ExportRange, "exports"),
     ("asm:p:2026-11", cb.AssessmentPeriod, "assessment"),
     ("asm:f:2026-Q4:pdf", cb.AssessmentFile, "assessment"),
+    ("ex:c:csv", cb.ExportCustom, "exports"),
     ("rp:fix", cb.ReportFixed, "report"),
     ("rp:fixed", cb.ReportFixedSend, "report"),
     ("td:p:1", cb.TodoPage, "todo"),
