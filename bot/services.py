@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bot.assistants import AssistantService
 from bot.backups import Backups
 from bot.chats import ChatService
 from bot.citizens import Citizens
@@ -60,6 +61,8 @@ class Services:
     todo: TodoService
     # A stranger's photo kept until they join; the public signs' QR codes.
     citizens: Citizens
+    # Chiefs' assistants (河长助理), who patrol on a chief's behalf.
+    assistants: AssistantService
 
     @classmethod
     def create(cls, settings: Settings, store: Store, locales: Locales | None = None) -> Services:
@@ -102,4 +105,5 @@ class Services:
             maps=drawn,
             todo=TodoService(store, settings, patrols),
             citizens=Citizens(store, joining, reports),
+            assistants=AssistantService(store, settings),
         )
