@@ -1,4 +1,4 @@
-"""Chiefs' assistants (河长助理): a person who patrols on a chief's behalf.
+"""Chiefs' assistants: a person who patrols on a chief's behalf.
 
 A chief names them (a one-time link they forward, `/start a-<code>`), or the office does (/people, the CLI).
 An assistant's patrol on one of the chief's reaches is stored as the chief's patrol (`person_id`) with
@@ -15,10 +15,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from bot.config import Settings
+from bot.joining import clean_phone
 from bot.people import CHIEF
 from storage import Store
 from storage.assistants import AssistantRecord
-from storage.records import ReachRecord
+from storage.records import PersonRecord, ReachRecord
 
 Assistant = AssistantRecord  # as handlers see it (they import no storage module)
 
@@ -132,6 +133,14 @@ class AssistantService:
         if await self._store.assistants.active(chief_id, person_id) is None:
             return False
         return any(a.reach_id == reach_id for a in await self._store.assignments.active_for_person(chief_id))
+
+    async def find_person(self, text: str) -> PersonRecord | None:
+        """A person as the command line names them: `#id`, or a phone number."""
+        text = text.strip()
+        if text.startswith("#"):
+            return await self._store.people.by_id(int(text[1:])) if text[1:].isdigit() else None
+        phone = clean_phone(text)
+        return None if phone is None else await self._store.people.by_phone(phone)
 
     async def walker_names(self, patrol_ids: list[int]) -> dict[int, tuple[str, str]]:
         """patrol id → (assistant, chief) names, for the patrols among these an assistant walked."""

@@ -86,7 +86,7 @@ class LastPatrol:
     ended_at: datetime
     walker: str | None  # the chief it counts for
     valid: bool
-    assistant: str | None = None  # who walked it for them (河长助理 代巡), if not the chief
+    assistant: str | None = None  # who walked it for them, if not the chief
 
 
 @dataclass(frozen=True, slots=True)

@@ -73,7 +73,7 @@ class Summary:
     media: int = 0  # voice notes, audio and videos kept as evidence
     # The share of the reach's line walked (bot.geo.coverage); None while open or without a line.
     coverage: float | None = None
-    # Walked by an assistant (河长助理) for the chief it counts for: their names; None: the chief walked it.
+    # Walked by an assistant for the chief it counts for: their names; None: the chief walked it.
     assistant_name: str | None = None
     chief_name: str | None = None
     counted: bool = True  # False: walked by an assistant, and ASSISTANT_PATROLS_COUNT is off

@@ -56,7 +56,7 @@ RULES: dict[str, Rule] = {
     "cancel": Rule(EVERYONE, PRIVATE),
     "patrol": Rule(MEMBERS, PRIVATE),
     "mypatrols": Rule(MEMBERS, PRIVATE),
-    # A chief names their assistants (河长助理); an admin who is no chief is pointed to /people.
+    # A chief names their assistants; an admin who is no chief is pointed to /people.
     "assistants": Rule(STAFF, PRIVATE),
     "report": Rule(MEMBERS, PRIVATE),
     "myreports": Rule(MEMBERS, PRIVATE),

@@ -61,7 +61,7 @@ class Services:
     todo: TodoService
     # A stranger's photo kept until they join; the public signs' QR codes.
     citizens: Citizens
-    # Chiefs' assistants (河长助理), who patrol on a chief's behalf.
+    # Chiefs' assistants, who patrol on a chief's behalf.
     assistants: AssistantService
 
     @classmethod

@@ -25,9 +25,11 @@ from bot.tallies import (
     Progress,
     Rate,
     TallyService,
+    day_start,
     percent,
 )
 from storage import Store
+from storage.assistants import WalkedCount
 from storage.records import AreaRecord
 from storage.summaries import OverdueProblem
 from storage.tallies import VolunteerCount
@@ -165,6 +167,9 @@ class AreaSummary:
     running: tuple[ReachProgress, ...] = ()
     # How many weeks before the reader's the reported week is: 1, "last week", for the weekly run.
     ago: int = 1
+    # Patrols walked by assistants for chiefs in the week (named in the summary), and whether they counted.
+    assisted: tuple[WalkedCount, ...] = ()
+    assisted_counted: bool = True
 
     @property
     def change(self) -> float | None:
@@ -208,6 +213,10 @@ class SummaryService:
         volunteers = _thanked(await self._tallies.volunteers(first, last, area_id=area.id))
         waiting = (await self.waiting_by_area()).get(area.id, 0)
         running = reach_progress(await self._tallies.running(last, area_id=area.id))
+        tz = self._settings.tz
+        assisted = await self._store.assistants.walked(
+            start=day_start(first, tz), end=day_start(last + timedelta(days=1), tz), area_id=area.id
+        )
         return AreaSummary(
             area,
             week,
@@ -220,6 +229,8 @@ class SummaryService:
             waiting,
             running=running,
             ago=weeks_ago(week, self._today(today)),
+            assisted=tuple(assisted),
+            assisted_counted=self._settings.assistant_patrols_count,
         )
 
     async def waiting_by_area(self) -> dict[int, int]:
@@ -245,6 +256,12 @@ class SummaryService:
         for item in await self._tallies.running(last):
             running.setdefault(item.area_id, []).append(item)
         ago = weeks_ago(week, self._today(today))
+        assisted: dict[int, list[WalkedCount]] = {}
+        tz = self._settings.tz
+        for walked in await self._store.assistants.walked(
+            start=day_start(first, tz), end=day_start(last + timedelta(days=1), tz)
+        ):
+            assisted.setdefault(walked.area_id, []).append(walked)
         result = {}
         for area in await self._store.areas.all():
             listed, total = overdue.get(area.id, ([], 0))
@@ -260,6 +277,8 @@ class SummaryService:
                 waiting.get(area.id, 0),
                 running=reach_progress(running.get(area.id, [])),
                 ago=ago,
+                assisted=tuple(assisted.get(area.id, [])),
+                assisted_counted=self._settings.assistant_patrols_count,
             )
         return result
 
@@ -332,6 +351,27 @@ def running_lines(summary: AreaSummary, locales: Locales, language: Language) ->
     return lines
 
 
+def assisted_lines(summary: AreaSummary, locales: Locales, language: Language) -> list[str]:
+    """Who patrolled for whom: a chief's figures that include an assistant's patrols name the assistant."""
+    if not summary.assisted:
+        return []
+    lines = ["", locales.t(language, "assistants.summary_header")]
+    for walked in summary.assisted:
+        lines.append(
+            locales.t(
+                language,
+                "assistants.summary_line",
+                assistant=walked.assistant_name,
+                chief=walked.chief_name,
+                count=walked.patrols,
+                valid=walked.valid,
+            )
+        )
+    if not summary.assisted_counted:
+        lines.append(locales.t(language, "assistants.summary_not_counted"))
+    return lines
+
+
 def summary_text(summary: AreaSummary, locales: Locales, language: Language) -> str:
     """The whole summary as HTML (split it with `split_messages`)."""
 
@@ -379,6 +419,7 @@ def summary_text(summary: AreaSummary, locales: Locales, language: Language) -> 
     if len(behind) > BEHIND_LISTED:
         lines.append(t("more", count=len(behind) - BEHIND_LISTED))
     lines += running_lines(s, locales, language)
+    lines += assisted_lines(s, locales, language)
     lines += ["", t("overdue_header", count=s.overdue_total)]
     if not s.overdue:
         lines.append(t("overdue_none"))

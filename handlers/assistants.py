@@ -1,4 +1,4 @@
-"""/assistants: a chief's assistants (河长助理); their one-time links; the office's view from a /people card.
+"""/assistants: a chief's assistants; their one-time links; the office's view from a /people card.
 
 A chief sees their assistants with a remove button each, and "add" gives a one-time link (`/start a-<code>`)
 to forward; the person who opens it confirms and becomes the assistant. The office does the same from a

@@ -750,7 +750,7 @@ class PatrolSwitch(CallbackData, prefix="pt:sw"):
 
 
 class PatrolFor(CallbackData, prefix="pt:for"):
-    """An assistant's choice: patrol this reach for the chief they assist (河长助理 代巡)."""
+    """An assistant's choice: patrol this reach for the chief they assist."""
 
     reach: Id
     chief: Id

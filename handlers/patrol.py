@@ -135,7 +135,7 @@ async def _reach_choice(context: Context, actor: Actor, *, page: int) -> tuple[s
     lang = actor.language
     mine = await svc.patrols.my_reaches(actor.known.id)
     choices = [(f"🏞 {reach.name(lang)}", PatrolReach(reach=reach.id).pack()) for reach in mine]
-    # An assistant (河长助理) also patrols the reaches of the chiefs they assist, for them.
+    # An assistant also patrols the reaches of the chiefs they assist, for them.
     for assisted in await svc.assistants.assisted_reaches(actor.known.id):
         label = svc.locales.plain(
             lang, "assistants.choose_label", reach=assisted.reach.name(lang), chief=assisted.chief_name

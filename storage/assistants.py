@@ -1,4 +1,4 @@
-"""Chiefs' assistants (河长助理): who assists which chief, since and until when, and the links that name one.
+"""Chiefs' assistants: who assists which chief, since and until when, and the links that name one.
 
 A row is ended (its `until` set), never deleted: a past month's patrols walked by an assistant still name them.
 """
@@ -105,6 +105,9 @@ class Assistants:
         )
         return [_record(r) for r in rows]
 
+    async def walked(self, *, start: datetime, end: datetime, area_id: int | None = None) -> list[WalkedCount]:
+        return await walked_counts(self._store, start=start, end=end, area_id=area_id)
+
     async def all_active(self) -> list[AssistantRecord]:
         rows = await self._store.fetchall(f"SELECT {_COLUMNS} WHERE a.until IS NULL ORDER BY c.name, h.name, a.id")
         return [_record(r) for r in rows]
@@ -150,3 +153,36 @@ class Assistants:
             tuple(patrol_ids),
         )
         return {int(r[0]): (str(r[1]), str(r[2])) for r in rows}
+
+
+@dataclass(frozen=True, slots=True)
+class WalkedCount:
+    """The finished patrols one assistant walked for one chief in a range, in one area."""
+
+    area_id: int
+    chief_id: int
+    chief_name: str
+    assistant_id: int
+    assistant_name: str
+    patrols: int
+    valid: int
+
+
+async def walked_counts(
+    store: Store, *, start: datetime, end: datetime, area_id: int | None = None
+) -> list[WalkedCount]:
+    """Per (area, chief, assistant): finished patrols an assistant walked for a chief, started in [start, end)."""
+    params: dict[str, object] = {"s": to_db_time(start), "e": to_db_time(end)}
+    area = ""
+    if area_id is not None:
+        area = " AND r.area_id = :area"
+        params["area"] = area_id
+    rows = await store.fetchall(
+        "SELECT r.area_id, pa.person_id, c.name, pa.walked_by, h.name, count(*), sum(pa.valid = 1)"
+        " FROM patrols pa JOIN reaches r ON r.id = pa.reach_id JOIN people c ON c.id = pa.person_id"
+        " JOIN people h ON h.id = pa.walked_by"
+        " WHERE pa.walked_by IS NOT NULL AND pa.status = 'finished' AND pa.started_at >= :s AND pa.started_at < :e"
+        f"{area} GROUP BY r.area_id, pa.person_id, pa.walked_by ORDER BY r.area_id, c.name, h.name",
+        params,
+    )
+    return [WalkedCount(r[0], r[1], r[2], r[3], r[4], int(r[5]), int(r[6] or 0)) for r in rows]

@@ -169,7 +169,7 @@ class PatrolRecord:
     valid: bool | None
     reasons: list[dict[str, Any]]
     coverage: float | None = None  # the share of the reach's line walked, kept at the finish
-    # The assistant (河长助理) who walked it for `person_id`, the chief it counts for; None: the chief walked it.
+    # The assistant who walked it for `person_id`, the chief it counts for; None: the chief walked it.
     walked_by: int | None = None
 
     @property
