@@ -139,8 +139,16 @@ class AssistantService:
         text = text.strip()
         if text.startswith("#"):
             return await self._store.people.by_id(int(text[1:])) if text[1:].isdigit() else None
-        phone = clean_phone(text)
-        return None if phone is None else await self._store.people.by_phone(phone)
+        # As typed, as `clean_phone` writes it, and a Chinese mobile (11 digits from 1) with its country code.
+        digits = "".join(ch for ch in text if ch.isdigit())
+        candidates = [text, clean_phone(text)]
+        if len(digits) == 11 and digits.startswith("1"):
+            candidates.append("+86" + digits)
+        for phone in dict.fromkeys(c for c in candidates if c):
+            found = await self._store.people.by_phone(phone)
+            if found is not None:
+                return found
+        return None
 
     async def walker_names(self, patrol_ids: list[int]) -> dict[int, tuple[str, str]]:
         """patrol id → (assistant, chief) names, for the patrols among these an assistant walked."""
