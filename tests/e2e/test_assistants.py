@@ -38,7 +38,7 @@ async def _named(bot: Harness) -> tuple[FakeUser, FakeUser, int, int]:
 
     await zhou.send(f"/start {payload}")
     card = await zhou.next_message()
-    assert "河长 <b>王五</b> 邀请您担任其河长助理" in card.html or "河长 王五 邀请您担任其河长助理" in card.text
+    assert "河长 王五 邀请您担任其河长助理" in card.text
     accepted = await tap(bot, zhou, card, text="✅ 同意担任")
     assert "您已成为河长 王五 的助理" in accepted.text
     assert "小周 已成为您的河长助理" in (await wang.next_message()).text
