@@ -185,6 +185,8 @@ class ChiefDigest:
     progress: list[Progress]  # this period, per assignment
     assigned: list[OverdueProblem]  # open problems assigned to them (deadline date.max: none)
     ranking: Ranking | None = None  # the towns' ranking, for county and city chiefs (`bot.rankings`)
+    assisted: tuple[WalkedCount, ...] = ()  # the week's patrols walked for them by assistants
+    assisted_counted: bool = True
 
 
 def _thanked(volunteers: list[VolunteerCount]) -> list[VolunteerCount]:
@@ -288,7 +290,21 @@ class SummaryService:
         rate = await self._tallies.patrol_rate(week.first, week.last, person_id=person_id)
         progress = await self._tallies.progress(today, person_id=person_id)
         assigned = await self._store.summaries.assigned_open(person_id, limit=ASSIGNED_LISTED)
-        return ChiefDigest(person_id, name, week, rate.overall, progress, assigned, ranking)
+        tz = self._settings.tz
+        walked = await self._store.assistants.walked(
+            start=day_start(week.first, tz), end=day_start(week.last + timedelta(days=1), tz), chief_id=person_id
+        )
+        return ChiefDigest(
+            person_id,
+            name,
+            week,
+            rate.overall,
+            progress,
+            assigned,
+            ranking,
+            assisted=tuple(walked),
+            assisted_counted=self._settings.assistant_patrols_count,
+        )
 
     async def town_ranking(self, week: Week) -> Ranking:
         """Every area ranked by its patrol rate over `week`, then by problems overdue and open at its end."""
@@ -480,9 +496,19 @@ def digest_text(digest: ChiefDigest, locales: Locales, language: Language) -> st
     lines = [
         t("title", name=digest.name, period=week_dates(digest.week, locales, language)),
         t("rate", rate=percent(digest.rate), done=digest.rate.done, required=digest.rate.required),
-        "",
-        t("progress_header"),
     ]
+    for walked in digest.assisted:  # a rate that includes an assistant's patrols names them
+        lines.append(
+            locales.t(
+                language,
+                "assistants.digest_line",
+                assistant=walked.assistant_name,
+                count=walked.patrols,
+                valid=walked.valid,
+            )
+            + ("" if digest.assisted_counted else locales.t(language, "assistants.summary_not_counted"))
+        )
+    lines += ["", t("progress_header")]
     if not digest.progress:
         lines.append(t("progress_none"))
     for item in digest.progress:

@@ -105,8 +105,10 @@ class Assistants:
         )
         return [_record(r) for r in rows]
 
-    async def walked(self, *, start: datetime, end: datetime, area_id: int | None = None) -> list[WalkedCount]:
-        return await walked_counts(self._store, start=start, end=end, area_id=area_id)
+    async def walked(
+        self, *, start: datetime, end: datetime, area_id: int | None = None, chief_id: int | None = None
+    ) -> list[WalkedCount]:
+        return await walked_counts(self._store, start=start, end=end, area_id=area_id, chief_id=chief_id)
 
     async def all_active(self) -> list[AssistantRecord]:
         rows = await self._store.fetchall(f"SELECT {_COLUMNS} WHERE a.until IS NULL ORDER BY c.name, h.name, a.id")
@@ -169,7 +171,7 @@ class WalkedCount:
 
 
 async def walked_counts(
-    store: Store, *, start: datetime, end: datetime, area_id: int | None = None
+    store: Store, *, start: datetime, end: datetime, area_id: int | None = None, chief_id: int | None = None
 ) -> list[WalkedCount]:
     """Per (area, chief, assistant): finished patrols an assistant walked for a chief, started in [start, end)."""
     params: dict[str, object] = {"s": to_db_time(start), "e": to_db_time(end)}
@@ -177,6 +179,9 @@ async def walked_counts(
     if area_id is not None:
         area = " AND r.area_id = :area"
         params["area"] = area_id
+    if chief_id is not None:
+        area += " AND pa.person_id = :chief"
+        params["chief"] = chief_id
     rows = await store.fetchall(
         "SELECT r.area_id, pa.person_id, c.name, pa.walked_by, h.name, count(*), sum(pa.valid = 1)"
         " FROM patrols pa JOIN reaches r ON r.id = pa.reach_id JOIN people c ON c.id = pa.person_id"

@@ -10,7 +10,12 @@ import pytest
 
 from bot.assistants import AssistantService, link_code
 from bot.config import Settings, load_settings
+from bot.dialogs import Dialogs
+from bot.i18n import Locales
+from bot.joining import Joining, Roster
+from bot.office import Office
 from bot.patrols import PatrolService
+from bot.summaries import SummaryService, digest_text, week_of
 from bot.tallies import Rate, TallyService
 from storage import Store
 from storage.migrate import bundled_migrations
@@ -160,3 +165,21 @@ async def test_migration_0015_from_empty_and_from_0014(tmp_path: Path) -> None:
         assert new and theirs.walker == helper
         again, new = await store.patrols.start(helper, reach, started, for_chief=chief)
         assert not new and again.id == theirs.id
+
+
+async def test_the_chiefs_digest_and_the_reach_card_name_the_assistant(store: Store, settings: Settings) -> None:
+    world = World(store)
+    chief, helper, reach = await _chief_and_assistant(world)
+    await world.patrol(chief, reach, "2025-03-05 10:00", walked_by=helper)
+    digest = await SummaryService(store, settings).chief_digest(chief, "老王", week_of(WEEK[0]), WEEK[1])
+    text = digest_text(digest, Locales.load(), "zh")
+    assert "其中助理 小张 代巡 1 次（有效 1 次）" in text
+    off = load_settings(env_file=None, data_dir=settings.data_dir, assistant_patrols_count=False)
+    text = digest_text(await SummaryService(store, off).chief_digest(chief, "老王", week_of(WEEK[0]), WEEK[1]),
+                       Locales.load(), "en")  # fmt: skip
+    assert "walked for you by assistant 小张" in text and "not counted in the patrol rate here" in text
+    record = await store.reaches.by_id(reach)
+    assert record is not None
+    office = Office(store, settings, Dialogs(store), Joining(store, settings), Roster(store, settings))
+    last = (await office.reach_file(record)).last_patrol
+    assert last is not None and (last.walker, last.assistant) == ("老王", "小张")
