@@ -8,6 +8,7 @@ import re
 import time
 from pathlib import Path
 
+from handlers.patrol import end_idle_patrols
 from sandbox.driver import FakeUser
 from storage import Store
 from tests.conftest import Cli, Harness
@@ -163,3 +164,31 @@ def test_the_office_names_lists_and_ends_assistants_on_the_command_line(cli: Cli
     assert code == 1 and 'No one in the bot matches "#999"' in err
     code, out, _ = cli("assistant", "list")
     assert code == 0 and "No assistants." in out
+
+
+async def test_an_assistants_patrol_that_ends_on_its_own_is_told_to_both(bot: Harness) -> None:
+    """The assistant's patrol for the chief runs past PATROL_MAX_HOURS: the assistant hears it ended, with the
+    card naming who walked it, and the chief gets his one short message."""
+    wang, zhou, wang_id, zhou_id = await _named(bot)
+    t0 = int(time.time()) - 9 * 3600  # longer ago than PATROL_MAX_HOURS (8)
+    await zhou.send("/patrol", date=t0)
+    choice = await zhou.next_message()
+    await zhou.next_message()
+    await tap(bot, zhou, choice, text=f"🤝 {REACH} · 代 王五 巡河")
+    await zhou.next_message()
+    # Meanwhile the chief's own patrol starts: one open patrol per walker.
+    await wang.send("/patrol")
+    own_choice = await wang.next_message()
+    await wang.next_message()
+    assert "巡河已开始" in (await tap(bot, wang, own_choice, text=f"🏞 {REACH}")).text
+    await wang.next_message()
+    assert bot.app.job_queue is not None
+    bot.app.job_queue.run_once(end_idle_patrols, 0)
+    ended = await zhou.next_message()
+    assert "已自动结束" in ended.text and "由助理 小周 代巡（河长：王五）" in ended.text
+    told = await wang.next_message()
+    assert f"您的河长助理 小周 已代您巡查 {REACH}" in told.text and "无效" in told.text
+    own = await bot.store.patrols.open_for(wang_id)
+    assert own is not None and own.walked_by is None  # the chief's own patrol runs on
+    assert await bot.store.patrols.open_for(zhou_id) is None
+    assert bot.errors() == []
