@@ -1158,6 +1158,63 @@ def cmd_prune(settings: Settings, locales: Locales, args: argparse.Namespace, la
     return 0
 
 
+def _assistant_arguments(parser: argparse.ArgumentParser, locales: Locales, lang: Language) -> None:
+    actions = parser.add_subparsers(dest="action", required=True)
+    for action in ("add", "remove"):
+        text = locales.plain(lang, f"cli.assistant.{action}")
+        sub = actions.add_parser(action, help=text, description=text)
+        chief_help = locales.plain(lang, "cli.assistant.arg_chief")
+        sub.add_argument("--chief", required=True, metavar="PERSON", help=chief_help)
+        sub.add_argument(
+            "--assistant", required=True, metavar="PERSON", help=locales.plain(lang, "cli.assistant.arg_assistant")
+        )
+    text = locales.plain(lang, "cli.assistant.list")
+    actions.add_parser("list", help=text, description=text)
+
+
+def cmd_assistant(settings: Settings, locales: Locales, args: argparse.Namespace, lang: Language) -> int:
+    """Chiefs' assistants from the command line: name one, end one, or list them (`bot.assistants`)."""
+    from bot.assistants import AssistantService  # noqa: PLC0415
+
+    ensure_data_dir(settings)
+
+    async def run() -> tuple[int, list[str]]:
+        async with await open_store(settings) as store:
+            service = AssistantService(store, settings)
+            if args.action == "list":
+                rows = await service.all_active()
+                lines = [
+                    locales.plain(
+                        lang,
+                        "cli.assistant.line",
+                        chief=r.chief_name,
+                        assistant=r.assistant_name,
+                        since=r.since.astimezone(settings.tz).date().isoformat(),
+                    )
+                    for r in rows
+                ]
+                return 0, lines or [locales.plain(lang, "cli.assistant.none")]
+            found = []
+            for given in (args.chief, args.assistant):
+                person = await service.find_person(given)
+                if person is None:
+                    return EXIT_BAD_INPUT, [locales.plain(lang, "cli.assistant.unknown_person", value=given)]
+                found.append(person)
+            chief, helper = found
+            names = {"chief": chief.name, "assistant": helper.name}
+            if args.action == "add":
+                added = await service.add(chief.id, helper.id, by=None)
+                ok = added in ("added", "already")
+                return (0 if ok else EXIT_BAD_INPUT), [locales.plain(lang, f"cli.assistant.{added}", **names)]
+            if await service.remove(chief.id, helper.id, by=None):
+                return 0, [locales.plain(lang, "cli.assistant.removed", **names)]
+            return EXIT_BAD_INPUT, [locales.plain(lang, "cli.assistant.not_assistant", **names)]
+
+    code, lines = asyncio.run(run())
+    print("\n".join(lines), file=sys.stdout if code == 0 else sys.stderr)
+    return code
+
+
 def _qr_arguments(parser: argparse.ArgumentParser, locales: Locales, lang: Language) -> None:
     parser.add_argument("--area", required=True, metavar="CODE", help=locales.plain(lang, "cli.qr.arg_area"))
     parser.add_argument("--out", type=Path, metavar="FILE", help=locales.plain(lang, "cli.qr.arg_out"))
@@ -1231,6 +1288,7 @@ COMMANDS_WITH_ARGUMENTS: dict[str, ArgumentsCommand] = {
     "prune": (_prune_arguments, cmd_prune),
     "try": (_try_arguments, cmd_try),
     "qr": (_qr_arguments, cmd_qr),
+    "assistant": (_assistant_arguments, cmd_assistant),
 }
 
 

@@ -21,6 +21,7 @@ COMMANDS: tuple[str, ...] = (
     "patrol",
     "report",
     "mypatrols",
+    "assistants",
     "myreports",
     "todo",
     "problems",

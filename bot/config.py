@@ -233,6 +233,9 @@ class Settings(BaseSettings):
     patrol_photo_max_age_minutes: float = Field(default=60.0, ge=0)
     # A patrol whose locations were all sent one by one (none live) counts only where the county allows it.
     patrol_allow_manual_locations: bool = False
+    # A chief's assistants patrol on the chief's behalf: whether those patrols count toward the chief's
+    # patrol rate. Some counties count them (Guangzhou does), others keep them only as a record.
+    assistant_patrols_count: bool = True
     # Problems: an open one of the same category this close is offered as "the same problem?".
     problem_duplicate_radius_m: float = Field(default=50.0, ge=0)
     # Which chief level a new problem goes to first (the first level that has a chief on the reach).

@@ -79,6 +79,7 @@ PATROL_COLUMNS = (
     "photos",
     "valid",
     "reasons",
+    "walked_by",  # the assistant who walked it for the chief; last, so the columns before keep their place
 )
 PROBLEM_COLUMNS = (
     "number",
@@ -111,12 +112,14 @@ MAX_RANGE_DAYS = 5 * 365 + 1
 # Column widths in the workbook (characters; a Chinese character takes two).
 WIDTHS = {
     "patrol_id": 10, "chief": 12, "area": 10, "reach_code": 12, "reach": 24, "started": 18, "ended": 18,
-    "minutes": 13, "meters": 15, "points": 10, "photos": 10, "valid": 10, "reasons": 50,
+    "minutes": 13, "meters": 15, "points": 10, "photos": 10, "valid": 10, "reasons": 50, "walked_by": 14,
     "number": 10, "category": 14, "status": 10, "reporter": 12, "assignee": 12, "deadline": 12, "reported": 18,
     "closed": 18, "lon": 12, "lat": 12, "description": 40, "timeline": 70,
     "scope": 8, "code": 12, "name": 24, "done": 8, "required": 8, "rate": 10,
     "area_name": 14, "overdue_days": 10, "chief_name": 12, "reach_codes": 24,
 }  # fmt: skip
+# Column headings kept in another table than export.col.
+_HEADER_KEYS = {"walked_by": "assistants.export_walked_by"}
 CSV_FILES = {"patrols": "patrols.csv", "problems": "problems.csv", "rate": "patrol_rate.csv"}
 GEOJSON_FILES = {"problems": "problems.geojson", "tracks": "tracks.geojson", "reaches": "reaches.geojson"}
 
@@ -155,10 +158,13 @@ class _Rows:
         return self.locales.plain(self.language, key, **params)
 
     def header(self, columns: Sequence[str]) -> list[str]:
-        return [
-            self.say(f"exports16.col.{c}") if self.locales.has(f"exports16.col.{c}") else self.say(f"export.col.{c}")
-            for c in columns
-        ]
+        return [self.say(self._header_key(c)) for c in columns]
+
+    def _header_key(self, column: str) -> str:
+        if column in _HEADER_KEYS:
+            return _HEADER_KEYS[column]
+        newer = f"exports16.col.{column}"
+        return newer if self.locales.has(newer) else f"export.col.{column}"
 
     def local(self, moment: datetime | None) -> datetime | None:
         """Local wall time: without a zone for Excel and a reader, with its offset for GeoJSON."""
@@ -212,6 +218,7 @@ class _Rows:
             p.photo_count,
             self.valid(p.valid),
             self.reasons(p),
+            p.walked_by_name,
         ]
 
     def action_name(self, action: str) -> str:

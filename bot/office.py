@@ -96,8 +96,9 @@ class StatusChange:
 @dataclass(frozen=True, slots=True)
 class LastPatrol:
     ended_at: datetime
-    walker: str | None
+    walker: str | None  # the chief it counts for
     valid: bool
+    assistant: str | None = None  # who walked it for them, if not the chief
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,7 +244,13 @@ class Office:
         last_patrol = None
         if last is not None and last.ended_at is not None:
             walker = await self._store.people.by_id(last.person_id)
-            last_patrol = LastPatrol(last.ended_at, walker.name if walker else None, bool(last.valid))
+            helper = await self._store.people.by_id(last.walked_by) if last.walked_by is not None else None
+            last_patrol = LastPatrol(
+                last.ended_at,
+                walker.name if walker else None,
+                bool(last.valid),
+                None if last.walked_by is None else (helper.name if helper else "?"),
+            )
         return ReachFile(reach, area, chiefs, last_patrol)
 
     # -- /assign and /unassign ---------------------------------------------------------------------------

@@ -73,6 +73,10 @@ class Summary:
     media: int = 0  # voice notes, audio and videos kept as evidence
     # The share of the reach's line walked (bot.geo.coverage); None while open or without a line.
     coverage: float | None = None
+    # Walked by an assistant for the chief it counts for: their names; None: the chief walked it.
+    assistant_name: str | None = None
+    chief_name: str | None = None
+    counted: bool = True  # False: walked by an assistant, and ASSISTANT_PATROLS_COUNT is off
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,6 +226,7 @@ class AutoEnd:
     summary: Summary
     reason: str
     person: Person | None
+    chief: Person | None = None  # the chief an assistant walked it for, to tell
 
 
 def _distance(nearby: NearbyReach) -> float:
@@ -334,7 +339,7 @@ class PatrolService:
     async def last_seen(self, person_id: int, now: datetime) -> Point | None:
         """Where the person was last known to be: the latest track point of their latest patrols, if it is at
         most LAST_SEEN_FOR old (an older one says little about where they stand today)."""
-        for patrol in await self._store.patrols.recent_for_person(person_id, 3):
+        for patrol in await self._store.patrols.recent_for_person(person_id, 3, walked=True):
             point = await self._store.patrols.latest_point(patrol.id)
             if point is not None:
                 return (point.lat, point.lon) if now - point.at <= LAST_SEEN_FOR else None
@@ -415,8 +420,12 @@ class PatrolService:
 
     # -- the patrol itself ----------------------------------------------------------------------------
 
-    async def start(self, person_id: int, reach_id: int, at: datetime) -> tuple[PatrolRecord, bool]:
-        return await self._store.patrols.start(person_id, reach_id, not_ahead(at))
+    async def start(
+        self, person_id: int, reach_id: int, at: datetime, *, for_chief: int | None = None
+    ) -> tuple[PatrolRecord, bool]:
+        """Open the person's patrol on the reach; with `for_chief`, the chief's, walked by the person (their
+        assistant: the caller checked `AssistantService.may_walk_for`)."""
+        return await self._store.patrols.start(person_id, reach_id, not_ahead(at), for_chief=for_chief)
 
     async def drop_if_empty(self, person_id: int, patrol_id: int) -> bool:
         """Undo a quick start on the wrong reach: the patrol goes, unless a point or evidence is in already."""
@@ -606,7 +615,7 @@ class PatrolService:
     async def finish_own(self, person_id: int, patrol_id: int, *, at: datetime) -> tuple[Summary, bool] | None:
         """The person's Finish: as `finish`; None when the patrol is not theirs (or gone)."""
         patrol = await self._store.patrols.by_id(patrol_id)
-        if patrol is None or patrol.person_id != person_id:
+        if patrol is None or patrol.walker != person_id:
             return None
         return await self.finish(patrol_id, at=at, reason="finished")
 
@@ -653,7 +662,7 @@ class PatrolService:
             verdict = await self.judge(patrol, patrol.ended_at or patrol.last_activity_at)
         else:
             verdict = Verdict(patrol.valid, patrol.distance_m or 0.0, patrol.duration_s or 0, list(patrol.reasons))
-        return Summary(
+        summary = Summary(
             patrol=patrol,
             reach=reach,
             verdict=verdict,
@@ -667,6 +676,16 @@ class PatrolService:
             problems=sum(1 for _, _, kind in notes if kind == "problem"),
             media=await self._store.patrols.media_count(patrol.id),
             coverage=await self._coverage(patrol, reach),
+        )
+        if patrol.walked_by is None:
+            return summary
+        assistant = await self._store.people.by_id(patrol.walked_by)
+        chief = await self._store.people.by_id(patrol.person_id)
+        return replace(
+            summary,
+            assistant_name=assistant.name if assistant else "?",
+            chief_name=chief.name if chief else "?",
+            counted=self._settings.assistant_patrols_count,
         )
 
     async def so_far(self, patrol: PatrolRecord, now: datetime) -> tuple[int, float]:
@@ -723,17 +742,25 @@ class PatrolService:
                 result = await self.finish(patrol.id, at=ended_at, reason=reason)
                 if result is None or not result[1]:
                     continue
-                record = await self._store.people.by_id(patrol.person_id)
+                record = await self._store.people.by_id(patrol.walker)
                 person = None if record is None else person_from(self._settings, record)
-                ended.append(AutoEnd(result[0], reason, person))
+                ended.append(AutoEnd(result[0], reason, person, await self.chief_to_tell(result[0])))
         return ended
 
     async def recent(self, person_id: int, limit: int = 10) -> list[tuple[PatrolRecord, ReachRecord | None]]:
-        """The person's latest patrols, newest first, with their reaches."""
+        """The person's latest patrols, newest first, with their reaches: theirs (an assistant's for them too)
+        and those they walked for a chief they assist."""
         return [
             (patrol, await self._store.reaches.by_id(patrol.reach_id))
             for patrol in await self._store.patrols.recent_for_person(person_id, limit)
         ]
+
+    async def chief_to_tell(self, summary: Summary) -> Person | None:
+        """The chief an assistant walked this patrol for: they hear of it once, at its end."""
+        if summary.patrol.walked_by is None:
+            return None
+        record = await self._store.people.by_id(summary.patrol.person_id)
+        return None if record is None else person_from(self._settings, record)
 
     # -- requirements -----------------------------------------------------------------------------------
 

@@ -56,6 +56,8 @@ RULES: dict[str, Rule] = {
     "cancel": Rule(EVERYONE, PRIVATE),
     "patrol": Rule(MEMBERS, PRIVATE),
     "mypatrols": Rule(MEMBERS, PRIVATE),
+    # A chief names their assistants; an admin who is no chief is pointed to /people.
+    "assistants": Rule(STAFF, PRIVATE),
     "report": Rule(MEMBERS, PRIVATE),
     "myreports": Rule(MEMBERS, PRIVATE),
     # One problem: who may see it and act on it depends on the problem too (bot.problems.ProblemService).

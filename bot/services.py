@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.assessment import Assessments
+from bot.assistants import AssistantService
 from bot.backups import Backups
 from bot.chats import ChatService
 from bot.citizens import Citizens
@@ -62,6 +63,8 @@ class Services:
     todo: TodoService
     # A stranger's photo kept until they join; the public signs' QR codes.
     citizens: Citizens
+    # Chiefs' assistants, who patrol on a chief's behalf.
+    assistants: AssistantService
 
     @classmethod
     def create(cls, settings: Settings, store: Store, locales: Locales | None = None) -> Services:
@@ -105,4 +108,5 @@ class Services:
             maps=drawn,
             todo=TodoService(store, settings, patrols),
             citizens=Citizens(store, joining, reports),
+            assistants=AssistantService(store, settings),
         )

@@ -25,9 +25,11 @@ from bot.tallies import (
     Progress,
     Rate,
     TallyService,
+    day_start,
     percent,
 )
 from storage import Store
+from storage.assistants import WalkedCount
 from storage.records import AreaRecord
 from storage.summaries import OverdueProblem
 from storage.tallies import VolunteerCount
@@ -165,6 +167,9 @@ class AreaSummary:
     running: tuple[ReachProgress, ...] = ()
     # How many weeks before the reader's the reported week is: 1, "last week", for the weekly run.
     ago: int = 1
+    # Patrols walked by assistants for chiefs in the week (named in the summary), and whether they counted.
+    assisted: tuple[WalkedCount, ...] = ()
+    assisted_counted: bool = True
 
     @property
     def change(self) -> float | None:
@@ -180,6 +185,8 @@ class ChiefDigest:
     progress: list[Progress]  # this period, per assignment
     assigned: list[OverdueProblem]  # open problems assigned to them (deadline date.max: none)
     ranking: Ranking | None = None  # the towns' ranking, for county and city chiefs (`bot.rankings`)
+    assisted: tuple[WalkedCount, ...] = ()  # the week's patrols walked for them by assistants
+    assisted_counted: bool = True
 
 
 def _thanked(volunteers: list[VolunteerCount]) -> list[VolunteerCount]:
@@ -208,6 +215,10 @@ class SummaryService:
         volunteers = _thanked(await self._tallies.volunteers(first, last, area_id=area.id))
         waiting = (await self.waiting_by_area()).get(area.id, 0)
         running = reach_progress(await self._tallies.running(last, area_id=area.id))
+        tz = self._settings.tz
+        assisted = await self._store.assistants.walked(
+            start=day_start(first, tz), end=day_start(last + timedelta(days=1), tz), area_id=area.id
+        )
         return AreaSummary(
             area,
             week,
@@ -220,6 +231,8 @@ class SummaryService:
             waiting,
             running=running,
             ago=weeks_ago(week, self._today(today)),
+            assisted=tuple(assisted),
+            assisted_counted=self._settings.assistant_patrols_count,
         )
 
     async def waiting_by_area(self) -> dict[int, int]:
@@ -245,6 +258,12 @@ class SummaryService:
         for item in await self._tallies.running(last):
             running.setdefault(item.area_id, []).append(item)
         ago = weeks_ago(week, self._today(today))
+        assisted: dict[int, list[WalkedCount]] = {}
+        tz = self._settings.tz
+        for walked in await self._store.assistants.walked(
+            start=day_start(first, tz), end=day_start(last + timedelta(days=1), tz)
+        ):
+            assisted.setdefault(walked.area_id, []).append(walked)
         result = {}
         for area in await self._store.areas.all():
             listed, total = overdue.get(area.id, ([], 0))
@@ -260,6 +279,8 @@ class SummaryService:
                 waiting.get(area.id, 0),
                 running=reach_progress(running.get(area.id, [])),
                 ago=ago,
+                assisted=tuple(assisted.get(area.id, [])),
+                assisted_counted=self._settings.assistant_patrols_count,
             )
         return result
 
@@ -269,7 +290,21 @@ class SummaryService:
         rate = await self._tallies.patrol_rate(week.first, week.last, person_id=person_id)
         progress = await self._tallies.progress(today, person_id=person_id)
         assigned = await self._store.summaries.assigned_open(person_id, limit=ASSIGNED_LISTED)
-        return ChiefDigest(person_id, name, week, rate.overall, progress, assigned, ranking)
+        tz = self._settings.tz
+        walked = await self._store.assistants.walked(
+            start=day_start(week.first, tz), end=day_start(week.last + timedelta(days=1), tz), chief_id=person_id
+        )
+        return ChiefDigest(
+            person_id,
+            name,
+            week,
+            rate.overall,
+            progress,
+            assigned,
+            ranking,
+            assisted=tuple(walked),
+            assisted_counted=self._settings.assistant_patrols_count,
+        )
 
     async def town_ranking(self, week: Week) -> Ranking:
         """Every area ranked by its patrol rate over `week`, then by problems overdue and open at its end."""
@@ -332,6 +367,27 @@ def running_lines(summary: AreaSummary, locales: Locales, language: Language) ->
     return lines
 
 
+def assisted_lines(summary: AreaSummary, locales: Locales, language: Language) -> list[str]:
+    """Who patrolled for whom: a chief's figures that include an assistant's patrols name the assistant."""
+    if not summary.assisted:
+        return []
+    lines = ["", locales.t(language, "assistants.summary_header")]
+    for walked in summary.assisted:
+        lines.append(
+            locales.t(
+                language,
+                "assistants.summary_line",
+                assistant=walked.assistant_name,
+                chief=walked.chief_name,
+                count=walked.patrols,
+                valid=walked.valid,
+            )
+        )
+    if not summary.assisted_counted:
+        lines.append(locales.t(language, "assistants.summary_not_counted"))
+    return lines
+
+
 def summary_text(summary: AreaSummary, locales: Locales, language: Language) -> str:
     """The whole summary as HTML (split it with `split_messages`)."""
 
@@ -379,6 +435,7 @@ def summary_text(summary: AreaSummary, locales: Locales, language: Language) -> 
     if len(behind) > BEHIND_LISTED:
         lines.append(t("more", count=len(behind) - BEHIND_LISTED))
     lines += running_lines(s, locales, language)
+    lines += assisted_lines(s, locales, language)
     lines += ["", t("overdue_header", count=s.overdue_total)]
     if not s.overdue:
         lines.append(t("overdue_none"))
@@ -439,9 +496,19 @@ def digest_text(digest: ChiefDigest, locales: Locales, language: Language) -> st
     lines = [
         t("title", name=digest.name, period=week_dates(digest.week, locales, language)),
         t("rate", rate=percent(digest.rate), done=digest.rate.done, required=digest.rate.required),
-        "",
-        t("progress_header"),
     ]
+    for walked in digest.assisted:  # a rate that includes an assistant's patrols names them
+        lines.append(
+            locales.t(
+                language,
+                "assistants.digest_line",
+                assistant=walked.assistant_name,
+                count=walked.patrols,
+                valid=walked.valid,
+            )
+            + ("" if digest.assisted_counted else locales.t(language, "assistants.summary_not_counted"))
+        )
+    lines += ["", t("progress_header")]
     if not digest.progress:
         lines.append(t("progress_none"))
     for item in digest.progress:

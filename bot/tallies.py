@@ -329,6 +329,7 @@ class TallyService:
         return await self._store.tallies.assignment_counts(
             required_windows(first, last, self._settings.tz),
             _rules(self._settings),
+            assisted=self._settings.assistant_patrols_count,
             active_from=first,
             active_to=last,
             area_id=area_id,
@@ -512,6 +513,7 @@ class TallyService:
         counts = await self._store.tallies.assignment_counts(
             current_windows(today, self._settings.tz),
             _rules(self._settings),
+            assisted=self._settings.assistant_patrols_count,
             active_from=today,
             active_to=today,
             area_id=area_id,
@@ -532,6 +534,7 @@ class TallyService:
         counts = await self._store.tallies.assignment_counts(
             running_windows(day, self._settings.tz),
             _rules(self._settings),
+            assisted=self._settings.assistant_patrols_count,
             active_from=day,
             active_to=day,
             area_id=area_id,

@@ -6,6 +6,7 @@ from telegram.ext import Application
 
 from handlers import (
     assessment,
+    assistants,
     citizens,
     dialogs,
     errors,
@@ -39,6 +40,7 @@ def register(app: Application) -> None:  # type: ignore[type-arg]
     join.register(app)  # invites, volunteer registration, /pending
     citizens.register(app)  # a stranger's kept photo and its one-tap join
     office.register(app)  # /invite, /people, /reaches, /assign, /unassign: one module per command family
+    assistants.register(app)  # /assistants, the assistant links, the office's view from /people
     patrol.register(app)  # /patrol, /mypatrols, the patrol's buttons, auto-finish and reminders
     report.register(app)  # /report and the report draft's buttons
     problems.register(app)  # /problem N, /problems, /myreports, the lifecycle buttons, deadlines

@@ -51,6 +51,8 @@ Every button the bot draws today, by family (the first part), with the module wh
 | sm     | sm:a:<area>, sm:w:<area>:<0|1|2>                                                | summaries      |
 | ex     | ex:f:<format>, ex:r:<format>:<range>                                            | exports        |
 | asm    | asm:p:<period>, asm:f:<period>:<xlsx|pdf>                                       | assessment     |
+| ast    | ast:x:<assistant>, ast:l, ast:y:<code>, ast:n:<code>, ast:o:<chief>,            | assistants     |
+|        | ast:ox:<chief>:<assistant>, ast:ol:<chief>; and pt:for:<reach>:<chief> (patrol) |                |
 
 tests/unit/test_callbacks.py holds the same table as data and checks it against the handlers registered today.
 Every codec has a handler of its own, registered with its pattern; the one callback without a pattern is the
@@ -787,3 +789,51 @@ class PatrolSwitch(CallbackData, prefix="pt:sw"):
     """Under a quick-started patrol: not this reach after all; dropped while it holds nothing yet."""
 
     patrol: Id
+
+
+class PatrolFor(CallbackData, prefix="pt:for"):
+    """An assistant's choice: patrol this reach for the chief they assist."""
+
+    reach: Id
+    chief: Id
+
+
+class AssistantRemove(CallbackData, prefix="ast:x"):
+    """A chief's /assistants: this assistant assists them no more."""
+
+    assistant: Id
+
+
+class AssistantLink(CallbackData, prefix="ast:l"):
+    """A chief's /assistants: a one-time link to forward to their assistant-to-be."""
+
+
+class AssistantAccept(CallbackData, prefix="ast:y"):
+    """The person who opened a chief's assistant link confirms: they assist that chief."""
+
+    code: InviteCode
+
+
+class AssistantDecline(CallbackData, prefix="ast:n"):
+    """The person who opened a chief's assistant link declines it."""
+
+    code: InviteCode
+
+
+class OfficeAssistants(CallbackData, prefix="ast:o"):
+    """A chief's /people card: their assistants, to remove one or make a link for a new one."""
+
+    chief: Id
+
+
+class OfficeAssistantRemove(CallbackData, prefix="ast:ox"):
+    """The office ends a chief's assistant."""
+
+    chief: Id
+    assistant: Id
+
+
+class OfficeAssistantLink(CallbackData, prefix="ast:ol"):
+    """The office makes a chief's assistant link, to forward."""
+
+    chief: Id

@@ -31,11 +31,13 @@ from bot.permissions import ChatKind
 from bot.routing import LOCATIONS, MEDIA, PHOTOS, Input
 from bot.validity import blocking, reason_params
 from handlers.access import Actor, command, guard, refuse
+from handlers.assistants import tell_chief
 from handlers.callbacks import (
     PatrolArea,
     PatrolAreas,
     PatrolCancel,
     PatrolFinish,
+    PatrolFor,
     PatrolGo,
     PatrolMine,
     PatrolProblem,
@@ -85,7 +87,8 @@ async def menu_patrol(update: Update, context: Context, actor: Actor, message: M
     svc = services(context)
     person = actor.known
     assert person.telegram_id is not None
-    if await svc.patrols.open_patrol(person.id) is None:
+    # An assistant chooses whose patrol it is (their own, or for a chief they assist): no quick start.
+    if await svc.patrols.open_patrol(person.id) is None and not await svc.assistants.chiefs_of(person.id):
         reach = await svc.patrols.quick_reach(person.id, person.home_area_id, datetime.now(UTC))
         if reach is not None:
             await svc.patrols.begin_choice(person.telegram_id, sent_at(message))
@@ -132,6 +135,12 @@ async def _reach_choice(context: Context, actor: Actor, *, page: int) -> tuple[s
     lang = actor.language
     mine = await svc.patrols.my_reaches(actor.known.id)
     choices = [(f"🏞 {reach.name(lang)}", PatrolReach(reach=reach.id).pack()) for reach in mine]
+    # An assistant also patrols the reaches of the chiefs they assist, for them.
+    for assisted in await svc.assistants.assisted_reaches(actor.known.id):
+        label = svc.locales.plain(
+            lang, "assistants.choose_label", reach=assisted.reach.name(lang), chief=assisted.chief_name
+        )
+        choices.append((label, PatrolFor(reach=assisted.reach.id, chief=assisted.chief_id).pack()))
     extra = [
         [(svc.locales.plain(lang, "patrol.by_area"), PatrolAreas(page=0).pack())],
         [(svc.locales.plain(lang, "common.cancel"), PatrolCancel().pack())],
@@ -237,6 +246,15 @@ async def reach_chosen(update: Update, context: Context, actor: Actor, data: Pat
     await _start_on(update, context, actor, data.reach)
 
 
+@pressed(PatrolFor, action="patrol")
+async def reach_chosen_for(update: Update, context: Context, actor: Actor, data: PatrolFor) -> None:
+    """An assistant starts on a reach of the chief they assist, for that chief (not theirs any more: refused)."""
+    if not await services(context).assistants.may_walk_for(actor.known.id, data.chief, data.reach):
+        await refuse(update, context, actor.language, "assistants.no_longer")
+        return
+    await _start_on(update, context, actor, data.reach, for_chief=data.chief)
+
+
 @pressed(PatrolFinish, action="patrol")
 async def finish_pressed(update: Update, context: Context, actor: Actor, data: PatrolFinish) -> None:
     """Finish under the patrol card: now, as a button has no date of its own."""
@@ -269,10 +287,13 @@ async def mine_paged(update: Update, context: Context, actor: Actor, data: Patro
     await show(update, context, text, markup)
 
 
-async def _start_on(update: Update, context: Context, actor: Actor, reach_id: int, *, quick: bool = False) -> None:
+async def _start_on(
+    update: Update, context: Context, actor: Actor, reach_id: int, *, quick: bool = False, for_chief: int | None = None
+) -> None:
     """Start on the reach chosen, at the time the choice began (when /patrol was sent).
 
     A `quick` start (the menu picked the reach) carries a button to choose another: "last seen" may be the wrong one.
+    With `for_chief`, an assistant starts it for that chief: it is the chief's patrol, walked by them.
     """
     svc = services(context)
     lang = actor.language
@@ -290,18 +311,19 @@ async def _start_on(update: Update, context: Context, actor: Actor, reach_id: in
             await refuse(update, context, lang, "patrol.already_open_short")
             return
         chosen_at = datetime.now(UTC)
-    patrol, new = await svc.patrols.start(person.id, reach.id, chosen_at)
+    patrol, new = await svc.patrols.start(person.id, reach.id, chosen_at, for_chief=for_chief)
     await svc.patrols.drop_choice(person.telegram_id)
     if not new:
         await refuse(update, context, lang, "patrol.already_open_short")
         return
     started = patrol.started_at.astimezone(svc.settings.tz).strftime("%H:%M")
-    await show(
-        update,
-        context,
-        svc.locales.t(lang, "patrol.started", reach=reach.name(lang), time=started),
-        patrol_buttons(svc.locales, lang, patrol.id, switch=quick),
-    )
+    if for_chief is None:
+        text = svc.locales.t(lang, "patrol.started", reach=reach.name(lang), time=started)
+    else:
+        chief = await svc.people.by_id(for_chief)
+        name = chief.name if chief else "?"
+        text = svc.locales.t(lang, "assistants.started_for", reach=reach.name(lang), time=started, chief=name)
+    await show(update, context, text, patrol_buttons(svc.locales, lang, patrol.id, switch=quick))
     await ask_live(context, person, lang)
 
 
@@ -531,6 +553,9 @@ async def finish_patrol(
     if await svc.reports.current(chat_id) is not None:
         # A report begun on the patrol and not sent yet: kept, so what was found is not lost with the patrol.
         await context.bot.send_message(chat_id, svc.locales.t(lang, "taps.draft_kept"))
+    chief = await svc.patrols.chief_to_tell(summary)
+    if chief is not None:
+        await tell_chief(context, chief, summary)
 
 
 async def patrol_map(context: Context, summary: Summary, lang: Language) -> bytes | None:
@@ -585,6 +610,12 @@ def patrol_card(locales: Locales, lang: Language, summary: Summary, tz: object) 
             ),
         )
     ]
+    if summary.assistant_name is not None:
+        lines.append(
+            locales.t(lang, "assistants.walked_line", assistant=summary.assistant_name, chief=summary.chief_name)
+        )
+        if not summary.counted:
+            lines.append(locales.t(lang, "assistants.not_counted"))
     if summary.media:
         lines.append(locales.t(lang, "taps.media_line", count=summary.media))
     if summary.coverage is not None:
@@ -634,6 +665,7 @@ async def mypatrols_command(update: Update, context: Context, actor: Actor, mess
         lines.insert(0, svc.locales.t(lang, "mypatrols.progress_header"))
         lines.append("")
     recent = await svc.patrols.recent(actor.known.id, 10)
+    walked = await svc.assistants.walker_names([patrol.id for patrol, _ in recent])
     if recent:
         lines.append(svc.locales.t(lang, "mypatrols.recent_header"))
         for patrol, reach in recent:
@@ -650,6 +682,12 @@ async def mypatrols_command(update: Update, context: Context, actor: Actor, mess
                     distance=units.distance(svc.locales, lang, metres),
                 )
             )
+            if patrol.id in walked:  # the chief reads who walked it; the assistant, for whom
+                assistant, chief = walked[patrol.id]
+                if patrol.walked_by == actor.known.id:
+                    lines[-1] += svc.locales.t(lang, "assistants.for_suffix", chief=chief)
+                else:
+                    lines[-1] += svc.locales.t(lang, "assistants.walked_suffix", assistant=assistant)
     if not lines:
         lines.append(svc.locales.t(lang, "mypatrols.none"))
     await message.reply_text("\n".join(lines), reply_markup=main_menu(svc.locales, lang, chief=actor.known.is_chief))
@@ -704,6 +742,8 @@ async def _tell_ended(context: Context, ended: AutoEnd) -> None:
         logger.warning(
             "Could not tell %s their patrol %s ended", person.telegram_id, ended.summary.patrol.id, exc_info=True
         )
+    if ended.chief is not None:
+        await tell_chief(context, ended.chief, ended.summary)
 
 
 async def remind_chiefs(context: Context) -> None:
@@ -760,6 +800,7 @@ def register(app: Application) -> None:  # type: ignore[type-arg]
         (areas_shown, PatrolAreas),
         (area_shown, PatrolArea),
         (reach_chosen, PatrolReach),
+        (reach_chosen_for, PatrolFor),
         (finish_pressed, PatrolFinish),
         (problem_pressed, PatrolProblem),
         (mine_paged, PatrolMine),

@@ -9,6 +9,7 @@ from bot.commands import commands_for, is_for_everyone, menu_commands
 from bot.config import LANGUAGES, Language
 from bot.i18n import Markup
 from handlers.access import Actor, command, guard, refresh_menu
+from handlers.assistants import open_link
 from handlers.callbacks import LanguageChoice, parsed
 from handlers.citizens import open_reach
 from handlers.common import Context, display_name, is_group, services
@@ -29,7 +30,10 @@ async def start(update: Update, context: Context, actor: Actor, message: Message
     assert user is not None
     person = actor.known
     if context.args:
-        # A public sign's QR code names a reach ("r12"); anything else is an invite's code.
+        # A public sign's QR code names a reach ("r12"), a chief's assistant link is "a-<code>"; anything else
+        # is an invite's code.
+        if await open_link(update, context, actor, context.args[0]):
+            return
         if not await open_reach(update, context, actor, context.args[0]):
             await open_invite(update, context, actor, context.args[0])
         return

@@ -41,6 +41,7 @@ class PatrolRow:
     photo_count: int | None
     valid: bool | None
     reasons: list[dict[str, Any]]
+    walked_by_name: str | None = None  # the assistant who walked it for the chief, if one did
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,8 +111,9 @@ _PATROLS = (
     "SELECT pa.id, pe.name AS person_name, r.code AS reach_code, r.name_zh, r.name_en, a.code AS area_code,"
     " a.name_zh AS area_name_zh, a.name_en AS area_name_en,"
     " pa.started_at, pa.ended_at, pa.duration_s, pa.distance_m, pa.point_count, pa.photo_count, pa.valid,"
-    " pa.reasons"
+    " pa.reasons, w.name AS walked_by_name"
     " FROM patrols pa JOIN people pe ON pe.id = pa.person_id JOIN reaches r ON r.id = pa.reach_id"
+    " LEFT JOIN people w ON w.id = pa.walked_by"
     " JOIN areas a ON a.id = r.area_id"
     " WHERE pa.id > ? AND pa.status = 'finished' AND pa.started_at >= ? AND pa.started_at < ?{scope}"
     " ORDER BY pa.id LIMIT ?"
@@ -181,6 +183,7 @@ class ExportReader:
                     photo_count=r["photo_count"],
                     valid=None if r["valid"] is None else bool(r["valid"]),
                     reasons=json.loads(r["reasons"] or "[]"),
+                    walked_by_name=r["walked_by_name"],
                 )
                 for r in rows
             ]

@@ -169,10 +169,17 @@ class PatrolRecord:
     valid: bool | None
     reasons: list[dict[str, Any]]
     coverage: float | None = None  # the share of the reach's line walked, kept at the finish
+    # The assistant who walked it for `person_id`, the chief it counts for; None: the chief walked it.
+    walked_by: int | None = None
 
     @property
     def is_open(self) -> bool:
         return self.status == "open"
+
+    @property
+    def walker(self) -> int:
+        """Who walked it: the one whose open patrol it is, whose chat its track and evidence come from."""
+        return self.person_id if self.walked_by is None else self.walked_by
 
 
 def _patrol(row: sqlite3.Row) -> PatrolRecord:
@@ -196,6 +203,7 @@ def _patrol(row: sqlite3.Row) -> PatrolRecord:
         valid=None if row["valid"] is None else bool(row["valid"]),
         reasons=json.loads(row["reasons"] or "[]"),
         coverage=row["coverage"] if "coverage" in row.keys() else None,  # noqa: SIM118 (a Row iterates values)
+        walked_by=row["walked_by"] if "walked_by" in row.keys() else None,  # noqa: SIM118
     )
 
 
@@ -335,7 +343,10 @@ class Patrols:
                 self._open[person_id] = (cached[0], hit)
             return hit
         generation = self._generation
-        row = await self._store.fetchone("SELECT * FROM patrols WHERE person_id = ? AND status = 'open'", (person_id,))
+        # The patrol the person walks: their own, or one for a chief they assist (index patrols_open).
+        row = await self._store.fetchone(
+            "SELECT * FROM patrols WHERE COALESCE(walked_by, person_id) = ? AND status = 'open'", (person_id,)
+        )
         patrol = None if row is None else self._with_queued(_patrol(row))
         if not in_transaction and generation == self._generation:
             if len(self._open) > 50_000:
@@ -359,8 +370,13 @@ class Patrols:
         row = await self._store.fetchone("SELECT * FROM patrols WHERE id = ?", (patrol_id,))
         return None if row is None else _patrol(row)
 
-    async def start(self, person_id: int, reach_id: int, started_at: datetime) -> tuple[PatrolRecord, bool]:
-        """Open a patrol, or return the one already open (two taps, two devices): (patrol, whether new)."""
+    async def start(
+        self, person_id: int, reach_id: int, started_at: datetime, *, for_chief: int | None = None
+    ) -> tuple[PatrolRecord, bool]:
+        """Open a patrol, or return the one already open (two taps, two devices): (patrol, whether new).
+
+        `person_id` walks it; with `for_chief` it is that chief's patrol, walked by `person_id` (an assistant)."""
+        owner, walked_by = (person_id, None) if for_chief is None else (for_chief, person_id)
         now = utc_now()
         self._forget(person_id=person_id)
         async with self._store.atomic() as conn:
@@ -368,9 +384,9 @@ class Patrols:
             if existing is not None:
                 return existing, False
             async with conn.execute(
-                "INSERT INTO patrols (person_id, reach_id, started_at, last_activity_at, created_at, updated_at)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                (person_id, reach_id, to_db_time(started_at), to_db_time(started_at), now, now),
+                "INSERT INTO patrols (person_id, walked_by, reach_id, started_at, last_activity_at, created_at,"
+                " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (owner, walked_by, reach_id, to_db_time(started_at), to_db_time(started_at), now, now),
             ) as cursor:
                 patrol_id = cursor.lastrowid
             patrol = await self.by_id(int(patrol_id or 0))
@@ -386,7 +402,7 @@ class Patrols:
         async with (
             self._store.atomic() as conn,
             conn.execute(
-                "DELETE FROM patrols WHERE id = ? AND person_id = ? AND status = 'open'"
+                "DELETE FROM patrols WHERE id = ? AND COALESCE(walked_by, person_id) = ? AND status = 'open'"
                 " AND NOT EXISTS (SELECT 1 FROM patrol_points WHERE patrol_id = patrols.id)"
                 " AND NOT EXISTS (SELECT 1 FROM patrol_photos WHERE patrol_id = patrols.id)"
                 " AND NOT EXISTS (SELECT 1 FROM patrol_notes WHERE patrol_id = patrols.id)"
@@ -575,7 +591,8 @@ class Patrols:
         await self.caught_up()
         row = await self._store.fetchone(
             "SELECT pp.at, pp.lat, pp.lon, pp.accuracy_m, pp.source FROM patrol_points pp"
-            " JOIN patrols pa ON pa.id = pp.patrol_id WHERE pa.person_id = ? AND pp.at BETWEEN ? AND ?"
+            " JOIN patrols pa ON pa.id = pp.patrol_id WHERE COALESCE(pa.walked_by, pa.person_id) = ?"
+            " AND pp.at BETWEEN ? AND ?"
             " ORDER BY abs(julianday(pp.at) - julianday(?)), pp.id DESC LIMIT 1",
             (person_id, to_db_time(at - before), to_db_time(at + after), to_db_time(at)),
         )
@@ -736,10 +753,18 @@ class Patrols:
         rows = await self._store.fetchall("SELECT * FROM patrols WHERE status = 'open' ORDER BY id")
         return [_patrol(r) for r in rows]
 
-    async def recent_for_person(self, person_id: int, limit: int = 10) -> list[PatrolRecord]:
+    async def recent_for_person(self, person_id: int, limit: int = 10, *, walked: bool = False) -> list[PatrolRecord]:
+        """The person's latest patrols: theirs (walked by them or by an assistant for them) and those they walked
+        for a chief they assist; with `walked`, only those they walked themselves."""
         await self.caught_up()
+        if walked:
+            sql = "SELECT * FROM patrols WHERE COALESCE(walked_by, person_id) = ?"
+            params: tuple[int, ...] = (person_id,)
+        else:
+            sql = "SELECT * FROM patrols WHERE person_id = ? UNION ALL SELECT * FROM patrols WHERE walked_by = ?"
+            params = (person_id, person_id)
         rows = await self._store.fetchall(
-            "SELECT * FROM patrols WHERE person_id = ? ORDER BY started_at DESC, id DESC LIMIT ?", (person_id, limit)
+            f"SELECT * FROM ({sql}) ORDER BY started_at DESC, id DESC LIMIT ?", (*params, limit)
         )
         return [_patrol(r) for r in rows]
 

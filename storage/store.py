@@ -18,6 +18,7 @@ from typing import Any, Literal, Self
 
 import aiosqlite
 
+from storage.assistants import Assistants
 from storage.dbtime import from_db_time, to_db_time, utc_now
 from storage.inbox import Inbox
 from storage.kept import KeptReports
@@ -111,6 +112,7 @@ class Store:
         self.meta = Meta(self)
         self.photos = Photos(self)
         self.patrols = Patrols(self)
+        self.assistants = Assistants(self)
         self.problems = Problems(self)
         self.tallies = Tallies(self)
         self.summaries = Summaries(self)

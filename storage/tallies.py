@@ -125,7 +125,7 @@ counted AS MATERIALIZED (
     SELECT a.id, a.n,
            (SELECT count(*) FROM patrols p
             WHERE p.person_id = a.person_id AND p.reach_id = a.reach_id AND p.status = 'finished' AND p.valid = 1
-              AND p.started_at >= w.s AND p.started_at < w.e) AS k
+              AND p.started_at >= w.s AND p.started_at < w.e{assisted}) AS k
     FROM scope a JOIN windows w
       ON w.kind = a.kind AND w.active_on >= a.starts_on AND (a.ends_on IS NULL OR w.active_on <= a.ends_on)
 ),
@@ -161,13 +161,15 @@ class Tallies:
         area_id: int | None = None,
         person_id: int | None = None,
         windowed_only: bool = False,
+        assisted: bool = True,
     ) -> list[AssignmentCount]:
         """Every assignment active on some day of [active_from, active_to] (in the area, of the person), with its
         figures over the windows of its rule's kind on whose `active_on` day it is active (none: zeros).
 
         `rules` maps a level to (count, period kind); an assignment's own rule, when it has one, wins. With
         `windowed_only`, assignments whose kind has no window are left out instead of given zeros: a city's
-        weekly village chiefs when only the running months and quarters are asked for.
+        weekly village chiefs when only the running months and quarters are asked for. Without `assisted`, a
+        patrol an assistant walked for the chief (`walked_by`) is not counted (ASSISTANT_PATROLS_COUNT=false).
         """
         where = ""
         params: dict[str, Any] = {
@@ -186,7 +188,9 @@ class Tallies:
             params["person"] = person_id
         if windowed_only:
             where += " AND COALESCE(s.patrol_period, r.kind) IN (SELECT kind FROM windows)"
-        rows = await self._store.fetchall(_ASSIGNMENT_SQL.format(where=where), params)
+        # Only when left out is walked_by read: counting them all stays a seek in the covering index.
+        walked = "" if assisted else " AND p.walked_by IS NULL"
+        rows = await self._store.fetchall(_ASSIGNMENT_SQL.format(where=where, assisted=walked), params)
         return [
             AssignmentCount(
                 assignment_id=r["id"],

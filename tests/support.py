@@ -313,9 +313,22 @@ class World:
             assert await self.store.assignments.end(assignment_id, last_day=d(ends_on))
         return assignment_id
 
-    async def patrol(self, person_id: int, reach_id: int, at: str, *, valid: bool = True, finished: bool = True) -> int:
+    async def patrol(
+        self,
+        person_id: int,
+        reach_id: int,
+        at: str,
+        *,
+        valid: bool = True,
+        finished: bool = True,
+        walked_by: int | None = None,
+    ) -> int:
+        """A patrol of `person_id`'s; with `walked_by`, walked for them by that assistant."""
         started = local(at)
-        patrol, new = await self.store.patrols.start(person_id, reach_id, started)
+        if walked_by is None:
+            patrol, new = await self.store.patrols.start(person_id, reach_id, started)
+        else:
+            patrol, new = await self.store.patrols.start(walked_by, reach_id, started, for_chief=person_id)
         assert new
         if finished:
             ended = started + timedelta(minutes=30)

@@ -15,6 +15,7 @@ from handlers.access import Actor, command, refuse
 from handlers.callbacks import (
     InviteLinkRenewed,
     InviteLinkShown,
+    OfficeAssistants,
     PeoplePage,
     PeopleWaiting,
     PersonCard,
@@ -84,7 +85,10 @@ async def _people_page(update: Update, context: Context, lang: Language, text: s
     await show(update, context, header, markup)
 
 
-def _person_card(context: Context, lang: Language, card: Card) -> tuple[str, InlineKeyboardMarkup]:
+def _person_card(
+    context: Context, lang: Language, card: Card, *, assistants: int | None = None
+) -> tuple[str, InlineKeyboardMarkup]:
+    """The card, and its buttons: (de)activate, a chief's assistants (given how many), back."""
     person = card.person
     none = p(context, lang, "common.none")
     text = t(
@@ -104,7 +108,12 @@ def _person_card(context: Context, lang: Language, card: Card) -> tuple[str, Inl
         if person.active
         else (p(context, lang, "people.reactivate"), PersonReactivate(person=person.id).pack())
     )
-    return text, buttons([toggle], [(p(context, lang, "common.back"), _page(0))])
+    rows = [[toggle]]
+    if assistants is not None:
+        rows.append(
+            [(p(context, lang, "assistants.office_button", count=assistants), OfficeAssistants(chief=person.id).pack())]
+        )
+    return text, buttons(*rows, [(p(context, lang, "common.back"), _page(0))])
 
 
 def _changed(context: Context, lang: Language, change: StatusChange, note: str) -> tuple[str, InlineKeyboardMarkup]:
@@ -136,7 +145,10 @@ async def card_shown(update: Update, context: Context, actor: Actor, data: Perso
     """One person's card, with deactivate or reactivate."""
     card = await _card(update, context, actor, data.person, to_change=False)
     if card is not None:
-        await show(update, context, *_person_card(context, actor.language, card))
+        helpers = None
+        if CHIEF in card.person.roles:
+            helpers = len(await services(context).assistants.of_chief(card.person.id))
+        await show(update, context, *_person_card(context, actor.language, card, assistants=helpers))
 
 
 @pressed(PersonDeactivate, action="people")

@@ -142,6 +142,8 @@ async def reach_card(context: Context, lang: Language, reach: ReachRecord) -> st
                 verdict=p(context, lang, "reaches.patrol_valid" if last.valid else "reaches.patrol_invalid"),
             )
         )
+        if last.assistant is not None:
+            last_line[-1] += t(context, lang, "assistants.walked_suffix", assistant=last.assistant)
     return "\n".join(
         [
             t(

@@ -190,3 +190,76 @@ async def test_the_weeks_exercise_every_batched_figure(store: Store, settings: S
         for area in areas:
             assert lists.get(area.id, ([], 0)) == await store.summaries.overdue(area.id, day, limit=2)
     assert lists
+
+
+@pytest.mark.parametrize("counted", [True, False], ids=["assistants_count", "assistants_not_counted"])
+async def test_assistants_patrols_agree_across_stats_summary_and_export(
+    settings: Settings, tmp_path: Path, counted: bool
+) -> None:
+    """Some valid patrols of one chief were walked by an assistant (河长助理 代巡). Whether they count
+    (ASSISTANT_PATROLS_COUNT) or not, stats, the weekly summary and the export give the same figures, and the
+    summary and the export name the assistant."""
+    import shutil
+
+    data_dir = tmp_path / "data"
+    shutil.copytree(settings.data_dir, data_dir)
+    mine = load_settings(env_file=None, data_dir=data_dir, assistant_patrols_count=counted)
+    week = WEEKS[0]
+    start, end = _bounds(mine, week.first, week.last)
+    async with await Store.open(mine.database_path) as store:
+        # The chief of the most valid patrols that week, and a volunteer as their assistant.
+        row = await store.fetchone(
+            "SELECT person_id, count(*) FROM patrols WHERE status = 'finished' AND valid = 1"
+            " AND started_at >= ? AND started_at < ? GROUP BY person_id ORDER BY 2 DESC, 1 LIMIT 1",
+            (start, end),
+        )
+        assert row is not None and row[1] >= 1
+        chief_id = int(row[0])
+        helper = await store.fetchone(
+            "SELECT p.id, p.name FROM people p JOIN person_roles r ON r.person_id = p.id AND r.role = 'volunteer'"
+            " ORDER BY p.id LIMIT 1"
+        )
+        assert helper is not None
+        await store.assistants.add(chief_id, int(helper[0]), by=None)
+        walked = await store.execute(
+            "UPDATE patrols SET walked_by = ? WHERE person_id = ? AND status = 'finished' AND valid = 1"
+            " AND started_at >= ? AND started_at < ?",
+            (int(helper[0]), chief_id, start, end),
+        )
+        assert walked == row[1]
+
+        stats = await TallyService(store, mine).stats(week.first, week.last)
+        chief_rate = next(c.rate for c in stats.patrols.chiefs if c.person_id == chief_id)
+        # Counted: the chief's done is as before; not counted: those patrols are gone from it.
+        full = await TallyService(store, load_settings(env_file=None, data_dir=data_dir)).stats(week.first, week.last)
+        full_rate = next(c.rate for c in full.patrols.chiefs if c.person_id == chief_id)
+        if counted:
+            assert chief_rate == full_rate
+        else:
+            assert chief_rate.done < full_rate.done
+
+        # The summary of each area agrees with stats, and the chief's area names the assistant.
+        service = SummaryService(store, mine)
+        patrols = {a.area_id: a.rate for a in stats.patrols.areas}
+        named = False
+        for area in await store.areas.all():
+            summary = await service.area_summary(area, week)
+            rate = summary.patrols.overall
+            assert (rate.done, rate.required) == (patrols[area.id].done, patrols[area.id].required), area.code
+            text = summary_text(summary, LOCALES, "zh")
+            if summary.assisted:
+                named = True
+                assert f"{helper[1]} 代 " in text and f"巡河 {walked} 次（有效 {walked} 次）" in text
+                assert ("（按本地规定，不计入巡河率）" in text) is (not counted)
+        assert named
+
+        # The export: its rate table is stats', and each patrol walked by the assistant names them.
+        tables = await _csv_export(store, mine, week.first, week.last, tmp_path / "out")
+        exported = [[r[1], r[3], r[4], r[5]] for r in tables["patrol_rate"]]
+        assert exported == _rate_rows(stats)
+        walked_ids = {
+            int(r[0]) for r in await store.fetchall("SELECT id FROM patrols WHERE walked_by IS NOT NULL")
+        }
+        for patrol in tables["patrols"]:
+            assert (patrol[-1] == helper[1]) is (int(patrol[0]) in walked_ids)
+        assert sum(1 for patrol in tables["patrols"] if patrol[-1] == helper[1]) == walked

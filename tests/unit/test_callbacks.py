@@ -114,6 +114,14 @@ INVENTORY: list[tuple[str, type[CallbackData], str]] = [
     ("td:p:1", cb.TodoPage, "todo"),
     ("cz:join", cb.JoinToReport, "citizens"),
     ("pt:sw:101", cb.PatrolSwitch, "patrol"),
+    ("pt:for:12:7", cb.PatrolFor, "patrol"),
+    ("ast:x:7", cb.AssistantRemove, "assistants"),
+    ("ast:l", cb.AssistantLink, "assistants"),
+    ("ast:y:Ab-_09xyzQRS", cb.AssistantAccept, "assistants"),
+    ("ast:n:Ab-_09xyzQRS", cb.AssistantDecline, "assistants"),
+    ("ast:o:5", cb.OfficeAssistants, "assistants"),
+    ("ast:ox:5:7", cb.OfficeAssistantRemove, "assistants"),
+    ("ast:ol:5", cb.OfficeAssistantLink, "assistants"),
 ]
 
 

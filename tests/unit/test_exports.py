@@ -404,3 +404,38 @@ def test_formula_escaping_is_undone_by_reading_back(text: str) -> None:
 @pytest.mark.parametrize("text", ["张三", "", "'", "'quoted'", "13800000000", "a=b"])
 def test_ordinary_cells_are_left_alone(text: str) -> None:
     assert escape_formula(text) == text and unescape_formula(text) == text
+
+
+@pytest.mark.parametrize("fmt", ["xlsx", "csv", "geojson"])
+async def test_every_export_names_the_assistant_who_walked_a_patrol(
+    store: Store, settings: Settings, tmp_path: Path, fmt: str
+) -> None:
+    """A patrol an assistant walked for the chief (河长助理 代巡): in every format, the chief's row names the
+    assistant in its own column (property); the chief's own patrol leaves it empty."""
+    world = World(store)
+    qt = await world.area("QT", "曲塘镇", "Qutang Town")
+    xm = await world.reach("XM-01", qt, "village", "新民河", "Xinmin River")
+    zhang = await world.person("张三")
+    xiao = await world.person("小周", role="volunteer")
+    await world.assign(zhang, xm, "2025-01-01")
+    own = await world.patrol(zhang, xm, "2025-03-05 09:00")
+    walked = await world.patrol(zhang, xm, "2025-03-12 09:00", walked_by=xiao)
+    out = tmp_path / f"march.{fmt}" if fmt != "csv" else tmp_path / "march"
+    await export(store, settings, LOCALES, language="zh", fmt=fmt, first=MARCH[0], last=MARCH[1], out=out)  # type: ignore[arg-type]
+    if fmt == "xlsx":
+        sheet = load_workbook(out)["巡河记录"]
+        header = [c.value for c in sheet[1]]
+        rows = [dict(zip(header, [c.value for c in row], strict=True)) for row in sheet.iter_rows(min_row=2)]
+    elif fmt == "csv":
+        text = (out / CSV_FILES["patrols"]).read_text(encoding="utf-8-sig")
+        rows = list(csv.DictReader(io.StringIO(text)))
+    else:
+        data = json.loads(out.read_text(encoding="utf-8"))
+        rows = [
+            {"巡河编号": f["properties"]["patrol_id"], "巡河人": f["properties"]["chief"],
+             "代巡助理": f["properties"]["walked_by"]}
+            for f in data["features"] if f["properties"]["kind"] == "patrol"
+        ]  # fmt: skip
+    by_id = {int(r["巡河编号"]): r for r in rows}  # type: ignore[arg-type]
+    assert by_id[walked]["巡河人"] == "张三" and by_id[walked]["代巡助理"] == "小周"
+    assert by_id[own]["代巡助理"] in (None, "")

@@ -76,7 +76,19 @@ async def test_migration_0012_keeps_patrols_and_adds_media_and_guides(tmp_path: 
     """0012 adds a patrol's voice and video evidence and the guides sent; a patrol from before it takes both."""
     path = tmp_path / "riverbot.sqlite3"
     async with await Store.open(path, migrations=bundled_migrations()[:11]) as store:
-        person_id, patrol_id = await _patrol(store)
+        # Written as SQL: today's repository reads columns (patrols.walked_by, 0015) this old schema lacks.
+        area_id, _ = await store.areas.upsert("CD", "城东片区", "Chengdong")
+        reach_id, _ = await store.reaches.upsert(
+            ReachValues("DBH-01", "丁堡河", "Dingbao River", area_id, "town", None, (), None, None)
+        )
+        person_id = await store.people.create(name="王五", telegram_id=42)
+        at = "2025-03-05T02:00:00Z"
+        await store.execute(
+            "INSERT INTO patrols (person_id, reach_id, started_at, last_activity_at, created_at, updated_at)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (person_id, reach_id, at, at, at, at),
+        )
+        patrol_id = int(await store.fetchval("SELECT id FROM patrols"))
         assert "patrol_media" not in await store.table_names()
     async with await Store.open(path) as store:
         media = PatrolMedia("voice", "AwAC1", "AgAD1", 7, START + timedelta(minutes=3), None)

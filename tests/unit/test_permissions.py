@@ -47,6 +47,13 @@ TABLE: dict[str, dict[str, tuple[str, str, str]]] = {
         "chief": (OK, SILENT, SILENT),
         "admin": (OK, SILENT, SILENT),
     },
+    "assistants": {
+        "stranger": ("staff_only", SILENT, SILENT),
+        "pending": ("pending", SILENT, SILENT),
+        "volunteer": ("staff_only", SILENT, SILENT),
+        "chief": (OK, SILENT, SILENT),
+        "admin": (OK, SILENT, SILENT),
+    },
     "todo": {
         "stranger": ("staff_only", SILENT, SILENT),
         "pending": ("pending", SILENT, SILENT),

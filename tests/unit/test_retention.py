@@ -344,7 +344,16 @@ async def test_migration_from_the_previous_version_keeps_the_data_and_prunes_it(
         assert old.schema_version == 8
         world = World(old)
         reach = await world.reach("XM-01", await world.area("QT"))
-        patrol_id = await world.patrol(await world.person("张三"), reach, "2020-05-01 08:00")
+        # Written as SQL: today's repository reads columns (patrols.walked_by, 0015) this old schema lacks.
+        person = await world.person("张三")
+        at, end = "2020-05-01T00:00:00Z", "2020-05-01T00:30:00Z"
+        await old.execute(
+            "INSERT INTO patrols (person_id, reach_id, status, started_at, ended_at, end_reason, last_activity_at,"
+            " distance_m, duration_s, point_count, photo_count, valid, created_at, updated_at)"
+            " VALUES (?, ?, 'finished', ?, ?, 'finished', ?, 1200.0, 1800, 20, 1, 1, ?, ?)",
+            (person, reach, at, end, end, at, end),
+        )
+        patrol_id = int(await old.fetchval("SELECT id FROM patrols"))
         await _track(old, patrol_id, "2020-05-01 08:00", 30)
     async with await Store.open(path) as store:
         assert store.schema_version == len(bundled_migrations()) >= 9
