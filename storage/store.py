@@ -19,6 +19,7 @@ from typing import Any, Literal, Self
 import aiosqlite
 
 from storage.dbtime import from_db_time, to_db_time, utc_now
+from storage.dispatch import Dispatch
 from storage.inbox import Inbox
 from storage.kept import KeptReports
 from storage.migrate import BeforeMigrating, Migration, apply_migrations, bundled_migrations, current_version
@@ -112,6 +113,7 @@ class Store:
         self.photos = Photos(self)
         self.patrols = Patrols(self)
         self.problems = Problems(self)
+        self.dispatch = Dispatch(self)
         self.tallies = Tallies(self)
         self.summaries = Summaries(self)
         self.inbox = Inbox(self)
