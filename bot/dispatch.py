@@ -1,5 +1,5 @@
 """Dispatch beyond assign → rectify → verify: extensions (asked by the assignee, decided by the office),
-transfers to another chief or a department's contact, and pressing a case (督办).
+transfers to another chief or a department's contact, and pressing a case.
 
 Each step is one transaction, a conditional update and its event in the problem's append-only log (kinds in
 DISPATCH_EVENTS), so two clerks acting at once cannot both win and every step is in the audit trail. Services
@@ -102,8 +102,9 @@ class DispatchService:
 
     @staticmethod
     def may_transfer(problem: ProblemRecord, person: Person) -> bool:
-        """A rectified problem waits for verification, not for another rectifier."""
-        return DispatchService.may_dispatch(problem, person) and problem.status in ("reported", "assigned")
+        """Only what someone holds is transferred (an unassigned one is assigned); a rectified problem waits for
+        verification, not for another rectifier."""
+        return DispatchService.may_dispatch(problem, person) and problem.status == "assigned"
 
     @staticmethod
     def may_press(problem: ProblemRecord, person: Person) -> bool:
@@ -113,6 +114,16 @@ class DispatchService:
 
     async def open_extension(self, problem_id: int) -> ExtensionRecord | None:
         return await self._store.dispatch.open_extension(problem_id)
+
+    async def extension(self, request_id: int) -> ExtensionRecord | None:
+        return await self._store.dispatch.extension(request_id)
+
+    async def department(self, department_id: int) -> DepartmentRecord | None:
+        return await self._store.dispatch.department(department_id)
+
+    async def office(self, problem: ProblemRecord) -> tuple[int, ...]:
+        """`office_for` the problem: whom to tell when nobody able to act has it."""
+        return await office_for(self._store, problem)
 
     async def ask_extension(self, problem_id: int, actor: Person, reason: str, new_deadline: date) -> Dispatched:
         async with self._store.atomic():
@@ -266,7 +277,7 @@ class DispatchService:
             department=department,
         )
 
-    # -- 督办 ----------------------------------------------------------------------------------------------
+    # -- pressing a case ----------------------------------------------------------------------------------------------
 
     async def press(self, problem_id: int, actor: Person, note: str | None) -> Dispatched:
         """Press the case: the assignee and the chiefs above them on the reach are told, and it is counted."""

@@ -165,6 +165,13 @@ class _Rows:
             self.reasons(p),
         ]
 
+    def event_words(self, action: str) -> str:
+        """An event kind in words: the lifecycle's, the dispatch kinds' (bot.dispatch), else the kind itself."""
+        for key in (f"problem.event.{action}", f"dispatch.event.{action}"):
+            if self.locales.has(key):
+                return self.say(key)
+        return action
+
     def timeline(self, problem: ProblemRow, names: dict[int, str]) -> str:
         lines = []
         for event in problem.events:
@@ -172,11 +179,10 @@ class _Rows:
                 "export.event",
                 when=event.at.astimezone(self.tz).strftime("%Y-%m-%d %H:%M"),
                 who=event.actor_name or self.say("problem.system"),
-                what=self.say(f"problem.event.{event.action}") if self.locales.has(f"problem.event.{event.action}")
-                else event.action,
-            )  # fmt: skip
+                what=self.event_words(event.action),
+            )
             assignee = event.data.get("assignee")
-            if event.action in ("assign", "reassign") and assignee is not None:
+            if event.action in ("assign", "reassign", "transferred") and assignee is not None:
                 line += self.say(
                     "export.event_to", name=names.get(int(assignee), "?"), deadline=event.data.get("deadline", "")
                 )

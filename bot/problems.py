@@ -167,6 +167,7 @@ class Card:
     assignee: Person | None
     photos: list[ProblemPhoto]
     timeline: list[TimelineEntry]
+    pressed: int = 0  # how many times the office pressed it
 
 
 @dataclass(frozen=True, slots=True)
@@ -374,7 +375,7 @@ class ProblemService:
         if timeline:
             for event in await self._store.problems.events(problem.id):
                 target = None
-                if event.action in ("assign", "reassign") and "assignee" in event.data:
+                if event.action in ("assign", "reassign", "transferred") and "assignee" in event.data:
                     target = self._person(await people.by_id(int(event.data["assignee"])))
                 entries.append(TimelineEntry(event, target))
         return Card(
@@ -385,6 +386,7 @@ class ProblemService:
             assignee=self._person(await people.by_id(problem.assignee_id)) if problem.assignee_id else None,
             photos=await self._store.problems.photos(problem.id),
             timeline=entries,
+            pressed=await self._store.dispatch.count_events(problem.id, "pressed"),
         )
 
     async def _listed(self, problems: list[ProblemRecord]) -> list[Listed]:
