@@ -236,6 +236,7 @@ async def _decide(
 
 @pressed(DispatchGrant, action="problem")
 async def grant_pressed(update: Update, context: Context, actor: Actor, data: DispatchGrant) -> None:
+    """Grant the extension: the deadline moves, the assignee and the reporter are told."""
     await _decide(update, context, actor, data.request, grant=True, note=None)
 
 
@@ -270,6 +271,7 @@ async def refuse_pressed(update: Update, context: Context, actor: Actor, data: D
 
 @pressed(DispatchRefuseNow, action="problem")
 async def refuse_now(update: Update, context: Context, actor: Actor, data: DispatchRefuseNow) -> None:
+    """Refuse the extension without a reason."""
     telegram_id = actor.known.telegram_id
     assert telegram_id is not None
     await services(context).dialogs.clear(telegram_id, FLOW)
@@ -352,6 +354,7 @@ async def transfer_target(update: Update, context: Context, actor: Actor, data: 
 
 @pressed(DispatchTransferDo, action="problem")
 async def transfer_done(update: Update, context: Context, actor: Actor, data: DispatchTransferDo) -> None:
+    """Transfer now, with the note typed (if any), keeping or resetting the deadline."""
     svc = services(context)
     telegram_id = actor.known.telegram_id
     assert telegram_id is not None
@@ -481,6 +484,7 @@ async def _press(update: Update, context: Context, actor: Actor, number: int, no
 
 @pressed(DispatchPressNow, action="problem")
 async def press_now(update: Update, context: Context, actor: Actor, data: DispatchPressNow) -> None:
+    """Press the case without a note."""
     telegram_id = actor.known.telegram_id
     assert telegram_id is not None
     await services(context).dialogs.clear(telegram_id, FLOW)
@@ -489,6 +493,7 @@ async def press_now(update: Update, context: Context, actor: Actor, data: Dispat
 
 @pressed(DispatchCancel, action="problem")
 async def cancelled(update: Update, context: Context, actor: Actor, data: DispatchCancel) -> None:
+    """Back out of the reason, date or note being written; nothing changes."""
     telegram_id = actor.known.telegram_id
     assert telegram_id is not None
     svc = services(context)

@@ -4,6 +4,7 @@ confirmation before 销号 (with a note, cancelled, two admins at once). Forged 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from sandbox import FakeUser, SentMessage
@@ -39,7 +40,20 @@ def today(bot: Harness) -> date:
     return datetime.now(bot.settings.tz).date()
 
 
-async def story(bot: Harness, *, lang: str = "zh-hans") -> dict[str, object]:
+@dataclass
+class Story:
+    ids: dict[str, int]
+    admin: FakeUser
+    wang: FakeUser
+    wang_id: int
+    li: FakeUser
+    li_id: int
+    xiao: FakeUser
+    xiao_id: int
+    card: SentMessage
+
+
+async def story(bot: Harness, *, lang: str = "zh-hans") -> Story:
     """A village chief 王五 (with a county chief 李四 above him on the reach), a volunteer's report routed to
     王五; returns the people and 王五's card."""
     ids = await seed(bot.store)
@@ -54,10 +68,7 @@ async def story(bot: Harness, *, lang: str = "zh-hans") -> dict[str, object]:
         await started(user)
     await report(bot, xiao, zh=lang != "en", category="乱堆" if lang != "en" else "illegal dumping")
     card = await until(wang, "新问题交办" if lang != "en" else "New problem for you")
-    return {
-        "ids": ids, "admin": admin, "wang": wang, "wang_id": wang_id, "li": li, "li_id": li_id,
-        "xiao": xiao, "xiao_id": xiao_id, "card": card,
-    }  # fmt: skip
+    return Story(ids, admin, wang, wang_id, li, li_id, xiao, xiao_id, card)
 
 
 async def events(bot: Harness, number: int = 1) -> list[str]:
@@ -69,11 +80,9 @@ async def events(bot: Harness, number: int = 1) -> list[str]:
 
 async def test_an_extension_asked_with_a_reason_and_a_date_is_granted_and_the_deadline_moves(bot: Harness) -> None:
     s = await story(bot)
-    admin, wang, li, xiao = s["admin"], s["wang"], s["li"], s["xiao"]
-    assert isinstance(admin, FakeUser) and isinstance(wang, FakeUser) and isinstance(li, FakeUser)
-    assert isinstance(xiao, FakeUser)
-    card = s["card"]
-    assert isinstance(card, SentMessage) and "⏳ 申请延期" in card.button_texts
+    admin, wang, li, xiao = s.admin, s.wang, s.li, s.xiao
+    card = s.card
+    assert "⏳ 申请延期" in card.button_texts
     # Due today: a reminder would go out; after the extension it does not.
     await bot.store.problems.transition(1, expect=("assigned",), status="assigned", deadline=today(bot))
     due = today(bot)
@@ -98,6 +107,7 @@ async def test_an_extension_asked_with_a_reason_and_a_date_is_granted_and_the_de
     assert request.button_texts[:2] == ["✅ 同意", "❌ 不同意"]
     # Nobody but the office decides: a volunteer's or a chief's forged press is refused, nothing changes.
     grant = request.buttons[0][0][1]
+    assert grant is not None
     xiao_answer = await bot.sandbox.answer(await xiao.press_raw(xiao.id, 1, grant))
     assert xiao_answer["show_alert"]
     assert "不由您办理" in await alert(bot, li, request, grant)
@@ -128,10 +138,8 @@ async def test_an_extension_asked_with_a_reason_and_a_date_is_granted_and_the_de
 
 async def test_an_extension_refused_with_a_reason_leaves_the_deadline(bot: Harness) -> None:
     s = await story(bot, lang="en")
-    admin, wang, xiao = s["admin"], s["wang"], s["xiao"]
-    assert isinstance(admin, FakeUser) and isinstance(wang, FakeUser) and isinstance(xiao, FakeUser)
-    card = s["card"]
-    assert isinstance(card, SentMessage)
+    admin, wang, xiao = s.admin, s.wang, s.xiao
+    card = s.card
     before = await bot.store.problems.by_id(1)
     assert before is not None and before.deadline is not None
     await tap(bot, wang, card, text="⏳ Ask for more time")
@@ -158,7 +166,9 @@ async def test_an_extension_refused_with_a_reason_leaves_the_deadline(bot: Harne
     assert problem is not None and problem.deadline == before.deadline
     last = (await bot.store.problems.events(1))[-1]
     assert (last.action, last.note) == ("extension_refused", "Two weeks are enough for a heap")
-    assert "This request has been decided already" in await alert(bot, admin, request, request.buttons[0][0][1])
+    refuse_data = request.buttons[0][1][1]
+    assert refuse_data is not None
+    assert "This request has been decided already" in await alert(bot, admin, request, refuse_data)
     assert bot.errors() == []
 
 
@@ -167,18 +177,16 @@ async def test_an_extension_refused_with_a_reason_leaves_the_deadline(bot: Harne
 
 async def test_transfer_to_another_chief_keeping_the_deadline(bot: Harness) -> None:
     s = await story(bot)
-    admin, wang, xiao = s["admin"], s["wang"], s["xiao"]
-    assert isinstance(admin, FakeUser) and isinstance(wang, FakeUser) and isinstance(xiao, FakeUser)
-    ids = s["ids"]
-    assert isinstance(ids, dict)
+    admin, wang, xiao = s.admin, s.wang, s.xiao
+    ids = s.ids
     zhou = bot.sandbox.user(first_name="周七", language_code="zh-hans")
     zhou_id = await chief(bot, zhou, "周七", [ids["DBH-01"]], level="village")
     await started(zhou)
     before = await bot.store.problems.by_id(1)
     assert before is not None and before.deadline is not None
     # Not the assignee's to transfer.
-    card = s["card"]
-    assert isinstance(card, SentMessage) and "🔀 转办" not in card.button_texts
+    card = s.card
+    assert "🔀 转办" not in card.button_texts
     assert "不由您办理" in await alert(bot, wang, card, f"dx:td:1:c:{zhou_id}:1")
 
     await admin.send("/problem 1")
@@ -201,7 +209,7 @@ async def test_transfer_to_another_chief_keeping_the_deadline(bot: Harness) -> N
     assert problem is not None and (problem.assignee_id, problem.deadline) == (zhou_id, before.deadline)
     event = (await bot.store.problems.events(1))[-1]
     assert event.action == "transferred" and event.note == "该处属周七负责的岸段"
-    assert event.data["from"] == s["wang_id"] and event.data["to"] == zhou_id and event.data["kept"] is True
+    assert event.data["from"] == s.wang_id and event.data["to"] == zhou_id and event.data["kept"] is True
     # 王五's old card no longer lets him rectify it.
     answer = await bot.sandbox.answer(await wang.press_raw(wang.id, card.message_id, "pb:rect:1"))
     assert answer["show_alert"]
@@ -213,8 +221,7 @@ async def test_transfer_to_another_chief_keeping_the_deadline(bot: Harness) -> N
 
 async def test_transfer_to_a_department_contact_resetting_the_deadline(bot: Harness) -> None:
     s = await story(bot)
-    admin, wang, xiao = s["admin"], s["wang"], s["xiao"]
-    assert isinstance(admin, FakeUser) and isinstance(wang, FakeUser) and isinstance(xiao, FakeUser)
+    admin, wang, xiao = s.admin, s.wang, s.xiao
     zhang = bot.sandbox.user(first_name="张三", language_code="zh-hans")
     zhang_id = await volunteer(bot, zhang, "张三")
     await started(zhang)
@@ -258,11 +265,8 @@ async def test_transfer_to_a_department_contact_resetting_the_deadline(bot: Harn
 
 async def test_the_office_presses_a_case_and_the_assignee_and_the_chief_above_are_told(bot: Harness) -> None:
     s = await story(bot)
-    admin, wang, li, xiao = s["admin"], s["wang"], s["li"], s["xiao"]
-    assert isinstance(admin, FakeUser) and isinstance(wang, FakeUser) and isinstance(li, FakeUser)
-    assert isinstance(xiao, FakeUser)
-    card = s["card"]
-    assert isinstance(card, SentMessage)
+    admin, wang, li, xiao = s.admin, s.wang, s.li, s.xiao
+    card = s.card
     # A chief cannot press; a volunteer neither.
     assert "不由您办理" in await alert(bot, li, card, "dx:prx:1")
     answer = await bot.sandbox.answer(await xiao.press_raw(xiao.id, 1, "dx:prx:1"))
