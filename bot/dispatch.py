@@ -14,6 +14,7 @@ from datetime import date, timedelta
 from typing import Literal
 
 from bot.config import Settings
+from bot.joining import clean_phone
 from bot.people import ADMIN, CHIEF, Person
 from bot.problems import ProblemService
 from storage import Store
@@ -23,13 +24,19 @@ from storage.problems import ProblemRecord
 __all__ = [
     "DISPATCH_EVENTS",
     "EXTENSION_DAYS",
+    "DepartmentLine",
     "DepartmentRecord",
     "DispatchService",
     "Dispatched",
     "ExtensionRecord",
+    "Registered",
+    "add_department",
     "extension_choices",
+    "find_contact",
+    "list_departments",
     "office_for",
     "parse_day",
+    "remove_department",
 ]
 
 DISPATCH_EVENTS = ("extension_asked", "extension_granted", "extension_refused", "transferred", "pressed")
@@ -312,3 +319,60 @@ class DispatchService:
 def extension_choices(deadline: date) -> list[tuple[int, date]]:
     """The quick choices: the current deadline plus each of EXTENSION_DAYS."""
     return [(days, deadline + timedelta(days=days)) for days in EXTENSION_DAYS]
+
+
+# -- the department registry (riverbot department) ---------------------------------------------------------
+
+Registered = Literal["ok", "no_person", "ambiguous", "name_taken", "bad_name"]
+
+
+@dataclass(frozen=True, slots=True)
+class DepartmentLine:
+    department: DepartmentRecord
+    contact: str
+    phone: str | None
+    active: bool
+
+
+async def find_contact(store: Store, text: str) -> tuple[Registered, int | None]:
+    """The person `text` names: by phone (as the registry stores it), else by exact name, if only one has it."""
+    phone = clean_phone(text) if any(ch.isdigit() for ch in text) else None
+    if phone is not None:
+        found = await store.people.by_phone(phone)
+        return ("ok", found.id) if found is not None else ("no_person", None)
+    matches, _ = await store.people.search(text.strip(), limit=50)
+    exact = [p for p in matches if p.name == text.strip() and p.active]
+    if len(exact) > 1:
+        return "ambiguous", None
+    return ("ok", exact[0].id) if exact else ("no_person", None)
+
+
+async def add_department(store: Store, name: str, contact: str) -> Registered:
+    """Register a department and its contact, who must be a person in the bot: the problem is pushed to them."""
+    name = name.strip()
+    if not name or len(name) > 100:
+        return "bad_name"
+    found, person_id = await find_contact(store, contact)
+    if person_id is None:
+        return found
+    return "ok" if await store.dispatch.add_department(name, person_id) is not None else "name_taken"
+
+
+async def list_departments(store: Store) -> list[DepartmentLine]:
+    lines = []
+    for department in await store.dispatch.departments():
+        person = await store.people.by_id(department.person_id)
+        lines.append(
+            DepartmentLine(
+                department,
+                person.name if person else "?",
+                person.phone if person else None,
+                bool(person and person.active),
+            )
+        )
+    return lines
+
+
+async def remove_department(store: Store, name: str) -> bool:
+    """Forget a department; the problems it was given keep their story (events name it)."""
+    return await store.dispatch.remove_department(name.strip())
