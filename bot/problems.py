@@ -168,6 +168,7 @@ class Card:
     photos: list[ProblemPhoto]
     timeline: list[TimelineEntry]
     pressed: int = 0  # how many times the office pressed it
+    extension_asked: date | None = None  # the new deadline an open extension request asks for
 
 
 @dataclass(frozen=True, slots=True)
@@ -378,6 +379,7 @@ class ProblemService:
                 if event.action in ("assign", "reassign", "transferred") and "assignee" in event.data:
                     target = self._person(await people.by_id(int(event.data["assignee"])))
                 entries.append(TimelineEntry(event, target))
+        request = await self._store.dispatch.open_extension(problem.id)
         return Card(
             problem=problem,
             reach=await self._store.reaches.by_id(problem.reach_id),
@@ -387,6 +389,7 @@ class ProblemService:
             photos=await self._store.problems.photos(problem.id),
             timeline=entries,
             pressed=await self._store.dispatch.count_events(problem.id, "pressed"),
+            extension_asked=request.new_deadline if request is not None else None,
         )
 
     async def _listed(self, problems: list[ProblemRecord]) -> list[Listed]:

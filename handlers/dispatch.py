@@ -365,21 +365,24 @@ async def transfer_done(update: Update, context: Context, actor: Actor, data: Di
         await svc.dialogs.clear(telegram_id, FLOW)
     target = {"department_id": data.target} if data.kind == "d" else {"person_id": data.target}
     moved = await svc.dispatch.transfer(data.problem, actor.known, keep_deadline=bool(data.keep), note=note, **target)
-    await _transferred(update, context, actor, data.problem, moved=moved, note=note)
+    name = await _target_name(svc, data.kind, data.target)
+    await _transferred(update, context, actor, data.problem, moved=moved, note=note, target=name)
 
 
 async def _transferred(
-    update: Update, context: Context, actor: Actor, number: int, *, moved: Dispatched, note: str | None
+    update: Update,
+    context: Context,
+    actor: Actor,
+    number: int,
+    *,
+    moved: Dispatched,
+    note: str | None,
+    target: str | None,
 ) -> None:
     svc = services(context)
     lang = actor.language
     if moved.outcome in ("inactive_target", "same_assignee", "stale"):
-        name = (
-            await _target_name(svc, "c", moved.problem.assignee_id)
-            if moved.problem and moved.problem.assignee_id
-            else "?"
-        )
-        await refuse(update, context, lang, "dispatch.not_target", name=name or "?", number=number)
+        await refuse(update, context, lang, "dispatch.not_target", name=target or "?", number=number)
         return
     if moved.outcome != "ok" or moved.problem is None:
         await _cannot(update, context, actor, moved.problem, number)

@@ -153,6 +153,8 @@ def _card_lines(svc: Services, lang: Language, card: Card) -> list[str]:
         lines.append(_t(svc, lang, "problem.overdue", days=overdue))
     if card.pressed:
         lines.append(_t(svc, lang, "dispatch.pressed_count", count=card.pressed))
+    if card.extension_asked is not None and problem.is_open:
+        lines.append(_t(svc, lang, "dispatch.open_extension", deadline=card.extension_asked.isoformat()))
     pruned = sum(1 for photo in card.photos if photo.pruned)
     if pruned:
         lines.append(_t(svc, lang, "problem.retention.photos_pruned", count=pruned))

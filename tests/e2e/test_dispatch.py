@@ -153,6 +153,9 @@ async def test_an_extension_refused_with_a_reason_leaves_the_deadline(bot: Harne
     assert "has been sent to the office" in (await wang.next_message()).text
     # A second request while this one waits is refused.
     assert "already has an extension request" in await alert(bot, wang, card, "dx:ext:1")
+    await wang.send("/problem 1")
+    waiting = await until(wang, "Timeline")
+    assert f"An extension to {asked_for.isoformat()} is waiting for the office's decision." in waiting.text
 
     request = await until(admin, "asks to extend problem #1")
     await tap(bot, admin, request, text="❌ Refuse")
@@ -257,6 +260,31 @@ async def test_transfer_to_a_department_contact_resetting_the_deadline(bot: Harn
     # Pressed while nobody above them holds the reach: the office is told so.
     problem = await bot.store.problems.by_id(1)
     assert problem is not None and problem.status == "rectified"
+    assert bot.errors() == []
+
+
+async def test_a_transfer_to_a_chief_the_bot_cannot_reach_is_told_to_the_office(bot: Harness) -> None:
+    s = await story(bot)
+    admin, xiao = s.admin, s.xiao
+    # 赵六 holds the reach but has never opened the bot; 钱八 has left.
+    zhao_id = await bot.store.people.create(name="赵六")
+    await bot.store.people.grant_role(zhao_id, "chief", level="village")
+    gone = bot.sandbox.user(first_name="钱八", language_code="zh-hans")
+    gone_id = await chief(bot, gone, "钱八", [s.ids["DBH-01"]], level="village")
+    await bot.store.people.set_active(gone_id, False, by=None)
+    await admin.send("/problem 1")
+    office = await until(admin, "办理过程")
+    # A forged target who has left is refused, named.
+    assert "钱八 无法承办问题 #1" in await alert(bot, admin, office, f"dx:td:1:c:{gone_id}:1")
+    targets = await tap(bot, admin, office, text="🔀 转办")
+    asked = await tap(bot, admin, targets, data=f"dx:tt:1:c:{zhao_id}")
+    done = await tap(bot, admin, asked, text="保留原期限")
+    assert "问题 #1 已转办给 赵六" in done.text
+    told = await until(admin, "机器人无法联系到此人")
+    assert "问题 #1（乱堆）已转办给 赵六" in told.text
+    await until(xiao, "已转交其他河长整改")
+    problem = await bot.store.problems.by_id(1)
+    assert problem is not None and problem.assignee_id == zhao_id
     assert bot.errors() == []
 
 
