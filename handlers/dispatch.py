@@ -478,7 +478,7 @@ async def _press(update: Update, context: Context, actor: Actor, number: int, no
         told.append(chief.name if chief else "?")
     if done.tell_superiors:
         text = _t(
-            svc, lang, "dispatch.pressed", number=problem.id, names="、".join(told) if lang == "zh" else ", ".join(told)
+            svc, lang, "dispatch.pressed", number=problem.id, names=_p(svc, lang, "dispatch.names_joiner").join(told)
         )
     else:
         text = _t(svc, lang, "dispatch.pressed_no_superior", number=problem.id)
@@ -519,12 +519,8 @@ async def typed(update: Update, context: Context, dialog: Dialog) -> None:
     lang = actor.language
     text = (message.text or "").strip()[:NOTE_MAX]
     number = int(dialog.data.get("problem", 0))
-    if not text:
-        await message.reply_text(
-            _t(svc, lang, "dispatch.bad_date" if dialog.step == "ext_date" else "dispatch.cancelled")
-        )
-        if dialog.step != "ext_date":
-            await svc.dialogs.clear(dialog.telegram_id, FLOW)
+    if not text:  # a photo, a sticker: what is waited for is typed
+        await message.reply_text(_t(svc, lang, "dispatch.text_only"), reply_markup=buttons(_cancel_row(svc, lang)))
         return
     if dialog.step == "ext_reason":
         problem = await svc.problems.get(number)

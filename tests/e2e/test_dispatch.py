@@ -89,6 +89,8 @@ async def test_an_extension_asked_with_a_reason_and_a_date_is_granted_and_the_de
 
     await tap(bot, wang, card, text="⏳ 申请延期")
     assert "请输入申请延期的理由" in (await wang.next_message()).text
+    await wang.send_photo(make_jpeg(800, 600, seed=9))
+    assert "请以文字输入" in (await wang.next_message()).text
     await wang.send("连日降雨，清运车辆无法进场")
     ask = await wang.next_message()
     assert f"现整改期限 {due.isoformat()}" in ask.text and len(ask.buttons[0]) == 3
