@@ -170,7 +170,7 @@ class DispatchService:
             assert problem is not None
             if not (actor.active and actor.is_admin):  # the office's decision (scope: `office_for`)
                 return Dispatched("not_allowed", problem, extension)
-            if extension.status != "open" or not problem.is_open:
+            if extension.status != "open" or not self._still_asked(extension, problem):
                 return Dispatched("stale", problem, extension)
             decided = await self._store.dispatch.decide_extension(
                 extension.id, status="granted" if grant else "refused", decided_by=actor.id
@@ -206,6 +206,14 @@ class DispatchService:
             extension,
             tell_assignee=extension.asked_by if extension.asked_by != actor.id else None,
             tell_reporters=tuple(p for p in reporters if p not in (actor.id, extension.asked_by)),
+        )
+
+    @staticmethod
+    def _still_asked(extension: ExtensionRecord, problem: ProblemRecord) -> bool:
+        """A request answers the problem as it was asked about: still open, with its asker, at the deadline they
+        asked to move (closed, transferred or reopened since with a new deadline: it has lapsed)."""
+        return (
+            problem.is_open and problem.assignee_id == extension.asked_by and problem.deadline == extension.old_deadline
         )
 
     # -- transfer -------------------------------------------------------------------------------------------

@@ -95,6 +95,10 @@ async def test_extension_one_open_request_later_dates_only_decided_once(store: S
     # A refused request leaves the deadline; the next one may be asked.
     again = await service.ask_extension(number, village, "more rain", date(2026, 12, 30))
     assert again.extension is not None
+    # A request about a deadline that has moved since (reopened, reset) has lapsed.
+    await store.problems.transition(number, expect=("assigned",), status="assigned", deadline=date(2026, 12, 22))
+    assert (await service.decide_extension(again.extension.id, admin, grant=True, note=None)).outcome == "stale"
+    await store.problems.transition(number, expect=("assigned",), status="assigned", deadline=date(2026, 12, 20))
     refused = await service.decide_extension(again.extension.id, admin, grant=False, note="enough")
     assert refused.outcome == "ok" and refused.problem is not None and refused.problem.deadline == date(2026, 12, 20)
     assert refused.tell_reporters == ()
