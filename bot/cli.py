@@ -558,6 +558,56 @@ def cmd_invites(settings: Settings, locales: Locales, args: argparse.Namespace, 
     return 0
 
 
+def _department_arguments(parser: argparse.ArgumentParser, locales: Locales, lang: Language) -> None:
+    sub = parser.add_subparsers(dest="department_command", required=True)
+    text = locales.plain(lang, "cli.department.help_add")
+    adding = sub.add_parser("add", help=text, description=text)
+    adding.add_argument("name", metavar="NAME", help=locales.plain(lang, "cli.department.arg_name"))
+    adding.add_argument(
+        "--contact", required=True, metavar="PHONE|NAME", help=locales.plain(lang, "cli.department.arg_contact")
+    )
+    text = locales.plain(lang, "cli.department.help_list")
+    sub.add_parser("list", help=text, description=text)
+    text = locales.plain(lang, "cli.department.help_remove")
+    removing = sub.add_parser("remove", help=text, description=text)
+    removing.add_argument("name", metavar="NAME", help=locales.plain(lang, "cli.department.arg_name"))
+
+
+def cmd_department(settings: Settings, locales: Locales, args: argparse.Namespace, lang: Language) -> int:
+    """The departments a problem can be transferred to, each with its contact in the bot."""
+    from bot.dispatch import add_department, list_departments, remove_department  # noqa: PLC0415
+
+    ensure_data_dir(settings)
+
+    def say(key: str, **params: object) -> str:
+        return locales.plain(lang, f"cli.department.{key}", **params)
+
+    async def run() -> int:
+        async with await open_store(settings) as store:
+            if args.department_command == "add":
+                outcome = await add_department(store, args.name, args.contact)
+                if outcome != "ok":
+                    print(say(outcome, name=args.name, contact=args.contact), file=sys.stderr)
+                    return EXIT_BAD_INPUT
+                print(say("added", name=args.name.strip()))
+                return 0
+            if args.department_command == "remove":
+                if not await remove_department(store, args.name):
+                    print(say("unknown", name=args.name), file=sys.stderr)
+                    return EXIT_BAD_INPUT
+                print(say("removed", name=args.name.strip()))
+                return 0
+            lines = await list_departments(store)
+            if not lines:
+                print(say("none"))
+            for line in lines:
+                state = "" if line.active else say("inactive")
+                print(say("line", name=line.department.name, contact=line.contact, phone=line.phone or "—") + state)
+            return 0
+
+    return asyncio.run(run())
+
+
 def _stats_arguments(parser: argparse.ArgumentParser, locales: Locales, lang: Language) -> None:
     parser.add_argument(
         "--from", dest="first", required=True, metavar="YYYY-MM-DD", help=locales.plain(lang, "cli.stats.arg_from")
@@ -1278,6 +1328,7 @@ COMMANDS_WITH_ARGUMENTS: dict[str, ArgumentsCommand] = {
     "status": (_status_arguments, cmd_status),
     "registry": (_registry_arguments, cmd_registry),
     "invites": (_invites_arguments, cmd_invites),
+    "department": (_department_arguments, cmd_department),
     "stats": (_stats_arguments, cmd_stats),
     "summary": (_summary_arguments, cmd_summary),
     "export": (_export_arguments, cmd_export),

@@ -221,10 +221,6 @@ class _Rows:
             p.walked_by_name,
         ]
 
-    def action_name(self, action: str) -> str:
-        key = f"problem.event.{action}"
-        return self.say(key) if self.locales.has(key) else action
-
     def events(self, problem: ProblemRow, names: dict[int, str]) -> list[dict[str, Any]]:
         """The timeline as event objects (GeoJSON): GDAL keeps a list of objects whole, as JSON."""
         events = []
@@ -233,7 +229,7 @@ class _Rows:
                 "at": event.at.astimezone(self.tz).isoformat(timespec="seconds"),
                 "actor": event.actor_name or self.say("problem.system"),
                 "action": event.action,
-                "action_name": self.action_name(event.action),
+                "action_name": self.event_words(event.action),
                 "note": event.note,
             }
             assignee = event.data.get("assignee")
@@ -243,6 +239,13 @@ class _Rows:
             events.append(item)
         return events
 
+    def event_words(self, action: str) -> str:
+        """An event kind in words: the lifecycle's, the dispatch kinds' (bot.dispatch), else the kind itself."""
+        for key in (f"problem.event.{action}", f"dispatch.event.{action}"):
+            if self.locales.has(key):
+                return self.say(key)
+        return action
+
     def timeline(self, problem: ProblemRow, names: dict[int, str]) -> str:
         lines = []
         for event in problem.events:
@@ -250,11 +253,10 @@ class _Rows:
                 "export.event",
                 when=event.at.astimezone(self.tz).strftime("%Y-%m-%d %H:%M"),
                 who=event.actor_name or self.say("problem.system"),
-                what=self.say(f"problem.event.{event.action}") if self.locales.has(f"problem.event.{event.action}")
-                else event.action,
-            )  # fmt: skip
+                what=self.event_words(event.action),
+            )
             assignee = event.data.get("assignee")
-            if event.action in ("assign", "reassign") and assignee is not None:
+            if event.action in ("assign", "reassign", "transferred") and assignee is not None:
                 line += self.say(
                     "export.event_to", name=names.get(int(assignee), "?"), deadline=event.data.get("deadline", "")
                 )

@@ -167,6 +167,8 @@ class Card:
     assignee: Person | None
     photos: list[ProblemPhoto]
     timeline: list[TimelineEntry]
+    pressed: int = 0  # how many times the office pressed it
+    extension_asked: date | None = None  # the new deadline an open extension request asks for
 
 
 @dataclass(frozen=True, slots=True)
@@ -374,9 +376,10 @@ class ProblemService:
         if timeline:
             for event in await self._store.problems.events(problem.id):
                 target = None
-                if event.action in ("assign", "reassign") and "assignee" in event.data:
+                if event.action in ("assign", "reassign", "transferred") and "assignee" in event.data:
                     target = self._person(await people.by_id(int(event.data["assignee"])))
                 entries.append(TimelineEntry(event, target))
+        request = await self._store.dispatch.open_extension(problem.id)
         return Card(
             problem=problem,
             reach=await self._store.reaches.by_id(problem.reach_id),
@@ -385,6 +388,8 @@ class ProblemService:
             assignee=self._person(await people.by_id(problem.assignee_id)) if problem.assignee_id else None,
             photos=await self._store.problems.photos(problem.id),
             timeline=entries,
+            pressed=await self._store.dispatch.count_events(problem.id, "pressed"),
+            extension_asked=request.new_deadline if request is not None else None,
         )
 
     async def _listed(self, problems: list[ProblemRecord]) -> list[Listed]:

@@ -13,6 +13,7 @@ from bot.config import Settings
 from bot.deadlines import Deadlines
 from bot.delivery import Delivery
 from bot.dialogs import Dialogs
+from bot.dispatch import DispatchService
 from bot.exports import Exports
 from bot.failures import FailedUpdates
 from bot.i18n import Locales
@@ -65,6 +66,8 @@ class Services:
     citizens: Citizens
     # Chiefs' assistants, who patrol on a chief's behalf.
     assistants: AssistantService
+    # Extensions, transfers and presses (bot.dispatch).
+    dispatch: DispatchService
 
     @classmethod
     def create(cls, settings: Settings, store: Store, locales: Locales | None = None) -> Services:
@@ -109,4 +112,5 @@ class Services:
             todo=TodoService(store, settings, patrols),
             citizens=Citizens(store, joining, reports),
             assistants=AssistantService(store, settings),
+            dispatch=DispatchService(store, settings, problems),
         )

@@ -9,6 +9,7 @@ from handlers import (
     assistants,
     citizens,
     dialogs,
+    dispatch,
     errors,
     exports,
     fallback,
@@ -44,6 +45,7 @@ def register(app: Application) -> None:  # type: ignore[type-arg]
     patrol.register(app)  # /patrol, /mypatrols, the patrol's buttons, auto-finish and reminders
     report.register(app)  # /report and the report draft's buttons
     problems.register(app)  # /problem N, /problems, /myreports, the lifecycle buttons, deadlines
+    dispatch.register(app)  # extensions, transfers and presses on a problem card
     summaries.register(app)  # /summary, the weekly area summaries and chiefs' digests
     todo.register(app)  # /todo: what waits for a chief
     exports.register(app)  # /export: the office's data as xlsx, csv or geojson

@@ -53,6 +53,9 @@ Every button the bot draws today, by family (the first part), with the module wh
 | asm    | asm:p:<period>, asm:f:<period>:<xlsx|pdf>                                       | assessment     |
 | ast    | ast:x:<assistant>, ast:l, ast:y:<code>, ast:n:<code>, ast:o:<chief>,            | assistants     |
 |        | ast:ox:<chief>:<assistant>, ast:ol:<chief>; and pt:for:<reach>:<chief> (patrol) |                |
+| dx     | dx:ext:<problem>, dx:d:<problem>:<3|7|15>, dx:ok|no|nox:<request>, dx:x,        | dispatch       |
+|        | dx:tr:<problem>, dx:tt:<problem>:<c|d>:<target>, dx:td:<problem>:<c|d>:<target>:|                |
+|        | <0|1>, dx:pr:<problem>, dx:prx:<problem>; dx:cf:<problem> (close confirmation)  | problems       |
 
 tests/unit/test_callbacks.py holds the same table as data and checks it against the handlers registered today.
 Every codec has a handler of its own, registered with its pattern; the one callback without a pattern is the
@@ -837,3 +840,79 @@ class OfficeAssistantLink(CallbackData, prefix="ast:ol"):
     """The office makes a chief's assistant link, to forward."""
 
     chief: Id
+
+
+# -- dispatch (handlers.dispatch): extensions, transfers, presses; the close confirmation (handlers.problems) ----
+
+ExtensionDays = Literal[3, 7, 15]  # bot.dispatch.EXTENSION_DAYS
+TargetKind = Literal["c", "d"]  # a chief (a person id), or a department (a department id)
+
+
+class DispatchExtend(CallbackData, prefix="dx:ext"):
+    """On the assignee's card: ask for more time (a reason, then a date)."""
+
+    problem: Id
+
+
+class DispatchExtendDays(CallbackData, prefix="dx:d"):
+    """A quick new deadline: the current one plus so many days."""
+
+    problem: Id
+    days: ExtensionDays
+
+
+class DispatchGrant(CallbackData, prefix="dx:ok"):
+    """On the office's request card: grant the extension request."""
+
+    request: Id
+
+
+class DispatchRefuse(CallbackData, prefix="dx:no"):
+    """On the office's request card: refuse (a reason is asked, optional)."""
+
+    request: Id
+
+
+class DispatchRefuseNow(CallbackData, prefix="dx:nox"):
+    request: Id
+
+
+class DispatchTransfer(CallbackData, prefix="dx:tr"):
+    """On the office's card: choose whom to transfer the problem to."""
+
+    problem: Id
+
+
+class DispatchTransferTo(CallbackData, prefix="dx:tt"):
+    problem: Id
+    kind: TargetKind
+    target: Id
+
+
+class DispatchTransferDo(CallbackData, prefix="dx:td"):
+    """Transfer now; `keep` 1 keeps the deadline, 0 resets it."""
+
+    problem: Id
+    kind: TargetKind
+    target: Id
+    keep: Literal[0, 1]
+
+
+class DispatchPress(CallbackData, prefix="dx:pr"):
+    """On the office's card: press the case (a note is asked, optional)."""
+
+    problem: Id
+
+
+class DispatchPressNow(CallbackData, prefix="dx:prx"):
+    problem: Id
+
+
+class DispatchCancel(CallbackData, prefix="dx:x"):
+    """Back out of a dispatch step (or the close confirmation) being written."""
+
+
+class CloseConfirm(CallbackData, prefix="dx:cf"):
+    """The close confirmation: close without a note."""
+
+    problem: Id

@@ -18,6 +18,7 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler, filt
 from bot.config import CATEGORIES, Language
 from bot.deadlines import Notice
 from bot.dialogs import Dialog
+from bot.dispatch import DISPATCH_EVENTS
 from bot.failures import one_record
 from bot.people import ADMIN, Person
 from bot.photos import PhotoError
@@ -29,6 +30,10 @@ from bot.todo import rectify_action
 from handlers.access import Actor, command, guard, refuse
 from handlers.callbacks import (
     ID,
+    CloseConfirm,
+    DispatchExtend,
+    DispatchPress,
+    DispatchTransfer,
     MyReportsPage,
     NoteCancel,
     NoteSend,
@@ -146,6 +151,10 @@ def _card_lines(svc: Services, lang: Language, card: Card) -> list[str]:
     ]
     if overdue:
         lines.append(_t(svc, lang, "problem.overdue", days=overdue))
+    if card.pressed:
+        lines.append(_t(svc, lang, "dispatch.pressed_count", count=card.pressed))
+    if card.extension_asked is not None and problem.is_open:
+        lines.append(_t(svc, lang, "dispatch.open_extension", deadline=card.extension_asked.isoformat()))
     pruned = sum(1 for photo in card.photos if photo.pruned)
     if pruned:
         lines.append(_t(svc, lang, "problem.retention.photos_pruned", count=pruned))
@@ -164,8 +173,9 @@ def _timeline_lines(svc: Services, lang: Language, card: Card) -> list[str]:
             "problem.event_line",
             when=event.at.astimezone(tz).strftime("%m-%d %H:%M"),
             who=who,
-            what=_p(svc, lang, f"problem.event.{event.action}"),
+            what=_p(svc, lang, event_key(event.action)),
         )
+        line += dispatch_detail(svc, lang, event.action, event.data, entry.target.name if entry.target else "?")
         if event.action in ("assign", "reassign") and "assignee" in event.data:
             target = entry.target
             line += _t(
@@ -179,6 +189,36 @@ def _timeline_lines(svc: Services, lang: Language, card: Card) -> list[str]:
             line += _t(svc, lang, "problem.event_note", note=event.note)
         lines.append(line)
     return lines
+
+
+def event_key(action: str) -> str:
+    """The locale key of an event kind's words: the dispatch kinds have their own table."""
+    return f"dispatch.event.{action}" if action in DISPATCH_EVENTS else f"problem.event.{action}"
+
+
+def dispatch_detail(svc: Services, lang: Language, action: str, data: Mapping[str, object], name: str) -> str:
+    """What a dispatch event changed, after its words: the dates of an extension, whom a transfer went to."""
+    if action == "extension_asked":
+        return _t(svc, lang, "dispatch.detail.asked", new=data.get("new", ""))
+    if action == "extension_granted":
+        return _t(svc, lang, "dispatch.detail.granted", old=data.get("old", ""), new=data.get("new", ""))
+    if action == "extension_refused":
+        return _t(svc, lang, "dispatch.detail.refused", asked=data.get("asked", ""))
+    if action == "transferred":
+        deadline = data.get("deadline", "")
+        if data.get("department_name"):
+            text = _t(
+                svc,
+                lang,
+                "dispatch.detail.department",
+                department=data["department_name"],
+                name=name,
+                deadline=deadline,
+            )
+        else:
+            text = _t(svc, lang, "dispatch.detail.transferred", name=name, deadline=deadline)
+        return text + _t(svc, lang, "dispatch.detail.kept" if data.get("kept") else "dispatch.detail.reset")
+    return ""
 
 
 def status_label(svc: Services, lang: Language, problem: ProblemRecord, waiting: Reason | None) -> str:
@@ -207,6 +247,22 @@ def action_buttons(
         for word, action in BUTTON_ACTIONS.items()
         if action in actions
     ]
+
+
+def dispatch_buttons(
+    svc: Services, lang: Language, problem: ProblemRecord, viewer: Person
+) -> list[list[tuple[str, str]]]:
+    """The dispatch buttons this person may press on the card: ask for more time; transfer; press."""
+    rules = svc.dispatch
+    rows = []
+    if rules.may_ask_extension(problem, viewer):
+        rows.append([(_p(svc, lang, "dispatch.ask_extension"), DispatchExtend(problem=problem.id).pack())])
+    office = []
+    if rules.may_transfer(problem, viewer):
+        office.append((_p(svc, lang, "dispatch.transfer"), DispatchTransfer(problem=problem.id).pack()))
+    if rules.may_press(problem, viewer):
+        office.append((_p(svc, lang, "dispatch.press"), DispatchPress(problem=problem.id).pack()))
+    return [*rows, office] if office else rows
 
 
 def details_button(svc: Services, lang: Language, problem: ProblemRecord) -> list[tuple[str, str]]:
@@ -259,7 +315,7 @@ async def send_problem(
         await venue(anchor)
     texts = problem_messages(svc, lang, card, intro=intro, timeline=timeline)
     actions = await svc.problems.permitted(problem, viewer)
-    rows = action_buttons(svc, lang, problem, actions)
+    rows = action_buttons(svc, lang, problem, actions) + dispatch_buttons(svc, lang, problem, viewer)
     if not timeline:
         rows.append(details_button(svc, lang, problem))
     markup = buttons(*rows) if rows else None
@@ -699,13 +755,18 @@ async def action_pressed(update: Update, context: Context, actor: Actor, data: P
     lang = actor.language
     telegram_id = actor.known.telegram_id
     assert telegram_id is not None
-    if action == "close":
-        await _apply(update, context, actor.known, problem.id, "close")
-        return
     if action == "assign":
         await _choose_assignee(update, context, lang, problem)
         return
     if await writing_report(update, context, actor):  # a note would replace the draft
+        return
+    if action == "close":  # closing is confirmed first, with an optional note typed for the record
+        await svc.problems.put_note(telegram_id, "close", {"problem": problem.id})
+        await context.bot.send_message(
+            telegram_id,
+            _t(svc, lang, "dispatch.confirm_close", number=problem.id),
+            reply_markup=_close_buttons(svc, lang, problem.id),
+        )
         return
     if action == "rectify":
         await svc.problems.put_note(telegram_id, "rectify", {"problem": problem.id, "photos": [], "note": None})
@@ -866,11 +927,41 @@ async def note_input(update: Update, context: Context, dialog: Dialog) -> None:
             return
         await message.reply_text(_t(svc, lang, "problem.ask_after_photos", number=problem_id, max=MAX_PHOTOS))
         return
+    if not message.text and dialog.step == "close":
+        await message.reply_text(
+            _t(svc, lang, "dispatch.confirm_close", number=problem_id),
+            reply_markup=_close_buttons(svc, lang, problem_id),
+        )
+        return
     if not message.text:
         await message.reply_text(_t(svc, lang, f"problem.ask_reason_{dialog.step}", number=problem_id))
         return
     await svc.problems.end_note(dialog.telegram_id)
     await _apply(update, context, person, problem_id, dialog.step, note=message.text[:1000])  # type: ignore[arg-type]
+
+
+def _close_buttons(svc: Services, lang: Language, number: int) -> InlineKeyboardMarkup:
+    return buttons(
+        [(_p(svc, lang, "dispatch.confirm"), CloseConfirm(problem=number).pack())],
+        [(_p(svc, lang, "common.cancel"), NoteCancel().pack())],
+    )
+
+
+@pressed(CloseConfirm, action="problem")
+async def close_confirmed(update: Update, context: Context, actor: Actor, data: CloseConfirm) -> None:
+    """Closing confirmed without a note. Closed meanwhile by someone else, or forged: said so, nothing changes."""
+    svc = services(context)
+    telegram_id = actor.known.telegram_id
+    assert telegram_id is not None
+    dialog = await svc.problems.note(telegram_id)
+    if dialog is not None and dialog.step == "close" and int(dialog.data.get("problem", 0)) == data.problem:
+        await svc.problems.end_note(telegram_id)
+    problem = await svc.problems.get(data.problem)
+    if problem is not None and problem.status == "closed" and await svc.problems.may_view(problem, actor.known):
+        await refuse(update, context, actor.language, "dispatch.already_closed", number=problem.id)
+        return
+    if await _actionable(update, context, actor, data.problem, "close") is not None:
+        await _apply(update, context, actor.known, data.problem, "close")
 
 
 def _note_buttons(svc: Services, lang: Language, *, send: bool = False) -> InlineKeyboardMarkup:
@@ -969,5 +1060,6 @@ def register(app: Application) -> None:  # type: ignore[type-arg]
         (category_filter, ProblemFilterCategory),
         (note_cancelled, NoteCancel),
         (rectification_sent, NoteSend),
+        (close_confirmed, CloseConfirm),
     ):
         app.add_handler(CallbackQueryHandler(callback, pattern=codec.pattern))

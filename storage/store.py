@@ -20,6 +20,7 @@ import aiosqlite
 
 from storage.assistants import Assistants
 from storage.dbtime import from_db_time, to_db_time, utc_now
+from storage.dispatch import Dispatch
 from storage.inbox import Inbox
 from storage.kept import KeptReports
 from storage.migrate import BeforeMigrating, Migration, apply_migrations, bundled_migrations, current_version
@@ -114,6 +115,7 @@ class Store:
         self.patrols = Patrols(self)
         self.assistants = Assistants(self)
         self.problems = Problems(self)
+        self.dispatch = Dispatch(self)
         self.tallies = Tallies(self)
         self.summaries = Summaries(self)
         self.inbox = Inbox(self)

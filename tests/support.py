@@ -91,6 +91,20 @@ async def tap(
     return next(m for m in user.messages() if m.message_id == message.message_id)
 
 
+async def close_problem(
+    bot: Harness, user: FakeUser, message: SentMessage, *, zh: bool = True, note: str | None = None
+) -> SentMessage:
+    """Close (销号) from a card: the close button asks to confirm; a typed note confirms with it, else the
+    confirm button. Returns the message that says it is done (or why not)."""
+    await tap(bot, user, message, text="✅ 核查通过，销号" if zh else "✅ Verified: close it")
+    ask = await user.next_message()
+    assert ("确认销号" if zh else "Close (sign off)") in ask.text, ask.text
+    if note is not None:
+        await user.send(note)
+        return await user.next_message()
+    return await tap(bot, user, ask, text="✅ 确认销号" if zh else "✅ Confirm")
+
+
 def current(bot: Harness, message: SentMessage) -> SentMessage:
     """The bot's message as it is now (edits applied)."""
     return bot.sandbox.state.sent_by_key[(message.chat_id, message.message_id)]

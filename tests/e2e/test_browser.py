@@ -230,7 +230,8 @@ def test_the_whole_journey_in_a_real_browser(browser: Any, world: World) -> None
     # The admin closes it (销号).
     chat.open("admin")
     chat.until(lambda: chat.count("请核查") > 0, "the admin's notice")
-    chat.press("核查通过，销号", "已销号")
+    chat.press("核查通过，销号", "确认销号问题")
+    chat.press("✅ 确认销号", "已销号")
 
     # /summary in the group: the report and its chart, drawn in the page.
     chat.open("admin", group)

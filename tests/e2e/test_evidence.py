@@ -21,6 +21,7 @@ from tests.support import (
     STEP,
     WEST,
     chief,
+    close_problem,
     is_problem_map,
     report,
     seed,
@@ -155,7 +156,7 @@ async def test_a_problems_whole_life_sends_each_photo_to_each_person_once(
     assert second.raw.get("caption") == "整改后" and replied_to(second) in [m.message_id for m in album.album]
     await admin.next_message()
     verify = await admin.next_message()
-    closed = await tap(bot, admin, verify, text="✅ 核查通过，销号")
+    closed = await close_problem(bot, admin, verify)
     assert "已销号" in closed.text
     told = await xiao.next_message()
     assert "已整改到位并销号" in told.text

@@ -20,6 +20,7 @@ from tests.support import (
     LAT,
     WEST,
     chief,
+    close_problem,
     is_problem_map,
     report,
     restart,
@@ -158,7 +159,7 @@ async def test_sent_back_with_a_reason_then_rectified_again_and_closed(bot: Harn
     await rectify(bot, wang, again, zh=True, note="建筑垃圾已全部清运，岸坡已平整", seed=3)
     assert "已整改完成，待核查" in (await xiao.next_message()).text
     verify = await notice(admin, "已整改，请核查")
-    closed = await tap(bot, admin, verify, text="✅ 核查通过，销号")
+    closed = await close_problem(bot, admin, verify)
     assert "问题 #1 已销号" in closed.text
     assert "已整改到位并销号" in (await xiao.next_message()).text
     problem = await bot.store.problems.by_id(1)
@@ -191,7 +192,7 @@ async def test_an_admin_dismisses_with_a_reason_in_english(bot: Harness) -> None
 
     await admin.send("/problem 1")
     card = await notice(admin, "Timeline")
-    assert card.button_texts == ["👤 Assign / reassign", "🚫 Dismiss"]
+    assert card.button_texts == ["👤 Assign / reassign", "🚫 Dismiss", "🔀 Transfer", "📣 Press (urge)"]
     await tap(bot, admin, card, text="🚫 Dismiss")
     assert "Problem #1: why is it dismissed" in (await admin.next_message()).text
     reason = "Outside river management: the heap is on a private building site"
@@ -466,7 +467,7 @@ async def test_the_deadline_job_reminds_warns_and_escalates_once(bot: Harness) -
     # The admins: the problem overdue by three days or more, in full.
     card = await notice(admin, "🚨 Problem #1 (illegal dumping) is 4 days overdue and still not rectified")
     assert "⏰ Overdue by 4 days" in card.text and "Assignee: 王五" in card.text
-    assert card.button_texts == ["👤 Assign / reassign", "🚫 Dismiss", "Details"]
+    assert card.button_texts == ["👤 Assign / reassign", "🚫 Dismiss", "🔀 Transfer", "📣 Press (urge)", "Details"]
     await admin.expect_silence()
 
     events = await bot.store.problems.events(1)

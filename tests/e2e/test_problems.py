@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 from tests.conftest import ADMIN_ID, Harness
 from tests.factories import make_jpeg
-from tests.support import LAT, WEST, chief, is_problem_map, report, seed, started_admin, tap, volunteer
+from tests.support import LAT, WEST, chief, close_problem, is_problem_map, report, seed, started_admin, tap, volunteer
 
 
 async def test_the_closed_loop_from_a_volunteers_photo_to_sign_off(bot: Harness) -> None:
@@ -57,7 +57,7 @@ async def test_the_closed_loop_from_a_volunteers_photo_to_sign_off(bot: Harness)
             verify = message
             break
     assert verify is not None
-    closed = await tap(bot, admin, verify, text="✅ 核查通过，销号")
+    closed = await close_problem(bot, admin, verify)
     assert "问题 #1 已销号" in closed.text
     assert "已整改到位并销号" in (await xiao.next_message()).text
 

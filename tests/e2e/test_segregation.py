@@ -5,7 +5,7 @@ from __future__ import annotations
 from sandbox import FakeUser, SentMessage
 from tests.conftest import Harness
 from tests.factories import make_jpeg
-from tests.support import chief, report, seed, started_admin, tap
+from tests.support import chief, close_problem, report, seed, started_admin, tap
 
 
 async def until(user: FakeUser, text: str, limit: int = 6) -> SentMessage:
@@ -47,7 +47,7 @@ async def test_a_chief_cannot_sign_off_a_problem_he_reported_and_rectified_himse
     assert problem is not None and problem.status == "rectified"
     assert [e.action for e in await bot.store.problems.events(1)][-1] == "rectify"
     # The office signs it off.
-    closed = await tap(bot, admin, verify, text="✅ 核查通过，销号")
+    closed = await close_problem(bot, admin, verify)
     assert "问题 #1 已销号" in closed.text
     assert bot.errors() == []
 
@@ -79,7 +79,7 @@ async def test_a_higher_level_chief_of_the_reach_verifies_what_its_village_chief
     await zhou.send("/problem 1")
     peer = await until(zhou, "办理过程")
     assert "✅ 核查通过，销号" not in peer.button_texts
-    closed = await tap(bot, li, verify, text="✅ 核查通过，销号")
+    closed = await close_problem(bot, li, verify)
     assert "问题 #1 已销号" in closed.text
     assert [(e.action, e.actor_id) for e in await bot.store.problems.events(1)][-1] == ("close", li_id)
     assert bot.errors() == []

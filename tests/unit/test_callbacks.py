@@ -122,12 +122,24 @@ INVENTORY: list[tuple[str, type[CallbackData], str]] = [
     ("ast:o:5", cb.OfficeAssistants, "assistants"),
     ("ast:ox:5:7", cb.OfficeAssistantRemove, "assistants"),
     ("ast:ol:5", cb.OfficeAssistantLink, "assistants"),
+    ("dx:ext:17", cb.DispatchExtend, "dispatch"),
+    ("dx:d:17:7", cb.DispatchExtendDays, "dispatch"),
+    ("dx:ok:4", cb.DispatchGrant, "dispatch"),
+    ("dx:no:4", cb.DispatchRefuse, "dispatch"),
+    ("dx:nox:4", cb.DispatchRefuseNow, "dispatch"),
+    ("dx:tr:17", cb.DispatchTransfer, "dispatch"),
+    ("dx:tt:17:c:8", cb.DispatchTransferTo, "dispatch"),
+    ("dx:td:17:d:2:1", cb.DispatchTransferDo, "dispatch"),
+    ("dx:pr:17", cb.DispatchPress, "dispatch"),
+    ("dx:prx:17", cb.DispatchPressNow, "dispatch"),
+    ("dx:x", cb.DispatchCancel, "dispatch"),
+    ("dx:cf:17", cb.CloseConfirm, "problems"),
 ]
 
 
 def test_the_inventory_names_every_codec() -> None:
     assert {codec for _, codec, _ in INVENTORY} == set(cb.registry().values())
-    assert len({codec.prefix.split(":")[0] for codec in cb.registry().values()}) == 21
+    assert len({codec.prefix.split(":")[0] for codec in cb.registry().values()}) == 23
 
 
 @pytest.mark.parametrize(("data", "codec", "module"), INVENTORY)

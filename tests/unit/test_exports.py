@@ -439,3 +439,31 @@ async def test_every_export_names_the_assistant_who_walked_a_patrol(
     by_id = {int(r["巡河编号"]): r for r in rows}  # type: ignore[arg-type]
     assert by_id[walked]["巡河人"] == "张三" and by_id[walked]["代巡助理"] == "小周"
     assert by_id[own]["代巡助理"] in (None, "")
+
+
+async def test_dispatch_events_read_as_words_in_the_timeline(
+    store: Store, settings: Settings, filled: dict[str, int], tmp_path: Path
+) -> None:
+    """Extension, transfer and 督办 events are written out as the office says them, not as their codes."""
+    number = filled["open"]
+    li = 2
+    for action, at, data, note in (
+        ("extension_asked", "2025-03-22 09:00", {"request": 1, "old": "2025-03-28", "new": "2025-04-04"}, "下雨"),
+        ("extension_granted", "2025-03-22 10:00", {"request": 1, "old": "2025-03-28", "new": "2025-04-04"}, None),
+        ("transferred", "2025-03-23 10:00", {"to": li, "assignee": li, "deadline": "2025-04-04", "kept": True}, None),
+        ("pressed", "2025-03-24 10:00", {"assignee": li, "superiors": []}, "抓紧"),
+    ):
+        await store.problems.add_event(
+            number, actor_id=1, action=action, from_status="assigned", to_status="assigned",
+            at=local(at), data=data, note=note,
+        )  # fmt: skip
+    for language, words in (
+        ("zh", ["张三 申请延期：下雨", "张三 同意延期", "张三 转办（李四，整改期限 2025-04-04）", "张三 督办：抓紧"]),
+        ("en", ["asked for an extension", "granted an extension", "transferred (to 李四, due 2025-04-04)", "pressed"]),
+    ):
+        out = tmp_path / f"{language}.xlsx"
+        await export(store, settings, LOCALES, language=language, fmt="xlsx", first=MARCH[0], last=MARCH[1], out=out)
+        sheet = load_workbook(out).worksheets[1]
+        timeline = str(next(iter(sheet.iter_rows(min_row=3, values_only=True)))[-1]).split("\n")[-4:]
+        for line, expected in zip(timeline, words, strict=True):
+            assert expected in line, (line, expected)
