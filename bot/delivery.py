@@ -447,7 +447,7 @@ class Delivery:
             and await self._store.summaries.mark_reported(kind, area_id, week.code, target, now=now)
         ):
             area = await self._store.areas.by_id(area_id)
-            for admin_chat in await self._people.admin_chat_ids():
+            for admin_chat in await self._people.office_chat_ids(area_id):
                 admin = await self._people.find(admin_chat)
                 lang = admin.language if admin else self._settings.default_language
                 shown = area.name(lang) if area is not None else label

@@ -341,9 +341,10 @@ async def registration_card(
 
 
 async def tell_admins(context: Context, registration: RegistrationRecord) -> None:
-    """A volunteer waits: every reachable admin gets the request with approve / reject buttons."""
+    """A volunteer waits: the office of their home area (the county's when it has none) gets the request with
+    approve / reject buttons."""
     svc = services(context)
-    for chat_id in await svc.people.admin_chat_ids():
+    for chat_id in await svc.people.office_chat_ids(registration.home_area_id):
         admin = await svc.people.find(chat_id)
         lang = admin.language if admin else svc.settings.default_language
         text, markup = await registration_card(context, lang, registration)

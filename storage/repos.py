@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from collections.abc import Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -18,7 +19,9 @@ _PERSON_COLUMNS = (
     "p.started_at, p.blocked_at, p.blocked_reason, p.home_area_id, "
     "(SELECT group_concat(r.role || ':' || COALESCE(r.level, ''), ',') FROM person_roles r"
     " WHERE r.person_id = p.id) AS roles,"
-    " EXISTS (SELECT 1 FROM registrations g WHERE g.person_id = p.id AND g.status = 'pending') AS pending"
+    " EXISTS (SELECT 1 FROM registrations g WHERE g.person_id = p.id AND g.status = 'pending') AS pending,"
+    # An admin's office scope (no rows: the whole county); read with the person, by the table's primary key.
+    " (SELECT group_concat(s.area_id) FROM admin_scopes s WHERE s.person_id = p.id) AS scope"
 )
 
 
@@ -43,6 +46,7 @@ def _person(row: sqlite3.Row) -> PersonRecord:
         home_area_id=row["home_area_id"],
         pending=bool(row["pending"]),
         blocked_reason=row["blocked_reason"],
+        scope=tuple(sorted(int(a) for a in str(row["scope"]).split(","))) if row["scope"] else (),
     )
 
 
@@ -378,14 +382,37 @@ class People:
         )
         return [_person(r) for r in rows]
 
-    async def reachable_admins(self) -> list[int]:
-        """Telegram ids of active admins who opened the bot and have not blocked it."""
+    async def scope(self, person_id: int) -> tuple[int, ...]:
+        """The area ids of this admin's office scope, ascending; empty: the whole county."""
         rows = await self._store.fetchall(
-            "SELECT p.telegram_id FROM people p JOIN person_roles r ON r.person_id = p.id AND r.role = 'admin'"
+            "SELECT area_id FROM admin_scopes WHERE person_id = ? ORDER BY area_id", (person_id,)
+        )
+        return tuple(int(r[0]) for r in rows)
+
+    async def set_scope(self, person_id: int, area_ids: Iterable[int]) -> bool:
+        """Replace this admin's scope (empty: the whole county) in one transaction; returns whether it changed."""
+        wanted = tuple(sorted(set(area_ids)))
+        self._forget()
+        async with self._store.atomic() as conn:
+            before = await self.scope(person_id)
+            if before != wanted:
+                await conn.execute("DELETE FROM admin_scopes WHERE person_id = ?", (person_id,))
+                await conn.executemany(
+                    "INSERT INTO admin_scopes (person_id, area_id) VALUES (?, ?)", [(person_id, a) for a in wanted]
+                )
+        self._forget()
+        return before != wanted
+
+    async def reachable_admins(self) -> list[tuple[int, bool]]:
+        """Telegram ids of active admins who opened the bot and have not blocked it, each with whether the admin
+        has an office scope (a town's office, not the county)."""
+        rows = await self._store.fetchall(
+            "SELECT p.telegram_id, EXISTS (SELECT 1 FROM admin_scopes s WHERE s.person_id = p.id)"
+            " FROM people p JOIN person_roles r ON r.person_id = p.id AND r.role = 'admin'"
             " WHERE p.active = 1 AND p.telegram_id IS NOT NULL AND p.started_at IS NOT NULL"
             " AND p.blocked_at IS NULL ORDER BY p.id"
         )
-        return [int(r[0]) for r in rows]
+        return [(int(r[0]), bool(r[1])) for r in rows]
 
 
 def _chat(row: sqlite3.Row) -> ChatRecord:

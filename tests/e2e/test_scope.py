@@ -1,0 +1,109 @@
+"""Area-scoped offices: a town's river chief office (镇河长办) sees and acts only inside its own areas, and hears
+first about its own areas' escalations and unassigned problems; the county hears when a town has no office."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from handlers.callbacks import ProblemAction, ProblemView
+from handlers.problems import chase_deadlines
+from sandbox import FakeUser
+from tests.conftest import Harness
+from tests.e2e.test_problem_lifecycle import started, until
+from tests.support import World, run_job, started_admin
+
+
+class Towns:
+    """Three towns: 城东 (CD) with its own office, 城南 (CN) with its own, 曲塘 (QT) with none."""
+
+    def __init__(self, world: World) -> None:
+        self.world = world
+        self.areas: dict[str, int] = {}
+        self.reaches: dict[str, int] = {}
+
+    async def build(self) -> Towns:
+        towns = (("CD", "城东片区", "Chengdong"), ("CN", "城南片区", "Chengnan"), ("QT", "曲塘镇", "Qutang"))
+        for code, zh, en in towns:
+            self.areas[code] = await self.world.area(code, zh, en)
+            self.reaches[code] = await self.world.reach(f"{code}-01", self.areas[code], name_zh=f"{zh}河")
+        return self
+
+
+async def office(bot: Harness, user: FakeUser, name: str, *areas: int) -> int:
+    """An admin scoped to `areas` (a town's office), who has opened the bot."""
+    person_id = await bot.store.people.create(name=name, telegram_id=user.id)
+    await bot.store.people.grant_role(person_id, "admin")
+    await bot.store.people.set_scope(person_id, areas)
+    await started(user)
+    return person_id
+
+
+async def test_a_town_admins_forged_button_on_another_towns_problem_is_refused(bot: Harness) -> None:
+    world = World(bot.store)
+    towns = await Towns(world).build()
+    county = await started_admin(bot, "en")
+    east = bot.sandbox.user(first_name="East", language_code="en")
+    await office(bot, east, "Chen East", towns.areas["CD"])
+    reporter = await world.person("Li", role="volunteer")
+    today = bot.services.problems.today().isoformat()
+    own = await world.problem(reporter, towns.reaches["CD"], reported=f"{today} 09:00")
+    other = await world.problem(reporter, towns.reaches["CN"], reported=f"{today} 09:30")
+
+    # Their own town's problem: the card with the office's buttons.
+    await east.send(f"/problem {own}")
+    card = await until(east, "Timeline")
+    assert card.button_texts == ["👤 Assign / reassign", "🚫 Dismiss"]
+    # Another town's: refused by name, not shown.
+    await east.send(f"/problem {other}")
+    refusal = await east.next_message()
+    assert refusal.text == f"Problem #{other} is outside your office's areas (Chengdong)."
+    # Buttons built by hand for the other town's problem: each refused with the same answer, nothing done.
+    for data in (
+        ProblemAction(action="dis", problem=other).pack(),
+        ProblemAction(action="as", problem=other).pack(),
+        ProblemView(problem=other).pack(),
+    ):
+        answer = await bot.sandbox.answer(await east.press_raw(east.id, card.message_id, data))
+        assert answer["show_alert"], answer
+        assert answer["text"] == f"Problem #{other} is outside your office's areas (Chengdong).", data
+    await east.expect_silence()
+    problem = await bot.store.problems.by_id(other)
+    assert problem is not None and problem.status == "reported"
+    # The county admin may do it all.
+    await county.send(f"/problem {other}")
+    assert (await until(county, "Timeline")).button_texts == ["👤 Assign / reassign", "🚫 Dismiss"]
+    assert bot.errors() == []
+
+
+async def test_scoped_admins_receive_only_their_areas_escalations(bot: Harness) -> None:
+    world = World(bot.store)
+    towns = await Towns(world).build()
+    county = await started_admin(bot, "en")
+    east = bot.sandbox.user(first_name="East", language_code="en")
+    south = bot.sandbox.user(first_name="South", language_code="en")
+    await office(bot, east, "Chen East", towns.areas["CD"])
+    await office(bot, south, "Sun South", towns.areas["CN"])
+    chief_id = await world.person("Wang", level="village")
+    reporter = await world.person("Li", role="volunteer")
+    day = bot.services.problems.today()
+    late = (day - timedelta(days=5)).isoformat()
+    reported = f"{(day - timedelta(days=20)).isoformat()} 09:00"
+    in_east = await world.problem(reporter, towns.reaches["CD"], reported=reported, deadline=late, assignee_id=chief_id)
+    in_qutang = await world.problem(
+        reporter, towns.reaches["QT"], reported=reported, deadline=late, assignee_id=chief_id
+    )
+
+    await run_job(bot, chase_deadlines)
+
+    def escalations(user: FakeUser) -> list[str]:
+        return [m.text.split("\n")[0] for m in user.messages() if m.text and m.text.startswith("🚨")]
+
+    # 城东's escalation goes to 城东's office only; 城南's office hears nothing; 曲塘 has no office, so the
+    # county hears of it (and not of 城东's, which has its own).
+    overdue = "(floating garbage) is 5 days overdue and still not rectified; please follow it up."
+    assert escalations(east) == [f"🚨 Problem #{in_east} {overdue}"]
+    assert escalations(south) == []
+    assert escalations(county) == [f"🚨 Problem #{in_qutang} {overdue}"]
+    events = await bot.store.problems.events(in_east)
+    assert [e.action for e in events][-1] == "escalate"
+    assert bot.errors() == []
