@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from bot.config import load_settings
-from bot.people import Person, PeopleService, office_of
+from bot.people import PeopleService, Person, office_of
 from storage import Store
 from storage.migrate import bundled_migrations
 
