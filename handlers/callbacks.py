@@ -33,7 +33,8 @@ Every button the bot draws today, by family (the first part), with the module wh
 | pend   | pend:<ok|no>:<registration> (PendingDecision)                                   | join           |
 | ni     | ni:x, ni:role:<role>, ni:lvl:<level>, ni:apg:<page>, ni:area:<area>:<page>,     | office.invite  |
 |        | ni:r:<reach>, ni:rpg:<page>, ni:done                                            |                |
-| pp     | pp:pg:<page>, pp:p:<person>, pp:off:<person>, pp:off!:<person>, pp:on:<person>  | office.people  |
+| pp     | pp:pg:<page>, pp:p:<person>, pp:off:<person>, pp:off!:<person>, pp:on:<person>, | office.people  |
+|        | pp:sc:<person>:<page>, pp:sa:<person>:<area>:<page>, pp:sx:<person>             |                |
 | rc     | rc:top:<page>, rc:mine:<page>, rc:a:<area>:<page>, rc:r:<reach>                 | office.reaches |
 | as     | as:top:<page>, as:a:<area>:<page>, as:r:<reach>:<page>, as:p:<reach>:<person>   | office.assign  |
 | ua     | ua:top:<page>, ua:a:<area>:<page>, ua:r:<reach>:<page>, ua:e:<assignment>       | office.assign  |
@@ -489,6 +490,27 @@ class PersonDeactivateConfirmed(CallbackData, prefix="pp:off!"):
 
 
 class PersonReactivate(CallbackData, prefix="pp:on"):
+    person: Id
+
+
+class PersonScope(CallbackData, prefix="pp:sc"):
+    """An admin's office scope chooser, at a page of the areas."""
+
+    person: Id
+    page: Page
+
+
+class PersonScopeArea(CallbackData, prefix="pp:sa"):
+    """Put an area in the admin's scope, or take it out (the chooser stays at `page`)."""
+
+    person: Id
+    area: Id
+    page: Page
+
+
+class PersonScopeCounty(CallbackData, prefix="pp:sx"):
+    """Make the admin's scope the whole county."""
+
     person: Id
 
 

@@ -50,6 +50,19 @@ def _person(row: sqlite3.Row) -> PersonRecord:
     )
 
 
+def _in_areas(areas: tuple[int, ...]) -> tuple[str, tuple[int, ...]]:
+    """A condition on `people p`: their home area, a reach they answer for now, or their office scope lies in
+    `areas`."""
+    marks = ",".join("?" * len(areas)) or "NULL"
+    clause = (
+        f"(p.home_area_id IN ({marks})"
+        " OR EXISTS (SELECT 1 FROM assignments s JOIN reaches r ON r.id = s.reach_id"
+        f"  WHERE s.person_id = p.id AND s.ends_on IS NULL AND r.area_id IN ({marks}))"
+        f" OR EXISTS (SELECT 1 FROM admin_scopes x WHERE x.person_id = p.id AND x.area_id IN ({marks})))"
+    )
+    return clause, (*areas, *areas, *areas)
+
+
 class People:
     """People and roles. Lookups by Telegram id are cached: one runs for every update a person sends.
 
@@ -345,17 +358,30 @@ class People:
         self._forget()
         return changed
 
-    async def search(self, text: str, *, limit: int, offset: int = 0) -> tuple[list[PersonRecord], int]:
-        """People whose name, phone or username contains `text` (all when empty), and how many match in all."""
+    async def search(
+        self, text: str, *, limit: int, offset: int = 0, areas: tuple[int, ...] | None = None
+    ) -> tuple[list[PersonRecord], int]:
+        """People whose name, phone or username contains `text` (all when empty), and how many match in all;
+        with `areas`, only people of those areas (`in_areas`)."""
         pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         where = "WHERE (p.name LIKE ? ESCAPE '\\' OR p.phone LIKE ? ESCAPE '\\' OR p.username LIKE ? ESCAPE '\\')"
-        params = (pattern, pattern, pattern)
+        params: tuple[object, ...] = (pattern, pattern, pattern)
+        if areas is not None:
+            clause, more = _in_areas(areas)
+            where += f" AND {clause}"
+            params += more
         total = await self._store.fetchval(f"SELECT count(*) FROM people p {where}", params)
         rows = await self._store.fetchall(
             f"SELECT {_PERSON_COLUMNS} FROM people p {where} ORDER BY p.active DESC, p.name, p.id LIMIT ? OFFSET ?",
             (*params, limit, offset),
         )
         return [_person(r) for r in rows], int(total)
+
+    async def in_areas(self, person_id: int, areas: tuple[int, ...]) -> bool:
+        """Whether the person belongs to these areas: lives in one, answers for a reach in one now, or is an office
+        of one of them (what a town's office sees of people)."""
+        clause, params = _in_areas(areas)
+        return bool(await self._store.fetchval(f"SELECT {clause} FROM people p WHERE p.id = ?", (*params, person_id)))
 
     async def chiefs(self) -> list[PersonRecord]:
         """Active chiefs, for the registry export."""

@@ -5,12 +5,19 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from handlers.callbacks import ProblemAction, ProblemView
+from handlers.callbacks import (
+    PersonCard,
+    PersonScope,
+    PersonScopeArea,
+    PersonScopeCounty,
+    ProblemAction,
+    ProblemView,
+)
 from handlers.problems import chase_deadlines
-from sandbox import FakeUser
+from sandbox import FakeUser, SentMessage
 from tests.conftest import Harness
 from tests.e2e.test_problem_lifecycle import started, until
-from tests.support import World, run_job, started_admin
+from tests.support import World, run_job, started_admin, tap
 
 
 class Towns:
@@ -106,4 +113,65 @@ async def test_scoped_admins_receive_only_their_areas_escalations(bot: Harness) 
     assert escalations(county) == [f"🚨 Problem #{in_qutang} {overdue}"]
     events = await bot.store.problems.events(in_east)
     assert [e.action for e in events][-1] == "escalate"
+    assert bot.errors() == []
+
+
+async def people_card(bot: Harness, user: FakeUser, search: str, label: str) -> SentMessage:
+    await user.send(f"/people {search}")
+    found = await user.next_message()
+    return await tap(bot, user, found, text=label)
+
+
+async def test_a_county_admin_sets_an_admins_scope_in_people_and_a_town_admin_cannot(bot: Harness) -> None:
+    world = World(bot.store)
+    towns = await Towns(world).build()
+    county = await started_admin(bot, "en")
+    east = bot.sandbox.user(first_name="East", language_code="en")
+    east_id = await office(bot, east, "Chen East", towns.areas["CD"])
+    zhao = bot.sandbox.user(first_name="Zhao", language_code="en")
+    zhao_id = await office(bot, zhao, "Zhao Admin")  # the whole county, for now
+
+    card = await people_card(bot, county, "Zhao", "Zhao Admin · office admin")
+    assert "Office scope: the whole county" in card.text
+    chooser = await tap(bot, county, card, text="🗺 Office scope")
+    assert chooser.text.startswith("Office scope of Zhao Admin: the whole county.")
+    chooser = await tap(bot, county, chooser, text="▫️ Chengdong (CD)")
+    assert chooser.text.startswith("Office scope of Zhao Admin: Chengdong.")
+    chooser = await tap(bot, county, chooser, text="▫️ Chengnan (CN)")
+    assert chooser.text.startswith("Office scope of Zhao Admin: Chengdong, Chengnan.")
+    assert await bot.store.people.scope(zhao_id) == (towns.areas["CD"], towns.areas["CN"])
+    chooser = await tap(bot, county, chooser, text="✅ Chengdong (CD)")
+    assert await bot.store.people.scope(zhao_id) == (towns.areas["CN"],)
+    # The last area does not go out by a tap (that would widen to the county): "Whole county" does that.
+    answer = await bot.sandbox.answer(await county.press(chooser, text="✅ Chengnan (CN)"))
+    assert answer["text"] == "An office keeps at least one area: to cover every area, tap “Whole county”."
+    assert await bot.store.people.scope(zhao_id) == (towns.areas["CN"],)
+    # Zhao, now 城南's office, sees only 城南's problems: the change holds at once.
+    reporter = await world.person("Li", role="volunteer")
+    in_east = await world.problem(reporter, towns.reaches["CD"], reported=f"{bot.services.problems.today()} 09:00")
+    await zhao.send(f"/problem {in_east}")
+    assert (await zhao.next_message()).text == f"Problem #{in_east} is outside your office's areas (Chengnan)."
+
+    # A town's office cannot widen anyone's scope, its own least, even with buttons made by hand; nor see
+    # people outside its areas.
+    await east.send("/people Chen")
+    own = await tap(bot, east, await east.next_message(), text="Chen East · office admin")
+    assert "Office scope: Chengdong" in own.text and "🗺 Office scope" not in own.button_texts
+    for data in (
+        PersonScopeCounty(person=east_id).pack(),
+        PersonScopeArea(person=east_id, area=towns.areas["CN"], page=0).pack(),
+        PersonScope(person=east_id, page=0).pack(),
+    ):
+        answer = await bot.sandbox.answer(await east.press_raw(east.id, own.message_id, data))
+        assert answer["text"] == "Only a county office admin can set an office's scope.", data
+    assert await bot.store.people.scope(east_id) == (towns.areas["CD"],)
+    await east.send("/people Zhao")
+    assert (await east.next_message()).text == "Nobody matches “Zhao”."
+    answer = await bot.sandbox.answer(await east.press_raw(east.id, own.message_id, PersonCard(person=zhao_id).pack()))
+    assert answer["text"] == "This person is outside your office's areas (Chengdong)."
+
+    # Back to the county for Zhao.
+    chooser = await tap(bot, county, chooser, text="🏛 Whole county")
+    assert chooser.text.startswith("Office scope of Zhao Admin: the whole county.")
+    assert await bot.store.people.scope(zhao_id) == ()
     assert bot.errors() == []
