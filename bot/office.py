@@ -145,9 +145,10 @@ class Office:
 
     # -- the registry ------------------------------------------------------------------------------------
 
-    async def areas(self) -> list[AreaRecord]:
-        """Every area, by code."""
-        return await self._store.areas.all()
+    async def areas(self, within: frozenset[int] | None = None) -> list[AreaRecord]:
+        """Every area, by code; with `within` (a town office's scope), only those."""
+        areas = await self._store.areas.all()
+        return areas if within is None else [a for a in areas if a.id in within]
 
     async def area(self, area_id: int) -> AreaRecord | None:
         return await self._store.areas.by_id(area_id)
@@ -171,8 +172,23 @@ class Office:
     async def begin_invite(self, telegram_id: int) -> None:
         await self._dialogs.set(telegram_id, INVITE, "role", {})
 
+    @staticmethod
+    def invite_refusal(by: Person, data: dict[str, Any]) -> Literal["county_only", "choose_area"] | None:
+        """Why this /invite may not be made, or None. A town's office invites only inside its own areas: a chief
+        of one of them, or an admin whose scope is some of them (never a county admin)."""
+        if data.get("role") == "admin":
+            scope = {int(a) for a in data.get("scope", [])}
+            county = bool(data.get("county"))
+            if by.areas is not None and (county or not scope <= by.areas):
+                return "county_only"
+            return None if scope or county else "choose_area"
+        area_id = data.get("area_id")
+        return None if by.covers(None if area_id is None else int(area_id)) else "county_only"
+
     async def create_invite(self, by: Person, data: dict[str, Any]) -> CreatedInvite:
-        """Register the person the /invite dialog collected, issue their invite, and close the dialog."""
+        """Register the person the /invite dialog collected, issue their invite, and close the dialog (the caller
+        checked `invite_refusal`)."""
+        assert self.invite_refusal(by, data) is None
         role: InviteRole = "admin" if data.get("role") == "admin" else "chief"
         reach_ids = tuple(int(r) for r in data.get("reaches", []))
         level = data.get("level") if role == "chief" else None
@@ -183,6 +199,7 @@ class Office:
             level=level,
             area_id=data.get("area_id"),
             reach_ids=reach_ids,
+            scope=tuple(int(a) for a in data.get("scope", [])) if role == "admin" else (),
         )
         await self._dialogs.clear(by.telegram_id or 0, INVITE)
         reaches = [r for r in [await self._store.reaches.by_id(i) for i in reach_ids] if r is not None]

@@ -32,7 +32,7 @@ Every button the bot draws today, by family (the first part), with the module wh
 | reg    | reg:start, reg:area:<area>, reg:apg:<page>                                      | join           |
 | pend   | pend:<ok|no>:<registration> (PendingDecision)                                   | join           |
 | ni     | ni:x, ni:role:<role>, ni:lvl:<level>, ni:apg:<page>, ni:area:<area>:<page>,     | office.invite  |
-|        | ni:r:<reach>, ni:rpg:<page>, ni:done                                            |                |
+|        | ni:r:<reach>, ni:rpg:<page>, ni:done, ni:sa:<area>:<page>, ni:sd, ni:sx         |                |
 | pp     | pp:pg:<page>, pp:p:<person>, pp:off:<person>, pp:off!:<person>, pp:on:<person>, | office.people  |
 |        | pp:sc:<person>:<page>, pp:sa:<person>:<area>:<page>, pp:sx:<person>             |                |
 | rc     | rc:top:<page>, rc:mine:<page>, rc:a:<area>:<page>, rc:r:<reach>                 | office.reaches |
@@ -469,6 +469,21 @@ class NewInviteReachPage(CallbackData, prefix="ni:rpg"):
 
 class NewInviteDone(CallbackData, prefix="ni:done"):
     pass
+
+
+class NewInviteScopeArea(CallbackData, prefix="ni:sa"):
+    """Toggle an area in an admin invite's office scope (the chooser stays at `page`); area 0: turn the page."""
+
+    area: IdOrNone
+    page: Page
+
+
+class NewInviteScopeDone(CallbackData, prefix="ni:sd"):
+    """The admin invite covers the areas chosen."""
+
+
+class NewInviteCounty(CallbackData, prefix="ni:sx"):
+    """The admin invite covers the whole county (a county admin's choice only)."""
 
 
 class PeoplePage(CallbackData, prefix="pp:pg"):

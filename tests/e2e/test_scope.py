@@ -6,6 +6,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 from handlers.callbacks import (
+    NewInviteArea,
+    NewInviteCounty,
+    NewInviteScopeArea,
     PersonCard,
     PersonScope,
     PersonScopeArea,
@@ -17,7 +20,7 @@ from handlers.problems import chase_deadlines
 from sandbox import FakeUser, SentMessage
 from tests.conftest import Harness
 from tests.e2e.test_problem_lifecycle import started, until
-from tests.support import World, run_job, started_admin, tap
+from tests.support import World, invite_code, run_job, started_admin, tap
 
 
 class Towns:
@@ -174,4 +177,69 @@ async def test_a_county_admin_sets_an_admins_scope_in_people_and_a_town_admin_ca
     chooser = await tap(bot, county, chooser, text="🏛 Whole county")
     assert chooser.text.startswith("Office scope of Zhao Admin: the whole county.")
     assert await bot.store.people.scope(zhao_id) == ()
+    assert bot.errors() == []
+
+
+async def test_an_admin_invite_carries_its_office_scope_and_a_town_office_invites_only_inside_its_own(
+    bot: Harness,
+) -> None:
+    world = World(bot.store)
+    towns = await Towns(world).build()
+    county = await started_admin(bot, "en")
+    await county.send("/invite")
+    ask = await county.next_message()
+    await tap(bot, county, ask, text="office admin")
+    await county.send("Lucy Chen")
+    chooser = await county.next_message()
+    assert chooser.text == "Which areas will Lucy Chen's office cover? Tap each area, then “Done”."
+    assert "🏛 Whole county" in chooser.button_texts
+    chooser = await tap(bot, county, chooser, text="▫️ Chengdong (CD)")
+    created = await tap(bot, county, chooser, text="Done (1 chosen)")
+    assert "Invite link for Lucy Chen (office admin)" in created.text and "Office scope: Chengdong" in created.text
+    code = invite_code(created.text)
+
+    lucy = bot.sandbox.user(first_name="Lucy", language_code="en-US")
+    await lucy.send(f"/start {code}")
+    card = await lucy.next_message()
+    await tap(bot, lucy, card, text="✅ Yes, I am Lucy Chen")
+    await lucy.next_message()
+    joined = await bot.services.people.find(lucy.id)
+    assert joined is not None and joined.is_admin and joined.areas == frozenset({towns.areas["CD"]})
+
+    # Lucy, 城东's office now, invites: an admin only within 城东, never the county; a chief only in 城东.
+    await lucy.send("/invite")
+    ask = await lucy.next_message()
+    await tap(bot, lucy, ask, text="office admin")
+    await lucy.send("Ma Clerk")
+    chooser = await lucy.next_message()
+    assert "🏛 Whole county" not in chooser.button_texts
+    assert [b for b in chooser.button_texts if b.startswith("▫️")] == ["▫️ Chengdong (CD)"]
+    answer = await bot.sandbox.answer(await lucy.press(chooser, text="Done (0 chosen)"))
+    assert answer["text"] == "Choose at least one area (or the whole county)."
+    for data, said in (
+        (NewInviteCounty().pack(), "Only a county office admin can set an office's scope."),
+        (
+            NewInviteScopeArea(area=towns.areas["CN"], page=0).pack(),
+            "This area is outside your office's areas (Chengdong).",
+        ),
+    ):
+        answer = await bot.sandbox.answer(await lucy.press_raw(lucy.id, chooser.message_id, data))
+        assert answer["text"] == said, data
+    chooser = await tap(bot, lucy, chooser, text="▫️ Chengdong (CD)")
+    created = await tap(bot, lucy, chooser, text="Done (1 chosen)")
+    assert "Office scope: Chengdong" in created.text
+    ma = await bot.store.people.by_id(max(p.id for p in (await bot.store.people.search("Ma", limit=5))[0]))
+    assert ma is not None and ma.scope == (towns.areas["CD"],)
+
+    await lucy.send("/invite")
+    ask = await lucy.next_message()
+    await tap(bot, lucy, ask, text="river chief")
+    await lucy.send("Zhou Qiang")
+    level = await lucy.next_message()
+    areas = await tap(bot, lucy, level, text="town-level chief")
+    assert areas.button_texts == ["Chengdong · CD"]
+    answer = await bot.sandbox.answer(
+        await lucy.press_raw(lucy.id, areas.message_id, NewInviteArea(area=towns.areas["CN"], page=0).pack())
+    )
+    assert answer["text"] == "This area is outside your office's areas (Chengdong)."
     assert bot.errors() == []
