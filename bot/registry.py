@@ -7,6 +7,7 @@ and an import with any bad row writes nothing unless the operator asks to skip b
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 import math
@@ -17,6 +18,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from bot.cells import escape_formula, unescape_formula
+from bot.config import LANGUAGES
+from bot.i18n import Locales
 from bot.names import clean_display_name, is_reserved
 
 Kind = Literal["areas", "reaches", "chiefs"]
@@ -27,6 +30,12 @@ AREA_COLUMNS = ("code", "name_zh", "name_en")
 REACH_COLUMNS = ("code", "name_zh", "name_en", "area_code", "level", "length_km", "tags")
 CHIEF_COLUMNS = ("name", "phone", "level", "area_code", "reach_codes", "telegram_id")
 COLUMNS: dict[Kind, tuple[str, ...]] = {"areas": AREA_COLUMNS, "reaches": REACH_COLUMNS, "chiefs": CHIEF_COLUMNS}
+# A chiefs-file column marking a row as office staff (an admin) with the areas its office covers; such a row may
+# leave level and reaches empty (a clerk, not a chief). Its other header names live in the locale files
+# ([scope] office_areas_header, "name | name"); its list takes ASCII or full-width semicolons and commas and the
+# Chinese enumeration comma.
+OFFICE_AREAS = "office_areas"
+OFFICE_AREAS_SEPARATORS = re.compile(r"[;,\uff1b\uff0c\u3001]+")
 # Codes go into deep links and callback data: keep them short and plain.
 CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")
 PHONE_RE = re.compile(r"^\+?\d{5,15}$")
@@ -72,6 +81,8 @@ class ChiefRow:
     area_code: str
     reach_codes: tuple[str, ...]
     telegram_id: int | None
+    # Office staff: the codes of the areas their office covers (empty: not office staff by this file).
+    office_areas: tuple[str, ...] = ()
 
 
 Row = AreaRow | ReachRow | ChiefRow
@@ -120,9 +131,20 @@ def detect_kind(path: Path, text: str) -> Kind:
     raise RegistryFileError("registry.file.unknown_kind", header=",".join(_header(text)))
 
 
+@functools.cache
+def _office_areas_headers() -> frozenset[str]:
+    """The header cells that name the office-areas column, in every language."""
+    locales = Locales.load()
+    names = {OFFICE_AREAS}
+    for lang in LANGUAGES:
+        names |= {n.strip().lower() for n in locales.plain(lang, "scope.office_areas_header").split("|") if n.strip()}
+    return frozenset(names)
+
+
 def _header(text: str) -> list[str]:
     first = next(csv.reader(io.StringIO(text)), [])
-    return [h.strip().lower() for h in first]
+    cells = [h.strip().lower() for h in first]
+    return [OFFICE_AREAS if c in _office_areas_headers() else c for c in cells]
 
 
 def parse_file(path: Path, data: bytes, kind: Kind | None = None) -> ParsedFile:
@@ -133,7 +155,9 @@ def parse_file(path: Path, data: bytes, kind: Kind | None = None) -> ParsedFile:
         _parse_geojson(parsed, text)
         return parsed
     header = _header(text)
-    optional = {"reaches": {"tags", "length_km"}, "chiefs": {"telegram_id", "phone"}, "areas": set()}[kind]
+    optional = {"reaches": {"tags", "length_km"}, "chiefs": {"telegram_id", "phone", OFFICE_AREAS}, "areas": set()}[
+        kind
+    ]
     missing = [c for c in COLUMNS[kind] if c not in header and c not in optional]
     if missing:
         raise RegistryFileError("registry.file.missing_columns", columns=",".join(missing))
@@ -212,8 +236,8 @@ def _parse_row(parsed: ParsedFile, line: int, values: dict[str, str], geometry: 
             error("registry.error.empty", column=name)
         return value
 
-    def level() -> str:
-        value = required("level").lower()
+    def level(optional: bool = False) -> str:
+        value = values.get("level", "").lower() if optional else required("level").lower()
         if value and value not in LEVELS:
             error("registry.error.level", value=value)
         return value
@@ -268,7 +292,18 @@ def _parse_row(parsed: ParsedFile, line: int, values: dict[str, str], geometry: 
         values["name"] = clean_display_name(values.get("name", ""))
         if is_reserved(values["name"]):
             error("registry.error.reserved_name", value=values["name"])
-        row = ChiefRow(line, required("name"), phone, level(), required("area_code"), reach_codes, telegram_id)
+        office_areas = tuple(
+            dict.fromkeys(c.strip() for c in OFFICE_AREAS_SEPARATORS.split(values.get(OFFICE_AREAS, "")) if c.strip())
+        )
+        for area_code in office_areas:
+            code(OFFICE_AREAS, area_code)
+        # Office staff need no level: a clerk of the office is not a chief (and so holds no reaches).
+        chief_level = level(optional=bool(office_areas))
+        if not chief_level and reach_codes:
+            error("registry.error.empty", column="level")
+        row = ChiefRow(
+            line, required("name"), phone, chief_level, required("area_code"), reach_codes, telegram_id, office_areas
+        )
     if errors:
         parsed.errors.extend(errors)
     else:

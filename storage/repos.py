@@ -207,10 +207,10 @@ class People:
         return None if row is None else _person(row)
 
     async def registered_without_phone(self, name: str, home_area_id: int) -> PersonRecord | None:
-        """A chief the office registered without a phone is known by name within their area."""
+        """A chief (or office staff) the office registered without a phone is known by name within their area."""
         row = await self._store.fetchone(
             f"SELECT {_PERSON_COLUMNS} FROM people p WHERE p.name = ? AND p.home_area_id = ? AND p.phone IS NULL"
-            " AND EXISTS (SELECT 1 FROM person_roles r WHERE r.person_id = p.id AND r.role = 'chief')"
+            " AND EXISTS (SELECT 1 FROM person_roles r WHERE r.person_id = p.id AND r.role IN ('chief', 'admin'))"
             " ORDER BY p.id LIMIT 1",
             (name, home_area_id),
         )
