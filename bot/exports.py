@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import csv
+import dataclasses
 import functools
 import io
 import json
@@ -46,7 +47,7 @@ from bot.reachability import reason_of, waiting_label
 from bot.tallies import PatrolTally, Rate, TallyService, day_start, percent
 from bot.validity import reason_params
 from storage import Store
-from storage.exports import ExportReader, PatrolRow, ProblemRow
+from storage.exports import CHUNK, ExportReader, PatrolRow, ProblemRow
 
 Format = Literal["xlsx", "csv", "geojson"]
 FORMATS: tuple[Format, ...] = ("xlsx", "csv", "geojson")
@@ -243,6 +244,36 @@ def _problems(reader: ExportReader, start: datetime, end: datetime) -> Iterator[
         names = reader.people_names(_assignee_ids(chunk))
         for problem in chunk:
             yield problem, names
+
+
+class _ScopedReader(ExportReader):
+    """The rows of some areas only (a town office's export): patrols and problems of those area codes."""
+
+    def __init__(self, path: Path, codes: frozenset[str]) -> None:
+        super().__init__(path)
+        self._codes = codes
+
+    def patrols(self, start: datetime, end: datetime, *, chunk: int = CHUNK) -> Iterator[list[PatrolRow]]:
+        for rows in super().patrols(start, end, chunk=chunk):
+            yield [r for r in rows if r.area_code in self._codes]
+
+    def problems(self, start: datetime, end: datetime, *, chunk: int = CHUNK) -> Iterator[list[ProblemRow]]:
+        for rows in super().problems(start, end, chunk=chunk):
+            yield [r for r in rows if r.area_code in self._codes]
+
+
+def scoped_tally(tally: PatrolTally, codes: frozenset[str]) -> PatrolTally:
+    """The patrol-rate table of some areas only: their areas, reaches and chiefs (a chief of several areas is
+    kept whole, as `riverbot stats` counts them), and the overall rate of those areas."""
+    areas = [a for a in tally.areas if a.code in codes]
+    return dataclasses.replace(
+        tally,
+        overall=sum((a.rate for a in areas), Rate()),
+        areas=areas,
+        reaches=[r for r in tally.reaches if r.area_code in codes],
+        chiefs=[c for c in tally.chiefs if set(c.area_codes) & codes],
+        assignments=[],  # not in an export
+    )
 
 
 class _Job(NamedTuple):
@@ -484,13 +515,15 @@ def write_export(
     out: Path,
     tally: PatrolTally,
     progress: Progress | None = None,
+    area_codes: frozenset[str] | None = None,
 ) -> ExportResult:
-    """Write the export (blocking: run it in a thread from async code)."""
+    """Write the export (blocking: run it in a thread from async code); with `area_codes`, those areas' rows
+    only."""
     tz = settings.tz
     start, end = day_start(first, tz), day_start(last + timedelta(days=1), tz)
     rows = _Rows(locales, language, tz)
     count = _Counter(progress)
-    with ExportReader(database) as reader:
+    with ExportReader(database) if area_codes is None else _ScopedReader(database, area_codes) as reader:
         job = _Job(out, rows, reader, tally, start, end, count)
         writer = {"xlsx": _write_xlsx, "csv": _write_csv, "geojson": _write_geojson}[fmt]
         patrols, problems, rate = write_replacing(out, lambda temporary: writer(job._replace(out=temporary)))
@@ -510,12 +543,17 @@ async def export(
     last: date,
     out: Path,
     progress: Progress | None = None,
+    areas: frozenset[int] | None = None,
 ) -> ExportResult:
     """The export of [first, last] (local dates, both inclusive) to `out`: the patrol-rate table from the
-    tallies, then the rows streamed from the store file in a worker thread."""
+    tallies, then the rows streamed from the store file in a worker thread. `areas`: a town office's scope (its
+    areas' rows only); None: the county."""
     if first > last:
         raise ValueError(f"range ends before it begins: {first} > {last}")
     tally = await TallyService(store, settings).patrol_rate(first, last)
+    codes = None if areas is None else frozenset(a.code for a in await store.areas.all() if a.id in areas)
+    if codes is not None:
+        tally = scoped_tally(tally, codes)
     return await asyncio.to_thread(
         functools.partial(
             write_export,
@@ -529,6 +567,7 @@ async def export(
             out=out,
             tally=tally,
             progress=progress,
+            area_codes=codes,
         )
     )
 
@@ -558,7 +597,25 @@ class Exports:
         self._settings = settings
         self._locales = locales
 
-    async def export(self, *, language: str, fmt: Format, first: date, last: date, out: Path) -> ExportResult:
+    async def export(
+        self,
+        *,
+        language: str,
+        fmt: Format,
+        first: date,
+        last: date,
+        out: Path,
+        areas: frozenset[int] | None = None,
+    ) -> ExportResult:
+        """`areas`: a town office's scope (None: the county)."""
         return await export(
-            self._store, self._settings, self._locales, language=language, fmt=fmt, first=first, last=last, out=out
+            self._store,
+            self._settings,
+            self._locales,
+            language=language,
+            fmt=fmt,
+            first=first,
+            last=last,
+            out=out,
+            areas=areas,
         )

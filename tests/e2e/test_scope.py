@@ -3,6 +3,8 @@ first about its own areas' escalations and unassigned problems; the county hears
 
 from __future__ import annotations
 
+import io
+import zipfile
 from datetime import timedelta
 
 from handlers.callbacks import (
@@ -15,6 +17,7 @@ from handlers.callbacks import (
     PersonScopeCounty,
     ProblemAction,
     ProblemView,
+    ReachesArea,
 )
 from handlers.problems import chase_deadlines
 from sandbox import FakeUser, SentMessage
@@ -242,4 +245,62 @@ async def test_an_admin_invite_carries_its_office_scope_and_a_town_office_invite
         await lucy.press_raw(lucy.id, areas.message_id, NewInviteArea(area=towns.areas["CN"], page=0).pack())
     )
     assert answer["text"] == "This area is outside your office's areas (Chengdong)."
+    assert bot.errors() == []
+
+
+async def test_a_town_offices_lists_show_only_its_areas(bot: Harness) -> None:
+    world = World(bot.store)
+    towns = await Towns(world).build()
+    county = await started_admin(bot, "en")
+    east = bot.sandbox.user(first_name="East", language_code="en")
+    await office(bot, east, "Chen East", towns.areas["CD"])
+    reporter = await world.person("Li", role="volunteer")
+    week_ago = (bot.services.problems.today() - timedelta(days=7)).isoformat()
+    in_east = await world.problem(reporter, towns.reaches["CD"], reported=f"{week_ago} 09:00")
+    in_south = await world.problem(reporter, towns.reaches["CN"], reported=f"{week_ago} 09:30")
+    chief_east = await world.person("Wang East")
+    chief_south = await world.person("Sun South")
+    await world.assign(chief_east, towns.reaches["CD"], "2026-01-01")
+    await world.assign(chief_south, towns.reaches["CN"], "2026-01-01")
+    for person_id in (chief_east, chief_south):
+        await world.patrol(person_id, towns.reaches["CD" if person_id == chief_east else "CN"], f"{week_ago} 08:00")
+
+    # /problems: 城东's only.
+    await east.send("/problems")
+    listing = await east.next_message()
+    assert listing.text.startswith("Open problems (1)")
+    assert any(f"#{in_east}" in b for b in listing.button_texts)
+    assert not any(f"#{in_south}" in b for b in listing.button_texts)
+    await county.send("/problems")
+    assert (await county.next_message()).text.startswith("Open problems (2)")
+
+    # /people: 城东's people (who live, hold a reach, or are its office there).
+    await east.send("/people")
+    people = await east.next_message()
+    assert "Wang East · village-level chief" in people.button_texts
+    assert not any("Sun South" in b for b in people.button_texts)
+
+    # /reaches and /summary: 城东 only.
+    await east.send("/reaches")
+    assert (await east.next_message()).button_texts == ["Chengdong · CD"]
+    answer = await bot.sandbox.answer(
+        await east.press_raw(east.id, people.message_id, ReachesArea(area=towns.areas["CN"], page=0).pack())
+    )
+    assert answer["text"] == "This area is outside your office's areas (Chengdong)."
+    await east.send("/summary")
+    assert (await east.next_message()).button_texts == ["Chengdong (CD)"]
+
+    # /export: 城东's patrols and problems only.
+    await east.send("/export")
+    formats = await east.next_message()
+    ranges = await tap(bot, east, formats, text="CSV (zip)")
+    await tap(bot, east, ranges, text="Last week")
+    document = await east.next_message(timeout=15)
+    assert document.document is not None
+    with zipfile.ZipFile(io.BytesIO(document.document)) as archive:
+        texts = {name: archive.read(name).decode("utf-8-sig") for name in archive.namelist()}
+    patrols = next(text for name, text in texts.items() if "patrol" in name and "rate" not in name)
+    problems = next(text for name, text in texts.items() if "problem" in name)
+    assert "Wang East" in patrols and "Sun South" not in patrols
+    assert "CD-01" in problems and "CN-01" not in problems
     assert bot.errors() == []
