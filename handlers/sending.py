@@ -145,9 +145,13 @@ async def tell_offices(
     """Each item to its area's office (`bot.people.office_of`: the town's own, or the county for an area without
     one), one message per admin with the items that are theirs."""
     people = services(context).people
+    offices: dict[int | None, list[int]] = {}
     theirs: dict[int, list[_T]] = {}
     for item in items:
-        for chat_id in await people.office_chat_ids(area_of(item)):
+        area_id = area_of(item)
+        if area_id not in offices:
+            offices[area_id] = await people.office_chat_ids(area_id)
+        for chat_id in offices[area_id]:
             theirs.setdefault(chat_id, []).append(item)
     for chat_id, mine in theirs.items():
         await _tell_admin(context, chat_id, compose(mine))

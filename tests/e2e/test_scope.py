@@ -23,7 +23,7 @@ from handlers.problems import chase_deadlines
 from sandbox import FakeUser, SentMessage
 from tests.conftest import Harness
 from tests.e2e.test_problem_lifecycle import started, until
-from tests.support import World, invite_code, run_job, started_admin, tap
+from tests.support import World, invite_code, report, run_job, seed, started_admin, tap, volunteer
 
 
 class Towns:
@@ -303,4 +303,27 @@ async def test_a_town_offices_lists_show_only_its_areas(bot: Harness) -> None:
     problems = next(text for name, text in texts.items() if "problem" in name)
     assert "Wang East" in patrols and "Sun South" not in patrols
     assert "CD-01" in problems and "CN-01" not in problems
+    assert bot.errors() == []
+
+
+async def test_an_unassigned_problem_goes_to_its_towns_office_not_the_county(bot: Harness) -> None:
+    ids = await seed(bot.store)  # 城东 (CD): 丁堡河 with no chief
+    south, _ = await bot.store.areas.upsert("CN", "城南片区", "Chengnan")
+    county = await started_admin(bot, "en")
+    east = bot.sandbox.user(first_name="East", language_code="en")
+    south_office = bot.sandbox.user(first_name="South", language_code="en")
+    cd = (await bot.store.reaches.by_id(ids["DBH-01"])).area_id  # type: ignore[union-attr]
+    await office(bot, east, "Chen East", cd)
+    await office(bot, south_office, "Sun South", south)
+    amy = bot.sandbox.user(first_name="Amy", language_code="en")
+    await volunteer(bot, amy, "Amy Wu")
+
+    await report(bot, amy, zh=False, category="illegal dumping")
+    await bot.sandbox.wait_consumed()
+
+    def told(user: FakeUser) -> list[str]:
+        return [m.text for m in user.messages() if m.text and "New problem to assign" in m.text]
+
+    assert len(told(east)) == 1 and "#1" in told(east)[0]
+    assert told(county) == [] and told(south_office) == []
     assert bot.errors() == []
