@@ -647,7 +647,9 @@ async def area_filter(update: Update, context: Context, actor: Actor, data: Prob
     """Offer the areas to filter /problems by, keeping the category filter."""
     svc = services(context)
     lang = actor.language
-    areas = await svc.problems.areas()
+    # A town's office filters among its own areas.
+    within = actor.known.areas if actor.known.is_admin else None
+    areas = [a for a in await svc.problems.areas() if within is None or a.id in within]
     rows = [[(a.name(lang), ProblemList(page=0, area=a.id, category=data.category).pack())] for a in areas]
     await show(update, context, _t(svc, lang, "reaches.choose_area"), buttons(*rows))
 

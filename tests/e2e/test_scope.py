@@ -11,6 +11,7 @@ from handlers.callbacks import (
     NewInviteArea,
     NewInviteCounty,
     NewInviteScopeArea,
+    PendingDecision,
     PersonCard,
     PersonScope,
     PersonScopeArea,
@@ -271,6 +272,8 @@ async def test_a_town_offices_lists_show_only_its_areas(bot: Harness) -> None:
     assert listing.text.startswith("Open problems (1)")
     assert any(f"#{in_east}" in b for b in listing.button_texts)
     assert not any(f"#{in_south}" in b for b in listing.button_texts)
+    by_area = await tap(bot, east, listing, text="By area")
+    assert by_area.button_texts == ["Chengdong"]
     await county.send("/problems")
     assert (await county.next_message()).text.startswith("Open problems (2)")
 
@@ -289,6 +292,23 @@ async def test_a_town_offices_lists_show_only_its_areas(bot: Harness) -> None:
     assert answer["text"] == "This area is outside your office's areas (Chengdong)."
     await east.send("/summary")
     assert (await east.next_message()).button_texts == ["Chengdong (CD)"]
+
+    # /pending: 城东's volunteers only; a forged decision on 城南's is refused.
+    waiting = {}
+    for code, name in (("CD", "Amy East"), ("CN", "Bob South")):
+        person_id = await bot.store.people.create(name=name)
+        waiting[code] = await bot.store.registrations.create(
+            person_id, name=name, home_area_id=towns.areas[code], phone=None, status="pending"
+        )
+    await east.send("/pending")
+    assert (await east.next_message()).text == "1 volunteer registration waiting for review:"
+    assert "Amy East" in (await east.next_message()).text
+    await east.expect_silence()
+    forged = PendingDecision(answer="ok", registration=waiting["CN"]).pack()
+    answer = await bot.sandbox.answer(await east.press_raw(east.id, people.message_id, forged))
+    assert answer["text"] == "This volunteer is outside your office's areas (Chengdong)."
+    registration = await bot.store.registrations.by_id(waiting["CN"])
+    assert registration is not None and registration.status == "pending"
 
     # /export: 城东's patrols and problems only.
     await east.send("/export")
