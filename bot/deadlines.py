@@ -17,11 +17,10 @@ from typing import Literal
 
 from bot.config import Settings
 from bot.failures import one_record
-from bot.people import ADMIN
+from bot.people import ADMIN, Person, office_of, person_from
 from bot.problems import ProblemService
 from storage import Store
 from storage.problems import ProblemRecord
-from storage.records import PersonRecord
 
 logger = logging.getLogger(__name__)
 
@@ -70,8 +69,8 @@ class Deadlines:
 
     async def chase(self, today: date) -> list[Notice]:
         """Today's notices, each recorded as sent (one per person, problem and day; escalations once per
-        deadline), and an `escalate` event on a problem the first time all admins are told of it."""
-        admins = await self._store.people.with_role(ADMIN)
+        deadline), and an `escalate` event on a problem the first time its office is told of it."""
+        admins = [person_from(self._settings, r) for r in await self._store.people.with_role(ADMIN)]
         notices: list[Notice] = []
         for problem in await self._store.problems.open_with_deadline_before(today + timedelta(days=1)):
             with one_record(logger, "the deadline of problem %s", problem.id):
@@ -80,7 +79,7 @@ class Deadlines:
         return notices
 
     async def _chase_one(
-        self, problem: ProblemRecord, today: date, admins: list[PersonRecord], notices: list[Notice]
+        self, problem: ProblemRecord, today: date, admins: list[Person], notices: list[Notice]
     ) -> None:
         """One problem's notices today, recorded as sent, added to `notices` as each is recorded: one recorded and
         then not sent would never be sent (a failure later in this problem still lets those out)."""
@@ -90,6 +89,8 @@ class Deadlines:
             if await self._store.patrols.reminded(problem.assignee_id, f"problem:{problem.id}", today.isoformat()):
                 notices.append(Notice(problem.assignee_id, problem, wanted.assignee, wanted.days_overdue))
         if wanted.escalate:
+            # The problem's own town office first; the county when the town has none (`office_of`).
+            admins = office_of(admins, problem.area_id)
             first = True
             deadline = problem.deadline.isoformat() if problem.deadline else "once"
             for admin in admins:

@@ -447,7 +447,7 @@ class Delivery:
             and await self._store.summaries.mark_reported(kind, area_id, week.code, target, now=now)
         ):
             area = await self._store.areas.by_id(area_id)
-            for admin_chat in await self._people.admin_chat_ids():
+            for admin_chat in await self._people.office_chat_ids(area_id):
                 admin = await self._people.find(admin_chat)
                 lang = admin.language if admin else self._settings.default_language
                 shown = area.name(lang) if area is not None else label
@@ -472,11 +472,14 @@ class Delivery:
 
     # -- /summary's choices ------------------------------------------------------------------------------------
 
-    async def areas_for(self, person_id: int, *, admin: bool) -> list[AreaRecord]:
-        """The areas whose summary this person may ask for: all for admins, else the areas of their reaches."""
+    async def areas_for(
+        self, person_id: int, *, admin: bool, within: frozenset[int] | None = None
+    ) -> list[AreaRecord]:
+        """The areas whose summary this person may ask for: an admin's scope (`within`; None: all), else the
+        areas of their reaches."""
         areas = await self._store.areas.all()
         if admin:
-            return areas
+            return areas if within is None else [a for a in areas if a.id in within]
         held = {
             reach.area_id
             for a in await self._store.assignments.active_for_person(person_id)

@@ -703,7 +703,8 @@ def write_export(
     areas: frozenset[int] | None = None,
     today: date | None = None,
 ) -> ExportResult:
-    """Write the export (blocking: run it in a thread from async code)."""
+    """Write the export (blocking: run it in a thread from async code); with `area_codes`, those areas' rows
+    only."""
     tz = settings.tz
     start, end = day_start(first, tz), day_start(last + timedelta(days=1), tz)
     as_of = min(last, today or datetime.now(tz).date())

@@ -143,10 +143,14 @@ class Joining:
         level: str | None = None,
         area_id: int | None = None,
         reach_ids: tuple[int, ...] = (),
+        scope: tuple[int, ...] = (),
     ) -> str:
-        """Register the person as the office knows them (a chief with level and reaches) and invite them."""
+        """Register the person as the office knows them (a chief with level and reaches; an admin with their
+        office scope, which holds once they accept) and invite them."""
         async with self._store.atomic():
             person_id = await self._store.people.create(name=name, home_area_id=area_id)
+            if role == ADMIN and scope:
+                await self._store.people.set_scope(person_id, scope)
             if role == CHIEF:
                 assert level is not None
                 await self._store.people.grant_role(person_id, CHIEF, level=level, granted_by=created_by)

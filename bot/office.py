@@ -15,7 +15,7 @@ from bot.config import Settings
 from bot.dialogs import Dialogs
 from bot.invites import InviteRole
 from bot.joining import HeldReach, Joining, Roster
-from bot.people import CHIEF, Person, person_from
+from bot.people import CHIEF, Person, is_bootstrap_admin, person_from
 from storage import Store
 from storage.records import AreaRecord, AssignmentRecord, ReachRecord
 
@@ -82,6 +82,21 @@ class PersonCard:
     status: Status
     area: AreaRecord | None
     reaches: list[HeldReach]
+    # An admin's office scope (empty: the whole county).
+    scope: list[AreaRecord] = field(default_factory=list)
+
+
+ScopeOutcome = Literal["ok", "county_only", "not_admin", "bootstrap", "last_area", "gone"]
+
+
+@dataclass(frozen=True, slots=True)
+class ScopeView:
+    """An admin's office scope as the chooser shows it: every area, the ones in the scope, and the outcome of the
+    change just asked for ("ok" when it was done, or why not)."""
+
+    person: Person
+    areas: list[AreaRecord]
+    outcome: ScopeOutcome = "ok"
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,9 +158,10 @@ class Office:
 
     # -- the registry ------------------------------------------------------------------------------------
 
-    async def areas(self) -> list[AreaRecord]:
-        """Every area, by code."""
-        return await self._store.areas.all()
+    async def areas(self, within: frozenset[int] | None = None) -> list[AreaRecord]:
+        """Every area, by code; with `within` (a town office's scope), only those."""
+        areas = await self._store.areas.all()
+        return areas if within is None else [a for a in areas if a.id in within]
 
     async def area(self, area_id: int) -> AreaRecord | None:
         return await self._store.areas.by_id(area_id)
@@ -169,8 +185,23 @@ class Office:
     async def begin_invite(self, telegram_id: int) -> None:
         await self._dialogs.set(telegram_id, INVITE, "role", {})
 
+    @staticmethod
+    def invite_refusal(by: Person, data: dict[str, Any]) -> Literal["county_only", "choose_area"] | None:
+        """Why this /invite may not be made, or None. A town's office invites only inside its own areas: a chief
+        of one of them, or an admin whose scope is some of them (never a county admin)."""
+        if data.get("role") == "admin":
+            scope = {int(a) for a in data.get("scope", [])}
+            county = bool(data.get("county"))
+            if by.areas is not None and (county or not scope <= by.areas):
+                return "county_only"
+            return None if scope or county else "choose_area"
+        area_id = data.get("area_id")
+        return None if by.covers(None if area_id is None else int(area_id)) else "county_only"
+
     async def create_invite(self, by: Person, data: dict[str, Any]) -> CreatedInvite:
-        """Register the person the /invite dialog collected, issue their invite, and close the dialog."""
+        """Register the person the /invite dialog collected, issue their invite, and close the dialog (the caller
+        checked `invite_refusal`)."""
+        assert self.invite_refusal(by, data) is None
         role: InviteRole = "admin" if data.get("role") == "admin" else "chief"
         reach_ids = tuple(int(r) for r in data.get("reaches", []))
         level = data.get("level") if role == "chief" else None
@@ -181,6 +212,7 @@ class Office:
             level=level,
             area_id=data.get("area_id"),
             reach_ids=reach_ids,
+            scope=tuple(int(a) for a in data.get("scope", [])) if role == "admin" else (),
         )
         await self._dialogs.clear(by.telegram_id or 0, INVITE)
         reaches = [r for r in [await self._store.reaches.by_id(i) for i in reach_ids] if r is not None]
@@ -188,14 +220,18 @@ class Office:
 
     # -- /people -----------------------------------------------------------------------------------------
 
-    async def people_page(self, query: str, page: int) -> PeoplePage:
-        """A search shows the first SEARCH_SHOWN matches; no search lists everyone, PEOPLE_PAGE at a time."""
+    async def people_page(self, query: str, page: int, *, areas: frozenset[int] | None = None) -> PeoplePage:
+        """A search shows the first SEARCH_SHOWN matches; no search lists everyone, PEOPLE_PAGE at a time. With
+        `areas` (a town's office), only the people of those areas."""
         query = query[:SEARCH_MAX]
+        within = None if areas is None else tuple(sorted(areas))
         if query:
-            found, total = await self._store.people.search(query, limit=SEARCH_SHOWN, offset=0)
+            found, total = await self._store.people.search(query, limit=SEARCH_SHOWN, offset=0, areas=within)
             page, pages = 0, 1
         else:
-            found, total = await self._store.people.search("", limit=PEOPLE_PAGE, offset=page * PEOPLE_PAGE)
+            found, total = await self._store.people.search(
+                "", limit=PEOPLE_PAGE, offset=page * PEOPLE_PAGE, areas=within
+            )
             pages = max(1, -(-total // PEOPLE_PAGE))
         people = [person_from(self._settings, r) for r in found]
         return PeoplePage(people, total, page, pages, query)
@@ -222,7 +258,69 @@ class Office:
             return None
         person = person_from(self._settings, record)
         area = await self._store.areas.by_id(person.home_area_id) if person.home_area_id else None
-        return PersonCard(person, status_of(person), area, await self.held_reaches(person.id))
+        scope = [a for a in await self._store.areas.all() if a.id in person.areas] if person.areas else []
+        return PersonCard(person, status_of(person), area, await self.held_reaches(person.id), scope)
+
+    async def may_see(self, actor: Person, person_id: int) -> bool:
+        """Whether this admin's scope holds the person (lives, answers for a reach, or is an office there)."""
+        if actor.areas is None:
+            return True
+        return await self._store.people.in_areas(person_id, tuple(sorted(actor.areas)))
+
+    # -- office scope ------------------------------------------------------------------------------------
+
+    def _scope_refusal(self, actor: Person, target: Person | None) -> ScopeOutcome | None:
+        """Why `actor` may not change `target`'s scope, or None: only a county admin changes scopes (a town's
+        office cannot widen its own or anyone's), only an admin has one, and ADMIN_IDS are always the county."""
+        if not actor.is_county_admin or not actor.active:
+            return "county_only"
+        if target is None:
+            return "gone"
+        if not target.is_admin:
+            return "not_admin"
+        if is_bootstrap_admin(self._settings, target.telegram_id):
+            return "bootstrap"
+        return None
+
+    async def scope_view(self, person_id: int, outcome: ScopeOutcome = "ok") -> ScopeView | None:
+        """The scope chooser for an admin; None: no such person."""
+        record = await self._store.people.by_id(person_id)
+        target = None if record is None else person_from(self._settings, record)
+        if target is None:
+            return None
+        return ScopeView(target, await self._store.areas.all(), outcome)
+
+    async def set_scope(self, actor: Person, person_id: int, areas: frozenset[int] | None) -> ScopeOutcome:
+        """Give the admin this scope (None: the whole county), if `actor` may."""
+        record = await self._store.people.by_id(person_id)
+        target = None if record is None else person_from(self._settings, record)
+        refusal = self._scope_refusal(actor, target)
+        if refusal is not None:
+            return refusal
+        await self._store.people.set_scope(person_id, areas or ())
+        return "ok"
+
+    async def toggle_scope_area(self, actor: Person, person_id: int, area_id: int) -> ScopeOutcome:
+        """Put the area in the admin's scope, or take it out; taking out the last one is refused (that would make
+        them the whole county: a widening has its own button)."""
+        record = await self._store.people.by_id(person_id)
+        target = None if record is None else person_from(self._settings, record)
+        refusal = self._scope_refusal(actor, target)
+        if refusal is not None:
+            return refusal
+        if await self._store.areas.by_id(area_id) is None:
+            return "gone"
+        async with self._store.atomic():
+            now = set(await self._store.people.scope(person_id))
+            wanted = now ^ {area_id}
+            if not wanted:
+                return "last_area"
+            await self._store.people.set_scope(person_id, wanted)
+        return "ok"
+
+    async def scope_refusal(self, actor: Person, person_id: int) -> ScopeOutcome | None:
+        record = await self._store.people.by_id(person_id)
+        return self._scope_refusal(actor, None if record is None else person_from(self._settings, record))
 
     async def deactivate(self, person_id: int, *, by: Person) -> StatusChange | None:
         """Stop the person using the bot (see `Roster.deactivate`); None: no such person."""

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -40,6 +41,8 @@ class Person:
     # Since when they are blocked, and what Telegram's 403 said (bot.reachability reads both).
     blocked_since: datetime | None = None
     blocked_reason: str | None = None
+    # An admin's office scope: the areas they see and act in; None: the whole county (bootstrap admins always).
+    areas: frozenset[int] | None = None
 
     @property
     def is_admin(self) -> bool:
@@ -52,6 +55,15 @@ class Person:
     @property
     def is_volunteer(self) -> bool:
         return VOLUNTEER in self.roles
+
+    @property
+    def is_county_admin(self) -> bool:
+        """An admin for the whole county (not a town's office): may widen scopes and hears system notices."""
+        return self.is_admin and self.areas is None
+
+    def covers(self, area_id: int | None) -> bool:
+        """Whether this admin's scope holds the area (a county admin's holds every area, and "no area")."""
+        return self.areas is None or (area_id is not None and area_id in self.areas)
 
     @property
     def reachable(self) -> bool:
@@ -74,7 +86,8 @@ def language_for(settings: Settings, chosen: str | None, language_code: str | No
 def person_from(settings: Settings, record: PersonRecord) -> Person:
     """The domain person for a stored row, with the bootstrap-admin role merged in."""
     roles = set(record.roles)
-    if is_bootstrap_admin(settings, record.telegram_id):
+    bootstrap = is_bootstrap_admin(settings, record.telegram_id)
+    if bootstrap:
         roles.add(ADMIN)
     return Person(
         id=record.id,
@@ -92,7 +105,17 @@ def person_from(settings: Settings, record: PersonRecord) -> Person:
         started=record.started_at is not None,
         blocked_since=record.blocked_at,
         blocked_reason=record.blocked_reason,
+        areas=None if bootstrap or not record.scope else frozenset(record.scope),
     )
+
+
+def office_of(admins: Iterable[Person], area_id: int | None) -> list[Person]:
+    """Who in the office hears about something in `area_id` (a problem, a volunteer, a group): the reachable
+    admins whose scope holds the area (the town's own office); when the area has none, the county admins. The one
+    rule, so escalations, unassigned problems and every other area notice agree on it."""
+    admins = [a for a in admins if a.is_admin and a.active]
+    local = [a for a in admins if a.areas is not None and area_id is not None and area_id in a.areas and a.reachable]
+    return local or [a for a in admins if a.areas is None]
 
 
 class PeopleService:
@@ -196,5 +219,19 @@ class PeopleService:
         await self._store.people.set_blocked(telegram_id, blocked)
 
     async def admin_chat_ids(self) -> list[int]:
-        """Where to tell the office about trouble: admins in the store, and bootstrap admins who started."""
-        return await self._store.people.reachable_admins()
+        """Where to tell the county office about the system's trouble (errors, backups): reachable county admins
+        (a town's office hears only of its own areas: `office_chat_ids`)."""
+        return [
+            telegram_id
+            for telegram_id, scoped in await self._store.people.reachable_admins()
+            if not scoped or self.is_bootstrap_admin(telegram_id)
+        ]
+
+    async def office(self, area_id: int | None) -> list[Person]:
+        """The admins who hear about something in this area (`office_of`), reachable or not (a caller that tells
+        them marks who cannot be reached)."""
+        return office_of(await self.with_role(ADMIN), area_id)
+
+    async def office_chat_ids(self, area_id: int | None) -> list[int]:
+        """Telegram ids of the reachable admins who hear about something in this area (`office_of`)."""
+        return [p.telegram_id for p in await self.office(area_id) if p.reachable and p.telegram_id is not None]

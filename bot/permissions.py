@@ -45,6 +45,9 @@ class Rule:
     group_admins: bool = False
     # In the groups of `where`, anyone may do it, whatever `who` says (e.g. read the group's own area summary).
     anyone_in_groups: bool = False
+    # It acts on something of one area (a problem, a person, a reach, an area's figures): an admin with an office
+    # scope may do it only inside the scope (`decide_in_area`).
+    area_bound: bool = False
 
 
 # Actions are command names; a button belongs to the command that showed it and is checked as that command.
@@ -61,20 +64,20 @@ RULES: dict[str, Rule] = {
     "report": Rule(MEMBERS, PRIVATE),
     "myreports": Rule(MEMBERS, PRIVATE),
     # One problem: who may see it and act on it depends on the problem too (bot.problems.ProblemService).
-    "problem": Rule(MEMBERS, PRIVATE),
-    "problems": Rule(STAFF, PRIVATE),
+    "problem": Rule(MEMBERS, PRIVATE, area_bound=True),
+    "problems": Rule(STAFF, PRIVATE, area_bound=True),
     "todo": Rule(STAFF, PRIVATE),
-    "reaches": Rule(STAFF, PRIVATE),
-    "invite": Rule(ADMINS, PRIVATE),
-    "people": Rule(ADMINS, PRIVATE),
-    "assign": Rule(ADMINS, PRIVATE),
-    "unassign": Rule(ADMINS, PRIVATE),
-    "pending": Rule(ADMINS, PRIVATE),
-    "export": Rule(ADMINS, PRIVATE),
-    "assessment": Rule(ADMINS, PRIVATE),
+    "reaches": Rule(STAFF, PRIVATE, area_bound=True),
+    "invite": Rule(ADMINS, PRIVATE, area_bound=True),
+    "people": Rule(ADMINS, PRIVATE, area_bound=True),
+    "assign": Rule(ADMINS, PRIVATE, area_bound=True),
+    "unassign": Rule(ADMINS, PRIVATE, area_bound=True),
+    "pending": Rule(ADMINS, PRIVATE, area_bound=True),
+    "export": Rule(ADMINS, PRIVATE, area_bound=True),
+    "assessment": Rule(ADMINS, PRIVATE, area_bound=True),
     # Everyone in a bound group reads that area's summary; in private, admins any area, chiefs their own areas
     # (which areas: handlers.summaries).
-    "summary": Rule(STAFF, PRIVATE | {ChatKind.GROUP_BOUND}, anyone_in_groups=True),
+    "summary": Rule(STAFF, PRIVATE | {ChatKind.GROUP_BOUND}, anyone_in_groups=True, area_bound=True),
     "bind": Rule(ADMINS, GROUPS),
     "unbind": Rule(ADMINS, GROUPS),
 }
@@ -135,6 +138,23 @@ def decide(person: Person | None, action: str, chat: ChatKind, *, group_admin: b
     if rule.who <= STAFF:
         return Decision(False, "perm.staff_only")
     return Decision(False, "perm.register_first")
+
+
+def decide_in_area(person: Person | None, action: str, area_id: int | None) -> Decision:
+    """May `person` do the area-bound `action` on something of `area_id`, as far as the office scope tells? A
+    county admin anywhere; a town's office only inside its scope (never on something of no area). Others are not
+    bound by a scope: their own rules decide (a chief's reaches, a reporter's problem: bot.problems)."""
+    rule = RULES.get(action)
+    if rule is None:
+        raise KeyError(f"no permission rule for {action!r}")
+    if not rule.area_bound or person is None or not person.is_admin or person.covers(area_id):
+        return ALLOW
+    return Decision(False, "scope.out_of_scope")
+
+
+def acts_as_admin(person: Person, area_id: int | None) -> bool:
+    """Whether the person's admin powers reach something of this area (an admin whose scope holds it)."""
+    return person.is_admin and person.covers(area_id)
 
 
 def available(person: Person | None, chat: ChatKind) -> list[str]:

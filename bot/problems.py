@@ -16,7 +16,8 @@ from bot.config import CATEGORIES, LEVELS, Settings
 from bot.dialogs import Dialog, Dialogs
 from bot.evidence import TRACK_AFTER, TRACK_BEFORE, Sighting, trusted_taken_at
 from bot.geo import haversine_m
-from bot.people import ADMIN, CHIEF, Person, person_from
+from bot.people import ADMIN, CHIEF, Person, office_of, person_from
+from bot.permissions import acts_as_admin
 from bot.photos import read_taken_at
 from bot.reachability import Reason, why_unreachable
 from storage import Store
@@ -403,10 +404,15 @@ class ProblemService:
     async def page(
         self, person: Person, *, area_id: int, category: str, page: int, page_size: int
     ) -> tuple[list[Listed], int]:
-        """A page of the open problems this person sees (admins: all; a chief: theirs and their reaches'),
+        """A page of the open problems this person sees (admins: all in their scope; a chief: theirs and their
+        reaches'),
         optionally of one area or category (0 or "": any); and how many there are in all."""
+        if person.is_admin and person.areas is not None and area_id and area_id not in person.areas:
+            return [], 0
         if person.is_admin:
-            scope = ProblemFilter(area_id=area_id or None, category=category or None)
+            # A town's office: its own areas only (a chosen area inside the scope narrows it further).
+            within = None if person.areas is None or area_id else tuple(sorted(person.areas))
+            scope = ProblemFilter(area_id=area_id or None, area_ids=within, category=category or None)
         else:
             reaches = tuple(a.reach_id for a in await self._store.assignments.active_for_person(person.id))
             scope = ProblemFilter(
@@ -447,7 +453,8 @@ class ProblemService:
         person tell (`permitted` adds what the reach's chiefs may)."""
         if not person.active:
             return set()
-        admin = person.is_admin
+        # An admin's powers reach the problems of their office scope only (a town's office, its town).
+        admin = acts_as_admin(person, problem.area_id)
         actions: set[Action] = set()
         if problem.is_open and admin:
             actions |= {"assign", "dismiss"}
@@ -522,8 +529,9 @@ class ProblemService:
         return person.home_area_id is not None and problem.area_id == person.home_area_id
 
     async def may_view(self, problem: ProblemRecord, person: Person) -> bool:
-        """Admins see every problem; others the ones they reported, hold, follow, or that are on their reaches."""
-        if person.is_admin:
+        """Admins see every problem of their scope; others (and admins outside their scope) the ones they reported,
+        hold, follow, or that are on their reaches."""
+        if acts_as_admin(person, problem.area_id):
             return True
         if person.id in (problem.reporter_id, problem.assignee_id):
             return True
@@ -536,9 +544,10 @@ class ProblemService:
         return (problem.reporter_id, *await self._store.problems.followers(problem.id))
 
     async def _verifiers(self, problem: ProblemRecord) -> tuple[int, ...]:
-        """Who is asked to verify a rectification: the admins, a reporting chief and the reach's higher-level
-        chiefs; never who rectified it."""
-        admins = [p.id for p in await self._store.people.with_role(ADMIN)]
+        """Who is asked to verify a rectification: the area's office (`office_of`), a reporting chief and the
+        reach's higher-level chiefs; never who rectified it."""
+        everyone = [person_from(self._settings, r) for r in await self._store.people.with_role(ADMIN)]
+        admins = [p.id for p in office_of(everyone, problem.area_id)]
         reporter = await self._store.people.by_id(problem.reporter_id)
         if reporter is not None and CHIEF in reporter.roles:
             admins.append(reporter.id)

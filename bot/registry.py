@@ -33,6 +33,9 @@ AREA_COLUMNS = ("code", "name_zh", "name_en")
 REACH_COLUMNS = ("code", "name_zh", "name_en", "area_code", "level", "length_km", "tags")
 CHIEF_COLUMNS = ("name", "phone", "level", "area_code", "reach_codes", "telegram_id")
 COLUMNS: dict[Kind, tuple[str, ...]] = {"areas": AREA_COLUMNS, "reaches": REACH_COLUMNS, "chiefs": CHIEF_COLUMNS}
+# A chiefs-file column marking a row as office staff (an admin) with the areas its office covers; such a row may
+# leave level and reaches empty (a clerk, not a chief).
+OFFICE_AREAS = "office_areas"
 # A reach's line as GeoJSON text: the column a spreadsheet (XLSX, CSV) carries it in. Without it a table file
 # leaves the stored geometry alone.
 GEOMETRY_COLUMN = "geometry"
@@ -40,7 +43,7 @@ GEOMETRY_COLUMN = "geometry"
 OPTIONAL: dict[Kind, frozenset[str]] = {
     "areas": frozenset(),
     "reaches": frozenset({"tags", "length_km", GEOMETRY_COLUMN}),
-    "chiefs": frozenset({"telegram_id", "phone"}),
+    "chiefs": frozenset({"telegram_id", "phone", OFFICE_AREAS}),
 }
 # The other names a header cell may give a column (Chinese ones among them) live in the locale files, one line
 # per column in the table HEADER_TABLE: `column = "alias | alias"`; the first name of a language is the header
@@ -99,6 +102,8 @@ class ChiefRow:
     area_code: str
     reach_codes: tuple[str, ...]
     telegram_id: int | None
+    # Office staff: the codes of the areas their office covers (empty: not office staff by this file).
+    office_areas: tuple[str, ...] = ()
 
 
 Row = AreaRow | ReachRow | ChiefRow
@@ -493,8 +498,8 @@ def _parse_row(parsed: ParsedFile, line: int, values: dict[str, str], geometry: 
             error("registry.error.empty", column=name)
         return value
 
-    def level() -> str:
-        value = required("level")
+    def level(optional: bool = False) -> str:
+        value = values.get("level", "") if optional else required("level")
         found = level_of(value) if value else None
         if value and found not in LEVELS:
             error("registry16.error.level", value=value)
@@ -550,7 +555,16 @@ def _parse_row(parsed: ParsedFile, line: int, values: dict[str, str], geometry: 
         values["name"] = clean_display_name(values.get("name", ""))
         if is_reserved(values["name"]):
             error("registry.error.reserved_name", value=values["name"])
-        row = ChiefRow(line, required("name"), phone, level(), required("area_code"), reach_codes, telegram_id)
+        office_areas = tuple(dict.fromkeys(split_list(values.get(OFFICE_AREAS, ""))))
+        for area_code in office_areas:
+            code(OFFICE_AREAS, area_code)
+        # Office staff need no level: a clerk of the office is not a chief (and so holds no reaches).
+        chief_level = level(optional=bool(office_areas))
+        if not chief_level and reach_codes:
+            error("registry.error.empty", column="level")
+        row = ChiefRow(
+            line, required("name"), phone, chief_level, required("area_code"), reach_codes, telegram_id, office_areas
+        )
     if errors:
         parsed.errors.extend(errors)
     else:

@@ -233,6 +233,9 @@ async def check(store: Store, batch: Batch) -> None:
                     ("bad_area" if row.area_code in bad["areas"] else "unknown_area", {"value": row.area_code})
                 )
             if isinstance(row, ChiefRow):
+                for code in row.office_areas:
+                    if code not in known["areas"]:
+                        problems.append(("bad_area" if code in bad["areas"] else "unknown_area", {"value": code}))
                 for code in dict.fromkeys(row.reach_codes):
                     if code not in known["reaches"]:
                         problems.append(("bad_reach" if code in bad["reaches"] else "unknown_reach", {"value": code}))
@@ -442,9 +445,15 @@ class _Writer:
             changed |= await store.people.update_registry(
                 person_id, name=row.name, phone=row.phone, home_area_id=area_id
             )
-        if person is None or person.roles.get("chief", "") != row.level:
+        if row.level and (person is None or person.roles.get("chief", "") != row.level):
             await store.people.grant_role(person_id, "chief", level=row.level)
             changed = True
+        if row.office_areas:
+            # Office staff: an admin whose office covers the row's areas (the file owns the scope it names).
+            if person is None or "admin" not in person.roles:
+                await store.people.grant_role(person_id, "admin")
+                changed = True
+            changed |= await store.people.set_scope(person_id, [self.area_ids[c] for c in row.office_areas])
 
         if row.telegram_id is not None and telegram_id is None:
             owner = await store.people.by_telegram_id(row.telegram_id)
@@ -462,16 +471,19 @@ class _Writer:
             await store.invites.revoke_for_person(person_id)
             changed = True
 
-        changed |= await self.assignments(path, row, person_id)
+        if row.level:
+            changed |= await self.assignments(path, row, person_id)
 
         if telegram_id is None:
-            _, new = await ensure_pending(store, self.settings, person_id, "chief")
+            _, new = await ensure_pending(store, self.settings, person_id, "chief" if row.level else "admin")
             if new:
                 report.invites_created += 1
                 self.note(path, row.line, "invite_created", name=row.name)
         report.chiefs.count(created, changed)
         if created or changed:
-            self.note(path, row.line, "chief_created" if created else "chief_updated", name=row.name, level=row.level)
+            self.note(
+                path, row.line, "chief_created" if created else "chief_updated", name=row.name, level=row.level or "-"
+            )
             # The chief first, then what changed for them.
             report.changes.insert(first_change, report.changes.pop())
 

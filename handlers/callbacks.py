@@ -32,9 +32,15 @@ Every button the bot draws today, by family (the first part), with the module wh
 | reg    | reg:start, reg:area:<area>, reg:apg:<page>                                      | join           |
 | pend   | pend:<ok|no>:<registration> (PendingDecision)                                   | join           |
 | ni     | ni:x, ni:role:<role>, ni:lvl:<level>, ni:apg:<page>, ni:area:<area>:<page>,     | office.invite  |
+<<<<<<< HEAD
 |        | ni:r:<reach>, ni:rpg:<page>, ni:done                                            |                |
 | pp     | pp:pg:<page>, pp:p:<person>, pp:off:<person>, pp:off!:<person>, pp:on:<person>  | office.people  |
 |        | pp:wait:<page>, pp:link:<invite>, pp:renew:<invite> (invites not yet accepted)     | office.people  |
+=======
+|        | ni:r:<reach>, ni:rpg:<page>, ni:done, ni:sa:<area>:<page>, ni:sd, ni:sx         |                |
+| pp     | pp:pg:<page>, pp:p:<person>, pp:off:<person>, pp:off!:<person>, pp:on:<person>, | office.people  |
+|        | pp:sc:<person>:<page>, pp:sa:<person>:<area>:<page>, pp:sx:<person>             |                |
+>>>>>>> i16-scope
 | rc     | rc:top:<page>, rc:mine:<page>, rc:a:<area>:<page>, rc:r:<reach>                 | office.reaches |
 | as     | as:top:<page>, as:a:<area>:<page>, as:r:<reach>:<page>, as:p:<reach>:<person>   | office.assign  |
 | ua     | ua:top:<page>, ua:a:<area>:<page>, ua:r:<reach>:<page>, ua:e:<assignment>       | office.assign  |
@@ -479,6 +485,21 @@ class NewInviteDone(CallbackData, prefix="ni:done"):
     pass
 
 
+class NewInviteScopeArea(CallbackData, prefix="ni:sa"):
+    """Toggle an area in an admin invite's office scope (the chooser stays at `page`); area 0: turn the page."""
+
+    area: IdOrNone
+    page: Page
+
+
+class NewInviteScopeDone(CallbackData, prefix="ni:sd"):
+    """The admin invite covers the areas chosen."""
+
+
+class NewInviteCounty(CallbackData, prefix="ni:sx"):
+    """The admin invite covers the whole county (a county admin's choice only)."""
+
+
 class PeoplePage(CallbackData, prefix="pp:pg"):
     page: Page
 
@@ -517,6 +538,27 @@ class InviteLinkRenewed(CallbackData, prefix="pp:renew"):
 
 
 class PersonReactivate(CallbackData, prefix="pp:on"):
+    person: Id
+
+
+class PersonScope(CallbackData, prefix="pp:sc"):
+    """An admin's office scope chooser, at a page of the areas."""
+
+    person: Id
+    page: Page
+
+
+class PersonScopeArea(CallbackData, prefix="pp:sa"):
+    """Put an area in the admin's scope, or take it out (the chooser stays at `page`)."""
+
+    person: Id
+    area: Id
+    page: Page
+
+
+class PersonScopeCounty(CallbackData, prefix="pp:sx"):
+    """Make the admin's scope the whole county."""
+
     person: Id
 
 

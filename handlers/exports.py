@@ -123,7 +123,10 @@ async def _deliver(update: Update, context: Context, actor: Actor, fmt: Format, 
     with tempfile.TemporaryDirectory(prefix="riverbot-export-") as folder:
         path = Path(folder) / file_name(fmt, first, last)
         try:
-            result = await svc.exports.export(language=lang, fmt=fmt, first=first, last=last, out=path)
+            # A town's office exports its own areas.
+            result = await svc.exports.export(
+                language=lang, fmt=fmt, first=first, last=last, out=path, areas=actor.known.areas
+            )
         except Exception:
             logger.exception("export %s %s..%s failed", fmt, first, last)
             await show(update, context, svc.locales.t(lang, "export.failed"))

@@ -12,7 +12,7 @@ from bot.config import Language
 from bot.joining import clean_name, clean_phone
 from bot.names import is_reserved
 from bot.people import Person
-from bot.permissions import ChatKind
+from bot.permissions import ChatKind, decide_in_area
 from handlers.access import Actor, command, guard, refresh_menu, refuse
 from handlers.callbacks import InviteAnswer, PendingDecision, RegisterArea, RegisterAreaPage, RegisterStart, pressed
 from handlers.common import Context, display_name, services
@@ -20,6 +20,7 @@ from handlers.dialogs import flow
 from handlers.fieldwork import main_menu
 from handlers.problems import hand_over
 from handlers.report import resume_kept
+from handlers.scope import refuse_out_of_scope
 from handlers.sending import refused
 from handlers.ui import buttons, paged, show
 from storage.records import DialogRecord, InviteRecord, RegistrationRecord
@@ -341,9 +342,10 @@ async def registration_card(
 
 
 async def tell_admins(context: Context, registration: RegistrationRecord) -> None:
-    """A volunteer waits: every reachable admin gets the request with approve / reject buttons."""
+    """A volunteer waits: the office of their home area (the county's when it has none) gets the request with
+    approve / reject buttons."""
     svc = services(context)
-    for chat_id in await svc.people.admin_chat_ids():
+    for chat_id in await svc.people.office_chat_ids(registration.home_area_id):
         admin = await svc.people.find(chat_id)
         lang = admin.language if admin else svc.settings.default_language
         text, markup = await registration_card(context, lang, registration)
@@ -362,7 +364,8 @@ async def pending_command(update: Update, context: Context, actor: Actor, messag
     """/pending: the volunteer requests waiting for an admin, each with approve / reject."""
     svc = services(context)
     lang = actor.language
-    waiting = await svc.joining.waiting()
+    # A town's office decides on the volunteers of its own areas.
+    waiting = [r for r in await svc.joining.waiting() if actor.known.covers(r.home_area_id)]
     if not waiting:
         await message.reply_text(svc.locales.t(lang, "pending.none"))
         return
@@ -383,6 +386,9 @@ async def decision(update: Update, context: Context, actor: Actor, data: Pending
     existing = await svc.joining.registration(data.registration)
     if existing is None:
         await refuse(update, context, lang, "fallback.outdated_button")
+        return
+    if not decide_in_area(actor.known, "pending", existing.home_area_id).allowed:
+        await refuse_out_of_scope(update, context, actor.known, "volunteer")
         return
     decided = await svc.joining.decide(existing.id, approved=approved, decided_by=actor.known.id)
     if decided is None:

@@ -20,7 +20,8 @@ from bot.deadlines import Notice
 from bot.dialogs import Dialog
 from bot.dispatch import DISPATCH_EVENTS
 from bot.failures import one_record
-from bot.people import ADMIN, Person
+from bot.people import Person
+from bot.permissions import decide_in_area
 from bot.photos import PhotoError
 from bot.problems import MAX_PHOTOS, NOTE_FLOW, Action, Card, DraftPhoto, Listed, ProblemPhoto, ProblemRecord
 from bot.reachability import Reason, waiting_label, why_unreachable
@@ -53,6 +54,7 @@ from handlers.dialogs import flow
 from handlers.fieldwork import category_name, writing_report
 from handlers.maps import send_problem_map
 from handlers.media import fetch_photo
+from handlers.scope import refuse_out_of_scope
 from handlers.sending import problem_buttons, problem_lines, refused, tell_office_missed, who
 from handlers.todo import action_rows
 from handlers.ui import buttons, paged, show
@@ -504,7 +506,8 @@ async def announce_new(context: Context, problem: ProblemRecord, *, mapped: set[
             return True
         # Telegram refused it (403): the chief is marked unreachable by now, and the office hears of this problem.
         routed = await svc.reachability.routed(problem)
-    for admin in await svc.people.with_role(ADMIN):
+    # The problem's own town office first; the county when the town has none.
+    for admin in await svc.people.office(problem.area_id):
         if routed.waiting_for is not None:
             await _tell(
                 context,
@@ -569,8 +572,14 @@ async def _view(update: Update, context: Context, actor: Actor, number: int) -> 
     person = actor.known
     problem = await svc.problems.get(number)
     assert person.telegram_id is not None
-    if problem is None or not await svc.problems.may_view(problem, person):
+    if problem is None:
         await refuse(update, context, actor.language, "problem.not_found", number=number)
+        return
+    if not await svc.problems.may_view(problem, person):
+        if not decide_in_area(person, "problem", problem.area_id).allowed:
+            await refuse_out_of_scope(update, context, person, "problem", number=number)
+        else:
+            await refuse(update, context, actor.language, "problem.not_found", number=number)
         return
     await send_problem(context, person.telegram_id, person, problem, timeline=True)
 
@@ -694,7 +703,9 @@ async def area_filter(update: Update, context: Context, actor: Actor, data: Prob
     """Offer the areas to filter /problems by, keeping the category filter."""
     svc = services(context)
     lang = actor.language
-    areas = await svc.problems.areas()
+    # A town's office filters among its own areas.
+    within = actor.known.areas if actor.known.is_admin else None
+    areas = [a for a in await svc.problems.areas() if within is None or a.id in within]
     rows = [[(a.name(lang), ProblemList(page=0, area=a.id, category=data.category).pack())] for a in areas]
     await show(update, context, _t(svc, lang, "reaches.choose_area"), buttons(*rows))
 
@@ -735,6 +746,9 @@ async def _actionable(
         await refuse(update, context, actor.language, "fallback.outdated_button")
         return None
     if action not in await svc.problems.permitted(problem, actor.known):
+        if not decide_in_area(actor.known, "problem", problem.area_id).allowed:
+            await refuse_out_of_scope(update, context, actor.known, "problem", number=problem.id)
+            return None
         if action in ("close", "reject") and svc.problems.own_rectification(problem, actor.known):
             await refuse(update, context, actor.language, "problem.own_rectification", number=problem.id)
             return None
@@ -875,7 +889,7 @@ async def _apply(
     for person_id in change.tell_verifiers:
         await _tell(context, person_id, "problem.to_verifier", problem, full=True, note=note or "")
     if change.tell_admins:
-        for admin in await svc.people.with_role(ADMIN):
+        for admin in await svc.people.office(problem.area_id):
             if admin.id != actor.id:
                 await _tell(context, admin.id, "problem.reopened_unassigned", problem, full=True, note=note or "")
     if change.tell_previous is not None:

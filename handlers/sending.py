@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from typing import TypeVar
 
 from telegram import Bot, InlineKeyboardMarkup
 from telegram.error import Forbidden, RetryAfter, TelegramError
@@ -131,32 +132,58 @@ def problem_buttons(context: Context, lang: Language, waiting: Sequence[Waiting]
     return buttons(*rows)
 
 
-async def tell_office(
-    context: Context, compose: Callable[[Language], tuple[str, InlineKeyboardMarkup | None]]
+Compose = Callable[[Language], tuple[str, InlineKeyboardMarkup | None]]
+_T = TypeVar("_T")
+
+
+async def tell_offices(
+    context: Context,
+    items: Sequence[_T],
+    area_of: Callable[[_T], int | None],
+    compose: Callable[[Sequence[_T]], Compose],
 ) -> None:
-    """Every reachable admin, in their language; one who cannot be reached is marked, and the rest still hear."""
+    """Each item to its area's office (`bot.people.office_of`: the town's own, or the county for an area without
+    one), one message per admin with the items that are theirs."""
+    people = services(context).people
+    offices: dict[int | None, list[int]] = {}
+    theirs: dict[int, list[_T]] = {}
+    for item in items:
+        area_id = area_of(item)
+        if area_id not in offices:
+            offices[area_id] = await people.office_chat_ids(area_id)
+        for chat_id in offices[area_id]:
+            theirs.setdefault(chat_id, []).append(item)
+    for chat_id, mine in theirs.items():
+        await _tell_admin(context, chat_id, compose(mine))
+
+
+async def _tell_admin(context: Context, chat_id: int, compose: Compose) -> None:
     svc = services(context)
-    for chat_id in await svc.people.admin_chat_ids():
-        admin = await svc.people.find(chat_id)
-        lang = admin.language if admin else svc.settings.default_language
-        text, markup = compose(lang)
-        try:
-            await context.bot.send_message(chat_id, text, reply_markup=markup)
-        except Forbidden as exc:
-            await refused(context, chat_id, exc, notify=False)
-        except TelegramError:
-            logger.warning("Could not tell admin %s", chat_id, exc_info=True)
+    admin = await svc.people.find(chat_id)
+    lang = admin.language if admin else svc.settings.default_language
+    text, markup = compose(lang)
+    try:
+        await context.bot.send_message(chat_id, text, reply_markup=markup)
+    except Forbidden as exc:
+        await refused(context, chat_id, exc, notify=False)
+    except TelegramError:
+        logger.warning("Could not tell admin %s", chat_id, exc_info=True)
 
 
 async def tell_office_waiting(context: Context, unreached: Unreached, waiting: Sequence[Waiting]) -> None:
     """A person with problems to rectify cannot be reached: the office hears who, why, and what waits."""
     locales = services(context).locales
 
-    def compose(lang: Language) -> tuple[str, InlineKeyboardMarkup | None]:
-        head = locales.t(lang, "reachability.refused", person=who(context, lang, unreached), count=len(waiting))
-        return "\n".join([head, *problem_lines(context, lang, waiting)]), problem_buttons(context, lang, waiting)
+    def composer(waiting: Sequence[Waiting]) -> Compose:
+        def compose(lang: Language) -> tuple[str, InlineKeyboardMarkup | None]:
+            head = locales.t(lang, "reachability.refused", person=who(context, lang, unreached), count=len(waiting))
+            lines = [head, *problem_lines(context, lang, waiting)]
+            return "\n".join(lines), problem_buttons(context, lang, waiting)
 
-    await tell_office(context, compose)
+        return compose
+
+    # Each area's office hears of the problems of its own areas that wait.
+    await tell_offices(context, waiting, lambda w: w.problem.area_id, composer)
 
 
 async def tell_office_missed(context: Context, job: str, missed: Missed) -> None:
@@ -165,20 +192,24 @@ async def tell_office_missed(context: Context, job: str, missed: Missed) -> None
         return
     locales = services(context).locales
 
-    def compose(lang: Language) -> tuple[str, InlineKeyboardMarkup | None]:
-        lines = [
-            locales.t(
-                lang,
-                "reachability.missed",
-                job=locales.plain(lang, f"reachability.job.{job}"),
-                count=len(missed.unreached),
-                new=len(missed.tell_office),
-            )
-        ]
-        shown = missed.tell_office[:LISTED * 3]
-        lines += [locales.t(lang, "reachability.missed_line", person=who(context, lang, u)) for u in shown]
-        if len(missed.tell_office) > len(shown):
-            lines.append(locales.t(lang, "reachability.more", count=len(missed.tell_office) - len(shown)))
-        return "\n".join(lines), None
+    def composer(told: Sequence[Unreached]) -> Compose:
+        def compose(lang: Language) -> tuple[str, InlineKeyboardMarkup | None]:
+            lines = [
+                locales.t(
+                    lang,
+                    "reachability.missed",
+                    job=locales.plain(lang, f"reachability.job.{job}"),
+                    count=len(missed.unreached),
+                    new=len(told),
+                )
+            ]
+            shown = told[: LISTED * 3]
+            lines += [locales.t(lang, "reachability.missed_line", person=who(context, lang, u)) for u in shown]
+            if len(told) > len(shown):
+                lines.append(locales.t(lang, "reachability.more", count=len(told) - len(shown)))
+            return "\n".join(lines), None
 
-    await tell_office(context, compose)
+        return compose
+
+    # Each person to the office of their home area (a town's office hears of its own people).
+    await tell_offices(context, missed.tell_office, lambda u: u.person.home_area_id, composer)

@@ -73,7 +73,7 @@ async def summary_command(update: Update, context: Context, actor: Actor, messag
             )
         return
     person = actor.known
-    areas = await svc.delivery.areas_for(person.id, admin=person.is_admin)
+    areas = await svc.delivery.areas_for(person.id, admin=person.is_admin, within=person.areas)
     if not areas:
         await refuse(update, context, actor.language, "summary.no_areas")
         return
@@ -105,7 +105,8 @@ async def _own_area(update: Update, context: Context, actor: Actor, area_id: int
         await alert(update, svc.locales.plain(actor.language, "fallback.outdated_button"))
         return None
     person = actor.known
-    area = next((a for a in await svc.delivery.areas_for(person.id, admin=person.is_admin) if a.id == area_id), None)
+    mine = await svc.delivery.areas_for(person.id, admin=person.is_admin, within=person.areas)
+    area = next((a for a in mine if a.id == area_id), None)
     if area is None:
         await alert(update, svc.locales.plain(actor.language, "summary.not_yours"))
     return area

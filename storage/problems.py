@@ -95,6 +95,8 @@ class ProblemFilter:
 
     statuses: tuple[str, ...] = OPEN_STATUSES
     area_id: int | None = None
+    # A town's office sees its own areas only (None: any area).
+    area_ids: tuple[int, ...] | None = None
     category: str | None = None
     # A chief sees what is assigned to them and what happens on their reaches.
     assignee_id: int | None = None
@@ -325,6 +327,9 @@ class Problems:
         if scope.area_id is not None:
             clauses.append("area_id = ?")
             params.append(scope.area_id)
+        if scope.area_ids is not None:
+            clauses.append(f"area_id IN ({','.join('?' * len(scope.area_ids))})" if scope.area_ids else "0")
+            params.extend(scope.area_ids)
         if scope.category is not None:
             clauses.append("category = ?")
             params.append(scope.category)

@@ -26,6 +26,8 @@ class PersonRecord:
     pending: bool = False
     # What Telegram's last 403 said ('blocked', 'deactivated'); None with blocked_at: blocked (my_chat_member).
     blocked_reason: str | None = None
+    # An admin's office scope: area ids, ascending; empty: the whole county (admin_scopes).
+    scope: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

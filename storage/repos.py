@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from collections.abc import Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -18,7 +19,9 @@ _PERSON_COLUMNS = (
     "p.started_at, p.blocked_at, p.blocked_reason, p.home_area_id, "
     "(SELECT group_concat(r.role || ':' || COALESCE(r.level, ''), ',') FROM person_roles r"
     " WHERE r.person_id = p.id) AS roles,"
-    " EXISTS (SELECT 1 FROM registrations g WHERE g.person_id = p.id AND g.status = 'pending') AS pending"
+    " EXISTS (SELECT 1 FROM registrations g WHERE g.person_id = p.id AND g.status = 'pending') AS pending,"
+    # An admin's office scope (no rows: the whole county); read with the person, by the table's primary key.
+    " (SELECT group_concat(s.area_id) FROM admin_scopes s WHERE s.person_id = p.id) AS scope"
 )
 
 
@@ -43,7 +46,21 @@ def _person(row: sqlite3.Row) -> PersonRecord:
         home_area_id=row["home_area_id"],
         pending=bool(row["pending"]),
         blocked_reason=row["blocked_reason"],
+        scope=tuple(sorted(int(a) for a in str(row["scope"]).split(","))) if row["scope"] else (),
     )
+
+
+def _in_areas(areas: tuple[int, ...]) -> tuple[str, tuple[int, ...]]:
+    """A condition on `people p`: their home area, a reach they answer for now, or their office scope lies in
+    `areas`."""
+    marks = ",".join("?" * len(areas)) or "NULL"
+    clause = (
+        f"(p.home_area_id IN ({marks})"
+        " OR EXISTS (SELECT 1 FROM assignments s JOIN reaches r ON r.id = s.reach_id"
+        f"  WHERE s.person_id = p.id AND s.ends_on IS NULL AND r.area_id IN ({marks}))"
+        f" OR EXISTS (SELECT 1 FROM admin_scopes x WHERE x.person_id = p.id AND x.area_id IN ({marks})))"
+    )
+    return clause, (*areas, *areas, *areas)
 
 
 class People:
@@ -190,10 +207,10 @@ class People:
         return None if row is None else _person(row)
 
     async def registered_without_phone(self, name: str, home_area_id: int) -> PersonRecord | None:
-        """A chief the office registered without a phone is known by name within their area."""
+        """A chief (or office staff) the office registered without a phone is known by name within their area."""
         row = await self._store.fetchone(
             f"SELECT {_PERSON_COLUMNS} FROM people p WHERE p.name = ? AND p.home_area_id = ? AND p.phone IS NULL"
-            " AND EXISTS (SELECT 1 FROM person_roles r WHERE r.person_id = p.id AND r.role = 'chief')"
+            " AND EXISTS (SELECT 1 FROM person_roles r WHERE r.person_id = p.id AND r.role IN ('chief', 'admin'))"
             " ORDER BY p.id LIMIT 1",
             (name, home_area_id),
         )
@@ -341,17 +358,30 @@ class People:
         self._forget()
         return changed
 
-    async def search(self, text: str, *, limit: int, offset: int = 0) -> tuple[list[PersonRecord], int]:
-        """People whose name, phone or username contains `text` (all when empty), and how many match in all."""
+    async def search(
+        self, text: str, *, limit: int, offset: int = 0, areas: tuple[int, ...] | None = None
+    ) -> tuple[list[PersonRecord], int]:
+        """People whose name, phone or username contains `text` (all when empty), and how many match in all;
+        with `areas`, only people of those areas (`in_areas`)."""
         pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         where = "WHERE (p.name LIKE ? ESCAPE '\\' OR p.phone LIKE ? ESCAPE '\\' OR p.username LIKE ? ESCAPE '\\')"
-        params = (pattern, pattern, pattern)
+        params: tuple[object, ...] = (pattern, pattern, pattern)
+        if areas is not None:
+            clause, more = _in_areas(areas)
+            where += f" AND {clause}"
+            params += more
         total = await self._store.fetchval(f"SELECT count(*) FROM people p {where}", params)
         rows = await self._store.fetchall(
             f"SELECT {_PERSON_COLUMNS} FROM people p {where} ORDER BY p.active DESC, p.name, p.id LIMIT ? OFFSET ?",
             (*params, limit, offset),
         )
         return [_person(r) for r in rows], int(total)
+
+    async def in_areas(self, person_id: int, areas: tuple[int, ...]) -> bool:
+        """Whether the person belongs to these areas: lives in one, answers for a reach in one now, or is an office
+        of one of them (what a town's office sees of people)."""
+        clause, params = _in_areas(areas)
+        return bool(await self._store.fetchval(f"SELECT {clause} FROM people p WHERE p.id = ?", (*params, person_id)))
 
     async def chiefs(self) -> list[PersonRecord]:
         """Active chiefs, for the registry export."""
@@ -378,14 +408,37 @@ class People:
         )
         return [_person(r) for r in rows]
 
-    async def reachable_admins(self) -> list[int]:
-        """Telegram ids of active admins who opened the bot and have not blocked it."""
+    async def scope(self, person_id: int) -> tuple[int, ...]:
+        """The area ids of this admin's office scope, ascending; empty: the whole county."""
         rows = await self._store.fetchall(
-            "SELECT p.telegram_id FROM people p JOIN person_roles r ON r.person_id = p.id AND r.role = 'admin'"
+            "SELECT area_id FROM admin_scopes WHERE person_id = ? ORDER BY area_id", (person_id,)
+        )
+        return tuple(int(r[0]) for r in rows)
+
+    async def set_scope(self, person_id: int, area_ids: Iterable[int]) -> bool:
+        """Replace this admin's scope (empty: the whole county) in one transaction; returns whether it changed."""
+        wanted = tuple(sorted(set(area_ids)))
+        self._forget()
+        async with self._store.atomic() as conn:
+            before = await self.scope(person_id)
+            if before != wanted:
+                await conn.execute("DELETE FROM admin_scopes WHERE person_id = ?", (person_id,))
+                await conn.executemany(
+                    "INSERT INTO admin_scopes (person_id, area_id) VALUES (?, ?)", [(person_id, a) for a in wanted]
+                )
+        self._forget()
+        return before != wanted
+
+    async def reachable_admins(self) -> list[tuple[int, bool]]:
+        """Telegram ids of active admins who opened the bot and have not blocked it, each with whether the admin
+        has an office scope (a town's office, not the county)."""
+        rows = await self._store.fetchall(
+            "SELECT p.telegram_id, EXISTS (SELECT 1 FROM admin_scopes s WHERE s.person_id = p.id)"
+            " FROM people p JOIN person_roles r ON r.person_id = p.id AND r.role = 'admin'"
             " WHERE p.active = 1 AND p.telegram_id IS NOT NULL AND p.started_at IS NOT NULL"
             " AND p.blocked_at IS NULL ORDER BY p.id"
         )
-        return [int(r[0]) for r in rows]
+        return [(int(r[0]), bool(r[1])) for r in rows]
 
 
 def _chat(row: sqlite3.Row) -> ChatRecord:

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from telegram import Message, Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, filters
 
-from bot.config import Language
 from handlers.access import Actor, command, refuse
 from handlers.callbacks import (
     AssignArea,
@@ -23,6 +22,7 @@ from handlers.callbacks import (
 )
 from handlers.common import Context, services
 from handlers.office.common import area_buttons, level_name, no_registry, p, reach_label, t
+from handlers.scope import refuse_out_of_scope
 from handlers.ui import buttons, paged, show
 from storage.records import ReachRecord
 
@@ -54,18 +54,19 @@ UNASSIGN = _Way(
 @command("assign")
 async def assign_command(update: Update, context: Context, actor: Actor, message: Message) -> None:
     """/assign: choose an area, a reach, then the chief who will answer for it."""
-    await _choose_area(update, context, actor.language, ASSIGN, page=0)
+    await _choose_area(update, context, actor, ASSIGN, page=0)
 
 
 @command("unassign")
 async def unassign_command(update: Update, context: Context, actor: Actor, message: Message) -> None:
     """/unassign: choose an area, a reach, then the assignment to end."""
-    await _choose_area(update, context, actor.language, UNASSIGN, page=0)
+    await _choose_area(update, context, actor, UNASSIGN, page=0)
 
 
-async def _choose_area(update: Update, context: Context, lang: Language, way: _Way, *, page: int) -> None:
-    """The areas, a page of 12 at a time."""
-    areas = await area_buttons(context, lang, lambda area: way.area(area, 0))
+async def _choose_area(update: Update, context: Context, actor: Actor, way: _Way, *, page: int) -> None:
+    """The areas (a town's office: its own), a page of 12 at a time."""
+    lang = actor.language
+    areas = await area_buttons(context, lang, lambda area: way.area(area, 0), actor.known.areas)
     if not areas:
         await no_registry(update, context, lang)
         return
@@ -77,13 +78,15 @@ async def _choose_area(update: Update, context: Context, lang: Language, way: _W
     )
 
 
-async def _choose_reach(
-    update: Update, context: Context, lang: Language, way: _Way, *, area_id: int, page: int
-) -> None:
+async def _choose_reach(update: Update, context: Context, actor: Actor, way: _Way, *, area_id: int, page: int) -> None:
     svc = services(context)
+    lang = actor.language
     area = await svc.office.area(area_id)
     if area is None:
-        await _choose_area(update, context, lang, way, page=0)
+        await _choose_area(update, context, actor, way, page=0)
+        return
+    if not actor.known.covers(area.id):
+        await refuse_out_of_scope(update, context, actor.known, "area")
         return
     choices = [
         (f"{reach_label(lang, c.reach)} · 👤{c.held_by}", way.reach(c.reach.id, 0))
@@ -103,6 +106,9 @@ async def _reach(update: Update, context: Context, actor: Actor, reach_id: int) 
     reach = await services(context).office.reach(reach_id)
     if reach is None:
         await refuse(update, context, actor.language, "fallback.outdated_button")
+    elif not actor.known.covers(reach.area_id):
+        await refuse_out_of_scope(update, context, actor.known, "area")
+        return None
     return reach
 
 
@@ -112,13 +118,13 @@ async def _reach(update: Update, context: Context, actor: Actor, reach_id: int) 
 async def _areas_shown(update: Update, context: Context, actor: Actor, data: AssignTop | UnassignTop) -> None:
     """The page of areas pressed (◀ ▶), or back to the first."""
     way = ASSIGN if isinstance(data, AssignTop) else UNASSIGN
-    await _choose_area(update, context, actor.language, way, page=data.page)
+    await _choose_area(update, context, actor, way, page=data.page)
 
 
 async def _area_shown(update: Update, context: Context, actor: Actor, data: AssignArea | UnassignArea) -> None:
     """An area's reaches, each with how many chiefs answer for it."""
     way = ASSIGN if isinstance(data, AssignArea) else UNASSIGN
-    await _choose_reach(update, context, actor.language, way, area_id=data.area, page=data.page)
+    await _choose_reach(update, context, actor, way, area_id=data.area, page=data.page)
 
 
 assign_areas = pressed(AssignTop, action="assign")(_areas_shown)
@@ -162,9 +168,11 @@ async def chief_assigned(update: Update, context: Context, actor: Actor, data: A
     """Make the chosen chief answer for the reach (already so: said, not doubled)."""
     svc = services(context)
     lang = actor.language
-    reach = await svc.office.reach(data.reach)
+    reach = await _reach(update, context, actor, data.reach)
     person = await svc.people.by_id(data.person)
-    if reach is None or person is None:
+    if reach is None:
+        return
+    if person is None:
         await refuse(update, context, lang, "fallback.outdated_button")
         return
     result = await svc.roster.assign(person.id, reach.id)
@@ -215,6 +223,10 @@ async def assignment_ended(update: Update, context: Context, actor: Actor, data:
     svc = services(context)
     lang = actor.language
     assignment = await svc.office.assignment(data.assignment)
+    held = None if assignment is None else await svc.office.reach(assignment.reach_id)
+    if held is not None and not actor.known.covers(held.area_id):
+        await refuse_out_of_scope(update, context, actor.known, "area")
+        return
     if assignment is None or not await svc.roster.unassign(assignment.id):
         await refuse(update, context, lang, "unassign.already")
         return

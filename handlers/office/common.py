@@ -33,9 +33,12 @@ def reach_label(lang: Language, reach: ReachRecord) -> str:
     return f"{reach.name(lang)} · {reach.code}"
 
 
-async def area_buttons(context: Context, lang: Language, opens: Callable[[int], str]) -> list[tuple[str, str]]:
-    """Every area as a button whose data is `opens(area id)`: the first page of what choosing it opens."""
-    areas = await services(context).office.areas()
+async def area_buttons(
+    context: Context, lang: Language, opens: Callable[[int], str], within: frozenset[int] | None = None
+) -> list[tuple[str, str]]:
+    """Every area (of `within`, a town office's scope) as a button whose data is `opens(area id)`: the first page
+    of what choosing it opens."""
+    areas = await services(context).office.areas(within)
     return [(f"{a.name(lang)} · {a.code}", opens(a.id)) for a in areas]
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from telegram import Message, Update
+from telegram import InlineKeyboardMarkup, Message, Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, filters
 
 from bot import invites
@@ -23,16 +23,20 @@ from handlers.callbacks import (
     NewInviteArea,
     NewInviteAreaPage,
     NewInviteCancel,
+    NewInviteCounty,
     NewInviteDone,
     NewInviteLevel,
     NewInviteReach,
     NewInviteReachPage,
     NewInviteRole,
+    NewInviteScopeArea,
+    NewInviteScopeDone,
     pressed,
 )
 from handlers.common import Context, services
 from handlers.dialogs import flow
 from handlers.office.common import area_buttons, level_name, no_registry, p, reach_label, t
+from handlers.scope import refuse_out_of_scope
 from handlers.ui import buttons, paged, show
 from storage.records import AreaRecord
 
@@ -100,7 +104,7 @@ async def level_chosen(update: Update, context: Context, actor: Actor, data: New
         return
     svc = services(context)
     lang = actor.language
-    areas = await area_buttons(context, lang, _opens_area)
+    areas = await area_buttons(context, lang, _opens_area, actor.known.areas)
     if not areas:
         await svc.dialogs.clear(_presser(update), INVITE)
         await no_registry(update, context, lang)
@@ -115,7 +119,7 @@ async def area_page_turned(update: Update, context: Context, actor: Actor, data:
     if await _invite_dialog(update, context, actor, "area") is None:
         return
     lang = actor.language
-    areas = await area_buttons(context, lang, _opens_area)
+    areas = await area_buttons(context, lang, _opens_area, actor.known.areas)
     markup = paged(areas, page=data.page, page_data=_area_page)
     await show(update, context, t(context, lang, "invite_new.ask_area"), markup)
 
@@ -127,6 +131,9 @@ async def area_chosen(update: Update, context: Context, actor: Actor, data: NewI
     dialog = await _invite_dialog(update, context, actor, "area")
     area = await svc.office.area(data.area)
     if dialog is None or area is None:
+        return
+    if not actor.known.covers(area.id):
+        await refuse_out_of_scope(update, context, actor.known, "area")
         return
     chosen = {**dialog.data, "area_id": area.id, "reaches": []}
     await svc.dialogs.set(_presser(update), INVITE, "reaches", chosen)
@@ -230,7 +237,15 @@ async def invite_input(update: Update, context: Context, dialog: Dialog) -> None
         return
     data = {**dialog.data, "name": name}
     if data.get("role") == "admin":
-        await _create_invite(update, context, actor, data)
+        # Which areas the new admin's office covers (a county admin may also give the whole county; with no
+        # areas registered yet, there is nothing else to give).
+        data["scope"] = []
+        if actor.known.is_county_admin and not await services(context).office.areas():
+            await _create_invite(update, context, actor, {**data, "county": True})
+            return
+        await services(context).dialogs.set(dialog.telegram_id, INVITE, "scope", data)
+        text, markup = await _scope_choice(context, actor, data, page=0)
+        await message.reply_text(text, reply_markup=markup)
         return
     await services(context).dialogs.set(dialog.telegram_id, INVITE, "level", data)
     await message.reply_text(
@@ -243,9 +258,71 @@ async def invite_input(update: Update, context: Context, dialog: Dialog) -> None
     )
 
 
+async def _scope_choice(
+    context: Context, actor: Actor, data: dict[str, Any], *, page: int
+) -> tuple[str, InlineKeyboardMarkup]:
+    """The areas the admin invite may cover (a town office: its own), ✅ the chosen; «whole county» for a
+    county admin."""
+    lang = actor.language
+    chosen = {int(a) for a in data.get("scope", [])}
+    areas = await services(context).office.areas(actor.known.areas)
+    choices = [
+        (
+            ("✅ " if a.id in chosen else "▫️ ") + f"{a.name(lang)} ({a.code})",
+            NewInviteScopeArea(area=a.id, page=page).pack(),
+        )
+        for a in areas
+    ]
+    extra = [[(p(context, lang, "invite_new.done", count=len(chosen)), NewInviteScopeDone().pack())]]
+    if actor.known.is_county_admin:
+        extra.append([(p(context, lang, "scope.county_button"), NewInviteCounty().pack())])
+    extra.append([(p(context, lang, "common.cancel"), NewInviteCancel().pack())])
+    markup = paged(choices, page=page, page_data=lambda n: NewInviteScopeArea(area=0, page=n).pack(), extra=extra)
+    return t(context, lang, "scope.invite_ask", name=str(data.get("name", ""))), markup
+
+
+@pressed(NewInviteScopeArea, action="invite")
+async def scope_area_toggled(update: Update, context: Context, actor: Actor, data: NewInviteScopeArea) -> None:
+    """An area in or out of the admin invite's scope (only an area the presser's own scope holds)."""
+    dialog = await _invite_dialog(update, context, actor, "scope")
+    if dialog is None:
+        return
+    chosen = dict(dialog.data)
+    if data.area:
+        if await services(context).office.area(data.area) is None:
+            await refuse(update, context, actor.language, "fallback.outdated_button")
+            return
+        if not actor.known.covers(data.area):
+            await refuse_out_of_scope(update, context, actor.known, "area")
+            return
+        chosen["scope"] = toggled([int(a) for a in chosen.get("scope", [])], data.area)
+        await services(context).dialogs.set(_presser(update), INVITE, "scope", chosen)
+    await show(update, context, *await _scope_choice(context, actor, chosen, page=data.page))
+
+
+@pressed(NewInviteScopeDone, action="invite")
+async def scope_done(update: Update, context: Context, actor: Actor, data: NewInviteScopeDone) -> None:
+    """The admin invite covers the areas chosen: make it."""
+    dialog = await _invite_dialog(update, context, actor, "scope")
+    if dialog is not None:
+        await _create_invite(update, context, actor, dict(dialog.data))
+
+
+@pressed(NewInviteCounty, action="invite")
+async def county_chosen(update: Update, context: Context, actor: Actor, data: NewInviteCounty) -> None:
+    """The admin invite covers the whole county (refused to a town's office)."""
+    dialog = await _invite_dialog(update, context, actor, "scope")
+    if dialog is not None:
+        await _create_invite(update, context, actor, {**dialog.data, "scope": [], "county": True})
+
+
 async def _create_invite(update: Update, context: Context, actor: Actor, data: dict[str, Any]) -> None:
     svc = services(context)
     lang = actor.language
+    refusal = svc.office.invite_refusal(actor.known, data)
+    if refusal is not None:
+        await refuse(update, context, lang, f"scope.{refusal}")
+        return
     created = await svc.office.create_invite(actor.known, data)
     link = invites.deep_link(context.bot.username, created.code)
     names = [reach.name(lang) for reach in created.reaches]
@@ -260,6 +337,10 @@ async def _create_invite(update: Update, context: Context, actor: Actor, data: d
         days=svc.settings.invite_days,
         link=link,
     )
+    if created.role == "admin":
+        scope = [a.name(lang) for a in await svc.office.areas() if a.id in {int(x) for x in data.get("scope", [])}]
+        covered = p(context, lang, "common.list_sep").join(scope) or p(context, lang, "scope.county")
+        text += "\n" + t(context, lang, "scope.card", areas=covered)
     await show(update, context, text)
 
 
@@ -275,5 +356,8 @@ def register(app: Application) -> None:  # type: ignore[type-arg]
         (reach_toggled, NewInviteReach),
         (reach_page_turned, NewInviteReachPage),
         (reaches_done, NewInviteDone),
+        (scope_area_toggled, NewInviteScopeArea),
+        (scope_done, NewInviteScopeDone),
+        (county_chosen, NewInviteCounty),
     ):
         app.add_handler(CallbackQueryHandler(callback, pattern=codec.pattern))

@@ -22,10 +22,14 @@ from handlers.callbacks import (
     PersonDeactivate,
     PersonDeactivateConfirmed,
     PersonReactivate,
+    PersonScope,
+    PersonScopeArea,
+    PersonScopeCounty,
     pressed,
 )
 from handlers.common import Context, services
 from handlers.office.common import level_name, p, t
+from handlers.scope import refuse_out_of_scope
 from handlers.ui import buttons, paged, show
 
 
@@ -45,15 +49,17 @@ def _roles_text(context: Context, lang: Language, person: Person) -> str:
 async def people_command(update: Update, context: Context, actor: Actor, message: Message) -> None:
     """/people [text]: everyone, a page at a time, or those whose name, phone or username holds the text."""
     query_text = " ".join(context.args or []).strip()
-    await _people_page(update, context, actor.language, query_text, 0)
+    await _people_page(update, context, actor, query_text, 0)
 
 
 def _page(number: int) -> str:
     return PeoplePage(page=number).pack()
 
 
-async def _people_page(update: Update, context: Context, lang: Language, text: str, page: int) -> None:
-    found = await services(context).office.people_page(text, page)
+async def _people_page(update: Update, context: Context, actor: Actor, text: str, page: int) -> None:
+    lang = actor.language
+    # A town's office sees the people of its own areas.
+    found = await services(context).office.people_page(text, page, areas=actor.known.areas)
     if found.total == 0:
         await show(update, context, t(context, lang, "people.none", query=text))
         return
@@ -78,7 +84,7 @@ async def _people_page(update: Update, context: Context, lang: Language, text: s
         if found.page < found.pages - 1:
             nav.append(("▶", _page(found.page + 1)))
         extra = [nav] if found.pages > 1 else []
-        waiting = (await services(context).office.waiting_page(0)).total
+        waiting = (await services(context).office.waiting_page(0, areas=actor.known.areas)).total
         if waiting:
             extra.append([(p(context, lang, "registry16.people.waiting_button", count=waiting), _waiting(0))])
         markup = paged(choices, page=0, page_data=_page, extra=extra, page_size=PEOPLE_PAGE)
@@ -86,9 +92,10 @@ async def _people_page(update: Update, context: Context, lang: Language, text: s
 
 
 def _person_card(
-    context: Context, lang: Language, card: Card, *, assistants: int | None = None
+    context: Context, lang: Language, card: Card, viewer: Person | None = None, *, assistants: int | None = None
 ) -> tuple[str, InlineKeyboardMarkup]:
-    """The card, and its buttons: (de)activate, a chief's assistants (given how many), back."""
+    """The card, and its buttons: (de)activate, a chief's assistants (given how many), back; a county admin
+    (`viewer`) also gets a button to set an admin's office scope."""
     person = card.person
     none = p(context, lang, "common.none")
     text = t(
@@ -113,26 +120,37 @@ def _person_card(
         rows.append(
             [(p(context, lang, "assistants.office_button", count=assistants), OfficeAssistants(chief=person.id).pack())]
         )
+    if person.is_admin:
+        names = p(context, lang, "common.list_sep").join(a.name(lang) for a in card.scope)
+        text += "\n" + t(context, lang, "scope.card", areas=names or p(context, lang, "scope.county"))
+        if viewer is not None and viewer.is_county_admin:
+            rows.append([(p(context, lang, "scope.button"), PersonScope(person=person.id, page=0).pack())])
     return text, buttons(*rows, [(p(context, lang, "common.back"), _page(0))])
 
 
-def _changed(context: Context, lang: Language, change: StatusChange, note: str) -> tuple[str, InlineKeyboardMarkup]:
+def _changed(
+    context: Context, lang: Language, change: StatusChange, note: str, viewer: Person
+) -> tuple[str, InlineKeyboardMarkup]:
     """The card after a (de)activation, under a line saying what happened."""
-    text, markup = _person_card(context, lang, change.card)
+    text, markup = _person_card(context, lang, change.card, viewer)
     return t(context, lang, note, name=change.card.person.name, count=change.ended) + "\n\n" + text, markup
 
 
 @pressed(PeoplePage, action="people")
 async def page_shown(update: Update, context: Context, actor: Actor, data: PeoplePage) -> None:
     """A page of everyone (also the way back from a card)."""
-    await _people_page(update, context, actor.language, "", data.page)
+    await _people_page(update, context, actor, "", data.page)
 
 
 async def _card(update: Update, context: Context, actor: Actor, person_id: int, *, to_change: bool) -> Card | None:
     """The person's card; None (answered) when they are gone, or `to_change` them is not this admin's to do."""
-    card = await services(context).office.person_card(person_id)
+    office = services(context).office
+    card = await office.person_card(person_id)
     if card is None:
         await refuse(update, context, actor.language, "fallback.outdated_button")
+        return None
+    if not await office.may_see(actor.known, person_id):
+        await refuse_out_of_scope(update, context, actor.known, "person")
         return None
     if to_change and not may_change_status(actor.known, card.person):
         await refuse(update, context, actor.language, "people.not_yourself")
@@ -148,7 +166,7 @@ async def card_shown(update: Update, context: Context, actor: Actor, data: Perso
         helpers = None
         if CHIEF in card.person.roles:
             helpers = len(await services(context).assistants.of_chief(card.person.id))
-        await show(update, context, *_person_card(context, actor.language, card, assistants=helpers))
+        await show(update, context, *_person_card(context, actor.language, card, actor.known, assistants=helpers))
 
 
 @pressed(PersonDeactivate, action="people")
@@ -197,7 +215,76 @@ async def _set_active(update: Update, context: Context, actor: Actor, person_id:
     change = await (office.reactivate if active else office.deactivate)(card.person.id, by=actor.known)
     assert change is not None
     changed, already = _NOTES[active]
-    await show(update, context, *_changed(context, actor.language, change, changed if change.changed else already))
+    note = changed if change.changed else already
+    await show(update, context, *_changed(context, actor.language, change, note, actor.known))
+
+
+# -- office scope ---------------------------------------------------------------------------------------------
+
+
+async def _scope_screen(update: Update, context: Context, actor: Actor, person_id: int, page: int) -> None:
+    """The chooser: the admin's scope in words, a button per area (✅ in it), and «whole county»."""
+    lang = actor.language
+    view = await services(context).office.scope_view(person_id)
+    if view is None:
+        await refuse(update, context, lang, "fallback.outdated_button")
+        return
+    person = view.person
+    chosen = person.areas or frozenset()
+    names = p(context, lang, "common.list_sep").join(a.name(lang) for a in view.areas if a.id in chosen)
+    choices = [
+        (
+            ("✅ " if area.id in chosen else "▫️ ") + f"{area.name(lang)} ({area.code})",
+            PersonScopeArea(person=person.id, area=area.id, page=page).pack(),
+        )
+        for area in view.areas
+    ]
+    extra = [
+        [(p(context, lang, "scope.county_button"), PersonScopeCounty(person=person.id).pack())],
+        [(p(context, lang, "common.back"), PersonCard(person=person.id).pack())],
+    ]
+    text = t(context, lang, "scope.chooser", name=person.name, areas=names or p(context, lang, "scope.county"))
+    markup = paged(choices, page=page, page_data=lambda n: PersonScope(person=person.id, page=n).pack(), extra=extra)
+    await show(update, context, text, markup)
+
+
+async def _scope_allowed(update: Update, context: Context, actor: Actor, person_id: int) -> bool:
+    """Only a county admin changes scopes, and only an admin's (not ADMIN_IDS'); otherwise answered, False."""
+    refusal = await services(context).office.scope_refusal(actor.known, person_id)
+    if refusal is None:
+        return True
+    key = "fallback.outdated_button" if refusal == "gone" else f"scope.{refusal}"
+    await refuse(update, context, actor.language, key)
+    return False
+
+
+@pressed(PersonScope, action="people")
+async def scope_shown(update: Update, context: Context, actor: Actor, data: PersonScope) -> None:
+    """A page of the scope chooser."""
+    if await _scope_allowed(update, context, actor, data.person):
+        await _scope_screen(update, context, actor, data.person, data.page)
+
+
+@pressed(PersonScopeArea, action="people")
+async def scope_area_toggled(update: Update, context: Context, actor: Actor, data: PersonScopeArea) -> None:
+    """An area in or out of the admin's scope; the chooser shows the scope after it."""
+    outcome = await services(context).office.toggle_scope_area(actor.known, data.person, data.area)
+    if outcome != "ok":
+        key = "fallback.outdated_button" if outcome == "gone" else f"scope.{outcome}"
+        await refuse(update, context, actor.language, key)
+        return
+    await _scope_screen(update, context, actor, data.person, data.page)
+
+
+@pressed(PersonScopeCounty, action="people")
+async def scope_county_set(update: Update, context: Context, actor: Actor, data: PersonScopeCounty) -> None:
+    """The admin's scope becomes the whole county."""
+    outcome = await services(context).office.set_scope(actor.known, data.person, None)
+    if outcome != "ok":
+        key = "fallback.outdated_button" if outcome == "gone" else f"scope.{outcome}"
+        await refuse(update, context, actor.language, key)
+        return
+    await _scope_screen(update, context, actor, data.person, 0)
 
 
 def _waiting(number: int) -> str:
@@ -208,7 +295,7 @@ def _waiting(number: int) -> str:
 async def waiting_shown(update: Update, context: Context, actor: Actor, data: PeopleWaiting) -> None:
     """A page of those invited who have not joined: a tap shows one's link again."""
     lang = actor.language
-    found = await services(context).office.waiting_page(data.page)
+    found = await services(context).office.waiting_page(data.page, areas=actor.known.areas)
     if found.total == 0:
         await show(update, context, t(context, lang, "registry16.people.waiting_none"))
         return
@@ -253,7 +340,7 @@ async def link_renewed(update: Update, context: Context, actor: Actor, data: Inv
 async def _link(update: Update, context: Context, actor: Actor, invite_id: int, *, renew: bool) -> None:
     lang = actor.language
     svc = services(context)
-    found = await svc.office.invite_link(invite_id, renew=renew, by=actor.known)
+    found = await svc.office.invite_link(invite_id, renew=renew, by=actor.known, areas=actor.known.areas)
     if found.state == "joined":
         await refuse(update, context, lang, "registry16.people.already_joined", name=found.name)
         return
@@ -299,5 +386,8 @@ def register(app: Application) -> None:  # type: ignore[type-arg]
         (waiting_shown, PeopleWaiting),
         (link_shown, InviteLinkShown),
         (link_renewed, InviteLinkRenewed),
+        (scope_shown, PersonScope),
+        (scope_area_toggled, PersonScopeArea),
+        (scope_county_set, PersonScopeCounty),
     ):
         app.add_handler(CallbackQueryHandler(callback, pattern=codec.pattern))

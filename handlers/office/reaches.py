@@ -6,10 +6,12 @@ from telegram import Message, Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, filters
 
 from bot.config import Language
+from bot.permissions import decide_in_area
 from handlers.access import Actor, command
 from handlers.callbacks import ReachCard, ReachesArea, ReachesMine, ReachesTop, pressed
 from handlers.common import Context, services
 from handlers.office.common import area_buttons, level_name, no_registry, p, reach_label, reach_level_name, t
+from handlers.scope import refuse_out_of_scope
 from handlers.ui import buttons, paged, show
 from storage.records import ReachRecord
 
@@ -23,7 +25,9 @@ async def reaches_command(update: Update, context: Context, actor: Actor, messag
 async def _reaches_top(update: Update, context: Context, actor: Actor, *, page: int) -> None:
     """The areas, a page of 12 at a time; a chief also gets the way to their own reaches."""
     lang = actor.language
-    areas = await area_buttons(context, lang, lambda area: ReachesArea(area=area, page=0).pack())
+    # A town's office: its own areas (its chiefs' own reaches stay under "mine").
+    within = actor.known.areas if actor.known.is_admin else None
+    areas = await area_buttons(context, lang, lambda area: ReachesArea(area=area, page=0).pack(), within)
     if not areas:
         await no_registry(update, context, lang)
         return
@@ -81,6 +85,9 @@ async def area_shown(update: Update, context: Context, actor: Actor, data: Reach
     if area is None:
         await _reaches_top(update, context, actor, page=0)
         return
+    if not decide_in_area(actor.known, "reaches", area.id).allowed:
+        await refuse_out_of_scope(update, context, actor.known, "area")
+        return
     reaches = await svc.office.reaches_in(area.id)
     choices = [
         (f"{reach_label(lang, r)} · {reach_level_name(context, lang, r.level)}", ReachCard(reach=r.id).pack())
@@ -100,9 +107,14 @@ async def area_shown(update: Update, context: Context, actor: Actor, data: Reach
 async def card_shown(update: Update, context: Context, actor: Actor, data: ReachCard) -> None:
     """A reach's file (a vanished reach: back to the areas)."""
     lang = actor.language
-    reach = await services(context).office.reach(data.reach)
+    office = services(context).office
+    reach = await office.reach(data.reach)
     if reach is None:
         await _reaches_top(update, context, actor, page=0)
+        return
+    held = {h.reach.id for h in await office.my_reaches(actor.known) if h.reach is not None}
+    if reach.id not in held and not decide_in_area(actor.known, "reaches", reach.area_id).allowed:
+        await refuse_out_of_scope(update, context, actor.known, "area")
         return
     await show(
         update,

@@ -10,7 +10,7 @@ import pytest
 
 from bot.commands import COMMANDS
 from bot.people import Person
-from bot.permissions import RULES, ChatKind, decide
+from bot.permissions import RULES, ChatKind, acts_as_admin, decide, decide_in_area
 
 ROLES = ("stranger", "pending", "volunteer", "chief", "admin")
 CHATS = (ChatKind.PRIVATE, ChatKind.GROUP_BOUND, ChatKind.GROUP_UNBOUND)
@@ -152,3 +152,61 @@ def test_a_person_with_several_roles_gets_the_union() -> None:
     both = Person(1, 1, "x", "zh", frozenset({"chief", "volunteer"}), "village", True)
     assert decide(both, "reaches", ChatKind.PRIVATE).allowed
     assert not decide(both, "invite", ChatKind.PRIVATE).allowed
+
+
+# -- office scope --------------------------------------------------------------------------------------------
+
+TOWN_A, TOWN_B = 1, 2
+# The actions on something of one area: a town's office (an admin scoped to some areas) does them only there.
+AREA_BOUND = {
+    *("problem", "problems", "reaches", "invite", "people"),
+    *("assign", "unassign", "pending", "export", "summary"),
+}
+# Who × (something in town A, something in town B, something of no area) for an area-bound action.
+SCOPE_TABLE: dict[str, tuple[str, str, str]] = {
+    "county_admin": (OK, OK, OK),
+    "town_admin_of_a": (OK, "out_of_scope", "out_of_scope"),
+    "admin_of_a_and_b": (OK, OK, "out_of_scope"),
+    # Not bound by a scope: their own rules decide (their reaches, their reports: bot.problems).
+    "chief": (OK, OK, OK),
+    "volunteer": (OK, OK, OK),
+}
+
+
+def scoped(kind: str) -> Person:
+    areas = {
+        "county_admin": None,
+        "town_admin_of_a": frozenset({TOWN_A}),
+        "admin_of_a_and_b": frozenset({TOWN_A, TOWN_B}),
+    }
+    if kind in areas:
+        return Person(1, 1, "x", "zh", frozenset({"admin"}), None, True, areas=areas[kind])
+    return Person(1, 1, "x", "zh", frozenset({kind}), "town" if kind == "chief" else None, True)
+
+
+def in_area(kind: str, action: str, area_id: int | None) -> str:
+    decision = decide_in_area(scoped(kind), action, area_id)
+    return OK if decision.allowed else str(decision.reason).removeprefix("scope.")
+
+
+def test_the_area_bound_actions_are_these() -> None:
+    assert {name for name, rule in RULES.items() if rule.area_bound} == AREA_BOUND
+
+
+@pytest.mark.parametrize("action", sorted(AREA_BOUND))
+@pytest.mark.parametrize("kind", sorted(SCOPE_TABLE))
+def test_area_bound_action_by_scope(action: str, kind: str) -> None:
+    assert tuple(in_area(kind, action, area) for area in (TOWN_A, TOWN_B, None)) == SCOPE_TABLE[kind]
+
+
+@pytest.mark.parametrize("action", sorted(set(RULES) - AREA_BOUND))
+def test_other_actions_ignore_the_scope(action: str) -> None:
+    assert in_area("town_admin_of_a", action, TOWN_B) == OK
+
+
+def test_a_scoped_admin_is_still_an_admin_for_the_command_table() -> None:
+    town = scoped("town_admin_of_a")
+    assert decide(town, "people", ChatKind.PRIVATE).allowed
+    assert acts_as_admin(town, TOWN_A) and not acts_as_admin(town, TOWN_B)
+    assert acts_as_admin(scoped("county_admin"), TOWN_B)
+    assert not acts_as_admin(scoped("chief"), TOWN_A)
