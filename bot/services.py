@@ -11,6 +11,7 @@ from bot.config import Settings
 from bot.deadlines import Deadlines
 from bot.delivery import Delivery
 from bot.dialogs import Dialogs
+from bot.dossier import Dossiers
 from bot.exports import Exports
 from bot.failures import FailedUpdates
 from bot.i18n import Locales
@@ -60,6 +61,8 @@ class Services:
     todo: TodoService
     # A stranger's photo kept until they join; the public signs' QR codes.
     citizens: Citizens
+    # One river, one file: a reach's dossier as a PDF.
+    dossiers: Dossiers
 
     @classmethod
     def create(cls, settings: Settings, store: Store, locales: Locales | None = None) -> Services:
@@ -102,4 +105,5 @@ class Services:
             maps=drawn,
             todo=TodoService(store, settings, patrols),
             citizens=Citizens(store, joining, reports),
+            dossiers=Dossiers(store, settings, locales, tiles=drawn.tiles),
         )

@@ -34,7 +34,7 @@ Every button the bot draws today, by family (the first part), with the module wh
 | ni     | ni:x, ni:role:<role>, ni:lvl:<level>, ni:apg:<page>, ni:area:<area>:<page>,     | office.invite  |
 |        | ni:r:<reach>, ni:rpg:<page>, ni:done                                            |                |
 | pp     | pp:pg:<page>, pp:p:<person>, pp:off:<person>, pp:off!:<person>, pp:on:<person>  | office.people  |
-| rc     | rc:top:<page>, rc:mine:<page>, rc:a:<area>:<page>, rc:r:<reach>                 | office.reaches |
+| rc     | rc:top:<page>, rc:mine:<page>, rc:a:<area>:<page>, rc:r:<reach>, rc:f:<reach>    | office.reaches |
 | as     | as:top:<page>, as:a:<area>:<page>, as:r:<reach>:<page>, as:p:<reach>:<person>   | office.assign  |
 | ua     | ua:top:<page>, ua:a:<area>:<page>, ua:r:<reach>:<page>, ua:e:<assignment>       | office.assign  |
 | pb     | pb:v:<problem>, pb:<rect|close|rej|as|dis|reopen>:<problem>,                    | problems       |
@@ -506,6 +506,12 @@ class ReachesArea(CallbackData, prefix="rc:a"):
 
 
 class ReachCard(CallbackData, prefix="rc:r"):
+    reach: Id
+
+
+class ReachDossier(CallbackData, prefix="rc:f"):
+    """The reach card's "one river, one file" button: the reach's dossier as a PDF."""
+
     reach: Id
 
 
