@@ -223,14 +223,12 @@ class Dossiers:
         sheet = await asyncio.to_thread(self._read, reach_id, start, end)
         if sheet is None or (areas is not None and sheet.reach.area_id not in areas):
             raise DossierError("dossier.unknown_reach", code=str(reach_id))
-        tallies = TallyService(self._store, self._settings)
-        overall = await tallies.patrol_rate(first, last, area_id=sheet.reach.area_id)
-        periods = await self._period_rates(tallies, overall, sheet.reach, first, last)
+        overall, periods = await self.rates(sheet.reach, first, last)
         writer = _Writer(self._locales, language, self._settings)
         doc = writer.begin(sheet, first, last)
         writer.registry(doc, sheet)
         writer.chiefs(doc, sheet)
-        writer.rates(doc, sheet.reach.id, overall, periods)
+        writer.rates(doc, overall, periods)
         doc.blocks.append(Heading(writer.say("section_map")))
         overview = await self._overview_map(writer, sheet)
         doc.blocks.append(Figures([overview], 1) if overview else Paragraph(writer.say("no_map")))
@@ -256,11 +254,18 @@ class Dossiers:
         with DossierReader(self._store.path) as reader:
             return reader.sheet(reach_id, start, end)
 
+    async def rates(self, reach: ReachRecord, first: date, last: date) -> tuple[Rate, list[PeriodRate]]:
+        """The reach's patrol rate over [first, last] as `riverbot stats` counts it, and its figure in each
+        required period ending in the range, of each kind its chiefs' rules use: the tallies for the period's
+        last day, the reach's assignments of that kind. The periods add up to the range (tallies are additive)."""
+        tallies = TallyService(self._store, self._settings)
+        overall = await tallies.patrol_rate(first, last, area_id=reach.area_id)
+        rate = next((r.rate for r in overall.reaches if r.reach_id == reach.id), Rate())
+        return rate, await self._period_rates(tallies, overall, reach, first, last)
+
     async def _period_rates(
         self, tallies: TallyService, overall: PatrolTally, reach: ReachRecord, first: date, last: date
     ) -> list[PeriodRate]:
-        """The reach's figure in each required period ending in [first, last], of each kind its chiefs'
-        rules use: the tallies for the period's last day, the reach's assignments of that kind."""
         reach_id, area_id = reach.id, reach.area_id
         kinds = sorted({c.kind for c in overall.assignments if c.reach_id == reach_id and c.periods})
         by_day: dict[date, PatrolTally] = {}
@@ -462,9 +467,8 @@ class _Writer:
         header = [self.say("col_chief"), self.say("col_level"), self.say("col_from"), self.say("col_to")]
         doc.blocks.append(Table(header, rows, [2, 2, 1.3, 1.3]))
 
-    def rates(self, doc: Document, reach_id: int, overall: PatrolTally, periods: list[PeriodRate]) -> None:
+    def rates(self, doc: Document, rate: Rate, periods: list[PeriodRate]) -> None:
         doc.blocks.append(Heading(self.say("section_rate")))
-        rate = next((r.rate for r in overall.reaches if r.reach_id == reach_id), Rate())
         doc.blocks.append(
             Paragraph(self.say("rate_overall", done=rate.done, required=rate.required, rate=percent(rate)))
         )
