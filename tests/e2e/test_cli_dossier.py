@@ -142,11 +142,15 @@ def test_bad_input_is_one_clear_line_and_exit_2(cli: Cli, tmp_path: Path) -> Non
         (("--reach", "CPH-01", "--from", "2026-05-01", "--to", "2026-04-01", "--out", out), "2026-04-01"),
         (("--reach", "CPH-01", "--out", tmp_path / "x.zip"), "use a .pdf file"),
         (("--reach", "CPH-01", "--out", tmp_path / "missing" / "x.pdf"), "Cannot write"),
+        (("--reach", "CPH-01", "--out", tmp_path / "data" / "x.pdf"), "DATA_DIR"),
+        (("--reach", "CPH-01", "--out", tmp_path / "kept.pdf"), "--force"),
     ]
+    (tmp_path / "kept.pdf").write_bytes(b"the office's own file")
     for args, message in cases:
         code, said, err = cli("dossier", *args)
         assert code == 2, (args, err)
         assert said == "" and message in err and "Traceback" not in err and err.strip().count("\n") == 0, err
-    assert not out.exists() and not (tmp_path / "x.zip").exists()
+    assert not out.exists() and not (tmp_path / "x.zip").exists() and not (tmp_path / "data" / "x.pdf").exists()
+    assert (tmp_path / "kept.pdf").read_bytes() == b"the office's own file"
     code, _, err = cli("dossier", "--reach", "NO-SUCH", "--out", out, LC_ALL="zh_CN.UTF-8")
     assert code == 2 and "没有编码为“NO-SUCH”的河段" in err
