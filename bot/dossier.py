@@ -361,7 +361,36 @@ class Dossiers:
         progress: Progress | None = None,
         reach_progress: Callable[[int, int, str], None] | None = None,
     ) -> DossierResult:
-        """One reach to a PDF at `out`, or several (a tag) to a zip of one PDF per reach with an index."""
+        """One reach to a PDF at `out`, or several (a tag) to a zip of one PDF per reach with an index. A PDF
+        that cannot be drawn (no Chinese font on the system) is a DossierError with `pdf`'s own message."""
+        from bot.pdf import PdfError  # noqa: PLC0415 — fpdf2 loads only for a PDF
+
+        try:
+            return await self._write(
+                reach_ids,
+                first,
+                last,
+                out,
+                language=language,
+                areas=areas,
+                progress=progress,
+                reach_progress=reach_progress,
+            )
+        except PdfError as exc:
+            raise DossierError(f"pdf.{exc.key}") from exc
+
+    async def _write(
+        self,
+        reach_ids: Sequence[int],
+        first: date,
+        last: date,
+        out: Path,
+        *,
+        language: Language,
+        areas: frozenset[int] | None = None,
+        progress: Progress | None = None,
+        reach_progress: Callable[[int, int, str], None] | None = None,
+    ) -> DossierResult:
         patrols = problems = 0
         if out.suffix.lower() != ".zip":
             doc, sheet = await self.document(

@@ -14,7 +14,7 @@ from telegram.error import TelegramError
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, filters
 
 from bot.config import Language
-from bot.dossier import default_range, file_name
+from bot.dossier import DossierError, default_range, file_name
 from bot.exports import TELEGRAM_UPLOAD_LIMIT
 from handlers.access import Actor, command
 from handlers.callbacks import ReachCard, ReachDossier, ReachesArea, ReachesMine, ReachesTop, pressed
@@ -152,6 +152,9 @@ async def dossier_pressed(update: Update, context: Context, actor: Actor, data: 
         try:
             # Handlers pass no scope yet: an office's scope is wired in with the scoped offices.
             result = await svc.dossiers.write([reach.id], first, last, path, language=lang, areas=None)
+        except DossierError as exc:  # no Chinese font on the server: the office is told how to get one
+            await context.bot.send_message(chat.id, t(context, lang, exc.key, **exc.params))
+            return
         except Exception:
             logger.exception("dossier of reach %s failed", reach.code)
             await context.bot.send_message(chat.id, t(context, lang, "dossier.failed"))

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from bot import fonts
 from bot.exports import PATROL_COLUMNS, PROBLEM_COLUMNS
 from bot.i18n import Locales
 from tests.conftest import Cli
@@ -154,3 +155,14 @@ def test_bad_input_is_one_clear_line_and_exit_2(cli: Cli, tmp_path: Path) -> Non
     assert (tmp_path / "kept.pdf").read_bytes() == b"the office's own file"
     code, _, err = cli("dossier", "--reach", "NO-SUCH", "--out", out, LC_ALL="zh_CN.UTF-8")
     assert code == 2 and "没有编码为“NO-SUCH”的河段" in err
+
+
+def test_without_a_chinese_font_the_refusal_says_how_to_get_one(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _demo(cli, tmp_path)
+    monkeypatch.setattr(fonts, "cjk_font", lambda: None)
+    out = tmp_path / "x.pdf"
+    code, said, err = cli("dossier", "--reach", "CPH-01", "--out", out)
+    assert code == 2 and said == "" and "Traceback" not in err, err
+    assert "fonts-wqy-microhei" in err and not out.exists()

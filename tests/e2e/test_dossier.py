@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from bot import fonts
 from handlers.callbacks import ReachDossier
 from sandbox import FakeUser, SentMessage
 from tests.conftest import Harness
@@ -78,4 +79,18 @@ async def test_a_chief_gets_the_button_on_their_own_reach_only_and_a_forged_one_
     assert answered.get("show_alert") and "只有河长办和本河段的河长可以获取" in answered.get("text", "")
     await li.expect_silence()
     assert not any(m.document for m in li.messages()[before:])
+    assert bot.errors() == []
+
+
+async def test_without_a_chinese_font_the_office_is_told_how_to_get_one(
+    bot: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await seed(bot.store)
+    admin = await started_admin(bot)
+    monkeypatch.setattr(fonts, "cjk_font", lambda: None)
+    card = await _card(bot, admin)
+    before = len(admin.messages())
+    await tap(bot, admin, card, text=BUTTON)
+    await bot.sandbox.wait_until(lambda: any("fonts-wqy-microhei" in m.text for m in admin.messages()), timeout=30)
+    assert not any(m.document for m in admin.messages()[before:])
     assert bot.errors() == []
