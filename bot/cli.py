@@ -806,6 +806,121 @@ def cmd_export(settings: Settings, locales: Locales, args: argparse.Namespace, l
     return 0
 
 
+class _StepProgress:
+    """Steps done of a total, on stderr: redrawn in place on a terminal; elsewhere a line every few seconds,
+    and one for each step marked `always` (each reach of a tag's dossiers)."""
+
+    def __init__(self, stream: TextIO, text: Callable[[int, int, str], str]) -> None:
+        self._stream = stream
+        self._text = text
+        self._tty = stream.isatty()
+        self._shown = time.monotonic()
+        self._drawn = False
+
+    def __call__(self, done: int, total: int, label: str, *, always: bool = False) -> None:
+        now = time.monotonic()
+        if not always and now - self._shown < (0.1 if self._tty else 5):
+            return
+        self._shown, self._drawn = now, True
+        line = self._text(done, total, label)
+        self._stream.write(f"\r\033[K{line}" if self._tty else f"{line}\n")
+        self._stream.flush()
+
+    def close(self) -> None:
+        if self._tty and self._drawn:
+            self._stream.write("\r\033[K")
+            self._stream.flush()
+
+
+def _dossier_arguments(parser: argparse.ArgumentParser, locales: Locales, lang: Language) -> None:
+    which = parser.add_mutually_exclusive_group(required=True)
+    which.add_argument("--reach", metavar="CODE", help=locales.plain(lang, "cli.dossier.arg_reach"))
+    which.add_argument("--tag", metavar="TAG", help=locales.plain(lang, "cli.dossier.arg_tag"))
+    parser.add_argument("--from", dest="first", metavar="YYYY-MM-DD", help=locales.plain(lang, "cli.dossier.arg_from"))
+    parser.add_argument("--to", dest="last", metavar="YYYY-MM-DD", help=locales.plain(lang, "cli.dossier.arg_to"))
+    parser.add_argument(
+        "--out", required=True, type=Path, metavar="PATH", help=locales.plain(lang, "cli.dossier.arg_out")
+    )
+    parser.add_argument("--force", action="store_true", help=locales.plain(lang, "cli.output.arg_force"))
+    parser.add_argument("--lang", choices=("zh", "en"), help=locales.plain(lang, "cli.dossier.arg_lang"))
+
+
+def cmd_dossier(settings: Settings, locales: Locales, args: argparse.Namespace, lang: Language) -> int:
+    """One river, one file: a reach's dossier (PDF), or every reach of a tag (a zip of PDFs). The range is the
+    last 12 months up to --to (today by default) unless --from says otherwise."""
+    from bot.dossier import DossierError, DossierResult, Dossiers, default_range  # noqa: PLC0415
+    from bot.tallies import parse_day  # noqa: PLC0415
+    from bot.tiles import tile_source  # noqa: PLC0415
+
+    last = datetime.now(settings.tz).date()
+    if args.last is not None:
+        parsed = parse_day(args.last)
+        if parsed is None:
+            raise ConfigError("cli.stats.bad_date", value=args.last)
+        last = parsed
+    first = default_range(last)[0]
+    if args.first is not None:
+        parsed = parse_day(args.first)
+        if parsed is None:
+            raise ConfigError("cli.stats.bad_date", value=args.first)
+        first = parsed
+    if first > last:
+        raise ConfigError("cli.stats.reversed", first=first.isoformat(), last=last.isoformat())
+    out: Path = args.out
+    if out.suffix.lower() != (".pdf" if args.reach is not None else ".zip"):
+        raise ConfigError("cli.dossier.bad_out", path=str(out))
+    check_output(out, settings, force=args.force)
+    folder = out.resolve().parent
+    if not folder.is_dir() or not os.access(folder, os.W_OK):
+        # Found before minutes of drawing, not after.
+        raise ConfigError("cli.dossier.unwritable", path=str(out), reason=str(folder))
+    ensure_data_dir(settings)
+    content: Language = args.lang or settings.default_language
+    code = args.reach or args.tag
+    progress = _StepProgress(
+        sys.stderr,
+        lambda done, total, reach: locales.plain(lang, "cli.dossier.progress", code=reach, done=done, total=total),
+    )
+
+    async def run() -> DossierResult:
+        async with await open_store(settings) as store:
+            dossiers = Dossiers(store, settings, locales, tiles=tile_source(settings, settings.data_dir))
+            if args.reach is not None:
+                ids = [await dossiers.reach_by_code(args.reach)]
+            else:
+                ids = await dossiers.reaches_tagged(args.tag)
+            return await dossiers.write(
+                ids,
+                first,
+                last,
+                out,
+                language=content,
+                progress=lambda done, total: progress(done, total, code),
+                reach_progress=lambda done, total, reach: progress(done, total, reach, always=True),
+            )
+
+    try:
+        result = asyncio.run(run())
+    except DossierError as exc:
+        raise ConfigError(exc.key, **exc.params) from None
+    except OSError as exc:
+        raise ConfigError("cli.dossier.unwritable", path=str(out), reason=exc.strerror or str(exc)) from None
+    finally:
+        progress.close()
+    print(
+        locales.plain(
+            lang,
+            "cli.dossier.done",
+            path=str(out),
+            reaches=result.reaches,
+            patrols=result.patrols,
+            problems=result.problems,
+            size=max(1, round(result.size / 1024)),
+        )
+    )
+    return 0
+
+
 def _summary_arguments(parser: argparse.ArgumentParser, locales: Locales, lang: Language) -> None:
     parser.add_argument("--area", required=True, metavar="CODE", help=locales.plain(lang, "cli.summary.arg_area"))
     parser.add_argument("--week", metavar="YYYY-Www", help=locales.plain(lang, "cli.summary.arg_week"))
@@ -1333,6 +1448,7 @@ COMMANDS_WITH_ARGUMENTS: dict[str, ArgumentsCommand] = {
     "summary": (_summary_arguments, cmd_summary),
     "export": (_export_arguments, cmd_export),
     "report": (_report_arguments, cmd_report),
+    "dossier": (_dossier_arguments, cmd_dossier),
     "demo-data": (_demo_arguments, cmd_demo_data),
     "backup": (_backup_arguments, cmd_backup),
     "restore": (_restore_arguments, cmd_restore),

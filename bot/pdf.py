@@ -213,6 +213,39 @@ class Document:
         if caption:
             self.paragraph(caption, size=8, muted=True)
 
+    def images(self, items: Sequence[tuple[bytes, str]], *, per_row: int = 3, max_height: float = 60.0) -> None:
+        """Pictures side by side, `per_row` a row, each scaled into its share of the width and `max_height` mm
+        (never past 150 dpi), with its one-line caption under it; a row never splits across pages.
+
+        Raises `PdfError("bad_image")` for bytes that are not a picture.
+        """
+        pdf = self._pdf
+        gap = 3.0
+        share = (pdf.epw - gap * (per_row - 1)) / per_row
+        for first in range(0, len(items), per_row):
+            row = items[first : first + per_row]
+            sizes = []
+            for data, _ in row:
+                width_px, height_px = _picture_size(data)
+                scale = min(share / width_px, max_height / height_px, 25.4 / 150)
+                sizes.append((width_px * scale, height_px * scale))
+            height = max(h for _, h in sizes)
+            below = 4.0 if any(caption for _, caption in row) else 0.0
+            if pdf.will_page_break(height + below + 1):
+                pdf.add_page()
+            top = pdf.get_y()
+            for index, ((data, caption), (width, tall)) in enumerate(zip(row, sizes, strict=True)):
+                x = pdf.l_margin + index * (share + gap)
+                pdf.image(io.BytesIO(data), x=x + (share - width) / 2, y=top, w=width, h=tall)
+                if caption:
+                    pdf.set_xy(x, top + height + 0.5)
+                    pdf.set_font(FAMILY, size=7)
+                    pdf.set_text_color(*MUTED)
+                    pdf.cell(share, 3.5, caption, align=Align.C)
+                    pdf.set_text_color(0, 0, 0)
+                    pdf.set_font(FAMILY, size=BODY_SIZE)
+            pdf.set_xy(pdf.l_margin, top + height + below + 2)
+
     def page_break(self) -> None:
         self._pdf.add_page()
 
@@ -221,4 +254,27 @@ class Document:
         return int(self._pdf.pages_count)
 
     def to_bytes(self) -> bytes:
-        return bytes(self._pdf.output())
+        try:
+            return bytes(self._pdf.output())
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Close the font files fpdf2 keeps open (it reads them lazily): left to the garbage collector, they
+        raise ResourceWarning wherever it happens to run."""
+        for font in self._pdf.fonts.values():
+            ttfont = getattr(font, "ttfont", None)
+            if ttfont is not None:
+                ttfont.close()
+
+
+def _picture_size(data: bytes) -> tuple[int, int]:
+    """A picture's size in pixels; `PdfError("bad_image")` when the bytes are not a picture."""
+    try:
+        with Image.open(io.BytesIO(data)) as picture:
+            width, height = picture.size
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise PdfError("bad_image", str(exc)) from None
+    if width <= 0 or height <= 0:
+        raise PdfError("bad_image", "empty picture")
+    return width, height

@@ -14,6 +14,7 @@ from bot.deadlines import Deadlines
 from bot.delivery import Delivery
 from bot.dialogs import Dialogs
 from bot.dispatch import DispatchService
+from bot.dossier import Dossiers
 from bot.exports import Exports
 from bot.failures import FailedUpdates
 from bot.i18n import Locales
@@ -68,6 +69,8 @@ class Services:
     assistants: AssistantService
     # Extensions, transfers and presses (bot.dispatch).
     dispatch: DispatchService
+    # One river, one file: a reach's dossier as a PDF.
+    dossiers: Dossiers
 
     @classmethod
     def create(cls, settings: Settings, store: Store, locales: Locales | None = None) -> Services:
@@ -113,4 +116,5 @@ class Services:
             citizens=Citizens(store, joining, reports),
             assistants=AssistantService(store, settings),
             dispatch=DispatchService(store, settings, problems),
+            dossiers=Dossiers(store, settings, locales, tiles=drawn.tiles),
         )

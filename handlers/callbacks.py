@@ -32,16 +32,11 @@ Every button the bot draws today, by family (the first part), with the module wh
 | reg    | reg:start, reg:area:<area>, reg:apg:<page>                                      | join           |
 | pend   | pend:<ok|no>:<registration> (PendingDecision)                                   | join           |
 | ni     | ni:x, ni:role:<role>, ni:lvl:<level>, ni:apg:<page>, ni:area:<area>:<page>,     | office.invite  |
-<<<<<<< HEAD
-|        | ni:r:<reach>, ni:rpg:<page>, ni:done                                            |                |
-| pp     | pp:pg:<page>, pp:p:<person>, pp:off:<person>, pp:off!:<person>, pp:on:<person>  | office.people  |
-|        | pp:wait:<page>, pp:link:<invite>, pp:renew:<invite> (invites not yet accepted)     | office.people  |
-=======
 |        | ni:r:<reach>, ni:rpg:<page>, ni:done, ni:sa:<area>:<page>, ni:sd, ni:sx         |                |
 | pp     | pp:pg:<page>, pp:p:<person>, pp:off:<person>, pp:off!:<person>, pp:on:<person>, | office.people  |
-|        | pp:sc:<person>:<page>, pp:sa:<person>:<area>:<page>, pp:sx:<person>             |                |
->>>>>>> i16-scope
-| rc     | rc:top:<page>, rc:mine:<page>, rc:a:<area>:<page>, rc:r:<reach>                 | office.reaches |
+|        | pp:sc:<person>:<page>, pp:sa:<person>:<area>:<page>, pp:sx:<person>,            |                |
+|        | pp:wait:<page>, pp:link:<invite>, pp:renew:<invite> (invites not yet accepted)  |                |
+| rc     | rc:top:<page>, rc:mine:<page>, rc:a:<area>:<page>, rc:r:<reach>, rc:f:<reach>   | office.reaches |
 | as     | as:top:<page>, as:a:<area>:<page>, as:r:<reach>:<page>, as:p:<reach>:<person>   | office.assign  |
 | ua     | ua:top:<page>, ua:a:<area>:<page>, ua:r:<reach>:<page>, ua:e:<assignment>       | office.assign  |
 | pb     | pb:v:<problem>, pb:<rect|close|rej|as|dis|reopen>:<problem>,                    | problems       |
@@ -576,6 +571,12 @@ class ReachesArea(CallbackData, prefix="rc:a"):
 
 
 class ReachCard(CallbackData, prefix="rc:r"):
+    reach: Id
+
+
+class ReachDossier(CallbackData, prefix="rc:f"):
+    """The reach card's "one river, one file" button: the reach's dossier as a PDF."""
+
     reach: Id
 
 

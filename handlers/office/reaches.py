@@ -2,18 +2,30 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import tempfile
+from datetime import datetime
+from pathlib import Path
+
 from telegram import Message, Update
+from telegram.constants import ChatAction
+from telegram.error import TelegramError
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, filters
 
 from bot.config import Language
+from bot.dossier import DossierError, default_range, file_name
+from bot.exports import TELEGRAM_UPLOAD_LIMIT
 from bot.permissions import decide_in_area
 from handlers.access import Actor, command
-from handlers.callbacks import ReachCard, ReachesArea, ReachesMine, ReachesTop, pressed
+from handlers.callbacks import ReachCard, ReachDossier, ReachesArea, ReachesMine, ReachesTop, pressed
 from handlers.common import Context, services
 from handlers.office.common import area_buttons, level_name, no_registry, p, reach_label, reach_level_name, t
 from handlers.scope import refuse_out_of_scope
-from handlers.ui import buttons, paged, show
+from handlers.ui import alert, answer, buttons, paged, show
 from storage.records import ReachRecord
+
+logger = logging.getLogger(__name__)
 
 
 @command("reaches")
@@ -116,12 +128,57 @@ async def card_shown(update: Update, context: Context, actor: Actor, data: Reach
     if reach.id not in held and not decide_in_area(actor.known, "reaches", reach.area_id).allowed:
         await refuse_out_of_scope(update, context, actor.known, "area")
         return
-    await show(
-        update,
-        context,
-        await reach_card(context, lang, reach),
-        buttons([(p(context, lang, "common.back"), ReachesArea(area=reach.area_id, page=0).pack())]),
-    )
+    rows = []
+    if await services(context).dossiers.may_have(actor.known, reach.id):
+        rows.append([(p(context, lang, "dossier.button"), ReachDossier(reach=reach.id).pack())])
+    rows.append([(p(context, lang, "common.back"), ReachesArea(area=reach.area_id, page=0).pack())])
+    await show(update, context, await reach_card(context, lang, reach), buttons(*rows))
+
+
+@pressed(ReachDossier, action="reaches")
+async def dossier_pressed(update: Update, context: Context, actor: Actor, data: ReachDossier) -> None:
+    """One river, one file: the reach's last 12 months as a PDF, for the office and the reach's own chiefs.
+
+    A forged button for another chief's reach is refused. Drawing takes seconds: the chat is told first."""
+    svc = services(context)
+    lang = actor.language
+    reach = await svc.office.reach(data.reach)
+    if reach is None:
+        await _reaches_top(update, context, actor, page=0)
+        return
+    if not await svc.dossiers.may_have(actor.known, reach.id):
+        await alert(update, p(context, lang, "dossier.not_yours"))
+        return
+    if update.callback_query is not None:
+        with contextlib.suppress(TelegramError):
+            await answer(update.callback_query)  # now: the spinner stops while the file is drawn
+    chat = update.effective_chat
+    assert chat is not None
+    first, last = default_range(datetime.now(svc.settings.tz).date())
+    dates = {"first": first.isoformat(), "last": last.isoformat()}
+    await context.bot.send_message(chat.id, t(context, lang, "dossier.preparing", reach=reach.name(lang), **dates))
+    with contextlib.suppress(TelegramError):
+        await context.bot.send_chat_action(chat.id, ChatAction.UPLOAD_DOCUMENT)
+    with tempfile.TemporaryDirectory(prefix="riverbot-dossier-") as folder:
+        path = Path(folder) / file_name(reach.code, first, last)
+        try:
+            result = await svc.dossiers.write([reach.id], first, last, path, language=lang)  # may_have() decided
+        except DossierError as exc:  # no Chinese font on the server: the office is told how to get one
+            await context.bot.send_message(chat.id, t(context, lang, exc.key, **exc.params))
+            return
+        except Exception:
+            logger.exception("dossier of reach %s failed", reach.code)
+            await context.bot.send_message(chat.id, t(context, lang, "dossier.failed"))
+            return
+        if result.size > TELEGRAM_UPLOAD_LIMIT:
+            size = f"{result.size / 1024 / 1024:.1f}"
+            await context.bot.send_message(chat.id, t(context, lang, "dossier.too_big", size=size))
+            return
+        caption = p(context, lang, "dossier.caption", reach=reach.name(lang), code=reach.code, **dates)
+        with path.open("rb") as document:
+            await context.bot.send_document(
+                chat.id, document, filename=path.name, caption=caption, read_timeout=120, write_timeout=120
+            )
 
 
 async def reach_card(context: Context, lang: Language, reach: ReachRecord) -> str:
@@ -188,3 +245,5 @@ def register(app: Application) -> None:  # type: ignore[type-arg]
         (card_shown, ReachCard),
     ):
         app.add_handler(CallbackQueryHandler(callback, pattern=codec.pattern))
+    # Not blocking: a busy reach's year takes seconds to draw, and the chat stays answered meanwhile.
+    app.add_handler(CallbackQueryHandler(dossier_pressed, pattern=ReachDossier.pattern, block=False))

@@ -57,6 +57,7 @@ INVENTORY: list[tuple[str, type[CallbackData], str]] = [
     ("rc:mine:0", cb.ReachesMine, "office.reaches"),
     ("rc:a:2:1", cb.ReachesArea, "office.reaches"),
     ("rc:r:30", cb.ReachCard, "office.reaches"),
+    ("rc:f:30", cb.ReachDossier, "office.reaches"),
     ("as:top:0", cb.AssignTop, "office.assign"),
     ("as:a:2:0", cb.AssignArea, "office.assign"),
     ("as:r:30:1", cb.AssignReach, "office.assign"),

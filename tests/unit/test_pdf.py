@@ -139,8 +139,10 @@ def test_a_picture_is_scaled_to_fit(tmp_path: Path) -> None:
 
 
 def test_bytes_that_are_not_a_picture_are_refused() -> None:
+    unfinished = document()
     with pytest.raises(PdfError) as error:
-        document().image(b"not a picture at all")
+        unfinished.image(b"not a picture at all")
+    unfinished.close()
     assert error.value.key == "bad_image"
     assert LOCALES.has("pdf.bad_image")
 
@@ -151,3 +153,31 @@ def test_no_chinese_font_is_a_clear_refusal(monkeypatch: pytest.MonkeyPatch) -> 
         Document(LOCALES, "zh")
     assert error.value.key == "no_font"
     assert LOCALES.has("pdf.no_font")
+
+
+def test_pictures_side_by_side_with_captions(tmp_path: Path) -> None:
+    """`images`: three pictures in one row, each inside its third of the page, each caption under it; a row that
+    does not fit goes to the next page whole."""
+    pictures = []
+    for index in range(4):
+        buffer = io.BytesIO()
+        Image.new("RGB", (600, 400), (0, 0, 0)).save(buffer, "JPEG")
+        pictures.append((buffer.getvalue(), f"#{100 + index}"))
+    doc = document(orientation="portrait")
+    doc.images(pictures, per_row=3, max_height=40)
+    pdf = doc.to_bytes()
+    text = pages_text(pdf, tmp_path)[0]
+    assert all(f"#{100 + i}" in text for i in range(4))
+    picture = render_first_page(pdf, tmp_path)
+    width, _ = picture.size
+    row = picture.crop((0, 40, width, 41)).tobytes()
+    runs, inside = 0, False
+    for value in row:
+        if value < 50 and not inside:
+            runs += 1
+        inside = value < 50
+    assert runs == 3  # the fourth is on the next row
+    unfinished = document()
+    with pytest.raises(PdfError):
+        unfinished.images([(b"not a picture", "")])
+    unfinished.close()
