@@ -141,13 +141,13 @@ async def test_an_assistant_walks_their_own_patrol_and_one_for_the_chief_while_t
     assert [p.id for p, _ in await patrols.recent(helper)] == [mine.id]
 
 
-async def test_migration_0015_from_empty_and_from_0014(tmp_path: Path) -> None:
-    """From empty: the tables and the column are there. From 0014 with an open patrol: kept, and the open index
+async def test_migration_0016_from_empty_and_from_0015(tmp_path: Path) -> None:
+    """From empty: the tables and the column are there. From 0015 with an open patrol: kept, and the open index
     is now one per walker."""
     async with await Store.open(tmp_path / "fresh.sqlite3") as fresh:
         assert {"assistants", "assistant_links"} <= set(await fresh.table_names())
     path = tmp_path / "riverbot.sqlite3"
-    async with await Store.open(path, migrations=bundled_migrations()[:14]) as store:
+    async with await Store.open(path, migrations=bundled_migrations()[:15]) as store:
         assert "assistants" not in await store.table_names()
         world = World(store)
         chief, helper, reach = await _chief_and_assistant(world)

@@ -76,7 +76,7 @@ async def test_migration_0012_keeps_patrols_and_adds_media_and_guides(tmp_path: 
     """0012 adds a patrol's voice and video evidence and the guides sent; a patrol from before it takes both."""
     path = tmp_path / "riverbot.sqlite3"
     async with await Store.open(path, migrations=bundled_migrations()[:11]) as store:
-        # Written as SQL: today's repository reads columns (patrols.walked_by, 0015) this old schema lacks.
+        # Written as SQL: today's repository reads columns (patrols.walked_by, 0016) this old schema lacks.
         area_id, _ = await store.areas.upsert("CD", "城东片区", "Chengdong")
         reach_id, _ = await store.reaches.upsert(
             ReachValues("DBH-01", "丁堡河", "Dingbao River", area_id, "town", None, (), None, None)

@@ -344,7 +344,7 @@ async def test_migration_from_the_previous_version_keeps_the_data_and_prunes_it(
         assert old.schema_version == 8
         world = World(old)
         reach = await world.reach("XM-01", await world.area("QT"))
-        # Written as SQL: today's repository reads columns (patrols.walked_by, 0015) this old schema lacks.
+        # Written as SQL: today's repository reads columns (patrols.walked_by, 0016) this old schema lacks.
         person = await world.person("张三")
         at, end = "2020-05-01T00:00:00Z", "2020-05-01T00:30:00Z"
         await old.execute(
