@@ -536,8 +536,15 @@ class _Writer:
     def valid(self, value: bool | None) -> str:
         return "" if value is None else self.say("valid_yes" if value else "valid_no")
 
+    def walker(self, patrol: PatrolRow) -> str:
+        """The chief the patrol counts for, and the assistant who walked it for them, if one did."""
+        if patrol.walked_by_name is None:
+            return patrol.person_name
+        walked = self.locales.plain(self.language, "assistants.walked_suffix", assistant=patrol.walked_by_name)
+        return patrol.person_name + walked
+
     def patrol_caption(self, patrol: PatrolRow) -> str:
-        return self.say("patrol_caption", number=patrol.id, when=self.when(patrol.started_at), name=patrol.person_name)
+        return self.say("patrol_caption", number=patrol.id, when=self.when(patrol.started_at), name=self.walker(patrol))
 
     def patrols(self, doc: Document, sheet: ReachSheet) -> None:
         valid = sum(1 for p in sheet.patrols if p.valid)
@@ -548,7 +555,7 @@ class _Writer:
         rows = [
             [
                 f"#{p.id}",
-                p.person_name,
+                self.walker(p),
                 self.when(p.started_at),
                 "" if p.duration_s is None else str(round(p.duration_s / 60)),
                 "" if p.distance_m is None else self.distance(p.distance_m),

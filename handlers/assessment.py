@@ -2,8 +2,8 @@
 
 The period comes from a button (last month, last quarter, this half-year…, each resolved to its calendar period
 when the buttons are drawn, so an old message still means what it said) or typed after the command
-(`/assessment 2026-Q4`). The figures and the file come from `bot.assessment`; the scope is the whole county
-until office scopes are wired in (`areas=None`).
+(`/assessment 2026-Q4`). The figures and the file come from `bot.assessment`, within the admin's office scope (a
+town's office gets its own areas).
 """
 
 from __future__ import annotations
@@ -94,7 +94,7 @@ async def format_chosen(update: Update, context: Context, actor: Actor, data: As
     working = svc.locales.plain(lang, f"assessment.format.{data.fmt}")
     await show(update, context, svc.locales.t(lang, "assessment.bot.working", period=label, format=working))
     try:
-        _, content = await svc.assessments.file(language=lang, period=period, fmt=data.fmt, areas=None)
+        _, content = await svc.assessments.file(language=lang, period=period, fmt=data.fmt, areas=actor.known.areas)
     except AssessmentError as exc:
         await show(update, context, svc.locales.t(lang, f"assessment.error.{exc.key}", **exc.params))
         return

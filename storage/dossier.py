@@ -62,10 +62,11 @@ _REACH = (
 )
 _PATROLS = (
     "SELECT pa.id, pe.name AS person_name, r.code AS reach_code, r.name_zh, r.name_en, a.code AS area_code,"
+    " a.name_zh AS area_name_zh, a.name_en AS area_name_en,"
     " pa.started_at, pa.ended_at, pa.duration_s, pa.distance_m, pa.point_count, pa.photo_count, pa.valid,"
-    " pa.reasons, pa.points_pruned_at, pa.track"
+    " pa.reasons, pa.points_pruned_at, pa.track, w.name AS walked_by_name"
     " FROM patrols pa JOIN people pe ON pe.id = pa.person_id JOIN reaches r ON r.id = pa.reach_id"
-    " JOIN areas a ON a.id = r.area_id"
+    " JOIN areas a ON a.id = r.area_id LEFT JOIN people w ON w.id = pa.walked_by"
     " WHERE pa.reach_id = ? AND pa.status = 'finished' AND pa.started_at >= ? AND pa.started_at < ?"
     " ORDER BY pa.started_at, pa.id"
 )
@@ -73,8 +74,8 @@ _PATROLS = (
 # start or touched by an event inside it.
 _PROBLEMS = (
     "SELECT p.id, p.category, p.status, p.description, p.lat, p.lon, r.code AS reach_code, r.name_zh, r.name_en,"
-    " a.code AS area_code, rep.name AS reporter_name, asg.name AS assignee_name, p.deadline, p.reported_at,"
-    " p.closed_at"
+    " a.code AS area_code, a.name_zh AS area_name_zh, a.name_en AS area_name_en, rep.name AS reporter_name,"
+    " asg.name AS assignee_name, p.deadline, p.reported_at, p.closed_at"
     " FROM problems p JOIN reaches r ON r.id = p.reach_id JOIN areas a ON a.id = p.area_id"
     " JOIN people rep ON rep.id = p.reporter_id LEFT JOIN people asg ON asg.id = p.assignee_id"
     " WHERE p.reach_id = :reach AND p.reported_at < :end AND (p.reported_at >= :start OR p.closed_at IS NULL"
@@ -150,6 +151,8 @@ class DossierReader:
                     reach_name_zh=r["name_zh"],
                     reach_name_en=r["name_en"],
                     area_code=r["area_code"],
+                    area_name_zh=r["area_name_zh"],
+                    area_name_en=r["area_name_en"],
                     started_at=from_db_time(r["started_at"]),  # type: ignore[arg-type]
                     ended_at=from_db_time(r["ended_at"]),
                     duration_s=r["duration_s"],
@@ -158,6 +161,7 @@ class DossierReader:
                     photo_count=r["photo_count"],
                     valid=None if r["valid"] is None else bool(r["valid"]),
                     reasons=json.loads(r["reasons"] or "[]"),
+                    walked_by_name=r["walked_by_name"],
                 )
             )
             if r["points_pruned_at"] is not None:
@@ -216,6 +220,8 @@ class DossierReader:
                 reach_name_zh=r["name_zh"],
                 reach_name_en=r["name_en"],
                 area_code=r["area_code"],
+                area_name_zh=r["area_name_zh"],
+                area_name_en=r["area_name_en"],
                 reporter_name=r["reporter_name"],
                 assignee_name=r["assignee_name"],
                 deadline=r["deadline"],
