@@ -15,7 +15,7 @@ from typing import Literal
 
 from bot.config import Settings
 from bot.joining import clean_phone
-from bot.people import ADMIN, CHIEF, Person
+from bot.people import ADMIN, CHIEF, Person, office_of, person_from
 from bot.problems import ProblemService
 from storage import Store
 from storage.dispatch import DepartmentRecord, ExtensionRecord
@@ -63,10 +63,16 @@ def parse_day(text: str, today: date) -> date | None:
     return None
 
 
-async def office_for(store: Store, problem: ProblemRecord) -> tuple[int, ...]:
-    """The office that answers for this problem's area: today every admin. The one place to make it area-aware
-    (the office-scope part): extension requests, presses and transfers go to whoever this returns."""
-    return tuple(p.id for p in await store.people.with_role(ADMIN) if p.active)
+async def office_for(store: Store, settings: Settings, problem: ProblemRecord) -> tuple[int, ...]:
+    """The office that answers for this problem's area (`bot.people.office_of`: the town's own office, else the
+    county): extension requests, presses and transfers go to whoever this returns."""
+    admins = [person_from(settings, record) for record in await store.people.with_role(ADMIN)]
+    return tuple(p.id for p in office_of(admins, problem.area_id))
+
+
+def in_office_scope(person: Person, problem: ProblemRecord) -> bool:
+    """An active admin whose office covers the problem's area (a county admin covers every area)."""
+    return person.active and person.is_admin and (person.areas is None or problem.area_id in person.areas)
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,8 +110,8 @@ class DispatchService:
 
     @staticmethod
     def may_dispatch(problem: ProblemRecord, person: Person) -> bool:
-        """The office decides extensions, transfers and presses (the office-scope part narrows it to an area)."""
-        return person.active and person.is_admin and problem.is_open
+        """The office that covers the problem's area decides extensions, transfers and presses."""
+        return in_office_scope(person, problem) and problem.is_open
 
     @staticmethod
     def may_transfer(problem: ProblemRecord, person: Person) -> bool:
@@ -130,7 +136,7 @@ class DispatchService:
 
     async def office(self, problem: ProblemRecord) -> tuple[int, ...]:
         """`office_for` the problem: whom to tell when nobody able to act has it."""
-        return await office_for(self._store, problem)
+        return await office_for(self._store, self._settings, problem)
 
     async def ask_extension(self, problem_id: int, actor: Person, reason: str, new_deadline: date) -> Dispatched:
         async with self._store.atomic():
@@ -157,7 +163,7 @@ class DispatchService:
                 data={"request": request_id, "old": problem.deadline.isoformat(), "new": new_deadline.isoformat()},
             )
             extension = await self._store.dispatch.extension(request_id)
-            office = await office_for(self._store, problem)
+            office = await office_for(self._store, self._settings, problem)
         return Dispatched("ok", problem, extension, tell_office=tuple(p for p in office if p != actor.id))
 
     async def decide_extension(self, request_id: int, actor: Person, *, grant: bool, note: str | None) -> Dispatched:
@@ -168,7 +174,7 @@ class DispatchService:
                 return Dispatched("stale")
             problem = await self._store.problems.by_id(extension.problem_id)
             assert problem is not None
-            if not (actor.active and actor.is_admin):  # the office's decision (scope: `office_for`)
+            if not in_office_scope(actor, problem):  # the decision of the office that covers the area
                 return Dispatched("not_allowed", problem, extension)
             if extension.status != "open" or not self._still_asked(extension, problem):
                 return Dispatched("stale", problem, extension)

@@ -163,7 +163,7 @@ async def test_press_tells_the_assignee_and_the_chiefs_above(store: Store, setti
     assert pressed.tell_superiors == (ids["county"],)
     await service.press(number, admin, None)
     assert await service.pressed_count(number) == 2
-    assert await office_for(store, pressed.problem) == (ids["admin"],)  # type: ignore[arg-type]
+    assert await office_for(store, settings, pressed.problem) == (ids["admin"],)  # type: ignore[arg-type]
 
 
 async def test_dispatch_tables_from_empty_and_from_the_previous_version(tmp_path: Path) -> None:
