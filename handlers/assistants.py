@@ -31,6 +31,7 @@ from handlers.callbacks import (
     pressed,
 )
 from handlers.common import Context, services
+from handlers.scope import refuse_out_of_scope
 from handlers.sending import refused
 from handlers.ui import buttons, show
 
@@ -194,10 +195,15 @@ async def _office_view(
 
 
 async def _office_chief(update: Update, context: Context, actor: Actor, chief_id: int) -> Person | None:
-    """The chief of an office button; None (answered) when they are gone or no chief now."""
-    chief = await services(context).people.by_id(chief_id)
+    """The chief of an office button; None (answered) when they are gone, no chief now, or outside the office's
+    scope (a forged button of a town office for another town's chief)."""
+    svc = services(context)
+    chief = await svc.people.by_id(chief_id)
     if chief is None or not chief.is_chief:
         await refuse(update, context, actor.language, "fallback.outdated_button")
+        return None
+    if not await svc.office.may_see(actor.known, chief.id):
+        await refuse_out_of_scope(update, context, actor.known, "person")
         return None
     return chief
 
