@@ -38,8 +38,9 @@ from bot.config import CATEGORIES, LEVELS, Settings
 from bot.i18n import Locales
 from bot.pdf import Column, Document, PdfError
 from bot.rankings import MARKED, Mark, Town, rank_towns
-from bot.tallies import MIN_RANKED, ProblemFigures, Rate, TallyService, percent
+from bot.tallies import MIN_RANKED, ProblemFigures, Rate, TallyService, day_start, percent
 from storage import Store
+from storage.assistants import walked_counts
 from storage.records import AreaRecord
 from storage.tallies import ProblemGroup
 
@@ -182,6 +183,8 @@ class ChiefRow:
     problems: Problems  # problems assigned to this chief
     rank: int | None = None
     mark: Mark = ""
+    # Assistants who walked valid patrols for this chief in the period (河长助理 代巡): (name, patrols), by name.
+    assisted: tuple[tuple[str, int], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -255,6 +258,13 @@ class AssessmentService:
         by_reporter_id = await self._tallies.problem_groups(first, last, area_id=area_id, split="reporter_id")
         by_assignee = await self._tallies.problem_groups(first, last, area_id=area_id, split="assignee")
         pressed = await self._tallies.pressed(first, last, area_id=area_id)
+        tz = self._settings.tz
+        assisted: dict[int, list[tuple[str, int]]] = {}
+        for walked in await walked_counts(
+            self._store, start=day_start(first, tz), end=day_start(last + timedelta(days=1), tz), area_id=area_id
+        ):
+            if areas is None or walked.area_id in areas:
+                assisted.setdefault(walked.chief_id, []).append((walked.assistant_name, walked.valid))
 
         def inside(area: int) -> bool:
             return areas is None or area in areas
@@ -307,6 +317,7 @@ class AssessmentService:
                         overdue_days_max=longest,
                         pressed=sum(n for a, who, _, n in pressed if who == key and inside(a)),
                     ),
+                    assisted=_merged(assisted.get(chief.person_id, [])),
                 )
             )
         if areas is None:
@@ -423,8 +434,17 @@ def _with(row: AreaRow, rank: int, mark: Mark) -> AreaRow:
 
 def _with_chief(row: ChiefRow, rank: int, mark: Mark) -> ChiefRow:
     return ChiefRow(
-        row.person_id, row.name, row.levels, row.areas, row.reaches, row.rate, row.found, row.problems, rank, mark
-    )
+        row.person_id, row.name, row.levels, row.areas, row.reaches, row.rate, row.found, row.problems, rank, mark,
+        row.assisted,
+    )  # fmt: skip
+
+
+def _merged(walked: list[tuple[str, int]]) -> tuple[tuple[str, int], ...]:
+    """One entry per assistant (a chief's reaches may lie in several areas), by name; none without a valid one."""
+    total: dict[str, int] = {}
+    for name, count in walked:
+        total[name] = total.get(name, 0) + count
+    return tuple(sorted((name, count) for name, count in total.items() if count))
 
 
 # -- rendering ---------------------------------------------------------------------------------------------
@@ -465,6 +485,7 @@ CHIEF_COLUMNS = (
     "overdue",
     "overdue_days",
     "pressed",
+    "assisted",
 )
 CATEGORY_COLUMNS = ("category", "found", "rectified", "open")
 OVERDUE_COLUMNS = ("number", "area", "reach", "category", "assignee", "deadline", "days", "pressed")
@@ -482,10 +503,12 @@ WIDTHS = {
     "reach": 4.0,
     "assignee": 2.2,
     "deadline": 2.2,
+    "assisted": 3.0,
 }
 TEXT_COLUMNS = frozenset(
-    {"mark", "area_code", "area", "chief", "level", "areas", "reaches", "category", "reach", "assignee", "deadline"}
-)
+    {"mark", "area_code", "area", "chief", "level", "areas", "reaches", "category", "reach", "assignee", "deadline",
+     "assisted"}
+)  # fmt: skip
 
 
 class AssessmentReport:
@@ -520,6 +543,7 @@ class AssessmentReport:
             self.say("rule_patrol"),
             self.say("rule_rectification"),
             self.say("rule_found"),
+            self.say("rule_assisted"),
             self.say("rule_ranking", min=MIN_RANKED, marked=MARKED),
         ]
 
@@ -608,6 +632,9 @@ class AssessmentReport:
                 "level": "/".join(self._level(level) for level in c.levels),
                 "areas": self.say("joiner").join(f"{code} {name}".strip() for code, name in c.areas),
                 "reaches": self.say("joiner").join(f"{code} {name}".strip() for code, name in c.reaches),
+                "assisted": self.say("joiner").join(
+                    self.say("assisted_one", name=name, count=count) for name, count in c.assisted
+                ),
                 "required": c.rate.required,
                 "valid": c.rate.done,
                 "rate": percent(c.rate),

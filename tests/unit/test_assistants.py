@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.assessment import CHIEF_COLUMNS, AssessmentReport, AssessmentService, parse_period
 from bot.assistants import AssistantService, link_code
 from bot.config import Settings, load_settings
 from bot.dialogs import Dialogs
@@ -183,3 +184,26 @@ async def test_the_chiefs_digest_and_the_reach_card_name_the_assistant(store: St
     office = Office(store, settings, Dialogs(store), Joining(store, settings), Roster(store, settings))
     last = (await office.reach_file(record)).last_patrol
     assert last is not None and (last.walker, last.assistant) == ("老王", "小张")
+
+
+async def test_the_assessment_report_names_the_assistant_beside_the_chief(store: Store, settings: Settings) -> None:
+    """The assessment report (考核通报) counts an assistant's patrol for the chief, as the tallies do, and its
+    chief table names who walked for them."""
+    world = World(store)
+    chief, helper, reach = await _chief_and_assistant(world)
+    other = await world.person("老李", level="village")
+    await world.assign(other, await world.reach("XM-2", await world.area("QX")), "2025-02-01")
+    await world.patrol(chief, reach, "2025-03-05 10:00", walked_by=helper)
+    await world.patrol(chief, reach, "2025-03-12 10:00", walked_by=helper)
+    await world.patrol(chief, reach, "2025-03-19 10:00")
+    period = parse_period("2025-03", d("2025-12-01"))
+    assert period is not None
+    report = await AssessmentService(store, settings).build(period, office="X", language="zh")
+    rows = {row.name: row for row in report.chiefs}
+    assert rows["老王"].assisted == (("小张", 2),)
+    assert rows["老李"].assisted == ()
+    tally = await TallyService(store, settings).patrol_rate(period.first, period.last)
+    assert rows["老王"].rate == next(c.rate for c in tally.chiefs if c.person_id == chief)
+    table = AssessmentReport(report, Locales.load(), "zh")
+    cells = {row[CHIEF_COLUMNS.index("chief")]: row[CHIEF_COLUMNS.index("assisted")] for row in table.chief_rows()}
+    assert cells["老王"] == "小张 2 次" and cells["老李"] == ""
