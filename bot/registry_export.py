@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.cells import escape_formula
-from bot.registry import AREA_COLUMNS, CHIEF_COLUMNS, GEOMETRY_COLUMN, REACH_COLUMNS, Kind, write_csv
+from bot.registry import AREA_COLUMNS, CHIEF_COLUMNS, GEOMETRY_COLUMN, OFFICE_AREAS, REACH_COLUMNS, Kind, write_csv
 from storage import Store
 
 AREAS_FILE = "areas.csv"
@@ -41,10 +41,14 @@ class Registry:
     reaches: list[tuple[list[Any], dict[str, Any] | None]]
     chiefs: list[list[Any]]
     without_area: list[str]
+    # The chiefs file's columns: with `office_areas` only when some row is office staff (a town's office), so a
+    # registry without any keeps the file it always had.
+    chief_columns: tuple[str, ...] = CHIEF_COLUMNS
 
 
 async def gather(store: Store) -> Registry:
-    """Areas, reaches and active chiefs with their active reaches, sorted as the store lists them."""
+    """Areas, reaches, and active chiefs with their active reaches, then the office staff of a town's office
+    (scoped admins who are no chiefs), sorted as the store lists them."""
     areas = await store.areas.all()
     area_codes = {a.id: a.code for a in areas}
     reaches = [
@@ -56,7 +60,9 @@ async def gather(store: Store) -> Registry:
     ]
     chiefs: list[list[Any]] = []
     without_area: list[str] = []
+    chief_ids = set()
     for person in await store.people.chiefs():
+        chief_ids.add(person.id)
         area_code = area_codes.get(person.home_area_id) if person.home_area_id is not None else None
         if area_code is None:
             without_area.append(person.name)
@@ -69,9 +75,24 @@ async def gather(store: Store) -> Registry:
                 area_code,
                 ";".join(sorted({a.reach_code for a in assignments})),
                 person.telegram_id,
+                ";".join(area_codes[a] for a in person.scope if a in area_codes),
             ]
         )
-    return Registry([[a.code, a.name_zh, a.name_en] for a in areas], reaches, chiefs, without_area)
+    for person in await store.people.with_role("admin"):
+        if person.id in chief_ids or not person.scope:
+            continue  # a county admin is not in the registry (ADMIN_IDS, invites); a chief is listed above
+        area_code = area_codes.get(person.home_area_id) if person.home_area_id is not None else None
+        if area_code is None:
+            without_area.append(person.name)
+        office = ";".join(area_codes[a] for a in person.scope if a in area_codes)
+        chiefs.append([person.name, person.phone, None, area_code, "", person.telegram_id, office])
+    columns: tuple[str, ...] = CHIEF_COLUMNS
+    if any(row[-1] for row in chiefs):
+        columns = (*CHIEF_COLUMNS, OFFICE_AREAS)
+    else:
+        chiefs = [row[:-1] for row in chiefs]
+    areas_rows = [[a.code, a.name_zh, a.name_en] for a in areas]
+    return Registry(areas_rows, reaches, chiefs, without_area, columns)
 
 
 # A cell holds at most this many characters (Excel's limit): a longer reach line cannot go in a workbook.
@@ -102,7 +123,7 @@ def render_xlsx(registry: Registry, titles: Mapping[Kind, str], headers: Mapping
     sheets: list[tuple[Kind, Sequence[str], list[list[Any]]]] = [
         ("areas", AREA_COLUMNS, registry.areas),
         ("reaches", (*REACH_COLUMNS, GEOMETRY_COLUMN), [_reach_cells(row, line) for row, line in registry.reaches]),
-        ("chiefs", CHIEF_COLUMNS, registry.chiefs),
+        ("chiefs", registry.chief_columns, registry.chiefs),
     ]
     first = book.active
     assert first is not None
@@ -158,7 +179,7 @@ async def render(store: Store) -> tuple[dict[str, bytes], ExportResult]:
     files = {
         AREAS_FILE: (BOM + write_csv(AREA_COLUMNS, registry.areas)).encode("utf-8"),
         REACHES_FILE: _feature_collection(features).encode("utf-8"),
-        CHIEFS_FILE: (BOM + write_csv(CHIEF_COLUMNS, registry.chiefs)).encode("utf-8"),
+        CHIEFS_FILE: (BOM + write_csv(registry.chief_columns, registry.chiefs)).encode("utf-8"),
     }
     return files, result
 

@@ -73,3 +73,35 @@ def test_an_office_row_naming_an_unknown_area_is_refused(cli: Cli, tmp_path: Pat
     assert code != 0
     assert "XX" in err
     assert "陈文" not in people(tmp_path)
+
+
+def test_office_staff_survive_a_registry_round_trip(cli: Cli, tmp_path: Path) -> None:
+    """`registry export` writes the office_areas column when there is office staff, in CSV and in XLSX, and a
+    fresh database importing the export has the same offices (a town's office is not lost on the way)."""
+    (tmp_path / "areas.csv").write_text(AREAS, encoding="utf-8")
+    (tmp_path / "reaches.csv").write_text(REACHES, encoding="utf-8")
+    (tmp_path / "chiefs.csv").write_text(
+        "name,phone,level,area_code,reach_codes,telegram_id,office_areas\n"
+        "王五,13800000001,town,QT,DBH-01,,QT\n"
+        "陈文,13800000002,,CD,,,CD;CN\n",
+        encoding="utf-8",
+    )
+    files = [tmp_path / name for name in ("areas.csv", "reaches.csv", "chiefs.csv")]
+    assert cli("registry", "import", *files)[0] == 0
+    out = tmp_path / "out"
+    code, _, err = cli("registry", "export", out)
+    assert code == 0, err
+    chiefs = (out / "chiefs.csv").read_text(encoding="utf-8-sig").splitlines()
+    assert chiefs[0].endswith(",office_areas")
+    assert "陈文,13800000002,,CD,,,CD;CN" in chiefs
+    workbook = tmp_path / "registry.xlsx"
+    assert cli("registry", "export", "--format", "xlsx", "--out", workbook, DEFAULT_LANGUAGE="zh")[0] == 0
+    for source in ([out / "areas.csv", out / "reaches.geojson", out / "chiefs.csv"], [workbook]):
+        fresh = tmp_path / f"fresh-{len(source)}"
+        code, _, err = cli("registry", "import", *source, DATA_DIR=str(fresh / "data"))
+        assert code == 0, err
+        again = people(fresh)
+        wang, codes = again["王五"]
+        assert wang.roles == {"chief": "town", "admin": None} and scope_codes(wang, codes) == ["QT"]
+        chen, _ = again["陈文"]
+        assert chen.roles == {"admin": None} and scope_codes(chen, codes) == ["CD", "CN"]
