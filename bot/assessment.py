@@ -214,6 +214,8 @@ class Assessment:
     chiefs: list[ChiefRow]
     categories: dict[str, ProblemFigures] = field(default_factory=dict)
     overdue: list[OverdueRow] = field(default_factory=list)
+    # ASSISTANT_PATROLS_COUNT: whether assistants' patrols count toward the rate (the report says which).
+    assistants_count: bool = True
 
 
 def _sum_groups(groups: Sequence[ProblemGroup]) -> tuple[ProblemFigures, int]:
@@ -358,6 +360,7 @@ class AssessmentService:
             chiefs=_rank_chiefs(chief_rows),
             categories=categories,
             overdue=overdue,
+            assistants_count=self._settings.assistant_patrols_count,
         )
 
     async def _overdue(
@@ -543,7 +546,7 @@ class AssessmentReport:
             self.say("rule_patrol"),
             self.say("rule_rectification"),
             self.say("rule_found"),
-            self.say("rule_assisted"),
+            self.say("rule_assisted" if self.report.assistants_count else "rule_assisted_not_counted"),
             self.say("rule_ranking", min=MIN_RANKED, marked=MARKED),
         ]
 
@@ -815,9 +818,15 @@ async def assessment_file(
 ) -> tuple[Assessment, bytes]:
     """The report and its file. The file is drawn in a worker thread (a county's PDF takes a second or two).
     Raises `AssessmentError` for an unknown area or level, or a PDF without a Chinese font."""
+    office = office_name(settings, locales, language)
+    if areas is not None:
+        # A town's office reports as itself, not as the county (OFFICE_NAME is the county's).
+        names = [a.name(language) for a in await store.areas.all() if a.id in areas]
+        joined = locales.plain(language, "assessment.joiner").join(names)
+        office = locales.plain(language, "assessment.office_of", areas=joined)
     report = await AssessmentService(store, settings).build(
         period,
-        office=office_name(settings, locales, language),
+        office=office,
         language=language,
         area_code=area_code,
         level=level,

@@ -99,7 +99,7 @@ def test_the_demo_month_as_xlsx_and_pdf_agrees_with_stats(cli: Cli, tmp_path: Pa
         assert (row["发现问题"], row["应整改"], row["按期整改"], row["逾期未整改"]) == (
             p["new"], p["due"], p["closed_on_time"], p["overdue"],
         )  # fmt: skip
-        assert row["河长发现"] + row["志愿者发现"] <= row["发现问题"]
+        assert row["河长发现"] + row["河小义发现"] <= row["发现问题"]
     [total] = [row for row in table(book["片区"]) if row["片区"] == "合计"]
     assert (total["应巡次数"], total["有效巡河"]) == (stats["patrol_rate"]["required"], stats["patrol_rate"]["done"])
     assert (total["发现问题"], total["应整改"], total["按期整改"], total["逾期未整改"]) == (

@@ -11,7 +11,14 @@ from datetime import date
 
 import pytest
 
-from bot.assessment import AssessmentError, AssessmentReport, AssessmentService, parse_period, preset
+from bot.assessment import (
+    AssessmentError,
+    AssessmentReport,
+    AssessmentService,
+    assessment_file,
+    parse_period,
+    preset,
+)
 from bot.config import Settings
 from bot.i18n import Locales
 from bot.tallies import TallyService
@@ -127,3 +134,21 @@ async def test_a_scope_keeps_its_areas_and_refuses_others(store: Store, settings
     with pytest.raises(AssessmentError) as error:
         await service.build(period, office="X", language="zh", area_code=outside.code, areas=frozenset({inside.id}))
     assert error.value.key == "unknown_area"
+
+
+async def test_a_town_office_reports_as_itself_and_says_how_assistants_count(store: Store, settings: Settings) -> None:
+    """OFFICE_NAME is the county's: a scoped office's report is titled with its own areas. The rules state
+    whether assistants' patrols count, as ASSISTANT_PATROLS_COUNT says."""
+    period = parse_period("2026-10", TODAY)
+    assert period is not None
+    inside = (await store.areas.all())[0]
+    report, _ = await assessment_file(
+        store, settings, LOCALES, language="zh", period=period, fmt="xlsx", areas=frozenset({inside.id})
+    )
+    assert report.office == f"{inside.name_zh}河长办"
+    counted = AssessmentReport(report, LOCALES, "zh").rules()
+    assert any("并计入巡河率" in line for line in counted)
+    off = settings.model_copy(update={"assistant_patrols_count": False})
+    report, _ = await assessment_file(store, off, LOCALES, language="zh", period=period, fmt="xlsx")
+    assert report.office == "河长办"
+    assert any("不计入巡河率" in line for line in AssessmentReport(report, LOCALES, "zh").rules())
