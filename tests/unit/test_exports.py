@@ -420,6 +420,13 @@ async def test_every_export_names_the_assistant_who_walked_a_patrol(
     await world.assign(zhang, xm, "2025-01-01")
     own = await world.patrol(zhang, xm, "2025-03-05 09:00")
     walked = await world.patrol(zhang, xm, "2025-03-12 09:00", walked_by=xiao)
+    for patrol, at in ((own, "2025-03-05T01:0"), (walked, "2025-03-12T01:0")):  # a line for the tracks layer
+        for minute, lon in ((1, 120.45), (2, 120.46)):
+            await store.execute(
+                "INSERT INTO patrol_points (patrol_id, at, lat, lon, accuracy_m, source)"
+                " VALUES (?, ?, 32.5, ?, 5, 'live')",
+                (patrol, f"{at}{minute}:00Z", lon),
+            )
     out = tmp_path / f"march.{fmt}" if fmt != "csv" else tmp_path / "march"
     await export(store, settings, LOCALES, language="zh", fmt=fmt, first=MARCH[0], last=MARCH[1], out=out)  # type: ignore[arg-type]
     if fmt == "xlsx":
@@ -430,11 +437,11 @@ async def test_every_export_names_the_assistant_who_walked_a_patrol(
         text = (out / CSV_FILES["patrols"]).read_text(encoding="utf-8-sig")
         rows = list(csv.DictReader(io.StringIO(text)))
     else:
-        data = json.loads(out.read_text(encoding="utf-8"))
+        data = json.loads((out / GEOJSON_FILES["tracks"]).read_text(encoding="utf-8"))
         rows = [
             {"巡河编号": f["properties"]["patrol_id"], "巡河人": f["properties"]["chief"],
              "代巡助理": f["properties"]["walked_by"]}
-            for f in data["features"] if f["properties"]["kind"] == "patrol"
+            for f in data["features"]
         ]  # fmt: skip
     by_id = {int(r["巡河编号"]): r for r in rows}  # type: ignore[arg-type]
     assert by_id[walked]["巡河人"] == "张三" and by_id[walked]["代巡助理"] == "小周"

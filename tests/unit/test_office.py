@@ -161,6 +161,6 @@ async def test_creating_an_invite_closes_the_dialog(store: Store, office: Office
     admin = person(admin_id, telegram_id=555)
     await office.begin_invite(555)
     assert (await Dialogs(store).at(555, INVITE, "role")) is not None
-    created = await office.create_invite(admin, {"role": "admin", "name": "钱七"})
+    created = await office.create_invite(admin, {"role": "admin", "name": "钱七", "county": True})
     assert created.role == "admin" and created.level is None and created.reaches == []
     assert await Dialogs(store).get(555) is None

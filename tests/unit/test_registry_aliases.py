@@ -9,6 +9,7 @@ import pytest
 from bot.registry import (
     COLUMNS,
     GEOMETRY_COLUMN,
+    OFFICE_AREAS,
     canonical_header,
     cell_text,
     crs_name,
@@ -40,7 +41,7 @@ def test_chinese_and_english_headers_name_the_same_columns() -> None:
 
 
 def test_every_column_has_a_header_in_both_languages() -> None:
-    columns = {c for kind in COLUMNS.values() for c in kind} | {GEOMETRY_COLUMN}
+    columns = {c for kind in COLUMNS.values() for c in kind} | {GEOMETRY_COLUMN, OFFICE_AREAS}
     assert set(header_names("en")) == columns == set(header_names("zh_CN"))
     assert header_names("en")["name_zh"] == "name_zh" and header_names("zh_CN")["phone"] == "手机号"
 
