@@ -183,7 +183,7 @@ class ChiefRow:
     problems: Problems  # problems assigned to this chief
     rank: int | None = None
     mark: Mark = ""
-    # Assistants who walked valid patrols for this chief in the period (河长助理 代巡): (name, patrols), by name.
+    # Assistants who walked valid patrols for this chief in the period: (name, patrols), by name.
     assisted: tuple[tuple[str, int], ...] = ()
 
 
