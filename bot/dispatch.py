@@ -190,7 +190,9 @@ class DispatchService:
                 if not moved:
                     return Dispatched("stale", problem, extension)
                 old = problem.deadline.isoformat() if problem.deadline else None
-                data = {"request": extension.id, "old": old, "new": extension.new_deadline.isoformat()}
+                new = extension.new_deadline.isoformat()
+                # "deadline", as every event that sets one: the tallies read the deadline in force from the log.
+                data = {"request": extension.id, "old": old, "new": new, "deadline": new}
             else:
                 data = {"request": extension.id, "asked": extension.new_deadline.isoformat()}
             await self._store.problems.add_event(

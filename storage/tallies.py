@@ -297,9 +297,11 @@ class Tallies:
                 f" SELECT p.area_id, p.category, {key} AS split,"
                 "  (SELECT v.to_status FROM problem_events v WHERE v.problem_id = p.id AND v.at < :e"
                 "   AND v.to_status IS NOT NULL ORDER BY v.id DESC LIMIT 1) AS status_then,"
-                "  COALESCE((SELECT json_extract(v.data, '$.deadline') FROM problem_events v"
-                "   WHERE v.problem_id = p.id AND v.at < :e AND json_extract(v.data, '$.deadline') IS NOT NULL"
-                "   ORDER BY v.id DESC LIMIT 1), p.deadline) AS deadline_then"
+                # A grant stored by an older version names the new deadline `new` only: read it as `deadline`.
+                "  COALESCE((SELECT d.deadline FROM (SELECT v.id, COALESCE(json_extract(v.data, '$.deadline'),"
+                "   CASE WHEN v.action = 'extension_granted' THEN json_extract(v.data, '$.new') END) AS deadline"
+                "   FROM problem_events v WHERE v.problem_id = p.id AND v.at < :e) d"
+                "   WHERE d.deadline IS NOT NULL ORDER BY d.id DESC LIMIT 1), p.deadline) AS deadline_then"
                 f" FROM found JOIN problems p ON p.id = found.id WHERE p.reported_at < :e{area})"
                 # NULL < :last is NULL, which sum() skips: no deadline, not overdue.
                 " SELECT area_id, category, split, count(*), sum(deadline_then < :last),"
