@@ -176,7 +176,10 @@ class DispatchService:
             assert problem is not None
             if not in_office_scope(actor, problem):  # the decision of the office that covers the area
                 return Dispatched("not_allowed", problem, extension)
-            if extension.status != "open" or not self._still_asked(extension, problem):
+            if extension.status != "open":
+                return Dispatched("stale", problem, extension)
+            if not self._still_asked(extension, problem):
+                await self._store.dispatch.withdraw_open(problem.id)  # it lapsed: let the next one be asked
                 return Dispatched("stale", problem, extension)
             decided = await self._store.dispatch.decide_extension(
                 extension.id, status="granted" if grant else "refused", decided_by=actor.id

@@ -108,6 +108,9 @@ async def test_extension_one_open_request_later_dates_only_decided_once(store: S
     await store.problems.transition(number, expect=("assigned",), status="assigned", deadline=date(2026, 12, 22))
     assert (await service.decide_extension(again.extension.id, admin, grant=True, note=None)).outcome == "stale"
     await store.problems.transition(number, expect=("assigned",), status="assigned", deadline=date(2026, 12, 20))
+    assert (await service.decide_extension(again.extension.id, admin, grant=False, note="x")).outcome == "stale"
+    again = await service.ask_extension(number, village, "more rain", date(2026, 12, 30))
+    assert again.extension is not None
     refused = await service.decide_extension(again.extension.id, admin, grant=False, note="enough")
     assert refused.outcome == "ok" and refused.problem is not None and refused.problem.deadline == date(2026, 12, 20)
     assert refused.tell_reporters == ()
@@ -237,3 +240,46 @@ async def test_a_granted_extension_is_not_overdue_in_stats_assessment_or_export(
     rows = {int(r[0]): r for r in list(csv.reader(io.StringIO(text)))[1:]}
     column = PROBLEM_COLUMNS.index("overdue_days")
     assert [rows[n][column] for n in numbers] == ["0", "0"]
+
+
+async def test_a_request_lapses_with_a_reassign_close_dismiss_or_reopen(store: Store, settings: Settings) -> None:
+    """A request the problem has left behind is withdrawn, not left open: it would block every later request
+    (one open per problem) and the card would still say one waits."""
+    ids = await setup(store)
+    service = services(store, settings)
+    problems = ProblemService(store, settings)
+    village, other = await known(store, settings, ids["village"]), await known(store, settings, ids["other"])
+    admin = await known(store, settings, ids["admin"])
+    number = ids["problem"]
+    asked = await service.ask_extension(number, village, "rain", date(2026, 12, 20))
+    assert asked.extension is not None
+    assert (await problems.act(number, admin, "assign", assignee_id=ids["other"])).outcome == "ok"
+    assert (await store.dispatch.extension(asked.extension.id)).status == "withdrawn"  # type: ignore[union-attr]
+    problem = await store.problems.by_id(number)
+    assert problem is not None and (await problems.card(problem, timeline=False)).extension_asked is None
+    again = await service.ask_extension(number, other, "his turn", date(2026, 12, 25))
+    assert again.outcome == "ok" and again.extension is not None
+    # Sent for verification, then closed: the request lapses with it; reopened, the next one may be asked.
+    assert (await problems.act(number, other, "rectify")).outcome == "ok"
+    assert (await problems.act(number, admin, "close")).outcome == "ok"
+    assert await service.open_extension(number) is None
+    reporter = await known(store, settings, ids["reporter"])
+    assert (await problems.act(number, reporter, "reopen")).outcome == "ok"
+    third = await service.ask_extension(number, other, "after reopening", date(2027, 6, 1))
+    assert third.extension is not None
+    assert (await problems.act(number, admin, "dismiss")).outcome == "ok"
+    assert await service.open_extension(number) is None
+
+
+async def test_a_decision_on_a_lapsed_request_withdraws_it(store: Store, settings: Settings) -> None:
+    ids = await setup(store)
+    service = services(store, settings)
+    village, admin = await known(store, settings, ids["village"]), await known(store, settings, ids["admin"])
+    number = ids["problem"]
+    asked = await service.ask_extension(number, village, "rain", date(2026, 12, 20))
+    assert asked.extension is not None
+    # The deadline moved by some other way (an older version's reopen, the database edited by hand).
+    await store.problems.transition(number, expect=("assigned",), status="assigned", deadline=date(2026, 12, 12))
+    assert (await service.decide_extension(asked.extension.id, admin, grant=True, note=None)).outcome == "stale"
+    assert await service.open_extension(number) is None
+    assert (await service.ask_extension(number, village, "again", date(2026, 12, 22))).outcome == "ok"
