@@ -283,3 +283,30 @@ async def test_a_decision_on_a_lapsed_request_withdraws_it(store: Store, setting
     assert (await service.decide_extension(asked.extension.id, admin, grant=True, note=None)).outcome == "stale"
     assert await service.open_extension(number) is None
     assert (await service.ask_extension(number, village, "again", date(2026, 12, 22))).outcome == "ok"
+
+
+async def test_presses_count_against_whom_they_pressed_after_a_transfer(store: Store, settings: Settings) -> None:
+    """督办 before a transfer pressed the chief who had the problem then: it stays his, the new assignee's
+    count starts at the transfer; the problem's own count is both."""
+    ids = await setup(store)
+    service = services(store, settings)
+    admin = await known(store, settings, ids["admin"])
+    number = ids["problem"]
+    await service.press(number, admin, "hurry")
+    await service.press(number, admin, None)
+    assert (
+        await service.transfer(number, admin, person_id=ids["county"], keep_deadline=True, note=None)
+    ).outcome == "ok"
+    await service.press(number, admin, "still")
+    today = ProblemService(store, settings).today()
+    last = today + timedelta(days=40)  # the deadline, 2026-12-10, is past by then: the problem is overdue
+    rows = await TallyService(store, settings).pressed(today, last)
+    assert sorted((who, problem, n) for _, who, problem, n in rows) == sorted(
+        [(str(ids["county"]), number, 1), (str(ids["village"]), number, 2)]
+    )
+    period = ReportPeriod("month", last.year, last.month, today, last)
+    report = await AssessmentService(store, settings).build(period, office="X", language="en", today=last)
+    chiefs = {c.person_id: c.problems.pressed for c in report.chiefs}
+    assert (chiefs[ids["village"]], chiefs[ids["county"]]) == (2, 1)
+    assert [(o.number, o.pressed) for o in report.overdue] == [(number, 3)]
+    assert sum(a.problems.pressed for a in report.areas) == 3
