@@ -62,7 +62,7 @@ def event_detail(locales: Locales, language: str, action: str, data: Mapping[str
 
 
 def event_text(locales: Locales, language: str, action: str, data: Mapping[str, Any], name: str | None) -> str:
-    """The event's words and what it changed, as one line's middle ("transferred → 李四, due 2026-12-20")."""
+    """The event's words and what it changed, as one line's middle ("transferred → Li Ming, due 2026-12-20")."""
     return event_words(locales, language, action) + event_detail(locales, language, action, data, name)
 
 
