@@ -339,7 +339,9 @@ class AssessmentService:
             max((r.problems.overdue_days_max for r in area_rows), default=0),
             sum(r.problems.pressed for r in area_rows),
         )
-        pressed_by_problem = {problem: n for _, _, problem, n in pressed}
+        pressed_by_problem: dict[int, int] = {}
+        for _, _, problem, n in pressed:  # a row per chief pressed: a transferred problem has several
+            pressed_by_problem[problem] = pressed_by_problem.get(problem, 0) + n
         overdue = await self._overdue(
             await self._tallies.problem_groups(first, last, area_id=area_id, split="problem"),
             records=records,

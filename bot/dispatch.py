@@ -176,7 +176,10 @@ class DispatchService:
             assert problem is not None
             if not in_office_scope(actor, problem):  # the decision of the office that covers the area
                 return Dispatched("not_allowed", problem, extension)
-            if extension.status != "open" or not self._still_asked(extension, problem):
+            if extension.status != "open":
+                return Dispatched("stale", problem, extension)
+            if not self._still_asked(extension, problem):
+                await self._store.dispatch.withdraw_open(problem.id)  # it lapsed: let the next one be asked
                 return Dispatched("stale", problem, extension)
             decided = await self._store.dispatch.decide_extension(
                 extension.id, status="granted" if grant else "refused", decided_by=actor.id
@@ -190,7 +193,9 @@ class DispatchService:
                 if not moved:
                     return Dispatched("stale", problem, extension)
                 old = problem.deadline.isoformat() if problem.deadline else None
-                data = {"request": extension.id, "old": old, "new": extension.new_deadline.isoformat()}
+                new = extension.new_deadline.isoformat()
+                # "deadline", as every event that sets one: the tallies read the deadline in force from the log.
+                data = {"request": extension.id, "old": old, "new": new, "deadline": new}
             else:
                 data = {"request": extension.id, "asked": extension.new_deadline.isoformat()}
             await self._store.problems.add_event(

@@ -33,6 +33,7 @@ from PIL import Image, UnidentifiedImageError
 
 from bot import maps, units
 from bot.config import Language, Settings
+from bot.events import assignee_of, event_text
 from bot.geo import lines_of
 from bot.i18n import Locales
 from bot.maps import Basemap, LatLon, LegendItem, Mark, Scene, Stroke
@@ -569,18 +570,17 @@ class _Writer:
         doc.blocks.append(Table(header, rows, [0.8, 1.3, 1.6, 0.8, 1, 0.8, 4]))
 
     def event_line(self, problem: ProblemRow, index: int, names: dict[int, str]) -> str:
+        """One event as the card and the export word it (`bot.events`): a transfer's target and deadline, an
+        extension's dates."""
         event = problem.events[index]
-        key = f"problem.event.{event.action}"
+        assignee = assignee_of(event.data)
+        name = None if assignee is None else names.get(assignee, "?")
         line = self.say(
             "event",
             when=self.when(event.at),
             who=event.actor_name or self.word("problem.system", "-"),
-            what=self.word(key, event.action),
+            what=event_text(self.locales, self.language, event.action, event.data, name),
         )
-        assignee = event.data.get("assignee")
-        if event.action in ("assign", "reassign") and assignee is not None:
-            name = names.get(int(assignee), "?") if str(assignee).lstrip("-").isdigit() else "?"
-            line += self.say("event_to", name=name, deadline=event.data.get("deadline", ""))
         if event.note:
             line += self.say("event_note", note=event.note)
         return line

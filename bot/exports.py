@@ -15,9 +15,10 @@ Formats:
   QGIS and a Shapefile take each as one layer: problems.geojson (Points), tracks.geojson (LineStrings: patrols
   with at least two track points; the others are in the spreadsheet only) and reaches.geojson (the registry's
   reaches that have a geometry). Zip or directory as for csv. Times carry the local offset ("+08:00"); a
-  problem's `timeline` is a list of event objects (at, actor, action, action_name, note, assignee, deadline), so
-  GDAL keeps it whole as JSON rather than reading a date out of it. The patrol-rate table has no geometry and is
-  not in it.
+  problem's `timeline` is a list of event objects (at, actor, action, action_name, detail, note, and what the
+  event changed as fields: assignee, deadline, department, kept_deadline, old_deadline, new_deadline,
+  asked_deadline; `bot.events`), so GDAL keeps it whole as JSON rather than reading a date out of it. The
+  patrol-rate table has no geometry and is not in it.
 
 Every export takes `areas` (an office's scope: None is the whole county): patrols, problems and reaches of those
 areas only, and the patrol-rate rows of those areas (a chief with reaches in several areas stays whole).
@@ -52,6 +53,7 @@ from zoneinfo import ZoneInfo
 
 from bot.cells import escape_formula
 from bot.config import Settings
+from bot.events import assignee_of, event_detail, event_facts, event_text, event_words
 from bot.i18n import Locales
 from bot.outputs import write_replacing
 from bot.reachability import reason_of, waiting_label
@@ -222,44 +224,37 @@ class _Rows:
         ]
 
     def events(self, problem: ProblemRow, names: dict[int, str]) -> list[dict[str, Any]]:
-        """The timeline as event objects (GeoJSON): GDAL keeps a list of objects whole, as JSON."""
+        """The timeline as event objects (GeoJSON): GDAL keeps a list of objects whole, as JSON. Each has its
+        words and details as the spreadsheet's timeline says them (`bot.events`), and the details as fields."""
         events = []
         for event in problem.events:
+            name = self.assignee_name(event.data, names)
             item: dict[str, Any] = {
                 "at": event.at.astimezone(self.tz).isoformat(timespec="seconds"),
                 "actor": event.actor_name or self.say("problem.system"),
                 "action": event.action,
-                "action_name": self.event_words(event.action),
+                "action_name": event_words(self.locales, self.language, event.action),
+                "detail": event_detail(self.locales, self.language, event.action, event.data, name),
                 "note": event.note,
             }
-            assignee = event.data.get("assignee")
-            if event.action in ("assign", "reassign") and assignee is not None:
-                item["assignee"] = names.get(int(assignee), "?")
-                item["deadline"] = event.data.get("deadline")
-            events.append(item)
+            events.append(item | event_facts(event.action, event.data, name))
         return events
 
-    def event_words(self, action: str) -> str:
-        """An event kind in words: the lifecycle's, the dispatch kinds' (bot.dispatch), else the kind itself."""
-        for key in (f"problem.event.{action}", f"dispatch.event.{action}"):
-            if self.locales.has(key):
-                return self.say(key)
-        return action
+    @staticmethod
+    def assignee_name(data: dict[str, Any], names: dict[int, str]) -> str | None:
+        assignee = assignee_of(data)
+        return None if assignee is None else names.get(assignee, "?")
 
     def timeline(self, problem: ProblemRow, names: dict[int, str]) -> str:
         lines = []
         for event in problem.events:
+            name = self.assignee_name(event.data, names)
             line = self.say(
                 "export.event",
                 when=event.at.astimezone(self.tz).strftime("%Y-%m-%d %H:%M"),
                 who=event.actor_name or self.say("problem.system"),
-                what=self.event_words(event.action),
+                what=event_text(self.locales, self.language, event.action, event.data, name),
             )
-            assignee = event.data.get("assignee")
-            if event.action in ("assign", "reassign", "transferred") and assignee is not None:
-                line += self.say(
-                    "export.event_to", name=names.get(int(assignee), "?"), deadline=event.data.get("deadline", "")
-                )
             if event.note:
                 line += self.say("export.event_note", note=event.note)
             lines.append(line)

@@ -43,6 +43,11 @@ __all__ = [  # ProblemRecord and ProblemPhoto too: handlers show them, and impor
 MAX_PHOTOS = 5
 NOTE_FLOW = "problem_note"  # the dialog while an assignee sends after-photos, or someone types a reason
 Action = Literal["assign", "rectify", "close", "reject", "dismiss", "reopen"]
+# The steps after which an open extension request (bot.dispatch) no longer answers the problem: it has left its
+# asker (assigned or reassigned), ended, or come back with a fresh deadline. It is withdrawn, or it would block
+# every later request (one open per problem) and the card would still say one waits. Rectify and reject keep it:
+# the asker and the deadline stay, and a sent-back problem may still need the time.
+LAPSING: frozenset[Action] = frozenset({"assign", "close", "dismiss", "reopen"})
 Outcome = Literal[
     "ok", "not_allowed", "own_rectification", "too_late", "inactive_assignee", "not_a_chief", "same_assignee"
 ]
@@ -639,6 +644,8 @@ class ProblemService:
                 action_name, to_status = "reopen", status
             if not ok:
                 return Change("not_allowed", problem)
+            if action in LAPSING:
+                await self._store.dispatch.withdraw_open(problem.id)
             await self._store.problems.add_event(
                 problem.id,
                 actor_id=actor.id,

@@ -360,7 +360,9 @@ async def transfer_done(update: Update, context: Context, actor: Actor, data: Di
     assert telegram_id is not None
     note = None
     dialog = await svc.dialogs.at(telegram_id, FLOW, "transfer")
-    if dialog is not None and dialog.data.get("problem") == data.problem and dialog.data.get("target") == data.target:
+    # The note typed for this very transfer: a department's id may equal a chief's, so the kind is compared too.
+    chosen = {"problem": data.problem, "kind": data.kind, "target": data.target}
+    if dialog is not None and all(dialog.data.get(key) == value for key, value in chosen.items()):
         note = dialog.data.get("note")
         await svc.dialogs.clear(telegram_id, FLOW)
     target = {"department_id": data.target} if data.kind == "d" else {"person_id": data.target}

@@ -18,7 +18,7 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler, filt
 from bot.config import CATEGORIES, Language
 from bot.deadlines import Notice
 from bot.dialogs import Dialog
-from bot.dispatch import DISPATCH_EVENTS
+from bot.events import event_text
 from bot.failures import one_record
 from bot.people import Person
 from bot.permissions import decide_in_area
@@ -175,52 +175,12 @@ def _timeline_lines(svc: Services, lang: Language, card: Card) -> list[str]:
             "problem.event_line",
             when=event.at.astimezone(tz).strftime("%m-%d %H:%M"),
             who=who,
-            what=_p(svc, lang, event_key(event.action)),
+            what=event_text(svc.locales, lang, event.action, event.data, entry.target.name if entry.target else None),
         )
-        line += dispatch_detail(svc, lang, event.action, event.data, entry.target.name if entry.target else "?")
-        if event.action in ("assign", "reassign") and "assignee" in event.data:
-            target = entry.target
-            line += _t(
-                svc,
-                lang,
-                "problem.event_to",
-                name=target.name if target else "?",
-                deadline=event.data.get("deadline", ""),
-            )
         if event.note:
             line += _t(svc, lang, "problem.event_note", note=event.note)
         lines.append(line)
     return lines
-
-
-def event_key(action: str) -> str:
-    """The locale key of an event kind's words: the dispatch kinds have their own table."""
-    return f"dispatch.event.{action}" if action in DISPATCH_EVENTS else f"problem.event.{action}"
-
-
-def dispatch_detail(svc: Services, lang: Language, action: str, data: Mapping[str, object], name: str) -> str:
-    """What a dispatch event changed, after its words: the dates of an extension, whom a transfer went to."""
-    if action == "extension_asked":
-        return _t(svc, lang, "dispatch.detail.asked", new=data.get("new", ""))
-    if action == "extension_granted":
-        return _t(svc, lang, "dispatch.detail.granted", old=data.get("old", ""), new=data.get("new", ""))
-    if action == "extension_refused":
-        return _t(svc, lang, "dispatch.detail.refused", asked=data.get("asked", ""))
-    if action == "transferred":
-        deadline = data.get("deadline", "")
-        if data.get("department_name"):
-            text = _t(
-                svc,
-                lang,
-                "dispatch.detail.department",
-                department=data["department_name"],
-                name=name,
-                deadline=deadline,
-            )
-        else:
-            text = _t(svc, lang, "dispatch.detail.transferred", name=name, deadline=deadline)
-        return text + _t(svc, lang, "dispatch.detail.kept" if data.get("kept") else "dispatch.detail.reset")
-    return ""
 
 
 def status_label(svc: Services, lang: Language, problem: ProblemRecord, waiting: Reason | None) -> str:

@@ -89,7 +89,8 @@ class Dispatch:
         return changed > 0
 
     async def withdraw_open(self, problem_id: int) -> int:
-        """An open request lapses when the problem leaves its asker (transferred): nobody may grant it after."""
+        """An open request lapses when the problem leaves its asker (transferred, reassigned, closed, dismissed,
+        reopened): nobody may grant it after."""
         return await self._store.execute(
             "UPDATE problem_extensions SET status = 'withdrawn', decided_at = ?"
             " WHERE problem_id = ? AND status = 'open'",

@@ -297,9 +297,11 @@ class Tallies:
                 f" SELECT p.area_id, p.category, {key} AS split,"
                 "  (SELECT v.to_status FROM problem_events v WHERE v.problem_id = p.id AND v.at < :e"
                 "   AND v.to_status IS NOT NULL ORDER BY v.id DESC LIMIT 1) AS status_then,"
-                "  COALESCE((SELECT json_extract(v.data, '$.deadline') FROM problem_events v"
-                "   WHERE v.problem_id = p.id AND v.at < :e AND json_extract(v.data, '$.deadline') IS NOT NULL"
-                "   ORDER BY v.id DESC LIMIT 1), p.deadline) AS deadline_then"
+                # A grant stored by an older version names the new deadline `new` only: read it as `deadline`.
+                "  COALESCE((SELECT d.deadline FROM (SELECT v.id, COALESCE(json_extract(v.data, '$.deadline'),"
+                "   CASE WHEN v.action = 'extension_granted' THEN json_extract(v.data, '$.new') END) AS deadline"
+                "   FROM problem_events v WHERE v.problem_id = p.id AND v.at < :e) d"
+                "   WHERE d.deadline IS NOT NULL ORDER BY d.id DESC LIMIT 1), p.deadline) AS deadline_then"
                 f" FROM found JOIN problems p ON p.id = found.id WHERE p.reported_at < :e{area})"
                 # NULL < :last is NULL, which sum() skips: no deadline, not overdue.
                 " SELECT area_id, category, split, count(*), sum(deadline_then < :last),"
@@ -342,16 +344,21 @@ class Tallies:
         self, *, start: datetime, end: datetime, area_id: int | None = None
     ) -> list[tuple[int, str, int, int]]:
         """Cases pressed by the office (events `pressed`) in [start, end): (area id, assignee id as text or ""
-        when none, problem id, count) per problem, with its area and assignee now."""
+        when none, problem id, count) per problem and chief pressed, with the problem's area now. A press counts
+        against whom it pressed (the event's `assignee`): a transfer since does not hand it to the new chief."""
         params: dict[str, Any] = {"s": to_db_time(start), "e": to_db_time(end)}
         area = ""
         if area_id is not None:
             area = " AND p.area_id = :area"
             params["area"] = area_id
         rows = await self._store.fetchall(
-            f"SELECT p.area_id, {SPLITS['assignee']}, p.id, count(*) FROM problem_events v"
+            # An event without `assignee` (none was written without it; data loaded from elsewhere may lack it)
+            # counts against the assignee now.
+            "SELECT p.area_id, COALESCE(CAST(json_extract(v.data, '$.assignee') AS TEXT),"
+            f" {SPLITS['assignee']}) AS pressed, p.id, count(*) FROM problem_events v"
             " JOIN problems p ON p.id = v.problem_id"
-            f" WHERE v.action = 'pressed' AND v.at >= :s AND v.at < :e{area} GROUP BY p.id ORDER BY p.id",
+            f" WHERE v.action = 'pressed' AND v.at >= :s AND v.at < :e{area}"
+            " GROUP BY p.id, pressed ORDER BY p.id, pressed",
             params,
         )
         return [(int(r[0]), str(r[1]), int(r[2]), int(r[3])) for r in rows]

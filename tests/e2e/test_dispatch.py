@@ -265,6 +265,41 @@ async def test_transfer_to_a_department_contact_resetting_the_deadline(bot: Harn
     assert bot.errors() == []
 
 
+async def test_a_typed_note_stays_with_its_transfer_when_a_department_and_a_chief_share_an_id(
+    bot: Harness,
+) -> None:
+    """Department ids and people ids are counted apart: the note typed for the department's transfer is not put
+    on the chief's whose keep-button was left open on an older message."""
+    s = await story(bot)
+    admin = s.admin
+    zhou = bot.sandbox.user(first_name="周七", language_code="zh-hans")
+    zhou_id = await chief(bot, zhou, "周七", [s.ids["DBH-01"]], level="village")
+    await started(zhou)
+    zhang_id = await volunteer(bot, bot.sandbox.user(first_name="张三", language_code="zh-hans"), "张三")
+    await bot.store.execute(
+        "INSERT INTO departments (id, name, person_id, added_at) VALUES (?, '城管局', ?, '2026-01-01T00:00:00Z')",
+        (zhou_id, zhang_id),
+    )
+    await admin.send("/problem 1")
+    first = await until(admin, "办理过程")
+    targets = await tap(bot, admin, first, text="🔀 转办")
+    to_chief = await tap(bot, admin, targets, data=f"dx:tt:1:c:{zhou_id}")
+    assert "问题 #1 → 周七" in to_chief.text
+    await admin.send("/problem 1")
+    second = await until(admin, "办理过程")
+    targets = await tap(bot, admin, second, text="🔀 转办")
+    to_department = await tap(bot, admin, targets, data=f"dx:tt:1:d:{zhou_id}")
+    assert "城管局 · 张三" in to_department.text
+    await admin.send("交城管局处理")
+    assert "转办说明已记下" in (await admin.next_message()).text
+    done = await tap(bot, admin, to_chief, text="保留原期限")  # the older message: the chief's transfer
+    assert "已转办给 周七" in done.text
+    event = (await bot.store.problems.events(1))[-1]
+    assert event.action == "transferred" and event.data["to"] == zhou_id and "department" not in event.data
+    assert event.note is None
+    assert bot.errors() == []
+
+
 async def test_a_transfer_to_a_chief_the_bot_cannot_reach_is_told_to_the_office(bot: Harness) -> None:
     s = await story(bot)
     admin, xiao = s.admin, s.xiao

@@ -19,6 +19,7 @@ from openpyxl.utils import get_column_letter
 import bot.exports
 from bot.cells import escape_formula, unescape_formula
 from bot.config import Settings
+from bot.dossier import Dossiers
 from bot.exports import CSV_FILES, GEOJSON_FILES, RangeRefused, export, parse_range, range_of
 from bot.i18n import Locales
 from bot.tallies import TallyService
@@ -104,7 +105,7 @@ async def test_xlsx_has_chinese_sheets_headers_real_dates_and_the_rate_table(
     assert len(timeline) == 4 and "上报" in timeline[0] and "核查通过，销号" in timeline[3]
     assert "系统 指派" in timeline[1]
     assert rows[1]["状态"] == "整改中" and rows[1]["销号时间"] is None
-    assert str(rows[1]["办理过程"]).split("\n")[-1] == "2025-03-21 10:00 张三 改派（李四，整改期限 2025-03-28）：换人"
+    assert str(rows[1]["办理过程"]).split("\n")[-1] == "2025-03-21 10:00 张三 改派 → 李四（期限 2025-03-28）：换人"
 
     chiefs = book["河长巡河率"]
     header = [c.value for c in chiefs[1]]
@@ -448,11 +449,7 @@ async def test_every_export_names_the_assistant_who_walked_a_patrol(
     assert by_id[own]["代巡助理"] in (None, "")
 
 
-async def test_dispatch_events_read_as_words_in_the_timeline(
-    store: Store, settings: Settings, filled: dict[str, int], tmp_path: Path
-) -> None:
-    """Extension, transfer and 督办 events are written out as the office says them, not as their codes."""
-    number = filled["open"]
+async def _dispatch_events(store: Store, number: int) -> None:
     li = 2
     for action, at, data, note in (
         ("extension_asked", "2025-03-22 09:00", {"request": 1, "old": "2025-03-28", "new": "2025-04-04"}, "下雨"),
@@ -464,13 +461,68 @@ async def test_dispatch_events_read_as_words_in_the_timeline(
             number, actor_id=1, action=action, from_status="assigned", to_status="assigned",
             at=local(at), data=data, note=note,
         )  # fmt: skip
-    for language, words in (
-        ("zh", ["张三 申请延期：下雨", "张三 同意延期", "张三 转办（李四，整改期限 2025-04-04）", "张三 督办：抓紧"]),
-        ("en", ["asked for an extension", "granted an extension", "transferred (to 李四, due 2025-04-04)", "pressed"]),
-    ):
+
+
+# What each surface says of the dispatch events above, in each language (bot.events: one wording for all).
+DISPATCH_WORDS = {
+    "zh": [
+        "申请延期（至 2025-04-04）",
+        "同意延期（2025-03-28 → 2025-04-04）",
+        "转办 → 李四（期限 2025-04-04）（保留原期限）",
+        "督办",
+    ],
+    "en": [
+        "asked for an extension (to 2025-04-04)",
+        "granted an extension (2025-03-28 → 2025-04-04)",
+        "transferred → 李四, due 2025-04-04 (deadline kept)",
+        "pressed (urged on)",
+    ],
+}
+
+
+async def test_dispatch_events_read_as_words_in_the_timeline(
+    store: Store, settings: Settings, filled: dict[str, int], tmp_path: Path
+) -> None:
+    """Extension, transfer and 督办 events are written out as the office says them, not as their codes: to whom
+    a transfer went and until when, an extension's old and new deadline; the GeoJSON has them as fields too."""
+    await _dispatch_events(store, filled["open"])
+    for language, words in DISPATCH_WORDS.items():
         out = tmp_path / f"{language}.xlsx"
         await export(store, settings, LOCALES, language=language, fmt="xlsx", first=MARCH[0], last=MARCH[1], out=out)
         sheet = load_workbook(out).worksheets[1]
         timeline = str(next(iter(sheet.iter_rows(min_row=3, values_only=True)))[-1]).split("\n")[-4:]
         for line, expected in zip(timeline, words, strict=True):
             assert expected in line, (line, expected)
+        folder = tmp_path / language
+        await export(store, settings, LOCALES, language=language, fmt="geojson", first=MARCH[0], last=MARCH[1],
+                     out=folder)  # fmt: skip
+        layer = json.loads((folder / GEOJSON_FILES["problems"]).read_text(encoding="utf-8"))
+        [feature] = [f for f in layer["features"] if f["properties"]["number"] == filled["open"]]
+        events = feature["properties"]["timeline"][-4:]
+        details = [w.removeprefix(e["action_name"]) for w, e in zip(words, events, strict=True)]
+        assert [e["detail"] for e in events] == details
+    asked, granted, transferred, pressed = events
+    assert (granted["old_deadline"], granted["new_deadline"]) == ("2025-03-28", "2025-04-04")
+    assert (asked["old_deadline"], asked["new_deadline"]) == ("2025-03-28", "2025-04-04")
+    assert transferred["assignee"] == "李四" and transferred["deadline"] == "2025-04-04"
+    assert transferred["kept_deadline"] is True and "assignee" not in pressed
+
+
+def _pdf_text(path: Path) -> str:
+    return subprocess.run(["pdftotext", str(path), "-"], capture_output=True, check=True, text=True).stdout
+
+
+@pytest.mark.skipif(shutil.which("pdftotext") is None, reason="poppler-utils (pdftotext) is not installed")
+async def test_the_dossier_words_dispatch_events_as_the_export_does(
+    store: Store, settings: Settings, filled: dict[str, int], tmp_path: Path
+) -> None:
+    await _dispatch_events(store, filled["open"])
+    dossiers = Dossiers(store, settings, LOCALES)
+    reach = await dossiers.reach_by_code("XM-01")
+    for language, words in DISPATCH_WORDS.items():
+        out = tmp_path / f"{language}.pdf"
+        await dossiers.write([reach], MARCH[0], MARCH[1], out, language=language)  # type: ignore[arg-type]
+        flat = "".join(_pdf_text(out).split())  # pdftotext wraps the table's cells and spaces Chinese its own way
+        for expected in words:
+            assert "".join(expected.split()) in flat, expected
+        assert "extension_granted" not in flat and "transferred" not in flat.replace("transferred→", "")
