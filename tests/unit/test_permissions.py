@@ -161,6 +161,7 @@ TOWN_A, TOWN_B = 1, 2
 AREA_BOUND = {
     *("problem", "problems", "reaches", "invite", "people"),
     *("assign", "unassign", "pending", "export", "summary"),
+    *("assessment", "bind", "unbind"),
 }
 # Who × (something in town A, something in town B, something of no area) for an area-bound action.
 SCOPE_TABLE: dict[str, tuple[str, str, str]] = {

@@ -1,0 +1,52 @@
+"""Office scope, the review's gaps: a town's office keeps to its own areas when it binds groups, changes people,
+sends problems on, and forwards invites."""
+
+from __future__ import annotations
+
+from handlers.callbacks import BindArea
+from tests.conftest import Harness
+from tests.e2e.test_groups import bound_area_code
+from tests.e2e.test_scope import Towns, office
+from tests.support import World, current
+
+AREA_REFUSAL_ZH = "该片区不在您所在河长办的管辖片区（城东片区）内。"
+
+
+async def test_a_town_office_binds_groups_only_to_its_own_areas(bot: Harness) -> None:
+    towns = await Towns(World(bot.store)).build()
+    east = bot.sandbox.user(first_name="East", language_code="zh-hans")
+    await office(bot, east, "陈东", towns.areas["CD"])
+    group = bot.sandbox.group(title="城东河长工作群", members=[east])
+
+    await east.send("/bind", chat=group)
+    offer = await east.next_message(chat=group)
+    assert offer.button_texts == ["城东片区（CD）", "取消"]
+    # A forged button for another town is refused; the group stays unbound.
+    forged = BindArea(area=towns.areas["CN"], seen=0).pack()
+    answer = await bot.sandbox.answer(await east.press_raw(group, offer.message_id, forged))
+    assert answer["show_alert"] and answer["text"] == AREA_REFUSAL_ZH
+    assert await bound_area_code(bot, group) is None
+    # Its own town binds.
+    await east.press(offer, text="城东片区（CD）")
+    await bot.sandbox.wait_consumed()
+    assert current(bot, offer).text.startswith("本群已绑定到片区：城东片区（CD）")
+    assert await bound_area_code(bot, group) == "CD"
+    assert bot.errors() == []
+
+
+async def test_a_town_office_cannot_take_over_or_unbind_another_towns_group(bot: Harness) -> None:
+    towns = await Towns(World(bot.store)).build()
+    east = bot.sandbox.user(first_name="East", language_code="zh-hans")
+    await office(bot, east, "陈东", towns.areas["CD"])
+    group = bot.sandbox.group(title="城南河长工作群", members=[east])
+    await bot.services.chats.bind(group.id, towns.areas["CN"], type="group", title=group.title, expected=None, by=None)
+
+    await east.send("/unbind", chat=group)
+    assert (await east.next_message(chat=group)).text == AREA_REFUSAL_ZH
+    await east.send("/bind", chat=group)
+    assert (await east.next_message(chat=group)).text == AREA_REFUSAL_ZH
+    forged = BindArea(area=towns.areas["CD"], seen=towns.areas["CN"]).pack()
+    answer = await bot.sandbox.answer(await east.press_raw(group, 1, forged))
+    assert answer["show_alert"] and answer["text"] == AREA_REFUSAL_ZH
+    assert await bound_area_code(bot, group) == "CN"
+    assert bot.errors() == []
