@@ -6,6 +6,7 @@ handlers only render it. Changes go through `bot.joining.Joining` and `Roster`, 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -40,9 +41,21 @@ def status_of(person: Person) -> Status:
     return "active"
 
 
-def may_change_status(actor: Person, target: Person) -> bool:
-    """An admin may (de)activate anyone but themselves: locking yourself out needs a second admin."""
-    return actor.id != target.id
+def status_refusal(actor: Person, target: Person, reaches: Sequence[HeldReach] = ()) -> str | None:
+    """Why `actor` may not (de)activate `target` (a locale key), or None. Not themselves: locking yourself out
+    needs a second admin. A town's office changes no one whose reach goes beyond its areas: deactivating ends all
+    of a person's assignments countywide, so not an admin of a wider (or the county's) scope, nor a chief who
+    answers for any reach (`reaches`, held now) outside its areas."""
+    if actor.id == target.id:
+        return "people.not_yourself"
+    scope = actor.areas
+    if scope is None:
+        return None
+    if target.is_admin and (target.areas is None or not target.areas <= scope):
+        return "scope.change_admin"
+    if any(held.reach is None or held.reach.area_id not in scope for held in reaches):
+        return "scope.change_reaches"
+    return None
 
 
 def toggled(chosen: list[int], reach_id: int) -> list[int]:

@@ -3,7 +3,7 @@ sends problems on, and forwards invites."""
 
 from __future__ import annotations
 
-from handlers.callbacks import BindArea
+from handlers.callbacks import BindArea, PersonDeactivate, PersonDeactivateConfirmed
 from tests.conftest import Harness
 from tests.e2e.test_groups import bound_area_code
 from tests.e2e.test_scope import Towns, office
@@ -49,4 +49,45 @@ async def test_a_town_office_cannot_take_over_or_unbind_another_towns_group(bot:
     answer = await bot.sandbox.answer(await east.press_raw(group, 1, forged))
     assert answer["show_alert"] and answer["text"] == AREA_REFUSAL_ZH
     assert await bound_area_code(bot, group) == "CN"
+    assert bot.errors() == []
+
+
+async def test_a_town_office_cannot_deactivate_whom_the_county_answers_for(bot: Harness) -> None:
+    world = World(bot.store)
+    towns = await Towns(world).build()
+    east = bot.sandbox.user(first_name="East", language_code="en")
+    await office(bot, east, "Chen East", towns.areas["CD"])
+    store = bot.store
+    # A county admin who lives in the town; an admin of two towns; a chief with a reach in another town.
+    county_id = await store.people.create(name="Zhao County", home_area_id=towns.areas["CD"])
+    await store.people.grant_role(county_id, "admin")
+    wide_id = await store.people.create(name="Qian Wide")
+    await store.people.grant_role(wide_id, "admin")
+    await store.people.set_scope(wide_id, (towns.areas["CD"], towns.areas["CN"]))
+    wang = await world.person("Wang Both")
+    await world.assign(wang, towns.reaches["CD"], "2026-01-01")
+    await world.assign(wang, towns.reaches["CN"], "2026-01-01")
+    li = await world.person("Li Own")
+    await world.assign(li, towns.reaches["CD"], "2026-01-01")
+
+    beyond = "outside your office's areas (Chengdong): only the county office can deactivate or reactivate them."
+    refusals = {
+        county_id: "Zhao County is an office admin beyond your office's areas (Chengdong): only the county office"
+        " can deactivate or reactivate them.",
+        wide_id: "Qian Wide is an office admin beyond your office's areas (Chengdong): only the county office"
+        " can deactivate or reactivate them.",
+        wang: f"Wang Both answers for reaches {beyond}",
+    }
+    for person_id, refusal in refusals.items():
+        for data in (PersonDeactivate(person=person_id).pack(), PersonDeactivateConfirmed(person=person_id).pack()):
+            answer = await bot.sandbox.answer(await east.press_raw(east.id, 1, data))
+            assert answer["show_alert"] and answer["text"] == refusal, data
+        record = await store.people.by_id(person_id)
+        assert record is not None and record.active
+    assert len(await bot.services.office.held_reaches(wang)) == 2
+    # Their own town's chief: done.
+    answer = await bot.sandbox.answer(await east.press_raw(east.id, 1, PersonDeactivateConfirmed(person=li).pack()))
+    assert not answer.get("show_alert")
+    record = await store.people.by_id(li)
+    assert record is not None and not record.active
     assert bot.errors() == []
