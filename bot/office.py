@@ -16,7 +16,7 @@ from bot.config import Settings
 from bot.dialogs import Dialogs
 from bot.invites import InviteRole
 from bot.joining import HeldReach, Joining, Roster
-from bot.people import CHIEF, Person, is_bootstrap_admin, person_from
+from bot.people import CHIEF, Person, chiefs_within, is_bootstrap_admin, person_from
 from storage import Store
 from storage.records import AreaRecord, AssignmentRecord, ReachRecord
 
@@ -373,9 +373,12 @@ class Office:
             choices.append(ReachChoice(reach, len(await self._store.assignments.active_for_reach(reach.id))))
         return choices
 
-    async def chief_choices(self, reach: ReachRecord) -> list[ChiefChoice]:
-        """Every active chief, own area first, marked when they already answer for the reach."""
-        chiefs = [person_from(self._settings, r) for r in await self._store.people.with_role(CHIEF)]
+    async def chief_choices(self, reach: ReachRecord, scope: frozenset[int] | None = None) -> list[ChiefChoice]:
+        """Every active chief (a town's office, `scope`: its own areas' and the reach's), own area first, marked
+        when they already answer for the reach."""
+        within = await chiefs_within(self._store, scope, reach.id)
+        records = await self._store.people.with_role(CHIEF)
+        chiefs = [person_from(self._settings, r) for r in records if within is None or r.id in within]
         held = {a.person_id for a in await self._store.assignments.active_for_reach(reach.id)}
         return [ChiefChoice(p, p.id in held) for p in chiefs_for(reach, chiefs)]
 

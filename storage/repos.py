@@ -383,6 +383,11 @@ class People:
         clause, params = _in_areas(areas)
         return bool(await self._store.fetchval(f"SELECT {clause} FROM people p WHERE p.id = ?", (*params, person_id)))
 
+    async def ids_in_areas(self, areas: tuple[int, ...]) -> set[int]:
+        """The people who belong to these areas, as `in_areas` tells it for one."""
+        clause, params = _in_areas(areas)
+        return {row[0] for row in await self._store.fetchall(f"SELECT p.id FROM people p WHERE {clause}", params)}
+
     async def chiefs(self) -> list[PersonRecord]:
         """Active chiefs, for the registry export."""
         rows = await self._store.fetchall(

@@ -3,11 +3,23 @@ sends problems on, and forwards invites."""
 
 from __future__ import annotations
 
-from handlers.callbacks import BindArea, PersonDeactivate, PersonDeactivateConfirmed
+from datetime import timedelta
+
+from handlers.callbacks import (
+    AssignChief,
+    BindArea,
+    DispatchTransfer,
+    DispatchTransferDo,
+    DispatchTransferTo,
+    PersonDeactivate,
+    PersonDeactivateConfirmed,
+    ProblemAssignTo,
+)
 from tests.conftest import Harness
 from tests.e2e.test_groups import bound_area_code
+from tests.e2e.test_problem_lifecycle import until
 from tests.e2e.test_scope import Towns, office
-from tests.support import World, current
+from tests.support import World, current, tap
 
 AREA_REFUSAL_ZH = "该片区不在您所在河长办的管辖片区（城东片区）内。"
 
@@ -90,4 +102,51 @@ async def test_a_town_office_cannot_deactivate_whom_the_county_answers_for(bot: 
     assert not answer.get("show_alert")
     record = await store.people.by_id(li)
     assert record is not None and not record.active
+    assert bot.errors() == []
+
+
+async def test_a_town_office_hands_problems_and_reaches_only_to_its_own_chiefs(bot: Harness) -> None:
+    world = World(bot.store)
+    towns = await Towns(world).build()
+    east = bot.sandbox.user(first_name="East", language_code="en")
+    await office(bot, east, "Chen East", towns.areas["CD"])
+    own = await world.person("Wang Own")
+    await world.assign(own, towns.reaches["CD"], "2026-01-01")
+    near = await world.person("Zhou Near")  # lives in the town, holds nothing yet
+    await bot.store.people.update_registry(near, name="Zhou Near", phone=None, home_area_id=towns.areas["CD"])
+    far = await world.person("Sun Far")
+    await world.assign(far, towns.reaches["CN"], "2026-01-01")
+    reporter = await world.person("Li", role="volunteer")
+    today = bot.services.problems.today()
+    number = await world.problem(
+        reporter,
+        towns.reaches["CD"],
+        reported=f"{today.isoformat()} 09:00",
+        deadline=(today + timedelta(days=5)).isoformat(),
+        assignee_id=own,
+    )
+
+    # The transfer list offers the town's own chiefs only (the assignee left out).
+    await east.send(f"/problem {number}")
+    card = await until(east, "Timeline")
+    listing = await tap(bot, east, card, data=DispatchTransfer(problem=number).pack())
+    assert [t for t in listing.button_texts if "·" in t] == ["Zhou Near · village-level chief"]
+    refusal = "This person is outside your office's areas (Chengdong)."
+    for data in (
+        DispatchTransferTo(problem=number, kind="c", target=far).pack(),
+        DispatchTransferDo(problem=number, kind="c", target=far, keep=1).pack(),
+        ProblemAssignTo(problem=number, person=far).pack(),
+        AssignChief(reach=towns.reaches["CD"], person=far).pack(),
+    ):
+        answer = await bot.sandbox.answer(await east.press_raw(east.id, card.message_id, data))
+        assert answer["show_alert"] and answer["text"] == refusal, data
+    problem = await bot.store.problems.by_id(number)
+    assert problem is not None and problem.assignee_id == own
+    assert {a.person_id for a in await bot.store.assignments.active_for_reach(towns.reaches["CD"])} == {own}
+    # A chief of the town is taken.
+    data = DispatchTransferDo(problem=number, kind="c", target=near, keep=1).pack()
+    answer = await bot.sandbox.answer(await east.press_raw(east.id, card.message_id, data))
+    assert not answer.get("show_alert")
+    problem = await bot.store.problems.by_id(number)
+    assert problem is not None and problem.assignee_id == near
     assert bot.errors() == []
