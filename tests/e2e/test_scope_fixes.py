@@ -3,7 +3,9 @@ sends problems on, and forwards invites."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+
+from bot.invites import issue
 
 from handlers.callbacks import (
     AssignChief,
@@ -11,6 +13,8 @@ from handlers.callbacks import (
     DispatchTransfer,
     DispatchTransferDo,
     DispatchTransferTo,
+    InviteLinkRenewed,
+    InviteLinkShown,
     PersonDeactivate,
     PersonDeactivateConfirmed,
     ProblemAssignTo,
@@ -149,4 +153,22 @@ async def test_a_town_office_hands_problems_and_reaches_only_to_its_own_chiefs(b
     assert not answer.get("show_alert")
     problem = await bot.store.problems.by_id(number)
     assert problem is not None and problem.assignee_id == near
+    assert bot.errors() == []
+
+
+async def test_a_town_office_cannot_forward_a_wider_admins_invite(bot: Harness) -> None:
+    towns = await Towns(World(bot.store)).build()
+    east = bot.sandbox.user(first_name="East", language_code="en")
+    await office(bot, east, "Chen East", towns.areas["CD"])
+    store = bot.store
+    wide = await store.people.create(name="Qian Wide", home_area_id=towns.areas["CD"])
+    await store.people.set_scope(wide, (towns.areas["CD"], towns.areas["CN"]))
+    await issue(store, bot.settings, wide, "admin")
+    invite = await store.invites.pending_for_person(wide, now=datetime.now(UTC))
+    assert invite is not None
+    for data in (InviteLinkShown(invite=invite.id).pack(), InviteLinkRenewed(invite=invite.id).pack()):
+        answer = await bot.sandbox.answer(await east.press_raw(east.id, 1, data))
+        assert answer["show_alert"] and answer["text"] == "This button is no longer valid. Please start again."
+    await east.expect_silence()
+    assert [i.id for i in await store.invites.pending(now=datetime.now(UTC)) if i.person_id == wide] == [invite.id]
     assert bot.errors() == []
