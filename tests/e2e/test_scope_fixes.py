@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from bot.invites import issue
-
 from handlers.callbacks import (
     AssignChief,
     BindArea,
