@@ -18,11 +18,12 @@ from handlers.callbacks import (
     PersonDeactivateConfirmed,
     ProblemAssignTo,
 )
-from tests.conftest import Harness
+from handlers.patrol import remind_chiefs
+from tests.conftest import BotFactory, Harness
 from tests.e2e.test_groups import bound_area_code
 from tests.e2e.test_problem_lifecycle import until
 from tests.e2e.test_scope import Towns, office
-from tests.support import World, current, tap
+from tests.support import World, current, run_job, tap
 
 AREA_REFUSAL_ZH = "该片区不在您所在河长办的管辖片区（城东片区）内。"
 
@@ -170,4 +171,27 @@ async def test_a_town_office_cannot_forward_a_wider_admins_invite(bot: Harness) 
         assert answer["show_alert"] and answer["text"] == "This button is no longer valid. Please start again."
     await east.expect_silence()
     assert [i.id for i in await store.invites.pending(now=datetime.now(UTC)) if i.person_id == wide] == [invite.id]
+    assert bot.errors() == []
+
+
+async def test_each_office_hears_how_many_of_its_own_people_could_not_be_reached(bot_factory: BotFactory) -> None:
+    bot = await bot_factory(patrol_reminder_days=30)
+    world = World(bot.store)
+    towns = await Towns(world).build()
+    east = bot.sandbox.user(first_name="East", language_code="zh-hans")
+    south = bot.sandbox.user(first_name="South", language_code="zh-hans")
+    await office(bot, east, "陈东", towns.areas["CD"])
+    await office(bot, south, "孙南", towns.areas["CN"])
+    month_ago = (datetime.now(bot.settings.tz).date() - timedelta(days=30)).isoformat()
+    # Registered, never joined: one of 城东, two of 城南.
+    for name, town in (("王五", "CD"), ("赵六", "CN"), ("钱七", "CN")):
+        person = await bot.store.people.create(name=name, home_area_id=towns.areas[town])
+        await bot.store.people.grant_role(person, "chief", level="village")
+        await world.assign(person, towns.reaches[town], month_ago)
+
+    await run_job(bot, remind_chiefs)
+    told_east, told_south = await east.next_message(), await south.next_message()
+    assert "巡河提醒有 1 人无法送达" in told_east.text and "以下 1 人为新发现" in told_east.text
+    assert "王五" in told_east.text and "赵六" not in told_east.text
+    assert "巡河提醒有 2 人无法送达" in told_south.text and "以下 2 人为新发现" in told_south.text
     assert bot.errors() == []
