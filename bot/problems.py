@@ -679,14 +679,20 @@ class ProblemService:
             tell_admins=action == "reopen" and changed.assignee_id is None,
         )
 
-    async def escalate(self, problem: ProblemRecord, days_overdue: int) -> None:
+    async def escalate(self, problem: ProblemRecord, days_overdue: int, *, county: bool = False) -> None:
+        """Record that the office was told (`county`: the second step, after a town's office was)."""
+        data: dict[str, object] = {"days_overdue": days_overdue}
+        if problem.deadline is not None:
+            data["deadline"] = problem.deadline.isoformat()
+        if county:
+            data["county"] = True
         await self._store.problems.add_event(
             problem.id,
             actor_id=None,
             action="escalate",
             from_status=problem.status,
             to_status=problem.status,
-            data={"days_overdue": days_overdue},
+            data=data,
         )
 
     # -- evidence -----------------------------------------------------------------------------------------
