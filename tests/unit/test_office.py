@@ -197,3 +197,27 @@ async def test_creating_an_invite_closes_the_dialog(store: Store, office: Office
     created = await office.create_invite(admin, {"role": "admin", "name": "钱七", "county": True})
     assert created.role == "admin" and created.level is None and created.reaches == []
     assert await Dialogs(store).get(555) is None
+
+
+async def test_joining_merges_two_rows_that_assist_each_other_and_share_a_scope(store: Store) -> None:
+    """The office's row and the Telegram row are one person: the assistant rows between them go (a person does not
+    assist themselves), the scopes join, and the placeholder's other links follow."""
+    east, _ = await store.areas.upsert("CD", "城东", "East")
+    south, _ = await store.areas.upsert("CN", "城南", "South")
+    own = (await store.people.record_contact(777, name="tg", username=None, language_code=None, started=True)).id
+    placeholder = await store.people.create(name="钱七")
+    chief = await store.people.create(name="王五")
+    for person in (own, placeholder):
+        await store.people.grant_role(person, "admin")
+    await store.people.set_scope(own, (east,))
+    await store.people.set_scope(placeholder, (east, south))
+    await store.assistants.add(own, placeholder, by=None)
+    await store.assistants.add(placeholder, own, by=None)
+    await store.assistants.add(chief, placeholder, by=None)
+    await store.assistants.add(chief, own, by=None)
+
+    assert await store.people.adopt(placeholder, 777) == own
+    record = await store.people.by_id(own)
+    assert record is not None and record.name == "钱七" and record.scope == tuple(sorted((east, south)))
+    assert [(a.chief_id, a.assistant_id) for a in await store.assistants.of_chief(chief)] == [(chief, own)]
+    assert await store.assistants.of_chief(own) == []
