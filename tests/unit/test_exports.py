@@ -420,7 +420,14 @@ async def test_every_export_names_the_assistant_who_walked_a_patrol(
     await world.assign(zhang, xm, "2025-01-01")
     own = await world.patrol(zhang, xm, "2025-03-05 09:00")
     walked = await world.patrol(zhang, xm, "2025-03-12 09:00", walked_by=xiao)
-    out = tmp_path / f"march.{fmt}" if fmt != "csv" else tmp_path / "march"
+    for patrol, day in ((own, "05"), (walked, "12")):  # a line each, so both are on the map too
+        for i, (lat, lon) in enumerate([(32.50, 120.40), (32.51, 120.41)]):
+            await store.execute(
+                "INSERT INTO patrol_points (patrol_id, at, lat, lon, accuracy_m, source)"
+                " VALUES (?, ?, ?, ?, 5, 'live')",
+                (patrol, f"2025-03-{day}T01:0{i}:00Z", lat, lon),
+            )
+    out = tmp_path / "march.xlsx" if fmt == "xlsx" else tmp_path / "march"
     await export(store, settings, LOCALES, language="zh", fmt=fmt, first=MARCH[0], last=MARCH[1], out=out)  # type: ignore[arg-type]
     if fmt == "xlsx":
         sheet = load_workbook(out)["巡河记录"]
@@ -430,11 +437,11 @@ async def test_every_export_names_the_assistant_who_walked_a_patrol(
         text = (out / CSV_FILES["patrols"]).read_text(encoding="utf-8-sig")
         rows = list(csv.DictReader(io.StringIO(text)))
     else:
-        data = json.loads(out.read_text(encoding="utf-8"))
+        data = json.loads((out / GEOJSON_FILES["tracks"]).read_text(encoding="utf-8"))
         rows = [
             {"巡河编号": f["properties"]["patrol_id"], "巡河人": f["properties"]["chief"],
              "代巡助理": f["properties"]["walked_by"]}
-            for f in data["features"] if f["properties"]["kind"] == "patrol"
+            for f in data["features"]
         ]  # fmt: skip
     by_id = {int(r["巡河编号"]): r for r in rows}  # type: ignore[arg-type]
     assert by_id[walked]["巡河人"] == "张三" and by_id[walked]["代巡助理"] == "小周"
