@@ -38,7 +38,7 @@ from bot.config import CATEGORIES, LEVELS, Settings
 from bot.i18n import Locales
 from bot.pdf import Column, Document, PdfError
 from bot.rankings import MARKED, Mark, Town, rank_towns
-from bot.tallies import MIN_RANKED, ProblemFigures, Rate, TallyService, day_start, percent
+from bot.tallies import MIN_RANKED, ProblemFigures, Rate, TallyService, day_start, percent, scoped_chiefs
 from storage import Store
 from storage.assistants import walked_counts
 from storage.records import AreaRecord
@@ -297,10 +297,9 @@ class AssessmentService:
             )
         reach_names = {r.code: r.name(language) for r in patrols.reaches}
         chief_rows = []
-        for chief in patrols.chiefs:
+        # A town's office sees a chief through their assignments in its areas only (rate, reaches, areas).
+        for chief in scoped_chiefs(patrols, areas):
             if level is not None and level not in chief.levels:
-                continue
-            if areas is not None and not any(inside(a.id) for a in records.values() if a.code in chief.area_codes):
                 continue
             key = str(chief.person_id)
             assigned = [g for g in by_assignee if g.split == key and inside(g.area_id)]

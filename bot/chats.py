@@ -81,9 +81,9 @@ class ChatService:
         announce it, so this runs twice, and the second time finds nothing left to move)."""
         await self._store.chats.migrate(old_id, new_id, title=title)
 
-    async def areas(self) -> list[AreaRecord]:
-        """The areas a group can be bound to, by code."""
-        return await self._store.areas.all()
+    async def areas(self, scope: frozenset[int] | None = None) -> list[AreaRecord]:
+        """The areas a group can be bound to, by code: an office's own (`scope`), or all (None: the county)."""
+        return [a for a in await self._store.areas.all() if scope is None or a.id in scope]
 
     async def is_bound(self, chat_id: int) -> bool:
         """Whether the group is linked to an area (it then gets that area's weekly summary)."""

@@ -247,6 +247,8 @@ class Settings(BaseSettings):
     )
     # Overdue this many days: the area's admins are told (escalation).
     escalate_after_days: int = Field(default=3, ge=0, le=365)
+    # Still overdue this many days after a town's office was told: the county's admins are told too.
+    escalate_county_days: int = Field(default=3, ge=0, le=365)
     # A reporter may reopen a closed problem ("not fixed") within this many days.
     problem_reopen_days: int = Field(default=30, ge=0, le=365)
     # A font file that draws Chinese, for pictures (evidence copies, charts); empty: search the system.

@@ -1,10 +1,11 @@
 """Deadlines: who hears about a problem whose deadline is near or past, and when the office is told.
 
 Daily: a problem due within a day reminds its assignee; an overdue one gets them a reminder letter each day;
-one overdue ESCALATE_AFTER_DAYS or more goes to the admins, once per deadline (a reopened problem has a new
-one). A rectified problem waits for its verifiers, so it is not escalated ("still not rectified" would be
-untrue). What was sent is recorded before it is sent (storage's reminders_sent), so a restart or a second run
-the same day sends nothing twice. `Deadlines.chase` returns the notices; the job renders and sends them.
+one overdue ESCALATE_AFTER_DAYS or more goes to the admins of its area's office, once per deadline (a reopened
+problem has a new one), and ESCALATE_COUNTY_DAYS after a town's office was told, to the county's admins too.
+A rectified problem waits for its verifiers, so it is not escalated ("still not rectified" would be untrue).
+What was sent is recorded before it is sent (storage's reminders_sent), so a restart or a second run the same
+day sends nothing twice. `Deadlines.chase` returns the notices; the job renders and sends them.
 """
 
 from __future__ import annotations
@@ -90,13 +91,37 @@ class Deadlines:
                 notices.append(Notice(problem.assignee_id, problem, wanted.assignee, wanted.days_overdue))
         if wanted.escalate:
             # The problem's own town office first; the county when the town has none (`office_of`).
-            admins = office_of(admins, problem.area_id)
-            first = True
-            deadline = problem.deadline.isoformat() if problem.deadline else "once"
-            for admin in admins:
-                if await self._store.patrols.reminded(admin.id, f"escalate:{problem.id}", deadline):
-                    notices.append(Notice(admin.id, problem, "escalation", wanted.days_overdue))
-                else:
-                    first = False
-            if first and admins:
+            office = office_of(admins, problem.area_id)
+            if await self._escalate(problem, office, "escalate", wanted.days_overdue, notices):
                 await self._problems.escalate(problem, wanted.days_overdue)
+            # Then the county, ESCALATE_COUNTY_DAYS after a town's office was told and did not get it done.
+            told_on = await self._town_told_on(problem) if any(a.areas is not None for a in office) else None
+            if told_on is not None and (today - told_on).days >= self._settings.escalate_county_days:
+                county = [a for a in admins if a.areas is None]
+                if await self._escalate(problem, county, "escalate_county", wanted.days_overdue, notices):
+                    await self._problems.escalate(problem, wanted.days_overdue, county=True)
+
+    async def _escalate(
+        self, problem: ProblemRecord, admins: list[Person], kind: str, days: int, notices: list[Notice]
+    ) -> bool:
+        """Tell these admins, each once per deadline; whether it is the first time (the event to record)."""
+        first = True
+        deadline = problem.deadline.isoformat() if problem.deadline else "once"
+        for admin in admins:
+            if await self._store.patrols.reminded(admin.id, f"{kind}:{problem.id}", deadline):
+                notices.append(Notice(admin.id, problem, "escalation", days))
+            else:
+                first = False
+        return first and bool(admins)
+
+    async def _town_told_on(self, problem: ProblemRecord) -> date | None:
+        """The day the problem's office was first told of its current deadline (its `escalate` event), if it was."""
+        if problem.deadline is None:
+            return None
+        for event in await self._store.problems.events(problem.id):
+            data = event.data
+            if event.action != "escalate" or data.get("county") or "days_overdue" not in data:
+                continue
+            if data.get("deadline", problem.deadline.isoformat()) == problem.deadline.isoformat():
+                return problem.deadline + timedelta(days=int(data["days_overdue"]))
+        return None

@@ -15,7 +15,7 @@ from typing import Literal
 
 from bot.config import Settings
 from bot.joining import clean_phone
-from bot.people import ADMIN, CHIEF, Person, office_of, person_from
+from bot.people import ADMIN, CHIEF, Person, may_hand_to, office_of, person_from
 from bot.problems import ProblemService
 from storage import Store
 from storage.dispatch import DepartmentRecord, ExtensionRecord
@@ -41,7 +41,9 @@ __all__ = [
 
 DISPATCH_EVENTS = ("extension_asked", "extension_granted", "extension_refused", "transferred", "pressed")
 EXTENSION_DAYS = (3, 7, 15)  # the quick choices past the current deadline
-Outcome = Literal["ok", "not_allowed", "not_later", "already_open", "stale", "inactive_target", "same_assignee"]
+Outcome = Literal[
+    "ok", "not_allowed", "not_later", "already_open", "stale", "inactive_target", "same_assignee", "out_of_scope"
+]
 
 _ISO = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})")
 _SHORT = re.compile(r"(\d{1,2})[-/.](\d{1,2})")
@@ -232,9 +234,13 @@ class DispatchService:
     async def departments(self) -> list[DepartmentRecord]:
         return await self._store.dispatch.departments()
 
-    async def transfer_targets(self, problem: ProblemRecord) -> list[tuple[Person, bool]]:
-        """The chiefs a problem can be transferred to (as for assigning), the current assignee left out."""
-        return [(p, held) for p, held in await self._problems.assignee_choices(problem) if p.id != problem.assignee_id]
+    async def transfer_targets(
+        self, problem: ProblemRecord, scope: frozenset[int] | None = None
+    ) -> list[tuple[Person, bool]]:
+        """The chiefs a problem can be transferred to (as for assigning, within a town office's `scope`), the
+        current assignee left out."""
+        choices = await self._problems.assignee_choices(problem, scope)
+        return [(p, held) for p, held in choices if p.id != problem.assignee_id]
 
     async def transfer(
         self,
@@ -263,6 +269,8 @@ class DispatchService:
                 return Dispatched("inactive_target", problem, department=department)
             if target.id == problem.assignee_id:
                 return Dispatched("same_assignee", problem, department=department)
+            if department is None and not await may_hand_to(self._store, actor, problem.reach_id, target.id):
+                return Dispatched("out_of_scope", problem)
             today = self._problems.today()
             fresh = self._problems.deadline_for(problem.category, today)
             deadline = problem.deadline if keep_deadline and problem.deadline is not None else fresh

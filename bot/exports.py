@@ -57,7 +57,7 @@ from bot.events import assignee_of, event_detail, event_facts, event_text, event
 from bot.i18n import Locales
 from bot.outputs import write_replacing
 from bot.reachability import reason_of, waiting_label
-from bot.tallies import PatrolTally, Rate, TallyService, day_start, percent
+from bot.tallies import PatrolTally, Rate, TallyService, day_start, percent, scoped_chiefs
 from bot.validity import reason_params
 from storage import Store
 from storage.exports import AreaRow, ExportReader, PatrolRow, ProblemRow
@@ -671,15 +671,16 @@ def file_name(fmt: Format, first: date, last: date) -> str:
     return f"riverbot-{first.isoformat()}-{last.isoformat()}{extension}"
 
 
-def _scoped(tally: PatrolTally, codes: set[str] | None) -> PatrolTally:
-    """The tally's rows of these areas (None: all); a chief stays whole if any of their areas is in."""
+def _scoped(tally: PatrolTally, codes: set[str] | None, areas: frozenset[int] | None) -> PatrolTally:
+    """The tally's rows of these areas (None: all); a chief by their assignments in them only, so another
+    town's reaches and patrols stay out."""
     if codes is None:
         return tally
     return dataclasses.replace(
         tally,
         areas=[a for a in tally.areas if a.code in codes],
         reaches=[r for r in tally.reaches if r.area_code in codes],
-        chiefs=[c for c in tally.chiefs if codes.intersection(c.area_codes)],
+        chiefs=scoped_chiefs(tally, areas),
     )
 
 
@@ -707,7 +708,7 @@ def write_export(
     count = _Counter(progress)
     with ExportReader(database) as reader:
         codes = None if areas is None else {a.code for a in reader.areas() if a.id in areas}
-        job = _Job(out, rows, reader, _scoped(tally, codes), start, end, count, areas)
+        job = _Job(out, rows, reader, _scoped(tally, codes, areas), start, end, count, areas)
         writer = {"xlsx": _write_xlsx, "csv": _write_csv, "geojson": _write_geojson}[fmt]
         patrols, problems, rate = write_replacing(out, lambda temporary: writer(job._replace(out=temporary)))
     if progress is not None:

@@ -105,9 +105,15 @@ class Waiting:
         return self.invite.expires_at <= now
 
 
-def _in_scope(person: PersonRecord, areas: frozenset[int] | None) -> bool:
-    """An office scoped to `areas` sees people whose home area is one of them (None: the whole county)."""
-    return areas is None or person.home_area_id in areas
+def _in_scope(person: PersonRecord, areas: frozenset[int] | None, role: str) -> bool:
+    """An office scoped to `areas` sees the invites of people whose home area is one of them (None: the whole
+    county); an admin invite only when the scope it gives lies within `areas`: forwarding a county or a wider
+    office's link would give its holder more than the office has itself."""
+    if areas is None:
+        return True
+    if role == "admin":
+        return bool(person.scope) and set(person.scope) <= areas
+    return person.home_area_id in areas
 
 
 async def not_joined(store: Store, areas: frozenset[int] | None = None) -> list[Waiting]:
@@ -121,7 +127,7 @@ async def not_joined(store: Store, areas: frozenset[int] | None = None) -> list[
             continue  # newest first per person
         seen.add(invite.person_id)
         person = await store.people.by_id(invite.person_id)
-        if person is None or not _in_scope(person, areas):
+        if person is None or not _in_scope(person, areas, invite.role):
             continue
         area = known.get(person.home_area_id) if person.home_area_id is not None else None
         found.append(Waiting(person, invite, area))
@@ -165,7 +171,7 @@ async def invite_link(
         return InviteLink("gone", "")
     person_id = asked.person_id
     person = await store.people.by_id(person_id)
-    if person is None or not person.active or not _in_scope(person, areas):
+    if person is None or not person.active or not _in_scope(person, areas, asked.role):
         return InviteLink("gone", "")
     if person.telegram_id is not None:
         return InviteLink("joined", person.name)
@@ -173,9 +179,11 @@ async def invite_link(
     now = datetime.now(UTC)
     valid = await store.invites.pending_for_person(person_id, now=now)
     if valid is not None:
+        if not _in_scope(person, areas, valid.role):
+            return InviteLink("gone", person.name)
         return InviteLink("valid", person.name, Waiting(person, valid, area))
     unused = [i for i in await store.invites.pending(now=now, include_expired=True) if i.person_id == person_id]
-    if not unused:
+    if not unused or not _in_scope(person, areas, unused[0].role):
         return InviteLink("gone", person.name)
     if not renew:
         return InviteLink("expired", person.name, Waiting(person, unused[0], area))

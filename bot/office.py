@@ -6,6 +6,7 @@ handlers only render it. Changes go through `bot.joining.Joining` and `Roster`, 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -15,7 +16,7 @@ from bot.config import Settings
 from bot.dialogs import Dialogs
 from bot.invites import InviteRole
 from bot.joining import HeldReach, Joining, Roster
-from bot.people import CHIEF, Person, is_bootstrap_admin, person_from
+from bot.people import CHIEF, Person, chiefs_within, is_bootstrap_admin, person_from
 from storage import Store
 from storage.records import AreaRecord, AssignmentRecord, ReachRecord
 
@@ -40,9 +41,21 @@ def status_of(person: Person) -> Status:
     return "active"
 
 
-def may_change_status(actor: Person, target: Person) -> bool:
-    """An admin may (de)activate anyone but themselves: locking yourself out needs a second admin."""
-    return actor.id != target.id
+def status_refusal(actor: Person, target: Person, reaches: Sequence[HeldReach] = ()) -> str | None:
+    """Why `actor` may not (de)activate `target` (a locale key), or None. Not themselves: locking yourself out
+    needs a second admin. A town's office changes no one whose reach goes beyond its areas: deactivating ends all
+    of a person's assignments countywide, so not an admin of a wider (or the county's) scope, nor a chief who
+    answers for any reach (`reaches`, held now) outside its areas."""
+    if actor.id == target.id:
+        return "people.not_yourself"
+    scope = actor.areas
+    if scope is None:
+        return None
+    if target.is_admin and (target.areas is None or not target.areas <= scope):
+        return "scope.change_admin"
+    if any(held.reach is None or held.reach.area_id not in scope for held in reaches):
+        return "scope.change_reaches"
+    return None
 
 
 def toggled(chosen: list[int], reach_id: int) -> list[int]:
@@ -360,9 +373,12 @@ class Office:
             choices.append(ReachChoice(reach, len(await self._store.assignments.active_for_reach(reach.id))))
         return choices
 
-    async def chief_choices(self, reach: ReachRecord) -> list[ChiefChoice]:
-        """Every active chief, own area first, marked when they already answer for the reach."""
-        chiefs = [person_from(self._settings, r) for r in await self._store.people.with_role(CHIEF)]
+    async def chief_choices(self, reach: ReachRecord, scope: frozenset[int] | None = None) -> list[ChiefChoice]:
+        """Every active chief (a town's office, `scope`: its own areas' and the reach's), own area first, marked
+        when they already answer for the reach."""
+        within = await chiefs_within(self._store, scope, reach.id)
+        records = await self._store.people.with_role(CHIEF)
+        chiefs = [person_from(self._settings, r) for r in records if within is None or r.id in within]
         held = {a.person_id for a in await self._store.assignments.active_for_reach(reach.id)}
         return [ChiefChoice(p, p.id in held) for p in chiefs_for(reach, chiefs)]
 

@@ -159,6 +159,10 @@ class PeopleService:
         """Active people holding `role` in the store, by name."""
         return [self._person(r) for r in await self._store.people.with_role(role)]
 
+    async def may_hand_to(self, actor: Person, reach_id: int, person_id: int) -> bool:
+        """Whether a (town) office may give a problem or a reach of `reach_id` to this person."""
+        return await may_hand_to(self._store, actor, reach_id, person_id)
+
     async def chiefs(self) -> list[Person]:
         """Active chiefs, by id."""
         return [self._person(r) for r in await self._store.people.chiefs()]
@@ -235,3 +239,18 @@ class PeopleService:
     async def office_chat_ids(self, area_id: int | None) -> list[int]:
         """Telegram ids of the reachable admins who hear about something in this area (`office_of`)."""
         return [p.telegram_id for p in await self.office(area_id) if p.reachable and p.telegram_id is not None]
+
+
+async def chiefs_within(store: Store, scope: frozenset[int] | None, reach_id: int) -> set[int] | None:
+    """The people a town's office (`scope`) may hand a problem or a reach of `reach_id` to: those of its own
+    areas, and whoever answers for the reach now. None: anyone (the county office)."""
+    if scope is None:
+        return None
+    holders = {a.person_id for a in await store.assignments.active_for_reach(reach_id)}
+    return holders | await store.people.ids_in_areas(tuple(sorted(scope)))
+
+
+async def may_hand_to(store: Store, actor: Person, reach_id: int, person_id: int) -> bool:
+    """Whether `actor` may hand something of `reach_id` to this person, as far as the office scope tells."""
+    within = await chiefs_within(store, actor.areas, reach_id)
+    return within is None or person_id in within

@@ -78,8 +78,8 @@ RULES: dict[str, Rule] = {
     # Everyone in a bound group reads that area's summary; in private, admins any area, chiefs their own areas
     # (which areas: handlers.summaries).
     "summary": Rule(STAFF, PRIVATE | {ChatKind.GROUP_BOUND}, anyone_in_groups=True, area_bound=True),
-    "bind": Rule(ADMINS, GROUPS),
-    "unbind": Rule(ADMINS, GROUPS),
+    "bind": Rule(ADMINS, GROUPS, area_bound=True),
+    "unbind": Rule(ADMINS, GROUPS, area_bound=True),
 }
 
 # In a group, only these get any answer from the bot; everything else is met with silence (groups are for

@@ -16,7 +16,7 @@ from bot.config import CATEGORIES, LEVELS, Settings
 from bot.dialogs import Dialog, Dialogs
 from bot.evidence import TRACK_AFTER, TRACK_BEFORE, Sighting, trusted_taken_at
 from bot.geo import haversine_m
-from bot.people import ADMIN, CHIEF, Person, office_of, person_from
+from bot.people import ADMIN, CHIEF, Person, chiefs_within, may_hand_to, office_of, person_from
 from bot.permissions import acts_as_admin
 from bot.photos import read_taken_at
 from bot.reachability import Reason, why_unreachable
@@ -49,7 +49,14 @@ Action = Literal["assign", "rectify", "close", "reject", "dismiss", "reopen"]
 # the asker and the deadline stay, and a sent-back problem may still need the time.
 LAPSING: frozenset[Action] = frozenset({"assign", "close", "dismiss", "reopen"})
 Outcome = Literal[
-    "ok", "not_allowed", "own_rectification", "too_late", "inactive_assignee", "not_a_chief", "same_assignee"
+    "ok",
+    "not_allowed",
+    "own_rectification",
+    "too_late",
+    "inactive_assignee",
+    "not_a_chief",
+    "same_assignee",
+    "out_of_scope",
 ]
 
 
@@ -431,10 +438,17 @@ class ProblemService:
         found, total = await self._store.problems.for_reporter(person_id, limit=page_size, offset=page * page_size)
         return await self._listed(found), total
 
-    async def assignee_choices(self, problem: ProblemRecord) -> list[tuple[Person, bool]]:
+    async def assignee_choices(
+        self, problem: ProblemRecord, scope: frozenset[int] | None = None
+    ) -> list[tuple[Person, bool]]:
         """The chiefs to assign to, each with whether they hold the problem's reach: those first, then those
-        of its area, by name."""
-        chiefs = [person_from(self._settings, r) for r in await self._store.people.with_role(CHIEF)]
+        of its area, by name. A town's office (`scope`) is offered its own areas' chiefs and the reach's."""
+        within = await chiefs_within(self._store, scope, problem.reach_id)
+        chiefs = [
+            person_from(self._settings, r)
+            for r in await self._store.people.with_role(CHIEF)
+            if within is None or r.id in within
+        ]
         holders = {a.person_id for a in await self._store.assignments.active_for_reach(problem.reach_id)}
         chiefs.sort(key=lambda p: (p.id not in holders, p.home_area_id != problem.area_id, p.name))
         return [(p, p.id in holders) for p in chiefs]
@@ -592,6 +606,8 @@ class ProblemService:
                     return Change("inactive_assignee", problem)
                 if problem.assignee_id == target.id and problem.status == "assigned":
                     return Change("same_assignee", problem)
+                if not await may_hand_to(self._store, actor, problem.reach_id, target.id):
+                    return Change("out_of_scope", problem)
                 deadline = problem.deadline or self.deadline_for(problem.category, self.today())
                 ok = await self._store.problems.transition(
                     problem.id, expect=(before,), status="assigned", assignee_id=target.id, deadline=deadline
@@ -670,14 +686,20 @@ class ProblemService:
             tell_admins=action == "reopen" and changed.assignee_id is None,
         )
 
-    async def escalate(self, problem: ProblemRecord, days_overdue: int) -> None:
+    async def escalate(self, problem: ProblemRecord, days_overdue: int, *, county: bool = False) -> None:
+        """Record that the office was told (`county`: the second step, after a town's office was)."""
+        data: dict[str, object] = {"days_overdue": days_overdue}
+        if problem.deadline is not None:
+            data["deadline"] = problem.deadline.isoformat()
+        if county:
+            data["county"] = True
         await self._store.problems.add_event(
             problem.id,
             actor_id=None,
             action="escalate",
             from_status=problem.status,
             to_status=problem.status,
-            data={"days_overdue": days_overdue},
+            data=data,
         )
 
     # -- evidence -----------------------------------------------------------------------------------------

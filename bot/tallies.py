@@ -398,19 +398,7 @@ class TallyService:
             ReachRate(c.reach_id, c.reach_code, c.reach_name_zh, c.reach_name_en, c.area_code, Rate(*sums))
             for c, sums in sorted(by_reach.values(), key=lambda pair: (pair[0].area_code, pair[0].reach_code))
         ]
-        chiefs = []
-        for person, (held, sums) in by_chief.items():
-            chiefs.append(
-                ChiefRate(
-                    person_id=person,
-                    name=held[0].person_name,
-                    levels=tuple(dict.fromkeys(c.level for c in held)),
-                    area_codes=tuple(sorted({c.area_code for c in held})),
-                    reach_codes=tuple(sorted({c.reach_code for c in held})),
-                    rate=Rate(*sums),
-                )
-            )
-        chiefs.sort(key=lambda c: (c.area_codes, c.name, c.person_id))
+        chiefs = _chief_rates(by_chief)
         return PatrolTally(first, last, overall, areas, reaches, chiefs, counts)
 
     async def problems(self, first: date, last: date, *, area_id: int | None = None) -> ProblemTally:
@@ -979,3 +967,37 @@ def _progress(count: AssignmentCount, period: Period, days_left: int, *, area_id
         days_left=days_left,
         area_id=area_id,
     )
+
+
+def _chief_rates(by_chief: dict[int, tuple[list[AssignmentCount], list[int]]]) -> list[ChiefRate]:
+    """Each chief's rate from their assignments' rows and sums ([done, required, periods]), by area then name."""
+    chiefs = [
+        ChiefRate(
+            person_id=person,
+            name=held[0].person_name,
+            levels=tuple(dict.fromkeys(c.level for c in held)),
+            area_codes=tuple(sorted({c.area_code for c in held})),
+            reach_codes=tuple(sorted({c.reach_code for c in held})),
+            rate=Rate(*sums),
+        )
+        for person, (held, sums) in by_chief.items()
+    ]
+    chiefs.sort(key=lambda c: (c.area_codes, c.name, c.person_id))
+    return chiefs
+
+
+def scoped_chiefs(tally: PatrolTally, areas: frozenset[int] | None) -> list[ChiefRate]:
+    """The tally's chiefs as a town's office (`areas`) reports them: rebuilt from their assignments in those
+    areas only, so a chief who also answers for a reach elsewhere shows neither that reach nor its patrols
+    (None: the county, the tally's own rows)."""
+    if areas is None:
+        return tally.chiefs
+    by_chief: dict[int, tuple[list[AssignmentCount], list[int]]] = {}
+    for count in tally.assignments:
+        if count.area_id in areas:
+            held, sums = by_chief.setdefault(count.person_id, ([], [0, 0, 0]))
+            held.append(count)
+            sums[0] += count.done
+            sums[1] += count.required
+            sums[2] += count.periods
+    return _chief_rates(by_chief)

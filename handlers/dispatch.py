@@ -37,6 +37,7 @@ from handlers.common import Context, services
 from handlers.dialogs import flow
 from handlers.fieldwork import category_name, writing_report
 from handlers.problems import _tell, details_button
+from handlers.scope import refuse_out_of_scope
 from handlers.sending import refused
 from handlers.ui import buttons, paged, show
 
@@ -297,7 +298,7 @@ async def transfer_pressed(update: Update, context: Context, actor: Actor, data:
             continue
         label = _p(svc, lang, "dispatch.department_label", department=department.name, name=contact.name)
         choices.append((label, DispatchTransferTo(problem=problem.id, kind="d", target=department.id).pack()))
-    for chief, holder in await svc.dispatch.transfer_targets(problem):
+    for chief, holder in await svc.dispatch.transfer_targets(problem, actor.known.areas):
         label = ("⭐ " if holder else "") + f"{chief.name} · {_p(svc, lang, f'level.{chief.chief_level}')}"
         choices.append((label, DispatchTransferTo(problem=problem.id, kind="c", target=chief.id).pack()))
     await show(
@@ -339,6 +340,9 @@ async def transfer_target(update: Update, context: Context, actor: Actor, data: 
     name = await _target_name(svc, data.kind, data.target)
     if name is None:
         await refuse(update, context, lang, "fallback.outdated_button")
+        return
+    if data.kind != "d" and not await svc.people.may_hand_to(actor.known, problem.reach_id, data.target):
+        await refuse_out_of_scope(update, context, actor.known, "person")
         return
     telegram_id = actor.known.telegram_id
     assert telegram_id is not None
@@ -383,6 +387,9 @@ async def _transferred(
 ) -> None:
     svc = services(context)
     lang = actor.language
+    if moved.outcome == "out_of_scope":
+        await refuse_out_of_scope(update, context, actor.known, "person")
+        return
     if moved.outcome in ("inactive_target", "same_assignee", "stale"):
         await refuse(update, context, lang, "dispatch.not_target", name=target or "?", number=number)
         return

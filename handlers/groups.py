@@ -12,10 +12,12 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler, filt
 from bot.chats import BindResult
 from bot.config import Language
 from bot.i18n import Locales
+from bot.permissions import decide_in_area
 from bot.summaries import week_dates
 from handlers.access import Actor, command
 from handlers.callbacks import BindArea, BindCancel, BindPage, pressed
 from handlers.common import Context, services
+from handlers.scope import refuse_out_of_scope
 from handlers.ui import alert, paged, show
 from storage.records import AreaRecord
 
@@ -51,8 +53,12 @@ async def bind_command(update: Update, context: Context, actor: Actor, message: 
     assert chat is not None
     svc = services(context)
     lang = actor.language
-    areas = await svc.chats.areas()
     current = await svc.chats.bound_area(chat.id)
+    if current is not None and not decide_in_area(actor.known, "bind", current.id).allowed:
+        # Rebinding another town's group would take it from that town's office.
+        await refuse_out_of_scope(update, context, actor.known, "area", language=lang)
+        return
+    areas = await svc.chats.areas(actor.known.areas)
     if not areas:
         await message.reply_text(svc.locales.t(lang, "groups.no_areas"))
         return
@@ -70,6 +76,11 @@ async def area_chosen(update: Update, context: Context, actor: Actor, data: Bind
     assert chat is not None
     svc = services(context)
     lang = actor.language
+    current = await svc.chats.bound_area(chat.id)
+    for area_id in (data.area, None if current is None else current.id):
+        if area_id is not None and not decide_in_area(actor.known, "bind", area_id).allowed:
+            await refuse_out_of_scope(update, context, actor.known, "area", language=lang)
+            return
     outcome = await svc.chats.bind(
         chat.id, data.area, type=chat.type, title=chat.title, expected=data.seen or None, by=actor.known.id
     )
@@ -100,7 +111,7 @@ async def page_turned(update: Update, context: Context, actor: Actor, data: Bind
     chat = update.effective_chat
     assert chat is not None
     svc = services(context)
-    areas = await svc.chats.areas()
+    areas = await svc.chats.areas(actor.known.areas)
     if areas:
         current = await svc.chats.bound_area(chat.id)
         # A double tap (or the page-number button) asks for the page already shown: show() lets that be.
@@ -119,6 +130,10 @@ async def unbind_command(update: Update, context: Context, actor: Actor, message
     chat = update.effective_chat
     assert chat is not None
     svc = services(context)
+    bound = await svc.chats.bound_area(chat.id)
+    if bound is not None and not decide_in_area(actor.known, "unbind", bound.id).allowed:
+        await refuse_out_of_scope(update, context, actor.known, "area", language=actor.language)
+        return
     area = await svc.chats.unbind(chat.id, by=actor.known.id)
     if area is None:
         await message.reply_text(svc.locales.t(actor.language, "groups.not_bound"))

@@ -730,7 +730,7 @@ async def action_pressed(update: Update, context: Context, actor: Actor, data: P
     telegram_id = actor.known.telegram_id
     assert telegram_id is not None
     if action == "assign":
-        await _choose_assignee(update, context, lang, problem)
+        await _choose_assignee(update, context, lang, problem, actor.known.areas)
         return
     if await writing_report(update, context, actor):  # a note would replace the draft
         return
@@ -771,14 +771,16 @@ async def assignee_page_number(update: Update, context: Context, actor: Actor, d
     """The page number of the assignee list (which fits one page): nothing to do."""
 
 
-async def _choose_assignee(update: Update, context: Context, lang: Language, problem: ProblemRecord) -> None:
+async def _choose_assignee(
+    update: Update, context: Context, lang: Language, problem: ProblemRecord, scope: frozenset[int] | None
+) -> None:
     svc = services(context)
     choices = [
         (
             ("⭐ " if holder else "") + f"{p.name} · {_p(svc, lang, f'level.{p.chief_level}')}",
             ProblemAssignTo(problem=problem.id, person=p.id).pack(),
         )
-        for p, holder in await svc.problems.assignee_choices(problem)
+        for p, holder in await svc.problems.assignee_choices(problem, scope)
     ]
     await show(
         update,
@@ -802,6 +804,9 @@ async def _apply(
     svc = services(context)
     lang = actor.language
     change = await svc.problems.act(problem_id, actor, action, note=note, assignee_id=assignee_id, photos=photos)
+    if change.outcome == "out_of_scope":  # a forged chief from beyond a town office's areas
+        await refuse_out_of_scope(update, context, actor, "person")
+        return
     if change.outcome != "ok":
         status = change.problem.status if change.problem else "closed"
         key = {

@@ -144,6 +144,12 @@ async def tell_offices(
 ) -> None:
     """Each item to its area's office (`bot.people.office_of`: the town's own, or the county for an area without
     one), one message per admin with the items that are theirs."""
+    for chat_id, mine in (await _by_office(context, items, area_of)).items():
+        await _tell_admin(context, chat_id, compose(mine))
+
+
+async def _by_office(context: Context, items: Sequence[_T], area_of: Callable[[_T], int | None]) -> dict[int, list[_T]]:
+    """The items each office admin (chat id) hears of: those of the areas their office answers for."""
     people = services(context).people
     offices: dict[int | None, list[int]] = {}
     theirs: dict[int, list[_T]] = {}
@@ -153,8 +159,7 @@ async def tell_offices(
             offices[area_id] = await people.office_chat_ids(area_id)
         for chat_id in offices[area_id]:
             theirs.setdefault(chat_id, []).append(item)
-    for chat_id, mine in theirs.items():
-        await _tell_admin(context, chat_id, compose(mine))
+    return theirs
 
 
 async def _tell_admin(context: Context, chat_id: int, compose: Compose) -> None:
@@ -192,14 +197,14 @@ async def tell_office_missed(context: Context, job: str, missed: Missed) -> None
         return
     locales = services(context).locales
 
-    def composer(told: Sequence[Unreached]) -> Compose:
+    def composer(told: Sequence[Unreached], count: int) -> Compose:
         def compose(lang: Language) -> tuple[str, InlineKeyboardMarkup | None]:
             lines = [
                 locales.t(
                     lang,
                     "reachability.missed",
                     job=locales.plain(lang, f"reachability.job.{job}"),
-                    count=len(missed.unreached),
+                    count=count,
                     new=len(told),
                 )
             ]
@@ -211,5 +216,10 @@ async def tell_office_missed(context: Context, job: str, missed: Missed) -> None
 
         return compose
 
-    # Each person to the office of their home area (a town's office hears of its own people).
-    await tell_offices(context, missed.tell_office, lambda u: u.person.home_area_id, composer)
+    # Each person to the office of their home area (a town's office hears of its own people, and counts them).
+    def home(unreached: Unreached) -> int | None:
+        return unreached.person.home_area_id
+
+    counts = {chat_id: len(mine) for chat_id, mine in (await _by_office(context, missed.unreached, home)).items()}
+    for chat_id, told in (await _by_office(context, missed.tell_office, home)).items():
+        await _tell_admin(context, chat_id, composer(told, max(counts.get(chat_id, 0), len(told))))

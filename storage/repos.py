@@ -304,6 +304,26 @@ class People:
             await conn.execute(
                 "DELETE FROM registrations WHERE person_id = ? AND status = 'pending'", (placeholder_id,)
             )
+            # No one assists themselves (a CHECK), and one active row per chief and assistant (a unique index).
+            await conn.execute(
+                "DELETE FROM assistants"
+                " WHERE (chief_id = ? AND assistant_id = ?) OR (chief_id = ? AND assistant_id = ?)",
+                (own_id, placeholder_id, placeholder_id, own_id),
+            )
+            await conn.execute(
+                "DELETE FROM assistants WHERE until IS NULL AND ((chief_id = ? AND assistant_id IN"
+                "  (SELECT assistant_id FROM assistants WHERE chief_id = ? AND until IS NULL))"
+                " OR (assistant_id = ? AND chief_id IN"
+                "  (SELECT chief_id FROM assistants WHERE assistant_id = ? AND until IS NULL)))",
+                (placeholder_id, own_id, placeholder_id, own_id),
+            )
+            # The office scopes join (the primary key holds each area once).
+            await conn.execute(
+                "INSERT OR IGNORE INTO admin_scopes (person_id, area_id)"
+                " SELECT ?, area_id FROM admin_scopes WHERE person_id = ?",
+                (own_id, placeholder_id),
+            )
+            await conn.execute("DELETE FROM admin_scopes WHERE person_id = ?", (placeholder_id,))
             for table, column in await self._references():
                 await conn.execute(
                     f'UPDATE "{table}" SET "{column}" = ? WHERE "{column}" = ?', (own_id, placeholder_id)
@@ -382,6 +402,11 @@ class People:
         of one of them (what a town's office sees of people)."""
         clause, params = _in_areas(areas)
         return bool(await self._store.fetchval(f"SELECT {clause} FROM people p WHERE p.id = ?", (*params, person_id)))
+
+    async def ids_in_areas(self, areas: tuple[int, ...]) -> set[int]:
+        """The people who belong to these areas, as `in_areas` tells it for one."""
+        clause, params = _in_areas(areas)
+        return {row[0] for row in await self._store.fetchall(f"SELECT p.id FROM people p WHERE {clause}", params)}
 
     async def chiefs(self) -> list[PersonRecord]:
         """Active chiefs, for the registry export."""

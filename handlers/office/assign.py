@@ -149,7 +149,7 @@ async def assign_reach(update: Update, context: Context, actor: Actor, data: Ass
             ("✅ " if c.holds else "") + f"{c.person.name} · {level_name(context, lang, c.person.chief_level)}",
             AssignChief(reach=reach.id, person=c.person.id).pack(),
         )
-        for c in await svc.office.chief_choices(reach)
+        for c in await svc.office.chief_choices(reach, actor.known.areas)
     ]
     if not choices:
         await show(update, context, t(context, lang, "assign.no_chiefs"))
@@ -174,6 +174,9 @@ async def chief_assigned(update: Update, context: Context, actor: Actor, data: A
         return
     if person is None:
         await refuse(update, context, lang, "fallback.outdated_button")
+        return
+    if not await svc.people.may_hand_to(actor.known, reach.id, person.id):  # a forged chief from another town
+        await refuse_out_of_scope(update, context, actor.known, "person")
         return
     result = await svc.roster.assign(person.id, reach.id)
     if result is None:

@@ -8,7 +8,7 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler, filt
 
 from bot import invites
 from bot.config import Language
-from bot.office import PEOPLE_PAGE, SEARCH_SHOWN, StatusChange, may_change_status
+from bot.office import PEOPLE_PAGE, SEARCH_SHOWN, StatusChange, status_refusal
 from bot.office import PersonCard as Card
 from bot.people import ADMIN, CHIEF, VOLUNTEER, Person
 from handlers.access import Actor, command, refuse
@@ -152,8 +152,12 @@ async def _card(update: Update, context: Context, actor: Actor, person_id: int, 
     if not await office.may_see(actor.known, person_id):
         await refuse_out_of_scope(update, context, actor.known, "person")
         return None
-    if to_change and not may_change_status(actor.known, card.person):
-        await refuse(update, context, actor.language, "people.not_yourself")
+    refusal = status_refusal(actor.known, card.person, card.reaches) if to_change else None
+    if refusal == "people.not_yourself":
+        await refuse(update, context, actor.language, refusal)
+        return None
+    if refusal is not None:
+        await refuse_out_of_scope(update, context, actor.known, refusal.removeprefix("scope."), name=card.person.name)
         return None
     return card
 

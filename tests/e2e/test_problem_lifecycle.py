@@ -472,7 +472,8 @@ async def test_the_deadline_job_reminds_warns_and_escalates_once(bot: Harness) -
 
     events = await bot.store.problems.events(1)
     assert [e.action for e in events] == ["report", "assign", "escalate"]
-    assert events[-1].actor_id is None and events[-1].data == {"days_overdue": 4}
+    overdue_since = (day - timedelta(days=4)).isoformat()
+    assert events[-1].actor_id is None and events[-1].data == {"days_overdue": 4, "deadline": overdue_since}
     assert [e.action for e in await bot.store.problems.events(3)] == ["report", "assign"]
     assert [e.action for e in await bot.store.problems.events(2)] == ["report", "assign"]
     assert [e.action for e in await bot.store.problems.events(4)] == ["report", "assign", "rectify"]
@@ -496,7 +497,7 @@ async def test_the_deadline_job_reminds_warns_and_escalates_once(bot: Harness) -
     await wang.expect_silence()  # his reminder letter for #1 went out today already
     events = await bot.store.problems.events(1)
     assert [e.action for e in events] == ["report", "assign", "escalate", "rectify", "close", "reopen", "escalate"]
-    assert events[-1].data == {"days_overdue": 3}
+    assert events[-1].data == {"days_overdue": 3, "deadline": late}
     assert bot.errors() == []
 
 

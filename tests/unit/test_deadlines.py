@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot.config import Settings, load_settings
-from bot.deadlines import Deadlines, Due, due
+from bot.deadlines import Deadlines, Due, Notice, due
 from bot.problems import ProblemService
 from storage import Store
 from storage.problems import NewProblem, ProblemRecord
@@ -133,3 +133,45 @@ async def test_no_admins_no_escalation_event(store: Store, settings: Settings) -
     notices = await Deadlines(store, settings, ProblemService(store, settings)).chase(TODAY)
     assert [(n.person_id, n.kind) for n in notices] == [(chief, "overdue")]
     assert "escalate" not in [e.action for e in await store.problems.events(late)]
+
+
+async def test_the_county_hears_when_the_town_office_has_not_got_it_done(store: Store, settings: Settings) -> None:
+    """To the area's office first; ESCALATE_COUNTY_DAYS after it was told, once per deadline, to the county."""
+    chief = await store.people.create(name="王五")
+    await store.people.grant_role(chief, "chief", level="village")
+    late = await open_problem(store, deadline=day(-ESCALATE), assignee=chief)
+    problem = await store.problems.by_id(late)
+    assert problem is not None
+    town = (await store.people.record_contact(9000, name="甲", username=None, language_code=None, started=True)).id
+    county = (await store.people.record_contact(9001, name="乙", username=None, language_code=None, started=True)).id
+    for admin in (town, county):
+        await store.people.grant_role(admin, "admin")
+    await store.people.set_scope(town, (problem.area_id,))
+    deadlines = Deadlines(store, settings, ProblemService(store, settings))
+
+    def escalations(notices: list[Notice]) -> list[int]:
+        return [n.person_id for n in notices if n.kind == "escalation"]
+
+    assert escalations(await deadlines.chase(TODAY)) == [town]
+    for offset in range(1, settings.escalate_county_days):
+        assert escalations(await deadlines.chase(day(offset))) == []
+    told = await deadlines.chase(day(settings.escalate_county_days))
+    assert escalations(told) == [county]
+    assert [n.days_overdue for n in told if n.kind == "escalation"] == [ESCALATE + settings.escalate_county_days]
+    # Once per deadline: not again the same day (a restart), nor the next.
+    assert await deadlines.chase(day(settings.escalate_county_days)) == []
+    assert escalations(await deadlines.chase(day(settings.escalate_county_days + 1))) == []
+    steps = [e.data.get("county", False) for e in await store.problems.events(late) if e.action == "escalate"]
+    assert steps == [False, True]
+
+
+async def test_an_area_without_its_own_office_is_the_countys_from_the_start(store: Store, settings: Settings) -> None:
+    chief = await store.people.create(name="王五")
+    await store.people.grant_role(chief, "chief", level="village")
+    await open_problem(store, deadline=day(-ESCALATE), assignee=chief)
+    county = await store.people.create(name="乙", telegram_id=9001)
+    await store.people.grant_role(county, "admin")
+    deadlines = Deadlines(store, settings, ProblemService(store, settings))
+    assert [n.person_id for n in await deadlines.chase(TODAY) if n.kind == "escalation"] == [county]
+    for offset in range(1, 6):  # no second step: the county already has it
+        assert [n for n in await deadlines.chase(day(offset)) if n.kind == "escalation"] == []

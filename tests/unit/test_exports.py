@@ -421,14 +421,14 @@ async def test_every_export_names_the_assistant_who_walked_a_patrol(
     await world.assign(zhang, xm, "2025-01-01")
     own = await world.patrol(zhang, xm, "2025-03-05 09:00")
     walked = await world.patrol(zhang, xm, "2025-03-12 09:00", walked_by=xiao)
-    for patrol, at in ((own, "2025-03-05T01:0"), (walked, "2025-03-12T01:0")):  # a line for the tracks layer
-        for minute, lon in ((1, 120.45), (2, 120.46)):
+    for patrol, day in ((own, "05"), (walked, "12")):  # a line each, so both are on the map too
+        for i, (lat, lon) in enumerate([(32.50, 120.40), (32.51, 120.41)]):
             await store.execute(
                 "INSERT INTO patrol_points (patrol_id, at, lat, lon, accuracy_m, source)"
-                " VALUES (?, ?, 32.5, ?, 5, 'live')",
-                (patrol, f"{at}{minute}:00Z", lon),
+                " VALUES (?, ?, ?, ?, 5, 'live')",
+                (patrol, f"2025-03-{day}T01:0{i}:00Z", lat, lon),
             )
-    out = tmp_path / f"march.{fmt}" if fmt != "csv" else tmp_path / "march"
+    out = tmp_path / "march.xlsx" if fmt == "xlsx" else tmp_path / "march"
     await export(store, settings, LOCALES, language="zh", fmt=fmt, first=MARCH[0], last=MARCH[1], out=out)  # type: ignore[arg-type]
     if fmt == "xlsx":
         sheet = load_workbook(out)["巡河记录"]

@@ -89,3 +89,27 @@ async def test_not_joined_lists_invites_not_accepted_within_the_scope(store: Sto
     again = await invite_link(store, settings, expired, renew=True)
     assert again.state == "valid" and again.waiting is not None
     assert again.waiting.invite.code == renewed.waiting.invite.code
+
+
+async def test_a_town_office_handles_only_admin_invites_within_its_scope(store: Store, settings: Settings) -> None:
+    """An admin invite forwarded by a town's office must not give anyone more than the office has itself."""
+    east, _ = await store.areas.upsert("CD", "城东", "East")
+    south, _ = await store.areas.upsert("CN", "城南", "South")
+    wide = await store.people.create(name="两镇", home_area_id=east)
+    await store.people.set_scope(wide, (east, south))
+    county = await store.people.create(name="全县", home_area_id=east)
+    own = await store.people.create(name="本镇")
+    await store.people.set_scope(own, (east,))
+    for person in (wide, county, own):
+        await issue(store, settings, person, "admin")
+        if person != own:
+            await store.invites.revoke_for_person(person)  # expired: a renewal is what would be forwarded
+    ids = {waiting.person.id: waiting.invite.id for waiting in await not_joined(store)}
+    town = frozenset({east})
+    assert [w.person.name for w in await not_joined(store, town)] == ["本镇"]
+    for person in (wide, county):
+        for renew in (False, True):
+            assert (await invite_link(store, settings, ids[person], renew=renew, areas=town)).state == "gone"
+        assert await store.invites.pending_for_person(person, now=datetime.now(UTC)) is None  # nothing issued
+    assert (await invite_link(store, settings, ids[own], renew=False, areas=town)).state == "valid"
+    assert (await invite_link(store, settings, ids[wide], renew=False)).state == "expired"  # the county may

@@ -4,17 +4,18 @@ what the office's reads return from a real store."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import date
 from pathlib import Path
 
 import pytest
 
 from bot.config import Settings, load_settings
 from bot.dialogs import Dialogs
-from bot.joining import Joining, Roster
-from bot.office import INVITE, SEARCH_SHOWN, Office, Status, chiefs_for, may_change_status, status_of, toggled
+from bot.joining import HeldReach, Joining, Roster
+from bot.office import INVITE, SEARCH_SHOWN, Office, Status, chiefs_for, status_of, status_refusal, toggled
 from bot.people import Person
 from storage import Store
-from storage.records import ReachRecord
+from storage.records import AssignmentRecord, ReachRecord
 
 
 def person(
@@ -57,7 +58,39 @@ def test_status_of_a_persons_account(active: bool, telegram_id: int | None, bloc
 
 @pytest.mark.parametrize(("actor_id", "target_id", "allowed"), [(1, 2, True), (1, 1, False)])
 def test_an_admin_may_not_change_their_own_status(actor_id: int, target_id: int, allowed: bool) -> None:
-    assert may_change_status(person(actor_id), person(target_id)) is allowed
+    assert (status_refusal(person(actor_id), person(target_id)) is None) is allowed
+
+
+def admin(id: int, areas: frozenset[int] | None) -> Person:
+    return Person(id, 100 + id, "admin", "zh", frozenset({"admin"}), None, True, areas=areas)
+
+
+def held(area_id: int | None) -> HeldReach:
+    """A reach held now in `area_id` (None: the reach left the registry)."""
+    assignment = AssignmentRecord(1, 2, "x", 5, "R5", "village", date(2026, 1, 1), None, None, None)
+    if area_id is None:
+        return HeldReach(assignment, None)
+    reach = ReachRecord(5, "R5", "五河", "R5", area_id, "A", "village", None, (), None, None)
+    return HeldReach(assignment, reach)
+
+
+@pytest.mark.parametrize(
+    ("target", "reaches", "refusal"),
+    [
+        (admin(2, None), [], "scope.change_admin"),  # a county admin, wherever they live
+        (admin(2, frozenset({10, 20})), [], "scope.change_admin"),  # a wider office
+        (admin(2, frozenset({10})), [], None),
+        (person(2), [held(10), held(20)], "scope.change_reaches"),  # a chief with a reach in another town
+        (person(2), [held(None)], "scope.change_reaches"),  # a reach of no known area
+        (person(2), [held(10)], None),
+        (person(2), [], None),
+    ],
+)
+def test_a_town_office_changes_only_people_wholly_within_its_areas(
+    target: Person, reaches: list[HeldReach], refusal: str | None
+) -> None:
+    assert status_refusal(admin(1, frozenset({10})), target, reaches) == refusal
+    assert status_refusal(admin(1, None), target, reaches) is None  # the county office may
 
 
 @pytest.mark.parametrize(
@@ -164,3 +197,27 @@ async def test_creating_an_invite_closes_the_dialog(store: Store, office: Office
     created = await office.create_invite(admin, {"role": "admin", "name": "钱七", "county": True})
     assert created.role == "admin" and created.level is None and created.reaches == []
     assert await Dialogs(store).get(555) is None
+
+
+async def test_joining_merges_two_rows_that_assist_each_other_and_share_a_scope(store: Store) -> None:
+    """The office's row and the Telegram row are one person: the assistant rows between them go (a person does not
+    assist themselves), the scopes join, and the placeholder's other links follow."""
+    east, _ = await store.areas.upsert("CD", "城东", "East")
+    south, _ = await store.areas.upsert("CN", "城南", "South")
+    own = (await store.people.record_contact(777, name="tg", username=None, language_code=None, started=True)).id
+    placeholder = await store.people.create(name="钱七")
+    chief = await store.people.create(name="王五")
+    for person in (own, placeholder):
+        await store.people.grant_role(person, "admin")
+    await store.people.set_scope(own, (east,))
+    await store.people.set_scope(placeholder, (east, south))
+    await store.assistants.add(own, placeholder, by=None)
+    await store.assistants.add(placeholder, own, by=None)
+    await store.assistants.add(chief, placeholder, by=None)
+    await store.assistants.add(chief, own, by=None)
+
+    assert await store.people.adopt(placeholder, 777) == own
+    record = await store.people.by_id(own)
+    assert record is not None and record.name == "钱七" and record.scope == tuple(sorted((east, south)))
+    assert [(a.chief_id, a.assistant_id) for a in await store.assistants.of_chief(chief)] == [(chief, own)]
+    assert await store.assistants.of_chief(own) == []

@@ -160,7 +160,8 @@ TOWN_A, TOWN_B = 1, 2
 # The actions on something of one area: a town's office (an admin scoped to some areas) does them only there.
 AREA_BOUND = {
     *("problem", "problems", "reaches", "invite", "people"),
-    *("assign", "unassign", "pending", "export", "summary", "assessment"),
+    *("assign", "unassign", "pending", "export", "summary"),
+    *("assessment", "bind", "unbind"),
 }
 # Who × (something in town A, something in town B, something of no area) for an area-bound action.
 SCOPE_TABLE: dict[str, tuple[str, str, str]] = {
