@@ -63,14 +63,14 @@ def _settings(data_dir: Path) -> Settings:
 async def _has_history(settings: Settings) -> bool:
     if not settings.database_path.exists():
         return False
-    async with await Store.open(settings.database_path) as store:
+    async with await Store.open(settings.database) as store:
         return await bulk.has_history(store)
 
 
 async def _generate(settings: Settings) -> tuple[float, int]:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    async with await Store.open(settings.database_path) as store:
+    async with await Store.open(settings.database) as store:
         report = await generate(store, settings, scale="city")
     return time.perf_counter() - started, report.patrols
 
@@ -82,7 +82,7 @@ async def measure(data_dir: Path) -> dict[str, Any]:
     language = settings.default_language
     today = datetime.now(UTC).astimezone(settings.tz).date()
     week = last_week(today)
-    async with await Store.open(settings.database_path) as store:
+    async with await Store.open(settings.database) as store:
         patrols = int(await store.fetchval("SELECT count(*) FROM patrols"))
         areas = await store.areas.all()
         service = SummaryService(store, settings)

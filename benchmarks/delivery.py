@@ -120,7 +120,7 @@ async def _riverbot(server: BotApiServer, tmp: Path, count: int) -> tuple[Run, d
         log_level="WARNING",
     )
     assert settings.rate_limit_per_second == TELEGRAM_PER_SECOND  # the bot's limiter as shipped
-    store = await Store.open(settings.database_path)
+    store = await Store.open(settings.database)
     sandbox = Sandbox(server, token)
     today = datetime.now(settings.tz).date()
     week: Week = last_week(today)

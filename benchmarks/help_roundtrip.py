@@ -95,7 +95,7 @@ async def main(argv: Sequence[str] = ()) -> bool:
                 rate_limit_group_per_minute=1_000_000,
                 log_level="WARNING",
             )
-            store = await Store.open(settings.database_path)
+            store = await Store.open(settings.database)
             riverbot = build_application(settings, services=Services.create(settings, store))
             bare = (
                 ApplicationBuilder()

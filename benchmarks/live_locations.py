@@ -190,7 +190,7 @@ async def main(argv: Sequence[str] = ()) -> bool:
                 rate_limit_group_per_minute=1_000_000,
                 log_level="WARNING",
             )
-            store = await Store.open(settings.database_path)
+            store = await Store.open(settings.database)
             riverbot = build_application(settings, services=Services.create(settings, store))
             bare_points: list[Kept] = []
             bare = (
@@ -264,7 +264,7 @@ async def main(argv: Sequence[str] = ()) -> bool:
                     await stop_app(riverbot)
                     await store.close()
 
-            reopened = await Store.open(settings.database_path)
+            reopened = await Store.open(settings.database)
             try:
                 stored = int(await reopened.fetchval("SELECT count(*) FROM patrol_points"))
                 per_patrol = {

@@ -51,7 +51,7 @@ async def main(argv: Sequence[str]) -> bool:
     rng = random.Random(args.seed)
     with tempfile.TemporaryDirectory(prefix="riverbot-nearest-") as folder:
         settings = load_settings(env_file=None, data_dir=Path(folder))
-        async with await Store.open(settings.database_path) as store:
+        async with await Store.open(settings.database) as store:
             started = time.perf_counter()
             reaches = await city_registry(store)
             built = time.perf_counter() - started

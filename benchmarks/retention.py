@@ -131,9 +131,9 @@ async def main(argv: Sequence[str]) -> bool:
     with tempfile.TemporaryDirectory(prefix="riverbot-retention-") as temporary:
         data_dir = Path(temporary)
         settings = load_settings(env_file=None, data_dir=data_dir, retention_years=3)
-        async with await Store.open(settings.database_path, synchronous="NORMAL") as store:
+        async with await Store.open(settings.database, synchronous="NORMAL") as store:
             await _fill(store, data_dir, patrols=args.patrols, points=args.points, photos=args.photos)
-        async with await Store.open(settings.database_path) as store:
+        async with await Store.open(settings.database) as store:
             service = RetentionService(store, settings)
             plan = await service.plan(datetime.now(UTC))
             stop, stop_thread = asyncio.Event(), threading.Event()

@@ -514,7 +514,11 @@ async def open_store(
         made.append(done)
 
     store = await Store.open(
-        settings.database_path, migrations=migrations, before_migrating=back_up_first, verify=verify
+        settings.database,
+        migrations=migrations,
+        # PostgreSQL is backed up with its own tools (README, "Running at province scale").
+        before_migrating=None if settings.on_postgres else back_up_first,
+        verify=verify,
     )
     if made:
         await record(store, made[-1].info)

@@ -194,7 +194,7 @@ def cmd_config(settings: Settings, locales: Locales, lang: Language) -> int:
             shown = f"{secret.split(':')[0]}:****" if secret else ""
         elif name == "webhook_secret":
             shown = "****" if value else ""
-        elif name == "telegram_proxy":
+        elif name in ("telegram_proxy", "database_url"):
             shown = masked_url(value) if value else ""
         elif name == "map_tiles_url":
             shown = masked_key(value) if value else ""

@@ -202,6 +202,9 @@ class Settings(BaseSettings):
     webhook_path: str | None = None
     webhook_secret: SecretStr | None = None
     data_dir: Path = Path("./data")
+    # Empty: the SQLite file in DATA_DIR. `sqlite:///path` names another file; `postgresql://…` a server, which
+    # several workers can share (README, "Running at province scale").
+    database_url: str | None = None
     timezone: str = "Asia/Shanghai"
     default_language: Language = "zh"
     admin_ids: Annotated[frozenset[int], NoDecode] = frozenset()
@@ -315,6 +318,18 @@ class Settings(BaseSettings):
         value = value.strip().rstrip("/")
         if not re.fullmatch(r"https?://[^\s/]+(/[^\s]*)?", value):
             raise ValueError("not an http(s) URL")
+        return value
+
+    @field_validator("database_url", mode="before")
+    @classmethod
+    def _database_url_shape(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        value = value.strip()
+        if not value:
+            return None
+        if not re.fullmatch(r"sqlite:///\S+|postgres(ql)?://\S*", value):
+            raise ValueError("not a sqlite:///path or postgresql:// URL")
         return value
 
     @field_validator("telegram_proxy", mode="before")
@@ -474,8 +489,20 @@ class Settings(BaseSettings):
         return ZoneInfo(self.timezone)
 
     @property
+    def on_postgres(self) -> bool:
+        return bool(self.database_url) and not str(self.database_url).startswith("sqlite:")
+
+    @property
     def database_path(self) -> Path:
+        """The SQLite file (on PostgreSQL, where one would be: the tools that need a file say they do not apply)."""
+        if self.database_url and self.database_url.startswith("sqlite:///"):
+            return Path(self.database_url.removeprefix("sqlite:///"))
         return self.data_dir / "riverbot.sqlite3"
+
+    @property
+    def database(self) -> str | Path:
+        """What `Store.open` takes: the PostgreSQL URL, or the SQLite file."""
+        return str(self.database_url) if self.on_postgres else self.database_path
 
     @property
     def backups_path(self) -> Path:

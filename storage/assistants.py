@@ -62,12 +62,14 @@ class Assistants:
     async def add(self, chief_id: int, assistant_id: int, *, by: int | None) -> tuple[AssistantRecord, bool]:
         """Name the assistant (the row already active, if they are one): (the row, whether it is new)."""
         async with self._store.atomic() as conn:
-            async with conn.execute(
-                "INSERT INTO assistants (chief_id, assistant_id, since, added_by) VALUES (?, ?, ?, ?)"
-                " ON CONFLICT (chief_id, assistant_id) WHERE until IS NULL DO NOTHING",
-                (chief_id, assistant_id, utc_now(), by),
-            ) as cursor:
-                new = cursor.rowcount > 0
+            new = (
+                await conn.execute(
+                    "INSERT INTO assistants (chief_id, assistant_id, since, added_by) VALUES (?, ?, ?, ?)"
+                    " ON CONFLICT (chief_id, assistant_id) WHERE until IS NULL DO NOTHING",
+                    (chief_id, assistant_id, utc_now(), by),
+                )
+                > 0
+            )
             found = await self.active(chief_id, assistant_id)
         assert found is not None
         return found, new

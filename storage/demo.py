@@ -13,6 +13,7 @@ from typing import Any
 
 import aiosqlite
 
+from storage.engine import SqliteEngine
 from storage.store import Store
 
 Row = tuple[Any, ...]
@@ -174,4 +175,7 @@ class BulkWriter:
 
 def writer_connection(store: Store) -> aiosqlite.Connection:
     """The store's writing connection, for a bulk load that runs while nothing else writes."""
-    return store._writer  # the bulk load manages its own transactions
+    engine = store.engine
+    if not isinstance(engine, SqliteEngine):
+        raise RuntimeError("the bulk load writes SQLite only")
+    return engine.raw_writer  # the bulk load manages its own transactions

@@ -52,8 +52,8 @@ class Inbox:
             for start in range(0, len(ids), _CHUNK):
                 chunk = ids[start : start + _CHUNK]
                 marks = ",".join("?" * len(chunk))
-                async with conn.execute(f"SELECT update_id FROM inbox WHERE update_id IN ({marks})", chunk) as cur:
-                    seen.update(int(r[0]) for r in await cur.fetchall())
+                rows = await conn.fetchall(f"SELECT update_id FROM inbox WHERE update_id IN ({marks})", chunk)
+                seen.update(int(r[0]) for r in rows)
             fresh = [(u, now, payload) for u, payload in updates if u not in seen]
             if fresh:
                 await conn.executemany(
@@ -74,10 +74,9 @@ class Inbox:
         """Updates fetched and not handled, oldest first, each counted as one more attempt to handle it."""
         async with self._store.atomic() as conn:
             await conn.execute("UPDATE inbox SET attempts = attempts + 1 WHERE done_at IS NULL")
-            async with conn.execute(
+            rows = await conn.fetchall(
                 "SELECT update_id, payload, attempts FROM inbox WHERE done_at IS NULL ORDER BY update_id"
-            ) as cur:
-                rows = await cur.fetchall()
+            )
         return [Waiting(int(r[0]), str(r[1]), int(r[2])) for r in rows]
 
     async def prune(self, done_before: datetime) -> int:

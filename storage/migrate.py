@@ -13,8 +13,11 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import resources
+from typing import Any
 
 import aiosqlite
+
+from storage.engine import Dialect, PostgresEngine
 
 MIGRATION_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 # A migration that rebuilds a table must run with foreign keys off (SQLite ignores the pragma inside a
@@ -42,19 +45,27 @@ class Migration:
         return self.sql.lstrip().startswith(NO_FOREIGN_KEYS)
 
 
-def bundled_migrations() -> list[Migration]:
-    """The migrations shipped in `storage/migrations/`, in order."""
+def bundled_migrations(dialect: Dialect = "sqlite") -> list[Migration]:
+    """The migrations shipped in `storage/migrations/` (SQLite) or `storage/migrations/postgresql/`, in order.
+    The PostgreSQL series starts with a baseline at the version PostgreSQL support came in; every later number
+    exists in both folders."""
+    folder = resources.files("storage.migrations")
+    if dialect == "postgresql":
+        folder = folder.joinpath("postgresql")
     found: list[Migration] = []
-    for entry in resources.files("storage.migrations").iterdir():
+    for entry in folder.iterdir():
         match = MIGRATION_NAME.match(entry.name)
         if match:
             found.append(Migration(int(match[1]), match[2], entry.read_text(encoding="utf-8")))
-    return check_sequence(found)
+    return check_sequence(found, first=1 if dialect == "sqlite" else None)
 
 
-def check_sequence(migrations: Iterable[Migration]) -> list[Migration]:
+def check_sequence(migrations: Iterable[Migration], *, first: int | None = 1) -> list[Migration]:
+    """In order and without gaps, from `first` (None: from whichever comes first, a baseline)."""
     ordered = sorted(migrations, key=lambda m: m.version)
-    for expected, migration in enumerate(ordered, start=1):
+    if first is None:
+        first = ordered[0].version if ordered else 1
+    for expected, migration in enumerate(ordered, start=first):
         if migration.version != expected:
             raise MigrationError(f"migration numbers must run 1, 2, 3…; found {migration.version} at {expected}")
     return ordered
@@ -158,3 +169,60 @@ async def _apply_one(conn: aiosqlite.Connection, migration: Migration) -> bool:
     finally:
         if fk_off:
             await conn.execute("PRAGMA foreign_keys = ON")
+
+
+# Held (for the session) by the one process migrating a PostgreSQL database; others wait, then find it done.
+MIGRATE_LOCK_KEY = 0x7269766572626F75
+
+
+async def apply_postgres_migrations(
+    engine: PostgresEngine, migrations: Sequence[Migration], *, before: BeforeMigrating | None = None
+) -> int:
+    """Bring a PostgreSQL database up to date and return its version. An empty database gets the baseline (which
+    records the versions it stands for), then whatever came after; each migration is one transaction."""
+    migrations = check_sequence(migrations, first=None)
+    if not migrations:
+        raise MigrationError("no PostgreSQL migrations are bundled")
+    baseline, latest = migrations[0], migrations[-1].version
+    async with engine.pool.acquire() as raw:
+        await raw.execute("SELECT pg_advisory_lock($1)", MIGRATE_LOCK_KEY)
+        try:
+            version = await _postgres_version(raw)
+            if version > latest:
+                raise MigrationError(
+                    f"the database is at schema version {version}, newer than this riverbot ({latest});"
+                    " upgrade riverbot"
+                )
+            if 0 < version < baseline.version:
+                raise MigrationError(f"a PostgreSQL database at version {version} predates the baseline")
+            if before is not None and 1 <= version < latest:
+                await before(version, latest)
+            for migration in migrations:
+                if migration.version <= version:
+                    continue
+                try:
+                    async with raw.transaction():
+                        # The simple query protocol runs a whole script, function bodies and all.
+                        await raw.execute(migration.sql)
+                        await raw.execute(
+                            "INSERT INTO schema_version (version, name, applied_at) VALUES ($1, $2, $3)"
+                            " ON CONFLICT (version) DO NOTHING",  # the baseline records its own
+                            migration.version,
+                            migration.name,
+                            datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                        )
+                except Exception as exc:
+                    if isinstance(exc, MigrationError):
+                        raise
+                    raise MigrationError(f"migration {migration.version:04d}_{migration.name} failed: {exc}") from exc
+                version = migration.version
+            return await _postgres_version(raw)
+        finally:
+            await raw.execute("SELECT pg_advisory_unlock($1)", MIGRATE_LOCK_KEY)
+
+
+async def _postgres_version(raw: Any) -> int:
+    exists = await raw.fetchval("SELECT to_regclass('schema_version') IS NOT NULL")
+    if not exists:
+        return 0
+    return int(await raw.fetchval("SELECT COALESCE(MAX(version), 0) FROM schema_version"))

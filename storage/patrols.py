@@ -383,13 +383,12 @@ class Patrols:
             existing = await self.open_for(person_id)
             if existing is not None:
                 return existing, False
-            async with conn.execute(
+            patrol_id = await conn.insert(
                 "INSERT INTO patrols (person_id, walked_by, reach_id, started_at, last_activity_at, created_at,"
                 " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (owner, walked_by, reach_id, to_db_time(started_at), to_db_time(started_at), now, now),
-            ) as cursor:
-                patrol_id = cursor.lastrowid
-            patrol = await self.by_id(int(patrol_id or 0))
+            )
+            patrol = await self.by_id(patrol_id)
         self._written(person_id=person_id)
         assert patrol is not None
         return patrol, True
@@ -399,9 +398,8 @@ class Patrols:
         one transaction: a quick start on the wrong reach then counts nowhere. False when it holds something."""
         await self.caught_up()  # a live point queued behind counts
         self._forget(person_id=person_id, patrol_id=patrol_id)
-        async with (
-            self._store.atomic() as conn,
-            conn.execute(
+        async with self._store.atomic() as conn:
+            deleted = await conn.execute(
                 "DELETE FROM patrols WHERE id = ? AND COALESCE(walked_by, person_id) = ? AND status = 'open'"
                 " AND NOT EXISTS (SELECT 1 FROM patrol_points WHERE patrol_id = patrols.id)"
                 " AND NOT EXISTS (SELECT 1 FROM patrol_photos WHERE patrol_id = patrols.id)"
@@ -409,9 +407,7 @@ class Patrols:
                 " AND NOT EXISTS (SELECT 1 FROM patrol_media WHERE patrol_id = patrols.id)"
                 " AND NOT EXISTS (SELECT 1 FROM problems WHERE patrol_id = patrols.id)",
                 (patrol_id, person_id),
-            ) as cursor,
-        ):
-            deleted = cursor.rowcount
+            )
         self._written(person_id=person_id, patrol_id=patrol_id)
         return deleted == 1
 
@@ -664,10 +660,9 @@ class Patrols:
                 "UPDATE patrols SET last_activity_at = max(last_activity_at, ?), updated_at = ? WHERE id = ?",
                 (to_db_time(media.sent_at), utc_now(), patrol_id),
             )
-            async with conn.execute("SELECT count(*) FROM patrol_media WHERE patrol_id = ?", (patrol_id,)) as cursor:
-                row = await cursor.fetchone()
+            count = await conn.fetchval("SELECT count(*) FROM patrol_media WHERE patrol_id = ?", (patrol_id,))
         self._written(patrol_id=patrol_id)
-        return int(row[0]) if row else 0
+        return int(count or 0)
 
     async def media(self, patrol_id: int) -> list[PatrolMedia]:
         rows = await self._store.fetchall(
@@ -695,12 +690,14 @@ class Patrols:
         self._forget(patrol_id=patrol_id)
         async with self._store.atomic() as conn:
             # The same message handled again (after a crash) adds nothing: same patrol, time and text.
-            async with conn.execute(
-                "INSERT INTO patrol_notes (patrol_id, at, text, kind) SELECT ?, ?, ?, ?"
-                " WHERE NOT EXISTS (SELECT 1 FROM patrol_notes WHERE patrol_id = ? AND at = ? AND text = ?)",
-                (patrol_id, to_db_time(at), text, kind, patrol_id, to_db_time(at), text),
-            ) as cursor:
-                added = cursor.rowcount > 0
+            added = (
+                await conn.execute(
+                    "INSERT INTO patrol_notes (patrol_id, at, text, kind) SELECT ?, ?, ?, ?"
+                    " WHERE NOT EXISTS (SELECT 1 FROM patrol_notes WHERE patrol_id = ? AND at = ? AND text = ?)",
+                    (patrol_id, to_db_time(at), text, kind, patrol_id, to_db_time(at), text),
+                )
+                > 0
+            )
             if kind == "problem" and added:
                 await conn.execute("UPDATE patrols SET problem_count = problem_count + 1 WHERE id = ?", (patrol_id,))
             await conn.execute(

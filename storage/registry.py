@@ -56,7 +56,7 @@ class Areas:
                     " WHERE areas.name_zh IS NOT excluded.name_zh OR areas.name_en IS NOT excluded.name_en",
                     (code, name_zh, name_en, now, now),
                 )
-            ).rowcount > 0
+            ) > 0
             area_id = await self._store.fetchval("SELECT id FROM areas WHERE code = ?", (code,))
         return int(area_id), changed
 
@@ -219,7 +219,7 @@ class Reaches:
                     f" WHERE {differs}",
                     params,
                 )
-            ).rowcount > 0
+            ) > 0
             reach_id = await self._store.fetchval("SELECT id FROM reaches WHERE code = ?", (values.code,))
         return int(reach_id), changed
 
@@ -299,13 +299,12 @@ class Assignments:
             )
             if existing is not None:
                 return int(existing), False
-            async with conn.execute(
+            new_id = await conn.insert(
                 "INSERT INTO assignments (person_id, reach_id, level, starts_on, patrol_count, patrol_period,"
                 " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (person_id, reach_id, level, starts_on.isoformat(), patrol_count, patrol_period, now, now),
-            ) as cursor:
-                assert cursor.lastrowid is not None
-                return cursor.lastrowid, True
+            )
+            return new_id, True
 
     async def end(self, assignment_id: int, *, last_day: date) -> bool:
         """The chief answers for the reach through `last_day`. One that had not begun by then is removed whole.

@@ -565,11 +565,11 @@ class FailedUpdates:
         """Write `size` bytes and take them back in one committed transaction: raises what a full disk or a
         read-only database raises. The commit writes the pages to the WAL, so a real full disk shows too."""
         async with self._store.atomic() as conn:
-            cursor = await conn.execute(
+            probe_id = await conn.insert(
                 "INSERT INTO failed_updates (payload, error, created_at, resolved_at) VALUES (zeroblob(?), '', ?, ?)",
                 (size, utc_now(), utc_now()),
             )
-            await conn.execute("DELETE FROM failed_updates WHERE id = ?", (cursor.lastrowid,))
+            await conn.execute("DELETE FROM failed_updates WHERE id = ?", (probe_id,))
 
     async def open(self, limit: int = 50) -> list[FailedUpdateRecord]:
         rows = await self._store.fetchall(

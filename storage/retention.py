@@ -128,19 +128,17 @@ class Retention:
         patrols = points = 0
         async with self._store.atomic() as conn:
             for item in pruned:
-                async with conn.execute(
+                kept = await conn.execute(
                     f"UPDATE patrols SET track = :track, points_pruned_at = :now WHERE id = :id AND {_PATROL_DUE}",
                     {"track": encode_track(item.track), "now": to_db_time(now), "id": item.patrol_id,
                      "cutoff": to_db_time(cutoff)},
-                ) as cursor:  # fmt: skip
-                    kept = cursor.rowcount
+                )  # fmt: skip
                 if not kept:
                     continue
                 patrols += 1
-                async with conn.execute(
+                points += await conn.execute(
                     "DELETE FROM patrol_points WHERE patrol_id = ? AND id <= ?", (item.patrol_id, item.last_point_id)
-                ) as cursor:
-                    points += cursor.rowcount
+                )
         return patrols, points
 
     async def track(self, patrol_id: int) -> list[Lonlat] | None:
@@ -176,7 +174,7 @@ class Retention:
         if not photo_ids:
             return []
         async with self._store.atomic() as conn:
-            rows = await conn.execute_fetchall(
+            rows = await conn.fetchall(
                 f"UPDATE photos AS p SET pruned_at = :now WHERE p.id IN (SELECT value FROM json_each(:ids))"
                 f" AND {_PHOTO_DUE} RETURNING id, created_at, path, size_bytes",
                 {"now": to_db_time(now), "ids": json.dumps(list(photo_ids)), "cutoff": to_db_time(cutoff)},

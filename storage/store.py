@@ -1,8 +1,9 @@
-"""The Store: one SQLite file, one writer, separate readers.
+"""The Store: repositories over one engine, SQLite (the default) or PostgreSQL (storage/engine.py).
 
-SQLite allows one writer at a time. All writes go through one connection guarded by a lock and start with
-`BEGIN IMMEDIATE`, so a transaction never fails half-way with "database is locked" when it tries to upgrade a
-read lock; reads go through their own connection and, thanks to WAL, never wait for a writer.
+Both engines allow one writer at a time. On SQLite all writes go through one connection guarded by a lock and
+start with `BEGIN IMMEDIATE`, so a transaction never fails half-way with "database is locked" when it tries to
+upgrade a read lock; reads go through their own connection and, thanks to WAL, never wait for a writer. On
+PostgreSQL a write transaction takes an advisory lock first, across every worker process.
 """
 
 from __future__ import annotations
@@ -21,9 +22,27 @@ import aiosqlite
 from storage.assistants import Assistants
 from storage.dbtime import from_db_time, to_db_time, utc_now
 from storage.dispatch import Dispatch
+from storage.engine import (
+    Connection,
+    Dialect,
+    Engine,
+    Params,
+    PostgresEngine,
+    Row,
+    SqliteEngine,
+    is_postgres_url,
+    sqlite_path,
+)
 from storage.inbox import Inbox
 from storage.kept import KeptReports
-from storage.migrate import BeforeMigrating, Migration, apply_migrations, bundled_migrations, current_version
+from storage.migrate import (
+    BeforeMigrating,
+    Migration,
+    apply_migrations,
+    apply_postgres_migrations,
+    bundled_migrations,
+    current_version,
+)
 from storage.patrols import Patrols, Photos
 from storage.problems import Problems
 from storage.registry import Areas, Assignments, Bindings, Dialogs, Invites, Meta, Reaches, Registrations
@@ -36,10 +55,9 @@ if sys.platform != "win32":  # flock: the startup lock across processes is POSIX
     import fcntl
 
 # The time helpers used to live here; storage/__init__.py and older callers still import them from here.
-__all__ = ["Params", "Store", "Synchronous", "from_db_time", "to_db_time", "utc_now"]
+__all__ = ["Params", "Row", "Store", "Synchronous", "from_db_time", "to_db_time", "utc_now"]
 
 Synchronous = Literal["FULL", "NORMAL", "EXTRA"]
-Params = Sequence[Any] | dict[str, Any]
 
 # The transaction the current task is in, so that a nested atomic() becomes a SAVEPOINT instead of deadlocking
 # on the writer lock it already holds.
@@ -47,7 +65,7 @@ _current_tx: contextvars.ContextVar[_Transaction | None] = contextvars.ContextVa
 
 
 class _Transaction:
-    def __init__(self, conn: aiosqlite.Connection, store: Store) -> None:
+    def __init__(self, conn: Connection, store: Store) -> None:
         self.conn = conn
         self.store = store
         self.savepoints = 0
@@ -94,11 +112,9 @@ def check_database_file(path: Path) -> None:
 class Store:
     """The only way to the database. Repositories (`store.people`, `store.chats`, …) hold the SQL."""
 
-    def __init__(self, path: Path, writer: aiosqlite.Connection, reader: aiosqlite.Connection) -> None:
-        self.path = path
-        self._writer = writer
-        self._reader = reader
-        self._write_lock = asyncio.Lock()
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.dialect: Dialect = engine.dialect
         self.schema_version = 0
         self.people = People(self)
         self.chats = Chats(self)
@@ -122,20 +138,30 @@ class Store:
         self.retention = Retention(self)
         self.kept_reports = KeptReports(self)
 
+    @property
+    def path(self) -> Path:
+        """The SQLite file; the tools that work on the file itself (backups, bulk reads) need it."""
+        if not isinstance(self.engine, SqliteEngine):
+            raise RuntimeError("this store is on PostgreSQL: it has no database file")
+        return self.engine.path
+
     @classmethod
     async def open(
         cls,
-        path: str | Path,
+        target: str | Path,
         *,
         synchronous: Synchronous = "FULL",
         migrations: Sequence[Migration] | None = None,
         before_migrating: BeforeMigrating | None = None,
         verify: bool = False,
     ) -> Self:
-        """Open (creating if needed) and migrate the database at `path`; `before_migrating` (a backup) runs
-        before a migration changes an existing schema. `verify` runs SQLite's quick check first (the bot's
-        start and `migrate`), so a damaged file is refused before anything is written to it."""
-        path = Path(path)
+        """Open (creating if needed) and migrate the database at `target`: a SQLite file's path or `sqlite:///`
+        URL, or a `postgresql://` URL. `before_migrating` (a backup) runs before a migration changes an existing
+        schema. `verify` runs SQLite's quick check first (the bot's start and `migrate`), so a damaged file is
+        refused before anything is written to it."""
+        if is_postgres_url(target):
+            return await cls._open_postgres(str(target), migrations=migrations, before_migrating=before_migrating)
+        path = sqlite_path(target)
         path.parent.mkdir(parents=True, exist_ok=True)
         writer: aiosqlite.Connection | None = None
         try:
@@ -157,15 +183,29 @@ class Store:
             if writer is not None:
                 await writer.close()
             raise
-        store = cls(path, writer, reader)
+        store = cls(SqliteEngine(path, writer, reader))
+        store.schema_version = version
+        return store
+
+    @classmethod
+    async def _open_postgres(
+        cls, url: str, *, migrations: Sequence[Migration] | None, before_migrating: BeforeMigrating | None
+    ) -> Self:
+        engine = await PostgresEngine.connect(url)
+        try:
+            version = await apply_postgres_migrations(
+                engine, bundled_migrations("postgresql") if migrations is None else migrations, before=before_migrating
+            )
+        except BaseException:
+            await engine.close()
+            raise
+        store = cls(engine)
         store.schema_version = version
         return store
 
     async def close(self) -> None:
         await self.patrols.drain()  # track points still being written are kept, not dropped
-        async with self._write_lock:
-            await self._reader.close()
-            await self._writer.close()
+        await self.engine.close()
 
     async def __aenter__(self) -> Self:
         return self
@@ -174,7 +214,7 @@ class Store:
         await self.close()
 
     @asynccontextmanager
-    async def atomic(self) -> AsyncIterator[aiosqlite.Connection]:
+    async def atomic(self) -> AsyncIterator[Connection]:
         """A write transaction (or a SAVEPOINT when nested): all of it is stored, or none of it."""
         tx = self._own_tx()
         if tx is not None:
@@ -184,25 +224,18 @@ class Store:
             try:
                 yield tx.conn
             except BaseException:
-                await tx.conn.execute(f"ROLLBACK TO {name}")
-                await tx.conn.execute(f"RELEASE {name}")
+                await tx.conn.execute(f"ROLLBACK TO SAVEPOINT {name}")
+                await tx.conn.execute(f"RELEASE SAVEPOINT {name}")
                 raise
             else:
-                await tx.conn.execute(f"RELEASE {name}")
+                await tx.conn.execute(f"RELEASE SAVEPOINT {name}")
             return
-        async with self._write_lock:
-            conn = self._writer
+        async with self.engine.write() as conn:
             token = _current_tx.set(_Transaction(conn, self))
             try:
-                # BEGIN inside the try: a task cancelled while BEGIN waits for another process's lock must not
-                # leave the shared writer connection inside a transaction for every later write to trip on.
-                await conn.execute("BEGIN IMMEDIATE")
                 yield conn
-                await conn.execute("COMMIT")
             finally:
                 _current_tx.reset(token)
-                if conn.in_transaction:
-                    await asyncio.shield(conn.execute("ROLLBACK"))
 
     def _own_tx(self) -> _Transaction | None:
         """This store's transaction, if the current task is the one that opened it."""
@@ -214,45 +247,36 @@ class Store:
     def in_transaction(self) -> bool:
         return self._own_tx() is not None
 
-    def _read_conn(self) -> aiosqlite.Connection:
+    def _read_conn(self) -> Connection:
         # Inside a transaction, read through it so the task sees its own uncommitted writes.
         tx = self._own_tx()
-        return tx.conn if tx is not None else self._reader
+        return tx.conn if tx is not None else self.engine.reader
 
-    # execute_fetchall is one hop to the connection's thread instead of three (execute, fetch, close): reads
-    # are on every update's path, and the hops dominate a primary-key lookup.
-    async def fetchone(self, sql: str, params: Params = ()) -> sqlite3.Row | None:
-        rows = await self._read_conn().execute_fetchall(sql, params)
-        for row in rows:
-            return row
-        return None
+    async def fetchone(self, sql: str, params: Params = ()) -> Row | None:
+        return await self._read_conn().fetchone(sql, params)
 
-    async def fetchall(self, sql: str, params: Params = ()) -> list[sqlite3.Row]:
-        return list(await self._read_conn().execute_fetchall(sql, params))
+    async def fetchall(self, sql: str, params: Params = ()) -> list[Row]:
+        return await self._read_conn().fetchall(sql, params)
 
     async def fetchval(self, sql: str, params: Params = ()) -> Any:
-        row = await self.fetchone(sql, params)
-        return None if row is None else row[0]
+        return await self._read_conn().fetchval(sql, params)
 
     async def execute(self, sql: str, params: Params = ()) -> int:
         """One write statement in its own transaction (or the caller's); returns the rows changed."""
-        async with self.atomic() as conn, conn.execute(sql, params) as cursor:
-            return cursor.rowcount
+        async with self.atomic() as conn:
+            return await conn.execute(sql, params)
 
     async def insert(self, sql: str, params: Params = ()) -> int:
         """One INSERT in its own transaction (or the caller's); returns the new row's id."""
-        async with self.atomic() as conn, conn.execute(sql, params) as cursor:
-            if cursor.lastrowid is None:
-                raise RuntimeError("insert() used for a statement that inserted nothing")
-            return cursor.lastrowid
+        async with self.atomic() as conn:
+            return await conn.insert(sql, params)
 
     async def executemany(self, sql: str, rows: Iterable[Params]) -> None:
         async with self.atomic() as conn:
             await conn.executemany(sql, rows)
 
     async def table_names(self) -> list[str]:
-        rows = await self.fetchall("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
-        return [r[0] for r in rows]
+        return await self.engine.table_names()
 
 
 async def _connect(path: Path, synchronous: Synchronous) -> aiosqlite.Connection:

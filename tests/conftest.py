@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -46,6 +49,73 @@ class Harness:
 BotFactory = Callable[..., Awaitable[Harness]]
 
 
+# The suite runs on SQLite, and again on PostgreSQL when `RIVERBOT_TEST_ENGINE=postgresql` and
+# `RIVERBOT_TEST_POSTGRES` names a server (.ci/run starts a throwaway one; `make test` runs both). Each test then
+# gets a database of its own, copied from a template that was migrated once.
+TEST_ENGINE = os.environ.get("RIVERBOT_TEST_ENGINE", "sqlite")
+POSTGRES_SERVER = os.environ.get("RIVERBOT_TEST_POSTGRES", "")
+_database_numbers = itertools.count(1)
+
+
+def _on_database(server: str, name: str) -> str:
+    """The server URL with its database name replaced (postgresql://user@host/db?query)."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(server)
+    return urlunsplit(parts._replace(path=f"/{name}"))
+
+
+async def _admin(server: str, *statements: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(server)
+    try:
+        for statement in statements:
+            await conn.execute(statement)
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="session")
+def postgres_template() -> Iterator[str | None]:
+    """A database migrated to the current schema, to copy for each test; dropped at the end."""
+    if TEST_ENGINE != "postgresql":
+        yield None
+        return
+    if not POSTGRES_SERVER:
+        pytest.exit("RIVERBOT_TEST_ENGINE=postgresql needs RIVERBOT_TEST_POSTGRES, a server URL", returncode=2)
+    name = f"riverbot_template_{os.getpid()}"
+
+    async def build() -> None:
+        await _admin(POSTGRES_SERVER, f"DROP DATABASE IF EXISTS {name}", f"CREATE DATABASE {name}")
+        store = await Store.open(_on_database(POSTGRES_SERVER, name))
+        await store.close()
+
+    asyncio.run(build())
+    yield name
+    asyncio.run(_admin(POSTGRES_SERVER, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+
+
+@pytest.fixture(autouse=True)
+def engine_database(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, postgres_template: str | None
+) -> Iterator[None]:
+    """On a PostgreSQL run: DATABASE_URL names a fresh database for this test (settings read it)."""
+    if postgres_template is None:
+        yield
+        return
+    marker = request.node.get_closest_marker("sqlite_only")
+    if marker is not None:
+        pytest.skip(f"SQLite only: {marker.kwargs.get('reason') or (marker.args[0] if marker.args else '')}")
+    name = f"riverbot_test_{os.getpid()}_{next(_database_numbers)}"
+    asyncio.run(_admin(POSTGRES_SERVER, f"CREATE DATABASE {name} TEMPLATE {postgres_template}"))
+    monkeypatch.setenv("DATABASE_URL", _on_database(POSTGRES_SERVER, name))
+    try:
+        yield
+    finally:
+        asyncio.run(_admin(POSTGRES_SERVER, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+
+
 @pytest.fixture(autouse=True)
 def neutral_terminal_language(monkeypatch: pytest.MonkeyPatch) -> None:
     """The CLI speaks the terminal's language (LC_ALL, LC_MESSAGES, LANG) before DEFAULT_LANGUAGE: a developer's
@@ -84,7 +154,7 @@ async def bot_factory(
         }
         values.update(overrides)
         settings = load_settings(env_file=None, **values)
-        store = await Store.open(settings.database_path)
+        store = await Store.open(settings.database)
         services = Services.create(settings, store)
         app = build_application(settings, services=services)
         for handler, group in extra_handlers or []:

@@ -271,7 +271,7 @@ async def test_a_weekly_delivery_killed_midway_loses_nothing_and_repeats_only_wh
     sandbox = Sandbox(server, token)
     data_dir = tmp_path / "data"
     settings = load_settings(env_file=None, data_dir=data_dir)
-    async with await Store.open(settings.database_path) as store:
+    async with await Store.open(settings.database) as store:
         areas = await bound_areas(store, sandbox, 16, today=datetime.now(settings.tz).date())
 
     def pieces() -> int:

@@ -248,7 +248,7 @@ async def test_the_job_does_nothing_when_everything_is_kept(bot: Harness) -> Non
 async def _fill(data_dir: Path) -> None:
     """Two patrols of 2019 with 40 points each, one photo of each; one recent patrol."""
     settings = load_settings(env_file=None, data_dir=data_dir)
-    async with await Store.open(settings.database_path) as store:
+    async with await Store.open(settings.database) as store:
         ids = await seed(store)
         person_id = await store.people.create(name="王五")
         history = History(store, settings, person_id, ids["DBH-01"])

@@ -46,7 +46,7 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     settings = load_settings(env_file=None, data_dir=data_dir)
 
     async def fill() -> None:
-        async with await Store.open(settings.database_path) as store:
+        async with await Store.open(settings.database) as store:
             await generate(store, settings, scale="small", seed=11, now=NOW)
 
     asyncio.run(fill())
@@ -55,7 +55,7 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 
 @pytest.fixture
 async def store(settings: Settings) -> AsyncIterator[Store]:
-    async with await Store.open(settings.database_path) as opened:
+    async with await Store.open(settings.database) as opened:
         yield opened
 
 

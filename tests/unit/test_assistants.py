@@ -44,7 +44,7 @@ async def test_an_assistants_patrol_raises_the_chiefs_rate_exactly_as_the_chiefs
     rates: dict[str, Rate] = {}
     for walker in ("chief", "assistant", "nobody"):
         settings = load_settings(env_file=None, data_dir=tmp_path / walker, assistant_patrols_count=counted)
-        async with await Store.open(settings.database_path) as store:
+        async with await Store.open(settings.database) as store:
             world = World(store)
             chief, helper, reach = await _chief_and_assistant(world)
             await AssistantService(store, settings).add(chief, helper, by=None)

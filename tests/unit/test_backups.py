@@ -214,7 +214,7 @@ NEXT = Migration(NOW + 1, "for_the_test", "CREATE TABLE backup_test (id INTEGER 
 
 
 async def test_a_database_is_backed_up_before_it_is_migrated(settings: Settings) -> None:
-    async with await Store.open(settings.database_path) as current:
+    async with await Store.open(settings.database) as current:
         await _with_photo(current, settings.data_dir)
     async with await open_store(settings, migrations=[*bundled_migrations(), NEXT]) as upgraded:
         assert upgraded.schema_version == NOW + 1
@@ -240,10 +240,10 @@ async def test_a_failed_backup_stops_the_migration(tmp_path: Path) -> None:
     blocker = tmp_path / "a file"
     blocker.write_text("not a folder")
     settings = load_settings(env_file=None, data_dir=tmp_path / "data", backup_dir=str(blocker / "backups"))
-    await (await Store.open(settings.database_path)).close()
+    await (await Store.open(settings.database)).close()
     with pytest.raises(MigrationError, match=f"backup before migrating to version {NOW + 1}"):
         await open_store(settings, migrations=[*bundled_migrations(), NEXT])
-    async with await Store.open(settings.database_path) as still:
+    async with await Store.open(settings.database) as still:
         assert still.schema_version == NOW
 
 
@@ -252,7 +252,7 @@ async def test_a_failed_backup_stops_the_migration(tmp_path: Path) -> None:
 
 async def test_the_daily_backup_keeps_the_newest_and_tells_a_failure_once(tmp_path: Path) -> None:
     settings = load_settings(env_file=None, data_dir=tmp_path / "data", backup_keep=2)
-    async with await Store.open(settings.database_path) as store:
+    async with await Store.open(settings.database) as store:
         backups = Backups(store, settings)
         for hour in (1, 2, 3):
             outcome = await backups.daily(AT.replace(hour=hour))
@@ -274,6 +274,6 @@ async def test_the_daily_backup_keeps_the_newest_and_tells_a_failure_once(tmp_pa
 
 async def test_a_disabled_daily_backup_does_nothing(tmp_path: Path) -> None:
     settings = load_settings(env_file=None, data_dir=tmp_path / "data", backup_enabled="false")
-    async with await Store.open(settings.database_path) as store:
+    async with await Store.open(settings.database) as store:
         outcome = await Backups(store, settings).daily(AT)
     assert outcome.made is None and not outcome.tell_admins and not settings.backups_path.exists()

@@ -59,7 +59,7 @@ class FakeSender:
 @pytest.fixture
 async def svc(tmp_path: Path) -> AsyncIterator[Services]:
     settings = load_settings(env_file=None, data_dir=tmp_path / "data")
-    async with await Store.open(settings.database_path) as store:
+    async with await Store.open(settings.database) as store:
         area_id, _ = await store.areas.upsert("A1", "曲塘镇", "Qutang")
         await store.chats.upsert(GROUP, type="supergroup", title="Qutang", bot_status="member")
         await store.bindings.bind(GROUP, area_id, bound_by=None)

@@ -29,7 +29,7 @@ def settings(tmp_path: Path) -> Settings:
 @pytest.fixture
 async def store(settings: Settings) -> AsyncIterator[Store]:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    async with await Store.open(settings.database_path) as opened:
+    async with await Store.open(settings.database) as opened:
         yield opened
 
 
@@ -117,7 +117,7 @@ async def test_volunteers_registered_as_the_bot_does_it(store: Store, settings: 
 async def test_volunteers_approved_by_their_areas_admin_when_approval_is_required(tmp_path: Path) -> None:
     settings = load_settings(env_file=None, data_dir=tmp_path / "admin", volunteer_approval="admin")
     settings.data_dir.mkdir(parents=True)
-    async with await Store.open(settings.database_path) as store:
+    async with await Store.open(settings.database) as store:
         report = await generate(store, settings, scale="small", seed=3, years=1, now=NOW)
         rows = await store.fetchall(
             "SELECT g.status, g.decided_by, g.decided_at, g.created_at, r.granted_by, r.granted_at, a.role"

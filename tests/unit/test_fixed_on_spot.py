@@ -29,7 +29,7 @@ def settings(tmp_path: Path) -> Settings:
 
 @pytest.fixture
 async def store(settings: Settings) -> AsyncIterator[Store]:
-    async with await Store.open(settings.database_path) as opened:
+    async with await Store.open(settings.database) as opened:
         yield opened
 
 

@@ -51,7 +51,7 @@ def test_who_gets_a_renewed_invite(
 
 async def test_renewal_issues_only_what_is_missing(tmp_path: Path) -> None:
     settings = load_settings(env_file=None, data_dir=tmp_path, invite_days=7)
-    async with await Store.open(settings.database_path) as store:
+    async with await Store.open(settings.database) as store:
         area_id, _ = await store.areas.upsert("A1", "一区", "Area 1")
         chief = await store.people.create(name="赵六", home_area_id=area_id)
         await store.people.grant_role(chief, "chief", level="town")

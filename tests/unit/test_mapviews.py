@@ -25,7 +25,7 @@ LAT, WEST, EAST = 32.5, 120.40, 120.43
 @pytest.fixture
 async def svc(tmp_path: Path) -> AsyncIterator[Services]:
     settings = load_settings(env_file=None, data_dir=tmp_path / "data")
-    async with await Store.open(settings.database_path) as store:
+    async with await Store.open(settings.database) as store:
         yield Services.create(settings, store)
 
 

@@ -98,7 +98,7 @@ def test_reachable_means_the_bot_may_write_to_them(
 
 
 async def test_a_bootstrap_admin_first_seen_in_a_group_is_recorded(settings: Settings) -> None:
-    async with await Store.open(settings.database_path) as store:
+    async with await Store.open(settings.database) as store:
         people = PeopleService(store, settings)
         assert await people.met_in_group(901, name="Stranger", username=None) is None
         boss = await people.met_in_group(900, name="Boss", username="boss")

@@ -115,7 +115,7 @@ ALLOWED: list[tuple[str, ProblemRecord, set[Action]]] = [
 
 @pytest.fixture
 async def store(settings: Settings) -> AsyncIterator[Store]:
-    async with await Store.open(settings.database_path) as opened:
+    async with await Store.open(settings.database) as opened:
         yield opened
 
 

@@ -1,0 +1,342 @@
+"""The two engines under the Store: one SQLite file (the default), or a PostgreSQL server.
+
+Repositories talk to a `Connection`: execute, insert, executemany and the three fetches, with `?` (or `:name`)
+placeholders as SQLite writes them. Each engine maps that onto its driver, so the SQL the repositories hold is
+written once wherever the two dialects agree, and side by side (`Connection.dialect`) where they do not.
+
+Both engines keep SQLite's one-writer model, because the repositories were written for it: a read followed by a
+write inside `atomic()` may rely on nobody writing in between. SQLite gets that from `BEGIN IMMEDIATE` behind one
+connection; PostgreSQL from a transaction-scoped advisory lock that every writing transaction takes first, in
+every worker process. Reads run beside writes on both, without waiting.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import sqlite3
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+import aiosqlite
+import asyncpg
+
+Dialect = Literal["sqlite", "postgresql"]
+Params = Sequence[Any] | dict[str, Any]
+# sqlite3.Row or asyncpg.Record: both index by position and by column name, and have keys().
+Row = Any
+
+# The key of the advisory lock that makes PostgreSQL writes one at a time, as SQLite's are. Any constant will do
+# as long as nothing else in the database uses it: "riverbot" in ASCII, as a signed 64-bit integer.
+WRITE_LOCK_KEY = 0x7269766572626F74
+
+
+class Connection(ABC):
+    """What a repository writes and reads through: the transaction it is in, or the engine's reader."""
+
+    dialect: ClassVar[Dialect]
+
+    @abstractmethod
+    async def execute(self, sql: str, params: Params = ()) -> int:
+        """One statement; returns the rows it changed."""
+
+    @abstractmethod
+    async def insert(self, sql: str, params: Params = ()) -> int:
+        """One INSERT of one row into a table with an `id` key; returns the new row's id."""
+
+    @abstractmethod
+    async def executemany(self, sql: str, rows: Iterable[Params]) -> None: ...
+
+    @abstractmethod
+    async def fetchall(self, sql: str, params: Params = ()) -> list[Row]: ...
+
+    async def fetchone(self, sql: str, params: Params = ()) -> Row | None:
+        for row in await self.fetchall(sql, params):
+            return row
+        return None
+
+    async def fetchval(self, sql: str, params: Params = ()) -> Any:
+        row = await self.fetchone(sql, params)
+        return None if row is None else row[0]
+
+
+class SqliteConnection(Connection):
+    dialect = "sqlite"
+
+    def __init__(self, raw: aiosqlite.Connection) -> None:
+        self.raw = raw
+
+    async def execute(self, sql: str, params: Params = ()) -> int:
+        async with self.raw.execute(sql, params) as cursor:
+            return cursor.rowcount
+
+    async def insert(self, sql: str, params: Params = ()) -> int:
+        async with self.raw.execute(sql, params) as cursor:
+            if cursor.lastrowid is None or cursor.rowcount == 0:
+                raise RuntimeError("insert() used for a statement that inserted nothing")
+            return cursor.lastrowid
+
+    async def executemany(self, sql: str, rows: Iterable[Params]) -> None:
+        await self.raw.executemany(sql, rows)
+
+    # execute_fetchall is one hop to the connection's thread instead of three (execute, fetch, close): reads
+    # are on every update's path, and the hops dominate a primary-key lookup.
+    async def fetchall(self, sql: str, params: Params = ()) -> list[Row]:
+        return list(await self.raw.execute_fetchall(sql, params))
+
+    async def fetchone(self, sql: str, params: Params = ()) -> Row | None:
+        for row in await self.raw.execute_fetchall(sql, params):
+            return row
+        return None
+
+
+class Engine(ABC):
+    """A database the Store runs on: a reader for reads outside transactions, and serialized write
+    transactions."""
+
+    dialect: ClassVar[Dialect]
+    reader: Connection
+
+    @abstractmethod
+    def write(self) -> AbstractAsyncContextManager[Connection]:
+        """One write transaction, the only one running: committed when the block ends, rolled back when it
+        raises or is cancelled."""
+
+    @abstractmethod
+    async def close(self) -> None: ...
+
+    @abstractmethod
+    async def table_names(self) -> list[str]: ...
+
+
+class SqliteEngine(Engine):
+    """One SQLite file in WAL mode: one writing connection behind a lock, one reading connection."""
+
+    dialect = "sqlite"
+
+    def __init__(self, path: Path, writer: aiosqlite.Connection, reader: aiosqlite.Connection) -> None:
+        self.path = path
+        self.raw_writer = writer
+        self.writer = SqliteConnection(writer)
+        self.reader = SqliteConnection(reader)
+        self._write_lock = asyncio.Lock()
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[Connection]:
+        async with self._write_lock:
+            conn = self.raw_writer
+            try:
+                # BEGIN inside the try: a task cancelled while BEGIN waits for another process's lock must not
+                # leave the shared writer connection inside a transaction for every later write to trip on.
+                await conn.execute("BEGIN IMMEDIATE")
+                yield self.writer
+                await conn.execute("COMMIT")
+            finally:
+                if conn.in_transaction:
+                    await asyncio.shield(conn.execute("ROLLBACK"))
+
+    async def close(self) -> None:
+        async with self._write_lock:
+            await self.reader.raw.close()  # type: ignore[attr-defined]
+            await self.raw_writer.close()
+
+    async def table_names(self) -> list[str]:
+        rows = await self.reader.fetchall("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+        return [str(r[0]) for r in rows]
+
+
+# --- PostgreSQL -------------------------------------------------------------------------------------------------
+
+# A quoted string, a quoted name, a comment, a `::` cast, a `?` or a `:name`: the scanner skips the first four and
+# numbers the last two.
+_TOKENS = re.compile(
+    r"'(?:[^']|'')*'"
+    r'|"(?:[^"]|"")*"'
+    r"|--[^\n]*"
+    r"|/\*.*?\*/"
+    r"|::"
+    r"|\?"
+    r"|:[A-Za-z_][A-Za-z_0-9]*",
+    re.DOTALL,
+)
+
+
+@lru_cache(maxsize=4096)
+def numbered(sql: str) -> tuple[str, tuple[str, ...] | None]:
+    """SQLite's placeholders as PostgreSQL's `$1, $2, …`: returns the statement and, when it used `:name`
+    placeholders, the names in the order of their numbers (a name used twice keeps one number)."""
+    names: dict[str, int] = {}
+    count = 0
+    positional = False
+
+    def replace(match: re.Match[str]) -> str:
+        nonlocal count, positional
+        token = match.group(0)
+        if token == "?":
+            positional = True
+            count += 1
+            return f"${count}"
+        if token.startswith(":") and token != "::":
+            name = token[1:]
+            if name not in names:
+                names[name] = len(names) + 1
+            return f"${names[name]}"
+        return token
+
+    out = _TOKENS.sub(replace, sql)
+    if positional and names:
+        raise ValueError("a statement mixes ? and :name placeholders")
+    return out, (tuple(names) if names else None)
+
+
+def bind(sql: str, params: Params) -> tuple[str, Sequence[Any]]:
+    """The statement in PostgreSQL's placeholders and its arguments in their order."""
+    text, names = numbered(sql)
+    if names is None:
+        if isinstance(params, dict):
+            raise TypeError("named parameters given to a statement with ? placeholders")
+        return text, params
+    if not isinstance(params, dict):
+        raise TypeError("a statement with :name placeholders needs a dict of parameters")
+    return text, [params[name] for name in names]
+
+
+def _rowcount(status: str) -> int:
+    """The rows a statement changed, from its command tag ("UPDATE 3", "INSERT 0 1", "DELETE 0")."""
+    last = status.rsplit(" ", 1)[-1]
+    return int(last) if last.isdigit() else 0
+
+
+class PostgresConnection(Connection):
+    """One pooled connection, inside a transaction the engine opened."""
+
+    dialect = "postgresql"
+
+    def __init__(self, raw: asyncpg.Connection | asyncpg.pool.PoolConnectionProxy) -> None:
+        self.raw = raw
+
+    async def execute(self, sql: str, params: Params = ()) -> int:
+        text, args = bind(sql, params)
+        return _rowcount(await self.raw.execute(text, *args))
+
+    async def insert(self, sql: str, params: Params = ()) -> int:
+        text, args = bind(sql, params)
+        value = await self.raw.fetchval(f"{text} RETURNING id", *args)
+        if value is None:
+            raise RuntimeError("insert() used for a statement that inserted nothing")
+        return int(value)
+
+    async def executemany(self, sql: str, rows: Iterable[Params]) -> None:
+        prepared = [bind(sql, row) for row in rows]
+        if prepared:
+            await self.raw.executemany(prepared[0][0], [args for _, args in prepared])
+
+    async def fetchall(self, sql: str, params: Params = ()) -> list[Row]:
+        text, args = bind(sql, params)
+        return list(await self.raw.fetch(text, *args))
+
+    async def fetchone(self, sql: str, params: Params = ()) -> Row | None:
+        text, args = bind(sql, params)
+        return await self.raw.fetchrow(text, *args)
+
+
+class PostgresReader(Connection):
+    """Reads outside a transaction: each on whichever pooled connection is free."""
+
+    dialect = "postgresql"
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    async def execute(self, sql: str, params: Params = ()) -> int:
+        raise RuntimeError("writes go through Store.atomic()")
+
+    async def insert(self, sql: str, params: Params = ()) -> int:
+        raise RuntimeError("writes go through Store.atomic()")
+
+    async def executemany(self, sql: str, rows: Iterable[Params]) -> None:
+        raise RuntimeError("writes go through Store.atomic()")
+
+    async def fetchall(self, sql: str, params: Params = ()) -> list[Row]:
+        text, args = bind(sql, params)
+        return list(await self._pool.fetch(text, *args))
+
+    async def fetchone(self, sql: str, params: Params = ()) -> Row | None:
+        text, args = bind(sql, params)
+        return await self._pool.fetchrow(text, *args)
+
+
+class PostgresEngine(Engine):
+    """A PostgreSQL database shared by any number of processes."""
+
+    dialect = "postgresql"
+
+    def __init__(self, url: str, pool: asyncpg.Pool) -> None:
+        self.url = url
+        self.pool = pool
+        self.reader = PostgresReader(pool)
+        # Writers in this process queue here rather than each holding a pooled connection while they wait for
+        # the advisory lock.
+        self._write_lock = asyncio.Lock()
+
+    @classmethod
+    async def connect(cls, url: str, *, max_size: int = 10) -> PostgresEngine:
+        pool = await asyncpg.create_pool(
+            url, min_size=1, max_size=max_size, server_settings={"TimeZone": "UTC"}, init=_init_connection
+        )
+        return cls(url, pool)
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[Connection]:
+        async with self._write_lock, self.pool.acquire() as raw:
+            transaction = raw.transaction()
+            await transaction.start()
+            try:
+                await raw.execute("SELECT pg_advisory_xact_lock($1)", WRITE_LOCK_KEY)
+                yield PostgresConnection(raw)
+            except BaseException:
+                await asyncio.shield(transaction.rollback())
+                raise
+            else:
+                await transaction.commit()
+
+    async def close(self) -> None:
+        async with self._write_lock:
+            await self.pool.close()
+
+    async def table_names(self) -> list[str]:
+        rows = await self.reader.fetchall(
+            "SELECT table_name FROM information_schema.tables"
+            " WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' ORDER BY table_name"
+        )
+        return [str(r[0]) for r in rows]
+
+
+async def _init_connection(raw: asyncpg.Connection) -> None:
+    """Nothing yet: a hook for type codecs, kept so every pooled connection is set up the same way."""
+
+
+def is_postgres_url(target: str | Path) -> bool:
+    return isinstance(target, str) and target.startswith(("postgresql://", "postgres://"))
+
+
+def sqlite_path(target: str | Path) -> Path:
+    """The file a `sqlite:///…` URL (or a plain path) names."""
+    if isinstance(target, Path):
+        return target
+    if target.startswith("sqlite:///"):
+        return Path(target.removeprefix("sqlite:///") or ".")
+    if target.startswith("sqlite://"):
+        raise ValueError(f"not a SQLite URL with a path: {target!r} (write sqlite:///path/to/file)")
+    return Path(target)
+
+
+def is_unique_violation(exc: BaseException) -> bool:
+    """A UNIQUE constraint said no, whichever engine."""
+    if isinstance(exc, sqlite3.IntegrityError):
+        return "UNIQUE" in str(exc)
+    return type(exc).__name__ == "UniqueViolationError"
