@@ -39,8 +39,22 @@ lint: $(VENV)/.installed-dev
 typecheck: $(VENV)/.installed-dev
 	$(BIN)/mypy
 
+# The suite on SQLite; and, when RIVERBOT_TEST_POSTGRES names a PostgreSQL server (.ci/run starts a throwaway one;
+# `scripts/pg-cluster start DIR` does for you), the same suite on PostgreSQL at the same time, on the other core.
 unit: $(VENV)/.installed-dev
-	$(BIN)/pytest -q
+	@if [ -z "$$RIVERBOT_TEST_POSTGRES" ]; then \
+		echo "unit: on SQLite (set RIVERBOT_TEST_POSTGRES to a server URL to run on PostgreSQL as well)"; \
+		exec $(BIN)/pytest -q; \
+	fi; \
+	pglog=$$(mktemp); pgtmp=$$(mktemp -d); \
+	echo "unit: on SQLite, and on PostgreSQL beside it (its report follows)"; \
+	RIVERBOT_TEST_ENGINE=postgresql $(BIN)/pytest -q -p no:cacheprovider --basetemp=$$pgtmp/tmp >$$pglog 2>&1 & pg=$$!; \
+	trap 'kill $$pg 2>/dev/null' INT TERM; \
+	$(BIN)/pytest -q; sqlite=$$?; \
+	wait $$pg; postgres=$$?; \
+	echo "--- the suite on PostgreSQL ---"; cat $$pglog; rm -rf $$pglog $$pgtmp; \
+	echo "unit: SQLite exit $$sqlite, PostgreSQL exit $$postgres"; \
+	[ $$sqlite -eq 0 ] && [ $$postgres -eq 0 ]
 
 # The whole suite RUNS times in a row (default 5) while two busy loops keep both cores busy, as on a loaded CI
 # machine; stops at the first failing run. The busy loops end with it, however it ends.

@@ -316,8 +316,15 @@ class PostgresEngine(Engine):
         return [str(r[0]) for r in rows]
 
 
+def _numeric(text: str) -> int | float:
+    """PostgreSQL's numeric (what sum() of integers and avg() give) as SQLite answers: an int when whole."""
+    value = float(text)
+    return int(text) if text.lstrip("-").isdigit() else value
+
+
 async def _init_connection(raw: asyncpg.Connection) -> None:
-    """Nothing yet: a hook for type codecs, kept so every pooled connection is set up the same way."""
+    """Every pooled connection decodes the same way."""
+    await raw.set_type_codec("numeric", encoder=str, decoder=_numeric, schema="pg_catalog", format="text")
 
 
 def is_postgres_url(target: str | Path) -> bool:
