@@ -185,7 +185,7 @@ async def walked_counts(
         area += " AND pa.person_id = :chief"
         params["chief"] = chief_id
     rows = await store.fetchall(
-        "SELECT r.area_id, pa.person_id, c.name, pa.walked_by, h.name, count(*), sum(pa.valid = 1)"
+        "SELECT r.area_id, pa.person_id, c.name, pa.walked_by, h.name, count(*), count(*) FILTER (WHERE pa.valid = 1)"
         " FROM patrols pa JOIN reaches r ON r.id = pa.reach_id JOIN people c ON c.id = pa.person_id"
         " JOIN people h ON h.id = pa.walked_by"
         " WHERE pa.walked_by IS NOT NULL AND pa.status = 'finished' AND pa.started_at >= :s AND pa.started_at < :e"

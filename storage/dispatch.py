@@ -8,6 +8,7 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING
 
 from storage.dbtime import from_db_time, utc_now
+from storage.engine import INTEGRITY_ERRORS
 
 if TYPE_CHECKING:
     from storage.store import Store
@@ -77,7 +78,7 @@ class Dispatch:
                 " VALUES (?, ?, ?, ?, ?, ?)",
                 (problem_id, asked_by, reason, old_deadline.isoformat(), new_deadline.isoformat(), utc_now()),
             )
-        except sqlite3.IntegrityError:
+        except INTEGRITY_ERRORS:
             return None
 
     async def decide_extension(self, request_id: int, *, status: str, decided_by: int | None) -> bool:
@@ -122,7 +123,7 @@ class Dispatch:
             return await self._store.insert(
                 "INSERT INTO departments (name, person_id, added_at) VALUES (?, ?, ?)", (name, person_id, utc_now())
             )
-        except sqlite3.IntegrityError:
+        except INTEGRITY_ERRORS:
             return None
 
     async def remove_department(self, name: str) -> bool:

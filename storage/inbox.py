@@ -57,7 +57,7 @@ class Inbox:
             fresh = [(u, now, payload) for u, payload in updates if u not in seen]
             if fresh:
                 await conn.executemany(
-                    "INSERT OR IGNORE INTO inbox (update_id, received_at, payload) VALUES (?, ?, ?)", fresh
+                    "INSERT INTO inbox (update_id, received_at, payload) VALUES (?, ?, ?) ON CONFLICT DO NOTHING", fresh
                 )
         return {u for u, _, _ in fresh}
 

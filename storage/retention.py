@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from storage.dbtime import to_db_time
+from storage.engine import id_set, ids_param
 
 if TYPE_CHECKING:
     from storage.store import Store
@@ -111,9 +112,9 @@ class Retention:
         if not patrol_ids:
             return []
         rows = await self._store.fetchall(
-            "SELECT patrol_id, id, lon, lat FROM patrol_points WHERE patrol_id IN (SELECT value FROM json_each(?))"
+            f"SELECT patrol_id, id, lon, lat FROM patrol_points WHERE patrol_id IN {id_set(self._store.dialect)}"
             " ORDER BY patrol_id, at, id",
-            (json.dumps(list(patrol_ids)),),
+            (ids_param(self._store.dialect, patrol_ids),),
         )
         points: dict[int, list[Lonlat]] = {i: [] for i in patrol_ids}
         last: dict[int, int] = dict.fromkeys(patrol_ids, 0)
@@ -175,8 +176,8 @@ class Retention:
             return []
         async with self._store.atomic() as conn:
             rows = await conn.fetchall(
-                f"UPDATE photos AS p SET pruned_at = :now WHERE p.id IN (SELECT value FROM json_each(:ids))"
+                f"UPDATE photos AS p SET pruned_at = :now WHERE p.id IN {id_set(conn.dialect, ':ids')}"
                 f" AND {_PHOTO_DUE} RETURNING id, created_at, path, size_bytes",
-                {"now": to_db_time(now), "ids": json.dumps(list(photo_ids)), "cutoff": to_db_time(cutoff)},
+                {"now": to_db_time(now), "ids": ids_param(conn.dialect, photo_ids), "cutoff": to_db_time(cutoff)},
             )
         return [DuePhoto(int(r[0]), str(r[1]), str(r[2]), int(r[3])) for r in rows]
