@@ -392,7 +392,12 @@ class People:
         """People whose name, phone or username contains `text` (all when empty), and how many match in all;
         with `areas`, only people of those areas (`in_areas`)."""
         pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        where = "WHERE (p.name LIKE ? ESCAPE '\\' OR p.phone LIKE ? ESCAPE '\\' OR p.username LIKE ? ESCAPE '\\')"
+        # SQLite's LIKE ignores ASCII case; PostgreSQL's ILIKE is the same search.
+        like = "LIKE" if self._store.dialect == "sqlite" else "ILIKE"
+        where = (
+            f"WHERE (p.name {like} ? ESCAPE '\\' OR p.phone {like} ? ESCAPE '\\'"
+            f" OR p.username {like} ? ESCAPE '\\')"
+        )
         params: tuple[object, ...] = (pattern, pattern, pattern)
         if areas is not None:
             clause, more = _in_areas(areas)
