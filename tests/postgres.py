@@ -8,6 +8,7 @@ import itertools
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -20,12 +21,22 @@ needs_postgres = pytest.mark.skipif(
 _numbers = itertools.count(1)
 
 
-@asynccontextmanager
-async def scratch_database() -> AsyncIterator[str]:
-    """The URL of a new, empty database (from template0: nothing anyone added to template1), dropped after."""
+async def create_database() -> str:
+    """The URL of a new, empty database (from template0: nothing anyone added to template1)."""
     name = f"riverbot_scratch_{os.getpid()}_{next(_numbers)}"
     await _admin(POSTGRES_SERVER, f"CREATE DATABASE {name} TEMPLATE template0")
+    return _on_database(POSTGRES_SERVER, name)
+
+
+async def drop_database(url: str) -> None:
+    await _admin(POSTGRES_SERVER, f"DROP DATABASE IF EXISTS {urlsplit(url).path.lstrip('/')} WITH (FORCE)")
+
+
+@asynccontextmanager
+async def scratch_database() -> AsyncIterator[str]:
+    """A new, empty database for the block, dropped after."""
+    url = await create_database()
     try:
-        yield _on_database(POSTGRES_SERVER, name)
+        yield url
     finally:
-        await _admin(POSTGRES_SERVER, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        await drop_database(url)
