@@ -31,6 +31,7 @@ ALIKE_KEPT = 20
 PROBE_BYTES = 64 * 1024
 
 _SQLITE_READONLY, _SQLITE_IOERR, _SQLITE_CANTOPEN, _SQLITE_FULL = 8, 10, 14, 13
+_PG_DISK_FULL, _PG_READ_ONLY, _PG_IO_ERROR = "53100", "25006", "58030"
 _FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
 _READ_ONLY_ERRNOS = frozenset({errno.EROFS, errno.EACCES, errno.EPERM})
 
@@ -48,6 +49,8 @@ def storage_trouble(error: BaseException | None) -> StorageTrouble | None:
 
     SQLite reports a full disk as SQLITE_FULL ("database or disk is full"), a read-only file or folder as
     SQLITE_READONLY or SQLITE_CANTOPEN (it cannot create its -wal file); a photo write raises OSError.
+    PostgreSQL says it with a SQLSTATE: disk full (53100), read-only transaction (25006, a standby or a server set
+    read-only), I/O error (58030).
     """
     seen: set[int] = set()
     while error is not None and id(error) not in seen:
@@ -61,6 +64,13 @@ def storage_trouble(error: BaseException | None) -> StorageTrouble | None:
             if primary in (_SQLITE_READONLY, _SQLITE_CANTOPEN) or "readonly database" in text:
                 return StorageTrouble.READ_ONLY
             if primary == _SQLITE_IOERR or "disk i/o error" in text:
+                return StorageTrouble.IO_ERROR
+        elif isinstance(sqlstate := getattr(error, "sqlstate", None), str):
+            if sqlstate == _PG_DISK_FULL:
+                return StorageTrouble.FULL
+            if sqlstate == _PG_READ_ONLY:
+                return StorageTrouble.READ_ONLY
+            if sqlstate == _PG_IO_ERROR:
                 return StorageTrouble.IO_ERROR
         elif isinstance(error, OSError) and error.errno is not None:
             if error.errno in _FULL_ERRNOS:

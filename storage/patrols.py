@@ -768,7 +768,7 @@ class Patrols:
             sql = "SELECT * FROM patrols WHERE person_id = ? UNION ALL SELECT * FROM patrols WHERE walked_by = ?"
             params = (person_id, person_id)
         rows = await self._store.fetchall(
-            f"SELECT * FROM ({sql}) ORDER BY started_at DESC, id DESC LIMIT ?", (*params, limit)
+            f"SELECT * FROM ({sql}) AS mine ORDER BY started_at DESC, id DESC LIMIT ?", (*params, limit)
         )
         return [_patrol(r) for r in rows]
 

@@ -216,6 +216,9 @@ class _DatabaseFactory:
             await conn.close()
 
     def take(self) -> str:
+        # None ready (a test holding several, or emptying behind): one more copy joins the rotation.
+        if self.ready.empty() and self.jobs.empty():
+            self.jobs.put(("create", ""))
         got = self.ready.get(timeout=120)
         if isinstance(got, BaseException):
             raise got
@@ -265,6 +268,25 @@ def engine_database(
         yield
     finally:
         postgres_databases.give_back(name)
+
+
+@pytest.fixture
+def separate_database(postgres_databases: _DatabaseFactory | None) -> Iterator[Callable[[], dict[str, str]]]:
+    """For a test that opens several stores that must not share data (one per data directory on SQLite): each
+    call gives the settings for one more database, `{}` on SQLite (the data directory's own file) and a
+    `database_url` of its own on PostgreSQL."""
+    taken: list[str] = []
+
+    def another() -> dict[str, str]:
+        if postgres_databases is None:
+            return {}
+        taken.append(postgres_databases.take())
+        return {"database_url": _on_database(POSTGRES_SERVER, taken[-1])}
+
+    yield another
+    if postgres_databases is not None:
+        for name in taken:
+            postgres_databases.give_back(name)
 
 
 @pytest.fixture(autouse=True)

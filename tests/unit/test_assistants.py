@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -37,13 +38,15 @@ async def _chief_and_assistant(world: World) -> tuple[int, int, int]:
 
 @pytest.mark.parametrize("counted", [True, False])
 async def test_an_assistants_patrol_raises_the_chiefs_rate_exactly_as_the_chiefs_own_would(
-    tmp_path: Path, counted: bool
+    tmp_path: Path, counted: bool, separate_database: Callable[[], dict[str, str]]
 ) -> None:
     """The same week twice: once the chief walks, once the assistant walks for the chief. Counted, the rates are
     equal; with ASSISTANT_PATROLS_COUNT off, the assistant's patrol raises nothing."""
     rates: dict[str, Rate] = {}
     for walker in ("chief", "assistant", "nobody"):
-        settings = load_settings(env_file=None, data_dir=tmp_path / walker, assistant_patrols_count=counted)
+        settings = load_settings(
+            env_file=None, data_dir=tmp_path / walker, assistant_patrols_count=counted, **separate_database()
+        )
         async with await Store.open(settings.database) as store:
             world = World(store)
             chief, helper, reach = await _chief_and_assistant(world)

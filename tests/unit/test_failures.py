@@ -25,13 +25,36 @@ from storage.demo import writer_connection
 NOW = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
 
 
+# PostgreSQL cannot be told to stop growing a table, so a full disk is played by a trigger on every table that
+# fails each write as the server does when it cannot extend a file.
+_PG_FULL = """
+CREATE FUNCTION disk_full() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
+    RAISE EXCEPTION 'could not extend file "base/1/2": No space left on device' USING ERRCODE = '53100';
+END $$;
+DO $$ DECLARE t text; BEGIN
+    FOR t IN SELECT tablename FROM pg_tables WHERE schemaname = current_schema() LOOP
+        EXECUTE format('CREATE TRIGGER disk_full BEFORE INSERT OR UPDATE ON %I'
+                       ' FOR EACH STATEMENT EXECUTE FUNCTION disk_full()', t);
+    END LOOP;
+END $$;
+"""
+
+
 async def make_full(store: Store) -> None:
-    """The database file may not grow (real SQLITE_FULL for any write that needs a new page)."""
+    """The database may not grow: on SQLite, the file may not take a page more (real SQLITE_FULL)."""
+    if store.dialect == "postgresql":
+        async with store.atomic() as conn:
+            await conn.execute(_PG_FULL)
+        return
     pages = int(await store.fetchval("PRAGMA page_count"))
     await writer_connection(store).execute(f"PRAGMA max_page_count = {pages}")
 
 
 async def make_roomy(store: Store) -> None:
+    if store.dialect == "postgresql":
+        async with store.atomic() as conn:
+            await conn.execute("DROP FUNCTION disk_full() CASCADE")
+        return
     await writer_connection(store).execute("PRAGMA max_page_count = 1073741823")
 
 

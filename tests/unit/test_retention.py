@@ -366,7 +366,12 @@ async def test_migration_from_the_previous_version_keeps_the_data_and_prunes_it(
 
 
 async def test_an_empty_store_has_the_retention_schema(store: Store) -> None:
-    indexes = {r[0] for r in await store.fetchall("SELECT name FROM sqlite_master WHERE type = 'index'")}
+    listed = (
+        "SELECT indexname FROM pg_indexes WHERE schemaname = current_schema()"
+        if store.dialect == "postgresql"
+        else "SELECT name FROM sqlite_master WHERE type = 'index'"
+    )
+    indexes = {r[0] for r in await store.fetchall(listed)}
     assert {"patrols_unpruned", "photos_unpruned", "problem_photos_photo"} <= indexes
 
 
