@@ -187,6 +187,7 @@ class TargetColumn:
     name: str
     type: str  # PostgreSQL's own name: int8, float8, text, bytea, bool, jsonb, …
     not_null: bool
+    shown: str = ""  # as SQL writes it (bigint, double precision), for messages
 
 
 @dataclass(frozen=True)
@@ -199,7 +200,7 @@ class TargetTable:
 
 _COLUMNS_SQL = """
 SELECT c.relname AS table_name, a.attname AS column_name, t.typname AS type_name, a.attnotnull AS not_null,
-       a.attgenerated <> '' AS generated
+       a.attgenerated <> '' AS generated, format_type(a.atttypid, a.atttypmod) AS shown
 FROM pg_class c
 JOIN pg_namespace n ON n.oid = c.relnamespace
 JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
@@ -314,10 +315,16 @@ def _converter(column: TargetColumn) -> Callable[[Any], Any]:
             return text
 
         return checked(document)
-    if kind == "date":
-        return checked(lambda value: date.fromisoformat(_text(value)))
-    if kind in ("timestamptz", "timestamp"):
-        return checked(lambda value: datetime.fromisoformat(_text(value)))
+    if kind in ("date", "timestamptz", "timestamp"):
+        parse = date.fromisoformat if kind == "date" else datetime.fromisoformat
+
+        def moment(value: Any) -> date:
+            try:
+                return parse(_text(value))
+            except ValueError:
+                raise _Unfit from None
+
+        return checked(moment)
     return checked(lambda value: value)  # a type this code does not know: PostgreSQL has the last word
 
 
@@ -418,7 +425,7 @@ class Target:
         for row in await self.raw.fetch(_COLUMNS_SQL):
             found = columns.setdefault(row["table_name"], [])
             if not row["generated"]:
-                found.append(TargetColumn(row["column_name"], row["type_name"], row["not_null"]))
+                found.append(TargetColumn(row["column_name"], row["type_name"], row["not_null"], row["shown"]))
         keys: dict[str, list[str]] = {}
         for row in await self.raw.fetch(_KEYS_SQL):
             keys.setdefault(row["table_name"], []).append(row["column_name"])
@@ -471,7 +478,7 @@ class Target:
                             row=key_of(row),
                             column=names[i],
                             value=_shown(value),
-                            type=table.columns[i].type,
+                            type=table.columns[i].shown or table.columns[i].type,
                         ) from None
                 keys.append(key_of(row))
                 copied += 1
