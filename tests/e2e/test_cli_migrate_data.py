@@ -8,7 +8,6 @@ an empty database of its own made through the server's URL. The refusals before 
 from __future__ import annotations
 
 import asyncio
-import itertools
 import os
 import sqlite3
 from collections.abc import Iterator
@@ -20,11 +19,11 @@ import pytest
 
 from bot import transfer
 from storage.migrate import bundled_migrations
-from tests.conftest import POSTGRES_SERVER, BotFactory, Cli, _admin, _on_database
+from tests.conftest import POSTGRES_SERVER, BotFactory, Cli
+from tests.postgres import create_database, drop_database
 
 LATEST = bundled_migrations()[-1].version
 NOWHERE = "postgresql://nobody@/never?host=/nonexistent"
-_numbers = itertools.count(1)
 
 
 @pytest.fixture
@@ -41,10 +40,9 @@ def target() -> Iterator[str]:
     """A new, empty PostgreSQL database (as `createdb` leaves it), dropped afterwards."""
     if not POSTGRES_SERVER:
         pytest.skip("needs a PostgreSQL server: RIVERBOT_TEST_POSTGRES")
-    name = f"riverbot_cli_move_{os.getpid()}_{next(_numbers)}"
-    asyncio.run(_admin(POSTGRES_SERVER, f"DROP DATABASE IF EXISTS {name}", f"CREATE DATABASE {name}"))
-    yield _on_database(POSTGRES_SERVER, name)
-    asyncio.run(_admin(POSTGRES_SERVER, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+    url = asyncio.run(create_database())
+    yield url
+    asyncio.run(drop_database(url))
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ that come before the target is touched, and the pieces (load order, value checks
 from __future__ import annotations
 
 import asyncio
-import itertools
 import os
 import sqlite3
 from collections.abc import Iterator
@@ -30,7 +29,8 @@ from bot.transfer import Moved, TransferError, migrate_data, stats_periods
 from storage import Store
 from storage.migrate import bundled_migrations
 from storage.transfer import Source, TargetColumn, TargetTable, _converter, _Unfit, load_order, same_postgres_database
-from tests.conftest import POSTGRES_SERVER, _admin, _on_database
+from tests.conftest import POSTGRES_SERVER
+from tests.postgres import create_database, drop_database, needs_postgres
 
 NOW = datetime(2026, 11, 20, 4, 0, tzinfo=UTC)
 TODAY = date(2026, 11, 20)
@@ -38,8 +38,6 @@ TODAY = date(2026, 11, 20)
 NOWHERE = "postgresql://nobody@/never?host=/nonexistent"
 LOCALES = Locales.load()
 
-needs_postgres = pytest.mark.skipif(not POSTGRES_SERVER, reason="needs a PostgreSQL server: RIVERBOT_TEST_POSTGRES")
-_numbers = itertools.count(1)
 
 
 @pytest.fixture
@@ -58,13 +56,12 @@ async def county(settings: Settings) -> Path:
 
 @pytest.fixture
 def target() -> Iterator[str]:
-    """An empty PostgreSQL database (no schema either), dropped afterwards."""
+    """A new, empty PostgreSQL database (as `createdb` leaves it), dropped afterwards."""
     if not POSTGRES_SERVER:
         pytest.skip("needs a PostgreSQL server: RIVERBOT_TEST_POSTGRES")
-    name = f"riverbot_move_{os.getpid()}_{next(_numbers)}"
-    asyncio.run(_admin(POSTGRES_SERVER, f"DROP DATABASE IF EXISTS {name}", f"CREATE DATABASE {name}"))
-    yield _on_database(POSTGRES_SERVER, name)
-    asyncio.run(_admin(POSTGRES_SERVER, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+    url = asyncio.run(create_database())
+    yield url
+    asyncio.run(drop_database(url))
 
 
 @pytest.fixture
