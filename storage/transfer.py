@@ -2,15 +2,15 @@
 
 The source is opened read-only and read in one snapshot, so what is copied, counted and tallied is one moment of
 it. The target is written in one transaction: the rows of every table go in with binary COPY (asyncpg's
-`copy_records_to_table`, about a hundred times faster than INSERTs), the identity sequences are moved past the
-copied ids, and the caller checks the copy through the same transaction before it commits. Whatever goes wrong,
-the target is left as it was.
+`copy_records_to_table`: one statement a table, no row-by-row round trips), the identity sequences are moved past
+the copied ids, and the caller checks the copy through the same transaction before it commits. Whatever goes
+wrong, the target is left as it was.
 
-Tables are loaded parents first, following the target's foreign keys, with every constraint and trigger in force:
-a row SQLite kept against its own foreign keys (they were off in old versions) is refused, not carried over, and
-the tables PostgreSQL derives with triggers (the reaches' bounding boxes, an R*Tree on SQLite) fill themselves as
-the reaches go in. The append-only triggers of the problem log guard UPDATE and DELETE only, so a load that
-inserts is never blocked by them, and nothing needs `session_replication_role` (a superuser's right).
+Tables are loaded parents first, following the target's foreign keys, with every constraint and trigger in
+force: a row SQLite kept against its own foreign keys (a hand edit in the sqlite3 shell, where they are off) is
+refused, and the tables PostgreSQL derives with triggers (the reaches' bounding boxes, an R*Tree on SQLite) fill
+themselves as the reaches go in. The append-only triggers of the problem log guard UPDATE and DELETE only, so a
+load that inserts is never blocked by them, and nothing needs `session_replication_role` (a superuser's right).
 
 SQLite keeps whatever value it is given; PostgreSQL's columns are typed. Every value is checked against its
 column on the way, so a misfit aborts the move with its table, row, column and value instead of a COPY error
@@ -489,12 +489,17 @@ class Target:
         try:
             await self.raw.copy_records_to_table(table.name, records=records(), columns=names)
         except asyncpg.PostgresError as exc:
-            line = re.search(r"\bline (\d+)", str(getattr(exc, "where", "") or ""))
+            line = re.search(r"\bline (\d+)", str(getattr(exc, "context", "") or ""))
             number = int(line.group(1)) if line else 0
-            row = keys[number - 1] if 0 < number <= len(keys) else "?"
+            # asyncpg's str() of an error adds DETAIL and HINT on lines of their own; one line says it better.
             detail = getattr(exc, "detail", None)
-            reason = f"{exc}" + (f" ({detail})" if detail else "")
-            raise TransferError("migrate_data.refused_rows", table=table.name, row=row, reason=reason) from None
+            if detail and len(detail) > 200:  # "Failing row contains (…)" holds a reach's whole geometry
+                detail = detail[:197] + "..."
+            reason = str(getattr(exc, "message", None) or exc) + (f" ({detail})" if detail else "")
+            if 0 < number <= len(keys):
+                row = keys[number - 1]
+                raise TransferError("migrate_data.refused_row", table=table.name, row=row, reason=reason) from None
+            raise TransferError("migrate_data.refused_rows", table=table.name, reason=reason) from None
         if progress is not None and copied == 0:
             progress(table.name, 0, 0)
         return copied

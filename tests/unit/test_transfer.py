@@ -107,10 +107,11 @@ def sqlite_rows(path: Path, sql: str) -> list[tuple[Any, ...]]:
 
 
 def spoil(path: Path, *statements: str) -> None:
-    """Change the county's file behind the Store's back, as an old version or a hand edit may have left it."""
+    """Change the county's file behind the Store's back, as a hand edit in the sqlite3 shell may."""
     conn = sqlite3.connect(path)
     try:
         conn.execute("PRAGMA foreign_keys = OFF")
+        conn.execute("PRAGMA ignore_check_constraints = ON")
         for statement in statements:
             conn.execute(statement)
         conn.commit()
@@ -238,7 +239,7 @@ async def test_text_that_is_not_utf8_is_named_too(settings: Settings, county: Pa
 
 @needs_postgres
 async def test_a_row_against_a_foreign_key_moves_nothing(settings: Settings, county: Path, target: str) -> None:
-    # Foreign keys were off in old versions of the bot: a row can point at nothing.
+    # The sqlite3 shell leaves foreign keys off: a hand edit can leave a row that points at nothing.
     spoil(
         county,
         "INSERT INTO patrol_points (patrol_id, at, lat, lon, accuracy_m, source)"
@@ -247,7 +248,17 @@ async def test_a_row_against_a_foreign_key_moves_nothing(settings: Settings, cou
     error = await refused(settings, county, target)
     assert error.key == "migrate_data.refused_rows"
     assert error.params["table"] == "patrol_points"
-    assert "999999" in str(error.params["reason"])
+    assert str(error.params["reason"]).endswith("(Key (patrol_id)=(999999) is not present in table \"patrols\".)")
+    assert "\n" not in str(error.params["reason"])
+    assert set((await rows_in(target)).values()) == {0}
+
+
+@needs_postgres
+async def test_a_row_against_a_check_is_named_and_moves_nothing(settings: Settings, county: Path, target: str) -> None:
+    spoil(county, "UPDATE reaches SET level = 'province' WHERE id = 5")
+    error = await refused(settings, county, target)
+    assert (error.key, error.params["table"], error.params["row"]) == ("migrate_data.refused_row", "reaches", "id=5")
+    assert "check constraint" in str(error.params["reason"])
     assert set((await rows_in(target)).values()) == {0}
 
 
