@@ -19,6 +19,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import partial
 from pathlib import Path
 
 import asyncpg
@@ -244,7 +245,8 @@ async def _move(
             raise TransferError("migrate_data.target_not_empty", table=occupied, rows=await writing.count(occupied))
         for table in tables:
             total = await reading.count(table.name)
-            await writing.copy(table, reading.rows(table.name, [c.name for c in table.columns]), total, progress)
+            rows = partial(reading.rows, table.name, [c.name for c in table.columns])
+            await writing.copy(table, rows, total, progress)
         await writing.reset_sequences(t.name for t in tables)
         for name in [t.name for t in tables] + derived:
             count = TableCount(name, await reading.count(name), await writing.count(name), derived=name in derived)

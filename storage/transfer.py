@@ -448,25 +448,30 @@ class Target:
         return int(await self.raw.fetchval(f"SELECT count(*) FROM {_quoted(table)}"))
 
     async def copy(
-        self, table: TargetTable, rows: AsyncIterator[tuple[Any, ...]], total: int, progress: Progress | None
+        self,
+        table: TargetTable,
+        rows: Callable[[], AsyncIterator[tuple[Any, ...]]],
+        total: int,
+        progress: Progress | None,
     ) -> int:
-        """Every row of `rows` (in the order of `table.columns`) into `table`, in one COPY; returns the rows
+        """Every row `rows()` yields (in the order of `table.columns`) into `table`, in one COPY; returns the rows
         copied. A value its column cannot hold raises TransferError naming it; so does PostgreSQL refusing a row
-        (a foreign key, a CHECK, a duplicate key)."""
+        (a foreign key, a CHECK, a duplicate key). `rows()` gives the same rows in the same order each time (one
+        snapshot): a row PostgreSQL refuses by its line number is found by reading them again, rather than keeping
+        every row's key on the way for the rare failure."""
         convert = [_converter(c) for c in table.columns]
         names = [c.name for c in table.columns]
         key_at = [names.index(k) for k in table.key if k in names]
         copied = 0
-        keys: list[str] = []  # the rows in COPY order, to name the one PostgreSQL points at by its line
 
-        def key_of(row: tuple[Any, ...]) -> str:
+        def key_of(row: tuple[Any, ...], number: int) -> str:
             if not key_at:
-                return f"#{copied + 1}"
+                return f"#{number}"
             return ", ".join(f"{names[i]}={row[i]}" for i in key_at)
 
         async def records() -> AsyncIterator[tuple[Any, ...]]:
             nonlocal copied
-            async for row in rows:
+            async for row in rows():
                 out = []
                 for i, value in enumerate(row):
                     try:
@@ -475,29 +480,36 @@ class Target:
                         raise TransferError(
                             "migrate_data.bad_value",
                             table=table.name,
-                            row=key_of(row),
+                            row=key_of(row, copied + 1),
                             column=names[i],
                             value=_shown(value),
                             type=table.columns[i].shown or table.columns[i].type,
                         ) from None
-                keys.append(key_of(row))
                 copied += 1
                 if progress is not None and (copied % BATCH == 0 or copied == total):
                     progress(table.name, copied, total)
                 yield tuple(out)
 
+        async def key_at_line(number: int) -> str | None:
+            seen = 0
+            async for row in rows():
+                seen += 1
+                if seen == number:
+                    return key_of(row, number)
+            return None
+
         try:
             await self.raw.copy_records_to_table(table.name, records=records(), columns=names)
         except asyncpg.PostgresError as exc:
-            line = re.search(r"\bline (\d+)", str(getattr(exc, "context", "") or ""))
-            number = int(line.group(1)) if line else 0
             # asyncpg's str() of an error adds DETAIL and HINT on lines of their own; one line says it better.
             detail = getattr(exc, "detail", None)
             if detail and len(detail) > 200:  # "Failing row contains (…)" holds a reach's whole geometry
                 detail = detail[:197] + "..."
             reason = str(getattr(exc, "message", None) or exc) + (f" ({detail})" if detail else "")
-            if 0 < number <= len(keys):
-                row = keys[number - 1]
+            # A row's own check names its line ("COPY reaches, line 5"); a foreign key, checked at the end, none.
+            line = re.search(r"\bline (\d+)", str(getattr(exc, "context", "") or ""))
+            row = await key_at_line(int(line.group(1))) if line else None
+            if row is not None:
                 raise TransferError("migrate_data.refused_row", table=table.name, row=row, reason=reason) from None
             raise TransferError("migrate_data.refused_rows", table=table.name, reason=reason) from None
         if progress is not None and copied == 0:
