@@ -1323,6 +1323,111 @@ def cmd_prune(settings: Settings, locales: Locales, args: argparse.Namespace, la
     return 0
 
 
+def _migrate_data_arguments(parser: argparse.ArgumentParser, locales: Locales, lang: Language) -> None:
+    parser.add_argument(
+        "--from", dest="source", metavar="sqlite:///PATH", help=locales.plain(lang, "cli.migrate-data.arg_from")
+    )
+    parser.add_argument(
+        "--to", dest="target", metavar="postgresql://…", help=locales.plain(lang, "cli.migrate-data.arg_to")
+    )
+
+
+class _TableProgress:
+    """A progress bar per table copied, as `registry import` shows its rows; one after the other."""
+
+    def __init__(self, locales: Locales, lang: Language) -> None:
+        self._locales, self._lang = locales, lang
+        self._table = ""
+        self._bar: _ProgressBar | None = None
+
+    def _say(self, key: str, **params: object) -> str:
+        return self._locales.plain(self._lang, f"cli.migrate-data.{key}", **params)
+
+    def __call__(self, table: str, done: int, total: int) -> None:
+        if self._bar is None or table != self._table:
+            self.close()
+            self._table = table
+            self._bar = _ProgressBar(
+                sys.stderr,
+                self._say("progress", table=table),
+                lambda count, seconds: self._say("progress_done", table=table, count=count, seconds=f"{seconds:.1f}"),
+            )
+        self._bar(done, total)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+
+def cmd_migrate_data(settings: Settings, locales: Locales, args: argparse.Namespace, lang: Language) -> int:
+    """A county's SQLite database into an empty PostgreSQL database, in one transaction, committed only when the
+    counts of every table and the stats agree on both sides (`bot.transfer`)."""
+    from bot.tallies import aligned, percent  # noqa: PLC0415
+    from bot.transfer import Moved, TransferError, migrate_data  # noqa: PLC0415
+
+    def say(key: str, **params: object) -> str:
+        return locales.plain(lang, f"migrate_data.{key}", **params)
+
+    progress = _TableProgress(locales, lang)
+    try:
+        moved: Moved = asyncio.run(
+            migrate_data(settings, locales, source=args.source, target=args.target, progress=progress)
+        )
+    except TransferError as exc:
+        progress.close()
+        print(locales.plain(lang, exc.key, **exc.params), file=sys.stderr)
+        if exc.key == "migrate_data.target_not_empty":
+            print(say("nothing_written"), file=sys.stderr)
+        return EXIT_BAD_INPUT
+    progress.close()
+    rows = [
+        [say("derived", table=c.table) if c.derived else c.table, f"{c.source:,}", f"{c.target:,}",
+         say("same") if c.same else say("different")]
+        for c in moved.counts
+    ]  # fmt: skip
+    print("\n".join(aligned([say("col_table"), "SQLite", "PostgreSQL", ""], rows, [False, True, True, False])))
+    print()
+    lines: list[list[str]] = []
+    for check in moved.stats:
+        period = say("period", first=check.first.isoformat(), last=check.last.isoformat())
+        sides = [("SQLite", check.source), ("PostgreSQL", check.target)]
+        for i, (side, stats) in enumerate(sides):
+            if stats is None:
+                lines.append(["", side, say("stats_failed"), "", "", ""])
+                continue
+            problems = stats.problems.overall
+            verdict = "" if i == 0 else say("same") if check.same else say("different")
+            lines.append([
+                period if i == 0 else "",
+                side,
+                f"{percent(stats.patrols.overall)} ({stats.patrols.overall.done:,}/{stats.patrols.overall.required:,})",
+                f"{problems.new}/{problems.closed}/{problems.open}/{problems.overdue}",
+                f"{sum(v.patrols for v in stats.volunteers):,}",
+                verdict,
+            ])  # fmt: skip
+    header = [say("col_period"), say("col_database"), say("col_rate"), say("col_problems"), say("col_volunteers"), ""]
+    print("\n".join(aligned(header, lines, [False, False, True, True, True, False])))
+    print()
+    for check in moved.stats:
+        if check.error is not None:
+            print(say("stats_error", reason=check.error.strip().splitlines()[0][:300]), file=sys.stderr)
+    if not moved.committed:
+        print(say("not_committed"), file=sys.stderr)
+        return EXIT_BAD_INPUT
+    print(
+        say(
+            "done",
+            path=str(moved.source),
+            version=moved.version,
+            rows=moved.rows,
+            tables=sum(1 for c in moved.counts if not c.derived),
+            seconds=f"{moved.seconds:.1f}",
+        )
+    )
+    return 0
+
+
 def _assistant_arguments(parser: argparse.ArgumentParser, locales: Locales, lang: Language) -> None:
     actions = parser.add_subparsers(dest="action", required=True)
     for action in ("add", "remove"):
@@ -1456,6 +1561,7 @@ COMMANDS_WITH_ARGUMENTS: dict[str, ArgumentsCommand] = {
     "try": (_try_arguments, cmd_try),
     "qr": (_qr_arguments, cmd_qr),
     "assistant": (_assistant_arguments, cmd_assistant),
+    "migrate-data": (_migrate_data_arguments, cmd_migrate_data),
 }
 
 
