@@ -162,7 +162,7 @@ class InboxService:
         return await self._store.inbox.has_waiting(chat_id)
 
     async def fill_in_chats(self) -> int:
-        """Give their chat to waiting updates kept before the inbox recorded it (migration 0018), so that the
+        """Give their chat to waiting updates kept before the inbox recorded it (migration 0019), so that the
         workers find them; returns how many."""
         rows = await self._store.inbox.without_chat()
         await self._store.inbox.set_chats((row.update_id, chat_of(json.loads(row.payload))) for row in rows)

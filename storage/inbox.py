@@ -131,7 +131,7 @@ class Inbox:
         return row is not None
 
     async def without_chat(self) -> list[Waiting]:
-        """Waiting updates kept before the inbox had chats (migration 0018), for `set_chats`."""
+        """Waiting updates kept before the inbox had chats (migration 0019), for `set_chats`."""
         rows = await self._store.fetchall(
             "SELECT update_id, payload, attempts FROM inbox WHERE done_at IS NULL AND chat_id IS NULL"
             " ORDER BY update_id"
