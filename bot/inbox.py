@@ -217,10 +217,11 @@ class InboxService:
         return True
 
     async def beat(self, now: datetime) -> None:
-        """The running bot's minute: the heartbeat `riverbot status` checks, and handled updates past the window
-        forgotten."""
+        """The running bot's minute: the heartbeat `riverbot status` checks, handled updates past the window
+        forgotten, and expired marks (cooldowns, albums answered: storage.marks) with them."""
         await record_heartbeat(self._store, now)
         await self.prune(now)
+        await self._store.marks.prune(now)
 
     async def prune(self, now: datetime) -> int:
         return await self._store.inbox.prune(now - KEEP_HANDLED)
