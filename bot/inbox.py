@@ -154,6 +154,11 @@ class InboxService:
                 self._progress.set_result(None)
             self._progress = None
 
+    async def not_begun(self, update_ids: Sequence[int]) -> None:
+        """Updates of a worker's turn that it did not begin (it stopped, or one before them failed): not counted
+        as an attempt, so one poisonous update does not take the innocent ones after it down with it."""
+        await self._store.inbox.not_begun(update_ids)
+
     async def waiting_chats(self, limit: int) -> list[int]:
         """Chats with updates waiting, the longest-waiting first."""
         return await self._store.inbox.waiting_chats(limit)

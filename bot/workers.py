@@ -51,6 +51,8 @@ CHATS_PER_WORKER = 16
 # A chat's updates taken per turn: each turn counts one attempt on each (a poisonous update is set aside after
 # bot.inbox.MAX_ATTEMPTS), and a chat with a long backlog still gives the worker back between turns.
 TURN_SIZE = 20
+# A turn the store refused (an outage) holds its chat this long before letting it go to be tried again.
+FAILED_TURN_PAUSE_S = 1.0
 # Chats read per look at the whole inbox (the slow poll, and the first look at start).
 SCAN_LIMIT = 256
 # The meta key under which the leader says who it is and which jobs it has run.
@@ -250,8 +252,9 @@ class Worker:
                     break
         except SessionLost:
             return
-        except Exception:
+        except Exception:  # the store refused (an outage): the chat waits a moment rather than spin
             logger.exception("chat %s: its updates could not be taken", chat_id)
+            await asyncio.sleep(FAILED_TURN_PAUSE_S)
         finally:
             del self._turns[chat_id]
             self._wake.set()
@@ -262,9 +265,11 @@ class Worker:
         it, one attempt more: after bot.inbox.MAX_ATTEMPTS it is set aside)."""
         done: list[int] = []
         ok = True
+        begun = 0
         for raw in updates:
             if self._closing or self._claims.lost:
                 break
+            begun += 1
             try:
                 await self._handle(raw)
             except Exception:
@@ -273,6 +278,8 @@ class Worker:
                 break
             done.append(int(raw["update_id"]))
             self.handled += 1
+        if begun < len(updates) and not self._claims.lost:
+            await self._inbox.not_begun([int(raw["update_id"]) for raw in updates[begun:]])
         await self._inbox.marked(done)
         return ok
 

@@ -48,9 +48,11 @@ class SessionLost(Exception):
 
 
 def chat_key(chat_id: int) -> int:
-    """A chat id (up to 64 bits: groups are -100…) folded into the 32-bit second key of the chat's lock. Two chats
-    that share a key are handled one after the other, never together: harmless, and rare."""
-    folded = (chat_id ^ (chat_id >> 32)) & 0xFFFFFFFF
+    """A chat id (up to 64 bits: groups are -100…) hashed into the 32-bit second key of the chat's lock
+    (Fibonacci hashing: nearby ids land far apart). Two chats that share a key are handled one after the other,
+    never together: harmless, and rare."""
+    mixed = ((chat_id & 0xFFFFFFFFFFFFFFFF) * 0x9E3779B97F4A7C15) & 0xFFFFFFFFFFFFFFFF
+    folded = mixed >> 32
     return folded - (1 << 32) if folded >= 1 << 31 else folded
 
 
@@ -188,8 +190,9 @@ class PostgresClaims(Claims):
         self._closing = True
         if not self._conn.is_closed():
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._conn.close(), timeout=10)
-        self._conn.terminate()
+                async with asyncio.timeout(10), self._using:
+                    await self._conn.close()
+        self._conn.terminate()  # whatever a cancelled query left behind
 
 
 class LocalClaims(Claims):

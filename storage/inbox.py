@@ -115,6 +115,16 @@ class Inbox:
             )
         return [Waiting(int(r[0]), str(r[1]), int(r[2])) for r in rows]
 
+    async def not_begun(self, update_ids: Sequence[int]) -> None:
+        """Taken with a turn (`begin_leftovers`) but not begun: the attempt they were charged is taken back."""
+        if update_ids:
+            marks = ",".join("?" * len(update_ids))
+            await self._store.execute(
+                f"UPDATE inbox SET attempts = attempts - 1 WHERE update_id IN ({marks})"
+                " AND done_at IS NULL AND attempts > 0",
+                list(update_ids),
+            )
+
     async def waiting_chats(self, limit: int) -> list[int]:
         """Chats with updates waiting, the longest-waiting first (at most `limit`)."""
         rows = await self._store.fetchall(

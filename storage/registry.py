@@ -583,6 +583,6 @@ class Meta:
         await self._store.execute(
             "INSERT INTO meta (key, value, updated_at) VALUES (?, ?, ?)"
             " ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at"
-            " WHERE meta.value IS NOT excluded.value",
+            " WHERE meta.value IS DISTINCT FROM excluded.value",
             (key, value, utc_now()),
         )
