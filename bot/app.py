@@ -493,7 +493,8 @@ async def _serve_until(app: Application, stopping: asyncio.Event, *, workers: in
     supervisor: Supervisor | None = None
     if workers > 1:
         say = functools.partial(services.locales.plain, settings.default_language)
-        supervisor = Supervisor(workers, worker_command(), say=say)
+        # Each worker hears how many they are (WORKERS), for its share of Telegram's rate limit.
+        supervisor = Supervisor(workers, worker_command(), say=say, env={**os.environ, "WORKERS": str(workers)})
         supervisor.start()
     logger.info(
         services.locales.plain(
@@ -525,7 +526,11 @@ async def serve_worker(
     """`riverbot worker`: handle the inbox's updates chat by chat beside the other workers, and the jobs while
     this worker leads (bot/workers.py), until SIGINT or SIGTERM; returns the exit code. A lost database session
     is EXIT_SESSION_LOST, and `exit_now` (the command line: os._exit) ends the process at once, before anything
-    else is written on a session whose locks are gone."""
+    else is written on a session whose locks are gone.
+
+    Telegram's limit is the bot's, whichever process sends: each of WORKERS workers sends at most its share of
+    RATE_LIMIT_PER_SECOND (the leader's broadcasts too; a shared limiter would let them go faster)."""
+    settings = settings.model_copy(update={"rate_limit_per_second": settings.rate_limit_per_second / settings.workers})
     app = build_application(settings, with_jobs=False)
     stopping = asyncio.Event()
     forget_signals = on_stop_signals(stopping.set)

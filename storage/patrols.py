@@ -29,6 +29,13 @@ WRITE_ATTEMPTS = 5
 # or None, attempts so far).
 _Queued = tuple[tuple[Any, ...], datetime, asyncio.Future[None] | None, int]
 
+# A patrol's last activity only moves forward (updates can arrive out of order). A CASE rather than SQLite's
+# two-argument max(), which PostgreSQL spells GREATEST: one statement for both engines.
+_TOUCH = (
+    "UPDATE patrols SET last_activity_at = CASE WHEN last_activity_at >= :at THEN last_activity_at ELSE :at END,"
+    " updated_at = :now WHERE id = :id"
+)
+
 
 def _signed(value: int) -> int:
     """SQLite integers are signed 64-bit: store an unsigned 64-bit hash as its two's complement."""
@@ -462,14 +469,14 @@ class Patrols:
             try:
                 async with self._store.atomic() as conn:
                     await conn.executemany(
-                        "INSERT OR IGNORE INTO patrol_points (patrol_id, at, lat, lon, accuracy_m, source)"
-                        " VALUES (?, ?, ?, ?, ?, ?)",
+                        "INSERT INTO patrol_points (patrol_id, at, lat, lon, accuracy_m, source)"
+                        " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                         [row for row, _, _, _ in batch],
                     )
                     now = utc_now()
                     await conn.executemany(
-                        "UPDATE patrols SET last_activity_at = max(last_activity_at, ?), updated_at = ? WHERE id = ?",
-                        [(to_db_time(at), now, patrol_id) for patrol_id, at in latest.items()],
+                        _TOUCH,
+                        [{"at": to_db_time(at), "now": now, "id": patrol_id} for patrol_id, at in latest.items()],
                     )
             except BaseException as exc:
                 self._forget()  # whatever a failed (or cancelled) batch left behind: read the patrols afresh
@@ -543,8 +550,8 @@ class Patrols:
     async def touch(self, patrol_id: int, at: datetime) -> None:
         self._forget(patrol_id=patrol_id)
         await self._store.execute(
-            "UPDATE patrols SET last_activity_at = max(last_activity_at, ?), updated_at = ? WHERE id = ?",
-            (to_db_time(at), utc_now(), patrol_id),
+            _TOUCH,
+            {"at": to_db_time(at), "now": utc_now(), "id": patrol_id},
         )
         self._written(patrol_id=patrol_id)
 
@@ -629,8 +636,8 @@ class Patrols:
                 ),
             )
             await conn.execute(
-                "UPDATE patrols SET last_activity_at = max(last_activity_at, ?), updated_at = ? WHERE id = ?",
-                (to_db_time(sent_at), utc_now(), patrol_id),
+                _TOUCH,
+                {"at": to_db_time(sent_at), "now": utc_now(), "id": patrol_id},
             )
         self._written(patrol_id=patrol_id)
 
@@ -663,8 +670,8 @@ class Patrols:
                 ),
             )
             await conn.execute(
-                "UPDATE patrols SET last_activity_at = max(last_activity_at, ?), updated_at = ? WHERE id = ?",
-                (to_db_time(media.sent_at), utc_now(), patrol_id),
+                _TOUCH,
+                {"at": to_db_time(media.sent_at), "now": utc_now(), "id": patrol_id},
             )
             count = await conn.fetchval("SELECT count(*) FROM patrol_media WHERE patrol_id = ?", (patrol_id,))
         self._written(patrol_id=patrol_id)
@@ -707,8 +714,8 @@ class Patrols:
             if kind == "problem" and added:
                 await conn.execute("UPDATE patrols SET problem_count = problem_count + 1 WHERE id = ?", (patrol_id,))
             await conn.execute(
-                "UPDATE patrols SET last_activity_at = max(last_activity_at, ?), updated_at = ? WHERE id = ?",
-                (to_db_time(at), utc_now(), patrol_id),
+                _TOUCH,
+                {"at": to_db_time(at), "now": utc_now(), "id": patrol_id},
             )
         self._written(patrol_id=patrol_id)
 

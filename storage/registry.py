@@ -54,7 +54,8 @@ class Areas:
                     "INSERT INTO areas (code, name_zh, name_en, created_at, updated_at) VALUES (?, ?, ?, ?, ?)"
                     " ON CONFLICT (code) DO UPDATE SET name_zh = excluded.name_zh, name_en = excluded.name_en,"
                     "  updated_at = excluded.updated_at"
-                    " WHERE areas.name_zh IS NOT excluded.name_zh OR areas.name_en IS NOT excluded.name_en",
+                    " WHERE areas.name_zh IS DISTINCT FROM excluded.name_zh"
+                    " OR areas.name_en IS DISTINCT FROM excluded.name_en",
                     (code, name_zh, name_en, now, now),
                 )
             ) > 0
@@ -220,11 +221,11 @@ class Reaches:
         plain_columns = ("name_zh", "name_en", "area_id", "level", "length_km", "tags")
         update = ", ".join(
             [f"{c} = excluded.{c}" for c in plain_columns]
-            + [f"{c} = CASE WHEN :keep THEN reaches.{c} ELSE excluded.{c} END" for c in geometry_columns]
+            + [f"{c} = CASE WHEN :keep = 1 THEN reaches.{c} ELSE excluded.{c} END" for c in geometry_columns]
         )
         differs = " OR ".join(
-            [f"reaches.{c} IS NOT excluded.{c}" for c in plain_columns]
-            + ["(NOT :keep AND reaches.geometry IS NOT excluded.geometry)"]
+            [f"reaches.{c} IS DISTINCT FROM excluded.{c}" for c in plain_columns]
+            + ["(:keep = 0 AND reaches.geometry IS DISTINCT FROM excluded.geometry)"]
         )
         async with self._store.atomic() as conn:
             changed = (
