@@ -63,7 +63,8 @@ class Inbox:
             return set()
         ids = [u.update_id for u in updates]
         now = utc_now()
-        async with self._store.atomic() as conn:
+        # Not exclusive: new ids only, a conflict ignored; the webhook's answer waits on no other write.
+        async with self._store.atomic(exclusive=False) as conn:
             seen: set[int] = set()
             for start in range(0, len(ids), _CHUNK):
                 chunk = ids[start : start + _CHUNK]
@@ -91,9 +92,10 @@ class Inbox:
         now = utc_now()
         rows = [(now, u) for u in update_ids]
         if rows:
-            await self._store.executemany(
-                "UPDATE inbox SET done_at = ?, payload = NULL WHERE update_id = ? AND done_at IS NULL", rows
-            )
+            async with self._store.atomic(exclusive=False) as conn:  # rows of updates this process handled
+                await conn.executemany(
+                    "UPDATE inbox SET done_at = ?, payload = NULL WHERE update_id = ? AND done_at IS NULL", rows
+                )
 
     async def begin_leftovers(self, chat_id: int | None = None, *, limit: int | None = None) -> list[Waiting]:
         """Updates fetched and not handled, oldest first, each counted as one more attempt to handle it: all of
@@ -108,22 +110,26 @@ class Inbox:
                 " ORDER BY update_id LIMIT ?)"
             )
             params = (chat_id, _NO_LIMIT if limit is None else limit)
-        async with self._store.atomic() as conn:
-            await conn.execute(f"UPDATE inbox SET attempts = attempts + 1 WHERE {where}", params)
+        if chat_id is not None and not await self.has_waiting(chat_id):
+            return []  # a worker's last look at a chat, most often: no write for it
+        # Not exclusive: the rows are the caller's alone (the restart's, or the chat's holder's: bot/workers.py).
+        async with self._store.atomic(exclusive=False) as conn:
             rows = await conn.fetchall(
-                f"SELECT update_id, payload, attempts FROM inbox WHERE {where} ORDER BY update_id", params
+                f"UPDATE inbox SET attempts = attempts + 1 WHERE {where} RETURNING update_id, payload, attempts",
+                params,
             )
-        return [Waiting(int(r[0]), str(r[1]), int(r[2])) for r in rows]
+        return sorted((Waiting(int(r[0]), str(r[1]), int(r[2])) for r in rows), key=lambda w: w.update_id)
 
     async def not_begun(self, update_ids: Sequence[int]) -> None:
         """Taken with a turn (`begin_leftovers`) but not begun: the attempt they were charged is taken back."""
         if update_ids:
             marks = ",".join("?" * len(update_ids))
-            await self._store.execute(
-                f"UPDATE inbox SET attempts = attempts - 1 WHERE update_id IN ({marks})"
-                " AND done_at IS NULL AND attempts > 0",
-                list(update_ids),
-            )
+            async with self._store.atomic(exclusive=False) as conn:
+                await conn.execute(
+                    f"UPDATE inbox SET attempts = attempts - 1 WHERE update_id IN ({marks})"
+                    " AND done_at IS NULL AND attempts > 0",
+                    list(update_ids),
+                )
 
     async def waiting_chats(self, limit: int) -> list[int]:
         """Chats with updates waiting, the longest-waiting first (at most `limit`)."""

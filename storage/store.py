@@ -66,9 +66,10 @@ _current_tx: contextvars.ContextVar[_Transaction | None] = contextvars.ContextVa
 
 
 class _Transaction:
-    def __init__(self, conn: Connection, store: Store) -> None:
+    def __init__(self, conn: Connection, store: Store, exclusive: bool = True) -> None:
         self.conn = conn
         self.store = store
+        self.exclusive = exclusive
         self.savepoints = 0
         # A task created inside atomic() inherits the context variable but not the transaction: it runs on its
         # own, possibly after the COMMIT, so it must take the writer lock like anyone else.
@@ -233,10 +234,14 @@ class Store:
         await self.close()
 
     @asynccontextmanager
-    async def atomic(self) -> AsyncIterator[Connection]:
-        """A write transaction (or a SAVEPOINT when nested): all of it is stored, or none of it."""
+    async def atomic(self, *, exclusive: bool = True) -> AsyncIterator[Connection]:
+        """A write transaction (or a SAVEPOINT when nested): all of it is stored, or none of it. Not `exclusive`:
+        beside other writers on PostgreSQL (Engine.write), for the inbox's bookkeeping only."""
         tx = self._own_tx()
         if tx is not None:
+            if exclusive and not tx.exclusive:
+                # Taking the writers' lock now, after row locks, could deadlock against a writer that holds it.
+                raise RuntimeError("an exclusive write inside a transaction that is not")
             tx.savepoints += 1
             name = f"sp{tx.savepoints}"
             await tx.conn.execute(f"SAVEPOINT {name}")
@@ -249,8 +254,8 @@ class Store:
             else:
                 await tx.conn.execute(f"RELEASE SAVEPOINT {name}")
             return
-        async with self.engine.write() as conn:
-            token = _current_tx.set(_Transaction(conn, self))
+        async with self.engine.write(exclusive=exclusive) as conn:
+            token = _current_tx.set(_Transaction(conn, self, exclusive))
             try:
                 yield conn
             finally:

@@ -411,7 +411,8 @@ class Tallies:
             f" WHERE status = 'closed' AND closed_at >= :s AND closed_at < :e{area}),"
             " n AS (SELECT count(*) AS n FROM d)"
             " SELECT avg(days) FROM (SELECT days FROM d ORDER BY days"
-            "  LIMIT 2 - (SELECT n FROM n) % 2 OFFSET (SELECT CASE WHEN n > 0 THEN (n - 1) / 2 ELSE 0 END FROM n)) AS m",
+            "  LIMIT 2 - (SELECT n FROM n) % 2"
+            "  OFFSET (SELECT CASE WHEN n > 0 THEN (n - 1) / 2 ELSE 0 END FROM n)) AS m",
             params,
         )
         return None if value is None else float(value)

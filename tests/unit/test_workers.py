@@ -318,6 +318,34 @@ async def test_a_killed_session_is_lost_and_its_chats_are_free(store: Store) -> 
 
 
 @postgresql_only
+async def test_the_inbox_keeps_updates_while_another_process_holds_the_write_lock(
+    store: Store, inbox: InboxService
+) -> None:
+    """The front answers Telegram once the update is kept: that must not wait behind the workers' writes."""
+    other = await Store.open(store.engine.url)  # type: ignore[attr-defined]
+    holding, done = asyncio.Event(), asyncio.Event()
+
+    async def hold() -> None:
+        async with other.atomic() as conn:
+            await conn.execute("UPDATE meta SET value = value WHERE key = 'none'")
+            holding.set()
+            await done.wait()
+
+    holder = asyncio.create_task(hold())
+    try:
+        await asyncio.wait_for(holding.wait(), DEADLINE_S)
+        async with asyncio.timeout(DEADLINE_S / 2):
+            assert await inbox.take([_message(1, 42)])
+            inbox.handled(1)
+            await inbox.marked([1])
+        assert not holder.done()  # the other write is still open: the inbox did not wait for it
+    finally:
+        done.set()
+        await holder
+        await other.close()
+
+
+@postgresql_only
 async def test_a_kept_update_is_announced_after_its_commit(store: Store, inbox: InboxService) -> None:
     claims = await open_claims(store)
     heard: list[int] = []
