@@ -361,8 +361,10 @@ class Supervisor:
         while not self._stopping.is_set():
             started = time.monotonic()
             try:
+                # A session of its own: Ctrl+C in a terminal reaches the front alone, which stops taking updates
+                # first and then stops the workers (a worker whose front is gone stops by itself).
                 process = await asyncio.create_subprocess_exec(
-                    *self._command, "--index", str(index), env=self._env
+                    *self._command, "--index", str(index), env=self._env, start_new_session=True
                 )
             except OSError as exc:
                 logger.error(self._say("workers.start_failed", index=index, reason=str(exc)))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -250,6 +251,16 @@ async def test_the_leader_runs_the_jobs_and_says_so(store: Store, inbox: InboxSe
 async def _leader_is(store: Store, name: str) -> bool:
     leader = await read_leader(store)
     return leader is not None and leader.worker == name
+
+
+async def test_a_worker_whose_front_is_gone_stops(store: Store, inbox: InboxService) -> None:
+    claims = await open_claims(store)
+    not_my_parent = os.getppid() + 1_000_000
+    worker = _worker(store, inbox, claims, Recorder(inbox).handler("w"), "w", parent_pid=not_my_parent)
+    try:
+        assert await asyncio.wait_for(worker.run(asyncio.Event()), DEADLINE_S) == 0
+    finally:
+        await claims.close()
 
 
 # -- PostgreSQL's locks ----------------------------------------------------------------------------------------
