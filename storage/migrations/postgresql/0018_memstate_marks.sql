@@ -1,12 +1,8 @@
--- The same table as storage/migrations/0018_memstate_marks.sql: its SQL is common to both engines.
--- Marks: small keyed facts with an expiry that decide behaviour and used to live in one process's memory (a
--- group's /summary cooldown, an album already answered, who runs the weekly delivery). With several workers on
--- one database each would keep its own; here they are one. `value` is whatever the taker noted (a message id, a
--- lease holder's token); `expires_at` is UTC ISO 8601 like every time here, NULL for no expiry. A mark past its
--- expiry counts as absent and is pruned by the minute's heartbeat.
+-- The marks table of storage/migrations/0018_memstate_marks.sql (what each column holds is told there), under the
+-- port's rules: text COLLATE "C", times as ISO 8601 text, so storage/marks.py's SQL is the same on both engines.
 CREATE TABLE marks (
-    key        TEXT PRIMARY KEY,
-    value      TEXT NOT NULL DEFAULT '',
-    expires_at TEXT
+    key        TEXT COLLATE "C" PRIMARY KEY,
+    value      TEXT COLLATE "C" NOT NULL DEFAULT '',
+    expires_at TEXT COLLATE "C"
 );
 CREATE INDEX marks_expires ON marks (expires_at);
