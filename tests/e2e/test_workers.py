@@ -273,6 +273,39 @@ async def _truthy(value: bool) -> bool:
     return value
 
 
+@postgresql_only
+async def test_workers_behind_a_polling_front_answer_and_stop_cleanly(tmp_path: Path, server: BotApiServer) -> None:
+    """Without WEBHOOK_URL the front polls (one poller, as Telegram wants) and the workers answer all the same."""
+    token = server.add_bot(username="riverbot_polling_workers_bot")
+    sandbox = Sandbox(server, token)
+    log = tmp_path / "riverbot.log"
+    with log.open("wb") as out:
+        front = await asyncio.create_subprocess_exec(
+            *RIVERBOT,
+            "run",
+            "--workers",
+            "2",
+            cwd=tmp_path,
+            env=cli_env(tmp_path, BOT_TOKEN=token, TELEGRAM_API_URL=server.url, DEFAULT_LANGUAGE="en"),
+            stdout=out,
+            stderr=out,
+        )
+    try:
+        people = [sandbox.user(first_name=f"Zhang{i}", language_code="zh-hans") for i in range(4)]
+        for person in people:
+            await person.send("/start")
+        for person in people:
+            assert "河长制工作助手" in (await person.next_message(timeout=DEADLINE_S)).text
+    finally:
+        if front.returncode is None:
+            front.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(front.wait(), 90)
+    text = log.read_text(encoding="utf-8", errors="replace")
+    assert front.returncode == 0 and "Traceback" not in text, text[-8000:]
+    assert text.count("takes updates from the inbox") == 2 and text.count(" stopped.") >= 2
+    assert server.calls_to("getUpdates") and not server.calls_to("setWebhook")
+
+
 # -- refusals ------------------------------------------------------------------------------------------------------
 
 TOKEN = "123456789:" + "E" * 35
