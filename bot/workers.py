@@ -201,7 +201,10 @@ class Worker:
             pass
         finally:
             stopped.cancel()
-            watch.cancel()
+            # On a stop the watch ends by itself after its current check: cancelled mid-query, it would leave the
+            # session unusable for letting the chats go.
+            if not stopping.is_set() or self._claims.lost:
+                watch.cancel()
             with contextlib.suppress(asyncio.CancelledError, SessionLost):
                 await watch
         if self._claims.lost:

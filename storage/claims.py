@@ -140,7 +140,9 @@ class PostgresClaims(Claims):
         async with self._using:
             try:
                 return await asyncio.wait_for(query(), within_s)
-            except (OSError, TimeoutError, asyncpg.InterfaceError, asyncpg.ConnectionDoesNotExistError) as exc:
+            except Exception as exc:
+                # These few fixed queries fail only when the session does (a closed socket, the server ending
+                # the session, asyncpg's state after that, no answer): whatever it was, the locks are not sure.
                 self._mark_lost()
                 raise SessionLost from exc
 
