@@ -13,6 +13,7 @@ every worker process. Reads run beside writes on both, without waiting.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import re
 import sqlite3
@@ -103,9 +104,11 @@ class Engine(ABC):
     reader: Connection
 
     @abstractmethod
-    def write(self) -> AbstractAsyncContextManager[Connection]:
+    def write(self, *, exclusive: bool = True) -> AbstractAsyncContextManager[Connection]:
         """One write transaction, the only one running: committed when the block ends, rolled back when it
-        raises or is cancelled."""
+        raises or is cancelled. Not `exclusive` (PostgreSQL): beside other writers, for statements that are right
+        whoever else writes (each row written is the caller's alone, an insert ignores a conflict) and that would
+        otherwise queue behind every other write in every process: the inbox's bookkeeping (storage/inbox.py)."""
 
     @abstractmethod
     async def close(self) -> None: ...
@@ -127,8 +130,8 @@ class SqliteEngine(Engine):
         self._write_lock = asyncio.Lock()
 
     @asynccontextmanager
-    async def write(self) -> AsyncIterator[Connection]:
-        async with self._write_lock:
+    async def write(self, *, exclusive: bool = True) -> AsyncIterator[Connection]:
+        async with self._write_lock:  # one connection: every write is exclusive here
             conn = self.raw_writer
             try:
                 # BEGIN inside the try: a task cancelled while BEGIN waits for another process's lock must not
@@ -292,12 +295,13 @@ class PostgresEngine(Engine):
         return cls(url, pool)
 
     @asynccontextmanager
-    async def write(self) -> AsyncIterator[Connection]:
-        async with self._write_lock, self.pool.acquire() as raw:
+    async def write(self, *, exclusive: bool = True) -> AsyncIterator[Connection]:
+        async with self._write_lock if exclusive else contextlib.nullcontext(), self.pool.acquire() as raw:
             transaction = raw.transaction()
             await transaction.start()
             try:
-                await raw.execute("SELECT pg_advisory_xact_lock($1)", WRITE_LOCK_KEY)
+                if exclusive:
+                    await raw.execute("SELECT pg_advisory_xact_lock($1)", WRITE_LOCK_KEY)
                 yield PostgresConnection(raw)
             except BaseException:
                 await asyncio.shield(transaction.rollback())

@@ -269,6 +269,11 @@ class Patrols:
     message, asks for it. Every write here keeps the cache right: a track point (queued or committed) moves the
     cached `last_activity_at` on, anything else drops the entry; writes by another process are seen within
     `CACHE_SECONDS`.
+
+    A shared store (several workers: `Store.shared`) neither caches open patrols nor writes behind: the next
+    update may go to another worker, which must find the patrol opened here and every point stored, and a worker
+    killed after answering must not take queued points with it. Points still go in batches, of whatever this
+    worker's concurrent updates bring at once.
     """
 
     CACHE_SECONDS = 30.0
@@ -340,8 +345,8 @@ class Patrols:
 
     async def open_for(self, person_id: int) -> PatrolRecord | None:
         # Inside a transaction, read through it (its own writes count) and cache nothing: it may roll back.
-        in_transaction = self._store.in_transaction()
-        cached = None if in_transaction else self._open.get(person_id)
+        uncached = self._store.shared or self._store.in_transaction()
+        cached = None if uncached else self._open.get(person_id)
         if cached is not None and time.monotonic() - cached[0] < self.CACHE_SECONDS:
             if cached[1] is None or not self._unsettled:
                 return cached[1]
@@ -355,7 +360,7 @@ class Patrols:
             "SELECT * FROM patrols WHERE COALESCE(walked_by, person_id) = ? AND status = 'open'", (person_id,)
         )
         patrol = None if row is None else self._with_queued(_patrol(row))
-        if not in_transaction and generation == self._generation:
+        if not uncached and generation == self._generation:
             if len(self._open) > 50_000:
                 self._open.clear()
                 self._owner.clear()
@@ -429,13 +434,14 @@ class Patrols:
         is committed with the next batch. Reads here see it: `open_for` counts it in `last_activity_at`;
         `by_id`, `open_patrols`, `recent_for_person`, `points`, `point_count` and `drain` (finish, shutdown) first
         wait for every point queued before them. If its batch fails, it is tried again, and given up (logged
-        with its data) only after WRITE_ATTEMPTS. When MAX_BEHIND points are waiting already (a slow disk), live
-        points wait for their commit too. Any other point returns once committed, or raises what kept it from
-        being committed (and its update goes to the error handler, as before).
+        with its data) only after WRITE_ATTEMPTS. When MAX_BEHIND points are waiting already (a slow disk), or
+        the store is shared with other workers, live points wait for their commit too. Any other point returns
+        once committed, or raises what kept it from being committed (and its update goes to the error handler,
+        as before).
         """
         loop = asyncio.get_running_loop()
         waiter: asyncio.Future[None] | None = None
-        if source != "live" or len(self._pending) >= MAX_BEHIND:
+        if source != "live" or self._store.shared or len(self._pending) >= MAX_BEHIND:
             waiter = loop.create_future()
         self._pending.append(((patrol_id, to_db_time(at), lat, lon, accuracy_m, source), at, waiter, 0))
         self._queued += 1

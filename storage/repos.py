@@ -67,7 +67,8 @@ class People:
     """People and roles. Lookups by Telegram id are cached: one runs for every update a person sends.
 
     Every write here drops what it may have changed from the cache; writes by another process (the command
-    line) are seen within `CACHE_SECONDS`.
+    line) are seen within `CACHE_SECONDS`. A shared store (several workers: `Store.shared`) caches nothing: a
+    role granted through one worker must count in the next update, whichever worker takes it.
     """
 
     CACHE_SECONDS = 30.0
@@ -87,8 +88,8 @@ class People:
 
     async def by_telegram_id(self, telegram_id: int) -> PersonRecord | None:
         # Inside a transaction, read through it (its own writes count) and cache nothing: it may roll back.
-        in_transaction = self._store.in_transaction()
-        cached = None if in_transaction else self._cache.get(telegram_id)
+        uncached = self._store.shared or self._store.in_transaction()
+        cached = None if uncached else self._cache.get(telegram_id)
         if cached is not None and time.monotonic() - cached[0] < self.CACHE_SECONDS:
             return cached[1]
         generation = self._generation
@@ -98,7 +99,7 @@ class People:
         if row is None:
             return None
         person = _person(row)
-        if not in_transaction and generation == self._generation:
+        if not uncached and generation == self._generation:
             if len(self._cache) > 50_000:
                 self._cache.clear()
             self._cache[telegram_id] = (time.monotonic(), person)

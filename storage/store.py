@@ -35,6 +35,7 @@ from storage.engine import (
 )
 from storage.inbox import Inbox
 from storage.kept import KeptReports
+from storage.marks import Marks
 from storage.migrate import (
     BeforeMigrating,
     Migration,
@@ -65,9 +66,10 @@ _current_tx: contextvars.ContextVar[_Transaction | None] = contextvars.ContextVa
 
 
 class _Transaction:
-    def __init__(self, conn: Connection, store: Store) -> None:
+    def __init__(self, conn: Connection, store: Store, exclusive: bool = True) -> None:
         self.conn = conn
         self.store = store
+        self.exclusive = exclusive
         self.savepoints = 0
         # A task created inside atomic() inherits the context variable but not the transaction: it runs on its
         # own, possibly after the COMMIT, so it must take the writer lock like anyone else.
@@ -110,11 +112,20 @@ def check_database_file(path: Path) -> None:
 
 
 class Store:
-    """The only way to the database. Repositories (`store.people`, `store.chats`, …) hold the SQL."""
+    """The only way to the database. Repositories (`store.people`, `store.chats`, …) hold the SQL.
 
-    def __init__(self, engine: Engine) -> None:
+    `shared`: other processes take updates on this same database (always so on PostgreSQL; on SQLite only when
+    asked, as tests of several workers do). Then nothing that decides behaviour is kept in this process between
+    calls: the people and open-patrol caches are not used, and a write the caller does not wait for (a live
+    location's track point) is committed before the call returns, so that the next worker sees it. Alone on a
+    SQLite file, the caches stay: another process there is the command line, seen within their CACHE_SECONDS.
+    docs/workers-state.md lists every piece of state and what became of it.
+    """
+
+    def __init__(self, engine: Engine, *, shared: bool | None = None) -> None:
         self.engine = engine
         self.dialect: Dialect = engine.dialect
+        self.shared: bool = engine.dialect == "postgresql" if shared is None else shared
         self.schema_version = 0
         self.people = People(self)
         self.chats = Chats(self)
@@ -137,6 +148,7 @@ class Store:
         self.inbox = Inbox(self)
         self.retention = Retention(self)
         self.kept_reports = KeptReports(self)
+        self.marks = Marks(self)
 
     @property
     def path(self) -> Path:
@@ -154,13 +166,16 @@ class Store:
         migrations: Sequence[Migration] | None = None,
         before_migrating: BeforeMigrating | None = None,
         verify: bool = False,
+        shared: bool | None = None,
     ) -> Self:
         """Open (creating if needed) and migrate the database at `target`: a SQLite file's path or `sqlite:///`
         URL, or a `postgresql://` URL. `before_migrating` (a backup) runs before a migration changes an existing
         schema. `verify` runs SQLite's quick check first (the bot's start and `migrate`), so a damaged file is
-        refused before anything is written to it."""
+        refused before anything is written to it. `shared` (see the class): None for the engine's own answer."""
         if is_postgres_url(target):
-            return await cls._open_postgres(str(target), migrations=migrations, before_migrating=before_migrating)
+            return await cls._open_postgres(
+                str(target), migrations=migrations, before_migrating=before_migrating, shared=shared
+            )
         path = sqlite_path(target)
         path.parent.mkdir(parents=True, exist_ok=True)
         writer: aiosqlite.Connection | None = None
@@ -183,13 +198,18 @@ class Store:
             if writer is not None:
                 await writer.close()
             raise
-        store = cls(SqliteEngine(path, writer, reader))
+        store = cls(SqliteEngine(path, writer, reader), shared=shared)
         store.schema_version = version
         return store
 
     @classmethod
     async def _open_postgres(
-        cls, url: str, *, migrations: Sequence[Migration] | None, before_migrating: BeforeMigrating | None
+        cls,
+        url: str,
+        *,
+        migrations: Sequence[Migration] | None,
+        before_migrating: BeforeMigrating | None,
+        shared: bool | None,
     ) -> Self:
         engine = await PostgresEngine.connect(url)
         try:
@@ -199,7 +219,7 @@ class Store:
         except BaseException:
             await engine.close()
             raise
-        store = cls(engine)
+        store = cls(engine, shared=shared)
         store.schema_version = version
         return store
 
@@ -214,10 +234,14 @@ class Store:
         await self.close()
 
     @asynccontextmanager
-    async def atomic(self) -> AsyncIterator[Connection]:
-        """A write transaction (or a SAVEPOINT when nested): all of it is stored, or none of it."""
+    async def atomic(self, *, exclusive: bool = True) -> AsyncIterator[Connection]:
+        """A write transaction (or a SAVEPOINT when nested): all of it is stored, or none of it. Not `exclusive`:
+        beside other writers on PostgreSQL (Engine.write), for the inbox's bookkeeping only."""
         tx = self._own_tx()
         if tx is not None:
+            if exclusive and not tx.exclusive:
+                # Taking the writers' lock now, after row locks, could deadlock against a writer that holds it.
+                raise RuntimeError("an exclusive write inside a transaction that is not")
             tx.savepoints += 1
             name = f"sp{tx.savepoints}"
             await tx.conn.execute(f"SAVEPOINT {name}")
@@ -230,8 +254,8 @@ class Store:
             else:
                 await tx.conn.execute(f"RELEASE SAVEPOINT {name}")
             return
-        async with self.engine.write() as conn:
-            token = _current_tx.set(_Transaction(conn, self))
+        async with self.engine.write(exclusive=exclusive) as conn:
+            token = _current_tx.set(_Transaction(conn, self, exclusive))
             try:
                 yield conn
             finally:
