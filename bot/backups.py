@@ -380,9 +380,9 @@ def _write_atomically(path: Path, content: bytes) -> None:
 # -- checking and restoring --------------------------------------------------------------------------------------
 
 
-def supported_version(migrations: Sequence[Migration] | None = None) -> int:
-    """The newest schema this riverbot knows."""
-    known = bundled_migrations() if migrations is None else migrations
+def supported_version(migrations: Sequence[Migration] | None = None, dialect: Dialect = "sqlite") -> int:
+    """The newest schema this riverbot knows, on that engine."""
+    known = bundled_migrations(dialect) if migrations is None else migrations
     return max((m.version for m in known), default=0)
 
 
@@ -430,7 +430,7 @@ def verify(path: Path, *, migrations: Sequence[Migration] | None = None) -> Mani
         problems = integrity_problems(copy)
         if problems:
             raise BackupError("backup.error.corrupt", path=str(path), reason="; ".join(problems[:3]))
-    supported = supported_version(migrations)
+    supported = supported_version(migrations, manifest.engine)
     if manifest.schema_version > supported:
         raise BackupError(
             "backup.error.newer_schema", path=str(path), version=manifest.schema_version, supported=supported

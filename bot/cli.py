@@ -1283,8 +1283,9 @@ def cmd_restore(settings: Settings, locales: Locales, args: argparse.Namespace, 
     else:
         say("backup.restored_empty" if dumped else "backup.restored_nothing_kept")
     say("backup.restored_photos", copied=done.photos_copied, present=done.photos_present)
-    if manifest.schema_version < supported_version():
-        say("backup.restored_older", version=manifest.schema_version, supported=supported_version())
+    supported = supported_version(dialect=manifest.engine)
+    if manifest.schema_version < supported:
+        say("backup.restored_older", version=manifest.schema_version, supported=supported)
     return 0
 
 

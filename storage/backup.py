@@ -266,13 +266,13 @@ def _run_reporting(
 ) -> _Said:
     """Run a client program, counting the lines of its --verbose output that match `step` as progress; what
     it said that was not progress is kept for an error message."""
-    process = subprocess.Popen(
+    with subprocess.Popen(
         command, env=dict(env), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         text=True, errors="replace",
-    )  # fmt: skip
-    assert process.stderr is not None
-    errors = _read_progress(process.stderr, step, steps, progress)
-    return _Said(process.wait(), errors)
+    ) as process:  # fmt: skip
+        assert process.stderr is not None
+        errors = _read_progress(process.stderr, step, steps, progress)
+        return _Said(process.wait(), errors)
 
 
 def _read_progress(stream: IO[str], step: str, steps: int, progress: Progress | None) -> str:
@@ -400,30 +400,33 @@ def restore_database(url: str, archive: Path, expected: DatabaseFacts, *, progre
     with tempfile.NamedTemporaryFile("w", suffix=".list") as wanted, tempfile.TemporaryFile() as psql_said:
         wanted.write("".join(f"{line}\n" for line in contents if not _SCHEMA_ENTRY.match(line)))
         wanted.flush()
-        restore = subprocess.Popen(
-            [
-                pg_tool("pg_restore"), "--verbose", "--no-owner", "--no-privileges", f"--use-list={wanted.name}",
-                "--file=-", str(archive),
-            ],
-            env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        )  # fmt: skip
-        psql = subprocess.Popen(
-            [pg_tool("psql"), "-X", "-q", "--no-password", "-v", "ON_ERROR_STOP=1", f"--dbname={dbname}"],
-            env=env, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=psql_said,
-        )  # fmt: skip
-        assert restore.stdout is not None and restore.stderr is not None and psql.stdin is not None
+        restore_tool, psql_tool = pg_tool("pg_restore"), pg_tool("psql")
         restore_said: list[str] = []
-        with _reading_in_thread(restore.stderr, "processing data for table", tables, progress, restore_said):
-            begin = b"BEGIN;\nSET LOCAL client_min_messages = warning;\n" + _WIPE.encode()
-            complete = _pump(restore.stdout, psql.stdin, begin, check.encode())
-            restored = restore.wait() == 0
-        try:
-            if complete and restored:
-                psql.stdin.write(b"COMMIT;\n")
-            psql.stdin.close()  # without COMMIT, the session ends and the transaction is rolled back
-        except BrokenPipeError:
-            pass
-        loaded = psql.wait() == 0
+        with (
+            subprocess.Popen(
+                [
+                    restore_tool, "--verbose", "--no-owner", "--no-privileges", f"--use-list={wanted.name}",
+                    "--file=-", str(archive),
+                ],
+                env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            ) as restore,
+            subprocess.Popen(
+                [psql_tool, "-X", "-q", "--no-password", "-v", "ON_ERROR_STOP=1", f"--dbname={dbname}"],
+                env=env, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=psql_said,
+            ) as psql,
+        ):  # fmt: skip
+            assert restore.stdout is not None and restore.stderr is not None and psql.stdin is not None
+            with _reading_in_thread(restore.stderr, "processing data for table", tables, progress, restore_said):
+                begin = b"BEGIN;\nSET LOCAL client_min_messages = warning;\n" + _WIPE.encode()
+                complete = _pump(restore.stdout, psql.stdin, begin, check.encode())
+                restored = restore.wait() == 0
+            try:
+                if complete and restored:
+                    psql.stdin.write(b"COMMIT;\n")
+                psql.stdin.close()  # without COMMIT, the session ends and the transaction is rolled back
+            except BrokenPipeError:
+                pass
+            loaded = psql.wait() == 0
         psql_said.seek(0)
         said = psql_said.read().decode("utf-8", "replace")
     if not restored:
@@ -455,7 +458,8 @@ def _reading_in_thread(
     """Read a program's --verbose stderr beside the work (the two pipes must both be drained)."""
 
     def read() -> None:
-        said.append(_read_progress(io.TextIOWrapper(stream, errors="replace"), step, steps, progress))
+        with io.TextIOWrapper(stream, errors="replace") as text:
+            said.append(_read_progress(text, step, steps, progress))
 
     thread = threading.Thread(target=read, name="riverbot-restore-progress", daemon=True)
     thread.start()
