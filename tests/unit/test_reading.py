@@ -30,8 +30,8 @@ async def test_rows_read_by_name_and_by_position_with_either_placeholder(store: 
             assert reader.dialect == store.dialect
             row = reader.fetchone("SELECT key, value FROM meta WHERE key = ?", ("note-b",))
             assert row is not None and (row["key"], row["value"]) == ("note-b", "2") == (row[0], row[1])
-            key, value = reader.fetchone("SELECT key, value FROM meta WHERE key = :key", {"key": "note-a"}) or ()
-            assert (key, value) == ("note-a", "1")
+            named = reader.fetchone("SELECT key, value FROM meta WHERE key = :key", {"key": "note-a"})
+            assert named is not None and tuple(named) == ("note-a", "1")
             assert reader.fetchone("SELECT key FROM meta WHERE key = ?", ("none",)) is None
             assert reader.fetchval("SELECT count(*) FROM meta WHERE key LIKE ?", ("note-%",)) == 2
             assert schema_version_of(reader) == store.schema_version
