@@ -7,6 +7,7 @@ import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import asyncpg
 import pytest
 
 from bot.config import Settings
@@ -21,17 +22,31 @@ from bot.failures import (
 )
 from storage import Store
 from storage.demo import writer_connection
+from storage.engine import DatabaseUnreachable
 
 NOW = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
 
 
 async def make_full(store: Store) -> None:
-    """The database file may not grow (real SQLITE_FULL for any write that needs a new page)."""
+    """The database file may not grow (real SQLITE_FULL for any write that needs a new page). PostgreSQL's
+    server cannot be filled from here: a trigger answers what a full disk answers, SQLSTATE 53100."""
+    if store.dialect == "postgresql":
+        await store.execute(
+            "CREATE FUNCTION disk_is_full() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+            " RAISE EXCEPTION 'could not extend file: No space left on device' USING ERRCODE = 'disk_full';"
+            " END $$;"
+            " CREATE TRIGGER disk_is_full BEFORE INSERT ON failed_updates"
+            " FOR EACH ROW EXECUTE FUNCTION disk_is_full()"
+        )
+        return
     pages = int(await store.fetchval("PRAGMA page_count"))
     await writer_connection(store).execute(f"PRAGMA max_page_count = {pages}")
 
 
 async def make_roomy(store: Store) -> None:
+    if store.dialect == "postgresql":
+        await store.execute("DROP TRIGGER disk_is_full ON failed_updates; DROP FUNCTION disk_is_full()")
+        return
     await writer_connection(store).execute("PRAGMA max_page_count = 1073741823")
 
 
@@ -57,6 +72,23 @@ def test_what_sqlite_and_the_disk_say_when_nothing_can_be_written(tmp_path: Path
     assert storage_trouble(PermissionError(errno.EACCES, "Permission denied")) is StorageTrouble.READ_ONLY
     assert storage_trouble(OSError(errno.EIO, "Input/output error")) is StorageTrouble.IO_ERROR
     assert storage_trouble(sqlite3.OperationalError("disk I/O error")) is StorageTrouble.IO_ERROR
+
+
+def test_what_postgresql_says_when_nothing_can_be_written_or_reached() -> None:
+    assert storage_trouble(asyncpg.DiskFullError("could not extend file")) is StorageTrouble.FULL
+    assert storage_trouble(asyncpg.ReadOnlySQLTransactionError("read-only transaction")) is StorageTrouble.READ_ONLY
+    assert storage_trouble(asyncpg.PostgresIOError("could not read block")) is StorageTrouble.IO_ERROR
+    assert storage_trouble(asyncpg.AdminShutdownError("terminating connection")) is StorageTrouble.UNREACHABLE
+    assert storage_trouble(asyncpg.CannotConnectNowError("the database system is starting up")) is (
+        StorageTrouble.UNREACHABLE
+    )
+    assert storage_trouble(asyncpg.ConnectionDoesNotExistError("connection was closed")) is (StorageTrouble.UNREACHABLE)
+    assert storage_trouble(DatabaseUnreachable("[Errno 111] Connection refused")) is StorageTrouble.UNREACHABLE
+    # A constraint, a lock timeout, a bug in a statement: not an outage. Nor a refused connection to Telegram.
+    assert storage_trouble(asyncpg.UniqueViolationError("duplicate key")) is None
+    assert storage_trouble(asyncpg.LockNotAvailableError("could not obtain lock")) is None
+    assert storage_trouble(asyncpg.UndefinedColumnError("column does not exist")) is None
+    assert storage_trouble(ConnectionRefusedError(errno.ECONNREFUSED, "Connection refused")) is None
 
 
 def test_a_wrapped_cause_counts_and_other_errors_do_not() -> None:
