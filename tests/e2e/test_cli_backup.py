@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+import asyncpg
 import pytest
 
 from bot.app import build_application, startup, stop
@@ -26,6 +27,7 @@ from handlers.backups import daily_backup
 from storage import Migration, Store, backup
 from storage.backup import MAIN_TABLES
 from storage.migrate import bundled_migrations
+from storage.reading import BlockingReader
 from tests.conftest import TEST_ENGINE, BotFactory, Cli, Harness
 from tests.factories import make_jpeg
 from tests.postgres import scratch_database
@@ -156,9 +158,18 @@ async def test_a_busy_store_backed_up_and_restored_is_the_store_as_the_backup_be
     )
 
 
+async def _one_more_person(url: str) -> None:
+    conn = await asyncpg.connect(url)
+    try:
+        at = "2026-12-02T00:00:00Z"
+        await conn.execute("INSERT INTO people (name, created_at, updated_at) VALUES ('王五', $1, $1)", at)
+    finally:
+        await conn.close()
+
+
 @pytest.mark.skipif(not ON_POSTGRES, reason="pg_dump of the database DATABASE_URL names")
 async def test_a_busy_postgresql_database_dumped_and_restored_is_the_database_as_the_dump_began(
-    bot: Harness, tmp_path: Path
+    bot: Harness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """While pg_dump works through the tables, a chief finishes patrol after patrol (points, a photo, a problem):
     the restored database is exactly the one of the moment the dump began, by `riverbot stats` and by the
@@ -197,6 +208,16 @@ async def test_a_busy_postgresql_database_dumped_and_restored_is_the_database_as
             await _patrol_with_points(bot, person_id, reach_id, at + timedelta(hours=3, minutes=30 * n), n)
             wrote.set()
 
+    # One more person, committed between the moment the manifest's counts are read and pg_dump's start: the dump
+    # must be of the counted moment (pg_dump --snapshot), not of its own.
+    counted = backup.postgres_facts
+
+    def counted_then_one_more(reader: BlockingReader) -> backup.DatabaseFacts:
+        found = counted(reader)
+        asyncio.run(_one_more_person(str(bot.settings.database_url)))
+        return found
+
+    monkeypatch.setattr(backup, "postgres_facts", counted_then_one_more)
     writing = asyncio.create_task(writer())
     try:
         made = await bot.services.backups.make("manual", datetime.now(UTC), progress=progress)
