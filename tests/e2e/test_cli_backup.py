@@ -4,7 +4,6 @@ bot, the daily job through the job queue, and the backup before a migration."""
 from __future__ import annotations
 
 import asyncio
-import getpass
 import json
 import os
 import sqlite3
@@ -12,7 +11,7 @@ import sys
 import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import asyncpg
 import pytest
@@ -30,7 +29,7 @@ from storage.migrate import bundled_migrations
 from storage.reading import BlockingReader
 from tests.conftest import TEST_ENGINE, BotFactory, Cli, Harness
 from tests.factories import make_jpeg
-from tests.postgres import scratch_database
+from tests.postgres import scratch_database, with_password
 from tests.support import World, run_job, started_admin
 
 ON_POSTGRES = TEST_ENGINE == "postgresql"
@@ -339,13 +338,12 @@ def test_migrate_dumps_a_postgresql_database_before_upgrading_it(
     following = Migration(latest, "for_the_test", "CREATE TABLE backup_test (id BIGINT PRIMARY KEY);")
     monkeypatch.setattr("storage.store.bundled_migrations", lambda dialect="sqlite": [*bundled, following])
     # With a password in the URL (the test cluster trusts its socket, so any will do), which nothing may show.
-    parts = urlsplit(os.environ["DATABASE_URL"])
-    user, password = parts.username or getpass.getuser(), parts.password or "s3cret"
-    url = urlunsplit(parts._replace(netloc=f"{user}:{password}@{parts.netloc.rsplit('@', 1)[-1]}"))
+    url = with_password(os.environ["DATABASE_URL"])
+    parts = urlsplit(url)
     code, out, err = cli("migrate", DATABASE_URL=url)
     assert code == 0, err
     assert f"upgraded to version {latest}" in out and "was backed up to" in out
-    assert f"{user}:****@" in out and password not in out + err
+    assert f"{parts.username}:****@" in out and f":{parts.password}@" not in out + err
     (found,) = backups_in(tmp_path / "data" / "backups")
     assert found.before_migration and found.path.name.endswith(f"_before-v{latest}")
     manifest = read_manifest(found.path)
