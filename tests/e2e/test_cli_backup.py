@@ -331,12 +331,22 @@ def test_migrate_backs_up_a_database_before_upgrading_it(cli: Cli, tmp_path: Pat
 def test_migrate_dumps_a_postgresql_database_before_upgrading_it(
     cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The next release's migration is pending: `riverbot migrate` dumps the database first, names it without
-    its password, and does not dump again once nothing is pending."""
+    """The next release's migration is pending: without pg_dump nothing is upgraded, and the operator is told
+    what to install; with it, `riverbot migrate` dumps the database first, names it without its password, and
+    does not dump again once nothing is pending."""
     bundled = bundled_migrations("postgresql")
     latest = max(m.version for m in bundled) + 1
     following = Migration(latest, "for_the_test", "CREATE TABLE backup_test (id BIGINT PRIMARY KEY);")
     monkeypatch.setattr("storage.store.bundled_migrations", lambda dialect="sqlite": [*bundled, following])
+    with monkeypatch.context() as without_tools:
+        without_tools.setenv("PATH", str(tmp_path / "empty"))
+        without_tools.setattr(backup, "PG_BIN_DIRS", tmp_path / "none")
+        code, out, err = cli("migrate")
+        assert code == 2 and "pg_dump was not found" in err and "apt install postgresql-client" in err, err
+        assert "Traceback" not in err and err.strip().count("\n") == 0
+        code, _, err = cli("migrate", DEFAULT_LANGUAGE="zh")
+        assert code == 2 and "找不到 pg_dump" in err
+    assert backups_in(tmp_path / "data" / "backups") == []
     # With a password in the URL (the test cluster trusts its socket, so any will do), which nothing may show.
     url = with_password(os.environ["DATABASE_URL"])
     parts = urlsplit(url)
