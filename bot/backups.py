@@ -540,8 +540,10 @@ def _restore_postgres(
             try:
                 _fill(url, data_dir, aside, previous=None, kind="manual", now=now, target_version=None,
                       report=lambda phase: report("keep") if phase == "dump" else None, photos=False)  # fmt: skip
-            except BaseException:
+            except BaseException as exc:
                 shutil.rmtree(aside, ignore_errors=True)
+                if isinstance(exc, PostgresToolFailed):  # nothing was changed yet
+                    raise BackupError("backup.error.pg_tool_failed", tool=exc.tool, reason=exc.detail) from None
                 raise
         expected = DatabaseFacts(manifest.schema_version, manifest.counts)
         try:
