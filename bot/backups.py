@@ -467,13 +467,14 @@ def restore_backup(
     except DataDirBusy as busy:
         raise BackupError("backup.error.bot_running", path=str(data_dir), pid=busy.pid or "?") from None
     with lock:
-        manifest = verify(source, migrations=migrations)
         engine: Dialect = "postgresql" if database_url is not None and is_postgres_url(database_url) else "sqlite"
-        if manifest.engine != engine:
+        taken_from = read_manifest(source).engine
+        if taken_from != engine:
             raise BackupError(
-                "backup.error.other_engine", path=str(source), backup_engine=_ENGINE_NAMES[manifest.engine],
+                "backup.error.other_engine", path=str(source), backup_engine=_ENGINE_NAMES[taken_from],
                 engine=_ENGINE_NAMES[engine],
             )  # fmt: skip
+        manifest = verify(source, migrations=migrations)
         if database_url is not None and engine == "postgresql":
             return _restore_postgres(source, manifest, data_dir, database_url, now=now, zone=zone, progress=progress)
         database = data_dir / DATABASE
