@@ -42,15 +42,11 @@ class StorageTrouble(StrEnum):
     FULL = "full"
     READ_ONLY = "read_only"
     IO_ERROR = "io_error"
-    UNREACHABLE = "unreachable"  # PostgreSQL: the server is down or out of reach
+    UNREACHABLE = "unreachable"  # PostgreSQL: its server is down or cut off
 
 
-# PostgreSQL's SQLSTATEs for the same troubles. Class 08 is a connection that failed or broke; 57P01-57P03 a
-# server shutting down or starting up.
-_PG_FULL = frozenset({"53100"})
-_PG_READ_ONLY = frozenset({"25006"})  # read_only_sql_transaction: a standby, or default_transaction_read_only
-_PG_IO_ERROR = frozenset({"58030"})
-_PG_UNREACHABLE = frozenset({"57P01", "57P02", "57P03"})
+# PostgreSQL's connection failed or broke (class 08), or its server is shutting down or starting (57P01-57P03).
+_PG_UNREACHABLE_CLASS, _PG_UNREACHABLE = "08", frozenset({"57P01", "57P02", "57P03"})
 
 
 def storage_trouble(error: BaseException | None) -> StorageTrouble | None:
@@ -58,24 +54,14 @@ def storage_trouble(error: BaseException | None) -> StorageTrouble | None:
 
     SQLite reports a full disk as SQLITE_FULL ("database or disk is full"), a read-only file or folder as
     SQLITE_READONLY or SQLITE_CANTOPEN (it cannot create its -wal file); a photo write raises OSError.
-    PostgreSQL says it by SQLSTATE, and a server out of reach is an outage too: nothing can be stored.
     """
     seen: set[int] = set()
     while error is not None and id(error) not in seen:
         seen.add(id(error))
-        state = sqlstate(error)
-        if isinstance(error, DatabaseUnreachable) or (state is not None and state.startswith("08")):
-            return StorageTrouble.UNREACHABLE
-        if state is not None:
-            for states, trouble in (
-                (_PG_FULL, StorageTrouble.FULL),
-                (_PG_READ_ONLY, StorageTrouble.READ_ONLY),
-                (_PG_IO_ERROR, StorageTrouble.IO_ERROR),
-                (_PG_UNREACHABLE, StorageTrouble.UNREACHABLE),
-            ):
-                if state in states:
-                    return trouble
-        elif isinstance(error, sqlite3.Error):
+        state = sqlstate(error) or ""
+        if isinstance(error, DatabaseUnreachable) or state[:2] == _PG_UNREACHABLE_CLASS or state in _PG_UNREACHABLE:
+            return StorageTrouble.UNREACHABLE  # nothing can be stored until it is back, as with a full disk
+        if isinstance(error, sqlite3.Error):
             code = getattr(error, "sqlite_errorcode", None)
             primary = code & 0xFF if isinstance(code, int) else None
             text = str(error).lower()

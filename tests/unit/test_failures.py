@@ -28,25 +28,12 @@ NOW = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
 
 
 async def make_full(store: Store) -> None:
-    """The database file may not grow (real SQLITE_FULL for any write that needs a new page). PostgreSQL's
-    server cannot be filled from here: a trigger answers what a full disk answers, SQLSTATE 53100."""
-    if store.dialect == "postgresql":
-        await store.execute(
-            "CREATE FUNCTION disk_is_full() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
-            " RAISE EXCEPTION 'could not extend file: No space left on device' USING ERRCODE = 'disk_full';"
-            " END $$;"
-            " CREATE TRIGGER disk_is_full BEFORE INSERT ON failed_updates"
-            " FOR EACH ROW EXECUTE FUNCTION disk_is_full()"
-        )
-        return
+    """The database file may not grow (real SQLITE_FULL for any write that needs a new page)."""
     pages = int(await store.fetchval("PRAGMA page_count"))
     await writer_connection(store).execute(f"PRAGMA max_page_count = {pages}")
 
 
 async def make_roomy(store: Store) -> None:
-    if store.dialect == "postgresql":
-        await store.execute("DROP TRIGGER disk_is_full ON failed_updates; DROP FUNCTION disk_is_full()")
-        return
     await writer_connection(store).execute("PRAGMA max_page_count = 1073741823")
 
 
@@ -74,16 +61,16 @@ def test_what_sqlite_and_the_disk_say_when_nothing_can_be_written(tmp_path: Path
     assert storage_trouble(sqlite3.OperationalError("disk I/O error")) is StorageTrouble.IO_ERROR
 
 
-def test_what_postgresql_says_when_nothing_can_be_written_or_reached() -> None:
-    assert storage_trouble(asyncpg.DiskFullError("could not extend file")) is StorageTrouble.FULL
-    assert storage_trouble(asyncpg.ReadOnlySQLTransactionError("read-only transaction")) is StorageTrouble.READ_ONLY
-    assert storage_trouble(asyncpg.PostgresIOError("could not read block")) is StorageTrouble.IO_ERROR
+def test_a_database_server_out_of_reach_is_an_outage() -> None:
+    """PostgreSQL on another machine can be down or cut off: then nothing can be stored, as with a full disk."""
+    assert storage_trouble(DatabaseUnreachable("[Errno 111] Connection refused")) is StorageTrouble.UNREACHABLE
+    assert storage_trouble(asyncpg.ConnectionDoesNotExistError("connection was closed")) is (
+        StorageTrouble.UNREACHABLE
+    )
     assert storage_trouble(asyncpg.AdminShutdownError("terminating connection")) is StorageTrouble.UNREACHABLE
     assert storage_trouble(asyncpg.CannotConnectNowError("the database system is starting up")) is (
         StorageTrouble.UNREACHABLE
     )
-    assert storage_trouble(asyncpg.ConnectionDoesNotExistError("connection was closed")) is (StorageTrouble.UNREACHABLE)
-    assert storage_trouble(DatabaseUnreachable("[Errno 111] Connection refused")) is StorageTrouble.UNREACHABLE
     # A constraint, a lock timeout, a bug in a statement: not an outage. Nor a refused connection to Telegram.
     assert storage_trouble(asyncpg.UniqueViolationError("duplicate key")) is None
     assert storage_trouble(asyncpg.LockNotAvailableError("could not obtain lock")) is None
