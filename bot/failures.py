@@ -22,7 +22,7 @@ from pathlib import Path
 from bot import photos as photo_module
 from bot.config import Settings
 from storage import Store
-from storage.engine import DatabaseUnreachable, sqlstate
+from storage.engine import DatabaseUnreachable
 
 # The tail of a traceback is where the cause is; the whole of a long one would only bloat the table.
 ERROR_KEPT = 8000
@@ -58,7 +58,7 @@ def storage_trouble(error: BaseException | None) -> StorageTrouble | None:
     seen: set[int] = set()
     while error is not None and id(error) not in seen:
         seen.add(id(error))
-        state = sqlstate(error) or ""
+        state = getattr(error, "sqlstate", None) or ""  # asyncpg's errors carry PostgreSQL's SQLSTATE
         if isinstance(error, DatabaseUnreachable) or state[:2] == _PG_UNREACHABLE_CLASS or state in _PG_UNREACHABLE:
             return StorageTrouble.UNREACHABLE  # nothing can be stored until it is back, as with a full disk
         if isinstance(error, sqlite3.Error):

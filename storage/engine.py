@@ -45,12 +45,6 @@ class DatabaseUnreachable(ConnectionError):
 DATABASE_ERRORS: tuple[type[Exception], ...] = (sqlite3.Error, asyncpg.PostgresError, DatabaseUnreachable)
 
 
-def sqlstate(exc: BaseException) -> str | None:
-    """PostgreSQL's SQLSTATE of a database error ("53100": disk full), or None (SQLite's, or not one)."""
-    code = getattr(exc, "sqlstate", None) if isinstance(exc, asyncpg.PostgresError) else None
-    return code if isinstance(code, str) else None
-
-
 class Connection(ABC):
     """What a repository writes and reads through: the transaction it is in, or the engine's reader."""
 
