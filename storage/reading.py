@@ -107,6 +107,8 @@ def open_reader(target: Store | str | Path) -> BlockingReader:
 
 
 class SqliteBlockingReader(BlockingReader):
+    """The file opened read-only: a reader can never write, nor create a missing database."""
+
     dialect = "sqlite"
 
     def __init__(self, path: Path) -> None:
@@ -142,6 +144,9 @@ _REPEATABLE_READ = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
 
 
 class PostgresBlockingReader(BlockingReader):
+    """One connection of its own, outside the Store's pool: a long export never holds a connection the bot's
+    writers and readers need."""
+
     dialect = "postgresql"
 
     def __init__(self, url: str) -> None:
