@@ -2,8 +2,8 @@
 
 A backup is a folder in BACKUP_DIR named by its local time, `2026-12-02_03-30-00` (and `…_before-v8` when it
 was made just before a migration to schema version 8), holding:
-- `riverbot.sqlite3`: the database as it was at one moment, copied with SQLite's online backup API while the
-  bot keeps running (storage/backup.py);
+- the database as it was at one moment, while the bot keeps running (storage/backup.py): `riverbot.sqlite3`,
+  copied with SQLite's online backup API, or, on PostgreSQL, `riverbot.pgdump`, pg_dump's custom-format archive;
 - `photos/`: the tree of DATA_DIR/photos. Photos are named by their content's SHA-256 and never change, so a
   file the previous backup already has is hard-linked from it, not copied again;
 - `manifest.json`, written last: a folder without one is a half-written backup, never restored.
@@ -31,8 +31,25 @@ from bot import __version__
 from bot.config import Settings
 from bot.running import DataDirBusy, DataDirLock
 from storage import MigrationError, Store
-from storage.backup import DatabaseFacts, copy_database, database_files, facts, integrity_problems, sha256_of
+from storage.backup import (
+    PG_DUMP_FILE,
+    DatabaseFacts,
+    PostgresToolFailed,
+    PostgresToolMissing,
+    archive_contents,
+    copy_database,
+    database_files,
+    dump_database,
+    facts,
+    has_schema,
+    integrity_problems,
+    other_sessions,
+    restore_database,
+    sha256_of,
+)
+from storage.engine import Dialect, is_postgres_url
 from storage.migrate import Migration, bundled_migrations
+from storage.reading import database_target
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +60,9 @@ Progress = Callable[[str, int, int], None]
 FORMAT = 1
 MANIFEST = "manifest.json"
 DATABASE = "riverbot.sqlite3"
+PG_DUMP = PG_DUMP_FILE
+# The database's file in a backup folder, by the engine it was taken from.
+DATABASE_FILES: dict[Dialect, str] = {"sqlite": DATABASE, "postgresql": PG_DUMP}
 PHOTOS = "photos"
 # 2026-12-02_03-30-00, a "-2" when two start in the same second, "_before-v8" before a migration.
 NAME = re.compile(r"^(\d{4}-\d{2}-\d{2}_\d{2}-\d{2}-\d{2})(?:-(\d+))?(?:_before-v(\d+))?$")
@@ -78,6 +98,11 @@ class Manifest:
     photo_files: int
     photo_bytes: int
     format: int = FORMAT
+    engine: Dialect = "sqlite"  # manifests written before PostgreSQL say nothing: they are SQLite's
+
+    @property
+    def database_file(self) -> str:
+        return DATABASE_FILES[self.engine]
 
     def to_json(self) -> str:
         data = asdict(self)
@@ -91,6 +116,9 @@ class Manifest:
             data = json.loads(text)
             if not isinstance(data, dict) or data.get("format") != FORMAT or data.get("kind") not in get_args(Kind):
                 raise ValueError("not a riverbot backup manifest")
+            engine = data.get("engine", "sqlite")
+            if engine not in DATABASE_FILES:
+                raise ValueError(f"a backup of an unknown database engine: {engine!r}")
             target = data["target_version"]
             return cls(
                 kind=data["kind"],
@@ -103,6 +131,7 @@ class Manifest:
                 counts={str(k): int(v) for k, v in dict(data["counts"]).items()},
                 photo_files=int(data["photo_files"]),
                 photo_bytes=int(data["photo_bytes"]),
+                engine=engine,
             )
         except (KeyError, TypeError, AttributeError) as exc:
             raise ValueError(f"incomplete manifest: {exc}") from None
@@ -220,7 +249,7 @@ def _photo_files(root: Path) -> list[Path]:
 
 
 def make_backup(
-    database: Path,
+    database: Store | str | Path,
     data_dir: Path,
     folder: Path,
     *,
@@ -230,10 +259,13 @@ def make_backup(
     target_version: int | None = None,
     progress: Progress | None = None,
 ) -> Made:
-    """Back up the database at `database` and the photos of `data_dir` into a new folder in `folder`.
+    """Back up the database (`database`: the store, a SQLite file, or a PostgreSQL URL) and the photos of
+    `data_dir` into a new folder in `folder`.
 
-    Blocking (run it in a thread). The bot may keep writing meanwhile.
+    Blocking (run it in a thread). The bot may keep writing meanwhile. On PostgreSQL, PostgresToolMissing when
+    pg_dump is not installed, PostgresToolFailed when it fails.
     """
+    database = database_target(database)
     folder.mkdir(parents=True, exist_ok=True)
     previous = next((f.path for f in reversed(backups_in(folder)) if f.finished), None)
     base = backup_name(now, zone, target_version=target_version)
@@ -264,7 +296,7 @@ def make_backup(
 
 
 def _fill(
-    database: Path,
+    database: str | Path,
     data_dir: Path,
     target: Path,
     *,
@@ -273,12 +305,23 @@ def _fill(
     now: datetime,
     target_version: int | None,
     report: Callable[[str], Callable[[int, int], None] | None],
+    photos: bool = True,
 ) -> Made:
-    """Fill the new backup folder `target`: the database, the photos, then the manifest."""
-    copy = target / DATABASE
-    copy_database(database, copy, progress=report("database"))
-    copied: DatabaseFacts = facts(copy)
-    copied_photos, linked, photo_bytes = _copy_photos(data_dir / PHOTOS, target / PHOTOS, previous, report("photos"))
+    """Fill the new backup folder `target`: the database, the photos (unless not `photos`), then the
+    manifest."""
+    copied: DatabaseFacts
+    if isinstance(database, str):
+        engine: Dialect = "postgresql"
+        copy = target / PG_DUMP
+        copied = dump_database(database, copy, progress=report("dump"))
+    else:
+        engine = "sqlite"
+        copy = target / DATABASE
+        copy_database(database, copy, progress=report("database"))
+        copied = facts(copy)
+    copied_photos, linked, photo_bytes = (
+        _copy_photos(data_dir / PHOTOS, target / PHOTOS, previous, report("photos")) if photos else (0, 0, 0)
+    )
     manifest = Manifest(
         kind=kind,
         created_at=now.astimezone(UTC).replace(microsecond=0),
@@ -290,6 +333,7 @@ def _fill(
         counts=copied.counts,
         photo_files=copied_photos + linked,
         photo_bytes=photo_bytes,
+        engine=engine,
     )
     if hasattr(os, "sync"):
         os.sync()  # the copies are on disk before the manifest says the backup is whole
@@ -336,9 +380,9 @@ def _write_atomically(path: Path, content: bytes) -> None:
 # -- checking and restoring --------------------------------------------------------------------------------------
 
 
-def supported_version(migrations: Sequence[Migration] | None = None) -> int:
-    """The newest schema this riverbot knows."""
-    known = bundled_migrations() if migrations is None else migrations
+def supported_version(migrations: Sequence[Migration] | None = None, dialect: Dialect = "sqlite") -> int:
+    """The newest schema this riverbot knows, on that engine."""
+    known = bundled_migrations(dialect) if migrations is None else migrations
     return max((m.version for m in known), default=0)
 
 
@@ -346,29 +390,47 @@ def read_manifest(path: Path) -> Manifest:
     """The manifest of the backup folder `path`, or BackupError saying why it is not a backup to restore."""
     if not path.exists():
         raise BackupError("backup.error.missing", path=str(path))
-    if not path.is_dir() or not (path / DATABASE).is_file():
+    if not path.is_dir() or not any((path / name).is_file() for name in DATABASE_FILES.values()):
         raise BackupError("backup.error.not_a_backup", path=str(path))
     if not (path / MANIFEST).is_file():
         # A database without a manifest is a backup cut short, or no backup at all (a DATA_DIR): the name tells.
         key = "backup.error.unfinished" if NAME.match(path.resolve().name) else "backup.error.not_a_backup"
         raise BackupError(key, path=str(path))
     try:
-        return Manifest.from_json((path / MANIFEST).read_text(encoding="utf-8"))
+        manifest = Manifest.from_json((path / MANIFEST).read_text(encoding="utf-8"))
     except (ValueError, UnicodeDecodeError):
         raise BackupError("backup.error.not_a_backup", path=str(path)) from None
+    if not (path / manifest.database_file).is_file():
+        raise BackupError("backup.error.not_a_backup", path=str(path))
+    return manifest
+
+
+def tool_missing(missing: PostgresToolMissing) -> BackupError:
+    """PostgreSQL's client programs are not installed: what to install."""
+    return BackupError("backup.error.no_pg_tool", tool=missing.tool)
 
 
 def verify(path: Path, *, migrations: Sequence[Migration] | None = None) -> Manifest:
     """Check a backup whole before it is trusted: the manifest, the database copy's SHA-256 and integrity,
     its schema (not newer than this code) and its photo files. Raises BackupError; blocking."""
     manifest = read_manifest(path)
-    copy = path / DATABASE
+    copy = path / manifest.database_file
     if sha256_of(copy) != manifest.database_sha256:
         raise BackupError("backup.error.corrupt", path=str(path), reason="SHA-256")
-    problems = integrity_problems(copy)
-    if problems:
-        raise BackupError("backup.error.corrupt", path=str(path), reason="; ".join(problems[:3]))
-    supported = supported_version(migrations)
+    if manifest.engine == "postgresql":
+        # The archive's table of contents reads whole: pg_restore can walk it. (The restore itself checks the
+        # rows, in its transaction.)
+        try:
+            archive_contents(copy)
+        except PostgresToolMissing as missing:
+            raise tool_missing(missing) from None
+        except PostgresToolFailed as failed:
+            raise BackupError("backup.error.corrupt", path=str(path), reason=failed.detail) from None
+    else:
+        problems = integrity_problems(copy)
+        if problems:
+            raise BackupError("backup.error.corrupt", path=str(path), reason="; ".join(problems[:3]))
+    supported = supported_version(migrations, manifest.engine)
     if manifest.schema_version > supported:
         raise BackupError(
             "backup.error.newer_schema", path=str(path), version=manifest.schema_version, supported=supported
@@ -391,19 +453,30 @@ def restore_backup(
     zone: tzinfo,
     migrations: Sequence[Migration] | None = None,
     progress: Progress | None = None,
+    database_url: str | None = None,
 ) -> Restored:
-    """Replace the database in `data_dir` with the backup at `source`, and bring back its photos.
+    """Replace the database in `data_dir` (or, with `database_url`, the PostgreSQL database at that URL) with
+    the backup at `source`, and bring back its photos.
 
-    Refused (BackupError) while a bot holds `data_dir`, and for a backup that fails `verify`. The current
-    database is moved aside, never deleted; the restored one is checked again in place, and if it fails the
-    current one is put back. Blocking.
+    Refused (BackupError) while a bot holds `data_dir`, and for a backup that fails `verify` or was taken from
+    the other engine. The current database is moved aside, never deleted; the restored one is checked again in
+    place, and if it fails the current one is put back. Blocking.
     """
     try:
         lock = DataDirLock.acquire(data_dir)
     except DataDirBusy as busy:
         raise BackupError("backup.error.bot_running", path=str(data_dir), pid=busy.pid or "?") from None
     with lock:
+        engine: Dialect = "postgresql" if database_url is not None and is_postgres_url(database_url) else "sqlite"
+        taken_from = read_manifest(source).engine
+        if taken_from != engine:
+            raise BackupError(
+                "backup.error.other_engine", path=str(source), backup_engine=_ENGINE_NAMES[taken_from],
+                engine=_ENGINE_NAMES[engine],
+            )  # fmt: skip
         manifest = verify(source, migrations=migrations)
+        if database_url is not None and engine == "postgresql":
+            return _restore_postgres(source, manifest, data_dir, database_url, now=now, zone=zone, progress=progress)
         database = data_dir / DATABASE
         incoming = data_dir / f".{DATABASE}.restoring"
         try:
@@ -432,6 +505,57 @@ def restore_backup(
                     path.replace(data_dir / path.name)
                 aside.rmdir()
             raise BackupError("backup.error.corrupt_after", path=str(source), reason="; ".join(problems[:3]))
+    return Restored(source, manifest, aside, copied, present)
+
+
+_ENGINE_NAMES: dict[Dialect, str] = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
+
+
+def _restore_postgres(
+    source: Path,
+    manifest: Manifest,
+    data_dir: Path,
+    url: str,
+    *,
+    now: datetime,
+    zone: tzinfo,
+    progress: Progress | None,
+) -> Restored:
+    """The PostgreSQL side of `restore_backup`, with DATA_DIR held: refused while anyone else is connected (a
+    worker on another machine holds no DATA_DIR of this one); the current contents kept aside as a backup of
+    their own (a folder restorable in turn), then replaced in one transaction that checks the counts."""
+
+    def report(phase: str) -> Callable[[int, int], None] | None:
+        if progress is None:
+            return None
+        return lambda done, total: progress(phase, done, total)
+
+    try:
+        connected = other_sessions(url)
+        if connected:
+            raise BackupError("backup.error.database_busy", count=connected)
+        copied, present = _restore_photos(source / PHOTOS, data_dir / PHOTOS, progress)
+        aside: Path | None = None
+        if has_schema(url):
+            aside = _new_folder(data_dir, f"before-restore-{backup_name(now, zone)}")
+            try:
+                _fill(url, data_dir, aside, previous=None, kind="manual", now=now, target_version=None,
+                      report=lambda phase: report("keep") if phase == "dump" else None, photos=False)  # fmt: skip
+            except BaseException as exc:
+                shutil.rmtree(aside, ignore_errors=True)
+                if isinstance(exc, PostgresToolFailed):  # nothing was changed yet
+                    raise BackupError("backup.error.pg_tool_failed", tool=exc.tool, reason=exc.detail) from None
+                raise
+        expected = DatabaseFacts(manifest.schema_version, manifest.counts)
+        try:
+            restore_database(url, source / PG_DUMP, expected, progress=report("load"))
+        except (PostgresToolFailed, ValueError) as failed:
+            if aside is not None:
+                shutil.rmtree(aside, ignore_errors=True)  # nothing was changed: nothing to keep
+            reason = failed.detail if isinstance(failed, PostgresToolFailed) else str(failed)
+            raise BackupError("backup.error.load_failed", path=str(source), reason=reason) from None
+    except PostgresToolMissing as missing:
+        raise tool_missing(missing) from None
     return Restored(source, manifest, aside, copied, present)
 
 
@@ -500,7 +624,7 @@ async def open_store(
         try:
             done = await asyncio.to_thread(
                 make_backup,
-                settings.database_path,
+                settings.database,
                 settings.data_dir,
                 settings.backups_path,
                 kind="before_migration",
@@ -513,13 +637,7 @@ async def open_store(
         logger.info("Backed up the database (version %s) to %s before migrating to %s", version, done.path, target)
         made.append(done)
 
-    store = await Store.open(
-        settings.database,
-        migrations=migrations,
-        # PostgreSQL is backed up with its own tools (README, "Running at province scale").
-        before_migrating=None if settings.on_postgres else back_up_first,
-        verify=verify,
-    )
+    store = await Store.open(settings.database, migrations=migrations, before_migrating=back_up_first, verify=verify)
     if made:
         await record(store, made[-1].info)
     return store
@@ -560,7 +678,7 @@ class Backups:
         """One backup into `folder` (BACKUP_DIR by default), recorded as the last one."""
         made = await asyncio.to_thread(
             make_backup,
-            self._store.path,
+            self._store,
             self._settings.data_dir,
             folder or self._settings.backups_path,
             kind=kind,

@@ -19,7 +19,6 @@ import json
 import logging
 import os
 import re
-import sqlite3
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -39,6 +38,7 @@ from bot.backups import (
     open_store,
     restore_backup,
     supported_version,
+    tool_missing,
 )
 from bot.config import (
     LEVELS,
@@ -56,7 +56,10 @@ from bot.i18n import CATALOG_FILES, Locales
 from bot.outputs import check_output, write_replacing
 from bot.status import Status, read_status
 from storage import MigrationError, Store, UnusableDatabase
+from storage.backup import PostgresToolFailed, PostgresToolMissing
+from storage.engine import DATABASE_ERRORS, DatabaseUnreachable
 from storage.migrate import current_version
+from storage.reading import open_reader, schema_version_of
 from storage.store import check_database_file
 
 if TYPE_CHECKING:
@@ -157,7 +160,7 @@ def cmd_run(settings: Settings, locales: Locales, args: argparse.Namespace, lang
     except NetworkError as exc:
         raise unreachable(settings, exc) from None
     except MigrationError as exc:
-        raise ConfigError("config.database", reason=str(exc)) from None
+        raise database_trouble(settings, exc) from None
     print(locales.plain(lang, "cli.stopped"), file=sys.stderr)
     return 0
 
@@ -199,6 +202,21 @@ def cmd_worker(settings: Settings, locales: Locales, args: argparse.Namespace, l
         raise ConfigError("config.database", reason=str(exc)) from None
 
 
+# What main() explains as the database's trouble rather than letting a traceback out.
+_DATABASE_TROUBLE: tuple[type[Exception], ...] = (*DATABASE_ERRORS, MigrationError)
+
+
+def database_trouble(settings: Settings, exc: BaseException) -> ConfigError:
+    """Why the database could not be opened, upgraded, or backed up before an upgrade, for the operator: the
+    same localized line whichever engine said no."""
+    cause = exc if isinstance(exc, PostgresToolMissing) else exc.__cause__
+    if isinstance(cause, PostgresToolMissing):
+        return ConfigError(tool_missing(cause).key, tool=cause.tool)
+    if isinstance(exc, DatabaseUnreachable):
+        return ConfigError("config.database_unreachable", url=settings.database_shown, reason=str(exc))
+    return ConfigError("config.database", reason=str(exc))
+
+
 def _try_arguments(parser: argparse.ArgumentParser, locales: Locales, lang: Language) -> None:
     parser.add_argument("--port", type=int, default=None, help=locales.plain(lang, "cli.try.arg_port"))
 
@@ -224,24 +242,26 @@ def cmd_migrate(settings: Settings, locales: Locales, lang: Language) -> int:
     ensure_data_dir(settings)
 
     async def migrate() -> tuple[int, int, Path | None]:
-
-        path = settings.database_path
         before = 0
-        check_database_file(path)
-        if path.exists():
-            async with aiosqlite.connect(path) as conn:
-                before = await current_version(conn)
+        if settings.on_postgres:
+            before = await asyncio.to_thread(_postgres_version, str(settings.database_url))
+        else:
+            path = settings.database_path
+            check_database_file(path)
+            if path.exists():
+                async with aiosqlite.connect(path) as conn:
+                    before = await current_version(conn)
         try:
             store = await open_store(settings, verify=True)
         except MigrationError as exc:
-            raise ConfigError("config.database", reason=str(exc)) from None
+            raise database_trouble(settings, exc) from None
         backup = await last_backup(store)
         await store.close()
         kept = backup.path if backup and backup.kind == "before_migration" and store.schema_version > before else None
         return before, store.schema_version, kept
 
     before, after, kept = asyncio.run(migrate())
-    path = str(settings.database_path)
+    path = settings.database_shown
     if after == before:
         print(locales.plain(lang, "cli.up_to_date", path=path, version=after))
     else:
@@ -250,6 +270,11 @@ def cmd_migrate(settings: Settings, locales: Locales, lang: Language) -> int:
     if kept is not None and before >= 1:
         print(locales.plain(lang, "backup.before_migration", path=str(kept), version=before))
     return 0
+
+
+def _postgres_version(url: str) -> int:
+    with open_reader(url) as reader:
+        return schema_version_of(reader)
 
 
 def cmd_config(settings: Settings, locales: Locales, lang: Language) -> int:
@@ -1232,7 +1257,17 @@ def cmd_backup(settings: Settings, locales: Locales, args: argparse.Namespace, l
 
     try:
         made = asyncio.run(run())
+    except PostgresToolMissing as missing:
+        error = tool_missing(missing)
+        print(locales.plain(lang, error.key, **error.params), file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except PostgresToolFailed as failed:
+        reason = failed.detail
+        print(locales.plain(lang, "backup.error.pg_tool_failed", tool=failed.tool, reason=reason), file=sys.stderr)
+        return EXIT_BAD_INPUT
     except OSError as exc:
+        if isinstance(exc, DatabaseUnreachable):
+            raise
         folder = args.out or settings.backups_path
         print(
             locales.plain(lang, "backup.error.unwritable", path=str(folder), reason=exc.strerror or str(exc)),
@@ -1273,7 +1308,12 @@ def cmd_restore(settings: Settings, locales: Locales, args: argparse.Namespace, 
     progress = _PhasedProgress(locales, lang, "cli.restore")
     try:
         done: Restored = restore_backup(
-            source, settings.data_dir, now=datetime.now().astimezone(), zone=settings.tz, progress=progress
+            source,
+            settings.data_dir,
+            now=datetime.now().astimezone(),
+            zone=settings.tz,
+            progress=progress,
+            database_url=str(settings.database_url) if settings.on_postgres else None,
         )
     except BackupError as exc:
         progress.close()
@@ -1281,6 +1321,8 @@ def cmd_restore(settings: Settings, locales: Locales, args: argparse.Namespace, 
         return EXIT_BAD_INPUT
     except OSError as exc:
         progress.close()
+        if isinstance(exc, DatabaseUnreachable):
+            raise
         print(
             locales.plain(lang, "backup.error.restore_failed", path=str(source), reason=exc.strerror or str(exc)),
             file=sys.stderr,
@@ -1301,13 +1343,15 @@ def cmd_restore(settings: Settings, locales: Locales, args: argparse.Namespace, 
         patrols=manifest.counts.get("patrols", 0),
         problems=manifest.counts.get("problems", 0),
     )
+    dumped = manifest.engine == "postgresql"  # the previous contents were dumped, not moved
     if done.kept_aside is not None:
-        say("backup.restored_kept", path=str(done.kept_aside))
+        say("backup.restored_kept_dump" if dumped else "backup.restored_kept", path=str(done.kept_aside))
     else:
-        say("backup.restored_nothing_kept")
+        say("backup.restored_empty" if dumped else "backup.restored_nothing_kept")
     say("backup.restored_photos", copied=done.photos_copied, present=done.photos_present)
-    if manifest.schema_version < supported_version():
-        say("backup.restored_older", version=manifest.schema_version, supported=supported_version())
+    supported = supported_version(dialect=manifest.engine)
+    if manifest.schema_version < supported:
+        say("backup.restored_older", version=manifest.schema_version, supported=supported)
     return 0
 
 
@@ -1683,9 +1727,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return EXIT_CONFIG
-    except (sqlite3.DatabaseError, MigrationError) as exc:
-        # A corrupt or foreign file in DATA_DIR is the operator's to fix, whichever command found it.
-        print(_explain(locales, lang, ConfigError("config.database", reason=str(exc))), file=sys.stderr)
+    except _DATABASE_TROUBLE as exc:
+        # A corrupt or foreign file in DATA_DIR, a server out of reach or refusing: the operator's to fix,
+        # whichever command found it.
+        assert settings is not None
+        print(_explain(locales, lang, database_trouble(settings, exc)), file=sys.stderr)
         return EXIT_CONFIG
     except KeyboardInterrupt:
         return 130

@@ -507,6 +507,12 @@ class Settings(BaseSettings):
         return self.data_dir / "riverbot.sqlite3"
 
     @property
+    def database_shown(self) -> str:
+        """The database as the operator is shown it: the SQLite file, or the PostgreSQL URL without its
+        password."""
+        return masked_url(str(self.database_url)) if self.on_postgres else str(self.database_path)
+
+    @property
     def database(self) -> str | Path:
         """What `Store.open` takes: the PostgreSQL URL, or the SQLite file."""
         return str(self.database_url) if self.on_postgres else self.database_path

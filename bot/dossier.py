@@ -206,7 +206,7 @@ class Dossiers:
         return ids
 
     def _tagged(self, tag: str, areas: frozenset[int] | None) -> list[int]:
-        with DossierReader(self._store.path) as reader:
+        with DossierReader(self._store) as reader:
             return reader.reaches_tagged(tag, areas)
 
     # -- one reach
@@ -257,7 +257,7 @@ class Dossiers:
         return doc, sheet
 
     def _read(self, reach_id: int, start: datetime, end: datetime) -> ReachSheet | None:
-        with DossierReader(self._store.path) as reader:
+        with DossierReader(self._store) as reader:
             return reader.sheet(reach_id, start, end)
 
     async def rates(self, reach: ReachRecord, first: date, last: date) -> tuple[Rate, list[PeriodRate]]:

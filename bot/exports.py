@@ -685,7 +685,7 @@ def _scoped(tally: PatrolTally, codes: set[str] | None, areas: frozenset[int] | 
 
 
 def write_export(
-    database: Path,
+    database: Store | str | Path,
     settings: Settings,
     locales: Locales,
     *,
@@ -699,8 +699,8 @@ def write_export(
     areas: frozenset[int] | None = None,
     today: date | None = None,
 ) -> ExportResult:
-    """Write the export (blocking: run it in a thread from async code); with `area_codes`, those areas' rows
-    only."""
+    """Write the export (blocking: run it in a thread from async code) from `database` (the store, or
+    settings.database); with `areas`, those areas' rows only."""
     tz = settings.tz
     start, end = day_start(first, tz), day_start(last + timedelta(days=1), tz)
     as_of = min(last, today or datetime.now(tz).date())
@@ -731,7 +731,7 @@ async def export(
     today: date | None = None,
 ) -> ExportResult:
     """The export of [first, last] (local dates, both inclusive) to `out`: the patrol-rate table from the
-    tallies, then the rows streamed from the store file in a worker thread. `areas` is the office's scope
+    tallies, then the rows streamed from the store's database in a worker thread. `areas` is the office's scope
     (None: the whole county); `today` dates the days overdue (None: now)."""
     if first > last:
         raise ValueError(f"range ends before it begins: {first} > {last}")
@@ -739,7 +739,7 @@ async def export(
     return await asyncio.to_thread(
         functools.partial(
             write_export,
-            store.path,
+            store,
             settings,
             locales,
             language=language,

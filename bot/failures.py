@@ -23,6 +23,7 @@ from pathlib import Path
 from bot import photos as photo_module
 from bot.config import Settings
 from storage import Store
+from storage.engine import DatabaseUnreachable
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +46,11 @@ class StorageTrouble(StrEnum):
     FULL = "full"
     READ_ONLY = "read_only"
     IO_ERROR = "io_error"
+    UNREACHABLE = "unreachable"  # PostgreSQL: its server is down or cut off
+
+
+# PostgreSQL's connection failed or broke (class 08), or its server is shutting down or starting (57P01-57P03).
+_PG_UNREACHABLE_CLASS, _PG_UNREACHABLE = "08", frozenset({"57P01", "57P02", "57P03"})
 
 
 def storage_trouble(error: BaseException | None) -> StorageTrouble | None:
@@ -58,6 +64,9 @@ def storage_trouble(error: BaseException | None) -> StorageTrouble | None:
     seen: set[int] = set()
     while error is not None and id(error) not in seen:
         seen.add(id(error))
+        state = getattr(error, "sqlstate", None) or ""  # asyncpg's errors carry PostgreSQL's SQLSTATE
+        if isinstance(error, DatabaseUnreachable) or state[:2] == _PG_UNREACHABLE_CLASS or state in _PG_UNREACHABLE:
+            return StorageTrouble.UNREACHABLE  # nothing can be stored until it is back, as with a full disk
         if isinstance(error, sqlite3.Error):
             code = getattr(error, "sqlite_errorcode", None)
             primary = code & 0xFF if isinstance(code, int) else None

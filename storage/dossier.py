@@ -1,25 +1,30 @@
 """What one reach's file (`bot.dossier`) shows, read in one read transaction so its parts agree.
 
-The dossier is drawn in a worker thread, like the exports (`storage.exports`), so it reads through its own
-read-only `sqlite3` connection. One reach's year is a few hundred patrols and problems at most: everything is
-read at once, inside one `BEGIN … COMMIT`, so a patrol finished while the file is drawn is either in every
-part (list, map, tally) or in none. Patrols and problems are chosen exactly as `riverbot export` chooses them,
-restricted to the reach: the dossier must list what the export lists.
+The dossier is drawn in a worker thread, like the exports (`storage.exports`), so it reads through a blocking
+reader of its own (`storage.reading`). One reach's year is a few hundred patrols and problems at most: everything
+is read at once, inside one snapshot (SQLite: one read transaction; PostgreSQL: REPEATABLE READ), so a patrol
+finished while the file is drawn is either in every part (list, map, tally) or in none. Patrols and problems
+are chosen exactly as `riverbot export` chooses them, restricted to the reach: the dossier must list what the
+export lists.
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from storage.dbtime import from_db_time, to_db_time
 from storage.exports import EventRow, PatrolRow, ProblemRow
+from storage.reading import open_reader
 from storage.records import ReachRecord
 from storage.registry import _reach
 from storage.retention import decode_track
+
+if TYPE_CHECKING:
+    from storage.store import Store
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +61,9 @@ class ReachSheet:
     names: dict[int, str] = field(default_factory=dict)  # people named in events (assignees)
 
 
+# str.lower() folds every script; SQLite's LIKE and lower() fold A-Z only.
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
 _REACH = (
     "SELECT r.*, a.code AS area_code, a.name_zh AS area_name_zh, a.name_en AS area_name_en"
     " FROM reaches r JOIN areas a ON a.id = r.area_id WHERE r.id = ?"
@@ -86,12 +94,11 @@ _PROBLEMS = (
 
 
 class DossierReader:
-    """Read-only access to one store file for dossiers; use as a context manager, in one thread."""
+    """Read-only access to the store's database for dossiers; use as a context manager, in one thread.
+    `database`: the store, or what `Store.open` takes (settings.database)."""
 
-    def __init__(self, path: Path) -> None:
-        self._conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False)
-        self._conn.row_factory = sqlite3.Row
-        self._conn.execute("PRAGMA busy_timeout = 30000")
+    def __init__(self, database: Store | str | Path) -> None:
+        self._conn = open_reader(database)
 
     def close(self) -> None:
         self._conn.close()
@@ -103,27 +110,28 @@ class DossierReader:
         self.close()
 
     def reach_by_code(self, code: str) -> int | None:
-        row = self._conn.execute("SELECT id FROM reaches WHERE code = ?", (code,)).fetchone()
+        row = self._conn.fetchone("SELECT id FROM reaches WHERE code = ?", (code,))
         return None if row is None else int(row[0])
 
     def reaches_tagged(self, tag: str, areas: frozenset[int] | None = None) -> list[int]:
-        """The reaches carrying `tag` (inside `areas`, when given), by code."""
-        rows = self._conn.execute(
-            "SELECT id, area_id FROM reaches WHERE ';' || tags || ';' LIKE ? ESCAPE '\\' ORDER BY code",
-            ("%;" + tag.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + ";%",),
-        ).fetchall()
+        """The reaches carrying `tag` (inside `areas`, when given), by code. Letters match in either case, as
+        SQLite's LIKE always matched them: both sides lowered (ASCII only, like LIKE's folding and lower() on
+        both engines' byte-order collation)."""
+        escaped = tag.translate(_ASCII_LOWER).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        pattern = f"%;{escaped};%"
+        rows = self._conn.fetchall(
+            "SELECT id, area_id FROM reaches WHERE lower(';' || tags || ';') LIKE ? ESCAPE '\\' ORDER BY code",
+            (pattern,),
+        )
         return [int(r[0]) for r in rows if areas is None or r[1] in areas]
 
     def sheet(self, reach_id: int, start: datetime, end: datetime) -> ReachSheet | None:
         """Everything the reach's file shows for [start, end), read in one transaction; None: no such reach."""
-        self._conn.execute("BEGIN")
-        try:
+        with self._conn.snapshot():
             return self._sheet(reach_id, to_db_time(start), to_db_time(end))
-        finally:
-            self._conn.execute("COMMIT")
 
     def _sheet(self, reach_id: int, start: str, end: str) -> ReachSheet | None:
-        row = self._conn.execute(_REACH, (reach_id,)).fetchone()
+        row = self._conn.fetchone(_REACH, (reach_id,))
         if row is None:
             return None
         chiefs = [
@@ -134,7 +142,7 @@ class DossierReader:
                 date.fromisoformat(r["starts_on"]),
                 date.fromisoformat(r["ends_on"]) if r["ends_on"] else None,
             )
-            for r in self._conn.execute(
+            for r in self._conn.fetchall(
                 "SELECT s.person_id, pe.name, s.level, s.starts_on, s.ends_on FROM assignments s"
                 " JOIN people pe ON pe.id = s.person_id WHERE s.reach_id = ? ORDER BY s.starts_on, s.id",
                 (reach_id,),
@@ -142,7 +150,7 @@ class DossierReader:
         ]
         patrols: list[PatrolRow] = []
         tracks: dict[int, list[tuple[float, float]]] = {}
-        for r in self._conn.execute(_PATROLS, (reach_id, start, end)):
+        for r in self._conn.fetchall(_PATROLS, (reach_id, start, end)):
             patrols.append(
                 PatrolRow(
                     id=r["id"],
@@ -185,7 +193,7 @@ class DossierReader:
         for i in range(0, len(wanted), 500):
             ids = wanted[i : i + 500]
             marks = ",".join("?" * len(ids))
-            for patrol_id, lon, lat in self._conn.execute(
+            for patrol_id, lon, lat in self._conn.rows(
                 f"SELECT patrol_id, lon, lat FROM patrol_points WHERE patrol_id IN ({marks})"
                 " ORDER BY patrol_id, at, id",
                 ids,
@@ -193,13 +201,13 @@ class DossierReader:
                 tracks.setdefault(patrol_id, []).append((lon, lat))
 
     def _problems(self, reach_id: int, start: str, end: str) -> list[ProblemRow]:
-        rows = self._conn.execute(_PROBLEMS, {"reach": reach_id, "start": start, "end": end}).fetchall()
+        rows = self._conn.fetchall(_PROBLEMS, {"reach": reach_id, "start": start, "end": end})
         events: dict[int, list[EventRow]] = {r["id"]: [] for r in rows}
         ids = list(events)
         for i in range(0, len(ids), 500):
             chunk = ids[i : i + 500]
             marks = ",".join("?" * len(chunk))
-            for ev in self._conn.execute(
+            for ev in self._conn.fetchall(
                 "SELECT e.problem_id, e.at, pe.name, e.action, e.note, e.data FROM problem_events e"
                 f" LEFT JOIN people pe ON pe.id = e.actor_id WHERE e.problem_id IN ({marks})"
                 " ORDER BY e.problem_id, e.id",
@@ -237,7 +245,7 @@ class DossierReader:
         for i in range(0, len(problem_ids), 500):
             chunk = problem_ids[i : i + 500]
             marks = ",".join("?" * len(chunk))
-            for r in self._conn.execute(
+            for r in self._conn.fetchall(
                 "SELECT pp.problem_id, pp.kind, ph.path, pp.added_at FROM problem_photos pp"
                 f" JOIN photos ph ON ph.id = pp.photo_id WHERE pp.problem_id IN ({marks})"
                 " ORDER BY pp.problem_id, pp.kind DESC, pp.id",
@@ -258,5 +266,5 @@ class DossierReader:
         if not ids:
             return {}
         marks = ",".join("?" * len(ids))
-        rows = self._conn.execute(f"SELECT id, name FROM people WHERE id IN ({marks})", ids)
+        rows = self._conn.fetchall(f"SELECT id, name FROM people WHERE id IN ({marks})", ids)
         return {int(r[0]): str(r[1]) for r in rows}

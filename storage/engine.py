@@ -37,6 +37,16 @@ Row = Any
 WRITE_LOCK_KEY = 0x7269766572626F74
 
 
+class DatabaseUnreachable(ConnectionError):
+    """The PostgreSQL server could not be reached (refused, no such host, the connection broke): the driver's
+    OSError, told apart from the OSErrors of files and of Telegram that the callers also see."""
+
+
+# What the database says when it fails, whichever engine: what code outside storage/ catches, rather than
+# sqlite3.Error, to report a database failure. (asyncpg.InterfaceError is left out: it means misuse, a bug.)
+DATABASE_ERRORS: tuple[type[Exception], ...] = (sqlite3.Error, asyncpg.PostgresError, DatabaseUnreachable)
+
+
 class Connection(ABC):
     """What a repository writes and reads through: the transaction it is in, or the engine's reader."""
 
@@ -267,11 +277,17 @@ class PostgresReader(Connection):
 
     async def fetchall(self, sql: str, params: Params = ()) -> list[Row]:
         text, args = bind(sql, params)
-        return list(await self._pool.fetch(text, *args))
+        try:
+            return list(await self._pool.fetch(text, *args))
+        except OSError as exc:
+            raise DatabaseUnreachable(str(exc)) from exc
 
     async def fetchone(self, sql: str, params: Params = ()) -> Row | None:
         text, args = bind(sql, params)
-        return await self._pool.fetchrow(text, *args)
+        try:
+            return await self._pool.fetchrow(text, *args)
+        except OSError as exc:
+            raise DatabaseUnreachable(str(exc)) from exc
 
 
 class PostgresEngine(Engine):
@@ -289,14 +305,17 @@ class PostgresEngine(Engine):
 
     @classmethod
     async def connect(cls, url: str, *, max_size: int = 10) -> PostgresEngine:
-        pool = await asyncpg.create_pool(
-            url, min_size=1, max_size=max_size, server_settings={"TimeZone": "UTC"}, init=_init_connection
-        )
+        try:
+            pool = await asyncpg.create_pool(
+                url, min_size=1, max_size=max_size, server_settings={"TimeZone": "UTC"}, init=_init_connection
+            )
+        except OSError as exc:
+            raise DatabaseUnreachable(str(exc)) from exc
         return cls(url, pool)
 
     @asynccontextmanager
     async def write(self, *, exclusive: bool = True) -> AsyncIterator[Connection]:
-        async with self._write_lock if exclusive else contextlib.nullcontext(), self.pool.acquire() as raw:
+        async with self._write_lock if exclusive else contextlib.nullcontext(), _acquired(self.pool) as raw:
             transaction = raw.transaction()
             await transaction.start()
             try:
@@ -319,6 +338,20 @@ class PostgresEngine(Engine):
             " WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' ORDER BY table_name"
         )
         return [str(r[0]) for r in rows]
+
+
+@asynccontextmanager
+async def _acquired(pool: asyncpg.Pool) -> AsyncIterator[Any]:
+    """A pooled connection, as `pool.acquire()` gives it, but a server out of reach raises DatabaseUnreachable;
+    OSErrors raised inside the block (a photo's file) stay what they are."""
+    try:
+        raw = await pool.acquire()
+    except OSError as exc:
+        raise DatabaseUnreachable(str(exc)) from exc
+    try:
+        yield raw
+    finally:
+        await pool.release(raw)
 
 
 def _numeric(text: str) -> int | float:

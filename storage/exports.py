@@ -1,24 +1,28 @@
 """Rows for the office's exports (`bot.exports`), read in chunks so that a year of a city fits in little memory.
 
-Exports are written in a worker thread (an XLSX of a year takes seconds of CPU), so this reader has its own
-read-only `sqlite3` connection instead of the store's aiosqlite ones: the bot's event loop never waits for it,
-and WAL lets it read while the bot writes. Every query walks its table by primary key in chunks of `CHUNK`
-rows (keyset pagination), and track points are read one chunk of patrols at a time.
+Exports are written in a worker thread (an XLSX of a year takes seconds of CPU), so this reader has a blocking
+connection of its own (`storage.reading`: read-only `sqlite3` on the file, or asyncpg on a private loop) instead
+of the store's: the bot's event loop never waits for it, and it reads while the bot writes. Every query walks its
+table by primary key in chunks of `CHUNK` rows (keyset pagination), and track points are read one chunk of
+patrols at a time, streamed.
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from storage.dbtime import from_db_time, to_db_time
+from storage.reading import open_reader
 from storage.records import Contact
 from storage.retention import decode_track
+
+if TYPE_CHECKING:
+    from storage.store import Store
 
 CHUNK = 1000
 
@@ -136,12 +140,11 @@ _PROBLEMS = (
 
 
 class ExportReader:
-    """Read-only access to one store file for an export; use as a context manager, in one thread."""
+    """Read-only access to the store's database for an export; use as a context manager, in one thread.
+    `database`: the store, or what `Store.open` takes (settings.database)."""
 
-    def __init__(self, path: Path) -> None:
-        self._conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False)
-        self._conn.row_factory = sqlite3.Row
-        self._conn.execute("PRAGMA busy_timeout = 30000")
+    def __init__(self, database: Store | str | Path) -> None:
+        self._conn = open_reader(database)
 
     def close(self) -> None:
         self._conn.close()
@@ -161,7 +164,7 @@ class ExportReader:
         scope, ids = _scope("r.area_id", areas)
         query = _PATROLS.format(scope=scope)
         while True:
-            rows = self._conn.execute(query, (after, *bounds, *ids, chunk)).fetchall()
+            rows = self._conn.fetchall(query, (after, *bounds, *ids, chunk))
             if not rows:
                 return
             after = rows[-1]["id"]
@@ -195,12 +198,12 @@ class ExportReader:
             return
         marks = ",".join("?" * len(patrol_ids))
         pruned: set[int] = set()
-        for patrol_id, track in self._conn.execute(
+        for patrol_id, track in self._conn.fetchall(
             f"SELECT id, track FROM patrols WHERE id IN ({marks}) AND points_pruned_at IS NOT NULL", patrol_ids
-        ).fetchall():
+        ):
             pruned.add(patrol_id)
             yield patrol_id, decode_track(track)
-        cursor = self._conn.execute(
+        cursor = self._conn.rows(
             f"SELECT patrol_id, lon, lat FROM patrol_points WHERE patrol_id IN ({marks}) ORDER BY patrol_id, at, id",
             patrol_ids,
         )
@@ -227,14 +230,14 @@ class ExportReader:
         scope, area_ids = _scope("p.area_id", areas)
         query = _PROBLEMS.format(scope=scope)
         while True:
-            rows = self._conn.execute(query, (after, e, s, s, s, e, *area_ids, chunk)).fetchall()
+            rows = self._conn.fetchall(query, (after, e, s, s, s, e, *area_ids, chunk))
             if not rows:
                 return
             after = rows[-1]["id"]
             ids = [r["id"] for r in rows]
             events: dict[int, list[EventRow]] = {i: [] for i in ids}
             marks = ",".join("?" * len(ids))
-            for ev in self._conn.execute(
+            for ev in self._conn.fetchall(
                 "SELECT e.problem_id, e.at, pe.name, e.action, e.note, e.data FROM problem_events e"
                 f" LEFT JOIN people pe ON pe.id = e.actor_id WHERE e.problem_id IN ({marks})"
                 " ORDER BY e.problem_id, e.id",
@@ -278,25 +281,25 @@ class ExportReader:
             return {}
         marks = ",".join("?" * len(ids))
         return {
-            int(r[0]): str(r[1]) for r in self._conn.execute(f"SELECT id, name FROM people WHERE id IN ({marks})", ids)
+            int(r[0]): str(r[1]) for r in self._conn.fetchall(f"SELECT id, name FROM people WHERE id IN ({marks})", ids)
         }
 
     def areas(self) -> list[AreaRow]:
         """Every area, by code: names beside codes, and the codes of a scope."""
         return [
             AreaRow(r["id"], r["code"], r["name_zh"], r["name_en"])
-            for r in self._conn.execute("SELECT id, code, name_zh, name_en FROM areas ORDER BY code")
+            for r in self._conn.fetchall("SELECT id, code, name_zh, name_en FROM areas ORDER BY code")
         ]
 
     def reaches(self, areas: frozenset[int] | None = None) -> list[ReachRow]:
         """The reaches of `areas` (None: all) that have a geometry, by code; a county has hundreds, not more."""
         scope, ids = _scope("r.area_id", areas)
-        rows = self._conn.execute(
+        rows = self._conn.fetchall(
             "SELECT r.code, r.name_zh, r.name_en, r.level, r.length_km, r.tags, r.geometry, a.code AS area_code,"
             " a.name_zh AS area_name_zh, a.name_en AS area_name_en FROM reaches r JOIN areas a ON a.id = r.area_id"
             f" WHERE r.geometry IS NOT NULL AND r.geometry != ''{scope} ORDER BY r.code",
             ids,
-        ).fetchall()
+        )
         found = []
         for r in rows:
             geometry = json.loads(r["geometry"])

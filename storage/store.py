@@ -302,6 +302,15 @@ class Store:
     async def table_names(self) -> list[str]:
         return await self.engine.table_names()
 
+    async def database_bytes(self) -> int:
+        """The database's size on disk: the SQLite file and its WAL, or what PostgreSQL counts for the
+        database (`riverbot status`)."""
+        if isinstance(self.engine, SqliteEngine):
+            path = self.engine.path
+            files = (path, path.with_name(path.name + "-wal"))
+            return sum(p.stat().st_size for p in files if p.exists())
+        return int(await self.fetchval("SELECT pg_database_size(current_database())"))
+
 
 async def _connect(path: Path, synchronous: Synchronous) -> aiosqlite.Connection:
     # isolation_level=None: the sqlite3 module must not open transactions behind our back; atomic() does.

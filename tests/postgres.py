@@ -4,11 +4,12 @@ whenever RIVERBOT_TEST_POSTGRES names a server, on either engine's run, and are 
 
 from __future__ import annotations
 
+import getpass
 import itertools
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
@@ -40,3 +41,11 @@ async def scratch_database() -> AsyncIterator[str]:
         yield url
     finally:
         await drop_database(url)
+
+
+def with_password(url: str, password: str = "s3cret") -> str:
+    """The URL with a password in it, for tests that nothing shows it: the one it has, else `password` (the test
+    cluster trusts its socket, so any will do)."""
+    parts = urlsplit(url)
+    user, secret = parts.username or getpass.getuser(), parts.password or password
+    return urlunsplit(parts._replace(netloc=f"{user}:{secret}@{parts.netloc.rsplit('@', 1)[-1]}"))

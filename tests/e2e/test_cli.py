@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+from contextlib import AsyncExitStack
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
+from bot.config import masked_url
 from sandbox import BotApiServer, Sandbox
 from tests.cli import RIVERBOT, cli_env, run_cli
+from tests.conftest import TEST_ENGINE
+from tests.postgres import scratch_database, with_password
 
 
 def _env(tmp_path: Path, **settings: str) -> dict[str, str]:
@@ -45,13 +50,33 @@ async def test_token_rejected_by_telegram(tmp_path: Path, server: BotApiServer) 
 
 
 async def test_migrate_and_config(tmp_path: Path) -> None:
-    code, out, _ = await _run(tmp_path, "migrate", DEFAULT_LANGUAGE="en")
-    assert code == 0 and "upgraded to version" in out
-    code, out, _ = await _run(tmp_path, "migrate", DEFAULT_LANGUAGE="en")
-    assert code == 0 and "up to date" in out
-    token = "123456789:" + "C" * 35
-    code, out, _ = await _run(tmp_path, "config", BOT_TOKEN=token, ADMIN_IDS="5,4")
-    assert code == 0 and "BOT_TOKEN=123456789:****" in out and token not in out and "ADMIN_IDS=4,5" in out
+    async with AsyncExitStack() as stack:
+        if TEST_ENGINE == "postgresql":  # a new, empty database, as a new SQLite file is
+            url = await stack.enter_async_context(scratch_database())
+            settings = {"DATABASE_URL": with_password(url)}
+            shown = masked_url(settings["DATABASE_URL"])
+        else:
+            settings, shown = {}, str(tmp_path / "data" / "riverbot.sqlite3")
+        code, out, _ = await _run(tmp_path, "migrate", DEFAULT_LANGUAGE="en", **settings)
+        assert code == 0 and "upgraded to version" in out and shown in out
+        code, out, _ = await _run(tmp_path, "migrate", DEFAULT_LANGUAGE="en", **settings)
+        assert code == 0 and "up to date" in out and shown in out
+        token = "123456789:" + "C" * 35
+        code, out, _ = await _run(tmp_path, "config", BOT_TOKEN=token, ADMIN_IDS="5,4", **settings)
+        assert code == 0 and "BOT_TOKEN=123456789:****" in out and token not in out and "ADMIN_IDS=4,5" in out
+        if settings:  # the URL's password is never shown
+            secret = urlsplit(settings["DATABASE_URL"]).password
+            assert f"DATABASE_URL={shown}" in out and ":****@" in shown and f":{secret}@" not in out
+
+
+async def test_a_database_server_out_of_reach_is_one_line(tmp_path: Path) -> None:
+    nowhere = f"postgresql://riverbot:s3cret@/riverbot?host={tmp_path / 'no-server'}"
+    for command in ("migrate", "failures", "backup"):
+        code, _, err = await _run(tmp_path, command, DEFAULT_LANGUAGE="en", DATABASE_URL=nowhere)
+        assert code == 2 and "Traceback" not in err and err.strip().count("\n") == 0, err
+        assert "cannot be reached" in err and "riverbot:****@" in err and "s3cret" not in err
+    code, _, err = await _run(tmp_path, "migrate", DEFAULT_LANGUAGE="zh", DATABASE_URL=nowhere)
+    assert code == 2 and "无法连接" in err
 
 
 async def test_run_answers_start_through_the_stand_in(tmp_path: Path, server: BotApiServer) -> None:
@@ -85,6 +110,7 @@ async def test_help_is_localized(tmp_path: Path, args: list[str]) -> None:
     assert code == 0 and ("河长制" in out or "长轮询" in out)
 
 
+@pytest.mark.sqlite_only("a file of junk where the SQLite database belongs")
 @pytest.mark.parametrize("command", ["migrate", "failures"])
 async def test_corrupt_database_is_one_line_not_a_hang(tmp_path: Path, command: str) -> None:
     database = tmp_path / "data" / "riverbot.sqlite3"

@@ -11,7 +11,9 @@ import sys
 import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
+import asyncpg
 import pytest
 
 from bot.app import build_application, startup, stop
@@ -21,12 +23,16 @@ from bot.demo import generate
 from bot.problems import Draft, DraftPhoto
 from bot.running import DataDirLock, held
 from handlers.backups import daily_backup
-from storage import Store, backup
+from storage import Migration, Store, backup
 from storage.backup import MAIN_TABLES
 from storage.migrate import bundled_migrations
-from tests.conftest import BotFactory, Cli, Harness
+from storage.reading import BlockingReader
+from tests.conftest import TEST_ENGINE, BotFactory, Cli, Harness
 from tests.factories import make_jpeg
-from tests.support import run_job, started_admin
+from tests.postgres import scratch_database, with_password
+from tests.support import World, run_job, started_admin
+
+ON_POSTGRES = TEST_ENGINE == "postgresql"
 
 RIVERBOT = [sys.executable, "-m", "bot"]
 
@@ -48,12 +54,14 @@ async def _run(cwd: Path, data_dir: Path, *args: str, **settings: str) -> tuple[
     return process.returncode, out.decode(), err.decode()
 
 
-async def _stats(cwd: Path, data_dir: Path) -> object:
+async def _stats(cwd: Path, data_dir: Path, **settings: str) -> object:
     # Tomorrow in UTC is today or later in every time zone east of it (Asia/Shanghai's date runs ahead of UTC's
     # for eight hours a day), so the range holds everything written until now.
     today = datetime.now(UTC).date() + timedelta(days=1)
     first = (today - timedelta(days=800)).isoformat()
-    code, out, err = await _run(cwd, data_dir, "stats", "--from", first, "--to", today.isoformat(), "--format", "json")
+    code, out, err = await _run(
+        cwd, data_dir, "stats", "--from", first, "--to", today.isoformat(), "--format", "json", **settings
+    )
     assert code == 0, err
     return json.loads(out)
 
@@ -88,6 +96,7 @@ async def _patrol_with_points(bot: Harness, person_id: int, reach_id: int, at: d
     await svc.patrols.finish(patrol.id, at=at + timedelta(minutes=20), reason="finished")
 
 
+@pytest.mark.sqlite_only("SQLite's online backup API, step by step; tested on PostgreSQL with pg_dump below")
 async def test_a_busy_store_backed_up_and_restored_is_the_store_as_the_backup_began(
     bot: Harness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -148,6 +157,92 @@ async def test_a_busy_store_backed_up_and_restored_is_the_store_as_the_backup_be
     )
 
 
+async def _one_more_person(url: str) -> None:
+    conn = await asyncpg.connect(url)
+    try:
+        at = "2026-12-02T00:00:00Z"
+        await conn.execute("INSERT INTO people (name, created_at, updated_at) VALUES ('王五', $1, $1)", at)
+    finally:
+        await conn.close()
+
+
+@pytest.mark.skipif(not ON_POSTGRES, reason="pg_dump of the database DATABASE_URL names")
+async def test_a_busy_postgresql_database_dumped_and_restored_is_the_database_as_the_dump_began(
+    bot: Harness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While pg_dump works through the tables, a chief finishes patrol after patrol (points, a photo, a problem):
+    the restored database is exactly the one of the moment the dump began, by `riverbot stats` and by the
+    manifest's counts, while the live one has moved on. Restored with `riverbot restore` into an empty database."""
+    world = World(bot.store)
+    area = await world.area("QT")
+    reach_id = await world.reach("QT-01", area)
+    person_id = await world.person("张三")
+    await world.assign(person_id, reach_id, "2024-01-01")
+    at = datetime.now(UTC) - timedelta(days=3)
+    for n in range(3):
+        await _patrol_with_points(bot, person_id, reach_id, at + timedelta(hours=n), 100 + n)
+    stats_before = await _stats(tmp_path, bot.settings.data_dir)
+    counts_before = await _counts(bot.store)
+
+    loop = asyncio.get_running_loop()
+    stepped: asyncio.Queue[int] = asyncio.Queue()
+    wrote = threading.Event()
+    steps: list[int] = []
+
+    def progress(phase: str, done: int, total: int) -> None:
+        """In the backup's thread, as pg_dump reaches a table's rows: wait until the bot has written once more."""
+        assert phase in ("dump", "photos")
+        if phase != "dump":
+            return
+        steps.append(done)
+        wrote.clear()
+        loop.call_soon_threadsafe(stepped.put_nowait, done)
+        assert wrote.wait(30)
+
+    async def writer() -> None:
+        n = 0
+        while True:
+            await stepped.get()
+            n += 1
+            await _patrol_with_points(bot, person_id, reach_id, at + timedelta(hours=3, minutes=30 * n), n)
+            wrote.set()
+
+    # One more person, committed between the moment the manifest's counts are read and pg_dump's start: the dump
+    # must be of the counted moment (pg_dump --snapshot), not of its own.
+    counted = backup.postgres_facts
+
+    def counted_then_one_more(reader: BlockingReader) -> backup.DatabaseFacts:
+        found = counted(reader)
+        asyncio.run(_one_more_person(str(bot.settings.database_url)))
+        return found
+
+    monkeypatch.setattr(backup, "postgres_facts", counted_then_one_more)
+    writing = asyncio.create_task(writer())
+    try:
+        made = await bot.services.backups.make("manual", datetime.now(UTC), progress=progress)
+    finally:
+        writing.cancel()
+    assert len(steps) >= 10 and steps == sorted(steps)
+    assert made.manifest.engine == "postgresql" and (made.path / "riverbot.pgdump").is_file()
+    assert made.manifest.counts == counts_before
+    counts_after = await _counts(bot.store)
+    assert counts_after["patrols"] >= counts_before["patrols"] + 10
+    assert counts_after["problems"] >= counts_before["problems"] + 10
+
+    fresh = tmp_path / "restored"
+    async with scratch_database() as empty:
+        code, out, err = await _run(tmp_path, fresh, "restore", str(made.path), DATABASE_URL=empty)
+        assert code == 0, err
+        assert "Database restored from" in out and "held no riverbot data before" in out
+        assert await _stats(tmp_path, fresh, DATABASE_URL=empty) == stats_before
+        assert await _stats(tmp_path, bot.settings.data_dir) != stats_before
+        async with await Store.open(empty) as restored:
+            assert await _counts(restored) == counts_before == read_manifest(made.path).counts
+    assert sorted(p.name for p in (fresh / "photos").rglob("*.jpg")) == sorted(
+        p.name for p in (made.path / "photos").rglob("*.jpg")
+    )
+
+
 async def test_riverbot_backup_runs_beside_the_bot_and_restore_waits_for_it_to_stop(
     bot: Harness, tmp_path: Path
 ) -> None:
@@ -183,6 +278,7 @@ def test_restore_explains_what_is_wrong_with_from(cli: Cli, tmp_path: Path) -> N
     code, _out, err = cli("backup")
     assert code == 0, err
     made = backups_in(tmp_path / "data" / "backups")[-1].path
+    name = read_manifest(made).database_file  # riverbot.sqlite3, or riverbot.pgdump on PostgreSQL
 
     code, _, err = cli("restore", tmp_path / "nowhere")
     assert code == 1 and "does not exist" in err
@@ -190,7 +286,7 @@ def test_restore_explains_what_is_wrong_with_from(cli: Cli, tmp_path: Path) -> N
     assert code == 1 and "is not a riverbot backup" in err
     half = tmp_path / "2026-12-02_03-30-00"
     half.mkdir()
-    (half / "riverbot.sqlite3").write_bytes((made / "riverbot.sqlite3").read_bytes())
+    (half / name).write_bytes((made / name).read_bytes())
     code, _, err = cli("restore", half)
     assert code == 1 and "unfinished backup" in err
 
@@ -200,14 +296,15 @@ def test_restore_explains_what_is_wrong_with_from(cli: Cli, tmp_path: Path) -> N
     code, _, err = cli("restore", half)
     assert code == 1 and "schema version 99, newer than this riverbot" in err
 
-    data = bytearray((made / "riverbot.sqlite3").read_bytes())
+    data = bytearray((made / name).read_bytes())
     data[len(data) // 2] ^= 0xFF
-    (made / "riverbot.sqlite3").write_bytes(bytes(data))
+    (made / name).write_bytes(bytes(data))
     code, _, err = cli("restore", made, DEFAULT_LANGUAGE="zh")
     assert code == 1 and "已损坏" in err and "当前数据未做任何改动" in err
     assert not list((tmp_path / "data").glob("before-restore-*"))
 
 
+@pytest.mark.sqlite_only("a SQLite database of an old version (6): PostgreSQL's series starts at its baseline")
 def test_migrate_backs_up_a_database_before_upgrading_it(cli: Cli, tmp_path: Path) -> None:
     """An older database (version 6 here) is copied to BACKUP_DIR before the upgrade changes it."""
 
@@ -226,6 +323,42 @@ def test_migrate_backs_up_a_database_before_upgrading_it(cli: Cli, tmp_path: Pat
     copy = sqlite3.connect(found.path / "riverbot.sqlite3")
     assert copy.execute("SELECT MAX(version) FROM schema_version").fetchone() == (6,)
     copy.close()
+    code, out, _ = cli("migrate")
+    assert code == 0 and "up to date" in out and "backed up" not in out
+
+
+@pytest.mark.skipif(not ON_POSTGRES, reason="pg_dump of the database DATABASE_URL names")
+def test_migrate_dumps_a_postgresql_database_before_upgrading_it(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The next release's migration is pending: without pg_dump nothing is upgraded, and the operator is told
+    what to install; with it, `riverbot migrate` dumps the database first, names it without its password, and
+    does not dump again once nothing is pending."""
+    bundled = bundled_migrations("postgresql")
+    latest = max(m.version for m in bundled) + 1
+    following = Migration(latest, "for_the_test", "CREATE TABLE backup_test (id BIGINT PRIMARY KEY);")
+    monkeypatch.setattr("storage.store.bundled_migrations", lambda dialect="sqlite": [*bundled, following])
+    with monkeypatch.context() as without_tools:
+        without_tools.setenv("PATH", str(tmp_path / "empty"))
+        without_tools.setattr(backup, "PG_BIN_DIRS", tmp_path / "none")
+        code, out, err = cli("migrate")
+        assert code == 2 and "pg_dump was not found" in err and "apt install postgresql-client" in err, err
+        assert "Traceback" not in err and err.strip().count("\n") == 0
+        code, _, err = cli("migrate", DEFAULT_LANGUAGE="zh")
+        assert code == 2 and "找不到 pg_dump" in err
+    assert backups_in(tmp_path / "data" / "backups") == []
+    # With a password in the URL (the test cluster trusts its socket, so any will do), which nothing may show.
+    url = with_password(os.environ["DATABASE_URL"])
+    parts = urlsplit(url)
+    code, out, err = cli("migrate", DATABASE_URL=url)
+    assert code == 0, err
+    assert f"upgraded to version {latest}" in out and "was backed up to" in out
+    assert f"{parts.username}:****@" in out and f":{parts.password}@" not in out + err
+    (found,) = backups_in(tmp_path / "data" / "backups")
+    assert found.before_migration and found.path.name.endswith(f"_before-v{latest}")
+    manifest = read_manifest(found.path)
+    assert (manifest.engine, manifest.schema_version, manifest.target_version) == ("postgresql", latest - 1, latest)
+    assert (found.path / "riverbot.pgdump").is_file()
     code, out, _ = cli("migrate")
     assert code == 0 and "up to date" in out and "backed up" not in out
 

@@ -16,7 +16,7 @@ from tests.conftest import Cli
 from tests.support import World
 
 
-async def _fill(path: Path) -> None:
+async def _fill(path: str | Path) -> None:
     async with await Store.open(path) as store:
         world = World(store)
         qt = await world.area("QT", "曲塘镇", "Qutang Town")

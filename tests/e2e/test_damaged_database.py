@@ -15,6 +15,8 @@ from tests.conftest import Cli
 from tests.e2e.test_cli import _run
 from tests.support import World
 
+pytestmark = pytest.mark.sqlite_only("damage to the SQLite file's pages, and SQLite's quick check finding it")
+
 
 def _people_database(path: Path) -> None:
     async def fill() -> None:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
+import os
 import zipfile
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import pytest
 from openpyxl import load_workbook
 
 from bot.exports import EXPORT_FLOW, GEOJSON_FILES, range_of
@@ -17,13 +20,18 @@ from tests.conftest import Cli, Harness
 from tests.e2e import test_cli_stats
 from tests.support import chief, seed, started_admin, tap
 
-# The known March of `riverbot stats`'s tests.
-filled = test_cli_stats.filled
+
+@pytest.fixture
+def filled(tmp_path: Path) -> None:
+    """The known March of `riverbot stats`'s tests, in the database the settings name (on a PostgreSQL run,
+    DATABASE_URL's)."""
+    asyncio.run(test_cli_stats._fill(os.environ.get("DATABASE_URL") or tmp_path / "data" / "riverbot.sqlite3"))
+
 
 MARCH = ("export", "--from", "2025-03-01", "--to", "2025-03-31")
 
 
-def test_cli_writes_each_format(cli: Cli, filled: Path, tmp_path: Path) -> None:
+def test_cli_writes_each_format(cli: Cli, filled: None, tmp_path: Path) -> None:
     code, out, err = cli(*MARCH, "--format", "xlsx", "--out", tmp_path / "m.xlsx", "--lang", "zh")
     assert code == 0, err
     assert "m.xlsx" in out
@@ -57,7 +65,7 @@ def test_cli_bad_dates_exit_2(cli: Cli, tmp_path: Path) -> None:
     assert not out.exists()
 
 
-def test_cli_unwritable_path(cli: Cli, filled: Path, tmp_path: Path) -> None:
+def test_cli_unwritable_path(cli: Cli, filled: None, tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("")
     code, _, err = cli(*MARCH, "--format", "xlsx", "--out", blocker / "m.xlsx")

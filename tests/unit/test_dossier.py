@@ -78,6 +78,8 @@ async def test_a_tag_takes_only_reaches_with_exactly_that_tag(store: Store, sett
     found = await dossiers.reaches_tagged("black_odorous")
     codes = [r.code for r in await store.reaches.by_ids(found)]
     assert sorted(codes) == ["A-1", "B-1"]
+    # Typed in capitals, it is the same tag (as SQLite's LIKE always took it; PostgreSQL's LIKE minds case).
+    assert await dossiers.reaches_tagged("Black_ODOROUS") == found
     scoped = await dossiers.reaches_tagged("black_odorous", areas=frozenset({other_area}))
     assert [r.code for r in await store.reaches.by_ids(scoped)] == ["B-1"]
 

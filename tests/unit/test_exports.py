@@ -344,7 +344,7 @@ async def test_formulas_are_never_run(store: Store, settings: Settings, tmp_path
 
 
 async def test_reader_walks_in_chunks(store: Store, filled: dict[str, int]) -> None:
-    with ExportReader(store.path) as reader:
+    with ExportReader(store) as reader:
         chunks = list(reader.patrols(local("2025-03-01 00:00"), local("2025-04-01 00:00"), chunk=1))
         assert [len(c) for c in chunks] == [1, 1]
         problems = list(reader.problems(local("2025-03-01 00:00"), local("2025-04-01 00:00"), chunk=1))

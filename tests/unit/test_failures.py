@@ -7,6 +7,7 @@ import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import asyncpg
 import pytest
 
 from bot.config import Settings
@@ -21,6 +22,7 @@ from bot.failures import (
 )
 from storage import Store
 from storage.demo import writer_connection
+from storage.engine import DatabaseUnreachable
 
 NOW = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
 
@@ -80,6 +82,23 @@ def test_what_sqlite_and_the_disk_say_when_nothing_can_be_written(tmp_path: Path
     assert storage_trouble(PermissionError(errno.EACCES, "Permission denied")) is StorageTrouble.READ_ONLY
     assert storage_trouble(OSError(errno.EIO, "Input/output error")) is StorageTrouble.IO_ERROR
     assert storage_trouble(sqlite3.OperationalError("disk I/O error")) is StorageTrouble.IO_ERROR
+
+
+def test_a_database_server_out_of_reach_is_an_outage() -> None:
+    """PostgreSQL on another machine can be down or cut off: then nothing can be stored, as with a full disk."""
+    assert storage_trouble(DatabaseUnreachable("[Errno 111] Connection refused")) is StorageTrouble.UNREACHABLE
+    assert storage_trouble(asyncpg.ConnectionDoesNotExistError("connection was closed")) is (
+        StorageTrouble.UNREACHABLE
+    )
+    assert storage_trouble(asyncpg.AdminShutdownError("terminating connection")) is StorageTrouble.UNREACHABLE
+    assert storage_trouble(asyncpg.CannotConnectNowError("the database system is starting up")) is (
+        StorageTrouble.UNREACHABLE
+    )
+    # A constraint, a lock timeout, a bug in a statement: not an outage. Nor a refused connection to Telegram.
+    assert storage_trouble(asyncpg.UniqueViolationError("duplicate key")) is None
+    assert storage_trouble(asyncpg.LockNotAvailableError("could not obtain lock")) is None
+    assert storage_trouble(asyncpg.UndefinedColumnError("column does not exist")) is None
+    assert storage_trouble(ConnectionRefusedError(errno.ECONNREFUSED, "Connection refused")) is None
 
 
 def test_a_wrapped_cause_counts_and_other_errors_do_not() -> None:
