@@ -41,6 +41,10 @@ def test_the_wheel_holds_the_sample_registry_catalogs_and_migrations(wheel: zipf
     assert {f"examples/registry/{p.name}" for p in sample} <= names
     assert {f"locales/{p.name}" for p in (ROOT / "locales").glob("*.toml")} <= names
     assert {f"storage/migrations/{p.name}" for p in (ROOT / "storage" / "migrations").glob("*.sql")} <= names
+    postgresql = {
+        f"storage/migrations/postgresql/{p.name}" for p in (ROOT / "storage/migrations/postgresql").glob("*.sql")
+    }
+    assert postgresql and postgresql <= names
     assert {"bot/cli.py", "sandbox/__main__.py", "examples/__init__.py"} <= names
     assert not any(name.startswith("tests/") for name in names)
 
