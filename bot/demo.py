@@ -672,8 +672,8 @@ async def _history(
 
     # People: one chief per reach, a second one for about one reach in four (the first left half-way), and an
     # office admin for every ten areas.
-    person_id = await bulk.next_id(store, "people")
-    assignment_id = await bulk.next_id(store, "assignments")
+    person_id = await writer.next_id("people")
+    assignment_id = await writer.next_id("assignments")
     people: list[bulk.Row] = []
     roles: list[bulk.Row] = []
     assignment_rows: list[bulk.Row] = []
@@ -724,7 +724,7 @@ async def _history(
             assignment_id += 1
     volunteers = _volunteers(
         vrng, settings, clock, reaches=reaches, admins=admins, first_ord=first_ord, today_ord=today_ord,
-        person_id=person_id, registration_id=await bulk.next_id(store, "registrations"), per_area=volunteers_per_area,
+        person_id=person_id, registration_id=await writer.next_id("registrations"), per_area=volunteers_per_area,
         people=people, roles=roles, registrations=registration_rows,
     )  # fmt: skip
     person_id += len(volunteers)
@@ -744,8 +744,8 @@ async def _history(
     counts = [count for count, _ in rule_keys]
     month0 = first.year * 12 + first.month - 1
     months = today.year * 12 + today.month - 1 - month0 + 1
-    patrol_id = await bulk.next_id(store, "patrols")
-    problem_id = await bulk.next_id(store, "problems")
+    patrol_id = await writer.next_id("patrols")
+    problem_id = await writer.next_id("problems")
     deadline_days = {c: settings.problem_deadline_overrides.get(c, settings.problem_deadline_days) for c in CATEGORIES}
     categories = list(CATEGORIES)
     statuses: dict[str, int] = {}

@@ -1,11 +1,10 @@
-"""Bulk writes for `riverbot demo-data`: plain tuples in big batches, in write transactions of a fraction of a
-second (SQLite) or a second (PostgreSQL).
+"""Bulk writes for `riverbot demo-data`: plain tuples in big batches.
 
 The generator (bot/demo.py) hands over rows as tuples in the column order below; nothing here knows what the
 rows mean. The store must be fresh: `has_history` says whether it already holds patrols or problems.
-`bulk_writer(store)` picks the engine's way to load: SQLite inserts with executemany on the store's writing
-connection; PostgreSQL streams rows with COPY (asyncpg's `copy_records_to_table`), then sets the identity
-sequences past the ids written and analyzes the tables, so the first queries get good plans.
+`bulk_writer(store)` picks the engine's way to load: on SQLite, executemany on the store's writing connection in
+transactions of a fraction of a second, so the bot can write in between; on PostgreSQL, COPY (asyncpg's
+`copy_records_to_table`) in one transaction, with the indexes and foreign keys built after the rows.
 """
 
 from __future__ import annotations
@@ -28,10 +27,9 @@ Row = tuple[Any, ...]
 # get in: SQLite's busy handler retries at most every 100 ms, so a 0.15 s pause is always seen.
 WRITE_SECONDS = 0.4
 PAUSE_SECONDS = 0.15
-# PostgreSQL queues writers on the advisory lock in order, so one waiting gets in at the next commit without a
-# pause; a commit costs a WAL flush, so transactions there are longer.
-PG_WRITE_SECONDS = 1.0
+# PostgreSQL: rows per COPY, and the memory each index build may take (the server's default is 64 MB).
 PG_CHUNK = 50_000
+PG_INDEX_MEMORY = "256MB"
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,52 +112,41 @@ async def reaches(store: Store) -> list[Row]:
     return [tuple(r) for r in rows]
 
 
-async def next_id(store: Store, table: str) -> int:
-    if table not in TABLES:
-        raise ValueError(table)
-    return int(await store.fetchval(f"SELECT coalesce(max(id), 0) + 1 FROM {table}"))  # a known table name
-
-
 class BulkLoad(ABC):
-    """Rows in, batches of `chunk` out, in write transactions of about `write_seconds` each, with a pause of
-    `pause_seconds` after each so that the running bot's writes wait about that long, not for the whole load.
-    `commit()` ends one early.
+    """Rows in, by table, written in batches of `chunk`: `begin()`, `add()` as they come, `commit()` where a
+    transaction may end, then `finish()` (or `abort()` when the generator failed). A failed load is started again
+    on a fresh store."""
 
-    The load is not one transaction: it goes into a fresh store only, and a failed load is started again on a
-    fresh one."""
-
-    def __init__(self, chunk: int, write_seconds: float, pause_seconds: float) -> None:
+    def __init__(self, chunk: int) -> None:
         self._chunk = chunk
-        self._write_seconds = write_seconds
-        self._pause_seconds = pause_seconds
-        self._began = 0.0
         self._pending: dict[str, list[Row]] = {}
         self.written: dict[str, int] = dict.fromkeys(TABLES, 0)
 
     @abstractmethod
-    async def begin(self) -> None:
-        """Get ready and open the first transaction."""
+    async def begin(self) -> None: ...
 
     @abstractmethod
-    async def _open(self) -> None: ...
+    async def _fetchval(self, sql: str) -> Any: ...
+
+    async def next_id(self, table: str) -> int:
+        """The id after the largest in `table`, as the load sees it (PostgreSQL's load locks the tables it writes
+        against everyone else until it ends, reads included)."""
+        if table not in TABLES:
+            raise ValueError(table)
+        return int(await self._fetchval(f"SELECT coalesce(max(id), 0) + 1 FROM {table}"))  # a known table name
 
     @abstractmethod
-    async def _close(self) -> None:
-        """Commit the transaction that is open."""
+    async def _write(self, table: str, rows: list[Row]) -> None:
+        """One batch of at most `chunk` rows."""
 
     @abstractmethod
-    async def _write(self, table: str, rows: list[Row]) -> None: ...
+    async def commit(self) -> None: ...
 
     @abstractmethod
-    async def _done(self, finished: bool) -> None:
-        """After the last commit (`finished`) or a rollback: give back what `begin` took, tidy up."""
+    async def finish(self) -> None: ...
 
     @abstractmethod
-    async def _rollback(self) -> None: ...
-
-    async def _begin(self) -> None:
-        await self._open()
-        self._began = time.monotonic()
+    async def abort(self) -> None: ...
 
     async def add(self, table: str, rows: Sequence[Row]) -> None:
         pending = self._pending.setdefault(table, [])
@@ -167,41 +154,22 @@ class BulkLoad(ABC):
         if len(pending) >= self._chunk:
             await self.flush()
 
-    async def _flush(self, table: str) -> None:
-        rows = self._pending.pop(table, [])
-        for start in range(0, len(rows), self._chunk):
-            part = rows[start : start + self._chunk]
-            await self._write(table, part)
-            self.written[table] += len(part)
-            if time.monotonic() - self._began >= self._write_seconds:
-                await self._close()
-                if self._pause_seconds:
-                    await asyncio.sleep(self._pause_seconds)  # the bot's writes get in here
-                await self._begin()
-
     async def flush(self) -> None:
         # Parents before children, so that foreign keys hold at every statement (and at every commit).
         for table in TABLES:
-            await self._flush(table)
-
-    async def commit(self) -> None:
-        await self.flush()
-        await self._close()
-        await self._begin()
-
-    async def finish(self) -> None:
-        await self.flush()
-        await self._close()
-        await self._done(True)
-
-    async def abort(self) -> None:
-        await self._rollback()
-        await self._done(False)
+            rows = self._pending.pop(table, [])
+            for start in range(0, len(rows), self._chunk):
+                part = rows[start : start + self._chunk]
+                await self._write(table, part)
+                self.written[table] += len(part)
 
 
 class BulkWriter(BulkLoad):
-    """The SQLite load, on the store's writing connection (nothing else writes meanwhile). While loading, SQLite
-    gets a bigger page cache (index inserts touch many pages); it is set back at the end."""
+    """The SQLite load, on the store's writing connection (nothing else in this process writes meanwhile), in
+    write transactions of about `write_seconds` each, with a pause of `pause_seconds` after each so that the
+    running bot's writes wait about that long, not for the whole load (a city's history is a minute of writing).
+    `commit()` ends one early. While loading, SQLite gets a bigger page cache (index inserts touch many pages);
+    it is set back at the end."""
 
     def __init__(
         self,
@@ -211,8 +179,11 @@ class BulkWriter(BulkLoad):
         write_seconds: float = WRITE_SECONDS,
         pause_seconds: float = PAUSE_SECONDS,
     ) -> None:
-        super().__init__(chunk, write_seconds, pause_seconds)
+        super().__init__(chunk)
         self._conn = conn
+        self._write_seconds = write_seconds
+        self._pause_seconds = pause_seconds
+        self._began = 0.0
         self._cache_size: int | None = None
 
     async def begin(self) -> None:
@@ -221,20 +192,37 @@ class BulkWriter(BulkLoad):
         await self._conn.execute("PRAGMA cache_size = -65536")  # 64 MiB, for the load only
         await self._begin()
 
-    async def _open(self) -> None:
-        await self._conn.execute("BEGIN IMMEDIATE")
+    async def _fetchval(self, sql: str) -> Any:
+        row = await (await self._conn.execute(sql)).fetchone()
+        return None if row is None else row[0]
 
-    async def _close(self) -> None:
-        await self._conn.execute("COMMIT")
+    async def _begin(self) -> None:
+        await self._conn.execute("BEGIN IMMEDIATE")
+        self._began = time.monotonic()
 
     async def _write(self, table: str, rows: list[Row]) -> None:
         await self._conn.executemany(TABLES[table], rows)
+        if time.monotonic() - self._began >= self._write_seconds:
+            await self._conn.execute("COMMIT")
+            await asyncio.sleep(self._pause_seconds)  # the bot's writes get in here
+            await self._begin()
 
-    async def _rollback(self) -> None:
+    async def commit(self) -> None:
+        await self.flush()
+        await self._conn.execute("COMMIT")
+        await self._begin()
+
+    async def finish(self) -> None:
+        await self.flush()
+        await self._conn.execute("COMMIT")
+        await self._restore()
+
+    async def abort(self) -> None:
         if self._conn.in_transaction:
             await self._conn.execute("ROLLBACK")
+        await self._restore()
 
-    async def _done(self, finished: bool) -> None:
+    async def _restore(self) -> None:
         if self._cache_size is not None:
             await self._conn.execute(f"PRAGMA cache_size = {self._cache_size}")
             self._cache_size = None
@@ -242,38 +230,37 @@ class BulkWriter(BulkLoad):
 
 
 class PostgresBulkWriter(BulkLoad):
-    """The PostgreSQL load: COPY on one pooled connection, each transaction holding the write lock every writer
-    takes (storage/engine.py), so the bot's writes wait for one transaction at most. At the end the identity
-    sequences are set past the ids written (COPY gives them; the sequences did not move) and the tables are
-    vacuumed and analyzed: fresh statistics for the planner, and the visibility map that index-only scans need,
-    which autovacuum would otherwise build some minutes later."""
+    """The PostgreSQL load: one transaction on one pooled connection, holding the write lock every writer takes
+    (storage/engine.py), so the bot's writes wait for the whole load: run it before the bot.
 
-    def __init__(
-        self,
-        engine: PostgresEngine,
-        chunk: int = PG_CHUNK,
-        *,
-        write_seconds: float = PG_WRITE_SECONDS,
-        pause_seconds: float = 0.0,
-    ) -> None:
-        super().__init__(chunk, write_seconds, pause_seconds)
+    Kept row by row, the tables' secondary indexes and foreign keys make COPY some seven times slower (each row
+    locks its parents, each index takes a random insert); so the load drops them first and builds them again at
+    the end, in bulk, inside the same transaction: if anything fails, the rollback puts them back with the rest.
+    Then the identity sequences are set past the ids written (COPY gives the ids; the sequences did not move),
+    and after the commit the tables are vacuumed and analyzed: fresh statistics for the planner, and the
+    visibility map that index-only scans need, which autovacuum would otherwise build some minutes later."""
+
+    def __init__(self, engine: PostgresEngine, chunk: int = PG_CHUNK) -> None:
+        super().__init__(chunk)
         self._engine = engine
         self._raw: Any = None  # the pooled connection, from begin() to the end
         self._transaction: Any = None
+        self._rebuild: list[str] = []  # what begin() dropped, as the statements that make it again
 
     async def begin(self) -> None:
         self._raw = await self._engine.pool.acquire()
-        await self._begin()
+        try:
+            self._transaction = self._raw.transaction()
+            await self._transaction.start()
+            await self._raw.execute("SELECT pg_advisory_xact_lock($1)", WRITE_LOCK_KEY)
+            await self._raw.execute(f"SET LOCAL maintenance_work_mem = '{PG_INDEX_MEMORY}'")
+            self._rebuild = await _drop_secondary(self._raw, list(TABLES))
+        except BaseException:
+            await self.abort()
+            raise
 
-    async def _open(self) -> None:
-        self._transaction = self._raw.transaction()
-        await self._transaction.start()
-        await self._raw.execute("SELECT pg_advisory_xact_lock($1)", WRITE_LOCK_KEY)
-
-    async def _close(self) -> None:
-        transaction, self._transaction = self._transaction, None
-        if transaction is not None:
-            await transaction.commit()
+    async def _fetchval(self, sql: str) -> Any:
+        return await self._raw.fetchval(sql)
 
     async def _write(self, table: str, rows: list[Row]) -> None:
         spec = TABLE[table]
@@ -281,27 +268,67 @@ class PostgresBulkWriter(BulkLoad):
         records = [row + tail for row in rows] if tail else rows
         await self._raw.copy_records_to_table(table, records=records, columns=spec.copy_columns)
 
-    async def _rollback(self) -> None:
-        transaction, self._transaction = self._transaction, None
-        if transaction is not None:
-            await asyncio.shield(transaction.rollback())
+    async def commit(self) -> None:
+        await self.flush()  # one transaction: what is handed over so far is sent, and stays uncommitted
 
-    async def _done(self, finished: bool) -> None:
-        raw, self._raw = self._raw, None
-        if raw is None:
-            return
+    async def finish(self) -> None:
+        await self.flush()
         try:
-            written = [t for t in _TABLES if self.written[t.name]]
-            if finished and written:
-                async with raw.transaction():
-                    await raw.execute("SELECT pg_advisory_xact_lock($1)", WRITE_LOCK_KEY)
-                    for spec in written:
-                        if spec.numbered:
-                            await _set_identity(raw, spec.name)
-                # VACUUM runs outside a transaction; ANALYZE with it.
-                await raw.execute(f"VACUUM (ANALYZE) {', '.join(t.name for t in written)}")
+            for statement in self._rebuild:
+                await self._raw.execute(statement)
+            for spec in _TABLES:
+                if spec.numbered and self.written[spec.name]:
+                    await _set_identity(self._raw, spec.name)
+            transaction, self._transaction = self._transaction, None
+            await transaction.commit()
+        except BaseException:
+            await self.abort()
+            raise
+        raw, self._raw = self._raw, None
+        try:
+            written = [t.name for t in _TABLES if self.written[t.name]]
+            if written:  # VACUUM runs outside a transaction; ANALYZE with it
+                await raw.execute(f"VACUUM (ANALYZE) {', '.join(written)}")
         finally:
             await self._engine.pool.release(raw)
+
+    async def abort(self) -> None:
+        transaction, self._transaction = self._transaction, None
+        raw, self._raw = self._raw, None
+        try:
+            if transaction is not None:
+                await asyncio.shield(transaction.rollback())
+        finally:
+            if raw is not None:
+                await self._engine.pool.release(raw)
+
+
+async def _drop_secondary(raw: asyncpg.Connection, tables: list[str]) -> list[str]:
+    """Drop the foreign keys the tables hold and their indexes that back no constraint (primary keys and unique
+    constraints stay, and so does any index a foreign key elsewhere refers to); returns the statements that make
+    them again, indexes first."""
+    indexes = await raw.fetch(
+        "SELECT i.relname AS name, pg_get_indexdef(x.indexrelid) AS definition"
+        " FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid"
+        " WHERE x.indrelid = ANY(SELECT to_regclass(t) FROM unnest($1::text[]) AS t)"
+        " AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = x.indexrelid)"
+        " ORDER BY i.relname",
+        tables,
+    )
+    keys = await raw.fetch(
+        "SELECT c.conrelid::regclass::text AS tab, c.conname AS name, pg_get_constraintdef(c.oid) AS definition"
+        " FROM pg_constraint c"
+        " WHERE c.contype = 'f' AND c.conrelid = ANY(SELECT to_regclass(t) FROM unnest($1::text[]) AS t)"
+        " ORDER BY c.conname",
+        tables,
+    )
+    for key in keys:
+        await raw.execute(f'ALTER TABLE {key["tab"]} DROP CONSTRAINT "{key["name"]}"')
+    for index in indexes:
+        await raw.execute(f'DROP INDEX "{index["name"]}"')
+    return [str(i["definition"]) for i in indexes] + [
+        f'ALTER TABLE {k["tab"]} ADD CONSTRAINT "{k["name"]}" {k["definition"]}' for k in keys
+    ]
 
 
 async def _set_identity(raw: asyncpg.Connection, table: str) -> None:
