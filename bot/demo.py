@@ -222,8 +222,11 @@ async def generate(
     years: int = 4,
     now: datetime | None = None,
     progress: Progress | None = None,
+    fraction: float = 1.0,
 ) -> DemoReport:
-    """Fill a fresh store. Raises DemoError (nothing written) when it already holds patrols or problems."""
+    """Fill a fresh store. Raises DemoError (nothing written) when it already holds patrols or problems.
+
+    `fraction` scales a city's areas and reaches (city and province scale), for quick runs of the benchmarks."""
     started = time.monotonic()
     if await bulk.has_history(store):
         raise _not_empty(store, "cli.demo-data.not_fresh")
@@ -251,7 +254,8 @@ async def generate(
         if scale == "small":
             reaches = _reaches(rows)
         else:
-            reaches = await _registry(writer, rng, stamp0, report, (_CITY,) if scale == "city" else _PROVINCE)
+            cities = (_CITY,) if scale == "city" else _PROVINCE
+            reaches = await _registry(writer, rng, stamp0, report, cities, fraction=fraction)
         say("registry", 1, 1)
         await _history(
             store, settings, writer, rng, clock=clock, reaches=reaches, report=report, now=now, first=first,
@@ -366,28 +370,44 @@ async def _import_sample(store: Store, settings: Settings, today: date) -> None:
 
 
 async def _registry(
-    writer: bulk.BulkLoad, rng: random.Random, stamp: str, report: DemoReport, cities: tuple[_City, ...]
+    writer: bulk.BulkLoad,
+    rng: random.Random,
+    stamp: str,
+    report: DemoReport,
+    cities: tuple[_City, ...],
+    *,
+    fraction: float = 1.0,
 ) -> list[_Reach]:
-    """Each city's 165 towns and subdistricts (areas) spread over its districts, 16,000 reaches among them. At
-    city scale, Guangzhou's eleven districts, fifteen areas each."""
+    """Each city's 165 towns and subdistricts (areas) spread over its districts, 16,000 reaches among them (or
+    `fraction` of both). At city scale, Guangzhou's eleven districts, fifteen areas each."""
     reaches: list[_Reach] = []
     area_id = 0
+    size = (max(1, round(AREAS_PER_CITY * fraction)), max(1, round(REACHES_PER_CITY * fraction)))
     for city in cities:
-        area_id = await _city_registry(writer, rng, stamp, city, area_id=area_id, reaches=reaches)
+        area_id = await _city_registry(writer, rng, stamp, city, area_id=area_id, reaches=reaches, size=size)
     report.areas = area_id
     return reaches
 
 
 async def _city_registry(
-    writer: bulk.BulkLoad, rng: random.Random, stamp: str, city: _City, *, area_id: int, reaches: list[_Reach]
+    writer: bulk.BulkLoad,
+    rng: random.Random,
+    stamp: str,
+    city: _City,
+    *,
+    area_id: int,
+    reaches: list[_Reach],
+    size: tuple[int, int],
 ) -> int:
-    """One city's areas and reaches, ids following `area_id` and `reaches`; returns the last area id."""
+    """One city's areas and reaches (`size`: how many of each), ids following `area_id` and `reaches`; returns
+    the last area id."""
     levels = list(_LEVEL_WEIGHTS)
     level_weights = list(_LEVEL_WEIGHTS.values())
     area_rows: list[bulk.Row] = []
     towns: dict[int, str] = {}  # area id → its own name (place and kind), which some reaches' names begin with
     centers: list[tuple[int, str, float, float]] = []
-    per_district, extra = divmod(AREAS_PER_CITY, len(city.districts))
+    areas, reaches_total = size
+    per_district, extra = divmod(areas, len(city.districts))
     in_city = f", {city.name_en}" if city.name_en else ""
     for d, (code, district_zh, district_en) in enumerate(city.districts):
         for k in range(1, per_district + (d < extra) + 1):
@@ -413,7 +433,7 @@ async def _city_registry(
     await writer.add("areas", area_rows)
     reach_rows: list[bulk.Row] = []
     first_id = len(reaches) + 1
-    for i in range(REACHES_PER_CITY):
+    for i in range(reaches_total):
         area_id_i, area_code, lat0, lon0 = centers[i % len(centers)]
         number = i // len(centers) + 1
         level = rng.choices(levels, level_weights)[0]
