@@ -7,6 +7,7 @@ import functools
 import logging
 import os
 import signal
+import sys
 import urllib.request
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator
 from contextlib import asynccontextmanager
@@ -35,12 +36,15 @@ from bot.i18n import Locales
 from bot.invites import BOT_USERNAME_KEY
 from bot.running import DataDirBusy, DataDirLock
 from bot.services import Services
+from bot.workers import EXIT_SESSION_LOST, Supervisor, Worker
+from handlers import jobs
 from handlers.errors import inbox_refused
-from handlers.intake import Intake
+from handlers.intake import Intake, read_update
 from handlers.live import LiveEdit
 from handlers.router import live_edit
 from handlers.sending import BotSender
 from handlers.webhook import WebhookServer
+from storage.claims import Claims, open_claims
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -301,8 +305,11 @@ async def standalone_sender(settings: Settings) -> AsyncIterator[Sender]:
         raise unreachable(settings, exc) from None
 
 
-def build_application(settings: Settings, *, services: Services | None = None) -> RiverbotApplication:
-    """The Application, wired but not started. Without `services`, the store is opened at start-up."""
+def build_application(
+    settings: Settings, *, services: Services | None = None, with_jobs: bool = True
+) -> RiverbotApplication:
+    """The Application, wired but not started. Without `services`, the store is opened at start-up. Without
+    `with_jobs`, nothing is scheduled (the front of webhook workers; a worker until it leads)."""
     defaults = Defaults(
         parse_mode=ParseMode.HTML,
         tzinfo=settings.tz,
@@ -345,12 +352,13 @@ def build_application(settings: Settings, *, services: Services | None = None) -
     app.bot_data["settings"] = settings
     if services is not None:
         app.bot_data["services"] = services
-    handlers.register(app)
+    handlers.register(app, with_jobs=with_jobs)
     return app
 
 
-async def start(app: Application, *, poll_timeout: int = 30) -> None:  # type: ignore[type-arg]
-    """Initialize (getMe: a rejected token fails here), open the store, publish menus, start polling."""
+async def start(app: Application, *, poll_timeout: int = 30, handle_here: bool = True) -> None:  # type: ignore[type-arg]
+    """Initialize (getMe: a rejected token fails here), open the store, publish menus, start polling (or the
+    webhook). Without `handle_here` (the front of webhook workers), updates are only kept in the inbox."""
     await app.initialize()
     try:
         await startup(app)
@@ -365,8 +373,11 @@ async def start(app: Application, *, poll_timeout: int = 30) -> None:  # type: i
             refused=functools.partial(inbox_refused, app),
             backlog=(lambda: app.work.busy) if isinstance(app, RiverbotApplication) else None,
             proxy=_shown_proxy(services.settings),
+            handle_here=handle_here,
         )
         app.bot_data["intake"] = intake
+        if not handle_here:
+            await services.inbox.fill_in_chats()  # updates kept before the inbox had chats: the workers find them
         await app.start()
         webhook = services.settings.webhook
         if webhook is None:
@@ -401,14 +412,19 @@ async def _start_webhook(app: Application, intake: Intake, webhook: Webhook) -> 
     logger.info("webhook: Telegram pushes updates to %s", webhook.url)
 
 
-async def stop(app: Application) -> None:  # type: ignore[type-arg]
-    """Stop taking updates in, let running handlers finish, mark them handled, close the store."""
+async def stop_taking(app: Application) -> None:  # type: ignore[type-arg]
+    """Stop taking updates in: the webhook's server, then the intake (what it fetched is kept first)."""
     server: WebhookServer | None = app.bot_data.pop("webhook", None)
     if server is not None:
         await server.stop()  # no deleteWebhook: Telegram keeps what comes meanwhile for the next start
     intake: Intake | None = app.bot_data.pop("intake", None)
     if intake is not None:
         await intake.stop()
+
+
+async def stop(app: Application) -> None:  # type: ignore[type-arg]
+    """Stop taking updates in, let running handlers finish, mark them handled, close the store."""
+    await stop_taking(app)
     if app.running:
         await app.stop()
     await app.shutdown()
@@ -454,20 +470,32 @@ def on_stop_signals(stop: Callable[[], None]) -> Callable[[], None]:
     return restore
 
 
-async def serve(app: Application) -> None:  # type: ignore[type-arg]
-    """Run until SIGINT or SIGTERM (what systemd and Ctrl+C send), then stop cleanly."""
+async def serve(app: Application, *, workers: int = 1) -> None:  # type: ignore[type-arg]
+    """Run until SIGINT or SIGTERM (what systemd and Ctrl+C send), then stop cleanly. With `workers` > 1 this
+    process is the front of that many worker processes (bot/workers.py), which it starts and keeps running."""
     stopping = asyncio.Event()
     forget_signals = on_stop_signals(stopping.set)
     try:
-        await _serve_until(app, stopping)
+        await _serve_until(app, stopping, workers=workers)
     finally:
         forget_signals()
 
 
-async def _serve_until(app: Application, stopping: asyncio.Event) -> None:  # type: ignore[type-arg]
-    await start(app)
+def worker_command() -> list[str]:
+    """How the front starts a worker: this Python, this riverbot."""
+    return [sys.executable, "-m", "bot", "worker"]
+
+
+async def _serve_until(app: Application, stopping: asyncio.Event, *, workers: int = 1) -> None:  # type: ignore[type-arg]
+    await start(app, handle_here=workers <= 1)
     settings: Settings = app.bot_data["settings"]
     services: Services = app.bot_data["services"]
+    supervisor: Supervisor | None = None
+    if workers > 1:
+        say = functools.partial(services.locales.plain, settings.default_language)
+        # Each worker hears how many they are (WORKERS), for its share of Telegram's rate limit.
+        supervisor = Supervisor(workers, worker_command(), say=say, env={**os.environ, "WORKERS": str(workers)})
+        supervisor.start()
     logger.info(
         services.locales.plain(
             settings.default_language,
@@ -486,7 +514,77 @@ async def _serve_until(app: Application, stopping: asyncio.Event) -> None:  # ty
     try:
         await stopping.wait()
     finally:
+        if supervisor is not None:
+            await stop_taking(app)  # nothing more is answered 200 …
+            await supervisor.stop()  # … then the workers finish what was kept
         await stop(app)
+
+
+async def serve_worker(
+    settings: Settings, *, index: int | None = None, exit_now: Callable[[int], None] | None = None
+) -> int:
+    """`riverbot worker`: handle the inbox's updates chat by chat beside the other workers, and the jobs while
+    this worker leads (bot/workers.py), until SIGINT or SIGTERM; returns the exit code. A lost database session
+    is EXIT_SESSION_LOST, and `exit_now` (the command line: os._exit) ends the process at once, before anything
+    else is written on a session whose locks are gone.
+
+    Telegram's limit is the bot's, whichever process sends: each of WORKERS workers sends at most its share of
+    RATE_LIMIT_PER_SECOND (the leader's broadcasts too; a shared limiter would let them go faster)."""
+    settings = settings.model_copy(update={"rate_limit_per_second": settings.rate_limit_per_second / settings.workers})
+    app = build_application(settings, with_jobs=False)
+    stopping = asyncio.Event()
+    forget_signals = on_stop_signals(stopping.set)
+    services: Services | None = None
+    claims: Claims | None = None
+    locales = Locales.load(settings.default_language)
+    say = functools.partial(locales.plain, settings.default_language)
+    name = say("workers.name", index=index) if index is not None else say("workers.name_pid", pid=os.getpid())
+    try:
+        await app.initialize()
+        store = await open_store(settings)
+        services = Services.create(settings, store, locales)
+        app.bot_data["services"] = services
+        fonts.configure(settings.font_path)
+        await app.start()
+        claims = await open_claims(store)
+
+        async def handle(raw: dict[str, Any]) -> None:
+            assert services is not None
+            update = await read_update(app, services.inbox, raw)
+            if update is not None:
+                await app.process_update(update)
+
+        worker = Worker(
+            store,
+            services.inbox,
+            claims,
+            handle,
+            say=say,
+            name=name,
+            poll_s=settings.worker_poll_seconds,
+            leader_check_s=settings.leader_check_seconds,
+            elected=lambda ran: jobs.schedule(app, ran=ran),
+            parent_pid=os.getppid() if index is not None else None,
+        )
+        logger.info(say("workers.worker_started", worker=name, pid=os.getpid()))
+        code = await worker.run(stopping)
+        if code == EXIT_SESSION_LOST:
+            logger.critical(say("workers.session_lost", worker=name))
+            if exit_now is not None:
+                exit_now(code)
+        return code
+    finally:
+        forget_signals()
+        if app.running:
+            await app.stop()
+        await app.shutdown()  # nothing to do when initialize failed
+        if services is not None:
+            await services.inbox.settle()
+        if claims is not None:
+            await claims.close()
+        if services is not None:
+            await services.store.close()
+        logger.info(say("workers.worker_stopped", worker=name))
 
 
 async def startup(app: Application) -> None:  # type: ignore[type-arg]

@@ -68,6 +68,8 @@ EXIT_CONFIG = 2
 EXIT_UNREACHABLE = 3
 # Input the operator must fix (a bad registry row, an unreadable file): nothing was written.
 EXIT_BAD_INPUT = 1
+# `riverbot run --workers N`: at most this many worker processes (the WORKERS setting's bound).
+MAX_WORKERS = 64
 # `riverbot status`: something is stale (the bot down or behind, no recent backup, the disk nearly full).
 EXIT_UNHEALTHY = 1
 
@@ -104,25 +106,52 @@ def cli_language(settings: Settings | None, environ: Mapping[str, str] | None = 
     return default
 
 
-def configure_logging(level: str) -> None:
-    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=level)
+def configure_logging(level: str, *, label: str = "") -> None:
+    """The log on stderr; `label` (a worker's "worker 2") tells its lines from the front's in the one log."""
+    prefix = f"[{label} %(process)d] " if label else ""
+    logging.basicConfig(format=f"%(asctime)s {prefix}%(levelname)s %(name)s: %(message)s", level=level)
     # httpx logs every request at INFO: with long polling that is a line a second of noise.
     for noisy in ("httpx", "httpcore", "apscheduler"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
 
 
-def cmd_run(settings: Settings, locales: Locales, lang: Language) -> int:
+def _run_arguments(parser: argparse.ArgumentParser, locales: Locales, lang: Language) -> None:
+    parser.add_argument(
+        "--workers", type=int, default=None, metavar="N", help=locales.plain(lang, "cli.run.arg_workers")
+    )
+    parser.add_argument("--webhook", action="store_true", help=locales.plain(lang, "cli.run.arg_webhook"))
+
+
+def run_workers(settings: Settings, args: argparse.Namespace) -> int:
+    """How many worker processes `riverbot run` starts (1: none, the one process handles everything); a choice
+    that cannot work is a ConfigError saying what to do instead."""
+    workers = settings.workers if args.workers is None else args.workers
+    if not 1 <= workers <= MAX_WORKERS:
+        raise ConfigError("cli.run.workers_invalid", workers=workers, most=MAX_WORKERS)
+    if args.webhook and settings.webhook_url is None:
+        raise ConfigError("cli.run.webhook_needs_url")
+    if workers > 1 and not settings.on_postgres:
+        # Workers share one database over the network; a SQLite file belongs to one machine and one writer.
+        raise ConfigError("cli.run.workers_need_postgresql", workers=workers)
+    return workers
+
+
+def cmd_run(settings: Settings, locales: Locales, args: argparse.Namespace, lang: Language) -> int:
     from telegram.error import InvalidToken, NetworkError  # noqa: PLC0415
 
     from bot.app import build_application, serve, unreachable  # noqa: PLC0415
 
     settings.token  # noqa: B018 — fails early, with the how-to, when there is no token
     settings.webhook  # noqa: B018 — and when webhook mode lacks its secret
+    workers = run_workers(settings, args)
     ensure_data_dir(settings)
     configure_logging(settings.log_level)
-    app = build_application(settings)
+    # With workers, the jobs run on the one that leads (bot/workers.py), not in the front.
+    app = build_application(settings, with_jobs=workers == 1)
+    if workers > 1:
+        logging.getLogger(__name__).info(locales.plain(lang, "cli.run.front", workers=workers))
     try:
-        asyncio.run(serve(app))
+        asyncio.run(serve(app, workers=workers))
     except InvalidToken:
         raise ConfigError("config.token_rejected") from None
     except NetworkError as exc:
@@ -131,6 +160,43 @@ def cmd_run(settings: Settings, locales: Locales, lang: Language) -> int:
         raise ConfigError("config.database", reason=str(exc)) from None
     print(locales.plain(lang, "cli.stopped"), file=sys.stderr)
     return 0
+
+
+def _worker_arguments(parser: argparse.ArgumentParser, locales: Locales, lang: Language) -> None:
+    parser.add_argument(
+        "--index", type=int, default=None, metavar="I", help=locales.plain(lang, "cli.worker.arg_index")
+    )
+
+
+def _exit_now(code: int) -> None:
+    """End the process at once (a worker whose database session is gone): no cleanup that could still write."""
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
+def cmd_worker(settings: Settings, locales: Locales, args: argparse.Namespace, lang: Language) -> int:
+    """One webhook worker (bot/workers.py), as `riverbot run --workers N` starts them; also for a service manager
+    that runs the workers itself, on this machine or another one reaching the same PostgreSQL."""
+    from telegram.error import InvalidToken, NetworkError  # noqa: PLC0415
+
+    from bot.app import serve_worker, unreachable  # noqa: PLC0415
+
+    settings.token  # noqa: B018
+    if not settings.on_postgres:
+        raise ConfigError("cli.worker.needs_postgresql")
+    ensure_data_dir(settings)
+    label = f"worker {args.index}" if args.index is not None else "worker"
+    configure_logging(settings.log_level, label=label)
+    try:
+        return asyncio.run(serve_worker(settings, index=args.index, exit_now=_exit_now))
+    except InvalidToken:
+        raise ConfigError("config.token_rejected") from None
+    except NetworkError as exc:
+        raise unreachable(settings, exc) from None
+    except MigrationError as exc:
+        raise ConfigError("config.database", reason=str(exc)) from None
 
 
 def _try_arguments(parser: argparse.ArgumentParser, locales: Locales, lang: Language) -> None:
@@ -1430,7 +1496,6 @@ def cmd_qr(settings: Settings, locales: Locales, args: argparse.Namespace, lang:
 
 
 COMMANDS: dict[str, Callable[[Settings, Locales, Language], int]] = {
-    "run": cmd_run,
     "migrate": cmd_migrate,
     "config": cmd_config,
     "failures": cmd_failures,
@@ -1443,6 +1508,8 @@ ArgumentsCommand = tuple[
     Callable[[Settings, Locales, argparse.Namespace, Language], int],
 ]
 COMMANDS_WITH_ARGUMENTS: dict[str, ArgumentsCommand] = {
+    "run": (_run_arguments, cmd_run),
+    "worker": (_worker_arguments, cmd_worker),
     "status": (_status_arguments, cmd_status),
     "registry": (_registry_arguments, cmd_registry),
     "invites": (_invites_arguments, cmd_invites),
@@ -1465,13 +1532,22 @@ COMMANDS_WITH_ARGUMENTS: dict[str, ArgumentsCommand] = {
 def build_parser(locales: Locales, lang: Language) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="riverbot", description=locales.plain(lang, "cli.description"))
     sub = parser.add_subparsers(dest="command", required=True)
+    first = ("run", "worker")  # the bot itself, then its maintenance
+    for name in first:
+        _add_command(sub, name, locales, lang)
     for name in COMMANDS:
         text = locales.plain(lang, f"cli.help_{name}")
         sub.add_parser(name, help=text, description=text)
-    for name, (arguments, _) in COMMANDS_WITH_ARGUMENTS.items():
-        text = locales.plain(lang, f"cli.{name}.help")
-        arguments(sub.add_parser(name, help=text, description=text), locales, lang)
+    for name in COMMANDS_WITH_ARGUMENTS:
+        if name not in first:
+            _add_command(sub, name, locales, lang)
     return parser
+
+
+def _add_command(sub: argparse._SubParsersAction, name: str, locales: Locales, lang: Language) -> None:  # type: ignore[type-arg]
+    arguments, _ = COMMANDS_WITH_ARGUMENTS[name]
+    text = locales.plain(lang, f"cli.{name}.help")
+    arguments(sub.add_parser(name, help=text, description=text), locales, lang)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

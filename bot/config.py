@@ -205,6 +205,13 @@ class Settings(BaseSettings):
     # Empty: the SQLite file in DATA_DIR. `sqlite:///path` names another file; `postgresql://…` a server, which
     # several workers can share (README, "Running at province scale").
     database_url: str | None = None
+    # Webhook workers (PostgreSQL only): how many worker processes `riverbot run` starts behind its front (1: the
+    # one process handles everything itself, as on SQLite); how often a worker looks at the inbox even without a
+    # notice (a safety net); and how often a worker that is not the leader checks whether it can become it (the
+    # leader runs the scheduled jobs; when it dies, another takes over within this long).
+    workers: int = Field(default=1, ge=1, le=64)
+    worker_poll_seconds: float = Field(default=5.0, gt=0, le=3600)
+    leader_check_seconds: float = Field(default=5.0, gt=0, le=3600)
     timezone: str = "Asia/Shanghai"
     default_language: Language = "zh"
     admin_ids: Annotated[frozenset[int], NoDecode] = frozenset()

@@ -24,7 +24,6 @@ from typing import Literal, Protocol, TypeVar
 
 from bot.chats import GONE, ChatService
 from bot.config import Language, Settings
-from bot.cooldown import Cooldown
 from bot.i18n import Locales
 from bot.mapviews import MapService
 from bot.people import PeopleService, Person
@@ -64,6 +63,10 @@ AREAS_IN_FLIGHT = 12
 # /summary in a group: one summary per group per this many seconds. A summary is several messages with a chart,
 # and a group may take about 20 messages a minute: 40 members asking at once would hold the group for minutes.
 GROUP_SUMMARY_COOLDOWN = 600
+# Who runs the weekly delivery when several workers share the store: held while it runs, renewed every third of
+# this, so a worker that dies mid-run hands over (to the next hourly run elsewhere) within this many seconds.
+WEEKLY_LEASE = "delivery:weekly"
+WEEKLY_LEASE_SECONDS = 300
 
 Failure = Literal["flood", "forbidden", "other"]
 
@@ -220,17 +223,24 @@ class Delivery:
         self._chats = chats
         self._summaries = summaries
         # One weekly run at a time: the hourly job and a catch-up at start must not send the same week twice.
+        # Across workers sharing the store, a lease in the store says the same (`deliver_week`).
         self._lock = asyncio.Lock()
-        self._group_summaries = Cooldown(GROUP_SUMMARY_COOLDOWN)
-        self._told_to_wait = Cooldown(GROUP_SUMMARY_COOLDOWN)  # per (group, asker): one answer each, not a flood
 
-    def ask_in_group(self, chat_id: int, asker_id: int) -> GroupAsk:
-        """/summary in a group: the first ask in a cooldown is sent; a later one is refused, briefly told once."""
-        wait = self._group_summaries.take(chat_id)
-        if not wait:
+    async def ask_in_group(self, chat_id: int, asker_id: int, *, now: datetime | None = None) -> GroupAsk:
+        """/summary in a group: the first ask in a cooldown is sent; a later one is refused, briefly told once.
+
+        The cooldowns are marks in the store, not this process's memory: the group's next /summary may be taken
+        by another worker, and a restart no longer lets one more through."""
+        now = now or _now()
+        marks = self._store.marks
+        group = f"summary:group:{chat_id}"
+        if await marks.take(group, GROUP_SUMMARY_COOLDOWN, now=now):
             return GroupAsk(send=True)
-        if self._told_to_wait.take((chat_id, asker_id)):
+        # Per (group, asker): one answer each, not a flood.
+        if not await marks.take(f"summary:told:{chat_id}:{asker_id}", GROUP_SUMMARY_COOLDOWN, now=now):
             return GroupAsk(send=False)
+        mark = await marks.get(group, now=now)
+        wait = (mark.expires_at - now).total_seconds() if mark is not None and mark.expires_at is not None else 0
         return GroupAsk(send=False, tell_wait_minutes=max(1, math.ceil(wait / 60)))
 
     def _today(self) -> date:
@@ -294,21 +304,35 @@ class Delivery:
             await sender.send_photo(chat_id, composed.map, caption=composed.map_caption)
 
     async def deliver_week(self, sender: Sender, week: Week) -> None:
-        """Every bound group its area's summary of `week`, every chief their digest: each at most once."""
+        """Every bound group its area's summary of `week`, every chief their digest: each at most once.
+
+        With workers sharing the store, one runs it and the others skip (the leader runs jobs, but a leader that
+        lost its lock may still be sending): records are checked before each send, not held, so two runs at once
+        could send a summary twice."""
         async with self._lock:
-            areas = await self._store.areas.all()
-            waiting = [area for area in areas if await self._has_waiting(area, week)]
-            # Many areas at once (the weekly run): their figures from one query each, not one per area.
-            composed = await self._summaries.week_summaries(week, self._today()) if len(waiting) > 2 else {}
+            if not self._store.shared:
+                await self._deliver_week(sender, week)
+                return
+            async with self._store.marks.lease(WEEKLY_LEASE, WEEKLY_LEASE_SECONDS) as mine:
+                if not mine:
+                    logger.info("the weekly delivery of %s runs on another worker", week)
+                    return
+                await self._deliver_week(sender, week)
 
-            async def one_area(area: AreaRecord) -> None:
-                try:
-                    await self.deliver_area(sender, area, week, summary=composed.get(area.id))
-                except Exception:  # one area's trouble must not cost every later area its summary
-                    logger.exception("summary of area %s for %s failed", area.code, week)
+    async def _deliver_week(self, sender: Sender, week: Week) -> None:
+        areas = await self._store.areas.all()
+        waiting = [area for area in areas if await self._has_waiting(area, week)]
+        # Many areas at once (the weekly run): their figures from one query each, not one per area.
+        composed = await self._summaries.week_summaries(week, self._today()) if len(waiting) > 2 else {}
 
-            await in_flight(waiting, one_area)
-            await self._deliver_digests(sender, week)
+        async def one_area(area: AreaRecord) -> None:
+            try:
+                await self.deliver_area(sender, area, week, summary=composed.get(area.id))
+            except Exception:  # one area's trouble must not cost every later area its summary
+                logger.exception("summary of area %s for %s failed", area.code, week)
+
+        await in_flight(waiting, one_area)
+        await self._deliver_digests(sender, week)
 
     async def _has_waiting(self, area: AreaRecord, week: Week) -> bool:
         """Whether a bound group of the area still waits for (or is due to retry) this week's summary."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import hashlib
 import logging
 import shutil
 import sqlite3
@@ -22,6 +23,8 @@ from pathlib import Path
 from bot import photos as photo_module
 from bot.config import Settings
 from storage import Store
+
+logger = logging.getLogger(__name__)
 
 # The tail of a traceback is where the cause is; the whole of a long one would only bloat the table.
 ERROR_KEPT = 8000
@@ -194,6 +197,17 @@ class FailedUpdates:
                 raise
             return None
         return self.alarm.recovered()
+
+    async def first_notice(self, signature: str, interval: float) -> bool:
+        """Whether the admins are to hear of this error now: not when any worker sharing the store told them of
+        the same error (its `signature`) in the last `interval` seconds. When the store cannot say, they are
+        told: a notice too many beats a bug nobody hears of."""
+        key = "error_notice:" + hashlib.sha256(signature.encode()).hexdigest()[:32]
+        try:
+            return await self._store.marks.take(key, interval)
+        except Exception:
+            logger.warning("Could not check whether the admins heard of %r already", signature, exc_info=True)
+            return True
 
     async def prune(self, now: datetime) -> int:
         """Forget failures older than FAILED_UPDATES_KEEP_DAYS; how many went."""

@@ -14,7 +14,7 @@ import asyncio
 import contextvars
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -22,7 +22,7 @@ from typing import Any
 from bot.failures import FailedUpdates
 from bot.status import record_heartbeat
 from storage import Store
-from storage.inbox import InboxFigures
+from storage.inbox import InboxFigures, Kept
 
 logger = logging.getLogger(__name__)
 
@@ -60,24 +60,40 @@ def _ids(update: JSON) -> tuple[int | None, int | None]:
     return None, None
 
 
+def chat_of(update: JSON) -> int:
+    """The key of the per-chat order for a raw update: its chat, else its sender (an inline query has no chat),
+    else 0 (a poll's state): the same key bot/app.py's PerChatUpdateProcessor takes from the Update."""
+    chat_id, user_id = _ids(update)
+    for key in (chat_id, user_id):
+        if isinstance(key, int) and not isinstance(key, bool):
+            return key
+    return 0
+
+
 class InboxService:
     def __init__(self, store: Store, failures: FailedUpdates) -> None:
         self._store = store
         self._failures = failures
         self._handled: list[int] = []
         self._flusher: asyncio.Task[None] | None = None
+        # Reported handled and not yet marked so in the store, and a future resolved whenever marks are stored:
+        # what `marked` waits on.
+        self._unmarked: set[int] = set()
+        self._progress: asyncio.Future[None] | None = None
 
     async def take(self, updates: Sequence[JSON]) -> list[JSON]:
         """Keep a fetched batch (one transaction); returns the updates to handle: those not seen before.
 
         Raises what kept them from being stored (a full disk): then nothing may be confirmed to Telegram.
         """
-        fresh = await self._store.inbox.take([(int(u["update_id"]), encode(u)) for u in updates])
+        fresh = await self._store.inbox.take([Kept(int(u["update_id"]), chat_of(u), encode(u)) for u in updates])
         return [u for u in updates if int(u["update_id"]) in fresh]
 
-    async def leftovers(self) -> Leftovers:
-        """Updates kept and not handled when the bot last stopped, oldest first."""
-        waiting = await self._store.inbox.begin_leftovers()
+    async def leftovers(self, chat_id: int | None = None, *, limit: int | None = None) -> Leftovers:
+        """Updates kept and not handled when the bot last stopped, oldest first. With `chat_id`: the first `limit`
+        of that chat's waiting updates, a worker's turn at the chat (bot/workers.py); each turn counts as an
+        attempt to handle them, as each restart does."""
+        waiting = await self._store.inbox.begin_leftovers(chat_id, limit=limit)
         updates: list[JSON] = []
         given_up: list[int] = []
         for row in waiting:
@@ -115,7 +131,47 @@ class InboxService:
     def handled(self, update_id: int) -> None:
         """The update's handlers have all run (or failed, and the failure is kept): mark it soon, in a batch."""
         self._handled.append(update_id)
+        self._unmarked.add(update_id)
         self._start_flusher()
+
+    async def marked(self, update_ids: Iterable[int]) -> None:
+        """Wait until those of these updates that were reported handled are marked so in the store (a worker
+        lets go of a chat only then: whoever takes it next must not handle them again)."""
+        waiting = set(update_ids) & self._unmarked
+        while waiting:
+            if not self._handled and (self._flusher is None or self._flusher.done()):
+                return  # their batch was dropped with a cancelled flusher: handled again, idempotently
+            if self._progress is None:
+                self._progress = asyncio.get_running_loop().create_future()
+            self._start_flusher()
+            await asyncio.shield(self._progress)
+            waiting &= self._unmarked
+
+    def _marks_moved(self) -> None:
+        """Marks were stored, or the flusher stopped: whoever waits in `marked` looks again."""
+        if self._progress is not None:
+            if not self._progress.done():
+                self._progress.set_result(None)
+            self._progress = None
+
+    async def not_begun(self, update_ids: Sequence[int]) -> None:
+        """Updates of a worker's turn that it did not begin (it stopped, or one before them failed): not counted
+        as an attempt, so one poisonous update does not take the innocent ones after it down with it."""
+        await self._store.inbox.not_begun(update_ids)
+
+    async def waiting_chats(self, limit: int) -> list[int]:
+        """Chats with updates waiting, the longest-waiting first."""
+        return await self._store.inbox.waiting_chats(limit)
+
+    async def has_waiting(self, chat_id: int) -> bool:
+        return await self._store.inbox.has_waiting(chat_id)
+
+    async def fill_in_chats(self) -> int:
+        """Give their chat to waiting updates kept before the inbox recorded it (migration 0019), so that the
+        workers find them; returns how many."""
+        rows = await self._store.inbox.without_chat()
+        await self._store.inbox.set_chats((row.update_id, chat_of(json.loads(row.payload))) for row in rows)
+        return len(rows)
 
     def _start_flusher(self) -> asyncio.Task[None]:
         if self._flusher is None or self._flusher.done():
@@ -124,6 +180,12 @@ class InboxService:
         return self._flusher
 
     async def _flush(self) -> None:
+        try:
+            await self._flush_batches()
+        finally:
+            self._marks_moved()
+
+    async def _flush_batches(self) -> None:
         delay = 0.0
         while self._handled:
             if delay:
@@ -142,6 +204,8 @@ class InboxService:
                 delay = min(max(delay * 2, 0.1), 5.0)
             else:
                 delay = 0.0
+                self._unmarked.difference_update(batch)
+                self._marks_moved()
 
     async def settle(self, within_s: float = SETTLE_S) -> bool:
         """Wait until every update reported handled is marked so (before the store closes); False if the store
@@ -158,10 +222,11 @@ class InboxService:
         return True
 
     async def beat(self, now: datetime) -> None:
-        """The running bot's minute: the heartbeat `riverbot status` checks, and handled updates past the window
-        forgotten."""
+        """The running bot's minute: the heartbeat `riverbot status` checks, handled updates past the window
+        forgotten, and expired marks (cooldowns, albums answered: storage.marks) with them."""
         await record_heartbeat(self._store, now)
         await self.prune(now)
+        await self._store.marks.prune(now)
 
     async def prune(self, now: datetime) -> int:
         return await self._store.inbox.prune(now - KEEP_HANDLED)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bot.albums import Albums
 from bot.assessment import Assessments
 from bot.assistants import AssistantService
 from bot.backups import Backups
@@ -71,6 +72,8 @@ class Services:
     dispatch: DispatchService
     # One river, one file: a reach's dossier as a PDF.
     dossiers: Dossiers
+    # Which albums a chat was answered for already (one answer per album).
+    albums: Albums
 
     @classmethod
     def create(cls, settings: Settings, store: Store, locales: Locales | None = None) -> Services:
@@ -117,4 +120,5 @@ class Services:
             assistants=AssistantService(store, settings),
             dispatch=DispatchService(store, settings, problems),
             dossiers=Dossiers(store, settings, locales, tiles=drawn.tiles),
+            albums=Albums(store),
         )

@@ -28,10 +28,11 @@ from handlers import (
 )
 
 
-def register(app: Application) -> None:  # type: ignore[type-arg]
+def register(app: Application, *, with_jobs: bool = True) -> None:  # type: ignore[type-arg]
     """Wire every feature, in order. Everything is in one handler group, where the first matching handler wins:
     a private message that is not a command has one handler (the router), a command its CommandHandler (and the
-    fallback after them all), a button its CallbackQueryHandler; the order settles only overlaps among those."""
+    fallback after them all), a button its CallbackQueryHandler; the order settles only overlaps among those.
+    Then the jobs, unless `with_jobs` is False: a webhook worker schedules them only once it leads (bot/workers.py)."""
     members.register(app)  # membership changes and migrations, before anything reads the chat
     # Every private message and edit but a command: bot.routing decides between an open patrol, an open dialog,
     # the menu, a photo that starts a report and a short answer. Nothing else takes those, so it comes early.
@@ -56,4 +57,5 @@ def register(app: Application) -> None:  # type: ignore[type-arg]
     errors.register(app)
     # The jobs are wired here with the handlers (not in bot/app.py): their callbacks are handler code, and every
     # job, with its name and time, is in the one list of handlers/jobs.py.
-    jobs.schedule(app)
+    if with_jobs:
+        jobs.schedule(app)

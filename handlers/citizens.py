@@ -33,8 +33,7 @@ async def stranger_photo(update: Update, context: Context) -> None:
     person = await private_person(update, context)
     lang = person.language
     telegram_id = update.effective_user.id
-    album = message.media_group_id
-    answered = album is not None and album_answer(context.chat_data, "kept_albums", album) is not None
+    answered = await album_answer(context, message, "kept_albums") is not None
     count: int | None = None
     if await svc.citizens.room_for_photo(telegram_id):  # else not even downloaded: nothing to keep it for
         fetched = await download_photo(context, message, person_id=person.id, lang=lang)
@@ -44,8 +43,7 @@ async def stranger_photo(update: Update, context: Context) -> None:
         count = await svc.citizens.keep_photo(telegram_id, photo)
     if answered:
         return  # the album's first photo was answered; the rest are kept quietly
-    if album is not None:
-        note_album(context.chat_data, "kept_albums", album)
+    await note_album(context, message, "kept_albums")
     if count is None:
         await message.reply_text(svc.locales.t(lang, "citizens.too_many", max=MAX_PHOTOS))
         return

@@ -202,6 +202,10 @@ async def _notify_admins(context: Context, key: str, **params: object) -> None:
         # Errors carrying ids or texts differ every time: without a cap this would grow for the bot's lifetime.
         notices.clear()
     notices[signature] = now
+    # The memory above spares the store a write per repeat in this process; the store's mark is what other
+    # workers see.
+    if not await services(context).failures.first_notice(signature, ADMIN_NOTICE_INTERVAL_SECONDS):
+        return
     await _tell_admins(context, key, **params)
 
 

@@ -11,6 +11,7 @@ from telegram.ext import Application, CallbackQueryHandler, MessageHandler, filt
 
 from handlers.callbacks import answer_outdated
 from handlers.common import Context, private_person, services
+from handlers.media import first_of_album
 
 
 async def unknown_command(update: Update, context: Context) -> None:
@@ -26,17 +27,8 @@ async def stray_message(update: Update, context: Context) -> None:
     """A message no flow is waiting for (the router's STRAY): say so and point at /help."""
     message = update.effective_message
     assert message is not None
-    if message.media_group_id is not None:
-        # An album arrives as one message per photo: answer the album once, not once per photo.
-        answered: set[str] = (
-            context.chat_data.setdefault("answered_albums", set()) if context.chat_data is not None else set()
-        )
-        if message.media_group_id in answered:
-            return
-        answered.add(message.media_group_id)
-        if len(answered) > 50:
-            answered.clear()
-            answered.add(message.media_group_id)
+    if not await first_of_album(context, message, "answered_albums"):
+        return  # an album arrives as one message per photo: answer the album once, not once per photo
     person = await private_person(update, context)
     key = "fallback.stray_text" if message.text is not None else "fallback.stray_media"
     await message.reply_text(services(context).locales.t(person.language, key))

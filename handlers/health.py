@@ -1,4 +1,4 @@
-"""The bot's minute: a heartbeat for `riverbot status`, and the inbox's old entries forgotten."""
+"""The bot's minute: a heartbeat for `riverbot status`, and the inbox's old entries and expired marks forgotten."""
 
 from __future__ import annotations
 
@@ -8,5 +8,6 @@ from handlers.common import Context, services
 
 
 async def heartbeat(context: Context) -> None:
-    """Write the heartbeat `riverbot status` checks, and forget handled updates past the dedupe window."""
+    """Write the heartbeat `riverbot status` checks; forget handled updates past the dedupe window, and marks
+    past their expiry."""
     await services(context).inbox.beat(datetime.now(UTC))

@@ -49,6 +49,21 @@ def _seconds(value: float | timedelta) -> float:
     return value.total_seconds() if isinstance(value, timedelta) else float(value)
 
 
+async def read_update(app: Application, inbox: InboxService, raw: JSON) -> object | None:  # type: ignore[type-arg]
+    """What the Application handles for a kept update: a `LiveEdit` read straight from the JSON (most of a patrol
+    day's updates: no PTB objects built), else PTB's Update; None for one this PTB cannot read, which is kept as a
+    failed update (and done) so the rest go on."""
+    live = read_live_edit(raw)
+    if live is not None:
+        return live
+    try:
+        return Update.de_json(raw, app.bot)
+    except Exception:
+        logger.exception("unreadable update %s", raw.get("update_id"))
+        await inbox.unreadable(raw, traceback.format_exc())
+        return None
+
+
 class Intake:
     """The bot's getUpdates loop, with the inbox between Telegram and the update queue."""
 
@@ -62,8 +77,11 @@ class Intake:
         refused: Callable[[list[JSON], BaseException], Awaitable[None]] | None = None,
         backlog: Callable[[], int] | None = None,
         proxy: str = "",
+        handle_here: bool = True,
     ) -> None:
         self._app = app
+        #: False in front of webhook workers (bot/workers.py): updates are only kept, and the workers handle them
+        self._handle_here = handle_here
         #: " through the proxy …" in the lines that say getUpdates failed: the proxy is the usual suspect
         self._through = f" through the proxy {proxy}" if proxy else ""
         self._inbox = inbox
@@ -109,6 +127,8 @@ class Intake:
 
     async def queue_leftovers(self) -> None:
         """Queue what a crash or a stop left kept and unhandled, first and in order (webhook mode too)."""
+        if not self._handle_here:
+            return  # the workers find them in the inbox
         leftovers = await self._inbox.leftovers()
         if leftovers.updates:
             logger.warning("handling %d updates left from before the restart first", len(leftovers.updates))
@@ -139,22 +159,15 @@ class Intake:
         if self.refusing:
             logger.warning("the inbox keeps updates again")
         self.refusing = False
-        for raw in fresh:
-            await self._queue(raw)
+        if self._handle_here:
+            for raw in fresh:
+                await self._queue(raw)
         return True
 
     async def _queue(self, raw: JSON) -> None:
-        live = read_live_edit(raw)  # most of a patrol day's updates: read without building PTB's objects
-        if live is not None:
-            self._app.update_queue.put_nowait(live)
-            return
-        try:
-            update = Update.de_json(raw, self._app.bot)
-        except Exception:  # an update this PTB cannot read: kept as a failed update, the rest go on
-            logger.exception("unreadable update %s", raw.get("update_id"))
-            await self._inbox.unreadable(raw, traceback.format_exc())
-            return
-        self._app.update_queue.put_nowait(update)
+        update = await read_update(self._app, self._inbox, raw)
+        if update is not None:
+            self._app.update_queue.put_nowait(update)
 
     async def _get_updates(self, *, wait_s: int, limit: int = 100) -> list[JSON]:
         result = await self._app.bot.do_api_request(

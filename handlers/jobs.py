@@ -7,7 +7,7 @@ tests look jobs up by name (`job_queue.get_jobs_by_name`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from datetime import time
 
@@ -78,14 +78,24 @@ JOBS: tuple[Job, ...] = (
 )
 
 
-def schedule(app: Application) -> None:  # type: ignore[type-arg]
-    """Put every job of `JOBS` on the Application's JobQueue (none without one: PTB's job-queue extra missing)."""
+def _reporting(job: Job, ran: Callable[[str], Awaitable[None]]) -> JobCallback:
+    async def run(context: Context) -> None:
+        await job.callback(context)
+        await ran(job.name)
+
+    return run
+
+
+def schedule(app: Application, *, ran: Callable[[str], Awaitable[None]] | None = None) -> None:  # type: ignore[type-arg]
+    """Put every job of `JOBS` on the Application's JobQueue (none without one: PTB's job-queue extra missing).
+    `ran(name)` is awaited after each run that ends without an error (a webhook leader records it)."""
     queue = app.job_queue
     if queue is None:
         return
     settings: Settings = app.bot_data["settings"]
     for job in JOBS:
+        callback = job.callback if ran is None else _reporting(job, ran)
         if isinstance(job.when, Every):
-            queue.run_repeating(job.callback, interval=job.when.seconds, first=job.when.first, name=job.name)
+            queue.run_repeating(callback, interval=job.when.seconds, first=job.when.first, name=job.name)
         else:
-            queue.run_daily(job.callback, time=job.when.at(settings), name=job.name)
+            queue.run_daily(callback, time=job.when.at(settings), name=job.name)

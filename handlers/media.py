@@ -7,10 +7,8 @@ hears the same words when one is not an image, too large for the Bot API, or unr
 from __future__ import annotations
 
 import asyncio
-from collections.abc import MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from telegram import Message
 from telegram.error import BadRequest
@@ -22,9 +20,6 @@ from bot.problems import DraftPhoto
 from handlers.common import Context, services
 
 LIMIT_MB = photo_module.MAX_FILE_BYTES // (1024 * 1024)
-# The albums a chat's answers remember (one answer per album). An album's photos arrive within seconds of each
-# other, one after another in their chat, so the latest few are all that is ever asked about.
-ALBUMS_KEPT = 20
 
 
 class LocalFileMissing(RuntimeError):
@@ -99,21 +94,22 @@ async def fetch_photo(context: Context, person_id: int, lang: Language, message:
     return DraftPhoto(fetched.stored.photo_id, fetched.file_id, fetched.as_document, fetched.stored.info.gps)
 
 
-def album_answer(chat_data: MutableMapping[Any, Any] | None, key: str, media_group_id: str) -> object | None:
-    """What was noted (`note_album`) for this album in this chat under `key`; None: nothing yet."""
-    albums = chat_data.get(key) if chat_data is not None else None
-    return albums.get(media_group_id) if isinstance(albums, dict) else None
+async def first_of_album(context: Context, message: Message, kind: str) -> bool:
+    """Whether the message is not in an album, or is the first of its album to be answered under `kind` (the rest
+    are not answered again). Kept by bot.albums, so whichever worker takes the next photo knows."""
+    if message.media_group_id is None:
+        return True
+    return await services(context).albums.first(message.chat.id, kind, message.media_group_id)
 
 
-def note_album(chat_data: MutableMapping[Any, Any] | None, key: str, media_group_id: str, value: object = True) -> None:
-    """Note `value` for this album in this chat under `key`; only the latest ALBUMS_KEPT albums are kept, so a
-    chat that sends albums for years does not grow its memory with every one."""
-    if chat_data is None:
-        return
-    albums = chat_data.get(key)
-    if not isinstance(albums, dict):  # none yet (or the unbounded set an older version kept)
-        albums = chat_data[key] = {}
-    albums.pop(media_group_id, None)
-    albums[media_group_id] = value
-    while len(albums) > ALBUMS_KEPT:
-        del albums[next(iter(albums))]  # the oldest: a dict keeps the order of insertion
+async def album_answer(context: Context, message: Message, kind: str) -> str | None:
+    """What was noted (`note_album`) for the message's album under `kind`; None: nothing yet, or no album."""
+    if message.media_group_id is None:
+        return None
+    return await services(context).albums.answer(message.chat.id, kind, message.media_group_id)
+
+
+async def note_album(context: Context, message: Message, kind: str, value: str = "") -> None:
+    """Note `value` for the message's album under `kind` (nothing when it is no album)."""
+    if message.media_group_id is not None:
+        await services(context).albums.note(message.chat.id, kind, message.media_group_id, value)

@@ -56,7 +56,7 @@ from handlers.fieldwork import (
     sent_at,
     writing_report,
 )
-from handlers.media import album_answer, download_photo, note_album
+from handlers.media import download_photo, first_of_album
 from handlers.report import begin
 from handlers.sending import refused, tell_office_missed
 from handlers.todo import todo_command
@@ -453,11 +453,8 @@ async def _add_photo(
     lines = [svc.locales.t(lang, "patrol.photo_added", count=count)]
     if not fetched.as_document and count == 1:
         lines.append(svc.locales.t(lang, "patrol.compressed_hint"))
-    if message.media_group_id is not None:
-        # An album: one answer for the album, not one per photo.
-        if album_answer(context.chat_data, "patrol_albums", message.media_group_id) is not None:
-            return
-        note_album(context.chat_data, "patrol_albums", message.media_group_id)
+    if not await first_of_album(context, message, "patrol_albums"):
+        return  # an album: one answer for the album, not one per photo
     await message.reply_text("\n".join(lines))
 
 

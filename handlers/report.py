@@ -53,7 +53,7 @@ from handlers.common import Context, services
 from handlers.dialogs import flow
 from handlers.fieldwork import category_name, far_note, labels, nearby_label, resting_keyboard, sent_at
 from handlers.maps import send_problem_map
-from handlers.media import Fetched, album_answer, download_photo, note_album
+from handlers.media import Fetched, album_answer, download_photo, first_of_album, note_album
 from handlers.problems import announce_new
 from handlers.ui import ButtonHandler, buttons, paged, show
 from storage.records import DialogRecord
@@ -193,10 +193,7 @@ async def _add_photo(
         await message.reply_text(_t(context, lang, "report.photos_done_already"))
         return
     if refusal is Refusal.TOO_MANY_PHOTOS:
-        album = message.media_group_id
-        if album is None or album_answer(context.chat_data, "report_albums_full", album) is None:
-            if album is not None:
-                note_album(context.chat_data, "report_albums_full", album)
+        if await first_of_album(context, message, "report_albums_full"):
             await message.reply_text(_t(context, lang, "report.too_many_photos", max=MAX_PHOTOS))
         return
     if fetched is None:
@@ -220,19 +217,18 @@ async def _add_photo(
         [(_p(context, lang, "report.photos_done"), ReportPhotosDone().pack())],
         [(_p(context, lang, "common.cancel"), ReportCancel().pack())],
     )
-    shown = album_answer(context.chat_data, "report_albums", message.media_group_id) if message.media_group_id else None
-    if isinstance(shown, int):
+    shown = await album_answer(context, message, "report_albums")
+    if shown is not None and shown.isdigit():
         # The rest of an album updates the one answer instead of adding one per photo.
         try:
             await context.bot.edit_message_text(
-                "\n".join(lines), chat_id=message.chat.id, message_id=shown, reply_markup=markup
+                "\n".join(lines), chat_id=message.chat.id, message_id=int(shown), reply_markup=markup
             )
             return
         except BadRequest:
             pass
     sent = await message.reply_text("\n".join(lines), reply_markup=markup)
-    if message.media_group_id:
-        note_album(context.chat_data, "report_albums", message.media_group_id, sent.message_id)
+    await note_album(context, message, "report_albums", str(sent.message_id))
 
 
 # -- the steps --------------------------------------------------------------------------------------------

@@ -62,7 +62,7 @@ async def summary_command(update: Update, context: Context, actor: Actor, messag
         area = await svc.chats.bound_area(chat.id)
         if area is None:
             return
-        asked = svc.delivery.ask_in_group(chat.id, update.effective_user.id if update.effective_user else 0)
+        asked = await svc.delivery.ask_in_group(chat.id, update.effective_user.id if update.effective_user else 0)
         if asked.tell_wait_minutes is not None:
             await message.reply_text(
                 svc.locales.t(actor.language, "summary.cooldown", minutes=asked.tell_wait_minutes)

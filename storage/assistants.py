@@ -185,11 +185,11 @@ async def walked_counts(
         area += " AND pa.person_id = :chief"
         params["chief"] = chief_id
     rows = await store.fetchall(
-        "SELECT r.area_id, pa.person_id, c.name, pa.walked_by, h.name, count(*), sum(pa.valid = 1)"
+        "SELECT r.area_id, pa.person_id, c.name, pa.walked_by, h.name, count(*), count(*) FILTER (WHERE pa.valid = 1)"
         " FROM patrols pa JOIN reaches r ON r.id = pa.reach_id JOIN people c ON c.id = pa.person_id"
         " JOIN people h ON h.id = pa.walked_by"
         " WHERE pa.walked_by IS NOT NULL AND pa.status = 'finished' AND pa.started_at >= :s AND pa.started_at < :e"
-        f"{area} GROUP BY r.area_id, pa.person_id, pa.walked_by ORDER BY r.area_id, c.name, h.name",
+        f"{area} GROUP BY r.area_id, pa.person_id, c.name, pa.walked_by, h.name ORDER BY r.area_id, c.name, h.name",
         params,
     )
     return [WalkedCount(r[0], r[1], r[2], r[3], r[4], int(r[5]), int(r[6] or 0)) for r in rows]

@@ -13,6 +13,7 @@ every worker process. Reads run beside writes on both, without waiting.
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import sqlite3
 from abc import ABC, abstractmethod
@@ -327,6 +328,21 @@ async def _init_connection(raw: asyncpg.Connection) -> None:
     await raw.set_type_codec("numeric", encoder=str, decoder=_numeric, schema="pg_catalog", format="text")
 
 
+def id_set(dialect: Dialect, placeholder: str = "?") -> str:
+    """A set of ids passed as one parameter, for `x IN <this>`: one statement however many ids, and one plan.
+    SQLite reads the ids from a JSON array, PostgreSQL from an array; give the parameter `ids_param(...)`."""
+    if dialect == "postgresql":
+        return f"(SELECT unnest(CAST({placeholder} AS BIGINT[])))"
+    return f"(SELECT value FROM json_each({placeholder}))"
+
+
+def ids_param(dialect: Dialect, ids: Iterable[int]) -> str | list[int]:
+    """The parameter for `id_set`."""
+    if dialect == "postgresql":
+        return [int(i) for i in ids]
+    return json.dumps([int(i) for i in ids])
+
+
 def is_postgres_url(target: str | Path) -> bool:
     return isinstance(target, str) and target.startswith(("postgresql://", "postgres://"))
 
@@ -340,6 +356,10 @@ def sqlite_path(target: str | Path) -> Path:
     if target.startswith("sqlite://"):
         raise ValueError(f"not a SQLite URL with a path: {target!r} (write sqlite:///path/to/file)")
     return Path(target)
+
+
+# A constraint said no (unique, foreign key, check, or an append-only trigger), whichever engine.
+INTEGRITY_ERRORS: tuple[type[Exception], ...] = (sqlite3.IntegrityError, asyncpg.IntegrityConstraintViolationError)
 
 
 def is_unique_violation(exc: BaseException) -> bool:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -14,6 +14,19 @@ if TYPE_CHECKING:
 
 # SQLite's limit on bound parameters is 32766 since 3.32; a getUpdates answer holds at most 100 updates.
 _CHUNK = 500
+# The channel a PostgreSQL inbox announces new updates on (the payload: their chat), for the webhook workers
+# (bot/workers.py) that LISTEN on it. Sent inside the keeping transaction, so it is delivered at its COMMIT.
+CHANNEL = "riverbot_inbox"
+_NO_LIMIT = 2**31 - 1
+
+
+@dataclass(frozen=True)
+class Kept:
+    """An update to keep: its id, its chat (the per-chat order's key) and its JSON."""
+
+    update_id: int
+    chat_id: int
+    payload: str
 
 
 @dataclass(frozen=True)
@@ -36,8 +49,11 @@ class InboxFigures:
 class Inbox:
     def __init__(self, store: Store) -> None:
         self._store = store
+        # Called with the chats of updates just kept, after the commit: how workers in this process hear of them
+        # where the database has no LISTEN (SQLite, the one-process case).
+        self.listeners: list[Callable[[set[int]], None]] = []
 
-    async def take(self, updates: Sequence[tuple[int, str]]) -> set[int]:
+    async def take(self, updates: Sequence[Kept]) -> set[int]:
         """Keep the updates not seen before, in one transaction; returns the ids that were new.
 
         An id already in the inbox is a second delivery (Telegram sends again what was not confirmed), or one
@@ -45,7 +61,7 @@ class Inbox:
         """
         if not updates:
             return set()
-        ids = [u for u, _ in updates]
+        ids = [u.update_id for u in updates]
         now = utc_now()
         async with self._store.atomic() as conn:
             seen: set[int] = set()
@@ -54,12 +70,21 @@ class Inbox:
                 marks = ",".join("?" * len(chunk))
                 rows = await conn.fetchall(f"SELECT update_id FROM inbox WHERE update_id IN ({marks})", chunk)
                 seen.update(int(r[0]) for r in rows)
-            fresh = [(u, now, payload) for u, payload in updates if u not in seen]
+            fresh = [(u.update_id, now, u.payload, u.chat_id) for u in updates if u.update_id not in seen]
+            chats = {u.chat_id for u in updates if u.update_id not in seen}
             if fresh:
                 await conn.executemany(
-                    "INSERT OR IGNORE INTO inbox (update_id, received_at, payload) VALUES (?, ?, ?)", fresh
+                    "INSERT INTO inbox (update_id, received_at, payload, chat_id) VALUES (?, ?, ?, ?)"
+                    " ON CONFLICT (update_id) DO NOTHING",
+                    fresh,
                 )
-        return {u for u, _, _ in fresh}
+            if conn.dialect == "postgresql":
+                for chat in sorted(chats):
+                    await conn.execute("SELECT pg_notify(?, ?)", (CHANNEL, str(chat)))
+        if chats:
+            for listener in self.listeners:
+                listener(chats)
+        return {u for u, _, _, _ in fresh}
 
     async def mark_done(self, update_ids: Iterable[int]) -> None:
         """Handled: the payload is dropped, the id kept for a while to recognise a second delivery."""
@@ -70,14 +95,64 @@ class Inbox:
                 "UPDATE inbox SET done_at = ?, payload = NULL WHERE update_id = ? AND done_at IS NULL", rows
             )
 
-    async def begin_leftovers(self) -> list[Waiting]:
-        """Updates fetched and not handled, oldest first, each counted as one more attempt to handle it."""
+    async def begin_leftovers(self, chat_id: int | None = None, *, limit: int | None = None) -> list[Waiting]:
+        """Updates fetched and not handled, oldest first, each counted as one more attempt to handle it: all of
+        them, or (a worker's turn at one chat) the first `limit` of one chat's."""
+        params: tuple[int, ...]
+        if chat_id is None:
+            where, params = "done_at IS NULL", ()
+        else:
+            # The inner SELECT walks index inbox_waiting_by_chat.
+            where = (
+                "update_id IN (SELECT update_id FROM inbox WHERE chat_id = ? AND done_at IS NULL"
+                " ORDER BY update_id LIMIT ?)"
+            )
+            params = (chat_id, _NO_LIMIT if limit is None else limit)
         async with self._store.atomic() as conn:
-            await conn.execute("UPDATE inbox SET attempts = attempts + 1 WHERE done_at IS NULL")
+            await conn.execute(f"UPDATE inbox SET attempts = attempts + 1 WHERE {where}", params)
             rows = await conn.fetchall(
-                "SELECT update_id, payload, attempts FROM inbox WHERE done_at IS NULL ORDER BY update_id"
+                f"SELECT update_id, payload, attempts FROM inbox WHERE {where} ORDER BY update_id", params
             )
         return [Waiting(int(r[0]), str(r[1]), int(r[2])) for r in rows]
+
+    async def not_begun(self, update_ids: Sequence[int]) -> None:
+        """Taken with a turn (`begin_leftovers`) but not begun: the attempt they were charged is taken back."""
+        if update_ids:
+            marks = ",".join("?" * len(update_ids))
+            await self._store.execute(
+                f"UPDATE inbox SET attempts = attempts - 1 WHERE update_id IN ({marks})"
+                " AND done_at IS NULL AND attempts > 0",
+                list(update_ids),
+            )
+
+    async def waiting_chats(self, limit: int) -> list[int]:
+        """Chats with updates waiting, the longest-waiting first (at most `limit`)."""
+        rows = await self._store.fetchall(
+            "SELECT chat_id FROM inbox WHERE done_at IS NULL AND chat_id IS NOT NULL"
+            " GROUP BY chat_id ORDER BY min(update_id) LIMIT ?",
+            (limit,),
+        )
+        return [int(r[0]) for r in rows]
+
+    async def has_waiting(self, chat_id: int) -> bool:
+        row = await self._store.fetchone(
+            "SELECT 1 FROM inbox WHERE chat_id = ? AND done_at IS NULL LIMIT 1", (chat_id,)
+        )
+        return row is not None
+
+    async def without_chat(self) -> list[Waiting]:
+        """Waiting updates kept before the inbox had chats (migration 0019), for `set_chats`."""
+        rows = await self._store.fetchall(
+            "SELECT update_id, payload, attempts FROM inbox WHERE done_at IS NULL AND chat_id IS NULL"
+            " ORDER BY update_id"
+        )
+        return [Waiting(int(r[0]), str(r[1]), int(r[2])) for r in rows]
+
+    async def set_chats(self, chats: Iterable[tuple[int, int]]) -> None:
+        """(update id, chat id) for updates kept without their chat."""
+        rows = [(chat_id, update_id) for update_id, chat_id in chats]
+        if rows:
+            await self._store.executemany("UPDATE inbox SET chat_id = ? WHERE update_id = ?", rows)
 
     async def prune(self, done_before: datetime) -> int:
         """Forget handled updates done before the cut-off; returns how many."""

@@ -29,6 +29,13 @@ WRITE_ATTEMPTS = 5
 # or None, attempts so far).
 _Queued = tuple[tuple[Any, ...], datetime, asyncio.Future[None] | None, int]
 
+# A patrol's last activity only moves forward (updates can arrive out of order). A CASE rather than SQLite's
+# two-argument max(), which PostgreSQL spells GREATEST: one statement for both engines.
+_TOUCH = (
+    "UPDATE patrols SET last_activity_at = CASE WHEN last_activity_at >= :at THEN last_activity_at ELSE :at END,"
+    " updated_at = :now WHERE id = :id"
+)
+
 
 def _signed(value: int) -> int:
     """SQLite integers are signed 64-bit: store an unsigned 64-bit hash as its two's complement."""
@@ -262,6 +269,11 @@ class Patrols:
     message, asks for it. Every write here keeps the cache right: a track point (queued or committed) moves the
     cached `last_activity_at` on, anything else drops the entry; writes by another process are seen within
     `CACHE_SECONDS`.
+
+    A shared store (several workers: `Store.shared`) neither caches open patrols nor writes behind: the next
+    update may go to another worker, which must find the patrol opened here and every point stored, and a worker
+    killed after answering must not take queued points with it. Points still go in batches, of whatever this
+    worker's concurrent updates bring at once.
     """
 
     CACHE_SECONDS = 30.0
@@ -333,8 +345,8 @@ class Patrols:
 
     async def open_for(self, person_id: int) -> PatrolRecord | None:
         # Inside a transaction, read through it (its own writes count) and cache nothing: it may roll back.
-        in_transaction = self._store.in_transaction()
-        cached = None if in_transaction else self._open.get(person_id)
+        uncached = self._store.shared or self._store.in_transaction()
+        cached = None if uncached else self._open.get(person_id)
         if cached is not None and time.monotonic() - cached[0] < self.CACHE_SECONDS:
             if cached[1] is None or not self._unsettled:
                 return cached[1]
@@ -348,7 +360,7 @@ class Patrols:
             "SELECT * FROM patrols WHERE COALESCE(walked_by, person_id) = ? AND status = 'open'", (person_id,)
         )
         patrol = None if row is None else self._with_queued(_patrol(row))
-        if not in_transaction and generation == self._generation:
+        if not uncached and generation == self._generation:
             if len(self._open) > 50_000:
                 self._open.clear()
                 self._owner.clear()
@@ -422,13 +434,14 @@ class Patrols:
         is committed with the next batch. Reads here see it: `open_for` counts it in `last_activity_at`;
         `by_id`, `open_patrols`, `recent_for_person`, `points`, `point_count` and `drain` (finish, shutdown) first
         wait for every point queued before them. If its batch fails, it is tried again, and given up (logged
-        with its data) only after WRITE_ATTEMPTS. When MAX_BEHIND points are waiting already (a slow disk), live
-        points wait for their commit too. Any other point returns once committed, or raises what kept it from
-        being committed (and its update goes to the error handler, as before).
+        with its data) only after WRITE_ATTEMPTS. When MAX_BEHIND points are waiting already (a slow disk), or
+        the store is shared with other workers, live points wait for their commit too. Any other point returns
+        once committed, or raises what kept it from being committed (and its update goes to the error handler,
+        as before).
         """
         loop = asyncio.get_running_loop()
         waiter: asyncio.Future[None] | None = None
-        if source != "live" or len(self._pending) >= MAX_BEHIND:
+        if source != "live" or self._store.shared or len(self._pending) >= MAX_BEHIND:
             waiter = loop.create_future()
         self._pending.append(((patrol_id, to_db_time(at), lat, lon, accuracy_m, source), at, waiter, 0))
         self._queued += 1
@@ -456,14 +469,14 @@ class Patrols:
             try:
                 async with self._store.atomic() as conn:
                     await conn.executemany(
-                        "INSERT OR IGNORE INTO patrol_points (patrol_id, at, lat, lon, accuracy_m, source)"
-                        " VALUES (?, ?, ?, ?, ?, ?)",
+                        "INSERT INTO patrol_points (patrol_id, at, lat, lon, accuracy_m, source)"
+                        " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                         [row for row, _, _, _ in batch],
                     )
                     now = utc_now()
                     await conn.executemany(
-                        "UPDATE patrols SET last_activity_at = max(last_activity_at, ?), updated_at = ? WHERE id = ?",
-                        [(to_db_time(at), now, patrol_id) for patrol_id, at in latest.items()],
+                        _TOUCH,
+                        [{"at": to_db_time(at), "now": now, "id": patrol_id} for patrol_id, at in latest.items()],
                     )
             except BaseException as exc:
                 self._forget()  # whatever a failed (or cancelled) batch left behind: read the patrols afresh
@@ -537,8 +550,8 @@ class Patrols:
     async def touch(self, patrol_id: int, at: datetime) -> None:
         self._forget(patrol_id=patrol_id)
         await self._store.execute(
-            "UPDATE patrols SET last_activity_at = max(last_activity_at, ?), updated_at = ? WHERE id = ?",
-            (to_db_time(at), utc_now(), patrol_id),
+            _TOUCH,
+            {"at": to_db_time(at), "now": utc_now(), "id": patrol_id},
         )
         self._written(patrol_id=patrol_id)
 
@@ -623,8 +636,8 @@ class Patrols:
                 ),
             )
             await conn.execute(
-                "UPDATE patrols SET last_activity_at = max(last_activity_at, ?), updated_at = ? WHERE id = ?",
-                (to_db_time(sent_at), utc_now(), patrol_id),
+                _TOUCH,
+                {"at": to_db_time(sent_at), "now": utc_now(), "id": patrol_id},
             )
         self._written(patrol_id=patrol_id)
 
@@ -657,8 +670,8 @@ class Patrols:
                 ),
             )
             await conn.execute(
-                "UPDATE patrols SET last_activity_at = max(last_activity_at, ?), updated_at = ? WHERE id = ?",
-                (to_db_time(media.sent_at), utc_now(), patrol_id),
+                _TOUCH,
+                {"at": to_db_time(media.sent_at), "now": utc_now(), "id": patrol_id},
             )
             count = await conn.fetchval("SELECT count(*) FROM patrol_media WHERE patrol_id = ?", (patrol_id,))
         self._written(patrol_id=patrol_id)
@@ -701,8 +714,8 @@ class Patrols:
             if kind == "problem" and added:
                 await conn.execute("UPDATE patrols SET problem_count = problem_count + 1 WHERE id = ?", (patrol_id,))
             await conn.execute(
-                "UPDATE patrols SET last_activity_at = max(last_activity_at, ?), updated_at = ? WHERE id = ?",
-                (to_db_time(at), utc_now(), patrol_id),
+                _TOUCH,
+                {"at": to_db_time(at), "now": utc_now(), "id": patrol_id},
             )
         self._written(patrol_id=patrol_id)
 

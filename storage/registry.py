@@ -22,6 +22,7 @@ from storage.records import (
 )
 
 if TYPE_CHECKING:
+    from storage.engine import Dialect
     from storage.store import Store
 
 
@@ -53,7 +54,8 @@ class Areas:
                     "INSERT INTO areas (code, name_zh, name_en, created_at, updated_at) VALUES (?, ?, ?, ?, ?)"
                     " ON CONFLICT (code) DO UPDATE SET name_zh = excluded.name_zh, name_en = excluded.name_en,"
                     "  updated_at = excluded.updated_at"
-                    " WHERE areas.name_zh IS NOT excluded.name_zh OR areas.name_en IS NOT excluded.name_en",
+                    " WHERE areas.name_zh IS DISTINCT FROM excluded.name_zh"
+                    " OR areas.name_en IS DISTINCT FROM excluded.name_en",
                     (code, name_zh, name_en, now, now),
                 )
             ) > 0
@@ -97,6 +99,24 @@ class ReachValues:
     bbox: tuple[float, float, float, float] | None
 
 
+def boxes_in_sql(dialect: Dialect, *, geometry: bool) -> str:
+    """The window query over reach_boxes, as each engine's index answers it. SQLite's R*Tree takes the four
+    comparisons; PostgreSQL's GiST index takes `&&` on the box expression it indexes, whose comparisons allow a
+    millionth of a degree, so the exact four follow it."""
+    meets = "b.max_lat >= :min_lat AND b.min_lat <= :max_lat AND b.max_lon >= :min_lon AND b.min_lon <= :max_lon"
+    if dialect == "postgresql":
+        meets = (
+            "box(point(b.min_lon, b.min_lat), point(b.max_lon, b.max_lat))"
+            " && box(point(:min_lon, :min_lat), point(:max_lon, :max_lat))"
+            f" AND {meets}"
+        )
+    return (
+        f"SELECT b.id, b.min_lat, b.min_lon, b.max_lat, b.max_lon, {'r.geometry' if geometry else 'NULL'}"
+        f" FROM reach_boxes b {'JOIN reaches r ON r.id = b.id' if geometry else ''}"
+        f" WHERE {meets}"
+    )
+
+
 class Reaches:
     def __init__(self, store: Store) -> None:
         self._store = store
@@ -119,14 +139,12 @@ class Reaches:
         self, min_lat: float, min_lon: float, max_lat: float, max_lon: float, *, geometry: bool
     ) -> list[tuple[int, float, float, float, float, str | None]]:
         """(id, min_lat, min_lon, max_lat, max_lon, geometry) of the reaches whose bounding box meets this one, by
-        the R*Tree (reach_boxes; its boxes are rounded outwards to 32-bit floats, so they hold the reaches' own).
-        With `geometry`, each reach's GeoJSON comes along, which saves a query when the window holds few; without,
-        it is None (read with `geometries` for the few to measure)."""
+        the spatial index (reach_boxes; SQLite's R*Tree rounds its boxes outwards to 32-bit floats, so they hold
+        the reaches' own). With `geometry`, each reach's GeoJSON comes along, which saves a query when the window
+        holds few; without, it is None (read with `geometries` for the few to measure)."""
         rows = await self._store.fetchall(
-            f"SELECT b.id, b.min_lat, b.min_lon, b.max_lat, b.max_lon, {'r.geometry' if geometry else 'NULL'}"
-            f" FROM reach_boxes b {'JOIN reaches r ON r.id = b.id' if geometry else ''}"
-            " WHERE b.max_lat >= ? AND b.min_lat <= ? AND b.max_lon >= ? AND b.min_lon <= ?",
-            (min_lat, max_lat, min_lon, max_lon),
+            boxes_in_sql(self._store.dialect, geometry=geometry),
+            {"min_lat": min_lat, "min_lon": min_lon, "max_lat": max_lat, "max_lon": max_lon},
         )
         return [(int(r[0]), r[1], r[2], r[3], r[4], r[5]) for r in rows]
 
@@ -203,11 +221,11 @@ class Reaches:
         plain_columns = ("name_zh", "name_en", "area_id", "level", "length_km", "tags")
         update = ", ".join(
             [f"{c} = excluded.{c}" for c in plain_columns]
-            + [f"{c} = CASE WHEN :keep THEN reaches.{c} ELSE excluded.{c} END" for c in geometry_columns]
+            + [f"{c} = CASE WHEN :keep = 1 THEN reaches.{c} ELSE excluded.{c} END" for c in geometry_columns]
         )
         differs = " OR ".join(
-            [f"reaches.{c} IS NOT excluded.{c}" for c in plain_columns]
-            + ["(NOT :keep AND reaches.geometry IS NOT excluded.geometry)"]
+            [f"reaches.{c} IS DISTINCT FROM excluded.{c}" for c in plain_columns]
+            + ["(:keep = 0 AND reaches.geometry IS DISTINCT FROM excluded.geometry)"]
         )
         async with self._store.atomic() as conn:
             changed = (
@@ -566,6 +584,6 @@ class Meta:
         await self._store.execute(
             "INSERT INTO meta (key, value, updated_at) VALUES (?, ?, ?)"
             " ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at"
-            " WHERE meta.value IS NOT excluded.value",
+            " WHERE meta.value IS DISTINCT FROM excluded.value",
             (key, value, utc_now()),
         )

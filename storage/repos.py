@@ -21,7 +21,7 @@ _PERSON_COLUMNS = (
     " WHERE r.person_id = p.id) AS roles,"
     " EXISTS (SELECT 1 FROM registrations g WHERE g.person_id = p.id AND g.status = 'pending') AS pending,"
     # An admin's office scope (no rows: the whole county); read with the person, by the table's primary key.
-    " (SELECT group_concat(s.area_id) FROM admin_scopes s WHERE s.person_id = p.id) AS scope"
+    " (SELECT group_concat(CAST(s.area_id AS TEXT), ',') FROM admin_scopes s WHERE s.person_id = p.id) AS scope"
 )
 
 
@@ -67,7 +67,8 @@ class People:
     """People and roles. Lookups by Telegram id are cached: one runs for every update a person sends.
 
     Every write here drops what it may have changed from the cache; writes by another process (the command
-    line) are seen within `CACHE_SECONDS`.
+    line) are seen within `CACHE_SECONDS`. A shared store (several workers: `Store.shared`) caches nothing: a
+    role granted through one worker must count in the next update, whichever worker takes it.
     """
 
     CACHE_SECONDS = 30.0
@@ -87,8 +88,8 @@ class People:
 
     async def by_telegram_id(self, telegram_id: int) -> PersonRecord | None:
         # Inside a transaction, read through it (its own writes count) and cache nothing: it may roll back.
-        in_transaction = self._store.in_transaction()
-        cached = None if in_transaction else self._cache.get(telegram_id)
+        uncached = self._store.shared or self._store.in_transaction()
+        cached = None if uncached else self._cache.get(telegram_id)
         if cached is not None and time.monotonic() - cached[0] < self.CACHE_SECONDS:
             return cached[1]
         generation = self._generation
@@ -98,7 +99,7 @@ class People:
         if row is None:
             return None
         person = _person(row)
-        if not in_transaction and generation == self._generation:
+        if not uncached and generation == self._generation:
             if len(self._cache) > 50_000:
                 self._cache.clear()
             self._cache[telegram_id] = (time.monotonic(), person)
@@ -236,7 +237,7 @@ class People:
         changed = (
             await self._store.execute(
                 "UPDATE people SET name = ?, phone = ?, home_area_id = ?, updated_at = ? WHERE id = ?"
-                " AND (name IS NOT ? OR phone IS NOT ? OR home_area_id IS NOT ?)",
+                " AND (name IS DISTINCT FROM ? OR phone IS DISTINCT FROM ? OR home_area_id IS DISTINCT FROM ?)",
                 (name, phone, home_area_id, utc_now(), person_id, name, phone, home_area_id),
             )
             > 0
@@ -319,8 +320,8 @@ class People:
             )
             # The office scopes join (the primary key holds each area once).
             await conn.execute(
-                "INSERT OR IGNORE INTO admin_scopes (person_id, area_id)"
-                " SELECT ?, area_id FROM admin_scopes WHERE person_id = ?",
+                "INSERT INTO admin_scopes (person_id, area_id)"
+                " SELECT ?, area_id FROM admin_scopes WHERE person_id = ? ON CONFLICT DO NOTHING",
                 (own_id, placeholder_id),
             )
             await conn.execute("DELETE FROM admin_scopes WHERE person_id = ?", (placeholder_id,))
@@ -340,6 +341,14 @@ class People:
 
     async def _references(self) -> list[tuple[str, str]]:
         """Every (table, column) with a foreign key to people.id."""
+        if self._store.dialect == "postgresql":
+            rows = await self._store.fetchall(
+                "SELECT c.conrelid::regclass::text, a.attname FROM pg_constraint c"
+                " JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1]"
+                " WHERE c.contype = 'f' AND c.confrelid = 'people'::regclass"
+                " AND array_length(c.conkey, 1) = 1 ORDER BY 1, 2"
+            )
+            return [(str(r[0]).strip('"'), str(r[1])) for r in rows]
         tables = await self._store.fetchall("SELECT name FROM sqlite_master WHERE type = 'table'")
         found: list[tuple[str, str]] = []
         for (table,) in tables:
@@ -384,7 +393,12 @@ class People:
         """People whose name, phone or username contains `text` (all when empty), and how many match in all;
         with `areas`, only people of those areas (`in_areas`)."""
         pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        where = "WHERE (p.name LIKE ? ESCAPE '\\' OR p.phone LIKE ? ESCAPE '\\' OR p.username LIKE ? ESCAPE '\\')"
+        # SQLite's LIKE ignores ASCII case; PostgreSQL's ILIKE is the same search.
+        like = "LIKE" if self._store.dialect == "sqlite" else "ILIKE"
+        where = (
+            f"WHERE (p.name {like} ? ESCAPE '\\' OR p.phone {like} ? ESCAPE '\\'"
+            f" OR p.username {like} ? ESCAPE '\\')"
+        )
         params: tuple[object, ...] = (pattern, pattern, pattern)
         if areas is not None:
             clause, more = _in_areas(areas)
@@ -522,7 +536,11 @@ class Chats:
             )
             # The new id is a new chats row, so chat_bindings' ON UPDATE CASCADE never fires: move the binding by
             # hand. One the new id already has (bound after the upgrade) is the newer choice and is kept.
-            await conn.execute("UPDATE OR IGNORE chat_bindings SET chat_id = ? WHERE chat_id = ?", (new_id, old_id))
+            await conn.execute(
+                "UPDATE chat_bindings SET chat_id = ? WHERE chat_id = ?"
+                " AND NOT EXISTS (SELECT 1 FROM chat_bindings WHERE chat_id = ?)",
+                (new_id, old_id, new_id),
+            )
             await conn.execute("DELETE FROM chat_bindings WHERE chat_id = ?", (old_id,))
 
 
@@ -543,7 +561,8 @@ class FailedUpdates:
         """Open failures of this person with exactly this error (the same bug hit again and again)."""
         return int(
             await self._store.fetchval(
-                "SELECT count(*) FROM failed_updates WHERE resolved_at IS NULL AND user_id IS ? AND error = ?",
+                "SELECT count(*) FROM failed_updates"
+                " WHERE resolved_at IS NULL AND user_id IS NOT DISTINCT FROM ? AND error = ?",
                 (user_id, error),
             )
         )
@@ -565,8 +584,10 @@ class FailedUpdates:
         """Write `size` bytes and take them back in one committed transaction: raises what a full disk or a
         read-only database raises. The commit writes the pages to the WAL, so a real full disk shows too."""
         async with self._store.atomic() as conn:
+            # zeroblob() is SQLite's; PostgreSQL stores the same number of bytes of text.
+            filler = "zeroblob(?)" if conn.dialect == "sqlite" else "repeat(' ', CAST(? AS INTEGER))"
             probe_id = await conn.insert(
-                "INSERT INTO failed_updates (payload, error, created_at, resolved_at) VALUES (zeroblob(?), '', ?, ?)",
+                f"INSERT INTO failed_updates (payload, error, created_at, resolved_at) VALUES ({filler}, '', ?, ?)",
                 (size, utc_now(), utc_now()),
             )
             await conn.execute("DELETE FROM failed_updates WHERE id = ?", (probe_id,))

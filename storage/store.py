@@ -35,6 +35,7 @@ from storage.engine import (
 )
 from storage.inbox import Inbox
 from storage.kept import KeptReports
+from storage.marks import Marks
 from storage.migrate import (
     BeforeMigrating,
     Migration,
@@ -110,11 +111,20 @@ def check_database_file(path: Path) -> None:
 
 
 class Store:
-    """The only way to the database. Repositories (`store.people`, `store.chats`, …) hold the SQL."""
+    """The only way to the database. Repositories (`store.people`, `store.chats`, …) hold the SQL.
 
-    def __init__(self, engine: Engine) -> None:
+    `shared`: other processes take updates on this same database (always so on PostgreSQL; on SQLite only when
+    asked, as tests of several workers do). Then nothing that decides behaviour is kept in this process between
+    calls: the people and open-patrol caches are not used, and a write the caller does not wait for (a live
+    location's track point) is committed before the call returns, so that the next worker sees it. Alone on a
+    SQLite file, the caches stay: another process there is the command line, seen within their CACHE_SECONDS.
+    docs/workers-state.md lists every piece of state and what became of it.
+    """
+
+    def __init__(self, engine: Engine, *, shared: bool | None = None) -> None:
         self.engine = engine
         self.dialect: Dialect = engine.dialect
+        self.shared: bool = engine.dialect == "postgresql" if shared is None else shared
         self.schema_version = 0
         self.people = People(self)
         self.chats = Chats(self)
@@ -137,6 +147,7 @@ class Store:
         self.inbox = Inbox(self)
         self.retention = Retention(self)
         self.kept_reports = KeptReports(self)
+        self.marks = Marks(self)
 
     @property
     def path(self) -> Path:
@@ -154,13 +165,16 @@ class Store:
         migrations: Sequence[Migration] | None = None,
         before_migrating: BeforeMigrating | None = None,
         verify: bool = False,
+        shared: bool | None = None,
     ) -> Self:
         """Open (creating if needed) and migrate the database at `target`: a SQLite file's path or `sqlite:///`
         URL, or a `postgresql://` URL. `before_migrating` (a backup) runs before a migration changes an existing
         schema. `verify` runs SQLite's quick check first (the bot's start and `migrate`), so a damaged file is
-        refused before anything is written to it."""
+        refused before anything is written to it. `shared` (see the class): None for the engine's own answer."""
         if is_postgres_url(target):
-            return await cls._open_postgres(str(target), migrations=migrations, before_migrating=before_migrating)
+            return await cls._open_postgres(
+                str(target), migrations=migrations, before_migrating=before_migrating, shared=shared
+            )
         path = sqlite_path(target)
         path.parent.mkdir(parents=True, exist_ok=True)
         writer: aiosqlite.Connection | None = None
@@ -183,13 +197,18 @@ class Store:
             if writer is not None:
                 await writer.close()
             raise
-        store = cls(SqliteEngine(path, writer, reader))
+        store = cls(SqliteEngine(path, writer, reader), shared=shared)
         store.schema_version = version
         return store
 
     @classmethod
     async def _open_postgres(
-        cls, url: str, *, migrations: Sequence[Migration] | None, before_migrating: BeforeMigrating | None
+        cls,
+        url: str,
+        *,
+        migrations: Sequence[Migration] | None,
+        before_migrating: BeforeMigrating | None,
+        shared: bool | None,
     ) -> Self:
         engine = await PostgresEngine.connect(url)
         try:
@@ -199,7 +218,7 @@ class Store:
         except BaseException:
             await engine.close()
             raise
-        store = cls(engine)
+        store = cls(engine, shared=shared)
         store.schema_version = version
         return store
 

@@ -176,9 +176,11 @@ class Summaries:
         # the index's own condition, lets SQLite use it), kept apart: left to itself the planner walks every
         # problem in area order for the window. Numbered per area, so names are looked up only for those listed.
         area = "" if area_id is None else " AND p.area_id = :area"
+        # PostgreSQL has no INDEXED BY: its planner takes the partial index for the same condition by itself.
+        indexed = " INDEXED BY problems_open" if self._store.dialect == "sqlite" else ""
         rows = await self._store.fetchall(
             "WITH open AS MATERIALIZED (SELECT p.id, p.area_id, p.category, p.deadline, p.reach_id, p.assignee_id"
-            " FROM problems p INDEXED BY problems_open"
+            f" FROM problems p{indexed}"
             f" WHERE p.status NOT IN ('closed', 'dismissed') AND p.deadline < :last{area}),"
             " late AS (SELECT o.*, row_number() OVER (PARTITION BY o.area_id ORDER BY o.deadline, o.id) AS n,"
             "  count(*) OVER (PARTITION BY o.area_id) AS total FROM open o)"

@@ -16,6 +16,7 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from storage.dbtime import to_db_time
+from storage.engine import Dialect
 
 if TYPE_CHECKING:
     from storage.store import Store
@@ -104,8 +105,10 @@ class VolunteerCount:
 # One correlated count per (assignment, required period), each a seek in the index patrols_valid. The windows
 # are MATERIALIZED so their JSON is read once, not once per use, and so are the counts, which are used twice
 # (capped and uncapped): on a city-scale store a year takes under a second instead of more than two.
-_ASSIGNMENT_SQL = """
-WITH
+# The rules and windows arrive as JSON arrays of arrays: SQLite reads them with json_each, PostgreSQL with
+# jsonb_array_elements; the rest of the statement is the same for both.
+_ASSIGNMENT_INPUTS = {
+    "sqlite": """
 rules(level, n, kind) AS (
     SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]')
     FROM json_each(:rules)
@@ -114,7 +117,36 @@ windows(kind, active_on, s, e) AS MATERIALIZED (
     SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'),
            json_extract(value, '$[3]')
     FROM json_each(:windows)
+),""",
+    "postgresql": """
+rules(level, n, kind) AS (
+    SELECT value->>0, CAST(value->>1 AS BIGINT), value->>2 FROM jsonb_array_elements(CAST(:rules AS jsonb))
 ),
+windows(kind, active_on, s, e) AS MATERIALIZED (
+    SELECT value->>0, value->>1, value->>2, value->>3 FROM jsonb_array_elements(CAST(:windows AS jsonb))
+),""",
+}
+
+# Pairs [[a, b], ...] passed as one JSON parameter, read as rows (a, b).
+_PAIRS = {
+    "sqlite": "SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each({param})",
+    "postgresql": "SELECT value->>0, value->>1 FROM jsonb_array_elements(CAST({param} AS jsonb))",
+}
+
+# SQLite's CROSS JOIN keeps the volunteers outside the loop (its planner takes the hint); PostgreSQL plans the
+# order itself and has no CROSS JOIN ... ON.
+_OUTER_FIRST = {"sqlite": "CROSS JOIN", "postgresql": "JOIN"}
+
+
+def json_text(dialect: Dialect, column: str, key: str) -> str:
+    """A top-level field of a JSON object stored as text, as text (NULL when absent)."""
+    if dialect == "postgresql":
+        return f"(CAST({column} AS jsonb)->>'{key}')"
+    return f"CAST(json_extract({column}, '$.{key}') AS TEXT)"
+
+
+_ASSIGNMENT_SQL = """
+WITH{inputs}
 scope AS (
     SELECT s.id, s.person_id, s.reach_id, s.level, s.starts_on, s.ends_on,
            COALESCE(s.patrol_period, r.kind) AS kind, COALESCE(s.patrol_count, r.n) AS n
@@ -130,7 +162,8 @@ counted AS MATERIALIZED (
       ON w.kind = a.kind AND w.active_on >= a.starts_on AND (a.ends_on IS NULL OR w.active_on <= a.ends_on)
 ),
 per AS (
-    SELECT id, count(*) AS periods, sum(min(k, n)) AS done, sum(n) AS required, sum(k) AS patrols
+    SELECT id, count(*) AS periods, sum(CASE WHEN k < n THEN k ELSE n END) AS done, sum(n) AS required,
+           sum(k) AS patrols
     FROM counted GROUP BY id
 )
 SELECT a.id, a.person_id, pe.name AS person_name, a.level, a.reach_id, rc.code AS reach_code,
@@ -190,7 +223,8 @@ class Tallies:
             where += " AND COALESCE(s.patrol_period, r.kind) IN (SELECT kind FROM windows)"
         # Only when left out is walked_by read: counting them all stays a seek in the covering index.
         walked = "" if assisted else " AND p.walked_by IS NULL"
-        rows = await self._store.fetchall(_ASSIGNMENT_SQL.format(where=where, assisted=walked), params)
+        sql = _ASSIGNMENT_SQL.format(inputs=_ASSIGNMENT_INPUTS[self._store.dialect], where=where, assisted=walked)
+        rows = await self._store.fetchall(sql, params)
         return [
             AssignmentCount(
                 assignment_id=r["id"],
@@ -252,6 +286,7 @@ class Tallies:
         if area_id is not None:
             params["area"] = area_id
         groups: dict[tuple[int, str, str], dict[str, int]] = {}
+        deadline, new = (json_text(self._store.dialect, "v.data", name) for name in ("deadline", "new"))
 
         def add(rows: Sequence[Any], *names: str) -> None:
             # Each row: area, category, split value, then the figures in the order of `names`.
@@ -274,7 +309,8 @@ class Tallies:
         )
         add(
             await self._store.fetchall(
-                f"SELECT p.area_id, p.category, {key}, sum(p.status = 'closed'), sum(p.status = 'dismissed')"
+                f"SELECT p.area_id, p.category, {key}, count(*) FILTER (WHERE p.status = 'closed'),"
+                " count(*) FILTER (WHERE p.status = 'dismissed')"
                 " FROM problems p"
                 f" WHERE p.closed_at >= :s AND p.closed_at < :e AND p.status IN ('closed', 'dismissed'){area}"
                 " GROUP BY 1, 2, 3",
@@ -298,13 +334,14 @@ class Tallies:
                 "  (SELECT v.to_status FROM problem_events v WHERE v.problem_id = p.id AND v.at < :e"
                 "   AND v.to_status IS NOT NULL ORDER BY v.id DESC LIMIT 1) AS status_then,"
                 # A grant stored by an older version names the new deadline `new` only: read it as `deadline`.
-                "  COALESCE((SELECT d.deadline FROM (SELECT v.id, COALESCE(json_extract(v.data, '$.deadline'),"
-                "   CASE WHEN v.action = 'extension_granted' THEN json_extract(v.data, '$.new') END) AS deadline"
+                f"  COALESCE((SELECT d.deadline FROM (SELECT v.id, COALESCE({deadline},"
+                f"   CASE WHEN v.action = 'extension_granted' THEN {new} END) AS deadline"
                 "   FROM problem_events v WHERE v.problem_id = p.id AND v.at < :e) d"
                 "   WHERE d.deadline IS NOT NULL ORDER BY d.id DESC LIMIT 1), p.deadline) AS deadline_then"
                 f" FROM found JOIN problems p ON p.id = found.id WHERE p.reported_at < :e{area})"
                 # NULL < :last is NULL, which sum() skips: no deadline, not overdue.
-                " SELECT area_id, category, split, count(*), sum(deadline_then < :last),"
+                " SELECT area_id, category, split, count(*),"
+                "  count(*) FILTER (WHERE deadline_then < :last),"
                 "  sum(CASE WHEN deadline_then < :last THEN julianday(:last) - julianday(deadline_then) END),"
                 "  max(CASE WHEN deadline_then < :last THEN julianday(:last) - julianday(deadline_then) END)"
                 " FROM candidates"
@@ -323,10 +360,9 @@ class Tallies:
             day_params["days"] = json.dumps([[day.isoformat(), to_db_time(moment)] for day, moment in day_ends])
             add(
                 await self._store.fetchall(
-                    "WITH days(day, ends) AS ("
-                    " SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(:days))"
+                    f"WITH days(day, ends) AS ({_PAIRS[self._store.dialect].format(param=':days')})"
                     f" SELECT p.area_id, p.category, {key}, count(*),"
-                    "  sum(p.status = 'closed' AND p.closed_at < d.ends)"
+                    "  count(*) FILTER (WHERE p.status = 'closed' AND p.closed_at < d.ends)"
                     " FROM problems p JOIN days d ON d.day = p.deadline"
                     f" WHERE p.deadline >= :first AND p.deadline <= :last AND p.status != 'dismissed'{area}"
                     " GROUP BY 1, 2, 3",
@@ -354,7 +390,7 @@ class Tallies:
         rows = await self._store.fetchall(
             # An event without `assignee` (none was written without it; data loaded from elsewhere may lack it)
             # counts against the assignee now.
-            "SELECT p.area_id, COALESCE(CAST(json_extract(v.data, '$.assignee') AS TEXT),"
+            f"SELECT p.area_id, COALESCE({json_text(self._store.dialect, 'v.data', 'assignee')},"
             f" {SPLITS['assignee']}) AS pressed, p.id, count(*) FROM problem_events v"
             " JOIN problems p ON p.id = v.problem_id"
             f" WHERE v.action = 'pressed' AND v.at >= :s AND v.at < :e{area}"
@@ -375,7 +411,7 @@ class Tallies:
             f" WHERE status = 'closed' AND closed_at >= :s AND closed_at < :e{area}),"
             " n AS (SELECT count(*) AS n FROM d)"
             " SELECT avg(days) FROM (SELECT days FROM d ORDER BY days"
-            "  LIMIT 2 - (SELECT n FROM n) % 2 OFFSET max(0, ((SELECT n FROM n) - 1) / 2))",
+            "  LIMIT 2 - (SELECT n FROM n) % 2 OFFSET (SELECT CASE WHEN n > 0 THEN (n - 1) / 2 ELSE 0 END FROM n)) AS m",
             params,
         )
         return None if value is None else float(value)
@@ -402,13 +438,14 @@ class Tallies:
     async def volunteers_by_area(self, *, start: datetime, end: datetime) -> dict[int, list[VolunteerCount]]:
         """`volunteers(area_id=…)` for every area at once: a volunteer counts in each area whose reaches they
         patrolled or where they reported."""
+        cross = _OUTER_FIRST[self._store.dialect]
         rows = await self._store.fetchall(
             "WITH vol AS (SELECT person_id FROM person_roles WHERE role = 'volunteer'),"
-            " pat AS (SELECT r.area_id, t.person_id, count(*) AS n, sum(t.valid = 1) AS ok FROM vol"
-            "  CROSS JOIN patrols t ON t.person_id = vol.person_id JOIN reaches r ON r.id = t.reach_id"
+            " pat AS (SELECT r.area_id, t.person_id, count(*) AS n, count(*) FILTER (WHERE t.valid = 1) AS ok FROM vol"
+            f"  {cross} patrols t ON t.person_id = vol.person_id JOIN reaches r ON r.id = t.reach_id"
             "  WHERE t.status = 'finished' AND t.started_at >= :s AND t.started_at < :e GROUP BY 1, 2),"
             " rep AS (SELECT q.area_id, q.reporter_id AS person_id, count(*) AS n FROM vol"
-            "  CROSS JOIN problems q ON q.reporter_id = vol.person_id"
+            f"  {cross} problems q ON q.reporter_id = vol.person_id"
             "  WHERE q.reported_at >= :s AND q.reported_at < :e GROUP BY 1, 2),"
             " pairs AS (SELECT area_id, person_id FROM pat UNION SELECT area_id, person_id FROM rep)"
             " SELECT k.area_id, p.id, p.name, COALESCE(pat.n, 0) AS patrols, COALESCE(pat.ok, 0) AS ok,"
@@ -429,6 +466,7 @@ class Tallies:
     async def volunteers(self, *, start: datetime, end: datetime, area_id: int | None = None) -> list[VolunteerCount]:
         """People with the volunteer role who patrolled or reported in [start, end) (in the area), most active
         first."""
+        cross = _OUTER_FIRST[self._store.dialect]
         params: dict[str, Any] = {"s": to_db_time(start), "e": to_db_time(end)}
         on_reach = on_area = ""
         if area_id is not None:
@@ -438,12 +476,12 @@ class Tallies:
         rows = await self._store.fetchall(
             "WITH vol AS (SELECT person_id FROM person_roles WHERE role = 'volunteer'),"
             # CROSS JOIN keeps the volunteers outside: a seek per volunteer, not a scan of every patrol.
-            " pat AS (SELECT t.person_id, count(*) AS n, sum(t.valid = 1) AS ok FROM vol"
-            "  CROSS JOIN patrols t ON t.person_id = vol.person_id"
+            " pat AS (SELECT t.person_id, count(*) AS n, count(*) FILTER (WHERE t.valid = 1) AS ok FROM vol"
+            f"  {cross} patrols t ON t.person_id = vol.person_id"
             f"  WHERE t.status = 'finished' AND t.started_at >= :s AND t.started_at < :e{on_reach}"
             "  GROUP BY t.person_id),"
             " rep AS (SELECT q.reporter_id AS person_id, count(*) AS n FROM vol"
-            "  CROSS JOIN problems q ON q.reporter_id = vol.person_id"
+            f"  {cross} problems q ON q.reporter_id = vol.person_id"
             f"  WHERE q.reported_at >= :s AND q.reported_at < :e{on_area} GROUP BY q.reporter_id)"
             " SELECT p.id, p.name, COALESCE(pat.n, 0) AS patrols, COALESCE(pat.ok, 0) AS ok,"
             "  COALESCE(rep.n, 0) AS reports"

@@ -205,7 +205,10 @@ async def bot_factory(
     caplog.set_level(logging.INFO)
 
     async def start(
-        *, extra_handlers: list[tuple[BaseHandler[Any, Any, Any], int]] | None = None, **overrides: Any
+        *,
+        extra_handlers: list[tuple[BaseHandler[Any, Any, Any], int]] | None = None,
+        shared: bool | None = None,
+        **overrides: Any,
     ) -> Harness:
         token = server.add_bot(username=BOT_USERNAME, first_name="河长制助手")
         values: dict[str, Any] = {
@@ -219,7 +222,8 @@ async def bot_factory(
         }
         values.update(overrides)
         settings = load_settings(env_file=None, **values)
-        store = await Store.open(settings.database)
+        # `shared`: as one of several workers on the database (Store.shared); None: the engine decides.
+        store = await Store.open(settings.database, shared=shared)
         services = Services.create(settings, store)
         app = build_application(settings, services=services)
         for handler, group in extra_handlers or []:

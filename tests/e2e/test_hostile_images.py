@@ -12,7 +12,7 @@ import pytest
 from PIL import ImageFile
 
 import sandbox.driver
-from handlers.media import ALBUMS_KEPT
+from bot.albums import ALBUM_SECONDS
 from handlers.patrol import end_idle_patrols
 from handlers.problems import chase_deadlines
 from sandbox import FakeUser, SentMessage
@@ -306,13 +306,18 @@ async def test_a_live_edit_dated_in_the_future_does_not_switch_off_the_idle_auto
 
 
 async def test_albums_remembered_per_chat_are_bounded(bot: Harness) -> None:
+    """Each album is answered once; what was answered is a mark that the minute's heartbeat forgets once expired."""
     ids = await seed(bot.store)
     sun = bot.sandbox.user(first_name="孙", language_code="zh-hans")
     await chief(bot, sun, "孙七", [ids["DBH-01"]])
     await start_patrol(bot, sun, int(time.time()) - 600)
-    for seed_ in range(ALBUMS_KEPT + 5):
-        await sun.send_album([make_jpeg(64, 48, seed=100 + seed_)])
+    for seed_ in range(5):
+        await sun.send_album([make_jpeg(64, 48, seed=100 + 2 * seed_), make_jpeg(64, 48, seed=101 + 2 * seed_)])
         assert "已记录照片" in (await sun.next_message()).text  # each album answered once
-    remembered = bot.app.chat_data[sun.id]["patrol_albums"]
-    assert len(remembered) == ALBUMS_KEPT
+    await bot.sandbox.wait_consumed()
+    assert sum("已记录照片" in (m.text or "") for m in sun.messages()) == 5  # not one per photo
+    albums = "SELECT COUNT(*) FROM marks WHERE key LIKE 'album:%'"
+    assert await bot.store.fetchval(albums) == 5
+    await bot.services.inbox.beat(datetime.now(UTC) + timedelta(seconds=ALBUM_SECONDS + 1))
+    assert await bot.store.fetchval(albums) == 0
     assert bot.errors() == []

@@ -1,35 +1,37 @@
-"""What a chat remembers of its albums (one answer per album) stays bounded (issue 13, finding 16)."""
+"""What a chat was answered for its albums (one answer per album): marks in the store, per chat, that expire and
+are pruned, so they stay bounded however many albums a chat sends (issue 13, finding 16)."""
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import UTC, datetime, timedelta
 
-from handlers.media import ALBUMS_KEPT, album_answer, note_album
-
-
-def test_a_chat_remembers_only_its_latest_albums() -> None:
-    chat_data: dict[str, Any] = {}
-    for number in range(ALBUMS_KEPT + 30):
-        note_album(chat_data, "patrol_albums", str(number), number)
-    albums = chat_data["patrol_albums"]
-    assert len(albums) == ALBUMS_KEPT
-    assert album_answer(chat_data, "patrol_albums", "0") is None  # the oldest are forgotten
-    assert album_answer(chat_data, "patrol_albums", str(ALBUMS_KEPT + 29)) == ALBUMS_KEPT + 29
+from bot.albums import ALBUM_SECONDS, Albums
+from storage import Store
 
 
-def test_an_album_noted_again_is_the_newest() -> None:
-    chat_data: dict[str, Any] = {}
-    for number in range(ALBUMS_KEPT):
-        note_album(chat_data, "report_albums", str(number))
-    note_album(chat_data, "report_albums", "0")  # its next photo: still going on
-    note_album(chat_data, "report_albums", "new")
-    assert album_answer(chat_data, "report_albums", "0") is True
-    assert album_answer(chat_data, "report_albums", "1") is None
+async def test_an_album_is_answered_once_per_chat_and_kind(store: Store) -> None:
+    albums = Albums(store)
+    assert await albums.first(1, "patrol_albums", "A")
+    assert not await albums.first(1, "patrol_albums", "A")
+    assert await albums.first(2, "patrol_albums", "A")  # another chat
+    assert await albums.first(1, "report_albums_full", "A")  # another answer
 
 
-def test_the_unbounded_set_of_an_older_version_is_replaced() -> None:
-    chat_data: dict[str, Any] = {"patrol_albums": {str(n) for n in range(500)}}
-    assert album_answer(chat_data, "patrol_albums", "1") is None
-    note_album(chat_data, "patrol_albums", "1")
-    assert chat_data["patrol_albums"] == {"1": True}
-    note_album(None, "patrol_albums", "1")  # a chat without chat_data: nothing to remember
+async def test_what_was_noted_for_an_album_is_read_back(store: Store) -> None:
+    albums = Albums(store)
+    assert await albums.answer(1, "report_albums", "A") is None
+    await albums.note(1, "report_albums", "A", "42")
+    assert await albums.answer(1, "report_albums", "A") == "42"
+    await albums.note(1, "report_albums", "A", "43")  # its next photo answered anew
+    assert await albums.answer(1, "report_albums", "A") == "43"
+
+
+async def test_albums_are_forgotten_once_expired(store: Store) -> None:
+    albums = Albums(store)
+    for number in range(50):
+        await albums.note(1, "patrol_albums", str(number))
+    assert await store.fetchval("SELECT COUNT(*) FROM marks") == 50
+    later = datetime.now(UTC) + timedelta(seconds=ALBUM_SECONDS + 1)
+    assert await store.marks.prune(later) == 50
+    assert await store.fetchval("SELECT COUNT(*) FROM marks") == 0
+    assert await albums.first(1, "patrol_albums", "0")

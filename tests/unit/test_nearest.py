@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import random
 from datetime import date
+from pathlib import Path
 
 import pytest
 
@@ -14,8 +15,10 @@ from bot.geo import BoundingBox, Point, distance_to_lines_m, lines_of, window_ar
 from bot.patrols import NearbyReach, PatrolService
 from bot.registry_import import read_files, run_import
 from storage import Store
+from storage.engine import PostgresEngine, numbered
 from storage.migrate import bundled_migrations
-from storage.registry import ReachValues
+from storage.registry import ReachValues, boxes_in_sql
+from tests.postgres import needs_postgres, scratch_database
 
 
 @pytest.fixture
@@ -157,3 +160,79 @@ def test_the_box_bound_never_exceeds_the_lines_distance_and_the_window_holds_it(
         window = window_around(point, bound)
         assert window.min_lat <= box.max_lat and box.min_lat <= window.max_lat
         assert window.min_lon <= box.max_lon and box.min_lon <= window.max_lon
+
+
+async def fill_boxes(store: Store, boxes: list[tuple[float, float, float, float]]) -> dict[int, str]:
+    """Reaches with these boxes (min_lat, min_lon, max_lat, max_lon), every corner on a 0.001° grid; id → code."""
+    now = "2026-12-03T00:00:00Z"
+    area = await store.insert(
+        "INSERT INTO areas (code, name_zh, name_en, created_at, updated_at) VALUES ('A', 'a', 'a', ?, ?)", (now, now)
+    )
+    await store.executemany(
+        "INSERT INTO reaches (code, name_zh, name_en, area_id, level, min_lat, min_lon, max_lat, max_lon,"
+        " created_at, updated_at) VALUES (?, ?, ?, ?, 'village', ?, ?, ?, ?, ?, ?)",
+        [(f"R{i:04d}", "r", "r", area, *box, now, now) for i, box in enumerate(boxes)],
+    )
+    return {int(r[0]): str(r[1]) for r in await store.fetchall("SELECT id, code FROM reaches")}
+
+
+@needs_postgres
+async def test_both_engines_find_the_same_boxes_in_a_window(tmp_path: Path) -> None:
+    """SQLite's R*Tree and PostgreSQL's GiST index answer boxes_in alike, edges touching included, and exactly the
+    reaches whose own box meets the window."""
+    rng = random.Random(17)
+
+    def grid(low: float, high: float) -> float:
+        return round(rng.uniform(low, high), 3)
+
+    boxes = []
+    for _ in range(1500):
+        lat, lon = grid(31.0, 32.0), grid(120.0, 121.0)
+        boxes.append((lat, lon, round(lat + grid(0, 0.05), 3), round(lon + grid(0, 0.05), 3)))
+    windows: list[tuple[float, ...]] = []
+    for i in range(300):
+        lat, lon, size = grid(30.9, 32.0), grid(119.9, 121.0), grid(0.001, 0.2)
+        # Half on the grid (edges that touch the boxes' exactly), half halfway between: never a hair's breadth
+        # apart, where SQLite's boxes, rounded outwards to 32-bit floats, would meet and the exact ones not.
+        shift = 0.0005 if i % 2 else 0.0
+        windows.append(tuple(round(v + shift, 4) for v in (lat, lon, lat + size, lon + size)))
+    windows.append((0.0, 0.0, 1.0, 1.0))  # nothing there
+
+    async def answers(store: Store) -> list[list[str]]:
+        codes = await fill_boxes(store, boxes)
+        found = []
+        for window in windows:
+            for geometry in (False, True):
+                rows = await store.reaches.boxes_in(*window, geometry=geometry)
+                found.append(sorted(codes[r[0]] for r in rows))
+        return found
+
+    async with await Store.open(tmp_path / "riverbot.sqlite3") as lite:
+        on_sqlite = await answers(lite)
+    async with scratch_database() as url, await Store.open(url) as pg:
+        on_postgres = await answers(pg)
+    assert on_postgres == on_sqlite
+    meets = [
+        sorted(
+            f"R{i:04d}"
+            for i, (s, w, n, e) in enumerate(boxes)
+            if n >= window[0] and s <= window[2] and e >= window[1] and w <= window[3]
+        )
+        for window in windows
+        for _ in (False, True)
+    ]
+    assert on_postgres == meets
+    assert sum(map(len, meets)) > 1000 and sum(not m for m in meets) > 10  # full windows and empty ones
+
+
+@needs_postgres
+async def test_the_postgresql_window_query_goes_through_the_box_index() -> None:
+    async with scratch_database() as url, await Store.open(url) as store:
+        engine = store.engine
+        assert isinstance(engine, PostgresEngine)
+        for geometry in (False, True):
+            sql, _ = numbered(boxes_in_sql("postgresql", geometry=geometry))
+            async with engine.pool.acquire() as raw, raw.transaction():
+                await raw.execute("SET LOCAL enable_seqscan = off")  # an empty table: the plan it would take
+                plan = "\n".join(r[0] for r in await raw.fetch(f"EXPLAIN {sql}", 31.0, 120.0, 31.1, 120.1))
+            assert "reach_boxes_box" in plan, plan

@@ -1,0 +1,406 @@
+"""Webhook workers: one front process keeps Telegram's pushes in the inbox, N worker processes handle them.
+
+Why: one process handles about as many updates as one core allows, and while it is down (a crash, an upgrade)
+nothing is handled. With PostgreSQL, the front (`riverbot run --workers N`) only keeps each pushed update in the
+inbox, answers 200 after the commit, and the commit's NOTIFY wakes the workers (`riverbot worker`, started and
+restarted by the front's `Supervisor`). Each worker:
+
+- takes chats, not updates: a chat's waiting updates are handled by whoever holds the chat's advisory lock
+  (storage/claims.py), one at a time in update_id order, the way one process keeps a chat's order
+  (bot/app.py, PerChatUpdateProcessor); up to CHATS_PER_WORKER chats at once, other chats on other workers;
+- lets go of a chat only once every update it handled is marked so in the inbox (InboxService.marked), so whoever
+  takes the chat next starts after them; a worker that dies lets go of its chats by dying, and what it handled
+  but had not marked is handled again, idempotently, as after a crash of the one process;
+- runs the scheduled jobs only while it is the leader (one advisory lock for the whole database): when the leader
+  dies another worker takes the lock within LEADER_CHECK_SECONDS and schedules the jobs. What a job does once per
+  period it records (the weekly summary in summary_deliveries), so the new leader does not do it again;
+- stops at once, with EXIT_SESSION_LOST, when its own database session is gone: its locks went with it.
+
+The same `Worker` runs on SQLite with the claims kept in memory (one process), which is how its rules are tested
+without a server; `riverbot worker` itself needs PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import socket
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from bot.inbox import InboxService
+from storage import Store
+from storage.claims import Claims, SessionLost
+
+logger = logging.getLogger(__name__)
+
+JSON = dict[str, Any]
+Say = Callable[..., str]
+
+# EX_TEMPFAIL (sysexits.h): the worker lost its database session; the supervisor (or systemd) starts it again.
+EXIT_SESSION_LOST = 75
+# Chats one worker handles at once, each one update at a time: what one process handles at once (bot/app.py's
+# MAX_CONCURRENT_UPDATES); more workers, more chats at once.
+CHATS_PER_WORKER = 16
+# A chat's updates taken per turn: each turn counts one attempt on each (a poisonous update is set aside after
+# bot.inbox.MAX_ATTEMPTS), and a chat with a long backlog still gives the worker back between turns.
+TURN_SIZE = 20
+# A turn the store refused (an outage) holds its chat this long before letting it go to be tried again.
+FAILED_TURN_PAUSE_S = 1.0
+# Chats read per look at the whole inbox (the slow poll, and the first look at start).
+SCAN_LIMIT = 256
+# The meta key under which the leader says who it is and which jobs it has run.
+LEADER_META_KEY = "workers.leader"
+# How long a stopping worker waits for its chats' current updates.
+STOP_WITHIN_S = 30.0
+
+
+@dataclass
+class LeaderRecord:
+    """Who leads, since when, and the jobs that have run under it (each name once, in the order first run)."""
+
+    worker: str
+    pid: int
+    host: str
+    since: str
+    jobs_run: list[str] = field(default_factory=list)
+
+    def encode(self) -> str:
+        return json.dumps(self.__dict__, separators=(",", ":"))
+
+
+async def read_leader(store: Store) -> LeaderRecord | None:
+    """The last leader's record (`riverbot status`, the tests); None when no worker has led yet."""
+    text = await store.meta.get(LEADER_META_KEY)
+    if not text:
+        return None
+    try:
+        return LeaderRecord(**json.loads(text))
+    except (ValueError, TypeError):
+        return None
+
+
+class Leadership:
+    """The scheduled jobs, on the one worker that holds the leader's lock."""
+
+    def __init__(self, store: Store, worker: str, elected: Callable[[Callable[[str], Awaitable[None]]], None]) -> None:
+        self._store = store
+        self._worker = worker
+        self._elected = elected
+        self.record: LeaderRecord | None = None
+
+    @property
+    def leading(self) -> bool:
+        return self.record is not None
+
+    async def begin(self) -> None:
+        """This worker became the leader: schedule the jobs, then say so in the store."""
+        self.record = LeaderRecord(
+            worker=self._worker,
+            pid=os.getpid(),
+            host=socket.gethostname(),
+            since=datetime.now(UTC).isoformat(timespec="seconds"),
+        )
+        self._elected(self.job_ran)
+        await self._write()
+
+    async def job_ran(self, name: str) -> None:
+        """A job ended without an error: recorded the first time it runs under this leader."""
+        if self.record is not None and name not in self.record.jobs_run:
+            self.record.jobs_run.append(name)
+            await self._write()
+
+    async def _write(self) -> None:
+        if self.record is None:
+            return
+        try:
+            await self._store.meta.set(LEADER_META_KEY, self.record.encode())
+        except Exception:  # a record for people to read: the jobs run without it
+            logger.exception("could not record the leader")
+
+
+class Worker:
+    """One worker process's loop: take chats with waiting updates, handle them in order, lead when it can."""
+
+    def __init__(
+        self,
+        store: Store,
+        inbox: InboxService,
+        claims: Claims,
+        handle: Callable[[JSON], Awaitable[None]],
+        *,
+        say: Say,
+        name: str,
+        poll_s: float,
+        leader_check_s: float,
+        elected: Callable[[Callable[[str], Awaitable[None]]], None] | None = None,
+        chats_at_once: int = CHATS_PER_WORKER,
+        turn_size: int = TURN_SIZE,
+        parent_pid: int | None = None,
+    ) -> None:
+        self._store = store
+        self._inbox = inbox
+        self._claims = claims
+        self._handle = handle
+        self._say = say
+        self.name = name
+        self._poll_s = poll_s
+        self._leader_check_s = leader_check_s
+        self.leadership = Leadership(store, name, elected) if elected is not None else None
+        self._chats_at_once = chats_at_once
+        self._turn_size = turn_size
+        self._parent_pid = parent_pid
+        # Chats to try, oldest news first (a dict as an ordered set): heard of, or found waiting.
+        self._wanted: dict[int, None] = {}
+        self._turns: dict[int, asyncio.Task[None]] = {}
+        self._wake = asyncio.Event()
+        self._rescan = True
+        self._closing = False
+        #: updates this worker has handled (for the tests and the log)
+        self.handled = 0
+
+    @property
+    def chats(self) -> set[int]:
+        """The chats this worker holds now."""
+        return set(self._turns)
+
+    def _heard(self, chat_id: int) -> None:
+        self._wanted[chat_id] = None
+        self._wake.set()
+
+    async def run(self, stopping: asyncio.Event) -> int:
+        """Work until `stopping` is set (0), or until the database session is lost (EXIT_SESSION_LOST, at once:
+        the chats and the leadership may be someone else's already)."""
+        self._claims.on_lost(self._wake.set)
+        stopped = asyncio.ensure_future(stopping.wait())
+        stopped.add_done_callback(lambda _: self._wake.set())
+        watch = asyncio.create_task(self._watch(stopping), name=f"riverbot:{self.name}:watch")
+        try:
+            await self._claims.listen(self._heard)
+            while not stopping.is_set() and not self._claims.lost:
+                try:
+                    await self._take_chats()
+                except SessionLost:
+                    break
+                except Exception:  # the database refused a read: the next look (the slow poll at the latest) again
+                    logger.exception("%s: could not look for waiting updates", self.name)
+                    self._rescan = True
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(self._poll_s):
+                        await self._wake.wait()
+                        self._wake.clear()
+                        continue
+                self._rescan = True  # the slow poll: a safety net under the notices
+        except SessionLost:
+            pass
+        finally:
+            stopped.cancel()
+            watch.cancel()
+            with contextlib.suppress(asyncio.CancelledError, SessionLost):
+                await watch
+        if self._claims.lost:
+            for turn in self._turns.values():
+                turn.cancel()
+            return EXIT_SESSION_LOST
+        await self._finish()
+        return 0
+
+    async def _finish(self) -> None:
+        """A stop: each chat's current update is finished and marked, then the chats are let go."""
+        self._closing = True
+        turns = list(self._turns.values())
+        if turns:
+            _, pending = await asyncio.wait(turns, timeout=STOP_WITHIN_S)
+            for turn in pending:
+                turn.cancel()
+            if pending:
+                await asyncio.wait(pending)
+
+    async def _take_chats(self) -> None:
+        if self._rescan:
+            self._rescan = False
+            for chat_id in await self._inbox.waiting_chats(SCAN_LIMIT):
+                self._wanted.setdefault(chat_id, None)
+        for chat_id in list(self._wanted):
+            if len(self._turns) >= self._chats_at_once or self._closing or self._claims.lost:
+                return  # the rest stay wanted until a chat is let go
+            del self._wanted[chat_id]
+            if chat_id in self._turns:
+                continue  # the turn looks again before it lets the chat go
+            if await self._claims.try_chat(chat_id):
+                self._turns[chat_id] = asyncio.create_task(
+                    self._turn(chat_id), name=f"riverbot:{self.name}:chat:{chat_id}"
+                )
+            # else another worker holds it, and looks again before it lets it go
+
+    async def _turn(self, chat_id: int) -> None:
+        """Handle the chat's waiting updates in order until none is left, then let the chat go."""
+        try:
+            while not self._closing and not self._claims.lost:
+                batch = await self._inbox.leftovers(chat_id, limit=self._turn_size)
+                if not batch.updates:
+                    if batch.given_up:
+                        continue
+                    break
+                if not await self._handle_batch(batch.updates):
+                    break
+        except SessionLost:
+            return
+        except Exception:  # the store refused (an outage): the chat waits a moment rather than spin
+            logger.exception("chat %s: its updates could not be taken", chat_id)
+            await asyncio.sleep(FAILED_TURN_PAUSE_S)
+        finally:
+            del self._turns[chat_id]
+            self._wake.set()
+        await self._let_go(chat_id)
+
+    async def _handle_batch(self, updates: Sequence[JSON]) -> bool:
+        """Handle updates one after another; False when one failed unexpectedly (the chat's next turn starts with
+        it, one attempt more: after bot.inbox.MAX_ATTEMPTS it is set aside)."""
+        done: list[int] = []
+        ok = True
+        begun = 0
+        for raw in updates:
+            if self._closing or self._claims.lost:
+                break
+            begun += 1
+            try:
+                await self._handle(raw)
+            except Exception:
+                logger.exception("update %s could not be handled", raw.get("update_id"))
+                ok = False
+                break
+            done.append(int(raw["update_id"]))
+            self.handled += 1
+        if begun < len(updates) and not self._claims.lost:
+            await self._inbox.not_begun([int(raw["update_id"]) for raw in updates[begun:]])
+        await self._inbox.marked(done)
+        return ok
+
+    async def _let_go(self, chat_id: int) -> None:
+        """Release the chat; if updates came for it meanwhile, announce them (to every worker, this one too)."""
+        if self._claims.lost:
+            return
+        try:
+            await self._claims.release_chat(chat_id)
+            if await self._inbox.has_waiting(chat_id):
+                await self._claims.announce(chat_id)
+        except SessionLost:
+            return
+        except Exception:
+            logger.exception("chat %s: could not be let go cleanly", chat_id)
+
+    async def _watch(self, stopping: asyncio.Event) -> None:
+        """Every LEADER_CHECK_SECONDS: is the session still there, is there a leader, is the supervisor alive."""
+        while not stopping.is_set():
+            try:
+                await self._claims.check()
+                if self.leadership is not None and not self.leadership.leading and await self._claims.try_leader():
+                    logger.info(self._say("workers.leader", worker=self.name, pid=os.getpid()))
+                    await self.leadership.begin()
+            except SessionLost:
+                return
+            except Exception:
+                logger.exception("the leader check failed; trying again")
+            if self._parent_pid is not None and os.getppid() != self._parent_pid:
+                logger.warning(self._say("workers.orphaned", worker=self.name))
+                stopping.set()
+                return
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self._leader_check_s):
+                    await stopping.wait()
+
+
+# -- the supervisor ---------------------------------------------------------------------------------------------
+
+# A worker that ran this long before it ended was healthy: its next restart waits the shortest back-off again.
+STABLE_S = 60.0
+FIRST_BACKOFF_S = 1.0
+MAX_BACKOFF_S = 30.0
+
+
+class Supervisor:
+    """Starts `count` worker processes, starts again any that ends (after a growing back-off, so a worker that
+    cannot start does not spin), and stops them all on `stop`. The workers inherit its stdout and stderr: one log."""
+
+    def __init__(
+        self,
+        count: int,
+        command: Sequence[str],
+        *,
+        say: Say,
+        env: dict[str, str] | None = None,
+        first_backoff_s: float = FIRST_BACKOFF_S,
+        max_backoff_s: float = MAX_BACKOFF_S,
+    ) -> None:
+        self.count = count
+        self._command = list(command)
+        self._say = say
+        self._env = env
+        self._first_backoff_s = first_backoff_s
+        self._max_backoff_s = max_backoff_s
+        self._stopping = asyncio.Event()
+        self._keepers: list[asyncio.Task[None]] = []
+        #: the running worker process of each slot (1…count)
+        self.processes: dict[int, asyncio.subprocess.Process] = {}
+        #: how many times each slot's worker was started again
+        self.restarts: dict[int, int] = {}
+
+    def start(self) -> None:
+        for index in range(1, self.count + 1):
+            self._keepers.append(asyncio.create_task(self._keep(index), name=f"riverbot:supervisor:{index}"))
+
+    async def _keep(self, index: int) -> None:
+        backoff = self._first_backoff_s
+        while not self._stopping.is_set():
+            started = time.monotonic()
+            try:
+                process = await asyncio.create_subprocess_exec(
+                    *self._command, "--index", str(index), env=self._env
+                )
+            except OSError as exc:
+                logger.error(self._say("workers.start_failed", index=index, reason=str(exc)))
+                code: int | None = None
+            else:
+                self.processes[index] = process
+                logger.info(self._say("workers.started", index=index, pid=process.pid))
+                code = await process.wait()
+                if self._stopping.is_set():
+                    return
+            if time.monotonic() - started >= STABLE_S:
+                backoff = self._first_backoff_s
+            logger.warning(
+                self._say("workers.ended", index=index, code="?" if code is None else code, seconds=round(backoff, 1))
+            )
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(backoff):
+                    await self._stopping.wait()
+            backoff = min(backoff * 2, self._max_backoff_s)
+            self.restarts[index] = self.restarts.get(index, 0) + 1
+
+    async def stop(self, within_s: float = STOP_WITHIN_S + 15) -> None:
+        """Ask every worker to stop (SIGTERM: each finishes its current updates), and kill those that do not."""
+        self._stopping.set()
+        running = [p for p in self.processes.values() if p.returncode is None]
+        for process in running:
+            with contextlib.suppress(ProcessLookupError):
+                process.terminate()
+        waits = [asyncio.ensure_future(p.wait()) for p in running]
+        if waits:
+            _, pending = await asyncio.wait(waits, timeout=within_s)
+            for process in running:
+                if process.returncode is None:
+                    logger.warning(self._say("workers.killed", pid=process.pid))
+                    with contextlib.suppress(ProcessLookupError):
+                        process.kill()
+            if pending:
+                await asyncio.wait(pending)
+        for keeper in self._keepers:
+            keeper.cancel()
+        await asyncio.gather(*self._keepers, return_exceptions=True)
