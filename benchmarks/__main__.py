@@ -19,6 +19,7 @@ from benchmarks import (
     nearest,
     photo_ingest,
     retention,
+    scale,
     tiles,
 )
 
@@ -32,6 +33,7 @@ BENCHMARKS: dict[str, Callable[[Sequence[str]], Coroutine[Any, Any, bool]]] = {
     "nearest": nearest.main,  # the nearest-reach search at city scale: R*Tree against the scan (issue 15)
     "tiles": tiles.main,  # a basemap from tiles, cold and from the disk cache (issue 15)
     "maps": maps.main,  # a patrol's and an area's map against the weekly chart (issue 15)
+    "scale": scale.main,  # province scale on PostgreSQL against city scale on SQLite, and webhook workers (issue 17)
 }
 
 

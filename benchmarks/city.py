@@ -13,6 +13,8 @@
   DIR`), whose own peak resident set (`ru_maxrss`) is the figure held to ≤ 300 MB. The generating process's peak
   is printed too, for information (it holds no target here).
 
+`python -m benchmarks scale` measures the same way on PostgreSQL (`--measure DIR --database URL`).
+
 The targets are absolute, on this machine; there is no baseline to compare with.
 """
 
@@ -56,8 +58,11 @@ def _verdict(ok: bool) -> str:
     return "PASS" if ok else "FAIL"
 
 
-def _settings(data_dir: Path) -> Settings:
-    return load_settings(env_file=None, data_dir=data_dir)
+def _settings(data_dir: Path, database: str | None = None) -> Settings:
+    """The data directory's settings; `database` (a URL) overrides DATABASE_URL."""
+    if database is None:
+        return load_settings(env_file=None, data_dir=data_dir)
+    return load_settings(env_file=None, data_dir=data_dir, database_url=database)
 
 
 async def _has_history(settings: Settings) -> bool:
@@ -75,58 +80,78 @@ async def _generate(settings: Settings) -> tuple[float, int]:
     return time.perf_counter() - started, report.patrols
 
 
-async def measure(data_dir: Path) -> dict[str, Any]:
-    """The summaries and stats on the data in `data_dir` (run in a fresh process for its peak memory)."""
-    settings = _settings(data_dir)
+async def measure(
+    data_dir: Path, database: str | None = None, *, each_area: bool = True, keep_going: bool = False
+) -> dict[str, Any]:
+    """The summaries and stats on the data in `data_dir` or `database` (run in a fresh process for its peak
+    memory); `each_area` times every area's summary on its own as well. With `keep_going`, a part that fails
+    (the summaries, the stats) is named in "errors" with its first line, and the other part still runs."""
+    settings = _settings(data_dir, database)
     locales = Locales.load()
     language = settings.default_language
     today = datetime.now(UTC).astimezone(settings.tz).date()
     week = last_week(today)
-    async with await Store.open(settings.database) as store:
-        patrols = int(await store.fetchval("SELECT count(*) FROM patrols"))
-        areas = await store.areas.all()
-        service = SummaryService(store, settings)
-        times: list[float] = []
-        chart_bytes = 0
-        # All areas as the weekly job composes them (figures from one query each), then one area alone.
-        started = time.perf_counter()
-        for summary in (await service.week_summaries(week)).values():
-            summary_text(summary, locales, language)
-            chart_bytes += len(chart_jpeg(summary, locales, language))
-        all_s = time.perf_counter() - started
-        for area in areas:
-            t0 = time.perf_counter()
-            summary = await service.area_summary(area, week)
-            summary_text(summary, locales, language)
-            chart_jpeg(summary, locales, language)
-            times.append(time.perf_counter() - t0)
-        first = today - timedelta(days=365)
-        t0 = time.perf_counter()
-        stats = await TallyService(store, settings).stats(first, today)
-        stats_s = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        table = StatsReport(stats, locales, language).table()
-        table_s = time.perf_counter() - t0
-    return {
-        "patrols": patrols,
+    first = today - timedelta(days=365)
+    figures: dict[str, Any] = {
         "week": week.code,
-        "areas": len(areas),
-        "all_s": all_s,
-        "median_ms": statistics.median(times) * 1000 if times else 0.0,
-        "max_ms": max(times) * 1000 if times else 0.0,
-        "chart_bytes": chart_bytes,
         "stats_first": first.isoformat(),
         "stats_last": today.isoformat(),
-        "stats_s": stats_s,
-        "table_s": table_s,
-        "table_lines": table.count("\n"),
-        "peak_mb": _peak_mb(),
+        "errors": {},
     }
+    async with await Store.open(settings.database) as store:
+        figures["patrols"] = int(await store.fetchval("SELECT count(*) FROM patrols"))
+        areas = await store.areas.all()
+        figures["areas"] = len(areas)
+
+        async def summaries() -> None:
+            service = SummaryService(store, settings)
+            times: list[float] = []
+            chart_bytes = 0
+            # All areas as the weekly job composes them (figures from one query each), then one area alone.
+            started = time.perf_counter()
+            for summary in (await service.week_summaries(week)).values():
+                summary_text(summary, locales, language)
+                chart_bytes += len(chart_jpeg(summary, locales, language))
+            figures["all_s"] = time.perf_counter() - started
+            figures["chart_bytes"] = chart_bytes
+            for area in areas if each_area else ():
+                t0 = time.perf_counter()
+                summary = await service.area_summary(area, week)
+                summary_text(summary, locales, language)
+                chart_jpeg(summary, locales, language)
+                times.append(time.perf_counter() - t0)
+            figures["median_ms"] = statistics.median(times) * 1000 if times else 0.0
+            figures["max_ms"] = max(times) * 1000 if times else 0.0
+
+        async def stats() -> None:
+            t0 = time.perf_counter()
+            found = await TallyService(store, settings).stats(first, today)
+            figures["stats_s"] = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            table = StatsReport(found, locales, language).table()
+            figures["table_s"] = time.perf_counter() - t0
+            figures["table_lines"] = table.count("\n")
+
+        for name, part in (("summaries", summaries), ("stats", stats)):
+            try:
+                await part()
+            except Exception as exc:
+                if not keep_going:
+                    raise
+                message = str(exc).strip()
+                figures["errors"][name] = f"{type(exc).__name__}: {message.splitlines()[0] if message else ''}"
+    figures["peak_mb"] = _peak_mb()
+    return figures
 
 
-async def _measure_in_child(data_dir: Path) -> dict[str, Any]:
+async def measure_in_child(
+    data_dir: Path, database: str | None = None, *, each_area: bool = True, keep_going: bool = False
+) -> dict[str, Any]:
+    """`measure` in a fresh process: its figures, and that process's own peak memory."""
+    more = ([] if database is None else ["--database", database]) + ([] if each_area else ["--no-each-area"])
+    more += ["--keep-going"] if keep_going else []
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "benchmarks.city", "--measure", str(data_dir), stdout=asyncio.subprocess.PIPE
+        sys.executable, "-m", "benchmarks.city", "--measure", str(data_dir), *more, stdout=asyncio.subprocess.PIPE
     )
     out, _ = await process.communicate()
     if process.returncode != 0:
@@ -158,7 +183,7 @@ async def main(argv: Sequence[str] = ()) -> bool:
                 f"  generation: {patrols:,} patrols in {seconds:.1f} s "
                 f"({_verdict(good)}: ≤ {TARGET_GENERATE_S:g} s); generating process peak {_peak_mb():.0f} MB"
             )
-        figures = await _measure_in_child(data_dir)
+        figures = await measure_in_child(data_dir)
         print(f"  measured in a child process on {figures['patrols']:,} patrols, {figures['areas']} areas")
         good = figures["all_s"] <= TARGET_ALL_SUMMARIES_S
         ok = ok and good
@@ -195,7 +220,14 @@ async def main(argv: Sequence[str] = ()) -> bool:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 3 and sys.argv[1] == "--measure":
-        print(json.dumps(asyncio.run(measure(Path(sys.argv[2])))))
+    if len(sys.argv) >= 3 and sys.argv[1] == "--measure":
+        child = argparse.ArgumentParser()
+        child.add_argument("--measure", type=Path, required=True)
+        child.add_argument("--database")
+        child.add_argument("--no-each-area", dest="each_area", action="store_false")
+        child.add_argument("--keep-going", action="store_true")
+        given = child.parse_args()
+        figures = measure(given.measure, given.database, each_area=given.each_area, keep_going=given.keep_going)
+        print(json.dumps(asyncio.run(figures)))
     else:
         raise SystemExit(0 if asyncio.run(main(sys.argv[1:])) else 1)

@@ -1092,7 +1092,10 @@ def cmd_summary(settings: Settings, locales: Locales, args: argparse.Namespace, 
 
 def _demo_arguments(parser: argparse.ArgumentParser, locales: Locales, lang: Language) -> None:
     parser.add_argument(
-        "--scale", required=True, choices=("small", "city"), help=locales.plain(lang, "cli.demo-data.arg_scale")
+        "--scale",
+        required=True,
+        choices=("small", "city", "province"),
+        help=locales.plain(lang, "cli.demo-data.arg_scale"),
     )
     parser.add_argument("--seed", type=int, default=1, metavar="N", help=locales.plain(lang, "cli.demo-data.arg_seed"))
     parser.add_argument("--years", default="4", metavar="N", help=locales.plain(lang, "cli.demo-data.arg_years"))
@@ -1107,13 +1110,13 @@ def cmd_demo_data(settings: Settings, locales: Locales, args: argparse.Namespace
         raise ConfigError("cli.demo-data.bad_years", value=args.years)
     ensure_data_dir(settings)
     tty = sys.stderr.isatty()
-    shown = [0.0, False]
+    shown: list[float | bool | str] = [0.0, False, ""]  # when last shown, whether shown at all, the phase shown
 
     def progress(phase: str, done: int, total: int) -> None:
         now = time.monotonic()
-        if done < total and now - float(shown[0]) < (0.2 if tty else 5):
+        if done < total and phase == shown[2] and now - float(shown[0]) < (0.2 if tty else 5):
             return
-        shown[0], shown[1] = now, True
+        shown[0], shown[1], shown[2] = now, True, phase
         text = locales.plain(
             lang,
             "cli.demo-data.progress",

@@ -3,7 +3,9 @@
 Small scale builds on the sample county (examples/registry: its areas and reaches, or the store's own registry
 when it has one); city scale is of the order of Guangzhou's published totals (about 20,000 chiefs, 2,000,000
 patrols and 150,000 problems over four years), with 165 areas and 16,000 reaches made up around 23.1 N 113.3 E;
-a quarter of the reaches changed chief half-way.
+a quarter of the reaches changed chief half-way. Province scale is six such cities of Guangdong (Guangzhou and five
+more, each with its own districts and counties, 165 areas and 16,000 reaches): six times city scale in every
+figure, for the PostgreSQL benchmark (`python -m benchmarks scale`).
 
 The same seed gives the same history for the same `today`. Every chief has a diligence: the share of required
 periods in which they patrol enough, so that area rates spread between about 45 and 100 %. About one patrol in
@@ -20,7 +22,8 @@ area's), their patrols are valid or not like chiefs', and they report problems t
 patrol as chiefs do; those go to the reach's chief of the day and through the same lifecycle. Volunteers draw from
 a random generator of their own, so adding them left the chiefs' history as it was for a given seed.
 
-Rows are plain tuples handed to storage/demo.py in big batches: no per-row objects, so city scale stays fast.
+Rows are plain tuples handed to storage/demo.py in big batches: no per-row objects, so city scale stays fast. The
+store may be SQLite or PostgreSQL: storage/demo.py loads each its own way.
 """
 
 from __future__ import annotations
@@ -37,16 +40,16 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
-from bot.config import CATEGORIES, Settings
+from bot.config import CATEGORIES, Settings, masked_url
 from bot.geo import haversine_m, lines_of
 from bot.periods import period_of
 from bot.registry_import import read_files, run_import
 from storage import Store
 from storage import demo as bulk
 
-Scale = Literal["small", "city"]
-SCALES: tuple[Scale, ...] = ("small", "city")
-# phase ("registry", "people", "patrols", "problems"), done, total
+Scale = Literal["small", "city", "province"]
+SCALES: tuple[Scale, ...] = ("small", "city", "province")
+# phase ("registry", "people", "patrols", "finishing"), done, total
 Progress = Callable[[str, int, int], None]
 
 # The sample county: package data of `examples` (examples/registry/ in a checkout, inside the wheel when installed).
@@ -55,7 +58,9 @@ SAMPLE_REGISTRY = Path(str(resources.files("examples") / "registry"))
 TRACK_DAYS = 21
 CITY_CENTER = (23.13, 113.30)
 # Volunteers per area (inclusive range), by scale.
-VOLUNTEERS_PER_AREA: dict[Scale, tuple[int, int]] = {"small": (4, 7), "city": (10, 26)}
+VOLUNTEERS_PER_AREA: dict[Scale, tuple[int, int]] = {"small": (4, 7), "city": (10, 26), "province": (10, 26)}
+AREAS_PER_CITY = 165
+REACHES_PER_CITY = 16_000
 
 _EPOCH = date(1970, 1, 1).toordinal()
 _DAY = 86_400
@@ -106,6 +111,39 @@ _DISTRICTS: list[tuple[str, str, str]] = [(code, zh, en) for code, zh, en in _CO
 _DESCRIPTIONS: dict[str, list[str]] = _CONTENT["descriptions"]
 _NAMES: dict[str, str] = _CONTENT["names"]
 _NOTES: dict[str, str] = _CONTENT["notes"]
+
+
+@dataclass(frozen=True, slots=True)
+class _City:
+    """A city of made-up areas: `code` and `name` prefix its areas' codes and names (empty at city scale, where
+    they read as they always did); areas' centres are drawn from the box `lat`, `lon` (offsets from `centre`)."""
+
+    code: str
+    name: str
+    name_en: str
+    centre: tuple[float, float]
+    lat: tuple[float, float]
+    lon: tuple[float, float]
+    districts: tuple[tuple[str, str, str], ...]  # code, full Chinese name, pinyin
+
+
+_GUANGZHOU_DISTRICTS = tuple((code, _NAMES["district"].format(district=zh), en) for code, zh, en in _DISTRICTS)
+_CITY = _City("", "", "", CITY_CENTER, (-0.45, 0.5), (-0.35, 0.55), _GUANGZHOU_DISTRICTS)
+_PROVINCE = (
+    _City("GZ", _NAMES["guangzhou"], "Guangzhou", CITY_CENTER, _CITY.lat, _CITY.lon, _GUANGZHOU_DISTRICTS),
+    *(
+        _City(
+            c["code"],
+            c["name"],
+            c["en"],
+            (float(c["centre"][0]), float(c["centre"][1])),
+            (-0.25, 0.25),
+            (-0.25, 0.25),
+            tuple((code, zh, en) for code, zh, en in c["districts"]),
+        )
+        for c in _CONTENT["cities"]
+    ),
+)
 _CATEGORY_WEIGHTS = (8, 3, 12, 7, 8, 30, 10, 5, 7, 10)  # in CATEGORIES order
 _LEVEL_WEIGHTS = {"city": 6, "county": 24, "town": 42, "village": 28}
 _INVALID_KINDS = ("too_short", "too_little_distance", "far_from_reach", "photo_reused", "too_fast")
@@ -184,11 +222,14 @@ async def generate(
     years: int = 4,
     now: datetime | None = None,
     progress: Progress | None = None,
+    fraction: float = 1.0,
 ) -> DemoReport:
-    """Fill a fresh store. Raises DemoError (nothing written) when it already holds patrols or problems."""
+    """Fill a fresh store. Raises DemoError (nothing written) when it already holds patrols or problems.
+
+    `fraction` scales a city's areas and reaches (city and province scale), for quick runs of the benchmarks."""
     started = time.monotonic()
     if await bulk.has_history(store):
-        raise DemoError("cli.demo-data.not_fresh", path=str(store.path))
+        raise _not_empty(store, "cli.demo-data.not_fresh")
     now = (now or datetime.now(UTC)).astimezone(UTC)
     today = now.astimezone(settings.tz).date()
     first = _months_back(today, 12 * years)
@@ -198,32 +239,35 @@ async def generate(
     rng = random.Random(seed)
     say = progress or (lambda phase, done, total: None)
 
-    conn = bulk.writer_connection(store)
-    writer = bulk.BulkWriter(conn)
+    writer = bulk.bulk_writer(store)
     stamp0 = clock.text(clock.local_seconds(first.toordinal(), 8 * 3600))
     if scale == "small":
         if not await bulk.has_registry(store):
             await _import_sample(store, settings, today)
-        reaches = _reaches(await bulk.reaches(store))
-        if not reaches:
+        rows = await bulk.reaches(store)
+        if not rows:
             raise DemoError("cli.demo-data.no_reaches")
-        await writer.begin()
-    else:
-        if await bulk.has_registry(store):
-            raise DemoError("cli.demo-data.has_registry", path=str(store.path))
-        await writer.begin()
-        reaches = await _city_registry(writer, rng, stamp0, report)
-    say("registry", 1, 1)
+    elif await bulk.has_registry(store):
+        raise _not_empty(store, "cli.demo-data.has_registry")
+    await writer.begin()
     try:
+        if scale == "small":
+            reaches = _reaches(rows)
+        else:
+            cities = (_CITY,) if scale == "city" else _PROVINCE
+            reaches = await _registry(writer, rng, stamp0, report, cities, fraction=fraction)
+        say("registry", 1, 1)
         await _history(
             store, settings, writer, rng, clock=clock, reaches=reaches, report=report, now=now, first=first,
             today=today, stamp0=stamp0, say=say, vrng=random.Random(f"{seed}:volunteers"),
             volunteers_per_area=VOLUNTEERS_PER_AREA[scale],
         )  # fmt: skip
+        say("finishing", 0, 1)
         await writer.finish()
     except BaseException:
         await writer.abort()
         raise
+    say("finishing", 1, 1)
     report.areas = int(await store.fetchval("SELECT count(*) FROM areas"))
     report.reaches = len(reaches)
     report.points = writer.written["patrol_points"]
@@ -236,18 +280,25 @@ async def city_registry(store: Store, *, seed: int = 1, now: datetime | None = N
     """The city-scale registry alone (areas and reaches, as `generate` makes them for the same seed), for
     benchmarks that need the registry but none of the history; returns the reaches written."""
     if await bulk.has_registry(store):
-        raise DemoError("cli.demo-data.has_registry", path=str(store.path))
+        raise _not_empty(store, "cli.demo-data.has_registry")
     stamp = (now or datetime.now(UTC)).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    writer = bulk.BulkWriter(bulk.writer_connection(store))
+    writer = bulk.bulk_writer(store)
     today = (now or datetime.now(UTC)).date()
     await writer.begin()
     try:
-        reaches = await _city_registry(writer, random.Random(seed), stamp, DemoReport("city", today, today))
+        reaches = await _registry(writer, random.Random(seed), stamp, DemoReport("city", today, today), (_CITY,))
         await writer.finish()
     except BaseException:
         await writer.abort()
         raise
     return len(reaches)
+
+
+def _not_empty(store: Store, key: str) -> DemoError:
+    """Demo data needs a fresh store: the SQLite file to move aside, or the PostgreSQL database (no password)."""
+    if store.dialect == "postgresql":
+        return DemoError(f"{key}_postgres", url=masked_url(str(store.engine.url)))  # type: ignore[attr-defined]
+    return DemoError(key, path=str(store.path))
 
 
 def _months_back(day: date, months: int) -> date:
@@ -318,40 +369,72 @@ async def _import_sample(store: Store, settings: Settings, today: date) -> None:
         raise DemoError("cli.demo-data.no_sample", path=str(SAMPLE_REGISTRY))
 
 
-async def _city_registry(writer: bulk.BulkWriter, rng: random.Random, stamp: str, report: DemoReport) -> list[_Reach]:
-    """About 165 towns and subdistricts (areas) in Guangzhou's eleven districts, 16,000 reaches among them."""
-    areas_per_district = 15
-    reaches_total = 16_000
+async def _registry(
+    writer: bulk.BulkLoad,
+    rng: random.Random,
+    stamp: str,
+    report: DemoReport,
+    cities: tuple[_City, ...],
+    *,
+    fraction: float = 1.0,
+) -> list[_Reach]:
+    """Each city's 165 towns and subdistricts (areas) spread over its districts, 16,000 reaches among them (or
+    `fraction` of both). At city scale, Guangzhou's eleven districts, fifteen areas each."""
+    reaches: list[_Reach] = []
+    area_id = 0
+    size = (max(1, round(AREAS_PER_CITY * fraction)), max(1, round(REACHES_PER_CITY * fraction)))
+    for city in cities:
+        area_id = await _city_registry(writer, rng, stamp, city, area_id=area_id, reaches=reaches, size=size)
+    report.areas = area_id
+    return reaches
+
+
+async def _city_registry(
+    writer: bulk.BulkLoad,
+    rng: random.Random,
+    stamp: str,
+    city: _City,
+    *,
+    area_id: int,
+    reaches: list[_Reach],
+    size: tuple[int, int],
+) -> int:
+    """One city's areas and reaches (`size`: how many of each), ids following `area_id` and `reaches`; returns
+    the last area id."""
     levels = list(_LEVEL_WEIGHTS)
     level_weights = list(_LEVEL_WEIGHTS.values())
     area_rows: list[bulk.Row] = []
+    towns: dict[int, str] = {}  # area id → its own name (place and kind), which some reaches' names begin with
     centers: list[tuple[int, str, float, float]] = []
-    area_id = 0
-    for code, district_zh, district_en in _DISTRICTS:
-        for k in range(1, areas_per_district + 1):
+    areas, reaches_total = size
+    per_district, extra = divmod(areas, len(city.districts))
+    in_city = f", {city.name_en}" if city.name_en else ""
+    for d, (code, district_zh, district_en) in enumerate(city.districts):
+        for k in range(1, per_district + (d < extra) + 1):
             area_id += 1
             zh, en = _place(rng)
             town = rng.random() < 0.55
+            kind_zh = _NAMES["town"] if town else _NAMES["subdistrict"]
+            area_code = f"{city.code}{code}{k:02d}"
             area_rows.append(
                 (
                     area_id,
-                    f"{code}{k:02d}",
-                    _NAMES["area"].format(
-                        district=district_zh, place=zh, kind=_NAMES["town"] if town else _NAMES["subdistrict"]
-                    ),
-                    f"{en} {'Town' if town else 'Subdistrict'}, {district_en}",
+                    area_code,
+                    _NAMES["area"].format(city=city.name, district=district_zh, place=zh, kind=kind_zh),
+                    f"{en} {'Town' if town else 'Subdistrict'}, {district_en}{in_city}",
                     stamp,
                     stamp,
                 )
             )
-            lat = CITY_CENTER[0] + rng.uniform(-0.45, 0.5)
-            lon = CITY_CENTER[1] + rng.uniform(-0.35, 0.55)
-            centers.append((area_id, f"{code}{k:02d}", lat, lon))
+            towns[area_id] = zh + kind_zh
+            lat = city.centre[0] + rng.uniform(*city.lat)
+            lon = city.centre[1] + rng.uniform(*city.lon)
+            centers.append((area_id, area_code, lat, lon))
     await writer.add("areas", area_rows)
-    reaches: list[_Reach] = []
     reach_rows: list[bulk.Row] = []
+    first_id = len(reaches) + 1
     for i in range(reaches_total):
-        area_id, area_code, lat0, lon0 = centers[i % len(centers)]
+        area_id_i, area_code, lat0, lon0 = centers[i % len(centers)]
         number = i // len(centers) + 1
         level = rng.choices(levels, level_weights)[0]
         zh, en = _place(rng)
@@ -363,8 +446,7 @@ async def _city_registry(writer: bulk.BulkWriter, rng: random.Random, stamp: str
         else:
             name_zh, name_en = _NAMES["river"].format(place=zh), f"{en} River"
         if level in ("town", "village") and rng.random() < 0.3:
-            town_zh = area_rows[area_id - 1][2].removeprefix(area_rows[area_id - 1][2][:3])
-            name_zh = f"{town_zh}{name_zh}"
+            name_zh = f"{towns[area_id_i]}{name_zh}"
         line = _meander(rng, lat0 + rng.uniform(-0.04, 0.04), lon0 + rng.uniform(-0.04, 0.04))
         length_m = _length(line)
         lats = [p[0] for p in line]
@@ -373,14 +455,14 @@ async def _city_registry(writer: bulk.BulkWriter, rng: random.Random, stamp: str
             {"type": "LineString", "coordinates": [[round(p[1], 6), round(p[0], 6)] for p in line]},
             separators=(",", ":"),
         )
-        reach_id = i + 1
+        reach_id = first_id + i
         reach_rows.append(
             (
                 reach_id,
                 f"{area_code}-{number:03d}",
                 name_zh,
                 name_en,
-                area_id,
+                area_id_i,
                 level,
                 round(length_m / 1000, 2),
                 "black_odorous" if rng.random() < 0.04 else "",
@@ -393,11 +475,10 @@ async def _city_registry(writer: bulk.BulkWriter, rng: random.Random, stamp: str
                 stamp,
             )
         )
-        reaches.append(_Reach(reach_id, area_id, level, line, length_m))
+        reaches.append(_Reach(reach_id, area_id_i, level, line, length_m))
     await writer.add("reaches", reach_rows)
     await writer.flush()
-    report.areas = len(area_rows)
-    return reaches
+    return area_id
 
 
 def _meander(rng: random.Random, lat: float, lon: float) -> list[tuple[float, float]]:
@@ -586,7 +667,7 @@ def _volunteer_patrols(
 async def _history(
     store: Store,
     settings: Settings,
-    writer: bulk.BulkWriter,
+    writer: bulk.BulkLoad,
     rng: random.Random,
     *,
     clock: _Clock,
@@ -611,8 +692,8 @@ async def _history(
 
     # People: one chief per reach, a second one for about one reach in four (the first left half-way), and an
     # office admin for every ten areas.
-    person_id = await bulk.next_id(store, "people")
-    assignment_id = await bulk.next_id(store, "assignments")
+    person_id = await writer.next_id("people")
+    assignment_id = await writer.next_id("assignments")
     people: list[bulk.Row] = []
     roles: list[bulk.Row] = []
     assignment_rows: list[bulk.Row] = []
@@ -663,7 +744,7 @@ async def _history(
             assignment_id += 1
     volunteers = _volunteers(
         vrng, settings, clock, reaches=reaches, admins=admins, first_ord=first_ord, today_ord=today_ord,
-        person_id=person_id, registration_id=await bulk.next_id(store, "registrations"), per_area=volunteers_per_area,
+        person_id=person_id, registration_id=await writer.next_id("registrations"), per_area=volunteers_per_area,
         people=people, roles=roles, registrations=registration_rows,
     )  # fmt: skip
     person_id += len(volunteers)
@@ -683,8 +764,8 @@ async def _history(
     counts = [count for count, _ in rule_keys]
     month0 = first.year * 12 + first.month - 1
     months = today.year * 12 + today.month - 1 - month0 + 1
-    patrol_id = await bulk.next_id(store, "patrols")
-    problem_id = await bulk.next_id(store, "problems")
+    patrol_id = await writer.next_id("patrols")
+    problem_id = await writer.next_id("problems")
     deadline_days = {c: settings.problem_deadline_overrides.get(c, settings.problem_deadline_days) for c in CATEGORIES}
     categories = list(CATEGORIES)
     statuses: dict[str, int] = {}

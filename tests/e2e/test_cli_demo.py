@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from pathlib import Path
 
 import pytest
 
+from bot.config import load_settings
+from storage import Store
 from tests.conftest import Cli
 
 
@@ -57,3 +60,28 @@ def test_bad_years_and_scale(cli: Cli) -> None:
     with pytest.raises(SystemExit) as exited:
         cli("demo-data", "--scale", "huge")
     assert exited.value.code == 2
+
+
+def test_city_and_province_scale_start_from_an_empty_store_and_say_what_to_change(cli: Cli, tmp_path: Path) -> None:
+    settings = load_settings(env_file=None, data_dir=tmp_path / "data")  # DATABASE_URL on a PostgreSQL run
+
+    async def seed() -> None:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        async with await Store.open(settings.database) as store:
+            stamp = "2026-01-01T00:00:00Z"
+            await store.insert(
+                "INSERT INTO areas (code, name_zh, name_en, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
+                ("A1", "片区", "Area", stamp, stamp),
+            )
+
+    asyncio.run(seed())
+    for scale in ("city", "province"):
+        code, out, err = cli("demo-data", "--scale", scale)
+        assert code == 2 and out == ""
+        assert "already holds areas or reaches" in err
+        if settings.on_postgres:
+            assert "DATABASE_URL" in err and "DATA_DIR" not in err and str(settings.database_url) in err
+        else:
+            assert "DATA_DIR" in err and str(settings.database_path) in err
+    code, _, err = cli("demo-data", "--scale", "province", DEFAULT_LANGUAGE="zh")
+    assert code == 2 and "市级和省级规模" in err

@@ -289,6 +289,7 @@ async def test_refuses_a_store_with_history(store: Store, settings: Settings, de
     assert await count(store, "SELECT count(*) FROM patrols") == demo.patrols
 
 
+@pytest.mark.sqlite_only("the SQLite load's own transactions; PostgreSQL's load is one transaction, tested below")
 @pytest.mark.parametrize(("write_seconds", "seen_before_finish"), [(0.0, 3), (3600.0, 0)])
 async def test_the_bulk_load_commits_as_it_goes_so_the_bot_can_write_in_between(
     store: Store, write_seconds: float, seen_before_finish: int
@@ -301,6 +302,87 @@ async def test_the_bulk_load_commits_as_it_goes_so_the_bot_can_write_in_between(
     assert await count(store, "SELECT count(*) FROM areas") == seen_before_finish
     await writer.finish()
     assert await count(store, "SELECT count(*) FROM areas") == 3
+
+
+async def _schema(store: Store) -> list[tuple[str, ...]]:
+    """Every index and foreign key in the database, as the engine describes them."""
+    if store.dialect == "postgresql":
+        indexes = await store.fetchall(
+            "SELECT tablename, indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema()"
+        )
+        keys = await store.fetchall(
+            "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) FROM pg_constraint"
+            " WHERE contype = 'f' AND connamespace = current_schema()::regnamespace"
+        )
+    else:
+        indexes = await store.fetchall("SELECT tbl_name, name, sql FROM sqlite_master WHERE type = 'index'")
+        keys = []
+        for (table,) in await store.fetchall("SELECT name FROM sqlite_master WHERE type = 'table'"):
+            keys += [(table, *map(str, key)) for key in await store.fetchall(f"PRAGMA foreign_key_list('{table}')")]
+    return sorted(tuple(str(x) for x in row) for row in [*indexes, *keys])
+
+
+def _rows(first: int, count: int) -> dict[str, list[bulk.Row]]:
+    """An area, a reach, `count` chiefs and a patrol each, ids from `first`: what the generator hands over."""
+    stamp = "2026-01-01T00:00:00Z"
+    a = first
+    return {
+        "areas": [(a, f"A{a}", f"片区{a}", f"Area {a}", stamp, stamp)],
+        "reaches": [
+            (a, f"R{a}", f"河{a}", f"River {a}", a, "town", 1.5, "", None, None, None, None, None, stamp, stamp)
+        ],
+        "people": [(i, f"河长{i}", None, a, 1, stamp, stamp) for i in range(first, first + count)],
+        "patrols": [
+            (i, i, a, stamp, stamp, "finished", stamp, 1200.0, 1800, 20, 1, 0, 1, "[]", stamp, stamp)
+            for i in range(first, first + count)
+        ],
+    }
+
+
+async def test_the_bulk_load_leaves_indexes_keys_and_numbering_as_they_were(store: Store) -> None:
+    """On PostgreSQL the load drops indexes and foreign keys and builds them again at the end; either engine
+    numbers the next row after the ids the load gave."""
+    before = await _schema(store)
+    writer = bulk.bulk_writer(store)
+    await writer.begin()
+    assert await writer.next_id("people") == 1
+    for table, rows in _rows(1, 300).items():
+        await writer.add(table, rows)
+    await writer.commit()
+    assert await writer.next_id("people") == 301
+    await writer.finish()
+    assert await _schema(store) == before
+    assert writer.written["patrols"] == await count(store, "SELECT count(*) FROM patrols") == 300
+    assert await store.people.create(name="新来的") == 301
+    area_sql = "INSERT INTO areas (code, name_zh, name_en, created_at, updated_at) VALUES (?, ?, ?, ?, ?)"
+    stamp = "2026-01-02T00:00:00Z"
+    assert await store.insert(area_sql, ("NEW", "新片区", "New area", stamp, stamp)) == 2
+    # The foreign keys hold again: a patrol of nobody is refused.
+    with pytest.raises(Exception, match=r"(?i)foreign key"):
+        async with store.atomic() as conn:
+            await conn.execute(bulk.PATROL_SQL, (999, 12345, 1, stamp, stamp, "finished", stamp, 1.0, 1, 1, 0, 0, 1,
+                                                 "[]", stamp, stamp))  # fmt: skip
+
+
+async def test_a_failed_bulk_load_leaves_no_rows_and_the_schema_whole(store: Store) -> None:
+    before = await _schema(store)
+    writer = bulk.bulk_writer(store)
+    await writer.begin()
+    for table, rows in _rows(1, 10).items():
+        await writer.add(table, rows)
+    await writer.flush()
+    await writer.abort()
+    assert await _schema(store) == before
+    # On SQLite what was committed before the failure stays (a fresh store is needed again); not a half-built
+    # schema, and the next load into a fresh store works.
+    if store.dialect == "postgresql":
+        assert await count(store, "SELECT count(*) FROM patrols") == 0
+        writer = bulk.bulk_writer(store)
+        await writer.begin()
+        for table, rows in _rows(1, 10).items():
+            await writer.add(table, rows)
+        await writer.finish()
+        assert await count(store, "SELECT count(*) FROM patrols") == 10
 
 
 async def test_every_track_point_and_problem_lies_in_the_county_near_its_reach(store: Store, demo: DemoReport) -> None:
@@ -346,3 +428,66 @@ async def test_every_track_point_and_problem_lies_in_the_county_near_its_reach(s
 
 def _area(reaches: list[ReachRecord], reach_id: int) -> int:
     return next(r.area_id for r in reaches if r.id == reach_id)
+
+
+class _Collect(bulk.BulkLoad):
+    """A load that keeps the rows: the registry alone, without a store."""
+
+    def __init__(self) -> None:
+        super().__init__(chunk=1_000_000)
+        self.rows: dict[str, list[bulk.Row]] = {}
+
+    async def begin(self) -> None: ...
+
+    async def _fetchval(self, sql: str) -> object:
+        return None
+
+    async def _write(self, table: str, rows: list[bulk.Row]) -> None:
+        self.rows.setdefault(table, []).extend(rows)
+
+    async def commit(self) -> None: ...
+
+    async def finish(self) -> None: ...
+
+    async def abort(self) -> None: ...
+
+
+async def test_the_province_is_six_cities_of_the_city_scale_registry() -> None:
+    import random  # noqa: PLC0415
+
+    from bot import demo  # noqa: PLC0415
+
+
+    city, province = _Collect(), _Collect()
+    today = date(2026, 11, 20)
+    city_report, report = DemoReport("city", today, today), DemoReport("province", today, today)
+    city_reaches = await demo._registry(city, random.Random(1), "S", city_report, (demo._CITY,), fraction=0.02)
+    reaches = await demo._registry(province, random.Random(1), "S", report, demo._PROVINCE, fraction=0.02)
+    await city.flush()
+    await province.flush()
+    # 2 % of the real size: 16,000 reaches a city would make the test slow, and change nothing else.
+    assert report.areas == len(province.rows["areas"]) == 6 * len(city.rows["areas"]) == 6 * 3
+    assert len(reaches) == len(province.rows["reaches"]) == 6 * len(city_reaches) == 6 * 320
+    assert [r[0] for r in province.rows["areas"]] == list(range(1, 6 * 3 + 1))
+    assert [r[0] for r in province.rows["reaches"]] == list(range(1, 6 * 320 + 1))
+    codes = [r[1] for r in province.rows["areas"]]
+    assert len(set(codes)) == len(codes) and len({r[1] for r in province.rows["reaches"]}) == 6 * 320
+    # City scale's codes and names are as they always were; the province's carry their city.
+    assert city.rows["areas"][0][1:4] == ("YX01", city.rows["areas"][0][2], city.rows["areas"][0][3])
+    assert city.rows["areas"][0][2].startswith("越秀区") and city.rows["areas"][0][3].endswith(", Yuexiu")
+    cities = {code[:2] for code in codes}
+    assert cities == {"GZ", "SZ", "HZ", "ST", "ZJ", "SG"}
+    first = {r[1][:2]: r for r in reversed(province.rows["areas"])}
+    assert first["GZ"][2].startswith("广州市越秀区") and first["GZ"][3].endswith(", Yuexiu, Guangzhou")
+    assert first["SG"][2].startswith("韶关市武江区") and first["SG"][3].endswith(", Wujiang, Shaoguan")
+    assert all(sum(c.startswith(city) for c in codes) == 3 for city in cities)
+    # Each city's reaches lie about its own centre.
+    boxes: dict[str, list[float]] = {}
+    for r in province.rows["reaches"]:
+        box = boxes.setdefault(r[1][:2], [90.0, 180.0, -90.0, -180.0])
+        box[:] = [min(box[0], r[9]), min(box[1], r[10]), max(box[2], r[11]), max(box[3], r[12])]
+    centres = {c.code: c.centre for c in demo._PROVINCE}
+    for code, (south, west, north, east) in boxes.items():
+        lat, lon = centres[code]
+        assert abs((south + north) / 2 - lat) < 0.3 and abs((west + east) / 2 - lon) < 0.3, code
+        assert north - south < 1.5 and east - west < 1.5, code

@@ -1,0 +1,45 @@
+"""The scale benchmark's report: the province/city ratios and the memory ceiling, judged line by line."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from benchmarks.scale import TARGET_PEAK_MB, TARGET_RATIO, verdicts
+
+
+def figures(all_s: float, stats_s: float, peak_mb: float, **errors: str) -> dict[str, Any]:
+    return {
+        "areas": 165,
+        "all_s": all_s,
+        "stats_s": stats_s,
+        "peak_mb": peak_mb,
+        "stats_first": "2025-12-03",
+        "stats_last": "2026-12-03",
+        "errors": errors,
+    }
+
+
+def test_ratios_up_to_six_times_and_memory_up_to_the_ceiling_pass() -> None:
+    city = figures(1.0, 2.0, 250.0)
+    lines = verdicts(city, figures(1.0 * TARGET_RATIO, 2.0 * TARGET_RATIO, TARGET_PEAK_MB))
+    assert [line.ok for line in lines] == [True, True, True]
+    assert "ratio 6.00×" in lines[0].text and "ratio 6.00×" in lines[1].text
+    assert "300 MB" in lines[2].text and "2025-12-03 to 2026-12-03" in lines[1].text
+
+
+def test_each_line_fails_on_its_own() -> None:
+    city = figures(1.0, 2.0, 250.0)
+    assert [v.ok for v in verdicts(city, figures(6.1, 2.0, 100.0))] == [False, True, True]
+    assert [v.ok for v in verdicts(city, figures(1.0, 12.1, 100.0))] == [True, False, True]
+    assert [v.ok for v in verdicts(city, figures(1.0, 2.0, 301.0))] == [True, True, False]
+
+
+def test_a_part_that_failed_on_an_engine_fails_with_its_error() -> None:
+    city = figures(1.0, 2.0, 250.0)
+    province = {**figures(0.0, 0.0, 150.0), "errors": {"stats": "UndefinedFunctionError: json_each"}}
+    del province["stats_s"]
+    lines = verdicts(city, province)
+    assert [v.ok for v in lines] == [True, False, True]
+    assert "failed on PostgreSQL: UndefinedFunctionError: json_each" in lines[1].text
+    lines = verdicts({**city, "errors": {"summaries": "OperationalError: locked"}}, figures(1.0, 2.0, 100.0))
+    assert not lines[0].ok and "failed on SQLite: OperationalError: locked" in lines[0].text
