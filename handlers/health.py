@@ -8,6 +8,5 @@ from handlers.common import Context, services
 
 
 async def heartbeat(context: Context) -> None:
-    """Write the heartbeat `riverbot status` checks; forget handled updates past the dedupe window, and marks
-    past their expiry."""
+    """Write the heartbeat `riverbot status` checks; forget old handled updates and expired marks."""
     await services(context).inbox.beat(datetime.now(UTC))

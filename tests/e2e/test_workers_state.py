@@ -82,8 +82,8 @@ async def test_an_album_split_across_workers_adds_every_photo_to_the_patrol_and_
     await settled(a, b)
     answers = [m.text for m in (*on_a.messages(), *on_b.messages()) if m.text and "已记录照片" in m.text]
     assert len(answers) == 1, answers
-    [patrol] = await a.store.patrols.recent_for_person(person_id)
-    assert patrol.status == "open" and len(await a.store.patrols.photos(patrol.id)) == 2
+    patrol = await a.store.patrols.open_for(person_id)
+    assert patrol is not None and len(await a.store.patrols.photos(patrol.id)) == 2
     assert a.errors() == [] and b.errors() == []
 
 

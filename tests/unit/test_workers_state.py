@@ -14,7 +14,7 @@ import pytest
 
 from bot.albums import Albums
 from bot.config import Settings
-from bot.delivery import WEEKLY_LEASE, WEEKLY_LEASE_SECONDS, Failure, GroupAsk
+from bot.delivery import Delivery, Failure, GroupAsk
 from bot.services import Services
 from bot.summaries import Week
 from bot.todo import Action
@@ -150,20 +150,28 @@ class Sender:
 
 
 async def test_the_weekly_delivery_runs_on_one_worker_at_a_time(
-    settings: Settings, workers: tuple[Store, Store]
+    settings: Settings, workers: tuple[Store, Store], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    a, b = workers
-    area_id, _ = await a.areas.upsert("A1", "曲塘镇", "Qutang")
-    await a.chats.upsert(GROUP, type="supergroup", title="Qutang", bot_status="member")
-    await a.bindings.bind(GROUP, area_id, bound_by=None)
-    delivery = Services.create(settings, b).delivery
-    sender = Sender()
-    async with a.marks.lease(WEEKLY_LEASE, WEEKLY_LEASE_SECONDS) as mine:
-        assert mine
-        await delivery.deliver_week(sender, WEEK)  # the other worker runs it: nothing sent from here
-        assert sender.sent == []
-    await delivery.deliver_week(sender, WEEK)
-    assert set(sender.sent) == {GROUP}
+    a, b = (Services.create(settings, store).delivery for store in workers)
+    ran: list[Delivery] = []
+    started, release = asyncio.Event(), asyncio.Event()
+
+    async def run(self: Delivery, sender: Sender, week: Week) -> None:
+        """The run itself, held open until the test lets it end."""
+        ran.append(self)
+        started.set()
+        await release.wait()
+
+    monkeypatch.setattr(Delivery, "_deliver_week", run)
+    first = asyncio.create_task(a.deliver_week(Sender(), WEEK))
+    await started.wait()
+    # It returns at once, the other worker running it; the deadline only turns a run that waits too into a failure.
+    await asyncio.wait_for(b.deliver_week(Sender(), WEEK), 30)
+    assert ran == [a]
+    release.set()
+    await first
+    await b.deliver_week(Sender(), WEEK)  # the lease was dropped when the run ended
+    assert ran == [a, b]
 
 
 async def test_two_workers_running_the_weekly_delivery_at_once_send_it_once(
