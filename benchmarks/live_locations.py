@@ -104,7 +104,7 @@ async def _stop(app: Application) -> None:  # type: ignore[type-arg]
 # -- riverbot's world ------------------------------------------------------------------------------------------
 
 
-async def _open_patrols(store: Store, people: list[FakeUser], shared_at: int) -> None:
+async def open_patrols(store: Store, people: list[FakeUser], shared_at: int) -> None:
     """A chief with an open patrol on one reach for each person, as the office and /patrol would leave it."""
     area_id, _ = await store.areas.upsert("BENCH", "基准片区", "Bench area")
     reach_id, _ = await store.reaches.upsert(
@@ -118,7 +118,7 @@ async def _open_patrols(store: Store, people: list[FakeUser], shared_at: int) ->
         assert new
 
 
-def _position(person: int, move: int) -> tuple[float, float]:
+def position(person: int, move: int) -> tuple[float, float]:
     """Person i walks north from their own start, about 11 m a move."""
     return 31.0 + person * 0.01 + move * 0.0001, 121.0 + person * 0.01
 
@@ -126,7 +126,7 @@ def _position(person: int, move: int) -> tuple[float, float]:
 async def _share_live(side: Side) -> None:
     """Every person shares a live location once (a message, not an edit)."""
     for i, user in enumerate(side.people):
-        lat, lon = _position(i, 0)
+        lat, lon = position(i, 0)
         side.live.append(await user.send_location(lat, lon, live_period=LIVE_PERIOD_S, date=side.shared_at))
 
 
@@ -152,7 +152,7 @@ async def _stream(side: Side, edits: int, window: int) -> None:
         for move in range(side.moves + 1, side.moves + 1 + edits):
             if not room() and not await state.activity.wait_until(room, ROUND_TIMEOUT_S):
                 raise AssertionError(f"{side.name} stopped fetching updates")
-            lat, lon = _position(i, move)
+            lat, lon = position(i, move)
             await user.edit_live_location(live, lat, lon, edit_date=side.shared_at + move * STEP_S)
 
     await asyncio.gather(*(walk(i, u, m) for i, (u, m) in enumerate(zip(side.people, side.live, strict=True))))
@@ -227,7 +227,7 @@ async def main(argv: Sequence[str] = ()) -> bool:
             shared_at = int(time.time()) - 3600
             for side in sides:
                 side.shared_at = shared_at
-            await _open_patrols(store, river.people, shared_at)
+            await open_patrols(store, river.people, shared_at)
             river_running = False
             await start_app(riverbot, poll_timeout=2)
             river_running = True

@@ -14,6 +14,11 @@
   weekly summary for the last complete week (figures, text and chart), and the stats for the last year. Targets:
   province ÷ city at most 6× for each (six times the data); the peak resident set of the process doing the work
   (`ru_maxrss` of the child: the database server's own memory is its own) ≤ 300 MB on PostgreSQL.
+* intake: live-location edits through the Bot API stand-in, pushed to `riverbot run --webhook --workers N` (a
+  front process; with N > 1, N worker processes) on a database of its own on the same server, with 1 and with 4
+  workers: updates a second from the first edit pushed to the last track point stored (as benchmarks/live.py
+  counts them). Target: 4 workers ≥ 3× one. Everything shares this machine: the stand-in, the front, the
+  workers and the server.
 
 `--quick` makes both 2 % of their size and one year of history, for a smoke test: the ratios then say little, and
 the verdicts are printed but do not decide the exit code; only that every step ran does.
@@ -26,10 +31,12 @@ import asyncio
 import contextlib
 import os
 import shutil
+import signal
+import socket
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,8 +46,10 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 
 from benchmarks.city import measure_in_child
+from benchmarks.live_locations import open_patrols, position
 from bot.config import load_settings, masked_url
 from bot.demo import Scale, generate
+from sandbox import BotApiServer, FakeUser, Sandbox
 from storage import Store
 from storage import demo as bulk
 from storage.engine import is_postgres_url
@@ -196,11 +205,251 @@ async def _fill(target: str | Path, data_dir: Path, scale: Scale, *, quick: bool
     return "generated", time.perf_counter() - started, report.patrols
 
 
+# -- live-location intake through the webhook front ---------------------------------------------------------------
+
+INTAKE_WORKERS = (1, 4)
+TARGET_INTAKE_GAIN = 3.0  # four workers take at least three times what one does
+INTAKE_SECRET = "bench-Webhook_secret-0123456789abcdef"
+INTAKE_STEP_S = 5  # Telegram's clock between two edits of one live location
+INTAKE_DEADLINE_S = 600.0
+INTAKE_POLL_S = 0.05
+WEBHOOK_CONNECTIONS = 40  # Telegram's default max_connections
+
+
+@dataclass(frozen=True, slots=True)
+class IntakeSize:
+    patrols: int  # people on patrol at once, each sharing a live location (one chat each)
+    edits: int  # edits per person per round
+    rounds: int
+    window: int  # updates the stand-in holds unpushed at most (Telegram holds the backlog on its side)
+
+
+INTAKE = IntakeSize(patrols=200, edits=10, rounds=3, window=300)
+INTAKE_QUICK = IntakeSize(patrols=20, edits=3, rounds=1, window=100)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+async def _until(
+    count: Callable[[], Awaitable[int]], target: int, what: str, front: asyncio.subprocess.Process
+) -> None:
+    deadline = time.monotonic() + INTAKE_DEADLINE_S
+    while (have := await count()) < target:
+        if front.returncode is not None:
+            raise RuntimeError(f"riverbot ended ({front.returncode}) before {what}")
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{what}: {have} of {target} after {INTAKE_DEADLINE_S:.0f} s")
+        await asyncio.sleep(INTAKE_POLL_S)
+
+
+@dataclass(frozen=True, slots=True)
+class Intake:
+    rate: float  # updates a second stored as track points (the median round)
+    pushed: float  # updates a second the stand-in pushed and the front answered 200 (the same round)
+    transactions: float  # transactions the database committed (reads too) per update stored, measured rounds
+    waiting: float  # sessions waiting for the one write lock (storage/engine.py), on average over those rounds
+
+
+class _Watch:
+    """What the database does meanwhile: its commits, and how many sessions wait for the write lock (sampled)."""
+
+    def __init__(self, url: str) -> None:
+        self._url = url
+        self._conn: asyncpg.Connection | None = None
+        self._task: asyncio.Task[None] | None = None
+        self.samples: list[int] = []
+        self.commits = 0
+
+    async def _commits(self) -> int:
+        assert self._conn is not None
+        await self._conn.execute("SELECT pg_stat_clear_snapshot()")
+        return int(
+            await self._conn.fetchval("SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()")
+        )
+
+    async def _sample(self) -> None:
+        assert self._conn is not None
+        while True:
+            waiting = await self._conn.fetchval(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+                " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+            )
+            self.samples.append(int(waiting))
+            await asyncio.sleep(0.05)
+
+    async def start(self) -> None:
+        self._conn = await asyncpg.connect(self._url)
+        self.commits = -await self._commits()
+        self._task = asyncio.get_running_loop().create_task(self._sample())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self._conn is not None:
+            await asyncio.sleep(1.0)  # the server publishes its statistics within a second
+            self.commits += await self._commits()
+            await self._conn.close()
+
+
+async def intake(server: str, workers: int, size: IntakeSize, log: Path) -> Intake:
+    """Updates a second that `riverbot run --webhook --workers N` stores as track points: the median of
+    `size.rounds` rounds in which every person moves their live location `size.edits` times, from the first edit
+    pushed to the last point stored. A database of its own on `server`, dropped after."""
+    name = f"riverbot_bench_intake_{workers}"
+    await _admin(server, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    await _admin(server, f"CREATE DATABASE {name}")
+    url = _on_database(server, name)
+    front: asyncio.subprocess.Process | None = None
+    try:
+        async with BotApiServer() as api:
+            # As Telegram does: up to 40 updates pushed at once (one chat's one at a time), not the stand-in's
+            # strict one at a time, which would make every worker wait on the previous push.
+            api.webhook_connections = WEBHOOK_CONNECTIONS
+            token = api.add_bot(username=f"riverbot_intake{workers}_bot")
+            sandbox = Sandbox(api, token)
+            state = sandbox.state
+            store = await Store.open(url)
+            try:
+                people = [
+                    sandbox.user(first_name=f"Chief{i:03d}", language_code="zh-hans")
+                    for i in range(size.patrols)
+                ]
+                # A few minutes ago: the edits' times (5 s apart) stay behind the clock, and well within
+                # PATROL_IDLE_MINUTES of it, or the leader's idle check would finish the patrols mid-run.
+                shared_at = int(time.time()) - 300
+                await open_patrols(store, people, shared_at)
+                port = _free_port()
+                env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "BOT_TOKEN", "ADMIN_IDS")}
+                env.update(
+                    BOT_TOKEN=token,
+                    TELEGRAM_API_URL=api.url,
+                    DATABASE_URL=url,
+                    DATA_DIR=str(log.parent / f"intake-{workers}"),
+                    WEBHOOK_URL=f"http://127.0.0.1:{port}/hook",
+                    WEBHOOK_LISTEN=f"127.0.0.1:{port}",
+                    WEBHOOK_SECRET=INTAKE_SECRET,
+                    RATE_LIMIT_PER_SECOND="1000000",
+                    RATE_LIMIT_GROUP_PER_MINUTE="1000000",
+                    LOG_LEVEL="WARNING",
+                    PYTHONUNBUFFERED="1",
+                )
+                with log.open("ab") as out:
+                    front = await asyncio.create_subprocess_exec(
+                        sys.executable, "-m", "bot", "run", "--webhook", "--workers", str(workers),
+                        cwd=log.parent, env=env, stdout=out, stderr=out,
+                    )  # fmt: skip
+                counted = last_id = 0
+
+                async def stored() -> int:
+                    # Counted as they come (ids only grow): polled often, it must not load the database.
+                    nonlocal counted, last_id
+                    row = await store.fetchone("SELECT count(*), max(id) FROM patrol_points WHERE id > ?", (last_id,))
+                    if row is not None and row[0]:
+                        counted, last_id = counted + int(row[0]), int(row[1])
+                    return counted
+
+                def room() -> bool:
+                    return state.last_pushed_id - state.consumed_upto < size.window
+
+                lives: list[dict[str, Any]] = []
+                for i, user in enumerate(people):
+                    lat, lon = position(i, 0)
+                    lives.append(await user.send_location(lat, lon, live_period=8 * 3600, date=shared_at))
+                await _until(stored, size.patrols, "the first live locations", front)
+                moves = 0
+
+                async def round_(edits: int) -> tuple[float, float]:
+                    """(seconds until every point is stored, seconds until the stand-in had pushed them all)."""
+                    nonlocal moves
+                    target = await stored() + size.patrols * edits
+                    started = time.perf_counter()
+                    pushes_before, wall = len(state.pushes), time.time()
+
+                    async def walk(i: int, user: FakeUser, live: dict[str, Any]) -> None:
+                        for move in range(moves + 1, moves + 1 + edits):
+                            if not room() and not await state.activity.wait_until(room, INTAKE_DEADLINE_S):
+                                raise RuntimeError("the front stopped taking updates")
+                            lat, lon = position(i, move)
+                            await user.edit_live_location(live, lat, lon, edit_date=shared_at + move * INTAKE_STEP_S)
+
+                    await asyncio.gather(*(walk(i, u, m) for i, (u, m) in enumerate(zip(people, lives, strict=True))))
+                    moves += edits
+                    assert front is not None
+                    await _until(stored, target, f"{target} points stored", front)
+                    took = time.perf_counter() - started
+                    pushed = [p.at for p in state.pushes[pushes_before:] if 200 <= p.status < 300]
+                    return took, (max(pushed) - wall if pushed else took)
+
+                await round_(1)  # warm-up: every chat handled once on its worker
+                watch = _Watch(url)
+                await watch.start()
+                try:
+                    rounds = [await round_(size.edits) for _ in range(size.rounds)]
+                finally:
+                    await watch.stop()
+            finally:
+                await store.close()
+            if front.returncode is None:
+                front.send_signal(signal.SIGTERM)
+                await asyncio.wait_for(front.wait(), 120)
+    finally:
+        if front is not None and front.returncode is None:
+            front.kill()
+            await front.wait()
+        await _admin(server, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    took, pushed = sorted(rounds)[len(rounds) // 2]
+    updates = size.patrols * size.edits
+    waiting = sum(watch.samples) / len(watch.samples) if watch.samples else 0.0
+    return Intake(updates / took, updates / pushed, watch.commits / (updates * size.rounds), waiting)
+
+
+def intake_verdict(rates: dict[int, float]) -> Verdict:
+    """The judged line: updates a second stored with 4 workers against 1."""
+    one, four = rates[1], rates[4]
+    gain = four / one if one > 0 else 0.0
+    return Verdict(
+        f"live-location intake through the webhook front: 1 worker {one:.0f} updates/s, 4 workers {four:.0f} "
+        f"updates/s: {gain:.2f}× (target ≥ {TARGET_INTAKE_GAIN:g}×)",
+        gain >= TARGET_INTAKE_GAIN,
+    )
+
+
+async def _intakes(server: str, data_dir: Path, size: IntakeSize) -> Verdict:
+    """The intake with each worker count in turn, on databases of their own on the server; a run that failed is a
+    FAIL line naming the error (the front's log is kept beside the data)."""
+    log = data_dir / "intake.log"
+    print(
+        f"  live-location intake: {size.patrols} people sharing a live location, {size.edits} edits each a round, "
+        f"median of {size.rounds} rounds; riverbot run --webhook --workers N (log: {log})",
+        flush=True,
+    )
+    rates: dict[int, float] = {}
+    for workers in INTAKE_WORKERS:
+        try:
+            figures = await intake(server, workers, size, log)
+        except Exception as exc:  # the run goes on to print what it has
+            return Verdict(f"live-location intake with {workers} workers: failed: {type(exc).__name__}: {exc}", False)
+        rates[workers] = figures.rate
+        print(
+            f"    {workers} {'worker' if workers == 1 else 'workers'}: {figures.rate:.0f} updates/s stored; "
+            f"the stand-in pushed them at {figures.pushed:.0f}/s; {figures.transactions:.1f} database transactions "
+            f"an update (reads too); {figures.waiting:.1f} sessions waiting for the write lock on average",
+            flush=True,
+        )
+    return intake_verdict(rates)
+
 async def main(argv: Sequence[str] = ()) -> bool:
     parser = argparse.ArgumentParser(prog="python -m benchmarks scale", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="2 %% of each scale and one year: a smoke test")
     parser.add_argument("--keep", action="store_true", help="keep the SQLite data and the PostgreSQL database")
     parser.add_argument("--sqlite-dir", type=Path, help="use (or fill) this data directory for city scale on SQLite")
+    parser.add_argument("--no-intake", action="store_true", help="leave out the live-location intake by workers")
     args = parser.parse_args(list(argv))
 
     temporary = args.sqlite_dir is None
@@ -226,10 +475,14 @@ async def main(argv: Sequence[str] = ()) -> bool:
                     line += f" ({seconds / city_generation:.1f}× the city's {city_generation:.1f} s on SQLite)"
             print(line + f"; generating process peak {_peak_mb():.0f} MB")
             province = await measure_in_child(data_dir / "province", url, each_area=False, keep_going=True)
-        print(f"  measured in child processes: city {city['patrols']:,} patrols, province {province['patrols']:,}")
-        for verdict in verdicts(city, province):
-            ok = ok and verdict.ok
-            print(f"  {verdict.text}: {'PASS' if verdict.ok else 'FAIL'}")
+            print(f"  measured in child processes: city {city['patrols']:,} patrols, province {province['patrols']:,}")
+            lines = verdicts(city, province)
+            for verdict in lines:
+                print(f"  {verdict.text}: {'PASS' if verdict.ok else 'FAIL'}")
+            if not args.no_intake:
+                lines.append(await _intakes(url, data_dir, INTAKE_QUICK if args.quick else INTAKE))
+                print(f"  {lines[-1].text}: {'PASS' if lines[-1].ok else 'FAIL'}")
+        ok = all(verdict.ok for verdict in lines)
     finally:
         if temporary and not args.keep:
             shutil.rmtree(data_dir, ignore_errors=True)

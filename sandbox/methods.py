@@ -488,6 +488,11 @@ async def set_webhook(ctx: Context) -> Any:
         raise bad_request("bad webhook: secret token contains unallowed characters")
     allowed = ctx.params.get_json("allowed_updates")
     ctx.state.webhook = {"url": url, "allowed_updates": allowed, "secret_token": secret} if url else {}
+    connections = ctx.params.get_int("max_connections")
+    if url and connections is not None:
+        if not 1 <= connections <= 100:
+            raise bad_request("bad webhook: max_connections must be between 1 and 100")
+        ctx.state.webhook["max_connections"] = connections
     if url and isinstance(allowed, list):
         ctx.state.allowed_updates = [str(a) for a in allowed]
     if ctx.params.get_bool("drop_pending_updates") and ctx.state.pending:

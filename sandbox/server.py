@@ -82,6 +82,9 @@ class BotApiServer:
         self._ids = itertools.count(1)
         #: seconds between two pushes of an update the webhook did not take (Telegram waits longer)
         self.webhook_retry_s = 0.05
+        #: updates pushed to a webhook at once, at most (and at most its max_connections): 1 is the strict case
+        #: of Telegram's order, which the tests rely on; Telegram pushes up to 40 (sandbox/webhook.py)
+        self.webhook_connections = 1
         self._pushers: dict[str, WebhookPusher] = {}
         self._runner: web.AppRunner | None = None
         self._url: str | None = None
@@ -224,7 +227,9 @@ class BotApiServer:
         pusher = self._pushers.get(state.token)
         if state.webhook.get("url"):
             if pusher is None:
-                pusher = self._pushers[state.token] = WebhookPusher(state, self.webhook_retry_s)
+                pusher = self._pushers[state.token] = WebhookPusher(
+                    state, self.webhook_retry_s, self.webhook_connections
+                )
             pusher.start()
         elif pusher is not None:
             await self._pushers.pop(state.token).stop()

@@ -44,6 +44,10 @@ class Signal:
         self._event.set()
         self._event = asyncio.Event()
 
+    def next_fire(self) -> asyncio.Event:
+        """The event the next :meth:`fire` sets, taken now: a fire before its waiter first runs is not missed."""
+        return self._event
+
     async def wait(self, within: float) -> bool:
         """Wait up to ``within`` seconds for the next :meth:`fire`; ``False`` on timeout."""
         event = self._event
@@ -535,6 +539,14 @@ class BotState:
                 self._mark_consumed(int(update["update_id"]))
         self.pending = kept
         return [copy.deepcopy(u) for u in kept[:limit]]
+
+    def delivered(self, update_id: int) -> None:
+        """One update taken by the webhook, maybe before earlier ones (pushes at once): it leaves the queue, and
+        `consumed_upto` counts up to the first that is still waiting."""
+        self.pending = [u for u in self.pending if u["update_id"] != update_id]
+        self._mark_consumed(int(self.pending[0]["update_id"]) - 1 if self.pending else self.last_pushed_id)
+        if not self.pending:
+            self.activity.fire()
 
     def mark_delivered(self, updates: list[JSON]) -> None:
         if updates:

@@ -1,10 +1,11 @@
-"""The scale benchmark's report: the province/city ratios and the memory ceiling, judged line by line."""
+"""The scale benchmark's report: the province/city ratios, the memory ceiling and the workers' intake, judged line
+by line."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from benchmarks.scale import TARGET_PEAK_MB, TARGET_RATIO, verdicts
+from benchmarks.scale import TARGET_PEAK_MB, TARGET_RATIO, intake_verdict, verdicts
 
 
 def figures(all_s: float, stats_s: float, peak_mb: float, **errors: str) -> dict[str, Any]:
@@ -43,3 +44,10 @@ def test_a_part_that_failed_on_an_engine_fails_with_its_error() -> None:
     assert "failed on PostgreSQL: UndefinedFunctionError: json_each" in lines[1].text
     lines = verdicts({**city, "errors": {"summaries": "OperationalError: locked"}}, figures(1.0, 2.0, 100.0))
     assert not lines[0].ok and "failed on SQLite: OperationalError: locked" in lines[0].text
+
+
+def test_four_workers_pass_at_three_times_one() -> None:
+    assert intake_verdict({1: 100.0, 4: 300.0}).ok
+    line = intake_verdict({1: 100.0, 4: 299.0})
+    assert not line.ok and "1 worker 100 updates/s, 4 workers 299 updates/s: 2.99×" in line.text
+    assert not intake_verdict({1: 0.0, 4: 10.0}).ok
