@@ -29,6 +29,7 @@ from bot.problems import ProblemService
 from bot.reachability import Reachability
 from bot.reports import ReportService
 from bot.retention import RetentionService
+from bot.schedule import DailyRuns
 from bot.summaries import SummaryService
 from bot.tiles import tile_source
 from bot.todo import TodoService
@@ -74,6 +75,8 @@ class Services:
     dossiers: Dossiers
     # Which albums a chat was answered for already (one answer per album).
     albums: Albums
+    # The day each daily job last ran on: a day's run neither lost nor doubled.
+    daily_runs: DailyRuns
 
     @classmethod
     def create(cls, settings: Settings, store: Store, locales: Locales | None = None) -> Services:
@@ -121,4 +124,5 @@ class Services:
             dispatch=DispatchService(store, settings, problems),
             dossiers=Dossiers(store, settings, locales, tiles=drawn.tiles),
             albums=Albums(store),
+            daily_runs=DailyRuns(store, settings),
         )

@@ -3,18 +3,24 @@
 Why one list: what runs unasked, and when, is then read in one place instead of in four modules' register().
 The callbacks stay in their feature modules; this module only says when they run. Names are stable: code and
 tests look jobs up by name (`job_queue.get_jobs_by_name`).
+
+A daily job runs once a day, whoever runs it: `bot.schedule.DailyRuns` keeps the day it last ran, and the hourly
+`daily_catch_up` runs one whose time passed while the bot was down or a webhook leader was handing over.
 """
 
 from __future__ import annotations
 
+import functools
+import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
-from datetime import time
+from datetime import UTC, datetime, time
 
 from telegram.ext import Application
 
 from bot.config import Settings
 from handlers.backups import daily_backup
+from handlers.common import services
 from handlers.errors import check_storage, prune_failures
 from handlers.health import heartbeat
 from handlers.patrol import end_idle_patrols, remind_chiefs
@@ -22,6 +28,8 @@ from handlers.problems import chase_deadlines
 from handlers.retention import prune_old_records
 from handlers.summaries import weekly_summaries
 from handlers.ui import Context
+
+logger = logging.getLogger(__name__)
 
 JobCallback = Callable[[Context], Coroutine[object, object, None]]
 
@@ -78,7 +86,16 @@ JOBS: tuple[Job, ...] = (
 )
 
 
-def _reporting(job: Job, ran: Callable[[str], Awaitable[None]]) -> JobCallback:
+# The hourly look for a daily job whose time today passed without a run (its name is looked up like the others').
+CATCH_UP_NAME = "daily_catch_up"
+CATCH_UP = Every(seconds=3600, first=45)
+
+
+def _reporting(job: Job, ran: Callable[[str], Awaitable[None]] | None) -> JobCallback:
+    if ran is None:
+        return job.callback
+
+    @functools.wraps(job.callback)
     async def run(context: Context) -> None:
         await job.callback(context)
         await ran(job.name)
@@ -86,16 +103,57 @@ def _reporting(job: Job, ran: Callable[[str], Awaitable[None]]) -> JobCallback:
     return run
 
 
+def _once_a_day(job: Job, callback: JobCallback) -> JobCallback:
+    """The daily job, unless it already ran today (or is running now); the day recorded after it ends well."""
+
+    @functools.wraps(callback)
+    async def run(context: Context) -> None:
+        runs = services(context).daily_runs
+        now = datetime.now(UTC)
+        lock = runs.lock(job.name)
+        if lock.locked():
+            return
+        async with lock:
+            if await runs.ran_today(job.name, now):
+                return
+            await callback(context)
+            await runs.record(job.name, now)
+
+    return run
+
+
+def _catch_up(daily: list[tuple[Job, JobCallback]]) -> JobCallback:
+    async def catch_up(context: Context) -> None:
+        """Hourly: each daily job whose time today passed with no run today (the bot was down then), once."""
+        svc = services(context)
+        for job, run in daily:
+            assert isinstance(job.when, Daily)
+            at = job.when.at(svc.settings)
+            if await svc.daily_runs.missed(job.name, at, datetime.now(UTC)):
+                logger.warning("The daily job %s did not run at %s today: running it now", job.name, at)
+                try:
+                    await run(context)
+                except Exception:  # one job's failure must not keep the others from catching up
+                    logger.exception("Catching up the daily job %s failed", job.name)
+
+    return catch_up
+
+
 def schedule(app: Application, *, ran: Callable[[str], Awaitable[None]] | None = None) -> None:  # type: ignore[type-arg]
-    """Put every job of `JOBS` on the Application's JobQueue (none without one: PTB's job-queue extra missing).
-    `ran(name)` is awaited after each run that ends without an error (a webhook leader records it)."""
+    """Put every job of `JOBS` on the Application's JobQueue (none without one: PTB's job-queue extra missing),
+    and the hourly catch-up of the daily ones. `ran(name)` is awaited after each run that ends without an error
+    (a webhook leader records it)."""
     queue = app.job_queue
     if queue is None:
         return
     settings: Settings = app.bot_data["settings"]
+    daily: list[tuple[Job, JobCallback]] = []
     for job in JOBS:
-        callback = job.callback if ran is None else _reporting(job, ran)
+        callback = _reporting(job, ran)
         if isinstance(job.when, Every):
             queue.run_repeating(callback, interval=job.when.seconds, first=job.when.first, name=job.name)
         else:
+            callback = _once_a_day(job, callback)
+            daily.append((job, callback))
             queue.run_daily(callback, time=job.when.at(settings), name=job.name)
+    queue.run_repeating(_catch_up(daily), interval=CATCH_UP.seconds, first=CATCH_UP.first, name=CATCH_UP_NAME)
