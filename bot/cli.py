@@ -27,8 +27,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-import aiosqlite
-
 from bot import __version__, invites
 from bot.backups import (
     BackupError,
@@ -56,8 +54,8 @@ from bot.i18n import CATALOG_FILES, Locales
 from bot.outputs import check_output, write_replacing
 from bot.status import Status, read_status
 from storage import MigrationError, Store, UnusableDatabase
-from storage.migrate import current_version
-from storage.store import check_database_file
+from storage.engine import DatabaseUnavailable
+from storage.store import stored_version
 
 if TYPE_CHECKING:
     from bot.assessment import Assessment
@@ -158,13 +156,7 @@ def cmd_migrate(settings: Settings, locales: Locales, lang: Language) -> int:
     ensure_data_dir(settings)
 
     async def migrate() -> tuple[int, int, Path | None]:
-
-        path = settings.database_path
-        before = 0
-        check_database_file(path)
-        if path.exists():
-            async with aiosqlite.connect(path) as conn:
-                before = await current_version(conn)
+        before = await stored_version(settings.database)
         try:
             store = await open_store(settings, verify=True)
         except MigrationError as exc:
@@ -175,7 +167,7 @@ def cmd_migrate(settings: Settings, locales: Locales, lang: Language) -> int:
         return before, store.schema_version, kept
 
     before, after, kept = asyncio.run(migrate())
-    path = str(settings.database_path)
+    path = settings.database_shown
     if after == before:
         print(locales.plain(lang, "cli.up_to_date", path=path, version=after))
     else:
@@ -1501,6 +1493,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return EXIT_CONFIG
+    except DatabaseUnavailable as exc:
+        # A server that cannot be reached may come back (retry, like Telegram's); one that refused us will not.
+        key = "config.database_unreachable" if exc.transient else "config.database_refused"
+        print(locales.plain(lang, key, url=masked_url(exc.url), reason=exc.reason), file=sys.stderr)
+        return EXIT_UNREACHABLE if exc.transient else EXIT_CONFIG
     except (sqlite3.DatabaseError, MigrationError) as exc:
         # A corrupt or foreign file in DATA_DIR is the operator's to fix, whichever command found it.
         print(_explain(locales, lang, ConfigError("config.database", reason=str(exc))), file=sys.stderr)

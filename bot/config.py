@@ -505,6 +505,11 @@ class Settings(BaseSettings):
         return str(self.database_url) if self.on_postgres else self.database_path
 
     @property
+    def database_shown(self) -> str:
+        """The database as messages name it: the SQLite file, or the PostgreSQL URL with its password masked."""
+        return masked_url(str(self.database_url)) if self.on_postgres else str(self.database_path)
+
+    @property
     def backups_path(self) -> Path:
         """Where backups go: BACKUP_DIR, or `backups` in DATA_DIR."""
         return self.backup_dir if self.backup_dir is not None else self.data_dir / "backups"

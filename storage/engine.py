@@ -17,8 +17,8 @@ import json
 import re
 import sqlite3
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Iterable, Sequence
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -286,9 +286,10 @@ class PostgresEngine(Engine):
 
     @classmethod
     async def connect(cls, url: str, *, max_size: int = 10) -> PostgresEngine:
-        pool = await asyncpg.create_pool(
-            url, min_size=1, max_size=max_size, server_settings={"TimeZone": "UTC"}, init=_init_connection
-        )
+        with _connect_errors(url):
+            pool = await asyncpg.create_pool(
+                url, min_size=1, max_size=max_size, server_settings={"TimeZone": "UTC"}, init=_init_connection
+            )
         return cls(url, pool)
 
     @asynccontextmanager
@@ -341,6 +342,52 @@ def ids_param(dialect: Dialect, ids: Iterable[int]) -> str | list[int]:
     if dialect == "postgresql":
         return [int(i) for i in ids]
     return json.dumps([int(i) for i in ids])
+
+
+class DatabaseUnavailable(Exception):
+    """The PostgreSQL server at `url` could not be connected to. `transient`: it could not be reached (down, the
+    network, a timeout), which may pass, so a service manager should retry; otherwise it answered and refused
+    (no such database, a wrong password or user), which only a changed DATABASE_URL or server will fix."""
+
+    def __init__(self, url: str, reason: str, *, transient: bool) -> None:
+        super().__init__(f"cannot connect to the database: {reason}")
+        self.url = url
+        self.reason = reason
+        self.transient = transient
+
+
+# Connecting failed before the server could say why (refused, no such socket, a timeout), or the server is not
+# taking connections now (starting up, shutting down, full): all may pass.
+_UNREACHABLE: tuple[type[BaseException], ...] = (
+    OSError,
+    TimeoutError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.TooManyConnectionsError,
+)
+# The server answered and said no: these do not pass by themselves.
+_REFUSED: tuple[type[BaseException], ...] = (
+    asyncpg.InvalidCatalogNameError,
+    asyncpg.InvalidAuthorizationSpecificationError,
+    asyncpg.InsufficientPrivilegeError,
+    asyncpg.ClientConfigurationError,
+)
+
+
+@contextmanager
+def _connect_errors(url: str) -> Iterator[None]:
+    """Connection failures as one `DatabaseUnavailable`, which the command line turns into one line."""
+    try:
+        yield
+    except _REFUSED as exc:
+        raise DatabaseUnavailable(url, str(exc) or type(exc).__name__, transient=False) from exc
+    except _UNREACHABLE as exc:
+        raise DatabaseUnavailable(url, str(exc) or type(exc).__name__, transient=True) from exc
+
+
+async def connect_postgres(url: str) -> asyncpg.Connection:
+    """One connection of its own (not a pool), for a short look such as the schema version; the caller closes it."""
+    with _connect_errors(url):
+        return await asyncpg.connect(url, server_settings={"TimeZone": "UTC"})
 
 
 def is_postgres_url(target: str | Path) -> bool:

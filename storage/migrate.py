@@ -187,7 +187,7 @@ async def apply_postgres_migrations(
     async with engine.pool.acquire() as raw:
         await raw.execute("SELECT pg_advisory_lock($1)", MIGRATE_LOCK_KEY)
         try:
-            version = await _postgres_version(raw)
+            version = await postgres_version(raw)
             if version > latest:
                 raise MigrationError(
                     f"the database is at schema version {version}, newer than this riverbot ({latest});"
@@ -216,12 +216,13 @@ async def apply_postgres_migrations(
                         raise
                     raise MigrationError(f"migration {migration.version:04d}_{migration.name} failed: {exc}") from exc
                 version = migration.version
-            return await _postgres_version(raw)
+            return await postgres_version(raw)
         finally:
             await raw.execute("SELECT pg_advisory_unlock($1)", MIGRATE_LOCK_KEY)
 
 
-async def _postgres_version(raw: Any) -> int:
+async def postgres_version(raw: Any) -> int:
+    """The schema version of a PostgreSQL database (an asyncpg connection): 0 when it has no schema yet."""
     exists = await raw.fetchval("SELECT to_regclass('schema_version') IS NOT NULL")
     if not exists:
         return 0

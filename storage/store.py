@@ -30,6 +30,7 @@ from storage.engine import (
     PostgresEngine,
     Row,
     SqliteEngine,
+    connect_postgres,
     is_postgres_url,
     sqlite_path,
 )
@@ -42,6 +43,7 @@ from storage.migrate import (
     apply_postgres_migrations,
     bundled_migrations,
     current_version,
+    postgres_version,
 )
 from storage.patrols import Patrols, Photos
 from storage.problems import Problems
@@ -107,6 +109,23 @@ def check_database_file(path: Path) -> None:
         raise UnusableDatabase(path, "empty")
     if header != SQLITE_HEADER:
         raise UnusableDatabase(path, "foreign")
+
+
+async def stored_version(target: str | Path) -> int:
+    """The schema version of the database at `target` (what `Store.open` takes), read without creating, migrating
+    or locking anything: 0 when there is no database yet. `riverbot migrate` says what it upgraded from."""
+    if is_postgres_url(target):
+        server = await connect_postgres(str(target))
+        try:
+            return await postgres_version(server)
+        finally:
+            await server.close()
+    path = sqlite_path(target)
+    check_database_file(path)
+    if not path.exists():
+        return 0
+    async with aiosqlite.connect(path) as conn:
+        return await current_version(conn)
 
 
 class Store:

@@ -8,6 +8,8 @@ import sys
 from collections.abc import Iterable
 from pathlib import Path
 
+from bot.config import load_settings
+
 RIVERBOT = [sys.executable, "-m", "bot"]
 # What the test machine's environment must not lend the command: each test says what it sets.
 NOT_INHERITED = frozenset({"BOT_TOKEN", "TELEGRAM_API_URL", "ADMIN_IDS"})
@@ -24,6 +26,13 @@ def cli_env(
         env["LOG_LEVEL"] = log_level
     env.update(settings)
     return env
+
+
+def cli_database(data_dir: Path) -> str | Path:
+    """The database a `riverbot` command run with DATA_DIR=`data_dir` works on, for a test to fill or read it as
+    the command sees it: DATABASE_URL when the environment sets one (the suite's PostgreSQL run), else the SQLite
+    file in `data_dir`."""
+    return load_settings(env_file=None, data_dir=data_dir).database
 
 
 async def run_cli(tmp_path: Path, *args: str, env: dict[str, str], within_s: float = 30) -> tuple[int, str, str]:

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.conftest import POSTGRES_SERVER, _admin, _on_database
+from tests.conftest import POSTGRES_SERVER, TEST_ENGINE, _admin, _on_database
 
 needs_postgres = pytest.mark.skipif(
     not POSTGRES_SERVER, reason="RIVERBOT_TEST_POSTGRES names no PostgreSQL server (scripts/pg-cluster starts one)"
@@ -40,3 +40,15 @@ async def scratch_database() -> AsyncIterator[str]:
         yield url
     finally:
         await drop_database(url)
+
+
+@asynccontextmanager
+async def unmigrated_database() -> AsyncIterator[dict[str, str]]:
+    """The environment for a command run on a database that does not exist yet, for the tests of what creates
+    one: nothing on SQLite (DATA_DIR holds no file yet), and on a PostgreSQL run the DATABASE_URL of an empty
+    database (the one each test gets is migrated already)."""
+    if TEST_ENGINE != "postgresql":
+        yield {}
+        return
+    async with scratch_database() as url:
+        yield {"DATABASE_URL": url}

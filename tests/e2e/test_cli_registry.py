@@ -15,6 +15,7 @@ import pytest
 from bot.cli import _ProgressBar
 from bot.invites import BOT_USERNAME_KEY
 from storage import Store
+from tests.cli import cli_database
 from tests.conftest import Cli
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "registry"
@@ -26,7 +27,7 @@ CHIEFS = "name,phone,level,area_code,reach_codes,telegram_id\n"
 
 def _db(tmp_path: Path, query: Callable[[Store], Awaitable[T]], data: str = "data") -> T:
     async def run() -> T:
-        async with await Store.open(tmp_path / data / "riverbot.sqlite3") as store:
+        async with await Store.open(cli_database(tmp_path / data)) as store:
             return await query(store)
 
     return asyncio.run(run())

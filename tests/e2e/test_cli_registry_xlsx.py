@@ -18,6 +18,7 @@ import openpyxl
 import pytest
 
 from storage import Store
+from tests.cli import cli_database
 from tests.conftest import Cli
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -26,7 +27,7 @@ T = TypeVar("T")
 
 def _db(tmp_path: Path, query: Callable[[Store], Awaitable[T]], data: str = "data") -> T:
     async def run() -> T:
-        async with await Store.open(tmp_path / data / "riverbot.sqlite3") as store:
+        async with await Store.open(cli_database(tmp_path / data)) as store:
             return await query(store)
 
     return asyncio.run(run())

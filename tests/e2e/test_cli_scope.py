@@ -8,6 +8,7 @@ from pathlib import Path
 
 from storage import Store
 from storage.records import PersonRecord
+from tests.cli import cli_database
 from tests.conftest import Cli
 
 AREAS = "code,name_zh,name_en\nQT,曲塘镇,Qutang Town\nCD,城东街道,Chengdong Subdistrict\nCN,城南街道,Chengnan\n"
@@ -16,7 +17,7 @@ REACHES = "code,name_zh,name_en,area_code,level,length_km,tags\nDBH-01,丁堡河
 
 def people(tmp_path: Path) -> dict[str, tuple[PersonRecord, dict[int, str]]]:
     async def run() -> dict[str, tuple[PersonRecord, dict[int, str]]]:
-        async with await Store.open(tmp_path / "data" / "riverbot.sqlite3") as store:
+        async with await Store.open(cli_database(tmp_path / "data")) as store:
             codes = {a.id: a.code for a in await store.areas.all()}
             found, _ = await store.people.search("", limit=50)
             return {p.name: (p, codes) for p in found}
