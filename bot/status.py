@@ -93,10 +93,7 @@ async def read_status(store: Store, settings: Settings, now: datetime) -> Status
     failed = int(await store.fetchval("SELECT count(*) FROM failed_updates WHERE resolved_at IS NULL"))
     photo_bytes = int(await store.fetchval("SELECT COALESCE(sum(size_bytes), 0) FROM photos") or 0)
     installed = await store.fetchval("SELECT applied_at FROM schema_version ORDER BY version LIMIT 1")
-    database = settings.database_path
-    database_bytes = sum(
-        p.stat().st_size for p in (database, database.with_name(database.name + "-wal")) if p.exists()
-    )
+    database_bytes = await store.size_bytes()
     try:
         free: int | None = shutil.disk_usage(settings.data_dir).free
     except OSError:

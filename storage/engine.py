@@ -113,6 +113,10 @@ class Engine(ABC):
     @abstractmethod
     async def table_names(self) -> list[str]: ...
 
+    @abstractmethod
+    async def size_bytes(self) -> int:
+        """What the database takes on disk, for `riverbot status`."""
+
 
 class SqliteEngine(Engine):
     """One SQLite file in WAL mode: one writing connection behind a lock, one reading connection."""
@@ -148,6 +152,11 @@ class SqliteEngine(Engine):
     async def table_names(self) -> list[str]:
         rows = await self.reader.fetchall("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
         return [str(r[0]) for r in rows]
+
+    async def size_bytes(self) -> int:
+        """The file and its write-ahead log (not yet checkpointed writes are there)."""
+        files = (self.path, self.path.with_name(self.path.name + "-wal"))
+        return sum(p.stat().st_size for p in files if p.exists())
 
 
 # --- PostgreSQL -------------------------------------------------------------------------------------------------
@@ -316,6 +325,10 @@ class PostgresEngine(Engine):
             " WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' ORDER BY table_name"
         )
         return [str(r[0]) for r in rows]
+
+    async def size_bytes(self) -> int:
+        """The whole database as the server stores it (tables, indexes, TOAST); the server's disk is its own."""
+        return int(await self.reader.fetchval("SELECT pg_database_size(current_database())"))
 
 
 def _numeric(text: str) -> int | float:

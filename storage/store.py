@@ -297,6 +297,10 @@ class Store:
     async def table_names(self) -> list[str]:
         return await self.engine.table_names()
 
+    async def size_bytes(self) -> int:
+        """What the database takes on disk: the SQLite file and its log, or the PostgreSQL database."""
+        return await self.engine.size_bytes()
+
 
 async def _connect(path: Path, synchronous: Synchronous) -> aiosqlite.Connection:
     # isolation_level=None: the sqlite3 module must not open transactions behind our back; atomic() does.
