@@ -107,6 +107,8 @@ def try_settings(base: Settings, api_url: str, token: str) -> Settings:
         rate_limit_group_per_minute=10_000,
     )
     values["backup_dir"] = try_dir(base) / "backups"  # never among a real deployment's backups
+    # A database of its own, whatever DATABASE_URL the deployment names (its PostgreSQL server would get the demo).
+    values["database_url"] = f"sqlite:///{try_dir(base) / 'riverbot.sqlite3'}"
     return load_settings(env_file=None, **{k: v for k, v in values.items() if v is not None})
 
 

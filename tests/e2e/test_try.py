@@ -25,6 +25,7 @@ from bot.config import Settings, load_settings
 from bot.i18n import Locales
 from bot.services import Services
 from sandbox.trying import PEOPLE, TIME_BANK_S, Running, start_try
+from storage import Store
 from tests.conftest import Cli
 from tests.factories import make_jpeg
 
@@ -183,6 +184,15 @@ async def test_a_live_location_walk_makes_a_patrol_with_a_track(page: Page) -> N
     assert page.running.settings.patrol_idle_minutes * 60 > TIME_BANK_S, "no idle finish from the lag alone"
 
 
+async def _untouched(base: Settings) -> bool:
+    """Nothing of a try run is in the deployment's database: no SQLite file in DATA_DIR, nobody in the
+    PostgreSQL database DATABASE_URL names."""
+    if not base.on_postgres:
+        return not base.database_path.exists()
+    async with await Store.open(base.database) as store:
+        return int(await store.fetchval("SELECT count(*) FROM people")) == 0
+
+
 async def test_the_conversation_survives_a_restart(base: Settings) -> None:
     locales = Locales.load()
     running = await start_try(base, locales, port=0, poll_timeout=1)
@@ -194,10 +204,11 @@ async def test_the_conversation_survives_a_restart(base: Settings) -> None:
     finally:
         await running.stop()
     assert (base.data_dir / "try" / "standin.json").exists()
-    assert not base.database_path.exists(), "a real deployment's database is never touched"
+    assert await _untouched(base), "a real deployment's database is never touched"
     running = await start_try(base, locales, port=0, poll_timeout=1)
     try:
         assert running.settings.data_dir == base.data_dir / "try"
+        assert running.settings.database == base.data_dir / "try" / "riverbot.sqlite3"
         assert running.settings.backups_path == base.data_dir / "try" / "backups"
         async with aiohttp.ClientSession() as http:
             again = Page(running, http)
