@@ -19,7 +19,6 @@ import json
 import logging
 import os
 import re
-import sqlite3
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -54,7 +53,7 @@ from bot.i18n import CATALOG_FILES, Locales
 from bot.outputs import check_output, write_replacing
 from bot.status import Status, read_status
 from storage import MigrationError, Store, UnusableDatabase
-from storage.engine import DatabaseUnavailable
+from storage.engine import DATABASE_ERRORS, DatabaseUnavailable
 from storage.store import stored_version
 
 if TYPE_CHECKING:
@@ -1498,8 +1497,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         key = "config.database_unreachable" if exc.transient else "config.database_refused"
         print(locales.plain(lang, key, url=masked_url(exc.url), reason=exc.reason), file=sys.stderr)
         return EXIT_UNREACHABLE if exc.transient else EXIT_CONFIG
-    except (sqlite3.DatabaseError, MigrationError) as exc:
-        # A corrupt or foreign file in DATA_DIR is the operator's to fix, whichever command found it.
+    except (*DATABASE_ERRORS, MigrationError) as exc:
+        # A corrupt or foreign file in DATA_DIR, or a PostgreSQL database that lacks what riverbot needs, is the
+        # operator's to fix, whichever command found it.
         print(_explain(locales, lang, ConfigError("config.database", reason=str(exc))), file=sys.stderr)
         return EXIT_CONFIG
     except KeyboardInterrupt:

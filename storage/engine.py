@@ -418,6 +418,10 @@ def sqlite_path(target: str | Path) -> Path:
     return Path(target)
 
 
+# The database said no, whichever engine: a damaged or foreign SQLite file, a PostgreSQL error (a missing
+# table, a permission). What the command line reports in one line rather than a traceback.
+DATABASE_ERRORS: tuple[type[Exception], ...] = (sqlite3.DatabaseError, asyncpg.PostgresError)
+
 # A constraint said no (unique, foreign key, check, or an append-only trigger), whichever engine.
 INTEGRITY_ERRORS: tuple[type[Exception], ...] = (sqlite3.IntegrityError, asyncpg.IntegrityConstraintViolationError)
 

@@ -10,6 +10,7 @@ import asyncpg
 import pytest
 
 from sandbox import BotApiServer, Sandbox
+from storage import Store
 from tests.cli import RIVERBOT, cli_env, run_cli
 from tests.postgres import needs_postgres, scratch_database, unmigrated_database
 
@@ -171,3 +172,19 @@ async def test_a_postgresql_database_of_another_application_is_refused_and_left_
             assert await conn.fetchval("SELECT to_regclass('schema_version')") is None
         finally:
             await conn.close()
+
+
+@needs_postgres
+async def test_a_postgresql_database_missing_a_table_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    """The counterpart of a damaged SQLite file: riverbot's schema, but a table someone dropped by hand."""
+    async with scratch_database() as url:
+        store = await Store.open(url)
+        await store.close()
+        conn = await asyncpg.connect(url)
+        try:
+            await conn.execute("DROP TABLE failed_updates")
+        finally:
+            await conn.close()
+        code, out, err = await _run(tmp_path, "failures", DATABASE_URL=url, DEFAULT_LANGUAGE="en")
+        assert code == 2 and out == "" and "Traceback" not in err and err.strip().count("\n") == 0, err
+        assert "The database could not be opened or upgraded" in err and "failed_updates" in err, err
