@@ -67,6 +67,8 @@ EXIT_UNREACHABLE = 3
 EXIT_BAD_INPUT = 1
 # `riverbot status`: something is stale (the bot down or behind, no recent backup, the disk nearly full).
 EXIT_UNHEALTHY = 1
+# The database cannot be worked on (either engine's error, or its migration failed): one line, exit 2.
+_DATABASE_TROUBLE: tuple[type[Exception], ...] = (*DATABASE_ERRORS, MigrationError)
 
 
 # Where a program reads the language of its messages, first set first (POSIX): LC_ALL overrides LC_MESSAGES,
@@ -1497,7 +1499,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         key = "config.database_unreachable" if exc.transient else "config.database_refused"
         print(locales.plain(lang, key, url=masked_url(exc.url), reason=exc.reason), file=sys.stderr)
         return EXIT_UNREACHABLE if exc.transient else EXIT_CONFIG
-    except (*DATABASE_ERRORS, MigrationError) as exc:
+    except _DATABASE_TROUBLE as exc:
         # A corrupt or foreign file in DATA_DIR, or a PostgreSQL database that lacks what riverbot needs, is the
         # operator's to fix, whichever command found it.
         print(_explain(locales, lang, ConfigError("config.database", reason=str(exc))), file=sys.stderr)
