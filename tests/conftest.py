@@ -270,8 +270,12 @@ def engine_database(
         postgres_databases.give_back(name)
 
 
+#: the `separate_database` fixture: each call, the settings of one more database
+SeparateDatabase = Callable[[], dict[str, str]]
+
+
 @pytest.fixture
-def separate_database(postgres_databases: _DatabaseFactory | None) -> Iterator[Callable[[], dict[str, str]]]:
+def separate_database(postgres_databases: _DatabaseFactory | None) -> Iterator[SeparateDatabase]:
     """For a test that opens several stores that must not share data (one per data directory on SQLite): each
     call gives the settings for one more database, `{}` on SQLite (the data directory's own file) and a
     `database_url` of its own on PostgreSQL."""
