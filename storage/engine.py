@@ -347,6 +347,35 @@ class PostgresEngine(Engine):
         )
         return [str(r[0]) for r in rows]
 
+    @asynccontextmanager
+    async def session_lock(self, space: int, key: int) -> AsyncIterator[bool]:
+        """Hold the session advisory lock (space, key) while the block runs, on a pooled connection kept for it;
+        yields False (and holds nothing) when another session has it. It lives as long as that session: a process
+        that dies, however it dies, drops it the moment the server sees its connection close, with nothing to
+        expire first. The lock is let go before the connection goes back to the pool; a connection that cannot
+        say so is closed instead, and its session's locks end with it."""
+        async with _acquired(self.pool) as raw:
+            if not await raw.fetchval("SELECT pg_try_advisory_lock($1, $2)", space, key):
+                yield False
+                return
+            try:
+                yield True
+            finally:
+                try:
+                    await raw.execute("SELECT pg_advisory_unlock($1, $2)", space, key)
+                except Exception:  # the session is gone, or going: so is the lock
+                    _end_session(raw)
+                except BaseException:
+                    _end_session(raw)
+                    raise
+
+
+def _end_session(raw: Any) -> None:
+    """Close a pooled connection at once (its session's locks end with it); one the pool has already let go of,
+    its session lost, is left alone."""
+    with contextlib.suppress(asyncpg.InterfaceError):
+        raw.terminate()
+
 
 @asynccontextmanager
 async def _acquired(pool: asyncpg.Pool) -> AsyncIterator[Any]:

@@ -31,12 +31,14 @@ def test_small_scale_fills_a_fresh_store_and_says_what_it_made(cli: Cli, tmp_pat
         first = reader.fetchval("SELECT min(started_at) FROM patrols")
         if reader.dialect == "sqlite":  # PostgreSQL checked every row when the load added its foreign keys back
             assert reader.fetchall("PRAGMA foreign_key_check") == []
-        volunteers, by_volunteers, reported = reader.fetchone(
+        row = reader.fetchone(
             "WITH volunteer AS (SELECT person_id FROM person_roles WHERE role = 'volunteer')"
             " SELECT (SELECT count(*) FROM volunteer),"
             " (SELECT count(*) FROM patrols WHERE person_id IN (SELECT person_id FROM volunteer)),"
             " (SELECT count(*) FROM problems WHERE reporter_id IN (SELECT person_id FROM volunteer))"
         )
+        assert row is not None
+        volunteers, by_volunteers, reported = row
     assert f"{patrols} patrols" in out and f"{problems} problems" in out
     assert patrols > 500 and problems > 20
     assert f"{volunteers} volunteers" in out and f"{by_volunteers} by volunteers" in out
