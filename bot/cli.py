@@ -57,7 +57,7 @@ from bot.outputs import check_output, write_replacing
 from bot.status import Status, read_status
 from storage import MigrationError, Store, UnusableDatabase
 from storage.backup import PostgresToolFailed, PostgresToolMissing
-from storage.engine import DATABASE_ERRORS, DatabaseUnreachable
+from storage.engine import DATABASE_ERRORS, DatabaseRefused, DatabaseUnreachable
 from storage.migrate import current_version
 from storage.reading import open_reader, schema_version_of
 from storage.store import check_database_file
@@ -214,6 +214,8 @@ def database_trouble(settings: Settings, exc: BaseException) -> ConfigError:
         return ConfigError(tool_missing(cause).key, tool=cause.tool)
     if isinstance(exc, DatabaseUnreachable):
         return ConfigError("config.database_unreachable", url=settings.database_shown, reason=str(exc))
+    if isinstance(exc, DatabaseRefused):
+        return ConfigError("config.database_refused", url=settings.database_shown, reason=str(exc))
     return ConfigError("config.database", reason=str(exc))
 
 
@@ -1732,9 +1734,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_CONFIG
     except _DATABASE_TROUBLE as exc:
         # A corrupt or foreign file in DATA_DIR, a server out of reach or refusing: the operator's to fix,
-        # whichever command found it.
+        # whichever command found it. A server out of reach may come back, as Telegram may: exit 3, retry.
         assert settings is not None
         print(_explain(locales, lang, database_trouble(settings, exc)), file=sys.stderr)
+        if isinstance(exc, DatabaseUnreachable):
+            return EXIT_UNREACHABLE
         return EXIT_CONFIG
     except KeyboardInterrupt:
         return 130

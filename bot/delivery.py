@@ -63,8 +63,9 @@ AREAS_IN_FLIGHT = 12
 # /summary in a group: one summary per group per this many seconds. A summary is several messages with a chart,
 # and a group may take about 20 messages a minute: 40 members asking at once would hold the group for minutes.
 GROUP_SUMMARY_COOLDOWN = 600
-# Who runs the weekly delivery when several workers share the store: held while it runs, renewed every third of
-# this, so a worker that dies mid-run hands over (to the next hourly run elsewhere) within this many seconds.
+# Who runs the weekly delivery when several workers share the store: held while it runs. On PostgreSQL a worker
+# that dies mid-run (or `riverbot run` killed and started again) lets go at once; on SQLite's shared mode (tests)
+# the lease is renewed every third of this, and a holder that dies lets go within this many seconds.
 WEEKLY_LEASE = "delivery:weekly"
 WEEKLY_LEASE_SECONDS = 300
 

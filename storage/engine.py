@@ -18,8 +18,8 @@ import json
 import re
 import sqlite3
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Iterable, Sequence
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -39,12 +39,22 @@ WRITE_LOCK_KEY = 0x7269766572626F74
 
 class DatabaseUnreachable(ConnectionError):
     """The PostgreSQL server could not be reached (refused, no such host, the connection broke): the driver's
-    OSError, told apart from the OSErrors of files and of Telegram that the callers also see."""
+    OSError, told apart from the OSErrors of files and of Telegram that the callers also see. It may pass."""
+
+
+class DatabaseRefused(Exception):
+    """The PostgreSQL server answered and would not let us in (no such database, a wrong user or password): unlike
+    `DatabaseUnreachable`, this does not pass by itself, so `riverbot` exits 2 (fix the settings), not 3 (retry)."""
 
 
 # What the database says when it fails, whichever engine: what code outside storage/ catches, rather than
 # sqlite3.Error, to report a database failure. (asyncpg.InterfaceError is left out: it means misuse, a bug.)
-DATABASE_ERRORS: tuple[type[Exception], ...] = (sqlite3.Error, asyncpg.PostgresError, DatabaseUnreachable)
+DATABASE_ERRORS: tuple[type[Exception], ...] = (
+    sqlite3.Error,
+    asyncpg.PostgresError,
+    DatabaseUnreachable,
+    DatabaseRefused,
+)
 
 
 class Connection(ABC):
@@ -305,12 +315,10 @@ class PostgresEngine(Engine):
 
     @classmethod
     async def connect(cls, url: str, *, max_size: int = 10) -> PostgresEngine:
-        try:
+        with connect_errors():
             pool = await asyncpg.create_pool(
                 url, min_size=1, max_size=max_size, server_settings={"TimeZone": "UTC"}, init=_init_connection
             )
-        except OSError as exc:
-            raise DatabaseUnreachable(str(exc)) from exc
         return cls(url, pool)
 
     @asynccontextmanager
@@ -338,6 +346,35 @@ class PostgresEngine(Engine):
             " WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' ORDER BY table_name"
         )
         return [str(r[0]) for r in rows]
+
+    @asynccontextmanager
+    async def session_lock(self, space: int, key: int) -> AsyncIterator[bool]:
+        """Hold the session advisory lock (space, key) while the block runs, on a pooled connection kept for it;
+        yields False (and holds nothing) when another session has it. It lives as long as that session: a process
+        that dies, however it dies, drops it the moment the server sees its connection close, with nothing to
+        expire first. The lock is let go before the connection goes back to the pool; a connection that cannot
+        say so is closed instead, and its session's locks end with it."""
+        async with _acquired(self.pool) as raw:
+            if not await raw.fetchval("SELECT pg_try_advisory_lock($1, $2)", space, key):
+                yield False
+                return
+            try:
+                yield True
+            finally:
+                try:
+                    await raw.execute("SELECT pg_advisory_unlock($1, $2)", space, key)
+                except Exception:  # the session is gone, or going: so is the lock
+                    _end_session(raw)
+                except BaseException:
+                    _end_session(raw)
+                    raise
+
+
+def _end_session(raw: Any) -> None:
+    """Close a pooled connection at once (its session's locks end with it); one the pool has already let go of,
+    its session lost, is left alone."""
+    with contextlib.suppress(asyncpg.InterfaceError):
+        raw.terminate()
 
 
 @asynccontextmanager
@@ -378,6 +415,37 @@ def ids_param(dialect: Dialect, ids: Iterable[int]) -> str | list[int]:
     if dialect == "postgresql":
         return [int(i) for i in ids]
     return json.dumps([int(i) for i in ids])
+
+
+# Connecting failed before the server could say why (refused, no such socket, a timeout), or the server is not
+# taking connections now (starting up, shutting down, full): all may pass.
+_UNREACHABLE: tuple[type[BaseException], ...] = (
+    OSError,
+    TimeoutError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.TooManyConnectionsError,
+)
+# The server answered and said no (no such database, a wrong user or password): these do not pass by themselves.
+_REFUSED: tuple[type[BaseException], ...] = (
+    asyncpg.InvalidCatalogNameError,
+    asyncpg.InvalidAuthorizationSpecificationError,
+    asyncpg.InsufficientPrivilegeError,
+    asyncpg.ClientConfigurationError,
+)
+
+
+@contextmanager
+def connect_errors() -> Iterator[None]:
+    """Connecting to PostgreSQL: a server out of reach as `DatabaseUnreachable` (it may come back, so a service
+    manager retries), one that refused as `DatabaseRefused` (only a changed DATABASE_URL or server helps)."""
+    try:
+        yield
+    except _REFUSED as exc:
+        raise DatabaseRefused(str(exc) or type(exc).__name__) from exc
+    except DatabaseUnreachable:
+        raise
+    except _UNREACHABLE as exc:
+        raise DatabaseUnreachable(str(exc) or type(exc).__name__) from exc
 
 
 def is_postgres_url(target: str | Path) -> bool:

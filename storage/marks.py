@@ -17,17 +17,29 @@ import contextlib
 import contextvars
 import logging
 import secrets
+import zlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from storage.dbtime import from_db_time, to_db_time
+from storage.engine import PostgresEngine
 
 if TYPE_CHECKING:
     from storage.store import Store
 
 logger = logging.getLogger(__name__)
+
+# Leases on PostgreSQL are two-key advisory locks in a space of their own (beside the chats' in storage/claims.py,
+# and never meeting the one-key locks): "rbls".
+LEASE_LOCK_SPACE = 0x72626C73
+
+
+def lease_key(key: str) -> int:
+    """A lease's name as the 32-bit signed second key of its lock (CRC-32: the same in every process)."""
+    value = zlib.crc32(key.encode())
+    return value - (1 << 32) if value >= 1 << 31 else value
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,9 +115,19 @@ class Marks:
 
     @contextlib.asynccontextmanager
     async def lease(self, key: str, ttl: float) -> AsyncIterator[bool]:
-        """Hold `key` while the block runs, renewed every third of `ttl`, and dropped at its end; yields False
-        (and runs the block without it) when another holds it. A holder that dies keeps it at most `ttl` seconds
-        more: that is how long another waits before it may take over."""
+        """Hold `key` while the block runs, and drop it at its end; yields False (and runs the block without it)
+        when another holds it.
+
+        On PostgreSQL a session advisory lock: a holder that dies (a killed worker, or the one `riverbot run`
+        killed and started again) drops it at once, so the next run goes ahead rather than skip the work until
+        `ttl` is over (the weekly delivery's job comes round hourly: an hour late). On SQLite (several stores on
+        one file, in tests) a mark renewed every third of `ttl`: a holder that dies keeps it at most `ttl`
+        seconds more."""
+        engine = self._store.engine
+        if isinstance(engine, PostgresEngine):
+            async with engine.session_lock(LEASE_LOCK_SPACE, lease_key(key)) as mine:
+                yield mine
+            return
         token = secrets.token_hex(8)
         if not await self.take(key, ttl, token):
             yield False

@@ -29,7 +29,6 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 import asyncpg
 
 from storage.engine import (
-    DatabaseUnreachable,
     Dialect,
     Params,
     PostgresEngine,
@@ -37,6 +36,7 @@ from storage.engine import (
     SqliteEngine,
     _init_connection,
     bind,
+    connect_errors,
     is_postgres_url,
     sqlite_path,
 )
@@ -162,10 +162,8 @@ class PostgresBlockingReader(BlockingReader):
             raise
 
     async def _connect(self) -> asyncpg.Connection:
-        try:
+        with connect_errors():
             conn = await asyncpg.connect(self.url, server_settings={"TimeZone": "UTC"})
-        except OSError as exc:
-            raise DatabaseUnreachable(str(exc)) from exc
         try:
             await _init_connection(conn)
             await conn.execute(_READ_COMMITTED)

@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
+
+from bot.config import load_settings
 
 RIVERBOT = [sys.executable, "-m", "bot"]
 # What the test machine's environment must not lend the command: each test says what it sets.
@@ -24,6 +26,20 @@ def cli_env(
         env["LOG_LEVEL"] = log_level
     env.update(settings)
     return env
+
+
+def cli_database(data_dir: Path, env: Mapping[str, str] | None = None) -> str | Path:
+    """The database a `riverbot` command run with DATA_DIR=`data_dir` works on, for a test to fill or read it as
+    the command sees it: DATABASE_URL when the environment sets one (the suite's PostgreSQL run) or `env` does (a
+    separate database), else the SQLite file in `data_dir`."""
+    url = (env or {}).get("DATABASE_URL")
+    return load_settings(env_file=None, data_dir=data_dir, **({"database_url": url} if url else {})).database
+
+
+def another_data_dir(data_dir: Path, separate: Mapping[str, str]) -> dict[str, str]:
+    """The environment for commands on a second deployment, with nothing shared with the first: DATA_DIR, and on
+    PostgreSQL the DATABASE_URL of its own database (`separate`: a call of the `separate_database` fixture)."""
+    return {"DATA_DIR": str(data_dir), **{name.upper(): value for name, value in separate.items()}}
 
 
 async def run_cli(tmp_path: Path, *args: str, env: dict[str, str], within_s: float = 30) -> tuple[int, str, str]:

@@ -69,8 +69,10 @@ BEGIN
              AND c.relname <> 'schema_version' LOOP
         EXECUTE format('DELETE FROM public.%I', t);
     END LOOP;
+    -- Every sequence, not only those pg_sequences shows a last_value for: that is NULL also after
+    -- setval(…, n, false), which the demo's bulk load leaves behind at the ids past what it wrote.
     PERFORM setval(format('%I.%I', schemaname, sequencename), start_value, false)
-        FROM pg_sequences WHERE schemaname = 'public' AND last_value IS NOT NULL;
+        FROM pg_sequences WHERE schemaname = 'public';
 END $$;
 CREATE FUNCTION riverbot_test.fingerprint() RETURNS text LANGUAGE sql AS $$
     SELECT concat_ws(':',
@@ -270,8 +272,12 @@ def engine_database(
         postgres_databases.give_back(name)
 
 
+#: the `separate_database` fixture: each call, the settings of one more database
+SeparateDatabase = Callable[[], dict[str, str]]
+
+
 @pytest.fixture
-def separate_database(postgres_databases: _DatabaseFactory | None) -> Iterator[Callable[[], dict[str, str]]]:
+def separate_database(postgres_databases: _DatabaseFactory | None) -> Iterator[SeparateDatabase]:
     """For a test that opens several stores that must not share data (one per data directory on SQLite): each
     call gives the settings for one more database, `{}` on SQLite (the data directory's own file) and a
     `database_url` of its own on PostgreSQL."""
@@ -287,6 +293,52 @@ def separate_database(postgres_databases: _DatabaseFactory | None) -> Iterator[C
     if postgres_databases is not None:
         for name in taken:
             postgres_databases.give_back(name)
+
+
+ReadOnly = Callable[[Store, bool], Awaitable[None]]
+
+
+async def _postgres_read_only(url: str, read_only: bool) -> None:
+    import asyncpg
+
+    # A session of its own that may write, to switch the default back even while it is read-only.
+    conn = await asyncpg.connect(url, server_settings={"default_transaction_read_only": "off"})
+    try:
+        name = await conn.fetchval("SELECT quote_ident(current_database())")
+        await conn.execute(f"ALTER DATABASE {name} SET default_transaction_read_only = {'on' if read_only else 'off'}")
+    finally:
+        await conn.close()
+
+
+@pytest.fixture
+async def database_read_only() -> AsyncIterator[ReadOnly]:
+    """`await database_read_only(store, True)`: the database refuses every write from now on, as a full or
+    read-only disk would; `False` takes writes again. On SQLite with its own SQLITE_READONLY ("attempt to write
+    a readonly database"), as when DATA_DIR is remounted read-only mid-run; on PostgreSQL with its "read-only
+    transaction" (SQLSTATE 25006), as when the server becomes a standby or is set read-only: the database's
+    default for new sessions, the store's pooled sessions replaced. Writable again after the test, whatever
+    happened in it (PostgreSQL keeps the switch with the database, which the next test gets).
+
+    Why not a full file (PRAGMA max_page_count): a small row still fits into a page with room, so some writes
+    would go through, unlike on a real full disk, where every commit fails to append to the WAL. The unit tests
+    use max_page_count where a write is sure to need a new page."""
+    from storage.engine import PostgresEngine, SqliteEngine
+
+    switched: list[str] = []
+
+    async def switch(store: Store, read_only: bool) -> None:
+        engine = store.engine
+        if isinstance(engine, SqliteEngine):
+            await engine.raw_writer.execute(f"PRAGMA query_only = {'ON' if read_only else 'OFF'}")
+            return
+        assert isinstance(engine, PostgresEngine)
+        switched.append(engine.url)
+        await _postgres_read_only(engine.url, read_only)
+        await engine.pool.expire_connections()
+
+    yield switch
+    for url in set(switched):
+        await _postgres_read_only(url, False)
 
 
 @pytest.fixture(autouse=True)

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
-from tests.conftest import POSTGRES_SERVER, _admin, _on_database
+from tests.conftest import POSTGRES_SERVER, TEST_ENGINE, _admin, _on_database
 
 needs_postgres = pytest.mark.skipif(
     not POSTGRES_SERVER, reason="RIVERBOT_TEST_POSTGRES names no PostgreSQL server (scripts/pg-cluster starts one)"
@@ -49,3 +49,15 @@ def with_password(url: str, password: str = "s3cret") -> str:
     parts = urlsplit(url)
     user, secret = parts.username or getpass.getuser(), parts.password or password
     return urlunsplit(parts._replace(netloc=f"{user}:{secret}@{parts.netloc.rsplit('@', 1)[-1]}"))
+
+
+@asynccontextmanager
+async def unmigrated_database() -> AsyncIterator[dict[str, str]]:
+    """The environment for a command run on a database that does not exist yet, for the tests of what creates
+    one: nothing on SQLite (DATA_DIR holds no file yet), and on a PostgreSQL run the DATABASE_URL of an empty
+    database (the one each test gets is migrated already)."""
+    if TEST_ENGINE != "postgresql":
+        yield {}
+        return
+    async with scratch_database() as url:
+        yield {"DATABASE_URL": url}

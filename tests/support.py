@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -68,6 +68,13 @@ async def run_weekly(bot: Harness) -> None:
     """Run the weekly summaries job now, to its end (as the JobQueue would)."""
     await weekly_summaries(CallbackContext(bot.app))
     await bot.sandbox.wait_consumed()
+
+
+async def dump_tables(store: Store, *, without: Collection[str] = ()) -> dict[str, list[tuple[object, ...]]]:
+    """Every row of every table but `without`, in a stable order, on either engine: what a test compares before
+    and after something that must change nothing."""
+    tables = [t for t in await store.table_names() if t not in without and not t.startswith("sqlite_")]
+    return {t: sorted((tuple(row) for row in await store.fetchall(f'SELECT * FROM "{t}"')), key=repr) for t in tables}
 
 
 # -- people and buttons --------------------------------------------------------------------------------------

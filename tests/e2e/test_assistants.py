@@ -11,6 +11,7 @@ from pathlib import Path
 from handlers.patrol import end_idle_patrols
 from sandbox.driver import FakeUser
 from storage import Store
+from tests.cli import cli_database
 from tests.conftest import Cli, Harness
 from tests.support import LAT, STEP, WEST, World, chief, seed, started_admin, tap, volunteer
 
@@ -138,7 +139,7 @@ async def test_the_chief_removes_his_own_assistant_once(bot: Harness) -> None:
 
 def test_the_office_names_lists_and_ends_assistants_on_the_command_line(cli: Cli, tmp_path: Path) -> None:
     async def fill() -> tuple[int, int]:
-        async with await Store.open(tmp_path / "data" / "riverbot.sqlite3") as store:
+        async with await Store.open(cli_database(tmp_path / "data")) as store:
             world = World(store)
             area = await world.area("QT")
             reach = await world.reach("XM", area)

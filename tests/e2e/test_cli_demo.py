@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from pathlib import Path
 
 import pytest
 
 from bot.config import load_settings
 from storage import Store
+from storage.reading import BlockingReader, open_reader
+from tests.cli import cli_database
 from tests.conftest import Cli
+
+
+def _database(tmp_path: Path) -> BlockingReader:
+    """The database the command wrote, as it sees it: the SQLite file in DATA_DIR, or DATABASE_URL's."""
+    return open_reader(cli_database(tmp_path / "data"))
 
 
 def test_small_scale_fills_a_fresh_store_and_says_what_it_made(cli: Cli, tmp_path: Path) -> None:
@@ -19,17 +25,20 @@ def test_small_scale_fills_a_fresh_store_and_says_what_it_made(cli: Cli, tmp_pat
     assert out.startswith("Demo data created (") and out.count("\n") == 1
     assert "5 areas" in out and " s." in out
     assert "Generating demo data: patrols and problems (by month)" in err
-    with sqlite3.connect(tmp_path / "data" / "riverbot.sqlite3") as conn:
-        patrols = conn.execute("SELECT count(*) FROM patrols").fetchone()[0]
-        problems = conn.execute("SELECT count(*) FROM problems").fetchone()[0]
-        first = conn.execute("SELECT min(started_at) FROM patrols").fetchone()[0]
-        assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
-        volunteers, by_volunteers, reported = conn.execute(
+    with _database(tmp_path) as reader:
+        patrols = reader.fetchval("SELECT count(*) FROM patrols")
+        problems = reader.fetchval("SELECT count(*) FROM problems")
+        first = reader.fetchval("SELECT min(started_at) FROM patrols")
+        if reader.dialect == "sqlite":  # PostgreSQL checked every row when the load added its foreign keys back
+            assert reader.fetchall("PRAGMA foreign_key_check") == []
+        row = reader.fetchone(
             "WITH volunteer AS (SELECT person_id FROM person_roles WHERE role = 'volunteer')"
             " SELECT (SELECT count(*) FROM volunteer),"
-            " (SELECT count(*) FROM patrols WHERE person_id IN volunteer),"
-            " (SELECT count(*) FROM problems WHERE reporter_id IN volunteer)"
-        ).fetchone()
+            " (SELECT count(*) FROM patrols WHERE person_id IN (SELECT person_id FROM volunteer)),"
+            " (SELECT count(*) FROM problems WHERE reporter_id IN (SELECT person_id FROM volunteer))"
+        )
+        assert row is not None
+        volunteers, by_volunteers, reported = row
     assert f"{patrols} patrols" in out and f"{problems} problems" in out
     assert patrols > 500 and problems > 20
     assert f"{volunteers} volunteers" in out and f"{by_volunteers} by volunteers" in out
@@ -42,16 +51,18 @@ def test_small_scale_fills_a_fresh_store_and_says_what_it_made(cli: Cli, tmp_pat
 
 def test_refuses_a_store_that_has_history_in_chinese(cli: Cli, tmp_path: Path) -> None:
     assert cli("demo-data", "--scale", "small")[0] == 0
-    with sqlite3.connect(tmp_path / "data" / "riverbot.sqlite3") as conn:
-        before = conn.execute("SELECT count(*) FROM patrols").fetchone()[0]
+    with _database(tmp_path) as reader:
+        before = reader.fetchval("SELECT count(*) FROM patrols")
+        # What to change to get a fresh database: DATA_DIR for the SQLite file, DATABASE_URL for PostgreSQL's.
+        setting = "DATABASE_URL" if reader.dialect == "postgresql" else "DATA_DIR"
     code, out, err = cli("demo-data", "--scale", "small", DEFAULT_LANGUAGE="zh")
     assert code == 2
     assert out == ""
-    assert "已有巡河记录或问题" in err and "DATA_DIR" in err
+    assert "已有巡河记录或问题" in err and setting in err
     code, _, err = cli("demo-data", "--scale", "city", DEFAULT_LANGUAGE="zh")
     assert code == 2 and "全新的数据库" in err
-    with sqlite3.connect(tmp_path / "data" / "riverbot.sqlite3") as conn:
-        assert conn.execute("SELECT count(*) FROM patrols").fetchone()[0] == before
+    with _database(tmp_path) as reader:
+        assert reader.fetchval("SELECT count(*) FROM patrols") == before
 
 
 def test_bad_years_and_scale(cli: Cli) -> None:

@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 
 from storage import Store
+from tests.cli import cli_database
 from tests.conftest import Cli
 
 
-async def _people(path: Path) -> None:
+async def _people(path: str | Path) -> None:
     async with await Store.open(path) as store:
         await store.people.create(name="张三", phone="+8613800000001")
         await store.people.create(name="李四")
@@ -20,18 +21,18 @@ async def _people(path: Path) -> None:
 
 
 @pytest.fixture
-def people(tmp_path: Path) -> Path:
-    path = tmp_path / "data" / "riverbot.sqlite3"
+def people(tmp_path: Path) -> str | Path:
+    path = cli_database(tmp_path / "data")
     asyncio.run(_people(path))
     return path
 
 
-async def _departments(path: Path) -> list[tuple[str, int]]:
+async def _departments(path: str | Path) -> list[tuple[str, int]]:
     async with await Store.open(path) as store:
         return [(d.name, d.person_id) for d in await store.dispatch.departments()]
 
 
-def test_add_list_and_remove_a_department(cli: Cli, people: Path) -> None:
+def test_add_list_and_remove_a_department(cli: Cli, people: str | Path) -> None:
     assert cli("department", "list") == (0, "No departments yet: riverbot department add NAME --contact PHONE\n", "")
     code, out, err = cli("department", "add", "城管局", "--contact", "+86 138 0000 0001")
     assert (code, out, err) == (0, "Department “城管局” registered.\n", "")

@@ -8,7 +8,6 @@ import csv
 import io
 import re
 import shutil
-import sqlite3
 import subprocess
 import zipfile
 from pathlib import Path
@@ -19,6 +18,8 @@ from PIL import Image
 from bot import fonts
 from bot.exports import PATROL_COLUMNS, PROBLEM_COLUMNS
 from bot.i18n import Locales
+from storage.reading import open_reader
+from tests.cli import cli_database
 from tests.conftest import Cli
 
 pytestmark = pytest.mark.skipif(
@@ -30,15 +31,16 @@ FIRST, LAST = "2025-12-01", "2026-11-30"
 LOCALES = Locales.load()
 
 
-def _demo(cli: Cli, tmp_path: Path) -> Path:
+def _demo(cli: Cli, tmp_path: Path) -> str | Path:
+    """The small demo data, in the database the commands use (the SQLite file in DATA_DIR, or DATABASE_URL's)."""
     code, _, err = cli("demo-data", "--scale", "small", "--seed", "5", "--years", "2")
     assert code == 0, err
-    return tmp_path / "data" / "riverbot.sqlite3"
+    return cli_database(tmp_path / "data")
 
 
-def _black_odorous(database: Path) -> list[str]:
-    with sqlite3.connect(database) as conn:
-        rows = conn.execute("SELECT code FROM reaches WHERE ';' || tags || ';' LIKE '%;black_odorous;%'").fetchall()
+def _black_odorous(database: str | Path) -> list[str]:
+    with open_reader(database) as reader:
+        rows = reader.fetchall("SELECT code FROM reaches WHERE ';' || tags || ';' LIKE '%;black_odorous;%'")
     return sorted(r[0] for r in rows)
 
 
@@ -63,13 +65,13 @@ def test_a_black_odorous_reach_s_file_lists_what_the_export_lists(cli: Cli, tmp_
     database = _demo(cli, tmp_path)
     codes = _black_odorous(database)
     assert codes, "the demo data has black-odorous reaches"
-    with sqlite3.connect(database) as conn:
+    with open_reader(database) as reader:
         # The one with the most patrols in the range: the strictest comparison.
         code = max(
             codes,
-            key=lambda c: conn.execute(
+            key=lambda c: reader.fetchval(
                 "SELECT count(*) FROM patrols p JOIN reaches r ON r.id = p.reach_id WHERE r.code = ?", (c,)
-            ).fetchone()[0],
+            ),
         )
     out = tmp_path / "file.pdf"
     result, said, err = cli("dossier", "--reach", code, "--from", FIRST, "--to", LAST, "--out", out, "--lang", "zh")

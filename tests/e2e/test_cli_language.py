@@ -13,6 +13,7 @@ import pytest
 
 from sandbox import BotApiServer, Sandbox
 from tests.cli import RIVERBOT, cli_env, run_cli
+from tests.postgres import unmigrated_database
 
 LOCALE_VARIABLES = ("LC_ALL", "LC_MESSAGES", "LANG", "LANGUAGE")
 NO_TOKEN_EN = "BOT_TOKEN is not set"
@@ -30,7 +31,8 @@ async def _run(tmp_path: Path, *args: str, **settings: str) -> tuple[int, str, s
 async def test_an_english_terminal_gets_english_over_a_chinese_default(tmp_path: Path) -> None:
     code, _, err = await _run(tmp_path, "run", DEFAULT_LANGUAGE="zh", LANG="en_US.UTF-8")
     assert code == 2 and NO_TOKEN_EN in err, err
-    code, out, _ = await _run(tmp_path, "migrate", DEFAULT_LANGUAGE="zh", LANG="en_GB.UTF-8")
+    async with unmigrated_database() as database:
+        code, out, _ = await _run(tmp_path, "migrate", DEFAULT_LANGUAGE="zh", LANG="en_GB.UTF-8", **database)
     assert code == 0 and "upgraded to version" in out, out
     code, out, _ = await _run(tmp_path, "--help", DEFAULT_LANGUAGE="zh", LANG="en_US.UTF-8")
     assert code == 0 and "River Chief assistant" in out and "河长制" not in out, out
@@ -39,7 +41,8 @@ async def test_an_english_terminal_gets_english_over_a_chinese_default(tmp_path:
 async def test_a_chinese_terminal_gets_chinese_over_an_english_default(tmp_path: Path) -> None:
     code, _, err = await _run(tmp_path, "run", DEFAULT_LANGUAGE="en", LANG="zh_CN.UTF-8")
     assert code == 2 and NO_TOKEN_ZH in err, err
-    code, out, _ = await _run(tmp_path, "migrate", DEFAULT_LANGUAGE="en", LANG="zh_TW.UTF-8")
+    async with unmigrated_database() as database:
+        code, out, _ = await _run(tmp_path, "migrate", DEFAULT_LANGUAGE="en", LANG="zh_TW.UTF-8", **database)
     assert code == 0 and "数据库" in out, out
     code, out, _ = await _run(tmp_path, "--help", DEFAULT_LANGUAGE="en", LANG="zh_CN.UTF-8")
     assert code == 0 and "河长制" in out, out

@@ -15,17 +15,29 @@ import pytest
 import bot.exports
 from sandbox import BotApiServer
 from storage import Store
+from tests.cli import cli_database
 from tests.conftest import Cli
 from tests.e2e import test_cli_stats
 from tests.e2e.test_cli import _run
+from tests.support import dump_tables
 
 filled = test_cli_stats.filled
 
 MARCH = ("export", "--from", "2025-03-01", "--to", "2025-03-31")
 
 
-def _digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+def _digest(path: Path) -> object:
+    """The database in DATA_DIR as it is now: the bytes of its SQLite file, or every row on PostgreSQL (where
+    the commands aimed at the file's place find nothing there, and must still leave the database alone)."""
+    database = cli_database(path.parent)
+    if isinstance(database, Path):
+        return hashlib.sha256(database.read_bytes()).hexdigest()
+
+    async def rows() -> object:
+        async with await Store.open(database) as store:
+            return await dump_tables(store)
+
+    return asyncio.run(rows())
 
 
 def _one_line(err: str) -> bool:
@@ -109,6 +121,7 @@ def test_registry_export_and_summary_chart_refuse_data_dir_and_existing_files(
     assert _digest(filled) == before
 
 
+@pytest.mark.sqlite_only("the SQLite file's place; a PostgreSQL database of another application: tests/e2e/test_cli.py")
 @pytest.mark.parametrize("content", [b"", b"riverbot export\n"], ids=["empty", "foreign"])
 @pytest.mark.parametrize("command", ["migrate", "failures"])
 def test_a_database_file_that_is_empty_or_foreign_is_refused_not_initialised(
@@ -131,6 +144,7 @@ def test_store_refuses_an_empty_file(tmp_path: Path) -> None:
     assert path.read_bytes() == b""
 
 
+@pytest.mark.sqlite_only("an empty SQLite file; a PostgreSQL server that cannot be used: tests/e2e/test_cli.py")
 async def test_run_on_an_empty_database_file_stops_with_one_line(tmp_path: Path, server: BotApiServer) -> None:
     token = server.add_bot(username="riverbot_empty_db_bot")
     database = tmp_path / "data" / "riverbot.sqlite3"

@@ -15,7 +15,8 @@ import pytest
 from bot.cli import _ProgressBar
 from bot.invites import BOT_USERNAME_KEY
 from storage import Store
-from tests.conftest import Cli
+from tests.cli import another_data_dir, cli_database
+from tests.conftest import Cli, SeparateDatabase
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "registry"
 T = TypeVar("T")
@@ -24,9 +25,12 @@ REACHES = "code,name_zh,name_en,area_code,level,length_km,tags\nDBH-01,丁堡河
 CHIEFS = "name,phone,level,area_code,reach_codes,telegram_id\n"
 
 
-def _db(tmp_path: Path, query: Callable[[Store], Awaitable[T]], data: str = "data") -> T:
+def _db(tmp_path: Path, query: Callable[[Store], Awaitable[T]], env: dict[str, str] | None = None) -> T:
+    """`query` on the store the commands work on: by default those run in `tmp_path`; else those run with `env`."""
+
     async def run() -> T:
-        async with await Store.open(tmp_path / data / "riverbot.sqlite3") as store:
+        data_dir = Path(env["DATA_DIR"]) if env else tmp_path / "data"
+        async with await Store.open(cli_database(data_dir, env)) as store:
             return await query(store)
 
     return asyncio.run(run())
@@ -51,7 +55,9 @@ def test_the_sample_loads_in_one_command_and_again_changes_nothing(cli: Cli, tmp
     assert "0 started, 0 ended" in out and "Invites: 0 new" in out
 
 
-def test_export_and_import_round_trip_byte_for_byte(cli: Cli, tmp_path: Path) -> None:
+def test_export_and_import_round_trip_byte_for_byte(
+    cli: Cli, tmp_path: Path, separate_database: SeparateDatabase
+) -> None:
     assert cli("registry", "import", *sorted(EXAMPLES.glob("*.*sv")), EXAMPLES / "reaches.geojson")[0] == 0
     code, out, _ = cli("registry", "export", tmp_path / "one")
     assert code == 0 and "5 areas" in out and "32 reaches" in out and "24 chiefs" in out
@@ -70,13 +76,13 @@ def test_export_and_import_round_trip_byte_for_byte(cli: Cli, tmp_path: Path) ->
         "tags",
     }
 
-    fresh = {"DATA_DIR": str(tmp_path / "fresh")}
+    fresh = another_data_dir(tmp_path / "fresh", separate_database())
     code, _, err = cli("registry", "import", *exported, **fresh)
     assert code == 0, err
     assert cli("registry", "export", tmp_path / "two", **fresh)[0] == 0
     for first in exported:
         assert (tmp_path / "two" / first.name).read_bytes() == first.read_bytes(), first.name
-    assert _db(tmp_path, _contents) == _db(tmp_path, _contents, data="fresh")
+    assert _db(tmp_path, _contents) == _db(tmp_path, _contents, env=fresh)
 
 
 async def _contents(store: Store) -> dict[str, Any]:
@@ -269,7 +275,9 @@ def test_progress_bar_only_on_a_terminal() -> None:
     assert short.getvalue() == ""
 
 
-def test_registry_export_escapes_formulas_and_import_reads_them_back(cli: Cli, tmp_path: Path) -> None:
+def test_registry_export_escapes_formulas_and_import_reads_them_back(
+    cli: Cli, tmp_path: Path, separate_database: SeparateDatabase
+) -> None:
     """Finding 7 of issue 13: a chief's name or area name starting like a formula is written with a leading
     apostrophe (Excel shows it as text), and import takes the apostrophe off, so the round trip keeps the name."""
     areas = _write(tmp_path, "areas.csv", AREAS.replace("曲塘镇", "@SUM(1+1)"))
@@ -283,12 +291,12 @@ def test_registry_export_escapes_formulas_and_import_reads_them_back(cli: Cli, t
     assert "\nQT,'@SUM(1+1),Qutang Town\n" in areas_out
     assert chiefs_out.splitlines()[1].startswith("\"'=HYPERLINK(\"\"http://x\"\",\"\"y\"\")\",'+8613900000001,")
 
-    fresh = {"DATA_DIR": str(tmp_path / "fresh")}
+    fresh = another_data_dir(tmp_path / "fresh", separate_database())
     exported = sorted((tmp_path / "one").iterdir())
     code, _, err = cli("registry", "import", *exported, **fresh)
     assert code == 0, err
-    assert _db(tmp_path, _contents) == _db(tmp_path, _contents, data="fresh")
-    names = [p.name for p in _db(tmp_path, lambda s: s.people.chiefs(), data="fresh")]
+    assert _db(tmp_path, _contents) == _db(tmp_path, _contents, env=fresh)
+    names = [p.name for p in _db(tmp_path, lambda s: s.people.chiefs(), env=fresh)]
     assert names == ['=HYPERLINK("http://x","y")']
     assert cli("registry", "export", tmp_path / "two", **fresh)[0] == 0
     for first in exported:

@@ -18,15 +18,19 @@ import openpyxl
 import pytest
 
 from storage import Store
-from tests.conftest import Cli
+from tests.cli import another_data_dir, cli_database
+from tests.conftest import Cli, SeparateDatabase
 
 ROOT = Path(__file__).resolve().parents[2]
 T = TypeVar("T")
 
 
-def _db(tmp_path: Path, query: Callable[[Store], Awaitable[T]], data: str = "data") -> T:
+def _db(tmp_path: Path, query: Callable[[Store], Awaitable[T]], env: dict[str, str] | None = None) -> T:
+    """`query` on the store the commands work on: by default those run in `tmp_path`; else those run with `env`."""
+
     async def run() -> T:
-        async with await Store.open(tmp_path / data / "riverbot.sqlite3") as store:
+        data_dir = Path(env["DATA_DIR"]) if env else tmp_path / "data"
+        async with await Store.open(cli_database(data_dir, env)) as store:
             return await query(store)
 
     return asyncio.run(run())
@@ -85,7 +89,9 @@ def _cells(path: Path) -> dict[str, list[tuple[object, ...]]]:
     return {sheet.title: list(sheet.iter_rows(values_only=True)) for sheet in book.worksheets}
 
 
-def test_an_office_workbook_with_chinese_headers_imports_and_round_trips(cli: Cli, tmp_path: Path) -> None:
+def test_an_office_workbook_with_chinese_headers_imports_and_round_trips(
+    cli: Cli, tmp_path: Path, separate_database: SeparateDatabase
+) -> None:
     workbook = _office_workbook(tmp_path / "名录.xlsx")
     code, out, err = cli("registry", "import", workbook)
     assert code == 0, err
@@ -118,13 +124,13 @@ def test_an_office_workbook_with_chinese_headers_imports_and_round_trips(cli: Cl
         assert sheet.freeze_panes == "A2" and sheet.auto_filter.ref
     assert [c.value for c in book.worksheets[2][1]][:3] == ["姓名", "手机号", "级别"]
 
-    fresh = {"DATA_DIR": str(tmp_path / "fresh")}
+    fresh = another_data_dir(tmp_path / "fresh", separate_database())
     code, _, err = cli("registry", "import", one, **fresh)
     assert code == 0, err
     two = tmp_path / "two.xlsx"
     assert cli("registry", "export", "--format", "xlsx", "--out", two, DEFAULT_LANGUAGE="zh", **fresh)[0] == 0
     assert _cells(tmp_path / "two.xlsx") == _cells(one)
-    assert _db(tmp_path, _contents, data="fresh") == contents
+    assert _db(tmp_path, _contents, env=fresh) == contents
     # An English workbook (English headers) reads back the same.
     code, _, err = cli("registry", "export", "--format", "xlsx", "--out", tmp_path / "en.xlsx")
     assert code == 0, err
@@ -132,17 +138,19 @@ def test_an_office_workbook_with_chinese_headers_imports_and_round_trips(cli: Cl
     assert code == 0 and "3 unchanged" in out, err
 
 
-def test_xlsx_export_keeps_reach_geometry_and_refuses_to_overwrite(cli: Cli, tmp_path: Path) -> None:
+def test_xlsx_export_keeps_reach_geometry_and_refuses_to_overwrite(
+    cli: Cli, tmp_path: Path, separate_database: SeparateDatabase
+) -> None:
     examples = ROOT / "examples" / "registry"
     assert cli("registry", "import", *sorted(examples.iterdir()))[0] == 0
     out = tmp_path / "all.xlsx"
     assert cli("registry", "export", "--format", "xlsx", "--out", out)[0] == 0
     code, _, err = cli("registry", "export", "--format", "xlsx", "--out", out)
     assert code == 2 and str(out) in err and "--force" in err and "Traceback" not in err
-    fresh = {"DATA_DIR": str(tmp_path / "fresh")}
+    fresh = another_data_dir(tmp_path / "fresh", separate_database())
     code, _, err = cli("registry", "import", out, **fresh)
     assert code == 0, err
-    assert _db(tmp_path, _contents, data="fresh") == _db(tmp_path, _contents)
+    assert _db(tmp_path, _contents, env=fresh) == _db(tmp_path, _contents)
     code, _, err = cli("registry", "export", "--format", "xlsx")
     assert code == 1 and "--out" in err
 

@@ -7,7 +7,6 @@ import asyncio
 import json
 import re
 import shutil
-import sqlite3
 import subprocess
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -20,6 +19,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from bot import fonts
 from storage import Store
+from tests.cli import cli_database
 from tests.conftest import Cli
 from tests.e2e.test_cli_stats import _fill
 
@@ -36,7 +36,13 @@ def last_month() -> tuple[str, date, date]:
     return f"{last.year}-{last.month:02d}", last.replace(day=1), last
 
 
-async def press(database: Path, problem_ids: list[int], at: datetime) -> None:
+async def problem_ids(database: str | Path, where: str = "") -> list[int]:
+    """The ids of the problems (`where`: a condition on them), in order."""
+    async with await Store.open(database) as store:
+        return [int(r[0]) for r in await store.fetchall(f"SELECT id FROM problems {where} ORDER BY id")]
+
+
+async def press(database: str | Path, problem_ids: list[int], at: datetime) -> None:
     """督办 as the dispatch part records it: an event `pressed` in the problem's log, through the store."""
     async with await Store.open(database) as store:
         for problem_id in problem_ids:
@@ -59,10 +65,9 @@ def rate(done: int, required: int) -> str:
 @requires_pdf_tools
 def test_the_demo_month_as_xlsx_and_pdf_agrees_with_stats(cli: Cli, tmp_path: Path) -> None:
     assert cli("demo-data", "--scale", "small", "--years", "1")[0] == 0
-    database = tmp_path / "data" / "riverbot.sqlite3"
+    database = cli_database(tmp_path / "data")
     period, first, last = last_month()
-    with sqlite3.connect(database) as conn:
-        pressed_ids = [r[0] for r in conn.execute("SELECT id FROM problems ORDER BY id LIMIT 3")]
+    pressed_ids = asyncio.run(problem_ids(database))[:3]
     middle = datetime.combine(first + timedelta(days=14), datetime.min.time(), ZoneInfo("Asia/Shanghai"))
     asyncio.run(press(database, [*pressed_ids, pressed_ids[0]], middle))
     asyncio.run(press(database, pressed_ids[:1], middle - timedelta(days=40)))  # before the month: not counted
@@ -149,10 +154,9 @@ def test_the_demo_month_as_xlsx_and_pdf_agrees_with_stats(cli: Cli, tmp_path: Pa
 
 
 def test_a_known_month_per_chief(cli: Cli, tmp_path: Path) -> None:
-    database = tmp_path / "data" / "riverbot.sqlite3"
+    database = cli_database(tmp_path / "data")
     asyncio.run(_fill(database))
-    with sqlite3.connect(database) as conn:
-        [(open_problem,)] = conn.execute("SELECT id FROM problems WHERE status = 'assigned'").fetchall()
+    [open_problem] = asyncio.run(problem_ids(database, "WHERE status = 'assigned'"))
     at = datetime(2025, 3, 25, 10, tzinfo=ZoneInfo("Asia/Shanghai"))
     asyncio.run(press(database, [open_problem, open_problem], at))
     out = tmp_path / "march.xlsx"
@@ -215,7 +219,7 @@ def test_a_bad_period_is_refused(cli: Cli, tmp_path: Path, period: str) -> None:
 
 
 def test_an_unknown_area_and_an_unwritable_path_are_refused(cli: Cli, tmp_path: Path) -> None:
-    asyncio.run(_fill(tmp_path / "data" / "riverbot.sqlite3"))
+    asyncio.run(_fill(cli_database(tmp_path / "data")))
     code, _, err = cli("report", "--period", "2025-03", "--format", "pdf", "--out", tmp_path / "r.pdf",
                        "--area", "NOPE")  # fmt: skip
     assert code == 2 and "no area with the code “NOPE”" in err

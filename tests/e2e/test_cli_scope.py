@@ -8,15 +8,19 @@ from pathlib import Path
 
 from storage import Store
 from storage.records import PersonRecord
-from tests.conftest import Cli
+from tests.cli import another_data_dir, cli_database
+from tests.conftest import Cli, SeparateDatabase
 
 AREAS = "code,name_zh,name_en\nQT,曲塘镇,Qutang Town\nCD,城东街道,Chengdong Subdistrict\nCN,城南街道,Chengnan\n"
 REACHES = "code,name_zh,name_en,area_code,level,length_km,tags\nDBH-01,丁堡河,Dingbao River,QT,town,2.5,\n"
 
 
-def people(tmp_path: Path) -> dict[str, tuple[PersonRecord, dict[int, str]]]:
+def people(tmp_path: Path, env: dict[str, str] | None = None) -> dict[str, tuple[PersonRecord, dict[int, str]]]:
+    """Everyone in the store of the commands run in `tmp_path` (or with `env`), with the area codes by id."""
+
     async def run() -> dict[str, tuple[PersonRecord, dict[int, str]]]:
-        async with await Store.open(tmp_path / "data" / "riverbot.sqlite3") as store:
+        data_dir = Path(env["DATA_DIR"]) if env else tmp_path / "data"
+        async with await Store.open(cli_database(data_dir, env)) as store:
             codes = {a.id: a.code for a in await store.areas.all()}
             found, _ = await store.people.search("", limit=50)
             return {p.name: (p, codes) for p in found}
@@ -75,7 +79,9 @@ def test_an_office_row_naming_an_unknown_area_is_refused(cli: Cli, tmp_path: Pat
     assert "陈文" not in people(tmp_path)
 
 
-def test_office_staff_survive_a_registry_round_trip(cli: Cli, tmp_path: Path) -> None:
+def test_office_staff_survive_a_registry_round_trip(
+    cli: Cli, tmp_path: Path, separate_database: SeparateDatabase
+) -> None:
     """`registry export` writes the office_areas column when there is office staff, in CSV and in XLSX, and a
     fresh database importing the export has the same offices (a town's office is not lost on the way)."""
     (tmp_path / "areas.csv").write_text(AREAS, encoding="utf-8")
@@ -97,10 +103,10 @@ def test_office_staff_survive_a_registry_round_trip(cli: Cli, tmp_path: Path) ->
     workbook = tmp_path / "registry.xlsx"
     assert cli("registry", "export", "--format", "xlsx", "--out", workbook, DEFAULT_LANGUAGE="zh")[0] == 0
     for source in ([out / "areas.csv", out / "reaches.geojson", out / "chiefs.csv"], [workbook]):
-        fresh = tmp_path / f"fresh-{len(source)}"
-        code, _, err = cli("registry", "import", *source, DATA_DIR=str(fresh / "data"))
+        fresh = another_data_dir(tmp_path / f"fresh-{len(source)}" / "data", separate_database())
+        code, _, err = cli("registry", "import", *source, **fresh)
         assert code == 0, err
-        again = people(fresh)
+        again = people(tmp_path, fresh)
         wang, codes = again["王五"]
         assert wang.roles == {"chief": "town", "admin": None} and scope_codes(wang, codes) == ["QT"]
         chen, _ = again["陈文"]

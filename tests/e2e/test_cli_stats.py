@@ -12,6 +12,7 @@ import pytest
 
 from bot.tallies import display_width
 from storage import Store
+from tests.cli import cli_database
 from tests.conftest import Cli
 from tests.support import World
 
@@ -43,8 +44,10 @@ async def _fill(path: str | Path) -> None:
 
 @pytest.fixture
 def filled(tmp_path: Path) -> Path:
+    """Where the SQLite file is in DATA_DIR (on PostgreSQL, where it would be), the database filled."""
     path = tmp_path / "data" / "riverbot.sqlite3"
-    asyncio.run(_fill(path))
+    path.parent.mkdir()  # DATA_DIR is there on either engine: the photos live in it
+    asyncio.run(_fill(cli_database(path.parent)))
     return path
 
 
@@ -159,7 +162,7 @@ def test_stats_csv_escapes_formulas_from_volunteer_names(cli: Cli, filled: Path)
     """Finding 7 of issue 13: names come from anyone; Excel runs a cell that starts like a formula."""
 
     async def hostile() -> None:
-        async with await Store.open(filled) as store:
+        async with await Store.open(cli_database(filled.parent)) as store:
             world = World(store)
             reach = (await store.reaches.all())[0].id
             for name in ("=HYPERLINK(\"http://x\",\"y\")", "+cmd|' /C calc'!A0", "@SUM(1+1)", "-2+3", "\tTAB"):

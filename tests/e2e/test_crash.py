@@ -27,6 +27,7 @@ from bot.delivery import AREAS_IN_FLIGHT
 from sandbox import BotApiServer, FakeUser, Sandbox
 from storage import Store
 from storage.registry import ReachValues
+from tests.cli import cli_database
 from tests.conftest import Harness
 from tests.factories import make_jpeg
 from tests.support import started_admin
@@ -71,10 +72,6 @@ async def stop_cleanly(process: asyncio.subprocess.Process) -> None:
     """SIGTERM, as systemd stops the bot: it finishes what it has in hand and exits 0."""
     process.send_signal(signal.SIGTERM)
     assert await process.wait() == 0
-
-
-def database(data_dir: Path) -> Path:
-    return load_settings(env_file=None, data_dir=data_dir).database_path
 
 
 async def calls_ended(sandbox: Sandbox) -> None:
@@ -124,7 +121,7 @@ async def test_sixty_commands_confirmed_then_killed_are_all_answered_after_the_r
 
 async def _chief(data_dir: Path, telegram_id: int) -> tuple[int, int]:
     """A chief of one reach, as the office would leave them: (person id, reach id)."""
-    async with await Store.open(database(data_dir)) as store:
+    async with await Store.open(cli_database(data_dir)) as store:
         area_id, _ = await store.areas.upsert("CRASH", "测试片区", "Test area")
         reach_id, _ = await store.reaches.upsert(
             ReachValues("CRASH-01", "测试河", "Test River", area_id, "town", 3.5, (), None, None)
@@ -138,7 +135,7 @@ async def _chief(data_dir: Path, telegram_id: int) -> tuple[int, int]:
 async def _chief_on_patrol(data_dir: Path, telegram_id: int, started_at: int) -> None:
     """A chief with an open patrol on their reach, as the office and /patrol would leave them."""
     person_id, reach_id = await _chief(data_dir, telegram_id)
-    async with await Store.open(database(data_dir)) as store:
+    async with await Store.open(cli_database(data_dir)) as store:
         _, new = await store.patrols.start(person_id, reach_id, _at(started_at))
         assert new
 
@@ -184,7 +181,7 @@ async def test_a_patrol_backlog_confirmed_then_killed_loses_nothing_and_stores_n
         assert answered("已记录照片") and answered("已记录备注")
         await confirmed(sandbox)
         await stop_cleanly(second)
-    async with await Store.open(database(data_dir)) as store:
+    async with await Store.open(cli_database(data_dir)) as store:
         assert int(await store.fetchval("SELECT count(*) FROM patrol_points")) == 1501  # the first + 1,500 edits
         assert int(await store.fetchval("SELECT count(*) FROM patrol_notes")) == 1
         assert int(await store.fetchval("SELECT count(*) FROM patrol_photos")) == 1
@@ -257,7 +254,7 @@ async def test_a_report_draft_confirmed_then_killed_keeps_every_photo_once(
         await chen.send("/help")  # answered only after the photos left from before the kill (one chat, in order)
         await sandbox.wait_until(lambda: any("/help — " in (m.text or "") for m in chen.messages()), timeout=60)
         await stop_cleanly(second)
-    async with await Store.open(database(data_dir)) as store:
+    async with await Store.open(cli_database(data_dir)) as store:
         data = await store.fetchval("SELECT data FROM dialogs WHERE telegram_id = ?", (chen.id,))
         photos = int(await store.fetchval("SELECT count(*) FROM photos"))
     draft_photos = [p[0] for p in json.loads(data)["photos"]]

@@ -1,5 +1,8 @@
 """A database damaged on disk is found when the bot starts, not halfway through someone's work (finding 12 of
-issue 13): `run` and `migrate` check it first and stop with one line pointing at `riverbot restore`."""
+issue 13): `run` and `migrate` check it first and stop with one line pointing at `riverbot restore`.
+
+About the SQLite file only: a PostgreSQL server checks its own pages, and what riverbot does when the server
+fails it is tested in tests/e2e/test_cli.py."""
 
 from __future__ import annotations
 

@@ -15,7 +15,7 @@ import pytest
 
 from sandbox import BotApiServer, Sandbox
 from storage import Store
-from tests.cli import RIVERBOT, cli_env, run_cli
+from tests.cli import RIVERBOT, cli_database, cli_env, run_cli
 from tests.proxies import HttpProxy, Socks5Proxy
 from tests.support import World
 
@@ -59,7 +59,7 @@ async def test_run_still_exits_2_for_a_rejected_token(tmp_path: Path, server: Bo
 
 
 async def test_summary_send_exits_3_when_telegram_is_unreachable(tmp_path: Path) -> None:
-    async with await Store.open(tmp_path / "data" / "riverbot.sqlite3") as store:
+    async with await Store.open(cli_database(tmp_path / "data")) as store:
         area = await World(store).area("CD", "城东街道", "Chengdong Subdistrict")
         await store.chats.upsert(-100123, type="supergroup", title="城东街道河长群", bot_status="member")
         await store.bindings.bind(-100123, area, bound_by=None)

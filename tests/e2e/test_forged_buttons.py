@@ -10,9 +10,7 @@ wherever, the store must read the same afterwards, and no update may fail.
 from __future__ import annotations
 
 import itertools
-import sqlite3
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 from bot import drafts
 from bot.drafts import State, Step
@@ -20,7 +18,7 @@ from bot.problems import Draft, DraftPhoto
 from handlers.callbacks import CallbackData, Number, OneOf, Token, registry
 from sandbox import FakeGroup, FakeUser
 from tests.conftest import Harness
-from tests.support import World, chief, run_weekly, seed_registry, started_admin, tap, volunteer
+from tests.support import World, chief, dump_tables, run_weekly, seed_registry, started_admin, tap, volunteer
 
 # What a forged number may be: beyond an id's bounds, beyond what SQLite or any database takes, digits Python's
 # int() reads but ASCII does not have (alone and after an ASCII one), and an id in bounds that no row has.
@@ -63,17 +61,6 @@ def real_ids(codec: type[CallbackData]) -> list[str]:
         return []
     choices = [("1",) if isinstance(p, Number) else _sample(p) for _, p in codec.parts]
     return [":".join([codec.prefix, *values]) for values in itertools.product(*choices)]
-
-
-def dump(path: Path) -> dict[str, list[tuple[object, ...]]]:
-    """Every row of every compared table, in a stable order."""
-    with sqlite3.connect(path) as db:
-        tables = [name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
-        return {
-            table: sorted(db.execute(f'SELECT * FROM "{table}"').fetchall(), key=repr)
-            for table in tables
-            if table not in UNCOMPARED and not table.startswith("sqlite_")
-        }
 
 
 def shares(data: list[str], count: int) -> list[list[str]]:
@@ -129,7 +116,7 @@ async def test_forged_buttons_from_anyone_anywhere_change_nothing_and_crash_noth
             await person.send("/help", chat=chat)
     await run_weekly(bot)  # the summary job would otherwise deliver the week in the middle of the sweep
     await bot.sandbox.wait_consumed()
-    before = dump(bot.settings.database_path)
+    before = await dump_tables(bot.store, without=UNCOMPARED)
 
     kinds = [forged_data(codec) for codec in registry().values()]
     real = [d for codec in registry().values() for d in real_ids(codec)]
@@ -151,7 +138,7 @@ async def test_forged_buttons_from_anyone_anywhere_change_nothing_and_crash_noth
     assert queries <= {a["callback_query_id"] for a in bot.sandbox.answers}  # each one answered, none left spinning
     assert [r.getMessage()[:300] for r in bot.errors()] == []
     assert await bot.store.failed_updates.open() == []
-    after = dump(bot.settings.database_path)
+    after = await dump_tables(bot.store, without=UNCOMPARED)
     assert {table: rows for table, rows in after.items() if rows != before[table]} == {}
 
 

@@ -16,6 +16,7 @@ from bot import qr
 from sandbox.driver import FakeUser
 from storage import Store
 from storage.registry import ReachValues
+from tests.cli import cli_database
 from tests.conftest import Cli, Harness
 from tests.factories import make_jpeg
 from tests.support import LAT, WEST, seed, tap, volunteer
@@ -23,7 +24,7 @@ from tests.support import LAT, WEST, seed, tap, volunteer
 BOT = "riverbot_test_bot"
 
 
-async def _fill(path: Path) -> dict[str, int]:
+async def _fill(path: str | Path) -> dict[str, int]:
     """Area CD with 7 reaches (two PDF pages), area CN with one that must not be on CD's sheet."""
     async with await Store.open(path) as store:
         cd, _ = await store.areas.upsert("CD", "城东片区", "Chengdong")
@@ -41,7 +42,7 @@ async def _fill(path: Path) -> dict[str, int]:
 
 @pytest.fixture
 def reaches(tmp_path: Path) -> dict[str, int]:
-    return asyncio.run(_fill(tmp_path / "data" / "riverbot.sqlite3"))
+    return asyncio.run(_fill(cli_database(tmp_path / "data")))
 
 
 def _cells(image: Image.Image) -> dict[tuple[int, int], str]:

@@ -22,6 +22,7 @@ from sandbox.driver import FakeUser
 from storage import Store
 from storage.registry import ReachValues
 from storage.summaries import AREA, CHIEF
+from tests.cli import cli_database
 from tests.conftest import BotFactory, Cli, Harness
 from tests.support import World, bound_group, chief, current, restart, run_weekly, started_admin
 
@@ -33,7 +34,7 @@ def no_waiting(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(summaries, "RETRY_DELAYS", (0,))
 
 
-async def _fill(path: Path) -> int:
+async def _fill(path: str | Path) -> int:
     """Area CD, a chief who patrolled once of the two weeks' required, a volunteer; returns the area id."""
     async with await Store.open(path) as store:
         world = World(store)
@@ -50,13 +51,13 @@ async def _fill(path: Path) -> int:
 
 
 @pytest.fixture
-def filled(tmp_path: Path) -> Path:
-    path = tmp_path / "data" / "riverbot.sqlite3"
+def filled(tmp_path: Path) -> str | Path:
+    path = cli_database(tmp_path / "data")
     asyncio.run(_fill(path))
     return path
 
 
-def test_prints_the_text_and_saves_the_chart(cli: Cli, filled: Path, tmp_path: Path) -> None:
+def test_prints_the_text_and_saves_the_chart(cli: Cli, filled: str | Path, tmp_path: Path) -> None:
     chart = tmp_path / "w47.jpg"
     code, out, err = cli("summary", "--area", "CD", "--week", "2026-W47", "--chart", chart)
     assert code == 0, err
@@ -67,7 +68,7 @@ def test_prints_the_text_and_saves_the_chart(cli: Cli, filled: Path, tmp_path: P
     assert chart.read_bytes().startswith(b"\xff\xd8")
 
 
-def test_the_default_week_and_chart_file(cli: Cli, filled: Path, tmp_path: Path) -> None:
+def test_the_default_week_and_chart_file(cli: Cli, filled: str | Path, tmp_path: Path) -> None:
     code, out, err = cli("summary", "--area", "CD", DEFAULT_LANGUAGE="zh")
     assert code == 0, err
     week = last_week(datetime.now(ZoneInfo("Asia/Shanghai")).date())
@@ -76,7 +77,7 @@ def test_the_default_week_and_chart_file(cli: Cli, filled: Path, tmp_path: Path)
     assert f"图表已保存：{default}" in out and default.read_bytes().startswith(b"\xff\xd8")
 
 
-def test_unknown_area_and_bad_week_are_one_line_and_exit_2(cli: Cli, filled: Path) -> None:
+def test_unknown_area_and_bad_week_are_one_line_and_exit_2(cli: Cli, filled: str | Path) -> None:
     code, out, err = cli("summary", "--area", "XX", "--week", "2026-W47")
     assert (code, out, err) == (2, "", 'There is no area with the code "XX".\n')
     for week in ("2026-47", "2025-W53", "next"):
@@ -84,7 +85,7 @@ def test_unknown_area_and_bad_week_are_one_line_and_exit_2(cli: Cli, filled: Pat
         assert (code, out) == (2, "") and err == f'"{week}" is not a week: write it like 2026-W47.\n'
 
 
-def test_send_without_a_bound_group_exits_1(cli: Cli, filled: Path) -> None:
+def test_send_without_a_bound_group_exits_1(cli: Cli, filled: str | Path) -> None:
     code, out, err = cli(
         "summary",
         "--area",
@@ -99,7 +100,7 @@ def test_send_without_a_bound_group_exits_1(cli: Cli, filled: Path) -> None:
 
 async def test_send_delivers_once_and_records_it(
     cli: Cli,
-    filled: Path,
+    filled: str | Path,
     server: BotApiServer,
     tmp_path: Path,
 ) -> None:

@@ -15,9 +15,8 @@ from bot.app import build_application
 from bot.app import start as start_app
 from bot.app import stop as stop_app
 from sandbox import BotApiServer, Sandbox
-from storage.demo import writer_connection
 from tests.cli import RIVERBOT, cli_env
-from tests.conftest import BotFactory, Harness
+from tests.conftest import BotFactory, Harness, ReadOnly
 
 SECRET = "s3cret-Webhook_token-0123456789abcdef"
 
@@ -83,10 +82,10 @@ async def test_a_wrong_or_missing_secret_is_refused_and_nothing_stored(bot_facto
 
 
 async def test_a_storage_failure_at_the_webhook_is_pushed_again_and_nothing_is_lost(
-    bot_factory: BotFactory,
+    bot_factory: BotFactory, database_read_only: ReadOnly
 ) -> None:
     bot, _ = await _webhook_bot(bot_factory)
-    await writer_connection(bot.store).execute("PRAGMA query_only = ON")  # the database refuses every write
+    await database_read_only(bot.store, True)  # the database refuses every write
     users = [bot.sandbox.user(first_name=name, language_code="zh-hans") for name in ("甲", "乙", "丙")]
     for user in users:
         await user.send("/start")
@@ -96,7 +95,7 @@ async def test_a_storage_failure_at_the_webhook_is_pushed_again_and_nothing_is_l
     assert len(state.pending) == 3
     # The one whose update was refused hears, once, that it waits unsaved, to be handled without sending again.
     assert "无需重新发送" in (await users[0].next_message(timeout=20)).text
-    await writer_connection(bot.store).execute("PRAGMA query_only = OFF")
+    await database_read_only(bot.store, False)
     for user in users:
         assert "河长制工作助手" in (await user.next_message(timeout=20)).text
     await bot.sandbox.wait_consumed(timeout=20)

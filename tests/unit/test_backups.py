@@ -12,7 +12,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import asyncpg
 import pytest
 
 from bot.backups import (
@@ -37,6 +36,7 @@ from bot.running import DataDirLock
 from storage import Migration, MigrationError, Store
 from storage import backup as backup_module
 from storage.backup import PostgresToolMissing
+from storage.engine import DatabaseRefused
 from storage.migrate import bundled_migrations
 from tests.conftest import POSTGRES_SERVER, TEST_ENGINE, _on_database
 from tests.postgres import needs_postgres, scratch_database
@@ -174,7 +174,7 @@ def test_a_backup_that_fails_leaves_no_folder_behind(tmp_path: Path) -> None:
 def test_a_dump_that_fails_leaves_no_folder_behind(tmp_path: Path) -> None:
     folder = tmp_path / "backups"
     missing = _on_database(POSTGRES_SERVER, "riverbot_no_such_database")
-    with pytest.raises(asyncpg.InvalidCatalogNameError):
+    with pytest.raises(DatabaseRefused, match="does not exist"):
         make_backup(missing, tmp_path, folder, kind="daily", now=AT, zone=SHANGHAI)
     assert list(folder.iterdir()) == []
 

@@ -19,6 +19,7 @@ from bot.services import Services
 from bot.summaries import Week
 from bot.todo import Action
 from storage import Store
+from storage.marks import LEASE_LOCK_SPACE, lease_key
 from storage.registry import ReachValues
 
 T0 = datetime(2026, 11, 23, 8, 0, 0, tzinfo=UTC)
@@ -99,6 +100,28 @@ async def test_a_lease_is_held_while_its_block_runs_and_free_after(workers: tupl
             assert not theirs
     async with b.marks.lease("job", 60) as theirs:
         assert theirs
+
+
+async def test_a_lease_is_free_the_moment_its_holders_session_ends(workers: tuple[Store, Store]) -> None:
+    """A worker killed while it holds a lease (the weekly delivery's): on PostgreSQL the lease ends with its
+    database session, so the next run goes ahead at once, not an hour later when the job comes round again."""
+    a, b = workers
+    if a.dialect != "postgresql":
+        pytest.skip("a SQLite lease is a mark that lapses after its ttl: test_only_the_holder_renews_or_drops_a_mark")
+    async with a.marks.lease("job", 3600) as mine:
+        assert mine
+        holder = await b.fetchval(
+            "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 2"
+            " AND CAST(classid AS BIGINT) = CAST(? AS BIGINT) AND CAST(objid AS BIGINT) = CAST(? AS BIGINT)",
+            (LEASE_LOCK_SPACE, lease_key("job") & 0xFFFFFFFF),
+        )
+        assert holder is not None
+        # As the server sees a killed process's connection close; waits (up to 10 s) until the session is gone.
+        assert await b.fetchval("SELECT pg_terminate_backend(CAST(? AS INTEGER), 10000)", (holder,))
+        async with b.marks.lease("job", 3600) as theirs:
+            assert theirs
+    async with a.marks.lease("job", 3600) as mine:  # the first's block ended quietly; the lease is free again
+        assert mine
 
 
 # -- what the bot decides with them -------------------------------------------------------------------------------
