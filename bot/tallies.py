@@ -43,7 +43,7 @@ import io
 import json
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from fractions import Fraction
@@ -584,16 +584,33 @@ def display_width(text: str) -> int:
 
 def aligned(header: Sequence[str], rows: Iterable[Sequence[str]], right: Sequence[bool]) -> list[str]:
     """A plain-text table: columns two spaces apart, padded by display width, numbers to the right."""
+    return list(_aligned(header, rows, right))
+
+
+def _aligned(header: Sequence[str], rows: Iterable[Sequence[str]], right: Sequence[bool]) -> Iterator[str]:
+    """`aligned`, a line at a time once the widths are known."""
     table = [list(header), *(list(row) for row in rows)]
     widths = [max(display_width(row[i]) for row in table) for i in range(len(header))]
-    lines = []
     for row in table:
         cells = []
         for i, cell in enumerate(row):
             pad = " " * (widths[i] - display_width(cell))
             cells.append(pad + cell if right[i] else cell + pad)
-        lines.append("  ".join(cells).rstrip())
-    return lines
+        yield "  ".join(cells).rstrip()
+
+
+def _joined(lines: Iterable[str]) -> str:
+    """A table's lines as one string, joined a few thousand at a time as they come: a province's stats have
+    200,000 lines, which are never all held as strings of their own (some 50 MB less at the peak)."""
+    chunks, batch = [], []
+    for line in lines:
+        batch.append(line)
+        if len(batch) == 5000:
+            chunks.append("\n".join(batch))
+            batch = []
+    if batch:
+        chunks.append("\n".join(batch))
+    return "\n".join(chunks)
 
 
 def _days(value: float | None) -> str:
@@ -639,68 +656,94 @@ class StatsReport:
         lines = [say("title", first=s.first.isoformat(), last=s.last.isoformat(), scope=self._scope()), ""]
         lines.append(say("patrol_overall", done=p.overall.done, required=p.overall.required, rate=percent(p.overall)))
         lines += ["", say("by_area")]
-        lines += aligned(
-            [say("col.area"), say("col.name"), say("col.done"), say("col.required"), say("col.rate"), say("col.rank")],
-            (
-                [a.code, a.name(self.language), str(a.rate.done), str(a.rate.required), percent(a.rate), _rank(a.rank)]
-                for a in p.areas
-            ),
-            [False, False, True, True, True, True],
+        lines.append(
+            _joined(
+                _aligned(
+                    [
+                        say("col.area"),
+                        say("col.name"),
+                        say("col.done"),
+                        say("col.required"),
+                        say("col.rate"),
+                        say("col.rank"),
+                    ],
+                    (
+                        [
+                            a.code,
+                            a.name(self.language),
+                            str(a.rate.done),
+                            str(a.rate.required),
+                            percent(a.rate),
+                            _rank(a.rank),
+                        ]
+                        for a in p.areas
+                    ),
+                    [False, False, True, True, True, True],
+                )
+            )
         )
         lines.append(say("not_ranked", min=MIN_RANKED))
         lines += ["", say("by_reach")]
         if p.reaches:
-            lines += aligned(
-                [
-                    say("col.reach"),
-                    say("col.name"),
-                    say("col.area"),
-                    say("col.done"),
-                    say("col.required"),
-                    say("col.rate"),
-                ],
-                (
-                    [
-                        r.code,
-                        r.name(self.language),
-                        r.area_code,
-                        str(r.rate.done),
-                        str(r.rate.required),
-                        percent(r.rate),
-                    ]
-                    for r in p.reaches
-                ),
-                [False, False, False, True, True, True],
+            lines.append(
+                _joined(
+                    _aligned(
+                        [
+                            say("col.reach"),
+                            say("col.name"),
+                            say("col.area"),
+                            say("col.done"),
+                            say("col.required"),
+                            say("col.rate"),
+                        ],
+                        (
+                            [
+                                r.code,
+                                r.name(self.language),
+                                r.area_code,
+                                str(r.rate.done),
+                                str(r.rate.required),
+                                percent(r.rate),
+                            ]
+                            for r in p.reaches
+                        ),
+                        [False, False, False, True, True, True],
+                    )
+                )
             )
         else:
             lines.append(say("none"))
         lines += ["", say("by_chief")]
         if p.chiefs:
-            lines += aligned(
-                [
-                    say("col.chief"),
-                    say("col.level"),
-                    say("col.area"),
-                    say("col.reaches"),
-                    say("col.done"),
-                    say("col.required"),
-                    say("col.rate"),
-                    say("col.short"),
-                ],
-                (
-                    [
-                        c.name,
-                        "/".join(self._level(level) for level in c.levels),
-                        ",".join(c.area_codes),
-                        _short_list(c.reach_codes),
-                        str(c.rate.done),
-                        str(c.rate.required),
-                        percent(c.rate),
-                        str(c.rate.short) if c.rate.behind else "",
-                    ]
-                    for c in p.chiefs
-                ),
-                [False, False, False, False, True, True, True, True],
+            lines.append(
+                _joined(
+                    _aligned(
+                        [
+                            say("col.chief"),
+                            say("col.level"),
+                            say("col.area"),
+                            say("col.reaches"),
+                            say("col.done"),
+                            say("col.required"),
+                            say("col.rate"),
+                            say("col.short"),
+                        ],
+                        (
+                            [
+                                c.name,
+                                "/".join(self._level(level) for level in c.levels),
+                                ",".join(c.area_codes),
+                                _short_list(c.reach_codes),
+                                str(c.rate.done),
+                                str(c.rate.required),
+                                percent(c.rate),
+                                str(c.rate.short) if c.rate.behind else "",
+                            ]
+                            for c in p.chiefs
+                        ),
+                        [False, False, False, False, True, True, True, True],
+                    )
+                )
             )
             lines.append(say("behind_count", count=len(p.behind)))
         else:
@@ -741,31 +784,47 @@ class StatsReport:
             ]
 
         lines += ["", say("problems_by_area")]
-        lines += aligned(
-            [say("col.area"), say("col.name"), *problem_header, say("col.rank")],
-            ([a.code, a.name(self.language), *problem_cells(a.figures), _rank(a.rank)] for a in q.areas),
-            [False, False, *[True] * 8],
+        lines.append(
+            _joined(
+                _aligned(
+                    [say("col.area"), say("col.name"), *problem_header, say("col.rank")],
+                    ([a.code, a.name(self.language), *problem_cells(a.figures), _rank(a.rank)] for a in q.areas),
+                    [False, False, *[True] * 8],
+                )
+            )
         )
         lines += ["", say("problems_by_category")]
         categories = [(c, f) for c, f in q.categories.items() if not f.empty]
         if categories:
-            lines += aligned(
-                [say("col.category"), *problem_header],
-                ([self._locales.plain(self.language, f"category.{c}"), *problem_cells(f)] for c, f in categories),
-                [False, *[True] * 7],
+            lines.append(
+                _joined(
+                    _aligned(
+                        [say("col.category"), *problem_header],
+                        (
+                            [self._locales.plain(self.language, f"category.{c}"), *problem_cells(f)]
+                            for c, f in categories
+                        ),
+                        [False, *[True] * 7],
+                    )
+                )
             )
         else:
             lines.append(say("none"))
         lines += ["", say("by_volunteer")]
         if s.volunteers:
-            lines += aligned(
-                [say("col.volunteer"), say("col.patrols"), say("col.valid_patrols"), say("col.reports")],
-                ([v.name, str(v.patrols), str(v.valid_patrols), str(v.reports)] for v in s.volunteers),
-                [False, True, True, True],
+            lines.append(
+                _joined(
+                    _aligned(
+                        [say("col.volunteer"), say("col.patrols"), say("col.valid_patrols"), say("col.reports")],
+                        ([v.name, str(v.patrols), str(v.valid_patrols), str(v.reports)] for v in s.volunteers),
+                        [False, True, True, True],
+                    )
+                )
             )
         else:
             lines.append(say("none"))
-        return "\n".join(lines) + "\n"
+        lines.append("")  # the last newline, in the one join: not a second copy of the whole
+        return "\n".join(lines)
 
     # -- JSON
 
@@ -971,12 +1030,18 @@ def _progress(count: AssignmentCount, period: Period, days_left: int, *, area_id
 
 def _chief_rates(by_chief: dict[int, tuple[list[AssignmentCount], list[int]]]) -> list[ChiefRate]:
     """Each chief's rate from their assignments' rows and sums ([done, required, periods]), by area then name."""
+    # A province has 100,000 chiefs, most of them at one level in one area: equal tuples kept once.
+    shared: dict[tuple[str, ...], tuple[str, ...]] = {}
+
+    def one(codes: tuple[str, ...]) -> tuple[str, ...]:
+        return shared.setdefault(codes, codes)
+
     chiefs = [
         ChiefRate(
             person_id=person,
             name=held[0].person_name,
-            levels=tuple(dict.fromkeys(c.level for c in held)),
-            area_codes=tuple(sorted({c.area_code for c in held})),
+            levels=one(tuple(dict.fromkeys(c.level for c in held))),
+            area_codes=one(tuple(sorted({c.area_code for c in held}))),
             reach_codes=tuple(sorted({c.reach_code for c in held})),
             rate=Rate(*sums),
         )

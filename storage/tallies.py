@@ -9,7 +9,9 @@ Migration 0006 adds the indexes these queries seek in.
 
 from __future__ import annotations
 
+import itertools
 import json
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -106,7 +108,7 @@ class VolunteerCount:
 # are MATERIALIZED so their JSON is read once, not once per use, and so are the counts, which are used twice
 # (capped and uncapped): on a city-scale store a year takes under a second instead of more than two.
 # The rules and windows arrive as JSON arrays of arrays: SQLite reads them with json_each, PostgreSQL with
-# jsonb_array_elements; the rest of the statement is the same for both.
+# jsonb_array_elements.
 _ASSIGNMENT_INPUTS = {
     "sqlite": """
 rules(level, n, kind) AS (
@@ -137,6 +139,39 @@ _PAIRS = {
 # order itself and has no CROSS JOIN ... ON.
 _OUTER_FIRST = {"sqlite": "CROSS JOIN", "postgresql": "JOIN"}
 
+# The volunteers' finished patrols started in [:s, :e) (`pat`: per volunteer, or per area and volunteer), a seek
+# per volunteer in patrols_person. SQLite takes CROSS JOIN as the order. PostgreSQL, left to plan a join, scans
+# every patrol of the range (a province's year: 3 million rows, for the volunteers' 120,000), so the seek is
+# spelled out as a LATERAL subquery, which it can only run once per volunteer.
+_VOLUNTEER_PATROLS = {
+    "sqlite": (
+        " pat AS (SELECT t.person_id, count(*) AS n, count(*) FILTER (WHERE t.valid = 1) AS ok FROM vol"
+        "  CROSS JOIN patrols t ON t.person_id = vol.person_id"
+        "  WHERE t.status = 'finished' AND t.started_at >= :s AND t.started_at < :e{on_reach}"
+        "  GROUP BY t.person_id),"
+    ),
+    "postgresql": (
+        " pat AS (SELECT vol.person_id, x.n, x.ok FROM vol CROSS JOIN LATERAL ("
+        "  SELECT count(*) AS n, count(*) FILTER (WHERE t.valid = 1) AS ok FROM patrols t"
+        "  WHERE t.person_id = vol.person_id AND t.status = 'finished' AND t.started_at >= :s"
+        "   AND t.started_at < :e{on_reach}) x WHERE x.n > 0),"
+    ),
+}
+_VOLUNTEER_PATROLS_BY_AREA = {
+    "sqlite": (
+        " pat AS (SELECT r.area_id, t.person_id, count(*) AS n, count(*) FILTER (WHERE t.valid = 1) AS ok FROM vol"
+        "  CROSS JOIN patrols t ON t.person_id = vol.person_id JOIN reaches r ON r.id = t.reach_id"
+        "  WHERE t.status = 'finished' AND t.started_at >= :s AND t.started_at < :e GROUP BY 1, 2),"
+    ),
+    "postgresql": (
+        " pat AS (SELECT x.area_id, vol.person_id, x.n, x.ok FROM vol CROSS JOIN LATERAL ("
+        "  SELECT r.area_id, count(*) AS n, count(*) FILTER (WHERE t.valid = 1) AS ok FROM patrols t"
+        "  JOIN reaches r ON r.id = t.reach_id"
+        "  WHERE t.person_id = vol.person_id AND t.status = 'finished' AND t.started_at >= :s AND t.started_at < :e"
+        "  GROUP BY r.area_id) x),"
+    ),
+}
+
 
 def json_text(dialect: Dialect, column: str, key: str) -> str:
     """A top-level field of a JSON object stored as text, as text (NULL when absent)."""
@@ -145,14 +180,43 @@ def json_text(dialect: Dialect, column: str, key: str) -> str:
     return f"CAST(json_extract({column}, '$.{key}') AS TEXT)"
 
 
-_ASSIGNMENT_SQL = """
-WITH{inputs}
-scope AS (
-    SELECT s.id, s.person_id, s.reach_id, s.level, s.starts_on, s.ends_on,
-           COALESCE(s.patrol_period, r.kind) AS kind, COALESCE(s.patrol_count, r.n) AS n
-    FROM assignments s LEFT JOIN rules r ON r.level = s.level
-    WHERE s.starts_on <= :last_active AND (s.ends_on IS NULL OR s.ends_on >= :first_active) {where}
-),
+def julian_day(dialect: Dialect, value: str) -> str:
+    """`julianday(value)` as SQL, to the last bit the same on both engines. PostgreSQL's julianday() (the
+    baseline's) parses all of SQLite's forms with a regular expression, in a function the planner cannot inline:
+    a call costs some 100 µs, 30 s over a province's year of closed problems. A time as the store writes it
+    (`storage.dbtime.to_db_time`) or a date is read here by position, checked digit by digit and field by field
+    as julianday() checks them, with the same arithmetic (milliseconds since the Julian epoch, divided); anything
+    else still goes to julianday(). No regular expression: one costs more than all the rest."""
+    if dialect == "sqlite":
+        return f"julianday({value})"
+
+    def text(start: int, length: int) -> str:
+        return f"substr({value}, {start}, {length})"
+
+    def number(start: int, length: int) -> str:
+        return f"CAST({text(start, length)} AS INTEGER)"
+
+    stored = (
+        f"translate({value}, '0123456789', '0000000000') IN ('0000-00-00T00:00:00Z', '0000-00-00')"
+        f" AND {text(1, 4)} >= '0001' AND {text(6, 2)} BETWEEN '01' AND '12' AND {text(9, 2)} BETWEEN '01' AND '31'"
+        f" AND {text(12, 2)} <= '24' AND {text(15, 2)} <= '59' AND {text(18, 2)} <= '59'"
+    )
+    # A day past the month's end rolls over, as in julianday(): the month's first day, then the days added.
+    day = f"CAST(make_date({number(1, 4)}, {number(6, 2)}, 1) - DATE '1970-01-01' + {number(9, 2)} - 1 AS BIGINT)"
+    clock = (
+        f"CASE WHEN length({value}) > 10"
+        f" THEN {number(12, 2)} * 3600000 + {number(15, 2)} * 60000 + {number(18, 2)} * 1000 ELSE 0 END"
+    )
+    return (
+        f"(CASE WHEN {stored} THEN CAST(210866760000000 + {day} * 86400000 + {clock} AS DOUBLE PRECISION)"
+        f" / 86400000.0 ELSE julianday({value}) END)"
+    )
+
+
+# Each assignment's figures (`per`: periods, done, required, patrols by assignment id), side by side.
+_ASSIGNMENT_FIGURES = {
+    # SQLite: one seek in patrols_valid per (assignment, window), the count taken in place; a seek costs it little.
+    "sqlite": """
 counted AS MATERIALIZED (
     SELECT a.id, a.n,
            (SELECT count(*) FROM patrols p
@@ -165,7 +229,60 @@ per AS (
     SELECT id, count(*) AS periods, sum(CASE WHEN k < n THEN k ELSE n END) AS done, sum(n) AS required,
            sum(k) AS patrols
     FROM counted GROUP BY id
-)
+)""",
+    # PostgreSQL: a correlated count costs it an executor start each, and a year has millions of (assignment,
+    # window) pairs (a province: 100,000 assignments by some 30 windows). So one range scan of patrols_valid per
+    # assignment over all the windows of its kind (LATERAL: a seek per assignment, whatever the planner
+    # estimates), each patrol put in its window by one binary search (width_bucket) over the kind's bounds: the
+    # windows' starts, and an end where no window starts (a gap, whose day is NULL: counted nowhere). The windows
+    # of one kind do not overlap (`assignment_counts` checks). OFFSET 0 keeps the window's test out of the scan:
+    # once per window, not once per patrol. The periods an assignment answers for depend only
+    # on its kind and its dates: counted once per distinct (kind, starts_on, ends_on), a few thousand.
+    "postgresql": """
+kinds AS MATERIALIZED (
+    SELECT kind, min(bound) AS lo, max(bound) AS hi, array_agg(bound ORDER BY bound) AS bounds,
+           array_agg(day ORDER BY bound) AS days
+    FROM (
+        SELECT kind, s AS bound, active_on AS day FROM windows
+        UNION ALL
+        SELECT w.kind, w.e, NULL FROM windows w
+        WHERE NOT EXISTS (SELECT 1 FROM windows v WHERE v.kind = w.kind AND v.s = w.e)
+    ) b
+    GROUP BY kind
+),
+spans AS MATERIALIZED (
+    SELECT t.kind, t.starts_on, t.ends_on, count(*) AS periods
+    FROM (SELECT DISTINCT kind, starts_on, COALESCE(ends_on, '') AS ends_on FROM scope) t
+    JOIN windows w
+      ON w.kind = t.kind AND w.active_on >= t.starts_on AND (t.ends_on = '' OR w.active_on <= t.ends_on)
+    GROUP BY t.kind, t.starts_on, t.ends_on
+),
+per AS (
+    SELECT a.id, sp.periods, sp.periods * a.n AS required, x.done, x.patrols
+    FROM scope a
+    JOIN spans sp ON sp.kind = a.kind AND sp.starts_on = a.starts_on AND sp.ends_on = COALESCE(a.ends_on, '')
+    JOIN kinds b ON b.kind = a.kind
+    CROSS JOIN LATERAL (
+        SELECT sum(CASE WHEN g.k < a.n THEN g.k ELSE a.n END) AS done, sum(g.k) AS patrols
+        FROM (
+            SELECT width_bucket(p.started_at, b.bounds) AS i, count(*) AS k FROM patrols p
+            WHERE p.person_id = a.person_id AND p.reach_id = a.reach_id AND p.status = 'finished' AND p.valid = 1
+              AND p.started_at >= b.lo AND p.started_at < b.hi{assisted}
+            GROUP BY 1 OFFSET 0
+        ) g
+        WHERE b.days[g.i] >= a.starts_on AND (a.ends_on IS NULL OR b.days[g.i] <= a.ends_on)
+    ) x
+)""",
+}
+
+_ASSIGNMENT_SQL = """
+WITH{inputs}
+scope AS (
+    SELECT s.id, s.person_id, s.reach_id, s.level, s.starts_on, s.ends_on,
+           COALESCE(s.patrol_period, r.kind) AS kind, COALESCE(s.patrol_count, r.n) AS n
+    FROM assignments s LEFT JOIN rules r ON r.level = s.level
+    WHERE s.starts_on <= :last_active AND (s.ends_on IS NULL OR s.ends_on >= :first_active) {where}
+),{figures}
 SELECT a.id, a.person_id, pe.name AS person_name, a.level, a.reach_id, rc.code AS reach_code,
        rc.name_zh AS reach_name_zh, rc.name_en AS reach_name_en, ar.id AS area_id, ar.code AS area_code,
        ar.name_zh AS area_name_zh, ar.name_en AS area_name_en, a.starts_on, a.ends_on, a.kind, a.n,
@@ -178,6 +295,19 @@ JOIN areas ar ON ar.id = rc.area_id
 LEFT JOIN per ON per.id = a.id
 ORDER BY ar.code, rc.code, a.id
 """
+
+
+def _check_windows(windows: Sequence[Window]) -> None:
+    """Windows of one kind must not overlap (periods of a kind follow each other): a patrol counts in one of
+    them at most, which PostgreSQL's statement relies on."""
+    by_kind: dict[str, list[Window]] = {}
+    for window in windows:
+        by_kind.setdefault(window.kind, []).append(window)
+    for kind, of_kind in by_kind.items():
+        of_kind.sort(key=lambda w: w.start)
+        for before, after in itertools.pairwise(of_kind):
+            if after.start < before.end:
+                raise ValueError(f"{kind} windows overlap: {before.start}–{before.end} and {after.start}")
 
 
 class Tallies:
@@ -204,6 +334,7 @@ class Tallies:
         weekly village chiefs when only the running months and quarters are asked for. Without `assisted`, a
         patrol an assistant walked for the chief (`walked_by`) is not counted (ASSISTANT_PATROLS_COUNT=false).
         """
+        _check_windows(windows)
         where = ""
         params: dict[str, Any] = {
             "rules": json.dumps([[level, count, kind] for level, (count, kind) in rules.items()]),
@@ -223,33 +354,54 @@ class Tallies:
             where += " AND COALESCE(s.patrol_period, r.kind) IN (SELECT kind FROM windows)"
         # Only when left out is walked_by read: counting them all stays a seek in the covering index.
         walked = "" if assisted else " AND p.walked_by IS NULL"
-        sql = _ASSIGNMENT_SQL.format(inputs=_ASSIGNMENT_INPUTS[self._store.dialect], where=where, assisted=walked)
+        dialect = self._store.dialect
+        figures = _ASSIGNMENT_FIGURES[dialect].format(assisted=walked)
+        sql = _ASSIGNMENT_SQL.format(inputs=_ASSIGNMENT_INPUTS[dialect], figures=figures, where=where)
         rows = await self._store.fetchall(sql, params)
-        return [
-            AssignmentCount(
-                assignment_id=r["id"],
-                person_id=r["person_id"],
-                person_name=r["person_name"],
-                level=r["level"],
-                reach_id=r["reach_id"],
-                reach_code=r["reach_code"],
-                reach_name_zh=r["reach_name_zh"],
-                reach_name_en=r["reach_name_en"],
-                area_id=r["area_id"],
-                area_code=r["area_code"],
-                area_name_zh=r["area_name_zh"],
-                area_name_en=r["area_name_en"],
-                starts_on=date.fromisoformat(r["starts_on"]),
-                ends_on=date.fromisoformat(r["ends_on"]) if r["ends_on"] else None,
-                kind=r["kind"],
-                count=int(r["n"]),
-                periods=int(r["periods"]),
-                done=int(r["done"]),
-                required=int(r["required"]),
-                patrols=int(r["patrols"]),
+        # A province's year is 100,000 rows, and the weekly job asks for several such: their texts are the same
+        # few areas, levels and kinds, and the same reaches and chiefs from one call to the next, kept once each
+        # (interned) instead of once a row, and so are the start days; each row is let go once converted, so that
+        # the rows and the counts are not both held whole.
+        days: dict[str, date] = {}
+
+        def one(value: Any) -> Any:
+            return sys.intern(value) if isinstance(value, str) else value
+
+        def day(text: str) -> date:
+            found = days.get(text)
+            if found is None:
+                found = days[text] = date.fromisoformat(text)
+            return found
+
+        counts = []
+        rows.reverse()
+        while rows:
+            r = rows.pop()
+            counts.append(
+                AssignmentCount(
+                    assignment_id=r["id"],
+                    person_id=r["person_id"],
+                    person_name=one(r["person_name"]),
+                    level=one(r["level"]),
+                    reach_id=r["reach_id"],
+                    reach_code=one(r["reach_code"]),
+                    reach_name_zh=one(r["reach_name_zh"]),
+                    reach_name_en=one(r["reach_name_en"]),
+                    area_id=r["area_id"],
+                    area_code=one(r["area_code"]),
+                    area_name_zh=one(r["area_name_zh"]),
+                    area_name_en=one(r["area_name_en"]),
+                    starts_on=day(r["starts_on"]),
+                    ends_on=day(r["ends_on"]) if r["ends_on"] else None,
+                    kind=one(r["kind"]),
+                    count=int(r["n"]),
+                    periods=int(r["periods"]),
+                    done=int(r["done"]),
+                    required=int(r["required"]),
+                    patrols=int(r["patrols"]),
+                )
             )
-            for r in rows
-        ]
+        return counts
 
     async def problem_groups(
         self,
@@ -399,6 +551,10 @@ class Tallies:
         )
         return [(int(r[0]), str(r[1]), int(r[2]), int(r[3])) for r in rows]
 
+    def _days_to_close(self) -> str:
+        dialect = self._store.dialect
+        return f"{julian_day(dialect, 'closed_at')} - {julian_day(dialect, 'reported_at')}"
+
     async def median_days_to_close(self, *, start: datetime, end: datetime, area_id: int | None = None) -> float | None:
         """Median of (closed_at − reported_at) in days over problems closed (status closed) in [start, end)."""
         params: dict[str, Any] = {"s": to_db_time(start), "e": to_db_time(end)}
@@ -406,8 +562,9 @@ class Tallies:
         if area_id is not None:
             area = " AND area_id = :area"
             params["area"] = area_id
+        days = self._days_to_close()
         value = await self._store.fetchval(
-            "WITH d AS (SELECT julianday(closed_at) - julianday(reported_at) AS days FROM problems"
+            f"WITH d AS (SELECT {days} AS days FROM problems"
             f" WHERE status = 'closed' AND closed_at >= :s AND closed_at < :e{area}),"
             " n AS (SELECT count(*) AS n FROM d)"
             " SELECT avg(days) FROM (SELECT days FROM d ORDER BY days"
@@ -422,7 +579,7 @@ class Tallies:
         hundreds of problems, not a query's worth per area. Same arithmetic as the SQL (the mean of the two middle
         values), so the figures are identical."""
         rows = await self._store.fetchall(
-            "SELECT area_id, julianday(closed_at) - julianday(reported_at) FROM problems"
+            f"SELECT area_id, {self._days_to_close()} FROM problems"
             " WHERE status = 'closed' AND closed_at >= :s AND closed_at < :e",
             {"s": to_db_time(start), "e": to_db_time(end)},
         )
@@ -442,10 +599,8 @@ class Tallies:
         cross = _OUTER_FIRST[self._store.dialect]
         rows = await self._store.fetchall(
             "WITH vol AS (SELECT person_id FROM person_roles WHERE role = 'volunteer'),"
-            " pat AS (SELECT r.area_id, t.person_id, count(*) AS n, count(*) FILTER (WHERE t.valid = 1) AS ok FROM vol"
-            f"  {cross} patrols t ON t.person_id = vol.person_id JOIN reaches r ON r.id = t.reach_id"
-            "  WHERE t.status = 'finished' AND t.started_at >= :s AND t.started_at < :e GROUP BY 1, 2),"
-            " rep AS (SELECT q.area_id, q.reporter_id AS person_id, count(*) AS n FROM vol"
+            + _VOLUNTEER_PATROLS_BY_AREA[self._store.dialect]
+            + " rep AS (SELECT q.area_id, q.reporter_id AS person_id, count(*) AS n FROM vol"
             f"  {cross} problems q ON q.reporter_id = vol.person_id"
             "  WHERE q.reported_at >= :s AND q.reported_at < :e GROUP BY 1, 2),"
             " pairs AS (SELECT area_id, person_id FROM pat UNION SELECT area_id, person_id FROM rep)"
@@ -476,12 +631,9 @@ class Tallies:
             params["area"] = area_id
         rows = await self._store.fetchall(
             "WITH vol AS (SELECT person_id FROM person_roles WHERE role = 'volunteer'),"
-            # CROSS JOIN keeps the volunteers outside: a seek per volunteer, not a scan of every patrol.
-            " pat AS (SELECT t.person_id, count(*) AS n, count(*) FILTER (WHERE t.valid = 1) AS ok FROM vol"
-            f"  {cross} patrols t ON t.person_id = vol.person_id"
-            f"  WHERE t.status = 'finished' AND t.started_at >= :s AND t.started_at < :e{on_reach}"
-            "  GROUP BY t.person_id),"
-            " rep AS (SELECT q.reporter_id AS person_id, count(*) AS n FROM vol"
+            # A seek per volunteer, not a scan of every patrol.
+            + _VOLUNTEER_PATROLS[self._store.dialect].format(on_reach=on_reach)
+            + " rep AS (SELECT q.reporter_id AS person_id, count(*) AS n FROM vol"
             f"  {cross} problems q ON q.reporter_id = vol.person_id"
             f"  WHERE q.reported_at >= :s AND q.reported_at < :e{on_area} GROUP BY q.reporter_id)"
             " SELECT p.id, p.name, COALESCE(pat.n, 0) AS patrols, COALESCE(pat.ok, 0) AS ok,"

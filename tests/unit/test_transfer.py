@@ -67,7 +67,7 @@ def target() -> Iterator[str]:
 @pytest.fixture
 def stats_unchecked(monkeypatch: pytest.MonkeyPatch) -> None:
     """The stats left out of the check, for tests about what happens after a commit: the stats comparison has a
-    test of its own, which waits for the problem tallies' SQL to run on PostgreSQL."""
+    test of its own."""
 
     async def nothing(*args: Any, **kwargs: Any) -> list[transfer.StatsCheck]:
         return []
@@ -137,11 +137,6 @@ async def test_every_table_arrives_with_its_count(settings: Settings, county: Pa
 
 
 @needs_postgres
-@pytest.mark.xfail(
-    strict=False,
-    reason="the problem tallies' SQL is not yet ported to PostgreSQL (issue 17, the porting branches); until then"
-    " the stats cannot be computed on the target and the move is rolled back",
-)
 async def test_the_stats_agree_on_both_engines_and_the_move_is_committed(
     settings: Settings, county: Path, target: str
 ) -> None:
