@@ -65,11 +65,15 @@ Synchronous = Literal["FULL", "NORMAL", "EXTRA"]
 _current_tx: contextvars.ContextVar[_Transaction | None] = contextvars.ContextVar("riverbot_tx", default=None)
 
 
+# How much of the writers' lock a transaction holds (Engine.write): none, shared, or all of it.
+_NONE, _SHARED, _EXCLUSIVE = 0, 1, 2
+
+
 class _Transaction:
-    def __init__(self, conn: Connection, store: Store, exclusive: bool = True) -> None:
+    def __init__(self, conn: Connection, store: Store, level: int = _EXCLUSIVE) -> None:
         self.conn = conn
         self.store = store
-        self.exclusive = exclusive
+        self.level = level
         self.savepoints = 0
         # A task created inside atomic() inherits the context variable but not the transaction: it runs on its
         # own, possibly after the COMMIT, so it must take the writer lock like anyone else.
@@ -234,14 +238,17 @@ class Store:
         await self.close()
 
     @asynccontextmanager
-    async def atomic(self, *, exclusive: bool = True) -> AsyncIterator[Connection]:
+    async def atomic(self, *, exclusive: bool = True, shared: bool = False) -> AsyncIterator[Connection]:
         """A write transaction (or a SAVEPOINT when nested): all of it is stored, or none of it. Not `exclusive`:
-        beside other writers on PostgreSQL (Engine.write), for the inbox's bookkeeping only."""
+        beside other writers on PostgreSQL (Engine.write), for the inbox's bookkeeping only. `shared`: beside
+        other shared writers but no exclusive one, for writes that lock the rows they share (the track points)."""
+        level = _SHARED if shared else _EXCLUSIVE if exclusive else _NONE
         tx = self._own_tx()
         if tx is not None:
-            if exclusive and not tx.exclusive:
-                # Taking the writers' lock now, after row locks, could deadlock against a writer that holds it.
-                raise RuntimeError("an exclusive write inside a transaction that is not")
+            if level > tx.level:
+                # Taking more of the writers' lock now, after row locks, could deadlock against a writer that holds
+                # it and waits for those rows.
+                raise RuntimeError("a write needing more of the writers' lock inside a transaction holding less")
             tx.savepoints += 1
             name = f"sp{tx.savepoints}"
             await tx.conn.execute(f"SAVEPOINT {name}")
@@ -254,8 +261,8 @@ class Store:
             else:
                 await tx.conn.execute(f"RELEASE SAVEPOINT {name}")
             return
-        async with self.engine.write(exclusive=exclusive) as conn:
-            token = _current_tx.set(_Transaction(conn, self, exclusive))
+        async with self.engine.write(exclusive=exclusive, shared=shared) as conn:
+            token = _current_tx.set(_Transaction(conn, self, level))
             try:
                 yield conn
             finally:
