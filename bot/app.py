@@ -584,6 +584,7 @@ async def serve_worker(
             leader_check_s=settings.leader_check_seconds,
             elected=lambda ran: jobs.schedule(app, ran=ran),
             parent_pid=os.getppid() if index is not None else None,
+            slot=(index, settings.workers) if index is not None else None,
         )
         logger.info(say("workers.worker_started", worker=name, pid=os.getpid()))
         code = await worker.run(stopping)

@@ -345,6 +345,12 @@ class PostgresEngine(Engine):
             else:
                 await raw.execute("COMMIT")
 
+    async def fetch_alone(self, sql: str, params: Params = ()) -> list[Row]:
+        """One statement outside any transaction (it is its own), beside every writer: for `Store.write_alone`."""
+        text, args = bind(sql, params)
+        async with _acquired(self.pool) as raw:
+            return list(await raw.fetch(text, *args))
+
     async def close(self) -> None:
         async with self._write_lock:
             await self.pool.close()

@@ -292,6 +292,16 @@ class Store:
     async def fetchval(self, sql: str, params: Params = ()) -> Any:
         return await self._read_conn().fetchval(sql, params)
 
+    async def write_alone(self, sql: str, params: Params = ()) -> list[Row]:
+        """One statement that writes beside other writers (`atomic(exclusive=False)`: rows that are the caller's
+        alone), in a transaction of its own or the caller's; returns the rows it returns. On PostgreSQL, outside a
+        transaction, the statement is its own transaction: one round trip instead of BEGIN, it and COMMIT (the
+        inbox's bookkeeping, a few statements for every update a worker handles)."""
+        if isinstance(self.engine, PostgresEngine) and self._own_tx() is None:
+            return await self.engine.fetch_alone(sql, params)
+        async with self.atomic(exclusive=False) as conn:
+            return await conn.fetchall(sql, params)
+
     async def execute(self, sql: str, params: Params = ()) -> int:
         """One write statement in its own transaction (or the caller's); returns the rows changed."""
         async with self.atomic() as conn:
