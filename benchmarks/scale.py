@@ -1,6 +1,7 @@
 """Province scale on PostgreSQL against city scale on SQLite, in one run (issue 17).
 
-`python -m benchmarks scale [--quick] [--keep] [--sqlite-dir DIR]`
+`python -m benchmarks scale [--quick] [--keep] [--sqlite-dir DIR] [--no-intake | --only-intake]
+[--no-cap | --worker-cpu CPU]`
 
 * data: `riverbot demo-data` as the office runs it: city scale into a SQLite file (a temporary data directory, or
   DIR, reused when it already holds a history), province scale (six times city: 990 areas, 96,000 reaches, about
@@ -14,11 +15,26 @@
   weekly summary for the last complete week (figures, text and chart), and the stats for the last year. Targets:
   province ÷ city at most 6× for each (six times the data); the peak resident set of the process doing the work
   (`ru_maxrss` of the child: the database server's own memory is its own) ≤ 300 MB on PostgreSQL.
-* intake: live-location edits through the Bot API stand-in, pushed to `riverbot run --webhook --workers N` (a
-  front process; with N > 1, N worker processes) on a database of its own on the same server, with 1 and with 4
-  workers: updates a second from the first edit pushed to the last track point stored (as benchmarks/live.py
-  counts them). Target: 4 workers ≥ 3× one. Everything shares this machine: the stand-in, the front, the
-  workers and the server.
+* intake: live-location edits through the Bot API stand-in, pushed to a webhook front that keeps them in the
+  inbox, with 1 and with 4 worker processes behind it (`riverbot run --webhook --workers N`, except that with 1
+  too the front only keeps and a worker process handles: benchmarks/intake_front.py), on a database of its own on
+  the same server: updates a second from the first edit pushed to the last track point stored (as
+  benchmarks/live.py counts them). Target: 4 workers ≥ 3× one.
+
+  The CPU budget. A deployment gives workers machines of their own; here the stand-in, the front, the workers and
+  the server share this machine's cores (two, on the machine this was written on, with other work on it), and one
+  worker that may use a whole core leaves four nothing to gain whatever the design. So every worker process runs
+  in a CPU cgroup of its own (cgroup v1 `cpu`, else v2 `cpu.max`), with the same cap in both runs, while the
+  front, the stand-in and PostgreSQL are not capped: the ratio then says whether what the workers share (the
+  front, the database, its locks) lets them scale. The cap is taken from the machine, not from the result: the
+  cores left idle by other work, sampled for two seconds before the run, half of them for the workers (the other
+  half for what they share), split among the 4 of the larger run, in steps of 0.05 CPU and at least 0.05 (the
+  floor, when nothing is idle). `--worker-cpu` sets it instead, to compare runs on a machine whose load changes;
+  `--no-cap` runs uncapped, and so does a machine where no cgroup can be made: the run says so, and the verdict
+  says the figures are bounded by the machine's cores. The groups are removed after each run. Each run prints how
+  often the workers used up their budget (near 100 %: they were what bounded the intake).
+
+`--only-intake` runs the intake alone (no data generated): the loop for work on the intake path.
 
 `--quick` makes both 2 % of their size and one year of history, for a smoke test: the ratios then say little, and
 the verdicts are printed but do not decide the exit code; only that every step ran does.
@@ -448,6 +464,7 @@ async def intake(server: str, workers: int, size: IntakeSize, log: Path, cap: fl
                         sys.executable, "-m", "benchmarks.intake_front", str(workers), prefix,
                         cwd=log.parent, env=env, stdout=out, stderr=out,
                     )  # fmt: skip
+
                 async def stored() -> int:
                     # All of them, each time: workers commit their batches side by side, so a point with a lower id
                     # can commit after one with a higher id. A few thousand rows: cheap enough to poll often.
@@ -551,6 +568,8 @@ async def _intakes(
                 f"{spare:.2f} of {len(os.sched_getaffinity(0))} cores idle before the run, half of that for the "
                 f"workers, split among {max(INTAKE_WORKERS)}"
             )
+            if spare / 2 / max(INTAKE_WORKERS) < cap:
+                why += f" (less than {cap:g}: the floor)"
         else:
             cap, why = worker_cpu, "as --worker-cpu says"
         probe = CpuCaps(cap)
@@ -587,6 +606,7 @@ async def _intakes(
             flush=True,
         )
     return intake_verdict(rates, cap)
+
 
 async def _only_intake(quick: bool, keep: bool, capped: bool, worker_cpu: float | None) -> bool:
     """`--only-intake`: the workers' intake alone, the loop for work on the intake path."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from benchmarks.scale import TARGET_PEAK_MB, TARGET_RATIO, intake_verdict, verdicts
+from benchmarks.scale import TARGET_PEAK_MB, TARGET_RATIO, intake_verdict, verdicts, worker_cap
 
 
 def figures(all_s: float, stats_s: float, peak_mb: float, **errors: str) -> dict[str, Any]:
@@ -51,3 +51,14 @@ def test_four_workers_pass_at_three_times_one() -> None:
     line = intake_verdict({1: 100.0, 4: 299.0})
     assert not line.ok and "1 worker 100 updates/s, 4 workers 299 updates/s: 2.99×" in line.text
     assert not intake_verdict({1: 0.0, 4: 10.0}).ok
+
+
+def test_each_worker_gets_half_the_idle_cores_split_among_four_at_least_a_twentieth() -> None:
+    assert worker_cap(2.0, 4) == 0.25
+    assert worker_cap(1.0, 4) == 0.1  # 0.125, in steps of 0.05
+    assert worker_cap(0.0, 4) == 0.05  # nothing idle: the floor
+
+
+def test_the_intake_line_names_the_cap_or_says_it_is_bounded_by_cores() -> None:
+    assert "each worker capped at 0.25 CPU" in intake_verdict({1: 100.0, 4: 300.0}, 0.25).text
+    assert "bounded by this machine's cores" in intake_verdict({1: 100.0, 4: 300.0}).text
