@@ -1,6 +1,7 @@
 """Province scale on PostgreSQL against city scale on SQLite, in one run (issue 17).
 
-`python -m benchmarks scale [--quick] [--keep] [--sqlite-dir DIR] [--no-intake] [--rounds N]`
+`python -m benchmarks scale [--quick] [--keep] [--sqlite-dir DIR] [--rounds N] [--no-intake | --only-intake]
+[--no-cap | --worker-cpu CPU]`
 
 * data: `riverbot demo-data` as the office runs it: city scale into a SQLite file (a temporary data directory, or
   DIR, reused when it already holds a history), province scale (six times city: 990 areas, 96,000 reaches, about
@@ -16,11 +17,26 @@
   the machine is shared, and a burst of other load must not fall on one side only. Targets:
   province ÷ city at most 6× for each (six times the data); the peak resident set of the process doing the work
   (`ru_maxrss` of the child: the database server's own memory is its own) ≤ 300 MB on PostgreSQL.
-* intake: live-location edits through the Bot API stand-in, pushed to `riverbot run --webhook --workers N` (a
-  front process; with N > 1, N worker processes) on a database of its own on the same server, with 1 and with 4
-  workers: updates a second from the first edit pushed to the last track point stored (as benchmarks/live.py
-  counts them). Target: 4 workers ≥ 3× one. Everything shares this machine: the stand-in, the front, the
-  workers and the server.
+* intake: live-location edits through the Bot API stand-in, pushed to a webhook front that keeps them in the
+  inbox, with 1 and with 4 worker processes behind it (`riverbot run --webhook --workers N`, except that with 1
+  too the front only keeps and a worker process handles: benchmarks/intake_front.py), on a database of its own on
+  the same server: updates a second from the first edit pushed to the last track point stored (as
+  benchmarks/live.py counts them). Target: 4 workers ≥ 3× one.
+
+  The CPU budget. A deployment gives workers machines of their own; here the stand-in, the front, the workers and
+  the server share this machine's cores (two, on the machine this was written on, with other work on it), and one
+  worker that may use a whole core leaves four nothing to gain whatever the design. So every worker process runs
+  in a CPU cgroup of its own (cgroup v1 `cpu`, else v2 `cpu.max`), with the same cap in both runs, while the
+  front, the stand-in and PostgreSQL are not capped: the ratio then says whether what the workers share (the
+  front, the database, its locks) lets them scale. The cap is taken from the machine, not from the result: the
+  cores left idle by other work, sampled for two seconds before the run, half of them for the workers (the other
+  half for what they share), split among the 4 of the larger run, in steps of 0.05 CPU and at least 0.05 (the
+  floor, when nothing is idle). `--worker-cpu` sets it instead, to compare runs on a machine whose load changes;
+  `--no-cap` runs uncapped, and so does a machine where no cgroup can be made: the run says so, and the verdict
+  says the figures are bounded by the machine's cores. The groups are removed after each run. Each run prints how
+  often the workers used up their budget (near 100 %: they were what bounded the intake).
+
+`--only-intake` runs the intake alone (no data generated): the loop for work on the intake path.
 
 `--quick` makes both 2 % of their size and one year of history, for a smoke test: the ratios then say little, and
 the verdicts are printed but do not decide the exit code; only that every step ran does.
@@ -63,7 +79,8 @@ TARGET_PEAK_MB = 300.0
 ROUNDS = 3
 QUICK_FRACTION = 0.02
 BENCH_DATABASE = "riverbot_bench_scale"
-PG_CLUSTER = Path(__file__).resolve().parents[1] / "scripts" / "pg-cluster"
+REPOSITORY = Path(__file__).resolve().parents[1]
+PG_CLUSTER = REPOSITORY / "scripts" / "pg-cluster"
 
 
 @dataclass(frozen=True, slots=True)
@@ -271,12 +288,107 @@ async def _until(
         await asyncio.sleep(INTAKE_POLL_S)
 
 
+# -- the workers' CPU budget --------------------------------------------------------------------------------------
+
+CGROUP_V1 = Path("/sys/fs/cgroup/cpu")
+CGROUP_V2 = Path("/sys/fs/cgroup/unified")
+CPU_PERIOD_US = 100_000
+SPARE_SAMPLE_S = 2.0
+
+
+def _cpu_times() -> tuple[float, float]:
+    """(idle, total) jiffies of the whole machine, from /proc/stat."""
+    fields = [float(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    return fields[3] + fields[4], sum(fields[:8])
+
+
+async def spare_cores() -> float:
+    """Cores the machine leaves idle now (what other work on it does not use), over SPARE_SAMPLE_S."""
+    cores = len(os.sched_getaffinity(0))
+    try:
+        idle0, total0 = _cpu_times()
+        await asyncio.sleep(SPARE_SAMPLE_S)
+        idle1, total1 = _cpu_times()
+    except (OSError, ValueError, IndexError):
+        return float(cores)
+    return cores * (idle1 - idle0) / (total1 - total0) if total1 > total0 else float(cores)
+
+
+def worker_cap(spare: float, most_workers: int) -> float:
+    """Each worker's CPU budget: half the spare cores for the workers (the other half for what they share: the
+    front, the stand-in, PostgreSQL), split among the most workers measured; in steps of 0.05 CPU, at least one."""
+    return max(0.05, int(spare / 2 / most_workers * 20) / 20)
+
+
+class CpuCaps:
+    """One CPU cgroup per worker slot (`{prefix}-{index}`), each allowed `cap` of a CPU, or none when no cgroup can
+    be made here (then `why` says so). Removed by `remove`."""
+
+    def __init__(self, cap: float) -> None:
+        self.cap = cap
+        self.prefix = ""
+        self.why = ""
+        self._groups: list[Path] = []
+        self._root: Path | None = None
+
+    def make(self, slots: int) -> None:
+        name = f"riverbot-intake-{os.getpid()}"
+        quota = int(self.cap * CPU_PERIOD_US)
+        try:
+            if (CGROUP_V1 / "cpu.cfs_quota_us").exists():
+                self._root = CGROUP_V1
+                for index in range(1, slots + 1):
+                    group = CGROUP_V1 / f"{name}-{index}"
+                    group.mkdir()
+                    self._groups.append(group)
+                    (group / "cpu.cfs_period_us").write_text(str(CPU_PERIOD_US))
+                    (group / "cpu.cfs_quota_us").write_text(str(quota))
+            elif "cpu" in (CGROUP_V2 / "cgroup.subtree_control").read_text().split():
+                self._root = CGROUP_V2
+                for index in range(1, slots + 1):
+                    group = CGROUP_V2 / f"{name}-{index}"
+                    group.mkdir()
+                    self._groups.append(group)
+                    (group / "cpu.max").write_text(f"{quota} {CPU_PERIOD_US}")
+            else:
+                raise OSError("no writable CPU controller (cgroup v1 cpu, or cgroup v2 with cpu enabled)")
+        except OSError as exc:
+            self.remove()
+            self.why = f"no CPU cgroup could be made ({exc})"
+            return
+        self.prefix = str(self._root / name)
+
+    def periods(self) -> tuple[int, int]:
+        """(scheduling periods the workers ran in, those in which they used up their budget), all groups together
+        (cpu.stat's nr_periods and nr_throttled, in cgroup v1 and v2 alike)."""
+        periods = throttled = 0
+        for group in self._groups:
+            with contextlib.suppress(OSError, ValueError):
+                stat = dict(line.split() for line in (group / "cpu.stat").read_text().splitlines())
+                periods += int(stat.get("nr_periods", 0))
+                throttled += int(stat.get("nr_throttled", 0))
+        return periods, throttled
+
+    def remove(self) -> None:
+        for group in self._groups:
+            with contextlib.suppress(OSError):
+                assert self._root is not None
+                # A straggler goes back to the root group: a group with a process in it cannot be removed.
+                for pid in (group / "cgroup.procs").read_text().split():
+                    with contextlib.suppress(OSError):
+                        (self._root / "cgroup.procs").write_text(pid)
+                group.rmdir()
+        self._groups.clear()
+        self.prefix = ""
+
+
 @dataclass(frozen=True, slots=True)
 class Intake:
     rate: float  # updates a second stored as track points (the median round)
     pushed: float  # updates a second the stand-in pushed and the front answered 200 (the same round)
     transactions: float  # transactions the database committed (reads too) per update stored, measured rounds
-    waiting: float  # sessions waiting for the one write lock (storage/engine.py), on average over those rounds
+    waiting: float  # sessions waiting for the writers' lock (storage/engine.py), on average over those rounds
+    throttled: float | None  # the share of periods the capped workers ran out of CPU (None: not capped)
 
 
 class _Watch:
@@ -322,7 +434,7 @@ class _Watch:
             await self._conn.close()
 
 
-async def intake(server: str, workers: int, size: IntakeSize, log: Path) -> Intake:
+async def intake(server: str, workers: int, size: IntakeSize, log: Path, cap: float | None = None) -> Intake:
     """Updates a second that `riverbot run --webhook --workers N` stores as track points: the median of
     `size.rounds` rounds in which every person moves their live location `size.edits` times, from the first edit
     pushed to the last point stored. A database of its own on `server`, dropped after."""
@@ -331,6 +443,10 @@ async def intake(server: str, workers: int, size: IntakeSize, log: Path) -> Inta
     await _admin(server, f"CREATE DATABASE {name}")
     url = _on_database(server, name)
     front: asyncio.subprocess.Process | None = None
+    throttled: float | None = None
+    caps = CpuCaps(cap) if cap is not None else None
+    if caps is not None:
+        caps.make(workers)
     try:
         async with BotApiServer() as api:
             # As Telegram does: up to 40 updates pushed at once (one chat's one at a time), not the stand-in's
@@ -363,21 +479,21 @@ async def intake(server: str, workers: int, size: IntakeSize, log: Path) -> Inta
                     RATE_LIMIT_GROUP_PER_MINUTE="1000000",
                     LOG_LEVEL="WARNING",
                     PYTHONUNBUFFERED="1",
+                    PYTHONPATH=os.pathsep.join(p for p in (str(REPOSITORY), env.get("PYTHONPATH", "")) if p),
                 )
+                # The front keeps the updates, N worker processes handle them, 1 as well (benchmarks/intake_front.py);
+                # each worker in its own CPU cgroup when there are caps.
+                prefix = caps.prefix if caps is not None else ""
                 with log.open("ab") as out:
                     front = await asyncio.create_subprocess_exec(
-                        sys.executable, "-m", "bot", "run", "--webhook", "--workers", str(workers),
+                        sys.executable, "-m", "benchmarks.intake_front", str(workers), prefix,
                         cwd=log.parent, env=env, stdout=out, stderr=out,
                     )  # fmt: skip
-                counted = last_id = 0
 
                 async def stored() -> int:
-                    # Counted as they come (ids only grow): polled often, it must not load the database.
-                    nonlocal counted, last_id
-                    row = await store.fetchone("SELECT count(*), max(id) FROM patrol_points WHERE id > ?", (last_id,))
-                    if row is not None and row[0]:
-                        counted, last_id = counted + int(row[0]), int(row[1])
-                    return counted
+                    # All of them, each time: workers commit their batches side by side, so a point with a lower id
+                    # can commit after one with a higher id. A few thousand rows: cheap enough to poll often.
+                    return int(await store.fetchval("SELECT count(*) FROM patrol_points"))
 
                 def room() -> bool:
                     return state.last_pushed_id - state.consumed_upto < size.window
@@ -414,10 +530,15 @@ async def intake(server: str, workers: int, size: IntakeSize, log: Path) -> Inta
                 await round_(1)  # warm-up: every chat handled once on its worker
                 watch = _Watch(url)
                 await watch.start()
+                before = caps.periods() if caps is not None and caps.prefix else None
                 try:
                     rounds = [await round_(size.edits) for _ in range(size.rounds)]
                 finally:
                     await watch.stop()
+                if caps is not None and before is not None:
+                    after = caps.periods()
+                    if after[0] > before[0]:
+                        throttled = (after[1] - before[1]) / (after[0] - before[0])
             finally:
                 await store.close()
             if front.returncode is None:
@@ -428,24 +549,33 @@ async def intake(server: str, workers: int, size: IntakeSize, log: Path) -> Inta
             front.kill()
             await front.wait()
         await _admin(server, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        if caps is not None:
+            caps.remove()
     took, pushed = sorted(rounds)[len(rounds) // 2]
     updates = size.patrols * size.edits
     waiting = sum(watch.samples) / len(watch.samples) if watch.samples else 0.0
-    return Intake(updates / took, updates / pushed, watch.commits / (updates * size.rounds), waiting)
+    return Intake(updates / took, updates / pushed, watch.commits / (updates * size.rounds), waiting, throttled)
 
 
-def intake_verdict(rates: dict[int, float]) -> Verdict:
-    """The judged line: updates a second stored with 4 workers against 1."""
+def intake_verdict(rates: dict[int, float], cap: float | None = None) -> Verdict:
+    """The judged line: updates a second stored with 4 workers against 1; `cap` the CPU each worker had (None:
+    uncapped, so on this machine the workers, the front and the server shared its cores)."""
     one, four = rates[1], rates[4]
     gain = four / one if one > 0 else 0.0
+    if cap is None:
+        how = "workers uncapped: bounded by this machine's cores, which the workers share with the front and the server"
+    else:
+        how = f"each worker capped at {cap:g} CPU"
     return Verdict(
-        f"live-location intake through the webhook front: 1 worker {one:.0f} updates/s, 4 workers {four:.0f} "
-        f"updates/s: {gain:.2f}× (target ≥ {TARGET_INTAKE_GAIN:g}×)",
+        f"live-location intake through the webhook front ({how}): 1 worker {one:.0f} updates/s, 4 workers "
+        f"{four:.0f} updates/s: {gain:.2f}× (target ≥ {TARGET_INTAKE_GAIN:g}×)",
         gain >= TARGET_INTAKE_GAIN,
     )
 
 
-async def _intakes(server: str, data_dir: Path, size: IntakeSize) -> Verdict:
+async def _intakes(
+    server: str, data_dir: Path, size: IntakeSize, *, capped: bool = True, worker_cpu: float | None = None
+) -> Verdict:
     """The intake with each worker count in turn, on databases of their own on the server; a run that failed is a
     FAIL line naming the error (the front's log is kept beside the data)."""
     log = data_dir / "intake.log"
@@ -454,20 +584,72 @@ async def _intakes(server: str, data_dir: Path, size: IntakeSize) -> Verdict:
         f"median of {size.rounds} rounds; riverbot run --webhook --workers N (log: {log})",
         flush=True,
     )
+    cap: float | None = None
+    if capped:
+        if worker_cpu is None:
+            spare = await spare_cores()
+            cap = worker_cap(spare, max(INTAKE_WORKERS))
+            why = (
+                f"{spare:.2f} of {len(os.sched_getaffinity(0))} cores idle before the run, half of that for the "
+                f"workers, split among {max(INTAKE_WORKERS)}"
+            )
+            if spare / 2 / max(INTAKE_WORKERS) < cap:
+                why += f" (less than {cap:g}: the floor)"
+        else:
+            cap, why = worker_cpu, "as --worker-cpu says"
+        probe = CpuCaps(cap)
+        probe.make(1)
+        if probe.prefix:
+            probe.remove()
+            print(
+                f"    each worker process capped at {cap:g} CPU (a cgroup each; the front, the stand-in and PostgreSQL "
+                f"uncapped): {why}; the same cap for every worker in both runs",
+                flush=True,
+            )
+        else:
+            print(f"    workers NOT capped: {probe.why}; the figures are bounded by this machine's cores", flush=True)
+            cap = None
+    else:
+        print("    workers not capped (--no-cap): the figures are bounded by this machine's cores", flush=True)
     rates: dict[int, float] = {}
     for workers in INTAKE_WORKERS:
         try:
-            figures = await intake(server, workers, size, log)
+            figures = await intake(server, workers, size, log, cap)
         except Exception as exc:  # the run goes on to print what it has
             return Verdict(f"live-location intake with {workers} workers: failed: {type(exc).__name__}: {exc}", False)
         rates[workers] = figures.rate
+        throttled = (
+            f"; the workers used up their CPU in {figures.throttled:.0%} of the periods"
+            if figures.throttled is not None
+            else ""
+        )
         print(
             f"    {workers} {'worker' if workers == 1 else 'workers'}: {figures.rate:.0f} updates/s stored; "
             f"the stand-in pushed them at {figures.pushed:.0f}/s; {figures.transactions:.1f} database transactions "
-            f"an update (reads too); {figures.waiting:.1f} sessions waiting for the write lock on average",
+            f"an update (reads too); {figures.waiting:.1f} sessions waiting for the writers' lock on average"
+            f"{throttled}",
             flush=True,
         )
-    return intake_verdict(rates)
+    return intake_verdict(rates, cap)
+
+
+async def _only_intake(quick: bool, keep: bool, capped: bool, worker_cpu: float | None) -> bool:
+    """`--only-intake`: the workers' intake alone, the loop for work on the intake path."""
+    data_dir = Path(tempfile.mkdtemp(prefix="riverbot-intake-"))
+    try:
+        async with postgres(keep) as (url, where):
+            print(f"live-location intake by webhook workers on PostgreSQL: {where}")
+            print(f"  {await _server_settings(url)}")
+            size = INTAKE_QUICK if quick else INTAKE
+            verdict = await _intakes(url, data_dir, size, capped=capped, worker_cpu=worker_cpu)
+            print(f"  {verdict.text}: {'PASS' if verdict.ok else 'FAIL'}")
+    finally:
+        if keep:
+            print(f"  kept: {data_dir}")
+        else:
+            shutil.rmtree(data_dir, ignore_errors=True)
+    return verdict.ok or quick
+
 
 async def main(argv: Sequence[str] = ()) -> bool:
     parser = argparse.ArgumentParser(prog="python -m benchmarks scale", description=__doc__)
@@ -478,7 +660,21 @@ async def main(argv: Sequence[str] = ()) -> bool:
     parser.add_argument(
         "--rounds", type=int, default=ROUNDS, help=f"rounds of measuring, each side's best kept (default {ROUNDS})"
     )
+    parser.add_argument(
+        "--only-intake", action="store_true", help="only the live-location intake by workers (no data generated)"
+    )
+    parser.add_argument(
+        "--no-cap", action="store_true", help="do not cap each worker's CPU (the figures are then bounded by cores)"
+    )
+    parser.add_argument(
+        "--worker-cpu",
+        type=float,
+        metavar="CPU",
+        help="each worker's CPU cap (default: half the idle cores before the run, split among 4), to compare runs",
+    )
     args = parser.parse_args(list(argv))
+    if args.only_intake:
+        return await _only_intake(args.quick, args.keep, not args.no_cap, args.worker_cpu)
 
     temporary = args.sqlite_dir is None
     data_dir: Path = Path(tempfile.mkdtemp(prefix="riverbot-scale-")) if temporary else args.sqlite_dir
@@ -518,7 +714,8 @@ async def main(argv: Sequence[str] = ()) -> bool:
             for verdict in lines:
                 print(f"  {verdict.text}: {'PASS' if verdict.ok else 'FAIL'}")
             if not args.no_intake:
-                lines.append(await _intakes(url, data_dir, INTAKE_QUICK if args.quick else INTAKE))
+                size = INTAKE_QUICK if args.quick else INTAKE
+                lines.append(await _intakes(url, data_dir, size, capped=not args.no_cap, worker_cpu=args.worker_cpu))
                 print(f"  {lines[-1].text}: {'PASS' if lines[-1].ok else 'FAIL'}")
         ok = all(verdict.ok for verdict in lines)
     finally:

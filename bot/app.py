@@ -9,7 +9,7 @@ import os
 import signal
 import sys
 import urllib.request
-from collections.abc import AsyncIterator, Awaitable, Callable, Generator
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
@@ -470,13 +470,23 @@ def on_stop_signals(stop: Callable[[], None]) -> Callable[[], None]:
     return restore
 
 
-async def serve(app: Application, *, workers: int = 1) -> None:  # type: ignore[type-arg]
+async def serve(
+    app: Application,  # type: ignore[type-arg]
+    *,
+    workers: int = 1,
+    front: bool | None = None,
+    command: Sequence[str] | None = None,
+) -> None:
     """Run until SIGINT or SIGTERM (what systemd and Ctrl+C send), then stop cleanly. With `workers` > 1 this
-    process is the front of that many worker processes (bot/workers.py), which it starts and keeps running."""
+    process is the front of that many worker processes (bot/workers.py), which it starts and keeps running.
+    `front` (default: `workers` > 1) makes it a front even of one worker (the intake benchmark measures 1 and 4
+    workers behind the same front); `command` starts each worker (default: `worker_command()`)."""
     stopping = asyncio.Event()
     forget_signals = on_stop_signals(stopping.set)
     try:
-        await _serve_until(app, stopping, workers=workers)
+        await _serve_until(
+            app, stopping, workers=workers, front=workers > 1 if front is None else front, command=command
+        )
     finally:
         forget_signals()
 
@@ -486,15 +496,24 @@ def worker_command() -> list[str]:
     return [sys.executable, "-m", "bot", "worker"]
 
 
-async def _serve_until(app: Application, stopping: asyncio.Event, *, workers: int = 1) -> None:  # type: ignore[type-arg]
-    await start(app, handle_here=workers <= 1)
+async def _serve_until(
+    app: Application,  # type: ignore[type-arg]
+    stopping: asyncio.Event,
+    *,
+    workers: int = 1,
+    front: bool = False,
+    command: Sequence[str] | None = None,
+) -> None:
+    await start(app, handle_here=not front)
     settings: Settings = app.bot_data["settings"]
     services: Services = app.bot_data["services"]
     supervisor: Supervisor | None = None
-    if workers > 1:
+    if front:
         say = functools.partial(services.locales.plain, settings.default_language)
         # Each worker hears how many they are (WORKERS), for its share of Telegram's rate limit.
-        supervisor = Supervisor(workers, worker_command(), say=say, env={**os.environ, "WORKERS": str(workers)})
+        supervisor = Supervisor(
+            workers, command or worker_command(), say=say, env={**os.environ, "WORKERS": str(workers)}
+        )
         supervisor.start()
     logger.info(
         services.locales.plain(
@@ -565,6 +584,7 @@ async def serve_worker(
             leader_check_s=settings.leader_check_seconds,
             elected=lambda ran: jobs.schedule(app, ran=ran),
             parent_pid=os.getppid() if index is not None else None,
+            slot=(index, settings.workers) if index is not None else None,
         )
         logger.info(say("workers.worker_started", worker=name, pid=os.getpid()))
         code = await worker.run(stopping)

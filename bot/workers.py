@@ -36,7 +36,7 @@ from typing import Any
 
 from bot.inbox import InboxService
 from storage import Store
-from storage.claims import Claims, SessionLost
+from storage.claims import Claims, SessionLost, chat_key
 
 logger = logging.getLogger(__name__)
 
@@ -143,6 +143,7 @@ class Worker:
         chats_at_once: int = CHATS_PER_WORKER,
         turn_size: int = TURN_SIZE,
         parent_pid: int | None = None,
+        slot: tuple[int, int] | None = None,
     ) -> None:
         self._store = store
         self._inbox = inbox
@@ -156,9 +157,13 @@ class Worker:
         self._chats_at_once = chats_at_once
         self._turn_size = turn_size
         self._parent_pid = parent_pid
+        # (this worker's index, 1…count; count): the chats whose notices it answers at once (`home`).
+        self._slot = slot
         # Chats to try, oldest news first (a dict as an ordered set): heard of, or found waiting.
         self._wanted: dict[int, None] = {}
         self._turns: dict[int, asyncio.Task[None]] = {}
+        # Chats held here that had a notice since their turn's last look at the inbox (see `_let_go`).
+        self._noticed: set[int] = set()
         self._wake = asyncio.Event()
         self._rescan = True
         self._closing = False
@@ -170,7 +175,24 @@ class Worker:
         """The chats this worker holds now."""
         return set(self._turns)
 
+    def home(self, chat_id: int) -> bool:
+        """Whether this worker answers the chat's notices. Every notice reaches every worker; if all of them tried
+        to take the chat, all but one would fail, and with N workers each update cost N - 1 wasted claims, and the
+        CPU to make them, in every worker (measured: 4 workers took in less than 1). So with its slot known (the
+        front's workers), a worker answers only its own share of chats, by the chat lock's key: the home worker.
+        The others still take any chat left waiting at their slow poll (`WORKER_POLL_SECONDS`), so a home worker
+        that is dead, or full, delays a chat by that much at most. Alone (no slot): every chat is home."""
+        if self._slot is None:
+            return True
+        index, count = self._slot
+        return count <= 1 or chat_key(chat_id) % count == index - 1
+
     def _heard(self, chat_id: int) -> None:
+        if chat_id in self._turns:
+            self._noticed.add(chat_id)  # held here: the turn looks again before it lets the chat go
+            return
+        if not self.home(chat_id):
+            return
         self._wanted[chat_id] = None
         self._wake.set()
 
@@ -244,12 +266,15 @@ class Worker:
 
     async def _turn(self, chat_id: int) -> None:
         """Handle the chat's waiting updates in order until none is left, then let the chat go."""
+        drained = False  # the last look found nothing waiting
         try:
             while not self._closing and not self._claims.lost:
+                self._noticed.discard(chat_id)  # before the look: a notice from now on is of what it may miss
                 batch = await self._inbox.leftovers(chat_id, limit=self._turn_size)
                 if not batch.updates:
                     if batch.given_up:
                         continue
+                    drained = True
                     break
                 if not await self._handle_batch(batch.updates):
                     break
@@ -261,7 +286,7 @@ class Worker:
         finally:
             del self._turns[chat_id]
             self._wake.set()
-        await self._let_go(chat_id)
+        await self._let_go(chat_id, drained)
 
     async def _handle_batch(self, updates: Sequence[JSON]) -> bool:
         """Handle updates one after another; False when one failed unexpectedly (the chat's next turn starts with
@@ -286,13 +311,21 @@ class Worker:
         await self._inbox.marked(done)
         return ok
 
-    async def _let_go(self, chat_id: int) -> None:
-        """Release the chat; if updates came for it meanwhile, announce them (to every worker, this one too)."""
+    async def _let_go(self, chat_id: int, drained: bool = False) -> None:
+        """Release the chat; if updates came for it meanwhile, announce them (to every worker, this one too).
+
+        A chat's home worker (`home`) hears of every update kept for it. If the turn's last look found nothing
+        (`drained`) and no notice came since, none was kept after that look either, so the check is spared (a round
+        trip of each turn): one kept later is heard of after the chat left `_turns`, and taken again. Otherwise
+        (a turn cut short, or another worker's chat, whose notices go to its home worker, which may have tried
+        while this worker held it) the inbox is asked."""
         if self._claims.lost:
             return
         try:
             await self._claims.release_chat(chat_id)
-            if await self._inbox.has_waiting(chat_id):
+            check = not drained or chat_id in self._noticed or not self.home(chat_id)
+            self._noticed.discard(chat_id)
+            if check and await self._inbox.has_waiting(chat_id):
                 await self._claims.announce(chat_id)
         except SessionLost:
             return

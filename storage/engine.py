@@ -8,6 +8,11 @@ Both engines keep SQLite's one-writer model, because the repositories were writt
 write inside `atomic()` may rely on nobody writing in between. SQLite gets that from `BEGIN IMMEDIATE` behind one
 connection; PostgreSQL from a transaction-scoped advisory lock that every writing transaction takes first, in
 every worker process. Reads run beside writes on both, without waiting.
+
+On PostgreSQL that lock is a readers-writer lock: the hot, narrow writes of the intake (a batch of live-location
+points: storage/patrols.py) take it `shared`, beside each other, and settle what they have in common with row
+locks taken in one order; every other write takes it exclusively, as before, and so still runs with no other
+writer at all. One global writer made N worker processes take live locations no faster than one (issue 17).
 """
 
 from __future__ import annotations
@@ -124,11 +129,14 @@ class Engine(ABC):
     reader: Connection
 
     @abstractmethod
-    def write(self, *, exclusive: bool = True) -> AbstractAsyncContextManager[Connection]:
+    def write(self, *, exclusive: bool = True, shared: bool = False) -> AbstractAsyncContextManager[Connection]:
         """One write transaction, the only one running: committed when the block ends, rolled back when it
         raises or is cancelled. Not `exclusive` (PostgreSQL): beside other writers, for statements that are right
         whoever else writes (each row written is the caller's alone, an insert ignores a conflict) and that would
-        otherwise queue behind every other write in every process: the inbox's bookkeeping (storage/inbox.py)."""
+        otherwise queue behind every other write in every process: the inbox's bookkeeping (storage/inbox.py).
+        `shared` (PostgreSQL; it overrides `exclusive`): beside other shared writers, never beside an exclusive
+        one, for writes that lock the rows they share with other shared writers, in one order (the live-location
+        points). SQLite has one writer: every write there is exclusive."""
 
     @abstractmethod
     async def close(self) -> None: ...
@@ -150,7 +158,7 @@ class SqliteEngine(Engine):
         self._write_lock = asyncio.Lock()
 
     @asynccontextmanager
-    async def write(self, *, exclusive: bool = True) -> AsyncIterator[Connection]:
+    async def write(self, *, exclusive: bool = True, shared: bool = False) -> AsyncIterator[Connection]:
         async with self._write_lock:  # one connection: every write is exclusive here
             conn = self.raw_writer
             try:
@@ -317,24 +325,39 @@ class PostgresEngine(Engine):
     async def connect(cls, url: str, *, max_size: int = 10) -> PostgresEngine:
         with connect_errors():
             pool = await asyncpg.create_pool(
-                url, min_size=1, max_size=max_size, server_settings={"TimeZone": "UTC"}, init=_init_connection
+                url,
+                min_size=1,
+                max_size=max_size,
+                server_settings={"TimeZone": "UTC"},
+                init=_init_connection,
+                connection_class=_PooledConnection,
             )
         return cls(url, pool)
 
     @asynccontextmanager
-    async def write(self, *, exclusive: bool = True) -> AsyncIterator[Connection]:
-        async with self._write_lock if exclusive else contextlib.nullcontext(), _acquired(self.pool) as raw:
-            transaction = raw.transaction()
-            await transaction.start()
+    async def write(self, *, exclusive: bool = True, shared: bool = False) -> AsyncIterator[Connection]:
+        begin = _BEGIN_SHARED if shared else _BEGIN_EXCLUSIVE if exclusive else "BEGIN"
+        # Exclusive writers in this process queue here; shared ones only queue behind an exclusive writer, at the
+        # server, which is where they must wait anyway.
+        queue = self._write_lock if exclusive and not shared else contextlib.nullcontext()
+        async with queue, _acquired(self.pool) as raw:
             try:
-                if exclusive:
-                    await raw.execute("SELECT pg_advisory_xact_lock($1)", WRITE_LOCK_KEY)
+                # BEGIN and the lock in one round trip (the simple protocol runs both), inside the try: cancelled
+                # while it waits for the lock, the transaction is rolled back here, not left to the pool.
+                await raw.execute(begin)
                 yield PostgresConnection(raw)
             except BaseException:
-                await asyncio.shield(transaction.rollback())
+                if not raw.is_closed():
+                    await asyncio.shield(raw.execute("ROLLBACK"))
                 raise
             else:
-                await transaction.commit()
+                await raw.execute("COMMIT")
+
+    async def fetch_alone(self, sql: str, params: Params = ()) -> list[Row]:
+        """One statement outside any transaction (it is its own), beside every writer: for `Store.write_alone`."""
+        text, args = bind(sql, params)
+        async with _acquired(self.pool) as raw:
+            return list(await raw.fetch(text, *args))
 
     async def close(self) -> None:
         async with self._write_lock:
@@ -375,6 +398,25 @@ def _end_session(raw: Any) -> None:
     its session lost, is left alone."""
     with contextlib.suppress(asyncpg.InterfaceError):
         raw.terminate()
+
+
+# The transaction's first round trip: BEGIN, and the writers' lock in its mode.
+_BEGIN_EXCLUSIVE = f"BEGIN; SELECT pg_advisory_xact_lock({WRITE_LOCK_KEY})"
+_BEGIN_SHARED = f"BEGIN; SELECT pg_advisory_xact_lock_shared({WRITE_LOCK_KEY})"
+
+
+class _PooledConnection(asyncpg.Connection):
+    """A pooled connection given back as it is: no reset query.
+
+    asyncpg resets a connection each time the pool takes it back (advisory unlock all, CLOSE ALL, UNLISTEN *,
+    RESET ALL): a round trip, and server work, for every read and every write, five an update on the intake path.
+    The Store leaves nothing to reset on a pooled connection: each of its transactions ends before it is given
+    back (asyncpg still rolls back one that did not), its advisory locks are transaction-scoped (the migration's
+    session lock is released in a `finally`), it sets nothing but `SET LOCAL`, and LISTEN is on the workers' own
+    connection (storage/claims.py), not a pooled one."""
+
+    def get_reset_query(self) -> str:
+        return ""
 
 
 @asynccontextmanager

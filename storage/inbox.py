@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from storage.dbtime import from_db_time, to_db_time, utc_now
+from storage.engine import id_set, ids_param
 
 if TYPE_CHECKING:
     from storage.store import Store
@@ -61,6 +62,8 @@ class Inbox:
         """
         if not updates:
             return set()
+        if self._store.dialect == "postgresql" and not self._store.in_transaction():
+            return await self._take_postgres(updates)
         ids = [u.update_id for u in updates]
         now = utc_now()
         # Not exclusive: new ids only, a conflict ignored; the webhook's answer waits on no other write.
@@ -87,15 +90,42 @@ class Inbox:
                 listener(chats)
         return {u for u, _, _, _ in fresh}
 
+    async def _take_postgres(self, updates: Sequence[Kept]) -> set[int]:
+        """`take` in one statement, its own transaction: the new rows are those the INSERT returns (a conflict
+        returns nothing), and each one's chat is announced at the commit. The webhook front runs this for every
+        update Telegram pushes: one round trip instead of five, on the path every update takes."""
+        rows = await self._store.write_alone(
+            "WITH fresh AS (INSERT INTO inbox (update_id, received_at, payload, chat_id)"
+            " SELECT u.update_id, CAST(? AS TEXT), u.payload, u.chat_id"
+            " FROM unnest(CAST(? AS BIGINT[]), CAST(? AS TEXT[]), CAST(? AS BIGINT[]))"
+            " AS u(update_id, payload, chat_id)"
+            " ON CONFLICT (update_id) DO NOTHING RETURNING update_id, chat_id)"
+            " SELECT update_id, chat_id, pg_notify(?, CAST(chat_id AS TEXT)) FROM fresh",
+            (
+                utc_now(),
+                [u.update_id for u in updates],
+                [u.payload for u in updates],
+                [u.chat_id for u in updates],
+                CHANNEL,
+            ),
+        )
+        chats = {int(r[1]) for r in rows}
+        if chats:
+            for listener in self.listeners:
+                listener(chats)
+        return {int(r[0]) for r in rows}
+
     async def mark_done(self, update_ids: Iterable[int]) -> None:
         """Handled: the payload is dropped, the id kept for a while to recognise a second delivery."""
-        now = utc_now()
-        rows = [(now, u) for u in update_ids]
-        if rows:
-            async with self._store.atomic(exclusive=False) as conn:  # rows of updates this process handled
-                await conn.executemany(
-                    "UPDATE inbox SET done_at = ?, payload = NULL WHERE update_id = ? AND done_at IS NULL", rows
-                )
+        ids = list(update_ids)
+        if ids:
+            # One statement, beside other writers: rows of updates this process handled.
+            dialect = self._store.dialect
+            await self._store.write_alone(
+                f"UPDATE inbox SET done_at = ?, payload = NULL WHERE update_id IN {id_set(dialect)}"
+                " AND done_at IS NULL",
+                (utc_now(), ids_param(dialect, ids)),
+            )
 
     async def begin_leftovers(self, chat_id: int | None = None, *, limit: int | None = None) -> list[Waiting]:
         """Updates fetched and not handled, oldest first, each counted as one more attempt to handle it: all of
@@ -110,26 +140,25 @@ class Inbox:
                 " ORDER BY update_id LIMIT ?)"
             )
             params = (chat_id, _NO_LIMIT if limit is None else limit)
-        if chat_id is not None and not await self.has_waiting(chat_id):
-            return []  # a worker's last look at a chat, most often: no write for it
-        # Not exclusive: the rows are the caller's alone (the restart's, or the chat's holder's: bot/workers.py).
-        async with self._store.atomic(exclusive=False) as conn:
-            rows = await conn.fetchall(
-                f"UPDATE inbox SET attempts = attempts + 1 WHERE {where} RETURNING update_id, payload, attempts",
-                params,
-            )
+        if chat_id is not None and self._store.dialect == "sqlite" and not await self.has_waiting(chat_id):
+            # A worker's last look at a chat, most often: no write for it, which would wait for SQLite's one
+            # writer. On PostgreSQL the UPDATE beside the writers is the look: an UPDATE of no row writes nothing.
+            return []
+        # Beside other writers: the rows are the caller's alone (the restart's, or the chat's holder's).
+        rows = await self._store.write_alone(
+            f"UPDATE inbox SET attempts = attempts + 1 WHERE {where} RETURNING update_id, payload, attempts", params
+        )
         return sorted((Waiting(int(r[0]), str(r[1]), int(r[2])) for r in rows), key=lambda w: w.update_id)
 
     async def not_begun(self, update_ids: Sequence[int]) -> None:
         """Taken with a turn (`begin_leftovers`) but not begun: the attempt they were charged is taken back."""
         if update_ids:
             marks = ",".join("?" * len(update_ids))
-            async with self._store.atomic(exclusive=False) as conn:
-                await conn.execute(
-                    f"UPDATE inbox SET attempts = attempts - 1 WHERE update_id IN ({marks})"
-                    " AND done_at IS NULL AND attempts > 0",
-                    list(update_ids),
-                )
+            await self._store.write_alone(
+                f"UPDATE inbox SET attempts = attempts - 1 WHERE update_id IN ({marks})"
+                " AND done_at IS NULL AND attempts > 0",
+                list(update_ids),
+            )
 
     async def waiting_chats(self, limit: int) -> list[int]:
         """Chats with updates waiting, the longest-waiting first (at most `limit`)."""

@@ -467,16 +467,23 @@ class Patrols:
                 if row[0] not in latest or at > latest[row[0]]:
                     latest[row[0]] = at
             try:
-                async with self._store.atomic() as conn:
+                # Shared: beside other processes' batches (the webhook workers), never beside another write. What
+                # two batches can have in common is a patrol: the touches come first and lock each patrol's row, in
+                # id order (no deadlock), so one patrol's points and its last activity go in one batch at a time;
+                # the points themselves are kept once by their unique key.
+                now = utc_now()
+                async with self._store.atomic(shared=True) as conn:
+                    await conn.executemany(
+                        _TOUCH,
+                        [
+                            {"at": to_db_time(latest[patrol_id]), "now": now, "id": patrol_id}
+                            for patrol_id in sorted(latest)
+                        ],
+                    )
                     await conn.executemany(
                         "INSERT INTO patrol_points (patrol_id, at, lat, lon, accuracy_m, source)"
                         " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                         [row for row, _, _, _ in batch],
-                    )
-                    now = utc_now()
-                    await conn.executemany(
-                        _TOUCH,
-                        [{"at": to_db_time(at), "now": now, "id": patrol_id} for patrol_id, at in latest.items()],
                     )
             except BaseException as exc:
                 self._forget()  # whatever a failed (or cancelled) batch left behind: read the patrols afresh

@@ -65,11 +65,15 @@ Synchronous = Literal["FULL", "NORMAL", "EXTRA"]
 _current_tx: contextvars.ContextVar[_Transaction | None] = contextvars.ContextVar("riverbot_tx", default=None)
 
 
+# How much of the writers' lock a transaction holds (Engine.write): none, shared, or all of it.
+_NONE, _SHARED, _EXCLUSIVE = 0, 1, 2
+
+
 class _Transaction:
-    def __init__(self, conn: Connection, store: Store, exclusive: bool = True) -> None:
+    def __init__(self, conn: Connection, store: Store, level: int = _EXCLUSIVE) -> None:
         self.conn = conn
         self.store = store
-        self.exclusive = exclusive
+        self.level = level
         self.savepoints = 0
         # A task created inside atomic() inherits the context variable but not the transaction: it runs on its
         # own, possibly after the COMMIT, so it must take the writer lock like anyone else.
@@ -234,14 +238,17 @@ class Store:
         await self.close()
 
     @asynccontextmanager
-    async def atomic(self, *, exclusive: bool = True) -> AsyncIterator[Connection]:
+    async def atomic(self, *, exclusive: bool = True, shared: bool = False) -> AsyncIterator[Connection]:
         """A write transaction (or a SAVEPOINT when nested): all of it is stored, or none of it. Not `exclusive`:
-        beside other writers on PostgreSQL (Engine.write), for the inbox's bookkeeping only."""
+        beside other writers on PostgreSQL (Engine.write), for the inbox's bookkeeping only. `shared`: beside
+        other shared writers but no exclusive one, for writes that lock the rows they share (the track points)."""
+        level = _SHARED if shared else _EXCLUSIVE if exclusive else _NONE
         tx = self._own_tx()
         if tx is not None:
-            if exclusive and not tx.exclusive:
-                # Taking the writers' lock now, after row locks, could deadlock against a writer that holds it.
-                raise RuntimeError("an exclusive write inside a transaction that is not")
+            if level > tx.level:
+                # Taking more of the writers' lock now, after row locks, could deadlock against a writer that holds
+                # it and waits for those rows.
+                raise RuntimeError("a write needing more of the writers' lock inside a transaction holding less")
             tx.savepoints += 1
             name = f"sp{tx.savepoints}"
             await tx.conn.execute(f"SAVEPOINT {name}")
@@ -254,8 +261,8 @@ class Store:
             else:
                 await tx.conn.execute(f"RELEASE SAVEPOINT {name}")
             return
-        async with self.engine.write(exclusive=exclusive) as conn:
-            token = _current_tx.set(_Transaction(conn, self, exclusive))
+        async with self.engine.write(exclusive=exclusive, shared=shared) as conn:
+            token = _current_tx.set(_Transaction(conn, self, level))
             try:
                 yield conn
             finally:
@@ -284,6 +291,16 @@ class Store:
 
     async def fetchval(self, sql: str, params: Params = ()) -> Any:
         return await self._read_conn().fetchval(sql, params)
+
+    async def write_alone(self, sql: str, params: Params = ()) -> list[Row]:
+        """One statement that writes beside other writers (`atomic(exclusive=False)`: rows that are the caller's
+        alone), in a transaction of its own or the caller's; returns the rows it returns. On PostgreSQL, outside a
+        transaction, the statement is its own transaction: one round trip instead of BEGIN, it and COMMIT (the
+        inbox's bookkeeping, a few statements for every update a worker handles)."""
+        if isinstance(self.engine, PostgresEngine) and self._own_tx() is None:
+            return await self.engine.fetch_alone(sql, params)
+        async with self.atomic(exclusive=False) as conn:
+            return await conn.fetchall(sql, params)
 
     async def execute(self, sql: str, params: Params = ()) -> int:
         """One write statement in its own transaction (or the caller's); returns the rows changed."""

@@ -373,7 +373,7 @@ class _CheckEngine(Engine):
     def __init__(self, conn: Connection) -> None:
         self.reader = conn
 
-    def write(self, *, exclusive: bool = True) -> AbstractAsyncContextManager[Connection]:
+    def write(self, *, exclusive: bool = True, shared: bool = False) -> AbstractAsyncContextManager[Connection]:
         raise RuntimeError("the check of a copy only reads")
 
     async def close(self) -> None:

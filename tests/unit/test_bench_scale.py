@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from benchmarks.scale import TARGET_PEAK_MB, TARGET_RATIO, best, intake_verdict, verdicts
+from benchmarks.scale import TARGET_PEAK_MB, TARGET_RATIO, best, intake_verdict, verdicts, worker_cap
 
 
 def figures(all_s: float, stats_s: float, peak_mb: float, **errors: str) -> dict[str, Any]:
@@ -64,3 +64,14 @@ def test_each_side_keeps_its_best_time_and_its_highest_peak_over_the_rounds() ->
     got = best(rounds)
     assert (got["all_s"], got["stats_s"], got["table_s"], got["peak_mb"]) == (22.0, 11.0, 2.5, 290.0)
     assert got["areas"] == 990 and got["errors"] == {"x": "E: y"}
+
+
+def test_each_worker_gets_half_the_idle_cores_split_among_four_at_least_a_twentieth() -> None:
+    assert worker_cap(2.0, 4) == 0.25
+    assert worker_cap(1.0, 4) == 0.1  # 0.125, in steps of 0.05
+    assert worker_cap(0.0, 4) == 0.05  # nothing idle: the floor
+
+
+def test_the_intake_line_names_the_cap_or_says_it_is_bounded_by_cores() -> None:
+    assert "each worker capped at 0.25 CPU" in intake_verdict({1: 100.0, 4: 300.0}, 0.25).text
+    assert "bounded by this machine's cores" in intake_verdict({1: 100.0, 4: 300.0}).text

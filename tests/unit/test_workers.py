@@ -471,3 +471,64 @@ async def test_the_supervisor_starts_a_worker_again_when_it_ends_and_stops_them_
 def test_leader_record_round_trip() -> None:
     record = LeaderRecord("worker 1", 12, "host", "2026-12-03T07:00:00+00:00", ["heartbeat"])
     assert LeaderRecord(**json.loads(record.encode())) == record
+
+
+# -- home workers -------------------------------------------------------------------------------------------------
+
+
+async def test_with_their_slots_known_each_chat_goes_to_its_home_worker_in_order(
+    store: Store, inbox: InboxService, two_claims: tuple[Claims, Claims]
+) -> None:
+    """Every notice reaches every worker; only the chat's home worker answers it (no slow poll in this test)."""
+    recorder = Recorder(inbox)
+    workers = [
+        _worker(store, inbox, claims, recorder.handler(f"w{i}"), f"w{i}", poll_s=600.0, slot=(i + 1, 2))
+        for i, claims in enumerate(two_claims)
+    ]
+    stopping = asyncio.Event()
+    runs = [asyncio.create_task(w.run(stopping)) for w in workers]
+
+    async def scanned() -> bool:
+        return not any(w._rescan for w in workers)  # the first look at the inbox is behind them
+
+    chats = [42, 43, -100_5, 77, 78, 79, 80, 81]
+    homes = {chat: next(f"w{i}" for i, w in enumerate(workers) if w.home(chat)) for chat in chats}
+    assert set(homes.values()) == {"w0", "w1"}  # these chats are shared out between the two
+    update_id = 0
+    sent: dict[int, list[int]] = {chat: [] for chat in chats}
+    try:
+        await _until(scanned, "both workers listening")
+        for _ in range(4):
+            batch = []
+            for chat in chats:
+                update_id += 1
+                batch.append(_message(update_id, chat))
+                sent[chat].append(update_id)
+            await inbox.take(batch)
+        await _until(lambda: _none_waiting(inbox), "every update handled")
+    finally:
+        stopping.set()
+        codes = await asyncio.gather(*runs)
+    assert codes == [0, 0]
+    for chat in chats:
+        assert [u for _, c, u in recorder.seen if c == chat] == sent[chat], chat
+        assert {w for w, c, _ in recorder.seen if c == chat} == {homes[chat]}, chat
+
+
+async def test_a_chat_whose_home_worker_is_gone_is_taken_at_another_ones_slow_poll(
+    store: Store, inbox: InboxService
+) -> None:
+    recorder = Recorder(inbox)
+    claims = await open_claims(store)
+    worker = _worker(store, inbox, claims, recorder.handler("w1"), "w1", poll_s=0.2, slot=(1, 2))
+    away = next(chat for chat in range(42, 100) if not worker.home(chat))  # worker 2's, which is not running
+    stopping = asyncio.Event()
+    run = asyncio.create_task(worker.run(stopping))
+    try:
+        await inbox.take([_message(1, away), _message(2, away)])
+        await _until(lambda: _none_waiting(inbox), "the other worker's chat handled")
+    finally:
+        stopping.set()
+        assert await run == 0
+        await claims.close()
+    assert [(c, u) for _, c, u in recorder.seen] == [(away, 1), (away, 2)]
