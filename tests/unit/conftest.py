@@ -20,3 +20,15 @@ def settings(tmp_path: Path) -> Settings:
 async def store(settings: Settings) -> AsyncIterator[Store]:
     async with await Store.open(settings.database) as opened:
         yield opened
+
+
+@pytest.fixture
+async def workers(settings: Settings) -> AsyncIterator[tuple[Store, Store]]:
+    """Two stores on one database, each opened as a webhook worker opens its own (shared): two workers' views."""
+    first = await Store.open(settings.database, shared=True)
+    second = await Store.open(settings.database, shared=True)
+    try:
+        yield first, second
+    finally:
+        await second.close()
+        await first.close()

@@ -7,7 +7,7 @@ the PostgreSQL database the run gives each test. docs/workers-state.md lists the
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -25,17 +25,6 @@ from storage.registry import ReachValues
 T0 = datetime(2026, 11, 23, 8, 0, 0, tzinfo=UTC)
 WEEK = Week(2026, 47)
 GROUP = -100123
-
-
-@pytest.fixture
-async def workers(settings: Settings) -> AsyncIterator[tuple[Store, Store]]:
-    first = await Store.open(settings.database, shared=True)
-    second = await Store.open(settings.database, shared=True)
-    try:
-        yield first, second
-    finally:
-        await second.close()
-        await first.close()
 
 
 async def test_shared_is_the_engines_answer_unless_asked(settings: Settings) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -27,17 +26,6 @@ DEADLINE_S = 60.0
 postgresql_only = pytest.mark.skipif(
     TEST_ENGINE != "postgresql", reason="writers side by side: SQLite has one writer by design"
 )
-
-
-@pytest.fixture
-async def workers(settings: Settings) -> AsyncIterator[tuple[Store, Store]]:
-    first = await Store.open(settings.database, shared=True)
-    second = await Store.open(settings.database, shared=True)
-    try:
-        yield first, second
-    finally:
-        await second.close()
-        await first.close()
 
 
 async def _patrols(store: Store, count: int) -> list[int]:
