@@ -8,12 +8,14 @@ split on line boundaries (`split_messages`).
 
 from __future__ import annotations
 
+import asyncio
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from bot.charts import CategoryBar, ChartText, RateBar, Tile, Tone, pick_rows, render_chart
 from bot.config import PERIODS, Language, Settings
+from bot.heap import collector_paused
 from bot.i18n import Locales
 from bot.rankings import MARKED, Ranking, Town, rank_towns
 from bot.reachability import reason_of, waiting_label
@@ -245,27 +247,41 @@ class SummaryService:
 
     async def week_summaries(self, week: Week, today: date | None = None) -> dict[int, AreaSummary]:
         """Every area's summary of `week` (by area id), the same as `area_summary` for each, but with the patrol
-        and problem figures from one query each instead of one per area: the weekly job composes them all."""
+        and problem figures from one query each instead of one per area: the weekly job composes them all.
+        The collector is paused meanwhile (bot/heap.py): a province's figures are a million lasting objects."""
+        with collector_paused():
+            return await self._week_summaries(week, today)
+
+    async def _week_summaries(self, week: Week, today: date | None) -> dict[int, AreaSummary]:
         first, last = week.first, week.last
         before = week.previous()
-        patrols = await self._tallies.patrol_rates_by_area(first, last)
-        previous = await self._tallies.overall_rates_by_area(before.first, before.last)
-        problems = await self._tallies.problems_by_area(first, last)
-        overdue = await self._store.summaries.overdue_by_area(last, limit=OVERDUE_LISTED)
-        volunteers = await self._tallies.volunteers_by_area(first, last)
-        waiting = await self.waiting_by_area()
+        tz = self._settings.tz
+        # The reads do not depend on each other: asked at once, a database server works on one while this process
+        # turns another's rows into figures (SQLite's reader thread, likewise, while this one converts).
+        async with asyncio.TaskGroup() as group:
+            patrols_task = group.create_task(self._tallies.patrol_rates_by_area(first, last))
+            previous_task = group.create_task(self._tallies.overall_rates_by_area(before.first, before.last))
+            problems_task = group.create_task(self._tallies.problems_by_area(first, last))
+            overdue_task = group.create_task(self._store.summaries.overdue_by_area(last, limit=OVERDUE_LISTED))
+            volunteers_task = group.create_task(self._tallies.volunteers_by_area(first, last))
+            waiting_task = group.create_task(self.waiting_by_area())
+            progress_task = group.create_task(self._tallies.running(last))
+            walked_task = group.create_task(
+                self._store.assistants.walked(start=day_start(first, tz), end=day_start(last + timedelta(days=1), tz))
+            )
+            areas_task = group.create_task(self._store.areas.all())
+        patrols, previous, problems = patrols_task.result(), previous_task.result(), problems_task.result()
+        overdue, volunteers, waiting = overdue_task.result(), volunteers_task.result(), waiting_task.result()
+        progress, walked, areas = progress_task.result(), walked_task.result(), areas_task.result()
         running: dict[int, list[Progress]] = {}
-        for item in await self._tallies.running(last):
+        for item in progress:
             running.setdefault(item.area_id, []).append(item)
         ago = weeks_ago(week, self._today(today))
         assisted: dict[int, list[WalkedCount]] = {}
-        tz = self._settings.tz
-        for walked in await self._store.assistants.walked(
-            start=day_start(first, tz), end=day_start(last + timedelta(days=1), tz)
-        ):
-            assisted.setdefault(walked.area_id, []).append(walked)
+        for one in walked:
+            assisted.setdefault(one.area_id, []).append(one)
         result = {}
-        for area in await self._store.areas.all():
+        for area in areas:
             listed, total = overdue.get(area.id, ([], 0))
             result[area.id] = AreaSummary(
                 area,

@@ -38,6 +38,7 @@ with fewer than `MIN_RANKED` required periods (patrol rate) or due problems (rec
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import json
@@ -52,6 +53,7 @@ from zoneinfo import ZoneInfo
 
 from bot.cells import escape_formula
 from bot.config import CATEGORIES, PERIODS, Settings
+from bot.heap import collector_paused
 from bot.i18n import Locales
 from bot.periods import Period, period_of, periods_ending_in
 from storage import Store
@@ -350,13 +352,16 @@ class TallyService:
     async def overall_rates_by_area(self, first: date, last: date) -> dict[int, Rate]:
         """Each area's overall patrol rate over [first, last] (every area; zeros where nothing was required):
         `patrol_rates_by_area` without the per-reach and per-chief rows, for the week before's comparison."""
-        sums = {area.id: [0, 0, 0] for area in await self._store.areas.all()}
-        for count in await self._counts(first, last, area_id=None, person_id=None):
-            figures = sums.setdefault(count.area_id, [0, 0, 0])
-            figures[0] += count.done
-            figures[1] += count.required
-            figures[2] += count.periods
-        return {area_id: Rate(*figures) for area_id, figures in sums.items()}
+        if first > last:
+            raise ValueError(f"range ends before it begins: {first} > {last}")
+        sums = await self._store.tallies.area_sums(
+            required_windows(first, last, self._settings.tz),
+            _rules(self._settings),
+            assisted=self._settings.assistant_patrols_count,
+            active_from=first,
+            active_to=last,
+        )
+        return {area.id: Rate(*sums.get(area.id, (0, 0, 0))) for area in await self._store.areas.all()}
 
     def _patrol_tally(
         self,
@@ -539,15 +544,17 @@ class TallyService:
         return result
 
     async def stats(self, first: date, last: date, *, area_id: int | None = None) -> Stats:
-        area = None if area_id is None else await self._store.areas.by_id(area_id)
-        return Stats(
-            first=first,
-            last=last,
-            area=area,
-            patrols=await self.patrol_rate(first, last, area_id=area_id),
-            problems=await self.problems(first, last, area_id=area_id),
-            volunteers=await self.volunteers(first, last, area_id=area_id),
-        )
+        """Every figure over [first, last]; the collector paused meanwhile (bot/heap.py): a province's year is
+        hundreds of thousands of lasting rows. The three parts are asked at once: a database server works on one
+        while this process turns another's rows into figures."""
+        with collector_paused():
+            area = None if area_id is None else await self._store.areas.by_id(area_id)
+            patrols, problems, volunteers = await asyncio.gather(
+                self.patrol_rate(first, last, area_id=area_id),
+                self.problems(first, last, area_id=area_id),
+                self.volunteers(first, last, area_id=area_id),
+            )
+            return Stats(first=first, last=last, area=area, patrols=patrols, problems=problems, volunteers=volunteers)
 
 
 def _figures(group: ProblemGroup) -> ProblemFigures:

@@ -328,7 +328,7 @@ class PostgresEngine(Engine):
                 url,
                 min_size=1,
                 max_size=max_size,
-                server_settings={"TimeZone": "UTC"},
+                server_settings={"TimeZone": "UTC", "jit": "off"},
                 init=_init_connection,
                 connection_class=_PooledConnection,
             )

@@ -237,7 +237,8 @@ per AS (
     # windows' starts, and an end where no window starts (a gap, whose day is NULL: counted nowhere). The windows
     # of one kind do not overlap (`assignment_counts` checks). OFFSET 0 keeps the window's test out of the scan:
     # once per window, not once per patrol. The periods an assignment answers for depend only
-    # on its kind and its dates: counted once per distinct (kind, starts_on, ends_on), a few thousand.
+    # on its kind and its dates: counted once per distinct (kind, starts_on, ends_on), a few thousand. The sums are
+    # cast back to BIGINT: a numeric costs the driver a text conversion each, two per assignment.
     "postgresql": """
 kinds AS MATERIALIZED (
     SELECT kind, min(bound) AS lo, max(bound) AS hi, array_agg(bound ORDER BY bound) AS bounds,
@@ -263,7 +264,8 @@ per AS (
     JOIN spans sp ON sp.kind = a.kind AND sp.starts_on = a.starts_on AND sp.ends_on = COALESCE(a.ends_on, '')
     JOIN kinds b ON b.kind = a.kind
     CROSS JOIN LATERAL (
-        SELECT sum(CASE WHEN g.k < a.n THEN g.k ELSE a.n END) AS done, sum(g.k) AS patrols
+        SELECT CAST(sum(CASE WHEN g.k < a.n THEN g.k ELSE a.n END) AS BIGINT) AS done,
+               CAST(sum(g.k) AS BIGINT) AS patrols
         FROM (
             SELECT width_bucket(p.started_at, b.bounds) AS i, count(*) AS k FROM patrols p
             WHERE p.person_id = a.person_id AND p.reach_id = a.reach_id AND p.status = 'finished' AND p.valid = 1
@@ -275,14 +277,16 @@ per AS (
 )""",
 }
 
-_ASSIGNMENT_SQL = """
+_ASSIGNMENT_WITH = """
 WITH{inputs}
 scope AS (
     SELECT s.id, s.person_id, s.reach_id, s.level, s.starts_on, s.ends_on,
            COALESCE(s.patrol_period, r.kind) AS kind, COALESCE(s.patrol_count, r.n) AS n
     FROM assignments s LEFT JOIN rules r ON r.level = s.level
     WHERE s.starts_on <= :last_active AND (s.ends_on IS NULL OR s.ends_on >= :first_active) {where}
-),{figures}
+),{figures}"""
+
+_ASSIGNMENT_SELECT = """
 SELECT a.id, a.person_id, pe.name AS person_name, a.level, a.reach_id, rc.code AS reach_code,
        rc.name_zh AS reach_name_zh, rc.name_en AS reach_name_en, ar.id AS area_id, ar.code AS area_code,
        ar.name_zh AS area_name_zh, ar.name_en AS area_name_en, a.starts_on, a.ends_on, a.kind, a.n,
@@ -294,6 +298,19 @@ JOIN reaches rc ON rc.id = a.reach_id
 JOIN areas ar ON ar.id = rc.area_id
 LEFT JOIN per ON per.id = a.id
 ORDER BY ar.code, rc.code, a.id
+"""
+
+
+# Each area's sums of the same figures, for when only those are wanted (the week before's comparison): a row per
+# area instead of one per assignment, a hundred thousand fewer for a province to send and convert.
+_AREA_SUMS_SELECT = """
+SELECT rc.area_id, CAST(COALESCE(sum(per.done), 0) AS BIGINT) AS done,
+       CAST(COALESCE(sum(per.required), 0) AS BIGINT) AS required,
+       CAST(COALESCE(sum(per.periods), 0) AS BIGINT) AS periods
+FROM scope a
+JOIN reaches rc ON rc.id = a.reach_id
+LEFT JOIN per ON per.id = a.id
+GROUP BY rc.area_id
 """
 
 
@@ -334,38 +351,27 @@ class Tallies:
         weekly village chiefs when only the running months and quarters are asked for. Without `assisted`, a
         patrol an assistant walked for the chief (`walked_by`) is not counted (ASSISTANT_PATROLS_COUNT=false).
         """
-        _check_windows(windows)
-        where = ""
-        params: dict[str, Any] = {
-            "rules": json.dumps([[level, count, kind] for level, (count, kind) in rules.items()]),
-            "windows": json.dumps(
-                [[w.kind, w.active_on.isoformat(), to_db_time(w.start), to_db_time(w.end)] for w in windows]
-            ),
-            "first_active": active_from.isoformat(),
-            "last_active": active_to.isoformat(),
-        }
-        if area_id is not None:
-            where += " AND s.reach_id IN (SELECT id FROM reaches WHERE area_id = :area)"
-            params["area"] = area_id
-        if person_id is not None:
-            where += " AND s.person_id = :person"
-            params["person"] = person_id
-        if windowed_only:
-            where += " AND COALESCE(s.patrol_period, r.kind) IN (SELECT kind FROM windows)"
-        # Only when left out is walked_by read: counting them all stays a seek in the covering index.
-        walked = "" if assisted else " AND p.walked_by IS NULL"
-        dialect = self._store.dialect
-        figures = _ASSIGNMENT_FIGURES[dialect].format(assisted=walked)
-        sql = _ASSIGNMENT_SQL.format(inputs=_ASSIGNMENT_INPUTS[dialect], figures=figures, where=where)
-        rows = await self._store.fetchall(sql, params)
+        sql, params = self._assignment_query(
+            windows,
+            rules,
+            active_from=active_from,
+            active_to=active_to,
+            area_id=area_id,
+            person_id=person_id,
+            windowed_only=windowed_only,
+            assisted=assisted,
+        )
+        rows = await self._store.fetchall(sql + _ASSIGNMENT_SELECT, params)
         # A province's year is 100,000 rows, and the weekly job asks for several such: their texts are the same
         # few areas, levels and kinds, and the same reaches and chiefs from one call to the next, kept once each
         # (interned) instead of once a row, and so are the start days; each row is let go once converted, so that
         # the rows and the counts are not both held whole.
+        # The names and codes are NOT NULL columns; only the kind may be NULL (a level with no rule).
         days: dict[str, date] = {}
+        one = sys.intern
 
-        def one(value: Any) -> Any:
-            return sys.intern(value) if isinstance(value, str) else value
+        def maybe(value: Any) -> Any:
+            return value if value is None else one(value)
 
         def day(text: str) -> date:
             found = days.get(text)
@@ -393,7 +399,7 @@ class Tallies:
                     area_name_en=one(r["area_name_en"]),
                     starts_on=day(r["starts_on"]),
                     ends_on=day(r["ends_on"]) if r["ends_on"] else None,
-                    kind=one(r["kind"]),
+                    kind=maybe(r["kind"]),
                     count=int(r["n"]),
                     periods=int(r["periods"]),
                     done=int(r["done"]),
@@ -402,6 +408,61 @@ class Tallies:
                 )
             )
         return counts
+
+    async def area_sums(
+        self,
+        windows: Sequence[Window],
+        rules: Mapping[str, tuple[int, str]],
+        *,
+        active_from: date,
+        active_to: date,
+        assisted: bool = True,
+    ) -> dict[int, tuple[int, int, int]]:
+        """Each area's (done, required, periods), summed over the rows `assignment_counts` would give: areas with
+        no assignment in scope are absent."""
+        sql, params = self._assignment_query(
+            windows, rules, active_from=active_from, active_to=active_to, assisted=assisted
+        )
+        rows = await self._store.fetchall(sql + _AREA_SUMS_SELECT, params)
+        return {int(r[0]): (int(r[1]), int(r[2]), int(r[3])) for r in rows}
+
+    def _assignment_query(
+        self,
+        windows: Sequence[Window],
+        rules: Mapping[str, tuple[int, str]],
+        *,
+        active_from: date,
+        active_to: date,
+        area_id: int | None = None,
+        person_id: int | None = None,
+        windowed_only: bool = False,
+        assisted: bool = True,
+    ) -> tuple[str, dict[str, Any]]:
+        """The statement's WITH part (every assignment's figures, as `per`) and its parameters."""
+        _check_windows(windows)
+        where = ""
+        params: dict[str, Any] = {
+            "rules": json.dumps([[level, count, kind] for level, (count, kind) in rules.items()]),
+            "windows": json.dumps(
+                [[w.kind, w.active_on.isoformat(), to_db_time(w.start), to_db_time(w.end)] for w in windows]
+            ),
+            "first_active": active_from.isoformat(),
+            "last_active": active_to.isoformat(),
+        }
+        if area_id is not None:
+            where += " AND s.reach_id IN (SELECT id FROM reaches WHERE area_id = :area)"
+            params["area"] = area_id
+        if person_id is not None:
+            where += " AND s.person_id = :person"
+            params["person"] = person_id
+        if windowed_only:
+            where += " AND COALESCE(s.patrol_period, r.kind) IN (SELECT kind FROM windows)"
+        # Only when left out is walked_by read: counting them all stays a seek in the covering index.
+        walked = "" if assisted else " AND p.walked_by IS NULL"
+        dialect = self._store.dialect
+        figures = _ASSIGNMENT_FIGURES[dialect].format(assisted=walked)
+        sql = _ASSIGNMENT_WITH.format(inputs=_ASSIGNMENT_INPUTS[dialect], figures=figures, where=where)
+        return sql, params
 
     async def problem_groups(
         self,
@@ -438,7 +499,12 @@ class Tallies:
         if area_id is not None:
             params["area"] = area_id
         groups: dict[tuple[int, str, str], dict[str, int]] = {}
-        deadline, new = (json_text(self._store.dialect, "v.data", name) for name in ("deadline", "new"))
+        dialect = self._store.dialect
+        deadline, new = (json_text(dialect, "v.data", name) for name in ("deadline", "new"))
+        days_past = f"{julian_day(dialect, ':last')} - {julian_day(dialect, 'deadline_then')}"
+        # PostgreSQL inlines a CTE used once, and then runs the correlated subqueries of `deadline_then` once for
+        # each of its five uses: materialized, once a problem.
+        materialized = "MATERIALIZED " if dialect == "postgresql" else ""
 
         def add(rows: Sequence[Any], *names: str) -> None:
             # Each row: area, category, split value, then the figures in the order of `names`.
@@ -481,7 +547,7 @@ class Tallies:
                 " SELECT p.id FROM problems p WHERE p.status NOT IN ('closed', 'dismissed')"
                 " UNION ALL"
                 " SELECT p.id FROM problems p WHERE p.closed_at >= :e AND p.status IN ('closed', 'dismissed')),"
-                " candidates AS ("
+                f" candidates AS {materialized}("
                 f" SELECT p.area_id, p.category, {key} AS split,"
                 "  (SELECT v.to_status FROM problem_events v WHERE v.problem_id = p.id AND v.at < :e"
                 "   AND v.to_status IS NOT NULL ORDER BY v.id DESC LIMIT 1) AS status_then,"
@@ -494,8 +560,8 @@ class Tallies:
                 # NULL < :last is NULL, which sum() skips: no deadline, not overdue.
                 " SELECT area_id, category, split, count(*),"
                 "  count(*) FILTER (WHERE deadline_then < :last),"
-                "  sum(CASE WHEN deadline_then < :last THEN julianday(:last) - julianday(deadline_then) END),"
-                "  max(CASE WHEN deadline_then < :last THEN julianday(:last) - julianday(deadline_then) END)"
+                f"  sum(CASE WHEN deadline_then < :last THEN {days_past} END),"
+                f"  max(CASE WHEN deadline_then < :last THEN {days_past} END)"
                 " FROM candidates"
                 # No event before the end (data loaded from elsewhere keeps no log): it was reported, so open.
                 " WHERE COALESCE(status_then, 'reported') IN ('reported', 'assigned', 'rectified')"

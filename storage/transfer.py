@@ -19,6 +19,7 @@ that names none of them.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 import re
@@ -38,7 +39,9 @@ from storage.engine import (
     WRITE_LOCK_KEY,
     Connection,
     Engine,
+    Params,
     PostgresConnection,
+    Row,
     SqliteEngine,
     _init_connection,
 )
@@ -364,6 +367,33 @@ def load_order(tables: Iterable[TargetTable]) -> list[TargetTable]:
     return ordered
 
 
+class _OneAtATime(Connection):
+    """One connection's statements one after another: the Store asks several reads at once (the weekly job's and
+    the stats' parts), which a pool spreads over connections, but one connection takes one at a time."""
+
+    dialect = "postgresql"
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+        self._lock = asyncio.Lock()
+
+    async def execute(self, sql: str, params: Params = ()) -> int:
+        async with self._lock:
+            return await self._conn.execute(sql, params)
+
+    async def insert(self, sql: str, params: Params = ()) -> int:
+        async with self._lock:
+            return await self._conn.insert(sql, params)
+
+    async def executemany(self, sql: str, rows: Iterable[Params]) -> None:
+        async with self._lock:
+            await self._conn.executemany(sql, rows)
+
+    async def fetchall(self, sql: str, params: Params = ()) -> list[Row]:
+        async with self._lock:
+            return await self._conn.fetchall(sql, params)
+
+
 class _CheckEngine(Engine):
     """The target's open transaction as an engine, so that the Store's own queries check the copy before it is
     committed. Reads only."""
@@ -371,7 +401,7 @@ class _CheckEngine(Engine):
     dialect = "postgresql"
 
     def __init__(self, conn: Connection) -> None:
-        self.reader = conn
+        self.reader = _OneAtATime(conn)
 
     def write(self, *, exclusive: bool = True, shared: bool = False) -> AbstractAsyncContextManager[Connection]:
         raise RuntimeError("the check of a copy only reads")

@@ -79,11 +79,6 @@ def count_line(out: str, table: str) -> list[str]:
     return next(line.split() for line in out.splitlines() if line.split()[:1] == [table])
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="the problem tallies' SQL is not yet ported to PostgreSQL (issue 17, the porting branches); until then"
-    " the stats cannot be computed on the target, and the move is rolled back and exits 1",
-)
 def test_a_county_moves_with_counts_and_stats_equal_and_only_once(cli: Cli, county: Path, target: str) -> None:
     code, out, err = cli("migrate-data", "--from", f"sqlite:///{county}", "--to", target)
     assert code == 0, err
