@@ -20,6 +20,14 @@ def to_db_time(moment: datetime) -> str:
 
 
 def from_db_time(value: str | None) -> datetime | None:
+    """A stored time back as an aware datetime. Every row read converts a few: the form `to_db_time` writes is
+    read with `fromisoformat` (a tenth of strptime's cost, which was a twentieth of a worker's CPU on the
+    live-location path); anything else goes to strptime, which refuses what it always refused."""
     if value is None:
         return None
+    if len(value) == 20 and value[19] == "Z" and value[10] == "T" and value[:19].isascii():
+        try:
+            return datetime.fromisoformat(value[:19]).replace(tzinfo=UTC)
+        except ValueError:
+            pass  # strptime says why
     return datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
