@@ -44,7 +44,8 @@ from handlers.live import LiveEdit
 from handlers.router import live_edit
 from handlers.sending import BotSender
 from handlers.webhook import WebhookServer
-from storage.claims import Claims, open_claims
+from storage.claims import Claims, home_slot, open_claims
+from storage.inbox import worker_channel
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -509,6 +510,8 @@ async def _serve_until(
     services: Services = app.bot_data["services"]
     supervisor: Supervisor | None = None
     if front:
+        # Each chat's updates announced to its home worker alone (bot/workers.py, Worker.home).
+        services.store.inbox.channel_of = lambda chat: worker_channel(home_slot(chat, workers))
         say = functools.partial(services.locales.plain, settings.default_language)
         # Each worker hears how many they are (WORKERS), for its share of Telegram's rate limit.
         supervisor = Supervisor(

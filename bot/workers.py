@@ -36,7 +36,7 @@ from typing import Any
 
 from bot.inbox import InboxService
 from storage import Store
-from storage.claims import Claims, SessionLost, chat_key
+from storage.claims import Claims, SessionLost, home_slot
 
 logger = logging.getLogger(__name__)
 
@@ -176,16 +176,18 @@ class Worker:
         return set(self._turns)
 
     def home(self, chat_id: int) -> bool:
-        """Whether this worker answers the chat's notices. Every notice reaches every worker; if all of them tried
-        to take the chat, all but one would fail, and with N workers each update cost N - 1 wasted claims, and the
-        CPU to make them, in every worker (measured: 4 workers took in less than 1). So with its slot known (the
-        front's workers), a worker answers only its own share of chats, by the chat lock's key: the home worker.
-        The others still take any chat left waiting at their slow poll (`WORKER_POLL_SECONDS`), so a home worker
-        that is dead, or full, delays a chat by that much at most. Alone (no slot): every chat is home."""
+        """Whether this worker answers the chat's notices. If every worker tried to take every chat, all but one
+        would fail, and with N workers each update cost N - 1 wasted claims, and the CPU to make them, in every
+        worker (measured: 4 workers took in less than 1). So with its slot known (the front's workers), a worker
+        answers only its own share of chats, by the chat lock's key: the home worker (`home_slot`). The front
+        announces a chat's updates on its home worker's channel alone (storage.inbox.worker_channel), so a worker
+        does not even hear the others' (announcements after a turn still go to all). The others still take any
+        chat left waiting at their slow poll (`WORKER_POLL_SECONDS`), so a home worker that is dead, or full,
+        delays a chat by that much at most. Alone (no slot): every chat is home."""
         if self._slot is None:
             return True
         index, count = self._slot
-        return count <= 1 or chat_key(chat_id) % count == index - 1
+        return count <= 1 or home_slot(chat_id, count) == index
 
     def _heard(self, chat_id: int) -> None:
         if chat_id in self._turns:
@@ -204,7 +206,7 @@ class Worker:
         stopped.add_done_callback(lambda _: self._wake.set())
         watch = asyncio.create_task(self._watch(stopping), name=f"riverbot:{self.name}:watch")
         try:
-            await self._claims.listen(self._heard)
+            await self._claims.listen(self._heard, slot=self._slot[0] if self._slot is not None else None)
             while not stopping.is_set() and not self._claims.lost:
                 try:
                     await self._take_chats()

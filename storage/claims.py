@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
@@ -25,7 +26,7 @@ from typing import TYPE_CHECKING, TypeVar
 import asyncpg
 
 from storage.engine import PostgresEngine
-from storage.inbox import CHANNEL
+from storage.inbox import CHANNEL, worker_channel
 
 if TYPE_CHECKING:
     from storage.store import Store
@@ -40,6 +41,15 @@ CHAT_LOCK_SPACE = 0x72627463
 LEADER_LOCK_KEY = 0x72697665726C6472
 # A session that does not answer this simple query within this long is taken for lost.
 CHECK_TIMEOUT_S = 30.0
+# Chats let go and chats tried, in one round trip: the positions (1…) of the keys that were not held, and of the
+# keys now taken. The lets-go come first in the select list, so they are evaluated first; were it the other way
+# round, a chat let go and taken again in one batch would still end up held once, by the new turn.
+_CHATS_SQL = (
+    "SELECT ARRAY(SELECT r.o FROM unnest($2::int[]) WITH ORDINALITY AS r(k, o)"
+    " WHERE NOT pg_advisory_unlock($1::int, r.k) ORDER BY r.o),"
+    " ARRAY(SELECT t.o FROM unnest($3::int[]) WITH ORDINALITY AS t(k, o)"
+    " WHERE pg_try_advisory_lock($1::int, t.k) ORDER BY t.o)"
+)
 
 
 class SessionLost(Exception):
@@ -54,6 +64,11 @@ def chat_key(chat_id: int) -> int:
     mixed = ((chat_id & 0xFFFFFFFFFFFFFFFF) * 0x9E3779B97F4A7C15) & 0xFFFFFFFFFFFFFFFF
     folded = mixed >> 32
     return folded - (1 << 32) if folded >= 1 << 31 else folded
+
+
+def home_slot(chat_id: int, count: int) -> int:
+    """The chat's home worker among `count` (1…count): the one the front announces its updates to."""
+    return chat_key(chat_id) % max(count, 1) + 1
 
 
 class Claims(ABC):
@@ -71,8 +86,9 @@ class Claims(ABC):
         """Become the leader if there is none; True when this worker is the leader (now, or already)."""
 
     @abstractmethod
-    async def listen(self, heard: Callable[[int], None]) -> None:
-        """Call `heard(chat_id)` for every update kept from now on (after its commit)."""
+    async def listen(self, heard: Callable[[int], None], slot: int | None = None) -> None:
+        """Call `heard(chat_id)` for every update kept from now on (after its commit): every chat's, or with a
+        `slot`, those of the chats whose home it is (and every announcement)."""
 
     @abstractmethod
     async def announce(self, chat_id: int) -> None:
@@ -106,6 +122,10 @@ class PostgresClaims(Claims):
         self._closing = False
         self._lost_callbacks: list[Callable[[], None]] = []
         self._leader = False
+        # Chats to let go and to try, asked for while the connection was busy: sent together (`_send_chats`).
+        self._to_release: list[tuple[int, asyncio.Future[bool]]] = []
+        self._to_try: list[tuple[int, asyncio.Future[bool]]] = []
+        self._sender: asyncio.Task[None] | None = None
         conn.add_termination_listener(self._terminated)
 
     @classmethod
@@ -147,20 +167,49 @@ class PostgresClaims(Claims):
                 raise SessionLost from exc
 
     async def try_chat(self, chat_id: int) -> bool:
-        key = chat_key(chat_id)
-        return bool(
-            await self._run(
-                lambda: self._conn.fetchval("SELECT pg_try_advisory_lock($1::int, $2::int)", CHAT_LOCK_SPACE, key)
-            )
-        )
+        return await self._chat(self._to_try, chat_id)
 
     async def release_chat(self, chat_id: int) -> None:
-        key = chat_key(chat_id)
-        released = await self._run(
-            lambda: self._conn.fetchval("SELECT pg_advisory_unlock($1::int, $2::int)", CHAT_LOCK_SPACE, key)
-        )
-        if not released:
+        if not await self._chat(self._to_release, chat_id):
             logger.warning("chat %s was released but not held", chat_id)
+
+    async def _chat(self, queue: list[tuple[int, asyncio.Future[bool]]], chat_id: int) -> bool:
+        """Queue a chat's claim or release for the next round trip, which carries every one asked for meanwhile:
+        a worker with many short turns (a live edit each) asks for two a turn, and one at a time on one connection
+        they were a fifth of its round trips."""
+        if self._lost:
+            raise SessionLost
+        answer: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        queue.append((chat_key(chat_id), answer))
+        if self._sender is None or self._sender.done():
+            self._sender = asyncio.create_task(self._send_chats(), name="riverbot:claims:chats")
+        return await answer
+
+    async def _send_chats(self) -> None:
+        while self._to_release or self._to_try:
+            releases, self._to_release = self._to_release, []
+            tries, self._to_try = self._to_try, []
+            let_go, wanted = [k for k, _ in releases], [k for k, _ in tries]
+            try:
+                ask = functools.partial(self._conn.fetchrow, _CHATS_SQL, CHAT_LOCK_SPACE, let_go, wanted)
+                row = await self._run(ask)
+                assert row is not None
+            except BaseException as exc:
+                lost = exc if isinstance(exc, SessionLost) else SessionLost()
+                for _, answer in (*releases, *tries, *self._to_release, *self._to_try):
+                    if not answer.done():
+                        answer.set_exception(lost)
+                self._to_release, self._to_try = [], []
+                if not isinstance(exc, Exception):
+                    raise  # cancelled: the connection is being closed
+                return
+            not_held, taken = set(row[0]), set(row[1])
+            for position, (_, answer) in enumerate(releases, start=1):
+                if not answer.done():
+                    answer.set_result(position not in not_held)
+            for position, (_, answer) in enumerate(tries, start=1):
+                if not answer.done():
+                    answer.set_result(position in taken)
 
     async def try_leader(self) -> bool:
         if not self._leader:
@@ -169,7 +218,7 @@ class PostgresClaims(Claims):
             )
         return self._leader
 
-    async def listen(self, heard: Callable[[int], None]) -> None:
+    async def listen(self, heard: Callable[[int], None], slot: int | None = None) -> None:
         def notified(_: object, __: int, ___: str, payload: object) -> None:
             try:
                 chat_id = int(str(payload))
@@ -179,6 +228,8 @@ class PostgresClaims(Claims):
             heard(chat_id)
 
         await self._run(lambda: self._conn.add_listener(CHANNEL, notified))
+        if slot is not None:
+            await self._run(lambda: self._conn.add_listener(worker_channel(slot), notified))
 
     async def announce(self, chat_id: int) -> None:
         await self._run(lambda: self._conn.execute("SELECT pg_notify($1, $2)", CHANNEL, str(chat_id)))
@@ -190,6 +241,10 @@ class PostgresClaims(Claims):
 
     async def close(self) -> None:
         self._closing = True
+        if self._sender is not None and not self._sender.done():
+            self._sender.cancel()
+            with contextlib.suppress(asyncio.CancelledError, SessionLost):
+                await self._sender
         if not self._conn.is_closed():
             with contextlib.suppress(Exception):
                 async with asyncio.timeout(10), self._using:
@@ -225,7 +280,7 @@ class LocalClaims(Claims):
     async def try_leader(self) -> bool:
         return True
 
-    async def listen(self, heard: Callable[[int], None]) -> None:
+    async def listen(self, heard: Callable[[int], None], slot: int | None = None) -> None:
         def taken(chats: set[int]) -> None:
             for chat_id in sorted(chats):
                 heard(chat_id)

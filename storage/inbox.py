@@ -18,6 +18,13 @@ _CHUNK = 500
 # The channel a PostgreSQL inbox announces new updates on (the payload: their chat), for the webhook workers
 # (bot/workers.py) that LISTEN on it. Sent inside the keeping transaction, so it is delivered at its COMMIT.
 CHANNEL = "riverbot_inbox"
+
+
+def worker_channel(slot: int) -> str:
+    """The channel of one webhook worker (1…WORKERS): the front announces each chat's updates only to the chat's
+    home worker (storage.claims.home_slot), not to every worker, each of which would otherwise decode every
+    notice for a share of them (with 4 workers, four notices for each update one handles)."""
+    return f"{CHANNEL}_{slot}"
 _NO_LIMIT = 2**31 - 1
 
 
@@ -53,6 +60,9 @@ class Inbox:
         # Called with the chats of updates just kept, after the commit: how workers in this process hear of them
         # where the database has no LISTEN (SQLite, the one-process case).
         self.listeners: list[Callable[[set[int]], None]] = []
+        # The channel a chat's new updates are announced on (PostgreSQL): every worker's, unless the front knows
+        # its workers' slots and names the chat's home worker's (`worker_channel`).
+        self.channel_of: Callable[[int], str] = lambda _chat: CHANNEL
 
     async def take(self, updates: Sequence[Kept]) -> set[int]:
         """Keep the updates not seen before, in one transaction; returns the ids that were new.
@@ -84,7 +94,7 @@ class Inbox:
                 )
             if conn.dialect == "postgresql":
                 for chat in sorted(chats):
-                    await conn.execute("SELECT pg_notify(?, ?)", (CHANNEL, str(chat)))
+                    await conn.execute("SELECT pg_notify(?, ?)", (self.channel_of(chat), str(chat)))
         if chats:
             for listener in self.listeners:
                 listener(chats)
@@ -95,18 +105,19 @@ class Inbox:
         returns nothing), and each one's chat is announced at the commit. The webhook front runs this for every
         update Telegram pushes: one round trip instead of five, on the path every update takes."""
         rows = await self._store.write_alone(
-            "WITH fresh AS (INSERT INTO inbox (update_id, received_at, payload, chat_id)"
-            " SELECT u.update_id, CAST(? AS TEXT), u.payload, u.chat_id"
-            " FROM unnest(CAST(? AS BIGINT[]), CAST(? AS TEXT[]), CAST(? AS BIGINT[]))"
-            " AS u(update_id, payload, chat_id)"
+            "WITH given AS MATERIALIZED (SELECT * FROM unnest(CAST(? AS BIGINT[]), CAST(? AS TEXT[]),"
+            " CAST(? AS BIGINT[]), CAST(? AS TEXT[])) AS u(update_id, payload, chat_id, channel)),"
+            " fresh AS (INSERT INTO inbox (update_id, received_at, payload, chat_id)"
+            " SELECT g.update_id, CAST(? AS TEXT), g.payload, g.chat_id FROM given g"
             " ON CONFLICT (update_id) DO NOTHING RETURNING update_id, chat_id)"
-            " SELECT update_id, chat_id, pg_notify(?, CAST(chat_id AS TEXT)) FROM fresh",
+            " SELECT f.update_id, f.chat_id, pg_notify(g.channel, CAST(f.chat_id AS TEXT))"
+            " FROM fresh f JOIN given g ON g.update_id = f.update_id",
             (
-                utc_now(),
                 [u.update_id for u in updates],
                 [u.payload for u in updates],
                 [u.chat_id for u in updates],
-                CHANNEL,
+                [self.channel_of(u.chat_id) for u in updates],
+                utc_now(),
             ),
         )
         chats = {int(r[1]) for r in rows}

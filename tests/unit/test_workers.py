@@ -24,8 +24,9 @@ from bot.failures import FailedUpdates
 from bot.inbox import MAX_ATTEMPTS, InboxService, chat_of
 from bot.workers import EXIT_SESSION_LOST, LeaderRecord, Supervisor, Worker, read_leader
 from storage import Store
-from storage.claims import Claims, LocalClaims, PostgresClaims, SessionLost, chat_key, open_claims
+from storage.claims import Claims, LocalClaims, PostgresClaims, SessionLost, chat_key, home_slot, open_claims
 from storage.engine import WRITE_LOCK_KEY
+from storage.inbox import worker_channel
 from tests.conftest import TEST_ENGINE
 
 postgresql_only = pytest.mark.skipif(
@@ -283,6 +284,57 @@ async def test_a_chat_is_held_by_one_session_at_a_time(store: Store) -> None:
 
 
 @postgresql_only
+async def test_claims_and_releases_asked_at_once_share_round_trips(store: Store) -> None:
+    """Many turns ending and starting at once (a worker's short turns): their claims and releases go together,
+    each answered for its own chat, in the order asked."""
+    a, b = await open_claims(store), await open_claims(store)
+    assert isinstance(a, PostgresClaims)
+    trips = 0
+    run = a._run
+
+    async def counted(query: Callable[[], Awaitable[Any]], within_s: float | None = None) -> Any:
+        nonlocal trips
+        trips += 1
+        return await run(query, within_s)
+
+    a._run = counted  # type: ignore[method-assign]
+    try:
+        taken = await asyncio.gather(*(a.try_chat(chat) for chat in range(1, 51)))
+        assert all(taken)
+        assert trips < 10
+        assert not any(await asyncio.gather(*(b.try_chat(chat) for chat in range(1, 51))))
+        # Half let go while the other half (held) is tried again by its own session, which holds it twice then.
+        await asyncio.gather(
+            *(a.release_chat(chat) for chat in range(1, 26)), *(a.try_chat(chat) for chat in range(26, 51))
+        )
+        assert await asyncio.gather(*(b.try_chat(chat) for chat in range(1, 51))) == [True] * 25 + [False] * 25
+        # A chat let go and taken again in one batch is held once, by the new turn.
+        assert await a.try_chat(60)
+        assert (await asyncio.gather(a.release_chat(60), a.try_chat(60)))[1]
+        assert not await b.try_chat(60)
+        await a.release_chat(60)
+        assert await b.try_chat(60)
+    finally:
+        await a.close()
+        await b.close()
+
+
+@postgresql_only
+async def test_claims_waiting_for_a_round_trip_fail_with_the_session(store: Store) -> None:
+    a = await open_claims(store)
+    assert isinstance(a, PostgresClaims)
+    try:
+        await _kill_session(store, a)
+        results = await asyncio.gather(*(a.try_chat(chat) for chat in range(1, 20)), return_exceptions=True)
+        assert all(isinstance(r, SessionLost) for r in results)
+        assert a.lost
+        with pytest.raises(SessionLost):
+            await a.release_chat(1)
+    finally:
+        await a.close()
+
+
+@postgresql_only
 async def test_a_chat_lock_never_meets_the_write_lock(store: Store) -> None:
     """The chats' two-key locks live apart from the one-key ones: a chat whose key folds to the write lock's
     halves still lets every write through."""
@@ -368,6 +420,29 @@ async def test_a_kept_update_is_announced_after_its_commit(store: Store, inbox: 
         await _until(lambda: _truthy(77 in heard), "an announcement")
     finally:
         await claims.close()
+
+
+@postgresql_only
+async def test_the_front_announces_a_chat_to_its_home_worker_alone(store: Store, inbox: InboxService) -> None:
+    """With the front's channels, each worker hears the chats whose home it is, and every announcement."""
+    chats = [42, -100_9, 7, 1_234_567, 99, -5]
+    homes = {chat: home_slot(chat, 2) for chat in chats}
+    assert set(homes.values()) == {1, 2}  # both workers have some
+    store.inbox.channel_of = lambda chat: worker_channel(home_slot(chat, 2))
+    first, second = await open_claims(store), await open_claims(store)
+    heard: dict[int, list[int]] = {1: [], 2: []}
+    try:
+        await first.listen(heard[1].append, slot=1)
+        await second.listen(heard[2].append, slot=2)
+        await inbox.take([_message(i, chat) for i, chat in enumerate(chats, start=1)])
+        mine = {slot: sorted(chat for chat, home in homes.items() if home == slot) for slot in (1, 2)}
+        await _until(lambda: _truthy(sorted(heard[1]) == mine[1] and sorted(heard[2]) == mine[2]), "each its chats")
+        await first.announce(77)
+        await _until(lambda: _truthy(77 in heard[1] and 77 in heard[2]), "an announcement, to both")
+        assert sorted(heard[1] + heard[2]) == sorted([*chats, 77, 77])  # nobody heard another's chat
+    finally:
+        await first.close()
+        await second.close()
 
 
 async def _truthy(value: bool) -> bool:
