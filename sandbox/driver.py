@@ -7,7 +7,6 @@ updates Telegram would, so the bot under test sees exactly what it would see in 
 from __future__ import annotations
 
 import asyncio
-import copy
 import datetime as dtm
 import mimetypes
 import secrets
@@ -17,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from .markup import detect_entities
 from .media import compress_photo, make_thumbnail
 from .methods import push_my_chat_member
-from .state import JSON, BotState, ChatRecord, SentMessage, UserRecord
+from .state import JSON, BotState, ChatRecord, SentMessage, UserRecord, json_copy
 
 if TYPE_CHECKING:
     from .server import ApiCall, BotApiServer
@@ -178,7 +177,7 @@ class Sandbox:
         if isinstance(sender, dict) and chat.is_group and sender.get("id") in state.users:
             chat.members.setdefault(sender["id"], state.users[sender["id"]])
         chat.note_message_id(int(message["message_id"]))
-        state.store_message(copy.deepcopy(message))
+        state.store_message(json_copy(message))
 
     async def wait_consumed(self, timeout: float = 5.0) -> None:  # noqa: ASYNC109 - the documented test API
         """Wait until the bot has taken in every pushed update and, with a probe, is idle: every handler it ran
@@ -374,7 +373,7 @@ class FakeUser:
         target = self.state.messages.get((chat.id, message_id))
         if target is None:
             raise AssertionError(f"no message {message_id} in chat {chat.id} to reply to")
-        return {k: v for k, v in copy.deepcopy(target).items() if k != "reply_to_message"}
+        return {k: v for k, v in json_copy(target).items() if k != "reply_to_message"}
 
     async def _send(self, chat: ChatRecord, msg: JSON) -> JSON:
         if chat.user is not None:
@@ -382,7 +381,7 @@ class FakeUser:
         self.state.store_message(msg)
         self.sandbox.deliver(chat, "message", msg)
         await asyncio.sleep(0)
-        return copy.deepcopy(msg)
+        return json_copy(msg)
 
     async def send(
         self,
@@ -520,7 +519,7 @@ class FakeUser:
         chat = self.state.chats[key[0]]
         self.sandbox.deliver(chat, "edited_message", current)
         await asyncio.sleep(0)
-        return copy.deepcopy(current)
+        return json_copy(current)
 
     async def send_contact(
         self,
@@ -793,7 +792,7 @@ class FakeGroup:
         msg = self._service(by or person, new_chat_members=[person.json])
         self.sandbox.deliver(self.record, "message", msg, always=True)
         await asyncio.sleep(0)
-        return copy.deepcopy(msg)
+        return json_copy(msg)
 
     async def remove_member(self, person: FakeUser, by: FakeUser | None = None) -> JSON:
         """A person leaves (or is removed); pushes the left_chat_member service message."""
@@ -802,7 +801,7 @@ class FakeGroup:
         self.record.admins.discard(person.id)
         self.sandbox.deliver(self.record, "message", msg, always=True)
         await asyncio.sleep(0)
-        return copy.deepcopy(msg)
+        return json_copy(msg)
 
     async def migrate_to_supergroup(self, by: FakeUser | None = None) -> int:
         """Upgrade a basic group; Telegram posts migrate_to_chat_id / migrate_from_chat_id messages.

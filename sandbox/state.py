@@ -15,7 +15,7 @@ import secrets
 import string
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
 
 if TYPE_CHECKING:
     from .webhook import Push
@@ -27,6 +27,29 @@ _ID_ALPHABET = string.ascii_letters + string.digits + "_-"
 #: Update types Telegram does not deliver unless asked for explicitly in ``allowed_updates``.
 OPT_IN_UPDATES = frozenset({"chat_member", "message_reaction", "message_reaction_count"})
 MAX_DOWNLOAD_SIZE = 20 * 1024 * 1024
+
+
+_ATOMS = (str, int, float, bool, type(None))
+_T = TypeVar("_T")
+
+
+def json_copy(value: _T) -> _T:
+    """A deep copy of JSON-shaped data (dicts, lists and scalars): what copy.deepcopy gives, at a fraction of its
+    cost (no memo, no dispatch table). The stand-in copies every update it queues, pushes and hands back; with
+    deepcopy that was a quarter of the intake benchmark's stand-in CPU, which the bot under test shares the machine
+    with. Anything else (a tuple, an object) still goes to deepcopy."""
+    return cast(_T, _copied(value))
+
+
+def _copied(value: Any) -> Any:
+    kind = type(value)
+    if kind is dict:
+        return {key: _copied(item) for key, item in value.items()}
+    if kind is list:
+        return [_copied(item) for item in value]
+    if kind in _ATOMS:
+        return value
+    return copy.deepcopy(value)
 
 
 def random_id(length: int) -> str:
@@ -489,7 +512,7 @@ class BotState:
 
     def push_update(self, update: JSON) -> int:
         """Queue an update (deep-copied, so later edits don't change what the bot receives)."""
-        update = copy.deepcopy(update)
+        update = json_copy(update)
         update_id = int(update.get("update_id") or self.last_pushed_id + 1)
         if update_id <= self.last_pushed_id:
             # Telegram's ids only grow; a smaller one would be dropped by the bot's offset silently.
@@ -538,7 +561,7 @@ class BotState:
             else:
                 self._mark_consumed(int(update["update_id"]))
         self.pending = kept
-        return [copy.deepcopy(u) for u in kept[:limit]]
+        return [json_copy(u) for u in kept[:limit]]
 
     def delivered(self, update_id: int) -> None:
         """One update taken by the webhook, maybe before earlier ones (pushes at once): it leaves the queue, and

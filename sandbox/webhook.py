@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import copy
 import logging
 import time
 from dataclasses import dataclass
@@ -23,7 +22,7 @@ from typing import Any
 
 import aiohttp
 
-from .state import BotState
+from .state import BotState, json_copy
 
 log = logging.getLogger(__name__)
 JSON = dict[str, Any]
@@ -129,7 +128,7 @@ class WebhookPusher:
                         continue
                     held.add(chat)
                     busy.add(chat)
-                    running[loop.create_task(self._push(copy.deepcopy(update)))] = update
+                    running[loop.create_task(self._push(json_copy(update)))] = update
                 signal = asyncio.ensure_future(state.updates_signal.next_fire().wait())
                 done, _ = await asyncio.wait({*running, signal}, timeout=1.0, return_when=asyncio.FIRST_COMPLETED)
                 signal.cancel()
