@@ -410,6 +410,9 @@ class Supervisor:
             else:
                 self.processes[index] = process
                 logger.info(self._say("workers.started", index=index, pid=process.pid))
+                if self._stopping.is_set():  # started while `stop` was at work, after it looked: it goes too
+                    with contextlib.suppress(ProcessLookupError):
+                        process.terminate()
                 code = await process.wait()
                 if self._stopping.is_set():
                     return
@@ -441,6 +444,15 @@ class Supervisor:
                         process.kill()
             if pending:
                 await asyncio.wait(pending)
-        for keeper in self._keepers:
-            keeper.cancel()
+        # A keeper ends by itself once it sees the stop, after its worker has (one it started meanwhile, too).
+        if self._keepers:
+            _, lingering = await asyncio.wait(self._keepers, timeout=within_s)
+            for keeper in lingering:
+                keeper.cancel()
         await asyncio.gather(*self._keepers, return_exceptions=True)
+        for process in self.processes.values():
+            if process.returncode is None:  # its keeper was cut short: nobody else will end it
+                logger.warning(self._say("workers.killed", pid=process.pid))
+                with contextlib.suppress(ProcessLookupError):
+                    process.kill()
+                await process.wait()

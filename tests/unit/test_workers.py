@@ -527,6 +527,30 @@ _WORKER = (
 )
 
 
+async def test_a_worker_started_while_the_supervisor_stops_is_stopped_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A keeper that was starting a worker when `stop` looked at the running ones: that worker goes too (CI once
+    found one left running after the stop)."""
+    real = asyncio.create_subprocess_exec
+    starting, go_on = asyncio.Event(), asyncio.Event()
+
+    async def slow_start(*args: Any, **kwargs: Any) -> asyncio.subprocess.Process:
+        starting.set()
+        await go_on.wait()
+        return await real(*args, **kwargs)
+
+    monkeypatch.setattr(asyncio, "create_subprocess_exec", slow_start)
+    supervisor = Supervisor(1, [sys.executable, "-c", _WORKER], say=_say)
+    supervisor.start()
+    await asyncio.wait_for(starting.wait(), DEADLINE_S)
+    stopping = asyncio.create_task(supervisor.stop(within_s=DEADLINE_S))
+    await asyncio.sleep(0.1)  # the stop has looked: nothing running yet
+    go_on.set()
+    await asyncio.wait_for(stopping, DEADLINE_S + 5)
+    # Started, then ended (asked to stop, or killed by SIGTERM before it set its handler): not left running.
+    assert len(supervisor.processes) == 1
+    assert all(p.returncode is not None for p in supervisor.processes.values())
+
+
 async def test_the_supervisor_starts_a_worker_again_when_it_ends_and_stops_them_all() -> None:
     supervisor = Supervisor(2, [sys.executable, "-c", _WORKER], say=_say, first_backoff_s=0.05, max_backoff_s=0.2)
     supervisor.start()
