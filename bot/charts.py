@@ -153,6 +153,29 @@ class _Stencils:
 _stencils = _Stencils()
 
 
+class _Lengths:
+    """Text widths already measured: each name is measured for the column's width and again to fit it, and the
+    legends' words on every chart. Shared by the drawing threads, as `_Stencils` is."""
+
+    LIMIT = 16384
+
+    def __init__(self) -> None:
+        self._widths: dict[tuple[object, ...], float] = {}
+
+    def get(self, text: str, font: fonts.Font) -> float:
+        key = (text, getattr(font, "path", None), getattr(font, "index", 0), getattr(font, "size", 0))
+        width = self._widths.get(key)
+        if width is None:
+            width = font.getlength(text)
+            if len(self._widths) >= self.LIMIT:
+                self._widths.clear()
+            self._widths[key] = width
+        return width
+
+
+_lengths = _Lengths()
+
+
 class _Canvas:
     """The image, its pen and the fonts, with the few drawing moves the chart is made of."""
 
@@ -184,14 +207,14 @@ class _Canvas:
 
     def _cut(self, text: str, font: fonts.Font, width: float) -> str:
         """The text, or as much as fits in `width` followed by an ellipsis."""
-        if self.draw.textlength(text, font=font) <= width:
+        if _lengths.get(text, font) <= width:
             return text
-        while text and self.draw.textlength(text + "…", font=font) > width:
+        while text and font.getlength(text + "…") > width:
             text = text[:-1]
         return text + "…"
 
     def width(self, text: str, font: fonts.Font) -> float:
-        return self.draw.textlength(text, font=font)
+        return _lengths.get(text, font)
 
     def box(self, left: float, top: float, right: float, bottom: float, fill: tuple[int, int, int]) -> None:
         self.draw.rectangle((round(left), round(top), round(right), round(bottom)), fill=fill)

@@ -128,13 +128,21 @@ def cjk_font() -> FontFile | None:
 def load(size: int) -> Font:
     """The Chinese font at `size` pixels, or Pillow's built-in font when there is none (Chinese shows as boxes).
 
-    A new font object per call (loading takes well under a millisecond): Pillow's font objects are not
-    meant to be shared between the threads that draw.
+    Kept per thread: Pillow's font objects are not meant to be shared between the threads that draw, and
+    loading one for every picture was a twentieth of drawing a week's summary charts.
     """
     found = cjk_font()
-    if found is None:
-        return ImageFont.load_default(size)
-    return found.load(size)
+    loaded: dict[tuple[FontFile | None, int], Font] | None = getattr(_loaded, "fonts", None)
+    if loaded is None:
+        loaded = _loaded.fonts = {}
+    font = loaded.get((found, size))
+    if font is None:
+        font = ImageFont.load_default(size) if found is None else found.load(size)
+        loaded[(found, size)] = font
+    return font
+
+
+_loaded = threading.local()
 
 
 def reset() -> None:

@@ -12,6 +12,7 @@ import logging
 import shutil
 import statistics
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -275,6 +276,24 @@ def test_font_path_is_honoured(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     assert found is not None and found.path == own
     assert fonts.cjk_font() == found
     assert fonts.draws_chinese(fonts.load(24))
+
+
+@requires_cjk
+def test_a_font_is_loaded_once_per_thread_and_size_and_again_for_another_font(tmp_path: Path) -> None:
+    """Loading a face for every picture was a large part of drawing a week's charts; sharing one between the
+    drawing threads is not safe in Pillow, and a font configured later must be the one drawn with."""
+    assert fonts.load(24) is fonts.load(24)
+    assert fonts.load(24) is not fonts.load(25)
+    with ThreadPoolExecutor(1) as pool:
+        other = pool.submit(fonts.load, 24).result()
+    assert other is not fonts.load(24) and isinstance(other, ImageFont.FreeTypeFont) and other.size == 24
+    assert SYSTEM_FONT is not None
+    own = tmp_path / f"office-font{SYSTEM_FONT.path.suffix}"
+    shutil.copyfile(SYSTEM_FONT.path, own)
+    before = fonts.load(24)
+    fonts.configure(own)
+    after = fonts.load(24)
+    assert after is not before and isinstance(after, ImageFont.FreeTypeFont) and after.path == str(own)
 
 
 @requires_cjk
