@@ -153,29 +153,6 @@ class _Stencils:
 _stencils = _Stencils()
 
 
-class _Lengths:
-    """Text widths already measured: each name is measured for the column's width and again to fit it, and the
-    legends' words on every chart. Shared by the drawing threads, as `_Stencils` is."""
-
-    LIMIT = 16384
-
-    def __init__(self) -> None:
-        self._widths: dict[tuple[object, ...], float] = {}
-
-    def get(self, text: str, font: fonts.Font) -> float:
-        key = (text, getattr(font, "path", None), getattr(font, "index", 0), getattr(font, "size", 0))
-        width = self._widths.get(key)
-        if width is None:
-            width = font.getlength(text)
-            if len(self._widths) >= self.LIMIT:
-                self._widths.clear()
-            self._widths[key] = width
-        return width
-
-
-_lengths = _Lengths()
-
-
 class _Canvas:
     """The image, its pen and the fonts, with the few drawing moves the chart is made of."""
 
@@ -188,6 +165,9 @@ class _Canvas:
         self.body = fonts.load(18)
         self.small = fonts.load(15)
         self.labels = LABEL_MIN  # the width of the name column, set once the names are known
+        # Widths measured on this chart: each name is measured for the column's width and again to fit it. Kept
+        # for the one chart only: a cache kept across charts pinned the memory of the week's figures after them.
+        self._widths: dict[tuple[str, int], float] = {}
 
     def text(self, x: float, y: float, text: str, font: fonts.Font, fill: tuple[int, int, int] = INK) -> None:
         """Text that recurs from chart to chart (see `_Stencils`)."""
@@ -207,14 +187,18 @@ class _Canvas:
 
     def _cut(self, text: str, font: fonts.Font, width: float) -> str:
         """The text, or as much as fits in `width` followed by an ellipsis."""
-        if _lengths.get(text, font) <= width:
+        if self.width(text, font) <= width:
             return text
         while text and font.getlength(text + "…") > width:
             text = text[:-1]
         return text + "…"
 
     def width(self, text: str, font: fonts.Font) -> float:
-        return _lengths.get(text, font)
+        key = (text, id(font))
+        found = self._widths.get(key)
+        if found is None:
+            found = self._widths[key] = font.getlength(text)
+        return found
 
     def box(self, left: float, top: float, right: float, bottom: float, fill: tuple[int, int, int]) -> None:
         self.draw.rectangle((round(left), round(top), round(right), round(bottom)), fill=fill)

@@ -747,8 +747,11 @@ def cmd_stats(settings: Settings, locales: Locales, args: argparse.Namespace, la
         else:
             buffer.write(data)
             buffer.flush()
+    elif args.format == "json":
+        sys.stdout.write(report.as_json())
     else:
-        sys.stdout.write(report.as_json() if args.format == "json" else report.table())
+        for chunk in report.table_chunks():  # a province's table is never held whole
+            sys.stdout.write(chunk)
     return 0
 
 

@@ -44,7 +44,8 @@ import io
 import json
 import re
 import unicodedata
-from collections.abc import Iterable, Iterator, Sequence
+from array import array
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from fractions import Fraction
@@ -419,9 +420,7 @@ class TallyService:
         assessment report's per-chief and by-reporter figures, which add up to `problems()` exactly."""
         return (await self._groups(first, last, area_id=area_id, split=split))[0]
 
-    async def pressed(
-        self, first: date, last: date, *, area_id: int | None = None
-    ) -> list[tuple[int, str, int, int]]:
+    async def pressed(self, first: date, last: date, *, area_id: int | None = None) -> list[tuple[int, str, int, int]]:
         """Cases the office pressed in [first, last]: (area id, assignee id or "", problem id, count)."""
         tz = self._settings.tz
         return await self._store.tallies.pressed_counts(
@@ -591,33 +590,37 @@ def display_width(text: str) -> int:
 
 def aligned(header: Sequence[str], rows: Iterable[Sequence[str]], right: Sequence[bool]) -> list[str]:
     """A plain-text table: columns two spaces apart, padded by display width, numbers to the right."""
-    return list(_aligned(header, rows, right))
+    table = [list(row) for row in rows]
+    return list(_aligned(header, lambda: table, right))
 
 
-def _aligned(header: Sequence[str], rows: Iterable[Sequence[str]], right: Sequence[bool]) -> Iterator[str]:
-    """`aligned`, a line at a time once the widths are known."""
-    table = [list(header), *(list(row) for row in rows)]
-    widths = [max(display_width(row[i]) for row in table) for i in range(len(header))]
-    for row in table:
+def _aligned(
+    header: Sequence[str], rows: Callable[[], Iterable[Sequence[str]]], right: Sequence[bool]
+) -> Iterator[str]:
+    """`aligned`, a line at a time, in two passes over `rows()`: the first finds the columns' widths, the second
+    makes the lines. A province's stats have 200,000 rows, which are never all held as cells (or lines) at once;
+    each cell's display width is kept from the first pass, in an array of ints."""
+    columns = len(header)
+    cells_width = array("I")
+    widths = [display_width(cell) for cell in header]
+    for row in rows():
+        for i, cell in enumerate(row):
+            width = display_width(cell)
+            cells_width.append(width)
+            widths[i] = max(widths[i], width)
+
+    def line(row: Sequence[str], own: Sequence[int]) -> str:
         cells = []
         for i, cell in enumerate(row):
-            pad = " " * (widths[i] - display_width(cell))
+            pad = " " * (widths[i] - own[i])
             cells.append(pad + cell if right[i] else cell + pad)
-        yield "  ".join(cells).rstrip()
+        return "  ".join(cells).rstrip()
 
-
-def _joined(lines: Iterable[str]) -> str:
-    """A table's lines as one string, joined a few thousand at a time as they come: a province's stats have
-    200,000 lines, which are never all held as strings of their own (some 50 MB less at the peak)."""
-    chunks, batch = [], []
-    for line in lines:
-        batch.append(line)
-        if len(batch) == 5000:
-            chunks.append("\n".join(batch))
-            batch = []
-    if batch:
-        chunks.append("\n".join(batch))
-    return "\n".join(chunks)
+    yield line(header, [display_width(cell) for cell in header])
+    at = 0
+    for row in rows():
+        yield line(row, cells_width[at : at + columns])
+        at += columns
 
 
 def _days(value: float | None) -> str:
@@ -658,126 +661,45 @@ class StatsReport:
     # -- table
 
     def table(self) -> str:
+        """The whole table as one string (ending in a newline); `table_chunks` writes it out without holding it."""
+        return "".join(self.table_chunks())
+
+    def table_chunks(self, lines: int = 5000) -> Iterator[str]:
+        """The table a few thousand lines at a time, each chunk ending in a newline: `riverbot stats` writes a
+        province's 200,000 lines out as they come."""
+        batch: list[str] = []
+        for line in self._table_lines():
+            batch.append(line)
+            if len(batch) == lines:
+                yield "\n".join(batch) + "\n"
+                batch = []
+        if batch:
+            yield "\n".join(batch) + "\n"
+
+    def _table_lines(self) -> Iterator[str]:
         s, p, q = self.stats, self.stats.patrols, self.stats.problems
-        say = self.say
-        lines = [say("title", first=s.first.isoformat(), last=s.last.isoformat(), scope=self._scope()), ""]
-        lines.append(say("patrol_overall", done=p.overall.done, required=p.overall.required, rate=percent(p.overall)))
-        lines += ["", say("by_area")]
-        lines.append(
-            _joined(
-                _aligned(
-                    [
-                        say("col.area"),
-                        say("col.name"),
-                        say("col.done"),
-                        say("col.required"),
-                        say("col.rate"),
-                        say("col.rank"),
-                    ],
-                    (
-                        [
-                            a.code,
-                            a.name(self.language),
-                            str(a.rate.done),
-                            str(a.rate.required),
-                            percent(a.rate),
-                            _rank(a.rank),
-                        ]
-                        for a in p.areas
-                    ),
-                    [False, False, True, True, True, True],
-                )
-            )
-        )
-        lines.append(say("not_ranked", min=MIN_RANKED))
-        lines += ["", say("by_reach")]
-        if p.reaches:
-            lines.append(
-                _joined(
-                    _aligned(
-                        [
-                            say("col.reach"),
-                            say("col.name"),
-                            say("col.area"),
-                            say("col.done"),
-                            say("col.required"),
-                            say("col.rate"),
-                        ],
-                        (
-                            [
-                                r.code,
-                                r.name(self.language),
-                                r.area_code,
-                                str(r.rate.done),
-                                str(r.rate.required),
-                                percent(r.rate),
-                            ]
-                            for r in p.reaches
-                        ),
-                        [False, False, False, True, True, True],
-                    )
-                )
-            )
-        else:
-            lines.append(say("none"))
-        lines += ["", say("by_chief")]
-        if p.chiefs:
-            lines.append(
-                _joined(
-                    _aligned(
-                        [
-                            say("col.chief"),
-                            say("col.level"),
-                            say("col.area"),
-                            say("col.reaches"),
-                            say("col.done"),
-                            say("col.required"),
-                            say("col.rate"),
-                            say("col.short"),
-                        ],
-                        (
-                            [
-                                c.name,
-                                "/".join(self._level(level) for level in c.levels),
-                                ",".join(c.area_codes),
-                                _short_list(c.reach_codes),
-                                str(c.rate.done),
-                                str(c.rate.required),
-                                percent(c.rate),
-                                str(c.rate.short) if c.rate.behind else "",
-                            ]
-                            for c in p.chiefs
-                        ),
-                        [False, False, False, False, True, True, True, True],
-                    )
-                )
-            )
-            lines.append(say("behind_count", count=len(p.behind)))
-        else:
-            lines.append(say("none"))
-        o = q.overall
-        lines += [
-            "",
-            say(
-                "problems_overall",
-                new=o.new,
-                closed=o.closed,
-                dismissed=o.dismissed,
-                open=o.open,
-                overdue=o.overdue,
-            ),
-            say("rectification_overall", done=o.closed_on_time, due=o.due, rate=percent(o.rectification)),
-            say("median", days=_days(q.median_days_to_close)),
-        ]
-        problem_header = [
-            say("col.new"),
-            say("col.closed"),
-            say("col.open"),
-            say("col.overdue"),
-            say("col.due"),
-            say("col.on_time"),
-            say("col.rectification"),
-        ]
+        say, language = self.say, self.language
+
+        def area_rates() -> Iterator[list[str]]:
+            for a in p.areas:
+                yield [a.code, a.name(language), str(a.rate.done), str(a.rate.required), percent(a.rate), _rank(a.rank)]
+
+        def reach_rates() -> Iterator[list[str]]:
+            for r in p.reaches:
+                yield [r.code, r.name(language), r.area_code, str(r.rate.done), str(r.rate.required), percent(r.rate)]
+
+        def chief_rates() -> Iterator[list[str]]:
+            for c in p.chiefs:
+                yield [
+                    c.name,
+                    "/".join(self._level(level) for level in c.levels),
+                    ",".join(c.area_codes),
+                    _short_list(c.reach_codes),
+                    str(c.rate.done),
+                    str(c.rate.required),
+                    percent(c.rate),
+                    str(c.rate.short) if c.rate.behind else "",
+                ]
 
         def problem_cells(f: ProblemFigures) -> list[str]:
             return [
@@ -790,48 +712,77 @@ class StatsReport:
                 percent(f.rectification),
             ]
 
-        lines += ["", say("problems_by_area")]
-        lines.append(
-            _joined(
-                _aligned(
-                    [say("col.area"), say("col.name"), *problem_header, say("col.rank")],
-                    ([a.code, a.name(self.language), *problem_cells(a.figures), _rank(a.rank)] for a in q.areas),
-                    [False, False, *[True] * 8],
-                )
-            )
-        )
-        lines += ["", say("problems_by_category")]
+        def area_problems() -> Iterator[list[str]]:
+            for a in q.areas:
+                yield [a.code, a.name(language), *problem_cells(a.figures), _rank(a.rank)]
+
         categories = [(c, f) for c, f in q.categories.items() if not f.empty]
+
+        def category_problems() -> Iterator[list[str]]:
+            for c, f in categories:
+                yield [self._locales.plain(language, f"category.{c}"), *problem_cells(f)]
+
+        def volunteers() -> Iterator[list[str]]:
+            for v in s.volunteers:
+                yield [v.name, str(v.patrols), str(v.valid_patrols), str(v.reports)]
+
+        yield say("title", first=s.first.isoformat(), last=s.last.isoformat(), scope=self._scope())
+        yield ""
+        yield say("patrol_overall", done=p.overall.done, required=p.overall.required, rate=percent(p.overall))
+        yield ""
+        yield say("by_area")
+        columns = ["col.area", "col.name", "col.done", "col.required", "col.rate", "col.rank"]
+        yield from _aligned([say(c) for c in columns], area_rates, [False, False, True, True, True, True])
+        yield say("not_ranked", min=MIN_RANKED)
+        yield ""
+        yield say("by_reach")
+        if p.reaches:
+            columns = ["col.reach", "col.name", "col.area", "col.done", "col.required", "col.rate"]
+            yield from _aligned([say(c) for c in columns], reach_rates, [False, False, False, True, True, True])
+        else:
+            yield say("none")
+        yield ""
+        yield say("by_chief")
+        if p.chiefs:
+            columns = [
+                "col.chief",
+                "col.level",
+                "col.area",
+                "col.reaches",
+                "col.done",
+                "col.required",
+                "col.rate",
+                "col.short",
+            ]
+            yield from _aligned([say(c) for c in columns], chief_rates, [False] * 4 + [True] * 4)
+            yield say("behind_count", count=len(p.behind))
+        else:
+            yield say("none")
+        o = q.overall
+        yield ""
+        yield say("problems_overall", new=o.new, closed=o.closed, dismissed=o.dismissed, open=o.open, overdue=o.overdue)
+        yield say("rectification_overall", done=o.closed_on_time, due=o.due, rate=percent(o.rectification))
+        yield say("median", days=_days(q.median_days_to_close))
+        problem_header = [
+            say(c) for c in ("col.new", "col.closed", "col.open", "col.overdue", "col.due", "col.on_time")
+        ] + [say("col.rectification")]
+        yield ""
+        yield say("problems_by_area")
+        header = [say("col.area"), say("col.name"), *problem_header, say("col.rank")]
+        yield from _aligned(header, area_problems, [False, False, *[True] * 8])
+        yield ""
+        yield say("problems_by_category")
         if categories:
-            lines.append(
-                _joined(
-                    _aligned(
-                        [say("col.category"), *problem_header],
-                        (
-                            [self._locales.plain(self.language, f"category.{c}"), *problem_cells(f)]
-                            for c, f in categories
-                        ),
-                        [False, *[True] * 7],
-                    )
-                )
-            )
+            yield from _aligned([say("col.category"), *problem_header], category_problems, [False, *[True] * 7])
         else:
-            lines.append(say("none"))
-        lines += ["", say("by_volunteer")]
+            yield say("none")
+        yield ""
+        yield say("by_volunteer")
         if s.volunteers:
-            lines.append(
-                _joined(
-                    _aligned(
-                        [say("col.volunteer"), say("col.patrols"), say("col.valid_patrols"), say("col.reports")],
-                        ([v.name, str(v.patrols), str(v.valid_patrols), str(v.reports)] for v in s.volunteers),
-                        [False, True, True, True],
-                    )
-                )
-            )
+            columns = ["col.volunteer", "col.patrols", "col.valid_patrols", "col.reports"]
+            yield from _aligned([say(c) for c in columns], volunteers, [False, True, True, True])
         else:
-            lines.append(say("none"))
-        lines.append("")  # the last newline, in the one join: not a second copy of the whole
-        return "\n".join(lines)
+            yield say("none")
 
     # -- JSON
 

@@ -496,6 +496,10 @@ async def test_report_formats(world: World, tallies: TallyService) -> None:
     report = StatsReport(stats, Locales.load(), "zh")
     table = report.table()
     assert "巡河率" in table and "整改率" in table and "40.0%" in table
+    # `riverbot stats` writes the table a few lines at a time: the same text, never held whole.
+    chunks = list(report.table_chunks(lines=3))
+    assert "".join(chunks) == table and len(chunks) == -(-table.count("\n") // 3)
+    assert all(chunk.endswith("\n") and chunk.count("\n") <= 3 for chunk in chunks)
     data = report.as_csv()
     assert data.startswith(b"\xef\xbb\xbf")
     header = data.decode("utf-8-sig").splitlines()[0]
