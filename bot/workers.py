@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from bot.inbox import InboxService
+from bot.inbox import InboxService, Leftovers
 from storage import Store
 from storage.claims import Claims, SessionLost, home_slot
 
@@ -280,6 +280,9 @@ class Worker:
                     break
                 if not await self._handle_batch(batch.updates):
                     break
+                if self._drained_by(chat_id, batch):
+                    drained = True
+                    break
         except SessionLost:
             return
         except Exception:  # the store refused (an outage): the chat waits a moment rather than spin
@@ -289,6 +292,20 @@ class Worker:
             del self._turns[chat_id]
             self._wake.set()
         await self._let_go(chat_id, drained)
+
+    def _drained_by(self, chat_id: int, batch: Leftovers) -> bool:
+        """Whether the look that gave `batch`, now handled, left nothing behind it: it found fewer updates than it
+        asked for, so it took all that waited then; and nothing came since, for the chat's home worker hears of
+        every update kept for it (a notice while the chat is held here is in `_noticed`). Another look would find
+        nothing: it is spared, a write round trip of each turn, and most turns are a single update. Another
+        worker's chat, or a stop under way, gets the look."""
+        return (
+            len(batch.updates) + len(batch.given_up) < self._turn_size
+            and chat_id not in self._noticed
+            and self.home(chat_id)
+            and not self._closing
+            and not self._claims.lost
+        )
 
     async def _handle_batch(self, updates: Sequence[JSON]) -> bool:
         """Handle updates one after another; False when one failed unexpectedly (the chat's next turn starts with

@@ -614,6 +614,57 @@ async def test_with_their_slots_known_each_chat_goes_to_its_home_worker_in_order
         assert {w for w, c, _ in recorder.seen if c == chat} == {homes[chat]}, chat
 
 
+async def test_a_turn_that_took_all_that_waited_ends_without_another_look(
+    store: Store, inbox: InboxService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Most turns are a single update: a look that finds fewer than it asks for took all that waited, and with no
+    notice since, the chat is let go without a second look (a write). An update kept while the turn handles the
+    last one is noticed, and handled in the same turn, in order."""
+    looks: list[int] = []
+    leftovers = inbox.leftovers
+
+    async def counted(chat_id: int | None = None, *, limit: int | None = None) -> Any:
+        looks.append(len((found := await leftovers(chat_id, limit=limit)).updates))
+        return found
+
+    monkeypatch.setattr(inbox, "leftovers", counted)
+    recorder = Recorder(inbox)
+    handle = recorder.handler("w1")
+    late = asyncio.Event()
+
+    async def handle_and_keep(raw: JSON) -> None:
+        if raw["update_id"] == 2:  # a second update arrives while the turn handles the first of this batch
+            await inbox.take([_message(3, 42)])
+            late.set()
+        await handle(raw)
+
+    claims = await open_claims(store)
+    worker = _worker(store, inbox, claims, handle_and_keep, "w1", poll_s=600.0, turn_size=3)
+    stopping = asyncio.Event()
+    run = asyncio.create_task(worker.run(stopping))
+    try:
+        await _until(lambda: _async(not worker._rescan), "the worker listening")
+        await inbox.take([_message(1, 42)])
+        await _until(lambda: _none_waiting(inbox), "the first update handled")
+        await _until(lambda: _async(not worker.chats), "the chat let go")
+        assert looks == [1]  # one look, not a second one that finds nothing
+        looks.clear()
+        await inbox.take([_message(2, 42)])
+        await _until(lambda: _async(late.is_set()), "the late update kept")
+        await _until(lambda: _none_waiting(inbox), "every update handled")
+        await _until(lambda: _async(not worker.chats), "the chat let go")
+    finally:
+        stopping.set()
+        assert await run == 0
+        await claims.close()
+    assert [u for _, _, u in recorder.seen] == [1, 2, 3]
+    assert looks[:2] == [1, 1]  # the notice of update 3 made the turn look again
+
+
+async def _async(value: bool) -> bool:
+    return value
+
+
 async def test_a_chat_whose_home_worker_is_gone_is_taken_at_another_ones_slow_poll(
     store: Store, inbox: InboxService
 ) -> None:
