@@ -23,6 +23,9 @@ _PERSON_COLUMNS = (
     # An admin's office scope (no rows: the whole county); read with the person, by the table's primary key.
     " (SELECT group_concat(CAST(s.area_id AS TEXT), ',') FROM admin_scopes s WHERE s.person_id = p.id) AS scope"
 )
+# PostgreSQL's own string_agg where the baseline's group_concat (an aggregate in SQL, for SQLite's dialect) would
+# run its step function per row: a person is read for every update a worker handles (a shared store caches none).
+_PERSON_COLUMNS_PG = _PERSON_COLUMNS.replace("group_concat(", "string_agg(")
 
 
 def _person(row: sqlite3.Row) -> PersonRecord:
@@ -75,6 +78,7 @@ class People:
 
     def __init__(self, store: Store) -> None:
         self._store = store
+        self._columns = _PERSON_COLUMNS_PG if store.dialect == "postgresql" else _PERSON_COLUMNS
         self._cache: dict[int, tuple[float, PersonRecord]] = {}
         # Bumped by every write: a read that overlapped a write may have seen the old row, and is not cached.
         self._generation = 0
@@ -94,7 +98,7 @@ class People:
             return cached[1]
         generation = self._generation
         row = await self._store.fetchone(
-            f"SELECT {_PERSON_COLUMNS} FROM people p WHERE p.telegram_id = ?", (telegram_id,)
+            f"SELECT {self._columns} FROM people p WHERE p.telegram_id = ?", (telegram_id,)
         )
         if row is None:
             return None
@@ -106,7 +110,7 @@ class People:
         return person
 
     async def by_id(self, person_id: int) -> PersonRecord | None:
-        row = await self._store.fetchone(f"SELECT {_PERSON_COLUMNS} FROM people p WHERE p.id = ?", (person_id,))
+        row = await self._store.fetchone(f"SELECT {self._columns} FROM people p WHERE p.id = ?", (person_id,))
         return None if row is None else _person(row)
 
     async def record_contact(
@@ -204,13 +208,13 @@ class People:
         self._forget()
 
     async def by_phone(self, phone: str) -> PersonRecord | None:
-        row = await self._store.fetchone(f"SELECT {_PERSON_COLUMNS} FROM people p WHERE p.phone = ?", (phone,))
+        row = await self._store.fetchone(f"SELECT {self._columns} FROM people p WHERE p.phone = ?", (phone,))
         return None if row is None else _person(row)
 
     async def registered_without_phone(self, name: str, home_area_id: int) -> PersonRecord | None:
         """A chief (or office staff) the office registered without a phone is known by name within their area."""
         row = await self._store.fetchone(
-            f"SELECT {_PERSON_COLUMNS} FROM people p WHERE p.name = ? AND p.home_area_id = ? AND p.phone IS NULL"
+            f"SELECT {self._columns} FROM people p WHERE p.name = ? AND p.home_area_id = ? AND p.phone IS NULL"
             " AND EXISTS (SELECT 1 FROM person_roles r WHERE r.person_id = p.id AND r.role IN ('chief', 'admin'))"
             " ORDER BY p.id LIMIT 1",
             (name, home_area_id),
@@ -406,7 +410,7 @@ class People:
             params += more
         total = await self._store.fetchval(f"SELECT count(*) FROM people p {where}", params)
         rows = await self._store.fetchall(
-            f"SELECT {_PERSON_COLUMNS} FROM people p {where} ORDER BY p.active DESC, p.name, p.id LIMIT ? OFFSET ?",
+            f"SELECT {self._columns} FROM people p {where} ORDER BY p.active DESC, p.name, p.id LIMIT ? OFFSET ?",
             (*params, limit, offset),
         )
         return [_person(r) for r in rows], int(total)
@@ -425,7 +429,7 @@ class People:
     async def chiefs(self) -> list[PersonRecord]:
         """Active chiefs, for the registry export."""
         rows = await self._store.fetchall(
-            f"SELECT {_PERSON_COLUMNS} FROM people p WHERE p.active = 1 AND EXISTS"
+            f"SELECT {self._columns} FROM people p WHERE p.active = 1 AND EXISTS"
             " (SELECT 1 FROM person_roles r WHERE r.person_id = p.id AND r.role = 'chief') ORDER BY p.id"
         )
         return [_person(r) for r in rows]
@@ -433,7 +437,7 @@ class People:
     async def chiefs_holding_reaches(self) -> list[PersonRecord]:
         """Active chiefs who answer for a reach now (the weekly digests are for them), by id."""
         rows = await self._store.fetchall(
-            f"SELECT {_PERSON_COLUMNS} FROM people p WHERE p.active = 1 AND EXISTS"
+            f"SELECT {self._columns} FROM people p WHERE p.active = 1 AND EXISTS"
             " (SELECT 1 FROM person_roles r WHERE r.person_id = p.id AND r.role = 'chief') AND EXISTS"
             " (SELECT 1 FROM assignments s WHERE s.person_id = p.id AND s.ends_on IS NULL) ORDER BY p.id"
         )
@@ -441,7 +445,7 @@ class People:
 
     async def with_role(self, role: str) -> list[PersonRecord]:
         rows = await self._store.fetchall(
-            f"SELECT {_PERSON_COLUMNS} FROM people p WHERE p.active = 1 AND EXISTS"
+            f"SELECT {self._columns} FROM people p WHERE p.active = 1 AND EXISTS"
             " (SELECT 1 FROM person_roles r WHERE r.person_id = p.id AND r.role = ?) ORDER BY p.name, p.id",
             (role,),
         )
