@@ -28,12 +28,16 @@
   worker that may use a whole core leaves four nothing to gain whatever the design. So every worker process runs
   in a CPU cgroup of its own (cgroup v1 `cpu`, else v2 `cpu.max`), with the same cap in both runs, while the
   front, the stand-in and PostgreSQL are not capped: the ratio then says whether what the workers share (the
-  front, the database, its locks) lets them scale. The cap is taken from the machine, not from the result: the
-  cores left idle by other work, sampled for two seconds before the run, half of them for the workers (the other
-  half for what they share), split among the 4 of the larger run, in steps of 0.05 CPU and at least 0.05 (the
-  floor, when nothing is idle). `--worker-cpu` sets it instead, to compare runs on a machine whose load changes;
-  `--no-cap` runs uncapped, and so does a machine where no cgroup can be made: the run says so, and the verdict
-  says the figures are bounded by the machine's cores. The groups are removed after each run. Each run prints how
+  front, the database, its locks) lets them scale. That holds only while what they share has the CPU to keep up
+  with four workers, so the cap is fitted to the machine, not to the result: a first guess from the cores left
+  idle by other work (sampled for two seconds before the run: half of them for the workers, split among the 4 of
+  the larger run), a run with one worker at it that measures k, the CPU seconds the front, the stand-in and
+  PostgreSQL used for each of the worker's (the machine's busy time less the worker's and other work's), and then
+  the cap that lets 4 workers at full speed and k times that fit in the idle cores: idle ÷ (4 × (1 + k)), in steps
+  of 0.05 CPU, at least 0.05. When that is lower than the guess, the one-worker run is made again at it.
+  `--worker-cpu` sets the cap instead, to compare runs on a machine whose load changes; `--no-cap` runs uncapped,
+  and so does a machine where no cgroup can be made: the run says so, and the verdict says the figures are
+  bounded by the machine's cores. The groups are removed after each run. Each run prints how
   often the workers used up their budget (near 100 %: they were what bounded the intake).
 
 `--only-intake` runs the intake alone (no data generated): the loop for work on the intake path.
@@ -302,6 +306,12 @@ def _cpu_times() -> tuple[float, float]:
     return fields[3] + fields[4], sum(fields[:8])
 
 
+def _busy_seconds() -> float:
+    """CPU seconds the whole machine has been busy since boot (every core), from /proc/stat."""
+    idle, total = _cpu_times()
+    return (total - idle) / os.sysconf("SC_CLK_TCK")
+
+
 async def spare_cores() -> float:
     """Cores the machine leaves idle now (what other work on it does not use), over SPARE_SAMPLE_S."""
     cores = len(os.sched_getaffinity(0))
@@ -318,6 +328,22 @@ def worker_cap(spare: float, most_workers: int) -> float:
     """Each worker's CPU budget: half the spare cores for the workers (the other half for what they share: the
     front, the stand-in, PostgreSQL), split among the most workers measured; in steps of 0.05 CPU, at least one."""
     return max(0.05, int(spare / 2 / most_workers * 20) / 20)
+
+
+def shared_share(run: Intake, others: float) -> float | None:
+    """k: what the workers share (the front, the stand-in, PostgreSQL) used, in CPU, for each CPU second the
+    capped workers used, over a run's measured rounds; `others` is the cores other work kept busy before the run
+    (the machine's busy time less theirs and the workers' is the shared parts'). None when not measured."""
+    if run.worker_cpu_s is None or run.machine_cpu_s is None or run.wall_s is None or run.worker_cpu_s <= 0:
+        return None
+    return max(0.0, run.machine_cpu_s - others * run.wall_s - run.worker_cpu_s) / run.worker_cpu_s
+
+
+def fitted_cap(spare: float, k: float, most_workers: int) -> float:
+    """The cap that leaves what the workers share room to keep up: `most_workers` at full speed use
+    cap × most_workers, and what they share, k times that; together within the spare cores. In steps of 0.05
+    CPU, at least one."""
+    return max(0.05, int(spare / (most_workers * (1 + k)) * 20) / 20)
 
 
 class CpuCaps:
@@ -369,6 +395,18 @@ class CpuCaps:
                 throttled += int(stat.get("nr_throttled", 0))
         return periods, throttled
 
+    def cpu_seconds(self) -> float:
+        """CPU the processes now in the groups have used (user and system, from /proc), all groups together."""
+        ticks = os.sysconf("SC_CLK_TCK")
+        used = 0.0
+        for group in self._groups:
+            with contextlib.suppress(OSError, ValueError):
+                for pid in (group / "cgroup.procs").read_text().split():
+                    with contextlib.suppress(OSError, ValueError, IndexError):
+                        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                        used += (int(fields[11]) + int(fields[12])) / ticks
+        return used
+
     def remove(self) -> None:
         for group in self._groups:
             with contextlib.suppress(OSError):
@@ -389,6 +427,11 @@ class Intake:
     transactions: float  # transactions the database committed (reads too) per update stored, measured rounds
     waiting: float  # sessions waiting for the writers' lock (storage/engine.py), on average over those rounds
     throttled: float | None  # the share of periods the capped workers ran out of CPU (None: not capped)
+    # Over the measured rounds (None: not capped): the capped workers' CPU seconds, the whole machine's, and the
+    # seconds the rounds took.
+    worker_cpu_s: float | None = None
+    machine_cpu_s: float | None = None
+    wall_s: float | None = None
 
 
 class _Watch:
@@ -444,6 +487,9 @@ async def intake(server: str, workers: int, size: IntakeSize, log: Path, cap: fl
     url = _on_database(server, name)
     front: asyncio.subprocess.Process | None = None
     throttled: float | None = None
+    worker_cpu_s: float | None = None
+    machine_cpu_s: float | None = None
+    wall_s: float | None = None
     caps = CpuCaps(cap) if cap is not None else None
     if caps is not None:
         caps.make(workers)
@@ -530,13 +576,19 @@ async def intake(server: str, workers: int, size: IntakeSize, log: Path, cap: fl
                 await round_(1)  # warm-up: every chat handled once on its worker
                 watch = _Watch(url)
                 await watch.start()
-                before = caps.periods() if caps is not None and caps.prefix else None
+                capped = caps if caps is not None and caps.prefix else None
+                before = capped.periods() if capped is not None else None
+                cpu_before = (capped.cpu_seconds(), _busy_seconds(), time.monotonic()) if capped is not None else None
                 try:
                     rounds = [await round_(size.edits) for _ in range(size.rounds)]
+                    if capped is not None and cpu_before is not None:
+                        worker_cpu_s = capped.cpu_seconds() - cpu_before[0]
+                        machine_cpu_s = _busy_seconds() - cpu_before[1]
+                        wall_s = time.monotonic() - cpu_before[2]
                 finally:
                     await watch.stop()
-                if caps is not None and before is not None:
-                    after = caps.periods()
+                if capped is not None and before is not None:
+                    after = capped.periods()
                     if after[0] > before[0]:
                         throttled = (after[1] - before[1]) / (after[0] - before[0])
             finally:
@@ -554,7 +606,16 @@ async def intake(server: str, workers: int, size: IntakeSize, log: Path, cap: fl
     took, pushed = sorted(rounds)[len(rounds) // 2]
     updates = size.patrols * size.edits
     waiting = sum(watch.samples) / len(watch.samples) if watch.samples else 0.0
-    return Intake(updates / took, updates / pushed, watch.commits / (updates * size.rounds), waiting, throttled)
+    return Intake(
+        updates / took,
+        updates / pushed,
+        watch.commits / (updates * size.rounds),
+        waiting,
+        throttled,
+        worker_cpu_s,
+        machine_cpu_s,
+        wall_s,
+    )
 
 
 def intake_verdict(rates: dict[int, float], cap: float | None = None) -> Verdict:
@@ -585,15 +646,19 @@ async def _intakes(
         flush=True,
     )
     cap: float | None = None
+    most = max(INTAKE_WORKERS)
+    cores = len(os.sched_getaffinity(0))
+    spare = float(cores)
+    fit = False  # the cap is fitted after a first run with one worker (below)
     if capped:
         if worker_cpu is None:
             spare = await spare_cores()
-            cap = worker_cap(spare, max(INTAKE_WORKERS))
+            cap, fit = worker_cap(spare, most), True
             why = (
-                f"{spare:.2f} of {len(os.sched_getaffinity(0))} cores idle before the run, half of that for the "
-                f"workers, split among {max(INTAKE_WORKERS)}"
+                f"a first guess from {spare:.2f} of {cores} cores idle before the run: half of that for the "
+                f"workers, split among {most}"
             )
-            if spare / 2 / max(INTAKE_WORKERS) < cap:
+            if spare / 2 / most < cap:
                 why += f" (less than {cap:g}: the floor)"
         else:
             cap, why = worker_cpu, "as --worker-cpu says"
@@ -608,11 +673,13 @@ async def _intakes(
             )
         else:
             print(f"    workers NOT capped: {probe.why}; the figures are bounded by this machine's cores", flush=True)
-            cap = None
+            cap, fit = None, False
     else:
         print("    workers not capped (--no-cap): the figures are bounded by this machine's cores", flush=True)
     rates: dict[int, float] = {}
-    for workers in INTAKE_WORKERS:
+    runs = list(INTAKE_WORKERS)
+    while runs:
+        workers = runs.pop(0)
         try:
             figures = await intake(server, workers, size, log, cap)
         except Exception as exc:  # the run goes on to print what it has
@@ -630,6 +697,21 @@ async def _intakes(
             f"{throttled}",
             flush=True,
         )
+        k = shared_share(figures, cores - spare) if fit else None
+        if k is not None and cap is not None:
+            fit = False
+            fitted = fitted_cap(spare, k, most)
+            if fitted < cap:
+                # At the first guess, what the workers share would need more than the machine has left for {most}
+                # workers' updates: they would measure this machine's cores, not whether the workers scale.
+                print(
+                    f"    what the workers share used {k:.1f} CPU seconds for each of the worker's: {most} workers at "
+                    f"{cap:g} CPU and that would need {most * cap * (1 + k):.2f} of the {spare:.2f} idle cores; "
+                    f"the cap is {fitted:g} CPU instead, for both runs, and one worker runs again",
+                    flush=True,
+                )
+                cap = fitted
+                runs.insert(0, workers)
     return intake_verdict(rates, cap)
 
 

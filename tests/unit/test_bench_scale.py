@@ -5,7 +5,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from benchmarks.scale import TARGET_PEAK_MB, TARGET_RATIO, best, intake_verdict, verdicts, worker_cap
+from benchmarks.scale import (
+    TARGET_PEAK_MB,
+    TARGET_RATIO,
+    Intake,
+    best,
+    fitted_cap,
+    intake_verdict,
+    shared_share,
+    verdicts,
+    worker_cap,
+)
 
 
 def figures(all_s: float, stats_s: float, peak_mb: float, **errors: str) -> dict[str, Any]:
@@ -70,6 +80,19 @@ def test_each_worker_gets_half_the_idle_cores_split_among_four_at_least_a_twenti
     assert worker_cap(2.0, 4) == 0.25
     assert worker_cap(1.0, 4) == 0.1  # 0.125, in steps of 0.05
     assert worker_cap(0.0, 4) == 0.05  # nothing idle: the floor
+
+
+def test_the_cap_is_fitted_so_that_what_the_workers_share_can_keep_up() -> None:
+    # Over 20 s of rounds the machine was busy 30 CPU seconds: 2 of them other work's (0.1 core), 4 the worker's;
+    # the front, the stand-in and PostgreSQL used the other 24, six times the worker's.
+    run = Intake(100.0, 300.0, 5.0, 0.0, 0.99, worker_cpu_s=4.0, machine_cpu_s=30.0, wall_s=20.0)
+    k = shared_share(run, 0.1)
+    assert k is not None and abs(k - 6.0) < 1e-9
+    # Four workers at full speed and six times that for what they share: 2 idle cores / 28 = 0.071, so 0.05.
+    assert fitted_cap(2.0, k, 4) == 0.05
+    assert fitted_cap(2.0, 1.0, 4) == 0.25  # what they share as cheap as the workers: half of the cores each
+    assert fitted_cap(0.0, 1.0, 4) == 0.05  # the floor
+    assert shared_share(Intake(100.0, 300.0, 5.0, 0.0, None), 0.0) is None  # not capped: nothing measured
 
 
 def test_the_intake_line_names_the_cap_or_says_it_is_bounded_by_cores() -> None:
