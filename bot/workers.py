@@ -59,6 +59,8 @@ SCAN_LIMIT = 256
 LEADER_META_KEY = "workers.leader"
 # How long a stopping worker waits for its chats' current updates.
 STOP_WITHIN_S = 30.0
+# How long a home worker keeps a drained chat claimed for its next update (see `Worker._rest`).
+REST_S = 2.0
 
 
 @dataclass
@@ -164,6 +166,8 @@ class Worker:
         self._turns: dict[int, asyncio.Task[None]] = {}
         # Chats held here that had a notice since their turn's last look at the inbox (see `_let_go`).
         self._noticed: set[int] = set()
+        # Drained chats still claimed here, for their next update, and since when (see `_rest`).
+        self._resting: dict[int, float] = {}
         self._wake = asyncio.Event()
         self._rescan = True
         self._closing = False
@@ -207,6 +211,7 @@ class Worker:
         watch = asyncio.create_task(self._watch(stopping), name=f"riverbot:{self.name}:watch")
         try:
             await self._claims.listen(self._heard, slot=self._slot[0] if self._slot is not None else None)
+            quiet_since = time.monotonic()  # the slow poll comes after `poll_s` with nothing to wake the worker
             while not stopping.is_set() and not self._claims.lost:
                 try:
                     await self._take_chats()
@@ -215,12 +220,18 @@ class Worker:
                 except Exception:  # the database refused a read: the next look (the slow poll at the latest) again
                     logger.exception("%s: could not look for waiting updates", self.name)
                     self._rescan = True
+                until = quiet_since + self._poll_s
+                if self._resting:
+                    until = min(until, min(self._resting.values()) + REST_S)  # a rest ends: its chat is let go
                 with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(self._poll_s):
+                    async with asyncio.timeout(max(0.0, until - time.monotonic())):
                         await self._wake.wait()
                         self._wake.clear()
+                        quiet_since = time.monotonic()
                         continue
-                self._rescan = True  # the slow poll: a safety net under the notices
+                if time.monotonic() >= quiet_since + self._poll_s:
+                    quiet_since = time.monotonic()
+                    self._rescan = True  # the slow poll: a safety net under the notices
         except SessionLost:
             pass
         finally:
@@ -241,6 +252,7 @@ class Worker:
     async def _finish(self) -> None:
         """A stop: each chat's current update is finished and marked, then the chats are let go."""
         self._closing = True
+        await self._end_rests(everyone=True)
         turns = list(self._turns.values())
         if turns:
             _, pending = await asyncio.wait(turns, timeout=STOP_WITHIN_S)
@@ -250,6 +262,7 @@ class Worker:
                 await asyncio.wait(pending)
 
     async def _take_chats(self) -> None:
+        await self._end_rests()
         if self._rescan:
             self._rescan = False
             for chat_id in await self._inbox.waiting_chats(SCAN_LIMIT):
@@ -260,7 +273,7 @@ class Worker:
             del self._wanted[chat_id]
             if chat_id in self._turns:
                 continue  # the turn looks again before it lets the chat go
-            if await self._claims.try_chat(chat_id):
+            if self._resting.pop(chat_id, None) is not None or await self._claims.try_chat(chat_id):
                 self._turns[chat_id] = asyncio.create_task(
                     self._turn(chat_id), name=f"riverbot:{self.name}:chat:{chat_id}"
                 )
@@ -291,7 +304,36 @@ class Worker:
         finally:
             del self._turns[chat_id]
             self._wake.set()
+        if self._rest(chat_id, drained):
+            return
         await self._let_go(chat_id, drained)
+
+    def _rest(self, chat_id: int, drained: bool) -> bool:
+        """Keep a drained home chat claimed for REST_S instead of letting it go at once: its next update, most
+        often seconds away (a live location moves every few seconds), then starts a turn without claiming it
+        again, and the claim and the release are spared, two round trips of each turn. Only with slots known (the
+        front's workers), where the chat's notices come to this worker alone, and others take it only when it is
+        left waiting (this one dead or full); at most as many chats as it handles at once. Synchronous right after
+        the turn ends, so nothing can claim the chat in between: each claim is still let go once."""
+        if (
+            not drained
+            or self._slot is None
+            or not self.home(chat_id)
+            or chat_id in self._noticed
+            or self._closing
+            or self._claims.lost
+            or len(self._resting) >= self._chats_at_once
+        ):
+            return False
+        self._resting[chat_id] = time.monotonic()
+        return True
+
+    async def _end_rests(self, *, everyone: bool = False) -> None:
+        """Let go of the chats whose rest is over (all of them with `everyone`: a stop)."""
+        now = time.monotonic()
+        for chat_id, since in list(self._resting.items()):
+            if (everyone or now - since >= REST_S) and self._resting.pop(chat_id, None) is not None:
+                await self._let_go(chat_id, drained=True)
 
     def _drained_by(self, chat_id: int, batch: Leftovers) -> bool:
         """Whether the look that gave `batch`, now handled, left nothing behind it: it found fewer updates than it

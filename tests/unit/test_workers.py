@@ -19,6 +19,7 @@ from typing import Any
 import asyncpg
 import pytest
 
+from bot import workers as workers_module
 from bot.config import Settings
 from bot.failures import FailedUpdates
 from bot.inbox import MAX_ATTEMPTS, InboxService, chat_of
@@ -659,6 +660,43 @@ async def test_a_turn_that_took_all_that_waited_ends_without_another_look(
         await claims.close()
     assert [u for _, _, u in recorder.seen] == [1, 2, 3]
     assert looks[:2] == [1, 1]  # the notice of update 3 made the turn look again
+
+
+async def test_a_home_worker_keeps_a_drained_chat_for_its_next_update_then_lets_it_go(
+    store: Store, inbox: InboxService, two_claims: tuple[Claims, Claims], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A live location moves every few seconds: the chat's home worker keeps it claimed a moment after a turn, so
+    the next update's turn claims nothing (two round trips spared), and then lets it go for anyone to take."""
+    monkeypatch.setattr(workers_module, "REST_S", 0.5)
+    claims, other = two_claims
+    tries: list[int] = []
+    try_chat = claims.try_chat
+
+    async def counted(chat_id: int) -> bool:
+        tries.append(chat_id)
+        return await try_chat(chat_id)
+
+    monkeypatch.setattr(claims, "try_chat", counted)
+    recorder = Recorder(inbox)
+    worker = _worker(store, inbox, claims, recorder.handler("w1"), "w1", poll_s=600.0, slot=(1, 1))
+    stopping = asyncio.Event()
+    run = asyncio.create_task(worker.run(stopping))
+    try:
+        await _until(lambda: _async(not worker._rescan), "the worker listening")
+        await inbox.take([_message(1, 42)])
+        await _until(lambda: _none_waiting(inbox), "the first update handled")
+        await _until(lambda: _async(42 in worker._resting), "the chat resting")
+        await inbox.take([_message(2, 42)])
+        await _until(lambda: _none_waiting(inbox), "the second update handled")
+        assert tries == [42]  # claimed once for both turns
+        await _until(lambda: _async(not worker._resting and not worker.chats), "the chat let go after its rest")
+        if store.dialect == "postgresql":  # another session can have it now
+            assert await other.try_chat(42)
+            await other.release_chat(42)
+    finally:
+        stopping.set()
+        assert await run == 0
+    assert [u for _, _, u in recorder.seen] == [1, 2]
 
 
 async def _async(value: bool) -> bool:
