@@ -203,19 +203,21 @@ async def test_a_key_in_the_url_is_never_logged_nor_shown(
 async def test_a_slow_server_gives_a_map_without_basemap_within_the_deadline(
     server: TileServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
+    # Tiles that take 30 s each: the map goes out at the deadline without them. The bound below is far from both,
+    # so that a busy machine cannot fail it; whether the requests reached the server before the deadline is up to
+    # that machine too, so the source's own count of the fetches it began is what is checked.
     tiles = TileSource(
-        f"{server.url}/slow/3/{{z}}/{{x}}/{{y}}.png", cache=TileCache(tmp_path, 86400.0, 10**7), deadline_s=0.5
+        f"{server.url}/slow/30/{{z}}/{{x}}/{{y}}.png", cache=TileCache(tmp_path, 86400.0, 10**7), deadline_s=0.5
     )
     started = time.monotonic()
     with caplog.at_level(logging.DEBUG, logger="bot.tiles"):
         assert await tiles.basemap(5, 1000.0, 1000.0, 390, 300) is None
-    assert time.monotonic() - started < 1.5  # the deadline, not 3 s per tile
-    asked = server.requests
+    assert time.monotonic() - started < 15  # the deadline, not 30 s a tile
+    asked = tiles.fetches
     assert asked > 0
-    # Within the back-off the source is not asked again: the next map is drawn at once, without tiles.
-    started = time.monotonic()
+    # Within the back-off the source is not asked again: the next map is drawn without a network call.
     assert await tiles.basemap(5, 1000.0, 1000.0, 390, 300) is None
-    assert time.monotonic() - started < 0.2 and server.requests == asked and tiles.fetches == asked
+    assert tiles.fetches == asked
     warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
     assert len(warnings) == 1 and "unavailable" in warnings[0].getMessage()
 
