@@ -667,7 +667,7 @@ async def test_a_home_worker_keeps_a_drained_chat_for_its_next_update_then_lets_
 ) -> None:
     """A live location moves every few seconds: the chat's home worker keeps it claimed a moment after a turn, so
     the next update's turn claims nothing (two round trips spared), and then lets it go for anyone to take."""
-    monkeypatch.setattr(workers_module, "REST_S", 0.5)
+    monkeypatch.setattr(workers_module, "REST_S", 600.0)  # ended below by the test, not by the clock
     claims, other = two_claims
     tries: list[int] = []
     try_chat = claims.try_chat
@@ -689,6 +689,9 @@ async def test_a_home_worker_keeps_a_drained_chat_for_its_next_update_then_lets_
         await inbox.take([_message(2, 42)])
         await _until(lambda: _none_waiting(inbox), "the second update handled")
         assert tries == [42]  # claimed once for both turns
+        await _until(lambda: _async(42 in worker._resting), "the chat resting again")
+        monkeypatch.setattr(workers_module, "REST_S", 0.0)  # the rest is over at the worker's next look
+        worker._wake.set()
         await _until(lambda: _async(not worker._resting and not worker.chats), "the chat let go after its rest")
         if store.dialect == "postgresql":  # another session can have it now
             assert await other.try_chat(42)
