@@ -129,7 +129,7 @@ def load(size: int) -> Font:
     """The Chinese font at `size` pixels, or Pillow's built-in font when there is none (Chinese shows as boxes).
 
     Kept per thread: Pillow's font objects are not meant to be shared between the threads that draw, and
-    loading one for every picture was a twentieth of drawing a week's summary charts.
+    loading one for every picture was about a third of drawing a week's summary charts.
     """
     found = cjk_font()
     loaded: dict[tuple[FontFile | None, int], Font] | None = getattr(_loaded, "fonts", None)
