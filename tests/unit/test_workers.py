@@ -9,6 +9,7 @@ rules run on both engines (on SQLite the claims are kept in memory, one process)
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import sys
@@ -641,22 +642,18 @@ async def test_a_turn_that_took_all_that_waited_ends_without_another_look(
 
     claims = await open_claims(store)
     worker = _worker(store, inbox, claims, handle_and_keep, "w1", poll_s=600.0, turn_size=3)
-    stopping = asyncio.Event()
-    run = asyncio.create_task(worker.run(stopping))
     try:
-        await _until(lambda: _async(not worker._rescan), "the worker listening")
-        await inbox.take([_message(1, 42)])
-        await _until(lambda: _none_waiting(inbox), "the first update handled")
-        await _until(lambda: _async(not worker.chats), "the chat let go")
-        assert looks == [1]  # one look, not a second one that finds nothing
-        looks.clear()
-        await inbox.take([_message(2, 42)])
-        await _until(lambda: _async(late.is_set()), "the late update kept")
-        await _until(lambda: _none_waiting(inbox), "every update handled")
-        await _until(lambda: _async(not worker.chats), "the chat let go")
+        async with _listening(worker):
+            await inbox.take([_message(1, 42)])
+            await _until(lambda: _none_waiting(inbox), "the first update handled")
+            await _until(lambda: _async(not worker.chats), "the chat let go")
+            assert looks == [1]  # one look, not a second one that finds nothing
+            looks.clear()
+            await inbox.take([_message(2, 42)])
+            await _until(lambda: _async(late.is_set()), "the late update kept")
+            await _until(lambda: _none_waiting(inbox), "every update handled")
+            await _until(lambda: _async(not worker.chats), "the chat let go")
     finally:
-        stopping.set()
-        assert await run == 0
         await claims.close()
     assert [u for _, _, u in recorder.seen] == [1, 2, 3]
     assert looks[:2] == [1, 1]  # the notice of update 3 made the turn look again
@@ -679,10 +676,7 @@ async def test_a_home_worker_keeps_a_drained_chat_for_its_next_update_then_lets_
     monkeypatch.setattr(claims, "try_chat", counted)
     recorder = Recorder(inbox)
     worker = _worker(store, inbox, claims, recorder.handler("w1"), "w1", poll_s=600.0, slot=(1, 1))
-    stopping = asyncio.Event()
-    run = asyncio.create_task(worker.run(stopping))
-    try:
-        await _until(lambda: _async(not worker._rescan), "the worker listening")
+    async with _listening(worker):
         await inbox.take([_message(1, 42)])
         await _until(lambda: _none_waiting(inbox), "the first update handled")
         await _until(lambda: _async(42 in worker._resting), "the chat resting")
@@ -696,14 +690,25 @@ async def test_a_home_worker_keeps_a_drained_chat_for_its_next_update_then_lets_
         if store.dialect == "postgresql":  # another session can have it now
             assert await other.try_chat(42)
             await other.release_chat(42)
-    finally:
-        stopping.set()
-        assert await run == 0
     assert [u for _, _, u in recorder.seen] == [1, 2]
 
 
 async def _async(value: bool) -> bool:
     return value
+
+
+@contextlib.asynccontextmanager
+async def _listening(worker: Worker) -> AsyncIterator[None]:
+    """The worker running, past its first look at the inbox (so a notice from now on is one it hears); stopped
+    after, and it must stop cleanly."""
+    stopping = asyncio.Event()
+    run = asyncio.create_task(worker.run(stopping))
+    try:
+        await _until(lambda: _async(not worker._rescan), "the worker listening")
+        yield
+    finally:
+        stopping.set()
+        assert await run == 0
 
 
 async def test_a_chat_whose_home_worker_is_gone_is_taken_at_another_ones_slow_poll(
