@@ -12,6 +12,7 @@ from benchmarks.scale import (
     best,
     fitted_cap,
     intake_verdict,
+    lower_cap,
     shared_share,
     verdicts,
     worker_cap,
@@ -98,3 +99,17 @@ def test_the_cap_is_fitted_so_that_what_the_workers_share_can_keep_up() -> None:
 def test_the_intake_line_names_the_cap_or_says_it_is_bounded_by_cores() -> None:
     assert "each worker capped at 0.25 CPU" in intake_verdict({1: 100.0, 4: 300.0}, 0.25).text
     assert "bounded by this machine's cores" in intake_verdict({1: 100.0, 4: 300.0}).text
+
+
+def test_the_cap_comes_down_while_what_the_workers_share_falls_behind_them() -> None:
+    # Four workers at 0.15 CPU whose share used 3 CPU seconds for each of theirs: 2.4 of 2 idle cores.
+    four = Intake(600.0, 1200.0, 10.0, 0.0, 0.9)
+    lower, why = lower_cap(four, 4, 0.15, 3.0, 2.0)
+    assert lower == 0.1 and "would need 2.40 of the 2.00 idle cores" in why
+    # The cores were there, but the stand-in pushed barely faster than the workers stored: they waited for it.
+    starved = Intake(613.0, 710.0, 10.0, 0.0, 0.82)
+    lower, why = lower_cap(starved, 4, 0.15, 1.9, 2.0)
+    assert lower == 0.1 and "pushed only 1.16× as fast as the workers stored" in why
+    assert lower_cap(starved, 4, 0.05, 1.9, 2.0) == (None, "")  # the floor: measured as it is
+    # Room for four and a stand-in well ahead: the cap stays.
+    assert lower_cap(Intake(150.0, 1600.0, 7.0, 0.0, 0.98), 1, 0.1, 2.4, 2.0) == (None, "")
