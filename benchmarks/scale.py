@@ -270,7 +270,7 @@ INTAKE_WORKERS = (1, 4)
 # else's load, or a slower spell of the machine's own, must not fall on one side only (as for the summaries).
 INTAKE_PAIRS = 3
 TARGET_INTAKE_GAIN = 3.0  # four workers take at least three times what one does
-MAX_REFITS = 3  # times the workers' CPU cap is lowered, and both runs made again, when what they share fell short
+MAX_REFITS = 3  # times the workers' CPU cap is lowered, and all the runs made again, when what they share fell short
 # A run whose stand-in pushed less than this many times as fast as the workers stored did not keep them busy.
 PUSH_MARGIN = 1.5
 CAP_STEP = 0.05  # the workers' CPU cap moves in steps of this much
@@ -354,7 +354,7 @@ async def spare_cores() -> float:
 def worker_cap(spare: float, most_workers: int) -> float:
     """Each worker's CPU budget: half the spare cores for the workers (the other half for what they share: the
     front, the stand-in, PostgreSQL), split among the most workers measured; in steps of 0.05 CPU, at least one."""
-    return max(0.05, int(spare / 2 / most_workers * 20) / 20)
+    return _in_steps(spare / 2 / most_workers)
 
 
 def shared_share(run: Intake, others: float) -> float | None:
@@ -370,7 +370,13 @@ def fitted_cap(spare: float, k: float, most_workers: int) -> float:
     """The cap that leaves what the workers share room to keep up: `most_workers` at full speed use
     cap × most_workers, and what they share, k times that; together within the spare cores. In steps of 0.05
     CPU, at least one."""
-    return max(0.05, int(spare / (most_workers * (1 + k)) * 20) / 20)
+    return _in_steps(spare / (most_workers * (1 + k)))
+
+
+def _in_steps(cpu: float) -> float:
+    """`cpu` rounded down to a whole number of CAP_STEPs, at least one."""
+    steps = round(1 / CAP_STEP)
+    return max(CAP_STEP, int(cpu * steps) / steps)
 
 
 class CpuCaps:
@@ -697,7 +703,7 @@ async def _intakes(
     most = max(INTAKE_WORKERS)
     cores = len(os.sched_getaffinity(0))
     spare = float(cores)
-    fit = False  # the cap is fitted after each run (below)
+    fit = False  # whether each run checks the cap (below): not when --worker-cpu sets it
     if capped:
         if worker_cpu is None:
             spare = await spare_cores()
